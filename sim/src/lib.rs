@@ -1,1 +1,12 @@
+//! modem-sim: a software Air780E (and later L610) cellular modem on a pseudo-TTY whose MQTT
+//! commands open real MQTT 3.1.1 sessions.
+//!
+//! Layers, from the wire in: [`uart`] (the PTY), [`at`] (framing and parsing), [`dialect`]
+//! (what the module answers), [`modem`] (cellular state), [`net`] (TCP + MQTT links),
+//! [`broker`] (the embedded broker). [`sim`] puts them together.
+
+pub mod at;
 pub mod broker;
+pub mod dialect;
+pub mod modem;
+pub mod net;

@@ -1,0 +1,269 @@
+//! General commands of the Air780E: identity, SIM, registration, PDP, settings.
+
+use crate::at::Form;
+use crate::modem::{CellState, BAUD_RATES};
+use crate::dialect::Out;
+
+use super::{num_in, set_args, FIRMWARE};
+
+/// `AT` -> `OK`.
+pub fn at(form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec => out.ok(),
+        _ => out.error(),
+    }
+}
+
+/// `ATE0`/`ATE1` (V.250 section 6.2.4; seed 002 shows the same on the L610). The answer to
+/// `ATE0` itself is still echoed, because the echo happens as the bytes arrive.
+pub fn echo(form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec => {
+            out.set_echo(false);
+            out.ok()
+        }
+        Form::Set(d) if d == b"0" || d == b"1" => {
+            out.set_echo(d == b"1");
+            out.ok()
+        }
+        _ => out.error(),
+    }
+}
+
+/// `ATI` -> the firmware name (seed 000 section 6.2: `AirM2M_780E_V1169_LTE_AT`).
+pub fn ati(form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec | Form::Set(_) => {
+            out.line(FIRMWARE);
+            out.ok()
+        }
+        _ => out.error(),
+    }
+}
+
+/// `AT+CGMR` -> `+CGMR: "<firmware>"` (notes section 12).
+pub fn cgmr(form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec => {
+            out.line(format!("+CGMR: \"{FIRMWARE}\""));
+            out.ok()
+        }
+        Form::Test => out.ok(),
+        _ => out.error(),
+    }
+}
+
+/// `AT+CGSN` -> the bare IMEI (notes section 12).
+pub fn cgsn(cell: &CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec => {
+            out.line(&cell.identity.imei);
+            out.ok()
+        }
+        Form::Test => out.ok(),
+        _ => out.error(),
+    }
+}
+
+/// `AT+CPIN?` -> `+CPIN: READY` (seed 001 first flow; seed 003 "查询卡状态").
+pub fn cpin(cell: &CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Read if cell.sim == crate::modem::SimState::Ready => {
+            out.line("+CPIN: READY");
+            out.ok()
+        }
+        Form::Read => out.line(cell.cme(10)),
+        Form::Test => out.ok(),
+        _ => out.error(),
+    }
+}
+
+/// `AT+CSQ` -> `+CSQ: <rssi>,<ber>` (seed 003 "查询网络信号": `+CSQ: 29,99`).
+pub fn csq(cell: &CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec => {
+            out.line(format!("+CSQ: {},{}", cell.rssi, cell.ber));
+            out.ok()
+        }
+        Form::Test => {
+            out.line("+CSQ: (0-31,99),(0-7,99)");
+            out.ok()
+        }
+        _ => out.error(),
+    }
+}
+
+/// `AT+CGREG?`/`AT+CEREG?` -> `+CGREG: <n>,<stat>` (seed 000 section 6.2: `+CGREG: 0,1`), and
+/// the `=<n>` URC mode setting (27.007 sections 10.1.20, 10.1.22).
+pub fn creg(cell: &mut CellState, prefix: &str, form: &Form, out: &mut Out) {
+    let mode = if prefix == "+CGREG" { &mut cell.cgreg_mode } else { &mut cell.cereg_mode };
+    match form {
+        Form::Read => {
+            out.line(format!("{prefix}: {},{}", mode, cell.reg as u8));
+            out.ok()
+        }
+        Form::Test => {
+            out.line(format!("{prefix}: (0-2)"));
+            out.ok()
+        }
+        Form::Set(_) => match set_args(form).as_deref() {
+            Some([n]) => match num_in(Some(n), 0..=2) {
+                Some(n) => {
+                    *mode = n as u8;
+                    out.ok()
+                }
+                None => out.error(),
+            },
+            _ => out.error(),
+        },
+        Form::Exec => out.error(),
+    }
+}
+
+/// `AT+CGATT?` -> `+CGATT: 1` (seed 000 section 6.2, seed 001, seed 003).
+pub fn cgatt(cell: &mut CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Read => {
+            out.line(format!("+CGATT: {}", u8::from(cell.attached)));
+            out.ok()
+        }
+        Form::Test => {
+            out.line("+CGATT: (0,1)");
+            out.ok()
+        }
+        Form::Set(_) => match set_args(form).as_deref() {
+            Some([a]) => match num_in(Some(a), 0..=1) {
+                Some(a) => {
+                    cell.attached = a == 1;
+                    cell.pdp_active = cell.attached;
+                    out.ok()
+                }
+                None => out.error(),
+            },
+            _ => out.error(),
+        },
+        Form::Exec => out.error(),
+    }
+}
+
+/// `AT+CSTT[="apn","user","pwd"]` -> `OK` (seed 003 "配置网络": bare `AT+CSTT` answers `OK`).
+pub fn cstt(cell: &mut CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec => out.ok(),
+        Form::Read => {
+            let a = &cell.apn;
+            out.line(format!("+CSTT: \"{}\",\"{}\",\"{}\"", a.name, a.user, a.password));
+            out.ok()
+        }
+        Form::Test => out.ok(),
+        Form::Set(_) => match set_args(form).as_deref() {
+            Some(args @ ([_] | [_, _] | [_, _, _])) => {
+                cell.apn.name = args[0].text();
+                cell.apn.user = args.get(1).map(|a| a.text()).unwrap_or_default();
+                cell.apn.password = args.get(2).map(|a| a.text()).unwrap_or_default();
+                out.ok()
+            }
+            _ => out.error(),
+        },
+    }
+}
+
+/// `AT+CIICR` -> `OK` (seed 003 "激活网络"): activates the PDP context.
+pub fn ciicr(cell: &mut CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec if cell.attached => {
+            cell.pdp_active = true;
+            out.ok()
+        }
+        Form::Exec => out.line(cell.cme(30)),
+        Form::Test => out.ok(),
+        _ => out.error(),
+    }
+}
+
+/// `AT+CIFSR` -> the bare IP address and no `OK`, as on the SIM800-style TCP stack these
+/// modules copy (notes section 12).
+pub fn cifsr(cell: &CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec if cell.pdp_active => out.line(cell.identity.ip.to_string()),
+        Form::Exec => out.error(),
+        Form::Test => out.ok(),
+        _ => out.error(),
+    }
+}
+
+/// `AT+CPNETAPN=<mode>,"<apn>","<user>","<pwd>",<auth>` (seed 000 section 7: private-network
+/// SIM cards).
+pub fn cpnetapn(cell: &mut CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Set(_) => match set_args(form).as_deref() {
+            Some([mode, apn, user, pwd, auth]) if num_in(Some(mode), 0..=2).is_some() && num_in(Some(auth), 0..=3).is_some() => {
+                cell.apn.name = apn.text();
+                cell.apn.user = user.text();
+                cell.apn.password = pwd.text();
+                out.ok()
+            }
+            Some([mode]) if num_in(Some(mode), 0..=2).is_some() => out.ok(),
+            _ => out.error(),
+        },
+        Form::Read => {
+            let a = &cell.apn;
+            out.line(format!("+CPNETAPN: 2,\"{}\",\"{}\",\"{}\",0", a.name, a.user, a.password));
+            out.ok()
+        }
+        Form::Test => out.ok(),
+        Form::Exec => out.error(),
+    }
+}
+
+/// `AT+CMEE=<0|1|2>` (27.007 section 9.1; seed 002 FAQ 4.1 describes the same modes).
+pub fn cmee(cell: &mut CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Read => {
+            out.line(format!("+CMEE: {}", cell.cmee));
+            out.ok()
+        }
+        Form::Test => {
+            out.line("+CMEE: (0-2)");
+            out.ok()
+        }
+        Form::Set(_) => match set_args(form).as_deref() {
+            Some([n]) => match num_in(Some(n), 0..=2) {
+                Some(n) => {
+                    cell.cmee = n as u8;
+                    out.ok()
+                }
+                None => out.error(),
+            },
+            _ => out.error(),
+        },
+        Form::Exec => out.error(),
+    }
+}
+
+/// `AT+IPR=<rate>` (notes section 12: read form `+IPR: <rate>`). The rate is accepted and
+/// remembered; the PTY carries bytes at full speed.
+pub fn ipr(cell: &mut CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Read => {
+            out.line(format!("+IPR: {}", cell.baud));
+            out.ok()
+        }
+        Form::Test => {
+            let list: Vec<String> = BAUD_RATES.iter().map(u32::to_string).collect();
+            out.line(format!("+IPR: ({}),()", list.join(",")));
+            out.ok()
+        }
+        Form::Set(_) => match set_args(form).as_deref() {
+            Some([rate]) => match rate.number().filter(|r| BAUD_RATES.contains(r)) {
+                Some(r) => {
+                    cell.baud = r;
+                    out.ok()
+                }
+                None => out.error(),
+            },
+            _ => out.error(),
+        },
+        Form::Exec => out.error(),
+    }
+}

@@ -1,0 +1,100 @@
+//! The Luat/AirM2M Air780E AT dialect (firmware `AirM2M_780E_V1169_LTE_AT`, the one seed 000
+//! was written against).
+//!
+//! Sources, cited per command as `seed NNN section`:
+//! - 000: `../shared/seeds/000_9b6cf5a5b5e7ba55.txt`, the Air780E MQTT guide;
+//! - 001: `001_ebc5b6bd41dca159.txt`, the Air780E/Air724 MQTT flow and FAQ;
+//! - 003: `003_481181ca8cc328e4.txt`, the Air724 family against a cloud platform;
+//! - notes: `fixtures/air780e-manual-notes.md`, what the family's manual and public logs add.
+//!
+//! Where the sources disagree, `fixtures/DIVERGENCES.md` records the choice.
+
+mod basic;
+mod mqtt;
+
+use crate::at::{split_args, Arg, Command, Form};
+use crate::modem::{CellState, Identity};
+use crate::net::NetEvent;
+
+use super::{Dialect, Out};
+
+/// `ATI` (seed 000 section 6.2).
+pub const FIRMWARE: &str = "AirM2M_780E_V1169_LTE_AT";
+
+pub struct Air780e {
+    cell: CellState,
+    mqtt: mqtt::Mqtt,
+}
+
+impl Air780e {
+    pub fn new(identity: Identity) -> Self {
+        Air780e { cell: CellState::new(identity), mqtt: mqtt::Mqtt::default() }
+    }
+}
+
+impl Dialect for Air780e {
+    fn on_command(&mut self, cmd: Command, out: &mut Out) {
+        let Command { name, form } = cmd;
+        let cell = &mut self.cell;
+        let mqtt = &mut self.mqtt;
+        match name.as_str() {
+            "" => basic::at(&form, out),
+            "E" => basic::echo(&form, out),
+            "I" => basic::ati(&form, out),
+            "+CGMR" => basic::cgmr(&form, out),
+            "+CGSN" => basic::cgsn(cell, &form, out),
+            "+CPIN" => basic::cpin(cell, &form, out),
+            "+CSQ" => basic::csq(cell, &form, out),
+            "+CGREG" => basic::creg(cell, "+CGREG", &form, out),
+            "+CEREG" => basic::creg(cell, "+CEREG", &form, out),
+            "+CGATT" => basic::cgatt(cell, &form, out),
+            "+CSTT" => basic::cstt(cell, &form, out),
+            "+CIICR" => basic::ciicr(cell, &form, out),
+            "+CIFSR" => basic::cifsr(cell, &form, out),
+            "+CPNETAPN" => basic::cpnetapn(cell, &form, out),
+            "+CMEE" => basic::cmee(cell, &form, out),
+            "+IPR" => basic::ipr(cell, &form, out),
+            "+MCONFIG" => mqtt.mconfig(cell, &form, out),
+            "+MIPSTART" => mqtt.mipstart(cell, &form, out),
+            "+MCONNECT" => mqtt.mconnect(cell, &form, out),
+            "+MSUB" => mqtt.msub(cell, &form, out),
+            "+MUNSUB" => mqtt.munsub(cell, &form, out),
+            "+MPUB" => mqtt.mpub(cell, &form, out),
+            "+MPUBEX" => mqtt.mpubex(cell, &form, out),
+            "+MQTTMSGSET" => mqtt.mqttmsgset(&form, out),
+            "+MQTTMSGGET" => mqtt.mqttmsgget(&form, out),
+            "+MQTTSTATU" => mqtt.mqttstatu(&form, out),
+            "+MQTTMODE" => mqtt.mqttmode(&form, out),
+            "+MDISCONNECT" => mqtt.mdisconnect(cell, &form, out),
+            "+MIPCLOSE" => mqtt.mipclose(cell, &form, out),
+            _ => {
+                tracing::debug!(%name, "unknown command");
+                out.error()
+            }
+        }
+    }
+
+    fn on_data(&mut self, data: Vec<u8>, out: &mut Out) {
+        self.mqtt.on_data(&self.cell, data, out)
+    }
+
+    fn on_net(&mut self, ev: NetEvent, out: &mut Out) {
+        self.mqtt.on_net(ev, out)
+    }
+}
+
+/// The parameters of a `Form::Set`, or `None` for any other form or bad syntax.
+fn set_args(form: &Form) -> Option<Vec<Arg>> {
+    match form {
+        Form::Set(raw) => split_args(raw).ok(),
+        _ => None,
+    }
+}
+
+/// A number parameter within `range`.
+fn num_in(arg: Option<&Arg>, range: std::ops::RangeInclusive<u32>) -> Option<u32> {
+    arg.and_then(Arg::number).filter(|n| range.contains(n))
+}
+
+#[cfg(test)]
+mod tests;

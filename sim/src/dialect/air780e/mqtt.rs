@@ -1,0 +1,556 @@
+//! The Air780E's MQTT commands (`AT+M*`, `AT+MQTT*`) and what the module prints when the
+//! network answers.
+//!
+//! The module has one MQTT connection (seed 000 FAQ 10, seed 001 FAQ 1). It is two layers, as
+//! on the module: `AT+MIPSTART` opens TCP (`CONNECT OK`), `AT+MCONNECT` opens the MQTT session
+//! on it (`CONNACK OK`).
+
+use bytes::Bytes;
+
+use crate::at::{escape, Arg, Form};
+use crate::dialect::Out;
+use crate::modem::CellState;
+use crate::net::{CloseReason, ConnectParams, ConnectReturnCode, LinkId, MqttOp, NetEvent, NetEventKind, NetRequest, QoS, Will};
+
+use super::{num_in, set_args};
+
+/// `AT+MPUB` payload limit. Seed 000 FAQ 15 (the Air780E guide) says 2384 bytes, seed 001
+/// FAQ 8 says 4100; we keep the Air780E guide's, the stricter (fixtures/DIVERGENCES.md).
+pub const MPUB_MAX: usize = 2384;
+/// `AT+MPUBEX` length range 1..=4100 (seed 000 FAQ 15, seed 001 FAQ 8).
+pub const MPUBEX_MAX: usize = 4100;
+/// Largest payload printed in one `+MSUB` (seed 001 FAQ 7; seed 000 FAQ 14 says 1360 for the
+/// direct mode, see fixtures/DIVERGENCES.md).
+pub const MSUB_MAX: usize = 4100;
+/// Topic limit, 256 bytes (notes sections 4 and 6).
+pub const TOPIC_MAX: usize = 256;
+/// The receive cache holds 4 messages (seed 000 FAQ 14, seed 001 FAQ 7).
+pub const CACHE_SLOTS: usize = 4;
+/// `+CME ERROR: 767`: the family's "operation failed", given for MQTT commands in the wrong
+/// state (seed 001 passive close, seed 003 `MCONNECT` after the server kicked the link).
+const CME_MQTT: u16 = 767;
+
+/// `AT+MCONFIG` settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct MConfig {
+    client_id: String,
+    user: Option<String>,
+    password: Option<String>,
+    will: Option<Will>,
+}
+
+/// The TCP layer as the module sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Tcp {
+    /// Never opened, or closed by the module itself (`MIPCLOSE`, `MDISCONNECT`).
+    #[default]
+    Idle,
+    /// The peer or the network ended it; the module printed `CLOSED`. `MIPCLOSE` now answers
+    /// 767 (seed 001 passive-close flow).
+    PeerClosed,
+    Connecting(LinkId),
+    Up(LinkId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Session {
+    #[default]
+    Down,
+    Connecting,
+    Up,
+}
+
+#[derive(Debug, Clone)]
+struct Cached {
+    seq: u64,
+    topic: String,
+    payload: Bytes,
+}
+
+#[derive(Debug, Default)]
+pub struct Mqtt {
+    config: Option<MConfig>,
+    next_link: LinkId,
+    tcp: Tcp,
+    session: Session,
+    /// The QoS 1/2 publish waiting for PUBACK/PUBCOMP. The module takes one at a time; a
+    /// second answers 767 (observed on hardware by a third-party driver's test log).
+    inflight: bool,
+    /// `AT+MQTTMSGSET=1`.
+    cache_mode: bool,
+    cache: [Option<Cached>; CACHE_SLOTS],
+    seq: u64,
+    /// `AT+MQTTMODE=1`: payloads are written and printed as hex.
+    hex_mode: bool,
+    /// An `AT+MPUBEX` waiting for its payload.
+    pending_pubex: Option<(String, QoS, bool)>,
+}
+
+fn qos_of(arg: Option<&Arg>) -> Option<QoS> {
+    match num_in(arg, 0..=2)? {
+        0 => Some(QoS::AtMostOnce),
+        1 => Some(QoS::AtLeastOnce),
+        _ => Some(QoS::ExactlyOnce),
+    }
+}
+
+fn flag(arg: Option<&Arg>) -> Option<bool> {
+    num_in(arg, 0..=1).map(|n| n == 1)
+}
+
+fn topic_of(arg: &Arg) -> Option<String> {
+    let t = arg.text();
+    (!t.is_empty() && t.len() <= TOPIC_MAX).then_some(t)
+}
+
+impl Mqtt {
+    fn link(&self) -> Option<LinkId> {
+        match self.tcp {
+            Tcp::Up(l) | Tcp::Connecting(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    fn session_up(&self) -> Option<LinkId> {
+        match (self.tcp, self.session) {
+            (Tcp::Up(l), Session::Up) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// Both layers gone, as after `CLOSED`.
+    fn drop_link(&mut self, tcp: Tcp) {
+        self.tcp = tcp;
+        self.session = Session::Down;
+        self.inflight = false;
+        self.pending_pubex = None;
+    }
+
+    /// `AT+MCONFIG=<clientid>[,<user>,<pwd>[,<will qos>,<will retain>,"<will topic>","<will msg>"]]`
+    /// -> `OK`. Seed 000 section 6.2 (quotes optional on the first three), notes section 1 for
+    /// the will fields and the test form.
+    pub fn mconfig(&mut self, _cell: &CellState, form: &Form, out: &mut Out) {
+        if *form == Form::Test {
+            out.line("+MCONFIG:<clientid>[,<username>,<password>[,(0-2),(0,1),<will_topic>,<will_message>]]");
+            return out.ok();
+        }
+        let Some(args) = set_args(form) else { return out.error() };
+        let limit = |a: &Arg| a.bytes.len() <= 256;
+        let config = match args.as_slice() {
+            [id] | [id, _, _] | [id, _, _, _, _, _, _] if !id.is_empty() && args.iter().take(3).all(limit) => {
+                let mut c = MConfig { client_id: id.text(), ..MConfig::default() };
+                if args.len() >= 3 {
+                    c.user = Some(args[1].text());
+                    c.password = Some(args[2].text());
+                }
+                if args.len() == 7 {
+                    let (Some(qos), Some(retain), Some(topic)) = (qos_of(args.get(3)), flag(args.get(4)), topic_of(&args[5])) else {
+                        return out.error();
+                    };
+                    let payload = escape::decode(&args[6].bytes);
+                    if payload.len() > 1360 {
+                        return out.error();
+                    }
+                    c.will = Some(Will { topic, payload: payload.into(), qos, retain });
+                }
+                c
+            }
+            _ => return out.error(),
+        };
+        self.config = Some(config);
+        out.ok()
+    }
+
+    /// `AT+MIPSTART=<host>,<port>` -> `OK`, then `CONNECT OK` | `CONNECT FAIL` |
+    /// `ALREADY CONNECT`. Seed 000 section 6.2 and 8.1 note 1; notes section 2 for
+    /// `ALREADY CONNECT` after `OK` and the test form.
+    pub fn mipstart(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
+        if *form == Form::Test {
+            out.line("+MIPSTART:\"(0,255).(0,255).(0,255).(0,255)\",(1-65535)");
+            out.line("+MIPSTART:\"DOMAIN NAME\",(1-65535)");
+            return out.ok();
+        }
+        let Some(args) = set_args(form) else { return out.error() };
+        let [host, port] = args.as_slice() else { return out.error() };
+        let (host, Some(port)) = (host.text(), num_in(Some(port), 1..=65535)) else { return out.error() };
+        if host.is_empty() || host.len() > 255 {
+            return out.error();
+        }
+        out.ok();
+        if matches!(self.tcp, Tcp::Up(_) | Tcp::Connecting(_)) {
+            return out.line("ALREADY CONNECT");
+        }
+        if !cell.data_ready() {
+            self.tcp = Tcp::Idle;
+            return out.line("CONNECT FAIL");
+        }
+        self.next_link += 1;
+        let link = self.next_link;
+        self.drop_link(Tcp::Connecting(link));
+        out.net(NetRequest::Open { link, host, port: port as u16 });
+    }
+
+    /// `AT+MCONNECT=<clean>,<keepalive>[,<mode>]` -> `OK`, then `CONNACK OK`. `+CME ERROR: 767`
+    /// without `OK` when there is no TCP link (seed 003 "完成 MQTT 身份验证") or the session
+    /// is already up (notes section 3).
+    pub fn mconnect(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
+        if *form == Form::Test {
+            out.line("+MCONNECT:(0-1),(1-65535)");
+            return out.ok();
+        }
+        let Some(args) = set_args(form) else { return out.error() };
+        let (clean, keepalive) = match args.as_slice() {
+            [c, k] | [c, k, _] => match (flag(Some(c)), num_in(Some(k), 1..=65535)) {
+                (Some(c), Some(k)) => (c, k as u16),
+                _ => return out.error(),
+            },
+            _ => return out.error(),
+        };
+        if let Some(mode) = args.get(2) {
+            if num_in(Some(mode), 0..=1).is_none() {
+                return out.error();
+            }
+        }
+        let (Tcp::Up(link), Session::Down, Some(config)) = (self.tcp, self.session, &self.config) else {
+            return out.line(cell.cme(CME_MQTT));
+        };
+        let params = ConnectParams {
+            client_id: config.client_id.clone(),
+            username: config.user.clone().filter(|u| !u.is_empty()),
+            password: config.password.clone().filter(|_| config.user.as_deref().is_some_and(|u| !u.is_empty())),
+            clean_session: clean,
+            keepalive,
+            will: config.will.clone(),
+        };
+        self.session = Session::Connecting;
+        out.ok();
+        out.net(NetRequest::Mqtt { link, op: MqttOp::Connect(params) });
+    }
+
+    /// `AT+MSUB=<topic>,<qos>` -> `OK`, then `SUBACK` (seed 000 section 6.2; one topic per
+    /// command, notes section 4).
+    pub fn msub(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
+        let Some(args) = set_args(form) else { return out.error() };
+        let [topic, qos] = args.as_slice() else { return out.error() };
+        let (Some(topic), Some(qos)) = (topic_of(topic), qos_of(Some(qos))) else { return out.error() };
+        let Some(link) = self.session_up() else { return out.line(cell.cme(CME_MQTT)) };
+        out.ok();
+        out.net(NetRequest::Mqtt { link, op: MqttOp::Subscribe(vec![(topic, qos)]) });
+    }
+
+    /// `AT+MUNSUB=<topic>` -> `OK`, then `UNSUBACK` (notes section 4).
+    pub fn munsub(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
+        let Some(args) = set_args(form) else { return out.error() };
+        let [topic] = args.as_slice() else { return out.error() };
+        let Some(topic) = topic_of(topic) else { return out.error() };
+        let Some(link) = self.session_up() else { return out.line(cell.cme(CME_MQTT)) };
+        out.ok();
+        out.net(NetRequest::Mqtt { link, op: MqttOp::Unsubscribe(vec![topic]) });
+    }
+
+    /// `AT+MPUB=<topic>,<qos>,<retain>,<message>` -> `OK`; QoS 1 then `PUBACK`; QoS 2 then
+    /// `PUBREC`, `PUBCOMP` (seed 001 first flow; seed 000 section 8.1 note 4). The message may
+    /// be quoted or bare (seed 003 publishes bare JSON) and carries `\XX` escapes (seed 000
+    /// FAQ 12); with `AT+MQTTMODE=1` it is hex (notes section 9).
+    pub fn mpub(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
+        if *form == Form::Test {
+            out.line("+MPUB:<topic>,(0-2),(0-1),<message>");
+            return out.ok();
+        }
+        let Some(args) = set_args(form) else { return out.error() };
+        let [topic, qos, retain, msg] = args.as_slice() else { return out.error() };
+        let (Some(topic), Some(qos), Some(retain)) = (topic_of(topic), qos_of(Some(qos)), flag(Some(retain))) else {
+            return out.error();
+        };
+        let payload = if self.hex_mode {
+            match decode_hex(&msg.bytes) {
+                Some(p) => p,
+                None => return out.error(),
+            }
+        } else {
+            escape::decode(&msg.bytes)
+        };
+        if payload.len() > MPUB_MAX {
+            return out.error();
+        }
+        self.publish(cell, topic, qos, retain, payload.into(), out);
+    }
+
+    /// `AT+MPUBEX=<topic>,<qos>,<retain>,<len>` -> `>`, then exactly `<len>` raw bytes, then
+    /// `OK` and the QoS acks (notes section 6, from the family's MPUBEX page). The prompt is
+    /// `\r\n>` with nothing after it.
+    pub fn mpubex(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
+        if *form == Form::Test {
+            out.line("+MPUBEX:<topic>,(0-2),(0-1),<len>");
+            return out.ok();
+        }
+        let Some(args) = set_args(form) else { return out.error() };
+        let [topic, qos, retain, len] = args.as_slice() else { return out.error() };
+        let (Some(topic), Some(qos), Some(retain), Some(len)) =
+            (topic_of(topic), qos_of(Some(qos)), flag(Some(retain)), num_in(Some(len), 1..=MPUBEX_MAX as u32))
+        else {
+            return out.error();
+        };
+        if self.session_up().is_none() || (qos != QoS::AtMostOnce && self.inflight) {
+            return out.line(cell.cme(CME_MQTT));
+        }
+        self.pending_pubex = Some((topic, qos, retain));
+        out.raw(b"\r\n>");
+        out.expect_data(len as usize);
+    }
+
+    /// The payload of an `AT+MPUBEX`.
+    pub fn on_data(&mut self, cell: &CellState, data: Vec<u8>, out: &mut Out) {
+        match self.pending_pubex.take() {
+            Some((topic, qos, retain)) => self.publish(cell, topic, qos, retain, data.into(), out),
+            // The session dropped while the payload was on its way.
+            None => out.line(cell.cme(CME_MQTT)),
+        }
+    }
+
+    fn publish(&mut self, cell: &CellState, topic: String, qos: QoS, retain: bool, payload: Bytes, out: &mut Out) {
+        let Some(link) = self.session_up() else { return out.line(cell.cme(CME_MQTT)) };
+        if qos != QoS::AtMostOnce {
+            if self.inflight {
+                return out.line(cell.cme(CME_MQTT));
+            }
+            self.inflight = true;
+        }
+        out.ok();
+        out.net(NetRequest::Mqtt { link, op: MqttOp::Publish { topic, qos, retain, payload } });
+    }
+
+    /// `AT+MQTTMSGSET=<0|1>`: 0 prints each message at once, 1 caches it and prints its slot
+    /// (seed 001 receive flow, seed 000 FAQ 14). Read form with a space (notes section 7).
+    pub fn mqttmsgset(&mut self, form: &Form, out: &mut Out) {
+        match form {
+            Form::Read => {
+                out.line(format!("+MQTTMSGSET: {}", u8::from(self.cache_mode)));
+                out.ok()
+            }
+            Form::Test => {
+                out.line("+MQTTMSGSET: (0,1)");
+                out.ok()
+            }
+            Form::Set(_) => match set_args(form).as_deref().and_then(|a| flag(a.first()).filter(|_| a.len() == 1)) {
+                Some(on) => {
+                    self.cache_mode = on;
+                    out.ok()
+                }
+                None => out.error(),
+            },
+            Form::Exec => out.error(),
+        }
+    }
+
+    /// `AT+MQTTMSGGET` prints every cached message, oldest first, then `OK`, and empties the
+    /// cache (seed 001 receive flow: the next message goes to slot 0 again). The line format
+    /// is the live `+MSUB` one; seed 001 prints it without space and quotes, which the
+    /// family's newer logs contradict (fixtures/DIVERGENCES.md). `AT+MQTTMSGGET?` lists the
+    /// slots (notes section 7).
+    pub fn mqttmsgget(&mut self, form: &Form, out: &mut Out) {
+        match form {
+            Form::Exec => {
+                let mut cached: Vec<Cached> = self.cache.iter_mut().filter_map(Option::take).collect();
+                cached.sort_by_key(|c| c.seq);
+                for c in cached {
+                    self.print_msub(&c.topic, &c.payload, out);
+                }
+                out.ok()
+            }
+            Form::Read => {
+                out.raw(b"\r\n");
+                for (i, slot) in self.cache.iter().enumerate() {
+                    let state = if slot.is_some() { "VALID" } else { "INVALID" };
+                    out.raw(format!("+MQTTMSGGET: {i},{state}\r\n").as_bytes());
+                }
+                out.ok()
+            }
+            _ => out.error(),
+        }
+    }
+
+    /// `AT+MQTTSTATU` -> `+MQTTSTATU :<n>` with the space before the colon (seed 003
+    /// "查询 MQTT 连接状态"). 0: offline, 1: MQTT up, 2: TCP up, waiting for `MCONNECT` (notes
+    /// section 8).
+    pub fn mqttstatu(&mut self, form: &Form, out: &mut Out) {
+        match form {
+            Form::Exec => {
+                let n = match (self.tcp, self.session) {
+                    (Tcp::Up(_), Session::Up) => 1,
+                    (Tcp::Up(_), _) => 2,
+                    _ => 0,
+                };
+                out.line(format!("+MQTTSTATU :{n}"));
+                out.ok()
+            }
+            Form::Test => out.ok(),
+            _ => out.error(),
+        }
+    }
+
+    /// `AT+MQTTMODE=<0|1>`: 0 text payloads (default), 1 hex (notes section 9).
+    pub fn mqttmode(&mut self, form: &Form, out: &mut Out) {
+        match form {
+            Form::Read => {
+                out.line(format!("+MQTTMODE: {}", u8::from(self.hex_mode)));
+                out.ok()
+            }
+            Form::Test => {
+                out.line("+MQTTMODE: (0,1)");
+                out.ok()
+            }
+            Form::Set(_) => match set_args(form).as_deref().and_then(|a| flag(a.first()).filter(|_| a.len() == 1)) {
+                Some(on) => {
+                    self.hex_mode = on;
+                    out.ok()
+                }
+                None => out.error(),
+            },
+            Form::Exec => out.error(),
+        }
+    }
+
+    /// `AT+MDISCONNECT` -> `OK` (seed 000 section 6.2). Seed 000 FAQ 11 and seed 001 FAQ 2 say
+    /// the broker publishes the will after `MDISCONNECT` or `MIPCLOSE`, so the module ends the
+    /// link without an MQTT DISCONNECT (fixtures/DIVERGENCES.md).
+    pub fn mdisconnect(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
+        if *form != Form::Exec {
+            return out.error();
+        }
+        match (self.tcp, self.session) {
+            (Tcp::Up(link), Session::Up | Session::Connecting) => {
+                self.drop_link(Tcp::Idle);
+                out.ok();
+                out.net(NetRequest::Close { link });
+            }
+            _ => out.line(cell.cme(CME_MQTT)),
+        }
+    }
+
+    /// `AT+MIPCLOSE` -> `OK`; `+CME ERROR: 767` after the peer closed the link (seed 001
+    /// passive-close flow); `OK` after the network dropped the PDP context (seed 001 PDN flow).
+    pub fn mipclose(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
+        if *form != Form::Exec {
+            return out.error();
+        }
+        match self.tcp {
+            Tcp::PeerClosed => {
+                self.tcp = Tcp::Idle;
+                out.line(cell.cme(CME_MQTT))
+            }
+            Tcp::Idle => out.ok(),
+            Tcp::Up(link) | Tcp::Connecting(link) => {
+                self.drop_link(Tcp::Idle);
+                out.ok();
+                out.net(NetRequest::Close { link });
+            }
+        }
+    }
+
+    /// What the module prints when the network answers.
+    pub fn on_net(&mut self, ev: NetEvent, out: &mut Out) {
+        if self.link() != Some(ev.link) {
+            tracing::debug!(link = ev.link, ?ev.kind, "event from a link the module already left");
+            return;
+        }
+        match ev.kind {
+            NetEventKind::Connected => {
+                self.tcp = Tcp::Up(ev.link);
+                out.line("CONNECT OK");
+            }
+            NetEventKind::ConnectFailed(reason) => {
+                tracing::info!(%reason, "CONNECT FAIL");
+                self.drop_link(Tcp::Idle);
+                out.line("CONNECT FAIL");
+            }
+            NetEventKind::ConnAck(ConnectReturnCode::Success) if self.session == Session::Connecting => {
+                self.session = Session::Up;
+                out.line("CONNACK OK");
+            }
+            NetEventKind::ConnAck(code) => {
+                // No doc shows a refusal on the UART; the broker closes the link after a
+                // refusing CONNACK (MQTT-3.2.2-5), which the module reports as CLOSED.
+                tracing::warn!(?code, "broker refused the MQTT connection");
+                self.drop_link(Tcp::PeerClosed);
+                out.net(NetRequest::Close { link: ev.link });
+                out.line("CLOSED");
+            }
+            NetEventKind::SubAck(_) => out.line("SUBACK"),
+            NetEventKind::UnsubAck => out.line("UNSUBACK"),
+            NetEventKind::PubAck => {
+                self.inflight = false;
+                out.line("PUBACK");
+            }
+            NetEventKind::PubRec => out.line("PUBREC"),
+            NetEventKind::PubComp => {
+                self.inflight = false;
+                out.line("PUBCOMP");
+            }
+            NetEventKind::Message { topic, payload, .. } => self.deliver(topic, payload, out),
+            NetEventKind::Closed(reason) => {
+                let level_reason = match &reason {
+                    CloseReason::PeerClosed => "peer closed".to_string(),
+                    other => format!("{other:?}"),
+                };
+                tracing::info!(reason = %level_reason, "link lost: CLOSED");
+                self.drop_link(Tcp::PeerClosed);
+                out.line("CLOSED");
+            }
+        }
+    }
+
+    fn deliver(&mut self, topic: String, payload: Bytes, out: &mut Out) {
+        let payload = if payload.len() > MSUB_MAX {
+            tracing::warn!(len = payload.len(), "message longer than the module prints; truncated to {MSUB_MAX}");
+            payload.slice(..MSUB_MAX)
+        } else {
+            payload
+        };
+        if !self.cache_mode {
+            return self.print_msub(&topic, &payload, out);
+        }
+        self.seq += 1;
+        let slot = match self.cache.iter().position(Option::is_none) {
+            Some(free) => free,
+            None => {
+                // Full: the newest overwrites the oldest (seed 000 FAQ 14).
+                let (oldest, _) = self
+                    .cache
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, c)| c.as_ref().map_or(0, |c| c.seq))
+                    .unwrap_or((0, &None));
+                tracing::warn!(slot = oldest, "receive cache full: overwriting the oldest message");
+                oldest
+            }
+        };
+        self.cache[slot] = Some(Cached { seq: self.seq, topic, payload });
+        out.line(format!("+MSUB: {slot}"));
+    }
+
+    /// `+MSUB: "<topic>",<n> byte,<payload>` with exactly `n` raw payload bytes (seed 000
+    /// section 6.2; notes section 14).
+    fn print_msub(&self, topic: &str, payload: &[u8], out: &mut Out) {
+        let body: Vec<u8> = if self.hex_mode { encode_hex(payload).into_bytes() } else { payload.to_vec() };
+        out.raw(format!("\r\n+MSUB: \"{topic}\",{} byte,", body.len()).as_bytes());
+        out.raw(&body);
+        out.raw(b"\r\n");
+    }
+}
+
+fn decode_hex(text: &[u8]) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    text.chunks(2)
+        .map(|p| {
+            let s = std::str::from_utf8(p).ok()?;
+            u8::from_str_radix(s, 16).ok()
+        })
+        .collect()
+}
+
+fn encode_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}

@@ -1,0 +1,198 @@
+//! Dialects: what a given module answers to a command, byte for byte.
+//!
+//! A dialect is pure: it gets a parsed [`Command`], prompted data or a [`NetEvent`], and
+//! writes its answer into [`Out`]. The [`Engine`] ties it to the [`Framer`].
+
+pub mod air780e;
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::at::{parse_line, Command, Frame, Framer};
+use crate::net::{NetEvent, NetRequest};
+
+/// The module families the simulator can be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DialectKind {
+    #[default]
+    Air780e,
+    L610,
+}
+
+impl FromStr for DialectKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "air780e" => Ok(DialectKind::Air780e),
+            "l610" => Ok(DialectKind::L610),
+            other => Err(format!("unknown dialect `{other}`: use air780e or l610")),
+        }
+    }
+}
+
+impl fmt::Display for DialectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DialectKind::Air780e => "air780e",
+            DialectKind::L610 => "l610",
+        })
+    }
+}
+
+/// Something the engine's owner must carry out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Bytes for the UART.
+    Uart(Vec<u8>),
+    Net(NetRequest),
+}
+
+/// A dialect's answer under construction. Text helpers add the module's `\r\n` framing.
+#[derive(Debug, Default)]
+pub struct Out {
+    effects: Vec<Effect>,
+    echo: Option<bool>,
+    prompt: Option<usize>,
+}
+
+impl Out {
+    pub fn raw(&mut self, bytes: &[u8]) {
+        match self.effects.last_mut() {
+            Some(Effect::Uart(b)) => b.extend_from_slice(bytes),
+            _ => self.effects.push(Effect::Uart(bytes.to_vec())),
+        }
+    }
+
+    /// An information line or URC: `\r\n<line>\r\n`.
+    pub fn line(&mut self, line: impl AsRef<[u8]>) {
+        self.raw(b"\r\n");
+        self.raw(line.as_ref());
+        self.raw(b"\r\n");
+    }
+
+    pub fn ok(&mut self) {
+        self.line("OK");
+    }
+
+    pub fn error(&mut self) {
+        self.line("ERROR");
+    }
+
+    pub fn net(&mut self, req: NetRequest) {
+        self.effects.push(Effect::Net(req));
+    }
+
+    pub fn set_echo(&mut self, on: bool) {
+        self.echo = Some(on);
+    }
+
+    /// Enters data mode: the next `len` bytes from the host are one [`Dialect::on_data`].
+    pub fn expect_data(&mut self, len: usize) {
+        self.prompt = Some(len);
+    }
+
+    pub fn into_effects(self) -> Vec<Effect> {
+        self.effects
+    }
+
+    /// The bytes written to the UART so far (tests).
+    pub fn uart_bytes(&self) -> Vec<u8> {
+        self.effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Uart(b) => Some(b.as_slice()),
+                _ => None,
+            })
+            .flatten()
+            .copied()
+            .collect()
+    }
+}
+
+/// A module family's command set and its reactions to the network.
+pub trait Dialect: Send {
+    /// Unsolicited output at power-on.
+    fn boot(&mut self, _out: &mut Out) {}
+    fn on_command(&mut self, cmd: Command, out: &mut Out);
+    /// A line the module could not parse (no `AT` prefix, bad syntax) or that overflowed.
+    fn on_garbage(&mut self, out: &mut Out) {
+        out.error();
+    }
+    /// The bytes that followed a `>` prompt.
+    fn on_data(&mut self, data: Vec<u8>, out: &mut Out);
+    fn on_net(&mut self, ev: NetEvent, out: &mut Out);
+}
+
+/// A framer and a dialect: the whole modem minus its I/O.
+pub struct Engine {
+    framer: Framer,
+    dialect: Box<dyn Dialect>,
+}
+
+impl Engine {
+    pub fn new(dialect: Box<dyn Dialect>, echo: bool) -> Self {
+        Engine { framer: Framer::new(echo, crate::at::framer::DEFAULT_MAX_LINE), dialect }
+    }
+
+    pub fn boot(&mut self) -> Vec<Effect> {
+        let mut out = Out::default();
+        self.dialect.boot(&mut out);
+        out.into_effects()
+    }
+
+    /// Bytes from the host. Returns echo, answers and network requests, in order.
+    pub fn feed(&mut self, mut input: &[u8]) -> Vec<Effect> {
+        let mut out = Out::default();
+        loop {
+            let mut echo = Vec::new();
+            let frame = self.framer.next_frame(&mut input, &mut echo);
+            if !echo.is_empty() {
+                out.raw(&echo);
+            }
+            let Some(frame) = frame else { break };
+            match frame {
+                Frame::Line(line) => match parse_line(&line) {
+                    Ok(cmd) => {
+                        tracing::debug!(line = %String::from_utf8_lossy(&line), "command");
+                        self.dialect.on_command(cmd, &mut out)
+                    }
+                    Err(e) => {
+                        tracing::debug!(line = %String::from_utf8_lossy(&line), error = %e, "unparsable line");
+                        self.dialect.on_garbage(&mut out)
+                    }
+                },
+                Frame::Overflow => {
+                    tracing::warn!("command line longer than the module's buffer");
+                    self.dialect.on_garbage(&mut out)
+                }
+                Frame::Data(data) => self.dialect.on_data(data, &mut out),
+            }
+            self.apply_controls(&mut out);
+        }
+        out.into_effects()
+    }
+
+    pub fn net_event(&mut self, ev: NetEvent) -> Vec<Effect> {
+        let mut out = Out::default();
+        self.dialect.on_net(ev, &mut out);
+        self.apply_controls(&mut out);
+        out.into_effects()
+    }
+
+    fn apply_controls(&mut self, out: &mut Out) {
+        if let Some(on) = out.echo.take() {
+            self.framer.set_echo(on);
+        }
+        if let Some(len) = out.prompt.take() {
+            self.framer.expect_data(len);
+        }
+    }
+}
+
+/// Makes the dialect for `kind`.
+pub fn make(kind: DialectKind, identity: crate::modem::Identity) -> Result<Box<dyn Dialect>, String> {
+    match kind {
+        DialectKind::Air780e => Ok(Box::new(air780e::Air780e::new(identity))),
+        DialectKind::L610 => Err("the L610 dialect is not implemented yet (see the README's command table)".into()),
+    }
+}

@@ -1,0 +1,330 @@
+//! One TCP link of the modem, run as a task: connect, then MQTT 3.1.1 over any byte stream.
+//!
+//! The session side is generic over `AsyncRead + AsyncWrite` (the rumqttc way), so the TLS
+//! link wraps the same code.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use rumqttc::mqttbytes::v4::{
+    Connect, LastWill, Login, Packet, PubAck, PubComp, PubRec, PubRel, Publish, Subscribe, Unsubscribe,
+};
+use rumqttc::mqttbytes::{Error as CodecError, QoS};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+use tracing::{debug, info, warn};
+
+use super::{CloseReason, HostPort, LinkId, MqttOp, NetEvent, NetEventKind};
+
+/// Largest MQTT packet accepted from the broker. The module's own limits are smaller (4100
+/// bytes of payload); anything bigger is a broken peer.
+const MAX_PACKET: usize = 1 << 20;
+
+/// How long a TCP connect may take before `CONNECT FAIL`.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the modem task sends to a running link.
+#[derive(Debug)]
+pub enum LinkCmd {
+    Mqtt(MqttOp),
+    Close,
+}
+
+/// Connects to `target` and runs the link until it ends. Every outcome is reported on `events`.
+pub async fn run(
+    link: LinkId,
+    target: HostPort,
+    commands: mpsc::UnboundedReceiver<LinkCmd>,
+    events: mpsc::UnboundedSender<NetEvent>,
+) {
+    let send = |kind| {
+        let _ = events.send(NetEvent { link, kind });
+    };
+    let connect = TcpStream::connect((target.host.as_str(), target.port));
+    let stream = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            info!(link, %target, error = %e, "TCP connect failed");
+            return send(NetEventKind::ConnectFailed(e.to_string()));
+        }
+        Err(_) => {
+            info!(link, %target, "TCP connect timed out");
+            return send(NetEventKind::ConnectFailed("timed out".into()));
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    info!(link, %target, "TCP connected");
+    send(NetEventKind::Connected);
+    if let Some(reason) = Session::new(link, events.clone()).run(stream, commands).await {
+        send(NetEventKind::Closed(reason));
+    }
+}
+
+/// The MQTT client state of one link. It holds no socket; [`Session::run`] lends it one.
+struct Session {
+    link: LinkId,
+    events: mpsc::UnboundedSender<NetEvent>,
+    keepalive: Option<Duration>,
+    last_sent: Instant,
+    ping_outstanding: bool,
+    next_pkid: u16,
+    /// Our QoS 1/2 publishes, subscribes and unsubscribes waiting for their ack.
+    outgoing: HashMap<u16, Pending>,
+    /// QoS 2 publishes from the broker between PUBREC and PUBREL (exactly-once dedup).
+    incoming_qos2: HashSet<u16>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    Publish,
+    Subscribe,
+    Unsubscribe,
+}
+
+impl Session {
+    fn new(link: LinkId, events: mpsc::UnboundedSender<NetEvent>) -> Self {
+        Session {
+            link,
+            events,
+            keepalive: None,
+            last_sent: Instant::now(),
+            ping_outstanding: false,
+            next_pkid: 0,
+            outgoing: HashMap::new(),
+            incoming_qos2: HashSet::new(),
+        }
+    }
+
+    fn emit(&self, kind: NetEventKind) {
+        let _ = self.events.send(NetEvent { link: self.link, kind });
+    }
+
+    /// Runs until the link ends. Returns `None` when the modem closed it (or went away), and
+    /// the reason when the network did.
+    async fn run<S>(mut self, stream: S, mut commands: mpsc::UnboundedReceiver<LinkCmd>) -> Option<CloseReason>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let (mut rd, mut wr) = tokio::io::split(stream);
+        let mut inbuf = BytesMut::with_capacity(4096);
+        loop {
+            let ping_at = self.keepalive.map(|k| self.last_sent + k);
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    None => {
+                        // The modem is gone: a power cut. Drop the socket without a word.
+                        return None;
+                    }
+                    Some(LinkCmd::Close) => {
+                        let _ = wr.shutdown().await;
+                        return None;
+                    }
+                    Some(LinkCmd::Mqtt(op)) => {
+                        let packet = self.packet_for(op);
+                        if let Err(reason) = self.write(&mut wr, &packet).await {
+                            return Some(reason);
+                        }
+                    }
+                },
+                read = rd.read_buf(&mut inbuf) => match read {
+                    Ok(0) => return Some(CloseReason::PeerClosed),
+                    Err(e) => return Some(CloseReason::Reset(e.to_string())),
+                    Ok(_) => loop {
+                        match Packet::read(&mut inbuf, MAX_PACKET) {
+                            Ok(packet) => {
+                                if let Err(reason) = self.incoming(packet, &mut wr).await {
+                                    return Some(reason);
+                                }
+                            }
+                            Err(CodecError::InsufficientBytes(_)) => break,
+                            Err(e) => return Some(CloseReason::Protocol(e.to_string())),
+                        }
+                    },
+                },
+                _ = sleep_until(ping_at.unwrap_or_else(Instant::now)), if ping_at.is_some() => {
+                    if self.ping_outstanding {
+                        warn!(link = self.link, "no PINGRESP within the keepalive interval");
+                        return Some(CloseReason::KeepaliveTimeout);
+                    }
+                    self.ping_outstanding = true;
+                    if let Err(reason) = self.write(&mut wr, &Packet::PingReq).await {
+                        return Some(reason);
+                    }
+                }
+            }
+        }
+    }
+
+    fn pkid(&mut self) -> u16 {
+        loop {
+            self.next_pkid = self.next_pkid.checked_add(1).unwrap_or(1);
+            if !self.outgoing.contains_key(&self.next_pkid) {
+                return self.next_pkid;
+            }
+        }
+    }
+
+    fn packet_for(&mut self, op: MqttOp) -> Packet {
+        match op {
+            MqttOp::Connect(p) => {
+                self.keepalive = (p.keepalive > 0).then(|| Duration::from_secs(p.keepalive.into()));
+                let mut c = Connect::new(p.client_id);
+                c.keep_alive = p.keepalive;
+                c.clean_session = p.clean_session;
+                c.login = p.username.map(|u| Login::new(u, p.password.unwrap_or_default()));
+                c.last_will = p.will.map(|w| LastWill::new(w.topic, w.payload, w.qos, w.retain));
+                Packet::Connect(c)
+            }
+            MqttOp::Subscribe(filters) => {
+                let pkid = self.pkid();
+                self.outgoing.insert(pkid, Pending::Subscribe);
+                let mut s = Subscribe::new_many(filters.into_iter().map(|(t, q)| {
+                    rumqttc::mqttbytes::v4::SubscribeFilter::new(t, q)
+                }));
+                s.pkid = pkid;
+                Packet::Subscribe(s)
+            }
+            MqttOp::Unsubscribe(topics) => {
+                let pkid = self.pkid();
+                self.outgoing.insert(pkid, Pending::Unsubscribe);
+                let mut u = Unsubscribe::new(topics.first().cloned().unwrap_or_default());
+                u.topics = topics;
+                u.pkid = pkid;
+                Packet::Unsubscribe(u)
+            }
+            MqttOp::Publish { topic, qos, retain, payload } => {
+                let mut p = Publish::from_bytes(topic, qos, payload);
+                p.retain = retain;
+                if qos != QoS::AtMostOnce {
+                    p.pkid = self.pkid();
+                    self.outgoing.insert(p.pkid, Pending::Publish);
+                }
+                Packet::Publish(p)
+            }
+            MqttOp::Disconnect => Packet::Disconnect,
+        }
+    }
+
+    async fn write<W: AsyncWrite + Unpin>(&mut self, wr: &mut W, packet: &Packet) -> Result<(), CloseReason> {
+        let mut buf = BytesMut::with_capacity(packet.size() + 5);
+        packet.write(&mut buf, usize::MAX).map_err(|e| CloseReason::Protocol(e.to_string()))?;
+        debug!(link = self.link, ?packet, "-> broker");
+        wr.write_all(&buf).await.map_err(|e| CloseReason::Reset(e.to_string()))?;
+        self.last_sent = Instant::now();
+        Ok(())
+    }
+
+    async fn incoming<W: AsyncWrite + Unpin>(&mut self, packet: Packet, wr: &mut W) -> Result<(), CloseReason> {
+        debug!(link = self.link, ?packet, "<- broker");
+        match packet {
+            Packet::ConnAck(ack) => self.emit(NetEventKind::ConnAck(ack.code)),
+            Packet::Publish(p) => {
+                let deliver = match p.qos {
+                    QoS::AtMostOnce => true,
+                    QoS::AtLeastOnce => {
+                        self.write(wr, &Packet::PubAck(PubAck::new(p.pkid))).await?;
+                        true
+                    }
+                    QoS::ExactlyOnce => {
+                        let first = self.incoming_qos2.insert(p.pkid);
+                        self.write(wr, &Packet::PubRec(PubRec::new(p.pkid))).await?;
+                        first
+                    }
+                };
+                if deliver {
+                    self.emit(NetEventKind::Message { topic: p.topic, qos: p.qos, retain: p.retain, payload: p.payload });
+                }
+            }
+            Packet::PubRel(rel) => {
+                self.incoming_qos2.remove(&rel.pkid);
+                self.write(wr, &Packet::PubComp(PubComp::new(rel.pkid))).await?;
+            }
+            Packet::PubAck(ack) => {
+                if self.outgoing.remove(&ack.pkid) == Some(Pending::Publish) {
+                    self.emit(NetEventKind::PubAck);
+                }
+            }
+            Packet::PubRec(rec) => {
+                if self.outgoing.get(&rec.pkid) == Some(&Pending::Publish) {
+                    self.write(wr, &Packet::PubRel(PubRel::new(rec.pkid))).await?;
+                    self.emit(NetEventKind::PubRec);
+                }
+            }
+            Packet::PubComp(comp) => {
+                if self.outgoing.remove(&comp.pkid) == Some(Pending::Publish) {
+                    self.emit(NetEventKind::PubComp);
+                }
+            }
+            Packet::SubAck(ack) => {
+                if self.outgoing.remove(&ack.pkid) == Some(Pending::Subscribe) {
+                    use rumqttc::mqttbytes::v4::SubscribeReasonCode as R;
+                    let granted = ack
+                        .return_codes
+                        .iter()
+                        .map(|c| match c {
+                            R::Success(q) => Some(*q),
+                            R::Failure => None,
+                        })
+                        .collect();
+                    self.emit(NetEventKind::SubAck(granted));
+                }
+            }
+            Packet::UnsubAck(ack) => {
+                if self.outgoing.remove(&ack.pkid) == Some(Pending::Unsubscribe) {
+                    self.emit(NetEventKind::UnsubAck);
+                }
+            }
+            Packet::PingResp => self.ping_outstanding = false,
+            other => {
+                return Err(CloseReason::Protocol(format!("unexpected packet from the broker: {other:?}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The modem's handle on its links: routes each request to the task that owns the link.
+pub struct Links {
+    router: super::Router,
+    events: mpsc::UnboundedSender<NetEvent>,
+    links: HashMap<LinkId, mpsc::UnboundedSender<LinkCmd>>,
+}
+
+impl Links {
+    pub fn new(router: super::Router, events: mpsc::UnboundedSender<NetEvent>) -> Self {
+        Links { router, events, links: HashMap::new() }
+    }
+
+    pub fn handle(&mut self, req: super::NetRequest) {
+        use super::NetRequest::*;
+        match req {
+            Open { link, host, port } => {
+                let Some(target) = self.router.route(&host, port) else {
+                    let _ = self.events.send(NetEvent {
+                        link,
+                        kind: NetEventKind::ConnectFailed(format!("no route to {host}:{port}")),
+                    });
+                    return;
+                };
+                info!(link, %host, port, %target, "opening link");
+                let (tx, rx) = mpsc::unbounded_channel();
+                self.links.retain(|_, l| !l.is_closed());
+                self.links.insert(link, tx);
+                tokio::spawn(run(link, target, rx, self.events.clone()));
+            }
+            Mqtt { link, op } => {
+                if let Some(l) = self.links.get(&link) {
+                    let _ = l.send(LinkCmd::Mqtt(op));
+                }
+            }
+            Close { link } => {
+                if let Some(l) = self.links.remove(&link) {
+                    let _ = l.send(LinkCmd::Close);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The network side of the modem: where a host name goes ([`Router`]), and one task per TCP
+//! link that speaks MQTT 3.1.1 with rumqttc's packet codec ([`link`]).
+//!
+//! The dialects never touch sockets. They send [`NetRequest`]s and receive [`NetEvent`]s, so
+//! their logic stays pure and testable without a network.
+
+pub mod link;
+pub mod route;
+
+use bytes::Bytes;
+pub use rumqttc::mqttbytes::QoS;
+pub use rumqttc::mqttbytes::v4::ConnectReturnCode;
+pub use route::{HostPort, Router};
+
+/// Identifies one TCP link for its whole life. A new `MIPSTART` gets a new id, so a late event
+/// from a link the modem already gave up on can be recognised and ignored.
+pub type LinkId = u64;
+
+/// What a dialect asks of the network.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NetRequest {
+    /// Open a TCP link to `host:port` as named in the AT command; the router decides where
+    /// it really goes.
+    Open { link: LinkId, host: String, port: u16 },
+    /// Send an MQTT packet on an open link.
+    Mqtt { link: LinkId, op: MqttOp },
+    /// Close the link's socket (no MQTT DISCONNECT: that is [`MqttOp::Disconnect`]).
+    Close { link: LinkId },
+}
+
+/// The MQTT operations a module performs on an open link.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MqttOp {
+    Connect(ConnectParams),
+    Subscribe(Vec<(String, QoS)>),
+    Unsubscribe(Vec<String>),
+    Publish { topic: String, qos: QoS, retain: bool, payload: Bytes },
+    Disconnect,
+}
+
+/// Everything the CONNECT packet carries.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConnectParams {
+    pub client_id: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub clean_session: bool,
+    /// Seconds; 0 disables keepalive.
+    pub keepalive: u16,
+    pub will: Option<Will>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Will {
+    pub topic: String,
+    pub payload: Bytes,
+    pub qos: QoS,
+    pub retain: bool,
+}
+
+/// What the network tells a dialect.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetEvent {
+    pub link: LinkId,
+    pub kind: NetEventKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NetEventKind {
+    Connected,
+    ConnectFailed(String),
+    ConnAck(ConnectReturnCode),
+    /// One granted QoS per filter; `None` is a refused filter (0x80).
+    SubAck(Vec<Option<QoS>>),
+    UnsubAck,
+    PubAck,
+    PubRec,
+    PubComp,
+    Message { topic: String, qos: QoS, retain: bool, payload: Bytes },
+    Closed(CloseReason),
+}
+
+/// Why a link ended without the modem asking for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The peer closed the TCP connection (FIN).
+    PeerClosed,
+    /// A socket error, typically a reset.
+    Reset(String),
+    /// No PINGRESP came back within the keepalive interval.
+    KeepaliveTimeout,
+    /// The peer sent bytes that are not MQTT.
+    Protocol(String),
+}

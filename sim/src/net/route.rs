@@ -1,0 +1,97 @@
+//! Where a host named in `AT+MIPSTART` really goes. Tests talk only to loopback, so nothing
+//! named in a vendor log (`airtest.openluat.com`) is ever looked up in DNS.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// A `HOST:PORT` pair.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HostPort {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl FromStr for HostPort {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (host, port) = s
+            .rsplit_once(':')
+            .ok_or_else(|| format!("`{s}` is not HOST:PORT (for example 127.0.0.1:1883)"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() {
+            return Err(format!("`{s}` has no host (write HOST:PORT, for example 127.0.0.1:1883)"));
+        }
+        let port = port
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("`{port}` in `{s}` is not a port number from 1 to 65535"))?;
+        Ok(HostPort { host: host.to_string(), port })
+    }
+}
+
+impl HostPort {
+    /// Parses `mqtt://HOST:PORT` (or a bare `HOST:PORT`), as `--broker` takes it.
+    pub fn from_mqtt_url(url: &str) -> Result<Self, String> {
+        let rest = match url.split_once("://") {
+            Some(("mqtt" | "tcp", rest)) => rest,
+            Some((scheme, _)) => {
+                return Err(format!("unsupported scheme `{scheme}://` in `{url}`: use mqtt://HOST:PORT"));
+            }
+            None => url,
+        };
+        rest.trim_end_matches('/').parse()
+    }
+}
+
+/// The routing table: per-name overrides first (`--resolve`), then the one broker that takes
+/// every plain connection (`--broker`, or the embedded broker).
+#[derive(Debug, Clone, Default)]
+pub struct Router {
+    pub resolve: HashMap<String, HostPort>,
+    pub default_plain: Option<HostPort>,
+}
+
+impl Router {
+    pub fn route(&self, host: &str, port: u16) -> Option<HostPort> {
+        if let Some(to) = self.resolve.get(&host.to_ascii_lowercase()) {
+            return Some(to.clone());
+        }
+        let _ = port;
+        self.default_plain.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_beats_the_default_broker() {
+        let mut r = Router { default_plain: Some("127.0.0.1:1000".parse().unwrap()), ..Default::default() };
+        r.resolve.insert("airtest.openluat.com".into(), "127.0.0.1:2000".parse().unwrap());
+        assert_eq!(r.route("AIRTEST.openluat.com", 1883).unwrap().port, 2000);
+        assert_eq!(r.route("lbsmqtt.airm2m.com", 1884).unwrap().port, 1000);
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(HostPort::from_mqtt_url("mqtt://127.0.0.1:1883").unwrap().port, 1883);
+        assert_eq!(HostPort::from_mqtt_url("[::1]:1883").unwrap().host, "::1");
+        assert!(HostPort::from_mqtt_url("http://x:1").is_err());
+        assert!(HostPort::from_mqtt_url("mqtt://x").is_err());
+        assert!(HostPort::from_mqtt_url("mqtt://x:0").is_err());
+    }
+}
