@@ -10,3 +10,5 @@ pub mod broker;
 pub mod dialect;
 pub mod modem;
 pub mod net;
+pub mod sim;
+pub mod uart;

@@ -1,1 +1,187 @@
-fn main() {}
+//! `modem-sim`: a simulated Air780E on a pseudo-TTY, with real MQTT behind it.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+use modem_sim::dialect::DialectKind;
+use modem_sim::modem::Identity;
+use modem_sim::net::HostPort;
+use modem_sim::sim::{ReadyInfo, SimConfig, Simulator};
+use tracing_subscriber::EnvFilter;
+
+/// A software cellular modem for testing drivers without hardware.
+///
+/// Opens a pseudo-TTY that speaks the module's AT dialect byte for byte. Its MQTT commands
+/// (AT+MIPSTART, AT+MCONNECT, ...) open real MQTT 3.1.1 sessions: by default to a broker
+/// embedded in this process, or to the broker named with --broker.
+///
+/// Open the printed tty with your driver, or by hand: picocom -b 115200 --omap crcrlf /dev/pts/N
+#[derive(Debug, Parser)]
+#[command(name = "modem-sim", version, after_help = EXAMPLES)]
+struct Cli {
+    /// Which module to be.
+    #[arg(long, default_value = "air780e", value_parser = parse_dialect)]
+    dialect: DialectKind,
+
+    /// Also make a symlink to the tty at PATH (removed on exit), e.g. /tmp/ttyMODEM.
+    #[arg(long, value_name = "PATH")]
+    link: Option<PathBuf>,
+
+    /// Send every plain MQTT connection to this broker instead of the embedded one,
+    /// e.g. mqtt://127.0.0.1:1883. No embedded broker is started.
+    #[arg(long, value_name = "URL", value_parser = parse_broker)]
+    broker: Option<HostPort>,
+
+    /// Route one host name (as written in AT+MIPSTART) to HOST:PORT; repeatable.
+    /// Wins over --broker, e.g. --resolve airtest.openluat.com=127.0.0.1:1883.
+    #[arg(long, value_name = "NAME=HOST:PORT", value_parser = parse_resolve)]
+    resolve: Vec<(String, HostPort)>,
+
+    /// Once the tty takes commands, write a JSON object here (atomically): tty, link, dialect,
+    /// mqtt (embedded broker host:port), mqtts, control, pid.
+    #[arg(long, value_name = "PATH")]
+    ready_file: Option<PathBuf>,
+
+    /// Address of the embedded broker (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    broker_bind: std::net::SocketAddr,
+
+    /// User name the embedded broker accepts (the vendor test server's, seed 000 section 4.3).
+    #[arg(long, default_value = "root")]
+    mqtt_user: String,
+
+    /// Password the embedded broker accepts.
+    #[arg(long, default_value = "luat123456")]
+    mqtt_password: String,
+
+    /// The IMEI the module reports (AT+CGSN).
+    #[arg(long, default_value = "868488076771714")]
+    imei: String,
+
+    /// More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+const EXAMPLES: &str = "Examples:
+  modem-sim                                   # Air780E + embedded broker; prints the tty
+  modem-sim --link /tmp/ttyAIR --ready-file /tmp/air.json
+  modem-sim --broker mqtt://127.0.0.1:1883    # use your own broker (e.g. Mosquitto)
+  modem-sim --resolve airtest.openluat.com=127.0.0.1:1883
+
+Exit: 0 after SIGINT/SIGTERM, 1 when startup fails, 2 on bad arguments.";
+
+fn parse_dialect(s: &str) -> Result<DialectKind, String> {
+    s.parse()
+}
+
+fn parse_broker(s: &str) -> Result<HostPort, String> {
+    HostPort::from_mqtt_url(s)
+}
+
+fn parse_resolve(s: &str) -> Result<(String, HostPort), String> {
+    let (name, target) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=HOST:PORT (e.g. airtest.openluat.com=127.0.0.1:1883)"))?;
+    if name.is_empty() {
+        return Err(format!("`{s}` has no NAME before `=`"));
+    }
+    Ok((name.to_string(), target.parse()?))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("modem_sim={level},warn"))))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("modem-sim: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let cfg = SimConfig {
+        dialect: cli.dialect,
+        link: cli.link.clone(),
+        broker: cli.broker.clone(),
+        resolve: cli.resolve.clone(),
+        broker_bind: cli.broker_bind,
+        accounts: vec![(cli.mqtt_user.clone(), cli.mqtt_password.clone())],
+        identity: Identity { imei: cli.imei.clone(), ..Identity::default() },
+    };
+    let sim = Simulator::start(cfg).await?;
+    let info = sim.ready_info();
+    print_banner(&cli, &info);
+    if let Some(path) = &cli.ready_file {
+        write_ready_file(path, &info)?;
+    }
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    sim.shutdown().await;
+    if let Some(path) = &cli.ready_file {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+fn print_banner(cli: &Cli, info: &ReadyInfo) {
+    use std::io::Write;
+    let mut b = String::new();
+    b += &format!("modem-sim {}: simulated {} ready\n", env!("CARGO_PKG_VERSION"), info.dialect);
+    b += &format!("  tty:    {}\n", info.tty);
+    if !info.link.is_empty() {
+        b += &format!("  link:   {} -> {}\n", info.link, info.tty);
+    }
+    if info.mqtt.is_empty() {
+        let to = cli.broker.as_ref().map(ToString::to_string).unwrap_or_default();
+        b += &format!("  broker: every plain MQTT connection goes to {to}\n");
+    } else {
+        b += &format!("  broker: embedded MQTT 3.1.1 on {} (user {} / password {})\n", info.mqtt, cli.mqtt_user, cli.mqtt_password);
+        let (host, port) = info.mqtt.rsplit_once(':').unwrap_or((&info.mqtt, ""));
+        b += &format!(
+            "          watch it: mosquitto_sub -h {host} -p {port} -u {} -P {} -t '#' -v\n",
+            cli.mqtt_user, cli.mqtt_password
+        );
+    }
+    for (name, to) in &cli.resolve {
+        b += &format!("  route:  {name} -> {to}\n");
+    }
+    b += &format!("  try:    picocom -b 115200 --omap crcrlf {}   (then type AT)\n", info.tty);
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(b.as_bytes());
+    let _ = out.flush();
+}
+
+/// Written to a temporary file next to `path`, then renamed, so a reader never sees half of it.
+fn write_ready_file(path: &Path, info: &ReadyInfo) -> anyhow::Result<()> {
+    let json = serde_json::to_vec_pretty(info)?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("ready"), std::process::id()));
+    std::fs::write(&tmp, json).map_err(|e| anyhow::anyhow!("cannot write the ready file {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| anyhow::anyhow!("cannot move the ready file into {}: {e}", path.display()))?;
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}

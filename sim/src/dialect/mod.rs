@@ -121,6 +121,8 @@ pub trait Dialect: Send {
     /// The bytes that followed a `>` prompt.
     fn on_data(&mut self, data: Vec<u8>, out: &mut Out);
     fn on_net(&mut self, ev: NetEvent, out: &mut Out);
+    /// A fault injected from outside.
+    fn on_fault(&mut self, fault: &crate::modem::Fault, out: &mut Out);
 }
 
 /// A framer and a dialect: the whole modem minus its I/O.
@@ -175,6 +177,13 @@ impl Engine {
     pub fn net_event(&mut self, ev: NetEvent) -> Vec<Effect> {
         let mut out = Out::default();
         self.dialect.on_net(ev, &mut out);
+        self.apply_controls(&mut out);
+        out.into_effects()
+    }
+
+    pub fn fault(&mut self, fault: &crate::modem::Fault) -> Vec<Effect> {
+        let mut out = Out::default();
+        self.dialect.on_fault(fault, &mut out);
         self.apply_controls(&mut out);
         out.into_effects()
     }

@@ -25,6 +25,14 @@ impl Default for Identity {
     }
 }
 
+/// Faults injected from outside (the library API; a control socket comes later). Each one
+/// enters at the layer it belongs to, and the dialect shows all of its consequences.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// The network deactivates the PDP context (seed 001, "PDP被动去激活").
+    PdnDeact,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SimState {
     Ready,

@@ -13,7 +13,7 @@ mod basic;
 mod mqtt;
 
 use crate::at::{split_args, Arg, Command, Form};
-use crate::modem::{CellState, Identity};
+use crate::modem::{CellState, Fault, Identity};
 use crate::net::NetEvent;
 
 use super::{Dialect, Out};
@@ -80,6 +80,18 @@ impl Dialect for Air780e {
 
     fn on_net(&mut self, ev: NetEvent, out: &mut Out) {
         self.mqtt.on_net(ev, out)
+    }
+
+    fn on_fault(&mut self, fault: &Fault, out: &mut Out) {
+        match fault {
+            // Seed 001 PDN flow: `+CGEV: NW PDN DEACT 1`, the link is gone without `CLOSED`, and
+            // `AT+MIPCLOSE` answers `OK`. The module re-activates the default bearer on its
+            // own; the recovery in the same log reconnects at once, so it is back at once.
+            Fault::PdnDeact => {
+                out.line("+CGEV: NW PDN DEACT 1");
+                self.mqtt.network_lost(out);
+            }
+        }
     }
 }
 

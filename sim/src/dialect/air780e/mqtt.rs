@@ -448,6 +448,15 @@ impl Mqtt {
         }
     }
 
+    /// The bearer under the link went away: the socket is gone, but the module did not see the
+    /// peer close it, so `AT+MIPCLOSE` answers `OK` (seed 001 PDN flow).
+    pub fn network_lost(&mut self, out: &mut Out) {
+        if let Some(link) = self.link() {
+            out.net(NetRequest::Close { link });
+        }
+        self.drop_link(Tcp::Idle);
+    }
+
     /// What the module prints when the network answers.
     pub fn on_net(&mut self, ev: NetEvent, out: &mut Out) {
         if self.link() != Some(ev.link) {

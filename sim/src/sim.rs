@@ -1,0 +1,283 @@
+//! A whole simulated module: UART, engine, network links and (by default) an embedded broker,
+//! started and stopped as one.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+use crate::broker::{Broker, BrokerConfig};
+use crate::dialect::{self, DialectKind, Effect, Engine};
+use crate::modem::{Fault, Identity};
+use crate::net::link::Links;
+use crate::net::{HostPort, Router};
+use crate::uart::{Uart, UartError};
+
+/// How a simulator is set up. `Default` is an Air780E with the embedded broker on loopback and
+/// the vendor test server's account (`root` / `luat123456`, seed 000 section 4.3).
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub dialect: DialectKind,
+    /// A symlink to create to the PTY slave.
+    pub link: Option<PathBuf>,
+    /// Route every plain connection to this broker instead of starting the embedded one.
+    pub broker: Option<HostPort>,
+    /// Per-name overrides: `NAME=HOST:PORT`.
+    pub resolve: Vec<(String, HostPort)>,
+    /// Where the embedded broker listens (port 0: any free port).
+    pub broker_bind: SocketAddr,
+    /// The embedded broker's accounts.
+    pub accounts: Vec<(String, String)>,
+    pub identity: Identity,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            dialect: DialectKind::Air780e,
+            link: None,
+            broker: None,
+            resolve: Vec::new(),
+            broker_bind: ([127, 0, 0, 1], 0).into(),
+            accounts: vec![("root".into(), "luat123456".into())],
+            identity: Identity::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error(transparent)]
+    Uart(#[from] UartError),
+    #[error("cannot start the embedded broker on {addr}: {source} (pick a free address with --broker-bind, or use --broker)")]
+    Broker { addr: SocketAddr, source: std::io::Error },
+    #[error("{0}")]
+    Dialect(String),
+}
+
+/// What `--ready-file` holds once the PTY takes commands.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ReadyInfo {
+    /// The PTY slave path.
+    pub tty: String,
+    /// The `--link` path, or empty.
+    pub link: String,
+    pub dialect: String,
+    /// The embedded broker's `host:port`, or empty when `--broker` is used.
+    pub mqtt: String,
+    /// The embedded TLS listener (empty until TLS exists).
+    pub mqtts: String,
+    /// The control socket (empty until fault injection exists).
+    pub control: String,
+    pub pid: u32,
+}
+
+enum Control {
+    Fault(Fault),
+}
+
+/// A running simulated module.
+pub struct Simulator {
+    tty: PathBuf,
+    link: Option<PathBuf>,
+    dialect: DialectKind,
+    broker: Option<Broker>,
+    control: mpsc::UnboundedSender<Control>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Simulator {
+    pub async fn start(cfg: SimConfig) -> Result<Simulator, SimError> {
+        let dialect = dialect::make(cfg.dialect, cfg.identity.clone()).map_err(SimError::Dialect)?;
+        let broker = match &cfg.broker {
+            Some(_) => None,
+            None => {
+                let bc = BrokerConfig { bind: cfg.broker_bind, accounts: cfg.accounts.clone(), ..BrokerConfig::default() };
+                Some(Broker::start(bc).await.map_err(|source| SimError::Broker { addr: cfg.broker_bind, source })?)
+            }
+        };
+        let default_plain = match (&cfg.broker, &broker) {
+            (Some(b), _) => Some(b.clone()),
+            (None, Some(b)) => {
+                let a = b.local_addr();
+                Some(HostPort { host: a.ip().to_string(), port: a.port() })
+            }
+            (None, None) => None,
+        };
+        let router = Router { resolve: cfg.resolve.iter().map(|(n, t)| (n.to_ascii_lowercase(), t.clone())).collect(), default_plain };
+        let uart = Uart::open(cfg.link.as_deref())?;
+        let tty = uart.path().to_path_buf();
+        let link = uart.link().map(Path::to_path_buf);
+        let engine = Engine::new(dialect, true);
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(run_modem(uart, engine, router, control_rx, shutdown_rx));
+        Ok(Simulator { tty, link, dialect: cfg.dialect, broker, control, shutdown: Some(shutdown), task: Some(task) })
+    }
+
+    /// The PTY slave path, e.g. `/dev/pts/3`.
+    pub fn tty(&self) -> &Path {
+        &self.tty
+    }
+
+    pub fn link(&self) -> Option<&Path> {
+        self.link.as_deref()
+    }
+
+    /// The embedded broker's address; `None` when every connection goes to `--broker`.
+    pub fn mqtt_addr(&self) -> Option<SocketAddr> {
+        self.broker.as_ref().map(Broker::local_addr)
+    }
+
+    pub fn broker(&self) -> Option<&Broker> {
+        self.broker.as_ref()
+    }
+
+    pub fn ready_info(&self) -> ReadyInfo {
+        ReadyInfo {
+            tty: self.tty.display().to_string(),
+            link: self.link.as_ref().map(|l| l.display().to_string()).unwrap_or_default(),
+            dialect: self.dialect.to_string(),
+            mqtt: self.mqtt_addr().map(|a| a.to_string()).unwrap_or_default(),
+            mqtts: String::new(),
+            control: String::new(),
+            pid: std::process::id(),
+        }
+    }
+
+    /// Applies a fault; returns once the modem has shown its consequences on the UART.
+    pub async fn inject(&self, fault: Fault) {
+        let _ = self.control.send(Control::Fault(fault));
+        tokio::task::yield_now().await;
+    }
+
+    /// Stops the modem (its links are dropped like at a power cut: no MQTT DISCONNECT), then the
+    /// embedded broker. The `--link` symlink is removed.
+    pub async fn shutdown(mut self) {
+        self.stop().await;
+        if let Some(b) = self.broker.take() {
+            b.shutdown().await;
+        }
+    }
+
+    async fn stop(&mut self) {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Output waiting for the UART is bounded: a host that never reads cannot grow our memory. A
+/// real UART without flow control loses bytes in the same situation.
+const UART_QUEUE: usize = 4096;
+
+async fn run_modem(
+    uart: Uart,
+    mut engine: Engine,
+    router: Router,
+    mut control: mpsc::UnboundedReceiver<Control>,
+    mut shutdown: tokio::sync::oneshot::Receiver<()>,
+) {
+    let (net_tx, mut net_rx) = mpsc::unbounded_channel();
+    let mut links = Links::new(router, net_tx);
+    let (mut rd, mut wr) = tokio::io::split(UartIo(uart));
+    let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(UART_QUEUE);
+    let writer = tokio::spawn(async move {
+        while let Some(bytes) = out_rx.recv().await {
+            if let Err(e) = wr.write_all(&bytes).await {
+                warn!(error = %e, "UART write failed");
+            }
+        }
+        wr
+    });
+    let apply = |effects: Vec<Effect>, links: &mut Links| {
+        for e in effects {
+            match e {
+                Effect::Uart(bytes) => {
+                    debug!(out = %String::from_utf8_lossy(&bytes).escape_debug(), "uart <-");
+                    if out_tx.try_send(bytes).is_err() {
+                        warn!("the host is not reading the UART: output dropped");
+                    }
+                }
+                Effect::Net(req) => links.handle(req),
+            }
+        }
+    };
+    apply(engine.boot(), &mut links);
+    let mut buf = vec![0u8; 4096];
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            read = rd.read(&mut buf) => match read {
+                Ok(0) => {
+                    // Cannot happen while we hold the slave open; do not spin if it does.
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Ok(n) => {
+                    debug!(input = %String::from_utf8_lossy(&buf[..n]).escape_debug(), "uart ->");
+                    apply(engine.feed(&buf[..n]), &mut links)
+                }
+                Err(e) => {
+                    warn!(error = %e, "UART read failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            },
+            Some(ev) = net_rx.recv() => apply(engine.net_event(ev), &mut links),
+            Some(Control::Fault(f)) = control.recv() => {
+                tracing::info!(fault = ?f, "fault injected");
+                apply(engine.fault(&f), &mut links)
+            }
+        }
+    }
+    drop(links);
+    drop(out_tx);
+    let _ = writer.await;
+}
+
+/// Lets the UART (which owns the PTY and the link file) be split like a stream.
+struct UartIo(Uart);
+
+impl tokio::io::AsyncRead for UartIo {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0.pty).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for UartIo {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0.pty).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0.pty).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0.pty).poll_shutdown(cx)
+    }
+}
