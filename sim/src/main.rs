@@ -16,7 +16,7 @@ use tracing_subscriber::EnvFilter;
 /// (AT+MIPSTART, AT+MCONNECT, ...) open real MQTT 3.1.1 sessions: by default to a broker
 /// embedded in this process, or to the broker named with --broker.
 ///
-/// Open the printed tty with your driver, or by hand: picocom -b 115200 --omap crcrlf /dev/pts/N
+/// Open the printed tty with your driver, or by hand: picocom -b 115200 /dev/pts/N
 #[derive(Debug, Parser)]
 #[command(name = "modem-sim", version, after_help = EXAMPLES)]
 struct Cli {
@@ -81,9 +81,9 @@ fn parse_broker(s: &str) -> Result<HostPort, String> {
 }
 
 fn parse_resolve(s: &str) -> Result<(String, HostPort), String> {
-    let (name, target) = s
-        .split_once('=')
-        .ok_or_else(|| format!("`{s}` is not NAME=HOST:PORT (e.g. airtest.openluat.com=127.0.0.1:1883)"))?;
+    let (name, target) = s.split_once('=').ok_or_else(|| {
+        format!("`{s}` is not NAME=HOST:PORT (e.g. airtest.openluat.com=127.0.0.1:1883)")
+    })?;
     if name.is_empty() {
         return Err(format!("`{s}` has no NAME before `=`"));
     }
@@ -99,7 +99,10 @@ async fn main() -> ExitCode {
         _ => "trace",
     };
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("modem_sim={level},warn"))))
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new(format!("modem_sim={level},warn"))),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -120,7 +123,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         resolve: cli.resolve.clone(),
         broker_bind: cli.broker_bind,
         accounts: vec![(cli.mqtt_user.clone(), cli.mqtt_password.clone())],
-        identity: Identity { imei: cli.imei.clone(), ..Identity::default() },
+        identity: Identity {
+            imei: cli.imei.clone(),
+            ..Identity::default()
+        },
     };
     let sim = Simulator::start(cfg).await?;
     let info = sim.ready_info();
@@ -140,16 +146,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 fn print_banner(cli: &Cli, info: &ReadyInfo) {
     use std::io::Write;
     let mut b = String::new();
-    b += &format!("modem-sim {}: simulated {} ready\n", env!("CARGO_PKG_VERSION"), info.dialect);
+    b += &format!(
+        "modem-sim {}: simulated {} ready\n",
+        env!("CARGO_PKG_VERSION"),
+        info.dialect
+    );
     b += &format!("  tty:    {}\n", info.tty);
     if !info.link.is_empty() {
         b += &format!("  link:   {} -> {}\n", info.link, info.tty);
     }
     if info.mqtt.is_empty() {
-        let to = cli.broker.as_ref().map(ToString::to_string).unwrap_or_default();
+        let to = cli
+            .broker
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         b += &format!("  broker: every plain MQTT connection goes to {to}\n");
     } else {
-        b += &format!("  broker: embedded MQTT 3.1.1 on {} (user {} / password {})\n", info.mqtt, cli.mqtt_user, cli.mqtt_password);
+        b += &format!(
+            "  broker: embedded MQTT 3.1.1 on {} (user {} / password {})\n",
+            info.mqtt, cli.mqtt_user, cli.mqtt_password
+        );
         let (host, port) = info.mqtt.rsplit_once(':').unwrap_or((&info.mqtt, ""));
         b += &format!(
             "          watch it: mosquitto_sub -h {host} -p {port} -u {} -P {} -t '#' -v\n",
@@ -159,7 +176,10 @@ fn print_banner(cli: &Cli, info: &ReadyInfo) {
     for (name, to) in &cli.resolve {
         b += &format!("  route:  {name} -> {to}\n");
     }
-    b += &format!("  try:    picocom -b 115200 --omap crcrlf {}   (then type AT)\n", info.tty);
+    b += &format!(
+        "  try:    picocom -b 115200 {}   (type AT and Enter; quit with C-a C-x)\n",
+        info.tty
+    );
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(b.as_bytes());
     let _ = out.flush();
@@ -168,10 +188,19 @@ fn print_banner(cli: &Cli, info: &ReadyInfo) {
 /// Written to a temporary file next to `path`, then renamed, so a reader never sees half of it.
 fn write_ready_file(path: &Path, info: &ReadyInfo) -> anyhow::Result<()> {
     let json = serde_json::to_vec_pretty(info)?;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("ready"), std::process::id()));
-    std::fs::write(&tmp, json).map_err(|e| anyhow::anyhow!("cannot write the ready file {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| anyhow::anyhow!("cannot move the ready file into {}: {e}", path.display()))?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("ready"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, json)
+        .map_err(|e| anyhow::anyhow!("cannot write the ready file {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| anyhow::anyhow!("cannot move the ready file into {}: {e}", path.display()))?;
     Ok(())
 }
 

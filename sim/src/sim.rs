@@ -54,7 +54,10 @@ pub enum SimError {
     #[error(transparent)]
     Uart(#[from] UartError),
     #[error("cannot start the embedded broker on {addr}: {source} (pick a free address with --broker-bind, or use --broker)")]
-    Broker { addr: SocketAddr, source: std::io::Error },
+    Broker {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Dialect(String),
 }
@@ -93,23 +96,41 @@ pub struct Simulator {
 
 impl Simulator {
     pub async fn start(cfg: SimConfig) -> Result<Simulator, SimError> {
-        let dialect = dialect::make(cfg.dialect, cfg.identity.clone()).map_err(SimError::Dialect)?;
+        let dialect =
+            dialect::make(cfg.dialect, cfg.identity.clone()).map_err(SimError::Dialect)?;
         let broker = match &cfg.broker {
             Some(_) => None,
             None => {
-                let bc = BrokerConfig { bind: cfg.broker_bind, accounts: cfg.accounts.clone(), ..BrokerConfig::default() };
-                Some(Broker::start(bc).await.map_err(|source| SimError::Broker { addr: cfg.broker_bind, source })?)
+                let bc = BrokerConfig {
+                    bind: cfg.broker_bind,
+                    accounts: cfg.accounts.clone(),
+                    ..BrokerConfig::default()
+                };
+                Some(Broker::start(bc).await.map_err(|source| SimError::Broker {
+                    addr: cfg.broker_bind,
+                    source,
+                })?)
             }
         };
         let default_plain = match (&cfg.broker, &broker) {
             (Some(b), _) => Some(b.clone()),
             (None, Some(b)) => {
                 let a = b.local_addr();
-                Some(HostPort { host: a.ip().to_string(), port: a.port() })
+                Some(HostPort {
+                    host: a.ip().to_string(),
+                    port: a.port(),
+                })
             }
             (None, None) => None,
         };
-        let router = Router { resolve: cfg.resolve.iter().map(|(n, t)| (n.to_ascii_lowercase(), t.clone())).collect(), default_plain };
+        let router = Router {
+            resolve: cfg
+                .resolve
+                .iter()
+                .map(|(n, t)| (n.to_ascii_lowercase(), t.clone()))
+                .collect(),
+            default_plain,
+        };
         let uart = Uart::open(cfg.link.as_deref())?;
         let tty = uart.path().to_path_buf();
         let link = uart.link().map(Path::to_path_buf);
@@ -117,7 +138,15 @@ impl Simulator {
         let (control, control_rx) = mpsc::unbounded_channel();
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(run_modem(uart, engine, router, control_rx, shutdown_rx));
-        Ok(Simulator { tty, link, dialect: cfg.dialect, broker, control, shutdown: Some(shutdown), task: Some(task) })
+        Ok(Simulator {
+            tty,
+            link,
+            dialect: cfg.dialect,
+            broker,
+            control,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        })
     }
 
     /// The PTY slave path, e.g. `/dev/pts/3`.
@@ -141,7 +170,11 @@ impl Simulator {
     pub fn ready_info(&self) -> ReadyInfo {
         ReadyInfo {
             tty: self.tty.display().to_string(),
-            link: self.link.as_ref().map(|l| l.display().to_string()).unwrap_or_default(),
+            link: self
+                .link
+                .as_ref()
+                .map(|l| l.display().to_string())
+                .unwrap_or_default(),
             dialect: self.dialect.to_string(),
             mqtt: self.mqtt_addr().map(|a| a.to_string()).unwrap_or_default(),
             mqtts: String::new(),
@@ -271,7 +304,10 @@ impl tokio::io::AsyncWrite for UartIo {
     ) -> std::task::Poll<std::io::Result<usize>> {
         std::pin::Pin::new(&mut self.0.pty).poll_write(cx, buf)
     }
-    fn poll_flush(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         std::pin::Pin::new(&mut self.0.pty).poll_flush(cx)
     }
     fn poll_shutdown(

@@ -64,38 +64,68 @@ fn trim_end(mut b: &[u8]) -> &[u8] {
 }
 
 fn command(i: &[u8]) -> IResult<&[u8], Command> {
-    alt((extended, basic, map(tag(&b""[..]), |_| Command { name: String::new(), form: Form::Exec })))
-        .parse(i)
+    alt((
+        extended,
+        basic,
+        map(tag(&b""[..]), |_| Command {
+            name: String::new(),
+            form: Form::Exec,
+        }),
+    ))
+    .parse(i)
 }
 
 fn extended(i: &[u8]) -> IResult<&[u8], Command> {
-    let (i, name) = preceded(tag(&b"+"[..]), take_while1(|c: u8| c.is_ascii_alphanumeric() || c == b'_'))
-        .parse(i)?;
+    let (i, name) = preceded(
+        tag(&b"+"[..]),
+        take_while1(|c: u8| c.is_ascii_alphanumeric() || c == b'_'),
+    )
+    .parse(i)?;
     let (i, form) = alt((
         map(tag(&b"=?"[..]), |_| Form::Test),
         map(tag(&b"?"[..]), |_| Form::Read),
-        map(preceded(tag(&b"="[..]), rest), |a: &[u8]| Form::Set(a.to_vec())),
+        map(preceded(tag(&b"="[..]), rest), |a: &[u8]| {
+            Form::Set(a.to_vec())
+        }),
         map(tag(&b""[..]), |_| Form::Exec),
     ))
     .parse(i)?;
-    Ok((i, Command { name: format!("+{}", String::from_utf8_lossy(name).to_ascii_uppercase()), form }))
+    Ok((
+        i,
+        Command {
+            name: format!("+{}", String::from_utf8_lossy(name).to_ascii_uppercase()),
+            form,
+        },
+    ))
 }
 
 fn basic(i: &[u8]) -> IResult<&[u8], Command> {
     let (i, amp) = opt(tag(&b"&"[..])).parse(i)?;
     let (i, letter) = take_while1(|c: u8| c.is_ascii_alphabetic()).parse(i)?;
     if letter.len() != 1 {
-        return Err(nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Verify)));
+        return Err(nom::Err::Error(nom::error::Error::new(
+            i,
+            nom::error::ErrorKind::Verify,
+        )));
     }
     let (i, digits) = take_while(|c: u8| c.is_ascii_digit()).parse(i)?;
     let (i, query) = opt(alt((tag(&b"=?"[..]), tag(&b"?"[..])))).parse(i)?;
-    let name = format!("{}{}", if amp.is_some() { "&" } else { "" }, (letter[0] as char).to_ascii_uppercase());
+    let name = format!(
+        "{}{}",
+        if amp.is_some() { "&" } else { "" },
+        (letter[0] as char).to_ascii_uppercase()
+    );
     let form = match (query, digits.is_empty()) {
         (Some(q), true) if q == b"=?" => Form::Test,
         (Some(_), true) => Form::Read,
         (None, true) => Form::Exec,
         (None, false) => Form::Set(digits.to_vec()),
-        (Some(_), false) => return Err(nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Verify))),
+        (Some(_), false) => {
+            return Err(nom::Err::Error(nom::error::Error::new(
+                i,
+                nom::error::ErrorKind::Verify,
+            )))
+        }
     };
     Ok((i, Command { name, form }))
 }
@@ -120,7 +150,10 @@ impl Arg {
 
     /// A decimal number, quoted or not (the guides quote the port: `"1883"`).
     pub fn number(&self) -> Option<u32> {
-        if self.bytes.is_empty() || self.bytes.len() > 9 || !self.bytes.iter().all(u8::is_ascii_digit) {
+        if self.bytes.is_empty()
+            || self.bytes.len() > 9
+            || !self.bytes.iter().all(u8::is_ascii_digit)
+        {
             return None;
         }
         std::str::from_utf8(&self.bytes).ok()?.parse().ok()
@@ -144,10 +177,17 @@ fn arg(i: &[u8]) -> IResult<&[u8], Arg> {
     delimited(
         blanks,
         alt((
-            map(delimited(tag(&b"\""[..]), take_while(|c: u8| c != b'"'), tag(&b"\""[..])), |b: &[u8]| Arg {
-                bytes: b.to_vec(),
-                quoted: true,
-            }),
+            map(
+                delimited(
+                    tag(&b"\""[..]),
+                    take_while(|c: u8| c != b'"'),
+                    tag(&b"\""[..]),
+                ),
+                |b: &[u8]| Arg {
+                    bytes: b.to_vec(),
+                    quoted: true,
+                },
+            ),
             map(take_while(|c: u8| c != b',' && c != b'"'), |b: &[u8]| Arg {
                 bytes: trim_end(b).to_vec(),
                 quoted: false,
@@ -180,7 +220,10 @@ mod tests {
     use super::*;
 
     fn cmd(name: &str, form: Form) -> Command {
-        Command { name: name.into(), form }
+        Command {
+            name: name.into(),
+            form,
+        }
     }
 
     #[test]
@@ -188,12 +231,18 @@ mod tests {
         assert_eq!(parse_line(b"AT+CSQ"), Ok(cmd("+CSQ", Form::Exec)));
         assert_eq!(parse_line(b"AT+CSQ=?"), Ok(cmd("+CSQ", Form::Test)));
         assert_eq!(parse_line(b"AT+CGREG?"), Ok(cmd("+CGREG", Form::Read)));
-        assert_eq!(parse_line(b"AT+MSUB=\"a\",0"), Ok(cmd("+MSUB", Form::Set(b"\"a\",0".to_vec()))));
+        assert_eq!(
+            parse_line(b"AT+MSUB=\"a\",0"),
+            Ok(cmd("+MSUB", Form::Set(b"\"a\",0".to_vec())))
+        );
     }
 
     #[test]
     fn prefix_and_name_are_case_insensitive() {
-        assert_eq!(parse_line(b"at+mqttstatu"), Ok(cmd("+MQTTSTATU", Form::Exec)));
+        assert_eq!(
+            parse_line(b"at+mqttstatu"),
+            Ok(cmd("+MQTTSTATU", Form::Exec))
+        );
         assert_eq!(parse_line(b"aT"), Ok(cmd("", Form::Exec)));
         assert_eq!(parse_line(b"Ati"), Ok(cmd("I", Form::Exec)));
     }
@@ -207,7 +256,10 @@ mod tests {
 
     #[test]
     fn noise_before_the_prefix_is_skipped() {
-        assert_eq!(parse_line(b"\x00\xff~~AT+CSQ  "), Ok(cmd("+CSQ", Form::Exec)));
+        assert_eq!(
+            parse_line(b"\x00\xff~~AT+CSQ  "),
+            Ok(cmd("+CSQ", Form::Exec))
+        );
         assert_eq!(parse_line(b"hello"), Err(ParseError::NoPrefix));
     }
 
@@ -241,7 +293,14 @@ mod tests {
 
     #[test]
     fn render_round_trips() {
-        for line in [&b"AT"[..], b"ATI", b"ATE1", b"AT+CSQ=?", b"AT+CGREG?", b"AT+MPUB=\"t\",1,0,\"x,y\""] {
+        for line in [
+            &b"AT"[..],
+            b"ATI",
+            b"ATE1",
+            b"AT+CSQ=?",
+            b"AT+CGREG?",
+            b"AT+MPUB=\"t\",1,0,\"x,y\"",
+        ] {
             let c = parse_line(line).unwrap();
             assert_eq!(render(&c), line);
         }

@@ -9,7 +9,8 @@ pub fn decode(input: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < input.len() {
         if input[i] == b'\\' && i + 2 < input.len() {
-            if let (Some(h), Some(l)) = (hex(input[i + 1]), input.get(i + 2).and_then(|&b| hex(b))) {
+            if let (Some(h), Some(l)) = (hex(input[i + 1]), input.get(i + 2).and_then(|&b| hex(b)))
+            {
                 out.push(h << 4 | l);
                 i += 3;
                 continue;
@@ -45,7 +46,10 @@ mod tests {
 
     #[test]
     fn the_documented_escapes() {
-        assert_eq!(decode(br"{\22temperature\22:31.6\2C\22humidity\22:65}"), br#"{"temperature":31.6,"humidity":65}"#);
+        assert_eq!(
+            decode(br"{\22temperature\22:31.6\2C\22humidity\22:65}"),
+            br#"{"temperature":31.6,"humidity":65}"#
+        );
         assert_eq!(decode(br"a\0D\0Ab\5C"), b"a\r\nb\\");
         assert_eq!(decode(br"\00\ff"), b"\x00\xff");
     }

@@ -22,7 +22,9 @@ enum Mode {
     Line,
     /// After an overflow: drop bytes until the next line terminator.
     Discard,
-    Data { remaining: usize },
+    Data {
+        remaining: usize,
+    },
 }
 
 /// The module's line buffer plus its echo.
@@ -47,7 +49,12 @@ impl Default for Framer {
 
 impl Framer {
     pub fn new(echo: bool, max_line: usize) -> Self {
-        Framer { echo, max_line, buf: Vec::new(), mode: Mode::Line }
+        Framer {
+            echo,
+            max_line,
+            buf: Vec::new(),
+            mode: Mode::Line,
+        }
     }
 
     pub fn echo(&self) -> bool {
@@ -62,7 +69,11 @@ impl Framer {
     /// uninterpreted (binary-safe: CR, LF, NUL and `>` are payload).
     pub fn expect_data(&mut self, len: usize) {
         self.buf.clear();
-        self.mode = if len == 0 { Mode::Line } else { Mode::Data { remaining: len } };
+        self.mode = if len == 0 {
+            Mode::Line
+        } else {
+            Mode::Data { remaining: len }
+        };
     }
 
     /// Abandons a pending data prompt (a prompt timeout, for instance), returning what arrived.
@@ -88,7 +99,9 @@ impl Framer {
                         self.mode = Mode::Line;
                         return Some(Frame::Data(std::mem::take(&mut self.buf)));
                     }
-                    self.mode = Mode::Data { remaining: remaining - take };
+                    self.mode = Mode::Data {
+                        remaining: remaining - take,
+                    };
                 }
                 Mode::Discard => {
                     *input = rest;
@@ -197,8 +210,14 @@ mod tests {
             Some(Frame::Line(b"AT+MPUBEX=t,0,0,6".to_vec()))
         );
         f.expect_data(6);
-        assert_eq!(f.next_frame(&mut input, &mut echo), Some(Frame::Data(b"\r\nOK>\0".to_vec())));
-        assert_eq!(f.next_frame(&mut input, &mut echo), Some(Frame::Line(b"AT".to_vec())));
+        assert_eq!(
+            f.next_frame(&mut input, &mut echo),
+            Some(Frame::Data(b"\r\nOK>\0".to_vec()))
+        );
+        assert_eq!(
+            f.next_frame(&mut input, &mut echo),
+            Some(Frame::Line(b"AT".to_vec()))
+        );
         // The payload itself is never echoed.
         assert_eq!(echo, b"AT+MPUBEX=t,0,0,6\r\rAT\r");
     }

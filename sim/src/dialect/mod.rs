@@ -133,7 +133,10 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(dialect: Box<dyn Dialect>, echo: bool) -> Self {
-        Engine { framer: Framer::new(echo, crate::at::framer::DEFAULT_MAX_LINE), dialect }
+        Engine {
+            framer: Framer::new(echo, crate::at::framer::DEFAULT_MAX_LINE),
+            dialect,
+        }
     }
 
     pub fn boot(&mut self) -> Vec<Effect> {
@@ -199,9 +202,14 @@ impl Engine {
 }
 
 /// Makes the dialect for `kind`.
-pub fn make(kind: DialectKind, identity: crate::modem::Identity) -> Result<Box<dyn Dialect>, String> {
+pub fn make(
+    kind: DialectKind,
+    identity: crate::modem::Identity,
+) -> Result<Box<dyn Dialect>, String> {
     match kind {
         DialectKind::Air780e => Ok(Box::new(air780e::Air780e::new(identity))),
-        DialectKind::L610 => Err("the L610 dialect is not implemented yet (see the README's command table)".into()),
+        DialectKind::L610 => {
+            Err("the L610 dialect is not implemented yet (see the README's command table)".into())
+        }
     }
 }

@@ -90,7 +90,10 @@ impl CellState {
             cgreg_mode: 0,
             cereg_mode: 0,
             baud: 115200,
-            apn: Apn { name: "CMIOT".into(), ..Apn::default() },
+            apn: Apn {
+                name: "CMIOT".into(),
+                ..Apn::default()
+            },
         }
     }
 
@@ -124,7 +127,9 @@ pub fn cme_text(code: u16) -> &'static str {
 }
 
 /// The valid `AT+IPR` rates of the Air780E (manual's test form).
-pub const BAUD_RATES: &[u32] = &[0, 1200, 2400, 4800, 9600, 14400, 19200, 28800, 38400, 57600, 115200, 230400, 460800, 921600];
+pub const BAUD_RATES: &[u32] = &[
+    0, 1200, 2400, 4800, 9600, 14400, 19200, 28800, 38400, 57600, 115200, 230400, 460800, 921600,
+];
 
 #[cfg(test)]
 mod tests {

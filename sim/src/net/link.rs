@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use rumqttc::mqttbytes::v4::{
-    Connect, LastWill, Login, Packet, PubAck, PubComp, PubRec, PubRel, Publish, Subscribe, Unsubscribe,
+    Connect, LastWill, Login, Packet, PubAck, PubComp, PubRec, PubRel, Publish, Subscribe,
+    Unsubscribe,
 };
 use rumqttc::mqttbytes::{Error as CodecError, QoS};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -58,7 +59,10 @@ pub async fn run(
     let _ = stream.set_nodelay(true);
     info!(link, %target, "TCP connected");
     send(NetEventKind::Connected);
-    if let Some(reason) = Session::new(link, events.clone()).run(stream, commands).await {
+    if let Some(reason) = Session::new(link, events.clone())
+        .run(stream, commands)
+        .await
+    {
         send(NetEventKind::Closed(reason));
     }
 }
@@ -99,12 +103,19 @@ impl Session {
     }
 
     fn emit(&self, kind: NetEventKind) {
-        let _ = self.events.send(NetEvent { link: self.link, kind });
+        let _ = self.events.send(NetEvent {
+            link: self.link,
+            kind,
+        });
     }
 
     /// Runs until the link ends. Returns `None` when the modem closed it (or went away), and
     /// the reason when the network did.
-    async fn run<S>(mut self, stream: S, mut commands: mpsc::UnboundedReceiver<LinkCmd>) -> Option<CloseReason>
+    async fn run<S>(
+        mut self,
+        stream: S,
+        mut commands: mpsc::UnboundedReceiver<LinkCmd>,
+    ) -> Option<CloseReason>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -174,16 +185,22 @@ impl Session {
                 let mut c = Connect::new(p.client_id);
                 c.keep_alive = p.keepalive;
                 c.clean_session = p.clean_session;
-                c.login = p.username.map(|u| Login::new(u, p.password.unwrap_or_default()));
-                c.last_will = p.will.map(|w| LastWill::new(w.topic, w.payload, w.qos, w.retain));
+                c.login = p
+                    .username
+                    .map(|u| Login::new(u, p.password.unwrap_or_default()));
+                c.last_will = p
+                    .will
+                    .map(|w| LastWill::new(w.topic, w.payload, w.qos, w.retain));
                 Packet::Connect(c)
             }
             MqttOp::Subscribe(filters) => {
                 let pkid = self.pkid();
                 self.outgoing.insert(pkid, Pending::Subscribe);
-                let mut s = Subscribe::new_many(filters.into_iter().map(|(t, q)| {
-                    rumqttc::mqttbytes::v4::SubscribeFilter::new(t, q)
-                }));
+                let mut s = Subscribe::new_many(
+                    filters
+                        .into_iter()
+                        .map(|(t, q)| rumqttc::mqttbytes::v4::SubscribeFilter::new(t, q)),
+                );
                 s.pkid = pkid;
                 Packet::Subscribe(s)
             }
@@ -195,7 +212,12 @@ impl Session {
                 u.pkid = pkid;
                 Packet::Unsubscribe(u)
             }
-            MqttOp::Publish { topic, qos, retain, payload } => {
+            MqttOp::Publish {
+                topic,
+                qos,
+                retain,
+                payload,
+            } => {
                 let mut p = Publish::from_bytes(topic, qos, payload);
                 p.retain = retain;
                 if qos != QoS::AtMostOnce {
@@ -208,16 +230,28 @@ impl Session {
         }
     }
 
-    async fn write<W: AsyncWrite + Unpin>(&mut self, wr: &mut W, packet: &Packet) -> Result<(), CloseReason> {
+    async fn write<W: AsyncWrite + Unpin>(
+        &mut self,
+        wr: &mut W,
+        packet: &Packet,
+    ) -> Result<(), CloseReason> {
         let mut buf = BytesMut::with_capacity(packet.size() + 5);
-        packet.write(&mut buf, usize::MAX).map_err(|e| CloseReason::Protocol(e.to_string()))?;
+        packet
+            .write(&mut buf, usize::MAX)
+            .map_err(|e| CloseReason::Protocol(e.to_string()))?;
         debug!(link = self.link, ?packet, "-> broker");
-        wr.write_all(&buf).await.map_err(|e| CloseReason::Reset(e.to_string()))?;
+        wr.write_all(&buf)
+            .await
+            .map_err(|e| CloseReason::Reset(e.to_string()))?;
         self.last_sent = Instant::now();
         Ok(())
     }
 
-    async fn incoming<W: AsyncWrite + Unpin>(&mut self, packet: Packet, wr: &mut W) -> Result<(), CloseReason> {
+    async fn incoming<W: AsyncWrite + Unpin>(
+        &mut self,
+        packet: Packet,
+        wr: &mut W,
+    ) -> Result<(), CloseReason> {
         debug!(link = self.link, ?packet, "<- broker");
         match packet {
             Packet::ConnAck(ack) => self.emit(NetEventKind::ConnAck(ack.code)),
@@ -235,12 +269,18 @@ impl Session {
                     }
                 };
                 if deliver {
-                    self.emit(NetEventKind::Message { topic: p.topic, qos: p.qos, retain: p.retain, payload: p.payload });
+                    self.emit(NetEventKind::Message {
+                        topic: p.topic,
+                        qos: p.qos,
+                        retain: p.retain,
+                        payload: p.payload,
+                    });
                 }
             }
             Packet::PubRel(rel) => {
                 self.incoming_qos2.remove(&rel.pkid);
-                self.write(wr, &Packet::PubComp(PubComp::new(rel.pkid))).await?;
+                self.write(wr, &Packet::PubComp(PubComp::new(rel.pkid)))
+                    .await?;
             }
             Packet::PubAck(ack) => {
                 if self.outgoing.remove(&ack.pkid) == Some(Pending::Publish) {
@@ -249,7 +289,8 @@ impl Session {
             }
             Packet::PubRec(rec) => {
                 if self.outgoing.get(&rec.pkid) == Some(&Pending::Publish) {
-                    self.write(wr, &Packet::PubRel(PubRel::new(rec.pkid))).await?;
+                    self.write(wr, &Packet::PubRel(PubRel::new(rec.pkid)))
+                        .await?;
                     self.emit(NetEventKind::PubRec);
                 }
             }
@@ -279,7 +320,9 @@ impl Session {
             }
             Packet::PingResp => self.ping_outstanding = false,
             other => {
-                return Err(CloseReason::Protocol(format!("unexpected packet from the broker: {other:?}")));
+                return Err(CloseReason::Protocol(format!(
+                    "unexpected packet from the broker: {other:?}"
+                )));
             }
         }
         Ok(())
@@ -295,7 +338,11 @@ pub struct Links {
 
 impl Links {
     pub fn new(router: super::Router, events: mpsc::UnboundedSender<NetEvent>) -> Self {
-        Links { router, events, links: HashMap::new() }
+        Links {
+            router,
+            events,
+            links: HashMap::new(),
+        }
     }
 
     pub fn handle(&mut self, req: super::NetRequest) {
@@ -326,5 +373,159 @@ impl Links {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::{ConnectParams, MqttOp};
+    use rumqttc::mqttbytes::v4::{ConnAck, ConnectReturnCode};
+    use tokio::io::DuplexStream;
+
+    /// The broker's end of an in-memory link.
+    struct FakeBroker {
+        io: DuplexStream,
+        buf: BytesMut,
+    }
+
+    impl FakeBroker {
+        async fn recv(&mut self) -> Packet {
+            loop {
+                match Packet::read(&mut self.buf, MAX_PACKET) {
+                    Ok(p) => return p,
+                    Err(CodecError::InsufficientBytes(_)) => {
+                        let n = self.io.read_buf(&mut self.buf).await.unwrap();
+                        assert!(n > 0, "the modem closed the link");
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
+
+        async fn send(&mut self, p: Packet) {
+            let mut b = BytesMut::new();
+            p.write(&mut b, usize::MAX).unwrap();
+            self.io.write_all(&b).await.unwrap();
+        }
+    }
+
+    struct Rig {
+        broker: FakeBroker,
+        cmds: mpsc::UnboundedSender<LinkCmd>,
+        events: mpsc::UnboundedReceiver<NetEvent>,
+        task: tokio::task::JoinHandle<Option<CloseReason>>,
+    }
+
+    async fn connected(keepalive: u16) -> Rig {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let (cmds, rx) = mpsc::unbounded_channel();
+        let (etx, events) = mpsc::unbounded_channel();
+        let task = tokio::spawn(Session::new(7, etx).run(a, rx));
+        let mut broker = FakeBroker {
+            io: b,
+            buf: BytesMut::new(),
+        };
+        let params = ConnectParams {
+            client_id: "dev".into(),
+            keepalive,
+            clean_session: true,
+            ..Default::default()
+        };
+        cmds.send(LinkCmd::Mqtt(MqttOp::Connect(params))).unwrap();
+        let Packet::Connect(c) = broker.recv().await else {
+            panic!("CONNECT first")
+        };
+        assert_eq!((c.client_id.as_str(), c.keep_alive), ("dev", keepalive));
+        broker
+            .send(Packet::ConnAck(ConnAck::new(
+                ConnectReturnCode::Success,
+                false,
+            )))
+            .await;
+        let mut rig = Rig {
+            broker,
+            cmds,
+            events,
+            task,
+        };
+        assert_eq!(
+            rig.event().await,
+            NetEventKind::ConnAck(ConnectReturnCode::Success)
+        );
+        rig
+    }
+
+    impl Rig {
+        async fn event(&mut self) -> NetEventKind {
+            self.events.recv().await.expect("event").kind
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn keepalive_pings_and_gives_up_without_pingresp() {
+        let mut r = connected(60).await;
+        let t0 = Instant::now();
+        assert_eq!(r.broker.recv().await, Packet::PingReq);
+        assert!(
+            t0.elapsed() >= Duration::from_secs(60),
+            "no ping before the keepalive is due"
+        );
+        r.broker.send(Packet::PingResp).await;
+        assert_eq!(r.broker.recv().await, Packet::PingReq);
+        // This time the broker stays silent: the link is declared dead one interval later.
+        assert_eq!(r.task.await.unwrap(), Some(CloseReason::KeepaliveTimeout));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn qos2_both_ways() {
+        let mut r = connected(0).await;
+        let publish = MqttOp::Publish {
+            topic: "t".into(),
+            qos: QoS::ExactlyOnce,
+            retain: false,
+            payload: "x".into(),
+        };
+        r.cmds.send(LinkCmd::Mqtt(publish)).unwrap();
+        let Packet::Publish(p) = r.broker.recv().await else {
+            panic!()
+        };
+        assert!(p.pkid != 0 && p.qos == QoS::ExactlyOnce);
+        r.broker.send(Packet::PubRec(PubRec::new(p.pkid))).await;
+        assert_eq!(r.event().await, NetEventKind::PubRec);
+        assert_eq!(r.broker.recv().await, Packet::PubRel(PubRel::new(p.pkid)));
+        r.broker.send(Packet::PubComp(PubComp::new(p.pkid))).await;
+        assert_eq!(r.event().await, NetEventKind::PubComp);
+
+        // Inbound: delivered once even when the broker re-sends before PUBREL.
+        let mut inbound = Publish::new("down", QoS::ExactlyOnce, "y");
+        inbound.pkid = 9;
+        r.broker.send(Packet::Publish(inbound.clone())).await;
+        assert_eq!(r.broker.recv().await, Packet::PubRec(PubRec::new(9)));
+        inbound.dup = true;
+        r.broker.send(Packet::Publish(inbound)).await;
+        assert_eq!(r.broker.recv().await, Packet::PubRec(PubRec::new(9)));
+        r.broker.send(Packet::PubRel(PubRel::new(9))).await;
+        assert_eq!(r.broker.recv().await, Packet::PubComp(PubComp::new(9)));
+        let NetEventKind::Message { topic, payload, .. } = r.event().await else {
+            panic!()
+        };
+        assert_eq!((topic.as_str(), &payload[..]), ("down", &b"y"[..]));
+        assert!(
+            r.events.try_recv().is_err(),
+            "the duplicate was not delivered twice"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn qos1_inbound_is_acked_and_peer_close_is_reported() {
+        let mut r = connected(0).await;
+        let mut inbound = Publish::new("down", QoS::AtLeastOnce, "z");
+        inbound.pkid = 3;
+        r.broker.send(Packet::Publish(inbound)).await;
+        assert_eq!(r.broker.recv().await, Packet::PubAck(PubAck::new(3)));
+        assert!(matches!(r.event().await, NetEventKind::Message { .. }));
+        drop(r.broker);
+        assert_eq!(r.task.await.unwrap(), Some(CloseReason::PeerClosed));
     }
 }

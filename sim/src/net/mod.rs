@@ -8,9 +8,9 @@ pub mod link;
 pub mod route;
 
 use bytes::Bytes;
-pub use rumqttc::mqttbytes::QoS;
-pub use rumqttc::mqttbytes::v4::ConnectReturnCode;
 pub use route::{HostPort, Router};
+pub use rumqttc::mqttbytes::v4::ConnectReturnCode;
+pub use rumqttc::mqttbytes::QoS;
 
 /// Identifies one TCP link for its whole life. A new `MIPSTART` gets a new id, so a late event
 /// from a link the modem already gave up on can be recognised and ignored.
@@ -21,7 +21,11 @@ pub type LinkId = u64;
 pub enum NetRequest {
     /// Open a TCP link to `host:port` as named in the AT command; the router decides where
     /// it really goes.
-    Open { link: LinkId, host: String, port: u16 },
+    Open {
+        link: LinkId,
+        host: String,
+        port: u16,
+    },
     /// Send an MQTT packet on an open link.
     Mqtt { link: LinkId, op: MqttOp },
     /// Close the link's socket (no MQTT DISCONNECT: that is [`MqttOp::Disconnect`]).
@@ -34,7 +38,12 @@ pub enum MqttOp {
     Connect(ConnectParams),
     Subscribe(Vec<(String, QoS)>),
     Unsubscribe(Vec<String>),
-    Publish { topic: String, qos: QoS, retain: bool, payload: Bytes },
+    Publish {
+        topic: String,
+        qos: QoS,
+        retain: bool,
+        payload: Bytes,
+    },
     Disconnect,
 }
 
@@ -76,7 +85,12 @@ pub enum NetEventKind {
     PubAck,
     PubRec,
     PubComp,
-    Message { topic: String, qos: QoS, retain: bool, payload: Bytes },
+    Message {
+        topic: String,
+        qos: QoS,
+        retain: bool,
+        payload: Bytes,
+    },
     Closed(CloseReason),
 }
 

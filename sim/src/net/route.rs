@@ -31,14 +31,19 @@ impl FromStr for HostPort {
             .ok_or_else(|| format!("`{s}` is not HOST:PORT (for example 127.0.0.1:1883)"))?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
-            return Err(format!("`{s}` has no host (write HOST:PORT, for example 127.0.0.1:1883)"));
+            return Err(format!(
+                "`{s}` has no host (write HOST:PORT, for example 127.0.0.1:1883)"
+            ));
         }
         let port = port
             .parse::<u16>()
             .ok()
             .filter(|p| *p != 0)
             .ok_or_else(|| format!("`{port}` in `{s}` is not a port number from 1 to 65535"))?;
-        Ok(HostPort { host: host.to_string(), port })
+        Ok(HostPort {
+            host: host.to_string(),
+            port,
+        })
     }
 }
 
@@ -48,7 +53,9 @@ impl HostPort {
         let rest = match url.split_once("://") {
             Some(("mqtt" | "tcp", rest)) => rest,
             Some((scheme, _)) => {
-                return Err(format!("unsupported scheme `{scheme}://` in `{url}`: use mqtt://HOST:PORT"));
+                return Err(format!(
+                    "unsupported scheme `{scheme}://` in `{url}`: use mqtt://HOST:PORT"
+                ));
             }
             None => url,
         };
@@ -80,15 +87,26 @@ mod tests {
 
     #[test]
     fn resolve_beats_the_default_broker() {
-        let mut r = Router { default_plain: Some("127.0.0.1:1000".parse().unwrap()), ..Default::default() };
-        r.resolve.insert("airtest.openluat.com".into(), "127.0.0.1:2000".parse().unwrap());
+        let mut r = Router {
+            default_plain: Some("127.0.0.1:1000".parse().unwrap()),
+            ..Default::default()
+        };
+        r.resolve.insert(
+            "airtest.openluat.com".into(),
+            "127.0.0.1:2000".parse().unwrap(),
+        );
         assert_eq!(r.route("AIRTEST.openluat.com", 1883).unwrap().port, 2000);
         assert_eq!(r.route("lbsmqtt.airm2m.com", 1884).unwrap().port, 1000);
     }
 
     #[test]
     fn urls() {
-        assert_eq!(HostPort::from_mqtt_url("mqtt://127.0.0.1:1883").unwrap().port, 1883);
+        assert_eq!(
+            HostPort::from_mqtt_url("mqtt://127.0.0.1:1883")
+                .unwrap()
+                .port,
+            1883
+        );
         assert_eq!(HostPort::from_mqtt_url("[::1]:1883").unwrap().host, "::1");
         assert!(HostPort::from_mqtt_url("http://x:1").is_err());
         assert!(HostPort::from_mqtt_url("mqtt://x").is_err());

@@ -40,13 +40,21 @@ impl Uart {
         termios::tcsetattr(pts.as_fd(), termios::SetArg::TCSANOW, &t)?;
         let link = match link {
             Some(l) => {
-                make_link(&path, l).map_err(|source| UartError::Link { path: l.to_path_buf(), source })?;
+                make_link(&path, l).map_err(|source| UartError::Link {
+                    path: l.to_path_buf(),
+                    source,
+                })?;
                 Some(l.to_path_buf())
             }
             None => None,
         };
         info!(tty = %path.display(), link = ?link, "UART ready");
-        Ok(Uart { pty, _pts: pts, path, link })
+        Ok(Uart {
+            pty,
+            _pts: pts,
+            path,
+            link,
+        })
     }
 
     /// The slave path a driver opens, e.g. `/dev/pts/3`.
@@ -63,7 +71,12 @@ impl Uart {
 fn make_link(target: &Path, link: &Path) -> io::Result<()> {
     match std::fs::symlink_metadata(link) {
         Ok(m) if m.file_type().is_symlink() => std::fs::remove_file(link)?,
-        Ok(_) => return Err(io::Error::new(io::ErrorKind::AlreadyExists, "a file that is not a symlink exists there")),
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "a file that is not a symlink exists there",
+            ))
+        }
         Err(_) => {}
     }
     std::os::unix::fs::symlink(target, link)

@@ -1,8 +1,8 @@
 //! General commands of the Air780E: identity, SIM, registration, PDP, settings.
 
 use crate::at::Form;
-use crate::modem::{CellState, BAUD_RATES};
 use crate::dialect::Out;
+use crate::modem::{CellState, BAUD_RATES};
 
 use super::{num_in, set_args, FIRMWARE};
 
@@ -96,7 +96,11 @@ pub fn csq(cell: &CellState, form: &Form, out: &mut Out) {
 /// `AT+CGREG?`/`AT+CEREG?` -> `+CGREG: <n>,<stat>` (seed 000 section 6.2: `+CGREG: 0,1`), and
 /// the `=<n>` URC mode setting (27.007 sections 10.1.20, 10.1.22).
 pub fn creg(cell: &mut CellState, prefix: &str, form: &Form, out: &mut Out) {
-    let mode = if prefix == "+CGREG" { &mut cell.cgreg_mode } else { &mut cell.cereg_mode };
+    let mode = if prefix == "+CGREG" {
+        &mut cell.cgreg_mode
+    } else {
+        &mut cell.cereg_mode
+    };
     match form {
         Form::Read => {
             out.line(format!("{prefix}: {},{}", mode, cell.reg as u8));
@@ -152,7 +156,10 @@ pub fn cstt(cell: &mut CellState, form: &Form, out: &mut Out) {
         Form::Exec => out.ok(),
         Form::Read => {
             let a = &cell.apn;
-            out.line(format!("+CSTT: \"{}\",\"{}\",\"{}\"", a.name, a.user, a.password));
+            out.line(format!(
+                "+CSTT: \"{}\",\"{}\",\"{}\"",
+                a.name, a.user, a.password
+            ));
             out.ok()
         }
         Form::Test => out.ok(),
@@ -197,7 +204,9 @@ pub fn cifsr(cell: &CellState, form: &Form, out: &mut Out) {
 pub fn cpnetapn(cell: &mut CellState, form: &Form, out: &mut Out) {
     match form {
         Form::Set(_) => match set_args(form).as_deref() {
-            Some([mode, apn, user, pwd, auth]) if num_in(Some(mode), 0..=2).is_some() && num_in(Some(auth), 0..=3).is_some() => {
+            Some([mode, apn, user, pwd, auth])
+                if num_in(Some(mode), 0..=2).is_some() && num_in(Some(auth), 0..=3).is_some() =>
+            {
                 cell.apn.name = apn.text();
                 cell.apn.user = user.text();
                 cell.apn.password = pwd.text();
@@ -208,7 +217,10 @@ pub fn cpnetapn(cell: &mut CellState, form: &Form, out: &mut Out) {
         },
         Form::Read => {
             let a = &cell.apn;
-            out.line(format!("+CPNETAPN: 2,\"{}\",\"{}\",\"{}\",0", a.name, a.user, a.password));
+            out.line(format!(
+                "+CPNETAPN: 2,\"{}\",\"{}\",\"{}\",0",
+                a.name, a.user, a.password
+            ));
             out.ok()
         }
         Form::Test => out.ok(),

@@ -28,7 +28,10 @@ pub struct Air780e {
 
 impl Air780e {
     pub fn new(identity: Identity) -> Self {
-        Air780e { cell: CellState::new(identity), mqtt: mqtt::Mqtt::default() }
+        Air780e {
+            cell: CellState::new(identity),
+            mqtt: mqtt::Mqtt::default(),
+        }
     }
 }
 

@@ -10,7 +10,10 @@ use bytes::Bytes;
 use crate::at::{escape, Arg, Form};
 use crate::dialect::Out;
 use crate::modem::CellState;
-use crate::net::{CloseReason, ConnectParams, ConnectReturnCode, LinkId, MqttOp, NetEvent, NetEventKind, NetRequest, QoS, Will};
+use crate::net::{
+    CloseReason, ConnectParams, ConnectReturnCode, LinkId, MqttOp, NetEvent, NetEventKind,
+    NetRequest, QoS, Will,
+};
 
 use super::{num_in, set_args};
 
@@ -134,24 +137,38 @@ impl Mqtt {
             out.line("+MCONFIG:<clientid>[,<username>,<password>[,(0-2),(0,1),<will_topic>,<will_message>]]");
             return out.ok();
         }
-        let Some(args) = set_args(form) else { return out.error() };
+        let Some(args) = set_args(form) else {
+            return out.error();
+        };
         let limit = |a: &Arg| a.bytes.len() <= 256;
         let config = match args.as_slice() {
-            [id] | [id, _, _] | [id, _, _, _, _, _, _] if !id.is_empty() && args.iter().take(3).all(limit) => {
-                let mut c = MConfig { client_id: id.text(), ..MConfig::default() };
+            [id] | [id, _, _] | [id, _, _, _, _, _, _]
+                if !id.is_empty() && args.iter().take(3).all(limit) =>
+            {
+                let mut c = MConfig {
+                    client_id: id.text(),
+                    ..MConfig::default()
+                };
                 if args.len() >= 3 {
                     c.user = Some(args[1].text());
                     c.password = Some(args[2].text());
                 }
                 if args.len() == 7 {
-                    let (Some(qos), Some(retain), Some(topic)) = (qos_of(args.get(3)), flag(args.get(4)), topic_of(&args[5])) else {
+                    let (Some(qos), Some(retain), Some(topic)) =
+                        (qos_of(args.get(3)), flag(args.get(4)), topic_of(&args[5]))
+                    else {
                         return out.error();
                     };
                     let payload = escape::decode(&args[6].bytes);
                     if payload.len() > 1360 {
                         return out.error();
                     }
-                    c.will = Some(Will { topic, payload: payload.into(), qos, retain });
+                    c.will = Some(Will {
+                        topic,
+                        payload: payload.into(),
+                        qos,
+                        retain,
+                    });
                 }
                 c
             }
@@ -170,9 +187,15 @@ impl Mqtt {
             out.line("+MIPSTART:\"DOMAIN NAME\",(1-65535)");
             return out.ok();
         }
-        let Some(args) = set_args(form) else { return out.error() };
-        let [host, port] = args.as_slice() else { return out.error() };
-        let (host, Some(port)) = (host.text(), num_in(Some(port), 1..=65535)) else { return out.error() };
+        let Some(args) = set_args(form) else {
+            return out.error();
+        };
+        let [host, port] = args.as_slice() else {
+            return out.error();
+        };
+        let (host, Some(port)) = (host.text(), num_in(Some(port), 1..=65535)) else {
+            return out.error();
+        };
         if host.is_empty() || host.len() > 255 {
             return out.error();
         }
@@ -187,7 +210,11 @@ impl Mqtt {
         self.next_link += 1;
         let link = self.next_link;
         self.drop_link(Tcp::Connecting(link));
-        out.net(NetRequest::Open { link, host, port: port as u16 });
+        out.net(NetRequest::Open {
+            link,
+            host,
+            port: port as u16,
+        });
     }
 
     /// `AT+MCONNECT=<clean>,<keepalive>[,<mode>]` -> `OK`, then `CONNACK OK`. `+CME ERROR: 767`
@@ -198,7 +225,9 @@ impl Mqtt {
             out.line("+MCONNECT:(0-1),(1-65535)");
             return out.ok();
         }
-        let Some(args) = set_args(form) else { return out.error() };
+        let Some(args) = set_args(form) else {
+            return out.error();
+        };
         let (clean, keepalive) = match args.as_slice() {
             [c, k] | [c, k, _] => match (flag(Some(c)), num_in(Some(k), 1..=65535)) {
                 (Some(c), Some(k)) => (c, k as u16),
@@ -211,41 +240,70 @@ impl Mqtt {
                 return out.error();
             }
         }
-        let (Tcp::Up(link), Session::Down, Some(config)) = (self.tcp, self.session, &self.config) else {
+        let (Tcp::Up(link), Session::Down, Some(config)) = (self.tcp, self.session, &self.config)
+        else {
             return out.line(cell.cme(CME_MQTT));
         };
         let params = ConnectParams {
             client_id: config.client_id.clone(),
             username: config.user.clone().filter(|u| !u.is_empty()),
-            password: config.password.clone().filter(|_| config.user.as_deref().is_some_and(|u| !u.is_empty())),
+            password: config
+                .password
+                .clone()
+                .filter(|_| config.user.as_deref().is_some_and(|u| !u.is_empty())),
             clean_session: clean,
             keepalive,
             will: config.will.clone(),
         };
         self.session = Session::Connecting;
         out.ok();
-        out.net(NetRequest::Mqtt { link, op: MqttOp::Connect(params) });
+        out.net(NetRequest::Mqtt {
+            link,
+            op: MqttOp::Connect(params),
+        });
     }
 
     /// `AT+MSUB=<topic>,<qos>` -> `OK`, then `SUBACK` (seed 000 section 6.2; one topic per
     /// command, notes section 4).
     pub fn msub(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
-        let Some(args) = set_args(form) else { return out.error() };
-        let [topic, qos] = args.as_slice() else { return out.error() };
-        let (Some(topic), Some(qos)) = (topic_of(topic), qos_of(Some(qos))) else { return out.error() };
-        let Some(link) = self.session_up() else { return out.line(cell.cme(CME_MQTT)) };
+        let Some(args) = set_args(form) else {
+            return out.error();
+        };
+        let [topic, qos] = args.as_slice() else {
+            return out.error();
+        };
+        let (Some(topic), Some(qos)) = (topic_of(topic), qos_of(Some(qos))) else {
+            return out.error();
+        };
+        let Some(link) = self.session_up() else {
+            return out.line(cell.cme(CME_MQTT));
+        };
         out.ok();
-        out.net(NetRequest::Mqtt { link, op: MqttOp::Subscribe(vec![(topic, qos)]) });
+        out.net(NetRequest::Mqtt {
+            link,
+            op: MqttOp::Subscribe(vec![(topic, qos)]),
+        });
     }
 
     /// `AT+MUNSUB=<topic>` -> `OK`, then `UNSUBACK` (notes section 4).
     pub fn munsub(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
-        let Some(args) = set_args(form) else { return out.error() };
-        let [topic] = args.as_slice() else { return out.error() };
-        let Some(topic) = topic_of(topic) else { return out.error() };
-        let Some(link) = self.session_up() else { return out.line(cell.cme(CME_MQTT)) };
+        let Some(args) = set_args(form) else {
+            return out.error();
+        };
+        let [topic] = args.as_slice() else {
+            return out.error();
+        };
+        let Some(topic) = topic_of(topic) else {
+            return out.error();
+        };
+        let Some(link) = self.session_up() else {
+            return out.line(cell.cme(CME_MQTT));
+        };
         out.ok();
-        out.net(NetRequest::Mqtt { link, op: MqttOp::Unsubscribe(vec![topic]) });
+        out.net(NetRequest::Mqtt {
+            link,
+            op: MqttOp::Unsubscribe(vec![topic]),
+        });
     }
 
     /// `AT+MPUB=<topic>,<qos>,<retain>,<message>` -> `OK`; QoS 1 then `PUBACK`; QoS 2 then
@@ -257,9 +315,15 @@ impl Mqtt {
             out.line("+MPUB:<topic>,(0-2),(0-1),<message>");
             return out.ok();
         }
-        let Some(args) = set_args(form) else { return out.error() };
-        let [topic, qos, retain, msg] = args.as_slice() else { return out.error() };
-        let (Some(topic), Some(qos), Some(retain)) = (topic_of(topic), qos_of(Some(qos)), flag(Some(retain))) else {
+        let Some(args) = set_args(form) else {
+            return out.error();
+        };
+        let [topic, qos, retain, msg] = args.as_slice() else {
+            return out.error();
+        };
+        let (Some(topic), Some(qos), Some(retain)) =
+            (topic_of(topic), qos_of(Some(qos)), flag(Some(retain)))
+        else {
             return out.error();
         };
         let payload = if self.hex_mode {
@@ -284,11 +348,18 @@ impl Mqtt {
             out.line("+MPUBEX:<topic>,(0-2),(0-1),<len>");
             return out.ok();
         }
-        let Some(args) = set_args(form) else { return out.error() };
-        let [topic, qos, retain, len] = args.as_slice() else { return out.error() };
-        let (Some(topic), Some(qos), Some(retain), Some(len)) =
-            (topic_of(topic), qos_of(Some(qos)), flag(Some(retain)), num_in(Some(len), 1..=MPUBEX_MAX as u32))
-        else {
+        let Some(args) = set_args(form) else {
+            return out.error();
+        };
+        let [topic, qos, retain, len] = args.as_slice() else {
+            return out.error();
+        };
+        let (Some(topic), Some(qos), Some(retain), Some(len)) = (
+            topic_of(topic),
+            qos_of(Some(qos)),
+            flag(Some(retain)),
+            num_in(Some(len), 1..=MPUBEX_MAX as u32),
+        ) else {
             return out.error();
         };
         if self.session_up().is_none() || (qos != QoS::AtMostOnce && self.inflight) {
@@ -308,8 +379,18 @@ impl Mqtt {
         }
     }
 
-    fn publish(&mut self, cell: &CellState, topic: String, qos: QoS, retain: bool, payload: Bytes, out: &mut Out) {
-        let Some(link) = self.session_up() else { return out.line(cell.cme(CME_MQTT)) };
+    fn publish(
+        &mut self,
+        cell: &CellState,
+        topic: String,
+        qos: QoS,
+        retain: bool,
+        payload: Bytes,
+        out: &mut Out,
+    ) {
+        let Some(link) = self.session_up() else {
+            return out.line(cell.cme(CME_MQTT));
+        };
         if qos != QoS::AtMostOnce {
             if self.inflight {
                 return out.line(cell.cme(CME_MQTT));
@@ -317,7 +398,15 @@ impl Mqtt {
             self.inflight = true;
         }
         out.ok();
-        out.net(NetRequest::Mqtt { link, op: MqttOp::Publish { topic, qos, retain, payload } });
+        out.net(NetRequest::Mqtt {
+            link,
+            op: MqttOp::Publish {
+                topic,
+                qos,
+                retain,
+                payload,
+            },
+        });
     }
 
     /// `AT+MQTTMSGSET=<0|1>`: 0 prints each message at once, 1 caches it and prints its slot
@@ -332,7 +421,10 @@ impl Mqtt {
                 out.line("+MQTTMSGSET: (0,1)");
                 out.ok()
             }
-            Form::Set(_) => match set_args(form).as_deref().and_then(|a| flag(a.first()).filter(|_| a.len() == 1)) {
+            Form::Set(_) => match set_args(form)
+                .as_deref()
+                .and_then(|a| flag(a.first()).filter(|_| a.len() == 1))
+            {
                 Some(on) => {
                     self.cache_mode = on;
                     out.ok()
@@ -351,7 +443,8 @@ impl Mqtt {
     pub fn mqttmsgget(&mut self, form: &Form, out: &mut Out) {
         match form {
             Form::Exec => {
-                let mut cached: Vec<Cached> = self.cache.iter_mut().filter_map(Option::take).collect();
+                let mut cached: Vec<Cached> =
+                    self.cache.iter_mut().filter_map(Option::take).collect();
                 cached.sort_by_key(|c| c.seq);
                 for c in cached {
                     self.print_msub(&c.topic, &c.payload, out);
@@ -400,7 +493,10 @@ impl Mqtt {
                 out.line("+MQTTMODE: (0,1)");
                 out.ok()
             }
-            Form::Set(_) => match set_args(form).as_deref().and_then(|a| flag(a.first()).filter(|_| a.len() == 1)) {
+            Form::Set(_) => match set_args(form)
+                .as_deref()
+                .and_then(|a| flag(a.first()).filter(|_| a.len() == 1))
+            {
                 Some(on) => {
                     self.hex_mode = on;
                     out.ok()
@@ -473,7 +569,9 @@ impl Mqtt {
                 self.drop_link(Tcp::Idle);
                 out.line("CONNECT FAIL");
             }
-            NetEventKind::ConnAck(ConnectReturnCode::Success) if self.session == Session::Connecting => {
+            NetEventKind::ConnAck(ConnectReturnCode::Success)
+                if self.session == Session::Connecting =>
+            {
                 self.session = Session::Up;
                 out.line("CONNACK OK");
             }
@@ -511,7 +609,10 @@ impl Mqtt {
 
     fn deliver(&mut self, topic: String, payload: Bytes, out: &mut Out) {
         let payload = if payload.len() > MSUB_MAX {
-            tracing::warn!(len = payload.len(), "message longer than the module prints; truncated to {MSUB_MAX}");
+            tracing::warn!(
+                len = payload.len(),
+                "message longer than the module prints; truncated to {MSUB_MAX}"
+            );
             payload.slice(..MSUB_MAX)
         } else {
             payload
@@ -530,18 +631,29 @@ impl Mqtt {
                     .enumerate()
                     .min_by_key(|(_, c)| c.as_ref().map_or(0, |c| c.seq))
                     .unwrap_or((0, &None));
-                tracing::warn!(slot = oldest, "receive cache full: overwriting the oldest message");
+                tracing::warn!(
+                    slot = oldest,
+                    "receive cache full: overwriting the oldest message"
+                );
                 oldest
             }
         };
-        self.cache[slot] = Some(Cached { seq: self.seq, topic, payload });
+        self.cache[slot] = Some(Cached {
+            seq: self.seq,
+            topic,
+            payload,
+        });
         out.line(format!("+MSUB: {slot}"));
     }
 
     /// `+MSUB: "<topic>",<n> byte,<payload>` with exactly `n` raw payload bytes (seed 000
     /// section 6.2; notes section 14).
     fn print_msub(&self, topic: &str, payload: &[u8], out: &mut Out) {
-        let body: Vec<u8> = if self.hex_mode { encode_hex(payload).into_bytes() } else { payload.to_vec() };
+        let body: Vec<u8> = if self.hex_mode {
+            encode_hex(payload).into_bytes()
+        } else {
+            payload.to_vec()
+        };
         out.raw(format!("\r\n+MSUB: \"{topic}\",{} byte,", body.len()).as_bytes());
         out.raw(&body);
         out.raw(b"\r\n");

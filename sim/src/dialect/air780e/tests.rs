@@ -13,7 +13,11 @@ struct Rig {
 
 impl Rig {
     fn new() -> Self {
-        Rig { engine: Engine::new(Box::new(Air780e::new(Identity::default())), false), uart: vec![], net: vec![] }
+        Rig {
+            engine: Engine::new(Box::new(Air780e::new(Identity::default())), false),
+            uart: vec![],
+            net: vec![],
+        }
     }
 
     fn take(&mut self, effects: Vec<Effect>) -> String {
@@ -52,11 +56,20 @@ impl Rig {
 
     /// Brings the modem to CONNACK OK.
     fn connected(&mut self) {
-        assert_eq!(self.send("AT+MCONFIG=868488076771714,root,luat123456"), "\r\nOK\r\n");
-        assert_eq!(self.send("AT+MIPSTART=\"airtest.openluat.com\",\"1883\""), "\r\nOK\r\n");
+        assert_eq!(
+            self.send("AT+MCONFIG=868488076771714,root,luat123456"),
+            "\r\nOK\r\n"
+        );
+        assert_eq!(
+            self.send("AT+MIPSTART=\"airtest.openluat.com\",\"1883\""),
+            "\r\nOK\r\n"
+        );
         assert_eq!(self.event(NetEventKind::Connected), "\r\nCONNECT OK\r\n");
         assert_eq!(self.send("AT+MCONNECT=1,60"), "\r\nOK\r\n");
-        assert_eq!(self.event(NetEventKind::ConnAck(ConnectReturnCode::Success)), "\r\nCONNACK OK\r\n");
+        assert_eq!(
+            self.event(NetEventKind::ConnAck(ConnectReturnCode::Success)),
+            "\r\nCONNACK OK\r\n"
+        );
     }
 }
 
@@ -86,15 +99,44 @@ fn echo_follows_ate() {
 fn the_plain_flow_sends_the_right_packets() {
     let mut r = Rig::new();
     r.connected();
-    let Some(NetRequest::Mqtt { op: MqttOp::Connect(c), .. }) = r.net.get(1) else { panic!("{:?}", r.net) };
-    assert_eq!((c.client_id.as_str(), c.username.as_deref(), c.password.as_deref()), ("868488076771714", Some("root"), Some("luat123456")));
+    let Some(NetRequest::Mqtt {
+        op: MqttOp::Connect(c),
+        ..
+    }) = r.net.get(1)
+    else {
+        panic!("{:?}", r.net)
+    };
+    assert_eq!(
+        (
+            c.client_id.as_str(),
+            c.username.as_deref(),
+            c.password.as_deref()
+        ),
+        ("868488076771714", Some("root"), Some("luat123456"))
+    );
     assert_eq!((c.keepalive, c.clean_session), (60, true));
     assert_eq!(r.send("AT+MSUB=\"mqtt/pub\",0"), "\r\nOK\r\n");
-    assert_eq!(r.event(NetEventKind::SubAck(vec![Some(QoS::AtMostOnce)])), "\r\nSUBACK\r\n");
-    assert_eq!(r.send("AT+MPUB=\"mqtt/sub\",0,0,\"data from 4G module\""), "\r\nOK\r\n");
-    assert!(matches!(r.net.last(), Some(NetRequest::Mqtt { op: MqttOp::Publish { payload, .. }, .. }) if &payload[..] == b"data from 4G module"));
-    let msg = NetEventKind::Message { topic: "mqtt/pub".into(), qos: QoS::AtMostOnce, retain: false, payload: "data from tcp server".into() };
-    assert_eq!(r.event(msg), "\r\n+MSUB: \"mqtt/pub\",20 byte,data from tcp server\r\n");
+    assert_eq!(
+        r.event(NetEventKind::SubAck(vec![Some(QoS::AtMostOnce)])),
+        "\r\nSUBACK\r\n"
+    );
+    assert_eq!(
+        r.send("AT+MPUB=\"mqtt/sub\",0,0,\"data from 4G module\""),
+        "\r\nOK\r\n"
+    );
+    assert!(
+        matches!(r.net.last(), Some(NetRequest::Mqtt { op: MqttOp::Publish { payload, .. }, .. }) if &payload[..] == b"data from 4G module")
+    );
+    let msg = NetEventKind::Message {
+        topic: "mqtt/pub".into(),
+        qos: QoS::AtMostOnce,
+        retain: false,
+        payload: "data from tcp server".into(),
+    };
+    assert_eq!(
+        r.event(msg),
+        "\r\n+MSUB: \"mqtt/pub\",20 byte,data from tcp server\r\n"
+    );
     assert_eq!(r.send("AT+MQTTSTATU"), "\r\n+MQTTSTATU :1\r\n\r\nOK\r\n");
     assert_eq!(r.send("AT+MDISCONNECT"), "\r\nOK\r\n");
     assert_eq!(r.send("AT+MIPCLOSE"), "\r\nOK\r\n");
@@ -107,7 +149,11 @@ fn qos_acks_and_one_publish_in_flight() {
     r.connected();
     assert_eq!(r.send("AT+MPUB=\"t\",1,0,\"a\""), "\r\nOK\r\n");
     assert_eq!(r.send("AT+MPUB=\"t\",2,0,\"b\""), "\r\n+CME ERROR: 767\r\n");
-    assert_eq!(r.send("AT+MPUB=\"t\",0,0,\"c\""), "\r\nOK\r\n", "QoS 0 is not held back");
+    assert_eq!(
+        r.send("AT+MPUB=\"t\",0,0,\"c\""),
+        "\r\nOK\r\n",
+        "QoS 0 is not held back"
+    );
     assert_eq!(r.event(NetEventKind::PubAck), "\r\nPUBACK\r\n");
     assert_eq!(r.send("AT+MPUB=\"t\",2,0,\"b\""), "\r\nOK\r\n");
     assert_eq!(r.event(NetEventKind::PubRec), "\r\nPUBREC\r\n");
@@ -119,7 +165,13 @@ fn escapes_are_decoded() {
     let mut r = Rig::new();
     r.connected();
     r.send(r"AT+MPUB=attributes,0,0,{\22temperature\22:31.6\2C\22humidity\22:65}");
-    let Some(NetRequest::Mqtt { op: MqttOp::Publish { payload, .. }, .. }) = r.net.last() else { panic!() };
+    let Some(NetRequest::Mqtt {
+        op: MqttOp::Publish { payload, .. },
+        ..
+    }) = r.net.last()
+    else {
+        panic!()
+    };
     assert_eq!(&payload[..], br#"{"temperature":31.6,"humidity":65}"#);
 }
 
@@ -130,7 +182,17 @@ fn mpubex_takes_raw_bytes_after_the_prompt() {
     let fx = r.engine.feed(b"AT+MPUBEX=\"t\",0,0,7\r\r\nOK>\0\"AT\r");
     let out = r.take(fx);
     assert_eq!(out, "\r\n>\r\nOK\r\n\r\nOK\r\n");
-    let publishes: Vec<_> = r.net.iter().filter_map(|n| match n { NetRequest::Mqtt { op: MqttOp::Publish { payload, .. }, .. } => Some(payload.clone()), _ => None }).collect();
+    let publishes: Vec<_> = r
+        .net
+        .iter()
+        .filter_map(|n| match n {
+            NetRequest::Mqtt {
+                op: MqttOp::Publish { payload, .. },
+                ..
+            } => Some(payload.clone()),
+            _ => None,
+        })
+        .collect();
     assert_eq!(&publishes[0][..], b"\r\nOK>\0\"");
 }
 
@@ -141,22 +203,37 @@ fn cache_holds_four_and_overwrites_the_oldest() {
     assert_eq!(r.send("AT+MQTTMSGSET=1"), "\r\nOK\r\n");
     let mut slots = String::new();
     for i in 0..5 {
-        let msg = NetEventKind::Message { topic: "t".into(), qos: QoS::AtMostOnce, retain: false, payload: format!("m{i}").into() };
+        let msg = NetEventKind::Message {
+            topic: "t".into(),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            payload: format!("m{i}").into(),
+        };
         slots += &r.event(msg);
     }
-    assert_eq!(slots, "\r\n+MSUB: 0\r\n\r\n+MSUB: 1\r\n\r\n+MSUB: 2\r\n\r\n+MSUB: 3\r\n\r\n+MSUB: 0\r\n");
+    assert_eq!(
+        slots,
+        "\r\n+MSUB: 0\r\n\r\n+MSUB: 1\r\n\r\n+MSUB: 2\r\n\r\n+MSUB: 3\r\n\r\n+MSUB: 0\r\n"
+    );
     assert_eq!(
         r.send("AT+MQTTMSGGET"),
         "\r\n+MSUB: \"t\",2 byte,m1\r\n\r\n+MSUB: \"t\",2 byte,m2\r\n\r\n+MSUB: \"t\",2 byte,m3\r\n\r\n+MSUB: \"t\",2 byte,m4\r\n\r\nOK\r\n"
     );
-    assert_eq!(r.send("AT+MQTTMSGGET"), "\r\nOK\r\n", "reading empties the cache");
+    assert_eq!(
+        r.send("AT+MQTTMSGGET"),
+        "\r\nOK\r\n",
+        "reading empties the cache"
+    );
 }
 
 #[test]
 fn passive_close_then_767_then_recovery_as_in_seed_001() {
     let mut r = Rig::new();
     r.connected();
-    assert_eq!(r.event(NetEventKind::Closed(crate::net::CloseReason::PeerClosed)), "\r\nCLOSED\r\n");
+    assert_eq!(
+        r.event(NetEventKind::Closed(crate::net::CloseReason::PeerClosed)),
+        "\r\nCLOSED\r\n"
+    );
     assert_eq!(r.send("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
     assert_eq!(r.send("AT+MCONNECT=1,60"), "\r\n+CME ERROR: 767\r\n");
     assert_eq!(r.send("AT+MIPCLOSE"), "\r\n+CME ERROR: 767\r\n");
@@ -168,7 +245,10 @@ fn mconnect_while_connected_is_767_and_mipstart_says_already_connect() {
     let mut r = Rig::new();
     r.connected();
     assert_eq!(r.send("AT+MCONNECT=1,60"), "\r\n+CME ERROR: 767\r\n");
-    assert_eq!(r.send("AT+MIPSTART=\"x\",1883"), "\r\nOK\r\n\r\nALREADY CONNECT\r\n");
+    assert_eq!(
+        r.send("AT+MIPSTART=\"x\",1883"),
+        "\r\nOK\r\n\r\nALREADY CONNECT\r\n"
+    );
 }
 
 #[test]
@@ -177,7 +257,10 @@ fn stale_events_from_an_old_link_are_ignored() {
     r.connected();
     let old = r.last_link();
     r.send("AT+MIPCLOSE");
-    let fx = r.engine.net_event(NetEvent { link: old, kind: NetEventKind::Closed(crate::net::CloseReason::PeerClosed) });
+    let fx = r.engine.net_event(NetEvent {
+        link: old,
+        kind: NetEventKind::Closed(crate::net::CloseReason::PeerClosed),
+    });
     assert_eq!(r.take(fx), "");
 }
 
@@ -201,9 +284,16 @@ fn bad_parameters_get_error() {
     ] {
         assert_eq!(r.send(bad), "\r\nERROR\r\n", "{bad}");
     }
-    assert_eq!(r.send("AT+MPUB=\"t\",0,0,\"x\""), "\r\n+CME ERROR: 767\r\n", "valid but not connected");
+    assert_eq!(
+        r.send("AT+MPUB=\"t\",0,0,\"x\""),
+        "\r\n+CME ERROR: 767\r\n",
+        "valid but not connected"
+    );
     r.send("AT+CMEE=2");
-    assert_eq!(r.send("AT+MPUB=\"t\",0,0,\"x\""), "\r\n+CME ERROR: operation failed\r\n");
+    assert_eq!(
+        r.send("AT+MPUB=\"t\",0,0,\"x\""),
+        "\r\n+CME ERROR: operation failed\r\n"
+    );
 }
 
 #[test]
@@ -224,7 +314,12 @@ fn a_refused_connack_reads_as_closed() {
     r.send("AT+MIPSTART=\"h\",1883");
     r.event(NetEventKind::Connected);
     r.send("AT+MCONNECT=1,60");
-    assert_eq!(r.event(NetEventKind::ConnAck(ConnectReturnCode::BadUserNamePassword)), "\r\nCLOSED\r\n");
+    assert_eq!(
+        r.event(NetEventKind::ConnAck(
+            ConnectReturnCode::BadUserNamePassword
+        )),
+        "\r\nCLOSED\r\n"
+    );
     assert!(matches!(r.net.last(), Some(NetRequest::Close { .. })));
 }
 

@@ -1,0 +1,371 @@
+//! End to end through the real binary: a real PTY, a real broker, real processes and signals.
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use modem_sim::broker::{Broker, BrokerConfig};
+use rand::{Rng, SeedableRng};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The simulator binary running as a child process.
+struct SimProcess {
+    child: Child,
+    ready: serde_json::Value,
+    _dir: tempfile::TempDir,
+}
+
+impl SimProcess {
+    fn spawn(extra: &[&str]) -> SimProcess {
+        let dir = tempfile::tempdir().unwrap();
+        let ready = dir.path().join("ready.json");
+        let child = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
+            .arg("--ready-file")
+            .arg(&ready)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("modem-sim starts");
+        let deadline = Instant::now() + WAIT;
+        while !ready.exists() {
+            assert!(Instant::now() < deadline, "no ready file after {WAIT:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let ready: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&ready).unwrap()).unwrap();
+        SimProcess {
+            child,
+            ready,
+            _dir: dir,
+        }
+    }
+
+    fn field(&self, name: &str) -> String {
+        self.ready[name].as_str().unwrap_or_default().to_string()
+    }
+
+    fn port(&self) -> Port {
+        Port::open(Path::new(&self.field("tty")))
+    }
+
+    fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig).unwrap();
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The host side of the UART, opened like a serial port, with blocking reads bounded by a poll.
+struct Port {
+    file: std::fs::File,
+    seen: Vec<u8>,
+}
+
+impl Port {
+    fn open(path: &Path) -> Port {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(nix::libc::O_NOCTTY)
+            .open(path)
+            .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+        let mut t = nix::sys::termios::tcgetattr(file.as_fd()).unwrap();
+        nix::sys::termios::cfmakeraw(&mut t);
+        nix::sys::termios::tcsetattr(file.as_fd(), nix::sys::termios::SetArg::TCSANOW, &t).unwrap();
+        Port {
+            file,
+            seen: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.file.write_all(bytes).unwrap();
+    }
+
+    /// Reads until `needle` has appeared in everything read so far; returns all of it.
+    fn until(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(pos) = find(&self.seen, needle.as_bytes()) {
+                let upto = pos + needle.len();
+                let text = String::from_utf8_lossy(&self.seen[..upto]).into_owned();
+                self.seen.drain(..upto);
+                return text;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "waited {WAIT:?} for {needle:?}; got {:?}",
+                String::from_utf8_lossy(&self.seen)
+            );
+            let mut fds = [nix::poll::PollFd::new(
+                self.file.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            let ms = nix::poll::PollTimeout::try_from(left.as_millis().min(1000) as i32).unwrap();
+            if nix::poll::poll(&mut fds, ms).unwrap() > 0 {
+                let mut buf = [0u8; 65536];
+                let n = (&self.file).read(&mut buf).unwrap();
+                self.seen.extend_from_slice(&buf[..n]);
+            }
+        }
+    }
+
+    /// Sends a command line and waits for `answer`.
+    fn at(&mut self, cmd: &str, answer: &str) -> String {
+        self.send(format!("{cmd}\r").as_bytes());
+        self.until(answer)
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[test]
+fn ready_file_banner_at_and_sigterm() {
+    let link = tempfile::tempdir().unwrap().keep().join("ttyAIR");
+    let mut sim = SimProcess::spawn(&["--link", link.to_str().unwrap()]);
+    let tty = sim.field("tty");
+    assert!(tty.starts_with("/dev/pts/"), "{tty}");
+    assert!(
+        sim.field("mqtt").starts_with("127.0.0.1:"),
+        "{:?}",
+        sim.ready
+    );
+    assert_ne!(
+        sim.field("mqtt"),
+        "127.0.0.1:0",
+        "the real bound port is reported"
+    );
+    assert_eq!(
+        (sim.field("mqtts"), sim.field("control")),
+        (String::new(), String::new())
+    );
+    assert_eq!(std::fs::read_link(&link).unwrap(), PathBuf::from(&tty));
+    let mut port = Port::open(&link);
+    assert_eq!(port.at("AT", "OK\r\n"), "AT\r\r\nOK\r\n");
+    sim.signal(nix::sys::signal::Signal::SIGTERM);
+    let status = sim.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut banner = String::new();
+    sim.child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut banner)
+        .unwrap();
+    assert!(
+        banner.contains(&tty) && banner.contains(&sim.field("mqtt")),
+        "{banner}"
+    );
+    assert!(
+        std::fs::symlink_metadata(&link).is_err(),
+        "the link is removed on exit"
+    );
+}
+
+#[test]
+fn random_garbage_then_at_still_works() {
+    let sim = SimProcess::spawn(&[]);
+    let mut port = sim.port();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(780);
+    let garbage: Vec<u8> = (0..20 * 1024).map(|_| rng.random()).collect();
+    for chunk in garbage.chunks(512) {
+        port.send(chunk);
+        // Keep draining the answers so neither side's buffer fills.
+        let mut buf = [0u8; 65536];
+        let mut fds = [nix::poll::PollFd::new(
+            port.file.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        while nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO).unwrap() > 0 {
+            let _ = (&port.file).read(&mut buf).unwrap();
+        }
+    }
+    let answer = port.at("\rAT+CGSN", "868488076771714\r\n\r\nOK\r\n");
+    assert!(answer.ends_with("\r\n868488076771714\r\n\r\nOK\r\n"));
+}
+
+#[test]
+fn a_megabyte_line_without_cr_gets_error_and_memory_stays_bounded() {
+    let sim = SimProcess::spawn(&[]);
+    let mut port = sim.port();
+    port.at("ATE0", "OK\r\n");
+    let before = sim.rss_kib();
+    let line = vec![b'A'; 1 << 20];
+    let mut writer = port.file.try_clone().unwrap();
+    let w = std::thread::spawn(move || writer.write_all(&line).unwrap());
+    assert_eq!(port.until("ERROR\r\n"), "\r\nERROR\r\n");
+    w.join().unwrap();
+    port.at("\rAT", "OK\r\n");
+    let grown = sim.rss_kib().saturating_sub(before);
+    assert!(grown < 8 * 1024, "RSS grew by {grown} KiB for a 1 MiB line");
+}
+
+fn mqtt_client(addr: std::net::SocketAddr, id: &str) -> (rumqttc::AsyncClient, rumqttc::EventLoop) {
+    let mut o = rumqttc::MqttOptions::new(id, addr.ip().to_string(), addr.port());
+    o.set_credentials("root", "luat123456");
+    rumqttc::AsyncClient::new(o, 16)
+}
+
+/// Polls the event loop until a publish on `topic` arrives (SUBACKs etc. pass by).
+async fn next_publish(ev: &mut rumqttc::EventLoop, topic: &str) -> rumqttc::Publish {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) =
+                ev.poll().await.expect("subscriber connection")
+            {
+                if p.topic == topic {
+                    return p;
+                }
+            }
+        }
+    })
+    .await
+    .expect("publish arrives")
+}
+
+async fn subscribed(ev: &mut rumqttc::EventLoop) {
+    tokio::time::timeout(WAIT, async {
+        while !matches!(
+            ev.poll().await.expect("subscriber connection"),
+            rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))
+        ) {}
+    })
+    .await
+    .expect("SUBACK");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn will_is_published_when_the_process_is_killed() {
+    let broker = Broker::start(BrokerConfig::default()).await.unwrap();
+    let addr = broker.local_addr();
+    let (client, mut ev) = mqtt_client(addr, "watcher");
+    client
+        .subscribe("dev/status", rumqttc::QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    subscribed(&mut ev).await;
+
+    let url = format!("mqtt://{addr}");
+    let sim = tokio::task::spawn_blocking(move || {
+        let sim = SimProcess::spawn(&["--broker", &url]);
+        let mut port = sim.port();
+        port.at(
+            "AT+MCONFIG=\"dev1\",root,luat123456,1,0,\"dev/status\",\"offline\"",
+            "OK\r\n",
+        );
+        port.at(
+            "AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"",
+            "CONNECT OK\r\n",
+        );
+        port.at("AT+MCONNECT=1,60", "CONNACK OK\r\n");
+        sim
+    })
+    .await
+    .unwrap();
+    sim.signal(nix::sys::signal::Signal::SIGKILL);
+    let will = next_publish(&mut ev, "dev/status").await;
+    assert_eq!(&will.payload[..], b"offline");
+    assert_eq!(will.qos, rumqttc::QoS::AtLeastOnce);
+    drop(sim);
+    broker.shutdown().await;
+}
+
+/// Seed 000 section 6.2 with the command-line tools a user would watch it with.
+#[test]
+fn mosquitto_clients_see_the_plain_flow() {
+    let sim = SimProcess::spawn(&[]);
+    let mqtt = sim.field("mqtt");
+    let (host, port_no) = mqtt.rsplit_once(':').unwrap();
+    let mut sub = Command::new("mosquitto_sub")
+        .args([
+            "-h",
+            host,
+            "-p",
+            port_no,
+            "-u",
+            "root",
+            "-P",
+            "luat123456",
+            "-t",
+            "mqtt/sub",
+            "-C",
+            "1",
+            "-d",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("mosquitto_sub is installed (apt-get install mosquitto-clients; .ci/run does it)");
+    let mut sub_out = sub.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while find(&seen, b"SUBACK").is_none() {
+        let n = sub_out.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "mosquitto_sub ended early: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let mut port = sim.port();
+    port.at("AT+MCONFIG=868488076771714,root,luat123456", "OK\r\n");
+    port.at(
+        "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"",
+        "CONNECT OK\r\n",
+    );
+    port.at("AT+MCONNECT=1,60", "CONNACK OK\r\n");
+    port.at("AT+MSUB=\"mqtt/pub\",0", "SUBACK\r\n");
+    port.at("AT+MPUB=\"mqtt/sub\",0,0,\"data from 4G module\"", "OK\r\n");
+    sub_out.read_to_end(&mut seen).unwrap();
+    assert!(sub.wait().unwrap().success());
+    assert!(
+        find(&seen, b"\ndata from 4G module\n").is_some(),
+        "{}",
+        String::from_utf8_lossy(&seen)
+    );
+
+    let status = Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            host,
+            "-p",
+            port_no,
+            "-u",
+            "root",
+            "-P",
+            "luat123456",
+            "-t",
+            "mqtt/pub",
+            "-m",
+            "data from tcp server",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        port.until("server\r\n"),
+        "\r\n+MSUB: \"mqtt/pub\",20 byte,data from tcp server\r\n"
+    );
+}
