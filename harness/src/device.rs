@@ -1,0 +1,630 @@
+//! A byte-stream device: the module's UART as the host sees it. The same [`Device`] opens the
+//! simulator's pseudo-TTY and a real USB serial port, so one scenario runs against both.
+//!
+//! Reading is line-based with two exceptions the Air780E dialect needs: the data prompt `>`
+//! of `AT+MPUBEX` arrives without a line end, and a received message
+//! `+MSUB: "<topic>",<n> byte,<payload>` carries `n` raw bytes that may contain CR and LF, so it
+//! is read by length (seed 000 section 6.2; fixtures/air780e-manual-notes.md section 14).
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::termios::{self, BaudRate, SetArg};
+use tokio::io::unix::AsyncFd;
+use tokio::time::Instant;
+
+/// How long any single wait lasts unless a step says otherwise. Generous: a slow CI machine
+/// building in the background must not fail a scenario.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many transcript lines an error shows.
+const TRANSCRIPT_LEN: usize = 40;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("cannot open {path}: {source}")]
+    Open { path: PathBuf, source: io::Error },
+    #[error("cannot configure {path} as a raw serial line: {source}")]
+    Termios { path: PathBuf, source: nix::Error },
+    #[error("I/O error on the device: {0}")]
+    Io(#[from] io::Error),
+    #[error("the device closed (end of file)")]
+    Closed,
+    #[error("expected the modem to say `{expected}`, but it said `{actual}`\n{transcript}")]
+    Mismatch {
+        expected: String,
+        actual: String,
+        transcript: String,
+    },
+    #[error("expected the modem to say `{expected}` within {waited:?}, but {got}\n{transcript}")]
+    Timeout {
+        expected: String,
+        waited: Duration,
+        got: String,
+        transcript: String,
+    },
+    #[error("expected a received message (`+MSUB: \"<topic>\",<n> byte,<payload>`), but the modem said `{actual}`\n{transcript}")]
+    NotAMessage { actual: String, transcript: String },
+}
+
+/// One unit of what the module printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// A line without its CR/LF (possibly empty). A `+MSUB` message line includes its whole
+    /// payload, even if the payload holds CR or LF.
+    Line(Vec<u8>),
+    /// The data prompt `>` (no line end follows it).
+    Prompt,
+}
+
+/// A parsed `+MSUB: "<topic>",<n> byte,<payload>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Msub {
+    pub topic: String,
+    pub payload: Vec<u8>,
+}
+
+/// The header of a message line: topic, payload length, and where the payload starts.
+#[derive(Debug, PartialEq, Eq)]
+enum Header {
+    Complete {
+        topic: String,
+        len: usize,
+        payload_at: usize,
+    },
+    /// More bytes are needed to tell.
+    Incomplete,
+    /// Not a message header.
+    No,
+}
+
+const MSUB_PREFIX: &[u8] = b"+MSUB: \"";
+
+/// Parses `+MSUB: "<topic>",<n> byte,` at the start of `buf`. Incomplete input is told apart
+/// from input that is no header, so bytes still on their way are waited for.
+fn msub_header(buf: &[u8]) -> Header {
+    let common = buf.len().min(MSUB_PREFIX.len());
+    if buf[..common] != MSUB_PREFIX[..common] {
+        return Header::No;
+    }
+    if buf.len() < MSUB_PREFIX.len() {
+        return Header::Incomplete;
+    }
+    let rest = &buf[MSUB_PREFIX.len()..];
+    let Some(q) = rest
+        .iter()
+        .position(|&b| b == b'"' || b == b'\r' || b == b'\n')
+    else {
+        return Header::Incomplete;
+    };
+    if rest[q] != b'"' {
+        return Header::No;
+    }
+    let topic = String::from_utf8_lossy(&rest[..q]).into_owned();
+    let mut i = MSUB_PREFIX.len() + q + 1;
+    let expect = |i: usize, lit: &[u8]| -> Option<bool> {
+        let have = &buf[i.min(buf.len())..];
+        let n = have.len().min(lit.len());
+        if have[..n] != lit[..n] {
+            Some(false)
+        } else if n < lit.len() {
+            None
+        } else {
+            Some(true)
+        }
+    };
+    match expect(i, b",") {
+        Some(true) => i += 1,
+        Some(false) => return Header::No,
+        None => return Header::Incomplete,
+    }
+    let digits = buf[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+    if i + digits == buf.len() {
+        return Header::Incomplete;
+    }
+    if digits == 0 {
+        return Header::No;
+    }
+    let Ok(len) = std::str::from_utf8(&buf[i..i + digits])
+        .unwrap_or("x")
+        .parse::<usize>()
+    else {
+        return Header::No;
+    };
+    i += digits;
+    match expect(i, b" byte,") {
+        Some(true) => Header::Complete {
+            topic,
+            len,
+            payload_at: i + 6,
+        },
+        Some(false) => Header::No,
+        None => Header::Incomplete,
+    }
+}
+
+/// Takes the next [`Item`] off the front of `buf`, or `None` if more bytes are needed.
+/// Returns how many bytes it consumed. Pure, so it is tested byte by byte.
+pub fn split_item(buf: &[u8]) -> Option<(Item, usize)> {
+    // Line ends left over from the previous item (or blank lines) are not items of their own;
+    // a blank line is reported once as an empty line so callers can see it, but consecutive
+    // terminators collapse.
+    let start = buf
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    let rest = &buf[start..];
+    if rest.is_empty() {
+        return None;
+    }
+    if rest[0] == b'>' {
+        return Some((Item::Prompt, start + 1));
+    }
+    match msub_header(rest) {
+        Header::Complete {
+            len, payload_at, ..
+        } => {
+            let end = payload_at + len;
+            if rest.len() < end {
+                return None;
+            }
+            return Some((Item::Line(rest[..end].to_vec()), start + end));
+        }
+        // Any CR or LF would have decided it: nothing complete yet.
+        Header::Incomplete => return None,
+        Header::No => {}
+    }
+    let nl = rest.iter().position(|&b| b == b'\n')?;
+    let mut line = &rest[..nl];
+    while let [head @ .., b'\r'] = line {
+        line = head;
+    }
+    Some((Item::Line(line.to_vec()), start + nl + 1))
+}
+
+/// Parses a whole message line as [`split_item`] returned it.
+pub fn parse_msub(line: &[u8]) -> Option<Msub> {
+    match msub_header(line) {
+        Header::Complete {
+            topic,
+            len,
+            payload_at,
+        } if line.len() == payload_at + len => Some(Msub {
+            topic,
+            payload: line[payload_at..].to_vec(),
+        }),
+        _ => None,
+    }
+}
+
+/// Shows bytes as readable text: printable ASCII and UTF-8 as is, control bytes escaped.
+pub fn show(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).escape_debug().to_string()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Sent,
+    Received,
+}
+
+/// The module's UART, opened by path.
+pub struct Device {
+    fd: AsyncFd<File>,
+    path: PathBuf,
+    rx: Vec<u8>,
+    /// Commands sent whose echo has not been seen yet. Echo is on by default on these
+    /// modules (`ATE1`), and a test must work with it on or off.
+    pending_echo: VecDeque<Vec<u8>>,
+    /// Lines received since the last command, for timeout messages.
+    since_send: Vec<String>,
+    transcript: VecDeque<(Dir, String)>,
+    /// The line terminator the host sends. `\r` alone, as the module's framer ends a line at
+    /// CR: a following LF would be taken as the first payload byte after an `AT+MPUBEX` prompt.
+    pub terminator: Vec<u8>,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device")
+            .field("path", &self.path)
+            .field("buffered", &self.rx.len())
+            .finish()
+    }
+}
+
+impl Device {
+    /// Opens a serial device (a PTY slave or a real port) raw at `baud`: no echo by the kernel,
+    /// no CR/LF translation, 8N1, no flow control.
+    pub fn open(path: &Path, baud: u32) -> Result<Device, DeviceError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags((nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_NONBLOCK).bits())
+            .open(path)
+            .map_err(|source| DeviceError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let termios_err = |source| DeviceError::Termios {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut t = termios::tcgetattr(&file).map_err(termios_err)?;
+        termios::cfmakeraw(&mut t);
+        t.control_flags |= termios::ControlFlags::CLOCAL | termios::ControlFlags::CREAD;
+        t.control_flags &= !termios::ControlFlags::CRTSCTS;
+        termios::cfsetspeed(&mut t, baud_rate(baud)).map_err(termios_err)?;
+        termios::tcsetattr(&file, SetArg::TCSANOW, &t).map_err(termios_err)?;
+        // SAFETY: the `File` owns its descriptor, which stays open and unchanged until the
+        // `AsyncFd` (which owns the `File`) is dropped.
+        let fd = unsafe { AsyncFd::register(file) }.map_err(|e| DeviceError::Open {
+            path: path.to_path_buf(),
+            source: e.into_parts().1,
+        })?;
+        Ok(Device {
+            fd,
+            path: path.to_path_buf(),
+            rx: Vec::new(),
+            pending_echo: VecDeque::new(),
+            since_send: Vec::new(),
+            transcript: VecDeque::new(),
+            terminator: b"\r".to_vec(),
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn note(&mut self, dir: Dir, text: String) {
+        if self.transcript.len() == TRANSCRIPT_LEN {
+            self.transcript.pop_front();
+        }
+        self.transcript.push_back((dir, text));
+    }
+
+    /// The last lines sent and received, for error messages.
+    pub fn transcript(&self) -> String {
+        let mut s = String::from("recent transcript (-> host sent, <- modem said):");
+        for (dir, text) in &self.transcript {
+            let arrow = match dir {
+                Dir::Sent => "->",
+                Dir::Received => "<-",
+            };
+            let _ = write!(s, "\n  {arrow} {text}");
+        }
+        s
+    }
+
+    /// Writes raw bytes (payload after a prompt, or anything a fault test wants).
+    pub async fn send(&mut self, bytes: &[u8]) -> Result<(), DeviceError> {
+        let mut written = 0;
+        while written < bytes.len() {
+            let mut guard = self.fd.writable().await?;
+            match guard.try_io(|f| f.get_ref().write(&bytes[written..])) {
+                Ok(Ok(n)) => written += n,
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_would_block) => continue,
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a raw payload and records it in the transcript.
+    pub async fn send_data(&mut self, bytes: &[u8]) -> Result<(), DeviceError> {
+        self.note(
+            Dir::Sent,
+            format!("[{} raw bytes] {}", bytes.len(), show(bytes)),
+        );
+        self.send(bytes).await
+    }
+
+    /// Sends a command line followed by the terminator.
+    pub async fn send_line(&mut self, line: &str) -> Result<(), DeviceError> {
+        self.send_lines(&[line]).await
+    }
+
+    /// Sends several command lines in one write, so the module sees them in one read.
+    pub async fn send_lines(&mut self, lines: &[&str]) -> Result<(), DeviceError> {
+        let mut bytes = Vec::new();
+        for line in lines {
+            self.note(Dir::Sent, line.to_string());
+            self.pending_echo.push_back(line.as_bytes().to_vec());
+            bytes.extend_from_slice(line.as_bytes());
+            bytes.extend_from_slice(&self.terminator);
+        }
+        // Echoes of commands long answered never come (echo off); keep the queue short.
+        while self.pending_echo.len() > 8 {
+            self.pending_echo.pop_front();
+        }
+        self.since_send.clear();
+        self.send(&bytes).await
+    }
+
+    /// Reads what is available into the buffer, waiting until `deadline`. `Ok(false)` on
+    /// timeout.
+    async fn fill(&mut self, deadline: Instant) -> Result<bool, DeviceError> {
+        let mut buf = [0u8; 4096];
+        loop {
+            let mut guard = match tokio::time::timeout_at(deadline, self.fd.readable()).await {
+                Ok(g) => g?,
+                Err(_) => return Ok(false),
+            };
+            match guard.try_io(|f| f.get_ref().read(&mut buf)) {
+                Ok(Ok(0)) => return Err(DeviceError::Closed),
+                Ok(Ok(n)) => {
+                    self.rx.extend_from_slice(&buf[..n]);
+                    return Ok(true);
+                }
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// The next item the module printed, or `None` when nothing complete came before
+    /// `deadline`.
+    pub async fn next_item(&mut self, deadline: Instant) -> Result<Option<Item>, DeviceError> {
+        loop {
+            if let Some((item, used)) = split_item(&self.rx) {
+                self.rx.drain(..used);
+                let text = match &item {
+                    Item::Line(l) => show(l),
+                    Item::Prompt => ">".to_string(),
+                };
+                self.note(Dir::Received, text.clone());
+                self.since_send.push(text);
+                return Ok(Some(item));
+            }
+            if !self.fill(deadline).await? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Whether `line` is the echo of a command sent earlier; consumes that echo.
+    fn take_echo(&mut self, line: &[u8]) -> bool {
+        match self.pending_echo.iter().position(|c| c == line) {
+            Some(i) => {
+                self.pending_echo.drain(..=i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The next meaningful item: blank lines and echoes of commands are skipped.
+    async fn next_meaningful(
+        &mut self,
+        expected: &str,
+        timeout: Duration,
+    ) -> Result<Item, DeviceError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.next_item(deadline).await? {
+                None => {
+                    let got = if self.since_send.iter().all(|l| l.trim().is_empty()) {
+                        "it said nothing more".to_string()
+                    } else {
+                        format!("since the last command it said only {:?}", self.since_send)
+                    };
+                    return Err(DeviceError::Timeout {
+                        expected: expected.to_string(),
+                        waited: timeout,
+                        got,
+                        transcript: self.transcript(),
+                    });
+                }
+                Some(Item::Line(l)) if l.iter().all(u8::is_ascii_whitespace) => continue,
+                Some(Item::Line(l)) if self.take_echo(&l) => continue,
+                Some(item) => return Ok(item),
+            }
+        }
+    }
+
+    /// Waits for the module to print `expected` as its next line (blank lines and the echo of
+    /// commands skipped). `>` waits for the data prompt.
+    pub async fn expect_line(
+        &mut self,
+        expected: &str,
+        timeout: Duration,
+    ) -> Result<(), DeviceError> {
+        let item = self.next_meaningful(expected, timeout).await?;
+        let ok = match &item {
+            Item::Prompt => expected.trim() == ">",
+            Item::Line(l) => l == expected.as_bytes(),
+        };
+        if ok {
+            return Ok(());
+        }
+        let actual = match item {
+            Item::Prompt => ">".to_string(),
+            Item::Line(l) => show(&l),
+        };
+        Err(DeviceError::Mismatch {
+            expected: expected.to_string(),
+            actual,
+            transcript: self.transcript(),
+        })
+    }
+
+    /// Waits for the next received message and returns it, payload read by length.
+    pub async fn read_msub(&mut self, timeout: Duration) -> Result<Msub, DeviceError> {
+        let item = self
+            .next_meaningful("+MSUB: \"<topic>\",<n> byte,<payload>", timeout)
+            .await?;
+        match item {
+            Item::Line(l) => match parse_msub(&l) {
+                Some(m) => Ok(m),
+                None => Err(DeviceError::NotAMessage {
+                    actual: show(&l),
+                    transcript: self.transcript(),
+                }),
+            },
+            Item::Prompt => Err(DeviceError::NotAMessage {
+                actual: ">".into(),
+                transcript: self.transcript(),
+            }),
+        }
+    }
+
+    /// Brings the line to a known state: sends `AT` and skips everything up to its `OK`
+    /// (boot URCs, a half-read answer of an earlier run).
+    pub async fn sync(&mut self, timeout: Duration) -> Result<(), DeviceError> {
+        self.send_line("AT").await?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.next_item(deadline).await? {
+                Some(Item::Line(l)) if l == b"OK" => {
+                    self.pending_echo.clear();
+                    return Ok(());
+                }
+                Some(_) => continue,
+                None => {
+                    return Err(DeviceError::Timeout {
+                        expected: "OK".into(),
+                        waited: timeout,
+                        got: format!("the module said only {:?}", self.since_send),
+                        transcript: self.transcript(),
+                    })
+                }
+            }
+        }
+    }
+}
+
+fn baud_rate(baud: u32) -> BaudRate {
+    match baud {
+        9600 => BaudRate::B9600,
+        19200 => BaudRate::B19200,
+        38400 => BaudRate::B38400,
+        57600 => BaudRate::B57600,
+        230400 => BaudRate::B230400,
+        460800 => BaudRate::B460800,
+        921600 => BaudRate::B921600,
+        _ => BaudRate::B115200,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Splits a whole stream, as if it had arrived in one read.
+    fn split_all(mut buf: &[u8]) -> (Vec<Item>, usize) {
+        let mut items = vec![];
+        while let Some((item, used)) = split_item(buf) {
+            items.push(item);
+            buf = &buf[used..];
+        }
+        (items, buf.len())
+    }
+
+    /// Feeds the stream one byte at a time, as a slow UART delivers it.
+    fn split_bytewise(stream: &[u8]) -> Vec<Item> {
+        let mut buf = Vec::new();
+        let mut items = vec![];
+        for &b in stream {
+            buf.push(b);
+            while let Some((item, used)) = split_item(&buf) {
+                items.push(item);
+                buf.drain(..used);
+            }
+        }
+        items
+    }
+
+    fn line(s: &str) -> Item {
+        Item::Line(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn answers_with_echo_and_urcs() {
+        let stream = b"AT+MIPSTART=\"h\",1883\r\r\nOK\r\n\r\nCONNECT OK\r\n";
+        let want = vec![
+            line("AT+MIPSTART=\"h\",1883"),
+            line("OK"),
+            line("CONNECT OK"),
+        ];
+        assert_eq!(split_all(stream).0, want);
+        assert_eq!(split_bytewise(stream), want);
+    }
+
+    #[test]
+    fn a_message_is_read_by_length_even_with_crlf_inside() {
+        let stream = b"\r\n+MSUB: \"t\",9 byte,a\r\nOK\r\n\"\0\r\n\r\nOK\r\n";
+        let want = vec![line("+MSUB: \"t\",9 byte,a\r\nOK\r\n\"\0"), line("OK")];
+        assert_eq!(split_all(stream).0, want);
+        assert_eq!(split_bytewise(stream), want);
+        let Item::Line(l) = &want[0] else {
+            unreachable!()
+        };
+        assert_eq!(
+            parse_msub(l),
+            Some(Msub {
+                topic: "t".into(),
+                payload: b"a\r\nOK\r\n\"\0".to_vec()
+            })
+        );
+    }
+
+    #[test]
+    fn the_prompt_has_no_line_end() {
+        let stream = b"AT+MPUBEX=\"t\",0,0,3\r\r\n>";
+        assert_eq!(
+            split_bytewise(stream),
+            vec![line("AT+MPUBEX=\"t\",0,0,3"), Item::Prompt]
+        );
+    }
+
+    #[test]
+    fn cached_slot_urcs_and_the_unquoted_form_are_plain_lines() {
+        let stream = b"\r\n+MSUB: 0\r\n\r\n+MSUB:mqtt/sub_topic,6 byte,123456\r\n+MSUB: \"x\r\n";
+        let want = vec![
+            line("+MSUB: 0"),
+            line("+MSUB:mqtt/sub_topic,6 byte,123456"),
+            line("+MSUB: \"x"),
+        ];
+        assert_eq!(split_all(stream).0, want);
+        assert_eq!(split_bytewise(stream), want);
+        assert_eq!(parse_msub(b"+MSUB: 0"), None);
+    }
+
+    #[test]
+    fn incomplete_input_waits() {
+        assert_eq!(split_all(b"\r\nCONNECT O"), (vec![], 11));
+        assert_eq!(split_all(b"\r\n+MSUB: \"t\",20 byte,data").0, vec![]);
+        assert_eq!(split_all(b"\r\n+MSUB: \"t\",2"), (vec![], 14));
+    }
+
+    #[test]
+    fn a_zero_length_message() {
+        let stream = b"\r\n+MSUB: \"t\",0 byte,\r\n";
+        assert_eq!(split_bytewise(stream), vec![line("+MSUB: \"t\",0 byte,")]);
+    }
+
+    #[test]
+    fn header_states() {
+        assert_eq!(msub_header(b"+MS"), Header::Incomplete);
+        assert_eq!(msub_header(b"+MQ"), Header::No);
+        assert_eq!(msub_header(b"+MSUB: 1"), Header::No);
+        assert_eq!(msub_header(b"+MSUB: \"a\",12 by"), Header::Incomplete);
+        assert_eq!(msub_header(b"+MSUB: \"a\",12 bytes"), Header::No);
+        assert_eq!(
+            msub_header(b"+MSUB: \"a\",12 byte,"),
+            Header::Complete {
+                topic: "a".into(),
+                len: 12,
+                payload_at: 19
+            }
+        );
+    }
+}

@@ -1,0 +1,111 @@
+//! The host side of the UART: starting a module, sending AT lines, expecting answers.
+//!
+//! `"..."` around an AT line or an expected line is taken greedily up to the last quote, so a
+//! command with quotes inside needs no escaping: `When the host sends "AT+MSUB="mqtt/pub",0"`.
+
+use cucumber::gherkin::Step;
+use cucumber::{given, then, when};
+
+use super::{docstring, unescape, StepResult};
+use crate::exchange::{self, Step as X};
+use crate::world::ModemWorld;
+
+#[given(
+    regex = r#"^a simulated Air780E( using Mosquitto)?(?: whose broker also accepts "([^"]*)" with password "([^"]*)")?$"#
+)]
+async fn simulated(
+    w: &mut ModemWorld,
+    mosquitto: String,
+    user: String,
+    password: String,
+) -> StepResult {
+    let extra = if user.is_empty() {
+        vec![]
+    } else {
+        vec![(user, password)]
+    };
+    Ok(w.start(!mosquitto.is_empty(), extra).await?)
+}
+
+#[when(regex = r#"^the host sends "(.*)"$"#)]
+async fn host_sends(w: &mut ModemWorld, line: String) -> StepResult {
+    Ok(w.send_command(&line).await?)
+}
+
+#[then(regex = r#"^the modem (?:answers|says) "(.*)"$"#)]
+async fn modem_says(w: &mut ModemWorld, line: String) -> StepResult {
+    Ok(w.expect(&line).await?)
+}
+
+/// A log excerpt as printed in the guides: `AT` lines are sent, the others awaited in order.
+#[when(regex = r"^the host runs:$")]
+#[given(regex = r"^the host (?:has run|runs):$")]
+async fn host_runs(w: &mut ModemWorld, step: &Step) -> StepResult {
+    let steps = exchange::parse(&docstring(step)?);
+    Ok(w.run_exchange(&steps).await?)
+}
+
+/// Lines the module prints by itself (URCs), in order.
+#[then(regex = r"^the modem says:$")]
+async fn modem_says_block(w: &mut ModemWorld, step: &Step) -> StepResult {
+    let steps = exchange::parse(&docstring(step)?);
+    if let Some(X::Send(line)) = steps.iter().find(|s| matches!(s, X::Send(_))) {
+        return Err(anyhow::anyhow!("`the modem says:` only awaits lines; {line:?} looks like a host command (use `the host runs:`)").into());
+    }
+    Ok(w.run_exchange(&steps).await?)
+}
+
+/// Several command lines in one write, so the module reads them together (before any network
+/// event can come between them).
+#[when(regex = r"^the host sends in one write:$")]
+async fn host_sends_together(w: &mut ModemWorld, step: &Step) -> StepResult {
+    let text = docstring(step)?;
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    w.device()?.send_lines(&lines).await?;
+    Ok(())
+}
+
+/// `AT+MPUBEX=<topic>,<qos>,<retain>,<len>`, the `>` prompt, then the raw payload.
+#[when(
+    regex = r#"^the host publishes with AT\+MPUBEX to "([^"]*)" at QoS ([0-2])( retained)? the payload "((?:[^"\\]|\\.)*)"$"#
+)]
+async fn host_mpubex(
+    w: &mut ModemWorld,
+    topic: String,
+    qos: u8,
+    retained: String,
+    payload: String,
+) -> StepResult {
+    let payload = unescape(&payload)?;
+    let retain = u8::from(!retained.is_empty());
+    w.send_command(&format!(
+        "AT+MPUBEX=\"{topic}\",{qos},{retain},{}",
+        payload.len()
+    ))
+    .await?;
+    w.expect(">").await?;
+    w.device()?.send_data(&payload).await?;
+    Ok(())
+}
+
+/// A received message, its payload read by length (it may hold CR, LF, NUL).
+#[then(regex = r#"^the modem receives on "([^"]*)" the payload "((?:[^"\\]|\\.)*)"$"#)]
+async fn modem_receives(w: &mut ModemWorld, topic: String, payload: String) -> StepResult {
+    let payload = unescape(&payload)?;
+    let t = w.timeout;
+    let m = w.device()?.read_msub(t).await?;
+    if m.topic != topic || m.payload != payload {
+        return Err(anyhow::anyhow!(
+            "expected a message on {topic:?} with {:?}, got one on {:?} with {:?}",
+            crate::device::show(&payload),
+            m.topic,
+            crate::device::show(&m.payload)
+        )
+        .into());
+    }
+    Ok(())
+}

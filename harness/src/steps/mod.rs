@@ -1,0 +1,103 @@
+//! Step definitions, grouped by domain: the host's AT traffic ([`at`]), broker-side MQTT clients
+//! ([`mqtt`]) and injected faults ([`faults`]).
+//!
+//! Quoted payloads in steps take C-style escapes (`\r`, `\n`, `\t`, `\0`, `\"`, `\\`, `\xNN`),
+//! so binary payloads can be written inline. AT command lines and doc strings are taken
+//! literally (the dialect's own `\22` escapes pass through untouched).
+
+pub mod at;
+pub mod faults;
+pub mod mqtt;
+
+use anyhow::{anyhow, bail, Result};
+use cucumber::gherkin::Step;
+
+/// A step failure. It shows the whole chain of causes (`{:#}`): cucumber prints errors with
+/// `Display`, which for `anyhow::Error` is only the outermost context.
+pub struct Failure(anyhow::Error);
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.into())
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::fmt::Debug for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+/// What every step returns.
+pub type StepResult = std::result::Result<(), Failure>;
+
+/// Decodes the C-style escapes of a quoted step argument.
+pub fn unescape(s: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            continue;
+        }
+        match chars.next() {
+            Some('r') => out.push(b'\r'),
+            Some('n') => out.push(b'\n'),
+            Some('t') => out.push(b'\t'),
+            Some('0') => out.push(0),
+            Some('"') => out.push(b'"'),
+            Some('\\') => out.push(b'\\'),
+            Some('x') => {
+                let hex: String = chars.by_ref().take(2).collect();
+                let b = u8::from_str_radix(&hex, 16)
+                    .map_err(|_| anyhow!("bad escape \\x{hex} in {s:?}"))?;
+                out.push(b);
+            }
+            other => bail!(
+                "unknown escape \\{} in {s:?}",
+                other.map(String::from).unwrap_or_default()
+            ),
+        }
+    }
+    Ok(out)
+}
+
+/// The doc string of a step, without the line break Gherkin leaves at its start or end.
+pub fn docstring(step: &Step) -> Result<String> {
+    let d = step
+        .docstring
+        .as_deref()
+        .ok_or_else(|| anyhow!("this step needs a doc string (\"\"\" ... \"\"\")"))?;
+    let d = d.strip_prefix('\n').unwrap_or(d);
+    let d = d.strip_suffix('\n').unwrap_or(d);
+    Ok(d.to_string())
+}
+
+/// A duration as the steps write it: `300 ms`, `5 s`, `5 seconds`, `1 second`.
+pub fn duration(n: u64, unit: &str) -> std::time::Duration {
+    if unit.starts_with("ms") || unit.starts_with("milli") {
+        std::time::Duration::from_millis(n)
+    } else {
+        std::time::Duration::from_secs(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes() {
+        assert_eq!(unescape(r#"a\r\nb\"c\0\\\x41"#).unwrap(), b"a\r\nb\"c\0\\A");
+        assert_eq!(unescape("数据").unwrap(), "数据".as_bytes());
+        assert!(unescape(r"\q").is_err());
+        assert!(unescape(r"\xZZ").is_err());
+    }
+}

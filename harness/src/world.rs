@@ -1,0 +1,194 @@
+//! The cucumber world: one simulated module per scenario, the host's view of its UART, and the
+//! broker-side clients.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use modem_sim::net::HostPort;
+use modem_sim::sim::{SimConfig, Simulator};
+
+use crate::device::{Device, DEFAULT_TIMEOUT};
+use crate::exchange::Step;
+use crate::mqtt::{Mosquitto, MqttClient};
+
+/// The account of the vendor's test server (seed 000 section 4.3), which broker-side clients
+/// use unless a step names another.
+pub const ROOT: (&str, &str) = ("root", "luat123456");
+
+#[derive(cucumber::World)]
+#[world(init = Self::new)]
+pub struct ModemWorld {
+    pub sim: Option<Simulator>,
+    pub device: Option<Device>,
+    pub clients: HashMap<String, MqttClient>,
+    pub mosquitto: Option<Mosquitto>,
+    /// The client id of the last `AT+MCONFIG` the host sent: the id the broker knows the
+    /// modem by.
+    pub modem_client_id: Option<String>,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for ModemWorld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModemWorld")
+            .field("tty", &self.sim.as_ref().map(|s| s.tty().to_path_buf()))
+            .field("device", &self.device)
+            .field("clients", &self.clients.keys().collect::<Vec<_>>())
+            .field("mosquitto", &self.mosquitto)
+            .field("modem_client_id", &self.modem_client_id)
+            .finish()
+    }
+}
+
+impl ModemWorld {
+    pub fn new() -> Self {
+        ModemWorld {
+            sim: None,
+            device: None,
+            clients: HashMap::new(),
+            mosquitto: None,
+            modem_client_id: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Starts the simulator (with the embedded broker, or routed to a Mosquitto started here)
+    /// and opens its UART.
+    /// `MODEM_HARNESS_MOSQUITTO=1` runs every scenario against Mosquitto (scenarios that need
+    /// the embedded broker's fault hooks then fail).
+    pub async fn start(
+        &mut self,
+        mosquitto: bool,
+        extra_accounts: Vec<(String, String)>,
+    ) -> Result<()> {
+        let mosquitto =
+            mosquitto || std::env::var_os("MODEM_HARNESS_MOSQUITTO").is_some_and(|v| v == "1");
+        let mut cfg = SimConfig::default();
+        cfg.accounts.extend(extra_accounts.iter().cloned());
+        if mosquitto {
+            let mut accounts = vec![(ROOT.0.to_string(), ROOT.1.to_string())];
+            accounts.extend(extra_accounts);
+            let m = Mosquitto::start(&accounts, self.timeout).await?;
+            cfg.broker = Some(HostPort {
+                host: m.addr.ip().to_string(),
+                port: m.addr.port(),
+            });
+            self.mosquitto = Some(m);
+        }
+        let sim = Simulator::start(cfg)
+            .await
+            .context("starting the simulator")?;
+        let mut device = Device::open(sim.tty(), 115_200)?;
+        device.sync(self.timeout).await?;
+        self.sim = Some(sim);
+        self.device = Some(device);
+        Ok(())
+    }
+
+    pub fn sim(&self) -> Result<&Simulator> {
+        self.sim
+            .as_ref()
+            .ok_or_else(|| anyhow!("no simulator: start with `Given a simulated Air780E`"))
+    }
+
+    pub fn device(&mut self) -> Result<&mut Device> {
+        self.device
+            .as_mut()
+            .ok_or_else(|| anyhow!("no device: start with `Given a simulated Air780E`"))
+    }
+
+    pub fn client(&mut self, name: &str) -> Result<&mut MqttClient> {
+        self.clients.get_mut(name).ok_or_else(|| {
+            anyhow!("no MQTT client named {name:?}: add `Given an MQTT client {name:?}`")
+        })
+    }
+
+    /// Where the modem's MQTT connections end up, for broker-side clients.
+    pub fn broker_addr(&self) -> Result<SocketAddr> {
+        if let Some(m) = &self.mosquitto {
+            return Ok(m.addr);
+        }
+        self.sim()?
+            .mqtt_addr()
+            .ok_or_else(|| anyhow!("the simulator has no embedded broker"))
+    }
+
+    /// Sends one command line, remembering the client id of an `AT+MCONFIG`.
+    pub async fn send_command(&mut self, line: &str) -> Result<()> {
+        if let Some(id) = mconfig_client_id(line) {
+            self.modem_client_id = Some(id);
+        }
+        self.device()?.send_line(line).await?;
+        Ok(())
+    }
+
+    pub async fn expect(&mut self, line: &str) -> Result<()> {
+        let t = self.timeout;
+        self.device()?.expect_line(line, t).await?;
+        Ok(())
+    }
+
+    /// Runs an exchange: each host line is sent, each module line awaited in order.
+    pub async fn run_exchange(&mut self, steps: &[Step]) -> Result<()> {
+        for step in steps {
+            match step {
+                Step::Send(line) => self.send_command(line).await?,
+                Step::Expect(line) => self.expect(line).await?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops everything in order: clients, the simulator, then Mosquitto.
+    pub async fn shutdown(&mut self) {
+        self.clients.clear();
+        self.device = None;
+        if let Some(sim) = self.sim.take() {
+            sim.shutdown().await;
+        }
+        self.mosquitto = None;
+    }
+}
+
+impl Default for ModemWorld {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The client id in `AT+MCONFIG=<clientid>,...`, quoted or not.
+pub fn mconfig_client_id(line: &str) -> Option<String> {
+    let upper = line.to_ascii_uppercase();
+    let rest = upper
+        .strip_prefix("AT+MCONFIG=")
+        .map(|_| &line["AT+MCONFIG=".len()..])?;
+    let first = match rest.strip_prefix('"') {
+        Some(q) => q.split('"').next()?,
+        None => rest.split(',').next()?,
+    };
+    Some(first.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_id_of_mconfig() {
+        assert_eq!(
+            mconfig_client_id("AT+MCONFIG=868488076771714,root,luat123456").as_deref(),
+            Some("868488076771714")
+        );
+        assert_eq!(
+            mconfig_client_id("at+mconfig=\"866289037465624\",\"user\",\"password\"").as_deref(),
+            Some("866289037465624")
+        );
+        assert_eq!(
+            mconfig_client_id("AT+MCONFIG=thingscloud,a,b").as_deref(),
+            Some("thingscloud")
+        );
+        assert_eq!(mconfig_client_id("AT+MCONNECT=1,60"), None);
+    }
+}
