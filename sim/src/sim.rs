@@ -80,7 +80,8 @@ pub struct ReadyInfo {
 }
 
 enum Control {
-    Fault(Fault),
+    /// A fault, and who to tell once its consequences are queued for the UART and the network.
+    Fault(Fault, tokio::sync::oneshot::Sender<()>),
 }
 
 /// A running simulated module.
@@ -185,8 +186,10 @@ impl Simulator {
 
     /// Applies a fault; returns once the modem has shown its consequences on the UART.
     pub async fn inject(&self, fault: Fault) {
-        let _ = self.control.send(Control::Fault(fault));
-        tokio::task::yield_now().await;
+        let (done, applied) = tokio::sync::oneshot::channel();
+        if self.control.send(Control::Fault(fault, done)).is_ok() {
+            let _ = applied.await;
+        }
     }
 
     /// Stops the modem (its links are dropped like at a power cut: no MQTT DISCONNECT), then the
@@ -272,9 +275,10 @@ async fn run_modem(
                 }
             },
             Some(ev) = net_rx.recv() => apply(engine.net_event(ev), &mut links),
-            Some(Control::Fault(f)) = control.recv() => {
+            Some(Control::Fault(f, done)) = control.recv() => {
                 tracing::info!(fault = ?f, "fault injected");
-                apply(engine.fault(&f), &mut links)
+                apply(engine.fault(&f), &mut links);
+                let _ = done.send(());
             }
         }
     }

@@ -369,3 +369,70 @@ fn mosquitto_clients_see_the_plain_flow() {
         "\r\n+MSUB: \"mqtt/pub\",20 byte,data from tcp server\r\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolve_wins_over_broker_and_a_dead_port_is_connect_fail() {
+    let broker = Broker::start(BrokerConfig::default()).await.unwrap();
+    // A port nothing listens on: bind, read the port, close.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let args = vec![
+        "--broker".to_string(),
+        format!("mqtt://{dead}"),
+        "--resolve".to_string(),
+        format!("airtest.openluat.com={}", broker.local_addr()),
+    ];
+    tokio::task::spawn_blocking(move || {
+        let sim = SimProcess::spawn(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(sim.field("mqtt"), "", "no embedded broker with --broker");
+        let mut port = sim.port();
+        port.at("ATE0", "OK\r\n");
+        port.at("AT+MCONFIG=dev2,root,luat123456", "OK\r\n");
+        assert_eq!(
+            port.at("AT+MIPSTART=\"lbsmqtt.airm2m.com\",1884", "FAIL\r\n"),
+            "\r\nOK\r\n\r\nCONNECT FAIL\r\n"
+        );
+        assert_eq!(
+            port.at(
+                "AT+MIPSTART=\"AIRTEST.openluat.com\",1883",
+                "CONNECT OK\r\n"
+            ),
+            "\r\nOK\r\n\r\nCONNECT OK\r\n"
+        );
+        assert_eq!(
+            port.at("AT+MCONNECT=1,60", "CONNACK OK\r\n"),
+            "\r\nOK\r\n\r\nCONNACK OK\r\n"
+        );
+    })
+    .await
+    .unwrap();
+    broker.shutdown().await;
+}
+
+#[test]
+fn bad_arguments_are_explained() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["--resolve", "airtest.openluat.com"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("NAME=HOST:PORT"), "{err}");
+    let (code, err) = run(&["--broker", "http://127.0.0.1:1883"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("mqtt://HOST:PORT"), "{err}");
+    let (code, err) = run(&["--dialect", "sim800"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("air780e or l610"), "{err}");
+    let (code, err) = run(&["--dialect", "l610"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("not implemented yet"), "{err}");
+}
