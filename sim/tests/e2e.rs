@@ -378,7 +378,7 @@ async fn resolve_wins_over_broker_and_a_dead_port_is_connect_fail() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let args = vec![
+    let args = [
         "--broker".to_string(),
         format!("mqtt://{dead}"),
         "--resolve".to_string(),

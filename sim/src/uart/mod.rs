@@ -34,7 +34,7 @@ impl Uart {
     /// does its own echo), and optionally points `link` at it.
     pub fn open(link: Option<&Path>) -> Result<Uart, UartError> {
         let (pty, pts) = pty_process::open()?;
-        let path = PathBuf::from(nix::unistd::ttyname(pts.as_fd())?);
+        let path = nix::unistd::ttyname(pts.as_fd())?;
         let mut t = termios::tcgetattr(pts.as_fd())?;
         termios::cfmakeraw(&mut t);
         termios::tcsetattr(pts.as_fd(), termios::SetArg::TCSANOW, &t)?;
