@@ -140,15 +140,17 @@ impl Broker {
         let broker = Broker { inner };
         info!(%local_addr, "MQTT broker listening");
         let handle = broker.clone();
+        // Subscribed before spawning: a shutdown sent before the task first
+        // runs must still be seen as a change.
+        let shutdown = broker.inner.shutdown.subscribe();
         tokio::spawn(async move {
             let _guard = guard;
-            handle.accept_loop(listener).await;
+            handle.accept_loop(listener, shutdown).await;
         });
         Ok(broker)
     }
 
-    async fn accept_loop(self, listener: TcpListener) {
-        let mut shutdown = self.inner.shutdown.subscribe();
+    async fn accept_loop(self, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
         loop {
             tokio::select! {
                 _ = shutdown.changed() => break,
