@@ -1,44 +1,226 @@
-//! Embedded MQTT 3.1.1 broker. Placeholder with the agreed API; the real one lands from the
-//! `broker` branch.
+//! Embedded, in-process MQTT 3.1.1 broker.
+//!
+//! Why our own instead of rumqttd/rmqtt: the simulated modems must see what a
+//! real server does (QoS downgraded to min(publish, subscription), CONNACK
+//! refusal codes instead of a bare close), tests need port-0 binding with
+//! bound-port discovery and a clean `shutdown`, and the simulator needs
+//! broker-side fault hooks (`set_connect_timeout`, `kick_client`).
+//!
+//! Layout, the rumqttc way:
+//! - [`topic`]: topic name / filter validation and matching (section 4.7);
+//! - `router`: pure session and routing state, no I/O;
+//! - `conn`: one task per link, framing with `rumqttc::mqttbytes::v4`.
+
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
+use rumqttc::mqttbytes::v4::ConnectReturnCode;
+use rumqttc::mqttbytes::QoS;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc, watch};
+use tracing::{info, warn};
+
+mod conn;
+mod router;
+pub mod topic;
+
+use router::{Limits, Router};
+
+/// Broker settings. Construct with `..Default::default()`.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
+    /// Listen address; port 0 picks a free port (see [`Broker::local_addr`]).
     pub bind: SocketAddr,
+    /// Accepted username/password pairs.
     pub accounts: Vec<(String, String)>,
+    /// Accept a CONNECT without credentials.
     pub allow_anonymous: bool,
+    /// Close a link that sends no CONNECT within this time (section 3.1:
+    /// "a reasonable amount of time"). `None` waits forever.
     pub connect_timeout: Option<Duration>,
+    /// Largest accepted packet remaining length; larger ones close the link.
     pub max_packet_size: usize,
+    /// Packets queued to one link before it counts as a slow consumer and
+    /// is disconnected.
+    pub outgoing_queue: usize,
+    /// Outbound QoS 1/2 messages in flight per session.
+    pub max_inflight: usize,
+    /// QoS 1/2 messages kept per session while offline or while the
+    /// inflight window is full; more are dropped.
+    pub session_queue: usize,
 }
 
 impl Default for BrokerConfig {
     fn default() -> Self {
         BrokerConfig {
-            bind: ([127, 0, 0, 1], 0).into(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             accounts: vec![("root".into(), "luat123456".into())],
             allow_anonymous: false,
             connect_timeout: Some(Duration::from_secs(10)),
-            max_packet_size: 1 << 20,
+            max_packet_size: 1024 * 1024,
+            outgoing_queue: 1000,
+            max_inflight: 100,
+            session_queue: 1000,
         }
     }
 }
 
+/// What happened inside the broker, for tests and the simulator's logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrokerEvent {
+    /// CONNECT accepted (CONNACK 0 queued).
+    Connected { client_id: String },
+    /// A connected link ended; `graceful` means it sent DISCONNECT.
+    Disconnected { client_id: String, graceful: bool },
+    /// An application message entered the router (client PUBLISH or will).
+    /// `qos`/`retain` are as published, before per-subscriber downgrade.
+    Published {
+        topic: String,
+        qos: QoS,
+        retain: bool,
+        payload: Bytes,
+    },
+    /// CONNECT refused with a CONNACK return code.
+    Refused {
+        client_id: String,
+        code: ConnectReturnCode,
+    },
+}
+
+/// State shared by the handle, the accept loop and the connection tasks.
+pub(crate) struct Inner {
+    accounts: Vec<(String, String)>,
+    allow_anonymous: bool,
+    max_packet_size: usize,
+    outgoing_queue: usize,
+    local_addr: SocketAddr,
+    router: Mutex<Router>,
+    events: broadcast::Sender<BrokerEvent>,
+    connect_timeout: watch::Sender<Option<Duration>>,
+    shutdown: watch::Sender<bool>,
+    /// Every spawned task holds a clone; `shutdown` drops this one and
+    /// waits until `tasks_done` reports that all clones are gone.
+    task_guard: Mutex<Option<mpsc::Sender<()>>>,
+    tasks_done: Mutex<Option<mpsc::Receiver<()>>>,
+}
+
+/// Handle on a running broker; clones share the same broker.
 #[derive(Clone)]
 pub struct Broker {
-    addr: SocketAddr,
+    inner: Arc<Inner>,
 }
 
 impl Broker {
+    /// Bind the listener and spawn the accept loop.
     pub async fn start(cfg: BrokerConfig) -> std::io::Result<Broker> {
-        Ok(Broker { addr: cfg.bind })
+        let listener = TcpListener::bind(cfg.bind).await?;
+        let local_addr = listener.local_addr()?;
+        let (events, _) = broadcast::channel(1024);
+        let (guard, done) = mpsc::channel(1);
+        let limits = Limits {
+            max_inflight: cfg.max_inflight.max(1),
+            max_queued: cfg.session_queue,
+        };
+        let inner = Arc::new(Inner {
+            accounts: cfg.accounts,
+            allow_anonymous: cfg.allow_anonymous,
+            max_packet_size: cfg.max_packet_size,
+            outgoing_queue: cfg.outgoing_queue,
+            local_addr,
+            router: Mutex::new(Router::new(limits, events.clone())),
+            events,
+            connect_timeout: watch::Sender::new(cfg.connect_timeout),
+            shutdown: watch::Sender::new(false),
+            task_guard: Mutex::new(Some(guard.clone())),
+            tasks_done: Mutex::new(Some(done)),
+        });
+        let broker = Broker { inner };
+        info!(%local_addr, "MQTT broker listening");
+        let handle = broker.clone();
+        // Subscribed before spawning: a shutdown sent before the task first
+        // runs must still be seen as a change.
+        let shutdown = broker.inner.shutdown.subscribe();
+        tokio::spawn(async move {
+            let _guard = guard;
+            handle.accept_loop(listener, shutdown).await;
+        });
+        Ok(broker)
     }
+
+    async fn accept_loop(self, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                res = listener.accept() => match res {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        self.serve(stream, peer.to_string());
+                    }
+                    Err(e) => {
+                        // e.g. EMFILE: back off instead of spinning.
+                        warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+            }
+        }
+        info!(addr = %self.inner.local_addr, "MQTT listener closed");
+    }
+
+    /// The address really bound (the port chosen when binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.inner.local_addr
     }
-    pub fn kick_client(&self, _id: &str) -> bool {
-        false
+
+    /// Serve one already-accepted byte stream (e.g. a TLS stream wrapped
+    /// by another listener). Ignored after `shutdown`.
+    pub fn serve<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+        &self,
+        stream: S,
+        peer: String,
+    ) {
+        let guard = self.inner.task_guard.lock().expect("guard lock").clone();
+        let Some(guard) = guard else { return };
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            let _guard = guard;
+            conn::run(stream, peer, inner).await;
+        });
     }
-    pub fn set_connect_timeout(&self, _t: Option<Duration>) {}
-    pub async fn shutdown(self) {}
+
+    /// Change the CONNECT deadline; applies to links already waiting too.
+    pub fn set_connect_timeout(&self, t: Option<Duration>) {
+        self.inner.connect_timeout.send_replace(t);
+    }
+
+    /// Close the link of `client_id` abruptly (its will is published).
+    /// Returns false if no such client is connected.
+    pub fn kick_client(&self, client_id: &str) -> bool {
+        self.inner
+            .router
+            .lock()
+            .expect("router lock")
+            .kick(client_id)
+    }
+
+    /// Subscribe to broker events from now on.
+    pub fn events(&self) -> broadcast::Receiver<BrokerEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Stop accepting, close every link and wait for every task spawned by
+    /// this broker to end. The listening port is free afterwards.
+    pub async fn shutdown(self) {
+        self.inner.shutdown.send_replace(true);
+        self.inner.task_guard.lock().expect("guard lock").take();
+        let done = self.inner.tasks_done.lock().expect("done lock").take();
+        if let Some(mut done) = done {
+            // recv() yields None once every task's guard is dropped.
+            while done.recv().await.is_some() {}
+        }
+        info!(addr = %self.inner.local_addr, "MQTT broker stopped");
+    }
 }
