@@ -312,23 +312,20 @@ fn mosquitto_clients_see_the_plain_flow() {
             "mqtt/sub",
             "-C",
             "1",
-            "-d",
+            "-W",
+            "30",
         ])
         .stdout(Stdio::piped())
         .spawn()
         .expect("mosquitto_sub is installed (apt-get install mosquitto-clients; .ci/run does it)");
+    // Its stdout is block-buffered on a pipe: read it on a thread, wait with a deadline.
     let mut sub_out = sub.stdout.take().unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    while find(&seen, b"SUBACK").is_none() {
-        let n = sub_out.read(&mut buf).unwrap();
-        assert!(
-            n > 0,
-            "mosquitto_sub ended early: {}",
-            String::from_utf8_lossy(&seen)
-        );
-        seen.extend_from_slice(&buf[..n]);
-    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = sub_out.read_to_end(&mut all);
+        let _ = tx.send(all);
+    });
     let mut port = sim.port();
     port.at("AT+MCONFIG=868488076771714,root,luat123456", "OK\r\n");
     port.at(
@@ -337,14 +334,21 @@ fn mosquitto_clients_see_the_plain_flow() {
     );
     port.at("AT+MCONNECT=1,60", "CONNACK OK\r\n");
     port.at("AT+MSUB=\"mqtt/pub\",0", "SUBACK\r\n");
-    port.at("AT+MPUB=\"mqtt/sub\",0,0,\"data from 4G module\"", "OK\r\n");
-    sub_out.read_to_end(&mut seen).unwrap();
+    // mosquitto_sub gives no sign that its subscription is in place, so publish (QoS 0, as in
+    // the guide) until it has received one message and exited.
+    let deadline = Instant::now() + WAIT;
+    let received = loop {
+        port.at("AT+MPUB=\"mqtt/sub\",0,0,\"data from 4G module\"", "OK\r\n");
+        if let Ok(out) = rx.recv_timeout(Duration::from_millis(300)) {
+            break out;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "mosquitto_sub received nothing in {WAIT:?}"
+        );
+    };
     assert!(sub.wait().unwrap().success());
-    assert!(
-        find(&seen, b"\ndata from 4G module\n").is_some(),
-        "{}",
-        String::from_utf8_lossy(&seen)
-    );
+    assert_eq!(String::from_utf8_lossy(&received), "data from 4G module\n");
 
     let status = Command::new("mosquitto_pub")
         .args([
@@ -364,9 +368,10 @@ fn mosquitto_clients_see_the_plain_flow() {
         .status()
         .unwrap();
     assert!(status.success());
-    assert_eq!(
-        port.until("server\r\n"),
-        "\r\n+MSUB: \"mqtt/pub\",20 byte,data from tcp server\r\n"
+    let out = port.until("server\r\n");
+    assert!(
+        out.ends_with("\r\n+MSUB: \"mqtt/pub\",20 byte,data from tcp server\r\n"),
+        "{out:?}"
     );
 }
 
