@@ -4,7 +4,7 @@ use crate::at::Form;
 use crate::dialect::Out;
 use crate::modem::{CellState, BAUD_RATES};
 
-use super::{num_in, set_args, FIRMWARE};
+use super::{num_in, number_setting, set_args, FIRMWARE};
 
 /// `AT` -> `OK`.
 pub fn at(form: &Form, out: &mut Out) {
@@ -96,57 +96,29 @@ pub fn csq(cell: &CellState, form: &Form, out: &mut Out) {
 /// `AT+CGREG?`/`AT+CEREG?` -> `+CGREG: <n>,<stat>` (seed 000 section 6.2: `+CGREG: 0,1`), and
 /// the `=<n>` URC mode setting (27.007 sections 10.1.20, 10.1.22).
 pub fn creg(cell: &mut CellState, prefix: &str, form: &Form, out: &mut Out) {
-    let mode = if prefix == "+CGREG" {
-        &mut cell.cgreg_mode
-    } else {
-        &mut cell.cereg_mode
-    };
-    match form {
-        Form::Read => {
-            out.line(format!("{prefix}: {},{}", mode, cell.reg as u8));
-            out.ok()
-        }
-        Form::Test => {
-            out.line(format!("{prefix}: (0-2)"));
-            out.ok()
-        }
-        Form::Set(_) => match set_args(form).as_deref() {
-            Some([n]) => match num_in(Some(n), 0..=2) {
-                Some(n) => {
-                    *mode = n as u8;
-                    out.ok()
-                }
-                None => out.error(),
-            },
-            _ => out.error(),
-        },
-        Form::Exec => out.error(),
+    if *form == Form::Read {
+        let mode = if prefix == "+CGREG" {
+            cell.cgreg_mode
+        } else {
+            cell.cereg_mode
+        };
+        out.line(format!("{prefix}: {},{}", mode, cell.reg as u8));
+        return out.ok();
+    }
+    if let Some(n) = number_setting(form, out, prefix, 0..=2, 0) {
+        *(if prefix == "+CGREG" {
+            &mut cell.cgreg_mode
+        } else {
+            &mut cell.cereg_mode
+        }) = n as u8;
     }
 }
 
 /// `AT+CGATT?` -> `+CGATT: 1` (seed 000 section 6.2, seed 001, seed 003).
 pub fn cgatt(cell: &mut CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Read => {
-            out.line(format!("+CGATT: {}", u8::from(cell.attached)));
-            out.ok()
-        }
-        Form::Test => {
-            out.line("+CGATT: (0,1)");
-            out.ok()
-        }
-        Form::Set(_) => match set_args(form).as_deref() {
-            Some([a]) => match num_in(Some(a), 0..=1) {
-                Some(a) => {
-                    cell.attached = a == 1;
-                    cell.pdp_active = cell.attached;
-                    out.ok()
-                }
-                None => out.error(),
-            },
-            _ => out.error(),
-        },
-        Form::Exec => out.error(),
+    if let Some(a) = number_setting(form, out, "+CGATT", 0..=1, u32::from(cell.attached)) {
+        cell.attached = a == 1;
+        cell.pdp_active = cell.attached;
     }
 }
 
@@ -230,26 +202,8 @@ pub fn cpnetapn(cell: &mut CellState, form: &Form, out: &mut Out) {
 
 /// `AT+CMEE=<0|1|2>` (27.007 section 9.1; seed 002 FAQ 4.1 describes the same modes).
 pub fn cmee(cell: &mut CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Read => {
-            out.line(format!("+CMEE: {}", cell.cmee));
-            out.ok()
-        }
-        Form::Test => {
-            out.line("+CMEE: (0-2)");
-            out.ok()
-        }
-        Form::Set(_) => match set_args(form).as_deref() {
-            Some([n]) => match num_in(Some(n), 0..=2) {
-                Some(n) => {
-                    cell.cmee = n as u8;
-                    out.ok()
-                }
-                None => out.error(),
-            },
-            _ => out.error(),
-        },
-        Form::Exec => out.error(),
+    if let Some(n) = number_setting(form, out, "+CMEE", 0..=2, cell.cmee.into()) {
+        cell.cmee = n as u8;
     }
 }
 

@@ -15,7 +15,7 @@ use crate::net::{
     NetRequest, QoS, Will,
 };
 
-use super::{num_in, set_args};
+use super::{num_in, number_setting, set_args};
 
 /// `AT+MPUB` payload limit. Seed 000 FAQ 15 (the Air780E guide) says 2384 bytes, seed 001
 /// FAQ 8 says 4100; we keep the Air780E guide's, the stricter (fixtures/DIVERGENCES.md).
@@ -412,26 +412,8 @@ impl Mqtt {
     /// `AT+MQTTMSGSET=<0|1>`: 0 prints each message at once, 1 caches it and prints its slot
     /// (seed 001 receive flow, seed 000 FAQ 14). Read form with a space (notes section 7).
     pub fn mqttmsgset(&mut self, form: &Form, out: &mut Out) {
-        match form {
-            Form::Read => {
-                out.line(format!("+MQTTMSGSET: {}", u8::from(self.cache_mode)));
-                out.ok()
-            }
-            Form::Test => {
-                out.line("+MQTTMSGSET: (0,1)");
-                out.ok()
-            }
-            Form::Set(_) => match set_args(form)
-                .as_deref()
-                .and_then(|a| flag(a.first()).filter(|_| a.len() == 1))
-            {
-                Some(on) => {
-                    self.cache_mode = on;
-                    out.ok()
-                }
-                None => out.error(),
-            },
-            Form::Exec => out.error(),
+        if let Some(n) = number_setting(form, out, "+MQTTMSGSET", 0..=1, self.cache_mode.into()) {
+            self.cache_mode = n == 1;
         }
     }
 
@@ -484,26 +466,8 @@ impl Mqtt {
 
     /// `AT+MQTTMODE=<0|1>`: 0 text payloads (default), 1 hex (notes section 9).
     pub fn mqttmode(&mut self, form: &Form, out: &mut Out) {
-        match form {
-            Form::Read => {
-                out.line(format!("+MQTTMODE: {}", u8::from(self.hex_mode)));
-                out.ok()
-            }
-            Form::Test => {
-                out.line("+MQTTMODE: (0,1)");
-                out.ok()
-            }
-            Form::Set(_) => match set_args(form)
-                .as_deref()
-                .and_then(|a| flag(a.first()).filter(|_| a.len() == 1))
-            {
-                Some(on) => {
-                    self.hex_mode = on;
-                    out.ok()
-                }
-                None => out.error(),
-            },
-            Form::Exec => out.error(),
+        if let Some(n) = number_setting(form, out, "+MQTTMODE", 0..=1, self.hex_mode.into()) {
+            self.hex_mode = n == 1;
         }
     }
 

@@ -334,3 +334,57 @@ fn pdn_deactivation_as_in_seed_001() {
     assert_eq!(r.send("AT+MIPCLOSE"), "\r\nOK\r\n");
     r.connected();
 }
+
+#[test]
+fn settings_have_read_test_and_set_forms() {
+    let mut r = Rig::new();
+    assert_eq!(r.send("AT+CMEE?"), "\r\n+CMEE: 1\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CMEE=?"), "\r\n+CMEE: (0-2)\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CEREG=2"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CEREG?"), "\r\n+CEREG: 2,1\r\n\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+CGREG?"),
+        "\r\n+CGREG: 0,1\r\n\r\nOK\r\n",
+        "CGREG has its own mode"
+    );
+    assert_eq!(r.send("AT+CGATT=?"), "\r\n+CGATT: (0,1)\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+MQTTMSGSET?"), "\r\n+MQTTMSGSET: 0\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+MQTTMODE=1"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+MQTTMODE?"), "\r\n+MQTTMODE: 1\r\n\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+MQTTMODE=?"),
+        "\r\n+MQTTMODE: (0,1)\r\n\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+MQTTMODE"), "\r\nERROR\r\n");
+    assert_eq!(r.send("AT+MQTTMODE=0,1"), "\r\nERROR\r\n");
+    // Detaching takes the data path down: a connect now fails at once.
+    assert_eq!(r.send("AT+CGATT=0"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CGATT?"), "\r\n+CGATT: 0\r\n\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+MIPSTART=\"h\",1883"),
+        "\r\nOK\r\n\r\nCONNECT FAIL\r\n"
+    );
+}
+
+#[test]
+fn hex_mode_publishes_decoded_bytes_and_prints_hex() {
+    let mut r = Rig::new();
+    r.connected();
+    r.send("AT+MQTTMODE=1");
+    assert_eq!(r.send("AT+MPUB=\"test\",0,0,\"313233\""), "\r\nOK\r\n");
+    assert!(
+        matches!(r.net.last(), Some(NetRequest::Mqtt { op: MqttOp::Publish { payload, .. }, .. }) if &payload[..] == b"123")
+    );
+    assert_eq!(
+        r.send("AT+MPUB=\"test\",0,0,\"31323\""),
+        "\r\nERROR\r\n",
+        "odd hex length"
+    );
+    let msg = NetEventKind::Message {
+        topic: "t".into(),
+        qos: QoS::AtMostOnce,
+        retain: false,
+        payload: "\r\n".into(),
+    };
+    assert_eq!(r.event(msg), "\r\n+MSUB: \"t\",4 byte,0D0A\r\n");
+}
