@@ -284,7 +284,16 @@ async fn run_modem(
     }
     drop(links);
     drop(out_tx);
-    let _ = writer.await;
+    // Flush what is queued, but a host that stopped reading must not hold up the exit: the
+    // writer may be blocked on a full PTY buffer.
+    let mut writer = writer;
+    if tokio::time::timeout(std::time::Duration::from_millis(500), &mut writer)
+        .await
+        .is_err()
+    {
+        warn!("UART output not drained at shutdown (the host is not reading)");
+        writer.abort();
+    }
 }
 
 /// Lets the UART (which owns the PTY and the link file) be split like a stream.

@@ -441,3 +441,26 @@ fn bad_arguments_are_explained() {
     assert_eq!(code, Some(1));
     assert!(err.contains("not implemented yet"), "{err}");
 }
+
+#[test]
+fn sigterm_exits_even_when_the_host_stopped_reading() {
+    let mut sim = SimProcess::spawn(&[]);
+    let mut port = sim.port();
+    // Far more answer bytes than a PTY buffers, and never read.
+    for _ in 0..200 {
+        port.send(&b"ATI\r".repeat(50));
+    }
+    sim.signal(nix::sys::signal::Signal::SIGTERM);
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = sim.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "modem-sim did not exit within {WAIT:?} of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+}
