@@ -464,3 +464,133 @@ fn sigterm_exits_even_when_the_host_stopped_reading() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+/// A Mosquitto with password auth on a free loopback port, killed on drop.
+struct Mosquitto {
+    child: Child,
+    addr: std::net::SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Mosquitto {
+    fn start() -> Mosquitto {
+        let dir = tempfile::tempdir().unwrap();
+        let passwd = dir.path().join("passwd");
+        let status = Command::new("mosquitto_passwd")
+            .args(["-b", "-c"])
+            .arg(&passwd)
+            .args(["root", "luat123456"])
+            .status()
+            .expect("mosquitto_passwd is installed (apt-get install mosquitto; .ci/run does it)");
+        assert!(status.success());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let conf = dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n",
+                passwd.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto is installed");
+        let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+        let deadline = Instant::now() + WAIT;
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not listen on {addr}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Mosquitto {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Seed 000 section 6.2 through `--broker` to a separately started Mosquitto with password
+/// auth; and a wrong password, which Mosquitto refuses, reads as `CLOSED` (DIVERGENCES A5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_flow_through_broker_flag_to_mosquitto() {
+    let mosquitto = Mosquitto::start();
+    let addr = mosquitto.addr;
+    let (client, mut ev) = mqtt_client(addr, "tool");
+    client
+        .subscribe("mqtt/sub", rumqttc::QoS::AtMostOnce)
+        .await
+        .unwrap();
+    subscribed(&mut ev).await;
+    let url = format!("mqtt://{addr}");
+    let (sim, mut port) = tokio::task::spawn_blocking(move || {
+        let sim = SimProcess::spawn(&["--broker", &url]);
+        let mut port = sim.port();
+        port.at("ATE0", "OK\r\n");
+        port.at("AT+MCONFIG=868488076771714,root,wrong", "OK\r\n");
+        port.at(
+            "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"",
+            "CONNECT OK\r\n",
+        );
+        assert_eq!(
+            port.at("AT+MCONNECT=1,60", "CLOSED\r\n"),
+            "\r\nOK\r\n\r\nCLOSED\r\n"
+        );
+        assert_eq!(
+            port.at("AT+MQTTSTATU", "OK\r\n"),
+            "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"
+        );
+        port.at("AT+MIPCLOSE", "\r\n");
+        port.at("AT+MCONFIG=868488076771714,root,luat123456", "OK\r\n");
+        port.at(
+            "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"",
+            "CONNECT OK\r\n",
+        );
+        port.at("AT+MCONNECT=1,60", "CONNACK OK\r\n");
+        port.at("AT+MSUB=\"mqtt/pub\",0", "SUBACK\r\n");
+        port.at("AT+MPUB=\"mqtt/sub\",0,0,\"data from 4G module\"", "OK\r\n");
+        (sim, port)
+    })
+    .await
+    .unwrap();
+    let got = next_publish(&mut ev, "mqtt/sub").await;
+    assert_eq!(&got.payload[..], b"data from 4G module");
+    client
+        .publish(
+            "mqtt/pub",
+            rumqttc::QoS::AtMostOnce,
+            false,
+            "data from tcp server",
+        )
+        .await
+        .unwrap();
+    // The client's event loop must keep running for the publish to leave.
+    let poller = tokio::spawn(async move { while ev.poll().await.is_ok() {} });
+    let printed = tokio::task::spawn_blocking(move || port.until("server\r\n"))
+        .await
+        .unwrap();
+    poller.abort();
+    assert!(
+        printed.ends_with("\r\n+MSUB: \"mqtt/pub\",20 byte,data from tcp server\r\n"),
+        "{printed:?}"
+    );
+    drop(sim);
+}
