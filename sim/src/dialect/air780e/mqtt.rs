@@ -101,9 +101,18 @@ fn flag(arg: Option<&Arg>) -> Option<bool> {
     num_in(arg, 0..=1).map(|n| n == 1)
 }
 
-fn topic_of(arg: &Arg) -> Option<String> {
-    let t = arg.text();
-    (!t.is_empty() && t.len() <= TOPIC_MAX).then_some(t)
+/// A topic to publish to: UTF-8, at most 256 bytes (notes sections 4-6), and a valid MQTT topic
+/// name (no wildcards, no NUL: MQTT-3.3.2-2, MQTT-4.7.3-2). Anything else the broker would
+/// answer by closing the link, so the module refuses it up front with `ERROR`.
+fn topic_name(arg: &Arg) -> Option<String> {
+    let t = String::from_utf8(arg.bytes.clone()).ok()?;
+    (t.len() <= TOPIC_MAX && crate::broker::topic::valid_topic(&t)).then_some(t)
+}
+
+/// A topic filter to subscribe with (MQTT-4.7.1-2, MQTT-4.7.1-3), same limits.
+fn topic_filter(arg: &Arg) -> Option<String> {
+    let t = String::from_utf8(arg.bytes.clone()).ok()?;
+    (t.len() <= TOPIC_MAX && crate::broker::topic::valid_filter(&t)).then_some(t)
 }
 
 impl Mqtt {
@@ -155,7 +164,7 @@ impl Mqtt {
                 }
                 if args.len() == 7 {
                     let (Some(qos), Some(retain), Some(topic)) =
-                        (qos_of(args.get(3)), flag(args.get(4)), topic_of(&args[5]))
+                        (qos_of(args.get(3)), flag(args.get(4)), topic_name(&args[5]))
                     else {
                         return out.error();
                     };
@@ -272,7 +281,7 @@ impl Mqtt {
         let [topic, qos] = args.as_slice() else {
             return out.error();
         };
-        let (Some(topic), Some(qos)) = (topic_of(topic), qos_of(Some(qos))) else {
+        let (Some(topic), Some(qos)) = (topic_filter(topic), qos_of(Some(qos))) else {
             return out.error();
         };
         let Some(link) = self.session_up() else {
@@ -293,7 +302,7 @@ impl Mqtt {
         let [topic] = args.as_slice() else {
             return out.error();
         };
-        let Some(topic) = topic_of(topic) else {
+        let Some(topic) = topic_filter(topic) else {
             return out.error();
         };
         let Some(link) = self.session_up() else {
@@ -322,7 +331,7 @@ impl Mqtt {
             return out.error();
         };
         let (Some(topic), Some(qos), Some(retain)) =
-            (topic_of(topic), qos_of(Some(qos)), flag(Some(retain)))
+            (topic_name(topic), qos_of(Some(qos)), flag(Some(retain)))
         else {
             return out.error();
         };
@@ -355,7 +364,7 @@ impl Mqtt {
             return out.error();
         };
         let (Some(topic), Some(qos), Some(retain), Some(len)) = (
-            topic_of(topic),
+            topic_name(topic),
             qos_of(Some(qos)),
             flag(Some(retain)),
             num_in(Some(len), 1..=MPUBEX_MAX as u32),

@@ -388,3 +388,21 @@ fn hex_mode_publishes_decoded_bytes_and_prints_hex() {
     };
     assert_eq!(r.event(msg), "\r\n+MSUB: \"t\",4 byte,0D0A\r\n");
 }
+
+#[test]
+fn topics_follow_mqtt_rules() {
+    let mut r = Rig::new();
+    r.connected();
+    assert_eq!(r.send("AT+MPUB=\"a/#\",0,0,\"x\""), "\r\nERROR\r\n", "no wildcard in a topic name");
+    assert_eq!(r.send("AT+MPUB=\"a/+/b\",0,0,\"x\""), "\r\nERROR\r\n");
+    assert_eq!(r.send("AT+MSUB=\"a/#/b\",0"), "\r\nERROR\r\n", "# only last");
+    assert_eq!(r.send("AT+MSUB=\"a+\",0"), "\r\nERROR\r\n", "+ only as a whole level");
+    assert_eq!(r.send("AT+MSUB=\"command/send/+\",0"), "\r\nOK\r\n", "seed 003 subscribes with +");
+    assert_eq!(r.send("AT+MUNSUB=\"a/#\""), "\r\nOK\r\n");
+    let fx = r.engine.feed(b"AT+MPUB=\"t\xff\",0,0,\"x\"\r");
+    assert_eq!(r.take(fx), "\r\nERROR\r\n", "not UTF-8");
+    let fx = r.engine.feed(b"AT+MSUB=t\x00,0\r");
+    assert_eq!(r.take(fx), "\r\nERROR\r\n", "NUL");
+    let long = "t".repeat(257);
+    assert_eq!(r.send(&format!("AT+MSUB=\"{long}\",0")), "\r\nERROR\r\n");
+}
