@@ -594,3 +594,40 @@ async fn plain_flow_through_broker_flag_to_mosquitto() {
     );
     drop(sim);
 }
+
+#[path = "support/malformed.rs"]
+mod malformed;
+
+/// The malformed-input table through the real binary, the PTY and the embedded broker.
+#[test]
+fn malformed_input_table_through_the_pty() {
+    let cases = malformed::malformed_cases(include_str!("../../fixtures/malformed/air780e.tsv"));
+    let sim = SimProcess::spawn(&[]);
+    let mut port = sim.port();
+    port.at("ATE0", "OK\r\n");
+    let mut connected = false;
+    for case in cases {
+        if case.connected != connected {
+            if case.connected {
+                port.at("AT+MCONFIG=dev,root,luat123456", "OK\r\n");
+                port.at("AT+MIPSTART=\"h\",1883", "CONNECT OK\r\n");
+                port.at("AT+MCONNECT=1,60", "CONNACK OK\r\n");
+            } else {
+                port.at("AT+MIPCLOSE", "OK\r\n");
+            }
+            connected = case.connected;
+        }
+        port.send(&case.input);
+        let expected = String::from_utf8_lossy(&case.expected).into_owned();
+        assert_eq!(port.until(&expected), expected, "{}", case.why);
+        assert_eq!(
+            port.at("AT", "OK\r\n"),
+            "\r\nOK\r\n",
+            "AT after: {}",
+            case.why
+        );
+        // Settings some rows change go back to the defaults.
+        port.at("AT+CMEE=1", "OK\r\n");
+        port.at("AT+MQTTMODE=0", "OK\r\n");
+    }
+}

@@ -393,11 +393,27 @@ fn hex_mode_publishes_decoded_bytes_and_prints_hex() {
 fn topics_follow_mqtt_rules() {
     let mut r = Rig::new();
     r.connected();
-    assert_eq!(r.send("AT+MPUB=\"a/#\",0,0,\"x\""), "\r\nERROR\r\n", "no wildcard in a topic name");
+    assert_eq!(
+        r.send("AT+MPUB=\"a/#\",0,0,\"x\""),
+        "\r\nERROR\r\n",
+        "no wildcard in a topic name"
+    );
     assert_eq!(r.send("AT+MPUB=\"a/+/b\",0,0,\"x\""), "\r\nERROR\r\n");
-    assert_eq!(r.send("AT+MSUB=\"a/#/b\",0"), "\r\nERROR\r\n", "# only last");
-    assert_eq!(r.send("AT+MSUB=\"a+\",0"), "\r\nERROR\r\n", "+ only as a whole level");
-    assert_eq!(r.send("AT+MSUB=\"command/send/+\",0"), "\r\nOK\r\n", "seed 003 subscribes with +");
+    assert_eq!(
+        r.send("AT+MSUB=\"a/#/b\",0"),
+        "\r\nERROR\r\n",
+        "# only last"
+    );
+    assert_eq!(
+        r.send("AT+MSUB=\"a+\",0"),
+        "\r\nERROR\r\n",
+        "+ only as a whole level"
+    );
+    assert_eq!(
+        r.send("AT+MSUB=\"command/send/+\",0"),
+        "\r\nOK\r\n",
+        "seed 003 subscribes with +"
+    );
     assert_eq!(r.send("AT+MUNSUB=\"a/#\""), "\r\nOK\r\n");
     let fx = r.engine.feed(b"AT+MPUB=\"t\xff\",0,0,\"x\"\r");
     assert_eq!(r.take(fx), "\r\nERROR\r\n", "not UTF-8");
@@ -405,4 +421,31 @@ fn topics_follow_mqtt_rules() {
     assert_eq!(r.take(fx), "\r\nERROR\r\n", "NUL");
     let long = "t".repeat(257);
     assert_eq!(r.send(&format!("AT+MSUB=\"{long}\",0")), "\r\nERROR\r\n");
+}
+
+#[path = "../../../tests/support/malformed.rs"]
+mod malformed;
+use malformed::{malformed_cases, MalformedCase};
+
+#[test]
+fn malformed_input_table() {
+    let cases: Vec<MalformedCase> =
+        malformed_cases(include_str!("../../../../fixtures/malformed/air780e.tsv"));
+    assert!(cases.len() >= 100, "the table has {} cases", cases.len());
+    for case in cases {
+        let mut r = Rig::new();
+        if case.connected {
+            r.connected();
+        }
+        let fx = r.engine.feed(&case.input);
+        let got = r.take(fx);
+        assert_eq!(
+            got.as_bytes(),
+            &case.expected[..],
+            "{}: {:?}",
+            case.why,
+            String::from_utf8_lossy(&case.input[..case.input.len().min(80)])
+        );
+        assert_eq!(r.send("AT"), "\r\nOK\r\n", "AT after: {}", case.why);
+    }
 }
