@@ -5,5 +5,5 @@ pub mod command;
 pub mod escape;
 pub mod framer;
 
-pub use command::{parse_line, split_args, Arg, Command, Form, ParseError};
+pub use command::{parse_line, render, split_args, Arg, Command, Form, ParseError};
 pub use framer::{Frame, Framer};

@@ -4,6 +4,8 @@
 //! writes its answer into [`Out`]. The [`Engine`] ties it to the [`Framer`].
 
 pub mod air780e;
+#[cfg(test)]
+mod props;
 
 use std::fmt;
 use std::str::FromStr;
