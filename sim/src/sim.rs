@@ -219,9 +219,11 @@ impl Drop for Simulator {
     }
 }
 
-/// Output waiting for the UART is bounded: a host that never reads cannot grow our memory. A
-/// real UART without flow control loses bytes in the same situation.
-const UART_QUEUE: usize = 4096;
+/// Output waiting for the UART is bounded by bytes: far more than any burst a reading host can
+/// produce (10,000 `+MSUB`s are about 0.5 MB), so nothing is lost while the host reads; and a
+/// host that never reads cannot grow our memory past it. Past it, output is dropped with a
+/// warning, as a real UART without flow control would lose it.
+const UART_QUEUE_BYTES: usize = 16 << 20;
 
 async fn run_modem(
     uart: Uart,
@@ -233,12 +235,15 @@ async fn run_modem(
     let (net_tx, mut net_rx) = mpsc::unbounded_channel();
     let mut links = Links::new(router, net_tx);
     let (mut rd, mut wr) = tokio::io::split(UartIo(uart));
-    let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(UART_QUEUE);
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let queued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let writer_queued = queued.clone();
     let writer = tokio::spawn(async move {
         while let Some(bytes) = out_rx.recv().await {
             if let Err(e) = wr.write_all(&bytes).await {
                 warn!(error = %e, "UART write failed");
             }
+            writer_queued.fetch_sub(bytes.len(), std::sync::atomic::Ordering::Relaxed);
         }
         wr
     });
@@ -247,8 +252,14 @@ async fn run_modem(
             match e {
                 Effect::Uart(bytes) => {
                     debug!(out = %String::from_utf8_lossy(&bytes).escape_debug(), "uart <-");
-                    if out_tx.try_send(bytes).is_err() {
-                        warn!("the host is not reading the UART: output dropped");
+                    let len = bytes.len();
+                    if queued.fetch_add(len, std::sync::atomic::Ordering::Relaxed) + len
+                        > UART_QUEUE_BYTES
+                    {
+                        queued.fetch_sub(len, std::sync::atomic::Ordering::Relaxed);
+                        warn!(len, "the host is not reading the UART: output dropped");
+                    } else if out_tx.send(bytes).is_err() {
+                        queued.fetch_sub(len, std::sync::atomic::Ordering::Relaxed);
                     }
                 }
                 Effect::Net(req) => links.handle(req),

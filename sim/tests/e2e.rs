@@ -631,3 +631,147 @@ fn malformed_input_table_through_the_pty() {
         port.at("AT+MQTTMODE=0", "OK\r\n");
     }
 }
+
+const NO_LOSS: usize = 10_000;
+
+/// 10,000 QoS 1 messages up through `AT+MPUB` arrive at a subscriber exactly once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_qos1_up_exactly_once_in_order() {
+    let broker = Broker::start(BrokerConfig::default()).await.unwrap();
+    let addr = broker.local_addr();
+    let (client, mut ev) = mqtt_client(addr, "collector");
+    client
+        .subscribe("noloss/up", rumqttc::QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    subscribed(&mut ev).await;
+    let collector = tokio::spawn(async move {
+        let mut got = Vec::with_capacity(NO_LOSS);
+        while got.len() < NO_LOSS {
+            let p = next_publish(&mut ev, "noloss/up").await;
+            got.push(String::from_utf8_lossy(&p.payload).into_owned());
+        }
+        got
+    });
+    let url = format!("mqtt://{addr}");
+    let sim = tokio::task::spawn_blocking(move || {
+        let sim = SimProcess::spawn(&["--broker", &url]);
+        let mut port = sim.port();
+        port.at("ATE0", "OK\r\n");
+        port.at("AT+MCONFIG=up,root,luat123456", "OK\r\n");
+        port.at("AT+MIPSTART=\"h\",1883", "CONNECT OK\r\n");
+        port.at("AT+MCONNECT=1,60", "CONNACK OK\r\n");
+        for i in 0..NO_LOSS {
+            // One QoS 1 publish in flight at a time, as on the module.
+            let answer = port.at(&format!("AT+MPUB=\"noloss/up\",1,0,\"{i}\""), "PUBACK\r\n");
+            assert_eq!(answer, "\r\nOK\r\n\r\nPUBACK\r\n", "message {i}");
+        }
+        sim
+    })
+    .await
+    .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(60), collector)
+        .await
+        .expect("all arrive")
+        .unwrap();
+    let want: Vec<String> = (0..NO_LOSS).map(|i| i.to_string()).collect();
+    assert!(
+        got == want,
+        "first difference at {:?}",
+        got.iter().zip(&want).position(|(a, b)| a != b)
+    );
+    drop(sim);
+    broker.shutdown().await;
+}
+
+/// 10,000 QoS 1 messages published to the modem's subscription come out as `+MSUB`
+/// exactly once, in order, however fast they arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_qos1_down_exactly_once_in_order() {
+    let broker = Broker::start(BrokerConfig::default()).await.unwrap();
+    let addr = broker.local_addr();
+    let url = format!("mqtt://{addr}");
+    let (sim, mut port) = tokio::task::spawn_blocking(move || {
+        let sim = SimProcess::spawn(&["--broker", &url]);
+        let mut port = sim.port();
+        port.at("ATE0", "OK\r\n");
+        port.at("AT+MCONFIG=down,root,luat123456", "OK\r\n");
+        port.at("AT+MIPSTART=\"h\",1883", "CONNECT OK\r\n");
+        port.at("AT+MCONNECT=1,60", "CONNACK OK\r\n");
+        port.at("AT+MSUB=\"noloss/down\",1", "SUBACK\r\n");
+        (sim, port)
+    })
+    .await
+    .unwrap();
+    let (client, mut ev) = mqtt_client(addr, "source");
+    let poller = tokio::spawn(async move { while ev.poll().await.is_ok() {} });
+    let publisher = tokio::spawn(async move {
+        for i in 0..NO_LOSS {
+            client
+                .publish(
+                    "noloss/down",
+                    rumqttc::QoS::AtLeastOnce,
+                    false,
+                    i.to_string(),
+                )
+                .await
+                .unwrap();
+        }
+        client
+    });
+    tokio::task::spawn_blocking(move || {
+        for i in 0..NO_LOSS {
+            let payload = i.to_string();
+            let line = format!(
+                "\r\n+MSUB: \"noloss/down\",{} byte,{payload}\r\n",
+                payload.len()
+            );
+            assert_eq!(
+                port.until(&line),
+                line,
+                "message {i}: nothing else (no duplicate, no gap) before it"
+            );
+        }
+    })
+    .await
+    .unwrap();
+    let _client = publisher.await.unwrap();
+    poller.abort();
+    drop(sim);
+    broker.shutdown().await;
+}
+
+#[test]
+fn memory_stays_bounded_under_ten_megabytes_of_garbage() {
+    let sim = SimProcess::spawn(&[]);
+    let mut port = sim.port();
+    port.at("ATE0", "OK\r\n");
+    let before = sim.rss_kib();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(10);
+    let mut writer = port.file.try_clone().unwrap();
+    let w = std::thread::spawn(move || {
+        let mut chunk = vec![0u8; 64 * 1024];
+        for _ in 0..160 {
+            rng.fill(&mut chunk[..]);
+            writer.write_all(&chunk).unwrap();
+        }
+    });
+    // Drain the answers while the garbage goes in.
+    let mut buf = vec![0u8; 1 << 16];
+    while !w.is_finished() {
+        let mut fds = [nix::poll::PollFd::new(
+            port.file.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(50u8)).unwrap() > 0 {
+            let _ = (&port.file).read(&mut buf).unwrap();
+        }
+    }
+    w.join().unwrap();
+    port.at("\rAT+CGSN", "868488076771714\r\n\r\nOK\r\n");
+    let grown = sim.rss_kib().saturating_sub(before);
+    assert!(
+        grown < 16 * 1024,
+        "RSS grew by {grown} KiB under 10 MiB of garbage"
+    );
+}

@@ -8,19 +8,43 @@ use crate::dialect::{make, DialectKind, Effect, Engine};
 use crate::modem::Identity;
 
 fn command() -> impl Strategy<Value = Command> {
-    let extended = ("[A-Z][A-Z0-9_]{0,11}", prop_oneof![
-        Just(Form::Exec),
-        Just(Form::Test),
-        Just(Form::Read),
-        // Parameters: anything on one line; the parser keeps the raw bytes after `=`.
-        proptest::collection::vec(any::<u8>().prop_filter("one line", |b| *b != b'\r' && *b != b'\n'), 0..40)
+    let extended = (
+        "[A-Z][A-Z0-9_]{0,11}",
+        prop_oneof![
+            Just(Form::Exec),
+            Just(Form::Test),
+            Just(Form::Read),
+            // Parameters: anything on one line; the parser keeps the raw bytes after `=`.
+            proptest::collection::vec(
+                any::<u8>().prop_filter("one line", |b| *b != b'\r' && *b != b'\n'),
+                0..40
+            )
             .prop_filter("not the test form", |a| a.first() != Some(&b'?'))
             .prop_map(|a| Form::Set(trim_trailing_blanks(a))),
-    ])
-        .prop_map(|(name, form)| Command { name: format!("+{name}"), form });
-    let basic = ("[A-Z]", prop_oneof![Just(Form::Exec), Just(Form::Read), Just(Form::Test), "[0-9]{1,3}".prop_map(|d| Form::Set(d.into_bytes()))])
+        ],
+    )
+        .prop_map(|(name, form)| Command {
+            name: format!("+{name}"),
+            form,
+        });
+    let basic = (
+        "[A-Z]",
+        prop_oneof![
+            Just(Form::Exec),
+            Just(Form::Read),
+            Just(Form::Test),
+            "[0-9]{1,3}".prop_map(|d| Form::Set(d.into_bytes()))
+        ],
+    )
         .prop_map(|(letter, form)| Command { name: letter, form });
-    prop_oneof![extended, basic, Just(Command { name: String::new(), form: Form::Exec })]
+    prop_oneof![
+        extended,
+        basic,
+        Just(Command {
+            name: String::new(),
+            form: Form::Exec
+        })
+    ]
 }
 
 /// The parser drops trailing blanks of a line (a host's stray space), so a generated
@@ -64,7 +88,10 @@ fn run(engine: &mut Engine, chunks: &[&[u8]]) -> (Vec<u8>, Vec<String>) {
 }
 
 fn engine() -> Engine {
-    Engine::new(make(DialectKind::Air780e, Identity::default()).expect("air780e"), true)
+    Engine::new(
+        make(DialectKind::Air780e, Identity::default()).expect("air780e"),
+        true,
+    )
 }
 
 proptest! {
