@@ -9,6 +9,8 @@
 
 pub mod device;
 pub mod exchange;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod mqtt;
 pub mod runner;
 pub mod steps;

@@ -8,6 +8,8 @@
 pub mod at;
 pub mod broker;
 pub mod dialect;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod modem;
 pub mod net;
 pub mod sim;

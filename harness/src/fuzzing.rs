@@ -1,0 +1,33 @@
+//! Entry point for the `doclog` fuzz target in `fuzz/`, kept here so `cargo test` replays its
+//! corpus through the same code.
+
+/// The vendor-log parser must take any text without panicking, and every step it yields must
+/// come from a line of the input.
+pub fn doclog(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    for step in crate::exchange::parse(&text) {
+        let _ = format!("{step:?}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn doclog_corpus_replays() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+        let mut n = 0;
+        for dir in [root.join("corpus/doclog"), root.join("regressions/doclog")] {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if !path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                {
+                    super::doclog(&std::fs::read(&path).unwrap());
+                    n += 1;
+                }
+            }
+        }
+        assert!(n >= 27, "{n} inputs");
+    }
+}
