@@ -11,4 +11,5 @@ pub mod dialect;
 pub mod modem;
 pub mod net;
 pub mod sim;
+pub mod tls;
 pub mod uart;

@@ -25,6 +25,7 @@ use tracing::{info, warn};
 
 mod conn;
 mod router;
+mod tls;
 pub mod topic;
 
 use router::{Limits, Router};
