@@ -158,7 +158,11 @@ fn ready_file_banner_at_and_sigterm() {
         "the real bound port is reported"
     );
     // The embedded broker's TLS listener is a second port.
-    assert!(sim.field("mqtts").starts_with("127.0.0.1:"), "{:?}", sim.ready);
+    assert!(
+        sim.field("mqtts").starts_with("127.0.0.1:"),
+        "{:?}",
+        sim.ready
+    );
     assert_ne!(sim.field("mqtts"), sim.field("mqtt"));
     assert_eq!(sim.field("control"), String::new());
     assert_eq!(std::fs::read_link(&link).unwrap(), PathBuf::from(&tty));
