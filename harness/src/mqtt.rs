@@ -214,8 +214,20 @@ impl MqttClient {
 /// A Mosquitto broker on a free loopback port, with a password file. Killed on drop.
 pub struct Mosquitto {
     pub addr: SocketAddr,
+    /// The TLS listener, when started with [`Mosquitto::start_with`].
+    pub tls_addr: Option<SocketAddr>,
     child: tokio::process::Child,
     _dir: tempfile::TempDir,
+}
+
+/// A TLS listener for Mosquitto: its certificate, key, and the CA (which client certificates
+/// must chain to under `require_client_cert`).
+#[derive(Debug, Clone)]
+pub struct MosquittoTls {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub require_client_cert: bool,
 }
 
 impl std::fmt::Debug for Mosquitto {
@@ -230,6 +242,16 @@ impl Mosquitto {
     /// Starts `mosquitto` with `listener <port> 127.0.0.1`, `allow_anonymous false` and a
     /// password file holding `accounts`; returns once it logs that it is running.
     pub async fn start(accounts: &[(String, String)], timeout: Duration) -> Result<Mosquitto> {
+        Self::start_with(accounts, timeout, None).await
+    }
+
+    /// As [`Mosquitto::start`], plus a second listener speaking TLS with `tls`'s certificates
+    /// (its address in [`Mosquitto::tls_addr`]).
+    pub async fn start_with(
+        accounts: &[(String, String)],
+        timeout: Duration,
+        tls: Option<&MosquittoTls>,
+    ) -> Result<Mosquitto> {
         let dir = tempfile::tempdir()?;
         let passwd: PathBuf = dir.path().join("passwd");
         for (i, (user, password)) in accounts.iter().enumerate() {
@@ -254,13 +276,40 @@ impl Mosquitto {
             .local_addr()?
             .port();
         let conf = dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n",
-                passwd.display()
-            ),
-        )?;
+        let mut text = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n",
+            passwd.display()
+        );
+        let mut tls_addr = None;
+        if let Some(tls) = tls {
+            let tls_port = std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port();
+            let mut paths = Vec::new();
+            for (name, pem) in [
+                ("ca.crt", &tls.ca_pem),
+                ("server.crt", &tls.cert_pem),
+                ("server.key", &tls.key_pem),
+            ] {
+                let path = dir.path().join(name);
+                std::fs::write(&path, pem)?;
+                // Readable by the `mosquitto` user it drops to (test-only keys).
+                let _ = std::fs::set_permissions(
+                    &path,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o644),
+                );
+                paths.push(path);
+            }
+            text += &format!(
+                "listener {tls_port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate {}\n",
+                paths[0].display(),
+                paths[1].display(),
+                paths[2].display(),
+                tls.require_client_cert
+            );
+            tls_addr = Some(SocketAddr::from(([127, 0, 0, 1], tls_port)));
+        }
+        std::fs::write(&conf, text)?;
         // Running as root, mosquitto drops to the `mosquitto` user, which cannot read our
         // private temp dir; let it read the two files.
         let _ = std::fs::set_permissions(
@@ -309,6 +358,7 @@ impl Mosquitto {
         });
         Ok(Mosquitto {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            tls_addr,
             child,
             _dir: dir,
         })

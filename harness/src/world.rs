@@ -28,6 +28,17 @@ pub struct ModemWorld {
     /// modem by.
     pub modem_client_id: Option<String>,
     pub timeout: Duration,
+    /// How the broker's TLS side is set up; read by [`ModemWorld::start`].
+    pub tls: TlsSetup,
+}
+
+/// The TLS side of the broker a scenario starts (steps in `steps/tls.rs` fill it in).
+#[derive(Debug, Clone, Default)]
+pub struct TlsSetup {
+    /// The broker's PKI; `None`: the committed test PKI (`certs/`).
+    pub pki: Option<modem_sim::tls::pki::Pki>,
+    /// Mutual TLS: the broker refuses clients without a certificate from its CA.
+    pub require_client_cert: bool,
 }
 
 impl std::fmt::Debug for ModemWorld {
@@ -51,6 +62,7 @@ impl ModemWorld {
             mosquitto: None,
             modem_client_id: None,
             timeout: DEFAULT_TIMEOUT,
+            tls: TlsSetup::default(),
         }
     }
 
@@ -70,13 +82,31 @@ impl ModemWorld {
         if mosquitto {
             let mut accounts = vec![(ROOT.0.to_string(), ROOT.1.to_string())];
             accounts.extend(extra_accounts);
-            let m = Mosquitto::start(&accounts, self.timeout).await?;
+            let pki = self.broker_pki();
+            let tls = crate::mqtt::MosquittoTls {
+                ca_pem: pki.ca_cert,
+                cert_pem: pki.server_cert,
+                key_pem: pki.server_key,
+                require_client_cert: self.tls.require_client_cert,
+            };
+            let m = Mosquitto::start_with(&accounts, self.timeout, Some(&tls)).await?;
             cfg.broker = Some(HostPort {
                 host: m.addr.ip().to_string(),
                 port: m.addr.port(),
             });
+            cfg.tls_broker = m.tls_addr.map(|a| HostPort {
+                host: a.ip().to_string(),
+                port: a.port(),
+            });
             self.mosquitto = Some(m);
         }
+        if let Some(pki) = &self.tls.pki {
+            cfg.tls_server.cert_pem = pki.server_cert.clone();
+            cfg.tls_server.key_pem = pki.server_key.clone();
+            cfg.tls_server.ca_pem = pki.ca_cert.clone();
+            cfg.tls_server.ca_path = None;
+        }
+        cfg.tls_server.require_client_cert = self.tls.require_client_cert;
         let sim = Simulator::start(cfg)
             .await
             .context("starting the simulator")?;
@@ -85,6 +115,14 @@ impl ModemWorld {
         self.sim = Some(sim);
         self.device = Some(device);
         Ok(())
+    }
+
+    /// The PKI of the broker's TLS listener: the scenario's own, or the committed one.
+    pub fn broker_pki(&self) -> modem_sim::tls::pki::Pki {
+        self.tls
+            .pki
+            .clone()
+            .unwrap_or_else(modem_sim::tls::pki::Pki::embedded)
     }
 
     pub fn sim(&self) -> Result<&Simulator> {

@@ -77,6 +77,14 @@ pub fn session(data: &[u8]) {
                 Effect::Uart(b) => out_bytes += b.len(),
                 Effect::Net(NetRequest::Open { link, .. }) => last_link = link,
                 Effect::Net(_) => {}
+                // Timers fire at once here: a stalled prompt times out within the input.
+                Effect::Timer { id, .. } => {
+                    for e in engine.timer(id) {
+                        if let Effect::Uart(b) = e {
+                            out_bytes += b.len();
+                        }
+                    }
+                }
             }
         }
     }

@@ -13,4 +13,5 @@ pub mod fuzzing;
 pub mod modem;
 pub mod net;
 pub mod sim;
+pub mod tls;
 pub mod uart;

@@ -7,7 +7,8 @@ use clap::Parser;
 use modem_sim::dialect::DialectKind;
 use modem_sim::modem::Identity;
 use modem_sim::net::HostPort;
-use modem_sim::sim::{ReadyInfo, SimConfig, Simulator};
+use modem_sim::sim::{ReadyInfo, SimConfig, Simulator, TlsServer};
+use modem_sim::tls::pki::{Pki, PkiOptions};
 use tracing_subscriber::EnvFilter;
 
 /// A software cellular modem for testing drivers without hardware.
@@ -18,8 +19,16 @@ use tracing_subscriber::EnvFilter;
 ///
 /// Open the printed tty with your driver, or by hand: picocom -b 115200 /dev/pts/N
 #[derive(Debug, Parser)]
-#[command(name = "modem-sim", version, after_help = EXAMPLES)]
+#[command(
+    name = "modem-sim",
+    version,
+    after_help = EXAMPLES,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+
     /// Which module to be.
     #[arg(long, default_value = "air780e", value_parser = parse_dialect)]
     dialect: DialectKind,
@@ -55,6 +64,32 @@ struct Cli {
     #[arg(long, default_value = "luat123456")]
     mqtt_password: String,
 
+    /// Send every TLS connection (AT+SSLMIPSTART) to this broker instead of the embedded
+    /// broker's TLS listener, e.g. mqtts://127.0.0.1:8883. --resolve still wins.
+    #[arg(long, value_name = "URL", value_parser = parse_tls_broker)]
+    tls_broker: Option<HostPort>,
+
+    /// Address of the embedded broker's TLS listener (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    tls_bind: std::net::SocketAddr,
+
+    /// The TLS listener's certificate (PEM). Default: the test PKI's server.crt, compiled in.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// The TLS listener's private key (PEM). Default: the test PKI's server.key.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// The CA that signs the listener's certificate and, with --tls-client-auth, the client
+    /// certificates it accepts. Default: the test PKI's ca.crt.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+
+    /// Mutual TLS: the TLS listener refuses clients without a certificate signed by the CA.
+    #[arg(long)]
+    tls_client_auth: bool,
+
     /// The IMEI the module reports (AT+CGSN).
     #[arg(long, default_value = "868488076771714")]
     imei: String,
@@ -64,11 +99,26 @@ struct Cli {
     verbose: u8,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Cmd {
+    /// Write a fresh test PKI (ca.crt, server.crt, server.key, client.crt, client.key) into DIR.
+    /// Test-only: the keys are not secret. The server certificate is valid for localhost,
+    /// 127.0.0.1 and the host names of the vendor guides.
+    Certs {
+        /// Where to write the files.
+        #[arg(long, value_name = "DIR", default_value = "certs")]
+        out: PathBuf,
+    },
+}
+
 const EXAMPLES: &str = "Examples:
   modem-sim                                   # Air780E + embedded broker; prints the tty
   modem-sim --link /tmp/ttyAIR --ready-file /tmp/air.json
   modem-sim --broker mqtt://127.0.0.1:1883    # use your own broker (e.g. Mosquitto)
   modem-sim --resolve airtest.openluat.com=127.0.0.1:1883
+  modem-sim --tls-client-auth                 # the TLS listener requires client certificates
+  modem-sim --tls-broker mqtts://127.0.0.1:8883   # AT+SSLMIPSTART goes to your TLS broker
+  modem-sim certs --out certs/                # write a fresh test PKI
 
 Exit: 0 after SIGINT/SIGTERM, 1 when startup fails, 2 on bad arguments.";
 
@@ -78,6 +128,10 @@ fn parse_dialect(s: &str) -> Result<DialectKind, String> {
 
 fn parse_broker(s: &str) -> Result<HostPort, String> {
     HostPort::from_mqtt_url(s)
+}
+
+fn parse_tls_broker(s: &str) -> Result<HostPort, String> {
+    HostPort::from_mqtts_url(s)
 }
 
 fn parse_resolve(s: &str) -> Result<(String, HostPort), String> {
@@ -115,8 +169,45 @@ async fn main() -> ExitCode {
     }
 }
 
+fn write_certs(dir: &Path) -> anyhow::Result<()> {
+    let pki = Pki::generate(&PkiOptions::default())?;
+    for path in pki.write(dir)? {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn read_pem(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+}
+
+fn tls_server(cli: &Cli) -> anyhow::Result<TlsServer> {
+    let mut ts = TlsServer::default();
+    if let (Some(cert), Some(key)) = (&cli.tls_cert, &cli.tls_key) {
+        ts.cert_pem = read_pem(cert)?;
+        ts.key_pem = read_pem(key)?;
+        if cli.tls_ca.is_none() {
+            // The compiled-in CA did not sign this certificate: do not advertise it.
+            ts.ca_path = None;
+        }
+    }
+    if let Some(ca) = &cli.tls_ca {
+        ts.ca_pem = read_pem(ca)?;
+        ts.ca_path = Some(ca.canonicalize().unwrap_or_else(|_| ca.clone()));
+    }
+    ts.require_client_cert = cli.tls_client_auth;
+    Ok(ts)
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Cmd::Certs { out }) = &cli.command {
+        return write_certs(out);
+    }
     let cfg = SimConfig {
+        tls_broker: cli.tls_broker.clone(),
+        tls_bind: cli.tls_bind,
+        tls_server: tls_server(&cli)?,
         dialect: cli.dialect,
         link: cli.link.clone(),
         broker: cli.broker.clone(),
@@ -172,6 +263,25 @@ fn print_banner(cli: &Cli, info: &ReadyInfo) {
             "          watch it: mosquitto_sub -h {host} -p {port} -u {} -P {} -t '#' -v\n",
             cli.mqtt_user, cli.mqtt_password
         );
+    }
+    if !info.mqtts.is_empty() {
+        let mode = if cli.tls_client_auth {
+            "mutual: client certificates required"
+        } else {
+            "one-way"
+        };
+        let ca = if info.ca.is_empty() {
+            "the compiled-in test CA (`modem-sim certs` writes a PKI)".to_string()
+        } else {
+            info.ca.clone()
+        };
+        b += &format!(
+            "  tls:    embedded MQTT over TLS on {} ({mode}); CA {ca}\n",
+            info.mqtts
+        );
+    }
+    if let Some(to) = &cli.tls_broker {
+        b += &format!("  tls:    every TLS connection goes to {to}\n");
     }
     for (name, to) in &cli.resolve {
         b += &format!("  route:  {name} -> {to}\n");

@@ -33,6 +33,44 @@ pub struct SimConfig {
     /// The embedded broker's accounts.
     pub accounts: Vec<(String, String)>,
     pub identity: Identity,
+    /// Route every TLS connection (`AT+SSLMIPSTART`) to this broker instead of the embedded
+    /// TLS listener. `--resolve` still wins.
+    pub tls_broker: Option<HostPort>,
+    /// Where the embedded broker's TLS listener listens (port 0: any free port).
+    pub tls_bind: SocketAddr,
+    /// The embedded TLS listener's certificate and client-certificate policy.
+    pub tls_server: TlsServer,
+}
+
+/// The identity of the embedded TLS listener. `Default` is the committed test PKI
+/// (`certs/`), compiled in, one-way.
+#[derive(Debug, Clone)]
+pub struct TlsServer {
+    /// PEM: the server certificate (chain).
+    pub cert_pem: String,
+    /// PEM: its private key.
+    pub key_pem: String,
+    /// PEM: the CA that signed the server certificate and that client certificates must chain
+    /// to under `require_client_cert`.
+    pub ca_pem: String,
+    /// Where that CA is on disk, for the banner and the ready file (`None` when compiled in
+    /// and the repository's `certs/` is not around).
+    pub ca_path: Option<PathBuf>,
+    /// Mutual TLS: refuse clients that present no certificate signed by `ca_pem`.
+    pub require_client_cert: bool,
+}
+
+impl Default for TlsServer {
+    fn default() -> Self {
+        let pki = crate::tls::pki::Pki::embedded();
+        TlsServer {
+            cert_pem: pki.server_cert,
+            key_pem: pki.server_key,
+            ca_pem: pki.ca_cert,
+            ca_path: crate::tls::pki::Pki::embedded_dir().map(|d| d.join("ca.crt")),
+            require_client_cert: false,
+        }
+    }
 }
 
 impl Default for SimConfig {
@@ -45,6 +83,9 @@ impl Default for SimConfig {
             broker_bind: ([127, 0, 0, 1], 0).into(),
             accounts: vec![("root".into(), "luat123456".into())],
             identity: Identity::default(),
+            tls_broker: None,
+            tls_bind: ([127, 0, 0, 1], 0).into(),
+            tls_server: TlsServer::default(),
         }
     }
 }
@@ -60,6 +101,8 @@ pub enum SimError {
     },
     #[error("{0}")]
     Dialect(String),
+    #[error("the embedded TLS listener's certificates: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// What `--ready-file` holds once the PTY takes commands.
@@ -72,8 +115,10 @@ pub struct ReadyInfo {
     pub dialect: String,
     /// The embedded broker's `host:port`, or empty when `--broker` is used.
     pub mqtt: String,
-    /// The embedded TLS listener (empty until TLS exists).
+    /// The embedded broker's TLS listener `host:port`, or empty when `--broker` is used.
     pub mqtts: String,
+    /// The CA file that verifies `mqtts` (empty when it is compiled in and not on disk).
+    pub ca: String,
     /// The control socket (empty until fault injection exists).
     pub control: String,
     pub pid: u32,
@@ -90,6 +135,8 @@ pub struct Simulator {
     link: Option<PathBuf>,
     dialect: DialectKind,
     broker: Option<Broker>,
+    mqtts: Option<SocketAddr>,
+    ca_path: Option<PathBuf>,
     control: mpsc::UnboundedSender<Control>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -97,6 +144,7 @@ pub struct Simulator {
 
 impl Simulator {
     pub async fn start(cfg: SimConfig) -> Result<Simulator, SimError> {
+        crate::tls::install_default_provider();
         let dialect =
             dialect::make(cfg.dialect, cfg.identity.clone()).map_err(SimError::Dialect)?;
         let broker = match &cfg.broker {
@@ -113,6 +161,29 @@ impl Simulator {
                 })?)
             }
         };
+        let mqtts = match &broker {
+            Some(b) => {
+                let ts = &cfg.tls_server;
+                let config = crate::tls::server_config(
+                    ts.cert_pem.as_bytes(),
+                    ts.key_pem.as_bytes(),
+                    ts.require_client_cert.then_some(ts.ca_pem.as_bytes()),
+                )?;
+                Some(b.start_tls(cfg.tls_bind, config).await.map_err(|source| {
+                    SimError::Broker {
+                        addr: cfg.tls_bind,
+                        source,
+                    }
+                })?)
+            }
+            None => None,
+        };
+        let default_tls = cfg.tls_broker.clone().or_else(|| {
+            mqtts.map(|a| HostPort {
+                host: a.ip().to_string(),
+                port: a.port(),
+            })
+        });
         let default_plain = match (&cfg.broker, &broker) {
             (Some(b), _) => Some(b.clone()),
             (None, Some(b)) => {
@@ -131,6 +202,7 @@ impl Simulator {
                 .map(|(n, t)| (n.to_ascii_lowercase(), t.clone()))
                 .collect(),
             default_plain,
+            default_tls,
         };
         let uart = Uart::open(cfg.link.as_deref())?;
         let tty = uart.path().to_path_buf();
@@ -144,6 +216,8 @@ impl Simulator {
             link,
             dialect: cfg.dialect,
             broker,
+            mqtts,
+            ca_path: cfg.tls_server.ca_path.clone(),
             control,
             shutdown: Some(shutdown),
             task: Some(task),
@@ -164,6 +238,11 @@ impl Simulator {
         self.broker.as_ref().map(Broker::local_addr)
     }
 
+    /// The embedded broker's TLS listener; `None` when every connection goes to `--broker`.
+    pub fn mqtts_addr(&self) -> Option<SocketAddr> {
+        self.mqtts
+    }
+
     pub fn broker(&self) -> Option<&Broker> {
         self.broker.as_ref()
     }
@@ -178,7 +257,13 @@ impl Simulator {
                 .unwrap_or_default(),
             dialect: self.dialect.to_string(),
             mqtt: self.mqtt_addr().map(|a| a.to_string()).unwrap_or_default(),
-            mqtts: String::new(),
+            mqtts: self.mqtts.map(|a| a.to_string()).unwrap_or_default(),
+            ca: self
+                .ca_path
+                .as_ref()
+                .filter(|_| self.mqtts.is_some())
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             control: String::new(),
             pid: std::process::id(),
         }
@@ -233,6 +318,7 @@ async fn run_modem(
     mut shutdown: tokio::sync::oneshot::Receiver<()>,
 ) {
     let (net_tx, mut net_rx) = mpsc::unbounded_channel();
+    let (timer_tx, mut timer_rx) = mpsc::unbounded_channel::<u64>();
     let mut links = Links::new(router, net_tx);
     let (mut rd, mut wr) = tokio::io::split(UartIo(uart));
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
@@ -263,6 +349,14 @@ async fn run_modem(
                     }
                 }
                 Effect::Net(req) => links.handle(req),
+                Effect::Timer { id, after } => {
+                    // tokio time, so tests with paused time see the timer fire at once.
+                    let tx = timer_tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(after).await;
+                        let _ = tx.send(id);
+                    });
+                }
             }
         }
     };
@@ -286,6 +380,7 @@ async fn run_modem(
                 }
             },
             Some(ev) = net_rx.recv() => apply(engine.net_event(ev), &mut links),
+            Some(id) = timer_rx.recv() => apply(engine.timer(id), &mut links),
             Some(Control::Fault(f, done)) = control.recv() => {
                 tracing::info!(fault = ?f, "fault injected");
                 apply(engine.fault(&f), &mut links);

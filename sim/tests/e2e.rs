@@ -157,10 +157,14 @@ fn ready_file_banner_at_and_sigterm() {
         "127.0.0.1:0",
         "the real bound port is reported"
     );
-    assert_eq!(
-        (sim.field("mqtts"), sim.field("control")),
-        (String::new(), String::new())
+    // The embedded broker's TLS listener is a second port.
+    assert!(
+        sim.field("mqtts").starts_with("127.0.0.1:"),
+        "{:?}",
+        sim.ready
     );
+    assert_ne!(sim.field("mqtts"), sim.field("mqtt"));
+    assert_eq!(sim.field("control"), String::new());
     assert_eq!(std::fs::read_link(&link).unwrap(), PathBuf::from(&tty));
     let mut port = Port::open(&link);
     assert_eq!(port.at("AT", "OK\r\n"), "AT\r\r\nOK\r\n");
@@ -773,5 +777,135 @@ fn memory_stays_bounded_under_ten_megabytes_of_garbage() {
     assert!(
         grown < 16 * 1024,
         "RSS grew by {grown} KiB under 10 MiB of garbage"
+    );
+}
+
+/// Certificates written over the PTY, AT+SSLMIPSTART to the binary's embedded mutual-TLS
+/// listener, and an independent TLS client (mosquitto_pub, OpenSSL) publishing to the modem
+/// through the same listener with the committed certs/ PKI; the ready file and the banner
+/// give the listener and its CA.
+#[test]
+fn mutual_tls_through_the_binary_with_certificates_written_over_the_pty() {
+    use std::io::BufRead;
+    let mut sim = SimProcess::spawn(&["--tls-client-auth"]);
+    let mqtts = sim.field("mqtts");
+    let (host, port_no) = mqtts.rsplit_once(':').expect("the ready file gives mqtts");
+    let certs = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../certs")
+        .canonicalize()
+        .unwrap();
+    assert_eq!(Path::new(&sim.field("ca")), certs.join("ca.crt"));
+    let banner: Vec<String> = std::io::BufReader::new(sim.child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .take_while(|l| !l.contains("try:"))
+        .collect();
+    let tls_line = banner
+        .iter()
+        .find(|l| l.contains("tls:"))
+        .expect("a tls line");
+    assert!(
+        tls_line.contains(&mqtts) && tls_line.contains("ca.crt") && tls_line.contains("mutual"),
+        "{tls_line}"
+    );
+
+    let mut port = sim.port();
+    for name in ["ca.crt", "client.crt", "client.key"] {
+        let bytes = std::fs::read(certs.join(name)).unwrap();
+        port.at(&format!("AT+FSCREATE=\"{name}\""), "OK\r\n");
+        port.at(
+            &format!("AT+FSWRITE=\"{name}\",0,{},15", bytes.len()),
+            "\r\n>",
+        );
+        port.send(&bytes);
+        port.until("OK\r\n");
+    }
+    port.at("AT+SSLCFG=\"cacert\",88,\"ca.crt\"", "OK\r\n");
+    port.at("AT+SSLCFG=\"clientcert\",88,\"client.crt\"", "OK\r\n");
+    port.at("AT+SSLCFG=\"clientkey\",88,\"client.key\"", "OK\r\n");
+    port.at("AT+SSLCFG=\"seclevel\",88,2", "OK\r\n");
+    port.at("AT+MCONFIG=868488076771714,root,luat123456", "OK\r\n");
+    port.at(
+        "AT+SSLMIPSTART=\"lbsmqtt.airm2m.com\",8883",
+        "CONNECT OK\r\n",
+    );
+    port.at("AT+MCONNECT=1,60", "CONNACK OK\r\n");
+    port.at("AT+MSUB=\"mqtt/pub\",0", "SUBACK\r\n");
+
+    let pem = |f: &str| certs.join(f).display().to_string();
+    let publish = |with_client_cert: bool| {
+        let mut cmd = Command::new("mosquitto_pub");
+        cmd.args(["-h", host, "-p", port_no, "--cafile", &pem("ca.crt")])
+            .args(["-u", "root", "-P", "luat123456", "-t", "mqtt/pub"])
+            .args(["-m", "data over tls"])
+            .stderr(Stdio::null());
+        if with_client_cert {
+            cmd.args(["--cert", &pem("client.crt"), "--key", &pem("client.key")]);
+        }
+        cmd.status()
+            .expect("mosquitto_pub is installed (apt-get install mosquitto-clients)")
+    };
+    // Mutual TLS: without a client certificate the listener refuses OpenSSL too.
+    assert!(!publish(false).success());
+    assert!(publish(true).success());
+    let out = port.until("over tls\r\n");
+    assert!(
+        out.ends_with("\r\n+MSUB: \"mqtt/pub\",13 byte,data over tls\r\n"),
+        "{out:?}"
+    );
+}
+
+/// `modem-sim certs` writes a PKI that OpenSSL verifies, for every host name of the seeds.
+#[test]
+fn certs_subcommand_writes_a_pki_openssl_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
+        .args(["certs", "--out"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for host in [
+        "localhost",
+        "airtest.openluat.com",
+        "lbsmqtt.airm2m.com",
+        "g510.mqtt.iot.bj.baidubce.com",
+    ] {
+        let out = Command::new("openssl")
+            .args([
+                "verify",
+                "-purpose",
+                "sslserver",
+                "-verify_hostname",
+                host,
+                "-CAfile",
+            ])
+            .arg(dir.path().join("ca.crt"))
+            .arg(dir.path().join("server.crt"))
+            .output()
+            .expect("openssl is installed");
+        assert!(
+            out.status.success(),
+            "{host}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let out = Command::new("openssl")
+        .args(["verify", "-purpose", "sslclient", "-CAfile"])
+        .arg(dir.path().join("ca.crt"))
+        .arg(dir.path().join("client.crt"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = Command::new("openssl")
+        .args(["verify", "-verify_hostname", "example.com", "-CAfile"])
+        .arg(dir.path().join("ca.crt"))
+        .arg(dir.path().join("server.crt"))
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a name not in the SANs must not verify"
     );
 }

@@ -1,5 +1,5 @@
 //! Step definitions, grouped by domain: the host's AT traffic ([`at`]), broker-side MQTT clients
-//! ([`mqtt`]) and injected faults ([`faults`]).
+//! ([`mqtt`]), injected faults ([`faults`]) and TLS set-ups and certificates ([`tls`]).
 //!
 //! Quoted payloads in steps take C-style escapes (`\r`, `\n`, `\t`, `\0`, `\"`, `\\`, `\xNN`),
 //! so binary payloads can be written inline. AT command lines and doc strings are taken
@@ -8,6 +8,7 @@
 pub mod at;
 pub mod faults;
 pub mod mqtt;
+pub mod tls;
 
 use anyhow::{anyhow, bail, Result};
 use cucumber::gherkin::Step;

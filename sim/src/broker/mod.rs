@@ -25,6 +25,7 @@ use tracing::{info, warn};
 
 mod conn;
 mod router;
+mod tls;
 pub mod topic;
 
 use router::{Limits, Router};
@@ -49,7 +50,10 @@ pub struct BrokerConfig {
     /// Outbound QoS 1/2 messages in flight per session.
     pub max_inflight: usize,
     /// QoS 1/2 messages kept per session while offline or while the
-    /// inflight window is full; more are dropped.
+    /// inflight window is full; more are dropped (with a warning), after the
+    /// publisher already had its PUBACK. Mosquitto's `max_queued_messages`
+    /// defaults to 1000; ours is far larger so that a burst to a modem that
+    /// acknowledges one message at a time loses nothing, and still bounded.
     pub session_queue: usize,
 }
 
@@ -63,7 +67,7 @@ impl Default for BrokerConfig {
             max_packet_size: 1024 * 1024,
             outgoing_queue: 1000,
             max_inflight: 100,
-            session_queue: 1000,
+            session_queue: 100_000,
         }
     }
 }

@@ -47,6 +47,13 @@ pub enum Effect {
     /// Bytes for the UART.
     Uart(Vec<u8>),
     Net(NetRequest),
+    /// Call [`Engine::timer`] with `id` once `after` has passed (a prompt's input timeout,
+    /// for instance). A dialect ignores ids it no longer waits for, so timers are never
+    /// cancelled.
+    Timer {
+        id: u64,
+        after: std::time::Duration,
+    },
 }
 
 /// A dialect's answer under construction. Text helpers add the module's `\r\n` framing.
@@ -55,6 +62,7 @@ pub struct Out {
     effects: Vec<Effect>,
     echo: Option<bool>,
     prompt: Option<usize>,
+    cancel_prompt: bool,
 }
 
 impl Out {
@@ -93,6 +101,16 @@ impl Out {
         self.prompt = Some(len);
     }
 
+    /// Leaves data mode without the bytes: a prompt that timed out. What arrived is dropped.
+    pub fn cancel_data(&mut self) {
+        self.cancel_prompt = true;
+    }
+
+    /// Asks for [`Dialect::on_timer`] with `id` after `after`.
+    pub fn timer(&mut self, id: u64, after: std::time::Duration) {
+        self.effects.push(Effect::Timer { id, after });
+    }
+
     pub fn into_effects(self) -> Vec<Effect> {
         self.effects
     }
@@ -125,6 +143,8 @@ pub trait Dialect: Send {
     fn on_net(&mut self, ev: NetEvent, out: &mut Out);
     /// A fault injected from outside.
     fn on_fault(&mut self, fault: &crate::modem::Fault, out: &mut Out);
+    /// A timer asked for with [`Out::timer`] has expired.
+    fn on_timer(&mut self, _id: u64, _out: &mut Out) {}
 }
 
 /// A framer and a dialect: the whole modem minus its I/O.
@@ -193,7 +213,19 @@ impl Engine {
         out.into_effects()
     }
 
+    /// A timer the dialect asked for (see [`Effect::Timer`]) has expired.
+    pub fn timer(&mut self, id: u64) -> Vec<Effect> {
+        let mut out = Out::default();
+        self.dialect.on_timer(id, &mut out);
+        self.apply_controls(&mut out);
+        out.into_effects()
+    }
+
     fn apply_controls(&mut self, out: &mut Out) {
+        if std::mem::take(&mut out.cancel_prompt) {
+            let dropped = self.framer.cancel_data();
+            tracing::info!(bytes = dropped.len(), "data prompt abandoned");
+        }
         if let Some(on) = out.echo.take() {
             self.framer.set_echo(on);
         }

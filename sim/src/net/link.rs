@@ -4,6 +4,7 @@
 //! link wraps the same code.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -16,9 +17,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
+use tokio_rustls::TlsConnector;
 use tracing::{debug, info, warn};
 
-use super::{CloseReason, HostPort, LinkId, MqttOp, NetEvent, NetEventKind};
+use super::{CloseReason, HostPort, LinkId, MqttOp, NetEvent, NetEventKind, TlsOptions};
 
 /// Largest MQTT packet accepted from the broker. The module's own limits are smaller (4100
 /// bytes of payload); anything bigger is a broken peer.
@@ -34,15 +36,37 @@ pub enum LinkCmd {
     Close,
 }
 
-/// Connects to `target` and runs the link until it ends. Every outcome is reported on `events`.
+/// Connects to `target` (then handshakes TLS when `tls` is given) and runs the link until it
+/// ends. Every outcome is reported on `events`; a TLS failure of any kind (a certificate that
+/// does not parse, an unknown CA, a wrong name, a refused client certificate) is a
+/// `ConnectFailed`, as a failed connect is on the module.
 pub async fn run(
     link: LinkId,
     target: HostPort,
+    tls: Option<TlsOptions>,
     commands: mpsc::UnboundedReceiver<LinkCmd>,
     events: mpsc::UnboundedSender<NetEvent>,
 ) {
     let send = |kind| {
         let _ = events.send(NetEvent { link, kind });
+    };
+    // Build the TLS configuration first: a certificate that does not parse fails the connect
+    // without touching the network.
+    let tls = match tls
+        .map(|o| {
+            let config = crate::tls::client_config(&o)?;
+            let name = crate::tls::server_name(&o.server_name)?;
+            Ok::<_, crate::tls::TlsError>((TlsConnector::from(Arc::new(config)), name))
+        })
+        .transpose()
+    {
+        Ok(t) => t,
+        Err(e) => {
+            warn!(link, %target, error = %e, "TLS configuration refused");
+            return send(NetEventKind::ConnectFailed(format!(
+                "TLS configuration: {e}"
+            )));
+        }
     };
     let connect = TcpStream::connect((target.host.as_str(), target.port));
     let stream = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
@@ -58,11 +82,34 @@ pub async fn run(
     };
     let _ = stream.set_nodelay(true);
     info!(link, %target, "TCP connected");
-    send(NetEventKind::Connected);
-    if let Some(reason) = Session::new(link, events.clone())
-        .run(stream, commands)
-        .await
-    {
+    let session = Session::new(link, events.clone());
+    let ended = match tls {
+        None => {
+            send(NetEventKind::Connected);
+            session.run(stream, commands).await
+        }
+        Some((connector, name)) => {
+            match tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, stream)).await {
+                Ok(Ok(tls)) => {
+                    let (_, conn) = tls.get_ref();
+                    info!(link, %target, version = ?conn.protocol_version(), suite = ?conn.negotiated_cipher_suite().map(|s| s.suite()), "TLS handshake done");
+                    send(NetEventKind::Connected);
+                    session.run(tls, commands).await
+                }
+                Ok(Err(e)) => {
+                    info!(link, %target, error = %e, "TLS handshake failed");
+                    return send(NetEventKind::ConnectFailed(format!("TLS handshake: {e}")));
+                }
+                Err(_) => {
+                    info!(link, %target, "TLS handshake timed out");
+                    return send(NetEventKind::ConnectFailed(
+                        "TLS handshake timed out".into(),
+                    ));
+                }
+            }
+        }
+    };
+    if let Some(reason) = ended {
         send(NetEventKind::Closed(reason));
     }
 }
@@ -348,19 +395,30 @@ impl Links {
     pub fn handle(&mut self, req: super::NetRequest) {
         use super::NetRequest::*;
         match req {
-            Open { link, host, port } => {
-                let Some(target) = self.router.route(&host, port) else {
+            Open {
+                link,
+                host,
+                port,
+                tls,
+            } => {
+                let Some(target) = self.router.route_as(&host, port, tls.is_some()) else {
+                    let what = if tls.is_some() {
+                        "no TLS broker (the embedded one is off: give --tls-broker)"
+                    } else {
+                        "no route"
+                    };
+                    warn!(link, %host, port, "{what}");
                     let _ = self.events.send(NetEvent {
                         link,
-                        kind: NetEventKind::ConnectFailed(format!("no route to {host}:{port}")),
+                        kind: NetEventKind::ConnectFailed(format!("{what} for {host}:{port}")),
                     });
                     return;
                 };
-                info!(link, %host, port, %target, "opening link");
+                info!(link, %host, port, %target, tls = tls.is_some(), "opening link");
                 let (tx, rx) = mpsc::unbounded_channel();
                 self.links.retain(|_, l| !l.is_closed());
                 self.links.insert(link, tx);
-                tokio::spawn(run(link, target, rx, self.events.clone()));
+                tokio::spawn(run(link, target, tls, rx, self.events.clone()));
             }
             Mqtt { link, op } => {
                 if let Some(l) = self.links.get(&link) {

@@ -7,6 +7,7 @@
 pub mod link;
 pub mod route;
 
+pub use crate::tls::{TlsOptions, TlsVersion, Verify};
 use bytes::Bytes;
 pub use route::{HostPort, Router};
 pub use rumqttc::mqttbytes::v4::ConnectReturnCode;
@@ -20,11 +21,13 @@ pub type LinkId = u64;
 #[derive(Debug, Clone, PartialEq)]
 pub enum NetRequest {
     /// Open a TCP link to `host:port` as named in the AT command; the router decides where
-    /// it really goes.
+    /// it really goes. With `tls`, a TLS handshake follows the TCP connect (and a failed
+    /// handshake is reported like a failed connect).
     Open {
         link: LinkId,
         host: String,
         port: u16,
+        tls: Option<crate::tls::TlsOptions>,
     },
     /// Send an MQTT packet on an open link.
     Mqtt { link: LinkId, op: MqttOp },

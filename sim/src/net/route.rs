@@ -61,23 +61,49 @@ impl HostPort {
         };
         rest.trim_end_matches('/').parse()
     }
+
+    /// Parses `mqtts://HOST:PORT` (or a bare `HOST:PORT`), as `--tls-broker` takes it.
+    pub fn from_mqtts_url(url: &str) -> Result<Self, String> {
+        let rest = match url.split_once("://") {
+            Some(("mqtts" | "ssl" | "tls", rest)) => rest,
+            Some((scheme, _)) => {
+                return Err(format!(
+                    "unsupported scheme `{scheme}://` in `{url}`: use mqtts://HOST:PORT"
+                ));
+            }
+            None => url,
+        };
+        rest.trim_end_matches('/').parse()
+    }
 }
 
 /// The routing table: per-name overrides first (`--resolve`), then the one broker that takes
-/// every plain connection (`--broker`, or the embedded broker).
+/// every plain connection (`--broker`, or the embedded broker) or every TLS connection
+/// (`--tls-broker`, or the embedded broker's TLS listener).
 #[derive(Debug, Clone, Default)]
 pub struct Router {
     pub resolve: HashMap<String, HostPort>,
     pub default_plain: Option<HostPort>,
+    pub default_tls: Option<HostPort>,
 }
 
 impl Router {
+    /// Where a plain TCP connection to `host:port` goes.
     pub fn route(&self, host: &str, port: u16) -> Option<HostPort> {
+        self.route_as(host, port, false)
+    }
+
+    /// Where a connection to `host:port` goes; `tls` picks the TLS default.
+    pub fn route_as(&self, host: &str, port: u16, tls: bool) -> Option<HostPort> {
         if let Some(to) = self.resolve.get(&host.to_ascii_lowercase()) {
             return Some(to.clone());
         }
         let _ = port;
-        self.default_plain.clone()
+        if tls {
+            self.default_tls.clone()
+        } else {
+            self.default_plain.clone()
+        }
     }
 }
 
@@ -97,6 +123,19 @@ mod tests {
         );
         assert_eq!(r.route("AIRTEST.openluat.com", 1883).unwrap().port, 2000);
         assert_eq!(r.route("lbsmqtt.airm2m.com", 1884).unwrap().port, 1000);
+        // TLS has its own default, and --resolve still wins.
+        assert_eq!(r.route_as("lbsmqtt.airm2m.com", 8883, true), None);
+        r.default_tls = Some("127.0.0.1:3000".parse().unwrap());
+        assert_eq!(
+            r.route_as("lbsmqtt.airm2m.com", 8883, true).unwrap().port,
+            3000
+        );
+        assert_eq!(
+            r.route_as("airtest.openluat.com", 8883, true).unwrap().port,
+            2000
+        );
+        assert!(HostPort::from_mqtts_url("mqtts://127.0.0.1:8883").is_ok());
+        assert!(HostPort::from_mqtts_url("mqtt://127.0.0.1:8883").is_err());
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //! Where the sources disagree, `fixtures/DIVERGENCES.md` records the choice.
 
 mod basic;
+mod fs;
 mod mqtt;
+mod ssl;
 
 use crate::at::{split_args, Arg, Command, Form};
 use crate::modem::{CellState, Fault, Identity};
@@ -24,6 +26,8 @@ pub const FIRMWARE: &str = "AirM2M_780E_V1169_LTE_AT";
 pub struct Air780e {
     cell: CellState,
     mqtt: mqtt::Mqtt,
+    fs: fs::Fs,
+    ssl: ssl::Ssl,
 }
 
 impl Air780e {
@@ -31,6 +35,8 @@ impl Air780e {
         Air780e {
             cell: CellState::new(identity),
             mqtt: mqtt::Mqtt::default(),
+            fs: fs::Fs::default(),
+            ssl: ssl::Ssl::default(),
         }
     }
 }
@@ -59,6 +65,17 @@ impl Dialect for Air780e {
             "+IPR" => basic::ipr(cell, &form, out),
             "+MCONFIG" => mqtt.mconfig(cell, &form, out),
             "+MIPSTART" => mqtt.mipstart(cell, &form, out),
+            "+SSLMIPSTART" => {
+                let (ssl, fs) = (&self.ssl, &self.fs);
+                mqtt.sslmipstart(cell, &form, out, |host| ssl.tls_options(fs, host))
+            }
+            "+SSLCFG" => self.ssl.sslcfg(&form, out),
+            "+FSCREATE" => self.fs.fscreate(&form, out),
+            "+FSWRITE" => self.fs.fswrite(&form, out),
+            "+FSREAD" => self.fs.fsread(&form, out),
+            "+FSDEL" => self.fs.fsdel(&form, out),
+            "+FSFLSIZE" => self.fs.fsflsize(&form, out),
+            "+FSLS" => self.fs.fsls(&form, out),
             "+MCONNECT" => mqtt.mconnect(cell, &form, out),
             "+MSUB" => mqtt.msub(cell, &form, out),
             "+MUNSUB" => mqtt.munsub(cell, &form, out),
@@ -78,7 +95,14 @@ impl Dialect for Air780e {
     }
 
     fn on_data(&mut self, data: Vec<u8>, out: &mut Out) {
+        if self.fs.wants_data() {
+            return self.fs.on_data(data, out);
+        }
         self.mqtt.on_data(&self.cell, data, out)
+    }
+
+    fn on_timer(&mut self, id: u64, out: &mut Out) {
+        self.fs.on_timer(id, out)
     }
 
     fn on_net(&mut self, ev: NetEvent, out: &mut Out) {

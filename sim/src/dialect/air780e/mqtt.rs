@@ -12,7 +12,7 @@ use crate::dialect::Out;
 use crate::modem::CellState;
 use crate::net::{
     CloseReason, ConnectParams, ConnectReturnCode, LinkId, MqttOp, NetEvent, NetEventKind,
-    NetRequest, QoS, Will,
+    NetRequest, QoS, TlsOptions, Will,
 };
 
 use super::{num_in, number_setting, set_args};
@@ -191,9 +191,37 @@ impl Mqtt {
     /// `ALREADY CONNECT`. Seed 000 section 6.2 and 8.1 note 1; notes section 2 for
     /// `ALREADY CONNECT` after `OK` and the test form.
     pub fn mipstart(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
+        self.start(cell, form, out, "+MIPSTART", None::<fn(&str) -> TlsOptions>)
+    }
+
+    /// `AT+SSLMIPSTART=<host>,<port>`: as `AT+MIPSTART`, with a TLS handshake after the TCP
+    /// connect, configured by `AT+SSLCFG` context 88 (seed 000 sections 6.2, 6.3 and 6.4; notes
+    /// section 2). A handshake that fails, for any reason, is `CONNECT FAIL`, the module's one
+    /// failure answer to `MIPSTART` (notes section 2, V167-TAB). `tls` gives the link's TLS
+    /// options for the host named in the command.
+    pub fn sslmipstart(
+        &mut self,
+        cell: &CellState,
+        form: &Form,
+        out: &mut Out,
+        tls: impl FnOnce(&str) -> TlsOptions,
+    ) {
+        self.start(cell, form, out, "+SSLMIPSTART", Some(tls))
+    }
+
+    fn start(
+        &mut self,
+        cell: &CellState,
+        form: &Form,
+        out: &mut Out,
+        name: &str,
+        tls: Option<impl FnOnce(&str) -> TlsOptions>,
+    ) {
         if *form == Form::Test {
-            out.line("+MIPSTART:\"(0,255).(0,255).(0,255).(0,255)\",(1-65535)");
-            out.line("+MIPSTART:\"DOMAIN NAME\",(1-65535)");
+            out.line(format!(
+                "{name}:\"(0,255).(0,255).(0,255).(0,255)\",(1-65535)"
+            ));
+            out.line(format!("{name}:\"DOMAIN NAME\",(1-65535)"));
             return out.ok();
         }
         let Some(args) = set_args(form) else {
@@ -219,10 +247,12 @@ impl Mqtt {
         self.next_link += 1;
         let link = self.next_link;
         self.drop_link(Tcp::Connecting(link));
+        let tls = tls.map(|f| f(&host));
         out.net(NetRequest::Open {
             link,
             host,
             port: port as u16,
+            tls,
         });
     }
 

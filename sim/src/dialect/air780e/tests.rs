@@ -9,6 +9,7 @@ struct Rig {
     engine: Engine,
     uart: Vec<u8>,
     net: Vec<NetRequest>,
+    timers: Vec<(u64, std::time::Duration)>,
 }
 
 impl Rig {
@@ -17,6 +18,7 @@ impl Rig {
             engine: Engine::new(Box::new(Air780e::new(Identity::default())), false),
             uart: vec![],
             net: vec![],
+            timers: vec![],
         }
     }
 
@@ -26,6 +28,7 @@ impl Rig {
             match e {
                 Effect::Uart(b) => text.extend(b),
                 Effect::Net(r) => self.net.push(r),
+                Effect::Timer { id, after } => self.timers.push((id, after)),
             }
         }
         self.uart.extend(&text);
@@ -448,4 +451,178 @@ fn malformed_input_table() {
         );
         assert_eq!(r.send("AT"), "\r\nOK\r\n", "AT after: {}", case.why);
     }
+}
+// --- file system, AT+SSLCFG, AT+SSLMIPSTART (seed 000 sections 6.3 and 6.4) ---
+
+impl Rig {
+    fn data(&mut self, bytes: &[u8]) -> String {
+        let fx = self.engine.feed(bytes);
+        self.take(fx)
+    }
+
+    fn fire(&mut self, id: u64) -> String {
+        let fx = self.engine.timer(id);
+        self.take(fx)
+    }
+
+    fn last_tls(&self) -> Option<crate::net::TlsOptions> {
+        self.net.iter().rev().find_map(|r| match r {
+            NetRequest::Open { tls, .. } => Some(tls.clone()),
+            _ => None,
+        })?
+    }
+}
+
+#[test]
+fn fswrite_takes_exactly_size_bytes_then_ok() {
+    let mut r = Rig::new();
+    assert_eq!(r.send("AT+FSCREATE=\"ca.crt\""), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+FSWRITE=\"ca.crt\",0,10,15"), "\r\n>");
+    assert_eq!(r.timers, vec![(1, std::time::Duration::from_secs(15))]);
+    // Line ends and `AT` inside the data are data.
+    assert_eq!(r.data(b"AT\r\n12"), "");
+    assert_eq!(r.data(b"3456"), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+FSFLSIZE=ca.crt"),
+        "\r\n+FSFLSIZE: 10\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        r.send("AT+FSREAD=ca.crt,0,100,0"),
+        "\r\nAT\r\n123456\r\n\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+FSREAD=ca.crt,1,3,4"), "\r\n123\r\n\r\nOK\r\n");
+    // Mode 1 appends.
+    assert_eq!(r.send("AT+FSWRITE=ca.crt,1,2,15"), "\r\n>");
+    assert_eq!(r.data(b"xy"), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+FSFLSIZE=\"ca.crt\""),
+        "\r\n+FSFLSIZE: 12\r\n\r\nOK\r\n"
+    );
+    // The timers of completed writes are stale: nothing happens.
+    assert_eq!(r.fire(1), "");
+    assert_eq!(r.send("AT+FSLS"), "\r\nca.crt\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+FSDEL=ca.crt"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+FSDEL=ca.crt"), "\r\nERROR\r\n");
+    assert_eq!(r.send("AT+FSLS"), "\r\n\r\nOK\r\n");
+}
+
+#[test]
+fn fswrite_bad_parameters() {
+    let mut r = Rig::new();
+    // No such file, size 0, size over 10240, bad mode, bad timeout, wrong arity, long name.
+    assert_eq!(r.send("AT+FSWRITE=nofile,0,10,15"), "\r\nERROR\r\n");
+    r.send("AT+FSCREATE=f");
+    for bad in [
+        "AT+FSWRITE=f,0,0,15",
+        "AT+FSWRITE=f,0,10241,15",
+        "AT+FSWRITE=f,2,10,15",
+        "AT+FSWRITE=f,0,10,0",
+        "AT+FSWRITE=f,0,10,4294967296",
+        "AT+FSWRITE=f,0,10",
+        "AT+FSREAD=f,1,10,0",
+        "AT+FSREAD=nofile,0,10,0",
+    ] {
+        assert_eq!(r.send(bad), "\r\nERROR\r\n", "{bad}");
+    }
+    let long = "n".repeat(65);
+    assert_eq!(r.send(&format!("AT+FSCREATE={long}")), "\r\nERROR\r\n");
+    assert_eq!(r.send("AT+FSWRITE=f,0,10240,4294967295"), "\r\n>");
+}
+
+#[test]
+fn fswrite_times_out_and_the_module_takes_commands_again() {
+    let mut r = Rig::new();
+    r.send("AT+FSCREATE=ca.crt");
+    r.send("AT+FSWRITE=ca.crt,0,1212,15");
+    assert_eq!(r.data(b"-----BEGIN"), "");
+    let (id, _) = r.timers[0];
+    assert_eq!(r.fire(id), "\r\nTimeOut\r\n");
+    // The partial bytes were dropped and the line mode is back.
+    assert_eq!(r.send("AT"), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+FSFLSIZE=ca.crt"),
+        "\r\n+FSFLSIZE: 0\r\n\r\nOK\r\n"
+    );
+}
+
+#[test]
+fn sslcfg_set_query_erase() {
+    let mut r = Rig::new();
+    assert_eq!(r.send("AT+SSLCFG=\"cacert\",88,\"ca.crt\""), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+SSLCFG=\"cacert\",88"),
+        "\r\n+SSLCFG: \"cacert\",88,\"ca.crt\"\r\n\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+SSLCFG=\"cacert\",88,"), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+SSLCFG=\"cacert\",88"),
+        "\r\n+SSLCFG: \"cacert\",88,\"\"\r\n\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+SSLCFG=\"seclevel\",88,2"), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+SSLCFG=\"seclevel\",88"),
+        "\r\n+SSLCFG: \"seclevel\",88,2\r\n\r\nOK\r\n"
+    );
+    for bad in [
+        "AT+SSLCFG=\"seclevel\",88,3",
+        "AT+SSLCFG=\"cacert\",1,\"ca.crt\"",
+        "AT+SSLCFG=\"nosuchkey\",88,1",
+        "AT+SSLCFG=\"cacert\"",
+        "AT+SSLCFG",
+    ] {
+        assert_eq!(r.send(bad), "\r\nERROR\r\n", "{bad}");
+    }
+}
+
+#[test]
+fn sslmipstart_carries_the_files_and_the_level() {
+    use crate::net::{TlsVersion, Verify};
+    let mut r = Rig::new();
+    for (name, body) in [
+        ("ca.crt", "CA"),
+        ("client.crt", "CRT"),
+        ("client.key", "KEY"),
+    ] {
+        r.send(&format!("AT+FSCREATE={name}"));
+        r.send(&format!("AT+FSWRITE={name},0,{},15", body.len()));
+        assert_eq!(r.data(body.as_bytes()), "\r\nOK\r\n");
+    }
+    r.send("AT+SSLCFG=\"cacert\",88,\"ca.crt\"");
+    r.send("AT+SSLCFG=\"clientcert\",88,\"client.crt\"");
+    r.send("AT+SSLCFG=\"clientkey\",88,\"client.key\"");
+    r.send("AT+MCONFIG=868488076771714,root,luat123456");
+
+    // seclevel 0 (the default): no verification, no client certificate.
+    assert_eq!(
+        r.send("AT+SSLMIPSTART=\"airtest.openluat.com\",\"8883\""),
+        "\r\nOK\r\n"
+    );
+    let tls = r.last_tls().expect("a TLS open");
+    assert_eq!(tls.verify, Verify::None);
+    assert_eq!(tls.server_name, "airtest.openluat.com");
+    assert_eq!(tls.versions, (TlsVersion::Tls12, TlsVersion::Tls12));
+    assert_eq!(tls.client_cert_pem, None);
+    assert_eq!(r.event(NetEventKind::Connected), "\r\nCONNECT OK\r\n");
+    r.send("AT+MIPCLOSE");
+
+    // seclevel 2 and a hostname: everything, and the name checked is the setting.
+    r.send("AT+SSLCFG=\"seclevel\",88,2");
+    r.send("AT+SSLCFG=\"hostname\",88,\"lbsmqtt.airm2m.com\"");
+    r.send("AT+SSLMIPSTART=\"127.0.0.1\",8883");
+    let tls = r.last_tls().expect("a TLS open");
+    assert_eq!(tls.verify, Verify::Peer);
+    assert_eq!(tls.ca_pem.as_deref(), Some(&b"CA"[..]));
+    assert_eq!(tls.client_cert_pem.as_deref(), Some(&b"CRT"[..]));
+    assert_eq!(tls.client_key_pem.as_deref(), Some(&b"KEY"[..]));
+    assert_eq!(tls.server_name, "lbsmqtt.airm2m.com");
+    // A failed handshake is a failed connect.
+    assert_eq!(
+        r.event(NetEventKind::ConnectFailed(
+            "TLS handshake: bad cert".into()
+        )),
+        "\r\nCONNECT FAIL\r\n"
+    );
+    // Plain MIPSTART stays plain.
+    r.send("AT+MIPSTART=\"airtest.openluat.com\",1883");
+    assert_eq!(r.last_tls(), None);
 }

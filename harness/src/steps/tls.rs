@@ -1,0 +1,100 @@
+//! TLS: how the broker's TLS side is set up before the module starts, and certificates written
+//! into the module's file system with `AT+FSWRITE` (seed 000 sections 6.3 and 6.4).
+//!
+//! The broker set-up steps come before `Given a simulated Air780E`, which reads them.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Context};
+use cucumber::{given, when};
+use modem_sim::tls::pki::{Pki, PkiOptions};
+
+use super::{unescape, StepResult};
+use crate::world::ModemWorld;
+
+/// The repository's committed test PKI.
+fn certs_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../certs")
+}
+
+#[given(regex = r"^the broker's TLS listener requires client certificates$")]
+async fn requires_client_certs(w: &mut ModemWorld) -> StepResult {
+    w.tls.require_client_cert = true;
+    Ok(())
+}
+
+/// A fresh PKI whose server certificate ran out: it chains to the fresh CA, so only its dates
+/// are wrong.
+#[given(regex = r"^the broker's TLS certificate expired in (\d{4})$")]
+async fn expired_cert(w: &mut ModemWorld, year: i32) -> StepResult {
+    let pki = Pki::generate(&PkiOptions {
+        server_validity: ((year - 1, 1, 1), (year, 1, 1)),
+        ca_name: "modem-sim scenario CA (expired server)".into(),
+        ..PkiOptions::default()
+    })?;
+    w.tls.pki = Some(pki);
+    Ok(())
+}
+
+/// A fresh PKI whose server certificate names only `name`.
+#[given(regex = r#"^the broker's TLS certificate is for "([^"]+)" only$"#)]
+async fn cert_for_other_name(w: &mut ModemWorld, name: String) -> StepResult {
+    let pki = Pki::generate(&PkiOptions {
+        server_names: vec![name],
+        ca_name: "modem-sim scenario CA (other name)".into(),
+        ..PkiOptions::default()
+    })?;
+    w.tls.pki = Some(pki);
+    Ok(())
+}
+
+/// `AT+FSWRITE="<name>",0,<len>,15`, the `>` prompt, the bytes, `OK`: the way seed 000
+/// sections 6.3/6.4 write each certificate, with the real length of what is written.
+async fn fswrite(w: &mut ModemWorld, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    w.send_command(&format!("AT+FSWRITE=\"{name}\",0,{},15", bytes.len()))
+        .await?;
+    w.expect(">").await?;
+    w.device()?.send_data(bytes).await?;
+    w.expect("OK").await
+}
+
+#[when(regex = r#"^the host writes "([^"]+)" from certs/([A-Za-z0-9._-]+) with AT\+FSWRITE$"#)]
+async fn write_from_certs(w: &mut ModemWorld, name: String, file: String) -> StepResult {
+    let path = certs_dir().join(&file);
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(fswrite(w, &name, &bytes).await?)
+}
+
+/// The CA of the broker's TLS listener (the committed one, or the scenario's).
+#[when(regex = r#"^the host writes "([^"]+)" from the broker's CA with AT\+FSWRITE$"#)]
+async fn write_broker_ca(w: &mut ModemWorld, name: String) -> StepResult {
+    let ca = w.broker_pki().ca_cert;
+    Ok(fswrite(w, &name, ca.as_bytes()).await?)
+}
+
+/// A CA made for this step alone: it signed nothing the broker holds.
+#[when(regex = r#"^the host writes "([^"]+)" from an unrelated CA with AT\+FSWRITE$"#)]
+async fn write_unrelated_ca(w: &mut ModemWorld, name: String) -> StepResult {
+    let pki = Pki::generate(&PkiOptions {
+        ca_name: "an unrelated CA".into(),
+        ..PkiOptions::default()
+    })?;
+    Ok(fswrite(w, &name, pki.ca_cert.as_bytes()).await?)
+}
+
+#[when(regex = r#"^the host writes "([^"]+)" holding "((?:[^"\\]|\\.)*)" with AT\+FSWRITE$"#)]
+async fn write_bytes(w: &mut ModemWorld, name: String, bytes: String) -> StepResult {
+    let bytes = unescape(&bytes)?;
+    Ok(fswrite(w, &name, &bytes).await?)
+}
+
+/// Raw bytes on the UART, no line end (data after a `>` prompt).
+#[when(regex = r#"^the host sends the bytes "((?:[^"\\]|\\.)*)"$"#)]
+async fn send_bytes(w: &mut ModemWorld, bytes: String) -> StepResult {
+    let bytes = unescape(&bytes)?;
+    if bytes.is_empty() {
+        return Err(anyhow!("no bytes to send").into());
+    }
+    w.device()?.send_data(&bytes).await?;
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! The broker's TLS listener: rustls in front of [`Broker::serve`]. One-way or mutual TLS is
+//! the [`rustls::ServerConfig`]'s business (see [`crate::tls::server_config`]).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tracing::{info, warn};
+
+use super::Broker;
+
+/// A client that opens TCP and never finishes its handshake is dropped after this long.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Broker {
+    /// Binds a TLS listener whose sessions join this broker; returns its address. It stops
+    /// with the broker.
+    pub async fn start_tls(
+        &self,
+        bind: SocketAddr,
+        config: rustls::ServerConfig,
+    ) -> std::io::Result<SocketAddr> {
+        let listener = TcpListener::bind(bind).await?;
+        let addr = listener.local_addr()?;
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let mut shutdown = self.inner.shutdown.subscribe();
+        let guard = self.inner.task_guard.lock().expect("guard lock").clone();
+        let broker = self.clone();
+        info!(%addr, "MQTT over TLS listening");
+        tokio::spawn(async move {
+            let _guard = guard;
+            loop {
+                tokio::select! {
+                    _ = shutdown.changed() => break,
+                    res = listener.accept() => match res {
+                        Ok((stream, peer)) => {
+                            let _ = stream.set_nodelay(true);
+                            let acceptor = acceptor.clone();
+                            let broker = broker.clone();
+                            tokio::spawn(async move {
+                                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                                    Ok(Ok(tls)) => broker.serve(tls, format!("tls:{peer}")),
+                                    Ok(Err(e)) => info!(%peer, error = %e, "TLS handshake refused"),
+                                    Err(_) => info!(%peer, "TLS handshake timed out"),
+                                }
+                            });
+                        }
+                        Err(e) => {
+                            warn!(error = %e, "TLS accept failed");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    },
+                }
+            }
+            info!(%addr, "MQTT over TLS listener closed");
+        });
+        Ok(addr)
+    }
+}
