@@ -14,7 +14,8 @@
 //! what the module printed, in order. `//` starts a comment when it begins the line or follows
 //! whitespace, outside double quotes (so `mqtt://host` and `"a //b"` are not comments). Blank
 //! lines carry no meaning: the module frames every answer with CR LF, which the guides render
-//! as blank lines inconsistently.
+//! as blank lines inconsistently. A host line repeated right after itself is the module's echo
+//! (seed 002 section 3.3 prints `ATE0` twice): it is dropped, since the device skips echoes.
 
 use nom::branch::alt;
 use nom::bytes::complete::tag_no_case;
@@ -82,10 +83,12 @@ pub fn strip_comment(line: &str) -> &str {
     line[..end].trim()
 }
 
+/// `AT` followed by the end of the line or by the command itself, not by a blank: the L610's
+/// boot URC `AT command ready` (seed 002 section 3.3) is module output.
 fn is_host_line(line: &str) -> bool {
     tag_no_case::<_, _, nom::error::Error<&str>>("AT")
         .parse(line)
-        .is_ok()
+        .is_ok_and(|(rest, _)| !rest.starts_with(char::is_whitespace))
 }
 
 /// Parses an exchange. Never fails: every line is either blank, a command or an expected
@@ -103,6 +106,11 @@ pub fn parse(text: &str) -> Vec<Step> {
             .unwrap_or(next);
         let code = strip_comment(line);
         if code.is_empty() {
+            continue;
+        }
+        if is_host_line(code) && steps.last() == Some(&Step::Send(code.to_string())) {
+            // The module's echo of the line just typed, as seed 002 section 3.3 prints it
+            // (`AT` / `AT //回显`). The device skips echoes by itself, so it is not a step.
             continue;
         }
         steps.push(if is_host_line(code) {
@@ -143,6 +151,36 @@ mod tests {
         assert_eq!(
             steps.iter().filter(|x| matches!(x, Step::Send(_))).count(),
             10
+        );
+    }
+
+    #[test]
+    fn seed_002_fixture() {
+        let steps = parse(include_str!(
+            "../../fixtures/seed-logs/002-3.3-test-log.log"
+        ));
+        assert_eq!(
+            steps[..4],
+            [s("AT"), e("AT command ready"), e("+SIM READY"), s("AT")]
+        );
+        assert!(steps.contains(&e("+MQTTMSG: 1, 0, test1, \"123\"")));
+        assert_eq!(steps.last(), Some(&e("+MIPCALL: 0")));
+    }
+
+    #[test]
+    fn an_echoed_line_is_not_sent_twice() {
+        assert_eq!(
+            parse("AT\nAT  //回显\nOK\nATE0\nATE0\nOK\nAT\nOK\nAT\nOK"),
+            vec![
+                s("AT"),
+                e("OK"),
+                s("ATE0"),
+                e("OK"),
+                s("AT"),
+                e("OK"),
+                s("AT"),
+                e("OK")
+            ]
         );
     }
 

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
+use modem_sim::dialect::DialectKind;
 use modem_sim::net::HostPort;
 use modem_sim::sim::{SimConfig, Simulator};
 
@@ -75,9 +76,27 @@ impl ModemWorld {
         mosquitto: bool,
         extra_accounts: Vec<(String, String)>,
     ) -> Result<()> {
+        self.start_as(DialectKind::Air780e, mosquitto, extra_accounts, true)
+            .await
+    }
+
+    /// Like [`ModemWorld::start`], for any module family. With `sync` the line is brought to a
+    /// known state first (`AT` ... `OK`, which also drains boot URCs such as the L610's
+    /// `AT command ready`); without it the scenario sees everything the module printed since
+    /// power-on.
+    pub async fn start_as(
+        &mut self,
+        dialect: DialectKind,
+        mosquitto: bool,
+        extra_accounts: Vec<(String, String)>,
+        sync: bool,
+    ) -> Result<()> {
         let mosquitto =
             mosquitto || std::env::var_os("MODEM_HARNESS_MOSQUITTO").is_some_and(|v| v == "1");
-        let mut cfg = SimConfig::default();
+        let mut cfg = SimConfig {
+            dialect,
+            ..SimConfig::default()
+        };
         cfg.accounts.extend(extra_accounts.iter().cloned());
         if mosquitto {
             let mut accounts = vec![(ROOT.0.to_string(), ROOT.1.to_string())];
@@ -111,7 +130,14 @@ impl ModemWorld {
             .await
             .context("starting the simulator")?;
         let mut device = Device::open(sim.tty(), 115_200)?;
-        device.sync(self.timeout).await?;
+        if sync {
+            device.sync(self.timeout).await?;
+        }
+        if dialect == DialectKind::L610 {
+            // The L610's client id until an `AT+MQTTUSER` names one: the IMEI (mqtt manual
+            // transcription, see sim/src/dialect/l610/mqtt.rs).
+            self.modem_client_id = Some(modem_sim::modem::Identity::default().imei);
+        }
         self.sim = Some(sim);
         self.device = Some(device);
         Ok(())
@@ -155,7 +181,7 @@ impl ModemWorld {
 
     /// Sends one command line, remembering the client id of an `AT+MCONFIG`.
     pub async fn send_command(&mut self, line: &str) -> Result<()> {
-        if let Some(id) = mconfig_client_id(line) {
+        if let Some(id) = mconfig_client_id(line).or_else(|| mqttuser_client_id(line)) {
             self.modem_client_id = Some(id);
         }
         self.device()?.send_line(line).await?;
@@ -209,6 +235,18 @@ pub fn mconfig_client_id(line: &str) -> Option<String> {
     Some(first.trim().to_string())
 }
 
+/// The client id string of an L610 `AT+MQTTUSER=<id>,<user>,<pwd>,<client id>`, if given.
+pub fn mqttuser_client_id(line: &str) -> Option<String> {
+    let cmd = modem_sim::at::parse_line(line.as_bytes()).ok()?;
+    match (cmd.name.as_str(), cmd.form) {
+        ("+MQTTUSER", modem_sim::at::Form::Set(raw)) => modem_sim::at::split_args(&raw)
+            .ok()?
+            .get(3)
+            .map(|a| a.text()),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,5 +266,10 @@ mod tests {
             Some("thingscloud")
         );
         assert_eq!(mconfig_client_id("AT+MCONNECT=1,60"), None);
+        assert_eq!(
+            mqttuser_client_id("AT+MQTTUSER=1,\"u\",\"p\",\"dev-7\"").as_deref(),
+            Some("dev-7")
+        );
+        assert_eq!(mqttuser_client_id("AT+MQTTUSER=1,\"u\",\"p\""), None);
     }
 }

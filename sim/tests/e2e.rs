@@ -441,9 +441,171 @@ fn bad_arguments_are_explained() {
     let (code, err) = run(&["--dialect", "sim800"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("air780e or l610"), "{err}");
-    let (code, err) = run(&["--dialect", "l610"]);
-    assert_eq!(code, Some(1));
-    assert!(err.contains("not implemented yet"), "{err}");
+    // `l610` is a dialect now: it starts (see the l610_* tests), so a bad value next to it is
+    // what fails.
+    let (code, err) = run(&["--dialect", "l610", "--broker", "mqtt://nowhere"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("is not HOST:PORT"), "{err}");
+}
+
+/// Seed 002 section 3.3 through the binary: the boot URCs wait in the tty, echo is on, the
+/// data call and MQTT results are URCs, and mosquitto_sub / mosquitto_pub see the traffic.
+#[test]
+fn l610_boots_and_runs_the_guide_flow_with_mosquitto_clients() {
+    let mut sim = SimProcess::spawn(&["--dialect", "l610"]);
+    assert_eq!(sim.field("dialect"), "l610");
+    let mqtt = sim.field("mqtt");
+    let (host, port_no) = mqtt.rsplit_once(':').unwrap();
+    let mut port = sim.port();
+    // Powered on before anyone opened the tty: the URCs are the first bytes there.
+    assert_eq!(
+        port.until("+SIM READY\r\n"),
+        "\r\nAT command ready\r\n\r\n+SIM READY\r\n"
+    );
+    assert_eq!(port.at("AT", "OK\r\n"), "AT\r\r\nOK\r\n", "echo is on");
+    assert_eq!(port.at("ATE0", "OK\r\n"), "ATE0\r\r\nOK\r\n");
+    assert_eq!(
+        port.at("AT+MIPCALL=1", "68\r\n"),
+        "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n"
+    );
+    port.at("AT+MQTTUSER=1,\"root\",\"luat123456\"", "OK\r\n");
+    assert_eq!(
+        port.at(
+            "AT+MQTTOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",1883,0,60",
+            "+MQTTOPEN: 1,1\r\n"
+        ),
+        "\r\nOK\r\n\r\n+MQTTOPEN: 1,1\r\n"
+    );
+    port.at("AT+MQTTSUB=1,\"down\",0", "+MQTTSUB: 1,1\r\n");
+    let mut sub = Command::new("mosquitto_sub")
+        .args([
+            "-h",
+            host,
+            "-p",
+            port_no,
+            "-u",
+            "root",
+            "-P",
+            "luat123456",
+            "-t",
+            "up",
+            "-C",
+            "2",
+            "-W",
+            "30",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("mosquitto_sub is installed (apt-get install mosquitto-clients)");
+    let mut sub_out = sub.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = sub_out.read_to_end(&mut all);
+        let _ = tx.send(all);
+    });
+    // mosquitto_sub gives no sign that it has subscribed: publish both forms until it has two
+    // messages (QoS 0 as in the guide).
+    let deadline = Instant::now() + WAIT;
+    let received = loop {
+        port.at("AT+MQTTPUB=1,\"up\",0,0,\"123\"", "+MQTTPUB: 1,1\r\n");
+        assert_eq!(port.at("AT+MQTTPUB=1,\"up\",0,0,5", ">"), "\r\n>");
+        port.send(b"\"1\r\n\"");
+        assert_eq!(
+            port.until("+MQTTPUB: 1,1\r\n"),
+            "\r\nOK\r\n\r\n+MQTTPUB: 1,1\r\n"
+        );
+        if let Ok(out) = rx.recv_timeout(Duration::from_millis(300)) {
+            break out;
+        }
+        assert!(Instant::now() < deadline, "mosquitto_sub received nothing");
+    };
+    assert!(sub.wait().unwrap().success());
+    let text = String::from_utf8_lossy(&received);
+    assert!(
+        text == "123\n\"1\r\n\"\n" || text == "\"1\r\n\"\n123\n",
+        "{text:?}"
+    );
+    let status = Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            host,
+            "-p",
+            port_no,
+            "-u",
+            "root",
+            "-P",
+            "luat123456",
+            "-t",
+            "down",
+            "-m",
+            "from mosquitto_pub",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(port
+        .until("mosquitto_pub\r\n")
+        .ends_with("\r\n+MQTTMSG: 1, 0, down, from mosquitto_pub\r\n"));
+    assert_eq!(
+        port.at("AT+MQTTCLOSE=1", "+MQTTCLOSE: 1,1\r\n"),
+        "\r\nOK\r\n\r\n+MQTTCLOSE: 1,1\r\n"
+    );
+    assert_eq!(
+        port.at("AT+MIPCALL=0", "+MIPCALL: 0\r\n"),
+        "\r\nOK\r\n\r\n+MIPCALL: 0\r\n"
+    );
+    sim.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(sim.child.wait().unwrap().success());
+    let mut banner = String::new();
+    sim.child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut banner)
+        .unwrap();
+    assert!(banner.contains("simulated l610 ready"), "{banner}");
+}
+
+/// Seed 002 section 3.2: `AT+MQTTWILL` before `AT+MQTTOPEN`; a power cut lets the broker publish
+/// it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn l610_will_is_published_when_the_process_is_killed() {
+    let broker = Broker::start(BrokerConfig::default()).await.unwrap();
+    let addr = broker.local_addr();
+    let (client, mut ev) = mqtt_client(addr, "watcher");
+    client
+        .subscribe("test1", rumqttc::QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    subscribed(&mut ev).await;
+    let url = format!("mqtt://{addr}");
+    let sim = tokio::task::spawn_blocking(move || {
+        let sim = SimProcess::spawn(&["--dialect", "l610", "--broker", &url]);
+        let mut port = sim.port();
+        port.at("AT+MIPCALL=1", "+MIPCALL: 10.104.48.68\r\n");
+        port.at(
+            "AT+MQTTUSER=1,\"root\",\"luat123456\",\"l610-will\"",
+            "OK\r\n",
+        );
+        port.at(
+            "AT+MQTTWILL=1,\"test1\",1,0,\"disconnect unexpectedly\"",
+            "OK\r\n",
+        );
+        port.at(
+            "AT+MQTTOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",1883,0,60",
+            "+MQTTOPEN: 1,1\r\n",
+        );
+        sim
+    })
+    .await
+    .unwrap();
+    sim.signal(nix::sys::signal::Signal::SIGKILL);
+    let will = next_publish(&mut ev, "test1").await;
+    assert_eq!(&will.payload[..], b"disconnect unexpectedly");
+    assert_eq!(will.qos, rumqttc::QoS::AtLeastOnce);
+    drop(sim);
+    broker.shutdown().await;
 }
 
 #[test]

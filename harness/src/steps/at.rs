@@ -27,6 +27,40 @@ async fn simulated(
     Ok(w.start(!mosquitto.is_empty(), extra).await?)
 }
 
+/// The Fibocom L610 (seed 002). "just powered on" leaves its boot URCs for the scenario to
+/// read; otherwise the line is synchronised with `AT` first and they are drained.
+#[given(
+    regex = r#"^a simulated L610( using Mosquitto)?( just powered on)?(?: whose broker also accepts "([^"]*)" with password "([^"]*)")?$"#
+)]
+async fn simulated_l610(
+    w: &mut ModemWorld,
+    mosquitto: String,
+    fresh: String,
+    user: String,
+    password: String,
+) -> StepResult {
+    let extra = if user.is_empty() {
+        vec![]
+    } else {
+        vec![(user, password)]
+    };
+    Ok(w.start_as(
+        modem_sim::dialect::DialectKind::L610,
+        !mosquitto.is_empty(),
+        extra,
+        fresh.is_empty(),
+    )
+    .await?)
+}
+
+/// Raw bytes after a `>` prompt (an L610 `AT+MQTTPUB=<id>,<topic>,<qos>,<retain>,<len>` or
+/// `AT+GTSSLFILE`): sent as they are, without a line end.
+#[when(regex = r#"^the host sends the data "((?:[^"\\]|\\.)*)"$"#)]
+async fn host_sends_data(w: &mut ModemWorld, data: String) -> StepResult {
+    let data = unescape(&data)?;
+    Ok(w.device()?.send_data(&data).await?)
+}
+
 #[when(regex = r#"^the host sends "(.*)"$"#)]
 async fn host_sends(w: &mut ModemWorld, line: String) -> StepResult {
     Ok(w.send_command(&line).await?)

@@ -4,6 +4,7 @@
 //! writes its answer into [`Out`]. The [`Engine`] ties it to the [`Framer`].
 
 pub mod air780e;
+pub mod l610;
 #[cfg(test)]
 mod props;
 
@@ -242,8 +243,6 @@ pub fn make(
 ) -> Result<Box<dyn Dialect>, String> {
     match kind {
         DialectKind::Air780e => Ok(Box::new(air780e::Air780e::new(identity))),
-        DialectKind::L610 => {
-            Err("the L610 dialect is not implemented yet (see the README's command table)".into())
-        }
+        DialectKind::L610 => Ok(Box::new(l610::L610::new(identity))),
     }
 }

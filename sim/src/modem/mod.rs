@@ -121,6 +121,13 @@ pub fn cme_text(code: u16) -> &'static str {
         10 => "SIM not inserted",
         30 => "no network service",
         50 => "incorrect parameters",
+        // The Fibocom L610's MQTT codes (a transcription of its MQTT AT manual; see
+        // fixtures/DIVERGENCES.md): CONNACK return codes 1..5.
+        700 => "MQTT protocol version not supported",
+        701 => "MQTT client identifier rejected",
+        702 => "MQTT server unavailable",
+        703 => "MQTT bad user name or password",
+        704 => "MQTT not authorized",
         767 => "operation failed",
         _ => "unknown",
     }

@@ -1,0 +1,302 @@
+//! General commands of the L610: echo, radio, SIM, registration, APN, signal, errors. Every
+//! answer is the one seed 002 section 3.3's log prints.
+
+use crate::at::Form;
+use crate::dialect::Out;
+use crate::modem::{CellState, SimState};
+
+use super::{num_in, set_args};
+
+/// What the basic commands remember beyond [`CellState`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Basic {
+    /// `AT+GTRAT=<mode>[,<pref1>[,<pref2>]]`.
+    gtrat: Vec<u32>,
+    cfun: u32,
+    creg_mode: u8,
+    /// `AT+CGDCONT` contexts: cid, PDP type, APN.
+    contexts: Vec<(u32, String, String)>,
+}
+
+impl Default for Basic {
+    fn default() -> Self {
+        Basic {
+            // Seed 002 section 3.3 sets 6,3,2 ("LTE 优先"); nothing shows the factory value, so
+            // the read form starts from the one the guide recommends.
+            gtrat: vec![6, 3, 2],
+            cfun: 1,
+            creg_mode: 0,
+            contexts: vec![(1, "IP".into(), String::new())],
+        }
+    }
+}
+
+/// `AT` -> `OK` (seed 002 section 3.3, first lines).
+pub fn at(form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec => out.ok(),
+        _ => out.error(),
+    }
+}
+
+/// `ATE0`/`ATE1` (seed 002 section 3.3: `ATE0` is itself still echoed, then `OK`; "ATE0 掉电不保存、
+/// 立即生效"). Echo is on at power-on (the same log: "回显。可用 ATE0 关闭").
+pub fn echo(form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec => {
+            out.set_echo(false);
+            out.ok()
+        }
+        Form::Set(d) if d == b"0" || d == b"1" => {
+            out.set_echo(d == b"1");
+            out.ok()
+        }
+        _ => out.error(),
+    }
+}
+
+impl Basic {
+    /// `AT+GTRAT=6,3,2` -> `OK` (seed 002 section 3.3, "搜网顺序 LTE 优先"). The read form prints
+    /// the stored values as `+GTRAT: 6,3,2`.
+    pub fn gtrat(&mut self, form: &Form, out: &mut Out) {
+        match form {
+            Form::Read => {
+                let v: Vec<String> = self.gtrat.iter().map(u32::to_string).collect();
+                out.line(format!("+GTRAT: {}", v.join(",")));
+                out.ok()
+            }
+            Form::Set(_) => match set_args(form) {
+                Some(args) if (1..=3).contains(&args.len()) => {
+                    let v: Option<Vec<u32>> =
+                        args.iter().map(|a| num_in(Some(a), 0..=20)).collect();
+                    match v {
+                        Some(v) => {
+                            self.gtrat = v;
+                            out.ok()
+                        }
+                        None => out.error(),
+                    }
+                }
+                _ => out.error(),
+            },
+            Form::Test | Form::Exec => out.error(),
+        }
+    }
+
+    /// `AT+CFUN=1` -> `OK` (seed 002 section 3.3, "设置工作模式是正常工作模式"); `AT+CFUN?` ->
+    /// `+CFUN: <n>` (27.007 section 8.2). 0 and 4 turn the radio off: registration is lost and
+    /// `AT+MIPCALL=1` fails until `AT+CFUN=1`.
+    pub fn cfun(&mut self, cell: &mut CellState, form: &Form, out: &mut Out) {
+        match form {
+            Form::Read => {
+                out.line(format!("+CFUN: {}", self.cfun));
+                out.ok()
+            }
+            Form::Set(_) => match set_args(form).as_deref() {
+                Some([n]) | Some([n, _]) => {
+                    match num_in(Some(n), 0..=4).filter(|n| *n != 2 && *n != 3) {
+                        Some(n) => {
+                            self.cfun = n;
+                            let on = n == 1;
+                            cell.reg = if on {
+                                crate::modem::RegStatus::Home
+                            } else {
+                                crate::modem::RegStatus::NotRegistered
+                            };
+                            cell.attached = on;
+                            out.ok()
+                        }
+                        None => out.error(),
+                    }
+                }
+                _ => out.error(),
+            },
+            Form::Test => {
+                out.line("+CFUN: (0,1,4)");
+                out.ok()
+            }
+            Form::Exec => out.error(),
+        }
+    }
+
+    /// `AT+CGDCONT=1,"IP","cmnet"` -> `OK` (seed 002 sections 3.2 and 3.3: "建议先设置 APN"). The
+    /// read form lists the contexts as `+CGDCONT: <cid>,"<type>","<apn>"` (27.007 section
+    /// 10.1.1). The APN is the one `AT+MIPCALL=1` activates.
+    pub fn cgdcont(&mut self, cell: &mut CellState, form: &Form, out: &mut Out) {
+        match form {
+            Form::Read => {
+                for (cid, ty, apn) in &self.contexts {
+                    out.line(format!("+CGDCONT: {cid},\"{ty}\",\"{apn}\""));
+                }
+                out.ok()
+            }
+            Form::Set(_) => {
+                let Some(args) = set_args(form) else {
+                    return out.error();
+                };
+                let Some(cid) = num_in(args.first(), 1..=8) else {
+                    return out.error();
+                };
+                let ty = args.get(1).map(|a| a.text()).unwrap_or_else(|| "IP".into());
+                if !["IP", "IPV6", "IPV4V6"].contains(&ty.to_ascii_uppercase().as_str()) {
+                    return out.error();
+                }
+                let apn = args.get(2).map(|a| a.text()).unwrap_or_default();
+                if apn.len() > 99 {
+                    return out.error();
+                }
+                if cid == 1 {
+                    cell.apn.name = apn.clone();
+                }
+                self.contexts.retain(|c| c.0 != cid);
+                self.contexts.push((cid, ty, apn));
+                self.contexts.sort();
+                out.ok()
+            }
+            Form::Test => {
+                out.line("+CGDCONT: (1-8),\"IP\",,");
+                out.ok()
+            }
+            Form::Exec => out.error(),
+        }
+    }
+
+    /// `AT+CREG?`, `AT+CGREG?`, `AT+CEREG?` -> `+CREG: 0,1` etc. (seed 002 section 3.3: "1 或 5
+    /// 可用"); `=<n>` sets the URC mode (27.007 sections 7.2, 10.1.20, 10.1.22).
+    pub fn creg(&mut self, cell: &mut CellState, prefix: &str, form: &Form, out: &mut Out) {
+        let mode = match prefix {
+            "+CREG" => &mut self.creg_mode,
+            "+CGREG" => &mut cell.cgreg_mode,
+            _ => &mut cell.cereg_mode,
+        };
+        match form {
+            Form::Read => {
+                out.line(format!("{prefix}: {},{}", mode, cell.reg as u8));
+                out.ok()
+            }
+            Form::Test => {
+                out.line(format!("{prefix}: (0-2)"));
+                out.ok()
+            }
+            Form::Set(_) => match set_args(form).as_deref() {
+                Some([n]) => match num_in(Some(n), 0..=2) {
+                    Some(n) => {
+                        *mode = n as u8;
+                        out.ok()
+                    }
+                    None => out.error(),
+                },
+                _ => out.error(),
+            },
+            Form::Exec => out.error(),
+        }
+    }
+}
+
+/// `AT+CPIN?` -> `+CPIN: READY` (seed 002 section 3.3: "READY 表示 SIM 卡被识别").
+pub fn cpin(cell: &CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Read if cell.sim == SimState::Ready => {
+            out.line("+CPIN: READY");
+            out.ok()
+        }
+        Form::Read => out.line(cell.cme(10)),
+        Form::Test => out.ok(),
+        _ => out.error(),
+    }
+}
+
+/// `AT+CIMI?` -> `+CIMI: 460046616008063` (seed 002 section 3.3). 27.007 section 5.6 has
+/// `AT+CIMI` print the bare IMSI; the guide's log uses the read form and gets a prefixed line,
+/// so both forms print `+CIMI: <imsi>` (fixtures/DIVERGENCES.md).
+pub fn cimi(cell: &CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec | Form::Read if cell.sim == SimState::Ready => {
+            out.line(format!("+CIMI: {}", cell.identity.imsi));
+            out.ok()
+        }
+        Form::Exec | Form::Read => out.line(cell.cme(10)),
+        Form::Test => out.ok(),
+        Form::Set(_) => out.error(),
+    }
+}
+
+/// `AT+CGSN` -> the bare IMEI (27.007 section 5.4). Seed 002 does not query it, but the MQTT
+/// client id defaults to it (mqtt manual transcription, `AT+MQTTUSER`), so a driver may read it.
+pub fn cgsn(cell: &CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec => {
+            out.line(&cell.identity.imei);
+            out.ok()
+        }
+        Form::Test => out.ok(),
+        _ => out.error(),
+    }
+}
+
+/// `AT+CSQ?` -> `+CSQ: 25,99` (seed 002 section 3.3 sends the read form; 27.007 section 8.5
+/// has the bare `AT+CSQ`, which answers the same).
+pub fn csq(cell: &CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec | Form::Read => {
+            out.line(format!("+CSQ: {},{}", cell.rssi, cell.ber));
+            out.ok()
+        }
+        Form::Test => {
+            out.line("+CSQ: (0-31,99),(0-7,99)");
+            out.ok()
+        }
+        Form::Set(_) => out.error(),
+    }
+}
+
+/// `AT+COPS?` -> `+COPS: 0,0,"CHINA MOBILE",7` (seed 002 section 3.3: "7 表示 4G"). Without
+/// registration: `+COPS: 0` (27.007 section 7.3).
+pub fn cops(cell: &CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Read if cell.reg as u8 == 1 || cell.reg as u8 == 5 => {
+            out.line("+COPS: 0,0,\"CHINA MOBILE\",7");
+            out.ok()
+        }
+        Form::Read => {
+            out.line("+COPS: 0");
+            out.ok()
+        }
+        // Automatic selection is the only mode a simulated network needs.
+        Form::Set(_) => match set_args(form).as_deref() {
+            Some([m, ..]) if num_in(Some(m), 0..=4).is_some() => out.ok(),
+            _ => out.error(),
+        },
+        Form::Test => {
+            out.line("+COPS: (2,\"CHINA MOBILE\",\"CMCC\",\"46000\",7),,(0-4),(0-2)");
+            out.ok()
+        }
+        Form::Exec => out.error(),
+    }
+}
+
+/// `AT+CMEE=<0|1|2>` (seed 002 FAQ 4.1: 1 gives the error code, 2 the reason as text; the
+/// default is 0, a bare `ERROR`). Read form `+CMEE: <n>` (27.007 section 9.1).
+pub fn cmee(cell: &mut CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Read => {
+            out.line(format!("+CMEE: {}", cell.cmee));
+            out.ok()
+        }
+        Form::Test => {
+            out.line("+CMEE: (0-2)");
+            out.ok()
+        }
+        Form::Set(_) => match set_args(form).as_deref() {
+            Some([n]) => match num_in(Some(n), 0..=2) {
+                Some(n) => {
+                    cell.cmee = n as u8;
+                    out.ok()
+                }
+                None => out.error(),
+            },
+            _ => out.error(),
+        },
+        Form::Exec => out.error(),
+    }
+}

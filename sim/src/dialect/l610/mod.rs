@@ -1,0 +1,180 @@
+//! The Fibocom L610 AT dialect, as seed 002 (`../shared/seeds/002_4143183515b497ac.txt`, the
+//! L610 "standard MQTT" application guide) shows it.
+//!
+//! Sources, cited per command:
+//! - `seed 002 section 3.2`: the guide's command table (expected answers, timeouts);
+//! - `seed 002 section 3.3`: the guide's test log (the exact text; verbatim copy in
+//!   `fixtures/seed-logs/002-3.3-test-log.log`);
+//! - `seed 002 FAQ 4.x`: the guide's FAQ;
+//! - `mqtt manual (third-party transcription)`: the syntax tables of "FIBOCOM L610 Series AT
+//!   Commands_MQTT V1.0.2" as a public driver project transcribed them (parameter ranges, the
+//!   optional client id string, `+MQTTBREAK` causes, CME 700-704). Not the vendor's own text:
+//!   every choice resting on it is a row in `fixtures/DIVERGENCES.md`.
+//!
+//! How the L610 differs from the Air780E: echo on (both), `ERROR` without a reason until
+//! `AT+CMEE=1|2` (FAQ 4.1), a data call the host must make (`AT+MIPCALL=1`), MQTT results as
+//! URCs with a status (`+MQTTOPEN: 1,1`), two MQTT clients (ids 1 and 2), `+MQTTMSG` for
+//! incoming messages, and TLS set up with `AT+GTSSL*`.
+
+mod basic;
+mod mipcall;
+mod mqtt;
+mod ssl;
+
+use crate::at::{split_args, Arg, Command, Form};
+use crate::modem::{CellState, Fault, Identity};
+use crate::net::NetEvent;
+
+use super::{Dialect, Out};
+
+/// What the bytes after a `>` prompt are for.
+#[derive(Debug, Clone, PartialEq)]
+enum Pending {
+    /// The payload of a length-form `AT+MQTTPUB`.
+    Publish(mqtt::PendingPublish),
+    /// The contents of an `AT+GTSSLFILE`.
+    SslFile(ssl::FileKind),
+}
+
+pub struct L610 {
+    cell: CellState,
+    /// Settings of the basic commands that the Air780E's [`CellState`] has no field for.
+    basic: basic::Basic,
+    call: mipcall::Call,
+    mqtt: mqtt::Mqtt,
+    ssl: ssl::Ssl,
+    pending: Option<Pending>,
+}
+
+impl L610 {
+    pub fn new(identity: Identity) -> Self {
+        let mut cell = CellState::new(identity);
+        // Seed 002 FAQ 4.1: errors are a bare `ERROR` until the host sends `AT+CMEE=1|2`.
+        cell.cmee = 0;
+        // Seed 002 section 3.3: `+CSQ: 25,99`.
+        cell.rssi = 25;
+        // Seed 002 section 3.3: `AT+MIPCALL?` answers `+MIPCALL: 0` until the host makes the
+        // data call; the context is not up at power-on.
+        cell.pdp_active = false;
+        L610 {
+            cell,
+            basic: basic::Basic::default(),
+            call: mipcall::Call::default(),
+            mqtt: mqtt::Mqtt::default(),
+            ssl: ssl::Ssl::default(),
+            pending: None,
+        }
+    }
+}
+
+impl Dialect for L610 {
+    /// Seed 002 section 3.3: "开机主动上报" `AT command ready`, then `+SIM READY` once the SIM is
+    /// read. Both reach the host before its first command (see fixtures/DIVERGENCES.md).
+    fn boot(&mut self, out: &mut Out) {
+        out.line("AT command ready");
+        out.line("+SIM READY");
+    }
+
+    fn on_command(&mut self, cmd: Command, out: &mut Out) {
+        let Command { name, form } = cmd;
+        let cell = &mut self.cell;
+        match name.as_str() {
+            "" => basic::at(&form, out),
+            "E" => basic::echo(&form, out),
+            "+GTRAT" => self.basic.gtrat(&form, out),
+            "+CFUN" => self.basic.cfun(cell, &form, out),
+            "+CPIN" => basic::cpin(cell, &form, out),
+            "+CIMI" => basic::cimi(cell, &form, out),
+            "+CGSN" => basic::cgsn(cell, &form, out),
+            "+CGDCONT" => self.basic.cgdcont(cell, &form, out),
+            "+CSQ" => basic::csq(cell, &form, out),
+            "+COPS" => basic::cops(cell, &form, out),
+            "+CREG" => self.basic.creg(cell, "+CREG", &form, out),
+            "+CGREG" => self.basic.creg(cell, "+CGREG", &form, out),
+            "+CEREG" => self.basic.creg(cell, "+CEREG", &form, out),
+            "+CMEE" => basic::cmee(cell, &form, out),
+            "+MIPCALL" => {
+                let dropped = self.call.mipcall(cell, &form, out);
+                if dropped {
+                    self.mqtt.network_lost(out);
+                }
+            }
+            "+MQTTUSER" => self.mqtt.mqttuser(cell, &form, out),
+            "+MQTTWILL" => self.mqtt.mqttwill(cell, &form, out),
+            "+MQTTOPEN" => self.mqtt.mqttopen(cell, &self.call, &self.ssl, &form, out),
+            "+MQTTSUB" => self.mqtt.mqttsub(cell, &form, out),
+            "+MQTTUNSUB" => self.mqtt.mqttunsub(cell, &form, out),
+            "+MQTTPUB" => {
+                if let Some(p) = self.mqtt.mqttpub(cell, &form, out) {
+                    self.pending = Some(Pending::Publish(p));
+                }
+            }
+            "+MQTTCLOSE" => self.mqtt.mqttclose(cell, &form, out),
+            "+GTSSLVER" => self.ssl.gtsslver(&form, out),
+            "+GTSSLMODE" => self.ssl.gtsslmode(&form, out),
+            "+GTSSLERR" => self.ssl.gtsslerr(&form, out),
+            "+GTSSLFILE" => {
+                if let Some(kind) = self.ssl.gtsslfile(&form, out) {
+                    self.pending = Some(Pending::SslFile(kind));
+                }
+            }
+            _ => {
+                // Includes seed 002 section 3.3's misprint `AT+MQTTOOPEN`: not a command.
+                tracing::debug!(%name, "unknown command");
+                out.error()
+            }
+        }
+    }
+
+    fn on_data(&mut self, data: Vec<u8>, out: &mut Out) {
+        match self.pending.take() {
+            Some(Pending::Publish(p)) => self.mqtt.publish_data(&self.cell, p, data, out),
+            Some(Pending::SslFile(kind)) => self.ssl.file_data(kind, data, out),
+            None => {
+                tracing::warn!(
+                    len = data.len(),
+                    "prompted data with nothing waiting for it"
+                );
+                out.error()
+            }
+        }
+    }
+
+    fn on_net(&mut self, ev: NetEvent, out: &mut Out) {
+        self.mqtt.on_net(&self.cell, ev, out)
+    }
+
+    fn on_fault(&mut self, fault: &Fault, out: &mut Out) {
+        match fault {
+            // The network drops the PDP context: the L610 reports the data call as gone with
+            // the same URC `AT+MIPCALL=0` ends with (seed 002 section 3.3), and every MQTT
+            // client on it breaks (fixtures/DIVERGENCES.md).
+            Fault::PdnDeact => {
+                if self.call.drop_call(&mut self.cell) {
+                    out.line("+MIPCALL: 0");
+                }
+                self.mqtt.network_lost(out);
+            }
+        }
+    }
+}
+
+/// The parameters of a `Form::Set`, or `None` for any other form or bad syntax.
+fn set_args(form: &Form) -> Option<Vec<Arg>> {
+    match form {
+        Form::Set(raw) => split_args(raw).ok(),
+        _ => None,
+    }
+}
+
+/// A number parameter within `range`.
+fn num_in(arg: Option<&Arg>, range: std::ops::RangeInclusive<u32>) -> Option<u32> {
+    arg.and_then(Arg::number).filter(|n| range.contains(n))
+}
+
+/// `+CME ERROR: 3` (27.007 section 9.2, "operation not allowed"): a valid command in a state
+/// that does not allow it. A bare `ERROR` under the default `AT+CMEE=0` (seed 002 FAQ 4.1).
+const CME_NOT_ALLOWED: u16 = 3;
+
+#[cfg(test)]
+mod tests;

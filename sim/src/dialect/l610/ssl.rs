@@ -1,0 +1,173 @@
+//! `AT+GTSSL*`: the L610's TLS settings (seed 002 sections 3.2 and 3.3, the certificate part of
+//! the log). They are parsed and stored here; the TLS session that uses them is not built yet
+//! (README, "not yet"): `AT+MQTTOPEN` over TLS answers `+MQTTOPEN: <id>,0`.
+
+use crate::at::Form;
+use crate::dialect::Out;
+
+use super::{num_in, set_args};
+
+/// Largest file `AT+GTSSLFILE` takes. The guide loads 1220, 1679 and 1758 bytes; no source
+/// gives the limit, so it is generous for a chain in PEM (fixtures/DIVERGENCES.md).
+pub const SSL_FILE_MAX: u32 = 8192;
+
+/// Which file an `AT+GTSSLFILE` loads. In the guide's naming (seed 002 section 3.3 comments):
+/// CAFILE is the client certificate, KEYFILE its key, TRUSTFILE the root CA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Ca,
+    Key,
+    Trust,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ssl {
+    /// `AT+GTSSLVER`: 1 SSL 3.0, 2 TLS 1.0, 3 TLS 1.1, 4 TLS 1.2.
+    version: u8,
+    /// `AT+GTSSLMODE`: 1 verifies the server's certificate.
+    verify: bool,
+    client_cert: Option<Vec<u8>>,
+    client_key: Option<Vec<u8>>,
+    trust: Option<Vec<u8>>,
+    /// `AT+GTSSLERR?`: the last TLS error, 0 for none.
+    last_error: i32,
+}
+
+impl Default for Ssl {
+    fn default() -> Self {
+        Ssl {
+            // Seed 002 section 3.3: the first `AT+GTSSLVER?` prints 2.
+            version: 2,
+            // No source shows the default; 0 lets the guide's log (which never sets it) reach a
+            // server whatever its certificate (fixtures/DIVERGENCES.md).
+            verify: false,
+            client_cert: None,
+            client_key: None,
+            trust: None,
+            last_error: 0,
+        }
+    }
+}
+
+impl Ssl {
+    /// `AT+GTSSLVER?` -> `+GTSSLVER: <n>`; `AT+GTSSLVER=<1..4>` -> `OK` (seed 002 section 3.3:
+    /// "1=SSL3.0; 2=TLS1.0; 3=TLS1.1; 4=TLS1.2").
+    pub fn gtsslver(&mut self, form: &Form, out: &mut Out) {
+        match form {
+            Form::Read => {
+                out.line(format!("+GTSSLVER: {}", self.version));
+                out.ok()
+            }
+            Form::Test => {
+                out.line("+GTSSLVER: (1-4)");
+                out.ok()
+            }
+            Form::Set(_) => match set_args(form).as_deref() {
+                Some([v]) => match num_in(Some(v), 1..=4) {
+                    Some(v) => {
+                        self.version = v as u8;
+                        out.ok()
+                    }
+                    None => out.error(),
+                },
+                _ => out.error(),
+            },
+            Form::Exec => out.error(),
+        }
+    }
+
+    /// `AT+GTSSLMODE=<0|1>` -> `OK`: whether to verify the server's certificate (seed 002
+    /// section 3.2, "设置是否需要验证服务端的证书"). Read form `+GTSSLMODE: <n>`.
+    pub fn gtsslmode(&mut self, form: &Form, out: &mut Out) {
+        match form {
+            Form::Read => {
+                out.line(format!("+GTSSLMODE: {}", u8::from(self.verify)));
+                out.ok()
+            }
+            Form::Test => {
+                out.line("+GTSSLMODE: (0,1)");
+                out.ok()
+            }
+            Form::Set(_) => match set_args(form).as_deref() {
+                Some([m]) => match num_in(Some(m), 0..=1) {
+                    Some(m) => {
+                        self.verify = m == 1;
+                        out.ok()
+                    }
+                    None => out.error(),
+                },
+                _ => out.error(),
+            },
+            Form::Exec => out.error(),
+        }
+    }
+
+    /// `AT+GTSSLERR?` -> `+GTSSLERR: <n>`, the last TLS error, 0 when none (seed 002 section
+    /// 3.2, "获取 SSL 错误码"; the read form as drivers parse it, fixtures/DIVERGENCES.md).
+    pub fn gtsslerr(&mut self, form: &Form, out: &mut Out) {
+        match form {
+            Form::Read | Form::Exec => {
+                out.line(format!("+GTSSLERR: {}", self.last_error));
+                out.ok()
+            }
+            Form::Test => out.ok(),
+            Form::Set(_) => out.error(),
+        }
+    }
+
+    /// `AT+GTSSLFILE="CAFILE"|"KEYFILE"|"TRUSTFILE",<len>` -> `>`, then exactly `<len>` raw
+    /// bytes, then `OK` (seed 002 section 3.3, "加载客户端证书" / "加载客户端密钥" /
+    /// "加载根 CA 证书"). Returns the file the prompted bytes are for.
+    pub fn gtsslfile(&mut self, form: &Form, out: &mut Out) -> Option<FileKind> {
+        if *form == Form::Test {
+            out.line("+GTSSLFILE: (\"CAFILE\",\"KEYFILE\",\"TRUSTFILE\"),(1-8192)");
+            out.ok();
+            return None;
+        }
+        let args = set_args(form);
+        let Some([name, len]) = args.as_deref() else {
+            out.error();
+            return None;
+        };
+        let kind = match name.text().to_ascii_uppercase().as_str() {
+            "CAFILE" => FileKind::Ca,
+            "KEYFILE" => FileKind::Key,
+            "TRUSTFILE" => FileKind::Trust,
+            _ => {
+                out.error();
+                return None;
+            }
+        };
+        let Some(len) = num_in(Some(len), 1..=SSL_FILE_MAX) else {
+            out.error();
+            return None;
+        };
+        out.raw(b"\r\n>");
+        out.expect_data(len as usize);
+        Some(kind)
+    }
+
+    /// The bytes of an `AT+GTSSLFILE`: stored as they came, `OK`.
+    pub fn file_data(&mut self, kind: FileKind, data: Vec<u8>, out: &mut Out) {
+        tracing::debug!(?kind, len = data.len(), "TLS file loaded");
+        match kind {
+            FileKind::Ca => self.client_cert = Some(data),
+            FileKind::Key => self.client_key = Some(data),
+            FileKind::Trust => self.trust = Some(data),
+        }
+        out.ok()
+    }
+
+    /// A one-line summary for logs: which settings a TLS open would use.
+    pub fn summary(&self) -> String {
+        let len = |f: &Option<Vec<u8>>| f.as_ref().map_or(0, Vec::len);
+        format!(
+            "version {} verify {} client cert {} B, key {} B, trust {} B",
+            self.version,
+            u8::from(self.verify),
+            len(&self.client_cert),
+            len(&self.client_key),
+            len(&self.trust)
+        )
+    }
+}

@@ -1,0 +1,639 @@
+//! The L610 driven through the [`Engine`] with bytes in and network events faked: every answer
+//! is checked against the text seed 002 section 3.3 prints.
+
+use super::*;
+use crate::dialect::{Effect, Engine};
+use crate::net::{CloseReason, ConnectReturnCode, LinkId, MqttOp, NetEventKind, NetRequest, QoS};
+
+struct Rig {
+    engine: Engine,
+    net: Vec<NetRequest>,
+}
+
+impl Rig {
+    fn new() -> Self {
+        Rig {
+            engine: Engine::new(Box::new(L610::new(Identity::default())), false),
+            net: vec![],
+        }
+    }
+
+    fn take(&mut self, effects: Vec<Effect>) -> String {
+        let mut text = Vec::new();
+        for e in effects {
+            match e {
+                Effect::Uart(b) => text.extend(b),
+                Effect::Net(r) => self.net.push(r),
+                Effect::Timer { .. } => {}
+            }
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    }
+
+    fn send(&mut self, line: &str) -> String {
+        let fx = self.engine.feed(format!("{line}\r").as_bytes());
+        self.take(fx)
+    }
+
+    fn raw(&mut self, bytes: &[u8]) -> String {
+        let fx = self.engine.feed(bytes);
+        self.take(fx)
+    }
+
+    fn event_on(&mut self, link: LinkId, kind: NetEventKind) -> String {
+        let fx = self.engine.net_event(NetEvent { link, kind });
+        self.take(fx)
+    }
+
+    fn event(&mut self, kind: NetEventKind) -> String {
+        let link = self.last_link();
+        self.event_on(link, kind)
+    }
+
+    fn last_link(&self) -> LinkId {
+        self.net
+            .iter()
+            .rev()
+            .find_map(|r| match r {
+                NetRequest::Open { link, .. } => Some(*link),
+                _ => None,
+            })
+            .unwrap_or(0)
+    }
+
+    fn last_op(&self) -> Option<&MqttOp> {
+        self.net.iter().rev().find_map(|r| match r {
+            NetRequest::Mqtt { op, .. } => Some(op),
+            _ => None,
+        })
+    }
+
+    fn called(&mut self) {
+        assert_eq!(
+            self.send("AT+MIPCALL=1"),
+            "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n"
+        );
+    }
+
+    /// Through `+MQTTOPEN: 1,1` as seed 002 section 3.3 does it.
+    fn open(&mut self) {
+        self.called();
+        assert_eq!(
+            self.send(
+                "AT+MQTTUSER=1,\"g510/test1\",\"LeKH43ojswwzINS15EGImf5JluPkCv9cPnu1DQUxGOk=\""
+            ),
+            "\r\nOK\r\n"
+        );
+        assert_eq!(
+            self.send("AT+MQTTOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",1883,0,60"),
+            "\r\nOK\r\n"
+        );
+        assert_eq!(self.event(NetEventKind::Connected), "");
+        assert_eq!(
+            self.event(NetEventKind::ConnAck(ConnectReturnCode::Success)),
+            "\r\n+MQTTOPEN: 1,1\r\n"
+        );
+    }
+}
+
+#[test]
+fn boot_urcs_come_at_power_on() {
+    let mut e = Engine::new(Box::new(L610::new(Identity::default())), true);
+    let mut r = Rig::new();
+    let text = r.take(e.boot());
+    assert_eq!(text, "\r\nAT command ready\r\n\r\n+SIM READY\r\n");
+}
+
+#[test]
+fn echo_is_on_by_default_and_ate0_turns_it_off() {
+    // Seed 002 section 3.3: `AT` is echoed, `ATE0` is echoed once, then nothing is.
+    let mut e = Engine::new(Box::new(L610::new(Identity::default())), true);
+    assert_eq!(
+        e.feed(b"AT\r"),
+        vec![Effect::Uart(b"AT\r\r\nOK\r\n".to_vec())]
+    );
+    assert_eq!(
+        e.feed(b"ATE0\r"),
+        vec![Effect::Uart(b"ATE0\r\r\nOK\r\n".to_vec())]
+    );
+    assert_eq!(e.feed(b"AT\r"), vec![Effect::Uart(b"\r\nOK\r\n".to_vec())]);
+    assert_eq!(
+        e.feed(b"ATE1\r"),
+        vec![Effect::Uart(b"\r\nOK\r\n".to_vec())]
+    );
+    assert_eq!(
+        e.feed(b"AT\r"),
+        vec![Effect::Uart(b"AT\r\r\nOK\r\n".to_vec())]
+    );
+}
+
+#[test]
+fn basic_answers_match_seed_002_section_3_3() {
+    let mut r = Rig::new();
+    assert_eq!(r.send("AT"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+GTRAT=6,3,2"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+GTRAT?"), "\r\n+GTRAT: 6,3,2\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CFUN=1"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CFUN?"), "\r\n+CFUN: 1\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CPIN?"), "\r\n+CPIN: READY\r\n\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+CIMI?"),
+        "\r\n+CIMI: 460046616008063\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        r.send("AT+CIMI"),
+        "\r\n+CIMI: 460046616008063\r\n\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+CGDCONT=1,\"IP\",\"cmnet\""), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+CGDCONT?"),
+        "\r\n+CGDCONT: 1,\"IP\",\"cmnet\"\r\n\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+CSQ?"), "\r\n+CSQ: 25,99\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CSQ"), "\r\n+CSQ: 25,99\r\n\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+COPS?"),
+        "\r\n+COPS: 0,0,\"CHINA MOBILE\",7\r\n\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+CGREG?"), "\r\n+CGREG: 0,1\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CEREG?"), "\r\n+CEREG: 0,1\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CREG?"), "\r\n+CREG: 0,1\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CREG=2"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CREG?"), "\r\n+CREG: 2,1\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CGSN"), "\r\n868488076771714\r\n\r\nOK\r\n");
+}
+
+#[test]
+fn bad_parameters_answer_error() {
+    let mut r = Rig::new();
+    for bad in [
+        "AT+GTRAT=x",
+        "AT+CFUN=2",
+        "AT+CFUN=9",
+        "AT+CGDCONT=0,\"IP\",\"cmnet\"",
+        "AT+CGDCONT=1,\"X25\",\"cmnet\"",
+        "AT+CREG=3",
+        "AT+CMEE=3",
+        "AT+MIPCALL=2",
+        "AT+MIPCALL",
+        "AT+MQTTUSER=3,\"u\",\"p\"",
+        "AT+MQTTUSER=1,\"u\"",
+        "AT+MQTTUSER=1,\"u\",\"p\",\"this-client-id-is-too-long\"",
+        "AT+MQTTWILL=1,\"t\",3,0,\"x\"",
+        "AT+MQTTWILL=1,\"t\",0,0,149",
+        "AT+MQTTOPEN=1,\"h\",0,0,60",
+        "AT+MQTTOPEN=1,\"h\",1883,2,60",
+        "AT+MQTTOPEN=1,\"h\",1883,0,301",
+        "AT+MQTTOPEN=1,\"h\",1883,0,60,3",
+        "AT+MQTTOPEN=1,\"\",1883,0,60",
+        "AT+MQTTSUB=1,\"\",0",
+        "AT+MQTTSUB=1,\"t\",3",
+        "AT+MQTTPUB=1,\"t\",0,0,0",
+        "AT+MQTTPUB=1,\"t\",0,0,1025",
+        "AT+MQTTPUB=1,\"t\",0,2,\"x\"",
+        "AT+MQTTCLOSE=0",
+        "AT+GTSSLVER=5",
+        "AT+GTSSLVER=0",
+        "AT+GTSSLMODE=2",
+        "AT+GTSSLFILE=\"OTHERFILE\",10",
+        "AT+GTSSLFILE=\"CAFILE\",0",
+        "AT+GTSSLFILE=\"CAFILE\",8193",
+        // Seed 002 section 3.3's misprint is not a command.
+        "AT+MQTTOOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",1883,0,60",
+        "AT+BOGUS",
+    ] {
+        assert_eq!(r.send(bad), "\r\nERROR\r\n", "{bad}");
+    }
+    assert!(r.net.is_empty(), "{:?}", r.net);
+}
+
+#[test]
+fn cmee_modes_follow_faq_4_1() {
+    // Default 0: a bare ERROR; 1: the code; 2: the reason as text.
+    let mut r = Rig::new();
+    assert_eq!(r.send("AT+CMEE?"), "\r\n+CMEE: 0\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+MQTTSUB=1,\"t\",0"), "\r\nERROR\r\n");
+    assert_eq!(r.send("AT+CMEE=1"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+MQTTSUB=1,\"t\",0"), "\r\n+CME ERROR: 3\r\n");
+    assert_eq!(r.send("AT+CMEE=2"), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+MQTTSUB=1,\"t\",0"),
+        "\r\n+CME ERROR: operation not allowed\r\n"
+    );
+}
+
+#[test]
+fn the_data_call_follows_seed_002() {
+    let mut r = Rig::new();
+    assert_eq!(r.send("AT+MIPCALL?"), "\r\n+MIPCALL: 0\r\n\r\nOK\r\n");
+    r.called();
+    assert_eq!(
+        r.send("AT+MIPCALL?"),
+        "\r\n+MIPCALL: 1,10.104.48.68\r\n\r\nOK\r\n"
+    );
+    // A second call while one is up is refused (section 3.2).
+    assert_eq!(r.send("AT+MIPCALL=1"), "\r\nERROR\r\n");
+    assert_eq!(r.send("AT+MIPCALL=0"), "\r\nOK\r\n\r\n+MIPCALL: 0\r\n");
+    assert_eq!(r.send("AT+MIPCALL?"), "\r\n+MIPCALL: 0\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+MIPCALL=0"), "\r\nERROR\r\n");
+    // With an APN, as drivers of the family send it.
+    assert_eq!(
+        r.send("AT+MIPCALL=1,\"CMNET\""),
+        "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n"
+    );
+    // The radio off: the call ends with `+MIPCALL: 0`.
+    assert_eq!(r.send("AT+MIPCALL=0"), "\r\nOK\r\n\r\n+MIPCALL: 0\r\n");
+    assert_eq!(r.send("AT+CFUN=0"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CGREG?"), "\r\n+CGREG: 0,0\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+MIPCALL=1"), "\r\nOK\r\n\r\n+MIPCALL: 0\r\n");
+    assert!(r.net.is_empty());
+}
+
+#[test]
+fn mqttopen_before_mipcall_is_refused() {
+    let mut r = Rig::new();
+    assert_eq!(
+        r.send("AT+MQTTOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",1883,0,60"),
+        "\r\nERROR\r\n"
+    );
+    assert_eq!(r.send("AT+CMEE=1"), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+MQTTOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",1883,0,60"),
+        "\r\n+CME ERROR: 3\r\n"
+    );
+    assert!(r.net.is_empty());
+}
+
+#[test]
+fn the_plain_flow_of_seed_002_sends_the_right_packets() {
+    let mut r = Rig::new();
+    assert_eq!(
+        r.send("AT+MQTTWILL=1,\"test1\",0,0,\"disconnect unexpectedly\""),
+        "\r\nOK\r\n"
+    );
+    r.open();
+    let Some(NetRequest::Open { host, port, .. }) = r.net.first() else {
+        panic!("{:?}", r.net)
+    };
+    assert_eq!(
+        (host.as_str(), *port),
+        ("g510.mqtt.iot.bj.baidubce.com", 1883)
+    );
+    let Some(MqttOp::Connect(c)) = r.last_op() else {
+        panic!("{:?}", r.net)
+    };
+    // No client id string in AT+MQTTUSER: the IMEI.
+    assert_eq!(c.client_id, "868488076771714");
+    assert_eq!(c.username.as_deref(), Some("g510/test1"));
+    assert_eq!(
+        c.password.as_deref(),
+        Some("LeKH43ojswwzINS15EGImf5JluPkCv9cPnu1DQUxGOk=")
+    );
+    assert_eq!((c.clean_session, c.keepalive), (false, 60));
+    let will = c.will.as_ref().expect("the will");
+    assert_eq!(
+        (
+            will.topic.as_str(),
+            &will.payload[..],
+            will.qos,
+            will.retain
+        ),
+        (
+            "test1",
+            &b"disconnect unexpectedly"[..],
+            QoS::AtMostOnce,
+            false
+        )
+    );
+
+    assert_eq!(r.send("AT+MQTTSUB=1,\"test1\",0"), "\r\nOK\r\n");
+    assert_eq!(
+        r.last_op(),
+        Some(&MqttOp::Subscribe(vec![("test1".into(), QoS::AtMostOnce)]))
+    );
+    assert_eq!(
+        r.event(NetEventKind::SubAck(vec![Some(QoS::AtMostOnce)])),
+        "\r\n+MQTTSUB: 1,1\r\n"
+    );
+    // QoS 0: `+MQTTPUB: 1,1` right after OK.
+    assert_eq!(
+        r.send("AT+MQTTPUB=1,\"test1\",0,0,\"123\""),
+        "\r\nOK\r\n\r\n+MQTTPUB: 1,1\r\n"
+    );
+    assert_eq!(
+        r.last_op(),
+        Some(&MqttOp::Publish {
+            topic: "test1".into(),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            payload: "123".into()
+        })
+    );
+    assert_eq!(
+        r.event(NetEventKind::Message {
+            topic: "test1".into(),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            payload: "123".into()
+        }),
+        "\r\n+MQTTMSG: 1, 0, test1, 123\r\n"
+    );
+    // The length form: `>`, exactly 5 raw bytes, then OK.
+    assert_eq!(r.send("AT+MQTTPUB=1,\"test1\",0,0,5"), "\r\n>");
+    assert_eq!(r.raw(b"\"12"), "");
+    assert_eq!(r.raw(b"3\""), "\r\nOK\r\n\r\n+MQTTPUB: 1,1\r\n");
+    assert_eq!(
+        r.last_op(),
+        Some(&MqttOp::Publish {
+            topic: "test1".into(),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            payload: "\"123\"".into()
+        })
+    );
+    assert_eq!(
+        r.event(NetEventKind::Message {
+            topic: "test1".into(),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            payload: "\"123\"".into()
+        }),
+        "\r\n+MQTTMSG: 1, 0, test1, \"123\"\r\n"
+    );
+    assert_eq!(r.send("AT+MQTTUNSUB=1,\"test1\""), "\r\nOK\r\n");
+    assert_eq!(
+        r.last_op(),
+        Some(&MqttOp::Unsubscribe(vec!["test1".into()]))
+    );
+    assert_eq!(r.event(NetEventKind::UnsubAck), "\r\n+MQTTUNSUB: 1,1\r\n");
+    assert_eq!(
+        r.send("AT+MQTTCLOSE=1"),
+        "\r\nOK\r\n\r\n+MQTTCLOSE: 1,1\r\n"
+    );
+    let link = r.last_link();
+    assert_eq!(
+        r.net[r.net.len() - 2..],
+        [
+            NetRequest::Mqtt {
+                link,
+                op: MqttOp::Disconnect
+            },
+            NetRequest::Close { link }
+        ]
+    );
+    assert_eq!(r.send("AT+MIPCALL=0"), "\r\nOK\r\n\r\n+MIPCALL: 0\r\n");
+}
+
+#[test]
+fn qos_1_and_2_answer_on_their_acks() {
+    let mut r = Rig::new();
+    r.open();
+    assert_eq!(r.send("AT+MQTTPUB=1,\"t\",1,0,\"a\""), "\r\nOK\r\n");
+    assert_eq!(r.event(NetEventKind::PubAck), "\r\n+MQTTPUB: 1,1\r\n");
+    assert_eq!(r.send("AT+MQTTPUB=1,\"t\",2,1,\"b\""), "\r\nOK\r\n");
+    assert_eq!(r.event(NetEventKind::PubRec), "");
+    assert_eq!(r.event(NetEventKind::PubComp), "\r\n+MQTTPUB: 1,1\r\n");
+    assert_eq!(
+        r.event(NetEventKind::Message {
+            topic: "in".into(),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            payload: "x, y".into()
+        }),
+        "\r\n+MQTTMSG: 1, 1, in, x, y\r\n"
+    );
+    // A refused filter.
+    assert_eq!(r.send("AT+MQTTSUB=1,\"#\",2"), "\r\nOK\r\n");
+    assert_eq!(
+        r.event(NetEventKind::SubAck(vec![None])),
+        "\r\n+MQTTSUB: 1,0\r\n"
+    );
+}
+
+#[test]
+fn wrong_password_gives_mqttopen_0_and_the_cme_code_when_asked() {
+    let mut r = Rig::new();
+    r.called();
+    assert_eq!(r.send("AT+MQTTUSER=1,\"root\",\"wrong\""), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+MQTTOPEN=1,\"h\",1883,1,60"), "\r\nOK\r\n");
+    r.event(NetEventKind::Connected);
+    assert_eq!(
+        r.event(NetEventKind::ConnAck(
+            ConnectReturnCode::BadUserNamePassword
+        )),
+        "\r\n+MQTTOPEN: 1,0\r\n"
+    );
+    assert_eq!(
+        r.net.last(),
+        Some(&NetRequest::Close {
+            link: r.last_link()
+        })
+    );
+    // The broker's close that follows is not news.
+    assert_eq!(r.event(NetEventKind::Closed(CloseReason::PeerClosed)), "");
+    assert_eq!(r.send("AT+MQTTPUB=1,\"t\",0,0,\"x\""), "\r\nERROR\r\n");
+    for (code, cme) in [
+        (ConnectReturnCode::RefusedProtocolVersion, 700),
+        (ConnectReturnCode::BadClientId, 701),
+        (ConnectReturnCode::ServiceUnavailable, 702),
+        (ConnectReturnCode::BadUserNamePassword, 703),
+        (ConnectReturnCode::NotAuthorized, 704),
+    ] {
+        assert_eq!(r.send("AT+CMEE=1"), "\r\nOK\r\n");
+        assert_eq!(r.send("AT+MQTTOPEN=1,\"h\",1883,1,60"), "\r\nOK\r\n");
+        r.event(NetEventKind::Connected);
+        assert_eq!(
+            r.event(NetEventKind::ConnAck(code)),
+            format!("\r\n+MQTTOPEN: 1,0\r\n\r\n+CME ERROR: {cme}\r\n")
+        );
+    }
+    assert_eq!(r.send("AT+CMEE=2"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+MQTTOPEN=1,\"h\",1883,1,60"), "\r\nOK\r\n");
+    r.event(NetEventKind::Connected);
+    assert_eq!(
+        r.event(NetEventKind::ConnAck(
+            ConnectReturnCode::BadUserNamePassword
+        )),
+        "\r\n+MQTTOPEN: 1,0\r\n\r\n+CME ERROR: MQTT bad user name or password\r\n"
+    );
+}
+
+#[test]
+fn tcp_failure_and_link_loss() {
+    let mut r = Rig::new();
+    r.called();
+    assert_eq!(r.send("AT+MQTTOPEN=1,\"h\",1883,1,60"), "\r\nOK\r\n");
+    assert_eq!(
+        r.event(NetEventKind::ConnectFailed("refused".into())),
+        "\r\n+MQTTOPEN: 1,0\r\n"
+    );
+    r.open_again();
+    assert_eq!(
+        r.event(NetEventKind::Closed(CloseReason::KeepaliveTimeout)),
+        "\r\n+MQTTBREAK: 1,1\r\n"
+    );
+    assert_eq!(r.send("AT+MQTTSUB=1,\"t\",0"), "\r\nERROR\r\n");
+    assert_eq!(r.send("AT+MQTTCLOSE=1"), "\r\nERROR\r\n");
+    // A late event from the old link is ignored.
+    assert_eq!(r.event(NetEventKind::UnsubAck), "");
+}
+
+impl Rig {
+    fn open_again(&mut self) {
+        assert_eq!(self.send("AT+MQTTOPEN=1,\"h\",1883,1,60"), "\r\nOK\r\n");
+        self.event(NetEventKind::Connected);
+        assert_eq!(
+            self.event(NetEventKind::ConnAck(ConnectReturnCode::Success)),
+            "\r\n+MQTTOPEN: 1,1\r\n"
+        );
+    }
+}
+
+#[test]
+fn a_second_open_on_the_same_client_is_refused_and_two_clients_coexist() {
+    let mut r = Rig::new();
+    r.open();
+    let first = r.last_link();
+    assert_eq!(r.send("AT+MQTTOPEN=1,\"h\",1883,1,60"), "\r\nERROR\r\n");
+    assert_eq!(r.send("AT+MQTTOPEN?"), "\r\n+MQTTOPEN: 1\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+MQTTUSER=2,\"u\",\"p\",\"second\""), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+MQTTOPEN=2,\"h\",1883,1,60"), "\r\nOK\r\n");
+    let second = r.last_link();
+    assert_ne!(first, second);
+    r.event_on(second, NetEventKind::Connected);
+    let Some(MqttOp::Connect(c)) = r.last_op() else {
+        panic!()
+    };
+    assert_eq!(c.client_id, "second");
+    assert_eq!(
+        r.event_on(second, NetEventKind::ConnAck(ConnectReturnCode::Success)),
+        "\r\n+MQTTOPEN: 2,1\r\n"
+    );
+    assert_eq!(
+        r.event_on(
+            first,
+            NetEventKind::Message {
+                topic: "a".into(),
+                qos: QoS::AtMostOnce,
+                retain: false,
+                payload: "1".into()
+            }
+        ),
+        "\r\n+MQTTMSG: 1, 0, a, 1\r\n"
+    );
+    assert_eq!(
+        r.event_on(second, NetEventKind::Closed(CloseReason::PeerClosed)),
+        "\r\n+MQTTBREAK: 2,1\r\n"
+    );
+    assert_eq!(
+        r.send("AT+MQTTUSER?"),
+        "\r\n+MQTTUSER: 1,\"g510/test1\",\"LeKH43ojswwzINS15EGImf5JluPkCv9cPnu1DQUxGOk=\",\"868488076771714\"\r\n\
+         \r\n+MQTTUSER: 2,\"u\",\"p\",\"second\"\r\n\r\nOK\r\n"
+    );
+}
+
+#[test]
+fn publish_while_closed_is_refused_in_both_forms() {
+    let mut r = Rig::new();
+    r.called();
+    assert_eq!(
+        r.send("AT+MQTTPUB=1,\"test1\",0,0,\"123\""),
+        "\r\nERROR\r\n"
+    );
+    // No prompt: the length form is refused before any data is taken.
+    assert_eq!(r.send("AT+MQTTPUB=1,\"test1\",0,0,5"), "\r\nERROR\r\n");
+    assert_eq!(r.send("AT"), "\r\nOK\r\n");
+    assert!(r.net.iter().all(|n| !matches!(n, NetRequest::Mqtt { .. })));
+}
+
+#[test]
+fn the_link_breaking_during_a_prompted_payload_is_reported_after_it() {
+    let mut r = Rig::new();
+    r.open();
+    assert_eq!(r.send("AT+MQTTPUB=1,\"t\",0,0,3"), "\r\n>");
+    assert_eq!(
+        r.event(NetEventKind::Closed(CloseReason::PeerClosed)),
+        "\r\n+MQTTBREAK: 1,1\r\n"
+    );
+    // The 3 bytes are still taken as the payload (not as a command), then refused.
+    assert_eq!(r.raw(b"AT\r"), "\r\nERROR\r\n");
+}
+
+#[test]
+fn mipcall_0_and_pdn_deactivation_break_open_clients() {
+    let mut r = Rig::new();
+    r.open();
+    let link = r.last_link();
+    assert_eq!(
+        r.send("AT+MIPCALL=0"),
+        "\r\nOK\r\n\r\n+MIPCALL: 0\r\n\r\n+MQTTBREAK: 1,2\r\n"
+    );
+    assert_eq!(r.net.last(), Some(&NetRequest::Close { link }));
+
+    let mut r = Rig::new();
+    r.open();
+    let link = r.last_link();
+    let fx = r.engine.fault(&Fault::PdnDeact);
+    assert_eq!(r.take(fx), "\r\n+MIPCALL: 0\r\n\r\n+MQTTBREAK: 1,2\r\n");
+    assert_eq!(r.net.last(), Some(&NetRequest::Close { link }));
+    assert_eq!(r.send("AT+MIPCALL?"), "\r\n+MIPCALL: 0\r\n\r\nOK\r\n");
+    // Without a call the fault shows nothing.
+    let fx = r.engine.fault(&Fault::PdnDeact);
+    assert_eq!(r.take(fx), "");
+}
+
+#[test]
+fn tls_settings_are_stored_and_tls_open_fails_for_now() {
+    let mut r = Rig::new();
+    // Seed 002 section 3.3, the certificate part.
+    assert_eq!(r.send("AT+GTSSLVER?"), "\r\n+GTSSLVER: 2\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+GTSSLVER=4"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+GTSSLVER?"), "\r\n+GTSSLVER: 4\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+GTSSLMODE?"), "\r\n+GTSSLMODE: 0\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+GTSSLMODE=1"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+GTSSLMODE?"), "\r\n+GTSSLMODE: 1\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+GTSSLERR?"), "\r\n+GTSSLERR: 0\r\n\r\nOK\r\n");
+    for (name, body) in [
+        (
+            "CAFILE",
+            &b"-----BEGIN CERTIFICATE-----\r\nAT\r\nOK\r\n"[..],
+        ),
+        ("KEYFILE", b"-----BEGIN PRIVATE KEY-----\n\0\x1a>"),
+        ("TRUSTFILE", b"root"),
+    ] {
+        assert_eq!(
+            r.send(&format!("AT+GTSSLFILE=\"{name}\", {}", body.len())),
+            "\r\n>"
+        );
+        assert_eq!(r.raw(body), "\r\nOK\r\n", "{name}");
+    }
+    let ssl = {
+        // The stored bytes are exactly those sent (no command was taken from them).
+        let mut l = L610::new(Identity::default());
+        let mut out = Out::default();
+        l.on_command(
+            crate::at::parse_line(b"AT+GTSSLFILE=\"CAFILE\",4").unwrap(),
+            &mut out,
+        );
+        l.on_data(b"ab\r\n".to_vec(), &mut out);
+        l.ssl.summary()
+    };
+    assert!(ssl.contains("client cert 4 B"), "{ssl}");
+    r.called();
+    // Port 8883 without a flag (the guide's log), or an explicit flag: TLS, not built yet.
+    assert_eq!(
+        r.send("AT+MQTTOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",8883,0,60"),
+        "\r\nOK\r\n\r\n+MQTTOPEN: 1,0\r\n"
+    );
+    assert_eq!(
+        r.send("AT+MQTTOPEN=1,\"h\",1883,0,60,2"),
+        "\r\nOK\r\n\r\n+MQTTOPEN: 1,0\r\n"
+    );
+    assert!(r.net.is_empty(), "nothing opened: {:?}", r.net);
+    // An explicit 0 on 8883 is plain.
+    assert_eq!(r.send("AT+MQTTOPEN=1,\"h\",8883,0,60,0"), "\r\nOK\r\n");
+    assert!(matches!(
+        r.net.last(),
+        Some(NetRequest::Open { port: 8883, .. })
+    ));
+}
