@@ -34,7 +34,8 @@ impl FakeDevice {
         let flags = nix::fcntl::fcntl(&pty.master, nix::fcntl::FcntlArg::F_GETFL).expect("getfl");
         let flags = nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK;
         nix::fcntl::fcntl(&pty.master, nix::fcntl::FcntlArg::F_SETFL(flags)).expect("setfl");
-        let master = AsyncFd::new(pty.master).expect("AsyncFd");
+        // SAFETY: the OwnedFd moves into the AsyncFd, which owns it until dropped.
+        let master = unsafe { AsyncFd::register(pty.master) }.expect("AsyncFd");
         let task = tokio::spawn(async move {
             let mut line = Vec::new();
             let mut buf = [0u8; 1024];
