@@ -20,6 +20,7 @@ Feature: Behaviour beyond the logs
       CONNACK OK
       """
 
+  @hardware
   Scenario: the cache holds four messages and the fifth overwrites the oldest
     When the host runs:
       """
@@ -52,6 +53,7 @@ Feature: Behaviour beyond the logs
       OK
       """
 
+  @hardware
   Scenario: MPUBEX carries CR LF, quotes, commas and NUL unchanged
     Given client "tool" subscribes to "raw/t" at QoS 1
     When the host publishes with AT+MPUBEX to "raw/t" at QoS 1 the payload "line 1\r\nOK\r\n\"quoted\", comma\0NUL"
@@ -62,6 +64,7 @@ Feature: Behaviour beyond the logs
       """
     And client "tool" receives "line 1\r\nOK\r\n\"quoted\", comma\0NUL" on "raw/t" with QoS 1
 
+  @hardware
   Scenario: a received payload with CR LF is framed by its length
     When the host runs:
       """
@@ -75,6 +78,7 @@ Feature: Behaviour beyond the logs
     Then the modem answers "OK"
 
   # Both commands reach the module in one read, so the first PUBACK cannot come between them.
+  @hardware
   Scenario: a second QoS 1 publish while one is in flight is refused
     When the host sends in one write:
       """
@@ -88,6 +92,7 @@ Feature: Behaviour beyond the logs
       PUBACK
       """
 
+  @hardware
   Scenario: a retained message reaches a later subscriber, both ways
     When client "tool" publishes "kept by the broker" to "retained/down" at QoS 1 retained
     And the host runs:

@@ -12,7 +12,7 @@ Feature: Seed 000, the Air780E MQTT guide
   # mqtt/pub. Run against the embedded broker and against a real Mosquitto.
   # Three of the guide's comments lose their angle brackets (<stat>, <state>,
   # <svraddr>,<port>): in a Scenario Outline, Gherkin would take them for placeholders.
-  @section-6.2
+  @section-6.2 @hardware
   Scenario Outline: plain MQTT without certificates, both directions (<broker>)
     Given <modem>
     And an MQTT client "mqttx" subscribed to "mqtt/sub"
@@ -92,7 +92,7 @@ Feature: Seed 000, the Air780E MQTT guide
   # caption, not module output, and is left out. The answers are the module's usual ones:
   # `+CPIN: READY` (seed 001), `OK` for CPNETAPN (fixtures/air780e-manual-notes.md section 12),
   # `+CGATT: 1` (the guide's comment: 1 means attached).
-  @section-7
+  @section-7 @hardware
   Scenario: APN for a private-network SIM
     Given a simulated Air780E
     When the host runs:

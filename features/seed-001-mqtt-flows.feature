@@ -14,7 +14,7 @@ Feature: Seed 001, MQTT flows: publish, receive, passive close, PDP deactivation
     Given a simulated Air780E whose broker also accepts "user" with password "password"
 
   # Subscribed at QoS 2, so the broker delivers each message at the QoS it was published with.
-  @flow-publish
+  @flow-publish @hardware
   Scenario: publish at QoS 0, 1 and 2 with their acknowledgements
     Given an MQTT client "tool" subscribed to "mqtt/pub_topic" at QoS 2
     When the host runs:
@@ -54,7 +54,7 @@ Feature: Seed 001, MQTT flows: publish, receive, passive close, PDP deactivation
   # the seed's comment after the first MPUB swallows the rest of that line, so its `OK` is not
   # printed; the publishes that fill the cache are not shown, so the module makes them the
   # same way; and MQTTMSGGET lines use the quoted form (fixtures/DIVERGENCES.md A1).
-  @flow-receive
+  @flow-receive @hardware
   Scenario: receive directly, then through the cache (MQTTMSGSET=1)
     When the host runs:
       """
@@ -101,7 +101,7 @@ Feature: Seed 001, MQTT flows: publish, receive, passive close, PDP deactivation
       """
 
   # "此处TCP连接被动断开": the server closes the link; we make the broker drop the client.
-  @flow-passive-close
+  @flow-passive-close @sim
   Scenario: the server closes the connection, MIPCLOSE fails, the flow reconnects
     When the host runs:
       """
@@ -133,7 +133,7 @@ Feature: Seed 001, MQTT flows: publish, receive, passive close, PDP deactivation
       CONNACK OK
       """
 
-  @flow-pdp-deactivation
+  @flow-pdp-deactivation @sim
   Scenario: the network deactivates the PDP context, MIPCLOSE succeeds, the flow reconnects
     When the host runs:
       """

@@ -13,7 +13,7 @@ Feature: Seed 003, an Air724 on the ThingsCloud platform
     Given a simulated Air780E whose broker also accepts "AccessToken" with password "ProjectKey"
 
   # 003-01-cpin.log .. 003-05-csq.log, in order.
-  @section-check-network
+  @section-check-network @hardware
   Scenario: network check
     When the host runs:
       """
@@ -46,7 +46,7 @@ Feature: Seed 003, an Air724 on the ThingsCloud platform
 
   # 003-06-mconfig.log, 003-07-mipstart.log, 003-09-mconnect.log. The log stops at `OK`;
   # the module then confirms with `CONNACK OK` (seed 000 section 6.2, seed 001).
-  @section-mqtt-connect
+  @section-mqtt-connect @hardware
   Scenario: MQTT parameters, TCP connection and authentication in time
     When the host runs:
       """
@@ -70,7 +70,7 @@ Feature: Seed 003, an Air724 on the ThingsCloud platform
   # 003-07-mipstart.log, 003-08-closed.log, 003-10-mconnect-767.log: the cloud waits 5 s for
   # MQTT CONNECT after the TCP connect, then closes the link. The scenario waits 300 ms
   # instead, then gives the retry the cloud's 5 s.
-  @section-server-kick
+  @section-server-kick @sim
   Scenario: the cloud closes a link that does not authenticate in time
     Given the server closes TCP links that send no MQTT CONNECT within 300 ms
     When the host runs:
@@ -112,7 +112,7 @@ Feature: Seed 003, an Air724 on the ThingsCloud platform
 
   # 003-11-mpub-attributes.log and 003-12-mpub-data-message.log; the second attributes
   # report is the post's `\2C` example, sent the same way.
-  @section-report-attributes
+  @section-report-attributes @hardware
   Scenario: report attributes and custom data with escaped JSON
     Given an MQTT client "cloud" subscribed to "attributes"
     And an MQTT client "cloud" subscribed to "data/message"
@@ -150,7 +150,7 @@ Feature: Seed 003, an Air724 on the ThingsCloud platform
 
   # 003-13-msub-attributes-push.log, 003-14-msub-command-send.log,
   # 003-15-msub-data-message-set.log, 003-17-msub-command-received.log.
-  @section-subscribe
+  @section-subscribe @hardware
   Scenario: subscribe to attribute pushes and commands, receive a command
     Given an MQTT client "cloud"
     When the host runs:
@@ -192,7 +192,7 @@ Feature: Seed 003, an Air724 on the ThingsCloud platform
   # 003-18-mqttstatu-1.log and 003-19-mqttstatu-0.log. The post's log stops before `OK`;
   # drivers expect `+MQTTSTATU :1`, a blank line, `OK` (fixtures/air780e-manual-notes.md
   # section 8).
-  @section-mqttstatu
+  @section-mqttstatu @hardware
   Scenario: MQTT connection state before and after closing
     When the host runs:
       """

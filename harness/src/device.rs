@@ -18,6 +18,8 @@ use nix::sys::termios::{self, BaudRate, SetArg};
 use tokio::io::unix::AsyncFd;
 use tokio::time::Instant;
 
+use crate::transcript::{Kind, Transcript};
+
 /// How long any single wait lasts unless a step says otherwise. Generous: a slow CI machine
 /// building in the background must not fail a scenario.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,6 +31,8 @@ const TRANSCRIPT_LEN: usize = 40;
 pub enum DeviceError {
     #[error("cannot open {path}: {source}")]
     Open { path: PathBuf, source: io::Error },
+    #[error("{baud} baud is not a rate this harness can set: use one of {}", SUPPORTED_BAUD.map(|b| b.to_string()).join(", "))]
+    Baud { baud: u32 },
     #[error("cannot configure {path} as a raw serial line: {source}")]
     Termios { path: PathBuf, source: nix::Error },
     #[error("I/O error on the device: {0}")]
@@ -202,9 +206,18 @@ pub fn parse_msub(line: &[u8]) -> Option<Msub> {
     }
 }
 
-/// Shows bytes as readable text: printable ASCII and UTF-8 as is, control bytes escaped.
+/// Shows bytes as readable text: printable ASCII and UTF-8 as is (quotes too, so a line reads
+/// as the guides print it), control bytes escaped (`\r`, `\n`, `\u{0}`).
 pub fn show(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).escape_debug().to_string()
+    let mut s = String::new();
+    for c in String::from_utf8_lossy(bytes).chars() {
+        if c.is_control() {
+            s.extend(c.escape_debug());
+        } else {
+            s.push(c);
+        }
+    }
+    s
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,6 +237,8 @@ pub struct Device {
     /// Lines received since the last command, for timeout messages.
     since_send: Vec<String>,
     transcript: VecDeque<(Dir, String)>,
+    /// The whole session, both directions, for the transcript files.
+    record: Transcript,
     /// The line terminator the host sends. `\r` alone, as the module's framer ends a line at
     /// CR: a following LF would be taken as the first payload byte after an `AT+MPUBEX` prompt.
     pub terminator: Vec<u8>,
@@ -243,6 +258,7 @@ impl Device {
     /// Opens a serial device (a PTY slave or a real port) raw at `baud`: no echo by the kernel,
     /// no CR/LF translation, 8N1, no flow control.
     pub fn open(path: &Path, baud: u32) -> Result<Device, DeviceError> {
+        let speed = baud_rate(baud).ok_or(DeviceError::Baud { baud })?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -260,7 +276,7 @@ impl Device {
         termios::cfmakeraw(&mut t);
         t.control_flags |= termios::ControlFlags::CLOCAL | termios::ControlFlags::CREAD;
         t.control_flags &= !termios::ControlFlags::CRTSCTS;
-        termios::cfsetspeed(&mut t, baud_rate(baud)).map_err(termios_err)?;
+        termios::cfsetspeed(&mut t, speed).map_err(termios_err)?;
         termios::tcsetattr(&file, SetArg::TCSANOW, &t).map_err(termios_err)?;
         // SAFETY: the `File` owns its descriptor, which stays open and unchanged until the
         // `AsyncFd` (which owns the `File`) is dropped.
@@ -275,6 +291,7 @@ impl Device {
             pending_echo: VecDeque::new(),
             since_send: Vec::new(),
             transcript: VecDeque::new(),
+            record: Transcript::new(),
             terminator: b"\r".to_vec(),
             timeout: DEFAULT_TIMEOUT,
         })
@@ -282,6 +299,17 @@ impl Device {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Records into `t` from now on (shared with the world's MQTT and fault events).
+    pub fn with_transcript(mut self, t: Transcript) -> Self {
+        self.record = t;
+        self
+    }
+
+    /// The full recording of this session.
+    pub fn recording(&self) -> &Transcript {
+        &self.record
     }
 
     fn note(&mut self, dir: Dir, text: String) {
@@ -320,6 +348,10 @@ impl Device {
 
     /// Sends a raw payload and records it in the transcript.
     pub async fn send_data(&mut self, bytes: &[u8]) -> Result<(), DeviceError> {
+        self.record.record(Kind::UartTxData {
+            text: show(bytes),
+            len: bytes.len(),
+        });
         self.note(
             Dir::Sent,
             format!("[{} raw bytes] {}", bytes.len(), show(bytes)),
@@ -337,6 +369,9 @@ impl Device {
         let mut bytes = Vec::new();
         for line in lines {
             self.note(Dir::Sent, line.to_string());
+            self.record.record(Kind::UartTx {
+                text: line.to_string(),
+            });
             self.pending_echo.push_back(line.as_bytes().to_vec());
             bytes.extend_from_slice(line.as_bytes());
             bytes.extend_from_slice(&self.terminator);
@@ -381,6 +416,7 @@ impl Device {
                     Item::Prompt => ">".to_string(),
                 };
                 self.note(Dir::Received, text.clone());
+                self.record.record(Kind::UartRx { text: text.clone() });
                 self.since_send.push(text);
                 return Ok(Some(item));
             }
@@ -401,6 +437,27 @@ impl Device {
         }
     }
 
+    /// The next item that is not a blank line nor the echo of a command sent, or `None` when
+    /// nothing came before `deadline`.
+    pub async fn next_answer(&mut self, deadline: Instant) -> Result<Option<Item>, DeviceError> {
+        loop {
+            match self.next_item(deadline).await? {
+                Some(Item::Line(l)) if l.iter().all(u8::is_ascii_whitespace) => continue,
+                Some(Item::Line(l)) if self.take_echo(&l) => continue,
+                other => return Ok(other),
+            }
+        }
+    }
+
+    /// What the module said since the last command, for "it said nothing" messages.
+    pub fn said_since_send(&self) -> String {
+        if self.since_send.iter().all(|l| l.trim().is_empty()) {
+            "it said nothing more".to_string()
+        } else {
+            format!("since the last command it said only {:?}", self.since_send)
+        }
+    }
+
     /// The next meaningful item: blank lines and echoes of commands are skipped.
     async fn next_meaningful(
         &mut self,
@@ -408,25 +465,14 @@ impl Device {
         timeout: Duration,
     ) -> Result<Item, DeviceError> {
         let deadline = Instant::now() + timeout;
-        loop {
-            match self.next_item(deadline).await? {
-                None => {
-                    let got = if self.since_send.iter().all(|l| l.trim().is_empty()) {
-                        "it said nothing more".to_string()
-                    } else {
-                        format!("since the last command it said only {:?}", self.since_send)
-                    };
-                    return Err(DeviceError::Timeout {
-                        expected: expected.to_string(),
-                        waited: timeout,
-                        got,
-                        transcript: self.transcript(),
-                    });
-                }
-                Some(Item::Line(l)) if l.iter().all(u8::is_ascii_whitespace) => continue,
-                Some(Item::Line(l)) if self.take_echo(&l) => continue,
-                Some(item) => return Ok(item),
-            }
+        match self.next_answer(deadline).await? {
+            Some(item) => Ok(item),
+            None => Err(DeviceError::Timeout {
+                expected: expected.to_string(),
+                waited: timeout,
+                got: self.said_since_send(),
+                transcript: self.transcript(),
+            }),
         }
     }
 
@@ -501,17 +547,27 @@ impl Device {
     }
 }
 
-fn baud_rate(baud: u32) -> BaudRate {
-    match baud {
+/// The rates `--baud` takes: the standard termios rates from 1200 to 921600 (both modules
+/// default to 115200).
+pub const SUPPORTED_BAUD: [u32; 11] = [
+    1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600,
+];
+
+fn baud_rate(baud: u32) -> Option<BaudRate> {
+    Some(match baud {
+        1200 => BaudRate::B1200,
+        2400 => BaudRate::B2400,
+        4800 => BaudRate::B4800,
         9600 => BaudRate::B9600,
         19200 => BaudRate::B19200,
         38400 => BaudRate::B38400,
         57600 => BaudRate::B57600,
+        115200 => BaudRate::B115200,
         230400 => BaudRate::B230400,
         460800 => BaudRate::B460800,
         921600 => BaudRate::B921600,
-        _ => BaudRate::B115200,
-    }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -609,6 +665,16 @@ mod tests {
     fn a_zero_length_message() {
         let stream = b"\r\n+MSUB: \"t\",0 byte,\r\n";
         assert_eq!(split_bytewise(stream), vec![line("+MSUB: \"t\",0 byte,")]);
+    }
+
+    #[test]
+    fn every_supported_baud_maps_and_others_are_refused() {
+        for b in SUPPORTED_BAUD {
+            assert!(baud_rate(b).is_some(), "{b}");
+        }
+        assert!(baud_rate(115201).is_none());
+        let err = Device::open(Path::new("/dev/null"), 12345).unwrap_err();
+        assert!(err.to_string().contains("12345 baud"), "{err}");
     }
 
     #[test]

@@ -1,19 +1,27 @@
 //! modem-harness: Gherkin scenarios replaying the vendors' AT logs against `modem-sim` (or,
-//! later, a real module on a serial port).
+//! a real module on a serial port).
 //!
 //! - [`device`]: the module's UART as a byte stream, with line and length-framed reads;
 //! - [`exchange`]: a vendor log excerpt parsed into send/expect steps;
 //! - [`mqtt`]: broker-side clients and an external Mosquitto;
 //! - [`world`] and [`steps`]: the cucumber world and step definitions;
-//! - [`runner`]: runs feature files with JUnit output and scenario counts.
+//! - [`runner`]: runs feature files with JUnit output and scenario counts, against the
+//!   simulator or (`modem-harness run`) an external device;
+//! - [`replay`]: a vendor-style log replayed line by line (`modem-harness replay`);
+//! - [`transcript`]: both directions of the UART, MQTT events and faults, as JSONL and as a
+//!   vendor-style log;
+//! - [`rewrite`]: hosts and credentials rewritten for an external broker.
 
 pub mod device;
 pub mod exchange;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod mqtt;
+pub mod replay;
+pub mod rewrite;
 pub mod runner;
 pub mod steps;
+pub mod transcript;
 pub mod world;
 
 pub use world::ModemWorld;

@@ -1,30 +1,48 @@
-//! `modem-harness`: runs the Gherkin scenarios written from the vendors' doc logs.
+//! `modem-harness`: runs the Gherkin scenarios written from the vendors' doc logs, against the
+//! simulator or a real module, and replays vendor-style logs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand};
-use modem_harness::runner::{report, run, RunOptions};
+use clap::{Args, Parser, Subcommand};
+use modem_harness::replay::{self, Log, Report, Target};
+use modem_harness::rewrite::BrokerTarget;
+use modem_harness::runner::{report, run, RunOptions, Summary};
+use modem_harness::world::Hardware;
+use modem_sim::dialect::DialectKind;
+use modem_sim::net::HostPort;
 
-/// Gherkin scenarios from the vendors' AT logs, run against modem-sim.
+const EXIT: &str = "Exit codes: 0 every scenario passed / every log was reproduced; 1 a scenario failed or was skipped (undefined step), a feature did not parse, or a log diverged; 2 bad arguments, a file or device that cannot be opened, or a log that cannot be replayed as given (e.g. it needs --broker).";
+
+/// Gherkin scenarios and vendor logs, run against modem-sim or a real module.
 ///
-/// Each scenario starts its own simulated module (on a real PTY) and broker; broker-side
-/// assertions are made with a real MQTT client. Scenarios tagged @mosquitto start a Mosquitto
-/// (it must be installed: apt-get install mosquitto).
+/// `features` starts a simulated module per scenario. `run` drives an external device on a
+/// serial port (a USB adapter on a real module, or a simulator's tty) with the scenarios tagged
+/// @hardware. `replay` replays a log as printed in the vendor guides.
 #[derive(Debug, Parser)]
-#[command(
-    name = "modem-harness",
-    version,
-    after_help = "Exit: 0 all scenarios passed; 1 a scenario failed, was skipped (undefined step) or a feature did not parse; 2 bad arguments or an I/O error."
-)]
+#[command(name = "modem-harness", version, after_help = EXIT)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
 }
 
+/// The external broker the module connects to, and its account.
+#[derive(Debug, Args, Clone)]
+struct BrokerArgs {
+    /// User name on the broker: replaces the one in AT+MCONFIG / AT+MQTTUSER, and broker-side
+    /// clients log in with it (default for those: root).
+    #[arg(long, value_name = "U", requires = "mqtt_password")]
+    mqtt_user: Option<String>,
+    /// Password on the broker (with --mqtt-user).
+    #[arg(long, value_name = "P", requires = "mqtt_user")]
+    mqtt_password: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Run .feature files against the simulator.
+    /// Run .feature files against the simulator (a fresh one per scenario).
+    #[command(after_help = EXIT)]
     Features {
         /// A .feature file or a directory of them.
         #[arg(default_value = "features")]
@@ -35,7 +53,94 @@ enum Cmd {
         /// Scenarios run at once.
         #[arg(long, default_value_t = 2)]
         concurrency: usize,
+        /// Write each scenario's transcript (.jsonl and .log) into DIR.
+        #[arg(long, value_name = "DIR")]
+        transcripts: Option<PathBuf>,
     },
+    /// Run the @hardware scenarios against a device on a serial port, one at a time.
+    ///
+    /// Hosts in AT+MIPSTART / AT+MQTTOPEN are rewritten to --broker, and the credentials in
+    /// AT+MCONFIG / AT+MQTTUSER to --mqtt-user / --mqtt-password. @sim scenarios (fault
+    /// injection, the embedded broker's hooks) are left out with a printed reason. Before each
+    /// scenario the module is taken offline (AT+MDISCONNECT, AT+MIPCLOSE, AT+MQTTMSGSET=0).
+    #[command(after_help = EXIT)]
+    Run {
+        /// The device: /dev/ttyUSB0, /dev/ttyACM0, or a simulator's /dev/pts/N.
+        #[arg(long, value_name = "PATH")]
+        port: PathBuf,
+        /// Baud rate of the serial line (both modules default to 115200).
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+        /// The module on the port.
+        #[arg(long, value_parser = parse_dialect)]
+        dialect: DialectKind,
+        /// The broker the module reaches, e.g. mqtt://192.168.1.10:1883.
+        #[arg(long, value_name = "URL", value_parser = parse_broker)]
+        broker: HostPort,
+        #[command(flatten)]
+        account: BrokerArgs,
+        /// Also write a JUnit XML report here.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Where each scenario's transcript (.jsonl and .log) goes.
+        #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
+        transcripts: PathBuf,
+        /// .feature files or directories of them.
+        #[arg(default_value = "features")]
+        features: Vec<PathBuf>,
+    },
+    /// Replay vendor-style logs: AT lines are sent, other lines expected in order.
+    ///
+    /// Without --port each log runs against a fresh in-process simulator (whose broker also
+    /// accepts the log's own AT+MCONFIG account). Lines `//@ publish|subscribe|received|drop|
+    /// pdn-deact|connect-timeout ...` are the harness's actions between the lines (see
+    /// fixtures/replay/).
+    #[command(after_help = EXIT)]
+    Replay {
+        /// Log files.
+        #[arg(required = true)]
+        logs: Vec<PathBuf>,
+        /// An external device instead of the in-process simulator.
+        #[arg(long, value_name = "PATH")]
+        port: Option<PathBuf>,
+        /// Baud rate of --port.
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+        /// The module.
+        #[arg(long, default_value = "air780e", value_parser = parse_dialect)]
+        dialect: DialectKind,
+        /// The broker the module reaches (hosts and credentials are rewritten to it). Without
+        /// it, the in-process simulator uses its embedded broker.
+        #[arg(long, value_name = "URL", value_parser = parse_broker)]
+        broker: Option<HostPort>,
+        #[command(flatten)]
+        account: BrokerArgs,
+        /// Seconds to wait for each expected line.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+        /// Also write a JUnit XML report here (one test case per log).
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Where each log's transcript (.jsonl and .log) goes.
+        #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
+        transcripts: PathBuf,
+    },
+}
+
+fn parse_dialect(s: &str) -> Result<DialectKind, String> {
+    s.parse()
+}
+
+fn parse_broker(s: &str) -> Result<HostPort, String> {
+    HostPort::from_mqtt_url(s)
+}
+
+fn target(broker: Option<HostPort>, account: BrokerArgs) -> Option<BrokerTarget> {
+    broker.map(|addr| BrokerTarget {
+        addr,
+        user: account.mqtt_user,
+        password: account.mqtt_password,
+    })
 }
 
 #[tokio::main]
@@ -46,24 +151,215 @@ async fn main() -> ExitCode {
             path,
             junit,
             concurrency,
+            transcripts,
         } => {
-            if !path.exists() {
-                eprintln!("modem-harness: {} does not exist (give a .feature file or a directory of them)", path.display());
+            let mut opts = RunOptions::new(path);
+            opts.junit = junit;
+            opts.concurrency = concurrency;
+            opts.transcripts = transcripts;
+            run_features(vec![opts]).await
+        }
+        Cmd::Run {
+            port,
+            baud,
+            dialect,
+            broker,
+            account,
+            junit,
+            transcripts,
+            features,
+        } => {
+            if let Err(e) = std::fs::metadata(&port) {
+                eprintln!(
+                    "modem-harness: cannot open the device {}: {e}",
+                    port.display()
+                );
                 return ExitCode::from(2);
             }
-            match run(RunOptions {
-                features: path,
-                junit,
-                concurrency,
-            })
-            .await
-            {
-                Ok(summary) => ExitCode::from(report(&summary) as u8),
-                Err(e) => {
-                    eprintln!("modem-harness: {e}");
-                    ExitCode::from(2)
+            let hardware = Hardware {
+                port,
+                baud,
+                dialect,
+                broker: target(Some(broker.clone()), account).unwrap_or(BrokerTarget {
+                    addr: broker,
+                    user: None,
+                    password: None,
+                }),
+            };
+            let n = features.len();
+            let runs = features
+                .into_iter()
+                .enumerate()
+                .map(|(i, path)| {
+                    let mut o = RunOptions::new(path);
+                    o.hardware = Some(hardware.clone());
+                    o.transcripts = Some(transcripts.clone());
+                    // One JUnit file per feature path, merged below.
+                    o.junit = junit.as_ref().map(|j| {
+                        if n == 1 {
+                            j.clone()
+                        } else {
+                            j.with_extension(format!("part{i}.xml"))
+                        }
+                    });
+                    o
+                })
+                .collect::<Vec<_>>();
+            let parts: Vec<PathBuf> = runs.iter().filter_map(|o| o.junit.clone()).collect();
+            let code = run_features(runs).await;
+            if let (Some(j), true) = (&junit, n > 1) {
+                if let Err(e) = merge_junit(&parts, j) {
+                    eprintln!("modem-harness: writing {}: {e}", j.display());
+                    return ExitCode::from(2);
                 }
             }
+            println!("transcripts: {}", transcripts.display());
+            code
         }
+        Cmd::Replay {
+            logs,
+            port,
+            baud,
+            dialect,
+            broker,
+            account,
+            timeout,
+            junit,
+            transcripts,
+        } => {
+            let target = Target {
+                port: port.map(|p| (p, baud)),
+                dialect,
+                broker: target(broker, account),
+                timeout: Duration::from_secs(timeout.max(1)),
+            };
+            replay_logs(&logs, &target, junit.as_deref(), &transcripts).await
+        }
+    }
+}
+
+async fn run_features(runs: Vec<RunOptions>) -> ExitCode {
+    let mut total = Summary::default();
+    for opts in runs {
+        if !opts.features.exists() {
+            eprintln!(
+                "modem-harness: {} does not exist (give a .feature file or a directory of them)",
+                opts.features.display()
+            );
+            return ExitCode::from(2);
+        }
+        match run(opts).await {
+            Ok(s) => {
+                total.passed += s.passed;
+                total.failed += s.failed;
+                total.parsing_errors += s.parsing_errors;
+                total.skipped.extend(s.skipped);
+                total.failures.extend(s.failures);
+            }
+            Err(e) => {
+                eprintln!("modem-harness: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    ExitCode::from(report(&total) as u8)
+}
+
+/// One `<testsuites>` holding every part's suites.
+fn merge_junit(parts: &[PathBuf], to: &Path) -> std::io::Result<()> {
+    let mut suites = String::new();
+    for p in parts {
+        let xml = std::fs::read_to_string(p)?;
+        if let (Some(a), Some(b)) = (xml.find("<testsuite "), xml.rfind("</testsuites>")) {
+            suites.push_str(&xml[a..b]);
+        }
+        let _ = std::fs::remove_file(p);
+    }
+    std::fs::write(
+        to,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n{suites}</testsuites>\n"
+        ),
+    )
+}
+
+async fn replay_logs(
+    logs: &[PathBuf],
+    target: &Target,
+    junit: Option<&Path>,
+    transcripts: &Path,
+) -> ExitCode {
+    let started = Instant::now();
+    let mut results: Vec<(String, Result<Report, String>)> = Vec::new();
+    let mut usage_error = false;
+    for path in logs {
+        let name = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("modem-harness: cannot read {name}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let log = match Log::parse(&name, &text) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("modem-harness: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        println!("replay {name} ({} lines to replay)", log.lines.len());
+        let mut progress = |line: &str| println!("{line}");
+        match replay::replay(&log, target, &mut progress).await {
+            Ok(rep) => {
+                let stem = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "log".into());
+                if let Err(e) = rep.transcript.write(transcripts, &stem) {
+                    eprintln!("modem-harness: cannot write the transcript: {e}");
+                }
+                match &rep.divergence {
+                    None => println!("REPRODUCED {name}"),
+                    Some(d) => println!("DIVERGED {name}\n{d}"),
+                }
+                println!(
+                    "transcript: {}",
+                    transcripts.join(format!("{stem}.log")).display()
+                );
+                results.push((name, Ok(rep)));
+            }
+            Err(e) => {
+                eprintln!("modem-harness: {name}: {e}");
+                usage_error = true;
+                results.push((name, Err(e.to_string())));
+            }
+        }
+    }
+    let reproduced = results
+        .iter()
+        .filter(|(_, r)| matches!(r, Ok(rep) if rep.ok()))
+        .count();
+    println!(
+        "{reproduced} reproduced, {} diverged",
+        results.len() - reproduced
+    );
+    if let Some(j) = junit {
+        let view: Vec<(String, Result<&Report, String>)> = results
+            .iter()
+            .map(|(n, r)| (n.clone(), r.as_ref().map_err(Clone::clone)))
+            .collect();
+        if let Err(e) = std::fs::write(j, replay::junit_xml(&view, started.elapsed().as_secs_f64()))
+        {
+            eprintln!("modem-harness: cannot write {}: {e}", j.display());
+            return ExitCode::from(2);
+        }
+    }
+    if usage_error {
+        ExitCode::from(2)
+    } else if reproduced == results.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }

@@ -1,7 +1,13 @@
-//! Runs `.feature` files against the simulator: cucumber's terminal report, an optional JUnit
-//! report, and scenario counts for the closing `N passed, N failed` line CI reads.
+//! Runs `.feature` files against the simulator, or in device mode against an external device
+//! (`modem-harness run`): cucumber's terminal report (a line per step), an optional JUnit
+//! report, a transcript per scenario, a divergence report per failed scenario, and scenario
+//! counts for the closing `N passed, N failed` line CI reads.
 //!
-//! Used by `cargo test` (harness/tests/features.rs) and by `modem-harness features`.
+//! Device mode runs only scenarios tagged `@hardware`; `@sim` scenarios (fault injection, the
+//! embedded broker's hooks) and untagged ones are filtered out before the run, each with a
+//! printed reason (the run fails on skipped steps, so they must not start).
+//!
+//! Used by `cargo test` (harness/tests/features.rs) and by `modem-harness features` / `run`.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -13,6 +19,7 @@ use cucumber::writer::{self, Coloring, Verbosity};
 use cucumber::{parser, Event, World as _, Writer, WriterExt as _};
 use futures::FutureExt as _;
 
+use crate::world::{Hardware, ScenarioSource};
 use crate::ModemWorld;
 
 /// What to run.
@@ -24,6 +31,36 @@ pub struct RunOptions {
     pub junit: Option<PathBuf>,
     /// Scenarios run at once (each has its own simulator and PTY).
     pub concurrency: usize,
+    /// Device mode: the device and broker to use instead of a simulator per scenario.
+    pub hardware: Option<Hardware>,
+    /// Where to write each scenario's transcript (`.jsonl` and `.log`).
+    pub transcripts: Option<PathBuf>,
+}
+
+impl RunOptions {
+    /// Simulator mode with defaults.
+    pub fn new(features: PathBuf) -> Self {
+        RunOptions {
+            features,
+            junit: None,
+            concurrency: 2,
+            hardware: None,
+            transcripts: None,
+        }
+    }
+}
+
+/// A failed scenario, for the divergence report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureReport {
+    pub feature: String,
+    pub line: usize,
+    pub scenario: String,
+    pub tags: Vec<String>,
+    /// `Keyword text (line N)` of the failed step.
+    pub step: String,
+    /// What went wrong: expected and actual lines and the transcript's last lines.
+    pub error: String,
 }
 
 /// Scenario counts of a run.
@@ -33,6 +70,9 @@ pub struct Summary {
     pub failed: usize,
     /// Feature files that did not parse.
     pub parsing_errors: usize,
+    /// Scenarios left out in device mode, each with its reason.
+    pub skipped: Vec<String>,
+    pub failures: Vec<FailureReport>,
 }
 
 impl Summary {
@@ -57,6 +97,7 @@ pub async fn run(opts: RunOptions) -> std::io::Result<Summary> {
         None => Box::new(std::io::sink()),
     };
     let counts = Arc::new(Mutex::new(Counts::default()));
+    let skipped = Arc::new(Mutex::new(Vec::<String>::new()));
     let out = writer::Basic::raw(std::io::stdout(), Coloring::Auto, Verbosity::Default)
         .tee::<ModemWorld, _>(writer::JUnit::for_tee(junit, Verbosity::Default))
         .tee::<ModemWorld, _>(
@@ -65,33 +106,193 @@ pub async fn run(opts: RunOptions) -> std::io::Result<Summary> {
                 .discard_arbitrary_writes(),
         )
         .normalized();
+    // One device cannot run two scenarios at once.
+    let concurrency = if opts.hardware.is_some() {
+        1
+    } else {
+        opts.concurrency.max(1)
+    };
+    let hw_filter = opts.hardware.clone();
+    let skipped_in = skipped.clone();
+    let filter = move |f: &cucumber::gherkin::Feature,
+                       r: Option<&cucumber::gherkin::Rule>,
+                       sc: &cucumber::gherkin::Scenario| {
+        let Some(hw) = &hw_filter else { return true };
+        let reason = device_mode_skip(hw, f, r, sc);
+        if let Some(reason) = reason {
+            let line = format!(
+                "skip  {}:{}  {}  ({reason})",
+                feature_path(f),
+                sc.position.line,
+                sc.name
+            );
+            println!("{line}");
+            if let Ok(mut s) = skipped_in.lock() {
+                s.push(line);
+            }
+            return false;
+        }
+        true
+    };
+    let hw = opts.hardware.clone();
+    let transcripts = opts.transcripts.clone();
     let writer = ModemWorld::cucumber()
-        .max_concurrent_scenarios(opts.concurrency.max(1))
+        .max_concurrent_scenarios(concurrency)
         .with_writer(out)
         .fail_on_skipped()
         // cucumber would parse the process's argv (and exit 2 on `cargo test FILTER`).
         .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
-        .after(|_, _, _, _, world| {
+        .before(move |f, r, sc, world| {
+            world.hardware = hw.clone();
+            world.source = Some(ScenarioSource {
+                feature: feature_path(f),
+                line: sc.position.line,
+                name: sc.name.clone(),
+                tags: all_tags(f, r, sc),
+            });
+            async {}.boxed_local()
+        })
+        .after(move |f, _, sc, _, world| {
+            let dir = transcripts.clone();
+            let stem = format!(
+                "{}-{}",
+                f.path
+                    .as_ref()
+                    .and_then(|p| p.file_stem())
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "feature".into()),
+                sc.position.line
+            );
             async move {
                 if let Some(w) = world {
+                    if let Some(dir) = dir {
+                        if let Err(e) = w.transcript.write(&dir, &stem) {
+                            eprintln!(
+                                "cannot write the transcript {stem} in {}: {e}",
+                                dir.display()
+                            );
+                        }
+                    }
                     w.shutdown().await;
                 }
             }
             .boxed_local()
         })
-        .run(opts.features)
+        .filter_run(opts.features, filter)
         .await;
     drop(writer);
     let c = counts.lock().map(|c| c.clone()).unwrap_or_default();
+    let skipped = skipped.lock().map(|s| s.clone()).unwrap_or_default();
     Ok(Summary {
         passed: c.passed,
         failed: c.failed,
         parsing_errors: c.parsing_errors,
+        skipped,
+        failures: c.failures,
     })
+}
+
+fn feature_path(f: &cucumber::gherkin::Feature) -> String {
+    f.path
+        .as_ref()
+        .map(|p| {
+            // Relative to the working directory when possible: `features/x.feature:12`.
+            let cwd = std::env::current_dir().unwrap_or_default();
+            p.strip_prefix(&cwd).unwrap_or(p).display().to_string()
+        })
+        .unwrap_or_else(|| f.name.clone())
+}
+
+fn all_tags(
+    f: &cucumber::gherkin::Feature,
+    r: Option<&cucumber::gherkin::Rule>,
+    sc: &cucumber::gherkin::Scenario,
+) -> Vec<String> {
+    f.tags
+        .iter()
+        .chain(r.map(|r| r.tags.iter()).into_iter().flatten())
+        .chain(sc.tags.iter())
+        .map(|t| t.trim_start_matches('@').to_string())
+        .collect()
+}
+
+/// Why a scenario does not run in device mode, if it does not.
+fn device_mode_skip(
+    hw: &Hardware,
+    f: &cucumber::gherkin::Feature,
+    r: Option<&cucumber::gherkin::Rule>,
+    sc: &cucumber::gherkin::Scenario,
+) -> Option<String> {
+    let tags = all_tags(f, r, sc);
+    if tags.iter().any(|t| t == "sim") {
+        return Some(
+            "@sim: needs fault injection or the embedded broker's hooks, which a real module does not have"
+                .into(),
+        );
+    }
+    if !tags.iter().any(|t| t == "hardware") {
+        return Some("not tagged @hardware".into());
+    }
+    // The module a scenario is written for, from its `Given a simulated <module>` step.
+    let steps = f
+        .background
+        .iter()
+        .flat_map(|b| b.steps.iter())
+        .chain(
+            r.into_iter()
+                .flat_map(|r| r.background.iter().flat_map(|b| b.steps.iter())),
+        )
+        .chain(sc.steps.iter());
+    for st in steps {
+        if let Some(rest) = st.value.strip_prefix("a simulated ") {
+            let module: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            if !module.eq_ignore_ascii_case(&hw.dialect.to_string()) {
+                return Some(format!(
+                    "written for the {module}, and the device is an {}",
+                    hw.dialect
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// Prints the closing lines and gives the process exit code (0 only when [`Summary::ok`]).
 pub fn report(summary: &Summary) -> i32 {
+    if !summary.failures.is_empty() {
+        println!(
+            "\n==== divergence report: {} failed scenario(s) ====",
+            summary.failures.len()
+        );
+        for f in &summary.failures {
+            let section: Vec<String> = f
+                .tags
+                .iter()
+                .filter(|t| {
+                    t.starts_with("seed-") || t.starts_with("section-") || t.starts_with("flow-")
+                })
+                .map(|t| format!("@{t}"))
+                .collect();
+            println!("\n--- {}:{}  Scenario: {}", f.feature, f.line, f.scenario);
+            if !section.is_empty() {
+                println!("    seed section: {}", section.join(" "));
+            }
+            println!("    failed step: {}", f.step);
+            for l in f.error.lines() {
+                println!("    {l}");
+            }
+        }
+        println!();
+    }
+    if !summary.skipped.is_empty() {
+        println!(
+            "{} scenario(s) left out (reasons above)",
+            summary.skipped.len()
+        );
+    }
     if summary.parsing_errors > 0 {
         println!("{} feature file(s) did not parse", summary.parsing_errors);
     }
@@ -112,6 +313,7 @@ struct Counts {
     parsing_errors: usize,
     /// Scenarios in progress, by position: whether one of their steps or hooks failed.
     running: HashMap<(String, usize, usize), bool>,
+    failures: Vec<FailureReport>,
 }
 
 #[derive(Debug)]
@@ -141,8 +343,35 @@ impl<W: cucumber::World> Writer<W> for Counter {
             scenario.position.col,
         );
         let bad = match &ev {
-            Scenario::Step(_, st) | Scenario::Background(_, st) => {
-                matches!(st, event::Step::Failed(..) | event::Step::Skipped)
+            Scenario::Step(step, st) | Scenario::Background(step, st) => {
+                let failure = match st {
+                    event::Step::Failed(_, _, _, err) => Some(err.to_string()),
+                    event::Step::Skipped => Some("no step definition matches this step".into()),
+                    _ => None,
+                };
+                if let Some(error) = &failure {
+                    let tags = feature
+                        .tags
+                        .iter()
+                        .chain(scenario.tags.iter())
+                        .map(|t| t.trim_start_matches('@').to_string())
+                        .collect();
+                    c.failures.push(FailureReport {
+                        feature: feature_path(&feature),
+                        line: scenario.position.line,
+                        scenario: scenario.name.clone(),
+                        tags,
+                        step: format!(
+                            "{}{} (line {})",
+                            step.keyword, step.value, step.position.line
+                        ),
+                        error: error
+                            .strip_prefix("Step panicked. Captured output: ")
+                            .unwrap_or(error)
+                            .to_string(),
+                    });
+                }
+                failure.is_some()
             }
             Scenario::Hook(_, event::Hook::Failed(..)) => true,
             Scenario::Finished => {

@@ -1,8 +1,9 @@
-//! The cucumber world: one simulated module per scenario, the host's view of its UART, and the
-//! broker-side clients.
+//! The cucumber world: one simulated module per scenario (or, in device mode, the external
+//! device on `--port`), the host's view of its UART, and the broker-side clients.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
@@ -13,10 +14,32 @@ use modem_sim::sim::{SimConfig, Simulator};
 use crate::device::{Device, DEFAULT_TIMEOUT};
 use crate::exchange::Step;
 use crate::mqtt::{Mosquitto, MqttClient};
+use crate::rewrite::{rewrite, BrokerTarget};
+use crate::transcript::Transcript;
 
 /// The account of the vendor's test server (seed 000 section 4.3), which broker-side clients
 /// use unless a step names another.
 pub const ROOT: (&str, &str) = ("root", "luat123456");
+
+/// Device mode (`modem-harness run`): an external device on a serial port, and the broker it
+/// connects to.
+#[derive(Debug, Clone)]
+pub struct Hardware {
+    pub port: PathBuf,
+    pub baud: u32,
+    pub dialect: DialectKind,
+    pub broker: BrokerTarget,
+}
+
+/// Where the running scenario comes from, for divergence reports.
+#[derive(Debug, Clone, Default)]
+pub struct ScenarioSource {
+    pub feature: String,
+    pub line: usize,
+    pub name: String,
+    /// Feature, rule and scenario tags, without `@`.
+    pub tags: Vec<String>,
+}
 
 #[derive(cucumber::World)]
 #[world(init = Self::new)]
@@ -29,6 +52,13 @@ pub struct ModemWorld {
     /// modem by.
     pub modem_client_id: Option<String>,
     pub timeout: Duration,
+    /// Device mode: set by the runner's `before` hook.
+    pub hardware: Option<Hardware>,
+    /// The external broker's address, resolved when the device is opened.
+    hw_broker: Option<SocketAddr>,
+    pub source: Option<ScenarioSource>,
+    /// Both directions of the UART, MQTT events and faults of this scenario.
+    pub transcript: Transcript,
     /// How the broker's TLS side is set up; read by [`ModemWorld::start`].
     pub tls: TlsSetup,
 }
@@ -50,6 +80,7 @@ impl std::fmt::Debug for ModemWorld {
             .field("clients", &self.clients.keys().collect::<Vec<_>>())
             .field("mosquitto", &self.mosquitto)
             .field("modem_client_id", &self.modem_client_id)
+            .field("hardware", &self.hardware)
             .finish()
     }
 }
@@ -64,6 +95,10 @@ impl ModemWorld {
             modem_client_id: None,
             timeout: DEFAULT_TIMEOUT,
             tls: TlsSetup::default(),
+            hardware: None,
+            hw_broker: None,
+            source: None,
+            transcript: Transcript::new(),
         }
     }
 
@@ -91,6 +126,11 @@ impl ModemWorld {
         extra_accounts: Vec<(String, String)>,
         sync: bool,
     ) -> Result<()> {
+        if self.hardware.is_some() {
+            // The external broker has its own accounts: the scenario's credentials are
+            // rewritten to --mqtt-user / --mqtt-password (crate::rewrite).
+            return self.open_hardware().await;
+        }
         let mosquitto =
             mosquitto || std::env::var_os("MODEM_HARNESS_MOSQUITTO").is_some_and(|v| v == "1");
         let mut cfg = SimConfig {
@@ -129,7 +169,7 @@ impl ModemWorld {
         let sim = Simulator::start(cfg)
             .await
             .context("starting the simulator")?;
-        let mut device = Device::open(sim.tty(), 115_200)?;
+        let mut device = Device::open(sim.tty(), 115_200)?.with_transcript(self.transcript.clone());
         if sync {
             device.sync(self.timeout).await?;
         }
@@ -151,7 +191,67 @@ impl ModemWorld {
             .unwrap_or_else(modem_sim::tls::pki::Pki::embedded)
     }
 
+    /// Device mode: opens the port, brings the line to a known state and puts the module back
+    /// offline (an earlier scenario, or an earlier run, may have left it connected).
+    async fn open_hardware(&mut self) -> Result<()> {
+        let hw = self
+            .hardware
+            .clone()
+            .ok_or_else(|| anyhow!("not in device mode"))?;
+        let addr = crate::replay::resolve(&hw.broker.addr).await?;
+        self.hw_broker = Some(addr);
+        let mut device = Device::open(&hw.port, hw.baud)
+            .with_context(|| format!("opening the device on {}", hw.port.display()))?
+            .with_transcript(self.transcript.clone());
+        device.sync(self.timeout).await.with_context(|| {
+            format!(
+                "the device on {} did not answer AT with OK",
+                hw.port.display()
+            )
+        })?;
+        self.transcript
+            .note("reset: the module is taken offline before the scenario");
+        for cmd in reset_commands(hw.dialect) {
+            device.send_line(cmd).await?;
+            let deadline = tokio::time::Instant::now() + self.timeout;
+            // Any final answer will do (OK, ERROR, +CME ERROR: 767 when already offline).
+            while let Some(item) = device.next_answer(deadline).await? {
+                if let crate::device::Item::Line(l) = item {
+                    let l = String::from_utf8_lossy(&l);
+                    if l == "OK" || l.contains("ERROR") {
+                        break;
+                    }
+                }
+            }
+        }
+        device.sync(self.timeout).await?;
+        self.transcript.note("scenario starts");
+        self.device = Some(device);
+        Ok(())
+    }
+
+    /// The account broker-side clients log in with.
+    pub fn broker_credentials(&self) -> (String, String) {
+        match &self.hardware {
+            Some(Hardware {
+                broker:
+                    BrokerTarget {
+                        user: Some(u),
+                        password: Some(p),
+                        ..
+                    },
+                ..
+            }) => (u.clone(), p.clone()),
+            _ => (ROOT.0.to_string(), ROOT.1.to_string()),
+        }
+    }
+
     pub fn sim(&self) -> Result<&Simulator> {
+        if self.hardware.is_some() {
+            return Err(anyhow!(
+                "this step needs the simulator (fault injection or the embedded broker's hooks): tag the scenario @sim"
+            ));
+        }
         self.sim
             .as_ref()
             .ok_or_else(|| anyhow!("no simulator: start with `Given a simulated Air780E`"))
@@ -171,6 +271,9 @@ impl ModemWorld {
 
     /// Where the modem's MQTT connections end up, for broker-side clients.
     pub fn broker_addr(&self) -> Result<SocketAddr> {
+        if let Some(a) = self.hw_broker {
+            return Ok(a);
+        }
         if let Some(m) = &self.mosquitto {
             return Ok(m.addr);
         }
@@ -181,6 +284,14 @@ impl ModemWorld {
 
     /// Sends one command line, remembering the client id of an `AT+MCONFIG`.
     pub async fn send_command(&mut self, line: &str) -> Result<()> {
+        let rewritten;
+        let line = match &self.hardware {
+            Some(hw) => {
+                rewritten = rewrite(line, &hw.broker);
+                rewritten.as_str()
+            }
+            None => line,
+        };
         if let Some(id) = mconfig_client_id(line).or_else(|| mqttuser_client_id(line)) {
             self.modem_client_id = Some(id);
         }
@@ -219,6 +330,18 @@ impl ModemWorld {
 impl Default for ModemWorld {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// Commands that take a module offline whatever its state; their answers are not checked.
+fn reset_commands(dialect: DialectKind) -> &'static [&'static str] {
+    match dialect {
+        // seed 000 section 6.2 closes with these two; MQTTMSGSET=0 undoes a cache-mode
+        // scenario (seed 001).
+        DialectKind::Air780e => &["AT+MDISCONNECT", "AT+MIPCLOSE", "AT+MQTTMSGSET=0"],
+        // seed 002: AT+MQTTCLOSE=1 closes the MQTT connection.
+        #[allow(unreachable_patterns)]
+        _ => &["AT+MQTTCLOSE=1"],
     }
 }
 

@@ -19,6 +19,8 @@ async fn main() {
         features: manifest.join("../features"),
         junit: Some(junit.clone()),
         concurrency: 2,
+        hardware: None,
+        transcripts: Some(target.join("transcripts")),
     };
     match run(opts).await {
         Ok(summary) => {

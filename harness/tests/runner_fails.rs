@@ -17,6 +17,8 @@ async fn wrong_answers_and_undefined_steps_fail_the_run() {
         features: feature,
         junit: Some(junit.clone()),
         concurrency: 2,
+        hardware: None,
+        transcripts: None,
     })
     .await
     .unwrap();

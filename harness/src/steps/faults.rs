@@ -19,6 +19,7 @@ async fn broker_drops(w: &mut ModemWorld) -> StepResult {
         .sim()?
         .broker()
         .ok_or_else(|| anyhow!("dropping a connection needs the embedded broker"))?;
+    w.transcript.fault(format!("broker drops client {id}"));
     if !broker.kick_client(&id) {
         return Err(anyhow::anyhow!("the embedded broker has no client {id:?} to drop").into());
     }
@@ -38,13 +39,17 @@ async fn connect_timeout(w: &mut ModemWorld, n: u64, unit: String) -> StepResult
         .sim()?
         .broker()
         .ok_or_else(|| anyhow!("a CONNECT timeout needs the embedded broker"))?;
-    broker.set_connect_timeout(Some(duration(n, &unit)));
+    let d = duration(n, &unit);
+    broker.set_connect_timeout(Some(d));
+    w.transcript
+        .fault(format!("broker closes links without CONNECT after {d:?}"));
     Ok(())
 }
 
 /// Seed 001 "PDP被动去激活".
 #[when(regex = r"^the network deactivates the PDP context$")]
 async fn pdn_deact(w: &mut ModemWorld) -> StepResult {
+    w.transcript.fault("network deactivates the PDP context");
     w.sim()?.inject(Fault::PdnDeact).await;
     Ok(())
 }

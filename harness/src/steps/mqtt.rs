@@ -7,13 +7,15 @@ use cucumber::{given, then, when};
 
 use super::{docstring, unescape, StepResult};
 use crate::mqtt::{qos, MqttClient};
-use crate::world::{ModemWorld, ROOT};
+use crate::world::ModemWorld;
 
 async fn ensure_client(w: &mut ModemWorld, name: &str) -> Result<()> {
     if !w.clients.contains_key(name) {
         let addr = w.broker_addr()?;
         let id = format!("harness-{name}-{}", std::process::id());
-        let c = MqttClient::connect(&id, addr, ROOT.0, ROOT.1, w.timeout).await?;
+        let (user, password) = w.broker_credentials();
+        let c = MqttClient::connect(&id, addr, &user, &password, w.timeout).await?;
+        w.transcript.mqtt(name, format!("connect as {id}"));
         w.clients.insert(name.to_string(), c);
     }
     Ok(())
@@ -31,6 +33,8 @@ async fn subscribed(w: &mut ModemWorld, name: String, filter: String, q: String)
     ensure_client(w, &name).await?;
     let q = qos(q.parse().unwrap_or(0))?;
     let t = w.timeout;
+    w.transcript
+        .mqtt(&name, format!("subscribe {filter:?} at {q:?}"));
     Ok(w.client(&name)?.subscribe(&filter, q, t).await?)
 }
 
@@ -45,6 +49,14 @@ async fn publish(
     ensure_client(w, name).await?;
     let q = qos(q.parse().unwrap_or(0))?;
     let t = w.timeout;
+    w.transcript.mqtt(
+        name,
+        format!(
+            "publish {:?} to {topic:?} at {q:?}{}",
+            crate::device::show(&payload),
+            if retained.is_empty() { "" } else { " retained" }
+        ),
+    );
     w.client(name)?
         .publish(topic, q, !retained.is_empty(), payload, t)
         .await
@@ -91,6 +103,15 @@ async fn receive(
 ) -> Result<()> {
     let t = w.timeout;
     let r = w.client(name)?.receive(topic, &payload, t).await?;
+    w.transcript.mqtt(
+        name,
+        format!(
+            "received {:?} on {topic:?} at {:?}{}",
+            crate::device::show(&payload),
+            r.qos,
+            if r.retain { " retained" } else { "" }
+        ),
+    );
     if !q.is_empty() {
         let want = qos(q.parse().unwrap_or(0))?;
         if r.qos != want {

@@ -1,0 +1,770 @@
+//! `modem-harness replay`: a log as the vendor guides print it, replayed against a module.
+//!
+//! The log format (seed 000 sections 6.2-6.4, seed 002's test log, seed 003):
+//! - a line starting with `AT` (any case) is a command the host sends;
+//! - any other non-blank line is what the module printed, in order;
+//! - `//` starts a comment (at the start of a line or after whitespace, outside quotes), and
+//!   blank lines mean nothing (the guides render the module's CR LF framing inconsistently);
+//! - a `>` line is the module's data prompt; the lines after it (up to a blank line or the
+//!   final `OK`/`ERROR`) are the payload the host sends. They are joined with LF or CR LF,
+//!   whichever gives the length the command declared (`AT+FSWRITE=...,1212,15`);
+//! - `//@ <action>` lines are the harness's own, for what happens off the UART in a log
+//!   (a broker-side client publishing, the server dropping the link): they appear only in the
+//!   annotated companions in `fixtures/replay/`, never in a vendor's log. See [`Directive`].
+//!
+//! Matching: each expected line must be the module's next line (blank lines and the echo of
+//! commands skipped), except that unsolicited lines (anything but `OK`, `ERROR`, `+CME ERROR`,
+//! `>`) may arrive up to [`WINDOW`] expected lines early or late: a URC races the answer of the
+//! command the host sends next. Nothing else may come between: an extra line is a divergence.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use modem_sim::dialect::DialectKind;
+use modem_sim::modem::Fault;
+use modem_sim::sim::{SimConfig, Simulator};
+use nom::bytes::complete::{tag, take_till, take_while1};
+use nom::character::complete::space0;
+use nom::combinator::rest;
+use nom::sequence::preceded;
+use nom::{IResult, Parser};
+use tokio::time::Instant;
+
+use crate::device::{show, Device, DeviceError, Item, DEFAULT_TIMEOUT};
+use crate::exchange::strip_comment;
+use crate::mqtt::MqttClient;
+use crate::rewrite::{rewrite, BrokerTarget};
+use crate::transcript::Transcript;
+use crate::world::{mconfig_client_id, ROOT};
+
+/// How many expected lines a URC may arrive early or late by.
+pub const WINDOW: usize = 4;
+
+/// A harness action in a log (`//@ ...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Directive {
+    /// `//@ publish <topic> <payload>`: a broker-side client publishes at QoS 0 (the payload is
+    /// the rest of the line, with C escapes such as `\r\n`).
+    Publish { topic: String, payload: Vec<u8> },
+    /// `//@ subscribe <topic>`: the broker-side client subscribes (and waits for SUBACK).
+    Subscribe { topic: String },
+    /// `//@ received <topic> <payload>`: the broker-side client has received this message.
+    Received { topic: String, payload: Vec<u8> },
+    /// `//@ drop`: the broker drops the modem's connection (in-process simulator only).
+    Drop,
+    /// `//@ pdn-deact`: the network deactivates the PDP context (in-process simulator only).
+    PdnDeact,
+    /// `//@ connect-timeout <n>ms`: the broker closes links that send no CONNECT in time
+    /// (in-process simulator only).
+    ConnectTimeout(Duration),
+}
+
+/// One meaningful line of a log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    Send(String),
+    Expect(String),
+    /// The `>` data prompt.
+    Prompt,
+    /// Raw bytes the host sends after a prompt.
+    Payload(Vec<u8>),
+    Directive(Directive),
+}
+
+/// An entry and the 1-based line of the log it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub no: usize,
+    pub entry: Entry,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{name}:{line}: {message}")]
+pub struct ParseError {
+    pub name: String,
+    pub line: usize,
+    pub message: String,
+}
+
+/// A parsed log.
+#[derive(Debug, Clone)]
+pub struct Log {
+    pub name: String,
+    pub lines: Vec<Line>,
+    source: Vec<String>,
+}
+
+/// Splits text into lines (LF or CR LF; a last line without LF counts).
+fn raw_lines(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut input = text;
+    while !input.is_empty() {
+        let r: IResult<&str, &str> = take_till(|c| c == '\n').parse(input);
+        let Ok((after, line)) = r else { break };
+        out.push(line.strip_suffix('\r').unwrap_or(line));
+        let r: IResult<&str, &str> = tag("\n").parse(after);
+        input = r.map(|(a, _)| a).unwrap_or(after);
+    }
+    out
+}
+
+/// `//@ name args`.
+fn directive_parts(i: &str) -> IResult<&str, (&str, &str)> {
+    preceded(
+        (space0, tag("//@"), space0),
+        (
+            take_while1(|c: char| c.is_ascii_alphanumeric() || c == '-'),
+            rest,
+        ),
+    )
+    .parse(i)
+}
+
+fn parse_directive(name: &str, args: &str) -> Result<Directive, String> {
+    let args = args.trim();
+    let (first, more) = match args.split_once(char::is_whitespace) {
+        Some((a, b)) => (a, b.trim_start()),
+        None => (args, ""),
+    };
+    let need_topic = || {
+        if first.is_empty() {
+            Err(format!("`//@ {name}` needs a topic"))
+        } else {
+            Ok(first.to_string())
+        }
+    };
+    let payload = || crate::steps::unescape(more).map_err(|e| e.to_string());
+    match name {
+        "publish" => Ok(Directive::Publish {
+            topic: need_topic()?,
+            payload: payload()?,
+        }),
+        "subscribe" => Ok(Directive::Subscribe {
+            topic: need_topic()?,
+        }),
+        "received" => Ok(Directive::Received {
+            topic: need_topic()?,
+            payload: payload()?,
+        }),
+        "drop" => Ok(Directive::Drop),
+        "pdn-deact" => Ok(Directive::PdnDeact),
+        "connect-timeout" => {
+            let digits = first.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            let n: u64 = digits
+                .parse()
+                .map_err(|_| format!("`//@ connect-timeout {first}`: give a time like 300ms or 5s"))?;
+            Ok(Directive::ConnectTimeout(crate::steps::duration(
+                n,
+                &first[digits.len()..],
+            )))
+        }
+        other => Err(format!(
+            "unknown harness action `//@ {other}` (publish, subscribe, received, drop, pdn-deact, connect-timeout)"
+        )),
+    }
+}
+
+fn is_final(line: &str) -> bool {
+    line == "OK"
+        || line == "ERROR"
+        || line.starts_with("+CME ERROR")
+        || line.starts_with("+CMS ERROR")
+}
+
+/// Lines the module prints by itself, which may race the answers around them.
+fn is_unsolicited(entry: &Entry) -> bool {
+    matches!(entry, Entry::Expect(l) if !is_final(l))
+}
+
+/// The integers among a command's arguments: the declared payload length is one of them.
+fn int_args(command: &str) -> Vec<usize> {
+    command
+        .split_once('=')
+        .map(|(_, a)| a)
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|a| a.trim().trim_matches('"').parse().ok())
+        .collect()
+}
+
+/// Joins payload lines the way that gives a declared length, else with CR LF (what a
+/// terminal sends).
+fn join_payload(lines: &[&str], declared: &[usize]) -> Vec<u8> {
+    let candidates = [
+        lines.join("\n"),
+        lines.join("\r\n"),
+        format!("{}\n", lines.join("\n")),
+        format!("{}\r\n", lines.join("\r\n")),
+    ];
+    candidates
+        .iter()
+        .find(|c| declared.contains(&c.len()))
+        .unwrap_or(&candidates[1])
+        .as_bytes()
+        .to_vec()
+}
+
+impl Log {
+    /// Parses a log. Fails only on a malformed `//@` action (a typo there must not make a
+    /// replay pass by doing nothing).
+    pub fn parse(name: &str, text: &str) -> Result<Log, ParseError> {
+        let raw = raw_lines(text);
+        let mut lines = Vec::new();
+        let mut last_send = String::new();
+        let mut i = 0;
+        while i < raw.len() {
+            let no = i + 1;
+            let line = raw[i];
+            i += 1;
+            if let Ok((_, (dname, args))) = directive_parts(line) {
+                let d = parse_directive(dname, args).map_err(|message| ParseError {
+                    name: name.to_string(),
+                    line: no,
+                    message,
+                })?;
+                lines.push(Line {
+                    no,
+                    entry: Entry::Directive(d),
+                });
+                continue;
+            }
+            let code = strip_comment(line);
+            if code.is_empty() {
+                continue;
+            }
+            if let Some(after) = code.strip_prefix('>') {
+                lines.push(Line {
+                    no,
+                    entry: Entry::Prompt,
+                });
+                // The payload: on the prompt's own line, or the lines after it.
+                let mut payload: Vec<&str> = Vec::new();
+                let first_no = if after.trim().is_empty() {
+                    while i < raw.len() && raw[i].trim().is_empty() {
+                        i += 1;
+                    }
+                    let start = i + 1;
+                    while i < raw.len() && !raw[i].trim().is_empty() && !is_final(raw[i].trim()) {
+                        payload.push(raw[i].trim_end());
+                        i += 1;
+                    }
+                    start
+                } else {
+                    payload.push(after.trim_start());
+                    no
+                };
+                if !payload.is_empty() {
+                    lines.push(Line {
+                        no: first_no,
+                        entry: Entry::Payload(join_payload(&payload, &int_args(&last_send))),
+                    });
+                }
+                continue;
+            }
+            let is_host: IResult<&str, &str> = nom::bytes::complete::tag_no_case("AT").parse(code);
+            lines.push(Line {
+                no,
+                entry: if is_host.is_ok() {
+                    last_send = code.to_string();
+                    Entry::Send(code.to_string())
+                } else {
+                    Entry::Expect(code.to_string())
+                },
+            });
+        }
+        Ok(Log {
+            name: name.to_string(),
+            lines,
+            source: raw.into_iter().map(String::from).collect(),
+        })
+    }
+
+    /// The log's own lines around line `no`, the line itself marked.
+    pub fn around(&self, no: usize) -> String {
+        let from = no.saturating_sub(4).max(1);
+        let to = (no + 3).min(self.source.len());
+        let mut s = String::new();
+        for n in from..=to {
+            let mark = if n == no { ">" } else { " " };
+            s.push_str(&format!("  {mark} {n:>4} | {}\n", self.source[n - 1]));
+        }
+        s
+    }
+
+    /// User name / password pairs the log logs in with (`AT+MCONFIG`, `AT+MQTTUSER`): a fresh
+    /// simulated broker accepts them, as the vendor's server did.
+    pub fn accounts(&self) -> Vec<(String, String)> {
+        let mut v = Vec::new();
+        for l in &self.lines {
+            let Entry::Send(cmd) = &l.entry else { continue };
+            let upper = cmd.to_ascii_uppercase();
+            let args = if upper.starts_with("AT+MCONFIG=") || upper.starts_with("AT+MQTTUSER=") {
+                cmd.split_once('=').map(|(_, a)| a).unwrap_or("")
+            } else {
+                continue;
+            };
+            let parts: Vec<String> = args
+                .split(',')
+                .map(|a| a.trim().trim_matches('"').to_string())
+                .collect();
+            if parts.len() >= 3 {
+                v.push((parts[1].clone(), parts[2].clone()));
+            }
+        }
+        v
+    }
+}
+
+/// Where to replay.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// An external device (a USB serial adapter, or a simulator's tty) and its baud rate;
+    /// `None` starts a fresh in-process simulator.
+    pub port: Option<(PathBuf, u32)>,
+    pub dialect: DialectKind,
+    /// The broker the module connects to. Host lines and credentials are rewritten to it
+    /// ([`crate::rewrite`]). For the in-process simulator, `None` means its embedded broker.
+    pub broker: Option<BrokerTarget>,
+    /// How long to wait for each expected line.
+    pub timeout: Duration,
+}
+
+impl Default for Target {
+    fn default() -> Self {
+        Target {
+            port: None,
+            dialect: DialectKind::Air780e,
+            broker: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// The first point where the module did not do what the log says.
+#[derive(Debug, Clone)]
+pub struct Divergence {
+    pub log: String,
+    pub line: usize,
+    pub expected: String,
+    pub actual: String,
+    pub log_context: String,
+    /// The last lines of the UART transcript.
+    pub transcript: String,
+}
+
+impl std::fmt::Display for Divergence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "first divergence at {}:{}", self.log, self.line)?;
+        writeln!(f, "  expected: {}", self.expected)?;
+        writeln!(f, "  actual:   {}", self.actual)?;
+        writeln!(f, "the log around it:")?;
+        write!(f, "{}", self.log_context)?;
+        write!(f, "{}", self.transcript)
+    }
+}
+
+/// The result of a replay that ran to a verdict.
+#[derive(Debug)]
+pub struct Report {
+    pub divergence: Option<Divergence>,
+    pub transcript: Transcript,
+    /// Entries replayed (up to the divergence).
+    pub replayed: usize,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.divergence.is_none()
+    }
+}
+
+/// A replay that could not reach a verdict: the device could not be opened, the log needs a
+/// broker nobody gave, ...
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    #[error("starting the simulator: {0}")]
+    Sim(#[from] modem_sim::sim::SimError),
+    #[error("{0}")]
+    Needs(String),
+    #[error("{0:#}")]
+    Broker(anyhow::Error),
+}
+
+struct Run<'a> {
+    log: &'a Log,
+    target: &'a Target,
+    device: Device,
+    sim: Option<&'a Simulator>,
+    client: Option<MqttClient>,
+    modem_client_id: Option<String>,
+    matched: Vec<bool>,
+}
+
+/// Replays `log` on `target`. `progress` gets one line per command sent.
+pub async fn replay(
+    log: &Log,
+    target: &Target,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Report, ReplayError> {
+    let transcript = Transcript::new();
+    let sim = match &target.port {
+        Some(_) => None,
+        None => {
+            let mut cfg = SimConfig {
+                dialect: target.dialect,
+                ..SimConfig::default()
+            };
+            cfg.accounts.extend(log.accounts());
+            cfg.broker = target.broker.as_ref().map(|b| b.addr.clone());
+            Some(Simulator::start(cfg).await?)
+        }
+    };
+    let result = async {
+        let (path, baud) = match (&target.port, &sim) {
+            (Some((p, b)), _) => (p.clone(), *b),
+            (None, Some(s)) => (s.tty().to_path_buf(), 115_200),
+            (None, None) => unreachable!("a simulator is started when no port is given"),
+        };
+        transcript.note(format!("replay {} on {}", log.name, path.display()));
+        let mut device = Device::open(&path, baud)?.with_transcript(transcript.clone());
+        device.sync(target.timeout).await?;
+        let mut run = Run {
+            log,
+            target,
+            device,
+            sim: sim.as_ref(),
+            client: None,
+            modem_client_id: None,
+            matched: vec![false; log.lines.len()],
+        };
+        run.go(progress).await
+    }
+    .await;
+    if let Some(s) = sim {
+        s.shutdown().await;
+    }
+    let (divergence, replayed) = result?;
+    Ok(Report {
+        divergence,
+        transcript,
+        replayed,
+    })
+}
+
+fn entry_matches(entry: &Entry, item: &Item) -> bool {
+    match (entry, item) {
+        (Entry::Prompt, Item::Prompt) => true,
+        (Entry::Expect(e), Item::Line(l)) => e.as_bytes() == l.as_slice(),
+        (Entry::Expect(e), Item::Prompt) => e.trim() == ">",
+        _ => false,
+    }
+}
+
+fn expected_text(entry: &Entry) -> String {
+    match entry {
+        Entry::Expect(e) => e.clone(),
+        Entry::Prompt => ">".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+impl Run<'_> {
+    async fn go(
+        &mut self,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(Option<Divergence>, usize), ReplayError> {
+        let lines = &self.log.lines;
+        for (i, line) in lines.iter().enumerate() {
+            let no = line.no;
+            let outcome = match &line.entry {
+                Entry::Send(cmd) => {
+                    let cmd = match &self.target.broker {
+                        Some(b) => rewrite(cmd, b),
+                        None => cmd.clone(),
+                    };
+                    if let Some(id) = mconfig_client_id(&cmd) {
+                        self.modem_client_id = Some(id);
+                    }
+                    progress(&format!("{:>5}  {cmd}", no));
+                    self.device.send_line(&cmd).await?;
+                    None
+                }
+                Entry::Payload(bytes) => {
+                    self.device.send_data(bytes).await?;
+                    None
+                }
+                Entry::Directive(d) => {
+                    progress(&format!("{:>5}  //@ {d:?}", no));
+                    self.directive(i, d).await?
+                }
+                Entry::Expect(_) | Entry::Prompt => self.expect(i).await?,
+            };
+            if let Some(d) = outcome {
+                return Ok((Some(d), i));
+            }
+        }
+        Ok((None, lines.len()))
+    }
+
+    fn divergence(&self, i: usize, actual: String) -> Divergence {
+        let l = &self.log.lines[i];
+        Divergence {
+            log: self.log.name.clone(),
+            line: l.no,
+            expected: match &l.entry {
+                Entry::Directive(d) => format!("{d:?}"),
+                e => expected_text(e),
+            },
+            actual,
+            log_context: self.log.around(l.no),
+            transcript: self.device.transcript(),
+        }
+    }
+
+    /// An expected line that arrives before its turn, within the window: `j` such that the
+    /// item matches entry `j`. Past a command, only unsolicited lines may come early (the
+    /// module cannot answer a command it has not received); a harness action ends the window
+    /// (what it causes cannot come before it).
+    fn early(&self, i: usize, item: &Item) -> Option<usize> {
+        let lines = &self.log.lines;
+        let mut seen = 0;
+        let mut crossed_send = false;
+        for (j, l) in lines.iter().enumerate().skip(i + 1) {
+            match &l.entry {
+                Entry::Send(_) | Entry::Payload(_) => crossed_send = true,
+                Entry::Directive(_) => return None,
+                e @ (Entry::Expect(_) | Entry::Prompt) => {
+                    seen += 1;
+                    if seen > WINDOW {
+                        return None;
+                    }
+                    let may = if crossed_send {
+                        is_unsolicited(e)
+                    } else {
+                        is_unsolicited(e) || is_unsolicited(&lines[i].entry)
+                    };
+                    if may && !self.matched[j] && entry_matches(e, item) {
+                        return Some(j);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    async fn expect(&mut self, i: usize) -> Result<Option<Divergence>, ReplayError> {
+        if self.matched[i] {
+            return Ok(None);
+        }
+        loop {
+            let deadline = Instant::now() + self.target.timeout;
+            let item = match self.device.next_answer(deadline).await {
+                Ok(item) => item,
+                Err(DeviceError::Closed) => {
+                    return Ok(Some(
+                        self.divergence(i, "the device closed (end of file)".into()),
+                    ))
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let Some(item) = item else {
+                let actual = format!(
+                    "nothing within {:?} ({})",
+                    self.target.timeout,
+                    self.device.said_since_send()
+                );
+                return Ok(Some(self.divergence(i, actual)));
+            };
+            if entry_matches(&self.log.lines[i].entry, &item) {
+                self.matched[i] = true;
+                return Ok(None);
+            }
+            if let Some(j) = self.early(i, &item) {
+                self.matched[j] = true;
+                continue;
+            }
+            let actual = match item {
+                Item::Prompt => ">".to_string(),
+                Item::Line(l) => show(&l),
+            };
+            return Ok(Some(self.divergence(i, actual)));
+        }
+    }
+
+    fn sim(&self, what: &str) -> Result<&Simulator, ReplayError> {
+        self.sim.ok_or_else(|| {
+            ReplayError::Needs(format!(
+                "{}: `{what}` needs the in-process simulator (replay without --port)",
+                self.log.name
+            ))
+        })
+    }
+
+    async fn client(&mut self) -> Result<&mut MqttClient, ReplayError> {
+        if self.client.is_none() {
+            let (addr, user, password) = match (&self.target.broker, self.sim) {
+                (Some(b), _) => (
+                    resolve(&b.addr).await?,
+                    b.user.clone().unwrap_or_else(|| ROOT.0.into()),
+                    b.password.clone().unwrap_or_else(|| ROOT.1.into()),
+                ),
+                (None, Some(sim)) => (
+                    sim.mqtt_addr().ok_or_else(|| {
+                        ReplayError::Needs("the simulator has no embedded broker".into())
+                    })?,
+                    ROOT.0.to_string(),
+                    ROOT.1.to_string(),
+                ),
+                (None, None) => {
+                    return Err(ReplayError::Needs(format!(
+                        "{}: its broker-side actions (`//@ publish`, ...) need --broker",
+                        self.log.name
+                    )))
+                }
+            };
+            let id = format!("harness-replay-{}", std::process::id());
+            let c = MqttClient::connect(&id, addr, &user, &password, self.target.timeout)
+                .await
+                .map_err(ReplayError::Broker)?;
+            self.client = Some(c);
+        }
+        self.client
+            .as_mut()
+            .ok_or_else(|| ReplayError::Needs("no MQTT client".into()))
+    }
+
+    async fn directive(
+        &mut self,
+        i: usize,
+        d: &Directive,
+    ) -> Result<Option<Divergence>, ReplayError> {
+        let t = self.target.timeout;
+        let record = self.device.recording().clone();
+        match d {
+            Directive::Publish { topic, payload } => {
+                record.mqtt("replay", format!("publish {topic:?} {:?}", show(payload)));
+                self.client()
+                    .await?
+                    .publish(topic, rumqttc::QoS::AtMostOnce, false, payload.clone(), t)
+                    .await
+                    .map_err(ReplayError::Broker)?;
+            }
+            Directive::Subscribe { topic } => {
+                record.mqtt("replay", format!("subscribe {topic:?}"));
+                self.client()
+                    .await?
+                    .subscribe(topic, rumqttc::QoS::ExactlyOnce, t)
+                    .await
+                    .map_err(ReplayError::Broker)?;
+            }
+            Directive::Received { topic, payload } => {
+                let r = self.client().await?.receive(topic, payload, t).await;
+                match r {
+                    Ok(_) => {
+                        record.mqtt("replay", format!("received {topic:?} {:?}", show(payload)))
+                    }
+                    Err(e) => return Ok(Some(self.divergence(i, format!("{e:#}")))),
+                }
+            }
+            Directive::Drop => {
+                let id = self.modem_client_id.clone().ok_or_else(|| {
+                    ReplayError::Needs(format!(
+                        "{}: `//@ drop` before any AT+MCONFIG: which client should be dropped?",
+                        self.log.name
+                    ))
+                })?;
+                let sim = self.sim("//@ drop")?;
+                let kicked = sim.broker().is_some_and(|b| b.kick_client(&id));
+                record.fault(format!("broker drops client {id}"));
+                if !kicked {
+                    return Ok(Some(self.divergence(
+                        i,
+                        format!("the broker has no client {id:?} to drop"),
+                    )));
+                }
+            }
+            Directive::PdnDeact => {
+                record.fault("network deactivates the PDP context");
+                self.sim("//@ pdn-deact")?.inject(Fault::PdnDeact).await;
+            }
+            Directive::ConnectTimeout(dur) => {
+                record.fault(format!("broker closes links without CONNECT after {dur:?}"));
+                let sim = self.sim("//@ connect-timeout")?;
+                let b = sim
+                    .broker()
+                    .ok_or_else(|| ReplayError::Needs("needs the embedded broker".into()))?;
+                b.set_connect_timeout(Some(*dur));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// A broker's address, resolved once.
+pub async fn resolve(addr: &modem_sim::net::HostPort) -> Result<std::net::SocketAddr, ReplayError> {
+    tokio::net::lookup_host((addr.host.as_str(), addr.port))
+        .await
+        .map_err(|e| {
+            ReplayError::Needs(format!(
+                "cannot resolve the broker {}:{}: {e}",
+                addr.host, addr.port
+            ))
+        })?
+        .next()
+        .ok_or_else(|| {
+            ReplayError::Needs(format!(
+                "the broker {}:{} has no address",
+                addr.host, addr.port
+            ))
+        })
+}
+
+/// A JUnit XML report with one test case per replayed log.
+pub fn junit_xml(results: &[(String, Result<&Report, String>)], seconds: f64) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let failures = results
+        .iter()
+        .filter(|(_, r)| !matches!(r, Ok(rep) if rep.ok()))
+        .count();
+    let mut s = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n<testsuite name=\"modem-harness replay\" tests=\"{}\" failures=\"{failures}\" time=\"{seconds:.3}\">\n",
+        results.len()
+    );
+    for (name, r) in results {
+        s.push_str(&format!(
+            "<testcase classname=\"replay\" name=\"{}\"",
+            esc(name)
+        ));
+        match r {
+            Ok(rep) if rep.ok() => s.push_str("/>\n"),
+            Ok(rep) => {
+                let d = rep
+                    .divergence
+                    .as_ref()
+                    .map(|d| d.to_string())
+                    .unwrap_or_default();
+                s.push_str(&format!(
+                    ">\n<failure message=\"diverged\">{}</failure>\n<system-out>{}</system-out>\n</testcase>\n",
+                    esc(&d),
+                    esc(&rep.transcript.to_vendor_log())
+                ));
+            }
+            Err(e) => s.push_str(&format!(
+                ">\n<error message=\"{}\"/>\n</testcase>\n",
+                esc(e)
+            )),
+        }
+    }
+    s.push_str("</testsuite>\n</testsuites>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,206 @@
+//! The log parser, line by line and byte by byte.
+
+use super::*;
+
+fn entries(text: &str) -> Vec<Entry> {
+    Log::parse("t.log", text)
+        .unwrap()
+        .lines
+        .into_iter()
+        .map(|l| l.entry)
+        .collect()
+}
+fn s(x: &str) -> Entry {
+    Entry::Send(x.into())
+}
+fn e(x: &str) -> Entry {
+    Entry::Expect(x.into())
+}
+
+#[test]
+fn commands_answers_comments_and_blank_lines() {
+    let text = "ATI   //查询版本号\r\n\r\nAirM2M_780E_V1169_LTE_AT\r\n\r\nOK\n// a comment line\nat+cgatt?\n+CGATT: 1  //<state>=1\nOK";
+    assert_eq!(
+        entries(text),
+        vec![
+            s("ATI"),
+            e("AirM2M_780E_V1169_LTE_AT"),
+            e("OK"),
+            s("at+cgatt?"),
+            e("+CGATT: 1"),
+            e("OK")
+        ]
+    );
+    let log = Log::parse("t.log", text).unwrap();
+    let nos: Vec<usize> = log.lines.iter().map(|l| l.no).collect();
+    assert_eq!(nos, vec![1, 3, 5, 7, 8, 9], "line numbers of the source");
+    assert_eq!(entries(""), vec![]);
+    assert_eq!(entries("\n\n  \n"), vec![]);
+}
+
+#[test]
+fn a_prompt_is_followed_by_the_payload() {
+    // The payload ends at a blank line or the final OK; its lines are joined so that the
+    // length matches the one the command declares.
+    let text = "AT+MPUBEX=\"t\",0,0,11\n>\nhello\nworld\nOK\n";
+    assert_eq!(
+        entries(text),
+        vec![
+            s("AT+MPUBEX=\"t\",0,0,11"),
+            Entry::Prompt,
+            Entry::Payload(b"hello\nworld".to_vec()),
+            e("OK")
+        ]
+    );
+    let crlf = "AT+MPUBEX=\"t\",0,0,12\n>\n\nhello\nworld\n\nOK\n";
+    assert_eq!(entries(crlf)[2], Entry::Payload(b"hello\r\nworld".to_vec()));
+    let inline = "AT+MPUBEX=\"t\",0,0,5\n> hello\nOK";
+    assert_eq!(
+        entries(inline),
+        vec![
+            s("AT+MPUBEX=\"t\",0,0,5"),
+            Entry::Prompt,
+            Entry::Payload(b"hello".to_vec()),
+            e("OK")
+        ]
+    );
+    assert_eq!(
+        entries("AT+MPUBEX=\"t\",0,0,5\n>\nOK"),
+        vec![s("AT+MPUBEX=\"t\",0,0,5"), Entry::Prompt, e("OK")],
+        "no payload printed"
+    );
+}
+
+#[test]
+fn seed_000_certificates_get_their_declared_length() {
+    for (name, lens) in [
+        ("000-6.3-ssl-one-way.log", vec![1212]),
+        ("000-6.4-ssl-two-way.log", vec![1212, 1127, 1679]),
+    ] {
+        let text = std::fs::read_to_string(format!(
+            "{}/../fixtures/seed-logs/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let payloads: Vec<usize> = entries(&text)
+            .into_iter()
+            .filter_map(|x| match x {
+                Entry::Payload(p) => Some(p.len()),
+                _ => None,
+            })
+            .collect();
+        // The guide's lengths count LF line ends without a final one, or with one; a
+        // difference of one line end is the guide's, not ours.
+        assert_eq!(payloads.len(), lens.len(), "{name}");
+        for (got, want) in payloads.iter().zip(&lens) {
+            assert!(got.abs_diff(*want) <= 1, "{name}: {got} vs {want}");
+        }
+    }
+}
+
+#[test]
+fn harness_actions() {
+    let text = "//@ publish mqtt/pub data from tcp server\n  //@ subscribe a/#\n//@ received a/b x\\r\\n\n//@ drop\n//@ pdn-deact\n//@ connect-timeout 300ms\n//@ connect-timeout 5s\n";
+    assert_eq!(
+        entries(text),
+        vec![
+            Entry::Directive(Directive::Publish {
+                topic: "mqtt/pub".into(),
+                payload: b"data from tcp server".to_vec()
+            }),
+            Entry::Directive(Directive::Subscribe {
+                topic: "a/#".into()
+            }),
+            Entry::Directive(Directive::Received {
+                topic: "a/b".into(),
+                payload: b"x\r\n".to_vec()
+            }),
+            Entry::Directive(Directive::Drop),
+            Entry::Directive(Directive::PdnDeact),
+            Entry::Directive(Directive::ConnectTimeout(Duration::from_millis(300))),
+            Entry::Directive(Directive::ConnectTimeout(Duration::from_secs(5))),
+        ]
+    );
+    let err = Log::parse("x.log", "AT\nOK\n//@ pubish t x\n").unwrap_err();
+    assert_eq!(err.line, 3);
+    assert!(
+        err.to_string()
+            .starts_with("x.log:3: unknown harness action"),
+        "{err}"
+    );
+    assert!(Log::parse("x.log", "//@ publish\n").is_err(), "no topic");
+    assert!(Log::parse("x.log", "//@ connect-timeout soon\n").is_err());
+    // `//` followed by anything but `@` is an ordinary comment.
+    assert_eq!(entries("// @ publish t x\n//publish\n"), vec![]);
+}
+
+fn seed_logs() -> Vec<(String, String)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/seed-logs");
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|x| x.path().extension().is_some_and(|x| x == "log"))
+        .map(|x| {
+            (
+                x.file_name().to_string_lossy().into_owned(),
+                std::fs::read_to_string(x.path()).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Cut anywhere, a log parses to a prefix of the whole log's entries (all but the last entry,
+/// which the cut may have truncated).
+#[test]
+fn byte_by_byte_every_cut_parses_to_a_prefix() {
+    let mut logs = seed_logs();
+    logs.push((
+        "mixed".into(),
+        "ATI\r\n\r\nOK\r\nAT+MPUBEX=\"t\",0,0,5\r\n>\r\nhello\r\nOK\r\n+MSUB: \"t\",3 byte,a b\r\n"
+            .into(),
+    ));
+    for (name, text) in logs {
+        let full = entries(&text);
+        for (cut, _) in text.char_indices() {
+            let part = entries(&text[..cut]);
+            let keep = part.len().saturating_sub(1);
+            assert_eq!(part[..keep], full[..keep], "{name} cut at byte {cut}");
+        }
+    }
+}
+
+#[test]
+fn arbitrary_bytes_never_panic() {
+    let mut x: u32 = 12345;
+    for _ in 0..2000 {
+        let mut bytes = Vec::new();
+        for _ in 0..64 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let alphabet = b"AT+>\r\n/@ \"OKx,1";
+            bytes.push(alphabet[(x >> 16) as usize % alphabet.len()]);
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = Log::parse("r", &text);
+    }
+}
+
+#[test]
+fn context_and_accounts() {
+    let log = Log::parse(
+        "t.log",
+        "AT+MCONFIG=\"id\",\"user\",\"password\"\nOK\nAT+MQTTUSER=1,\"u2\",\"p2\"\nOK\nAT+MCONFIG=id\nOK\n",
+    )
+    .unwrap();
+    assert_eq!(
+        log.accounts(),
+        vec![
+            ("user".to_string(), "password".to_string()),
+            ("u2".into(), "p2".into())
+        ]
+    );
+    let around = log.around(2);
+    assert!(around.contains(">    2 | OK"), "{around}");
+    assert!(around.contains("     1 | AT+MCONFIG"), "{around}");
+}

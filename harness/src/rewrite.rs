@@ -1,0 +1,166 @@
+//! Rewriting command lines for an external broker.
+//!
+//! The guides connect to the vendor's servers (`airtest.openluat.com`, `lbsmqtt.airm2m.com`,
+//! a Baidu host for the L610) with the vendor's accounts. The simulator routes every host to
+//! its broker, but a real module resolves the name and dials it. So when a scenario or a log
+//! runs against an external device, the host and port in `AT+MIPSTART` (Air780E) and
+//! `AT+MQTTOPEN` (L610) become the broker given with `--broker`, and the user name and
+//! password in `AT+MCONFIG` / `AT+MQTTUSER` become `--mqtt-user` / `--mqtt-password` when
+//! given. Quoting is kept as written: the modules accept both forms (seed 000 section 6.2's
+//! comment on MCONFIG), and the answers do not depend on it.
+
+use modem_sim::net::HostPort;
+
+/// The broker an external device must reach, and the account it logs in with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerTarget {
+    pub addr: HostPort,
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+/// Splits the argument text of `AT+X=<args>` at commas outside double quotes.
+fn split_args(args: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut quoted = false;
+    let mut start = 0;
+    for (i, c) in args.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                out.push(&args[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&args[start..]);
+    out
+}
+
+/// `value`, quoted the way `like` was (or quoted anyway if a comma in it would split it).
+fn same_quoting(like: &str, value: &str) -> String {
+    if like.trim().starts_with('"') || value.contains(',') {
+        format!("\"{value}\"")
+    } else {
+        value.to_string()
+    }
+}
+
+/// Replaces the arguments at `positions` (0-based) of a `NAME=` command with `values`.
+fn replace_args(line: &str, name: &str, positions: &[(usize, String)]) -> Option<String> {
+    let head = line.get(..name.len())?;
+    if !head.eq_ignore_ascii_case(name) {
+        return None;
+    }
+    let mut args: Vec<String> = split_args(&line[name.len()..])
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    for (i, v) in positions {
+        if let Some(a) = args.get_mut(*i) {
+            *a = same_quoting(a, v);
+        } else {
+            return None;
+        }
+    }
+    Some(format!("{head}{}", args.join(",")))
+}
+
+/// The line to send instead of `line`, or `line` unchanged.
+pub fn rewrite(line: &str, to: &BrokerTarget) -> String {
+    let host = to.addr.host.clone();
+    let port = to.addr.port.to_string();
+    let rewritten = replace_args(
+        line,
+        "AT+MIPSTART=",
+        &[(0, host.clone()), (1, port.clone())],
+    )
+    .or_else(|| replace_args(line, "AT+MQTTOPEN=", &[(1, host), (2, port)]));
+    if let Some(r) = rewritten {
+        return r;
+    }
+    if let (Some(user), Some(password)) = (&to.user, &to.password) {
+        let creds = |first: usize| vec![(first, user.clone()), (first + 1, password.clone())];
+        if let Some(r) = replace_args(line, "AT+MCONFIG=", &creds(1))
+            .or_else(|| replace_args(line, "AT+MQTTUSER=", &creds(1)))
+        {
+            return r;
+        }
+    }
+    line.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(user: Option<&str>) -> BrokerTarget {
+        BrokerTarget {
+            addr: HostPort {
+                host: "10.1.2.3".into(),
+                port: 18830,
+            },
+            user: user.map(String::from),
+            password: user.map(|_| "pw,1".to_string()),
+        }
+    }
+
+    #[test]
+    fn hosts_are_rewritten_keeping_quotes() {
+        let t = target(None);
+        assert_eq!(
+            rewrite("AT+MIPSTART=\"airtest.openluat.com\",\"1883\"", &t),
+            "AT+MIPSTART=\"10.1.2.3\",\"18830\""
+        );
+        assert_eq!(
+            rewrite("at+mipstart=mqtt.thingscloud.example,1883", &t),
+            "at+mipstart=10.1.2.3,18830"
+        );
+        assert_eq!(
+            rewrite(
+                "AT+MQTTOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",1883,0,60",
+                &t
+            ),
+            "AT+MQTTOPEN=1,\"10.1.2.3\",18830,0,60"
+        );
+        assert_eq!(
+            rewrite("AT+MIPSTART=?", &t),
+            "AT+MIPSTART=?",
+            "too few arguments"
+        );
+        assert_eq!(
+            rewrite("AT+MPUB=\"a,b\",0,0,\"x\"", &t),
+            "AT+MPUB=\"a,b\",0,0,\"x\""
+        );
+    }
+
+    #[test]
+    fn credentials_only_when_given() {
+        let line = "AT+MCONFIG=\"866289037465624\",\"user\",\"password\"";
+        assert_eq!(rewrite(line, &target(None)), line);
+        assert_eq!(
+            rewrite(line, &target(Some("u"))),
+            "AT+MCONFIG=\"866289037465624\",\"u\",\"pw,1\""
+        );
+        assert_eq!(
+            rewrite(
+                "AT+MCONFIG=868488076771714,root,luat123456,0,0,\"w\",\"m\"",
+                &target(Some("u"))
+            ),
+            "AT+MCONFIG=868488076771714,u,\"pw,1\",0,0,\"w\",\"m\"",
+            "a comma in a bare value is quoted"
+        );
+        assert_eq!(
+            rewrite(
+                "AT+MQTTUSER=1,\"g510/test1\",\"secret\"",
+                &target(Some("u"))
+            ),
+            "AT+MQTTUSER=1,\"u\",\"pw,1\""
+        );
+        assert_eq!(
+            rewrite("AT+MCONFIG=id", &target(Some("u"))),
+            "AT+MCONFIG=id"
+        );
+    }
+}

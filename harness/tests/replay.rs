@@ -1,0 +1,292 @@
+//! `modem-harness replay`: every seed log block reproduced by the simulator (with its
+//! normalised transcript pinned by an insta snapshot), a log written here passing in-process
+//! and on --port, and failing with one line changed.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{harness, repo, FakeDevice};
+use modem_harness::replay::{replay, Log, Target};
+use modem_harness::transcript::normalise;
+use modem_sim::sim::{SimConfig, Simulator};
+
+/// TLS (seed 000 sections 6.3 and 6.4: AT+FSWRITE, AT+SSLCFG, AT+SSLMIPSTART) lands on another
+/// branch; until it is merged these blocks cannot be reproduced. Their parse (prompts and
+/// certificate payloads of the declared length) is tested in the parser's unit tests.
+const NEEDS_TLS: [&str; 2] = ["000-6.3-ssl-one-way.log", "000-6.4-ssl-two-way.log"];
+
+fn seed_logs() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(repo().join("fixtures/seed-logs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".log"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The file replayed for a seed block: its annotated companion if it has one.
+fn replayed_file(name: &str) -> PathBuf {
+    let companion = repo().join("fixtures/replay").join(name);
+    if companion.exists() {
+        companion
+    } else {
+        repo().join("fixtures/seed-logs").join(name)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_seed_log_block_replays_green_and_its_transcript_is_pinned() {
+    let mut failed = Vec::new();
+    let names = seed_logs();
+    assert!(names.len() >= 27, "{names:?}");
+    for name in &names {
+        if NEEDS_TLS.contains(&name.as_str()) {
+            eprintln!("{name}: left out until TLS is merged");
+            continue;
+        }
+        let path = replayed_file(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        if path.starts_with(repo().join("fixtures/replay")) {
+            let first = text.lines().next().unwrap_or("");
+            assert!(
+                first.starts_with(&format!("// Companion of fixtures/seed-logs/{name}")),
+                "{name}: a companion names its verbatim block on its first line"
+            );
+            assert!(
+                text.contains("// Substitutions:"),
+                "{name}: lists its substitutions"
+            );
+        }
+        let log = Log::parse(name, &text).unwrap();
+        assert!(
+            log.lines
+                .iter()
+                .any(|l| matches!(l.entry, modem_harness::replay::Entry::Expect(_))),
+            "{name}: a replay that expects nothing checks nothing"
+        );
+        let report = replay(&log, &Target::default(), &mut |_| {}).await.unwrap();
+        if let Some(d) = &report.divergence {
+            failed.push(format!("{name}:\n{d}"));
+            continue;
+        }
+        let rendered = normalise(&report.transcript.to_vendor_log(), &[]);
+        insta::assert_snapshot!(name.trim_end_matches(".log"), rendered);
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+/// A vendor-style log that is not in the repository: comments, blank lines, quoted and bare
+/// arguments, a QoS 1 publish, an MPUBEX prompt with its payload, the state query.
+const MY_LOG: &str = r#"ATI                         //version
+AirM2M_780E_V1169_LTE_AT
+OK
+
+AT+CGATT?
++CGATT: 1                   //attached
+OK
+AT+MCONFIG="my-device-42",root,luat123456
+OK
+AT+MIPSTART="broker.example.net",1883
+OK
+CONNECT OK
+AT+MCONNECT=1,120
+OK
+CONNACK OK
+AT+MQTTSTATU
++MQTTSTATU :1
+OK
+AT+MPUB="dev/42/up",1,0,"temperature 21.5"
+OK
+PUBACK
+AT+MPUBEX="dev/42/raw",0,0,11
+>
+hello
+world
+OK
+AT+MDISCONNECT
+OK
+AT+MIPCLOSE
+OK
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_not_in_the_repository_passes_in_process_and_on_a_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("my-session.log");
+    std::fs::write(&log, MY_LOG).unwrap();
+    let junit = dir.path().join("junit.xml");
+    let tr = dir.path().join("tr");
+    let (code, out) = harness(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--transcripts",
+        tr.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("REPRODUCED"), "{out}");
+    assert!(
+        out.contains("AT+MPUBEX=\"dev/42/raw\",0,0,11"),
+        "progress: {out}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("tests=\"1\" failures=\"0\""), "{xml}");
+    let jsonl = std::fs::read_to_string(tr.join("my-session.jsonl")).unwrap();
+    assert!(
+        jsonl.contains("\"kind\":\"uart_tx_data\",\"text\":\"hello\\\\nworld\",\"len\":11"),
+        "{jsonl}"
+    );
+    let vendor = std::fs::read_to_string(tr.join("my-session.log")).unwrap();
+    assert!(
+        vendor.contains("AT+MQTTSTATU\n+MQTTSTATU :1\nOK\n"),
+        "{vendor}"
+    );
+
+    // The same log against a simulator's tty given as an external device, with its broker
+    // given as the external broker (hosts and credentials rewritten to it).
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let broker = format!("mqtt://{}", sim.mqtt_addr().unwrap());
+    let (code, out) = harness(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--port",
+        sim.tty().to_str().unwrap(),
+        "--baud",
+        "115200",
+        "--broker",
+        &broker,
+        "--mqtt-user",
+        "root",
+        "--mqtt-password",
+        "luat123456",
+        "--transcripts",
+        tr.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let vendor = std::fs::read_to_string(tr.join("my-session.log")).unwrap();
+    let port = sim.mqtt_addr().unwrap().port().to_string();
+    assert!(
+        vendor.contains(&format!("AT+MIPSTART=\"127.0.0.1\",{port}")),
+        "the host was rewritten to the broker: {vendor}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_changed_line_fails_showing_expected_and_actual() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("changed.log");
+    std::fs::write(&log, MY_LOG.replace("+MQTTSTATU :1", "+MQTTSTATU :2")).unwrap();
+    let junit = dir.path().join("junit.xml");
+    let tr = dir.path().join("tr");
+    let (code, out) = harness(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--transcripts",
+        tr.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("DIVERGED"), "{out}");
+    assert!(out.contains(":17\n"), "the log line: {out}");
+    assert!(out.contains("  expected: +MQTTSTATU :2\n"), "{out}");
+    assert!(out.contains("  actual:   +MQTTSTATU :1\n"), "{out}");
+    assert!(
+        out.contains(">   17 | +MQTTSTATU :2"),
+        "the log around it: {out}"
+    );
+    assert!(out.contains("  -> AT+MQTTSTATU"), "the transcript: {out}");
+    assert!(out.contains("0 reproduced, 1 diverged"), "{out}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("failures=\"1\"") && xml.contains("+MQTTSTATU :2"),
+        "{xml}"
+    );
+
+    // An extra line nobody expected is a divergence too.
+    std::fs::write(&log, "AT+CGATT?\nOK\n").unwrap();
+    let (code, out) = harness(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--transcripts",
+        tr.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("  expected: OK\n  actual:   +CGATT: 1\n"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_errors_exit_2() {
+    let (code, out) = harness(&["replay", "/nonexistent/x.log"]).await;
+    assert_eq!(code, 2, "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("bad.log");
+    std::fs::write(&log, "AT\nOK\n//@ pubish t x\n").unwrap();
+    let (code, out) = harness(&["replay", log.to_str().unwrap()]).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains(":3: unknown harness action"), "{out}");
+    // Broker-side actions against an external device need --broker.
+    let dev = FakeDevice::start(|_| "\r\nOK\r\n".into());
+    std::fs::write(&log, "AT\nOK\n//@ publish t x\n").unwrap();
+    let (code, out) = harness(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--port",
+        dev.path().to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("need --broker"), "{out}");
+    let (code, out) = harness(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--baud",
+        "12345",
+        "--port",
+        dev.path().to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("12345 baud"), "{out}");
+}
+
+/// A URC may race the answers around it (within the window); echo on or off is the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn urcs_out_of_order_within_the_window_and_echo_are_tolerated() {
+    // Answers `OK` then a URC to AT+X, echoing the command; the log prints the URC first.
+    let dev = FakeDevice::start(|cmd| match cmd {
+        "AT" => "AT\r\r\nOK\r\n".into(),
+        "AT+X" => "AT+X\r\r\nOK\r\n\r\n+URC: 1\r\n".into(),
+        "AT+Y" => "\r\n+Y: 2\r\n\r\nOK\r\n".into(),
+        _ => "\r\nERROR\r\n".into(),
+    });
+    let log = Log::parse("race.log", "AT+X\n+URC: 1\nOK\nAT+Y\n+Y: 2\nOK\n").unwrap();
+    let target = Target {
+        port: Some((dev.path(), 115_200)),
+        ..Target::default()
+    };
+    let report = replay(&log, &target, &mut |_| {}).await.unwrap();
+    assert!(report.ok(), "{}", report.divergence.unwrap());
+    // A URC that never comes is reported as missing, even when the lines around it came.
+    let log = Log::parse("missing.log", "AT+X\n+URC: 9\nOK\n+URC: 1\n").unwrap();
+    let short = Target {
+        timeout: std::time::Duration::from_millis(500),
+        ..target
+    };
+    let report = replay(&log, &short, &mut |_| {}).await.unwrap();
+    let d = report.divergence.expect("diverges");
+    assert_eq!((d.line, d.expected.as_str()), (2, "+URC: 9"));
+    assert!(d.actual.starts_with("nothing within"), "{}", d.actual);
+}

@@ -1,0 +1,161 @@
+//! `modem-harness run`: the @hardware scenarios against a simulator's tty treated as an
+//! external device with a plain Mosquitto, and against a poor fake device that must fail.
+
+mod common;
+
+use common::{harness, FakeDevice};
+use modem_harness::mqtt::Mosquitto;
+use modem_sim::net::HostPort;
+use modem_sim::sim::{SimConfig, Simulator};
+
+const ACCOUNT: (&str, &str) = ("hw-user", "hw-secret");
+
+async fn mosquitto() -> Mosquitto {
+    Mosquitto::start(
+        &[(ACCOUNT.0.to_string(), ACCOUNT.1.to_string())],
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .expect("mosquitto (apt-get install mosquitto mosquitto-clients)")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_passes_against_the_simulator_tty_with_mosquitto() {
+    let m = mosquitto().await;
+    // The simulator only knows Mosquitto: the scenarios' vendor accounts work only because
+    // `run` rewrites them to --mqtt-user / --mqtt-password.
+    let sim = Simulator::start(SimConfig {
+        broker: Some(HostPort {
+            host: "127.0.0.1".into(),
+            port: m.addr.port(),
+        }),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let tr = dir.path().join("tr");
+    let broker = format!("mqtt://{}", m.addr);
+    let (code, out) = harness(&[
+        "run",
+        "--port",
+        sim.tty().to_str().unwrap(),
+        "--baud",
+        "115200",
+        "--dialect",
+        "air780e",
+        "--broker",
+        &broker,
+        "--mqtt-user",
+        ACCOUNT.0,
+        "--mqtt-password",
+        ACCOUNT.1,
+        "--junit",
+        junit.to_str().unwrap(),
+        "--transcripts",
+        tr.to_str().unwrap(),
+        "features",
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("seed-001-mqtt-flows.feature:")
+            && out.contains("(@sim: needs fault injection"),
+        "@sim scenarios are left out with a reason: {out}"
+    );
+    assert!(out.contains("3 scenario(s) left out"), "{out}");
+    let last = out.lines().rfind(|l| l.ends_with(" failed")).unwrap_or("");
+    let passed: usize = last.split(' ').next().unwrap_or("0").parse().unwrap_or(0);
+    assert!(passed >= 14 && last.ends_with(" 0 failed"), "{last}\n{out}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<testcase"), "{xml}");
+    // Each scenario's transcript, with the host rewritten to Mosquitto's address.
+    let logs: Vec<String> = std::fs::read_dir(&tr)
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with("seed-000-air780e-mqtt-guide-") && n.ends_with(".log")
+        })
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    let log = logs
+        .iter()
+        .find(|l| l.contains("mqttx"))
+        .unwrap_or_else(|| panic!("a transcript of seed 000 section 6.2 in {}", tr.display()));
+    assert!(
+        log.contains(&format!("AT+MIPSTART=\"127.0.0.1\",\"{}\"", m.addr.port()))
+            && log.contains(&format!("{},{}", ACCOUNT.0, ACCOUNT.1)),
+        "{log}"
+    );
+    assert!(
+        log.contains("// mqtt mqttx: received \"data from 4G module\""),
+        "{log}"
+    );
+    sim.shutdown().await;
+}
+
+/// A module that knows the basics but answers ERROR to every MQTT command.
+fn poor_answer(cmd: &str) -> String {
+    let upper = cmd.to_ascii_uppercase();
+    if upper.starts_with("AT+M") {
+        "\r\nERROR\r\n".into()
+    } else if upper == "AT+CPIN?" {
+        "\r\n+CPIN: READY\r\n\r\nOK\r\n".into()
+    } else if upper == "AT+CGATT?" {
+        "\r\n+CGATT: 1\r\n\r\nOK\r\n".into()
+    } else if upper == "AT+CSQ" {
+        "\r\n+CSQ: 29,99\r\n\r\nOK\r\n".into()
+    } else {
+        "\r\nOK\r\n".into()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_fails_against_a_poor_device_and_shows_what_it_said() {
+    let m = mosquitto().await;
+    let dev = FakeDevice::start(poor_answer);
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let broker = format!("mqtt://{}", m.addr);
+    let (code, out) = harness(&[
+        "run",
+        "--port",
+        dev.path().to_str().unwrap(),
+        "--dialect",
+        "air780e",
+        "--broker",
+        &broker,
+        "--mqtt-user",
+        ACCOUNT.0,
+        "--mqtt-password",
+        ACCOUNT.1,
+        "--junit",
+        junit.to_str().unwrap(),
+        "--transcripts",
+        dir.path().join("tr").to_str().unwrap(),
+        "features/seed-003-thingscloud.feature",
+    ])
+    .await;
+    assert_eq!(code, 1, "{out}");
+    // The network check passes; every MQTT scenario fails on the device's ERROR.
+    assert!(out.contains("1 passed, 4 failed"), "{out}");
+    let report = &out[out.find("==== divergence report").expect(&out)..];
+    assert!(
+        report.contains("--- features/seed-003-thingscloud.feature:")
+            && report.contains("seed section: @seed-003 @section-mqtt-connect"),
+        "the scenario's source: {report}"
+    );
+    assert!(
+        report.contains("expected the modem to say `OK`, but it said `ERROR`"),
+        "expected and actual: {report}"
+    );
+    assert!(
+        report.contains("-> AT+MCONFIG=thingscloud,hw-user,hw-secret")
+            && report.contains("<- ERROR"),
+        "the transcript's last lines: {report}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<failure"), "{xml}");
+}
