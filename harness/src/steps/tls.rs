@@ -98,3 +98,32 @@ async fn send_bytes(w: &mut ModemWorld, bytes: String) -> StepResult {
     w.device()?.send_data(&bytes).await?;
     Ok(())
 }
+
+/// `AT+GTSSLFILE="<KIND>",<len>`, the `>` prompt, the bytes, `OK`: how seed 002 section 3.3
+/// loads the L610's certificates, with the real length of what is loaded.
+async fn gtsslfile(w: &mut ModemWorld, kind: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    w.send_command(&format!("AT+GTSSLFILE=\"{kind}\",{}", bytes.len()))
+        .await?;
+    w.expect(">").await?;
+    w.device()?.send_data(bytes).await?;
+    w.expect("OK").await
+}
+
+#[when(
+    regex = r#"^the host loads "(CAFILE|KEYFILE|TRUSTFILE)" from certs/([A-Za-z0-9._-]+) with AT\+GTSSLFILE$"#
+)]
+async fn load_from_certs(w: &mut ModemWorld, kind: String, file: String) -> StepResult {
+    let path = certs_dir().join(&file);
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(gtsslfile(w, &kind, &bytes).await?)
+}
+
+/// A root CA made for this step alone: it signed nothing the broker holds.
+#[when(regex = r#"^the host loads "TRUSTFILE" from an unrelated CA with AT\+GTSSLFILE$"#)]
+async fn load_unrelated_trust(w: &mut ModemWorld) -> StepResult {
+    let pki = Pki::generate(&PkiOptions {
+        ca_name: "an unrelated CA".into(),
+        ..PkiOptions::default()
+    })?;
+    Ok(gtsslfile(w, "TRUSTFILE", pki.ca_cert.as_bytes()).await?)
+}

@@ -101,7 +101,9 @@ impl Dialect for L610 {
             }
             "+MQTTUSER" => self.mqtt.mqttuser(cell, &form, out),
             "+MQTTWILL" => self.mqtt.mqttwill(cell, &form, out),
-            "+MQTTOPEN" => self.mqtt.mqttopen(cell, &self.call, &self.ssl, &form, out),
+            "+MQTTOPEN" => self
+                .mqtt
+                .mqttopen(cell, &self.call, &mut self.ssl, &form, out),
             "+MQTTSUB" => self.mqtt.mqttsub(cell, &form, out),
             "+MQTTUNSUB" => self.mqtt.mqttunsub(cell, &form, out),
             "+MQTTPUB" => {
@@ -141,7 +143,7 @@ impl Dialect for L610 {
     }
 
     fn on_net(&mut self, ev: NetEvent, out: &mut Out) {
-        self.mqtt.on_net(&self.cell, ev, out)
+        self.mqtt.on_net(&self.cell, &mut self.ssl, ev, out)
     }
 
     fn on_fault(&mut self, fault: &Fault, out: &mut Out) {

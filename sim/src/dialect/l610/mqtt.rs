@@ -69,6 +69,8 @@ struct Client {
     user: Option<User>,
     will: Option<Will>,
     state: State,
+    /// The current link is TLS: a failed connect is a TLS error for `AT+GTSSLERR?`.
+    tls: bool,
 }
 
 /// A length-form `AT+MQTTPUB` waiting for its payload.
@@ -227,12 +229,13 @@ impl Mqtt {
     /// CONNACK also prints `+CME ERROR: 700..704` after the URC when `AT+CMEE` is 1 or 2.
     /// Before `AT+MIPCALL=1`, or on a client already open: `+CME ERROR: 3` (`ERROR` under
     /// `AT+CMEE=0`). Port 8883 without `<tls>`, or `<tls>` 1 or 2, asks for TLS
-    /// (fixtures/DIVERGENCES.md), which is not built yet: `+MQTTOPEN: <id>,0`.
+    /// (fixtures/DIVERGENCES.md L10): the `AT+GTSSL*` settings become [`crate::tls::TlsOptions`]
+    /// (`Ssl::options`); settings that cannot work answer `+MQTTOPEN: <id>,0` at once.
     pub fn mqttopen(
         &mut self,
         cell: &CellState,
         call: &Call,
-        ssl: &Ssl,
+        ssl: &mut Ssl,
         form: &Form,
         out: &mut Out,
     ) {
@@ -279,17 +282,18 @@ impl Mqtt {
             return out.line(cell.cme(CME_NOT_ALLOWED));
         }
         out.ok();
-        if tls {
-            // TODO(TLS merge): open a TLS link with `self`'s GTSSL settings.
-            tracing::warn!(
-                client = id + 1,
-                %host,
-                port,
-                settings = %ssl.summary(),
-                "TLS not available yet: AT+MQTTOPEN over TLS fails"
-            );
-            return out.line(format!("+MQTTOPEN: {},0", id + 1));
-        }
+        let tls = if tls {
+            match ssl.options(&host) {
+                Ok(options) => Some(options),
+                Err(code) => {
+                    tracing::warn!(client = id + 1, %host, port, code, settings = %ssl.summary(), "TLS settings cannot work");
+                    ssl.set_error(code);
+                    return out.line(format!("+MQTTOPEN: {},0", id + 1));
+                }
+            }
+        } else {
+            None
+        };
         let client = &self.clients[id];
         let user = client.user.clone().unwrap_or_default();
         let params = ConnectParams {
@@ -306,11 +310,12 @@ impl Mqtt {
         self.next_link += 1;
         let link = self.next_link;
         self.clients[id].state = State::Dialing(link, params);
+        self.clients[id].tls = tls.is_some();
         out.net(NetRequest::Open {
             link,
             host,
             port: port as u16,
-            tls: None,
+            tls,
         });
     }
 
@@ -507,7 +512,7 @@ impl Mqtt {
     }
 
     /// What the module prints when the network answers.
-    pub fn on_net(&mut self, cell: &CellState, ev: NetEvent, out: &mut Out) {
+    pub fn on_net(&mut self, cell: &CellState, ssl: &mut Ssl, ev: NetEvent, out: &mut Out) {
         let Some(i) = self.by_link(ev.link) else {
             tracing::debug!(link = ev.link, ?ev.kind, "event from a link the module already left");
             return;
@@ -516,6 +521,10 @@ impl Mqtt {
         let client = &mut self.clients[i];
         match ev.kind {
             NetEventKind::Connected => {
+                if client.tls {
+                    // The handshake is part of the connect: it went through.
+                    ssl.set_error(super::ssl::err::NONE);
+                }
                 if let State::Dialing(link, params) = std::mem::take(&mut client.state) {
                     client.state = State::Connecting(link);
                     out.net(NetRequest::Mqtt {
@@ -525,10 +534,14 @@ impl Mqtt {
                 }
             }
             NetEventKind::ConnectFailed(reason) => {
-                tracing::info!(%reason, client = id, "TCP connect failed");
+                tracing::info!(%reason, client = id, tls = client.tls, "connect failed");
+                if client.tls {
+                    ssl.set_error(Ssl::error_for(&reason));
+                }
                 client.state = State::Closed;
                 out.line(format!("+MQTTOPEN: {id},0"));
             }
+
             NetEventKind::ConnAck(ConnectReturnCode::Success) => {
                 client.state = State::Up(ev.link);
                 out.line(format!("+MQTTOPEN: {id},1"));

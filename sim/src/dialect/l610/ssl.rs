@@ -1,11 +1,28 @@
 //! `AT+GTSSL*`: the L610's TLS settings (seed 002 sections 3.2 and 3.3, the certificate part of
-//! the log). They are parsed and stored here; the TLS session that uses them is not built yet
-//! (README, "not yet"): `AT+MQTTOPEN` over TLS answers `+MQTTOPEN: <id>,0`.
+//! the log). A TLS `AT+MQTTOPEN` turns them into dialect-neutral [`TlsOptions`] for the same
+//! rustls link the Air780E's `AT+SSLMIPSTART` uses.
 
 use crate::at::Form;
 use crate::dialect::Out;
 
 use super::{num_in, set_args};
+use crate::tls::{TlsOptions, TlsVersion, Verify};
+
+/// `AT+GTSSLERR?` codes. No source gives the module's numbering, so these are ours
+/// (fixtures/DIVERGENCES.md): 0 none; the rest name what failed.
+pub mod err {
+    pub const NONE: i32 = 0;
+    /// The server's certificate was not accepted (unknown CA, wrong name, expired).
+    pub const SERVER_CERT: i32 = 1;
+    /// `AT+GTSSLVER` asks for SSL 3.0, TLS 1.0 or TLS 1.1, which the simulator cannot speak.
+    pub const VERSION: i32 = 2;
+    /// A file loaded with `AT+GTSSLFILE` is not a usable certificate or key.
+    pub const BAD_FILE: i32 = 3;
+    /// `AT+GTSSLMODE=1` without a `TRUSTFILE` to verify against.
+    pub const NO_TRUST: i32 = 4;
+    /// Any other handshake failure (the server refused our certificate, closed, timed out).
+    pub const HANDSHAKE: i32 = 5;
+}
 
 /// Largest file `AT+GTSSLFILE` takes. The guide loads 1220, 1679 and 1758 bytes; no source
 /// gives the limit, so it is generous for a chain in PEM (fixtures/DIVERGENCES.md).
@@ -156,6 +173,47 @@ impl Ssl {
             FileKind::Trust => self.trust = Some(data),
         }
         out.ok()
+    }
+
+    /// What a TLS `AT+MQTTOPEN` to `host` asks of the link, or the `AT+GTSSLERR` code when the
+    /// settings cannot work. CAFILE and KEYFILE are presented when the server asks for a
+    /// client certificate; TRUSTFILE verifies the server under `AT+GTSSLMODE=1`.
+    pub fn options(&self, host: &str) -> Result<TlsOptions, i32> {
+        if self.version != 4 {
+            return Err(err::VERSION);
+        }
+        if self.verify && self.trust.is_none() {
+            return Err(err::NO_TRUST);
+        }
+        Ok(TlsOptions {
+            ca_pem: self.trust.clone(),
+            client_cert_pem: self.client_cert.clone(),
+            client_key_pem: self.client_key.clone(),
+            verify: if self.verify {
+                Verify::Peer
+            } else {
+                Verify::None
+            },
+            server_name: host.to_string(),
+            versions: (TlsVersion::Tls12, TlsVersion::Tls12),
+        })
+    }
+
+    /// Records why the last TLS open failed (0 after a success).
+    pub fn set_error(&mut self, code: i32) {
+        self.last_error = code;
+    }
+
+    /// Classifies a failed TLS connect for `AT+GTSSLERR?`.
+    pub fn error_for(reason: &str) -> i32 {
+        let r = reason.to_ascii_lowercase();
+        if r.contains("not valid pem") || r.contains("holds no") || r.contains("its key") {
+            err::BAD_FILE
+        } else if r.contains("certificate") && !r.contains("certificate required") {
+            err::SERVER_CERT
+        } else {
+            err::HANDSHAKE
+        }
     }
 
     /// A one-line summary for logs: which settings a TLS open would use.

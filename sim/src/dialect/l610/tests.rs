@@ -583,7 +583,7 @@ fn mipcall_0_and_pdn_deactivation_break_open_clients() {
 }
 
 #[test]
-fn tls_settings_are_stored_and_tls_open_fails_for_now() {
+fn tls_settings_drive_the_tls_link_and_gtsslerr() {
     let mut r = Rig::new();
     // Seed 002 section 3.3, the certificate part.
     assert_eq!(r.send("AT+GTSSLVER?"), "\r\n+GTSSLVER: 2\r\n\r\nOK\r\n");
@@ -620,20 +620,76 @@ fn tls_settings_are_stored_and_tls_open_fails_for_now() {
     };
     assert!(ssl.contains("client cert 4 B"), "{ssl}");
     r.called();
-    // Port 8883 without a flag (the guide's log), or an explicit flag: TLS, not built yet.
+    // Port 8883 without a flag (the guide's log) asks for TLS with the loaded files.
     assert_eq!(
         r.send("AT+MQTTOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",8883,0,60"),
-        "\r\nOK\r\n\r\n+MQTTOPEN: 1,0\r\n"
+        "\r\nOK\r\n"
     );
+    let Some(NetRequest::Open {
+        tls: Some(tls),
+        port: 8883,
+        ..
+    }) = r.net.last().cloned()
+    else {
+        panic!("a TLS open: {:?}", r.net)
+    };
+    assert_eq!(tls.verify, crate::tls::Verify::Peer);
+    assert_eq!(
+        tls.ca_pem.as_deref(),
+        Some(&b"root"[..]),
+        "TRUSTFILE verifies the server"
+    );
+    assert_eq!(
+        tls.client_cert_pem.as_deref(),
+        Some(&b"-----BEGIN CERTIFICATE-----\r\nAT\r\nOK\r\n"[..]),
+        "CAFILE is our certificate"
+    );
+    assert_eq!(
+        tls.client_key_pem.as_deref(),
+        Some(&b"-----BEGIN PRIVATE KEY-----\n\0\x1a>"[..])
+    );
+    assert_eq!(tls.server_name, "g510.mqtt.iot.bj.baidubce.com");
+    assert_eq!(
+        tls.versions,
+        (crate::tls::TlsVersion::Tls12, crate::tls::TlsVersion::Tls12)
+    );
+    let link = r.last_link();
+    let fx = r.engine.net_event(NetEvent {
+        link,
+        kind: NetEventKind::ConnectFailed("invalid peer certificate: UnknownIssuer".into()),
+    });
+    assert_eq!(r.take(fx), "\r\n+MQTTOPEN: 1,0\r\n");
+    assert_eq!(r.send("AT+GTSSLERR?"), "\r\n+GTSSLERR: 1\r\n\r\nOK\r\n");
+    // A version the simulator cannot speak fails like a handshake, before any connect.
+    r.net.clear();
+    assert_eq!(r.send("AT+GTSSLVER=2"), "\r\nOK\r\n");
     assert_eq!(
         r.send("AT+MQTTOPEN=1,\"h\",1883,0,60,2"),
         "\r\nOK\r\n\r\n+MQTTOPEN: 1,0\r\n"
     );
     assert!(r.net.is_empty(), "nothing opened: {:?}", r.net);
+    assert_eq!(r.send("AT+GTSSLERR?"), "\r\n+GTSSLERR: 2\r\n\r\nOK\r\n");
     // An explicit 0 on 8883 is plain.
     assert_eq!(r.send("AT+MQTTOPEN=1,\"h\",8883,0,60,0"), "\r\nOK\r\n");
     assert!(matches!(
         r.net.last(),
-        Some(NetRequest::Open { port: 8883, .. })
+        Some(NetRequest::Open {
+            port: 8883,
+            tls: None,
+            ..
+        })
     ));
+}
+
+#[test]
+fn verifying_without_a_trust_file_fails_with_its_own_code() {
+    let mut r = Rig::new();
+    r.called();
+    assert_eq!(r.send("AT+GTSSLVER=4"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+GTSSLMODE=1"), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+MQTTOPEN=1,\"h\",8883,0,60"),
+        "\r\nOK\r\n\r\n+MQTTOPEN: 1,0\r\n"
+    );
+    assert_eq!(r.send("AT+GTSSLERR?"), "\r\n+GTSSLERR: 4\r\n\r\nOK\r\n");
 }
