@@ -223,9 +223,9 @@ Feature: Seed 002, the Fibocom L610 standard MQTT guide
   # in the guide's naming CAFILE is the client certificate, KEYFILE its key, TRUSTFILE the
   # root CA. The session's data call and account come first, as in the log's plain part.
   @section-3.3 @tls
-  Scenario: the certificate part of the test log, against a mutual-TLS broker
-    Given a simulated L610 whose broker also accepts "g510/test1" with password "LeKH43ojswwzINS15EGImf5JluPkCv9cPnu1DQUxGOk="
-    And the broker's TLS listener requires client certificates
+  Scenario Outline: the certificate part of the test log, against a mutual-TLS broker (<broker>)
+    Given the broker's TLS listener requires client certificates
+    And <modem> whose broker also accepts "g510/test1" with password "LeKH43ojswwzINS15EGImf5JluPkCv9cPnu1DQUxGOk="
     And an MQTT client "tool" subscribed to "test1"
     When the host runs:
       """
@@ -327,14 +327,23 @@ Feature: Seed 002, the Fibocom L610 standard MQTT guide
       +MIPCALL: 0
       """
 
+    Examples:
+      | broker          | modem                               |
+      | embedded broker | a simulated L610                    |
+
+    @mosquitto
+    Examples:
+      | broker          | modem                               |
+      | Mosquitto       | a simulated L610 using Mosquitto    |
+
   # Not in the log: GTSSLMODE=1 with a root CA that did not sign the server's certificate. The
   # handshake fails, the open reports 0, and GTSSLERR? says the server certificate was the
   # reason (our codes: fixtures/DIVERGENCES.md). With the right root CA loaded the same open
   # succeeds.
   @negative @tls
   Scenario: an untrusted server with GTSSLMODE=1 fails with GTSSLERR 1, the right root CA connects
-    Given a simulated L610
-    And the broker's TLS listener requires client certificates
+    Given the broker's TLS listener requires client certificates
+    And a simulated L610
     When the host runs:
       """
       ATE0
@@ -535,3 +544,41 @@ Feature: Seed 002, the Fibocom L610 standard MQTT guide
       AT+MQTTOPEN=1,"h",1883,1,60
       ERROR
       """
+
+  # Not in the log: a mutual-TLS broker refuses an L610 that loaded no client certificate
+  # (CAFILE/KEYFILE); the handshake fails (GTSSLERR 5: not the server's certificate).
+  @negative @tls
+  Scenario Outline: a mutual-TLS broker refuses an L610 without a client certificate (<broker>)
+    Given the broker's TLS listener requires client certificates
+    And <modem>
+    When the host runs:
+      """
+      ATE0
+      OK
+      AT+MIPCALL=1
+      OK
+      +MIPCALL: 10.104.48.68
+      AT+MQTTUSER=1,"root","luat123456"
+      OK
+      AT+GTSSLVER=4
+      OK
+      """
+    When the host loads "TRUSTFILE" from certs/ca.crt with AT+GTSSLFILE
+    When the host runs:
+      """
+      AT+MQTTOPEN=1,"g510.mqtt.iot.bj.baidubce.com",8883,0,60
+      OK
+      +MQTTOPEN: 1,0
+      AT+GTSSLERR?
+      +GTSSLERR: 5
+      OK
+      """
+
+    Examples:
+      | broker          | modem                            |
+      | embedded broker | a simulated L610                 |
+
+    @mosquitto
+    Examples:
+      | broker          | modem                            |
+      | Mosquitto       | a simulated L610 using Mosquitto |

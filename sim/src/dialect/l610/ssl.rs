@@ -209,7 +209,9 @@ impl Ssl {
         let r = reason.to_ascii_lowercase();
         if r.contains("not valid pem") || r.contains("holds no") || r.contains("its key") {
             err::BAD_FILE
-        } else if r.contains("certificate") && !r.contains("certificate required") {
+        } else if r.contains("invalid peer certificate") {
+            // rustls' verdict on the server's chain or name (an alert *from* the server, such
+            // as CertificateRequired, is a refused handshake instead).
             err::SERVER_CERT
         } else {
             err::HANDSHAKE
