@@ -85,7 +85,7 @@ pub fn strip_comment(line: &str) -> &str {
 
 /// `AT` followed by the end of the line or by the command itself, not by a blank: the L610's
 /// boot URC `AT command ready` (seed 002 section 3.3) is module output.
-fn is_host_line(line: &str) -> bool {
+pub fn is_host_line(line: &str) -> bool {
     tag_no_case::<_, _, nom::error::Error<&str>>("AT")
         .parse(line)
         .is_ok_and(|(rest, _)| !rest.starts_with(char::is_whitespace))

@@ -1,7 +1,10 @@
 //! `modem-harness replay`: a log as the vendor guides print it, replayed against a module.
 //!
 //! The log format (seed 000 sections 6.2-6.4, seed 002's test log, seed 003):
-//! - a line starting with `AT` (any case) is a command the host sends;
+//! - a line starting with `AT` (any case) is a command the host sends, unless a blank follows
+//!   the `AT`: the L610's boot URC `AT command ready` is module output (the rule
+//!   [`crate::exchange`] follows). A host line repeated right after itself is the module's echo
+//!   (the L610 echoes by default; seed 002 section 3.3 prints `ATE0` twice): sent once;
 //! - any other non-blank line is what the module printed, in order;
 //! - `//` starts a comment (at the start of a line or after whitespace, outside quotes), and
 //!   blank lines mean nothing (the guides render the module's CR LF framing inconsistently);
@@ -11,6 +14,10 @@
 //! - `//@ <action>` lines are the harness's own, for what happens off the UART in a log
 //!   (a broker-side client publishing, the server dropping the link): they appear only in the
 //!   annotated companions in `fixtures/replay/`, never in a vendor's log. See [`Directive`].
+//!
+//! The dialect is the target's ([`Target::dialect`], `--dialect`), not the log's: a log does not
+//! say which module printed it. `harness/tests/replay.rs` replays seed 002's blocks (the
+//! Fibocom L610 guide, files named `002-*`) on the L610 and every other seed's on the Air780E.
 //!
 //! Matching: each expected line must be the module's next line (blank lines and the echo of
 //! commands skipped), except that unsolicited lines (anything but `OK`, `ERROR`, `+CME ERROR`,
@@ -31,7 +38,7 @@ use nom::{IResult, Parser};
 use tokio::time::Instant;
 
 use crate::device::{show, Device, DeviceError, Item, DEFAULT_TIMEOUT};
-use crate::exchange::strip_comment;
+use crate::exchange::{is_host_line, strip_comment};
 use crate::mqtt::MqttClient;
 use crate::rewrite::{rewrite, BrokerTarget};
 use crate::transcript::Transcript;
@@ -261,10 +268,17 @@ impl Log {
                 }
                 continue;
             }
-            let is_host: IResult<&str, &str> = nom::bytes::complete::tag_no_case("AT").parse(code);
+            let is_host = is_host_line(code);
+            if is_host
+                && matches!(lines.last(), Some(Line { entry: Entry::Send(prev), .. }) if prev == code)
+            {
+                // The module's echo of the line just typed (the L610 echoes by default; seed
+                // 002 section 3.3 prints `ATE0` twice). The device skips echoes by itself.
+                continue;
+            }
             lines.push(Line {
                 no,
-                entry: if is_host.is_ok() {
+                entry: if is_host {
                     last_send = code.to_string();
                     Entry::Send(code.to_string())
                 } else {

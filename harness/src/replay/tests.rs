@@ -39,6 +39,29 @@ fn commands_answers_comments_and_blank_lines() {
 }
 
 #[test]
+fn l610_boot_urc_and_echoed_lines() {
+    // Seed 002 section 3.3: `AT command ready` is the module's (a blank after `AT`), and a
+    // host line printed twice in a row is the line and its echo, sent once.
+    let text = "AT\nAT  //回显\nAT command ready\n+SIM READY\nATE0\nATE0\nOK\nAT\nOK\nAT\nOK\n";
+    assert_eq!(
+        entries(text),
+        vec![
+            s("AT"),
+            e("AT command ready"),
+            e("+SIM READY"),
+            s("ATE0"),
+            e("OK"),
+            s("AT"),
+            e("OK"),
+            s("AT"),
+            e("OK")
+        ]
+    );
+    let log = Log::parse("t.log", "ATE0\nATE0\nOK\n").unwrap();
+    assert_eq!(log.lines[1].no, 3, "the echo line is not an entry");
+}
+
+#[test]
 fn a_prompt_is_followed_by_the_payload() {
     // The payload ends at a blank line or the final OK; its lines are joined so that the
     // length matches the one the command declares.
