@@ -13,7 +13,7 @@
 @seed-000 @tls
 Feature: Seed 000, MQTT over TLS with certificates written over the UART
 
-  @section-6.3
+  @section-6.3 @sim
   Scenario Outline: one-way TLS (seclevel 1) with the CA written over the UART (<broker>)
     Given <modem>
     And an MQTT client "mqttx" subscribed to "mqtt/sub"
@@ -80,7 +80,7 @@ Feature: Seed 000, MQTT over TLS with certificates written over the UART
       | broker          | modem                               |
       | Mosquitto       | a simulated Air780E using Mosquitto |
 
-  @section-6.4
+  @section-6.4 @sim
   Scenario Outline: mutual TLS (seclevel 2) with CA, client certificate and key written over the UART (<broker>)
     Given the broker's TLS listener requires client certificates
     And <modem>
@@ -171,7 +171,7 @@ Feature: Seed 000, MQTT over TLS with certificates written over the UART
   # MIPSTART (fixtures/air780e-manual-notes.md section 2); with no link, `AT+MCONNECT` answers
   # `+CME ERROR: 767` (seed 003), so the modem never says `CONNACK OK`.
 
-  @negative
+  @negative @sim
   Scenario Outline: a CA unrelated to the server never gets to CONNACK OK, and seclevel 0 connects with it (<broker>)
     Given <modem>
     When the host runs:
@@ -216,7 +216,7 @@ Feature: Seed 000, MQTT over TLS with certificates written over the UART
       | broker          | modem                               |
       | Mosquitto       | a simulated Air780E using Mosquitto |
 
-  @negative
+  @negative @sim
   Scenario Outline: a mutual-TLS broker refuses a modem without a client certificate (<broker>)
     Given the broker's TLS listener requires client certificates
     And <modem>
@@ -251,7 +251,7 @@ Feature: Seed 000, MQTT over TLS with certificates written over the UART
       | broker          | modem                               |
       | Mosquitto       | a simulated Air780E using Mosquitto |
 
-  @negative
+  @negative @sim
   Scenario: a server certificate for another host name fails seclevel 1, unless hostname names it
     Given the broker's TLS certificate is for "mqtt.example.net" only
     And a simulated Air780E
@@ -282,7 +282,7 @@ Feature: Seed 000, MQTT over TLS with certificates written over the UART
       CONNACK OK
       """
 
-  @negative
+  @negative @sim
   Scenario: an expired server certificate fails seclevel 1
     Given the broker's TLS certificate expired in 2021
     And a simulated Air780E
@@ -307,7 +307,7 @@ Feature: Seed 000, MQTT over TLS with certificates written over the UART
       +CME ERROR: 767
       """
 
-  @negative
+  @negative @hardware
   Scenario: an AT+FSWRITE that never gets its bytes times out, and AT still answers OK
     Given a simulated Air780E
     When the host runs:
@@ -328,7 +328,7 @@ Feature: Seed 000, MQTT over TLS with certificates written over the UART
       OK
       """
 
-  @negative
+  @negative @sim
   Scenario: a garbage PEM is answered with CONNECT FAIL, not a crash
     Given a simulated Air780E
     When the host runs:

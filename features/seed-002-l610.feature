@@ -12,7 +12,7 @@
 @seed-002
 Feature: Seed 002, the Fibocom L610 standard MQTT guide
 
-  @section-3.3
+  @section-3.3 @hardware
   Scenario Outline: the plain part of the test log, watched from the broker (<broker>)
     Given <modem> whose broker also accepts "g510/test1" with password "LeKH43ojswwzINS15EGImf5JluPkCv9cPnu1DQUxGOk="
     And an MQTT client "tool" subscribed to "test1"
@@ -222,7 +222,7 @@ Feature: Seed 002, the Fibocom L610 standard MQTT guide
   # Baidu certificates, loaded at their real lengths (the log loads 1220, 1679 and 1758 bytes);
   # in the guide's naming CAFILE is the client certificate, KEYFILE its key, TRUSTFILE the
   # root CA. The session's data call and account come first, as in the log's plain part.
-  @section-3.3 @tls
+  @section-3.3 @tls @sim
   Scenario Outline: the certificate part of the test log, against a mutual-TLS broker (<broker>)
     Given the broker's TLS listener requires client certificates
     And <modem> whose broker also accepts "g510/test1" with password "LeKH43ojswwzINS15EGImf5JluPkCv9cPnu1DQUxGOk="
@@ -340,7 +340,7 @@ Feature: Seed 002, the Fibocom L610 standard MQTT guide
   # handshake fails, the open reports 0, and GTSSLERR? says the server certificate was the
   # reason (our codes: fixtures/DIVERGENCES.md). With the right root CA loaded the same open
   # succeeds.
-  @negative @tls
+  @negative @tls @sim
   Scenario: an untrusted server with GTSSLMODE=1 fails with GTSSLERR 1, the right root CA connects
     Given the broker's TLS listener requires client certificates
     And a simulated L610
@@ -385,7 +385,7 @@ Feature: Seed 002, the Fibocom L610 standard MQTT guide
 
   # Section 3.2: the data call comes first ("先...用 AT+MIPCALL 向网络请求 IP，再用 MQTT 相关的命令").
   # A module answers the precondition failure with ERROR (FAQ 4.1: the reason only with CMEE).
-  @negative
+  @negative @hardware
   Scenario: MQTTOPEN before MIPCALL is refused, with the reason when asked
     Given a simulated L610
     When the host runs:
@@ -412,7 +412,7 @@ Feature: Seed 002, the Fibocom L610 standard MQTT guide
 
   # The reason code is the broker's CONNACK code mapped to 700..704: our broker answers a bad
   # password with 4 (bad user name or password, 703), Mosquitto with 5 (not authorized, 704).
-  @negative
+  @negative @sim
   Scenario Outline: a wrong password gives +MQTTOPEN: 1,0 (<broker>)
     Given <modem>
     When the host runs:
@@ -449,7 +449,7 @@ Feature: Seed 002, the Fibocom L610 standard MQTT guide
       | broker    | modem                            | code |
       | Mosquitto | a simulated L610 using Mosquitto | 704  |
 
-  @negative
+  @negative @hardware
   Scenario: a publish while closed is refused in both forms, and nothing reaches the broker
     Given a simulated L610
     And an MQTT client "tool" subscribed to "test1"
@@ -484,7 +484,7 @@ Feature: Seed 002, the Fibocom L610 standard MQTT guide
 
   # The family reports a lost MQTT link with +MQTTBREAK: <id>,<cause> (fixtures/DIVERGENCES.md
   # for the causes); the will fires because the module never sent DISCONNECT.
-  @link-loss
+  @link-loss @sim
   Scenario: the broker drops the link: +MQTTBREAK, and the will is published
     Given a simulated L610
     And an MQTT client "tool" subscribed to "status" at QoS 1
@@ -516,7 +516,7 @@ Feature: Seed 002, the Fibocom L610 standard MQTT guide
       +MQTTOPEN: 1,1
       """
 
-  @link-loss
+  @link-loss @sim
   Scenario: the network deactivates the PDP context: +MIPCALL: 0 and +MQTTBREAK
     Given a simulated L610
     When the host runs:
@@ -547,7 +547,7 @@ Feature: Seed 002, the Fibocom L610 standard MQTT guide
 
   # Not in the log: a mutual-TLS broker refuses an L610 that loaded no client certificate
   # (CAFILE/KEYFILE); the handshake fails (GTSSLERR 5: not the server's certificate).
-  @negative @tls
+  @negative @tls @sim
   Scenario Outline: a mutual-TLS broker refuses an L610 without a client certificate (<broker>)
     Given the broker's TLS listener requires client certificates
     And <modem>

@@ -226,7 +226,7 @@ fn device_mode_skip(
     let tags = all_tags(f, r, sc);
     if tags.iter().any(|t| t == "sim") {
         return Some(
-            "@sim: needs fault injection or the embedded broker's hooks, which a real module does not have"
+            "@sim: needs the simulator (fault injection, the embedded broker's hooks or its test PKI), which a real module does not have"
                 .into(),
         );
     }
