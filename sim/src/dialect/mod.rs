@@ -5,8 +5,10 @@
 
 pub mod air780e;
 pub mod l610;
+pub mod params;
 #[cfg(test)]
 mod props;
+pub mod v250;
 
 use std::fmt;
 use std::str::FromStr;

@@ -6,29 +6,7 @@ use crate::modem::{CellState, BAUD_RATES};
 
 use super::{num_in, number_setting, set_args, FIRMWARE};
 
-/// `AT` -> `OK`.
-pub fn at(form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec => out.ok(),
-        _ => out.error(),
-    }
-}
-
-/// `ATE0`/`ATE1` (V.250 section 6.2.4; seed 002 shows the same on the L610). The answer to
-/// `ATE0` itself is still echoed, because the echo happens as the bytes arrive.
-pub fn echo(form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec => {
-            out.set_echo(false);
-            out.ok()
-        }
-        Form::Set(d) if d == b"0" || d == b"1" => {
-            out.set_echo(d == b"1");
-            out.ok()
-        }
-        _ => out.error(),
-    }
-}
+pub use crate::dialect::v250::{at, echo};
 
 /// `ATI` -> the firmware name (seed 000 section 6.2: `AirM2M_780E_V1169_LTE_AT`).
 pub fn ati(form: &Form, out: &mut Out) {

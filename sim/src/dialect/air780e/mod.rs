@@ -14,7 +14,7 @@ mod fs;
 mod mqtt;
 mod ssl;
 
-use crate::at::{split_args, Arg, Command, Form};
+use crate::at::Command;
 use crate::modem::{CellState, Fault, Identity};
 use crate::net::NetEvent;
 
@@ -122,54 +122,7 @@ impl Dialect for Air780e {
     }
 }
 
-/// The parameters of a `Form::Set`, or `None` for any other form or bad syntax.
-fn set_args(form: &Form) -> Option<Vec<Arg>> {
-    match form {
-        Form::Set(raw) => split_args(raw).ok(),
-        _ => None,
-    }
-}
-
-/// A setting that is one number: `AT+X?` prints `+X: <v>`, `AT+X=?` prints the range, and
-/// `AT+X=<n>` answers `OK` and returns `n` for the caller to store. Anything else, and a value
-/// out of range, answers `ERROR` (notes section 11: parameter errors are plain `ERROR`).
-fn number_setting(
-    form: &Form,
-    out: &mut Out,
-    prefix: &str,
-    range: std::ops::RangeInclusive<u32>,
-    current: u32,
-) -> Option<u32> {
-    match form {
-        Form::Read => {
-            out.line(format!("{prefix}: {current}"));
-            out.ok();
-        }
-        Form::Test => {
-            let (lo, hi) = (range.start(), range.end());
-            let sep = if hi - lo == 1 { ',' } else { '-' };
-            out.line(format!("{prefix}: ({lo}{sep}{hi})"));
-            out.ok();
-        }
-        Form::Set(_) => match set_args(form).as_deref() {
-            Some([n]) => match num_in(Some(n), range) {
-                Some(n) => {
-                    out.ok();
-                    return Some(n);
-                }
-                None => out.error(),
-            },
-            _ => out.error(),
-        },
-        Form::Exec => out.error(),
-    }
-    None
-}
-
-/// A number parameter within `range`.
-fn num_in(arg: Option<&Arg>, range: std::ops::RangeInclusive<u32>) -> Option<u32> {
-    arg.and_then(Arg::number).filter(|n| range.contains(n))
-}
+use super::params::{num_in, number_setting, set_args};
 
 #[cfg(test)]
 mod tests;

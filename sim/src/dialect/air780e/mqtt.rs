@@ -16,6 +16,7 @@ use crate::net::{
 };
 
 use super::{num_in, number_setting, set_args};
+use crate::dialect::params::{flag, qos_of, topic_filter, topic_name};
 
 /// `AT+MPUB` payload limit. Seed 000 FAQ 15 (the Air780E guide) says 2384 bytes, seed 001
 /// FAQ 8 says 4100; we keep the Air780E guide's, the stricter (fixtures/DIVERGENCES.md).
@@ -89,32 +90,6 @@ pub struct Mqtt {
     pending_pubex: Option<(String, QoS, bool)>,
 }
 
-fn qos_of(arg: Option<&Arg>) -> Option<QoS> {
-    match num_in(arg, 0..=2)? {
-        0 => Some(QoS::AtMostOnce),
-        1 => Some(QoS::AtLeastOnce),
-        _ => Some(QoS::ExactlyOnce),
-    }
-}
-
-fn flag(arg: Option<&Arg>) -> Option<bool> {
-    num_in(arg, 0..=1).map(|n| n == 1)
-}
-
-/// A topic to publish to: UTF-8, at most 256 bytes (notes sections 4-6), and a valid MQTT topic
-/// name (no wildcards, no NUL: MQTT-3.3.2-2, MQTT-4.7.3-2). Anything else the broker would
-/// answer by closing the link, so the module refuses it up front with `ERROR`.
-fn topic_name(arg: &Arg) -> Option<String> {
-    let t = String::from_utf8(arg.bytes.clone()).ok()?;
-    (t.len() <= TOPIC_MAX && crate::broker::topic::valid_topic(&t)).then_some(t)
-}
-
-/// A topic filter to subscribe with (MQTT-4.7.1-2, MQTT-4.7.1-3), same limits.
-fn topic_filter(arg: &Arg) -> Option<String> {
-    let t = String::from_utf8(arg.bytes.clone()).ok()?;
-    (t.len() <= TOPIC_MAX && crate::broker::topic::valid_filter(&t)).then_some(t)
-}
-
 impl Mqtt {
     fn link(&self) -> Option<LinkId> {
         match self.tcp {
@@ -163,9 +138,11 @@ impl Mqtt {
                     c.password = Some(args[2].text());
                 }
                 if args.len() == 7 {
-                    let (Some(qos), Some(retain), Some(topic)) =
-                        (qos_of(args.get(3)), flag(args.get(4)), topic_name(&args[5]))
-                    else {
+                    let (Some(qos), Some(retain), Some(topic)) = (
+                        qos_of(args.get(3)),
+                        flag(args.get(4)),
+                        topic_name(&args[5], TOPIC_MAX),
+                    ) else {
                         return out.error();
                     };
                     let payload = escape::decode(&args[6].bytes);
@@ -311,7 +288,7 @@ impl Mqtt {
         let [topic, qos] = args.as_slice() else {
             return out.error();
         };
-        let (Some(topic), Some(qos)) = (topic_filter(topic), qos_of(Some(qos))) else {
+        let (Some(topic), Some(qos)) = (topic_filter(topic, TOPIC_MAX), qos_of(Some(qos))) else {
             return out.error();
         };
         let Some(link) = self.session_up() else {
@@ -332,7 +309,7 @@ impl Mqtt {
         let [topic] = args.as_slice() else {
             return out.error();
         };
-        let Some(topic) = topic_filter(topic) else {
+        let Some(topic) = topic_filter(topic, TOPIC_MAX) else {
             return out.error();
         };
         let Some(link) = self.session_up() else {
@@ -360,9 +337,11 @@ impl Mqtt {
         let [topic, qos, retain, msg] = args.as_slice() else {
             return out.error();
         };
-        let (Some(topic), Some(qos), Some(retain)) =
-            (topic_name(topic), qos_of(Some(qos)), flag(Some(retain)))
-        else {
+        let (Some(topic), Some(qos), Some(retain)) = (
+            topic_name(topic, TOPIC_MAX),
+            qos_of(Some(qos)),
+            flag(Some(retain)),
+        ) else {
             return out.error();
         };
         let payload = if self.hex_mode {
@@ -394,7 +373,7 @@ impl Mqtt {
             return out.error();
         };
         let (Some(topic), Some(qos), Some(retain), Some(len)) = (
-            topic_name(topic),
+            topic_name(topic, TOPIC_MAX),
             qos_of(Some(qos)),
             flag(Some(retain)),
             num_in(Some(len), 1..=MPUBEX_MAX as u32),

@@ -31,29 +31,7 @@ impl Default for Basic {
     }
 }
 
-/// `AT` -> `OK` (seed 002 section 3.3, first lines).
-pub fn at(form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec => out.ok(),
-        _ => out.error(),
-    }
-}
-
-/// `ATE0`/`ATE1` (seed 002 section 3.3: `ATE0` is itself still echoed, then `OK`; "ATE0 掉电不保存、
-/// 立即生效"). Echo is on at power-on (the same log: "回显。可用 ATE0 关闭").
-pub fn echo(form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec => {
-            out.set_echo(false);
-            out.ok()
-        }
-        Form::Set(d) if d == b"0" || d == b"1" => {
-            out.set_echo(d == b"1");
-            out.ok()
-        }
-        _ => out.error(),
-    }
-}
+pub use crate::dialect::v250::{at, echo};
 
 impl Basic {
     /// `AT+GTRAT=6,3,2` -> `OK` (seed 002 section 3.3, "搜网顺序 LTE 优先"). The read form prints

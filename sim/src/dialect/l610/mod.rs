@@ -21,7 +21,7 @@ mod mipcall;
 mod mqtt;
 mod ssl;
 
-use crate::at::{split_args, Arg, Command, Form};
+use crate::at::Command;
 use crate::modem::{CellState, Fault, Identity};
 use crate::net::NetEvent;
 
@@ -161,18 +161,7 @@ impl Dialect for L610 {
     }
 }
 
-/// The parameters of a `Form::Set`, or `None` for any other form or bad syntax.
-fn set_args(form: &Form) -> Option<Vec<Arg>> {
-    match form {
-        Form::Set(raw) => split_args(raw).ok(),
-        _ => None,
-    }
-}
-
-/// A number parameter within `range`.
-fn num_in(arg: Option<&Arg>, range: std::ops::RangeInclusive<u32>) -> Option<u32> {
-    arg.and_then(Arg::number).filter(|n| range.contains(n))
-}
+use super::params::{num_in, set_args};
 
 /// `+CME ERROR: 3` (27.007 section 9.2, "operation not allowed"): a valid command in a state
 /// that does not allow it. A bare `ERROR` under the default `AT+CMEE=0` (seed 002 FAQ 4.1).

@@ -16,6 +16,7 @@ use crate::net::{
 use super::mipcall::Call;
 use super::ssl::Ssl;
 use super::{num_in, set_args, CME_NOT_ALLOWED};
+use crate::dialect::params::{flag, qos_of, topic_filter, topic_name};
 
 /// Client ids 1 and 2.
 pub const CLIENTS: usize = 2;
@@ -86,23 +87,6 @@ pub struct PendingPublish {
 pub struct Mqtt {
     clients: [Client; CLIENTS],
     next_link: LinkId,
-}
-
-fn qos_of(arg: Option<&Arg>) -> Option<QoS> {
-    match num_in(arg, 0..=2)? {
-        0 => Some(QoS::AtMostOnce),
-        1 => Some(QoS::AtLeastOnce),
-        _ => Some(QoS::ExactlyOnce),
-    }
-}
-
-fn flag(arg: Option<&Arg>) -> Option<bool> {
-    num_in(arg, 0..=1).map(|n| n == 1)
-}
-
-fn topic_of(arg: &Arg) -> Option<String> {
-    let t = arg.text();
-    (!t.is_empty() && t.len() <= TOPIC_MAX).then_some(t)
 }
 
 /// The client index for an id parameter (1 or 2).
@@ -204,7 +188,7 @@ impl Mqtt {
         };
         let (Some(id), Some(topic), Some(qos), Some(retain)) = (
             client_of(Some(id)),
-            topic_of(topic),
+            topic_name(topic, TOPIC_MAX),
             qos_of(Some(qos)),
             flag(Some(retain)),
         ) else {
@@ -332,9 +316,11 @@ impl Mqtt {
         let [id, topic, qos] = args.as_slice() else {
             return out.error();
         };
-        let (Some(id), Some(topic), Some(qos)) =
-            (client_of(Some(id)), topic_of(topic), qos_of(Some(qos)))
-        else {
+        let (Some(id), Some(topic), Some(qos)) = (
+            client_of(Some(id)),
+            topic_filter(topic, TOPIC_MAX),
+            qos_of(Some(qos)),
+        ) else {
             return out.error();
         };
         let Some(link) = self.up(id) else {
@@ -359,7 +345,7 @@ impl Mqtt {
         let [id, topic] = args.as_slice() else {
             return out.error();
         };
-        let (Some(id), Some(topic)) = (client_of(Some(id)), topic_of(topic)) else {
+        let (Some(id), Some(topic)) = (client_of(Some(id)), topic_filter(topic, TOPIC_MAX)) else {
             return out.error();
         };
         let Some(link) = self.up(id) else {
@@ -395,7 +381,7 @@ impl Mqtt {
         };
         let (Some(id), Some(topic), Some(qos), Some(retain)) = (
             client_of(Some(id)),
-            topic_of(topic),
+            topic_name(topic, TOPIC_MAX),
             qos_of(Some(qos)),
             flag(Some(retain)),
         ) else {

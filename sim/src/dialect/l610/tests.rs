@@ -693,3 +693,37 @@ fn verifying_without_a_trust_file_fails_with_its_own_code() {
     );
     assert_eq!(r.send("AT+GTSSLERR?"), "\r\n+GTSSLERR: 4\r\n\r\nOK\r\n");
 }
+
+#[test]
+fn topics_follow_mqtt_rules_as_on_the_air780e() {
+    let mut r = Rig::new();
+    r.called();
+    // Numeric CME codes, so a parameter ERROR cannot be mistaken for a state error.
+    assert_eq!(r.send("AT+CMEE=1"), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+MQTTSUB=1,\"a/+/b\",0"),
+        "\r\n+CME ERROR: 3\r\n",
+        "a valid filter on a client not open is a state error"
+    );
+    assert_eq!(
+        r.send("AT+MQTTPUB=1,\"a/#\",0,0,\"x\""),
+        "\r\nERROR\r\n",
+        "no wildcard in a topic name"
+    );
+    assert_eq!(
+        r.send("AT+MQTTSUB=1,\"a/#/b\",0"),
+        "\r\nERROR\r\n",
+        "# only last"
+    );
+    assert_eq!(
+        r.send("AT+MQTTUNSUB=1,\"a+\""),
+        "\r\nERROR\r\n",
+        "+ only as a whole level"
+    );
+    let long = "t".repeat(256);
+    assert_eq!(
+        r.send(&format!("AT+MQTTSUB=1,\"{long}\",0")),
+        "\r\nERROR\r\n",
+        "over 255 bytes"
+    );
+}

@@ -1,0 +1,84 @@
+//! Parameter rules shared by the dialects: what a module takes as a number, a QoS, a flag, a
+//! topic. One place, so a fix (such as refusing topics MQTT forbids) reaches every module.
+
+use crate::at::{split_args, Arg, Form};
+use crate::net::QoS;
+
+use super::Out;
+
+/// The parameters of a `Form::Set`, or `None` for any other form or bad syntax.
+pub fn set_args(form: &Form) -> Option<Vec<Arg>> {
+    match form {
+        Form::Set(raw) => split_args(raw).ok(),
+        _ => None,
+    }
+}
+
+/// A number parameter within `range`.
+pub fn num_in(arg: Option<&Arg>, range: std::ops::RangeInclusive<u32>) -> Option<u32> {
+    arg.and_then(Arg::number).filter(|n| range.contains(n))
+}
+
+/// A QoS parameter, 0..=2.
+pub fn qos_of(arg: Option<&Arg>) -> Option<QoS> {
+    match num_in(arg, 0..=2)? {
+        0 => Some(QoS::AtMostOnce),
+        1 => Some(QoS::AtLeastOnce),
+        _ => Some(QoS::ExactlyOnce),
+    }
+}
+
+/// A 0/1 parameter.
+pub fn flag(arg: Option<&Arg>) -> Option<bool> {
+    num_in(arg, 0..=1).map(|n| n == 1)
+}
+
+/// A topic to publish to: UTF-8, at most `max` bytes, and a valid MQTT topic name (no
+/// wildcards, no NUL: MQTT-3.3.2-2, MQTT-4.7.3-2). Anything else the broker would answer by
+/// closing the link, so a module refuses it up front with `ERROR`.
+pub fn topic_name(arg: &Arg, max: usize) -> Option<String> {
+    let t = String::from_utf8(arg.bytes.clone()).ok()?;
+    (t.len() <= max && crate::broker::topic::valid_topic(&t)).then_some(t)
+}
+
+/// A topic filter to subscribe with (MQTT-4.7.1-2, MQTT-4.7.1-3), same limits.
+pub fn topic_filter(arg: &Arg, max: usize) -> Option<String> {
+    let t = String::from_utf8(arg.bytes.clone()).ok()?;
+    (t.len() <= max && crate::broker::topic::valid_filter(&t)).then_some(t)
+}
+
+/// A setting that is one number: `AT+X?` prints `+X: <v>`, `AT+X=?` prints the range, and
+/// `AT+X=<n>` answers `OK` and returns `n` for the caller to store. Anything else, and a value
+/// out of range, answers `ERROR` (notes section 11: parameter errors are plain `ERROR`).
+pub fn number_setting(
+    form: &Form,
+    out: &mut Out,
+    prefix: &str,
+    range: std::ops::RangeInclusive<u32>,
+    current: u32,
+) -> Option<u32> {
+    match form {
+        Form::Read => {
+            out.line(format!("{prefix}: {current}"));
+            out.ok();
+        }
+        Form::Test => {
+            let (lo, hi) = (range.start(), range.end());
+            let sep = if hi - lo == 1 { ',' } else { '-' };
+            out.line(format!("{prefix}: ({lo}{sep}{hi})"));
+            out.ok();
+        }
+        Form::Set(_) => match set_args(form).as_deref() {
+            Some([n]) => match num_in(Some(n), range) {
+                Some(n) => {
+                    out.ok();
+                    return Some(n);
+                }
+                None => out.error(),
+            },
+            _ => out.error(),
+        },
+        Form::Exec => out.error(),
+    }
+    None
+}
