@@ -401,7 +401,7 @@ impl Links {
                 port,
                 tls,
             } => {
-                let Some(target) = self.router.route_as(&host, port, tls.is_some()) else {
+                let Some(target) = self.router.route(&host, tls.is_some()) else {
                     let what = if tls.is_some() {
                         "no TLS broker (the embedded one is off: give --tls-broker)"
                     } else {

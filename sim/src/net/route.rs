@@ -88,17 +88,13 @@ pub struct Router {
 }
 
 impl Router {
-    /// Where a plain TCP connection to `host:port` goes.
-    pub fn route(&self, host: &str, port: u16) -> Option<HostPort> {
-        self.route_as(host, port, false)
-    }
-
-    /// Where a connection to `host:port` goes; `tls` picks the TLS default.
-    pub fn route_as(&self, host: &str, port: u16, tls: bool) -> Option<HostPort> {
+    /// Where a connection to `host` (as named in the AT command) goes; `tls` picks the TLS
+    /// default. The port in the AT command does not matter: every plain connection goes to the
+    /// one plain broker, every TLS connection to the TLS one.
+    pub fn route(&self, host: &str, tls: bool) -> Option<HostPort> {
         if let Some(to) = self.resolve.get(&host.to_ascii_lowercase()) {
             return Some(to.clone());
         }
-        let _ = port;
         if tls {
             self.default_tls.clone()
         } else {
@@ -121,19 +117,13 @@ mod tests {
             "airtest.openluat.com".into(),
             "127.0.0.1:2000".parse().unwrap(),
         );
-        assert_eq!(r.route("AIRTEST.openluat.com", 1883).unwrap().port, 2000);
-        assert_eq!(r.route("lbsmqtt.airm2m.com", 1884).unwrap().port, 1000);
+        assert_eq!(r.route("AIRTEST.openluat.com", false).unwrap().port, 2000);
+        assert_eq!(r.route("lbsmqtt.airm2m.com", false).unwrap().port, 1000);
         // TLS has its own default, and --resolve still wins.
-        assert_eq!(r.route_as("lbsmqtt.airm2m.com", 8883, true), None);
+        assert_eq!(r.route("lbsmqtt.airm2m.com", true), None);
         r.default_tls = Some("127.0.0.1:3000".parse().unwrap());
-        assert_eq!(
-            r.route_as("lbsmqtt.airm2m.com", 8883, true).unwrap().port,
-            3000
-        );
-        assert_eq!(
-            r.route_as("airtest.openluat.com", 8883, true).unwrap().port,
-            2000
-        );
+        assert_eq!(r.route("lbsmqtt.airm2m.com", true).unwrap().port, 3000);
+        assert_eq!(r.route("airtest.openluat.com", true).unwrap().port, 2000);
         assert!(HostPort::from_mqtts_url("mqtts://127.0.0.1:8883").is_ok());
         assert!(HostPort::from_mqtts_url("mqtt://127.0.0.1:8883").is_err());
     }
