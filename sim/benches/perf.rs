@@ -55,6 +55,12 @@ fn opts() -> Result<Opts> {
             other => bail!("unknown argument {other} (--out PATH, --fleet N,N, --quick)"),
         }
     }
+    // cargo runs benches in the package directory; relative paths mean the workspace's.
+    if o.out.is_relative() {
+        o.out = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(&o.out);
+    }
     Ok(o)
 }
 
