@@ -798,6 +798,48 @@ fn malformed_input_table_through_the_pty() {
     }
 }
 
+/// The L610's malformed-input table through the real binary, the PTY and the embedded broker.
+/// Rows run in file order: idle, then with the data call up, then with client 1 open.
+#[test]
+fn l610_malformed_input_table_through_the_pty() {
+    let cases = malformed::malformed_cases(include_str!("../../fixtures/malformed/l610.tsv"));
+    let sim = SimProcess::spawn(&["--dialect", "l610"]);
+    let mut port = sim.port();
+    // The boot URCs wait in the PTY buffer; the first OK is past them.
+    port.at("ATE0", "OK\r\n");
+    let order = ["idle", "called", "connected"];
+    let mut state = 0;
+    for case in cases {
+        let want = order
+            .iter()
+            .position(|s| *s == case.state)
+            .unwrap_or_else(|| panic!("unknown state {}", case.state));
+        assert!(want >= state, "the table goes idle, called, connected");
+        while state < want {
+            state += 1;
+            if order[state] == "called" {
+                port.at("AT+MIPCALL=1", "OK\r\n");
+                port.until("\r\n+MIPCALL: ");
+                port.until("\r\n");
+            } else {
+                port.at("AT+MQTTUSER=1,\"root\",\"luat123456\"", "OK\r\n");
+                port.at("AT+MQTTOPEN=1,\"h\",1883,0,60", "+MQTTOPEN: 1,1\r\n");
+            }
+        }
+        port.send(&case.input);
+        let expected = String::from_utf8_lossy(&case.expected).into_owned();
+        assert_eq!(port.until(&expected), expected, "{}", case.why);
+        assert_eq!(
+            port.at("AT", "OK\r\n"),
+            "\r\nOK\r\n",
+            "AT after: {}",
+            case.why
+        );
+        // Rows that number their errors go back to the L610's default.
+        port.at("AT+CMEE=0", "OK\r\n");
+    }
+}
+
 const NO_LOSS: usize = 10_000;
 
 /// 10,000 QoS 1 messages up through `AT+MPUB` arrive at a subscriber exactly once, in order.
