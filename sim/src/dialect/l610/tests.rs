@@ -728,8 +728,7 @@ fn topics_follow_mqtt_rules_as_on_the_air780e() {
     );
 }
 
-#[path = "../../../tests/support/malformed.rs"]
-mod malformed;
+use crate::dialect::malformed_table as malformed;
 
 /// `fixtures/malformed/l610.tsv`: each row's answer (written by hand from the documented rules)
 /// from a fresh module in the row's state, then `AT` still answers `OK`.
