@@ -30,6 +30,14 @@ struct Opts {
     out: PathBuf,
     fleet: Vec<usize>,
     quick: bool,
+    /// Sections to run (`--only at,up,down,qos1,startup,suite,fleet`); empty: all.
+    only: Vec<String>,
+}
+
+impl Opts {
+    fn runs(&self, section: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|s| s == section)
+    }
 }
 
 fn opts() -> Result<Opts> {
@@ -37,12 +45,21 @@ fn opts() -> Result<Opts> {
         out: PathBuf::from("target/perf.md"),
         fleet: vec![100, 1000],
         quick: false,
+        only: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--bench" => {}
             "--quick" => o.quick = true,
+            "--only" => {
+                o.only = args
+                    .next()
+                    .context("--only at,up,down,qos1,startup,suite,fleet")?
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .collect()
+            }
             "--out" => o.out = args.next().context("--out PATH")?.into(),
             "--fleet" => {
                 o.fleet = args
@@ -52,7 +69,9 @@ fn opts() -> Result<Opts> {
                     .map(|n| n.trim().parse().context("--fleet takes numbers"))
                     .collect::<Result<_>>()?
             }
-            other => bail!("unknown argument {other} (--out PATH, --fleet N,N, --quick)"),
+            other => bail!(
+                "unknown argument {other} (--out PATH, --fleet N,N, --quick, --only SECTION,..)"
+            ),
         }
     }
     // cargo runs benches in the package directory; relative paths mean the workspace's.
@@ -119,22 +138,42 @@ fn main() -> Result<()> {
         .build()?;
     let rounds = if o.quick { 2 } else { 5 };
     let mut rows = Vec::new();
-    eprintln!("AT round trip ...");
-    let (at_rows, bare_pty) =
-        rt.block_on(at_round_trip(rounds, if o.quick { 200 } else { 1000 }))?;
-    rows.extend(at_rows);
+    // The QoS 1 row compares with the bare PTY round trip, so it needs that section too.
+    let mut bare_pty = Duration::ZERO;
+    if o.runs("at") || o.runs("qos1") {
+        eprintln!("AT round trip ...");
+        let (at_rows, bare) =
+            rt.block_on(at_round_trip(rounds, if o.quick { 200 } else { 1000 }))?;
+        rows.extend(at_rows);
+        bare_pty = bare;
+    }
     let msgs = if o.quick { 2_000 } else { 20_000 };
-    eprintln!("uplink ...");
-    rows.extend(rt.block_on(uplink(msgs))?);
-    eprintln!("downlink ...");
-    rows.push(rt.block_on(downlink(msgs))?);
-    eprintln!("QoS 1 latency ...");
-    rows.extend(rt.block_on(qos1(rounds, if o.quick { 100 } else { 500 }, bare_pty))?);
-    eprintln!("startup ...");
-    rows.push(startup(if o.quick { 5 } else { 20 })?);
-    eprintln!("suite ...");
-    rows.push(suite()?);
-    for &n in &o.fleet {
+    if o.runs("up") {
+        eprintln!("uplink ...");
+        rows.extend(rt.block_on(uplink(msgs))?);
+    }
+    if o.runs("down") {
+        eprintln!("downlink ...");
+        rows.push(rt.block_on(downlink(msgs))?);
+    }
+    if o.runs("qos1") {
+        eprintln!("QoS 1 latency ...");
+        rows.extend(rt.block_on(qos1(rounds, if o.quick { 100 } else { 500 }, bare_pty))?);
+    }
+    if o.runs("startup") {
+        eprintln!("startup ...");
+        rows.push(startup(if o.quick { 5 } else { 20 })?);
+    }
+    if o.runs("suite") {
+        eprintln!("suite ...");
+        rows.push(suite()?);
+    }
+    let fleets = if o.runs("fleet") {
+        o.fleet.clone()
+    } else {
+        Vec::new()
+    };
+    for n in fleets {
         eprintln!("fleet of {n} ...");
         match rt.block_on(fleet(n)) {
             Ok(r) => rows.extend(r),
