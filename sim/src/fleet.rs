@@ -57,11 +57,15 @@ impl Fleet {
     /// [`link_for`] and [`imei_for`]). A failure stops the ones already started.
     pub async fn start(cfg: SimConfig, count: usize) -> Result<Fleet, FleetError> {
         let count = count.max(1);
+        // Checked before anything starts, so a bad --imei leaves nothing half started.
+        let imeis = (0..count)
+            .map(|i| imei_for(&cfg.identity.imei, i))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut sims: Vec<Simulator> = Vec::with_capacity(count);
-        for index in 0..count {
+        for (index, imei) in imeis.into_iter().enumerate() {
             let mut c = cfg.clone();
             c.link = cfg.link.as_deref().map(|l| link_for(l, index, count));
-            c.identity.imei = imei_for(&cfg.identity.imei, index)?;
+            c.identity.imei = imei;
             if let Some(first) = sims.first() {
                 // Share modem 0's embedded broker (plain and TLS), or the --broker it uses.
                 if let Some(a) = first.mqtt_addr() {

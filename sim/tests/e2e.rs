@@ -446,6 +446,16 @@ fn bad_arguments_are_explained() {
     let (code, err) = run(&["--dialect", "l610", "--broker", "mqtt://nowhere"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("is not HOST:PORT"), "{err}");
+    // A fleet has 1..=4000 modems (the system allows 4096 PTYs in all).
+    for n in ["0", "4001", "many"] {
+        let (code, err) = run(&["--count", n]);
+        assert_eq!(code, Some(2), "--count {n}");
+        assert!(err.contains("--count"), "{err}");
+    }
+    // Distinct IMEIs are counted up from --imei, which must then be a number.
+    let (code, err) = run(&["--count", "2", "--imei", "abc"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--imei abc is not a number"), "{err}");
 }
 
 /// Seed 002 section 3.3 through the binary: the boot URCs wait in the tty, echo is on, the
