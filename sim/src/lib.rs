@@ -3,11 +3,12 @@
 //!
 //! Layers, from the wire in: [`uart`] (the PTY), [`at`] (framing and parsing), [`dialect`]
 //! (what the module answers), [`modem`] (cellular state), [`net`] (TCP + MQTT links),
-//! [`broker`] (the embedded broker). [`sim`] puts them together.
+//! [`broker`] (the embedded broker). [`sim`] puts them together; [`fleet`] runs many in one process.
 
 pub mod at;
 pub mod broker;
 pub mod dialect;
+pub mod fleet;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod modem;

@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use modem_sim::dialect::DialectKind;
+use modem_sim::fleet::{Fleet, MAX_COUNT};
 use modem_sim::modem::Identity;
 use modem_sim::net::HostPort;
-use modem_sim::sim::{ReadyInfo, SimConfig, Simulator, TlsServer};
+use modem_sim::sim::{ReadyInfo, SimConfig, TlsServer};
 use modem_sim::tls::pki::{Pki, PkiOptions};
 use tracing_subscriber::EnvFilter;
 
@@ -34,8 +35,15 @@ struct Cli {
     dialect: DialectKind,
 
     /// Also make a symlink to the tty at PATH (removed on exit), e.g. /tmp/ttyMODEM.
+    /// With --count N > 1 the links are PATH-0 .. PATH-(N-1).
     #[arg(long, value_name = "PATH")]
     link: Option<PathBuf>,
+
+    /// Simulate N modems in this one process (a fleet), each with its own tty and MQTT
+    /// sessions, all sharing one broker. IMEIs count up from --imei.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_COUNT as u64))]
+    count: u64,
 
     /// Send every plain MQTT connection to this broker instead of the embedded one,
     /// e.g. mqtt://127.0.0.1:1883. No embedded broker is started.
@@ -48,7 +56,7 @@ struct Cli {
     resolve: Vec<(String, HostPort)>,
 
     /// Once the tty takes commands, write a JSON object here (atomically): tty, link, dialect,
-    /// mqtt (embedded broker host:port), mqtts, control, pid.
+    /// mqtt (embedded broker host:port), mqtts, control, pid, ttys and links (every modem's).
     #[arg(long, value_name = "PATH")]
     ready_file: Option<PathBuf>,
 
@@ -114,6 +122,7 @@ enum Cmd {
 const EXAMPLES: &str = "Examples:
   modem-sim                                   # Air780E + embedded broker; prints the tty
   modem-sim --link /tmp/ttyAIR --ready-file /tmp/air.json
+  modem-sim --count 100 --link /tmp/ttyAIR    # 100 modems: /tmp/ttyAIR-0 .. /tmp/ttyAIR-99
   modem-sim --broker mqtt://127.0.0.1:1883    # use your own broker (e.g. Mosquitto)
   modem-sim --resolve airtest.openluat.com=127.0.0.1:1883
   modem-sim --tls-client-auth                 # the TLS listener requires client certificates
@@ -219,15 +228,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             ..Identity::default()
         },
     };
-    let sim = Simulator::start(cfg).await?;
-    let info = sim.ready_info();
+    let count = cli.count as usize;
+    if count > 1 {
+        match modem_sim::fleet::raise_nofile_limit() {
+            Ok(n) if n < 8 * cli.count => tracing::warn!(
+                limit = n,
+                "the open-files limit may be too low for {count} modems (about 5 each)"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot raise the open-files limit"),
+        }
+    }
+    let fleet = Fleet::start(cfg, count).await?;
+    let Some(info) = fleet.ready_info() else {
+        anyhow::bail!("no modem started");
+    };
     print_banner(&cli, &info);
+    if count > 1 {
+        print_fleet(&fleet);
+    }
     if let Some(path) = &cli.ready_file {
-        write_ready_file(path, &info)?;
+        write_ready_file(path, &info, &fleet)?;
     }
     wait_for_signal().await?;
     tracing::info!("shutting down");
-    sim.shutdown().await;
+    fleet.shutdown().await;
     if let Some(path) = &cli.ready_file {
         let _ = std::fs::remove_file(path);
     }
@@ -295,9 +320,34 @@ fn print_banner(cli: &Cli, info: &ReadyInfo) {
     let _ = out.flush();
 }
 
+fn print_fleet(fleet: &Fleet) {
+    use std::io::Write;
+    let ttys = fleet.ttys();
+    let mut b = format!(
+        "  fleet:  {} modems sharing that broker; ttys {} .. {} (all in the ready file's `ttys`)\n",
+        fleet.len(),
+        ttys.first().map(String::as_str).unwrap_or(""),
+        ttys.last().map(String::as_str).unwrap_or("")
+    );
+    let links = fleet.links();
+    if let (Some(first), Some(last)) = (links.first(), links.last()) {
+        b += &format!("          links {first} .. {last}\n");
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(b.as_bytes());
+    let _ = out.flush();
+}
+
 /// Written to a temporary file next to `path`, then renamed, so a reader never sees half of it.
-fn write_ready_file(path: &Path, info: &ReadyInfo) -> anyhow::Result<()> {
-    let json = serde_json::to_vec_pretty(info)?;
+/// `tty` and `link` are modem 0's (so single-modem readers keep working); `ttys` and `links`
+/// list every modem's, in order.
+fn write_ready_file(path: &Path, info: &ReadyInfo, fleet: &Fleet) -> anyhow::Result<()> {
+    let mut value = serde_json::to_value(info)?;
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("ttys".into(), fleet.ttys().into());
+        obj.insert("links".into(), fleet.links().into());
+    }
+    let json = serde_json::to_vec_pretty(&value)?;
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

@@ -446,6 +446,16 @@ fn bad_arguments_are_explained() {
     let (code, err) = run(&["--dialect", "l610", "--broker", "mqtt://nowhere"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("is not HOST:PORT"), "{err}");
+    // A fleet has 1..=4000 modems (the system allows 4096 PTYs in all).
+    for n in ["0", "4001", "many"] {
+        let (code, err) = run(&["--count", n]);
+        assert_eq!(code, Some(2), "--count {n}");
+        assert!(err.contains("--count"), "{err}");
+    }
+    // Distinct IMEIs are counted up from --imei, which must then be a number.
+    let (code, err) = run(&["--count", "2", "--imei", "abc"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--imei abc is not a number"), "{err}");
 }
 
 /// Seed 002 section 3.3 through the binary: the boot URCs wait in the tty, echo is on, the
@@ -798,6 +808,48 @@ fn malformed_input_table_through_the_pty() {
     }
 }
 
+/// The L610's malformed-input table through the real binary, the PTY and the embedded broker.
+/// Rows run in file order: idle, then with the data call up, then with client 1 open.
+#[test]
+fn l610_malformed_input_table_through_the_pty() {
+    let cases = malformed::malformed_cases(include_str!("../../fixtures/malformed/l610.tsv"));
+    let sim = SimProcess::spawn(&["--dialect", "l610"]);
+    let mut port = sim.port();
+    // The boot URCs wait in the PTY buffer; the first OK is past them.
+    port.at("ATE0", "OK\r\n");
+    let order = ["idle", "called", "connected"];
+    let mut state = 0;
+    for case in cases {
+        let want = order
+            .iter()
+            .position(|s| *s == case.state)
+            .unwrap_or_else(|| panic!("unknown state {}", case.state));
+        assert!(want >= state, "the table goes idle, called, connected");
+        while state < want {
+            state += 1;
+            if order[state] == "called" {
+                port.at("AT+MIPCALL=1", "OK\r\n");
+                port.until("\r\n+MIPCALL: ");
+                port.until("\r\n");
+            } else {
+                port.at("AT+MQTTUSER=1,\"root\",\"luat123456\"", "OK\r\n");
+                port.at("AT+MQTTOPEN=1,\"h\",1883,0,60", "+MQTTOPEN: 1,1\r\n");
+            }
+        }
+        port.send(&case.input);
+        let expected = String::from_utf8_lossy(&case.expected).into_owned();
+        assert_eq!(port.until(&expected), expected, "{}", case.why);
+        assert_eq!(
+            port.at("AT", "OK\r\n"),
+            "\r\nOK\r\n",
+            "AT after: {}",
+            case.why
+        );
+        // Rows that number their errors go back to the L610's default.
+        port.at("AT+CMEE=0", "OK\r\n");
+    }
+}
+
 const NO_LOSS: usize = 10_000;
 
 /// 10,000 QoS 1 messages up through `AT+MPUB` arrive at a subscriber exactly once, in order.
@@ -1070,4 +1122,110 @@ fn certs_subcommand_writes_a_pki_openssl_accepts() {
         !out.status.success(),
         "a name not in the SANs must not verify"
     );
+}
+
+/// `--count 5`: five modems in one process, each on its own tty (and `--link PATH-i`), each
+/// with its own IMEI and its own MQTT session on the one shared embedded broker. All five are
+/// connected at once under distinct client ids (a shared or colliding session would be taken
+/// over and lose its PUBACK), and SIGTERM removes every link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_of_five_modems_in_one_process() {
+    const N: usize = 5;
+    let link = tempfile::tempdir().unwrap().keep().join("ttyFLEET");
+    let link_arg = link.to_str().unwrap().to_string();
+    let sim = tokio::task::spawn_blocking(move || {
+        SimProcess::spawn(&[
+            "--count",
+            "5",
+            "--link",
+            &link_arg,
+            "--imei",
+            "860000000000100",
+        ])
+    })
+    .await
+    .unwrap();
+    let ttys: Vec<String> = sim.ready["ttys"]
+        .as_array()
+        .expect("ttys in the ready file")
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ttys.len(), N, "{:?}", sim.ready);
+    assert_eq!(sim.field("tty"), ttys[0], "tty stays the first modem's");
+    let unique: std::collections::BTreeSet<_> = ttys.iter().collect();
+    assert_eq!(unique.len(), N, "each modem has its own tty: {ttys:?}");
+    let links: Vec<PathBuf> = (0..N)
+        .map(|i| PathBuf::from(format!("{}-{i}", link.display())))
+        .collect();
+    for (l, t) in links.iter().zip(&ttys) {
+        assert_eq!(std::fs::read_link(l).unwrap(), PathBuf::from(t));
+    }
+    let addr: std::net::SocketAddr = sim.field("mqtt").parse().unwrap();
+    let (client, mut ev) = mqtt_client(addr, "fleet-watch");
+    client
+        .subscribe("fleet/#", rumqttc::QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    subscribed(&mut ev).await;
+    let collector = tokio::spawn(async move {
+        let mut got = std::collections::BTreeMap::new();
+        tokio::time::timeout(WAIT, async {
+            while got.len() < N {
+                if let rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) =
+                    ev.poll().await.expect("subscriber connection")
+                {
+                    got.insert(
+                        p.topic.clone(),
+                        String::from_utf8_lossy(&p.payload).into_owned(),
+                    );
+                }
+            }
+        })
+        .await
+        .expect("every modem's message arrives");
+        got
+    });
+    let links_for_ports = links.clone();
+    let mut sim = tokio::task::spawn_blocking(move || {
+        let mut ports: Vec<Port> = links_for_ports.iter().map(|l| Port::open(l)).collect();
+        for (i, port) in ports.iter_mut().enumerate() {
+            assert_eq!(port.at("AT", "OK\r\n"), "AT\r\r\nOK\r\n", "modem {i}");
+            port.at("ATE0", "OK\r\n");
+            let imei = format!("8600000000001{:02}", i);
+            let cgsn = port.at("AT+CGSN", "OK\r\n");
+            assert!(cgsn.contains(&imei), "modem {i}: {cgsn:?}");
+            port.at(&format!("AT+MCONFIG=fleet-{i},root,luat123456"), "OK\r\n");
+            port.at("AT+MIPSTART=\"lbsmqtt.airm2m.com\",1883", "CONNECT OK\r\n");
+            port.at("AT+MCONNECT=1,60", "CONNACK OK\r\n");
+        }
+        // Only once all five sessions are up: each still owns its session.
+        for (i, port) in ports.iter_mut().enumerate() {
+            let answer = port.at(
+                &format!("AT+MPUB=\"fleet/{i}\",1,0,\"from {i}\""),
+                "PUBACK\r\n",
+            );
+            assert_eq!(answer, "\r\nOK\r\n\r\nPUBACK\r\n", "modem {i}");
+        }
+        sim
+    })
+    .await
+    .unwrap();
+    let got = collector.await.unwrap();
+    let want: std::collections::BTreeMap<String, String> = (0..N)
+        .map(|i| (format!("fleet/{i}"), format!("from {i}")))
+        .collect();
+    assert_eq!(got, want);
+    sim.signal(nix::sys::signal::Signal::SIGTERM);
+    let status = tokio::task::spawn_blocking(move || sim.child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    for l in &links {
+        assert!(
+            std::fs::symlink_metadata(l).is_err(),
+            "{} is removed on exit",
+            l.display()
+        );
+    }
 }

@@ -248,3 +248,9 @@ pub fn make(
         DialectKind::L610 => Ok(Box::new(l610::L610::new(identity))),
     }
 }
+
+/// The malformed-input tables' reader, shared by each dialect's table test (and, by path, the
+/// end-to-end tests).
+#[cfg(test)]
+#[path = "../../tests/support/malformed.rs"]
+pub(crate) mod malformed_table;

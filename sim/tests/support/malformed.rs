@@ -1,8 +1,10 @@
 //! The malformed-input table of `fixtures/malformed/`, shared by the dialect's unit test and
 //! the end-to-end test through the PTY.
 
-/// One row of `fixtures/malformed/air780e.tsv`.
+/// One row of `fixtures/malformed/<dialect>.tsv`.
 pub struct MalformedCase {
+    /// The state the row starts in: `idle`, `connected`, or (L610) `called`.
+    pub state: String,
     pub connected: bool,
     pub input: Vec<u8>,
     pub expected: Vec<u8>,
@@ -43,6 +45,7 @@ pub fn malformed_cases(table: &str) -> Vec<MalformedCase> {
             let cols: Vec<&str> = l.split('\t').collect();
             assert_eq!(cols.len(), 4, "{l}");
             MalformedCase {
+                state: cols[0].to_string(),
                 connected: cols[0] == "connected",
                 input: unescape(cols[1]),
                 expected: unescape(cols[2]),

@@ -426,9 +426,7 @@ fn topics_follow_mqtt_rules() {
     assert_eq!(r.send(&format!("AT+MSUB=\"{long}\",0")), "\r\nERROR\r\n");
 }
 
-#[path = "../../../tests/support/malformed.rs"]
-mod malformed;
-use malformed::{malformed_cases, MalformedCase};
+use crate::dialect::malformed_table::{malformed_cases, MalformedCase};
 
 #[test]
 fn malformed_input_table() {

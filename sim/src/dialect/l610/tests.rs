@@ -727,3 +727,42 @@ fn topics_follow_mqtt_rules_as_on_the_air780e() {
         "over 255 bytes"
     );
 }
+
+use crate::dialect::malformed_table as malformed;
+
+/// `fixtures/malformed/l610.tsv`: each row's answer (written by hand from the documented rules)
+/// from a fresh module in the row's state, then `AT` still answers `OK`.
+#[test]
+fn malformed_input_table() {
+    let cases = malformed::malformed_cases(include_str!("../../../../fixtures/malformed/l610.tsv"));
+    assert!(cases.len() >= 100, "the table has {} cases", cases.len());
+    let mut bad = Vec::new();
+    for case in cases {
+        let mut r = Rig::new();
+        match case.state.as_str() {
+            "idle" => {}
+            "called" => r.called(),
+            "connected" => r.open(),
+            other => panic!("unknown state {other}"),
+        }
+        let got = r.raw(&case.input);
+        if got.as_bytes() != &case.expected[..] {
+            bad.push(format!(
+                "{}: {:?} answered {got:?}, expected {:?}",
+                case.why,
+                String::from_utf8_lossy(&case.input[..case.input.len().min(80)]),
+                String::from_utf8_lossy(&case.expected)
+            ));
+        }
+        let at = r.send("AT");
+        if at != "\r\nOK\r\n" {
+            bad.push(format!("AT after {}: {at:?}", case.why));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} rows differ:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}

@@ -1,0 +1,952 @@
+//! The performance table: every figure measured in the same run as its baseline, reported as a
+//! ratio (absolute times vary between machines).
+//!
+//! ```text
+//! cargo build --release -p modem-harness        # for the suite time (optional)
+//! cargo bench -p modem-sim --bench perf -- --out perf.md [--fleet 100,1000] [--quick]
+//! ```
+//!
+//! Not a test: it measures wall time, so `cargo test` never runs it.
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use modem_sim::broker::{Broker, BrokerConfig};
+use modem_sim::net::HostPort;
+use modem_sim::sim::{SimConfig, Simulator};
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const WAIT: Duration = Duration::from_secs(60);
+/// `AT\r` plus `\r\nOK\r\n`, 10 bits a byte (8N1) at 115200 baud.
+const WIRE_115200: Duration = Duration::from_nanos(9 * 10 * 1_000_000_000 / 115_200);
+
+struct Opts {
+    out: PathBuf,
+    fleet: Vec<usize>,
+    quick: bool,
+    /// Sections to run (`--only at,up,down,qos1,startup,suite,fleet`); empty: all.
+    only: Vec<String>,
+}
+
+impl Opts {
+    fn runs(&self, section: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|s| s == section)
+    }
+}
+
+fn opts() -> Result<Opts> {
+    let mut o = Opts {
+        out: PathBuf::from("target/perf.md"),
+        fleet: vec![100, 1000],
+        quick: false,
+        only: Vec::new(),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--bench" => {}
+            "--quick" => o.quick = true,
+            "--only" => {
+                o.only = args
+                    .next()
+                    .context("--only at,up,down,qos1,startup,suite,fleet")?
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .collect()
+            }
+            "--out" => o.out = args.next().context("--out PATH")?.into(),
+            "--fleet" => {
+                o.fleet = args
+                    .next()
+                    .context("--fleet N,N")?
+                    .split(',')
+                    .map(|n| n.trim().parse().context("--fleet takes numbers"))
+                    .collect::<Result<_>>()?
+            }
+            other => bail!(
+                "unknown argument {other} (--out PATH, --fleet N,N, --quick, --only SECTION,..)"
+            ),
+        }
+    }
+    // cargo runs benches in the package directory; relative paths mean the workspace's.
+    if o.out.is_relative() {
+        o.out = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(&o.out);
+    }
+    Ok(o)
+}
+
+struct Row {
+    what: String,
+    ours: String,
+    base: String,
+    ratio: String,
+    target: String,
+    met: String,
+}
+
+fn row(
+    what: &str,
+    ours: String,
+    base: String,
+    ratio: String,
+    target: &str,
+    met: Option<bool>,
+) -> Row {
+    let met = match met {
+        Some(true) => "yes".into(),
+        Some(false) => "**no**".into(),
+        None => "-".into(),
+    };
+    Row {
+        what: what.into(),
+        ours,
+        base,
+        ratio,
+        target: target.into(),
+        met,
+    }
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn pct(v: &mut [Duration], p: f64) -> Duration {
+    v.sort();
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[i.min(v.len() - 1)]
+}
+
+fn main() -> Result<()> {
+    let o = opts()?;
+    let _ = modem_sim::fleet::raise_nofile_limit();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let rounds = if o.quick { 2 } else { 5 };
+    let mut rows = Vec::new();
+    // The QoS 1 row compares with the bare PTY round trip, so it needs that section too.
+    let mut bare_pty = Duration::ZERO;
+    if o.runs("at") || o.runs("qos1") {
+        eprintln!("AT round trip ...");
+        let (at_rows, bare) =
+            rt.block_on(at_round_trip(rounds, if o.quick { 200 } else { 1000 }))?;
+        rows.extend(at_rows);
+        bare_pty = bare;
+    }
+    let msgs = if o.quick { 2_000 } else { 20_000 };
+    if o.runs("up") {
+        eprintln!("uplink ...");
+        rows.extend(rt.block_on(uplink(msgs))?);
+    }
+    if o.runs("down") {
+        eprintln!("downlink ...");
+        rows.push(rt.block_on(downlink(msgs))?);
+    }
+    if o.runs("qos1") {
+        eprintln!("QoS 1 latency ...");
+        rows.extend(rt.block_on(qos1(rounds, if o.quick { 100 } else { 500 }, bare_pty))?);
+    }
+    if o.runs("startup") {
+        eprintln!("startup ...");
+        rows.push(startup(if o.quick { 5 } else { 20 })?);
+    }
+    if o.runs("suite") {
+        eprintln!("suite ...");
+        rows.push(suite()?);
+    }
+    let fleets = if o.runs("fleet") {
+        o.fleet.clone()
+    } else {
+        Vec::new()
+    };
+    for n in fleets {
+        eprintln!("fleet of {n} ...");
+        match rt.block_on(fleet(n)) {
+            Ok(r) => rows.extend(r),
+            Err(e) => rows.push(row(
+                &format!("fleet of {n}"),
+                format!("failed: {e:#}"),
+                "-".into(),
+                "-".into(),
+                "all connected",
+                Some(false),
+            )),
+        }
+    }
+    let table = render(&rows);
+    println!("{table}");
+    let machine = machine();
+    let doc = format!(
+        "Measured by `cargo bench -p modem-sim --bench perf` (release profile) on {machine}.\n\n{table}"
+    );
+    if let Some(dir) = o.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&o.out, doc).with_context(|| format!("writing {}", o.out.display()))?;
+    eprintln!("wrote {}", o.out.display());
+    Ok(())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let n = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    format!("{n} cores (nproc), {cpu}")
+}
+
+fn render(rows: &[Row]) -> String {
+    let mut s = String::from(
+        "| measure | modem-sim | baseline | ratio | target | met |\n|---|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        s += &format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            r.what, r.ours, r.base, r.ratio, r.target, r.met
+        );
+    }
+    s
+}
+
+/// The host side of a tty, blocking, like a driver's serial port.
+struct Port {
+    file: std::fs::File,
+    seen: Vec<u8>,
+}
+
+impl Port {
+    fn open(path: &Path) -> Result<Port> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(nix::libc::O_NOCTTY)
+            .open(path)
+            .with_context(|| format!("open {}", path.display()))?;
+        raw(&file)?;
+        Ok(Port {
+            file,
+            seen: Vec::new(),
+        })
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> Result<()> {
+        Ok(self.file.write_all(bytes)?)
+    }
+
+    /// Reads until `needle`; drops what was read up to it.
+    fn until(&mut self, needle: &[u8]) -> Result<()> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(p) = find(&self.seen, needle) {
+                self.seen.drain(..p + needle.len());
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "waited for {:?}, got {:?}",
+                    String::from_utf8_lossy(needle),
+                    String::from_utf8_lossy(&self.seen)
+                );
+            }
+            let mut fds = [nix::poll::PollFd::new(
+                self.file.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(1000u16))? > 0 {
+                let mut buf = [0u8; 65536];
+                let n = (&self.file).read(&mut buf)?;
+                self.seen.extend_from_slice(&buf[..n]);
+            }
+        }
+    }
+
+    fn at(&mut self, cmd: &str, answer: &str) -> Result<()> {
+        self.send(format!("{cmd}\r").as_bytes())?;
+        self.until(answer.as_bytes())
+    }
+
+    /// Counts `needle`s until `n` have been read.
+    fn count(&mut self, needle: &[u8], n: usize) -> Result<()> {
+        let mut seen = 0;
+        let deadline = Instant::now() + WAIT;
+        while seen < n {
+            while let Some(p) = find(&self.seen, needle) {
+                seen += 1;
+                self.seen.drain(..p + needle.len());
+            }
+            if seen >= n {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("only {seen} of {n} {:?}", String::from_utf8_lossy(needle));
+            }
+            let mut fds = [nix::poll::PollFd::new(
+                self.file.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(1000u16))? > 0 {
+                let mut buf = [0u8; 65536];
+                let k = (&self.file).read(&mut buf)?;
+                self.seen.extend_from_slice(&buf[..k]);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn raw(f: &impl AsFd) -> Result<()> {
+    let mut t = nix::sys::termios::tcgetattr(f.as_fd())?;
+    nix::sys::termios::cfmakeraw(&mut t);
+    nix::sys::termios::tcsetattr(f.as_fd(), nix::sys::termios::SetArg::TCSANOW, &t)?;
+    Ok(())
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `n` round trips of `AT\r` -> `\r\nOK\r\n` on `port` (echo off).
+fn round_trips(port: &mut Port, n: usize) -> Result<Vec<Duration>> {
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        port.send(b"AT\r")?;
+        port.until(b"\r\nOK\r\n")?;
+        v.push(t.elapsed());
+    }
+    Ok(v)
+}
+
+/// The floor: a bare PTY whose other end answers every `\r` with `\r\nOK\r\n`, in a task on
+/// the same runtime as the simulator. Returns the slave path; the task lives until the runtime
+/// ends.
+fn bare_pty_echo() -> Result<PathBuf> {
+    let (mut pty, pts) = pty_process::open()?;
+    raw(&pts)?;
+    let path = nix::unistd::ttyname(pts.as_fd())?;
+    tokio::spawn(async move {
+        let _pts = pts;
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = match pty.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            for _ in buf[..n].iter().filter(|&&b| b == b'\r') {
+                if pty.write_all(b"\r\nOK\r\n").await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Ok(path)
+}
+
+async fn at_round_trip(rounds: usize, per_round: usize) -> Result<(Vec<Row>, Duration)> {
+    let sim = Simulator::start(SimConfig::default()).await?;
+    let sim_tty = sim.tty().to_path_buf();
+    let bare_tty = bare_pty_echo()?;
+    let (ours, base) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let mut s = Port::open(&sim_tty)?;
+        s.at("ATE0", "OK\r\n")?;
+        let mut b = Port::open(&bare_tty)?;
+        round_trips(&mut s, 100)?;
+        round_trips(&mut b, 100)?;
+        let (mut ours, mut base) = (Vec::new(), Vec::new());
+        // Interleaved rounds, so drift in the machine's load hits both alike.
+        for _ in 0..rounds {
+            ours.extend(round_trips(&mut s, per_round)?);
+            base.extend(round_trips(&mut b, per_round)?);
+        }
+        Ok((ours, base))
+    })
+    .await??;
+    sim.shutdown().await;
+    let (mut ours, mut base) = (ours, base);
+    let (om, bm) = (pct(&mut ours, 0.5), pct(&mut base, 0.5));
+    let (o99, b99) = (pct(&mut ours, 0.99), pct(&mut base, 0.99));
+    let r = om.as_secs_f64() / bm.as_secs_f64();
+    let r99 = o99.as_secs_f64() / b99.as_secs_f64();
+    let w = om.as_secs_f64() / WIRE_115200.as_secs_f64();
+    Ok((
+        vec![
+            row(
+                "AT round trip, median",
+                us(om),
+                format!("{} (bare PTY echo)", us(bm)),
+                format!("{r:.2}x"),
+                "<= 1.5x bare PTY",
+                Some(r <= 1.5),
+            ),
+            row(
+                "AT round trip, p99",
+                us(o99),
+                format!("{} (bare PTY echo)", us(b99)),
+                format!("{r99:.2}x"),
+                "-",
+                None,
+            ),
+            row(
+                "AT round trip vs the wire",
+                us(om),
+                format!("{} (9 bytes at 115200 baud)", us(WIRE_115200)),
+                format!("{w:.2}x"),
+                "-",
+                None,
+            ),
+        ],
+        bm,
+    ))
+}
+
+fn client(addr: std::net::SocketAddr, id: &str) -> (rumqttc::AsyncClient, rumqttc::EventLoop) {
+    let mut o = rumqttc::MqttOptions::new(id, addr.ip().to_string(), addr.port());
+    o.set_credentials("root", "luat123456");
+    o.set_max_packet_size(1 << 20, 1 << 20);
+    o.set_inflight(u16::MAX);
+    rumqttc::AsyncClient::new(o, 4096)
+}
+
+/// A subscriber to `filter` that sends the arrival time of each message on a channel.
+async fn counter(
+    addr: std::net::SocketAddr,
+    id: &str,
+    filter: &str,
+) -> Result<tokio::sync::mpsc::UnboundedReceiver<(String, Instant)>> {
+    let (c, mut ev) = client(addr, id);
+    c.subscribe(filter, rumqttc::QoS::AtMostOnce).await?;
+    loop {
+        if let rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_)) =
+            tokio::time::timeout(WAIT, ev.poll()).await??
+        {
+            break;
+        }
+    }
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let _c = c;
+        loop {
+            match ev.poll().await {
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
+                    if tx.send((p.topic.clone(), Instant::now())).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    if !tx.is_closed() {
+                        eprintln!("subscriber: {e}");
+                    }
+                    return;
+                }
+            }
+        }
+    });
+    Ok(rx)
+}
+
+/// Waits for `n` arrivals on `topic`; returns the last one's time.
+async fn arrivals(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<(String, Instant)>,
+    topic: &str,
+    n: usize,
+) -> Result<Instant> {
+    let mut got = 0;
+    let mut last = Instant::now();
+    while got < n {
+        let (t, at) = tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .map_err(|_| anyhow!("{got} of {n} arrived on {topic}"))?
+            .ok_or_else(|| anyhow!("subscriber gone"))?;
+        if t == topic {
+            got += 1;
+            last = at;
+        }
+    }
+    Ok(last)
+}
+
+/// A modem on `tty`, echo off, with an MQTT session up as `id`.
+fn connected(tty: &Path, id: &str) -> Result<Port> {
+    let mut p = Port::open(tty)?;
+    p.at("ATE0", "OK\r\n")?;
+    p.at(&format!("AT+MCONFIG={id},root,luat123456"), "OK\r\n")?;
+    p.at("AT+MIPSTART=\"lbsmqtt.airm2m.com\",1883", "CONNECT OK\r\n")?;
+    p.at("AT+MCONNECT=1,60", "CONNACK OK\r\n")?;
+    Ok(p)
+}
+
+/// A broker whose per-link queue takes a whole burst (the embedded default, 1000 packets,
+/// disconnects a subscriber that falls that far behind a pipelining publisher, as a slow
+/// consumer), and a simulator that sends its sessions there. Both sides of every throughput
+/// figure use this one broker.
+async fn bench_sim() -> Result<(Broker, Simulator)> {
+    let broker = Broker::start(BrokerConfig {
+        outgoing_queue: 1 << 20,
+        ..BrokerConfig::default()
+    })
+    .await?;
+    let a = broker.local_addr();
+    let sim = Simulator::start(SimConfig {
+        broker: Some(HostPort {
+            host: a.ip().to_string(),
+            port: a.port(),
+        }),
+        ..SimConfig::default()
+    })
+    .await?;
+    Ok((broker, sim))
+}
+
+fn rate(n: usize, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+async fn uplink(n: usize) -> Result<Vec<Row>> {
+    let (broker, sim) = bench_sim().await?;
+    let addr = broker.local_addr();
+    let mut rx = counter(addr, "bench-up-sub", "bench/up/#").await?;
+    let tty = sim.tty().to_path_buf();
+    // Through the simulator: a driver sends each AT+MPUB after the previous OK.
+    let (port, start) = tokio::task::spawn_blocking(move || -> Result<(Port, Instant)> {
+        let mut p = connected(&tty, "bench-up")?;
+        let start = Instant::now();
+        for i in 0..n {
+            p.at(
+                &format!("AT+MPUB=\"bench/up/sim\",0,0,\"payload-{i}\""),
+                "OK\r\n",
+            )?;
+        }
+        Ok((p, start))
+    })
+    .await??;
+    let ours = arrivals(&mut rx, "bench/up/sim", n).await? - start;
+    // Pipelined: a host that writes every line without waiting for the OKs (the engine still
+    // takes them one at a time, in order); a reader drains the OKs meanwhile.
+    let start_pipe = tokio::task::spawn_blocking(move || -> Result<Instant> {
+        let mut p = port;
+        let mut reader = Port {
+            file: p.file.try_clone()?,
+            seen: Vec::new(),
+        };
+        let oks = std::thread::spawn(move || reader.count(b"OK\r\n", n));
+        let mut lines = Vec::new();
+        for i in 0..n {
+            lines.extend_from_slice(
+                format!("AT+MPUB=\"bench/up/pipe\",0,0,\"payload-{i}\"\r").as_bytes(),
+            );
+        }
+        let start = Instant::now();
+        p.send(&lines)?;
+        oks.join().map_err(|_| anyhow!("reader panicked"))??;
+        Ok(start)
+    })
+    .await??;
+    let piped = arrivals(&mut rx, "bench/up/pipe", n).await? - start_pipe;
+    // Direct: the same payloads from a rumqttc client.
+    let (c, mut ev) = client(addr, "bench-up-direct");
+    tokio::spawn(async move { while ev.poll().await.is_ok() {} });
+    let start = Instant::now();
+    for i in 0..n {
+        c.publish(
+            "bench/up/direct",
+            rumqttc::QoS::AtMostOnce,
+            false,
+            format!("payload-{i}"),
+        )
+        .await?;
+    }
+    let base = arrivals(&mut rx, "bench/up/direct", n).await? - start;
+    drop(rx); // the broker's shutdown below ends the subscriber; not an error to report
+    sim.shutdown().await;
+    broker.shutdown().await;
+    let (o, p, b) = (rate(n, ours), rate(n, piped), rate(n, base));
+    Ok(vec![
+        row(
+            "uplink QoS 0, AT+MPUB after each OK (msgs/s at a subscriber)",
+            format!("{o:.0}/s"),
+            format!("{b:.0}/s (direct rumqttc, pipelined)"),
+            format!("{:.2}", o / b),
+            ">= 0.5 of direct",
+            Some(o / b >= 0.5),
+        ),
+        row(
+            "uplink QoS 0, AT+MPUB lines pipelined (msgs/s at a subscriber)",
+            format!("{p:.0}/s"),
+            format!("{b:.0}/s (direct rumqttc, pipelined)"),
+            format!("{:.2}", p / b),
+            ">= 0.5 of direct",
+            Some(p / b >= 0.5),
+        ),
+    ])
+}
+
+async fn downlink(n: usize) -> Result<Row> {
+    let (broker, sim) = bench_sim().await?;
+    let addr = broker.local_addr();
+    let tty = sim.tty().to_path_buf();
+    let mut port = tokio::task::spawn_blocking(move || -> Result<Port> {
+        let mut p = connected(&tty, "bench-down")?;
+        p.at("AT+MSUB=\"bench/down/sim\",0", "SUBACK\r\n")?;
+        Ok(p)
+    })
+    .await??;
+    let (c, mut ev) = client(addr, "bench-down-pub");
+    tokio::spawn(async move { while ev.poll().await.is_ok() {} });
+    let reader = tokio::task::spawn_blocking(move || -> Result<Instant> {
+        port.count(b"+MSUB: \"bench/down/sim\"", n)?;
+        Ok(Instant::now())
+    });
+    let start = Instant::now();
+    for i in 0..n {
+        c.publish(
+            "bench/down/sim",
+            rumqttc::QoS::AtMostOnce,
+            false,
+            format!("payload-{i}"),
+        )
+        .await?;
+    }
+    let ours = reader.await?? - start;
+    let mut rx = counter(addr, "bench-down-direct", "bench/down/direct").await?;
+    let start = Instant::now();
+    for i in 0..n {
+        c.publish(
+            "bench/down/direct",
+            rumqttc::QoS::AtMostOnce,
+            false,
+            format!("payload-{i}"),
+        )
+        .await?;
+    }
+    let base = arrivals(&mut rx, "bench/down/direct", n).await? - start;
+    drop(rx);
+    sim.shutdown().await;
+    broker.shutdown().await;
+    let (o, b) = (rate(n, ours), rate(n, base));
+    Ok(row(
+        "downlink QoS 0 (+MSUB read from the tty, msgs/s)",
+        format!("{o:.0}/s"),
+        format!("{b:.0}/s (direct subscriber)"),
+        format!("{:.2}", o / b),
+        ">= 0.5 of direct",
+        Some(o / b >= 0.5),
+    ))
+}
+
+async fn qos1(rounds: usize, per_round: usize, bare_pty: Duration) -> Result<Vec<Row>> {
+    let (broker, sim) = bench_sim().await?;
+    let addr = broker.local_addr();
+    let tty = sim.tty().to_path_buf();
+    let mut port = tokio::task::spawn_blocking(move || connected(&tty, "bench-q1")).await??;
+    let (c, mut ev) = client(addr, "bench-q1-direct");
+    let (acks_tx, mut acks) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(e) = ev.poll().await {
+            if let rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_)) = e {
+                let _ = acks_tx.send(Instant::now());
+            }
+        }
+    });
+    let (mut ours, mut base) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let (p, o) = tokio::task::spawn_blocking(move || -> Result<(Port, Vec<Duration>)> {
+            let mut v = Vec::with_capacity(per_round);
+            for i in 0..per_round {
+                let t = Instant::now();
+                port.at(
+                    &format!("AT+MPUB=\"bench/q1/sim\",1,0,\"payload-{i}\""),
+                    "PUBACK\r\n",
+                )?;
+                v.push(t.elapsed());
+            }
+            Ok((port, v))
+        })
+        .await??;
+        port = p;
+        ours.extend(o);
+        for i in 0..per_round {
+            let t = Instant::now();
+            c.publish(
+                "bench/q1/direct",
+                rumqttc::QoS::AtLeastOnce,
+                false,
+                format!("payload-{i}"),
+            )
+            .await?;
+            let at = tokio::time::timeout(WAIT, acks.recv())
+                .await?
+                .context("direct client gone")?;
+            base.push(at - t);
+        }
+    }
+    sim.shutdown().await;
+    broker.shutdown().await;
+    let (om, bm) = (pct(&mut ours, 0.5), pct(&mut base, 0.5));
+    let (o99, b99) = (pct(&mut ours, 0.99), pct(&mut base, 0.99));
+    let r = om.as_secs_f64() / bm.as_secs_f64();
+    // The AT path cannot beat one PTY round trip plus one MQTT round trip.
+    let floor = bare_pty + bm;
+    let rf = om.as_secs_f64() / floor.as_secs_f64();
+    Ok(vec![
+        row(
+            "QoS 1 latency (AT+MPUB -> PUBACK), median / p99",
+            format!("{} / {}", us(om), us(o99)),
+            format!("{} / {} (direct publish -> PubAck)", us(bm), us(b99)),
+            format!("{r:.2}x"),
+            "<= 2x direct",
+            Some(r <= 2.0),
+        ),
+        row(
+            "QoS 1 latency vs bare PTY round trip + direct",
+            us(om),
+            format!("{} ({} + {})", us(floor), us(bare_pty), us(bm)),
+            format!("{rf:.2}x"),
+            "-",
+            None,
+        ),
+    ])
+}
+
+fn sim_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_modem-sim"))
+}
+
+/// Spawns the binary and waits for its ready file; returns the child, the ready JSON and the
+/// time it took.
+fn spawn_ready(
+    extra: &[&str],
+    dir: &Path,
+) -> Result<(std::process::Child, serde_json::Value, Duration)> {
+    let ready = dir.join("ready.json");
+    let _ = std::fs::remove_file(&ready);
+    let t = Instant::now();
+    let mut child = Command::new(sim_bin())
+        .arg("--ready-file")
+        .arg(&ready)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    while !ready.exists() {
+        if t.elapsed() > WAIT {
+            let _ = child.kill();
+            bail!("no ready file after {WAIT:?}");
+        }
+        if let Some(s) = child.try_wait()? {
+            bail!("modem-sim exited: {s}");
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let took = t.elapsed();
+    let json = serde_json::from_slice(&std::fs::read(&ready)?)?;
+    Ok((child, json, took))
+}
+
+fn stop(mut child: std::process::Child) -> Result<()> {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )?;
+    child.wait()?;
+    Ok(())
+}
+
+fn startup(runs: usize) -> Result<Row> {
+    let dir = tempfile::tempdir()?;
+    let mut v = Vec::new();
+    for _ in 0..runs {
+        let (child, _, took) = spawn_ready(&[], dir.path())?;
+        v.push(took);
+        stop(child)?;
+    }
+    let med = pct(&mut v, 0.5);
+    let max = pct(&mut v, 1.0);
+    Ok(row(
+        "startup (spawn -> ready file), median / max",
+        format!("{} / {}", ms(med), ms(max)),
+        "-".into(),
+        "-".into(),
+        "< 50 ms",
+        Some(med < Duration::from_millis(50)),
+    ))
+}
+
+fn suite() -> Result<Row> {
+    let harness = sim_bin().with_file_name("modem-harness");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    if !harness.exists() {
+        return Ok(row(
+            "conformance suite (`modem-harness features features/`)",
+            "not measured: build it first (`cargo build --release -p modem-harness`)".into(),
+            "-".into(),
+            "-".into(),
+            "< 60 s",
+            None,
+        ));
+    }
+    let t = Instant::now();
+    let out = Command::new(&harness)
+        .args(["features", "features/"])
+        .current_dir(&root)
+        .output()?;
+    let took = t.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let summary = text
+        .lines()
+        .rev()
+        .find(|l| l.contains("passed"))
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    Ok(row(
+        "conformance suite (`modem-harness features features/`, release, no build)",
+        format!(
+            "{:.1} s ({})",
+            took.as_secs_f64(),
+            if out.status.success() {
+                summary
+            } else {
+                format!("FAILED: {summary}")
+            }
+        ),
+        "-".into(),
+        "-".into(),
+        "< 60 s",
+        Some(out.status.success() && took < Duration::from_secs(60)),
+    ))
+}
+
+/// A tty opened non-blocking, driven by the runtime, so one task per modem can wait on it.
+struct AsyncTty {
+    fd: AsyncFd<std::fs::File>,
+    seen: Vec<u8>,
+}
+
+impl AsyncTty {
+    fn open(path: &Path) -> Result<AsyncTty> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(nix::libc::O_NOCTTY | nix::libc::O_NONBLOCK)
+            .open(path)
+            .with_context(|| format!("open {}", path.display()))?;
+        raw(&file)?;
+        Ok(AsyncTty {
+            // SAFETY: the AsyncFd owns the File, so its fd stays open and the same until the
+            // AsyncFd is dropped.
+            fd: unsafe { AsyncFd::register(file) }.map_err(|e| anyhow!("register the tty: {e}"))?,
+            seen: Vec::new(),
+        })
+    }
+
+    async fn at(&mut self, cmd: &str, answer: &str) -> Result<()> {
+        let line = format!("{cmd}\r");
+        let mut off = 0;
+        while off < line.len() {
+            let mut g = self.fd.writable().await?;
+            if let Ok(r) = g.try_io(|f| f.get_ref().write(&line.as_bytes()[off..])) {
+                off += r?;
+            }
+        }
+        loop {
+            if let Some(p) = find(&self.seen, answer.as_bytes()) {
+                self.seen.drain(..p + answer.len());
+                return Ok(());
+            }
+            let mut g = self.fd.readable().await?;
+            let mut buf = [0u8; 4096];
+            if let Ok(r) = g.try_io(|f| f.get_ref().read(&mut buf)) {
+                let n = r?;
+                self.seen.extend_from_slice(&buf[..n]);
+            }
+        }
+    }
+}
+
+fn rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("VmRSS")
+}
+
+async fn fleet(n: usize) -> Result<Vec<Row>> {
+    let dir = tempfile::tempdir()?;
+    let count = n.to_string();
+    let t = Instant::now();
+    let path = dir.path().to_path_buf();
+    let (child, ready, took) =
+        tokio::task::spawn_blocking(move || spawn_ready(&["--count", &count], &path)).await??;
+    let ttys: Vec<PathBuf> = ready["ttys"]
+        .as_array()
+        .context("ttys")?
+        .iter()
+        .filter_map(|v| v.as_str().map(PathBuf::from))
+        .collect();
+    if ttys.len() != n {
+        bail!("{} ttys for {n} modems", ttys.len());
+    }
+    let mut tasks = Vec::with_capacity(n);
+    for (i, tty) in ttys.iter().enumerate() {
+        let mut port = AsyncTty::open(tty)?;
+        tasks.push(tokio::spawn(async move {
+            port.at(&format!("AT+MCONFIG=fleet-{i},root,luat123456"), "OK\r\n")
+                .await?;
+            port.at("AT+MIPSTART=\"lbsmqtt.airm2m.com\",1883", "CONNECT OK\r\n")
+                .await?;
+            port.at("AT+MCONNECT=1,60", "CONNACK OK\r\n").await?;
+            Ok::<_, anyhow::Error>(port)
+        }));
+    }
+    let mut ports = Vec::with_capacity(n);
+    for task in tasks {
+        ports.push(tokio::time::timeout(WAIT, task).await???);
+    }
+    let all = t.elapsed();
+    let rss = rss_kib(child.id())?;
+    drop(ports);
+    stop(child)?;
+    Ok(vec![row(
+        &format!("fleet of {n}: spawn -> ready file / -> all CONNACK OK; RSS"),
+        format!(
+            "{} / {}; {:.1} MiB = {:.0} KiB per modem",
+            ms(took),
+            ms(all),
+            rss as f64 / 1024.0,
+            rss as f64 / n as f64
+        ),
+        "-".into(),
+        "-".into(),
+        if n >= 1000 {
+            "1000 modems in one process"
+        } else {
+            "-"
+        },
+        (n >= 1000).then_some(true),
+    )])
+}
