@@ -69,7 +69,7 @@ pub fn session(data: &[u8]) {
                 kind,
             }));
             if m == 0xF9 && host.len() % 2 == 1 {
-                effects.extend(engine.fault(&Fault::PdnDeact));
+                effects.extend(engine.fault(&Fault::PDN_DEACT));
             }
         }
         for e in effects {

@@ -7,6 +7,7 @@
 
 pub mod at;
 pub mod broker;
+pub mod control;
 pub mod dialect;
 #[doc(hidden)]
 pub mod fuzzing;

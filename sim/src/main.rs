@@ -90,6 +90,12 @@ struct Cli {
     #[arg(long)]
     tls_client_auth: bool,
 
+    /// Serve the fault-injection control socket here (mode 0600; `modem-sim inject --control
+    /// PATH <fault>`). Default: a private temporary directory, named in the banner and the
+    /// ready file.
+    #[arg(long, value_name = "PATH")]
+    control: Option<PathBuf>,
+
     /// The IMEI the module reports (AT+CGSN).
     #[arg(long, default_value = "868488076771714")]
     imei: String,
@@ -109,6 +115,26 @@ enum Cmd {
         #[arg(long, value_name = "DIR", default_value = "certs")]
         out: PathBuf,
     },
+    /// Inject a fault into a running simulator through its control socket; exits 0 once the
+    /// fault is applied (its URCs are on the tty).
+    #[command(after_help = inject_help())]
+    Inject {
+        /// The simulator's control socket (its banner and ready file name it).
+        #[arg(long, value_name = "PATH")]
+        control: PathBuf,
+        /// The fault (see the list below).
+        fault: String,
+        /// The fault's arguments.
+        #[arg(allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn inject_help() -> String {
+    format!(
+        "Faults:\n{}\n\nExamples:\n  modem-sim inject --control /tmp/air.sock closed\n  modem-sim inject --control /tmp/air.sock pdn-deact 3\n  modem-sim inject --control /tmp/air.sock kick-idle 5\n\nExit: 0 once applied, 1 when the simulator cannot be reached or refuses, 2 on an unknown fault or bad arguments.",
+        modem_sim::modem::fault_list()
+    )
 }
 
 const EXAMPLES: &str = "Examples:
@@ -119,6 +145,7 @@ const EXAMPLES: &str = "Examples:
   modem-sim --tls-client-auth                 # the TLS listener requires client certificates
   modem-sim --tls-broker mqtts://127.0.0.1:8883   # AT+SSLMIPSTART goes to your TLS broker
   modem-sim certs --out certs/                # write a fresh test PKI
+  modem-sim --control /tmp/air.sock           # then: modem-sim inject --control /tmp/air.sock closed
 
 Exit: 0 after SIGINT/SIGTERM, 1 when startup fails, 2 on bad arguments.";
 
@@ -147,6 +174,14 @@ fn parse_resolve(s: &str) -> Result<(String, HostPort), String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Cmd::Inject {
+        control,
+        fault,
+        args,
+    }) = &cli.command
+    {
+        return inject(control, fault, args).await;
+    }
     let level = match cli.verbose {
         0 => "info",
         1 => "debug",
@@ -164,6 +199,32 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("modem-sim: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `modem-sim inject`: the fault is checked here first, so a typo gets the list of faults
+/// without a simulator running.
+async fn inject(control: &Path, fault: &str, args: &[String]) -> ExitCode {
+    let text = std::iter::once(fault)
+        .chain(args.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let fault: modem_sim::modem::Fault = match text.parse() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("modem-sim inject: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match modem_sim::control::request(control, &fault).await {
+        Ok(()) => {
+            println!("applied: {fault}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("modem-sim inject: {e}");
             ExitCode::FAILURE
         }
     }
@@ -204,6 +265,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Cmd::Certs { out }) = &cli.command {
         return write_certs(out);
     }
+    // Without --control, a directory only we can enter holds the socket.
+    let private_dir = match &cli.control {
+        Some(_) => None,
+        None => Some(private_dir()?),
+    };
+    let control = cli.control.clone().or_else(|| {
+        private_dir
+            .as_ref()
+            .map(|d: &PathBuf| d.join("control.sock"))
+    });
     let cfg = SimConfig {
         tls_broker: cli.tls_broker.clone(),
         tls_bind: cli.tls_bind,
@@ -218,6 +289,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             imei: cli.imei.clone(),
             ..Identity::default()
         },
+        control,
     };
     let sim = Simulator::start(cfg).await?;
     let info = sim.ready_info();
@@ -231,7 +303,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(path) = &cli.ready_file {
         let _ = std::fs::remove_file(path);
     }
+    if let Some(dir) = private_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     Ok(())
+}
+
+/// A fresh directory with mode 0700 under the temporary directory, for the control socket.
+fn private_dir() -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let base = std::env::temp_dir();
+    let pid = std::process::id();
+    for n in 0..100u32 {
+        let dir = base.join(format!("modem-sim-{pid}-{n}"));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => anyhow::bail!("cannot create {}: {e}", dir.display()),
+        }
+    }
+    anyhow::bail!("cannot create a private directory under {}", base.display())
 }
 
 fn print_banner(cli: &Cli, info: &ReadyInfo) {
@@ -285,6 +376,12 @@ fn print_banner(cli: &Cli, info: &ReadyInfo) {
     }
     for (name, to) in &cli.resolve {
         b += &format!("  route:  {name} -> {to}\n");
+    }
+    if !info.control.is_empty() {
+        b += &format!(
+            "  faults: modem-sim inject --control {} <fault>   (modem-sim inject --help lists them)\n",
+            info.control
+        );
     }
     b += &format!(
         "  try:    picocom -b 115200 {}   (type AT and Enter; quit with C-a C-x)\n",

@@ -40,6 +40,9 @@ pub struct SimConfig {
     pub tls_bind: SocketAddr,
     /// The embedded TLS listener's certificate and client-certificate policy.
     pub tls_server: TlsServer,
+    /// Where to serve the control socket (fault injection from other processes); `None`:
+    /// no socket, faults only through [`Simulator::inject`].
+    pub control: Option<PathBuf>,
 }
 
 /// The identity of the embedded TLS listener. `Default` is the committed test PKI
@@ -86,6 +89,7 @@ impl Default for SimConfig {
             tls_broker: None,
             tls_bind: ([127, 0, 0, 1], 0).into(),
             tls_server: TlsServer::default(),
+            control: None,
         }
     }
 }
@@ -103,6 +107,17 @@ pub enum SimError {
     Dialect(String),
     #[error("the embedded TLS listener's certificates: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    Control(#[from] crate::control::ControlError),
+}
+
+/// Why a fault could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum InjectError {
+    #[error("`{0}` needs the embedded broker, and this simulator routes to --broker")]
+    NeedsBroker(Fault),
+    #[error("the simulator has stopped")]
+    Stopped,
 }
 
 /// What `--ready-file` holds once the PTY takes commands.
@@ -119,7 +134,7 @@ pub struct ReadyInfo {
     pub mqtts: String,
     /// The CA file that verifies `mqtts` (empty when it is compiled in and not on disk).
     pub ca: String,
-    /// The control socket (empty until fault injection exists).
+    /// The control socket (`modem-sim inject --control PATH`), or empty.
     pub control: String,
     pub pid: u32,
 }
@@ -127,6 +142,39 @@ pub struct ReadyInfo {
 enum Control {
     /// A fault, and who to tell once its consequences are queued for the UART and the network.
     Fault(Fault, tokio::sync::oneshot::Sender<()>),
+}
+
+/// How long a fault on the links may take to show (each link reporting `Closed`) before
+/// `inject` returns anyway: a link that was ending by itself never reports the fault.
+const LINK_FAULT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A handle that injects faults into a running simulator; clones share it. The control socket
+/// serves one; [`Simulator::injector`] gives one to in-process code.
+#[derive(Clone)]
+pub struct Injector {
+    control: mpsc::UnboundedSender<Control>,
+    broker: Option<Broker>,
+}
+
+impl Injector {
+    /// Applies a fault; returns once its consequences are queued for the UART (for `closed`
+    /// and `reset`: once every link has reported its end to the modem). Logged with tracing.
+    pub async fn inject(&self, fault: Fault) -> Result<(), InjectError> {
+        tracing::info!(%fault, "fault injected");
+        if let Fault::KickIdle(t) = &fault {
+            let broker = self
+                .broker
+                .as_ref()
+                .ok_or_else(|| InjectError::NeedsBroker(fault.clone()))?;
+            broker.set_connect_timeout(t.or(BrokerConfig::default().connect_timeout));
+            return Ok(());
+        }
+        let (done, applied) = tokio::sync::oneshot::channel();
+        self.control
+            .send(Control::Fault(fault, done))
+            .map_err(|_| InjectError::Stopped)?;
+        applied.await.map_err(|_| InjectError::Stopped)
+    }
 }
 
 /// A running simulated module.
@@ -137,7 +185,9 @@ pub struct Simulator {
     broker: Option<Broker>,
     mqtts: Option<SocketAddr>,
     ca_path: Option<PathBuf>,
-    control: mpsc::UnboundedSender<Control>,
+    injector: Injector,
+    control_path: Option<PathBuf>,
+    control_task: Option<JoinHandle<()>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -210,6 +260,21 @@ impl Simulator {
         let engine = Engine::new(dialect, true);
         let (control, control_rx) = mpsc::unbounded_channel();
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel();
+        let injector = Injector {
+            control,
+            broker: broker.clone(),
+        };
+        let control_task = match &cfg.control {
+            Some(path) => {
+                let listener = crate::control::bind(path)?;
+                tracing::info!(path = %path.display(), "control socket listening");
+                Some(tokio::spawn(crate::control::serve(
+                    listener,
+                    injector.clone(),
+                )))
+            }
+            None => None,
+        };
         let task = tokio::spawn(run_modem(uart, engine, router, control_rx, shutdown_rx));
         Ok(Simulator {
             tty,
@@ -218,7 +283,9 @@ impl Simulator {
             broker,
             mqtts,
             ca_path: cfg.tls_server.ca_path.clone(),
-            control,
+            injector,
+            control_path: cfg.control.clone(),
+            control_task,
             shutdown: Some(shutdown),
             task: Some(task),
         })
@@ -264,17 +331,28 @@ impl Simulator {
                 .filter(|_| self.mqtts.is_some())
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
-            control: String::new(),
+            control: self
+                .control_path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             pid: std::process::id(),
         }
     }
 
     /// Applies a fault; returns once the modem has shown its consequences on the UART.
-    pub async fn inject(&self, fault: Fault) {
-        let (done, applied) = tokio::sync::oneshot::channel();
-        if self.control.send(Control::Fault(fault, done)).is_ok() {
-            let _ = applied.await;
-        }
+    pub async fn inject(&self, fault: Fault) -> Result<(), InjectError> {
+        self.injector.inject(fault).await
+    }
+
+    /// A handle for injecting faults from elsewhere (another task).
+    pub fn injector(&self) -> Injector {
+        self.injector.clone()
+    }
+
+    /// The control socket's path, if one is served.
+    pub fn control_path(&self) -> Option<&Path> {
+        self.control_path.as_deref()
     }
 
     /// Stops the modem (its links are dropped like at a power cut: no MQTT DISCONNECT), then the
@@ -287,6 +365,12 @@ impl Simulator {
     }
 
     async fn stop(&mut self) {
+        if let Some(t) = self.control_task.take() {
+            t.abort();
+            if let Some(p) = &self.control_path {
+                let _ = std::fs::remove_file(p);
+            }
+        }
         if let Some(s) = self.shutdown.take() {
             let _ = s.send(());
         }
@@ -298,6 +382,12 @@ impl Simulator {
 
 impl Drop for Simulator {
     fn drop(&mut self) {
+        if let Some(t) = self.control_task.take() {
+            t.abort();
+            if let Some(p) = &self.control_path {
+                let _ = std::fs::remove_file(p);
+            }
+        }
         if let Some(s) = self.shutdown.take() {
             let _ = s.send(());
         }
@@ -361,6 +451,10 @@ async fn run_modem(
         }
     };
     apply(engine.boot(), &mut links);
+    // `closed`/`reset` faults waiting for their links to report the end, with a deadline.
+    let mut link_faults: Vec<(Vec<crate::net::LinkId>, tokio::sync::oneshot::Sender<()>)> =
+        Vec::new();
+    let mut link_fault_deadline: Option<tokio::time::Instant> = None;
     let mut buf = vec![0u8; 4096];
     loop {
         tokio::select! {
@@ -379,12 +473,57 @@ async fn run_modem(
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 }
             },
-            Some(ev) = net_rx.recv() => apply(engine.net_event(ev), &mut links),
+            Some(ev) = net_rx.recv() => {
+                let ended = matches!(
+                    ev.kind,
+                    crate::net::NetEventKind::Closed(_) | crate::net::NetEventKind::ConnectFailed(_)
+                )
+                .then_some(ev.link);
+                apply(engine.net_event(ev), &mut links);
+                if let Some(link) = ended {
+                    for (waiting, _) in &mut link_faults {
+                        waiting.retain(|l| *l != link);
+                    }
+                    let (applied, waiting): (Vec<_>, Vec<_>) =
+                        link_faults.drain(..).partition(|(w, _)| w.is_empty());
+                    link_faults = waiting;
+                    for (_, done) in applied {
+                        let _ = done.send(());
+                    }
+                    if link_faults.is_empty() {
+                        link_fault_deadline = None;
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(link_fault_deadline.unwrap_or_else(tokio::time::Instant::now)), if link_fault_deadline.is_some() => {
+                warn!("links did not report a fault in time");
+                for (_, done) in link_faults.drain(..) {
+                    let _ = done.send(());
+                }
+                link_fault_deadline = None;
+            }
             Some(id) = timer_rx.recv() => apply(engine.timer(id), &mut links),
             Some(Control::Fault(f, done)) = control.recv() => {
-                tracing::info!(fault = ?f, "fault injected");
+                let cmd = match f {
+                    Fault::Closed => Some(crate::net::link::LinkCmd::PeerClose),
+                    Fault::Reset => Some(crate::net::link::LinkCmd::Reset),
+                    _ => None,
+                };
                 apply(engine.fault(&f), &mut links);
-                let _ = done.send(());
+                match cmd.map(|c| links.fault_all(c)) {
+                    Some(ids) if !ids.is_empty() => {
+                        debug!(?ids, fault = %f, "waiting for the links to end");
+                        link_faults.push((ids, done));
+                        link_fault_deadline = Some(tokio::time::Instant::now() + LINK_FAULT_WAIT);
+                    }
+                    Some(_) => {
+                        tracing::info!(fault = %f, "no open link: nothing to close");
+                        let _ = done.send(());
+                    }
+                    None => {
+                        let _ = done.send(());
+                    }
+                }
             }
         }
     }

@@ -50,6 +50,6 @@ async fn connect_timeout(w: &mut ModemWorld, n: u64, unit: String) -> StepResult
 #[when(regex = r"^the network deactivates the PDP context$")]
 async fn pdn_deact(w: &mut ModemWorld) -> StepResult {
     w.transcript.fault("network deactivates the PDP context");
-    w.sim()?.inject(Fault::PdnDeact).await;
+    w.sim()?.inject(Fault::PDN_DEACT).await?;
     Ok(())
 }

@@ -30,10 +30,40 @@ const MAX_PACKET: usize = 1 << 20;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the modem task sends to a running link.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum LinkCmd {
     Mqtt(MqttOp),
     Close,
+    /// Fault `closed`: the link ends as if the peer had closed it. The socket is shut down
+    /// (FIN, so the broker sees the connection end without DISCONNECT) and the modem is told
+    /// [`CloseReason::PeerClosed`].
+    PeerClose,
+    /// Fault `reset`: the socket is aborted (`SO_LINGER` 0, so the broker gets an RST) and the
+    /// modem is told [`CloseReason::Reset`].
+    Reset,
+}
+
+/// A stream that can be made to end with an RST instead of a FIN when dropped.
+pub trait Abort {
+    fn abort_on_drop(&self);
+}
+
+impl Abort for TcpStream {
+    fn abort_on_drop(&self) {
+        if let Err(e) = self.set_zero_linger() {
+            warn!(error = %e, "cannot set SO_LINGER 0: the link ends with a FIN");
+        }
+    }
+}
+
+impl Abort for tokio_rustls::client::TlsStream<TcpStream> {
+    fn abort_on_drop(&self) {
+        self.get_ref().0.abort_on_drop()
+    }
+}
+
+impl Abort for tokio::io::DuplexStream {
+    fn abort_on_drop(&self) {}
 }
 
 /// Connects to `target` (then handshakes TLS when `tls` is given) and runs the link until it
@@ -164,7 +194,7 @@ impl Session {
         mut commands: mpsc::UnboundedReceiver<LinkCmd>,
     ) -> Option<CloseReason>
     where
-        S: AsyncRead + AsyncWrite + Unpin,
+        S: AsyncRead + AsyncWrite + Unpin + Abort,
     {
         let (mut rd, mut wr) = tokio::io::split(stream);
         let mut inbuf = BytesMut::with_capacity(4096);
@@ -179,6 +209,18 @@ impl Session {
                     Some(LinkCmd::Close) => {
                         let _ = wr.shutdown().await;
                         return None;
+                    }
+                    Some(LinkCmd::PeerClose) => {
+                        info!(link = self.link, "fault: the peer closes the link");
+                        let _ = wr.shutdown().await;
+                        return Some(CloseReason::PeerClosed);
+                    }
+                    Some(LinkCmd::Reset) => {
+                        info!(link = self.link, "fault: the link is reset");
+                        let stream = rd.unsplit(wr);
+                        stream.abort_on_drop();
+                        drop(stream);
+                        return Some(CloseReason::Reset("connection reset (fault)".into()));
                     }
                     Some(LinkCmd::Mqtt(op)) => {
                         let packet = self.packet_for(op);
@@ -431,6 +473,17 @@ impl Links {
                 }
             }
         }
+    }
+
+    /// Sends a fault command (`PeerClose` or `Reset`) to every open link. Returns the links
+    /// that took it; each will report `Closed` (unless it was ending anyway).
+    pub fn fault_all(&mut self, cmd: LinkCmd) -> Vec<LinkId> {
+        self.links.retain(|_, l| !l.is_closed());
+        self.links
+            .iter()
+            .filter(|(_, l)| l.send(cmd.clone()).is_ok())
+            .map(|(id, _)| *id)
+            .collect()
     }
 }
 

@@ -330,7 +330,7 @@ fn a_refused_connack_reads_as_closed() {
 fn pdn_deactivation_as_in_seed_001() {
     let mut r = Rig::new();
     r.connected();
-    let fx = r.engine.fault(&crate::modem::Fault::PdnDeact);
+    let fx = r.engine.fault(&crate::modem::Fault::PDN_DEACT);
     assert_eq!(r.take(fx), "\r\n+CGEV: NW PDN DEACT 1\r\n");
     assert!(matches!(r.net.last(), Some(NetRequest::Close { .. })));
     assert_eq!(r.send("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");

@@ -573,12 +573,12 @@ fn mipcall_0_and_pdn_deactivation_break_open_clients() {
     let mut r = Rig::new();
     r.open();
     let link = r.last_link();
-    let fx = r.engine.fault(&Fault::PdnDeact);
+    let fx = r.engine.fault(&Fault::PDN_DEACT);
     assert_eq!(r.take(fx), "\r\n+MIPCALL: 0\r\n\r\n+MQTTBREAK: 1,2\r\n");
     assert_eq!(r.net.last(), Some(&NetRequest::Close { link }));
     assert_eq!(r.send("AT+MIPCALL?"), "\r\n+MIPCALL: 0\r\n\r\nOK\r\n");
     // Without a call the fault shows nothing.
-    let fx = r.engine.fault(&Fault::PdnDeact);
+    let fx = r.engine.fault(&Fault::PDN_DEACT);
     assert_eq!(r.take(fx), "");
 }
 
