@@ -47,7 +47,7 @@ impl SimProcess {
         args.extend_from_slice(extra);
         let mut sim = SimProcess::spawn(&args);
         // Keep the socket's directory alive as long as the process.
-        std::mem::swap(&mut sim.dir, &mut { dir });
+        sim.dir = dir;
         sim
     }
 
