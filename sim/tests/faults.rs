@@ -527,3 +527,102 @@ fn l610_closed_is_mqttbreak_and_pdn_deact_ends_the_call() {
     port.until("\r\n+MIPCALL: 0\r\n\r\n+MQTTBREAK: 1,2\r\n");
     assert!(port.at("AT+MIPCALL?").contains("+MIPCALL: 0\r\n"));
 }
+
+/// A Mosquitto process with password auth that can be killed and started again on its port.
+struct Mosquitto {
+    child: Option<Child>,
+    conf: PathBuf,
+    addr: std::net::SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Mosquitto {
+    fn start() -> Mosquitto {
+        let dir = tempfile::tempdir().unwrap();
+        let passwd = dir.path().join("passwd");
+        let status = Command::new("mosquitto_passwd")
+            .args(["-b", "-c"])
+            .arg(&passwd)
+            .args(["root", "luat123456"])
+            .status()
+            .expect("mosquitto_passwd is installed (apt-get install mosquitto; .ci/run does it)");
+        assert!(status.success());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let conf = dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n",
+                passwd.display()
+            ),
+        )
+        .unwrap();
+        let mut m = Mosquitto {
+            child: None,
+            conf,
+            addr: ([127, 0, 0, 1], port).into(),
+            _dir: dir,
+        };
+        m.run();
+        m
+    }
+
+    fn run(&mut self) {
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(&self.conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto is installed");
+        self.child = Some(child);
+        let deadline = Instant::now() + WAIT;
+        while std::net::TcpStream::connect(self.addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not listen on {}",
+                self.addr
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A real fault, no injection: the broker process is killed. The Air780E prints `CLOSED`;
+/// once the broker is back, seed 001's documented sequence (`MIPCLOSE`, then `MCONFIG`,
+/// `MIPSTART`, `MCONNECT`) reaches `CONNACK OK` again.
+#[test]
+fn killing_the_broker_process_is_closed_and_recovery_works_after_restart() {
+    let mut mosq = Mosquitto::start();
+    let url = format!("mqtt://{}", mosq.addr);
+    let sim = SimProcess::spawn(&["--broker", &url]);
+    let mut port = sim.port();
+    port.connect("dev7");
+    mosq.kill();
+    port.until("\r\nCLOSED\r\n");
+    assert!(port.at("AT+MQTTSTATU").contains("+MQTTSTATU :0"));
+    // While the broker is down, the connect fails.
+    assert!(port.at("AT+MIPCLOSE").contains("+CME ERROR: 767"));
+    port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
+    port.until("\r\nCONNECT FAIL\r\n");
+    mosq.run();
+    assert!(port.at("AT+MIPCLOSE").ends_with("OK\r\n"));
+    port.connect("dev7");
+}
