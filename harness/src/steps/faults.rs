@@ -53,3 +53,15 @@ async fn pdn_deact(w: &mut ModemWorld) -> StepResult {
     w.sim()?.inject(Fault::PDN_DEACT).await?;
     Ok(())
 }
+
+/// Any fault of the control channel's list, in its text form (`closed`, `pdn-deact 3600`,
+/// `signal 7`, ...): recorded, time-stamped, in the transcript beside the AT traffic, then
+/// applied; the step ends once the fault's consequences are queued for the UART.
+#[when(regex = r#"^the fault "([^"]+)" is injected$"#)]
+#[given(regex = r#"^the fault "([^"]+)" is injected$"#)]
+async fn inject(w: &mut ModemWorld, fault: String) -> StepResult {
+    let fault: Fault = fault.parse()?;
+    w.transcript.fault(fault.to_string());
+    w.sim()?.inject(fault).await?;
+    Ok(())
+}
