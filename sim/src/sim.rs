@@ -507,6 +507,7 @@ async fn run_modem(
                 let cmd = match f {
                     Fault::Closed => Some(crate::net::link::LinkCmd::PeerClose),
                     Fault::Reset => Some(crate::net::link::LinkCmd::Reset),
+                    Fault::Blackhole => Some(crate::net::link::LinkCmd::Blackhole),
                     _ => None,
                 };
                 apply(engine.fault(&f), &mut links);
@@ -517,7 +518,9 @@ async fn run_modem(
                         link_fault_deadline = Some(tokio::time::Instant::now() + LINK_FAULT_WAIT);
                     }
                     Some(_) => {
-                        tracing::info!(fault = %f, "no open link: nothing to close");
+                        if f != Fault::Blackhole {
+                            tracing::info!(fault = %f, "no open link: nothing to close");
+                        }
                         let _ = done.send(());
                     }
                     None => {

@@ -252,7 +252,13 @@ impl Watcher {
     }
 
     fn next(&self, topic: &str) -> Vec<u8> {
+        self.next_after(topic).0
+    }
+
+    /// The next payload on `topic`, and the topics of the messages before it.
+    fn next_after(&self, topic: &str) -> (Vec<u8>, Vec<String>) {
         let deadline = Instant::now() + WAIT;
+        let mut before = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let (t, p) = self
@@ -260,8 +266,9 @@ impl Watcher {
                 .recv_timeout(left)
                 .unwrap_or_else(|_| panic!("nothing on {topic} within {WAIT:?}"));
             if t == topic {
-                return p;
+                return (p, before);
             }
+            before.push(t);
         }
     }
 }
@@ -625,4 +632,35 @@ fn killing_the_broker_process_is_closed_and_recovery_works_after_restart() {
     mosq.run();
     assert!(port.at("AT+MIPCLOSE").ends_with("OK\r\n"));
     port.connect("dev7");
+}
+
+/// `blackhole`: nothing gets through either way. The modem's keepalive expires (`CLOSED`); the
+/// broker hears nothing, not even a FIN, until its own keepalive ends the session and
+/// publishes the will.
+#[test]
+fn blackhole_expires_the_keepalive_on_both_sides() {
+    let sim = SimProcess::with_control(&[]);
+    let watcher = Watcher::start(sim.mqtt());
+    let mut port = sim.port();
+    let cfg = "AT+MCONFIG=\"dev8\",root,luat123456,0,0,\"will/dev8\",\"gone\"";
+    assert!(port.at(cfg).ends_with("OK\r\n"));
+    port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
+    port.until("CONNECT OK\r\n");
+    port.send(b"AT+MCONNECT=1,1\r");
+    port.until("CONNACK OK\r\n");
+    sim.fault(&["blackhole"]);
+    // A publish vanishes: the watcher never gets it, only the will.
+    assert!(port
+        .at("AT+MPUB=\"t/lost\",0,0,\"lost\"")
+        .ends_with("OK\r\n"));
+    port.until("\r\nCLOSED\r\n");
+    let (will, before) = watcher.next_after("will/dev8");
+    assert_eq!(will, b"gone");
+    assert!(
+        !before.iter().any(|t| t == "t/lost") && watcher.rx.try_iter().all(|(t, _)| t != "t/lost"),
+        "a blackholed publish reached the broker"
+    );
+    // New links are not blackholed.
+    assert!(port.at("AT+MIPCLOSE").contains("767"));
+    port.connect("dev8");
 }

@@ -53,6 +53,10 @@ pub enum Fault {
     /// The broker closes TCP links that send no MQTT CONNECT within this time (seed 003: the
     /// cloud's 5 s); `None` restores the default.
     KickIdle(Option<std::time::Duration>),
+    /// Every byte on the modem's open links vanishes, both ways: the modem's keepalive
+    /// expires (`CLOSED`), and the broker publishes the will after 1.5 x keepalive (seed 000
+    /// FAQ 3: drops without a word from the network).
+    Blackhole,
 }
 
 impl Fault {
@@ -76,6 +80,10 @@ pub const FAULTS: &[(&str, &str)] = &[
     ("sim-removed", "the SIM is pulled"),
     ("sim-inserted", "the SIM is back"),
     ("signal N", "AT+CSQ reports RSSI N (0-31 or 99)"),
+    (
+        "blackhole",
+        "traffic on the open links vanishes; keepalives expire on both sides",
+    ),
     (
         "kick-idle SECS|off",
         "the broker closes links that send no MQTT CONNECT within SECS",
@@ -134,6 +142,7 @@ impl std::str::FromStr for Fault {
                 Ok(n @ (0..=31 | 99)) => Ok(Fault::Signal(n)),
                 _ => Err(bad(format!("signal `{n}`: RSSI is 0 to 31, or 99"))),
             },
+            ("blackhole", _) => no_args(Fault::Blackhole),
             ("kick-idle", ["off"]) => Ok(Fault::KickIdle(None)),
             ("kick-idle", [s]) => Ok(Fault::KickIdle(Some(secs(s).map_err(bad)?))),
             ("pdn-deact" | "signal" | "kick-idle", _) => {
@@ -157,6 +166,7 @@ impl std::fmt::Display for Fault {
             Fault::SimRemoved => f.write_str("sim-removed"),
             Fault::SimInserted => f.write_str("sim-inserted"),
             Fault::Signal(n) => write!(f, "signal {n}"),
+            Fault::Blackhole => f.write_str("blackhole"),
             Fault::KickIdle(None) => f.write_str("kick-idle off"),
             Fault::KickIdle(Some(d)) => write!(f, "kick-idle {}", d.as_secs_f64()),
         }
@@ -326,6 +336,7 @@ mod tests {
             "signal 7",
             "kick-idle 5",
             "kick-idle off",
+            "blackhole",
         ] {
             let f: Fault = text.parse().unwrap();
             assert_eq!(f.to_string(), text);

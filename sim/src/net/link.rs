@@ -41,7 +41,15 @@ pub enum LinkCmd {
     /// Fault `reset`: the socket is aborted (`SO_LINGER` 0, so the broker gets an RST) and the
     /// modem is told [`CloseReason::Reset`].
     Reset,
+    /// Fault `blackhole`: from now on every byte either way vanishes, FIN and RST included.
+    /// The modem's keepalive expires (`Closed(KeepaliveTimeout)`), and the socket is kept
+    /// open, silent, so the broker sees nothing either until its own keepalive (1.5 x) ends
+    /// the session and publishes the will.
+    Blackhole,
 }
+
+/// How long a blackholed socket is held after the modem gave up on it, at most.
+const BLACKHOLE_HOLD: Duration = Duration::from_secs(600);
 
 /// A stream that can be made to end with an RST instead of a FIN when dropped.
 pub trait Abort {
@@ -156,6 +164,8 @@ struct Session {
     outgoing: HashMap<u16, Pending>,
     /// QoS 2 publishes from the broker between PUBREC and PUBREL (exactly-once dedup).
     incoming_qos2: HashSet<u16>,
+    /// Fault `blackhole`: nothing is sent, nothing received.
+    blackhole: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +186,7 @@ impl Session {
             next_pkid: 0,
             outgoing: HashMap::new(),
             incoming_qos2: HashSet::new(),
+            blackhole: false,
         }
     }
 
@@ -194,10 +205,12 @@ impl Session {
         mut commands: mpsc::UnboundedReceiver<LinkCmd>,
     ) -> Option<CloseReason>
     where
-        S: AsyncRead + AsyncWrite + Unpin + Abort,
+        S: AsyncRead + AsyncWrite + Unpin + Abort + Send + 'static,
     {
         let (mut rd, mut wr) = tokio::io::split(stream);
         let mut inbuf = BytesMut::with_capacity(4096);
+        // Under `blackhole`, the peer's FIN or RST vanishes too: stop reading, keep waiting.
+        let mut reading = true;
         loop {
             let ping_at = self.keepalive.map(|k| self.last_sent + k);
             tokio::select! {
@@ -215,6 +228,10 @@ impl Session {
                         let _ = wr.shutdown().await;
                         return Some(CloseReason::PeerClosed);
                     }
+                    Some(LinkCmd::Blackhole) => {
+                        info!(link = self.link, "fault: the link is blackholed");
+                        self.blackhole = true;
+                    }
                     Some(LinkCmd::Reset) => {
                         info!(link = self.link, "fault: the link is reset");
                         let stream = rd.unsplit(wr);
@@ -229,9 +246,11 @@ impl Session {
                         }
                     }
                 },
-                read = rd.read_buf(&mut inbuf) => match read {
+                read = rd.read_buf(&mut inbuf), if reading => match read {
+                    Ok(0) | Err(_) if self.blackhole => reading = false,
                     Ok(0) => return Some(CloseReason::PeerClosed),
                     Err(e) => return Some(CloseReason::Reset(e.to_string())),
+                    Ok(_) if self.blackhole => inbuf.clear(),
                     Ok(_) => loop {
                         match Packet::read(&mut inbuf, MAX_PACKET) {
                             Ok(packet) => {
@@ -247,6 +266,17 @@ impl Session {
                 _ = sleep_until(ping_at.unwrap_or_else(Instant::now)), if ping_at.is_some() => {
                     if self.ping_outstanding {
                         warn!(link = self.link, "no PINGRESP within the keepalive interval");
+                        if self.blackhole {
+                            // The module gives up; the network never tells the broker.
+                            tokio::spawn(async move {
+                                let mut sink = [0u8; 1024];
+                                let _hold = wr;
+                                let _ = tokio::time::timeout(BLACKHOLE_HOLD, async {
+                                    while let Ok(1..) = rd.read(&mut sink).await {}
+                                })
+                                .await;
+                            });
+                        }
                         return Some(CloseReason::KeepaliveTimeout);
                     }
                     self.ping_outstanding = true;
@@ -328,6 +358,11 @@ impl Session {
         packet
             .write(&mut buf, usize::MAX)
             .map_err(|e| CloseReason::Protocol(e.to_string()))?;
+        if self.blackhole {
+            debug!(link = self.link, ?packet, "-> blackhole");
+            self.last_sent = Instant::now();
+            return Ok(());
+        }
         debug!(link = self.link, ?packet, "-> broker");
         wr.write_all(&buf)
             .await
@@ -478,6 +513,14 @@ impl Links {
     /// Sends a fault command (`PeerClose` or `Reset`) to every open link. Returns the links
     /// that took it; each will report `Closed` (unless it was ending anyway).
     pub fn fault_all(&mut self, cmd: LinkCmd) -> Vec<LinkId> {
+        if matches!(cmd, LinkCmd::Blackhole) {
+            // Nothing to wait for: the links end when their keepalive says so.
+            self.links.retain(|_, l| !l.is_closed());
+            self.links.values().for_each(|l| {
+                let _ = l.send(LinkCmd::Blackhole);
+            });
+            return Vec::new();
+        }
         self.links.retain(|_, l| !l.is_closed());
         self.links
             .iter()

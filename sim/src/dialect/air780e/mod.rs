@@ -168,7 +168,7 @@ impl Dialect for Air780e {
             Fault::Signal(n) => cell.rssi = *n,
             // These enter below the dialect (the socket, the broker); the module sees their
             // consequences as network events.
-            Fault::Closed | Fault::Reset | Fault::KickIdle(_) => {}
+            Fault::Closed | Fault::Reset | Fault::Blackhole | Fault::KickIdle(_) => {}
         }
     }
 }

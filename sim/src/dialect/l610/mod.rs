@@ -202,7 +202,7 @@ impl Dialect for L610 {
             Fault::Signal(n) => cell.rssi = *n,
             // These enter below the dialect (the socket, the broker); the module sees their
             // consequences as network events.
-            Fault::Closed | Fault::Reset | Fault::KickIdle(_) => {}
+            Fault::Closed | Fault::Reset | Fault::Blackhole | Fault::KickIdle(_) => {}
         }
     }
 }
