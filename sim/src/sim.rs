@@ -414,19 +414,30 @@ async fn run_modem(
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let queued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let writer_queued = queued.clone();
+    // Fault `uart-fragment`: the writer splits each write into small pieces.
+    let fragment = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer_fragment = fragment.clone();
     let writer = tokio::spawn(async move {
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
         while let Some(bytes) = out_rx.recv().await {
-            if let Err(e) = wr.write_all(&bytes).await {
+            let written = if writer_fragment.load(std::sync::atomic::Ordering::Relaxed) {
+                write_fragmented(&mut wr, &bytes, &mut seed).await
+            } else {
+                wr.write_all(&bytes).await
+            };
+            if let Err(e) = written {
                 warn!(error = %e, "UART write failed");
             }
             writer_queued.fetch_sub(bytes.len(), std::sync::atomic::Ordering::Relaxed);
         }
         wr
     });
-    let apply = |effects: Vec<Effect>, links: &mut Links| {
+    let mut uart_faults = UartFaults::default();
+    let apply = |effects: Vec<Effect>, links: &mut Links, uart_faults: &mut UartFaults| {
         for e in effects {
             match e {
                 Effect::Uart(bytes) => {
+                    let bytes = uart_faults.noise(bytes);
                     debug!(out = %String::from_utf8_lossy(&bytes).escape_debug(), "uart <-");
                     let len = bytes.len();
                     if queued.fetch_add(len, std::sync::atomic::Ordering::Relaxed) + len
@@ -450,7 +461,7 @@ async fn run_modem(
             }
         }
     };
-    apply(engine.boot(), &mut links);
+    apply(engine.boot(), &mut links, &mut uart_faults);
     // `closed`/`reset` faults waiting for their links to report the end, with a deadline.
     let mut link_faults: Vec<(Vec<crate::net::LinkId>, tokio::sync::oneshot::Sender<()>)> =
         Vec::new();
@@ -466,7 +477,8 @@ async fn run_modem(
                 }
                 Ok(n) => {
                     debug!(input = %String::from_utf8_lossy(&buf[..n]).escape_debug(), "uart ->");
-                    apply(engine.feed(&buf[..n]), &mut links)
+                    let fx = uart_faults.answer(engine.feed(&buf[..n]));
+                    apply(fx, &mut links, &mut uart_faults)
                 }
                 Err(e) => {
                     warn!(error = %e, "UART read failed");
@@ -479,7 +491,8 @@ async fn run_modem(
                     crate::net::NetEventKind::Closed(_) | crate::net::NetEventKind::ConnectFailed(_)
                 )
                 .then_some(ev.link);
-                apply(engine.net_event(ev), &mut links);
+                let fx = uart_faults.unsolicited(engine.net_event(ev));
+                apply(fx, &mut links, &mut uart_faults);
                 if let Some(link) = ended {
                     for (waiting, _) in &mut link_faults {
                         waiting.retain(|l| *l != link);
@@ -502,7 +515,10 @@ async fn run_modem(
                 }
                 link_fault_deadline = None;
             }
-            Some(id) = timer_rx.recv() => apply(engine.timer(id), &mut links),
+            Some(id) = timer_rx.recv() => {
+                let fx = uart_faults.unsolicited(engine.timer(id));
+                apply(fx, &mut links, &mut uart_faults)
+            }
             Some(Control::Fault(f, done)) = control.recv() => {
                 let cmd = match f {
                     Fault::Closed => Some(crate::net::link::LinkCmd::PeerClose),
@@ -510,7 +526,17 @@ async fn run_modem(
                     Fault::Blackhole => Some(crate::net::link::LinkCmd::Blackhole),
                     _ => None,
                 };
-                apply(engine.fault(&f), &mut links);
+                match f {
+                    Fault::UartFragment(on) => {
+                        fragment.store(on, std::sync::atomic::Ordering::Relaxed)
+                    }
+                    Fault::UartGarbage(on) => uart_faults.garbage = on,
+                    Fault::UrcInResponse => uart_faults.armed = true,
+                    Fault::Latency(ms) => links.latency.set(ms),
+                    _ => {}
+                }
+                let fx = uart_faults.unsolicited(engine.fault(&f));
+                apply(fx, &mut links, &mut uart_faults);
                 match cmd.map(|c| links.fault_all(c)) {
                     Some(ids) if !ids.is_empty() => {
                         debug!(?ids, fault = %f, "waiting for the links to end");
@@ -541,6 +567,123 @@ async fn run_modem(
     {
         warn!("UART output not drained at shutdown (the host is not reading)");
         writer.abort();
+    }
+}
+
+/// Writes `bytes` in random pieces of 1 to 8 bytes, each flushed and a moment apart, so the
+/// host's reads see them separately (fault `uart-fragment`).
+async fn write_fragmented<W: tokio::io::AsyncWrite + Unpin>(
+    wr: &mut W,
+    bytes: &[u8],
+    seed: &mut u64,
+) -> std::io::Result<()> {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let n = (next_random(seed) % 8 + 1) as usize;
+        let (piece, tail) = rest.split_at(n.min(rest.len()));
+        wr.write_all(piece).await?;
+        wr.flush().await?;
+        rest = tail;
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    Ok(())
+}
+
+/// xorshift64: the UART faults need variety, not quality.
+fn next_random(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+/// UART faults that rearrange or add to the module's output: `uart-garbage` and
+/// `urc-in-response`. Pure, so they are tested without a PTY.
+#[derive(Debug)]
+struct UartFaults {
+    /// Noise bytes before each line.
+    garbage: bool,
+    /// The next unsolicited output is held for the next command's answer.
+    armed: bool,
+    /// Held unsolicited output (and whatever followed it, to keep the order).
+    held: Option<Vec<u8>>,
+    seed: u64,
+}
+
+impl Default for UartFaults {
+    fn default() -> Self {
+        UartFaults {
+            garbage: false,
+            armed: false,
+            held: None,
+            seed: 0x853C_49E6_748F_EA9B,
+        }
+    }
+}
+
+/// What `uart-garbage` puts before a line: bytes no AT line holds.
+const NOISE: &[u8] = &[0x00, 0xFF, 0xFE, 0x80, 0x1A];
+
+impl UartFaults {
+    /// Output nobody asked for (network events, faults, timers): held under `urc-in-response`.
+    fn unsolicited(&mut self, effects: Vec<Effect>) -> Vec<Effect> {
+        if !self.armed && self.held.is_none() {
+            return effects;
+        }
+        let mut rest = Vec::with_capacity(effects.len());
+        for e in effects {
+            match e {
+                Effect::Uart(bytes) => {
+                    self.armed = false;
+                    tracing::info!(urc = %String::from_utf8_lossy(&bytes).escape_debug(), "fault urc-in-response: URC held for the next answer");
+                    self.held.get_or_insert_with(Vec::new).extend(bytes);
+                }
+                other => rest.push(other),
+            }
+        }
+        rest
+    }
+
+    /// Output answering the host: a held URC goes in after the echo, before the answer (at the
+    /// answer's first `\r\n`).
+    fn answer(&mut self, mut effects: Vec<Effect>) -> Vec<Effect> {
+        let Some(held) = self.held.take() else {
+            return effects;
+        };
+        for e in &mut effects {
+            if let Effect::Uart(bytes) = e {
+                if let Some(at) = bytes.windows(2).position(|w| w == b"\r\n") {
+                    bytes.splice(at..at, held);
+                    return effects;
+                }
+            }
+        }
+        // Only echo so far: keep waiting for the answer.
+        self.held = Some(held);
+        effects
+    }
+
+    /// Noise before a line under `uart-garbage`: before a write that starts a line, or after
+    /// the echo that starts a write (at its first `\r\n`, which no echo holds). Never inside
+    /// the rest, which may be a message payload.
+    fn noise(&mut self, mut bytes: Vec<u8>) -> Vec<u8> {
+        if !self.garbage {
+            return bytes;
+        }
+        let at = if bytes.starts_with(b"\r\n") {
+            0
+        } else {
+            match bytes.windows(3).position(|w| w == b"\r\r\n") {
+                Some(p) => p + 1,
+                None => return bytes,
+            }
+        };
+        let n = (next_random(&mut self.seed) % 4 + 1) as usize;
+        let noise: Vec<u8> = (0..n)
+            .map(|_| NOISE[(next_random(&mut self.seed) % NOISE.len() as u64) as usize])
+            .collect();
+        bytes.splice(at..at, noise);
+        bytes
     }
 }
 
@@ -576,5 +719,120 @@ impl tokio::io::AsyncWrite for UartIo {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
         std::pin::Pin::new(&mut self.0.pty).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uart(b: &[u8]) -> Effect {
+        Effect::Uart(b.to_vec())
+    }
+
+    #[test]
+    fn urc_in_response_goes_between_echo_and_answer() {
+        let mut f = UartFaults::default();
+        // Not armed: nothing changes.
+        assert_eq!(
+            f.unsolicited(vec![uart(b"\r\nCLOSED\r\n")]),
+            vec![uart(b"\r\nCLOSED\r\n")]
+        );
+        f.armed = true;
+        assert_eq!(f.unsolicited(vec![uart(b"\r\nCLOSED\r\n")]), vec![]);
+        // What follows a held URC waits behind it.
+        assert_eq!(f.unsolicited(vec![uart(b"\r\n+MSUB: 0\r\n")]), vec![]);
+        // Echo only: still held.
+        assert_eq!(f.answer(vec![uart(b"AT+CS")]), vec![uart(b"AT+CS")]);
+        assert_eq!(
+            f.answer(vec![uart(b"Q\r\r\n+CSQ: 29,99\r\n\r\nOK\r\n")]),
+            vec![uart(
+                b"Q\r\r\nCLOSED\r\n\r\n+MSUB: 0\r\n\r\n+CSQ: 29,99\r\n\r\nOK\r\n"
+            )]
+        );
+        // Only the next URC.
+        assert_eq!(
+            f.unsolicited(vec![uart(b"\r\nX\r\n")]),
+            vec![uart(b"\r\nX\r\n")]
+        );
+        assert_eq!(
+            f.answer(vec![uart(b"\r\nOK\r\n")]),
+            vec![uart(b"\r\nOK\r\n")]
+        );
+    }
+
+    #[test]
+    fn garbage_goes_before_lines_only() {
+        let mut f = UartFaults::default();
+        assert_eq!(f.noise(b"\r\nOK\r\n".to_vec()), b"\r\nOK\r\n");
+        f.garbage = true;
+        for _ in 0..50 {
+            let out = f.noise(b"\r\nOK\r\n".to_vec());
+            let noise = out.len() - 6;
+            assert!((1..=4).contains(&noise), "{out:?}");
+            assert!(out[..noise].iter().all(|b| NOISE.contains(b)), "{out:?}");
+            assert!(out.ends_with(b"\r\nOK\r\n"));
+        }
+        // An echo is not a line: untouched; after it, before the answer.
+        assert_eq!(f.noise(b"AT\r".to_vec()), b"AT\r");
+        let out = f.noise(b"AT\r\r\nOK\r\n".to_vec());
+        assert!(out.starts_with(b"AT\r") && out.ends_with(b"\r\nOK\r\n") && out.len() > 9);
+        assert!(
+            out[3..out.len() - 6].iter().all(|b| NOISE.contains(b)),
+            "{out:?}"
+        );
+    }
+
+    /// Records each write call's size.
+    #[derive(Default)]
+    struct Writes(Vec<usize>, Vec<u8>);
+
+    impl tokio::io::AsyncWrite for Writes {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.0.push(buf.len());
+            self.1.extend_from_slice(buf);
+            std::task::Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fragments_are_small_and_varied() {
+        let mut w = Writes::default();
+        let data = b"\r\n+CGMR: \"AirM2M_780E_V1169_LTE_AT\"\r\n\r\nOK\r\n";
+        let mut seed = 7u64;
+        write_fragmented(&mut w, data, &mut seed).await.unwrap();
+        assert_eq!(w.1, data);
+        assert!(w.0.iter().all(|n| (1..=8).contains(n)), "{:?}", w.0);
+        assert!(w.0.len() >= data.len() / 8, "{:?}", w.0);
+        let sizes: std::collections::HashSet<_> = w.0.iter().collect();
+        assert!(sizes.len() > 1, "always the same size: {:?}", w.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fragments_carry_every_byte_in_order() {
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        let data: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
+        let mut seed = 1u64;
+        write_fragmented(&mut a, &data, &mut seed).await.unwrap();
+        drop(a);
+        let mut got = Vec::new();
+        b.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, data);
     }
 }

@@ -168,18 +168,22 @@ impl Port {
         self.send(format!("{cmd}\r").as_bytes());
         let deadline = Instant::now() + WAIT;
         loop {
-            let text = String::from_utf8_lossy(&self.seen).into_owned();
-            let end = ["\r\nOK\r\n", "\r\nERROR\r\n"]
+            let seen = &self.seen;
+            let find = |from: usize, needle: &[u8]| {
+                seen.get(from..)?
+                    .windows(needle.len())
+                    .position(|w| w == needle)
+                    .map(|p| from + p)
+            };
+            let end = [&b"\r\nOK\r\n"[..], b"\r\nERROR\r\n"]
                 .iter()
-                .filter_map(|f| text.find(f).map(|p| p + f.len()))
-                .chain(
-                    text.find("+CME ERROR: ")
-                        .and_then(|p| text[p..].find("\r\n").map(|e| p + e + 2)),
-                )
+                .filter_map(|f| find(0, f).map(|p| p + f.len()))
+                .chain(find(0, b"+CME ERROR: ").and_then(|p| find(p, b"\r\n").map(|e| e + 2)))
                 .min();
+            let text = String::from_utf8_lossy(&self.seen).into_owned();
             if let Some(end) = end {
-                self.seen.drain(..end);
-                return text[..end].to_string();
+                let answer: Vec<u8> = self.seen.drain(..end).collect();
+                return String::from_utf8_lossy(&answer).into_owned();
             }
             assert!(
                 Instant::now() < deadline,
@@ -663,4 +667,56 @@ fn blackhole_expires_the_keepalive_on_both_sides() {
     // New links are not blackholed.
     assert!(port.at("AT+MIPCLOSE").contains("767"));
     port.connect("dev8");
+}
+
+/// `urc-in-response`: the next URC (here the `CLOSED` of an injected `closed`) is printed
+/// between the echo of the next command and its answer.
+#[test]
+fn urc_in_response_puts_the_urc_between_echo_and_answer() {
+    let sim = SimProcess::with_control(&[]);
+    let mut port = sim.port();
+    port.connect("dev9");
+    sim.fault(&["urc-in-response"]);
+    sim.fault(&["closed"]);
+    assert_eq!(
+        port.at("AT+CSQ"),
+        "AT+CSQ\r\r\nCLOSED\r\n\r\n+CSQ: 29,99\r\n\r\nOK\r\n"
+    );
+    // Only the next URC: the rest is back to normal.
+    assert!(port
+        .at("AT+MIPCLOSE")
+        .ends_with("AT+MIPCLOSE\r\r\n+CME ERROR: 767\r\n"));
+}
+
+/// `uart-garbage`: noise bytes before the module's lines; `off` stops it. `uart-fragment`
+/// and `latency`: the whole flow still works, byte for byte.
+#[test]
+fn uart_garbage_fragment_and_latency_keep_every_answer_intact() {
+    let sim = SimProcess::with_control(&[]);
+    let watcher = Watcher::start(sim.mqtt());
+    let mut port = sim.port();
+    sim.fault(&["uart-garbage"]);
+    let noisy = port.at("AT+CSQ");
+    assert!(
+        noisy.contains(['\0', '\u{1a}', '\u{fffd}']),
+        "no noise: {noisy:?}"
+    );
+    assert!(noisy.contains("\r\n+CSQ: 29,99\r\n") && noisy.ends_with("\r\nOK\r\n"));
+    sim.fault(&["uart-garbage", "off"]);
+    assert_eq!(port.at("AT+CSQ"), "AT+CSQ\r\r\n+CSQ: 29,99\r\n\r\nOK\r\n");
+
+    sim.fault(&["uart-fragment"]);
+    sim.fault(&["latency", "150"]);
+    assert_eq!(
+        port.at("AT+CGMR"),
+        "AT+CGMR\r\r\n+CGMR: \"AirM2M_780E_V1169_LTE_AT\"\r\n\r\nOK\r\n"
+    );
+    port.connect("dev10");
+    assert!(port
+        .at("AT+MPUB=\"t/slow\",1,0,\"late\"")
+        .ends_with("OK\r\n"));
+    port.until("\r\nPUBACK\r\n");
+    assert_eq!(watcher.next("t/slow"), b"late");
+    sim.fault(&["latency", "0"]);
+    sim.fault(&["uart-fragment", "off"]);
 }

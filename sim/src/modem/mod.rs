@@ -57,6 +57,16 @@ pub enum Fault {
     /// expires (`CLOSED`), and the broker publishes the will after 1.5 x keepalive (seed 000
     /// FAQ 3: drops without a word from the network).
     Blackhole,
+    /// A delay in milliseconds (+-25 % jitter) on every packet of every link, both ways; 0
+    /// turns it off. Seed 000 FAQ 3 point 8: a slow network means late answers.
+    Latency(u64),
+    /// The UART splits each write into small random pieces (`false`: whole writes again).
+    UartFragment(bool),
+    /// The UART puts noise bytes before lines (`false`: no more noise).
+    UartGarbage(bool),
+    /// The next URC is held back and printed between the echo and the answer of the next
+    /// command.
+    UrcInResponse,
 }
 
 impl Fault {
@@ -83,6 +93,22 @@ pub const FAULTS: &[(&str, &str)] = &[
     (
         "blackhole",
         "traffic on the open links vanishes; keepalives expire on both sides",
+    ),
+    (
+        "latency MS",
+        "delay (+-25% jitter) on each packet both ways; 0 turns it off",
+    ),
+    (
+        "uart-fragment [off]",
+        "each UART write is split into small random pieces",
+    ),
+    (
+        "uart-garbage [off]",
+        "noise bytes before the module's lines",
+    ),
+    (
+        "urc-in-response",
+        "the next URC comes between the echo and the answer of the next command",
     ),
     (
         "kick-idle SECS|off",
@@ -143,11 +169,21 @@ impl std::str::FromStr for Fault {
                 _ => Err(bad(format!("signal `{n}`: RSSI is 0 to 31, or 99"))),
             },
             ("blackhole", _) => no_args(Fault::Blackhole),
+            ("latency", [ms]) => match ms.parse::<u64>() {
+                Ok(ms) if ms <= 60_000 => Ok(Fault::Latency(ms)),
+                _ => Err(bad(format!("latency `{ms}`: milliseconds, 0 to 60000"))),
+            },
+            ("uart-fragment", []) => Ok(Fault::UartFragment(true)),
+            ("uart-fragment", ["off"]) => Ok(Fault::UartFragment(false)),
+            ("uart-garbage", []) => Ok(Fault::UartGarbage(true)),
+            ("uart-garbage", ["off"]) => Ok(Fault::UartGarbage(false)),
+            ("urc-in-response", _) => no_args(Fault::UrcInResponse),
             ("kick-idle", ["off"]) => Ok(Fault::KickIdle(None)),
             ("kick-idle", [s]) => Ok(Fault::KickIdle(Some(secs(s).map_err(bad)?))),
-            ("pdn-deact" | "signal" | "kick-idle", _) => {
-                Err(bad(format!("wrong arguments for `{name}`")))
-            }
+            (
+                "pdn-deact" | "signal" | "kick-idle" | "latency" | "uart-fragment" | "uart-garbage",
+                _,
+            ) => Err(bad(format!("wrong arguments for `{name}`"))),
             (other, _) => Err(bad(format!("unknown fault `{other}`"))),
         }
     }
@@ -167,6 +203,12 @@ impl std::fmt::Display for Fault {
             Fault::SimInserted => f.write_str("sim-inserted"),
             Fault::Signal(n) => write!(f, "signal {n}"),
             Fault::Blackhole => f.write_str("blackhole"),
+            Fault::Latency(ms) => write!(f, "latency {ms}"),
+            Fault::UartFragment(true) => f.write_str("uart-fragment"),
+            Fault::UartFragment(false) => f.write_str("uart-fragment off"),
+            Fault::UartGarbage(true) => f.write_str("uart-garbage"),
+            Fault::UartGarbage(false) => f.write_str("uart-garbage off"),
+            Fault::UrcInResponse => f.write_str("urc-in-response"),
             Fault::KickIdle(None) => f.write_str("kick-idle off"),
             Fault::KickIdle(Some(d)) => write!(f, "kick-idle {}", d.as_secs_f64()),
         }
@@ -337,6 +379,12 @@ mod tests {
             "kick-idle 5",
             "kick-idle off",
             "blackhole",
+            "latency 250",
+            "uart-fragment",
+            "uart-fragment off",
+            "uart-garbage",
+            "uart-garbage off",
+            "urc-in-response",
         ] {
             let f: Fault = text.parse().unwrap();
             assert_eq!(f.to_string(), text);

@@ -48,6 +48,32 @@ pub enum LinkCmd {
     Blackhole,
 }
 
+/// Fault `latency MS`: a delay (with +-25 % jitter) before each packet goes out and before each
+/// packet that came in is handled, on every link, open or new. Shared by the links.
+#[derive(Debug, Clone, Default)]
+pub struct Latency(Arc<std::sync::atomic::AtomicU64>);
+
+impl Latency {
+    pub fn set(&self, ms: u64) {
+        self.0.store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Waits the current latency, jittered; at once when it is 0.
+    async fn wait(&self, seed: &mut u64) {
+        let ms = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        if ms == 0 {
+            return;
+        }
+        // xorshift: cheap, and reproducible jitter is not needed.
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        let jitter = ms / 4;
+        let ms = ms - jitter + (*seed % (2 * jitter + 1));
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
+
 /// How long a blackholed socket is held after the modem gave up on it, at most.
 const BLACKHOLE_HOLD: Duration = Duration::from_secs(600);
 
@@ -84,6 +110,7 @@ pub async fn run(
     tls: Option<TlsOptions>,
     commands: mpsc::UnboundedReceiver<LinkCmd>,
     events: mpsc::UnboundedSender<NetEvent>,
+    latency: Latency,
 ) {
     let send = |kind| {
         let _ = events.send(NetEvent { link, kind });
@@ -120,7 +147,8 @@ pub async fn run(
     };
     let _ = stream.set_nodelay(true);
     info!(link, %target, "TCP connected");
-    let session = Session::new(link, events.clone());
+    let mut session = Session::new(link, events.clone());
+    session.latency = latency;
     let ended = match tls {
         None => {
             send(NetEventKind::Connected);
@@ -166,6 +194,8 @@ struct Session {
     incoming_qos2: HashSet<u16>,
     /// Fault `blackhole`: nothing is sent, nothing received.
     blackhole: bool,
+    latency: Latency,
+    jitter_seed: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,6 +217,8 @@ impl Session {
             outgoing: HashMap::new(),
             incoming_qos2: HashSet::new(),
             blackhole: false,
+            latency: Latency::default(),
+            jitter_seed: 0x9E37_79B9_7F4A_7C15 ^ link,
         }
     }
 
@@ -254,6 +286,9 @@ impl Session {
                     Ok(_) => loop {
                         match Packet::read(&mut inbuf, MAX_PACKET) {
                             Ok(packet) => {
+                                let mut seed = self.jitter_seed;
+                                self.latency.wait(&mut seed).await;
+                                self.jitter_seed = seed;
                                 if let Err(reason) = self.incoming(packet, &mut wr).await {
                                     return Some(reason);
                                 }
@@ -363,6 +398,9 @@ impl Session {
             self.last_sent = Instant::now();
             return Ok(());
         }
+        let mut seed = self.jitter_seed;
+        self.latency.wait(&mut seed).await;
+        self.jitter_seed = seed;
         debug!(link = self.link, ?packet, "-> broker");
         wr.write_all(&buf)
             .await
@@ -455,6 +493,8 @@ impl Session {
 
 /// The modem's handle on its links: routes each request to the task that owns the link.
 pub struct Links {
+    /// Fault `latency MS`, for every link.
+    pub latency: Latency,
     router: super::Router,
     events: mpsc::UnboundedSender<NetEvent>,
     links: HashMap<LinkId, mpsc::UnboundedSender<LinkCmd>>,
@@ -463,6 +503,7 @@ pub struct Links {
 impl Links {
     pub fn new(router: super::Router, events: mpsc::UnboundedSender<NetEvent>) -> Self {
         Links {
+            latency: Latency::default(),
             router,
             events,
             links: HashMap::new(),
@@ -495,7 +536,14 @@ impl Links {
                 let (tx, rx) = mpsc::unbounded_channel();
                 self.links.retain(|_, l| !l.is_closed());
                 self.links.insert(link, tx);
-                tokio::spawn(run(link, target, tls, rx, self.events.clone()));
+                tokio::spawn(run(
+                    link,
+                    target,
+                    tls,
+                    rx,
+                    self.events.clone(),
+                    self.latency.clone(),
+                ));
             }
             Mqtt { link, op } => {
                 if let Some(l) = self.links.get(&link) {
@@ -533,6 +581,26 @@ impl Links {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Paused tokio time: the delays are exact virtual time, not the machine's speed.
+    #[tokio::test(start_paused = true)]
+    async fn latency_waits_with_jitter_and_zero_is_off() {
+        let l = Latency::default();
+        let mut seed = 12345u64;
+        let t = Instant::now();
+        l.wait(&mut seed).await;
+        assert_eq!(t.elapsed(), Duration::ZERO);
+        l.set(400);
+        let mut seen = HashSet::new();
+        for _ in 0..20 {
+            let t = Instant::now();
+            l.wait(&mut seed).await;
+            let ms = t.elapsed().as_millis();
+            assert!((300..=500).contains(&ms), "{ms} ms");
+            seen.insert(ms);
+        }
+        assert!(seen.len() > 1, "no jitter: {seen:?}");
+    }
     use crate::net::{ConnectParams, MqttOp};
     use rumqttc::mqttbytes::v4::{ConnAck, ConnectReturnCode};
     use tokio::io::DuplexStream;

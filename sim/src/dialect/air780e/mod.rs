@@ -166,9 +166,16 @@ impl Dialect for Air780e {
                 cell.pdp_active = cell.can_activate();
             }
             Fault::Signal(n) => cell.rssi = *n,
-            // These enter below the dialect (the socket, the broker); the module sees their
-            // consequences as network events.
-            Fault::Closed | Fault::Reset | Fault::Blackhole | Fault::KickIdle(_) => {}
+            // These enter below the dialect (the socket, the broker, the UART); the module
+            // sees their consequences as network events, or never.
+            Fault::Closed
+            | Fault::Reset
+            | Fault::Blackhole
+            | Fault::KickIdle(_)
+            | Fault::Latency(_)
+            | Fault::UartFragment(_)
+            | Fault::UartGarbage(_)
+            | Fault::UrcInResponse => {}
         }
     }
 }

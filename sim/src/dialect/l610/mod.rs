@@ -200,9 +200,16 @@ impl Dialect for L610 {
                 urcs.iter().for_each(|u| out.line(u));
             }
             Fault::Signal(n) => cell.rssi = *n,
-            // These enter below the dialect (the socket, the broker); the module sees their
-            // consequences as network events.
-            Fault::Closed | Fault::Reset | Fault::Blackhole | Fault::KickIdle(_) => {}
+            // These enter below the dialect (the socket, the broker, the UART); the module
+            // sees their consequences as network events, or never.
+            Fault::Closed
+            | Fault::Reset
+            | Fault::Blackhole
+            | Fault::KickIdle(_)
+            | Fault::Latency(_)
+            | Fault::UartFragment(_)
+            | Fault::UartGarbage(_)
+            | Fault::UrcInResponse => {}
         }
     }
 }
