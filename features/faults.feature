@@ -227,3 +227,49 @@ Feature: Injected faults and all of their consequences
       AT+MCONNECT=0,300
       +CME ERROR: 767
       """
+
+  @sim
+  Scenario: a trigger: closed on the second PUBLISH, which still reaches the broker
+    When the host runs:
+      """
+      AT+MCONFIG="dev",root,luat123456,1,0,"will/dev","gone"
+      OK
+      AT+MIPSTART="lbsmqtt.airm2m.com","1884"
+      OK
+      CONNECT OK
+      AT+MCONNECT=1,60
+      OK
+      CONNACK OK
+      """
+    And the fault "closed on publish 2" is injected
+    When the host runs:
+      """
+      AT+MPUB="up/dev",0,0,"first"
+      OK
+      AT+MPUB="up/dev",0,0,"second"
+      OK
+      CLOSED
+      """
+    Then client "tool" receives "first" on "up/dev"
+    And client "tool" receives "second" on "up/dev"
+    And client "tool" receives "gone" on "will/dev" with QoS 1
+
+  @sim
+  Scenario: urc-in-response: the next URC comes between the echo and the answer
+    When the host runs:
+      """
+      AT+MCONFIG="dev",root,luat123456
+      OK
+      AT+MIPSTART="lbsmqtt.airm2m.com","1884"
+      OK
+      CONNECT OK
+      """
+    And the fault "urc-in-response" is injected
+    And the fault "closed" is injected
+    When the host runs:
+      """
+      AT+CSQ
+      CLOSED
+      +CSQ: 29,99
+      OK
+      """

@@ -13,7 +13,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tracing::{info, warn};
 
-use crate::modem::Fault;
+use crate::modem::Request;
 use crate::sim::Injector;
 
 /// Longest request line accepted; a fault is a few words.
@@ -115,7 +115,7 @@ async fn session(stream: UnixStream, injector: Injector) -> std::io::Result<()> 
                 error: Some(format!("request longer than {MAX_REQUEST} bytes")),
             }
         } else {
-            match line.parse::<Fault>() {
+            match line.parse::<Request>() {
                 Err(e) => Reply {
                     ok: false,
                     fault: None,
@@ -123,7 +123,7 @@ async fn session(stream: UnixStream, injector: Injector) -> std::io::Result<()> 
                 },
                 Ok(fault) => {
                     info!(%fault, "fault requested on the control socket");
-                    match injector.inject(fault.clone()).await {
+                    match injector.request(fault.clone()).await {
                         Ok(()) => Reply {
                             ok: true,
                             fault: Some(fault.to_string()),
@@ -146,7 +146,7 @@ async fn session(stream: UnixStream, injector: Injector) -> std::io::Result<()> 
 }
 
 /// The client side: sends one fault and waits until it is applied.
-pub async fn request(path: &Path, fault: &Fault) -> Result<(), ControlError> {
+pub async fn request(path: &Path, fault: &Request) -> Result<(), ControlError> {
     let stream = UnixStream::connect(path)
         .await
         .map_err(|source| ControlError::Connect {

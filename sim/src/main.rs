@@ -132,7 +132,7 @@ enum Cmd {
 
 fn inject_help() -> String {
     format!(
-        "Faults:\n{}\n\nExamples:\n  modem-sim inject --control /tmp/air.sock closed\n  modem-sim inject --control /tmp/air.sock pdn-deact 3\n  modem-sim inject --control /tmp/air.sock kick-idle 5\n\nExit: 0 once applied, 1 when the simulator cannot be reached or refuses, 2 on an unknown fault or bad arguments.",
+        "Faults:\n{}\n\nExamples:\n  modem-sim inject --control /tmp/air.sock closed\n  modem-sim inject --control /tmp/air.sock pdn-deact 3\n  modem-sim inject --control /tmp/air.sock kick-idle 5\n  modem-sim inject --control /tmp/air.sock reset on publish 3\n  modem-sim inject --control /tmp/air.sock closed after 10\n\nExit: 0 once applied (armed, with a trigger), 1 when the simulator cannot be reached or refuses, 2 on an unknown fault or bad arguments.",
         modem_sim::modem::fault_list()
     )
 }
@@ -211,7 +211,7 @@ async fn inject(control: &Path, fault: &str, args: &[String]) -> ExitCode {
         .chain(args.iter().map(String::as_str))
         .collect::<Vec<_>>()
         .join(" ");
-    let fault: modem_sim::modem::Fault = match text.parse() {
+    let fault: modem_sim::modem::Request = match text.parse() {
         Ok(f) => f,
         Err(e) => {
             eprintln!("modem-sim inject: {e}");
@@ -291,7 +291,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         },
         control,
     };
-    let sim = Simulator::start(cfg).await?;
+    let sim = match Simulator::start(cfg).await {
+        Ok(sim) => sim,
+        Err(e) => {
+            if let Some(dir) = &private_dir {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            return Err(e.into());
+        }
+    };
     let info = sim.ready_info();
     print_banner(&cli, &info);
     if let Some(path) = &cli.ready_file {

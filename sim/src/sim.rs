@@ -12,7 +12,7 @@ use tracing::{debug, warn};
 
 use crate::broker::{Broker, BrokerConfig};
 use crate::dialect::{self, DialectKind, Effect, Engine};
-use crate::modem::{Fault, Identity};
+use crate::modem::{Fault, Identity, Request, Trigger};
 use crate::net::link::Links;
 use crate::net::{HostPort, Router};
 use crate::uart::{Uart, UartError};
@@ -118,6 +118,8 @@ pub enum InjectError {
     NeedsBroker(Fault),
     #[error("the simulator has stopped")]
     Stopped,
+    #[error("`{0}` takes effect in the broker: it can fire now or after a delay, not on a protocol event")]
+    Trigger(Fault),
 }
 
 /// What `--ready-file` holds once the PTY takes commands.
@@ -142,6 +144,8 @@ pub struct ReadyInfo {
 enum Control {
     /// A fault, and who to tell once its consequences are queued for the UART and the network.
     Fault(Fault, tokio::sync::oneshot::Sender<()>),
+    /// A fault to fire on a protocol event; `done` once armed.
+    Arm(Fault, Trigger, tokio::sync::oneshot::Sender<()>),
 }
 
 /// How long a fault on the links may take to show (each link reporting `Closed`) before
@@ -160,6 +164,50 @@ impl Injector {
     /// Applies a fault; returns once its consequences are queued for the UART (for `closed`
     /// and `reset`: once every link has reported its end to the modem). Logged with tracing.
     pub async fn inject(&self, fault: Fault) -> Result<(), InjectError> {
+        self.request(Request {
+            fault,
+            trigger: Trigger::Now,
+        })
+        .await
+    }
+
+    /// Applies a fault now, or arms it for its trigger (returning once armed: `after` counts
+    /// from now, and the protocol events from the next one).
+    pub async fn request(&self, req: Request) -> Result<(), InjectError> {
+        let Request { fault, trigger } = req;
+        match trigger {
+            Trigger::Now => {}
+            Trigger::After(d) => {
+                if self.control.is_closed() {
+                    return Err(InjectError::Stopped);
+                }
+                tracing::info!(%fault, after = ?d, "fault armed");
+                let me = self.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(d).await;
+                    if let Err(e) = me.apply_now(fault).await {
+                        warn!(error = %e, "a delayed fault could not be applied");
+                    }
+                });
+                return Ok(());
+            }
+            trigger => {
+                if matches!(fault, Fault::KickIdle(_)) {
+                    // Applied by this handle, not the modem task: only `now` or `after`.
+                    return Err(InjectError::Trigger(fault));
+                }
+                tracing::info!(%fault, ?trigger, "fault armed");
+                let (done, armed) = tokio::sync::oneshot::channel();
+                self.control
+                    .send(Control::Arm(fault, trigger, done))
+                    .map_err(|_| InjectError::Stopped)?;
+                return armed.await.map_err(|_| InjectError::Stopped);
+            }
+        }
+        self.apply_now(fault).await
+    }
+
+    async fn apply_now(&self, fault: Fault) -> Result<(), InjectError> {
         tracing::info!(%fault, "fault injected");
         if let Fault::KickIdle(t) = &fault {
             let broker = self
@@ -275,7 +323,14 @@ impl Simulator {
             }
             None => None,
         };
-        let task = tokio::spawn(run_modem(uart, engine, router, control_rx, shutdown_rx));
+        let task = tokio::spawn(run_modem(
+            uart,
+            engine,
+            router,
+            injector.control.clone(),
+            control_rx,
+            shutdown_rx,
+        ));
         Ok(Simulator {
             tty,
             link,
@@ -345,6 +400,11 @@ impl Simulator {
         self.injector.inject(fault).await
     }
 
+    /// Applies a fault now or arms it for its trigger (`closed on publish 3`).
+    pub async fn request(&self, req: Request) -> Result<(), InjectError> {
+        self.injector.request(req).await
+    }
+
     /// A handle for injecting faults from elsewhere (another task).
     pub fn injector(&self) -> Injector {
         self.injector.clone()
@@ -404,6 +464,7 @@ async fn run_modem(
     uart: Uart,
     mut engine: Engine,
     router: Router,
+    self_control: mpsc::UnboundedSender<Control>,
     mut control: mpsc::UnboundedReceiver<Control>,
     mut shutdown: tokio::sync::oneshot::Receiver<()>,
 ) {
@@ -466,10 +527,63 @@ async fn run_modem(
     let mut link_faults: Vec<(Vec<crate::net::LinkId>, tokio::sync::oneshot::Sender<()>)> =
         Vec::new();
     let mut link_fault_deadline: Option<tokio::time::Instant> = None;
+    // Faults waiting for a protocol event; when it happens they go round the control channel.
+    let mut armed: Vec<(Trigger, Fault)> = Vec::new();
+    let fire = |due: Vec<Fault>| {
+        for f in due {
+            tracing::info!(fault = %f, "triggered fault fires");
+            let (done, _) = tokio::sync::oneshot::channel();
+            let _ = self_control.send(Control::Fault(f, done));
+        }
+    };
     let mut buf = vec![0u8; 4096];
     loop {
         tokio::select! {
+            // Control first: a triggered fault, sent to ourselves while handling an event,
+            // takes effect before whatever the host sends next.
+            biased;
             _ = &mut shutdown => break,
+            Some(c) = control.recv() => match c {
+                Control::Arm(f, trigger, done) => {
+                    armed.push((trigger, f));
+                    let _ = done.send(());
+                }
+                Control::Fault(f, done) => {
+                    let cmd = match f {
+                        Fault::Closed => Some(crate::net::link::LinkCmd::PeerClose),
+                        Fault::Reset => Some(crate::net::link::LinkCmd::Reset),
+                        Fault::Blackhole => Some(crate::net::link::LinkCmd::Blackhole),
+                        _ => None,
+                    };
+                    match f {
+                        Fault::UartFragment(on) => {
+                            fragment.store(on, std::sync::atomic::Ordering::Relaxed)
+                        }
+                        Fault::UartGarbage(on) => uart_faults.garbage = on,
+                        Fault::UrcInResponse => uart_faults.armed = true,
+                        Fault::Latency(ms) => links.latency.set(ms),
+                        _ => {}
+                    }
+                    let fx = uart_faults.unsolicited(engine.fault(&f));
+                    apply(fx, &mut links, &mut uart_faults);
+                    match cmd.map(|c| links.fault_all(c)) {
+                        Some(ids) if !ids.is_empty() => {
+                            debug!(?ids, fault = %f, "waiting for the links to end");
+                            link_faults.push((ids, done));
+                            link_fault_deadline = Some(tokio::time::Instant::now() + LINK_FAULT_WAIT);
+                        }
+                        Some(_) => {
+                            if f != Fault::Blackhole {
+                                tracing::info!(fault = %f, "no open link: nothing to close");
+                            }
+                            let _ = done.send(());
+                        }
+                        None => {
+                            let _ = done.send(());
+                        }
+                    }
+                }
+            },
             read = rd.read(&mut buf) => match read {
                 Ok(0) => {
                     // Cannot happen while we hold the slave open; do not spin if it does.
@@ -478,7 +592,9 @@ async fn run_modem(
                 Ok(n) => {
                     debug!(input = %String::from_utf8_lossy(&buf[..n]).escape_debug(), "uart ->");
                     let fx = uart_faults.answer(engine.feed(&buf[..n]));
-                    apply(fx, &mut links, &mut uart_faults)
+                    let due = due_on_requests(&fx, &mut armed);
+                    apply(fx, &mut links, &mut uart_faults);
+                    fire(due);
                 }
                 Err(e) => {
                     warn!(error = %e, "UART read failed");
@@ -491,8 +607,17 @@ async fn run_modem(
                     crate::net::NetEventKind::Closed(_) | crate::net::NetEventKind::ConnectFailed(_)
                 )
                 .then_some(ev.link);
+                let connack = matches!(
+                    ev.kind,
+                    crate::net::NetEventKind::ConnAck(crate::net::ConnectReturnCode::Success)
+                );
                 let fx = uart_faults.unsolicited(engine.net_event(ev));
+                let mut due = due_on_requests(&fx, &mut armed);
                 apply(fx, &mut links, &mut uart_faults);
+                if connack {
+                    due.extend(take_armed(&mut armed, |t| *t == Trigger::OnConnack));
+                }
+                fire(due);
                 if let Some(link) = ended {
                     for (waiting, _) in &mut link_faults {
                         waiting.retain(|l| *l != link);
@@ -519,41 +644,6 @@ async fn run_modem(
                 let fx = uart_faults.unsolicited(engine.timer(id));
                 apply(fx, &mut links, &mut uart_faults)
             }
-            Some(Control::Fault(f, done)) = control.recv() => {
-                let cmd = match f {
-                    Fault::Closed => Some(crate::net::link::LinkCmd::PeerClose),
-                    Fault::Reset => Some(crate::net::link::LinkCmd::Reset),
-                    Fault::Blackhole => Some(crate::net::link::LinkCmd::Blackhole),
-                    _ => None,
-                };
-                match f {
-                    Fault::UartFragment(on) => {
-                        fragment.store(on, std::sync::atomic::Ordering::Relaxed)
-                    }
-                    Fault::UartGarbage(on) => uart_faults.garbage = on,
-                    Fault::UrcInResponse => uart_faults.armed = true,
-                    Fault::Latency(ms) => links.latency.set(ms),
-                    _ => {}
-                }
-                let fx = uart_faults.unsolicited(engine.fault(&f));
-                apply(fx, &mut links, &mut uart_faults);
-                match cmd.map(|c| links.fault_all(c)) {
-                    Some(ids) if !ids.is_empty() => {
-                        debug!(?ids, fault = %f, "waiting for the links to end");
-                        link_faults.push((ids, done));
-                        link_fault_deadline = Some(tokio::time::Instant::now() + LINK_FAULT_WAIT);
-                    }
-                    Some(_) => {
-                        if f != Fault::Blackhole {
-                            tracing::info!(fault = %f, "no open link: nothing to close");
-                        }
-                        let _ = done.send(());
-                    }
-                    None => {
-                        let _ = done.send(());
-                    }
-                }
-            }
         }
     }
     drop(links);
@@ -568,6 +658,44 @@ async fn run_modem(
         warn!("UART output not drained at shutdown (the host is not reading)");
         writer.abort();
     }
+}
+
+/// Removes and returns the armed faults whose trigger matches.
+fn take_armed(armed: &mut Vec<(Trigger, Fault)>, hit: impl Fn(&Trigger) -> bool) -> Vec<Fault> {
+    let (due, keep): (Vec<_>, Vec<_>) = armed.drain(..).partition(|(t, _)| hit(t));
+    *armed = keep;
+    due.into_iter().map(|(_, f)| f).collect()
+}
+
+/// The armed faults that the modem's requests in `effects` set off (PUBLISH counts down,
+/// SUBSCRIBE fires).
+fn due_on_requests(effects: &[Effect], armed: &mut Vec<(Trigger, Fault)>) -> Vec<Fault> {
+    use crate::net::{MqttOp, NetRequest};
+    let mut due = Vec::new();
+    if armed.is_empty() {
+        return due;
+    }
+    for e in effects {
+        match e {
+            Effect::Net(NetRequest::Mqtt {
+                op: MqttOp::Publish { .. },
+                ..
+            }) => {
+                for (t, _) in armed.iter_mut() {
+                    if let Trigger::OnPublish(n) = t {
+                        *n = n.saturating_sub(1);
+                    }
+                }
+                due.extend(take_armed(armed, |t| *t == Trigger::OnPublish(0)));
+            }
+            Effect::Net(NetRequest::Mqtt {
+                op: MqttOp::Subscribe(_),
+                ..
+            }) => due.extend(take_armed(armed, |t| *t == Trigger::OnSubscribe)),
+            _ => {}
+        }
+    }
+    due
 }
 
 /// Writes `bytes` in random pieces of 1 to 8 bytes, each flushed and a moment apart, so the
@@ -728,6 +856,48 @@ mod tests {
 
     fn uart(b: &[u8]) -> Effect {
         Effect::Uart(b.to_vec())
+    }
+
+    #[test]
+    fn publish_triggers_count_down_and_subscribe_fires_once() {
+        use crate::net::{MqttOp, NetRequest, QoS};
+        let publish = Effect::Net(NetRequest::Mqtt {
+            link: 1,
+            op: MqttOp::Publish {
+                topic: "t".into(),
+                qos: QoS::AtMostOnce,
+                retain: false,
+                payload: bytes::Bytes::new(),
+            },
+        });
+        let subscribe = Effect::Net(NetRequest::Mqtt {
+            link: 1,
+            op: MqttOp::Subscribe(vec![("t".into(), QoS::AtMostOnce)]),
+        });
+        let mut armed = vec![
+            (Trigger::OnPublish(2), Fault::Closed),
+            (Trigger::OnSubscribe, Fault::Reset),
+            (Trigger::OnConnack, Fault::Signal(1)),
+        ];
+        assert_eq!(
+            due_on_requests(std::slice::from_ref(&publish), &mut armed),
+            vec![]
+        );
+        assert_eq!(
+            due_on_requests(std::slice::from_ref(&subscribe), &mut armed),
+            vec![Fault::Reset]
+        );
+        assert_eq!(due_on_requests(&[subscribe], &mut armed), vec![]);
+        assert_eq!(
+            due_on_requests(std::slice::from_ref(&publish), &mut armed),
+            vec![Fault::Closed]
+        );
+        assert_eq!(due_on_requests(&[publish], &mut armed), vec![]);
+        assert_eq!(
+            take_armed(&mut armed, |t| *t == Trigger::OnConnack),
+            vec![Fault::Signal(1)]
+        );
+        assert!(armed.is_empty());
     }
 
     #[test]

@@ -720,3 +720,49 @@ fn uart_garbage_fragment_and_latency_keep_every_answer_intact() {
     sim.fault(&["latency", "0"]);
     sim.fault(&["uart-fragment", "off"]);
 }
+
+/// Triggers: a fault fires on the modem's Nth PUBLISH, its next SUBSCRIBE, after its next
+/// CONNACK, or after a delay. `inject` exits 0 once the fault is armed.
+#[test]
+fn triggers_fire_on_publish_subscribe_connack_and_after_a_delay() {
+    let sim = SimProcess::with_control(&[]);
+    let watcher = Watcher::start(sim.mqtt());
+    let mut port = sim.port();
+    sim.fault(&["signal", "9", "on", "connack"]);
+    assert!(port.at("AT+CSQ").contains("+CSQ: 29,99"), "fired too early");
+    port.connect("dev11");
+    assert!(port.at("AT+CSQ").contains("+CSQ: 9,99"));
+
+    sim.fault(&["closed", "on", "publish", "2"]);
+    assert_eq!(
+        port.at("AT+MPUB=\"t/1\",0,0,\"one\""),
+        "AT+MPUB=\"t/1\",0,0,\"one\"\r\r\nOK\r\n"
+    );
+    assert!(port
+        .at("AT+MPUB=\"t/2\",0,0,\"two\"")
+        .ends_with("\r\nOK\r\n"));
+    port.until("\r\nCLOSED\r\n");
+    // The PUBLISH that set it off went out before the FIN.
+    assert_eq!(watcher.next("t/1"), b"one");
+    assert_eq!(watcher.next("t/2"), b"two");
+    assert_eq!(watcher.next("will/dev11"), b"gone");
+    assert!(port.at("AT+MIPCLOSE").contains("767"));
+
+    port.connect("dev11");
+    sim.fault(&["pdn-deact", "on", "subscribe"]);
+    assert!(port.at("AT+MSUB=\"t/x\",0").ends_with("OK\r\n"));
+    port.until("\r\n+CGEV: NW PDN DEACT 1\r\n");
+    assert!(port.at("AT+MIPCLOSE").ends_with("OK\r\n"));
+
+    port.connect("dev11");
+    sim.fault(&["closed", "after", "0.2"]);
+    port.until("\r\nCLOSED\r\n");
+
+    // kick-idle is the broker's: now or after a delay only.
+    let out = sim.inject(&["kick-idle", "5", "on", "connack"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not on a protocol event"));
+    let out = sim.inject(&["closed", "on", "lunch"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("on connack"));
+}

@@ -55,13 +55,13 @@ async fn pdn_deact(w: &mut ModemWorld) -> StepResult {
 }
 
 /// Any fault of the control channel's list, in its text form (`closed`, `pdn-deact 3600`,
-/// `signal 7`, ...): recorded, time-stamped, in the transcript beside the AT traffic, then
+/// `signal 7`, `reset on publish 2`, ...): recorded, time-stamped, in the transcript beside the AT traffic, then
 /// applied; the step ends once the fault's consequences are queued for the UART.
 #[when(regex = r#"^the fault "([^"]+)" is injected$"#)]
 #[given(regex = r#"^the fault "([^"]+)" is injected$"#)]
 async fn inject(w: &mut ModemWorld, fault: String) -> StepResult {
-    let fault: Fault = fault.parse()?;
-    w.transcript.fault(fault.to_string());
-    w.sim()?.inject(fault).await?;
+    let req: modem_sim::modem::Request = fault.parse()?;
+    w.transcript.fault(req.to_string());
+    w.sim()?.request(req).await?;
     Ok(())
 }

@@ -116,13 +116,92 @@ pub const FAULTS: &[(&str, &str)] = &[
     ),
 ];
 
-/// The list of valid faults, one per line, for error messages and `--help`.
+/// When a fault fires: now, after a delay, or on a protocol event of the modem's MQTT
+/// traffic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    Now,
+    After(std::time::Duration),
+    /// When the modem sends its Nth PUBLISH from now (1: the next one).
+    OnPublish(u32),
+    /// When the modem sends its next SUBSCRIBE.
+    OnSubscribe,
+    /// Right after the modem's next successful CONNACK is shown.
+    OnConnack,
+}
+
+/// A fault and when it fires: the control protocol's request, `<fault> [ARGS] [TRIGGER]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub fault: Fault,
+    pub trigger: Trigger,
+}
+
+/// The triggers, for error messages.
+pub const TRIGGERS: &[(&str, &str)] = &[
+    ("(none)", "now"),
+    ("after SECS", "after SECS seconds"),
+    (
+        "on publish [N]",
+        "when the modem sends its Nth PUBLISH from now (default 1)",
+    ),
+    ("on subscribe", "when the modem sends its next SUBSCRIBE"),
+    ("on connack", "right after the modem's next CONNACK"),
+];
+
+/// The list of valid faults (and triggers), one per line, for error messages and `--help`.
 pub fn fault_list() -> String {
-    FAULTS
+    let mut lines: Vec<String> = FAULTS
         .iter()
         .map(|(f, what)| format!("  {f:<20} {what}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+        .collect();
+    lines.push("then optionally a trigger:".into());
+    lines.extend(TRIGGERS.iter().map(|(t, what)| format!("  {t:<20} {what}")));
+    lines.join("\n")
+}
+
+impl std::str::FromStr for Request {
+    type Err = FaultParseError;
+    fn from_str(s: &str) -> Result<Request, FaultParseError> {
+        let words: Vec<&str> = s.split_whitespace().collect();
+        let bad = |reason: String| FaultParseError { reason };
+        let at = words
+            .iter()
+            .position(|w| w.eq_ignore_ascii_case("after") || w.eq_ignore_ascii_case("on"));
+        let (fault, trigger) = match at {
+            Some(i) => words.split_at(i),
+            None => (&words[..], &[][..]),
+        };
+        let fault: Fault = fault.join(" ").parse()?;
+        let lower: Vec<String> = trigger.iter().map(|w| w.to_ascii_lowercase()).collect();
+        let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+        let trigger = match lower.as_slice() {
+            [] => Trigger::Now,
+            ["after", s] => Trigger::After(secs(s).map_err(bad)?),
+            ["on", "publish"] => Trigger::OnPublish(1),
+            ["on", "publish", n] => match n.parse::<u32>() {
+                Ok(n @ 1..) => Trigger::OnPublish(n),
+                _ => return Err(bad(format!("`on publish {n}`: N counts from 1"))),
+            },
+            ["on", "subscribe"] => Trigger::OnSubscribe,
+            ["on", "connack"] => Trigger::OnConnack,
+            _ => return Err(bad(format!("unknown trigger `{}`", trigger.join(" ")))),
+        };
+        Ok(Request { fault, trigger })
+    }
+}
+
+impl std::fmt::Display for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.fault)?;
+        match &self.trigger {
+            Trigger::Now => Ok(()),
+            Trigger::After(d) => write!(f, " after {}", d.as_secs_f64()),
+            Trigger::OnPublish(n) => write!(f, " on publish {n}"),
+            Trigger::OnSubscribe => f.write_str(" on subscribe"),
+            Trigger::OnConnack => f.write_str(" on connack"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -395,6 +474,31 @@ mod tests {
                 back_after: std::time::Duration::ZERO
             }
         );
+    }
+
+    #[test]
+    fn requests_carry_a_trigger() {
+        for text in [
+            "closed",
+            "closed after 2.5",
+            "reset on publish 3",
+            "pdn-deact 5 on subscribe",
+            "signal 3 on connack",
+        ] {
+            let r: Request = text.parse().unwrap();
+            assert_eq!(r.to_string(), text);
+        }
+        let r: Request = "closed on publish".parse().unwrap();
+        assert_eq!(r.trigger, Trigger::OnPublish(1));
+        for (text, why) in [
+            ("closed on lunch", "unknown trigger `on lunch`"),
+            ("closed on publish 0", "N counts from 1"),
+            ("closed after soon", "not a number of seconds"),
+            ("melt after 2", "unknown fault `melt`"),
+        ] {
+            let e = text.parse::<Request>().unwrap_err().to_string();
+            assert!(e.contains(why) && e.contains("on connack"), "{text}: {e}");
+        }
     }
 
     #[test]
