@@ -225,6 +225,42 @@ impl Injector {
     }
 }
 
+/// The last UART traffic, both ways, for reports (`modem-harness check-driver` shows it
+/// around a failure). Bounded: the oldest records go first.
+#[derive(Debug, Clone, Default)]
+pub struct UartTap(std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<UartRecord>>>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UartRecord {
+    pub at: std::time::Instant,
+    /// Written by the host (`true`) or by the module.
+    pub from_host: bool,
+    pub bytes: Vec<u8>,
+}
+
+/// How many writes the tap keeps.
+const TAP_RECORDS: usize = 4000;
+
+impl UartTap {
+    fn push(&self, from_host: bool, bytes: &[u8]) {
+        let mut q = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if q.len() == TAP_RECORDS {
+            q.pop_front();
+        }
+        q.push_back(UartRecord {
+            at: std::time::Instant::now(),
+            from_host,
+            bytes: bytes.to_vec(),
+        });
+    }
+
+    /// What was recorded, oldest first.
+    pub fn snapshot(&self) -> Vec<UartRecord> {
+        let q = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        q.iter().cloned().collect()
+    }
+}
+
 /// A running simulated module.
 pub struct Simulator {
     tty: PathBuf,
@@ -234,6 +270,7 @@ pub struct Simulator {
     mqtts: Option<SocketAddr>,
     ca_path: Option<PathBuf>,
     injector: Injector,
+    tap: UartTap,
     control_path: Option<PathBuf>,
     control_task: Option<JoinHandle<()>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -323,10 +360,12 @@ impl Simulator {
             }
             None => None,
         };
+        let tap = UartTap::default();
         let task = tokio::spawn(run_modem(
             uart,
             engine,
             router,
+            tap.clone(),
             injector.control.clone(),
             control_rx,
             shutdown_rx,
@@ -339,6 +378,7 @@ impl Simulator {
             mqtts,
             ca_path: cfg.tls_server.ca_path.clone(),
             injector,
+            tap,
             control_path: cfg.control.clone(),
             control_task,
             shutdown: Some(shutdown),
@@ -405,6 +445,11 @@ impl Simulator {
         self.injector.request(req).await
     }
 
+    /// The last UART traffic, both ways.
+    pub fn uart_tap(&self) -> UartTap {
+        self.tap.clone()
+    }
+
     /// A handle for injecting faults from elsewhere (another task).
     pub fn injector(&self) -> Injector {
         self.injector.clone()
@@ -464,6 +509,7 @@ async fn run_modem(
     uart: Uart,
     mut engine: Engine,
     router: Router,
+    tap: UartTap,
     self_control: mpsc::UnboundedSender<Control>,
     mut control: mpsc::UnboundedReceiver<Control>,
     mut shutdown: tokio::sync::oneshot::Receiver<()>,
@@ -499,6 +545,7 @@ async fn run_modem(
             match e {
                 Effect::Uart(bytes) => {
                     let bytes = uart_faults.noise(bytes);
+                    tap.push(false, &bytes);
                     debug!(out = %String::from_utf8_lossy(&bytes).escape_debug(), "uart <-");
                     let len = bytes.len();
                     if queued.fetch_add(len, std::sync::atomic::Ordering::Relaxed) + len
@@ -591,6 +638,7 @@ async fn run_modem(
                 }
                 Ok(n) => {
                     debug!(input = %String::from_utf8_lossy(&buf[..n]).escape_debug(), "uart ->");
+                    tap.push(true, &buf[..n]);
                     let fx = uart_faults.answer(engine.feed(&buf[..n]));
                     let due = due_on_requests(&fx, &mut armed);
                     apply(fx, &mut links, &mut uart_faults);
