@@ -1,15 +1,15 @@
 //! The control channel: a Unix socket through which another process injects faults
 //! (`modem-sim inject --control PATH <fault> [ARGS]`).
 //!
-//! Protocol: one request per line, the fault in its text form (`pdn-deact 2`, see
-//! [`Fault`]'s `FromStr`); one reply line per request, JSON: `{"ok":true,"fault":"..."}` once
+//! Protocol: one request per line, the fault in its text form with an optional trigger
+//! (`pdn-deact 2`, `closed on publish 3`; see [`Request`]'s `FromStr`); one reply line per request, JSON: `{"ok":true,"fault":"..."}` once
 //! the fault's consequences are queued, or `{"ok":false,"error":"..."}`.
 
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tracing::{info, warn};
 
@@ -168,5 +168,3 @@ pub async fn request(path: &Path, fault: &Request) -> Result<(), ControlError> {
         Err(ControlError::Refused(reply.error.unwrap_or_default()))
     }
 }
-
-use tokio::io::AsyncReadExt as _;
