@@ -318,10 +318,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// A fresh directory with mode 0700 under the temporary directory, for the control socket.
+/// Those of simulators that were killed (SIGKILL leaves no chance to clean up) are removed
+/// first.
 fn private_dir() -> anyhow::Result<PathBuf> {
     use std::os::unix::fs::DirBuilderExt;
     let base = std::env::temp_dir();
     let pid = std::process::id();
+    sweep_private_dirs(&base);
     for n in 0..100u32 {
         let dir = base.join(format!("modem-sim-{pid}-{n}"));
         match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
@@ -331,6 +334,38 @@ fn private_dir() -> anyhow::Result<PathBuf> {
         }
     }
     anyhow::bail!("cannot create a private directory under {}", base.display())
+}
+
+/// Removes `modem-sim-<pid>-<n>` directories of ours whose process is gone.
+fn sweep_private_dirs(base: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    // Our user: the owner of our /proc entry.
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("modem-sim-"))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, n)| n.parse::<u32>().ok().and(pid.parse::<i32>().ok()))
+        else {
+            continue;
+        };
+        let ours = e.metadata().is_ok_and(|m| m.is_dir() && m.uid() == uid);
+        let gone = matches!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+            Err(nix::errno::Errno::ESRCH)
+        );
+        if ours && gone && pid > 0 {
+            tracing::debug!(dir = %e.path().display(), "removing a killed simulator's control directory");
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 fn print_banner(cli: &Cli, info: &ReadyInfo) {

@@ -766,3 +766,40 @@ fn triggers_fire_on_publish_subscribe_connack_and_after_a_delay() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("on connack"));
 }
+
+/// Without `--control` the socket lives in a private directory under TMPDIR; those left by
+/// killed simulators are swept at startup, those of live ones kept.
+#[test]
+fn private_control_directories_of_killed_simulators_are_swept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut dead = Command::new("true").spawn().unwrap();
+    let dead_pid = dead.id();
+    dead.wait().unwrap();
+    let stale = tmp.path().join(format!("modem-sim-{dead_pid}-0"));
+    let alive = tmp
+        .path()
+        .join(format!("modem-sim-{}-0", std::process::id()));
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::create_dir(&alive).unwrap();
+    let ready = tmp.path().join("ready.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
+        .env("TMPDIR", tmp.path())
+        .arg("--ready-file")
+        .arg(&ready)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    while !ready.exists() {
+        assert!(Instant::now() < deadline, "no ready file");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(&ready).unwrap()).unwrap();
+    let control = PathBuf::from(info["control"].as_str().unwrap());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(control.starts_with(tmp.path()), "{control:?}");
+    assert!(!stale.exists(), "the killed simulator's directory was kept");
+    assert!(alive.exists(), "a live process's directory was removed");
+}
