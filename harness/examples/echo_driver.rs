@@ -3,8 +3,10 @@
 //! from every link loss with seed 001's documented sequence (`AT+MIPCLOSE`, whatever it
 //! answers, then `MCONFIG`, `MIPSTART`, `MCONNECT`).
 //!
-//! `--never-reconnect` makes it the deliberately flawed driver: after the first loss it stays
-//! silent, which `check-driver` must catch.
+//! `--l610` makes it a Fibocom L610 driver (seed 002: `AT+MIPCALL`, `AT+MQTTOPEN`,
+//! `+MQTTMSG`, the length form of `AT+MQTTPUB`; `+MQTTBREAK` and `+MIPCALL: 0` mean the link
+//! is gone). `--never-reconnect` makes it the deliberately flawed driver: after the first loss
+//! it stays silent, which `check-driver` must catch.
 //!
 //! Run: `modem-harness check-driver -- target/debug/examples/echo_driver`
 
@@ -87,6 +89,18 @@ impl Modem {
                 self.buf.drain(..1);
                 return Some(Event::Prompt);
             }
+            if self.buf.starts_with(b"+MQTTMSG: ") {
+                // +MQTTMSG: <id>, <qos>, <topic>, <payload>\r\n (seed 002 section 3.3): the
+                // payload is the rest of the line, untrimmed.
+                let end = find(&self.buf, b"\r\n")?;
+                let line: Vec<u8> = self.buf.drain(..end + 2).collect();
+                let body = &line[..end];
+                let mut at = 0;
+                for _ in 0..3 {
+                    at += find(&body[at..], b", ")? + 2;
+                }
+                return Some(Event::Message(body[at..].to_vec()));
+            }
             if self.buf.starts_with(b"+MSUB: \"") {
                 // +MSUB: "<topic>",<n> byte,<n raw bytes>\r\n
                 let head_end = find(&self.buf, b" byte,")?;
@@ -131,7 +145,7 @@ impl Modem {
                 Some(Event::Message(p)) => self.inbox.push_back(p),
                 Some(Event::Prompt) => {}
                 Some(Event::Line(l)) => {
-                    if l == "CLOSED" || l.starts_with("+CGEV: NW PDN DEACT") {
+                    if is_loss(&l) {
                         self.lost = Some(l.clone());
                     }
                     if done(&l) {
@@ -158,6 +172,14 @@ impl Modem {
     }
 }
 
+/// A line that says the broker link is gone, on either module.
+fn is_loss(l: &str) -> bool {
+    l == "CLOSED"
+        || l.starts_with("+CGEV: NW PDN DEACT")
+        || l.starts_with("+MQTTBREAK:")
+        || l == "+MIPCALL: 0"
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -169,6 +191,7 @@ struct Config {
     password: String,
     topic_in: String,
     topic_out: String,
+    l610: bool,
 }
 
 /// Seed 001's sequence, from whatever state the module is in, up to a subscribed session.
@@ -201,9 +224,53 @@ fn connect(m: &mut Modem, c: &Config) -> Result<(), Lost> {
     }
 }
 
-/// Republishes one payload with `AT+MPUBEX`, which carries any bytes unchanged.
+/// The L610's sequence (seed 002 section 3.3): the data call if it is down, the account, the
+/// open, the subscription.
+fn connect_l610(m: &mut Modem, c: &Config) -> Result<(), Lost> {
+    m.lost = None;
+    // Whatever it answers: the client may already be closed.
+    m.cmd("AT+MQTTCLOSE=1")?;
+    m.send(b"AT+MIPCALL?\r");
+    let call = m.wait(Duration::from_secs(10), |l| l.starts_with("+MIPCALL:"))?;
+    m.wait(Duration::from_secs(10), |l| l == "OK" || l == "ERROR")?;
+    if call == "+MIPCALL: 0" {
+        m.expect_ok("AT+MIPCALL=1")?;
+        let ip = m.wait(Duration::from_secs(15), |l| l.starts_with("+MIPCALL:"))?;
+        if ip == "+MIPCALL: 0" {
+            return Err(Lost("the data call failed".into()));
+        }
+    }
+    // The `+MIPCALL: 0` read above is the state, not a loss.
+    m.lost = None;
+    m.expect_ok(&format!(
+        "AT+MQTTUSER=1,\"{}\",\"{}\",\"echo-driver\"",
+        c.user, c.password
+    ))?;
+    m.expect_ok(&format!("AT+MQTTOPEN=1,\"{}\",{},1,30", c.host, c.port))?;
+    let open = m.wait(Duration::from_secs(15), |l| l.starts_with("+MQTTOPEN:"))?;
+    if open != "+MQTTOPEN: 1,1" {
+        return Err(Lost(open));
+    }
+    m.expect_ok(&format!("AT+MQTTSUB=1,\"{}\",1", c.topic_in))?;
+    let sub = m.wait(Duration::from_secs(15), |l| l.starts_with("+MQTTSUB:"))?;
+    if sub != "+MQTTSUB: 1,1" {
+        return Err(Lost(sub));
+    }
+    match m.lost.take() {
+        Some(l) => Err(Lost(l)),
+        None => Ok(()),
+    }
+}
+
+/// Republishes one payload with the length form (`AT+MPUBEX` on the Air780E, `AT+MQTTPUB`
+/// with a length on the L610), which carries any bytes unchanged.
 fn echo(m: &mut Modem, c: &Config, payload: &[u8]) -> Result<(), Lost> {
-    m.send(format!("AT+MPUBEX=\"{}\",0,0,{}\r", c.topic_out, payload.len()).as_bytes());
+    let cmd = if c.l610 {
+        format!("AT+MQTTPUB=1,\"{}\",0,0,{}\r", c.topic_out, payload.len())
+    } else {
+        format!("AT+MPUBEX=\"{}\",0,0,{}\r", c.topic_out, payload.len())
+    };
+    m.send(cmd.as_bytes());
     let until = Instant::now() + Duration::from_secs(10);
     loop {
         match m.next(until) {
@@ -213,7 +280,7 @@ fn echo(m: &mut Modem, c: &Config, payload: &[u8]) -> Result<(), Lost> {
             Some(Event::Line(l)) if l.starts_with("+CME ERROR") || l == "ERROR" => {
                 return Err(Lost(l))
             }
-            Some(Event::Line(l)) if l == "CLOSED" || l.starts_with("+CGEV") => {
+            Some(Event::Line(l)) if is_loss(&l) => {
                 m.lost = Some(l);
             }
             Some(Event::Line(_)) => {}
@@ -238,6 +305,7 @@ fn main() {
         password: var("MODEM_MQTT_PASSWORD"),
         topic_in: var("MODEM_ECHO_IN"),
         topic_out: var("MODEM_ECHO_OUT"),
+        l610: std::env::args().any(|a| a == "--l610"),
     };
     let mut m = match Modem::open(&var("MODEM_TTY")) {
         Ok(m) => m,
@@ -256,7 +324,12 @@ fn main() {
                 std::thread::sleep(Duration::from_secs(3600));
             }
         }
-        if let Err(Lost(why)) = connect(&mut m, &c) {
+        let connected = if c.l610 {
+            connect_l610(&mut m, &c)
+        } else {
+            connect(&mut m, &c)
+        };
+        if let Err(Lost(why)) = connected {
             eprintln!("echo-driver: connect failed ({why}); retrying");
             std::thread::sleep(Duration::from_millis(500));
             continue;
@@ -276,9 +349,7 @@ fn main() {
             }
             match m.next(Instant::now() + Duration::from_millis(500)) {
                 Some(Event::Message(p)) => m.inbox.push_back(p),
-                Some(Event::Line(l)) if l == "CLOSED" || l.starts_with("+CGEV: NW PDN DEACT") => {
-                    m.lost = Some(l)
-                }
+                Some(Event::Line(l)) if is_loss(&l) => m.lost = Some(l),
                 _ => {}
             }
         }

@@ -73,7 +73,11 @@ struct Scenario {
     after: Option<&'static str>,
 }
 
-fn scenarios() -> Vec<Scenario> {
+/// The scenarios for `dialect`. The L610 prints a message as `+MQTTMSG: ..., <payload>\r\n`
+/// with no length (seed 002 section 3.3), so no driver can tell a CR LF in a payload from the
+/// line's end: its payloads carry `"`, `,` and `\` but no CR LF (fixtures/DIVERGENCES.md F10).
+fn scenarios(dialect: DialectKind) -> Vec<Scenario> {
+    let l610 = dialect == DialectKind::L610;
     let s = |name, setup, payload, qos, recovery| Scenario {
         name,
         setup,
@@ -90,13 +94,23 @@ fn scenarios() -> Vec<Scenario> {
             QoS::AtMostOnce,
             false,
         ),
-        s(
-            "payload with quote, comma, backslash and CR LF",
-            Setup::None,
-            Some(&b"a \"quoted\", comma \\ backslash\r\nOK\r\nend"[..]),
-            QoS::AtMostOnce,
-            false,
-        ),
+        if l610 {
+            s(
+                "payload with quote, comma and backslash (no CR LF on the L610)",
+                Setup::None,
+                Some(&b"a \"quoted\", comma \\ backslash, OK"[..]),
+                QoS::AtMostOnce,
+                false,
+            )
+        } else {
+            s(
+                "payload with quote, comma, backslash and CR LF",
+                Setup::None,
+                Some(&b"a \"quoted\", comma \\ backslash\r\nOK\r\nend"[..]),
+                QoS::AtMostOnce,
+                false,
+            )
+        },
         s(
             "QoS 1",
             Setup::None,
@@ -137,7 +151,11 @@ fn scenarios() -> Vec<Scenario> {
             ..s(
                 "echo under uart-fragment",
                 Setup::Inject("uart-fragment"),
-                Some(&b"fragmented \"payload\", of some length\r\n to cut"[..]),
+                Some(if l610 {
+                    &b"fragmented \"payload\", of some length to cut"[..]
+                } else {
+                    &b"fragmented \"payload\", of some length\r\n to cut"[..]
+                }),
                 QoS::AtMostOnce,
                 false,
             )
@@ -293,7 +311,7 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
     let tap = sim.uart_tap();
     let mut outcomes = Vec::new();
     let mut counter = 0u64;
-    for sc in scenarios() {
+    for sc in scenarios(opts.dialect) {
         let started = Instant::now();
         let from = tap.snapshot().len();
         let mut fault = None;

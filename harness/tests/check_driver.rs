@@ -1,5 +1,5 @@
-//! `modem-harness check-driver` passes the reference driver and fails the flawed one (which
-//! never reconnects), naming the scenario: the check can fail.
+//! `modem-harness check-driver` passes the reference driver (on both dialects) and fails the
+//! flawed one (which never reconnects), naming the scenario: the check can fail.
 
 mod common;
 
@@ -34,9 +34,14 @@ async fn the_reference_driver_passes_and_the_flawed_one_fails_by_name() {
         &driver,
         "--never-reconnect",
     ];
+    let l610_args = ["check-driver", "--dialect", "l610", "--", &driver, "--l610"];
     let good = harness(&good_args);
     let bad = harness(&bad_args);
-    let ((code, out), (bad_code, bad_out)) = tokio::join!(good, bad);
+    let l610 = harness(&l610_args);
+    let ((code, out), (bad_code, bad_out), (l610_code, l610_out)) = tokio::join!(good, bad, l610);
+    // The same driver's L610 mode passes against the simulated L610.
+    assert_eq!(l610_code, 0, "{l610_out}");
+    assert!(l610_out.contains("8 passed, 0 failed"), "{l610_out}");
     assert_eq!(code, 0, "{out}");
     for name in [
         "plain echo",
