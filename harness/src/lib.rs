@@ -1,6 +1,7 @@
 //! modem-harness: Gherkin scenarios replaying the vendors' AT logs against `modem-sim` (or,
 //! a real module on a serial port).
 //!
+//! - [`check`]: `modem-harness check-driver`, the echo contract checked through faults;
 //! - [`device`]: the module's UART as a byte stream, with line and length-framed reads;
 //! - [`exchange`]: a vendor log excerpt parsed into send/expect steps;
 //! - [`mqtt`]: broker-side clients and an external Mosquitto;
@@ -12,6 +13,7 @@
 //!   vendor-style log;
 //! - [`rewrite`]: hosts and credentials rewritten for an external broker.
 
+pub mod check;
 pub mod device;
 pub mod exchange;
 #[doc(hidden)]

@@ -125,7 +125,35 @@ enum Cmd {
         #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
         transcripts: PathBuf,
     },
+    /// Check a driver under test: start a simulator and a broker, run COMMAND with MODEM_TTY,
+    /// MODEM_BROKER_HOST, MODEM_BROKER_PORT, MODEM_MQTT_USER, MODEM_MQTT_PASSWORD,
+    /// MODEM_ECHO_IN and MODEM_ECHO_OUT set, and check that it echoes every payload from
+    /// MODEM_ECHO_IN to MODEM_ECHO_OUT, unchanged, through faults.
+    #[command(after_help = CHECK_HELP)]
+    CheckDriver {
+        /// The module to simulate.
+        #[arg(long, default_value = "air780e", value_parser = parse_dialect)]
+        dialect: DialectKind,
+        /// Also write a JUnit XML report here.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Seconds the driver has for its first echo (boot and connect).
+        #[arg(long, default_value_t = 30)]
+        first_deadline: u64,
+        /// Seconds echo may take to resume after a fault.
+        #[arg(long, default_value_t = 30)]
+        recovery_deadline: u64,
+        /// The driver and its arguments.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
 }
+
+const CHECK_HELP: &str = "Scenarios, in order: plain echo; a payload with \", \\ and CR LF; QoS 1; echo resumes after `closed`, after `pdn-deact`, after `kick-idle` with its 767, and after a broker restart (each within --recovery-deadline); echo under `uart-fragment`.
+
+Example: modem-harness check-driver --junit check.xml -- target/debug/examples/echo_driver
+
+Exit codes: 0 every scenario passed; 1 a scenario failed; 2 bad arguments or the check could not start.";
 
 fn parse_dialect(s: &str) -> Result<DialectKind, String> {
     s.parse()
@@ -215,6 +243,40 @@ async fn main() -> ExitCode {
             }
             println!("transcripts: {}", transcripts.display());
             code
+        }
+        Cmd::CheckDriver {
+            dialect,
+            junit,
+            first_deadline,
+            recovery_deadline,
+            command,
+        } => {
+            let opts = modem_harness::check::CheckOptions {
+                dialect,
+                command,
+                first_deadline: Duration::from_secs(first_deadline.max(1)),
+                recovery_deadline: Duration::from_secs(recovery_deadline.max(1)),
+            };
+            match modem_harness::check::check_driver(&opts).await {
+                Err(e) => {
+                    eprintln!("modem-harness check-driver: {e:#}");
+                    ExitCode::from(2)
+                }
+                Ok(outcomes) => {
+                    print!("{}", modem_harness::check::report(&outcomes));
+                    if let Some(path) = &junit {
+                        if let Err(e) = modem_harness::check::write_junit(path, &outcomes) {
+                            eprintln!("modem-harness check-driver: {e:#}");
+                            return ExitCode::from(2);
+                        }
+                    }
+                    if outcomes.iter().all(|o| o.passed) {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
+                }
+            }
         }
         Cmd::Replay {
             logs,

@@ -701,7 +701,10 @@ impl Run<'_> {
             }
             Directive::PdnDeact => {
                 record.fault("network deactivates the PDP context");
-                self.sim("//@ pdn-deact")?.inject(Fault::PdnDeact).await;
+                self.sim("//@ pdn-deact")?
+                    .inject(Fault::PDN_DEACT)
+                    .await
+                    .map_err(|e| ReplayError::Needs(e.to_string()))?;
             }
             Directive::ConnectTimeout(dur) => {
                 record.fault(format!("broker closes links without CONNECT after {dur:?}"));

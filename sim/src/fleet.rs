@@ -65,6 +65,8 @@ impl Fleet {
         for (index, imei) in imeis.into_iter().enumerate() {
             let mut c = cfg.clone();
             c.link = cfg.link.as_deref().map(|l| link_for(l, index, count));
+            // Each modem has its own control socket, named like the links (PATH-0..N-1).
+            c.control = cfg.control.as_deref().map(|p| link_for(p, index, count));
             c.identity.imei = imei;
             if let Some(first) = sims.first() {
                 // Share modem 0's embedded broker (plain and TLS), or the --broker it uses.

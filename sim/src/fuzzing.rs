@@ -68,8 +68,20 @@ pub fn session(data: &[u8]) {
                 link: last_link,
                 kind,
             }));
-            if m == 0xF9 && host.len() % 2 == 1 {
-                effects.extend(engine.fault(&Fault::PdnDeact));
+            if m == 0xF9 {
+                // Every fault the dialects see, chosen by the input's length.
+                let fault = match (host.len() % 2, host.len() / 2 % 6) {
+                    (1, _) => Fault::PDN_DEACT,
+                    (_, 0) => Fault::Deregister,
+                    (_, 1) => Fault::Register,
+                    (_, 2) => Fault::SimRemoved,
+                    (_, 3) => Fault::SimInserted,
+                    (_, 4) => Fault::Signal(7),
+                    _ => Fault::PdnDeact {
+                        back_after: std::time::Duration::from_secs(1),
+                    },
+                };
+                effects.extend(engine.fault(&fault));
             }
         }
         for e in effects {

@@ -7,6 +7,7 @@
 
 pub mod at;
 pub mod broker;
+pub mod control;
 pub mod dialect;
 pub mod fleet;
 #[doc(hidden)]

@@ -98,6 +98,12 @@ struct Cli {
     #[arg(long)]
     tls_client_auth: bool,
 
+    /// Serve the fault-injection control socket here (mode 0600; `modem-sim inject --control
+    /// PATH <fault>`). Default: a private temporary directory, named in the banner and the
+    /// ready file.
+    #[arg(long, value_name = "PATH")]
+    control: Option<PathBuf>,
+
     /// The IMEI the module reports (AT+CGSN).
     #[arg(long, default_value = "868488076771714")]
     imei: String,
@@ -117,6 +123,26 @@ enum Cmd {
         #[arg(long, value_name = "DIR", default_value = "certs")]
         out: PathBuf,
     },
+    /// Inject a fault into a running simulator through its control socket; exits 0 once the
+    /// fault is applied (its URCs are on the tty).
+    #[command(after_help = inject_help())]
+    Inject {
+        /// The simulator's control socket (its banner and ready file name it).
+        #[arg(long, value_name = "PATH")]
+        control: PathBuf,
+        /// The fault (see the list below).
+        fault: String,
+        /// The fault's arguments.
+        #[arg(allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn inject_help() -> String {
+    format!(
+        "Faults:\n{}\n\nExamples:\n  modem-sim inject --control /tmp/air.sock closed\n  modem-sim inject --control /tmp/air.sock pdn-deact 3\n  modem-sim inject --control /tmp/air.sock kick-idle 5\n  modem-sim inject --control /tmp/air.sock reset on publish 3\n  modem-sim inject --control /tmp/air.sock closed after 10\n\nExit: 0 once applied (armed, with a trigger), 1 when the simulator cannot be reached or refuses, 2 on an unknown fault or bad arguments.",
+        modem_sim::modem::fault_list()
+    )
 }
 
 const EXAMPLES: &str = "Examples:
@@ -128,6 +154,7 @@ const EXAMPLES: &str = "Examples:
   modem-sim --tls-client-auth                 # the TLS listener requires client certificates
   modem-sim --tls-broker mqtts://127.0.0.1:8883   # AT+SSLMIPSTART goes to your TLS broker
   modem-sim certs --out certs/                # write a fresh test PKI
+  modem-sim --control /tmp/air.sock           # then: modem-sim inject --control /tmp/air.sock closed
 
 Exit: 0 after SIGINT/SIGTERM, 1 when startup fails, 2 on bad arguments.";
 
@@ -156,6 +183,14 @@ fn parse_resolve(s: &str) -> Result<(String, HostPort), String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Cmd::Inject {
+        control,
+        fault,
+        args,
+    }) = &cli.command
+    {
+        return inject(control, fault, args).await;
+    }
     let level = match cli.verbose {
         0 => "info",
         1 => "debug",
@@ -173,6 +208,32 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("modem-sim: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `modem-sim inject`: the fault is checked here first, so a typo gets the list of faults
+/// without a simulator running.
+async fn inject(control: &Path, fault: &str, args: &[String]) -> ExitCode {
+    let text = std::iter::once(fault)
+        .chain(args.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let fault: modem_sim::modem::Request = match text.parse() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("modem-sim inject: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match modem_sim::control::request(control, &fault).await {
+        Ok(()) => {
+            println!("applied: {fault}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("modem-sim inject: {e}");
             ExitCode::FAILURE
         }
     }
@@ -213,6 +274,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Cmd::Certs { out }) = &cli.command {
         return write_certs(out);
     }
+    // Without --control, a directory only we can enter holds the socket.
+    let private_dir = match &cli.control {
+        Some(_) => None,
+        None => Some(private_dir()?),
+    };
+    let control = cli.control.clone().or_else(|| {
+        private_dir
+            .as_ref()
+            .map(|d: &PathBuf| d.join("control.sock"))
+    });
     let cfg = SimConfig {
         tls_broker: cli.tls_broker.clone(),
         tls_bind: cli.tls_bind,
@@ -227,6 +298,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             imei: cli.imei.clone(),
             ..Identity::default()
         },
+        control,
     };
     let count = cli.count as usize;
     if count > 1 {
@@ -239,7 +311,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Err(e) => tracing::warn!(error = %e, "cannot raise the open-files limit"),
         }
     }
-    let fleet = Fleet::start(cfg, count).await?;
+    let fleet = match Fleet::start(cfg, count).await {
+        Ok(fleet) => fleet,
+        Err(e) => {
+            if let Some(dir) = &private_dir {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            return Err(e.into());
+        }
+    };
     let Some(info) = fleet.ready_info() else {
         anyhow::bail!("no modem started");
     };
@@ -256,7 +336,61 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(path) = &cli.ready_file {
         let _ = std::fs::remove_file(path);
     }
+    if let Some(dir) = private_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     Ok(())
+}
+
+/// A fresh directory with mode 0700 under the temporary directory, for the control socket.
+/// Those of simulators that were killed (SIGKILL leaves no chance to clean up) are removed
+/// first.
+fn private_dir() -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let base = std::env::temp_dir();
+    let pid = std::process::id();
+    sweep_private_dirs(&base);
+    for n in 0..100u32 {
+        let dir = base.join(format!("modem-sim-{pid}-{n}"));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => anyhow::bail!("cannot create {}: {e}", dir.display()),
+        }
+    }
+    anyhow::bail!("cannot create a private directory under {}", base.display())
+}
+
+/// Removes `modem-sim-<pid>-<n>` directories of ours whose process is gone.
+fn sweep_private_dirs(base: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    // Our user: the owner of our /proc entry.
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("modem-sim-"))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, n)| n.parse::<u32>().ok().and(pid.parse::<i32>().ok()))
+        else {
+            continue;
+        };
+        let ours = e.metadata().is_ok_and(|m| m.is_dir() && m.uid() == uid);
+        let gone = matches!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+            Err(nix::errno::Errno::ESRCH)
+        );
+        if ours && gone && pid > 0 {
+            tracing::debug!(dir = %e.path().display(), "removing a killed simulator's control directory");
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 fn print_banner(cli: &Cli, info: &ReadyInfo) {
@@ -310,6 +444,12 @@ fn print_banner(cli: &Cli, info: &ReadyInfo) {
     }
     for (name, to) in &cli.resolve {
         b += &format!("  route:  {name} -> {to}\n");
+    }
+    if !info.control.is_empty() {
+        b += &format!(
+            "  faults: modem-sim inject --control {} <fault>   (modem-sim inject --help lists them)\n",
+            info.control
+        );
     }
     b += &format!(
         "  try:    picocom -b 115200 {}   (type AT and Enter; quit with C-a C-x)\n",

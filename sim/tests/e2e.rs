@@ -164,7 +164,9 @@ fn ready_file_banner_at_and_sigterm() {
         sim.ready
     );
     assert_ne!(sim.field("mqtts"), sim.field("mqtt"));
-    assert_eq!(sim.field("control"), String::new());
+    // Without --control, a private directory holds the control socket.
+    let control = PathBuf::from(sim.field("control"));
+    assert!(control.exists(), "{:?}", sim.ready);
     assert_eq!(std::fs::read_link(&link).unwrap(), PathBuf::from(&tty));
     let mut port = Port::open(&link);
     assert_eq!(port.at("AT", "OK\r\n"), "AT\r\r\nOK\r\n");
@@ -185,6 +187,14 @@ fn ready_file_banner_at_and_sigterm() {
     assert!(
         std::fs::symlink_metadata(&link).is_err(),
         "the link is removed on exit"
+    );
+    assert!(
+        banner.contains(&format!("modem-sim inject --control {}", control.display())),
+        "{banner}"
+    );
+    assert!(
+        !control.exists() && !control.parent().unwrap().exists(),
+        "the control socket and its directory are removed on exit"
     );
 }
 

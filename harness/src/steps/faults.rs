@@ -50,6 +50,18 @@ async fn connect_timeout(w: &mut ModemWorld, n: u64, unit: String) -> StepResult
 #[when(regex = r"^the network deactivates the PDP context$")]
 async fn pdn_deact(w: &mut ModemWorld) -> StepResult {
     w.transcript.fault("network deactivates the PDP context");
-    w.sim()?.inject(Fault::PdnDeact).await;
+    w.sim()?.inject(Fault::PDN_DEACT).await?;
+    Ok(())
+}
+
+/// Any fault of the control channel's list, in its text form (`closed`, `pdn-deact 3600`,
+/// `signal 7`, `reset on publish 2`, ...): recorded, time-stamped, in the transcript beside the AT traffic, then
+/// applied; the step ends once the fault's consequences are queued for the UART.
+#[when(regex = r#"^the fault "([^"]+)" is injected$"#)]
+#[given(regex = r#"^the fault "([^"]+)" is injected$"#)]
+async fn inject(w: &mut ModemWorld, fault: String) -> StepResult {
+    let req: modem_sim::modem::Request = fault.parse()?;
+    w.transcript.fault(req.to_string());
+    w.sim()?.request(req).await?;
     Ok(())
 }

@@ -30,10 +30,74 @@ const MAX_PACKET: usize = 1 << 20;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the modem task sends to a running link.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum LinkCmd {
     Mqtt(MqttOp),
     Close,
+    /// Fault `closed`: the link ends as if the peer had closed it. The socket is shut down
+    /// (FIN, so the broker sees the connection end without DISCONNECT) and the modem is told
+    /// [`CloseReason::PeerClosed`].
+    PeerClose,
+    /// Fault `reset`: the socket is aborted (`SO_LINGER` 0, so the broker gets an RST) and the
+    /// modem is told [`CloseReason::Reset`].
+    Reset,
+    /// Fault `blackhole`: from now on every byte either way vanishes, FIN and RST included.
+    /// The modem's keepalive expires (`Closed(KeepaliveTimeout)`), and the socket is kept
+    /// open, silent, so the broker sees nothing either until its own keepalive (1.5 x) ends
+    /// the session and publishes the will.
+    Blackhole,
+}
+
+/// Fault `latency MS`: a delay (with +-25 % jitter) before each packet goes out and before each
+/// packet that came in is handled, on every link, open or new. Shared by the links.
+#[derive(Debug, Clone, Default)]
+pub struct Latency(Arc<std::sync::atomic::AtomicU64>);
+
+impl Latency {
+    pub fn set(&self, ms: u64) {
+        self.0.store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Waits the current latency, jittered; at once when it is 0.
+    async fn wait(&self, seed: &mut u64) {
+        let ms = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        if ms == 0 {
+            return;
+        }
+        // xorshift: cheap, and reproducible jitter is not needed.
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        let jitter = ms / 4;
+        let ms = ms - jitter + (*seed % (2 * jitter + 1));
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
+
+/// How long a blackholed socket is held after the modem gave up on it, at most.
+const BLACKHOLE_HOLD: Duration = Duration::from_secs(600);
+
+/// A stream that can be made to end with an RST instead of a FIN when dropped.
+pub trait Abort {
+    fn abort_on_drop(&self);
+}
+
+impl Abort for TcpStream {
+    fn abort_on_drop(&self) {
+        if let Err(e) = self.set_zero_linger() {
+            warn!(error = %e, "cannot set SO_LINGER 0: the link ends with a FIN");
+        }
+    }
+}
+
+impl Abort for tokio_rustls::client::TlsStream<TcpStream> {
+    fn abort_on_drop(&self) {
+        self.get_ref().0.abort_on_drop()
+    }
+}
+
+impl Abort for tokio::io::DuplexStream {
+    fn abort_on_drop(&self) {}
 }
 
 /// Connects to `target` (then handshakes TLS when `tls` is given) and runs the link until it
@@ -46,6 +110,7 @@ pub async fn run(
     tls: Option<TlsOptions>,
     commands: mpsc::UnboundedReceiver<LinkCmd>,
     events: mpsc::UnboundedSender<NetEvent>,
+    latency: Latency,
 ) {
     let send = |kind| {
         let _ = events.send(NetEvent { link, kind });
@@ -82,7 +147,8 @@ pub async fn run(
     };
     let _ = stream.set_nodelay(true);
     info!(link, %target, "TCP connected");
-    let session = Session::new(link, events.clone());
+    let mut session = Session::new(link, events.clone());
+    session.latency = latency;
     let ended = match tls {
         None => {
             send(NetEventKind::Connected);
@@ -126,6 +192,10 @@ struct Session {
     outgoing: HashMap<u16, Pending>,
     /// QoS 2 publishes from the broker between PUBREC and PUBREL (exactly-once dedup).
     incoming_qos2: HashSet<u16>,
+    /// Fault `blackhole`: nothing is sent, nothing received.
+    blackhole: bool,
+    latency: Latency,
+    jitter_seed: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +216,9 @@ impl Session {
             next_pkid: 0,
             outgoing: HashMap::new(),
             incoming_qos2: HashSet::new(),
+            blackhole: false,
+            latency: Latency::default(),
+            jitter_seed: 0x9E37_79B9_7F4A_7C15 ^ link,
         }
     }
 
@@ -164,10 +237,12 @@ impl Session {
         mut commands: mpsc::UnboundedReceiver<LinkCmd>,
     ) -> Option<CloseReason>
     where
-        S: AsyncRead + AsyncWrite + Unpin,
+        S: AsyncRead + AsyncWrite + Unpin + Abort + Send + 'static,
     {
         let (mut rd, mut wr) = tokio::io::split(stream);
         let mut inbuf = BytesMut::with_capacity(4096);
+        // Under `blackhole`, the peer's FIN or RST vanishes too: stop reading, keep waiting.
+        let mut reading = true;
         loop {
             let ping_at = self.keepalive.map(|k| self.last_sent + k);
             tokio::select! {
@@ -180,6 +255,22 @@ impl Session {
                         let _ = wr.shutdown().await;
                         return None;
                     }
+                    Some(LinkCmd::PeerClose) => {
+                        info!(link = self.link, "fault: the peer closes the link");
+                        let _ = wr.shutdown().await;
+                        return Some(CloseReason::PeerClosed);
+                    }
+                    Some(LinkCmd::Blackhole) => {
+                        info!(link = self.link, "fault: the link is blackholed");
+                        self.blackhole = true;
+                    }
+                    Some(LinkCmd::Reset) => {
+                        info!(link = self.link, "fault: the link is reset");
+                        let stream = rd.unsplit(wr);
+                        stream.abort_on_drop();
+                        drop(stream);
+                        return Some(CloseReason::Reset("connection reset (fault)".into()));
+                    }
                     Some(LinkCmd::Mqtt(op)) => {
                         let packet = self.packet_for(op);
                         if let Err(reason) = self.write(&mut wr, &packet).await {
@@ -187,12 +278,17 @@ impl Session {
                         }
                     }
                 },
-                read = rd.read_buf(&mut inbuf) => match read {
+                read = rd.read_buf(&mut inbuf), if reading => match read {
+                    Ok(0) | Err(_) if self.blackhole => reading = false,
                     Ok(0) => return Some(CloseReason::PeerClosed),
                     Err(e) => return Some(CloseReason::Reset(e.to_string())),
+                    Ok(_) if self.blackhole => inbuf.clear(),
                     Ok(_) => loop {
                         match Packet::read(&mut inbuf, MAX_PACKET) {
                             Ok(packet) => {
+                                let mut seed = self.jitter_seed;
+                                self.latency.wait(&mut seed).await;
+                                self.jitter_seed = seed;
                                 if let Err(reason) = self.incoming(packet, &mut wr).await {
                                     return Some(reason);
                                 }
@@ -205,6 +301,17 @@ impl Session {
                 _ = sleep_until(ping_at.unwrap_or_else(Instant::now)), if ping_at.is_some() => {
                     if self.ping_outstanding {
                         warn!(link = self.link, "no PINGRESP within the keepalive interval");
+                        if self.blackhole {
+                            // The module gives up; the network never tells the broker.
+                            tokio::spawn(async move {
+                                let mut sink = [0u8; 1024];
+                                let _hold = wr;
+                                let _ = tokio::time::timeout(BLACKHOLE_HOLD, async {
+                                    while let Ok(1..) = rd.read(&mut sink).await {}
+                                })
+                                .await;
+                            });
+                        }
                         return Some(CloseReason::KeepaliveTimeout);
                     }
                     self.ping_outstanding = true;
@@ -286,6 +393,14 @@ impl Session {
         packet
             .write(&mut buf, usize::MAX)
             .map_err(|e| CloseReason::Protocol(e.to_string()))?;
+        if self.blackhole {
+            debug!(link = self.link, ?packet, "-> blackhole");
+            self.last_sent = Instant::now();
+            return Ok(());
+        }
+        let mut seed = self.jitter_seed;
+        self.latency.wait(&mut seed).await;
+        self.jitter_seed = seed;
         debug!(link = self.link, ?packet, "-> broker");
         wr.write_all(&buf)
             .await
@@ -378,6 +493,8 @@ impl Session {
 
 /// The modem's handle on its links: routes each request to the task that owns the link.
 pub struct Links {
+    /// Fault `latency MS`, for every link.
+    pub latency: Latency,
     router: super::Router,
     events: mpsc::UnboundedSender<NetEvent>,
     links: HashMap<LinkId, mpsc::UnboundedSender<LinkCmd>>,
@@ -386,6 +503,7 @@ pub struct Links {
 impl Links {
     pub fn new(router: super::Router, events: mpsc::UnboundedSender<NetEvent>) -> Self {
         Links {
+            latency: Latency::default(),
             router,
             events,
             links: HashMap::new(),
@@ -418,7 +536,14 @@ impl Links {
                 let (tx, rx) = mpsc::unbounded_channel();
                 self.links.retain(|_, l| !l.is_closed());
                 self.links.insert(link, tx);
-                tokio::spawn(run(link, target, tls, rx, self.events.clone()));
+                tokio::spawn(run(
+                    link,
+                    target,
+                    tls,
+                    rx,
+                    self.events.clone(),
+                    self.latency.clone(),
+                ));
             }
             Mqtt { link, op } => {
                 if let Some(l) = self.links.get(&link) {
@@ -432,11 +557,50 @@ impl Links {
             }
         }
     }
+
+    /// Sends a fault command (`PeerClose` or `Reset`) to every open link. Returns the links
+    /// that took it; each will report `Closed` (unless it was ending anyway).
+    pub fn fault_all(&mut self, cmd: LinkCmd) -> Vec<LinkId> {
+        if matches!(cmd, LinkCmd::Blackhole) {
+            // Nothing to wait for: the links end when their keepalive says so.
+            self.links.retain(|_, l| !l.is_closed());
+            self.links.values().for_each(|l| {
+                let _ = l.send(LinkCmd::Blackhole);
+            });
+            return Vec::new();
+        }
+        self.links.retain(|_, l| !l.is_closed());
+        self.links
+            .iter()
+            .filter(|(_, l)| l.send(cmd.clone()).is_ok())
+            .map(|(id, _)| *id)
+            .collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Paused tokio time: the delays are exact virtual time, not the machine's speed.
+    #[tokio::test(start_paused = true)]
+    async fn latency_waits_with_jitter_and_zero_is_off() {
+        let l = Latency::default();
+        let mut seed = 12345u64;
+        let t = Instant::now();
+        l.wait(&mut seed).await;
+        assert_eq!(t.elapsed(), Duration::ZERO);
+        l.set(400);
+        let mut seen = HashSet::new();
+        for _ in 0..20 {
+            let t = Instant::now();
+            l.wait(&mut seed).await;
+            let ms = t.elapsed().as_millis();
+            assert!((300..=500).contains(&ms), "{ms} ms");
+            seen.insert(ms);
+        }
+        assert!(seen.len() > 1, "no jitter: {seen:?}");
+    }
     use crate::net::{ConnectParams, MqttOp};
     use rumqttc::mqttbytes::v4::{ConnAck, ConnectReturnCode};
     use tokio::io::DuplexStream;

@@ -93,10 +93,19 @@ pub fn creg(cell: &mut CellState, prefix: &str, form: &Form, out: &mut Out) {
 }
 
 /// `AT+CGATT?` -> `+CGATT: 1` (seed 000 section 6.2, seed 001, seed 003).
+/// Attaching without registration fails with `+CME ERROR: 30` "no network service" (27.007
+/// section 9.2).
 pub fn cgatt(cell: &mut CellState, form: &Form, out: &mut Out) {
+    let registered = matches!(
+        cell.reg,
+        crate::modem::RegStatus::Home | crate::modem::RegStatus::Roaming
+    );
+    if !registered && matches!(set_args(form).as_deref(), Some([a]) if a.number() == Some(1)) {
+        return out.line(cell.cme(30));
+    }
     if let Some(a) = number_setting(form, out, "+CGATT", 0..=1, u32::from(cell.attached)) {
         cell.attached = a == 1;
-        cell.pdp_active = cell.attached;
+        cell.pdp_active = cell.can_activate();
     }
 }
 
@@ -128,7 +137,7 @@ pub fn cstt(cell: &mut CellState, form: &Form, out: &mut Out) {
 /// `AT+CIICR` -> `OK` (seed 003 "激活网络"): activates the PDP context.
 pub fn ciicr(cell: &mut CellState, form: &Form, out: &mut Out) {
     match form {
-        Form::Exec if cell.attached => {
+        Form::Exec if cell.can_activate() => {
             cell.pdp_active = true;
             out.ok()
         }

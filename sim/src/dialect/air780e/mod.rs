@@ -102,6 +102,14 @@ impl Dialect for Air780e {
     }
 
     fn on_timer(&mut self, id: u64, out: &mut Out) {
+        if id == PDN_BACK_TIMER {
+            // The network accepts the context again; the module activates its default bearer
+            // by itself (an LTE module has one while attached), so `MIPSTART` works again.
+            tracing::info!("PDP context can be activated again");
+            self.cell.pdp_barred = false;
+            self.cell.pdp_active = self.cell.can_activate();
+            return;
+        }
         self.fs.on_timer(id, out)
     }
 
@@ -110,17 +118,70 @@ impl Dialect for Air780e {
     }
 
     fn on_fault(&mut self, fault: &Fault, out: &mut Out) {
+        let cell = &mut self.cell;
         match fault {
             // Seed 001 PDN flow: `+CGEV: NW PDN DEACT 1`, the link is gone without `CLOSED`, and
             // `AT+MIPCLOSE` answers `OK`. The module re-activates the default bearer on its
-            // own; the recovery in the same log reconnects at once, so it is back at once.
-            Fault::PdnDeact => {
+            // own once the network allows it: at once by default (the recovery in the same log
+            // reconnects at once), or after `back_after`, until when `MIPSTART` gets
+            // `CONNECT FAIL`.
+            Fault::PdnDeact { back_after } => {
                 out.line("+CGEV: NW PDN DEACT 1");
                 self.mqtt.network_lost(out);
+                if back_after.is_zero() {
+                    cell.pdp_active = cell.can_activate();
+                } else {
+                    cell.pdp_active = false;
+                    cell.pdp_barred = true;
+                    out.timer(PDN_BACK_TIMER, *back_after);
+                }
             }
+            // Seed 000 FAQ 3 (drops from weak coverage or a lost registration): the
+            // registration URCs the host asked for, and the default bearer goes with the
+            // registration, shown as in seed 001's PDN flow (fixtures/DIVERGENCES.md).
+            Fault::Deregister | Fault::SimRemoved => {
+                if *fault == Fault::SimRemoved {
+                    cell.sim = crate::modem::SimState::Absent;
+                }
+                let had_bearer = cell.pdp_active;
+                let mut urcs = Vec::new();
+                cell.set_registration(crate::modem::RegStatus::NotRegistered, &mut urcs);
+                urcs.iter().for_each(|u| out.line(u));
+                if had_bearer {
+                    out.line("+CGEV: NW PDN DEACT 1");
+                }
+                self.mqtt.network_lost(out);
+            }
+            Fault::Register | Fault::SimInserted => {
+                if *fault == Fault::SimInserted {
+                    cell.sim = crate::modem::SimState::Ready;
+                }
+                if cell.sim != crate::modem::SimState::Ready {
+                    tracing::info!("no SIM: the module cannot register");
+                    return;
+                }
+                let mut urcs = Vec::new();
+                cell.set_registration(crate::modem::RegStatus::Home, &mut urcs);
+                urcs.iter().for_each(|u| out.line(u));
+                cell.pdp_active = cell.can_activate();
+            }
+            Fault::Signal(n) => cell.rssi = *n,
+            // These enter below the dialect (the socket, the broker, the UART); the module
+            // sees their consequences as network events, or never.
+            Fault::Closed
+            | Fault::Reset
+            | Fault::Blackhole
+            | Fault::KickIdle(_)
+            | Fault::Latency(_)
+            | Fault::UartFragment(_)
+            | Fault::UartGarbage(_)
+            | Fault::UrcInResponse => {}
         }
     }
 }
+
+/// The timer that ends a `pdn-deact SECS` (the file system's timers count up from 1).
+const PDN_BACK_TIMER: u64 = u64::MAX;
 
 use super::params::{num_in, number_setting, set_args};
 

@@ -330,7 +330,7 @@ fn a_refused_connack_reads_as_closed() {
 fn pdn_deactivation_as_in_seed_001() {
     let mut r = Rig::new();
     r.connected();
-    let fx = r.engine.fault(&crate::modem::Fault::PdnDeact);
+    let fx = r.engine.fault(&crate::modem::Fault::PDN_DEACT);
     assert_eq!(r.take(fx), "\r\n+CGEV: NW PDN DEACT 1\r\n");
     assert!(matches!(r.net.last(), Some(NetRequest::Close { .. })));
     assert_eq!(r.send("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
@@ -623,4 +623,104 @@ fn sslmipstart_carries_the_files_and_the_level() {
     // Plain MIPSTART stays plain.
     r.send("AT+MIPSTART=\"airtest.openluat.com\",1883");
     assert_eq!(r.last_tls(), None);
+}
+
+/// Fault `closed`/`reset` as the dialect sees it (a `Closed` event from the link): seed 001
+/// "连接被动断开": `CLOSED`, `MQTTSTATU` 0, then `MIPCLOSE` and `MCONNECT` answer 767, and the
+/// recovery sequence works again.
+#[test]
+fn peer_close_and_reset_as_in_seed_001() {
+    for reason in [
+        crate::net::CloseReason::PeerClosed,
+        crate::net::CloseReason::Reset("connection reset".into()),
+    ] {
+        let mut r = Rig::new();
+        r.connected();
+        assert_eq!(r.send("AT+MCONNECT=1,60"), "\r\n+CME ERROR: 767\r\n");
+        assert_eq!(
+            r.event(NetEventKind::Closed(reason.clone())),
+            "\r\nCLOSED\r\n"
+        );
+        assert_eq!(r.send("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
+        assert_eq!(r.send("AT+MCONNECT=0,300"), "\r\n+CME ERROR: 767\r\n");
+        assert_eq!(r.send("AT+MIPCLOSE"), "\r\n+CME ERROR: 767\r\n");
+        r.connected();
+    }
+}
+
+#[test]
+fn pdn_deact_with_a_delay_fails_connects_until_the_context_is_back() {
+    let mut r = Rig::new();
+    r.connected();
+    let fx = r.engine.fault(&crate::modem::Fault::PdnDeact {
+        back_after: std::time::Duration::from_secs(7),
+    });
+    assert_eq!(r.take(fx), "\r\n+CGEV: NW PDN DEACT 1\r\n");
+    let (id, after) = *r.timers.last().expect("a timer for the context's return");
+    assert_eq!(after, std::time::Duration::from_secs(7));
+    assert_eq!(r.send("AT+MIPCLOSE"), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+MIPSTART=\"airtest.openluat.com\",\"1883\""),
+        "\r\nOK\r\n\r\nCONNECT FAIL\r\n"
+    );
+    assert_eq!(r.send("AT+CIFSR"), "\r\nERROR\r\n");
+    assert_eq!(r.send("AT+CIICR"), "\r\n+CME ERROR: 30\r\n");
+    let fx = r.engine.timer(id);
+    assert_eq!(r.take(fx), "");
+    assert_eq!(r.send("AT+CIFSR"), "\r\n10.104.48.68\r\n");
+    r.connected();
+}
+
+#[test]
+fn deregister_and_register_with_and_without_urcs() {
+    use crate::modem::Fault;
+    // URC modes 0 (power-on): nothing about registration, but the bearer goes.
+    let mut r = Rig::new();
+    r.connected();
+    let fx = r.engine.fault(&Fault::Deregister);
+    assert_eq!(r.take(fx), "\r\n+CGEV: NW PDN DEACT 1\r\n");
+    assert!(matches!(r.net.last(), Some(NetRequest::Close { .. })));
+    assert_eq!(r.send("AT+CGATT?"), "\r\n+CGATT: 0\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CGREG?"), "\r\n+CGREG: 0,0\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CGATT=1"), "\r\n+CME ERROR: 30\r\n");
+    assert_eq!(r.send("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+MIPCLOSE"), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+MIPSTART=\"airtest.openluat.com\",\"1883\""),
+        "\r\nOK\r\n\r\nCONNECT FAIL\r\n"
+    );
+    // With URC modes on.
+    assert_eq!(r.send("AT+CGREG=1"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CEREG=2"), "\r\nOK\r\n");
+    let fx = r.engine.fault(&Fault::Register);
+    assert_eq!(r.take(fx), "\r\n+CGREG: 1\r\n\r\n+CEREG: 1\r\n");
+    assert_eq!(r.send("AT+CGATT?"), "\r\n+CGATT: 1\r\n\r\nOK\r\n");
+    r.connected();
+    let fx = r.engine.fault(&Fault::Deregister);
+    assert_eq!(
+        r.take(fx),
+        "\r\n+CGREG: 0\r\n\r\n+CEREG: 0\r\n\r\n+CGEV: NW PDN DEACT 1\r\n"
+    );
+    // A second deregistration changes nothing and says nothing.
+    let fx = r.engine.fault(&Fault::Deregister);
+    assert_eq!(r.take(fx), "");
+}
+
+#[test]
+fn sim_removed_and_inserted_and_signal() {
+    use crate::modem::Fault;
+    let mut r = Rig::new();
+    assert_eq!(r.send("AT+CEREG=1"), "\r\nOK\r\n");
+    let fx = r.engine.fault(&Fault::SimRemoved);
+    assert_eq!(r.take(fx), "\r\n+CEREG: 0\r\n\r\n+CGEV: NW PDN DEACT 1\r\n");
+    assert_eq!(r.send("AT+CPIN?"), "\r\n+CME ERROR: 10\r\n");
+    let fx = r.engine.fault(&Fault::Register);
+    assert_eq!(r.take(fx), "", "no registration without a SIM");
+    let fx = r.engine.fault(&Fault::SimInserted);
+    assert_eq!(r.take(fx), "\r\n+CEREG: 1\r\n");
+    assert_eq!(r.send("AT+CPIN?"), "\r\n+CPIN: READY\r\n\r\nOK\r\n");
+    r.connected();
+    let fx = r.engine.fault(&Fault::Signal(5));
+    assert_eq!(r.take(fx), "");
+    assert_eq!(r.send("AT+CSQ"), "\r\n+CSQ: 5,99\r\n\r\nOK\r\n");
 }

@@ -66,7 +66,7 @@ impl Call {
                         cell.apn.name = apn.text();
                     }
                     out.ok();
-                    if cell.attached && cell.sim == crate::modem::SimState::Ready {
+                    if cell.can_activate() {
                         self.ip = Some(cell.identity.ip);
                         cell.pdp_active = true;
                         out.line(format!("+MIPCALL: {}", cell.identity.ip));

@@ -146,20 +146,76 @@ impl Dialect for L610 {
         self.mqtt.on_net(&self.cell, &mut self.ssl, ev, out)
     }
 
+    fn on_timer(&mut self, id: u64, _out: &mut Out) {
+        if id == PDN_BACK_TIMER {
+            // The network accepts a data call again; the host makes it (`AT+MIPCALL=1`).
+            tracing::info!("PDP context can be activated again");
+            self.cell.pdp_barred = false;
+        }
+    }
+
     fn on_fault(&mut self, fault: &Fault, out: &mut Out) {
+        let cell = &mut self.cell;
         match fault {
             // The network drops the PDP context: the L610 reports the data call as gone with
             // the same URC `AT+MIPCALL=0` ends with (seed 002 section 3.3), and every MQTT
-            // client on it breaks (fixtures/DIVERGENCES.md).
-            Fault::PdnDeact => {
-                if self.call.drop_call(&mut self.cell) {
+            // client on it breaks (fixtures/DIVERGENCES.md). Until `back_after` has passed a
+            // new `AT+MIPCALL=1` ends with `+MIPCALL: 0`.
+            Fault::PdnDeact { back_after } => {
+                if self.call.drop_call(cell) {
+                    out.line("+MIPCALL: 0");
+                }
+                self.mqtt.network_lost(out);
+                if !back_after.is_zero() {
+                    cell.pdp_barred = true;
+                    out.timer(PDN_BACK_TIMER, *back_after);
+                }
+            }
+            // Seed 002 FAQ 4.4 (drops: check signal and registration first): the registration
+            // URCs the host asked for, then the call and its clients go as on `pdn-deact`.
+            Fault::Deregister | Fault::SimRemoved => {
+                if *fault == Fault::SimRemoved {
+                    cell.sim = crate::modem::SimState::Absent;
+                }
+                let mut urcs = Vec::new();
+                cell.set_registration(crate::modem::RegStatus::NotRegistered, &mut urcs);
+                urcs.iter().for_each(|u| out.line(u));
+                if self.call.drop_call(cell) {
                     out.line("+MIPCALL: 0");
                 }
                 self.mqtt.network_lost(out);
             }
+            Fault::Register | Fault::SimInserted => {
+                if *fault == Fault::SimInserted && cell.sim != crate::modem::SimState::Ready {
+                    cell.sim = crate::modem::SimState::Ready;
+                    // Seed 002 section 3.3: the URC the module prints once it has read the SIM.
+                    out.line("+SIM READY");
+                }
+                if cell.sim != crate::modem::SimState::Ready {
+                    tracing::info!("no SIM: the module cannot register");
+                    return;
+                }
+                let mut urcs = Vec::new();
+                cell.set_registration(crate::modem::RegStatus::Home, &mut urcs);
+                urcs.iter().for_each(|u| out.line(u));
+            }
+            Fault::Signal(n) => cell.rssi = *n,
+            // These enter below the dialect (the socket, the broker, the UART); the module
+            // sees their consequences as network events, or never.
+            Fault::Closed
+            | Fault::Reset
+            | Fault::Blackhole
+            | Fault::KickIdle(_)
+            | Fault::Latency(_)
+            | Fault::UartFragment(_)
+            | Fault::UartGarbage(_)
+            | Fault::UrcInResponse => {}
         }
     }
 }
+
+/// The timer that ends a `pdn-deact SECS`.
+const PDN_BACK_TIMER: u64 = u64::MAX;
 
 use super::params::{num_in, set_args};
 

@@ -8,6 +8,7 @@ use crate::net::{CloseReason, ConnectReturnCode, LinkId, MqttOp, NetEventKind, N
 struct Rig {
     engine: Engine,
     net: Vec<NetRequest>,
+    timers: Vec<(u64, std::time::Duration)>,
 }
 
 impl Rig {
@@ -15,6 +16,7 @@ impl Rig {
         Rig {
             engine: Engine::new(Box::new(L610::new(Identity::default())), false),
             net: vec![],
+            timers: vec![],
         }
     }
 
@@ -24,7 +26,7 @@ impl Rig {
             match e {
                 Effect::Uart(b) => text.extend(b),
                 Effect::Net(r) => self.net.push(r),
-                Effect::Timer { .. } => {}
+                Effect::Timer { id, after } => self.timers.push((id, after)),
             }
         }
         String::from_utf8_lossy(&text).into_owned()
@@ -573,12 +575,12 @@ fn mipcall_0_and_pdn_deactivation_break_open_clients() {
     let mut r = Rig::new();
     r.open();
     let link = r.last_link();
-    let fx = r.engine.fault(&Fault::PdnDeact);
+    let fx = r.engine.fault(&Fault::PDN_DEACT);
     assert_eq!(r.take(fx), "\r\n+MIPCALL: 0\r\n\r\n+MQTTBREAK: 1,2\r\n");
     assert_eq!(r.net.last(), Some(&NetRequest::Close { link }));
     assert_eq!(r.send("AT+MIPCALL?"), "\r\n+MIPCALL: 0\r\n\r\nOK\r\n");
     // Without a call the fault shows nothing.
-    let fx = r.engine.fault(&Fault::PdnDeact);
+    let fx = r.engine.fault(&Fault::PDN_DEACT);
     assert_eq!(r.take(fx), "");
 }
 
@@ -765,4 +767,70 @@ fn malformed_input_table() {
         bad.len(),
         bad.join("\n")
     );
+}
+/// Fault `closed`/`reset` as the dialect sees it: `+MQTTBREAK: <id>,1` (link failed), and the
+/// client can be opened again.
+#[test]
+fn peer_close_and_reset_break_the_client() {
+    for reason in [
+        CloseReason::PeerClosed,
+        CloseReason::Reset("connection reset".into()),
+    ] {
+        let mut r = Rig::new();
+        r.open();
+        assert_eq!(
+            r.event(NetEventKind::Closed(reason.clone())),
+            "\r\n+MQTTBREAK: 1,1\r\n"
+        );
+        r.open_again();
+    }
+}
+
+#[test]
+fn pdn_deact_with_a_delay_fails_the_call_until_the_context_is_back() {
+    let mut r = Rig::new();
+    r.open();
+    let fx = r.engine.fault(&Fault::PdnDeact {
+        back_after: std::time::Duration::from_secs(4),
+    });
+    assert_eq!(r.take(fx), "\r\n+MIPCALL: 0\r\n\r\n+MQTTBREAK: 1,2\r\n");
+    let (id, after) = *r.timers.last().expect("a timer for the context's return");
+    assert_eq!(after, std::time::Duration::from_secs(4));
+    assert_eq!(r.send("AT+MIPCALL=1"), "\r\nOK\r\n\r\n+MIPCALL: 0\r\n");
+    let fx = r.engine.timer(id);
+    assert_eq!(r.take(fx), "");
+    assert_eq!(
+        r.send("AT+MIPCALL=1"),
+        "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n"
+    );
+}
+
+#[test]
+fn deregister_register_sim_and_signal() {
+    let mut r = Rig::new();
+    r.open();
+    assert_eq!(r.send("AT+CGREG=1"), "\r\nOK\r\n");
+    let fx = r.engine.fault(&Fault::Deregister);
+    assert_eq!(
+        r.take(fx),
+        "\r\n+CGREG: 0\r\n\r\n+MIPCALL: 0\r\n\r\n+MQTTBREAK: 1,2\r\n"
+    );
+    assert_eq!(r.send("AT+CGREG?"), "\r\n+CGREG: 1,0\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+MIPCALL=1"), "\r\nOK\r\n\r\n+MIPCALL: 0\r\n");
+    let fx = r.engine.fault(&Fault::Register);
+    assert_eq!(r.take(fx), "\r\n+CGREG: 1\r\n");
+    assert_eq!(
+        r.send("AT+MIPCALL=1"),
+        "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n"
+    );
+
+    let fx = r.engine.fault(&Fault::SimRemoved);
+    assert_eq!(r.take(fx), "\r\n+CGREG: 0\r\n\r\n+MIPCALL: 0\r\n");
+    assert_eq!(r.send("AT+CPIN?"), "\r\nERROR\r\n");
+    let fx = r.engine.fault(&Fault::SimInserted);
+    assert_eq!(r.take(fx), "\r\n+SIM READY\r\n\r\n+CGREG: 1\r\n");
+    assert_eq!(r.send("AT+CPIN?"), "\r\n+CPIN: READY\r\n\r\nOK\r\n");
+    let fx = r.engine.fault(&Fault::Signal(12));
+    assert_eq!(r.take(fx), "");
+    assert_eq!(r.send("AT+CSQ"), "\r\n+CSQ: 12,99\r\n\r\nOK\r\n");
 }

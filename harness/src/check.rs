@@ -1,0 +1,530 @@
+//! `modem-harness check-driver`: runs a driver under test against a simulator and an MQTT
+//! broker, checks the echo contract through faults, and reports.
+//!
+//! The contract, like the Autobahn WebSocket suite's echo: the driver subscribes to
+//! `MODEM_ECHO_IN` and republishes every payload, unchanged, to `MODEM_ECHO_OUT`. The checker
+//! publishes on one topic and waits on the other; between scenarios it injects faults, and
+//! each recovery has a stated deadline.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use modem_sim::broker::{Broker, BrokerConfig};
+use modem_sim::dialect::DialectKind;
+use modem_sim::modem::Fault;
+use modem_sim::net::HostPort;
+use modem_sim::sim::{SimConfig, Simulator, UartRecord};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::mpsc;
+
+/// The broker account the driver is given.
+const USER: &str = "root";
+const PASSWORD: &str = "luat123456";
+const ECHO_IN: &str = "check/echo/in";
+const ECHO_OUT: &str = "check/echo/out";
+
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    pub dialect: DialectKind,
+    /// The driver and its arguments.
+    pub command: Vec<String>,
+    /// How long the driver has for its first echo (it boots and connects).
+    pub first_deadline: Duration,
+    /// How long echo may take to resume after a fault.
+    pub recovery_deadline: Duration,
+}
+
+/// One scenario's outcome.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub name: &'static str,
+    pub passed: bool,
+    pub took: Duration,
+    /// Why it failed.
+    pub detail: String,
+    /// The fault the scenario injected, if any.
+    pub fault: Option<String>,
+    /// The UART traffic during the scenario (on failure).
+    pub transcript: String,
+}
+
+/// What the scenario does before it checks the echo.
+#[derive(Debug, Clone, Copy)]
+enum Setup {
+    None,
+    Inject(&'static str),
+    KickIdle,
+    BrokerRestart,
+}
+
+struct Scenario {
+    name: &'static str,
+    setup: Setup,
+    /// The payload to echo; `None`: fresh numbered payloads, one a second, until one returns.
+    payload: Option<&'static [u8]>,
+    qos: QoS,
+    /// Recovery (the recovery deadline) or first contact (the first deadline), else 10 s.
+    recovery: bool,
+    /// A fault to lift after the check.
+    after: Option<&'static str>,
+}
+
+/// The scenarios for `dialect`. The L610 prints a message as `+MQTTMSG: ..., <payload>\r\n`
+/// with no length (seed 002 section 3.3), so no driver can tell a CR LF in a payload from the
+/// line's end: its payloads carry `"`, `,` and `\` but no CR LF (fixtures/DIVERGENCES.md F10).
+fn scenarios(dialect: DialectKind) -> Vec<Scenario> {
+    let l610 = dialect == DialectKind::L610;
+    let s = |name, setup, payload, qos, recovery| Scenario {
+        name,
+        setup,
+        payload,
+        qos,
+        recovery,
+        after: None,
+    };
+    vec![
+        s(
+            "plain echo",
+            Setup::None,
+            Some(&b"hello"[..]),
+            QoS::AtMostOnce,
+            false,
+        ),
+        if l610 {
+            s(
+                "payload with quote, comma and backslash (no CR LF on the L610)",
+                Setup::None,
+                Some(&b"a \"quoted\", comma \\ backslash, OK"[..]),
+                QoS::AtMostOnce,
+                false,
+            )
+        } else {
+            s(
+                "payload with quote, comma, backslash and CR LF",
+                Setup::None,
+                Some(&b"a \"quoted\", comma \\ backslash\r\nOK\r\nend"[..]),
+                QoS::AtMostOnce,
+                false,
+            )
+        },
+        s(
+            "QoS 1",
+            Setup::None,
+            Some(&b"at least once"[..]),
+            QoS::AtLeastOnce,
+            false,
+        ),
+        s(
+            "resumes after closed",
+            Setup::Inject("closed"),
+            None,
+            QoS::AtMostOnce,
+            true,
+        ),
+        s(
+            "resumes after pdn-deact",
+            Setup::Inject("pdn-deact"),
+            None,
+            QoS::AtMostOnce,
+            true,
+        ),
+        s(
+            "resumes after kick-idle (767)",
+            Setup::KickIdle,
+            None,
+            QoS::AtMostOnce,
+            true,
+        ),
+        s(
+            "resumes after a broker restart",
+            Setup::BrokerRestart,
+            None,
+            QoS::AtMostOnce,
+            true,
+        ),
+        Scenario {
+            after: Some("uart-fragment off"),
+            ..s(
+                "echo under uart-fragment",
+                Setup::Inject("uart-fragment"),
+                Some(if l610 {
+                    &b"fragmented \"payload\", of some length to cut"[..]
+                } else {
+                    &b"fragmented \"payload\", of some length\r\n to cut"[..]
+                }),
+                QoS::AtMostOnce,
+                false,
+            )
+        },
+    ]
+}
+
+/// The broker-side checker client: publishes to ECHO_IN, and hands over what comes on
+/// ECHO_OUT. It resubscribes after every reconnect (the broker restart).
+struct Checker {
+    client: AsyncClient,
+    echoes: mpsc::UnboundedReceiver<Vec<u8>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Checker {
+    fn start(addr: SocketAddr) -> Checker {
+        let mut opts = MqttOptions::new("check-driver", addr.ip().to_string(), addr.port());
+        opts.set_credentials(USER, PASSWORD);
+        opts.set_keep_alive(Duration::from_secs(30));
+        let (client, mut ev) = AsyncClient::new(opts, 100);
+        let (tx, echoes) = mpsc::unbounded_channel();
+        let sub = client.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                match ev.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        let _ = sub.try_subscribe(ECHO_OUT, QoS::AtLeastOnce);
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) if p.topic == ECHO_OUT => {
+                        let _ = tx.send(p.payload.to_vec());
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
+        });
+        Checker {
+            client,
+            echoes,
+            task,
+        }
+    }
+
+    fn drain(&mut self) {
+        while self.echoes.try_recv().is_ok() {}
+    }
+}
+
+impl Drop for Checker {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Renders UART records as `-> ` (host) and `<- ` (module) lines.
+pub fn render(records: &[UartRecord]) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    let mut from_host = None;
+    let flush = |line: &mut String, host: bool, out: &mut String| {
+        if !line.trim().is_empty() {
+            out.push_str(if host { "    -> " } else { "    <- " });
+            out.push_str(line.trim());
+            out.push('\n');
+        }
+        line.clear();
+    };
+    for r in records {
+        if from_host != Some(r.from_host) {
+            if let Some(h) = from_host {
+                flush(&mut line, h, &mut out);
+            }
+            from_host = Some(r.from_host);
+        }
+        for &b in &r.bytes {
+            if b == b'\n' || b == b'\r' {
+                flush(&mut line, r.from_host, &mut out);
+            } else {
+                line.extend(std::ascii::escape_default(b).map(char::from));
+            }
+        }
+    }
+    if let Some(h) = from_host {
+        flush(&mut line, h, &mut out);
+    }
+    out
+}
+
+/// Runs the driver through every scenario. `Err` only when the check cannot start.
+pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
+    let Some((program, args)) = opts.command.split_first() else {
+        bail!("no driver command given (after --)");
+    };
+    let accounts = vec![(USER.to_string(), PASSWORD.to_string())];
+    let mut broker = Broker::start(BrokerConfig {
+        accounts: accounts.clone(),
+        ..BrokerConfig::default()
+    })
+    .await
+    .context("starting the broker")?;
+    let addr = broker.local_addr();
+    let sim = Simulator::start(SimConfig {
+        dialect: opts.dialect,
+        broker: Some(HostPort {
+            host: addr.ip().to_string(),
+            port: addr.port(),
+        }),
+        ..SimConfig::default()
+    })
+    .await
+    .context("starting the simulator")?;
+    let mut checker = Checker::start(addr);
+    let driver_log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut driver = tokio::process::Command::new(program)
+        .args(args)
+        .env("MODEM_TTY", sim.tty())
+        .env("MODEM_BROKER_HOST", addr.ip().to_string())
+        .env("MODEM_BROKER_PORT", addr.port().to_string())
+        .env("MODEM_MQTT_USER", USER)
+        .env("MODEM_MQTT_PASSWORD", PASSWORD)
+        .env("MODEM_ECHO_IN", ECHO_IN)
+        .env("MODEM_ECHO_OUT", ECHO_OUT)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("cannot start the driver `{program}`"))?;
+    for out in [
+        driver
+            .stdout
+            .take()
+            .map(|o| Box::new(o) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+        driver
+            .stderr
+            .take()
+            .map(|o| Box::new(o) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let log = driver_log.clone();
+        tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(out).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                let mut g = log.lock().unwrap_or_else(|e| e.into_inner());
+                g.push(l);
+            }
+        });
+    }
+
+    let tap = sim.uart_tap();
+    let mut outcomes = Vec::new();
+    let mut counter = 0u64;
+    for sc in scenarios(opts.dialect) {
+        let started = Instant::now();
+        let from = tap.snapshot().len();
+        let mut fault = None;
+        checker.drain();
+        match sc.setup {
+            Setup::None => {}
+            Setup::Inject(text) => {
+                let f: Fault = text.parse()?;
+                fault = Some(text.to_string());
+                sim.inject(f).await?;
+            }
+            Setup::KickIdle => {
+                // Seed 003: the server closes links that send no CONNECT at once, so the
+                // driver's reconnect meets `CLOSED` and `+CME ERROR: 767` on `MCONNECT`
+                // for a while; then the server is patient again.
+                fault = Some("kick-idle 0.001, then closed; kick-idle off after 2 s".into());
+                broker.set_connect_timeout(Some(Duration::from_millis(1)));
+                sim.inject(Fault::Closed).await?;
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                broker.set_connect_timeout(BrokerConfig::default().connect_timeout);
+            }
+            Setup::BrokerRestart => {
+                fault = Some("broker stopped, started again on the same port after 1 s".into());
+                broker.clone().shutdown().await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                broker = Broker::start(BrokerConfig {
+                    bind: addr,
+                    accounts: accounts.clone(),
+                    ..BrokerConfig::default()
+                })
+                .await
+                .with_context(|| format!("restarting the broker on {addr}"))?;
+            }
+        }
+        let deadline = if sc.recovery {
+            opts.recovery_deadline
+        } else if outcomes.is_empty() {
+            opts.first_deadline
+        } else {
+            Duration::from_secs(10)
+        };
+        let result = echo(&mut checker, &sc, deadline, &mut counter).await;
+        if let Some(text) = sc.after {
+            if let Ok(f) = text.parse::<Fault>() {
+                sim.inject(f).await?;
+            }
+        }
+        let exited = driver.try_wait().ok().flatten();
+        let (passed, mut detail) = match result {
+            Ok(()) => (true, String::new()),
+            Err(e) => (false, e),
+        };
+        if let Some(status) = exited {
+            detail.push_str(&format!(" (the driver exited: {status})"));
+        }
+        let transcript = if passed {
+            String::new()
+        } else {
+            let records = tap.snapshot();
+            let log = driver_log.lock().unwrap_or_else(|e| e.into_inner());
+            // A little before the scenario too: what the driver was doing when the fault hit.
+            let start = from.min(records.len()).saturating_sub(6);
+            let mut t = render(&records[start..]);
+            let tail: Vec<&String> = log.iter().rev().take(10).collect();
+            if !tail.is_empty() {
+                t.push_str("    driver output (last lines):\n");
+                for l in tail.into_iter().rev() {
+                    t.push_str(&format!("    | {l}\n"));
+                }
+            }
+            t
+        };
+        outcomes.push(Outcome {
+            name: sc.name,
+            passed,
+            took: started.elapsed(),
+            detail,
+            fault,
+            transcript,
+        });
+    }
+    let _ = driver.kill().await;
+    drop(checker);
+    sim.shutdown().await;
+    broker.shutdown().await;
+    Ok(outcomes)
+}
+
+/// Publishes and waits for the echo until `deadline`.
+async fn echo(
+    checker: &mut Checker,
+    sc: &Scenario,
+    deadline: Duration,
+    counter: &mut u64,
+) -> std::result::Result<(), String> {
+    let until = tokio::time::Instant::now() + deadline;
+    let mut sent: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let payload = match sc.payload {
+            Some(p) => p.to_vec(),
+            None => {
+                *counter += 1;
+                format!("echo {}", *counter).into_bytes()
+            }
+        };
+        // A publish while the checker itself reconnects is retried on the next round.
+        let _ = checker
+            .client
+            .publish(ECHO_IN, sc.qos, false, payload.clone())
+            .await;
+        sent.push(payload);
+        let round = tokio::time::Instant::now() + Duration::from_secs(1);
+        loop {
+            let wait = round.min(until);
+            match tokio::time::timeout_at(wait, checker.echoes.recv()).await {
+                Ok(Some(got)) if sent.contains(&got) => return Ok(()),
+                Ok(Some(got)) => {
+                    if sc.payload.is_some() {
+                        return Err(format!(
+                            "the echo differs: sent {:?}, got {:?}",
+                            String::from_utf8_lossy(&sent[0]),
+                            String::from_utf8_lossy(&got)
+                        ));
+                    }
+                }
+                Ok(None) => return Err("the checker's MQTT client stopped".into()),
+                Err(_) => break,
+            }
+        }
+        if tokio::time::Instant::now() >= until {
+            return Err(format!(
+                "no echo on {ECHO_OUT} within {deadline:?} ({} publishes on {ECHO_IN})",
+                sent.len()
+            ));
+        }
+    }
+}
+
+/// The report printed to stdout.
+pub fn report(outcomes: &[Outcome]) -> String {
+    let mut s = String::new();
+    for o in outcomes {
+        let mark = if o.passed { "PASS" } else { "FAIL" };
+        s.push_str(&format!(
+            "{mark}  {} ({:.1} s)\n",
+            o.name,
+            o.took.as_secs_f64()
+        ));
+        if !o.passed {
+            if let Some(f) = &o.fault {
+                s.push_str(&format!("    fault: {f}\n"));
+            }
+            s.push_str(&format!("    why:   {}\n", o.detail));
+            s.push_str("    AT transcript (-> driver, <- module):\n");
+            s.push_str(&o.transcript);
+        }
+    }
+    let failed = outcomes.iter().filter(|o| !o.passed).count();
+    s.push_str(&format!(
+        "{} passed, {failed} failed\n",
+        outcomes.len() - failed
+    ));
+    s
+}
+
+fn xml_escape(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '"' => "&quot;".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// JUnit XML, one test case per scenario.
+pub fn junit(outcomes: &[Outcome]) -> String {
+    let failed = outcomes.iter().filter(|o| !o.passed).count();
+    let mut x = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"check-driver\" tests=\"{}\" failures=\"{failed}\">\n",
+        outcomes.len()
+    );
+    for o in outcomes {
+        x.push_str(&format!(
+            "  <testcase classname=\"check-driver\" name=\"{}\" time=\"{:.3}\"",
+            xml_escape(o.name),
+            o.took.as_secs_f64()
+        ));
+        if o.passed {
+            x.push_str("/>\n");
+        } else {
+            let body = format!(
+                "fault: {}\n{}\n{}",
+                o.fault.as_deref().unwrap_or("none"),
+                o.detail,
+                o.transcript
+            );
+            x.push_str(&format!(
+                ">\n    <failure message=\"{}\">{}</failure>\n  </testcase>\n",
+                xml_escape(&o.detail),
+                xml_escape(&body)
+            ));
+        }
+    }
+    x.push_str("</testsuite>\n");
+    x
+}
+
+/// Where a `--junit` report goes.
+pub fn write_junit(path: &PathBuf, outcomes: &[Outcome]) -> Result<()> {
+    std::fs::write(path, junit(outcomes))
+        .with_context(|| format!("cannot write {}", path.display()))
+}

@@ -1,0 +1,805 @@
+//! Fault injection end to end: the real binary on a real PTY, faults sent with the real
+//! `modem-sim inject` CLI over the control socket, and the broker watched by a real client.
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The simulator binary running as a child process.
+struct SimProcess {
+    child: Child,
+    ready: serde_json::Value,
+    dir: tempfile::TempDir,
+}
+
+impl SimProcess {
+    fn spawn(extra: &[&str]) -> SimProcess {
+        let dir = tempfile::tempdir().unwrap();
+        let ready = dir.path().join("ready.json");
+        let child = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
+            .arg("--ready-file")
+            .arg(&ready)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("modem-sim starts");
+        let deadline = Instant::now() + WAIT;
+        while !ready.exists() {
+            assert!(Instant::now() < deadline, "no ready file after {WAIT:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let ready: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&ready).unwrap()).unwrap();
+        SimProcess { child, ready, dir }
+    }
+
+    /// With `--control` in the process's own temporary directory.
+    fn with_control(extra: &[&str]) -> SimProcess {
+        let dir = tempfile::tempdir().unwrap();
+        let ctl = dir.path().join("ctl.sock");
+        let mut args = vec!["--control", ctl.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let mut sim = SimProcess::spawn(&args);
+        // Keep the socket's directory alive as long as the process.
+        sim.dir = dir;
+        sim
+    }
+
+    fn field(&self, name: &str) -> String {
+        self.ready[name].as_str().unwrap_or_default().to_string()
+    }
+
+    fn port(&self) -> Port {
+        Port::open(Path::new(&self.field("tty")))
+    }
+
+    fn control(&self) -> PathBuf {
+        PathBuf::from(self.field("control"))
+    }
+
+    fn mqtt(&self) -> std::net::SocketAddr {
+        self.field("mqtt").parse().unwrap()
+    }
+
+    /// `modem-sim inject --control <ours> <words...>`.
+    fn inject(&self, words: &[&str]) -> Output {
+        inject(&self.control(), words)
+    }
+
+    /// Injects and insists that it worked.
+    fn fault(&self, words: &[&str]) {
+        let out = self.inject(words);
+        assert!(
+            out.status.success(),
+            "inject {words:?}: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn inject(control: &Path, words: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_modem-sim"))
+        .arg("inject")
+        .arg("--control")
+        .arg(control)
+        .args(words)
+        .output()
+        .expect("modem-sim inject runs")
+}
+
+/// The host side of the UART, opened like a serial port, with blocking reads bounded by a poll.
+struct Port {
+    file: std::fs::File,
+    seen: Vec<u8>,
+}
+
+impl Port {
+    fn open(path: &Path) -> Port {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(nix::libc::O_NOCTTY)
+            .open(path)
+            .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+        let mut t = nix::sys::termios::tcgetattr(file.as_fd()).unwrap();
+        nix::sys::termios::cfmakeraw(&mut t);
+        nix::sys::termios::tcsetattr(file.as_fd(), nix::sys::termios::SetArg::TCSANOW, &t).unwrap();
+        Port {
+            file,
+            seen: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.file.write_all(bytes).unwrap();
+    }
+
+    /// Reads until `needle` has appeared in everything read so far; returns all of it.
+    fn until(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(pos) = self
+                .seen
+                .windows(needle.len())
+                .position(|w| w == needle.as_bytes())
+            {
+                let upto = pos + needle.len();
+                let text = String::from_utf8_lossy(&self.seen[..upto]).into_owned();
+                self.seen.drain(..upto);
+                return text;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "waited {WAIT:?} for {needle:?}; got {:?}",
+                String::from_utf8_lossy(&self.seen)
+            );
+            let mut fds = [nix::poll::PollFd::new(
+                self.file.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            let ms = nix::poll::PollTimeout::try_from(left.as_millis().min(1000) as i32).unwrap();
+            if nix::poll::poll(&mut fds, ms).unwrap() > 0 {
+                let mut buf = [0u8; 65536];
+                let n = (&self.file).read(&mut buf).unwrap();
+                self.seen.extend_from_slice(&buf[..n]);
+            }
+        }
+    }
+
+    /// Sends a command line and returns everything up to and including its final result
+    /// (`OK`, `ERROR`, `+CME ERROR: n`), so the answer can be compared whole.
+    fn at(&mut self, cmd: &str) -> String {
+        self.send(format!("{cmd}\r").as_bytes());
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let seen = &self.seen;
+            let find = |from: usize, needle: &[u8]| {
+                seen.get(from..)?
+                    .windows(needle.len())
+                    .position(|w| w == needle)
+                    .map(|p| from + p)
+            };
+            let end = [&b"\r\nOK\r\n"[..], b"\r\nERROR\r\n"]
+                .iter()
+                .filter_map(|f| find(0, f).map(|p| p + f.len()))
+                .chain(find(0, b"+CME ERROR: ").and_then(|p| find(p, b"\r\n").map(|e| e + 2)))
+                .min();
+            let text = String::from_utf8_lossy(&self.seen).into_owned();
+            if let Some(end) = end {
+                let answer: Vec<u8> = self.seen.drain(..end).collect();
+                return String::from_utf8_lossy(&answer).into_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no final result for {cmd}: {text:?}"
+            );
+            let mut fds = [nix::poll::PollFd::new(
+                self.file.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u8)).unwrap() > 0 {
+                let mut buf = [0u8; 65536];
+                let n = (&self.file).read(&mut buf).unwrap();
+                self.seen.extend_from_slice(&buf[..n]);
+            }
+        }
+    }
+
+    /// Seed 001's connect sequence (`MCONFIG`, `MIPSTART`, `MCONNECT`) up to `CONNACK OK`.
+    fn connect(&mut self, client_id: &str) {
+        let cfg =
+            format!("AT+MCONFIG=\"{client_id}\",root,luat123456,0,0,\"will/{client_id}\",\"gone\"");
+        assert!(self.at(&cfg).ends_with("\r\nOK\r\n"));
+        self.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
+        self.until("CONNECT OK\r\n");
+        self.send(b"AT+MCONNECT=1,60\r");
+        self.until("CONNACK OK\r\n");
+    }
+}
+
+/// A watcher on the broker: every message on `will/#` and `t/#`.
+struct Watcher {
+    rx: std::sync::mpsc::Receiver<(String, Vec<u8>)>,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl Watcher {
+    fn start(addr: std::net::SocketAddr) -> Watcher {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (subscribed_tx, subscribed_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let mut opts = rumqttc::MqttOptions::new("watcher", addr.ip().to_string(), addr.port());
+            opts.set_credentials("root", "luat123456");
+            let (client, mut conn) = rumqttc::Client::new(opts, 100);
+            client
+                .subscribe("will/#", rumqttc::QoS::AtLeastOnce)
+                .unwrap();
+            client.subscribe("t/#", rumqttc::QoS::AtLeastOnce).unwrap();
+            for ev in conn.iter() {
+                match ev {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => {
+                        let _ = subscribed_tx.send(());
+                    }
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
+                        if tx.send((p.topic.clone(), p.payload.to_vec())).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => std::thread::sleep(Duration::from_millis(50)),
+                }
+            }
+        });
+        for _ in 0..2 {
+            subscribed_rx.recv_timeout(WAIT).expect("watcher SUBACK");
+        }
+        Watcher {
+            rx,
+            _thread: thread,
+        }
+    }
+
+    fn next(&self, topic: &str) -> Vec<u8> {
+        self.next_after(topic).0
+    }
+
+    /// The next payload on `topic`, and the topics of the messages before it.
+    fn next_after(&self, topic: &str) -> (Vec<u8>, Vec<String>) {
+        let deadline = Instant::now() + WAIT;
+        let mut before = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (t, p) = self
+                .rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("nothing on {topic} within {WAIT:?}"));
+            if t == topic {
+                return (p, before);
+            }
+            before.push(t);
+        }
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn control_socket_is_0600_and_named_in_the_ready_file() {
+    let sim = SimProcess::with_control(&[]);
+    let ctl = sim.control();
+    assert!(ctl.ends_with("ctl.sock"), "{ctl:?}");
+    assert_eq!(mode(&ctl), 0o600);
+
+    // Without --control: a private directory (0700) holds a 0600 socket.
+    let sim = SimProcess::spawn(&[]);
+    let ctl = sim.control();
+    assert!(
+        !ctl.as_os_str().is_empty(),
+        "the ready file names no control socket"
+    );
+    assert_eq!(mode(&ctl), 0o600);
+    assert_eq!(mode(ctl.parent().unwrap()), 0o700);
+    sim.fault(&["signal", "3"]);
+    let mut port = sim.port();
+    assert_eq!(port.at("AT+CSQ"), "AT+CSQ\r\r\n+CSQ: 3,99\r\n\r\nOK\r\n");
+}
+
+#[test]
+fn unknown_faults_and_bad_arguments_are_refused_with_the_list() {
+    let sim = SimProcess::with_control(&[]);
+    for (words, why) in [
+        (&["melt"][..], "unknown fault `melt`"),
+        (&["signal", "40"][..], "RSSI is 0 to 31"),
+        (&["pdn-deact", "soon"][..], "not a number of seconds"),
+        (&["closed", "twice"][..], "takes no argument"),
+    ] {
+        let out = sim.inject(words);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{words:?}: {err}");
+        assert!(err.contains(why), "{words:?}: {err}");
+        for fault in [
+            "closed",
+            "reset",
+            "pdn-deact",
+            "deregister",
+            "sim-removed",
+            "kick-idle",
+        ] {
+            assert!(
+                err.contains(fault),
+                "{words:?}: the list lacks {fault}: {err}"
+            );
+        }
+    }
+    // The server refuses a bad request too (a client other than our CLI).
+    let mut s = std::os::unix::net::UnixStream::connect(sim.control()).unwrap();
+    s.write_all(b"melt\n").unwrap();
+    let mut reply = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(&s), &mut reply).unwrap();
+    let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(reply["ok"], false);
+    assert!(reply["error"].as_str().unwrap().contains("pdn-deact"));
+    // No simulator at the path: a failure, not a hang.
+    let out = inject(&sim.dir.path().join("nothing.sock"), &["closed"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// Seed 001 "连接被动断开" through `inject closed`: `CLOSED`, `MQTTSTATU` 0, then `MIPCLOSE`
+/// and `MCONNECT` answer 767, and the guide's recovery sequence works. The broker sees the link
+/// end without DISCONNECT, so it publishes the will.
+#[test]
+fn closed_then_767_then_the_documented_recovery() {
+    let sim = SimProcess::with_control(&[]);
+    let watcher = Watcher::start(sim.mqtt());
+    let mut port = sim.port();
+    port.connect("dev1");
+    // MCONNECT while connected (notes section 3).
+    assert_eq!(
+        port.at("AT+MCONNECT=1,60"),
+        "AT+MCONNECT=1,60\r\r\n+CME ERROR: 767\r\n"
+    );
+    sim.fault(&["closed"]);
+    port.until("\r\nCLOSED\r\n");
+    assert_eq!(watcher.next("will/dev1"), b"gone");
+    assert_eq!(
+        port.at("AT+MQTTSTATU"),
+        "AT+MQTTSTATU\r\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        port.at("AT+MCONNECT=0,300"),
+        "AT+MCONNECT=0,300\r\r\n+CME ERROR: 767\r\n"
+    );
+    assert_eq!(
+        port.at("AT+MIPCLOSE"),
+        "AT+MIPCLOSE\r\r\n+CME ERROR: 767\r\n"
+    );
+    port.connect("dev1");
+    assert!(port.at("AT+MPUB=\"t/up\",1,0,\"back\"").ends_with("OK\r\n"));
+    port.until("PUBACK\r\n");
+    assert_eq!(watcher.next("t/up"), b"back");
+}
+
+/// `closed` between `CONNECT OK` and `MCONNECT` (seed 003's situation): `CLOSED`, then
+/// `AT+MCONNECT=0,300` gives 767, then recovery works.
+#[test]
+fn closed_before_mconnect_gives_767_then_recovery() {
+    let sim = SimProcess::with_control(&[]);
+    let mut port = sim.port();
+    assert!(port
+        .at("AT+MCONFIG=\"dev2\",root,luat123456")
+        .ends_with("OK\r\n"));
+    port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
+    port.until("CONNECT OK\r\n");
+    sim.fault(&["closed"]);
+    port.until("\r\nCLOSED\r\n");
+    assert_eq!(
+        port.at("AT+MCONNECT=0,300"),
+        "AT+MCONNECT=0,300\r\r\n+CME ERROR: 767\r\n"
+    );
+    assert!(port.at("AT+MIPCLOSE").contains("767"));
+    port.connect("dev2");
+}
+
+/// `reset`: the same consequences on the UART; the broker sees the link die (will published).
+#[test]
+fn reset_shows_closed_and_the_broker_publishes_the_will() {
+    let sim = SimProcess::with_control(&[]);
+    let watcher = Watcher::start(sim.mqtt());
+    let mut port = sim.port();
+    port.connect("dev3");
+    sim.fault(&["reset"]);
+    port.until("\r\nCLOSED\r\n");
+    assert_eq!(watcher.next("will/dev3"), b"gone");
+    assert!(port.at("AT+MQTTSTATU").contains("+MQTTSTATU :0"));
+    assert!(port.at("AT+MIPCLOSE").contains("+CME ERROR: 767"));
+    port.connect("dev3");
+}
+
+/// Seed 001 "PDP被动去激活": `+CGEV: NW PDN DEACT 1`, `MQTTSTATU` 0, `MIPCLOSE` `OK`, then
+/// reconnecting and publishing work. With a delay, `MIPSTART` fails until the context is back.
+#[test]
+fn pdn_deact_then_mipclose_ok_then_publish_again() {
+    let sim = SimProcess::with_control(&[]);
+    let watcher = Watcher::start(sim.mqtt());
+    let mut port = sim.port();
+    port.connect("dev4");
+    sim.fault(&["pdn-deact"]);
+    port.until("\r\n+CGEV: NW PDN DEACT 1\r\n");
+    assert!(port.at("AT+MQTTSTATU").contains("+MQTTSTATU :0"));
+    assert_eq!(port.at("AT+MIPCLOSE"), "AT+MIPCLOSE\r\r\nOK\r\n");
+    port.connect("dev4");
+    assert!(port
+        .at("AT+MPUB=\"t/pdn\",0,0,\"again\"")
+        .ends_with("OK\r\n"));
+    assert_eq!(watcher.next("t/pdn"), b"again");
+
+    // The context stays away for an hour: connects fail meanwhile.
+    sim.fault(&["pdn-deact", "3600"]);
+    port.until("\r\n+CGEV: NW PDN DEACT 1\r\n");
+    port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
+    port.until("\r\nOK\r\n\r\nCONNECT FAIL\r\n");
+}
+
+/// Registration lost and regained with the URCs on; the SIM pulled and put back.
+#[test]
+fn deregister_register_and_the_sim() {
+    let sim = SimProcess::with_control(&[]);
+    let mut port = sim.port();
+    assert!(port.at("AT+CGREG=1").ends_with("OK\r\n"));
+    assert!(port.at("AT+CEREG=1").ends_with("OK\r\n"));
+    port.connect("dev5");
+    sim.fault(&["deregister"]);
+    port.until("\r\n+CGREG: 0\r\n\r\n+CEREG: 0\r\n\r\n+CGEV: NW PDN DEACT 1\r\n");
+    assert!(port.at("AT+CGATT?").contains("+CGATT: 0\r\n"));
+    assert!(port.at("AT+CGREG?").contains("+CGREG: 1,0\r\n"));
+    assert!(port.at("AT+MQTTSTATU").contains("+MQTTSTATU :0"));
+    assert!(port.at("AT+MIPCLOSE").ends_with("OK\r\n"));
+    port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
+    port.until("\r\nOK\r\n\r\nCONNECT FAIL\r\n");
+    sim.fault(&["register"]);
+    port.until("\r\n+CGREG: 1\r\n\r\n+CEREG: 1\r\n");
+    assert!(port.at("AT+CGATT?").contains("+CGATT: 1\r\n"));
+    port.connect("dev5");
+
+    sim.fault(&["sim-removed"]);
+    port.until("\r\n+CEREG: 0\r\n");
+    assert!(port.at("AT+CPIN?").ends_with("+CME ERROR: 10\r\n"));
+    // Registration cannot come back without a SIM.
+    sim.fault(&["register"]);
+    assert!(port.at("AT+CGATT?").contains("+CGATT: 0\r\n"));
+    sim.fault(&["sim-inserted"]);
+    port.until("\r\n+CEREG: 1\r\n");
+    assert!(port.at("AT+CPIN?").contains("+CPIN: READY"));
+    port.connect("dev5");
+}
+
+/// Seed 003: the server closes links that send no CONNECT in time: `CLOSED`, then
+/// `MCONNECT` gets 767.
+#[test]
+fn kick_idle_closes_a_link_without_connect() {
+    let sim = SimProcess::with_control(&[]);
+    let mut port = sim.port();
+    sim.fault(&["kick-idle", "0.5"]);
+    assert!(port
+        .at("AT+MCONFIG=\"dev6\",root,luat123456")
+        .ends_with("OK\r\n"));
+    port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
+    port.until("CONNECT OK\r\n");
+    port.until("\r\nCLOSED\r\n");
+    assert!(port.at("AT+MCONNECT=1,60").ends_with("+CME ERROR: 767\r\n"));
+    sim.fault(&["kick-idle", "off"]);
+    assert!(port.at("AT+MIPCLOSE").contains("767"));
+    port.connect("dev6");
+}
+
+/// A second client with the same client id takes the session over: the broker drops the
+/// modem's link, and the modem says `CLOSED` (no injection).
+#[test]
+fn a_second_client_with_the_same_id_kicks_the_modem() {
+    let sim = SimProcess::with_control(&[]);
+    let mut port = sim.port();
+    port.connect("twin");
+    let addr = sim.mqtt();
+    let mut opts = rumqttc::MqttOptions::new("twin", addr.ip().to_string(), addr.port());
+    opts.set_credentials("root", "luat123456");
+    let (_client, mut conn) = rumqttc::Client::new(opts, 10);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(Instant::now() < deadline, "the twin got no CONNACK");
+        if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) = conn
+            .recv_timeout(Duration::from_secs(1))
+            .unwrap_or(Ok(rumqttc::Event::Outgoing(rumqttc::Outgoing::PingReq)))
+        {
+            break;
+        }
+    }
+    port.until("\r\nCLOSED\r\n");
+    assert!(port.at("AT+MIPCLOSE").contains("+CME ERROR: 767"));
+}
+
+/// The L610: `closed` breaks the open client with `+MQTTBREAK`; `pdn-deact` ends the call.
+#[test]
+fn l610_closed_is_mqttbreak_and_pdn_deact_ends_the_call() {
+    let sim = SimProcess::with_control(&["--dialect", "l610"]);
+    let mut port = sim.port();
+    let addr = sim.mqtt();
+    port.until("+SIM READY\r\n");
+    assert!(port.at("AT+MIPCALL=1").contains("OK"));
+    port.until("+MIPCALL: ");
+    let open = format!("AT+MQTTOPEN=1,\"{}\",{},1,60", addr.ip(), addr.port());
+    assert!(port
+        .at("AT+MQTTUSER=1,\"root\",\"luat123456\"")
+        .ends_with("OK\r\n"));
+    port.send(format!("{open}\r").as_bytes());
+    port.until("+MQTTOPEN: 1,1\r\n");
+    sim.fault(&["closed"]);
+    port.until("\r\n+MQTTBREAK: 1,1\r\n");
+    port.send(format!("{open}\r").as_bytes());
+    port.until("+MQTTOPEN: 1,1\r\n");
+    sim.fault(&["pdn-deact"]);
+    port.until("\r\n+MIPCALL: 0\r\n\r\n+MQTTBREAK: 1,2\r\n");
+    assert!(port.at("AT+MIPCALL?").contains("+MIPCALL: 0\r\n"));
+}
+
+/// A Mosquitto process with password auth that can be killed and started again on its port.
+struct Mosquitto {
+    child: Option<Child>,
+    conf: PathBuf,
+    addr: std::net::SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Mosquitto {
+    fn start() -> Mosquitto {
+        let dir = tempfile::tempdir().unwrap();
+        let passwd = dir.path().join("passwd");
+        let status = Command::new("mosquitto_passwd")
+            .args(["-b", "-c"])
+            .arg(&passwd)
+            .args(["root", "luat123456"])
+            .status()
+            .expect("mosquitto_passwd is installed (apt-get install mosquitto; .ci/run does it)");
+        assert!(status.success());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let conf = dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n",
+                passwd.display()
+            ),
+        )
+        .unwrap();
+        let mut m = Mosquitto {
+            child: None,
+            conf,
+            addr: ([127, 0, 0, 1], port).into(),
+            _dir: dir,
+        };
+        m.run();
+        m
+    }
+
+    fn run(&mut self) {
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(&self.conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto is installed");
+        self.child = Some(child);
+        let deadline = Instant::now() + WAIT;
+        while std::net::TcpStream::connect(self.addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not listen on {}",
+                self.addr
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A real fault, no injection: the broker process is killed. The Air780E prints `CLOSED`;
+/// once the broker is back, seed 001's documented sequence (`MIPCLOSE`, then `MCONFIG`,
+/// `MIPSTART`, `MCONNECT`) reaches `CONNACK OK` again.
+#[test]
+fn killing_the_broker_process_is_closed_and_recovery_works_after_restart() {
+    let mut mosq = Mosquitto::start();
+    let url = format!("mqtt://{}", mosq.addr);
+    let sim = SimProcess::spawn(&["--broker", &url]);
+    let mut port = sim.port();
+    port.connect("dev7");
+    mosq.kill();
+    port.until("\r\nCLOSED\r\n");
+    assert!(port.at("AT+MQTTSTATU").contains("+MQTTSTATU :0"));
+    // While the broker is down, the connect fails.
+    assert!(port.at("AT+MIPCLOSE").contains("+CME ERROR: 767"));
+    port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
+    port.until("\r\nCONNECT FAIL\r\n");
+    mosq.run();
+    assert!(port.at("AT+MIPCLOSE").ends_with("OK\r\n"));
+    port.connect("dev7");
+}
+
+/// `blackhole`: nothing gets through either way. The modem's keepalive expires (`CLOSED`); the
+/// broker hears nothing, not even a FIN, until its own keepalive ends the session and
+/// publishes the will.
+#[test]
+fn blackhole_expires_the_keepalive_on_both_sides() {
+    let sim = SimProcess::with_control(&[]);
+    let watcher = Watcher::start(sim.mqtt());
+    let mut port = sim.port();
+    let cfg = "AT+MCONFIG=\"dev8\",root,luat123456,0,0,\"will/dev8\",\"gone\"";
+    assert!(port.at(cfg).ends_with("OK\r\n"));
+    port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
+    port.until("CONNECT OK\r\n");
+    port.send(b"AT+MCONNECT=1,1\r");
+    port.until("CONNACK OK\r\n");
+    sim.fault(&["blackhole"]);
+    // A publish vanishes: the watcher never gets it, only the will.
+    assert!(port
+        .at("AT+MPUB=\"t/lost\",0,0,\"lost\"")
+        .ends_with("OK\r\n"));
+    port.until("\r\nCLOSED\r\n");
+    let (will, before) = watcher.next_after("will/dev8");
+    assert_eq!(will, b"gone");
+    assert!(
+        !before.iter().any(|t| t == "t/lost") && watcher.rx.try_iter().all(|(t, _)| t != "t/lost"),
+        "a blackholed publish reached the broker"
+    );
+    // New links are not blackholed.
+    assert!(port.at("AT+MIPCLOSE").contains("767"));
+    port.connect("dev8");
+}
+
+/// `urc-in-response`: the next URC (here the `CLOSED` of an injected `closed`) is printed
+/// between the echo of the next command and its answer.
+#[test]
+fn urc_in_response_puts_the_urc_between_echo_and_answer() {
+    let sim = SimProcess::with_control(&[]);
+    let mut port = sim.port();
+    port.connect("dev9");
+    sim.fault(&["urc-in-response"]);
+    sim.fault(&["closed"]);
+    assert_eq!(
+        port.at("AT+CSQ"),
+        "AT+CSQ\r\r\nCLOSED\r\n\r\n+CSQ: 29,99\r\n\r\nOK\r\n"
+    );
+    // Only the next URC: the rest is back to normal.
+    assert!(port
+        .at("AT+MIPCLOSE")
+        .ends_with("AT+MIPCLOSE\r\r\n+CME ERROR: 767\r\n"));
+}
+
+/// `uart-garbage`: noise bytes before the module's lines; `off` stops it. `uart-fragment`
+/// and `latency`: the whole flow still works, byte for byte.
+#[test]
+fn uart_garbage_fragment_and_latency_keep_every_answer_intact() {
+    let sim = SimProcess::with_control(&[]);
+    let watcher = Watcher::start(sim.mqtt());
+    let mut port = sim.port();
+    sim.fault(&["uart-garbage"]);
+    let noisy = port.at("AT+CSQ");
+    assert!(
+        noisy.contains(['\0', '\u{1a}', '\u{fffd}']),
+        "no noise: {noisy:?}"
+    );
+    assert!(noisy.contains("\r\n+CSQ: 29,99\r\n") && noisy.ends_with("\r\nOK\r\n"));
+    sim.fault(&["uart-garbage", "off"]);
+    assert_eq!(port.at("AT+CSQ"), "AT+CSQ\r\r\n+CSQ: 29,99\r\n\r\nOK\r\n");
+
+    sim.fault(&["uart-fragment"]);
+    sim.fault(&["latency", "150"]);
+    assert_eq!(
+        port.at("AT+CGMR"),
+        "AT+CGMR\r\r\n+CGMR: \"AirM2M_780E_V1169_LTE_AT\"\r\n\r\nOK\r\n"
+    );
+    port.connect("dev10");
+    assert!(port
+        .at("AT+MPUB=\"t/slow\",1,0,\"late\"")
+        .ends_with("OK\r\n"));
+    port.until("\r\nPUBACK\r\n");
+    assert_eq!(watcher.next("t/slow"), b"late");
+    sim.fault(&["latency", "0"]);
+    sim.fault(&["uart-fragment", "off"]);
+}
+
+/// Triggers: a fault fires on the modem's Nth PUBLISH, its next SUBSCRIBE, after its next
+/// CONNACK, or after a delay. `inject` exits 0 once the fault is armed.
+#[test]
+fn triggers_fire_on_publish_subscribe_connack_and_after_a_delay() {
+    let sim = SimProcess::with_control(&[]);
+    let watcher = Watcher::start(sim.mqtt());
+    let mut port = sim.port();
+    sim.fault(&["signal", "9", "on", "connack"]);
+    assert!(port.at("AT+CSQ").contains("+CSQ: 29,99"), "fired too early");
+    port.connect("dev11");
+    assert!(port.at("AT+CSQ").contains("+CSQ: 9,99"));
+
+    sim.fault(&["closed", "on", "publish", "2"]);
+    assert_eq!(
+        port.at("AT+MPUB=\"t/1\",0,0,\"one\""),
+        "AT+MPUB=\"t/1\",0,0,\"one\"\r\r\nOK\r\n"
+    );
+    assert!(port
+        .at("AT+MPUB=\"t/2\",0,0,\"two\"")
+        .ends_with("\r\nOK\r\n"));
+    port.until("\r\nCLOSED\r\n");
+    // The PUBLISH that set it off went out before the FIN.
+    assert_eq!(watcher.next("t/1"), b"one");
+    assert_eq!(watcher.next("t/2"), b"two");
+    assert_eq!(watcher.next("will/dev11"), b"gone");
+    assert!(port.at("AT+MIPCLOSE").contains("767"));
+
+    port.connect("dev11");
+    sim.fault(&["pdn-deact", "on", "subscribe"]);
+    assert!(port.at("AT+MSUB=\"t/x\",0").ends_with("OK\r\n"));
+    port.until("\r\n+CGEV: NW PDN DEACT 1\r\n");
+    assert!(port.at("AT+MIPCLOSE").ends_with("OK\r\n"));
+
+    port.connect("dev11");
+    sim.fault(&["closed", "after", "0.2"]);
+    port.until("\r\nCLOSED\r\n");
+
+    // kick-idle is the broker's: now or after a delay only.
+    let out = sim.inject(&["kick-idle", "5", "on", "connack"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not on a protocol event"));
+    let out = sim.inject(&["closed", "on", "lunch"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("on connack"));
+}
+
+/// Without `--control` the socket lives in a private directory under TMPDIR; those left by
+/// killed simulators are swept at startup, those of live ones kept.
+#[test]
+fn private_control_directories_of_killed_simulators_are_swept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut dead = Command::new("true").spawn().unwrap();
+    let dead_pid = dead.id();
+    dead.wait().unwrap();
+    let stale = tmp.path().join(format!("modem-sim-{dead_pid}-0"));
+    let alive = tmp
+        .path()
+        .join(format!("modem-sim-{}-0", std::process::id()));
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::create_dir(&alive).unwrap();
+    let ready = tmp.path().join("ready.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
+        .env("TMPDIR", tmp.path())
+        .arg("--ready-file")
+        .arg(&ready)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    while !ready.exists() {
+        assert!(Instant::now() < deadline, "no ready file");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(&ready).unwrap()).unwrap();
+    let control = PathBuf::from(info["control"].as_str().unwrap());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(control.starts_with(tmp.path()), "{control:?}");
+    assert!(!stale.exists(), "the killed simulator's directory was kept");
+    assert!(alive.exists(), "a live process's directory was removed");
+}
