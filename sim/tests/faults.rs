@@ -803,3 +803,75 @@ fn private_control_directories_of_killed_simulators_are_swept() {
     assert!(!stale.exists(), "the killed simulator's directory was kept");
     assert!(alive.exists(), "a live process's directory was removed");
 }
+
+/// No loss under `uart-fragment` (issue 7): QoS 1 messages up through `AT+MPUB` and down as
+/// `+MSUB` each arrive exactly once and in order while every UART write is cut into 1-8 byte
+/// pieces. 1,000 each way rather than the 10,000 of the unfragmented test in e2e.rs: each piece
+/// is a millisecond apart, so 10,000 would take minutes.
+#[test]
+fn no_loss_under_uart_fragment() {
+    const N: usize = 1000;
+    let sim = SimProcess::with_control(&[]);
+    let watcher = Watcher::start(sim.mqtt());
+    let mut port = sim.port();
+    assert!(port.at("ATE0").ends_with("\r\nOK\r\n"));
+    sim.fault(&["uart-fragment"]);
+    port.connect("frag");
+    for i in 0..N {
+        port.send(format!("AT+MPUB=\"t/up\",1,0,\"{i}\"\r").as_bytes());
+        assert_eq!(
+            port.until("PUBACK\r\n"),
+            "\r\nOK\r\n\r\nPUBACK\r\n",
+            "message {i}"
+        );
+    }
+    for i in 0..N {
+        assert_eq!(
+            watcher.next("t/up"),
+            i.to_string().into_bytes(),
+            "message {i}"
+        );
+    }
+
+    port.send(b"AT+MSUB=\"d/x\",1\r");
+    assert_eq!(port.until("SUBACK\r\n"), "\r\nOK\r\n\r\nSUBACK\r\n");
+    let addr = sim.mqtt();
+    let publisher = std::thread::spawn(move || {
+        let mut o = rumqttc::MqttOptions::new("source", addr.ip().to_string(), addr.port());
+        o.set_credentials("root", "luat123456");
+        let (client, mut conn) = rumqttc::Client::new(o, 100);
+        let sender = std::thread::spawn(move || {
+            for i in 0..N {
+                client
+                    .publish("d/x", rumqttc::QoS::AtLeastOnce, false, i.to_string())
+                    .unwrap();
+            }
+            client
+        });
+        let mut acked = 0;
+        for ev in conn.iter() {
+            match ev {
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => {
+                    acked += 1;
+                    if acked == N {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => panic!("publisher: {e}"),
+            }
+        }
+        sender.join().unwrap()
+    });
+    for i in 0..N {
+        let payload = i.to_string();
+        let line = format!("\r\n+MSUB: \"d/x\",{} byte,{payload}\r\n", payload.len());
+        assert_eq!(
+            port.until(&line),
+            line,
+            "message {i}: nothing else before it"
+        );
+    }
+    let _client = publisher.join().unwrap();
+    sim.fault(&["uart-fragment", "off"]);
+}
