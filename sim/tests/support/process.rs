@@ -1,0 +1,208 @@
+//! The real binary as a child process and the host side of its UART, shared by the end-to-end
+//! test files (each adds the helpers only it needs in its own `impl` blocks).
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// The simulator binary running as a child process.
+pub struct SimProcess {
+    pub child: Child,
+    pub ready: serde_json::Value,
+    /// The ready file's directory (and whatever else must live as long as the process).
+    pub dir: tempfile::TempDir,
+}
+
+impl SimProcess {
+    pub fn spawn(extra: &[&str]) -> SimProcess {
+        let dir = tempfile::tempdir().unwrap();
+        let ready = dir.path().join("ready.json");
+        let child = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
+            .arg("--ready-file")
+            .arg(&ready)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("modem-sim starts");
+        let deadline = Instant::now() + WAIT;
+        while !ready.exists() {
+            assert!(Instant::now() < deadline, "no ready file after {WAIT:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let ready: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&ready).unwrap()).unwrap();
+        SimProcess { child, ready, dir }
+    }
+
+    pub fn field(&self, name: &str) -> String {
+        self.ready[name].as_str().unwrap_or_default().to_string()
+    }
+
+    pub fn port(&self) -> Port {
+        Port::open(Path::new(&self.field("tty")))
+    }
+
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig).unwrap();
+    }
+
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The host side of the UART, opened like a serial port, with blocking reads bounded by a poll.
+pub struct Port {
+    pub file: std::fs::File,
+    pub seen: Vec<u8>,
+}
+
+impl Port {
+    pub fn open(path: &Path) -> Port {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(nix::libc::O_NOCTTY)
+            .open(path)
+            .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+        let mut t = nix::sys::termios::tcgetattr(file.as_fd()).unwrap();
+        nix::sys::termios::cfmakeraw(&mut t);
+        nix::sys::termios::tcsetattr(file.as_fd(), nix::sys::termios::SetArg::TCSANOW, &t).unwrap();
+        Port {
+            file,
+            seen: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.file.write_all(bytes).unwrap();
+    }
+
+    /// Reads until `needle` has appeared in everything read so far; returns all of it.
+    pub fn until(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(pos) = find(&self.seen, needle.as_bytes()) {
+                let upto = pos + needle.len();
+                let text = String::from_utf8_lossy(&self.seen[..upto]).into_owned();
+                self.seen.drain(..upto);
+                return text;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "waited {WAIT:?} for {needle:?}; got {:?}",
+                String::from_utf8_lossy(&self.seen)
+            );
+            let mut fds = [nix::poll::PollFd::new(
+                self.file.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            let ms = nix::poll::PollTimeout::try_from(left.as_millis().min(1000) as i32).unwrap();
+            if nix::poll::poll(&mut fds, ms).unwrap() > 0 {
+                let mut buf = [0u8; 65536];
+                let n = (&self.file).read(&mut buf).unwrap();
+                self.seen.extend_from_slice(&buf[..n]);
+            }
+        }
+    }
+}
+
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A Mosquitto process with password auth that can be killed and started again on its port.
+pub struct Mosquitto {
+    child: Option<Child>,
+    conf: PathBuf,
+    pub addr: std::net::SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Mosquitto {
+    pub fn start() -> Mosquitto {
+        let dir = tempfile::tempdir().unwrap();
+        let passwd = dir.path().join("passwd");
+        let status = Command::new("mosquitto_passwd")
+            .args(["-b", "-c"])
+            .arg(&passwd)
+            .args(["root", "luat123456"])
+            .status()
+            .expect("mosquitto_passwd is installed (apt-get install mosquitto; .ci/run does it)");
+        assert!(status.success());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let conf = dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n",
+                passwd.display()
+            ),
+        )
+        .unwrap();
+        let mut m = Mosquitto {
+            child: None,
+            conf,
+            addr: ([127, 0, 0, 1], port).into(),
+            _dir: dir,
+        };
+        m.run();
+        m
+    }
+
+    pub fn run(&mut self) {
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(&self.conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto is installed");
+        self.child = Some(child);
+        let deadline = Instant::now() + WAIT;
+        while std::net::TcpStream::connect(self.addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not listen on {}",
+                self.addr
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
