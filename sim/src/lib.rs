@@ -13,6 +13,7 @@ pub mod drops;
 pub mod fleet;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod inject;
 pub mod modem;
 pub mod net;
 pub mod sim;
