@@ -60,7 +60,8 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// A line cut into its prefix (`+CMD:` or `^CMD:`, when it has one) and its comma-separated
-/// fields (commas inside double quotes do not separate).
+/// fields (commas inside double quotes or parentheses do not separate: `(0,1,4),(0,1)` is two
+/// fields, as a test command's ranges are).
 fn fields(line: &str) -> (&str, Vec<&str>) {
     let (prefix, body) = match line.find(':') {
         Some(i) if line.starts_with(['+', '^']) => (&line[..=i], &line[i + 1..]),
@@ -68,11 +69,14 @@ fn fields(line: &str) -> (&str, Vec<&str>) {
     };
     let mut out = Vec::new();
     let mut quoted = false;
+    let mut depth = 0usize;
     let mut start = 0;
     for (i, c) in body.char_indices() {
         match c {
             '"' => quoted = !quoted,
-            ',' if !quoted => {
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => depth = depth.saturating_sub(1),
+            ',' if !quoted && depth == 0 => {
                 out.push(&body[start..i]);
                 start = i + 1;
             }
@@ -267,5 +271,13 @@ mod tests {
             ("+MSUB:", vec![" \"a,b\"", "3 byte", "x"])
         );
         assert_eq!(fields("10.0.0.1"), ("", vec!["10.0.0.1"]));
+        assert_eq!(
+            fields("+CFUN: (0,1,4),(0,1)"),
+            ("+CFUN:", vec![" (0,1,4)", "(0,1)"])
+        );
+        assert_eq!(
+            differing_field("+CEREG: (0,1,2,3,4,5)", "+CEREG: (0-2)").unwrap(),
+            "field 1 of `+CEREG:` differs: expected `(0,1,2,3,4,5)`, got `(0-2)`"
+        );
     }
 }
