@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use crate::device::Eol;
 use modem_sim::broker::{Broker, BrokerConfig};
 use modem_sim::dialect::DialectKind;
 use modem_sim::modem::Fault;
@@ -36,6 +37,8 @@ pub struct CheckOptions {
     pub first_deadline: Duration,
     /// How long echo may take to resume after a fault.
     pub recovery_deadline: Duration,
+    /// The line end the driver is asked to send (`MODEM_EOL`).
+    pub eol: Eol,
 }
 
 /// One scenario's outcome.
@@ -279,6 +282,7 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
         .env("MODEM_MQTT_PASSWORD", PASSWORD)
         .env("MODEM_ECHO_IN", ECHO_IN)
         .env("MODEM_ECHO_OUT", ECHO_OUT)
+        .env("MODEM_EOL", opts.eol.name())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
+use modem_harness::device::Eol;
 use modem_harness::replay::{self, Log, Report, Target};
 use modem_harness::rewrite::BrokerTarget;
 use modem_harness::runner::{report, run, RunOptions, Summary};
@@ -56,6 +57,10 @@ enum Cmd {
         /// Write each scenario's transcript (.jsonl and .log) into DIR.
         #[arg(long, value_name = "DIR")]
         transcripts: Option<PathBuf>,
+        /// The line end after each command line the host sends: crlf (\r\n, what drivers
+        /// send), cr (\r) or lf (\n).
+        #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
+        eol: Eol,
     },
     /// Run the @hardware scenarios against a device on a serial port, one at a time.
     ///
@@ -85,6 +90,10 @@ enum Cmd {
         /// Where each scenario's transcript (.jsonl and .log) goes.
         #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
         transcripts: PathBuf,
+        /// The line end after each command line the host sends: crlf (\r\n, what drivers
+        /// send), cr (\r) or lf (\n).
+        #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
+        eol: Eol,
         /// .feature files or directories of them.
         #[arg(default_value = "features")]
         features: Vec<PathBuf>,
@@ -124,6 +133,10 @@ enum Cmd {
         /// Where each log's transcript (.jsonl and .log) goes.
         #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
         transcripts: PathBuf,
+        /// The line end after each command line the host sends: crlf (\r\n, what drivers
+        /// send), cr (\r) or lf (\n).
+        #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
+        eol: Eol,
     },
     /// Check a driver under test: start a simulator and a broker, run COMMAND with MODEM_TTY,
     /// MODEM_BROKER_HOST, MODEM_BROKER_PORT, MODEM_MQTT_USER, MODEM_MQTT_PASSWORD,
@@ -143,6 +156,10 @@ enum Cmd {
         /// Seconds echo may take to resume after a fault.
         #[arg(long, default_value_t = 30)]
         recovery_deadline: u64,
+        /// The line end the driver is asked to send, in MODEM_EOL (cr, crlf or lf; the
+        /// reference drivers in harness/examples/ follow it, a driver of yours may ignore it).
+        #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
+        eol: Eol,
         /// The driver and its arguments.
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<String>,
@@ -156,6 +173,10 @@ Example: modem-harness check-driver --junit check.xml -- target/debug/examples/e
 Exit codes: 0 every scenario passed; 1 a scenario failed; 2 bad arguments or the check could not start.";
 
 fn parse_dialect(s: &str) -> Result<DialectKind, String> {
+    s.parse()
+}
+
+fn parse_eol(s: &str) -> Result<Eol, String> {
     s.parse()
 }
 
@@ -180,8 +201,10 @@ async fn main() -> ExitCode {
             junit,
             concurrency,
             transcripts,
+            eol,
         } => {
             let mut opts = RunOptions::new(path);
+            opts.eol = eol;
             opts.junit = junit;
             opts.concurrency = concurrency;
             opts.transcripts = transcripts;
@@ -195,6 +218,7 @@ async fn main() -> ExitCode {
             account,
             junit,
             transcripts,
+            eol,
             features,
         } => {
             if let Err(e) = std::fs::metadata(&port) {
@@ -221,6 +245,7 @@ async fn main() -> ExitCode {
                 .map(|(i, path)| {
                     let mut o = RunOptions::new(path);
                     o.hardware = Some(hardware.clone());
+                    o.eol = eol;
                     o.transcripts = Some(transcripts.clone());
                     // One JUnit file per feature path, merged below.
                     o.junit = junit.as_ref().map(|j| {
@@ -249,11 +274,13 @@ async fn main() -> ExitCode {
             junit,
             first_deadline,
             recovery_deadline,
+            eol,
             command,
         } => {
             let opts = modem_harness::check::CheckOptions {
                 dialect,
                 command,
+                eol,
                 first_deadline: Duration::from_secs(first_deadline.max(1)),
                 recovery_deadline: Duration::from_secs(recovery_deadline.max(1)),
             };
@@ -288,12 +315,14 @@ async fn main() -> ExitCode {
             timeout,
             junit,
             transcripts,
+            eol,
         } => {
             let target = Target {
                 port: port.map(|p| (p, baud)),
                 dialect,
                 broker: target(broker, account),
                 timeout: Duration::from_secs(timeout.max(1)),
+                eol,
             };
             replay_logs(&logs, &target, junit.as_deref(), &transcripts).await
         }

@@ -296,3 +296,91 @@ async fn urcs_out_of_order_within_the_window_and_echo_are_tolerated() {
     assert_eq!((d.line, d.expected.as_str()), (2, "+URC: 9"));
     assert!(d.actual.starts_with("nothing within"), "{}", d.actual);
 }
+
+/// Aliyun IoT's MQTT client id holds commas inside its quotes
+/// (`<id>|securemode=3,signmethod=hmacsha1|`). The replayer finds the account (which the
+/// in-process broker then accepts) and the client id (which `//@ drop` kicks) with the
+/// simulator's own argument splitter, so the commas do not split them.
+const ALIYUN_LOG: &str = r#"AT+MCONFIG="a1b2|securemode=3,signmethod=hmacsha1|","dev&a1b2","0123abcd,ef"
+OK
+AT+MIPSTART="a1b2.iot-as-mqtt.cn-shanghai.aliyuncs.com",1883
+OK
+CONNECT OK
+AT+MCONNECT=1,60
+OK
+CONNACK OK
+//@ drop
+CLOSED
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_id_with_quoted_commas_logs_in() {
+    let log = Log::parse("aliyun.log", ALIYUN_LOG).unwrap();
+    assert_eq!(
+        log.accounts(),
+        vec![("dev&a1b2".to_string(), "0123abcd,ef".to_string())]
+    );
+    let report = replay(&log, &Target::default(), &mut |_| {})
+        .await
+        .unwrap();
+    assert!(report.ok(), "{}", report.divergence.unwrap());
+    let vendor = report.transcript.to_vendor_log();
+    assert!(vendor.contains("CONNACK OK"), "{vendor}");
+    assert!(
+        vendor.contains("broker drops client a1b2|securemode=3,signmethod=hmacsha1|"),
+        "the whole id was kicked: {vendor}"
+    );
+}
+
+/// A received message whose payload holds CR LF: the log gives the payload's lines after the
+/// header, up to the declared length.
+fn multi_line_log(published: &str) -> String {
+    format!(
+        r#"AT+MCONFIG="multi-line",root,luat123456
+OK
+AT+MIPSTART="broker.example.net",1883
+OK
+CONNECT OK
+AT+MCONNECT=1,60
+OK
+CONNACK OK
+AT+MSUB="raw/in",0
+OK
+SUBACK
+//@ publish raw/in {published}
++MSUB: "raw/in",27 byte,line one
+OK
++MSUB: 0
+end
+AT
+OK
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multi_line_msub_payload_passes_and_one_changed_byte_fails() {
+    let good = Log::parse("multi.log", &multi_line_log(r"line one\r\nOK\r\n+MSUB: 0\r\nend"))
+        .unwrap();
+    let report = replay(&good, &Target::default(), &mut |_| {})
+        .await
+        .unwrap();
+    assert!(report.ok(), "{}", report.divergence.unwrap());
+
+    // The same length, one byte different: the message line diverges.
+    let bad = Log::parse("multi.log", &multi_line_log(r"line one\r\nOK\r\n+MSUB: 0\r\nenD"))
+        .unwrap();
+    let report = replay(&bad, &Target::default(), &mut |_| {})
+        .await
+        .unwrap();
+    let d = report.divergence.expect("one changed byte diverges");
+    assert_eq!(d.line, 13, "{d}");
+    assert_eq!(
+        d.expected, r#"+MSUB: "raw/in",27 byte,line one\r\nOK\r\n+MSUB: 0\r\nend"#,
+        "{d}"
+    );
+    assert_eq!(
+        d.actual, r#"+MSUB: "raw/in",27 byte,line one\r\nOK\r\n+MSUB: 0\r\nenD"#,
+        "{d}"
+    );
+}
