@@ -503,6 +503,33 @@ impl Device {
         }
     }
 
+    /// Waits until the module has printed `needle` (raw bytes, anywhere in what it printed
+    /// since the last item read) and consumes everything up to its end. `Ok(Err(got))` when it
+    /// did not come before `deadline`: `got` is what came instead (left unread).
+    pub async fn expect_raw(
+        &mut self,
+        needle: &[u8],
+        deadline: Instant,
+    ) -> Result<Result<(), Vec<u8>>, DeviceError> {
+        loop {
+            if let Some(at) = self
+                .rx
+                .windows(needle.len().max(1))
+                .position(|w| w == needle)
+            {
+                let taken: Vec<u8> = self.rx.drain(..at + needle.len()).collect();
+                self.record.record(Kind::UartRx {
+                    text: format!("[{} raw bytes] {}", taken.len(), show(&taken)),
+                });
+                self.note(Dir::Received, format!("[{} raw bytes]", taken.len()));
+                return Ok(Ok(()));
+            }
+            if !self.fill(deadline).await? {
+                return Ok(Err(self.rx.clone()));
+            }
+        }
+    }
+
     /// Whether `line` is the echo of a command sent earlier; consumes that echo.
     fn take_echo(&mut self, line: &[u8]) -> bool {
         match self.pending_echo.iter().position(|c| c == line) {

@@ -63,6 +63,8 @@ pub struct ModemWorld {
     pub transcript: Transcript,
     /// How the broker's TLS side is set up; read by [`ModemWorld::start`].
     pub tls: TlsSetup,
+    /// The last random payload a step made (`steps/payload.rs`), for the steps that check it.
+    pub payload: Vec<u8>,
 }
 
 /// The TLS side of the broker a scenario starts (steps in `steps/tls.rs` fill it in).
@@ -98,6 +100,7 @@ impl ModemWorld {
             timeout: DEFAULT_TIMEOUT,
             eol: Eol::default(),
             tls: TlsSetup::default(),
+            payload: Vec::new(),
             hardware: None,
             hw_broker: None,
             source: None,
