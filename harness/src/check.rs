@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
 use crate::device::Eol;
+use anyhow::{bail, Context, Result};
 use modem_sim::broker::{Broker, BrokerConfig};
 use modem_sim::dialect::DialectKind;
 use modem_sim::modem::Fault;
@@ -205,7 +205,6 @@ impl Checker {
             task,
         }
     }
-
 }
 
 impl Drop for Checker {

@@ -35,9 +35,9 @@ const TRANSCRIPT_LEN: usize = 40;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum Eol {
     /// `\r` (what V.250 section 5.2.1 calls S3, and what terminal programs send).
-    #[default]
     Cr,
-    /// `\r\n`: what drivers send.
+    /// `\r\n`: what drivers send, and the default.
+    #[default]
     Crlf,
     /// `\n` alone.
     Lf,

@@ -28,7 +28,7 @@ fn args_of(line: &str, name: &str) -> Option<(String, Vec<Arg>)> {
     if !head.eq_ignore_ascii_case(name) {
         return None;
     }
-    let args = split_args(line[name.len()..].as_bytes()).ok()?;
+    let args = split_args(&line.as_bytes()[name.len()..]).ok()?;
     Some((head.to_string(), args))
 }
 
@@ -154,7 +154,8 @@ mod tests {
     /// (`<clientId>|securemode=3,signmethod=hmacsha1|`): they do not split it.
     #[test]
     fn quoted_commas_stay_in_their_argument() {
-        let line = "AT+MCONFIG=\"a1b2|securemode=3,signmethod=hmacsha1|\",\"dev&a1b2\",\"0123abcd\"";
+        let line =
+            "AT+MCONFIG=\"a1b2|securemode=3,signmethod=hmacsha1|\",\"dev&a1b2\",\"0123abcd\"";
         assert_eq!(
             rewrite(line, &target(Some("u"))),
             "AT+MCONFIG=\"a1b2|securemode=3,signmethod=hmacsha1|\",\"u\",\"pw,1\""

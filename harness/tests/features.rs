@@ -21,7 +21,9 @@ async fn main() {
         .unwrap_or_else(|| manifest.join("../target"));
     let mut total = Summary::default();
     let mut empty_runs = Vec::new();
-    for eol in std::iter::once(Eol::default()).chain(Eol::ALL.into_iter().filter(|e| *e != Eol::default())) {
+    for eol in
+        std::iter::once(Eol::default()).chain(Eol::ALL.into_iter().filter(|e| *e != Eol::default()))
+    {
         let first = eol == Eol::default();
         let junit = if first {
             target.join("cucumber-junit.xml")

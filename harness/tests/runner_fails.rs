@@ -14,11 +14,8 @@ async fn wrong_answers_and_undefined_steps_fail_the_run() {
     .unwrap();
     let junit = dir.path().join("junit.xml");
     let summary = run(RunOptions {
-        features: feature,
         junit: Some(junit.clone()),
-        concurrency: 2,
-        hardware: None,
-        transcripts: None,
+        ..RunOptions::new(feature.clone())
     })
     .await
     .unwrap();
@@ -30,4 +27,13 @@ async fn wrong_answers_and_undefined_steps_fail_the_run() {
             || xml.matches("<failure").count() + xml.matches("<skipped").count() >= 2,
         "{xml}"
     );
+
+    // None of these opens a prompt: the prompt-only run (the other line ends') leaves them out.
+    let prompts = run(RunOptions {
+        only_prompts: true,
+        ..RunOptions::new(feature)
+    })
+    .await
+    .unwrap();
+    assert_eq!((prompts.passed, prompts.failed), (0, 0), "{prompts:?}");
 }

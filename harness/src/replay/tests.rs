@@ -260,7 +260,10 @@ fn a_multi_line_msub_payload_is_framed_by_its_length() {
     // A one-line message keeps its comment out, as before.
     assert_eq!(
         entries("+MSUB: \"mqtt/pub\",20 byte,data from tcp server   //收到\nOK\n"),
-        vec![e("+MSUB: \"mqtt/pub\",20 byte,data from tcp server"), e("OK")]
+        vec![
+            e("+MSUB: \"mqtt/pub\",20 byte,data from tcp server"),
+            e("OK")
+        ]
     );
     // Lines that overshoot the length are an error naming the line.
     let err = Log::parse("t.log", "AT\nOK\n+MSUB: \"t\",5 byte,ab\ncdef\nOK\n").unwrap_err();

@@ -5,19 +5,21 @@
 //! them; the test suite runs these scenarios under every line end ([`crate::device::Eol`]).
 //!
 //! The payload is "random" but fixed: every byte value equally often (NUL, CR, LF, `>`, 0x1A,
-//! 0xFF...), shuffled with a fixed seed, and its first byte is an LF (a payload that really
-//! starts with LF must keep it, whatever line end the command had).
+//! 0xFF...), shuffled with a fixed seed, and its first byte is an LF when the host ends its
+//! lines with CR LF or LF: the module keeps a payload's first LF then. After a CR-only line it
+//! swallows it (the V1.6.7 manual, fixtures/DIVERGENCES.md A23), so under `cr` the LF is the
+//! second byte.
 
 use anyhow::anyhow;
 use cucumber::{then, when};
 
 use super::StepResult;
-use crate::device::show;
+use crate::device::{show, Eol};
 use crate::world::ModemWorld;
 
 /// `n` bytes: each value 0..=255 as often as `n` allows, shuffled (xorshift64, fixed seed),
-/// the first one an LF.
-pub fn random_payload(n: usize) -> Vec<u8> {
+/// an LF first (second after a CR-only line end, see the module doc).
+pub fn random_payload(n: usize, eol: Eol) -> Vec<u8> {
     let mut v: Vec<u8> = (0..n).map(|i| (i % 256) as u8).collect();
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ n as u64;
     for i in (1..v.len()).rev() {
@@ -28,6 +30,9 @@ pub fn random_payload(n: usize) -> Vec<u8> {
     }
     if let Some(lf) = v.iter().position(|&b| b == b'\n') {
         v.swap(0, lf);
+    }
+    if eol == Eol::Cr && v.len() > 1 {
+        v.swap(0, 1);
     }
     v
 }
@@ -49,9 +54,11 @@ fn first_difference(want: &[u8], got: &[u8]) -> String {
 }
 
 /// `AT+MPUBEX=<topic>,<qos>,0,<n>`, the `>` prompt, `n` random bytes, `OK`.
-#[when(regex = r#"^the host publishes (\d+) random bytes with AT\+MPUBEX to "([^"]+)" at QoS ([0-2])$"#)]
+#[when(
+    regex = r#"^the host publishes (\d+) random bytes with AT\+MPUBEX to "([^"]+)" at QoS ([0-2])$"#
+)]
 async fn mpubex_random(w: &mut ModemWorld, n: usize, topic: String, qos: u8) -> StepResult {
-    let payload = random_payload(n);
+    let payload = random_payload(n, w.eol);
     w.send_command(&format!("AT+MPUBEX=\"{topic}\",{qos},0,{n}"))
         .await?;
     w.expect(">").await?;
@@ -62,9 +69,11 @@ async fn mpubex_random(w: &mut ModemWorld, n: usize, topic: String, qos: u8) -> 
 }
 
 /// The L610's length form: `AT+MQTTPUB=1,<topic>,<qos>,0,<n>`, `>`, `n` random bytes, `OK`.
-#[when(regex = r#"^the host publishes (\d+) random bytes with AT\+MQTTPUB to "([^"]+)" at QoS ([0-2])$"#)]
+#[when(
+    regex = r#"^the host publishes (\d+) random bytes with AT\+MQTTPUB to "([^"]+)" at QoS ([0-2])$"#
+)]
 async fn mqttpub_random(w: &mut ModemWorld, n: usize, topic: String, qos: u8) -> StepResult {
-    let payload = random_payload(n);
+    let payload = random_payload(n, w.eol);
     w.send_command(&format!("AT+MQTTPUB=1,\"{topic}\",{qos},0,{n}"))
         .await?;
     w.expect(">").await?;
@@ -77,7 +86,7 @@ async fn mqttpub_random(w: &mut ModemWorld, n: usize, topic: String, qos: u8) ->
 /// `AT+FSWRITE=<name>,0,<n>,15`, `>`, `n` random bytes, `OK`.
 #[when(regex = r#"^the host writes (\d+) random bytes into "([^"]+)" with AT\+FSWRITE$"#)]
 async fn fswrite_random(w: &mut ModemWorld, n: usize, name: String) -> StepResult {
-    let payload = random_payload(n);
+    let payload = random_payload(n, w.eol);
     w.send_command(&format!("AT+FSWRITE=\"{name}\",0,{n},15"))
         .await?;
     w.expect(">").await?;
@@ -155,13 +164,20 @@ mod tests {
 
     #[test]
     fn the_random_payload_has_every_byte_and_starts_with_lf() {
-        let p = random_payload(2048);
+        let p = random_payload(2048, Eol::Crlf);
         assert_eq!(p.len(), 2048);
         assert_eq!(p[0], b'\n');
         for b in 0..=255u8 {
             assert_eq!(p.iter().filter(|&&x| x == b).count(), 8, "{b}");
         }
-        assert_eq!(p, random_payload(2048), "fixed");
-        assert_ne!(p[..64], random_payload(1024)[..64], "another length, another order");
+        assert_eq!(p, random_payload(2048, Eol::Lf), "fixed");
+        let cr = random_payload(2048, Eol::Cr);
+        assert_ne!(cr[0], b'\n');
+        assert_eq!(cr[1], b'\n');
+        assert_ne!(
+            p[..64],
+            random_payload(1024, Eol::Crlf)[..64],
+            "another length, another order"
+        );
     }
 }
