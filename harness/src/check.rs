@@ -22,6 +22,8 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
 
+use crate::transcript::Transcript;
+
 /// The broker account the driver is given.
 const USER: &str = "root";
 const PASSWORD: &str = "luat123456";
@@ -55,6 +57,11 @@ pub struct Outcome {
     pub transcript: String,
     /// Late echoes of earlier scenarios that arrived during this one (ignored).
     pub stale: usize,
+    /// Everything during the scenario, time-stamped: UART both ways, the checker's MQTT
+    /// publishes and echoes, the fault, the failure (for `--html`).
+    pub timeline: Vec<crate::transcript::Event>,
+    /// The HTML report written for this scenario (`--html`), named in the JUnit failure.
+    pub report: Option<PathBuf>,
 }
 
 /// What the scenario does before it checks the echo.
@@ -318,11 +325,13 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
         let started = Instant::now();
         let from = tap.snapshot().len();
         let mut fault = None;
+        let timeline = Transcript::new();
         match sc.setup {
             Setup::None => {}
             Setup::Inject(text) => {
                 let f: Fault = text.parse()?;
                 fault = Some(text.to_string());
+                timeline.fault(text);
                 sim.inject(f).await?;
             }
             Setup::KickIdle => {
@@ -330,13 +339,16 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
                 // driver's reconnect meets `CLOSED` and `+CME ERROR: 767` on `MCONNECT`
                 // for a while; then the server is patient again.
                 fault = Some("kick-idle 0.001, then closed; kick-idle off after 2 s".into());
+                timeline.fault("kick-idle 0.001, then closed");
                 broker.set_connect_timeout(Some(Duration::from_millis(1)));
                 sim.inject(Fault::Closed).await?;
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 broker.set_connect_timeout(BrokerConfig::default().connect_timeout);
+                timeline.fault("kick-idle off");
             }
             Setup::BrokerRestart => {
                 fault = Some("broker stopped, started again on the same port after 1 s".into());
+                timeline.fault("broker stopped");
                 broker.clone().shutdown().await;
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 broker = Broker::start(BrokerConfig {
@@ -346,6 +358,7 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
                 })
                 .await
                 .with_context(|| format!("restarting the broker on {addr}"))?;
+                timeline.fault("broker started again");
             }
         }
         let deadline = if sc.recovery {
@@ -356,9 +369,10 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
             Duration::from_secs(10)
         };
         let stale_before = sent.stale;
-        let result = echo(&mut checker, &sc, index + 1, deadline, &mut sent).await;
+        let result = echo(&mut checker, &sc, index + 1, deadline, &mut sent, &timeline).await;
         if let Some(text) = sc.after {
             if let Ok(f) = text.parse::<Fault>() {
+                timeline.fault(text);
                 sim.inject(f).await?;
             }
         }
@@ -369,6 +383,14 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
         };
         if let Some(status) = exited {
             detail.push_str(&format!(" (the driver exited: {status})"));
+        }
+        if !passed {
+            // Any of the scenario's tagged payloads; the first one stands for them.
+            let expected = format!(
+                "{ECHO_OUT}: {}",
+                crate::device::show(&tagged(index + 1, 1, sc.payload))
+            );
+            timeline.failure(sc.name, Some(expected), None, detail.clone());
         }
         let transcript = if passed {
             String::new()
@@ -387,6 +409,15 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
             }
             t
         };
+        // The tap's records since a little before the scenario (as the text transcript, and
+        // after it, so it holds every line that one shows).
+        let records = tap.snapshot();
+        let first = records.partition_point(|r| r.at < started);
+        let records = &records[first.saturating_sub(6)..];
+        if let Some(r) = records.first() {
+            timeline.start_earlier(r.at);
+        }
+        timeline.add_uart_tap(records);
         outcomes.push(Outcome {
             name: sc.name,
             passed,
@@ -395,6 +426,8 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
             fault,
             transcript,
             stale: sent.stale - stale_before,
+            timeline: timeline.events(),
+            report: None,
         });
     }
     let _ = driver.kill().await;
@@ -442,6 +475,7 @@ async fn echo(
     scenario: usize,
     deadline: Duration,
     sent_before: &mut Sent,
+    timeline: &Transcript,
 ) -> std::result::Result<(), String> {
     let until = tokio::time::Instant::now() + deadline;
     let mut sent: Vec<Vec<u8>> = Vec::new();
@@ -449,6 +483,10 @@ async fn echo(
         let attempt = sent.len();
         let payload = tagged(scenario, attempt + 1, sc.payload);
         // A publish while the checker itself reconnects is retried on the next round.
+        timeline.mqtt(
+            "check-driver",
+            format!("publish {ECHO_IN} {:?}", String::from_utf8_lossy(&payload)),
+        );
         let _ = checker
             .client
             .publish(ECHO_IN, sc.qos, false, payload.clone())
@@ -458,7 +496,14 @@ async fn echo(
         let mut verdict = None;
         loop {
             let wait = round.min(until);
-            match tokio::time::timeout_at(wait, checker.echoes.recv()).await {
+            let got = tokio::time::timeout_at(wait, checker.echoes.recv()).await;
+            if let Ok(Some(got)) = &got {
+                timeline.mqtt(
+                    "check-driver",
+                    format!("received {ECHO_OUT} {:?}", String::from_utf8_lossy(got)),
+                );
+            }
+            match got {
                 Ok(Some(got)) if sent.contains(&got) => {
                     verdict = Some(Ok(()));
                     break;
@@ -514,6 +559,9 @@ pub fn report(outcomes: &[Outcome]) -> String {
                 s.push_str(&format!("    fault: {f}\n"));
             }
             s.push_str(&format!("    why:   {}\n", o.detail));
+            if let Some(p) = &o.report {
+                s.push_str(&format!("    report: {}\n", p.display()));
+            }
             s.push_str("    AT transcript (-> driver, <- module):\n");
             s.push_str(&o.transcript);
         }
@@ -561,9 +609,13 @@ pub fn junit(outcomes: &[Outcome]) -> String {
                 o.detail,
                 o.transcript
             );
+            let message = match &o.report {
+                Some(p) => format!("{} (report: {})", o.detail, p.display()),
+                None => o.detail.clone(),
+            };
             x.push_str(&format!(
                 ">\n    <failure message=\"{}\">{}</failure>\n  </testcase>\n",
-                xml_escape(&o.detail),
+                xml_escape(&message),
                 xml_escape(&body)
             ));
         }
