@@ -62,6 +62,9 @@ enum Cmd {
         /// send), cr (\r) or lf (\n).
         #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
         eol: Eol,
+        /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
     },
     /// Run the @hardware scenarios against a device on a serial port, one at a time.
     ///
@@ -95,6 +98,9 @@ enum Cmd {
         /// send), cr (\r) or lf (\n).
         #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
         eol: Eol,
+        /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
         /// .feature files or directories of them.
         #[arg(default_value = "features")]
         features: Vec<PathBuf>,
@@ -103,8 +109,9 @@ enum Cmd {
     ///
     /// Without --port each log runs against a fresh in-process simulator (whose broker also
     /// accepts the log's own AT+MCONFIG account). Lines `//@ publish|subscribe|received|drop|
-    /// pdn-deact|connect-timeout ...` are the harness's actions between the lines (see
-    /// fixtures/replay/).
+    /// pdn-deact|connect-timeout|fault ...` are the harness's actions between the lines (see
+    /// fixtures/replay/). In an expected line `{}` matches any value within the line (a time,
+    /// an address, an IMEI): `+NITZ: {}`, `+CGPADDR: 1,"{}"`.
     #[command(after_help = EXIT)]
     Replay {
         /// Log files.
@@ -138,6 +145,9 @@ enum Cmd {
         /// send), cr (\r) or lf (\n).
         #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
         eol: Eol,
+        /// Write an HTML timeline per log into DIR (see `modem-harness report`).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
     },
     /// Check a driver under test: start a simulator and a broker, run COMMAND with MODEM_TTY,
     /// MODEM_BROKER_HOST, MODEM_BROKER_PORT, MODEM_MQTT_USER, MODEM_MQTT_PASSWORD,
@@ -216,9 +226,11 @@ async fn main() -> ExitCode {
             concurrency,
             transcripts,
             eol,
+            html,
         } => {
             let mut opts = RunOptions::new(path);
             opts.eol = eol;
+            opts.html = html;
             opts.junit = junit;
             opts.concurrency = concurrency;
             opts.transcripts = transcripts;
@@ -233,6 +245,7 @@ async fn main() -> ExitCode {
             junit,
             transcripts,
             eol,
+            html,
             features,
         } => {
             if let Err(e) = std::fs::metadata(&port) {
@@ -261,6 +274,7 @@ async fn main() -> ExitCode {
                     o.hardware = Some(hardware.clone());
                     o.eol = eol;
                     o.transcripts = Some(transcripts.clone());
+                    o.html = html.clone();
                     // One JUnit file per feature path, merged below.
                     o.junit = junit.as_ref().map(|j| {
                         if n == 1 {
@@ -338,6 +352,7 @@ async fn main() -> ExitCode {
             junit,
             transcripts,
             eol,
+            html,
         } => {
             let target = Target {
                 port: port.map(|p| (p, baud)),
@@ -346,7 +361,14 @@ async fn main() -> ExitCode {
                 timeout: Duration::from_secs(timeout.max(1)),
                 eol,
             };
-            replay_logs(&logs, &target, junit.as_deref(), &transcripts).await
+            replay_logs(
+                &logs,
+                &target,
+                junit.as_deref(),
+                &transcripts,
+                html.as_deref(),
+            )
+            .await
         }
     }
 }
@@ -439,6 +461,7 @@ async fn replay_logs(
     target: &Target,
     junit: Option<&Path>,
     transcripts: &Path,
+    html: Option<&Path>,
 ) -> ExitCode {
     let started = Instant::now();
     let mut results: Vec<(String, Result<Report, String>)> = Vec::new();
@@ -462,7 +485,8 @@ async fn replay_logs(
         println!("replay {name} ({} lines to replay)", log.lines.len());
         let mut progress = |line: &str| println!("{line}");
         match replay::replay(&log, target, &mut progress).await {
-            Ok(rep) => {
+            Ok(mut rep) => {
+                report::record_divergence(&rep);
                 let stem = path
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
@@ -478,6 +502,12 @@ async fn replay_logs(
                     "transcript: {}",
                     transcripts.join(format!("{stem}.log")).display()
                 );
+                if let Some(dir) = html {
+                    match report::write_replay_report(dir, &stem, &name, &mut rep) {
+                        Ok(p) => println!("report: {}", p.display()),
+                        Err(e) => eprintln!("modem-harness: cannot write the report: {e}"),
+                    }
+                }
                 results.push((name, Ok(rep)));
             }
             Err(e) => {

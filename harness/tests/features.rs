@@ -37,6 +37,12 @@ async fn main() {
         } else {
             target.join("transcripts").join(eol.name())
         });
+        // An HTML timeline per scenario, beside the JUnit file (modem-harness report).
+        opts.html = Some(if first {
+            target.join("reports")
+        } else {
+            target.join("reports").join(eol.name())
+        });
         opts.eol = eol;
         opts.only_prompts = !first;
         println!(
