@@ -24,7 +24,24 @@ pub enum Frame {
     /// The line grew past the buffer. The module answers `ERROR` at once and throws the rest of
     /// the line away, so a line without CR can never grow memory.
     Overflow,
+    /// A prompt started with [`Framer::expect_until_ctrl_z`] ended without its data: ESC
+    /// (0x1B) came, or more than `max` bytes came before the Ctrl-Z (0x1A).
+    Cancelled(Cancel),
 }
+
+/// Why a Ctrl-Z-ended prompt gave no data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancel {
+    /// The host sent ESC.
+    Escape,
+    /// More than the prompt's maximum came; the rest, up to Ctrl-Z or ESC, was dropped.
+    TooLong,
+}
+
+/// Ends a variable-length prompt and sends what came (the manual's "CTRL+Z(0x1A)发送").
+pub const CTRL_Z: u8 = 0x1A;
+/// Abandons a variable-length prompt (the manual's "ESC(0x1B)中止操作").
+pub const ESC: u8 = 0x1B;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Mode {
@@ -34,6 +51,12 @@ enum Mode {
     Data {
         remaining: usize,
     },
+    /// Raw bytes up to Ctrl-Z, at most `max` of them.
+    Until {
+        max: usize,
+    },
+    /// Past the maximum of a Ctrl-Z-ended prompt: drop bytes until Ctrl-Z or ESC.
+    UntilDiscard,
 }
 
 /// The module's line buffer plus its echo.
@@ -46,6 +69,8 @@ pub struct Framer {
     /// The last byte taken off the wire ended a line with CR: an LF next is the rest of that
     /// terminator (echoed, never a line or data). Survives [`Framer::expect_data`].
     after_cr: bool,
+    /// Bytes taken as prompted data so far, ever: how a prompt's idle timer sees progress.
+    taken: u64,
 }
 
 /// Line buffer of the simulated module, in bytes. Neither seed gives the buffer size; it has
@@ -67,6 +92,7 @@ impl Framer {
             buf: Vec::new(),
             mode: Mode::Line,
             after_cr: false,
+            taken: 0,
         }
     }
 
@@ -89,6 +115,14 @@ impl Framer {
         };
     }
 
+    /// Switches to raw data mode ended by Ctrl-Z: the bytes up to it form one [`Frame::Data`]
+    /// (the Ctrl-Z itself is dropped); ESC gives [`Frame::Cancelled`] instead, and so does a
+    /// Ctrl-Z after more than `max` bytes.
+    pub fn expect_until_ctrl_z(&mut self, max: usize) {
+        self.buf.clear();
+        self.mode = Mode::Until { max };
+    }
+
     /// Abandons a pending data prompt (a prompt timeout, for instance), returning what arrived.
     pub fn cancel_data(&mut self) -> Vec<u8> {
         self.mode = Mode::Line;
@@ -96,7 +130,20 @@ impl Framer {
     }
 
     pub fn in_data_mode(&self) -> bool {
-        matches!(self.mode, Mode::Data { .. })
+        matches!(
+            self.mode,
+            Mode::Data { .. } | Mode::Until { .. } | Mode::UntilDiscard
+        )
+    }
+
+    /// Whether the open prompt ends at Ctrl-Z (rather than after a length).
+    pub fn waits_for_ctrl_z(&self) -> bool {
+        matches!(self.mode, Mode::Until { .. } | Mode::UntilDiscard)
+    }
+
+    /// Bytes taken as prompted data since the framer was made.
+    pub fn data_taken(&self) -> u64 {
+        self.taken
     }
 
     /// Consumes bytes from the front of `input` until one frame is complete, appending echo to
@@ -116,6 +163,7 @@ impl Framer {
                     let take = remaining.min(input.len());
                     self.buf.extend_from_slice(&input[..take]);
                     *input = &input[take..];
+                    self.taken += take as u64;
                     if take == remaining {
                         self.mode = Mode::Line;
                         return Some(Frame::Data(std::mem::take(&mut self.buf)));
@@ -123,6 +171,41 @@ impl Framer {
                     self.mode = Mode::Data {
                         remaining: remaining - take,
                     };
+                }
+                Mode::Until { max } => {
+                    *input = rest;
+                    self.taken += 1;
+                    match byte {
+                        CTRL_Z => {
+                            self.mode = Mode::Line;
+                            return Some(Frame::Data(std::mem::take(&mut self.buf)));
+                        }
+                        ESC => {
+                            self.mode = Mode::Line;
+                            self.buf = Vec::new();
+                            return Some(Frame::Cancelled(Cancel::Escape));
+                        }
+                        _ if self.buf.len() >= max => {
+                            self.buf = Vec::new();
+                            self.mode = Mode::UntilDiscard;
+                        }
+                        _ => self.buf.push(byte),
+                    }
+                }
+                Mode::UntilDiscard => {
+                    *input = rest;
+                    self.taken += 1;
+                    match byte {
+                        CTRL_Z | ESC => {
+                            self.mode = Mode::Line;
+                            return Some(Frame::Cancelled(if byte == ESC {
+                                Cancel::Escape
+                            } else {
+                                Cancel::TooLong
+                            }));
+                        }
+                        _ => {}
+                    }
                 }
                 Mode::Discard => {
                     *input = rest;
