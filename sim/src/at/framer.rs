@@ -7,7 +7,8 @@
 //!
 //! Line ends as drivers send them: `\r`, `\r\n` and a bare `\n` each end a command line, and
 //! an LF directly after a CR is the rest of that terminator, never a line or payload of its own.
-//! The family's manual (V1.6.7, notes section 13) tells hosts to end a prompt command with
+//! The family's manual (V1.6.7, notes section 13; the CIPSEND page of luatos-doc-pool
+//! `Command_List/TCPIP/CIPSEND.md`, 注意事项 6) tells hosts to end a prompt command with
 //! CR LF "避免待发送数据首字节 \n 被吞" (so that a first data byte `\n` is not swallowed): the
 //! module swallows one LF right after the CR, even when the bytes after it are prompted data.
 //! So `cmd\r\n` + `\nXYZ` and `cmd\n` + `\nXYZ` keep the payload's LF, `cmd\r` + `\nXYZ`
@@ -391,6 +392,9 @@ mod tests {
                     if let Some(n) = line.strip_prefix(b"P=") {
                         f.expect_data(std::str::from_utf8(n).unwrap().parse().unwrap());
                     }
+                    if let Some(n) = line.strip_prefix(b"U=") {
+                        f.expect_until_ctrl_z(std::str::from_utf8(n).unwrap().parse().unwrap());
+                    }
                 }
                 frames.push(frame);
             }
@@ -551,5 +555,43 @@ mod tests {
         let (frames, echo) = run(&mut f, b"AT+LONGLINE\r\nAT\r\n");
         assert_eq!(frames, vec![Frame::Overflow, Frame::Line(b"AT".to_vec())]);
         assert_eq!(echo, b"AT+L\r\nAT\r\n");
+    }
+
+    #[test]
+    fn a_ctrl_z_prompt_ends_at_ctrl_z_and_esc_cancels_at_every_split() {
+        for eol in EOLS {
+            let input = cat(&[b"U=8", eol, b"a\r\n>\0\x1a", b"U=8", eol, b"xy\x1bAT", eol]);
+            let (frames, echo) = same_at_every_split(&input);
+            assert_eq!(
+                frames,
+                vec![
+                    Frame::Line(b"U=8".to_vec()),
+                    Frame::Data(b"a\r\n>\0".to_vec()),
+                    Frame::Line(b"U=8".to_vec()),
+                    Frame::Cancelled(Cancel::Escape),
+                    Frame::Line(b"AT".to_vec())
+                ],
+                "eol {eol:?}"
+            );
+            assert_eq!(echo, cat(&[b"U=8", eol, b"U=8", eol, b"AT", eol]));
+        }
+    }
+
+    #[test]
+    fn a_ctrl_z_prompt_past_its_maximum_drops_up_to_the_ctrl_z() {
+        let (frames, _) = same_at_every_split(b"U=3\r\nabcdefg\x1aAT\r");
+        assert_eq!(
+            frames,
+            vec![
+                Frame::Line(b"U=3".to_vec()),
+                Frame::Cancelled(Cancel::TooLong),
+                Frame::Line(b"AT".to_vec())
+            ]
+        );
+        let mut f = Framer::default();
+        f.expect_until_ctrl_z(3);
+        let (frames, _) = run(&mut f, &vec![b'z'; 1 << 20]);
+        assert!(frames.is_empty());
+        assert!(f.buf.capacity() <= 3, "bounded while dropping");
     }
 }
