@@ -453,3 +453,19 @@ async fn l610_long_client_id_and_will_length_form_fire_on_kill() {
         drop(sim);
     }
 }
+
+/// `--allow-anonymous`: the embedded broker lets the default configuration in; without the
+/// flag it refuses it (no user name) and the module prints `CLOSED` (A5).
+#[test]
+fn allow_anonymous_lets_the_default_configuration_into_the_embedded_broker() {
+    for (flag, answer) in [(true, "CONNACK OK\r\n"), (false, "CLOSED\r\n")] {
+        let args: &[&str] = if flag { &["--allow-anonymous"] } else { &[] };
+        let sim = SimProcess::spawn(args);
+        let mut port = sim.port();
+        port.at_ok("\r\n");
+        port.line("AT+MIPSTART=\"h\",1883", "\r\n", "CONNECT OK\r\n");
+        let out = port.line("AT+MCONNECT=1,60", "\r\n", answer);
+        assert_eq!(out, format!("AT+MCONNECT=1,60\r\n\r\nOK\r\n\r\n{answer}"));
+        port.at_ok("\r\n");
+    }
+}

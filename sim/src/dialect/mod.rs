@@ -321,7 +321,7 @@ impl Engine {
     /// its data if it is a Ctrl-Z prompt that has some). Timers of prompts that already ended,
     /// or that bytes have re-armed since, are ignored.
     fn prompt_timer(&mut self, id: u64, out: &mut Out) {
-        if !self.watch.is_some_and(|w| w.id == id) {
+        if self.watch.is_none_or(|w| w.id != id) {
             return;
         }
         self.watch = None;
