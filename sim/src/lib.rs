@@ -12,6 +12,7 @@ pub mod dialect;
 pub mod fleet;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod inject;
 pub mod modem;
 pub mod net;
 pub mod sim;
