@@ -94,8 +94,9 @@ enum Cmd {
     ///
     /// Without --port each log runs against a fresh in-process simulator (whose broker also
     /// accepts the log's own AT+MCONFIG account). Lines `//@ publish|subscribe|received|drop|
-    /// pdn-deact|connect-timeout ...` are the harness's actions between the lines (see
-    /// fixtures/replay/).
+    /// pdn-deact|connect-timeout|fault ...` are the harness's actions between the lines (see
+    /// fixtures/replay/). In an expected line `{}` matches any value within the line (a time,
+    /// an address, an IMEI): `+NITZ: {}`, `+CGPADDR: 1,"{}"`.
     #[command(after_help = EXIT)]
     Replay {
         /// Log files.

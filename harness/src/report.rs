@@ -693,6 +693,7 @@ mod tests {
         let e = crate::device::DeviceError::Mismatch {
             expected: "CONNACK OK".into(),
             actual: "CLOSED".into(),
+            detail: "\n  the line differs: expected `CONNACK OK`, got `CLOSED`".into(),
             transcript: "recent transcript".into(),
         };
         assert_eq!(
