@@ -57,6 +57,9 @@ enum Cmd {
         /// Write each scenario's transcript (.jsonl and .log) into DIR.
         #[arg(long, value_name = "DIR")]
         transcripts: Option<PathBuf>,
+        /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
     },
     /// Run the @hardware scenarios against a device on a serial port, one at a time.
     ///
@@ -86,6 +89,9 @@ enum Cmd {
         /// Where each scenario's transcript (.jsonl and .log) goes.
         #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
         transcripts: PathBuf,
+        /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
         /// .feature files or directories of them.
         #[arg(default_value = "features")]
         features: Vec<PathBuf>,
@@ -126,6 +132,9 @@ enum Cmd {
         /// Where each log's transcript (.jsonl and .log) goes.
         #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
         transcripts: PathBuf,
+        /// Write an HTML timeline per log into DIR (see `modem-harness report`).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
     },
     /// Check a driver under test: start a simulator and a broker, run COMMAND with MODEM_TTY,
     /// MODEM_BROKER_HOST, MODEM_BROKER_PORT, MODEM_MQTT_USER, MODEM_MQTT_PASSWORD,
@@ -195,8 +204,10 @@ async fn main() -> ExitCode {
             junit,
             concurrency,
             transcripts,
+            html,
         } => {
             let mut opts = RunOptions::new(path);
+            opts.html = html;
             opts.junit = junit;
             opts.concurrency = concurrency;
             opts.transcripts = transcripts;
@@ -210,6 +221,7 @@ async fn main() -> ExitCode {
             account,
             junit,
             transcripts,
+            html,
             features,
         } => {
             if let Err(e) = std::fs::metadata(&port) {
@@ -237,6 +249,7 @@ async fn main() -> ExitCode {
                     let mut o = RunOptions::new(path);
                     o.hardware = Some(hardware.clone());
                     o.transcripts = Some(transcripts.clone());
+                    o.html = html.clone();
                     // One JUnit file per feature path, merged below.
                     o.junit = junit.as_ref().map(|j| {
                         if n == 1 {
@@ -311,6 +324,7 @@ async fn main() -> ExitCode {
             timeout,
             junit,
             transcripts,
+            html,
         } => {
             let target = Target {
                 port: port.map(|p| (p, baud)),
@@ -318,7 +332,14 @@ async fn main() -> ExitCode {
                 broker: target(broker, account),
                 timeout: Duration::from_secs(timeout.max(1)),
             };
-            replay_logs(&logs, &target, junit.as_deref(), &transcripts).await
+            replay_logs(
+                &logs,
+                &target,
+                junit.as_deref(),
+                &transcripts,
+                html.as_deref(),
+            )
+            .await
         }
     }
 }
@@ -411,6 +432,7 @@ async fn replay_logs(
     target: &Target,
     junit: Option<&Path>,
     transcripts: &Path,
+    html: Option<&Path>,
 ) -> ExitCode {
     let started = Instant::now();
     let mut results: Vec<(String, Result<Report, String>)> = Vec::new();
@@ -434,7 +456,8 @@ async fn replay_logs(
         println!("replay {name} ({} lines to replay)", log.lines.len());
         let mut progress = |line: &str| println!("{line}");
         match replay::replay(&log, target, &mut progress).await {
-            Ok(rep) => {
+            Ok(mut rep) => {
+                report::record_divergence(&rep);
                 let stem = path
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
@@ -450,6 +473,12 @@ async fn replay_logs(
                     "transcript: {}",
                     transcripts.join(format!("{stem}.log")).display()
                 );
+                if let Some(dir) = html {
+                    match report::write_replay_report(dir, &stem, &name, &mut rep) {
+                        Ok(p) => println!("report: {}", p.display()),
+                        Err(e) => eprintln!("modem-harness: cannot write the report: {e}"),
+                    }
+                }
                 results.push((name, Ok(rep)));
             }
             Err(e) => {
