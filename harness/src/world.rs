@@ -65,6 +65,9 @@ pub struct ModemWorld {
     pub tls: TlsSetup,
     /// The last random payload a step made (`steps/payload.rs`), for the steps that check it.
     pub payload: Vec<u8>,
+    /// The embedded broker also lets clients in without a user name; read by
+    /// [`ModemWorld::start`].
+    pub allow_anonymous: bool,
 }
 
 /// The TLS side of the broker a scenario starts (steps in `steps/tls.rs` fill it in).
@@ -105,6 +108,7 @@ impl ModemWorld {
             hw_broker: None,
             source: None,
             transcript: Transcript::new(),
+            allow_anonymous: false,
         }
     }
 
@@ -144,6 +148,7 @@ impl ModemWorld {
             ..SimConfig::default()
         };
         cfg.accounts.extend(extra_accounts.iter().cloned());
+        cfg.allow_anonymous = self.allow_anonymous;
         if mosquitto {
             let mut accounts = vec![(ROOT.0.to_string(), ROOT.1.to_string())];
             accounts.extend(extra_accounts);
