@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
+use modem_harness::device::Eol;
 use modem_harness::replay::{self, Log, Report, Target};
 use modem_harness::report;
 use modem_harness::rewrite::BrokerTarget;
@@ -57,6 +58,13 @@ enum Cmd {
         /// Write each scenario's transcript (.jsonl and .log) into DIR.
         #[arg(long, value_name = "DIR")]
         transcripts: Option<PathBuf>,
+        /// The line end after each command line the host sends: crlf (\r\n, what drivers
+        /// send), cr (\r) or lf (\n).
+        #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
+        eol: Eol,
+        /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
     },
     /// Run the @hardware scenarios against a device on a serial port, one at a time.
     ///
@@ -86,6 +94,13 @@ enum Cmd {
         /// Where each scenario's transcript (.jsonl and .log) goes.
         #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
         transcripts: PathBuf,
+        /// The line end after each command line the host sends: crlf (\r\n, what drivers
+        /// send), cr (\r) or lf (\n).
+        #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
+        eol: Eol,
+        /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
         /// .feature files or directories of them.
         #[arg(default_value = "features")]
         features: Vec<PathBuf>,
@@ -126,6 +141,13 @@ enum Cmd {
         /// Where each log's transcript (.jsonl and .log) goes.
         #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
         transcripts: PathBuf,
+        /// The line end after each command line the host sends: crlf (\r\n, what drivers
+        /// send), cr (\r) or lf (\n).
+        #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
+        eol: Eol,
+        /// Write an HTML timeline per log into DIR (see `modem-harness report`).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
     },
     /// Check a driver under test: start a simulator and a broker, run COMMAND with MODEM_TTY,
     /// MODEM_BROKER_HOST, MODEM_BROKER_PORT, MODEM_MQTT_USER, MODEM_MQTT_PASSWORD,
@@ -145,6 +167,10 @@ enum Cmd {
         /// Seconds echo may take to resume after a fault.
         #[arg(long, default_value_t = 30)]
         recovery_deadline: u64,
+        /// The line end the driver is asked to send, in MODEM_EOL (cr, crlf or lf; the
+        /// reference drivers in harness/examples/ follow it, a driver of yours may ignore it).
+        #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
+        eol: Eol,
         /// The driver and its arguments.
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<String>,
@@ -174,6 +200,10 @@ fn parse_dialect(s: &str) -> Result<DialectKind, String> {
     s.parse()
 }
 
+fn parse_eol(s: &str) -> Result<Eol, String> {
+    s.parse()
+}
+
 fn parse_broker(s: &str) -> Result<HostPort, String> {
     HostPort::from_mqtt_url(s)
 }
@@ -195,8 +225,12 @@ async fn main() -> ExitCode {
             junit,
             concurrency,
             transcripts,
+            eol,
+            html,
         } => {
             let mut opts = RunOptions::new(path);
+            opts.eol = eol;
+            opts.html = html;
             opts.junit = junit;
             opts.concurrency = concurrency;
             opts.transcripts = transcripts;
@@ -210,6 +244,8 @@ async fn main() -> ExitCode {
             account,
             junit,
             transcripts,
+            eol,
+            html,
             features,
         } => {
             if let Err(e) = std::fs::metadata(&port) {
@@ -236,7 +272,9 @@ async fn main() -> ExitCode {
                 .map(|(i, path)| {
                     let mut o = RunOptions::new(path);
                     o.hardware = Some(hardware.clone());
+                    o.eol = eol;
                     o.transcripts = Some(transcripts.clone());
+                    o.html = html.clone();
                     // One JUnit file per feature path, merged below.
                     o.junit = junit.as_ref().map(|j| {
                         if n == 1 {
@@ -264,12 +302,14 @@ async fn main() -> ExitCode {
             junit,
             first_deadline,
             recovery_deadline,
+            eol,
             command,
             html,
         } => {
             let opts = modem_harness::check::CheckOptions {
                 dialect,
                 command,
+                eol,
                 first_deadline: Duration::from_secs(first_deadline.max(1)),
                 recovery_deadline: Duration::from_secs(recovery_deadline.max(1)),
             };
@@ -311,14 +351,24 @@ async fn main() -> ExitCode {
             timeout,
             junit,
             transcripts,
+            eol,
+            html,
         } => {
             let target = Target {
                 port: port.map(|p| (p, baud)),
                 dialect,
                 broker: target(broker, account),
                 timeout: Duration::from_secs(timeout.max(1)),
+                eol,
             };
-            replay_logs(&logs, &target, junit.as_deref(), &transcripts).await
+            replay_logs(
+                &logs,
+                &target,
+                junit.as_deref(),
+                &transcripts,
+                html.as_deref(),
+            )
+            .await
         }
     }
 }
@@ -411,6 +461,7 @@ async fn replay_logs(
     target: &Target,
     junit: Option<&Path>,
     transcripts: &Path,
+    html: Option<&Path>,
 ) -> ExitCode {
     let started = Instant::now();
     let mut results: Vec<(String, Result<Report, String>)> = Vec::new();
@@ -434,7 +485,8 @@ async fn replay_logs(
         println!("replay {name} ({} lines to replay)", log.lines.len());
         let mut progress = |line: &str| println!("{line}");
         match replay::replay(&log, target, &mut progress).await {
-            Ok(rep) => {
+            Ok(mut rep) => {
+                report::record_divergence(&rep);
                 let stem = path
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
@@ -450,6 +502,12 @@ async fn replay_logs(
                     "transcript: {}",
                     transcripts.join(format!("{stem}.log")).display()
                 );
+                if let Some(dir) = html {
+                    match report::write_replay_report(dir, &stem, &name, &mut rep) {
+                        Ok(p) => println!("report: {}", p.display()),
+                        Err(e) => eprintln!("modem-harness: cannot write the report: {e}"),
+                    }
+                }
                 results.push((name, Ok(rep)));
             }
             Err(e) => {
