@@ -302,6 +302,7 @@ impl Router {
         if let Some(old) = self.sessions.get_mut(&client_id) {
             if let Some(old_link) = old.link.take() {
                 info!(client_id, "client id taken over by a new connection");
+                release(&old_link, &self.drained);
                 old_link.close(CloseReason::TakenOver);
             }
         }
@@ -357,7 +358,9 @@ impl Router {
         if session.owner != conn_id {
             return false;
         }
-        session.link = None;
+        if let Some(link) = session.link.take() {
+            release(&link, &self.drained);
+        }
         if session.clean {
             self.sessions.remove(client_id);
         }
@@ -368,6 +371,7 @@ impl Router {
     pub fn kick(&mut self, client_id: &str) -> bool {
         match self.sessions.get_mut(client_id).and_then(|s| s.link.take()) {
             Some(link) => {
+                release(&link, &self.drained);
                 link.close(CloseReason::Kicked);
                 true
             }
@@ -599,6 +603,9 @@ fn send(session: &mut Session, packet: Packet) -> bool {
         Ok(()) => true,
         Err(mpsc::error::TrySendError::Full(_)) => false,
         Err(mpsc::error::TrySendError::Closed(_)) => {
+            // The connection task is gone; held publishers see the mark cleared at their
+            // next check.
+            link.state.congested.store(false, Ordering::Relaxed);
             session.link = None;
             false
         }
@@ -642,6 +649,13 @@ fn deliver(
         return Some(link.state.clone());
     }
     None
+}
+
+/// A link that goes away holds no publisher any more.
+fn release(link: &Link, drained: &Notify) {
+    if link.state.congested.swap(false, Ordering::Relaxed) {
+        drained.notify_waiters();
+    }
 }
 
 /// Clears the congestion mark once the queue is down to the low-water mark, and wakes the
@@ -1004,6 +1018,25 @@ mod tests {
         }
         let got: Vec<&[u8]> = got.iter().map(|b| &b[..]).collect();
         assert_eq!(got, [b"0", b"1", b"2", b"3", b"4"]);
+    }
+
+    #[test]
+    fn a_congested_link_that_goes_away_holds_nobody() {
+        let mut r = router_with(Limits {
+            max_inflight: 2,
+            max_queued: 4,
+        });
+        let (l, _t) = link(&mut r, Limits::default().channel_capacity());
+        let state = l.state.clone();
+        let conn = l.conn_id;
+        r.connect("s", true, l);
+        r.subscribe("s", &sub(1, &[("t", QoS::AtMostOnce)]));
+        for _ in 0..3 {
+            r.publish(Publish::new("t", QoS::AtMostOnce, "x"));
+        }
+        assert!(state.congested.load(Ordering::Relaxed));
+        assert!(r.disconnect("s", conn));
+        assert!(!state.congested.load(Ordering::Relaxed));
     }
 
     #[test]
