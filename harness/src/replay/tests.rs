@@ -227,20 +227,3 @@ fn context_and_accounts() {
     assert!(around.contains(">    2 | OK"), "{around}");
     assert!(around.contains("     1 | AT+MCONFIG"), "{around}");
 }
-
-#[test]
-fn a_log_ending_in_a_command_without_an_answer_is_refused() {
-    let complete = |t: &str| Log::parse("x.log", t).unwrap().check_complete();
-    let err = complete("AT\nOK\nAT+BOGUS\n").unwrap_err();
-    assert_eq!(err.line, 3);
-    assert!(
-        err.message.contains("AT+BOGUS") && err.message.contains("incomplete"),
-        "{}",
-        err.message
-    );
-    // After a prompt and its payload too.
-    assert!(complete("AT+MPUBEX=\"t\",0,0,2\n>\nhi\n").is_err());
-    // A directive after the command is no answer.
-    assert!(complete("AT\n//@ drop\n").is_err());
-    assert!(complete("AT\nOK\n// the end\n").is_ok());
-}
