@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
+use modem_harness::device::Eol;
 use modem_harness::replay::{self, Log, Report, Target};
 use modem_harness::report;
 use modem_harness::rewrite::BrokerTarget;
@@ -57,6 +58,10 @@ enum Cmd {
         /// Write each scenario's transcript (.jsonl and .log) into DIR.
         #[arg(long, value_name = "DIR")]
         transcripts: Option<PathBuf>,
+        /// The line end after each command line the host sends: crlf (\r\n, what drivers
+        /// send), cr (\r) or lf (\n).
+        #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
+        eol: Eol,
         /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
         #[arg(long, value_name = "DIR")]
         html: Option<PathBuf>,
@@ -89,6 +94,10 @@ enum Cmd {
         /// Where each scenario's transcript (.jsonl and .log) goes.
         #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
         transcripts: PathBuf,
+        /// The line end after each command line the host sends: crlf (\r\n, what drivers
+        /// send), cr (\r) or lf (\n).
+        #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
+        eol: Eol,
         /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
         #[arg(long, value_name = "DIR")]
         html: Option<PathBuf>,
@@ -132,6 +141,10 @@ enum Cmd {
         /// Where each log's transcript (.jsonl and .log) goes.
         #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
         transcripts: PathBuf,
+        /// The line end after each command line the host sends: crlf (\r\n, what drivers
+        /// send), cr (\r) or lf (\n).
+        #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
+        eol: Eol,
         /// Write an HTML timeline per log into DIR (see `modem-harness report`).
         #[arg(long, value_name = "DIR")]
         html: Option<PathBuf>,
@@ -154,6 +167,10 @@ enum Cmd {
         /// Seconds echo may take to resume after a fault.
         #[arg(long, default_value_t = 30)]
         recovery_deadline: u64,
+        /// The line end the driver is asked to send, in MODEM_EOL (cr, crlf or lf; the
+        /// reference drivers in harness/examples/ follow it, a driver of yours may ignore it).
+        #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
+        eol: Eol,
         /// The driver and its arguments.
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<String>,
@@ -183,6 +200,10 @@ fn parse_dialect(s: &str) -> Result<DialectKind, String> {
     s.parse()
 }
 
+fn parse_eol(s: &str) -> Result<Eol, String> {
+    s.parse()
+}
+
 fn parse_broker(s: &str) -> Result<HostPort, String> {
     HostPort::from_mqtt_url(s)
 }
@@ -204,9 +225,11 @@ async fn main() -> ExitCode {
             junit,
             concurrency,
             transcripts,
+            eol,
             html,
         } => {
             let mut opts = RunOptions::new(path);
+            opts.eol = eol;
             opts.html = html;
             opts.junit = junit;
             opts.concurrency = concurrency;
@@ -221,6 +244,7 @@ async fn main() -> ExitCode {
             account,
             junit,
             transcripts,
+            eol,
             html,
             features,
         } => {
@@ -245,6 +269,7 @@ async fn main() -> ExitCode {
                 .map(|(i, path)| {
                     let mut o = RunOptions::new(path);
                     o.hardware = Some(hardware.clone());
+                    o.eol = eol;
                     o.transcripts = Some(transcripts.clone());
                     o.html = html.clone();
                     // One JUnit file per feature path, merged below.
@@ -274,12 +299,14 @@ async fn main() -> ExitCode {
             junit,
             first_deadline,
             recovery_deadline,
+            eol,
             command,
             html,
         } => {
             let opts = modem_harness::check::CheckOptions {
                 dialect,
                 command,
+                eol,
                 first_deadline: Duration::from_secs(first_deadline.max(1)),
                 recovery_deadline: Duration::from_secs(recovery_deadline.max(1)),
             };
@@ -321,6 +348,7 @@ async fn main() -> ExitCode {
             timeout,
             junit,
             transcripts,
+            eol,
             html,
         } => {
             if let Some(port) = &port {
@@ -334,6 +362,7 @@ async fn main() -> ExitCode {
                 dialect,
                 broker: target(broker, account),
                 timeout: Duration::from_secs(timeout.max(1)),
+                eol,
             };
             replay_logs(
                 &logs,
