@@ -6,7 +6,7 @@
 pub mod endpoint;
 pub(crate) mod faults;
 pub mod pty;
-pub(crate) mod rfc2217;
+pub mod rfc2217;
 pub mod tap;
 pub(crate) mod writer;
 

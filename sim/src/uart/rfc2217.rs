@@ -3,7 +3,8 @@
 //! `COM-PORT-OPTION` subnegotiations (baud rate, data size, parity, stop size, control lines,
 //! masks, purge), each of which the server acknowledges with its command code plus 100 and
 //! the value now in effect (RFC 2217, "Com Port Configuration Commands"). The settings go to
-//! the shared [`Line`]. Pure: bytes in, data and replies out.
+//! the shared [`Line`]. Pure: bytes in, data and replies out. The same negotiation serves the
+//! client side ([`Telnet::client`]), which `modem-harness` uses for `rfc2217://` ports.
 
 use tracing::info;
 
@@ -38,9 +39,11 @@ enum State {
     SubIac,
 }
 
-/// One host connection's telnet state.
-pub(crate) struct Telnet {
+/// One connection's telnet state: the server's (the module's UART) or a client's.
+pub struct Telnet {
     line: Line,
+    /// A client ignores the server's com-port answers instead of acting on them.
+    client: bool,
     state: State,
     sub: Vec<u8>,
     /// Options we said WILL / DO to (so each is said once, and no negotiation loops).
@@ -54,6 +57,7 @@ impl Telnet {
     pub(crate) fn new(line: Line) -> Self {
         Telnet {
             line,
+            client: false,
             state: State::Data,
             sub: Vec::new(),
             sent_will: [false; 256],
@@ -61,6 +65,25 @@ impl Telnet {
             suspended: false,
             modemstate_mask: 0xFF,
         }
+    }
+
+    /// A client's state, and what it says first: binary both ways, com-port commands
+    /// (`WILL COM-PORT-OPTION`), and the line: `baud` 8N1 (RFC 2217 SET-BAUDRATE, -DATASIZE,
+    /// -PARITY, -STOPSIZE).
+    pub fn client(baud: u32) -> (Telnet, Vec<u8>) {
+        let mut t = Telnet::new(Line::default());
+        t.client = true;
+        let mut out = Vec::new();
+        for opt in [BINARY, SGA] {
+            t.will(opt, &mut out);
+            t.do_(opt, &mut out);
+        }
+        t.will(COM_PORT_OPTION, &mut out);
+        out.extend(sub_reply(1, &baud.to_be_bytes()));
+        out.extend(sub_reply(2, &[8]));
+        out.extend(sub_reply(3, &[1]));
+        out.extend(sub_reply(4, &[1]));
+        (t, out)
     }
 
     /// What the server says first: binary both ways, no go-ahead, and it takes com-port
@@ -76,7 +99,7 @@ impl Telnet {
     }
 
     /// Module output for the wire: `IAC` doubled.
-    pub(crate) fn encode(data: &[u8]) -> Vec<u8> {
+    pub fn encode(data: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(data.len());
         for &b in data {
             out.push(b);
@@ -93,7 +116,7 @@ impl Telnet {
     }
 
     /// Splits the host's bytes into UART data and the replies its commands need.
-    pub(crate) fn decode(&mut self, input: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    pub fn decode(&mut self, input: &[u8]) -> (Vec<u8>, Vec<u8>) {
         let mut data = Vec::with_capacity(input.len());
         let mut reply = Vec::new();
         for &b in input {
@@ -162,7 +185,7 @@ impl Telnet {
         match verb {
             WILL if ok => {
                 self.do_(opt, out);
-                if opt == COM_PORT_OPTION {
+                if opt == COM_PORT_OPTION && !self.client {
                     // The client now sends com-port commands: tell it the lines.
                     out.extend(self.notify_modemstate());
                 }
@@ -190,6 +213,10 @@ impl Telnet {
         let [COM_PORT_OPTION, cmd, value @ ..] = sub else {
             return;
         };
+        if self.client {
+            // The server's answers and notifications: nothing a harness acts on.
+            return;
+        }
         let one = value.first().copied().unwrap_or(0);
         let now = match cmd {
             0 => b"modem-sim".to_vec(),
@@ -333,6 +360,24 @@ mod tests {
         assert_eq!(r, [IAC, SB, 44, 101, 0, 0, IAC, IAC, 1, IAC, SE]);
         assert_eq!(line.get().baud, Some(0xFF01));
         assert_eq!(Telnet::encode(&[1, IAC, 2]), [1, IAC, IAC, 2]);
+    }
+
+    /// Our client and our server agree with each other, and the server takes the client's rate.
+    #[test]
+    fn client_and_server_agree() {
+        let line = Line::default();
+        let mut server = Telnet::new(line.clone());
+        let (mut client, hello) = Telnet::client(9600);
+        let to_client = server.greeting();
+        let (data, to_server) = client.decode(&to_client);
+        assert!(data.is_empty());
+        let (data, back) = server.decode(&[hello, to_server].concat());
+        assert!(data.is_empty());
+        assert_eq!(line.get().baud, Some(9600));
+        let (data, again) = client.decode(&back);
+        assert!(data.is_empty() && again.is_empty(), "{again:?}");
+        let (data, _) = client.decode(&Telnet::encode(b"\r\nOK\r\n\xff"));
+        assert_eq!(data, b"\r\nOK\r\n\xff");
     }
 
     #[test]
