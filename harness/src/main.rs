@@ -65,8 +65,11 @@ enum Cmd {
     /// scenario the module is taken offline (AT+MDISCONNECT, AT+MIPCLOSE, AT+MQTTMSGSET=0).
     #[command(after_help = EXIT)]
     Run {
-        /// The device: /dev/ttyUSB0, /dev/ttyACM0, or a simulator's /dev/pts/N.
-        #[arg(long, value_name = "PATH")]
+        /// The device: /dev/ttyUSB0, /dev/ttyACM0, a simulator's /dev/pts/N, or a URL as
+        /// pyserial takes it: socket://HOST:PORT (raw TCP, e.g. modem-sim --serial
+        /// tcp-listen://HOST:PORT) or rfc2217://HOST:PORT (an RFC 2217 server such as ser2net
+        /// in front of a real module, or modem-sim --serial rfc2217://HOST:PORT).
+        #[arg(long, value_name = "PATH|URL")]
         port: PathBuf,
         /// Baud rate of the serial line (both modules default to 115200).
         #[arg(long, default_value_t = 115_200)]
@@ -197,7 +200,14 @@ async fn main() -> ExitCode {
             transcripts,
             features,
         } => {
-            if let Err(e) = std::fs::metadata(&port) {
+            let url = port
+                .to_str()
+                .is_some_and(|p| p.starts_with("socket://") || p.starts_with("rfc2217://"));
+            if let Err(e) =
+                std::fs::metadata(&port)
+                    .map(drop)
+                    .or_else(|e| if url { Ok(()) } else { Err(e) })
+            {
                 eprintln!(
                     "modem-harness: cannot open the device {}: {e}",
                     port.display()

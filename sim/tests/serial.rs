@@ -14,7 +14,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 mod process;
 use process::{Port, SimProcess, WAIT};
 
-const HOST_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/pyserial_host.py");
+const HOST_SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/support/pyserial_host.py"
+);
 
 /// Debian's python3, where `apt-get install python3-serial` puts pyserial (a python3 earlier
 /// in PATH, e.g. pyenv's, may not have it); `MODEM_SIM_PYTHON` overrides.
@@ -206,7 +209,10 @@ fn free_port() -> u16 {
 fn socat_as_a_qemu_server_serial_works_with_tcp_connect() {
     let port = free_port();
     let sim = SimProcess::spawn(&["--serial", &format!("tcp-connect://127.0.0.1:{port}")]);
-    assert_eq!(sim.field("serial"), format!("tcp-connect://127.0.0.1:{port}"));
+    assert_eq!(
+        sim.field("serial"),
+        format!("tcp-connect://127.0.0.1:{port}")
+    );
     let guest = sim.dir.path().join("guest-uart");
     let mut socat = Command::new("socat")
         .arg(format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr"))
@@ -242,7 +248,11 @@ async fn read_until(host: &mut tokio::net::TcpStream, needle: &str) -> String {
         let mut buf = [0u8; 4096];
         while !String::from_utf8_lossy(&seen).contains(needle) {
             let n = host.read(&mut buf).await.unwrap();
-            assert!(n > 0, "the UART closed; saw {:?}", String::from_utf8_lossy(&seen));
+            assert!(
+                n > 0,
+                "the UART closed; saw {:?}",
+                String::from_utf8_lossy(&seen)
+            );
             seen.extend_from_slice(&buf[..n]);
         }
     };
@@ -253,7 +263,9 @@ async fn read_until(host: &mut tokio::net::TcpStream, needle: &str) -> String {
 }
 
 async fn at(host: &mut tokio::net::TcpStream, cmd: &str, until: &str) -> String {
-    host.write_all(format!("{cmd}\r\n").as_bytes()).await.unwrap();
+    host.write_all(format!("{cmd}\r\n").as_bytes())
+        .await
+        .unwrap();
     read_until(host, until).await
 }
 
@@ -270,8 +282,18 @@ async fn a_host_that_reconnects_finds_the_session_and_not_the_urcs_sent_while_aw
     let url = sim.serial().to_string();
     let addr = url.trim_start_matches("tcp-listen://").to_string();
     let mut host = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    at(&mut host, "AT+MCONFIG=868488076771714,root,luat123456", "OK\r\n").await;
-    at(&mut host, "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"", "CONNECT OK\r\n").await;
+    at(
+        &mut host,
+        "AT+MCONFIG=868488076771714,root,luat123456",
+        "OK\r\n",
+    )
+    .await;
+    at(
+        &mut host,
+        "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"",
+        "CONNECT OK\r\n",
+    )
+    .await;
     at(&mut host, "AT+MCONNECT=1,60", "CONNACK OK\r\n").await;
     at(&mut host, "AT+MSUB=\"mqtt/pub\",0", "SUBACK\r\n").await;
     drop(host);
@@ -296,7 +318,10 @@ async fn a_host_that_reconnects_finds_the_session_and_not_the_urcs_sent_while_aw
         }
         let _ = client.disconnect();
         for ev in conn.iter().take(10) {
-            if matches!(ev, Err(_) | Ok(rumqttc::Event::Outgoing(rumqttc::Outgoing::Disconnect))) {
+            if matches!(
+                ev,
+                Err(_) | Ok(rumqttc::Event::Outgoing(rumqttc::Outgoing::Disconnect))
+            ) {
                 break;
             }
         }
@@ -310,7 +335,10 @@ async fn a_host_that_reconnects_finds_the_session_and_not_the_urcs_sent_while_aw
         .iter()
         .any(|r| !r.from_host && String::from_utf8_lossy(&r.bytes).contains("while away"))
     {
-        assert!(Instant::now() < deadline, "the module never printed the URC");
+        assert!(
+            Instant::now() < deadline,
+            "the module never printed the URC"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let deadline = Instant::now() + WAIT;

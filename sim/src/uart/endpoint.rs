@@ -40,7 +40,8 @@ pub enum Serial {
 }
 
 /// What `--help` says about `--serial`.
-pub const SERIAL_HELP: &str = "pty (default), tcp-listen://HOST:PORT, tcp-connect://HOST:PORT or rfc2217://HOST:PORT";
+pub const SERIAL_HELP: &str =
+    "pty (default), tcp-listen://HOST:PORT, tcp-connect://HOST:PORT or rfc2217://HOST:PORT";
 
 impl FromStr for Serial {
     type Err = String;
@@ -70,14 +71,15 @@ impl FromStr for Serial {
 
 /// `HOST:PORT`, where port 0 (any free port) is allowed.
 fn listen_addr(s: &str) -> Result<HostPort, String> {
-    s.parse::<HostPort>().or_else(|e| match s.strip_suffix(":0") {
-        Some(host) => {
-            let mut at: HostPort = format!("{host}:1").parse().map_err(|_| e)?;
-            at.port = 0;
-            Ok(at)
-        }
-        None => Err(e),
-    })
+    s.parse::<HostPort>()
+        .or_else(|e| match s.strip_suffix(":0") {
+            Some(host) => {
+                let mut at: HostPort = format!("{host}:1").parse().map_err(|_| e)?;
+                at.port = 0;
+                Ok(at)
+            }
+            None => Err(e),
+        })
 }
 
 impl fmt::Display for Serial {
@@ -221,7 +223,8 @@ pub(crate) async fn open(serial: &Serial, line: Line) -> Result<Opened, UartErro
             };
             info!(serial = %bound, "UART listening");
             let span = tracing::info_span!("serial", endpoint = %bound);
-            let task = tokio::spawn(serve_listen(listener, host_end, rfc2217, line).instrument(span));
+            let task =
+                tokio::spawn(serve_listen(listener, host_end, rfc2217, line).instrument(span));
             (bound, task)
         }
         Serial::TcpConnect(a) => {

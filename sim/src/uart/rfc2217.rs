@@ -350,7 +350,10 @@ mod tests {
         let (_, r) = t.decode(&[IAC, SB, 44, 1, 0, 0, 0, 0, IAC, SE]);
         assert_eq!(r, [IAC, SB, 44, 101, 0, 0, 0x25, 0x80, IAC, SE]);
         let (_, r) = t.decode(&[IAC, SB, 44, 5, 8, IAC, SE, IAC, SB, 44, 2, 7, IAC, SE]);
-        assert_eq!(r, [IAC, SB, 44, 105, 8, IAC, SE, IAC, SB, 44, 102, 7, IAC, SE]);
+        assert_eq!(
+            r,
+            [IAC, SB, 44, 105, 8, IAC, SE, IAC, SB, 44, 102, 7, IAC, SE]
+        );
         let l = line.get();
         assert!(l.dtr && l.data_bits == 7);
         let (_, r) = t.decode(&[IAC, DO, 24, IAC, DO, 24]);
