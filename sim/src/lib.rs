@@ -9,6 +9,7 @@ pub mod at;
 pub mod broker;
 pub mod control;
 pub mod dialect;
+pub mod drops;
 pub mod fleet;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -48,6 +48,11 @@ pub struct SimConfig {
     /// Where to serve the control socket (fault injection from other processes); `None`:
     /// no socket, faults only through [`Simulator::inject`].
     pub control: Option<PathBuf>,
+    /// The embedded broker's queue limits and back-pressure (`--broker-max-queued-messages`,
+    /// `--broker-max-inflight-messages`, `--broker-publisher-hold`); see [`BrokerConfig`].
+    pub broker_max_queued: usize,
+    pub broker_max_inflight: usize,
+    pub broker_publisher_hold: std::time::Duration,
 }
 
 /// The identity of the embedded TLS listener. `Default` is the committed test PKI
@@ -96,6 +101,9 @@ impl Default for SimConfig {
             tls_bind: ([127, 0, 0, 1], 0).into(),
             tls_server: TlsServer::default(),
             control: None,
+            broker_max_queued: BrokerConfig::default().max_queued,
+            broker_max_inflight: BrokerConfig::default().max_inflight,
+            broker_publisher_hold: BrokerConfig::default().publisher_hold,
         }
     }
 }
@@ -159,6 +167,9 @@ impl Network {
                 let bc = BrokerConfig {
                     bind: cfg.broker_bind,
                     accounts: cfg.accounts.clone(),
+                    max_queued: cfg.broker_max_queued,
+                    max_inflight: cfg.broker_max_inflight,
+                    publisher_hold: cfg.broker_publisher_hold,
                     ..BrokerConfig::default()
                 };
                 Some(Broker::start(bc).await.map_err(|source| SimError::Broker {
