@@ -173,10 +173,20 @@ impl Fleet {
 /// Raises the soft open-files limit to the hard one: each modem holds a PTY pair (or a listener
 /// and its host's connection) and its sessions' sockets (both ends when the broker is
 /// embedded), about 5 descriptors, so 1000
-/// modems need more than the usual soft limit of 1024. Returns the new soft limit.
+/// modems need more than the usual soft limit of 1024. Raised to the kernel's ceiling where
+/// we may. Returns the new soft limit.
 pub fn raise_nofile_limit() -> Result<u64, nix::Error> {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    // With CAP_SYS_RESOURCE (root) the hard limit itself can go up to the kernel's
+    // /proc/sys/fs/nr_open: a 10,000-modem fleet over TCP needs about 50,000.
+    let ceiling = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(hard);
+    if ceiling > hard && setrlimit(Resource::RLIMIT_NOFILE, ceiling, ceiling).is_ok() {
+        return Ok(ceiling);
+    }
     if soft < hard {
         setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
     }
