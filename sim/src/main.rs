@@ -232,6 +232,24 @@ fn parse_resolve(s: &str) -> Result<(String, HostPort), String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let ptys = if cli.serial.is_empty() || cli.serial == [Serial::Pty] {
+        cli.count as usize
+    } else {
+        cli.serial.iter().filter(|s| **s == Serial::Pty).count()
+    };
+    if ptys > modem_sim::fleet::MAX_COUNT {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ValueValidation,
+                format!(
+                    "--count {}: at most {} modems on PTYs (/proc/sys/kernel/pty/max); use --serial tcp-listen://HOST:PORT for more",
+                    cli.count,
+                    modem_sim::fleet::MAX_COUNT
+                ),
+            )
+            .exit();
+    }
     if let Some(Cmd::Inject {
         control,
         fault,
