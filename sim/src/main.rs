@@ -237,6 +237,15 @@ async fn main() -> ExitCode {
     } else {
         cli.serial.iter().filter(|s| **s == Serial::Pty).count()
     };
+    if cli.link.is_some() && cli.serial.iter().any(|s| *s != Serial::Pty) {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--link names a symlink to a PTY; with --serial tcp-listen/tcp-connect/rfc2217 there is none (drop --link)",
+            )
+            .exit();
+    }
     if ptys > modem_sim::fleet::MAX_COUNT {
         use clap::CommandFactory;
         Cli::command()

@@ -328,7 +328,16 @@ impl Simulator {
             injector.control.clone(),
             control_rx,
         );
-        let task = tokio::spawn(modem.run(shutdown_rx));
+        // Every log line of this modem says which UART it is on.
+        let uart = match transport.tty.as_os_str().is_empty() {
+            true => transport.serial.to_string(),
+            false => transport.tty.display().to_string(),
+        };
+        let span = tracing::info_span!("modem", %uart);
+        let task = tokio::spawn(tracing::Instrument::instrument(
+            modem.run(shutdown_rx),
+            span,
+        ));
         Ok(Simulator {
             tty: transport.tty,
             link: transport.link,

@@ -353,6 +353,9 @@ fn bad_arguments_are_explained() {
         assert_eq!(code, Some(2), "--serial {bad}");
         assert!(err.contains("--serial") && err.contains(bad), "{err}");
     }
+    let (code, err) = run(&["--serial", "tcp-listen://127.0.0.1:0", "--link", "/tmp/x"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--link"), "{err}");
     // Distinct IMEIs are counted up from --imei, which must then be a number.
     let (code, err) = run(&["--count", "2", "--imei", "abc"]);
     assert_eq!(code, Some(1));
