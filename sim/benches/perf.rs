@@ -1002,7 +1002,7 @@ fn cpu_time(pid: u32) -> Result<Duration> {
 
 /// A fleet over TCP: spawn with `--count n --serial tcp-listen://127.0.0.1:BASE`, connect a
 /// host to each modem's port, all to CONNACK OK; then RSS, and CPU while idle (keepalives
-/// only) over 10 s.
+/// only) over 65 s, in which each modem's 60 s keepalive fires once.
 async fn fleet_tcp(n: usize) -> Result<Vec<Row>> {
     let dir = tempfile::tempdir()?;
     let args = [
@@ -1057,7 +1057,8 @@ async fn fleet_tcp(n: usize) -> Result<Vec<Row>> {
     let all = t.elapsed();
     let rss = rss_kib(child.id())?;
     let cpu0 = cpu_time(child.id())?;
-    let idle = Duration::from_secs(10);
+    // Past one keepalive period (AT+MCONNECT=1,60): every modem sends one PINGREQ.
+    let idle = Duration::from_secs(65);
     tokio::time::sleep(idle).await;
     let cpu = cpu_time(child.id())? - cpu0;
     drop(hosts);
@@ -1065,11 +1066,13 @@ async fn fleet_tcp(n: usize) -> Result<Vec<Row>> {
     Ok(vec![row(
         &format!("fleet of {n} over TCP: spawn -> ready / -> all CONNACK OK; RSS; idle CPU"),
         format!(
-            "{} / {}; {:.1} MiB = {:.0} KiB per modem; {:.1}% of a core",
+            "{} / {}; {:.1} MiB = {:.0} KiB per modem; idle {} ms CPU in {} s = {:.2}% of a core",
             ms(took),
             ms(all),
             rss as f64 / 1024.0,
             rss as f64 / n as f64,
+            cpu.as_millis(),
+            idle.as_secs(),
             cpu.as_secs_f64() * 100.0 / idle.as_secs_f64()
         ),
         "-".into(),

@@ -195,12 +195,16 @@ pub(crate) async fn open(serial: &Serial, line: Line) -> Result<Opened, UartErro
     let bind = |a: &HostPort| {
         let a = a.clone();
         async move {
-            TcpListener::bind((a.host.as_str(), a.port))
-                .await
-                .map_err(|source| UartError::Bind {
-                    endpoint: a.to_string(),
-                    source,
-                })
+            // An address literal is bound at once; a name goes through the resolver (on
+            // tokio's blocking pool, which a 10,000-modem fleet would queue on).
+            let bound = match a.host.parse::<std::net::IpAddr>() {
+                Ok(ip) => TcpListener::bind((ip, a.port)).await,
+                Err(_) => TcpListener::bind((a.host.as_str(), a.port)).await,
+            };
+            bound.map_err(|source| UartError::Bind {
+                endpoint: a.to_string(),
+                source,
+            })
         }
     };
     let (serial, task) = match serial {
