@@ -57,6 +57,9 @@ enum Cmd {
         /// Write each scenario's transcript (.jsonl and .log) into DIR.
         #[arg(long, value_name = "DIR")]
         transcripts: Option<PathBuf>,
+        /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
     },
     /// Run the @hardware scenarios against a device on a serial port, one at a time.
     ///
@@ -89,6 +92,9 @@ enum Cmd {
         /// Where each scenario's transcript (.jsonl and .log) goes.
         #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
         transcripts: PathBuf,
+        /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
         /// .feature files or directories of them.
         #[arg(default_value = "features")]
         features: Vec<PathBuf>,
@@ -97,8 +103,9 @@ enum Cmd {
     ///
     /// Without --port each log runs against a fresh in-process simulator (whose broker also
     /// accepts the log's own AT+MCONFIG account). Lines `//@ publish|subscribe|received|drop|
-    /// pdn-deact|connect-timeout ...` are the harness's actions between the lines (see
-    /// fixtures/replay/).
+    /// pdn-deact|connect-timeout|fault ...` are the harness's actions between the lines (see
+    /// fixtures/replay/). In an expected line `{}` matches any value within the line (a time,
+    /// an address, an IMEI): `+NITZ: {}`, `+CGPADDR: 1,"{}"`.
     #[command(after_help = EXIT)]
     Replay {
         /// Log files.
@@ -128,6 +135,9 @@ enum Cmd {
         /// Where each log's transcript (.jsonl and .log) goes.
         #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
         transcripts: PathBuf,
+        /// Write an HTML timeline per log into DIR (see `modem-harness report`).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
     },
     /// Check a driver under test: start a simulator and a broker, run COMMAND with MODEM_TTY,
     /// MODEM_BROKER_HOST, MODEM_BROKER_PORT, MODEM_MQTT_USER, MODEM_MQTT_PASSWORD,
@@ -197,8 +207,10 @@ async fn main() -> ExitCode {
             junit,
             concurrency,
             transcripts,
+            html,
         } => {
             let mut opts = RunOptions::new(path);
+            opts.html = html;
             opts.junit = junit;
             opts.concurrency = concurrency;
             opts.transcripts = transcripts;
@@ -212,6 +224,7 @@ async fn main() -> ExitCode {
             account,
             junit,
             transcripts,
+            html,
             features,
         } => {
             let url = port
@@ -246,6 +259,7 @@ async fn main() -> ExitCode {
                     let mut o = RunOptions::new(path);
                     o.hardware = Some(hardware.clone());
                     o.transcripts = Some(transcripts.clone());
+                    o.html = html.clone();
                     // One JUnit file per feature path, merged below.
                     o.junit = junit.as_ref().map(|j| {
                         if n == 1 {
@@ -320,6 +334,7 @@ async fn main() -> ExitCode {
             timeout,
             junit,
             transcripts,
+            html,
         } => {
             let target = Target {
                 port: port.map(|p| (p, baud)),
@@ -327,7 +342,14 @@ async fn main() -> ExitCode {
                 broker: target(broker, account),
                 timeout: Duration::from_secs(timeout.max(1)),
             };
-            replay_logs(&logs, &target, junit.as_deref(), &transcripts).await
+            replay_logs(
+                &logs,
+                &target,
+                junit.as_deref(),
+                &transcripts,
+                html.as_deref(),
+            )
+            .await
         }
     }
 }
@@ -420,6 +442,7 @@ async fn replay_logs(
     target: &Target,
     junit: Option<&Path>,
     transcripts: &Path,
+    html: Option<&Path>,
 ) -> ExitCode {
     let started = Instant::now();
     let mut results: Vec<(String, Result<Report, String>)> = Vec::new();
@@ -443,7 +466,8 @@ async fn replay_logs(
         println!("replay {name} ({} lines to replay)", log.lines.len());
         let mut progress = |line: &str| println!("{line}");
         match replay::replay(&log, target, &mut progress).await {
-            Ok(rep) => {
+            Ok(mut rep) => {
+                report::record_divergence(&rep);
                 let stem = path
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
@@ -459,6 +483,12 @@ async fn replay_logs(
                     "transcript: {}",
                     transcripts.join(format!("{stem}.log")).display()
                 );
+                if let Some(dir) = html {
+                    match report::write_replay_report(dir, &stem, &name, &mut rep) {
+                        Ok(p) => println!("report: {}", p.display()),
+                        Err(e) => eprintln!("modem-harness: cannot write the report: {e}"),
+                    }
+                }
                 results.push((name, Ok(rep)));
             }
             Err(e) => {
