@@ -13,3 +13,4 @@ pub(crate) mod writer;
 pub use endpoint::{Line, LineSettings, Serial};
 pub use pty::{Uart, UartError, UartIo};
 pub use tap::{UartRecord, UartTap};
+pub use writer::UartStats;
