@@ -7,6 +7,7 @@
 @wildcards
 Feature: Values that differ per module
 
+  @hardware
   Scenario: the IMEI and the bearer's address are matched by {}
     Given a simulated Air780E
     When the host sends "AT+CGSN"
