@@ -234,6 +234,16 @@ pub fn render(records: &[UartRecord]) -> String {
         line.clear();
     };
     for r in records {
+        if r.dropped > 0 {
+            if let Some(h) = from_host {
+                flush(&mut line, h, &mut out);
+            }
+            out.push_str(&format!(
+                "    !! {} bytes of the module's output lost: the driver was not reading\n",
+                r.dropped
+            ));
+            continue;
+        }
         if from_host != Some(r.from_host) {
             if let Some(h) = from_host {
                 flush(&mut line, h, &mut out);

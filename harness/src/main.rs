@@ -248,12 +248,9 @@ async fn main() -> ExitCode {
             html,
             features,
         } => {
-            if let Err(e) = std::fs::metadata(&port) {
-                eprintln!(
-                    "modem-harness: cannot open the device {}: {e}",
-                    port.display()
-                );
-                return ExitCode::from(2);
+            if let Err((code, line)) = check_port(&port, baud).await {
+                eprintln!("modem-harness: {line}");
+                return ExitCode::from(code);
             }
             let hardware = Hardware {
                 port,
@@ -354,6 +351,12 @@ async fn main() -> ExitCode {
             eol,
             html,
         } => {
+            if let Some(port) = &port {
+                if let Err((code, line)) = check_port(port, baud).await {
+                    eprintln!("modem-harness: {line}");
+                    return ExitCode::from(code);
+                }
+            }
             let target = Target {
                 port: port.map(|p| (p, baud)),
                 dialect,
@@ -371,6 +374,51 @@ async fn main() -> ExitCode {
             .await
         }
     }
+}
+
+/// `--port` is checked once, before any scenario or log: what is not a serial line (a regular
+/// file, a directory, /dev/null, the PTY multiplexer) is a bad argument (exit 2, one line); a
+/// line on which nothing answers `AT` is reported once (exit 1) instead of timing out in every
+/// scenario.
+async fn check_port(port: &Path, baud: u32) -> Result<(), (u8, String)> {
+    let shown = port.display();
+    let bad = |what: String| {
+        Err((
+            2,
+            format!("--port {shown}: {what}; give the module's serial port (e.g. /dev/ttyUSB0) or a simulator's tty (/dev/pts/N)"),
+        ))
+    };
+    let meta = match std::fs::metadata(port) {
+        Ok(m) => m,
+        Err(e) => return bad(format!("cannot open it: {e}")),
+    };
+    if meta.is_dir() {
+        return bad("a directory".into());
+    }
+    if meta.is_file() {
+        return bad("a regular file, not a serial line".into());
+    }
+    if port
+        .canonicalize()
+        .is_ok_and(|p| p == Path::new("/dev/ptmx"))
+    {
+        return bad("the PTY multiplexer: opening it makes a new PTY that nothing answers".into());
+    }
+    let mut device = match modem_harness::device::Device::open(port, baud) {
+        Ok(d) => d,
+        Err(modem_harness::device::DeviceError::Termios { source, .. }) => {
+            return bad(format!("not a serial line ({source})"));
+        }
+        Err(e) => return bad(e.to_string()),
+    };
+    let wait = modem_harness::device::DEFAULT_TIMEOUT;
+    if device.sync(wait).await.is_err() {
+        return Err((
+            1,
+            format!("--port {shown}: nothing answered AT with OK within {wait:?}; check that the module is powered and --baud ({baud}) is its rate"),
+        ));
+    }
+    Ok(())
 }
 
 /// `modem-harness report`.
@@ -475,7 +523,7 @@ async fn replay_logs(
                 return ExitCode::from(2);
             }
         };
-        let log = match Log::parse(&name, &text) {
+        let log = match Log::parse(&name, &text).and_then(|l| l.check_complete().map(|()| l)) {
             Ok(l) => l,
             Err(e) => {
                 eprintln!("modem-harness: {e}");

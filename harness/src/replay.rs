@@ -384,6 +384,34 @@ impl Log {
         })
     }
 
+    /// A command must at least get its final result code: a log that stops right after one
+    /// (or after its prompt and payload) cannot say whether the module's answer is right, so
+    /// it would pass whatever came. `replay` refuses such a log as incomplete.
+    pub fn check_complete(&self) -> Result<(), ParseError> {
+        let lines = &self.lines;
+        if let Some(at) = lines
+            .iter()
+            .rposition(|l| matches!(l.entry, Entry::Send(_)))
+        {
+            if !lines[at + 1..]
+                .iter()
+                .any(|l| matches!(l.entry, Entry::Expect(_)))
+            {
+                let Entry::Send(cmd) = &lines[at].entry else {
+                    unreachable!()
+                };
+                return Err(ParseError {
+                    name: self.name.clone(),
+                    line: lines[at].no,
+                    message: format!(
+                        "the log ends with `{cmd}` and nothing the module answered: incomplete (add at least its final result, e.g. OK or ERROR)"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The log's own lines around line `no`, the line itself marked.
     pub fn around(&self, no: usize) -> String {
         let from = no.saturating_sub(4).max(1);
