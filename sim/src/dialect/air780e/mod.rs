@@ -10,64 +10,317 @@
 //! Where the sources disagree, `fixtures/DIVERGENCES.md` records the choice.
 
 mod basic;
+mod bearer;
 mod fs;
 mod mqtt;
 mod ssl;
 
 use crate::at::Command;
-use crate::modem::{CellState, Fault, Identity};
+use crate::modem::{BootLine, CellState, Cip, Fault, Identity, RegStatus, SimState};
 use crate::net::NetEvent;
 
-use super::{Dialect, Out};
+use super::{Dialect, DialectKind, Out};
 
-/// `ATI` (seed 000 section 6.2).
+/// `ATI` of the default model (seed 000 section 6.2).
 pub const FIRMWARE: &str = "AirM2M_780E_V1169_LTE_AT";
 
-pub struct Air780e {
-    cell: CellState,
-    mqtt: mqtt::Mqtt,
-    fs: fs::Fs,
-    ssl: ssl::Ssl,
+/// The settings `AT&W` saves and a power-on restores (V.250 section 6.1.3; the family's manual
+/// names `AT+IPR=<rate>;&W` and `AT+CSDT=<mode>;&W` as the way to keep a setting over power
+/// off: notes section 12, luatos-doc-pool Command_List/Device_control/CSDT.md). Everything
+/// else (MQTT, the bearer, the clock) is RAM and lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Settings {
+    echo: bool,
+    cmee: u8,
+    creg_mode: u8,
+    cgreg_mode: u8,
+    cereg_mode: u8,
+    baud: u32,
+    csclk: u8,
+    csdt: (u8, u8),
 }
 
-impl Air780e {
-    pub fn new(identity: Identity) -> Self {
-        Air780e {
-            cell: CellState::new(identity),
-            mqtt: mqtt::Mqtt::default(),
-            fs: fs::Fs::default(),
-            ssl: ssl::Ssl::default(),
+impl Settings {
+    fn factory() -> Settings {
+        let cell = CellState::new(Identity::default());
+        let radio = basic::Radio::default();
+        Settings {
+            echo: true,
+            cmee: cell.cmee,
+            creg_mode: cell.creg_mode,
+            cgreg_mode: cell.cgreg_mode,
+            cereg_mode: cell.cereg_mode,
+            baud: cell.baud,
+            csclk: radio.csclk,
+            csdt: radio.csdt,
         }
     }
 }
 
+pub struct Air780e {
+    cell: CellState,
+    radio: basic::Radio,
+    bearer: bearer::Bearer,
+    mqtt: mqtt::Mqtt,
+    fs: fs::Fs,
+    ssl: ssl::Ssl,
+    /// The echo setting (`ATE`), mirrored from the framer so `AT&W` can save it.
+    echo: bool,
+    /// What `AT&W` saved.
+    saved: Settings,
+}
+
+impl Air780e {
+    pub fn new(mut identity: Identity) -> Self {
+        identity.profile = super::own_profile(DialectKind::Air780e, identity.profile);
+        Air780e {
+            cell: CellState::new(identity),
+            radio: basic::Radio::default(),
+            bearer: bearer::Bearer::default(),
+            mqtt: mqtt::Mqtt::default(),
+            fs: fs::Fs::default(),
+            ssl: ssl::Ssl::default(),
+            echo: true,
+            saved: Settings::factory(),
+        }
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            echo: self.echo,
+            cmee: self.cell.cmee,
+            creg_mode: self.cell.creg_mode,
+            cgreg_mode: self.cell.cgreg_mode,
+            cereg_mode: self.cell.cereg_mode,
+            baud: self.cell.baud,
+            csclk: self.radio.csclk,
+            csdt: self.radio.csdt,
+        }
+    }
+
+    fn apply(&mut self, s: &Settings, out: &mut Out) {
+        self.echo = s.echo;
+        out.set_echo(s.echo);
+        self.cell.cmee = s.cmee;
+        self.cell.creg_mode = s.creg_mode;
+        self.cell.cgreg_mode = s.cgreg_mode;
+        self.cell.cereg_mode = s.cereg_mode;
+        self.cell.baud = s.baud;
+        self.radio.csclk = s.csclk;
+        self.radio.csdt = s.csdt;
+    }
+
+    /// Power off and on (or a reset): links end without DISCONNECT, RAM is lost, the file
+    /// system (flash) and the `AT&W` profile stay, and the power-on lines follow.
+    fn reboot(&mut self, out: &mut Out) {
+        tracing::info!("module restarts");
+        self.mqtt.power_off(out);
+        out.cancel_data();
+        let saved = self.saved.clone();
+        let identity = self.cell.identity.clone();
+        let fs = std::mem::take(&mut self.fs);
+        let mqtt = std::mem::take(&mut self.mqtt);
+        *self = Air780e::new(identity);
+        self.fs = fs;
+        self.mqtt = mqtt;
+        self.saved = saved.clone();
+        self.apply(&saved, out);
+        self.boot(out);
+    }
+
+    /// Prints profile lines with the clock filled in.
+    fn print(&self, lines: &[BootLine], out: &mut Out) {
+        let now = self.cell.clock.now();
+        for l in lines {
+            match l.render(&now) {
+                // The mask ROM's banner, newline-less: the logs print its `\n` as two
+                // characters (fixtures/DIVERGENCES.md A24).
+                BootLine::Raw(b) => out.raw(&b),
+                BootLine::Line(l) => out.line(l),
+            }
+        }
+    }
+
+    /// The radio comes up (power-on, `AT+CFUN=1`, a SIM inserted): registered, attached, the
+    /// default bearer active, and the profile's lines.
+    fn radio_on(&mut self, lines: &[BootLine], out: &mut Out) {
+        let mut urcs = Vec::new();
+        self.cell.set_registration(RegStatus::Home, &mut urcs);
+        self.cell.attached = true;
+        self.cell.pdp_active = self.cell.can_activate();
+        self.print(lines, out);
+        urcs.iter().for_each(|u| out.line(u));
+    }
+
+    /// The radio goes down (`AT+CFUN=0|4`, the SIM pulled): registration, attach and the
+    /// default bearer go, and with them the link (no `CLOSED`: seed 001 PDN flow).
+    fn radio_off(&mut self, urcs_first: &[&str], out: &mut Out) {
+        let had_bearer = self.cell.pdp_active;
+        let mut urcs = Vec::new();
+        self.cell
+            .set_registration(RegStatus::NotRegistered, &mut urcs);
+        self.cell.attached = false;
+        self.cell.pdp_active = false;
+        if self.cell.cip != Cip::Initial {
+            self.cell.cip = Cip::PdpDeact;
+        }
+        urcs_first.iter().for_each(|u| out.line(u));
+        urcs.iter().for_each(|u| out.line(u));
+        if had_bearer && !urcs_first.is_empty() {
+            out.line("+CGEV: NW PDN DEACT 1");
+        }
+        out.line("+CGEV: ME DETACH");
+        self.mqtt.network_lost(out);
+    }
+
+    /// `AT+CFUN=<0|1|4>[,<rst>]` (luatos-doc-pool Command_List/Device_control/CFUN.md):
+    /// 0 and 4 answer `OK` then `+CGEV: ME DETACH`, and registration, attach and the context go
+    /// with their links; 1 brings the radio back with the power-on lines from `^MODE` on;
+    /// `AT+CFUN=1,1` restarts the module ("被用来主动重启模块"). Read `+CFUN: <n>`, test
+    /// `+CFUN: (0,1,4),(0,1)`.
+    fn cfun(&mut self, form: &crate::at::Form, out: &mut Out) {
+        use crate::at::Form;
+        match form {
+            Form::Read => {
+                out.line(format!("+CFUN: {}", self.radio.cfun));
+                out.ok()
+            }
+            Form::Test => {
+                out.line("+CFUN: (0,1,4),(0,1)");
+                out.ok()
+            }
+            Form::Set(_) => {
+                let args = set_args(form);
+                let (fun, rst) = match args.as_deref() {
+                    Some([f]) => (num_in(Some(f), 0..=4), Some(0)),
+                    Some([f, r]) => (num_in(Some(f), 0..=4), num_in(Some(r), 0..=1)),
+                    _ => (None, None),
+                };
+                let (Some(fun @ (0 | 1 | 4)), Some(rst)) = (fun, rst) else {
+                    return out.error();
+                };
+                out.ok();
+                if rst == 1 {
+                    return self.reboot(out);
+                }
+                let was = self.radio.cfun;
+                self.radio.cfun = fun as u8;
+                match (was, fun) {
+                    (1, 0 | 4) if self.cell.attached => self.radio_off(&[], out),
+                    (0 | 4, 1) if self.cell.sim == SimState::Ready => {
+                        let lines = self.cell.identity.profile.radio_on.clone();
+                        self.radio_on(&lines, out)
+                    }
+                    _ => {}
+                }
+            }
+            Form::Exec => out.error(),
+        }
+    }
+
+    /// `AT&W` saves the settings, `ATZ` restores the saved ones, `AT&F` the factory ones
+    /// (V.250 sections 6.1.1-6.1.3; the manual's `;&W` notes, see [`Settings`]).
+    fn profile_cmd(&mut self, name: &str, form: &crate::at::Form, out: &mut Out) {
+        use crate::at::Form;
+        if !matches!(form, Form::Exec) && *form != Form::Set(b"0".to_vec()) {
+            return out.error();
+        }
+        match name {
+            "&W" => self.saved = self.settings(),
+            "Z" => {
+                let s = self.saved.clone();
+                self.apply(&s, out)
+            }
+            _ => self.apply(&Settings::factory(), out),
+        }
+        out.ok()
+    }
+}
+
 impl Dialect for Air780e {
+    /// The power-on lines of the model profile (`fixtures/profiles/air780e.tsv`: `RDY`,
+    /// `^MODE: 17,17`, `+E_UTRAN Service`, `+CGEV: ME PDN ACT 1,0`, `+NITZ: <time>` for the
+    /// default Air780E V1169, seed 000 section 6.3).
+    fn boot(&mut self, out: &mut Out) {
+        let lines = self.cell.identity.profile.boot.clone();
+        // It registers anew: the registration URCs the saved profile asks for follow.
+        self.cell.reg = RegStatus::NotRegistered;
+        if self.cell.sim == SimState::Ready {
+            self.radio_on(&lines, out);
+        } else {
+            self.print(&lines[..lines.len().min(1)], out);
+        }
+    }
+
     fn on_command(&mut self, cmd: Command, out: &mut Out) {
         let Command { name, form } = cmd;
         let cell = &mut self.cell;
         let mqtt = &mut self.mqtt;
         match name.as_str() {
             "" => basic::at(&form, out),
-            "E" => basic::echo(&form, out),
-            "I" => basic::ati(&form, out),
-            "+CGMR" => basic::cgmr(&form, out),
+            "E" => {
+                basic::echo(&form, out);
+                if let Some(on) = out.echo_change() {
+                    self.echo = on;
+                }
+            }
+            "I" => basic::ati(cell, &form, out),
+            "&W" | "Z" | "&F" => self.profile_cmd(&name, &form, out),
+            "+CGMR" => basic::cgmr(cell, &form, out),
+            "+CGMI" => basic::cgmi(cell, &form, out),
+            "+CGMM" => basic::cgmm(cell, &form, out),
             "+CGSN" => basic::cgsn(cell, &form, out),
+            "+CIMI" => basic::cimi(cell, &form, out),
+            "+ICCID" => basic::iccid(cell, true, &form, out),
+            "+CCID" => basic::iccid(cell, false, &form, out),
+            "+CCLK" => basic::cclk(cell, &form, out),
+            "+CBC" => basic::cbc(&mut self.radio, &form, out),
+            "+CSCLK" => basic::csclk(&mut self.radio, &form, out),
+            "+CSDT" => basic::csdt(&mut self.radio, &form, out),
+            "+CFUN" => self.cfun(&form, out),
+            // luatos-doc-pool public/780EP_AT_TCP应用指南.md FAQ 6 and the family's logs
+            // (fixtures/profiles/air780e.tsv, V1161 and V1010 rows): `AT+RESET`, `OK`, then
+            // the power-on lines.
+            "+RESET" => match form {
+                crate::at::Form::Exec => {
+                    out.ok();
+                    self.reboot(out)
+                }
+                crate::at::Form::Test => out.ok(),
+                _ => out.error(),
+            },
             "+CPIN" => basic::cpin(cell, &form, out),
             "+CSQ" => basic::csq(cell, &form, out),
+            "+CREG" => basic::creg(cell, "+CREG", &form, out),
             "+CGREG" => basic::creg(cell, "+CGREG", &form, out),
             "+CEREG" => basic::creg(cell, "+CEREG", &form, out),
+            "+COPS" => basic::cops(cell, &mut self.radio, &form, out),
             "+CGATT" => basic::cgatt(cell, &form, out),
-            "+CSTT" => basic::cstt(cell, &form, out),
-            "+CIICR" => basic::ciicr(cell, &form, out),
-            "+CIFSR" => basic::cifsr(cell, &form, out),
+            "+CGDCONT" => self.bearer.cgdcont(cell, &form, out),
+            "+CGACT" => {
+                if self.bearer.cgact(cell, &form, out) {
+                    mqtt.network_lost(out);
+                }
+            }
+            "+CGPADDR" => self.bearer.cgpaddr(cell, &form, out),
+            "+CSTT" => self.bearer.cstt(cell, &form, out),
+            "+CIICR" => self.bearer.ciicr(cell, &form, out),
+            "+CIFSR" => self.bearer.cifsr(cell, &form, out),
+            "+CIPSHUT" => self.bearer.cipshut(cell, &form, out),
+            "+CIPSTATUS" => self.bearer.cipstatus(cell, mqtt.tcp_up(), &form, out),
+            "+CIPMUX" => self.bearer.cipmux(cell, &form, out),
             "+CPNETAPN" => basic::cpnetapn(cell, &form, out),
             "+CMEE" => basic::cmee(cell, &form, out),
             "+IPR" => basic::ipr(cell, &form, out),
             "+MCONFIG" => mqtt.mconfig(cell, &form, out),
-            "+MIPSTART" => mqtt.mipstart(cell, &form, out),
+            "+MIPSTART" => {
+                let state = self.bearer.state(cell, false);
+                mqtt.mipstart(cell, state, &form, out)
+            }
             "+SSLMIPSTART" => {
+                let state = self.bearer.state(cell, false);
                 let (ssl, fs) = (&self.ssl, &self.fs);
-                mqtt.sslmipstart(cell, &form, out, |host| ssl.tls_options(fs, host))
+                mqtt.sslmipstart(cell, state, &form, out, |host| ssl.tls_options(fs, host))
             }
             "+SSLCFG" => self.ssl.sslcfg(&form, out),
             "+FSCREATE" => self.fs.fscreate(&form, out),
@@ -128,6 +381,9 @@ impl Dialect for Air780e {
             Fault::PdnDeact { back_after } => {
                 out.line("+CGEV: NW PDN DEACT 1");
                 self.mqtt.network_lost(out);
+                if cell.cip != Cip::Initial {
+                    cell.cip = Cip::PdpDeact;
+                }
                 if back_after.is_zero() {
                     cell.pdp_active = cell.can_activate();
                 } else {
@@ -139,33 +395,52 @@ impl Dialect for Air780e {
             // Seed 000 FAQ 3 (drops from weak coverage or a lost registration): the
             // registration URCs the host asked for, and the default bearer goes with the
             // registration, shown as in seed 001's PDN flow (fixtures/DIVERGENCES.md).
-            Fault::Deregister | Fault::SimRemoved => {
-                if *fault == Fault::SimRemoved {
-                    cell.sim = crate::modem::SimState::Absent;
-                }
+            Fault::Deregister => {
                 let had_bearer = cell.pdp_active;
                 let mut urcs = Vec::new();
-                cell.set_registration(crate::modem::RegStatus::NotRegistered, &mut urcs);
+                cell.set_registration(RegStatus::NotRegistered, &mut urcs);
                 urcs.iter().for_each(|u| out.line(u));
                 if had_bearer {
                     out.line("+CGEV: NW PDN DEACT 1");
                 }
                 self.mqtt.network_lost(out);
             }
-            Fault::Register | Fault::SimInserted => {
-                if *fault == Fault::SimInserted {
-                    cell.sim = crate::modem::SimState::Ready;
+            // The SIM guide (luatos-doc-pool public/20240906_any_sim.md, hot removal with
+            // `AT+CSDT=1`): `^MODE: 0,0`, `+NO Service`, `+CGEV: NW PDN DEACT 1`,
+            // `+CGEV: ME DETACH`, `+CPIN: SIM REMOVED 0`.
+            Fault::SimRemoved => {
+                if cell.sim == SimState::Absent {
+                    return;
                 }
-                if cell.sim != crate::modem::SimState::Ready {
-                    tracing::info!("no SIM: the module cannot register");
+                cell.sim = SimState::Absent;
+                self.radio_off(&["^MODE: 0,0", "+NO Service"], out);
+                out.line("+CPIN: SIM REMOVED 0");
+            }
+            // The same guide, the card back: `^MODE: 17,17`, `+E_UTRAN Service`,
+            // `+CGEV: ME PDN ACT 1,0`, `+NITZ: ...`, `+CPIN: READY 0`.
+            Fault::SimInserted => {
+                if cell.sim == SimState::Ready {
+                    return;
+                }
+                cell.sim = SimState::Ready;
+                if self.radio.cfun == 1 {
+                    let lines = self.cell.identity.profile.radio_on.clone();
+                    self.radio_on(&lines, out);
+                }
+                out.line("+CPIN: READY 0");
+            }
+            Fault::Register => {
+                if cell.sim != SimState::Ready || self.radio.cfun != 1 {
+                    tracing::info!("no SIM or radio off: the module cannot register");
                     return;
                 }
                 let mut urcs = Vec::new();
-                cell.set_registration(crate::modem::RegStatus::Home, &mut urcs);
+                cell.set_registration(RegStatus::Home, &mut urcs);
                 urcs.iter().for_each(|u| out.line(u));
                 cell.pdp_active = cell.can_activate();
             }
             Fault::Signal(n) => cell.rssi = *n,
+            Fault::PowerCycle | Fault::WatchdogReset => self.reboot(out),
             // These enter below the dialect (the socket, the broker, the UART); the module
             // sees their consequences as network events, or never.
             Fault::Closed

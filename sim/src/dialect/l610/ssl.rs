@@ -136,6 +136,17 @@ impl Ssl {
     /// bytes, then `OK` (seed 002 section 3.3, "加载客户端证书" / "加载客户端密钥" /
     /// "加载根 CA 证书"). Returns the file the prompted bytes are for.
     pub fn gtsslfile(&mut self, form: &Form, out: &mut Out) -> Option<FileKind> {
+        // `AT+GTSSLFILE?`: each file and its length, 0 when not loaded (a public project's
+        // record of a real L610 after power loss reads `GTSSLFILE: TRUSTFILE,0`;
+        // fixtures/DIVERGENCES.md L17).
+        if *form == Form::Read {
+            let len = |f: &Option<Vec<u8>>| f.as_ref().map_or(0, Vec::len);
+            out.line(format!("+GTSSLFILE: CAFILE,{}", len(&self.client_cert)));
+            out.line(format!("+GTSSLFILE: KEYFILE,{}", len(&self.client_key)));
+            out.line(format!("+GTSSLFILE: TRUSTFILE,{}", len(&self.trust)));
+            out.ok();
+            return None;
+        }
         if *form == Form::Test {
             out.line("+GTSSLFILE: (\"CAFILE\",\"KEYFILE\",\"TRUSTFILE\"),(1-8192)");
             out.ok();
