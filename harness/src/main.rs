@@ -39,6 +39,28 @@ struct BrokerArgs {
     mqtt_password: Option<String>,
 }
 
+/// The simulated module's model and firmware, as `modem-sim --model/--firmware` take them.
+#[derive(Debug, Args, Clone)]
+struct ModelArgs {
+    /// The member of the family: air780e, air780eg, air780ep, air780epv, air724ug (Air780E
+    /// dialect) or l610 (fixtures/profiles/). Its power-on lines are the ones waited for.
+    #[arg(long, value_name = "MODEL")]
+    model: Option<String>,
+    /// The firmware version it reports, e.g. V1007.
+    #[arg(long, value_name = "VERSION")]
+    firmware: Option<String>,
+}
+
+impl ModelArgs {
+    fn sim_model(&self) -> modem_harness::model::SimModel {
+        modem_harness::model::SimModel {
+            model: self.model.clone(),
+            firmware: self.firmware.clone(),
+            time: None,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Run .feature files against the simulator (a fresh one per scenario).
@@ -56,6 +78,8 @@ enum Cmd {
         /// Write each scenario's transcript (.jsonl and .log) into DIR.
         #[arg(long, value_name = "DIR")]
         transcripts: Option<PathBuf>,
+        #[command(flatten)]
+        model: ModelArgs,
     },
     /// Run the @hardware scenarios against a device on a serial port, one at a time.
     ///
@@ -88,6 +112,10 @@ enum Cmd {
         /// .feature files or directories of them.
         #[arg(default_value = "features")]
         features: Vec<PathBuf>,
+        /// The module's model (scenarios tagged @model-<other> are left out): air780e,
+        /// air780eg, air780ep, air780epv, air724ug, l610. Default: the dialect's default.
+        #[arg(long, value_name = "MODEL")]
+        model: Option<String>,
     },
     /// Replay vendor-style logs: AT lines are sent, other lines expected in order.
     ///
@@ -124,6 +152,8 @@ enum Cmd {
         /// Where each log's transcript (.jsonl and .log) goes.
         #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
         transcripts: PathBuf,
+        #[command(flatten)]
+        model: ModelArgs,
     },
     /// Check a driver under test: start a simulator and a broker, run COMMAND with MODEM_TTY,
     /// MODEM_BROKER_HOST, MODEM_BROKER_PORT, MODEM_MQTT_USER, MODEM_MQTT_PASSWORD,
@@ -180,8 +210,17 @@ async fn main() -> ExitCode {
             junit,
             concurrency,
             transcripts,
+            model,
         } => {
             let mut opts = RunOptions::new(path);
+            opts.model = model.sim_model();
+            if let Some(m) = &opts.model.model {
+                let dialect = modem_sim::modem::profile::dialect_of(m).unwrap_or_default();
+                if let Err(e) = opts.model.profile(dialect) {
+                    eprintln!("modem-harness: {e}");
+                    return ExitCode::from(2);
+                }
+            }
             opts.junit = junit;
             opts.concurrency = concurrency;
             opts.transcripts = transcripts;
@@ -196,6 +235,7 @@ async fn main() -> ExitCode {
             junit,
             transcripts,
             features,
+            model,
         } => {
             if let Err(e) = std::fs::metadata(&port) {
                 eprintln!(
@@ -208,6 +248,7 @@ async fn main() -> ExitCode {
                 port,
                 baud,
                 dialect,
+                model,
                 broker: target(Some(broker.clone()), account).unwrap_or(BrokerTarget {
                     addr: broker,
                     user: None,
@@ -288,12 +329,28 @@ async fn main() -> ExitCode {
             timeout,
             junit,
             transcripts,
+            model,
         } => {
+            let model = model.sim_model();
+            // --model names its dialect: `--model l610` needs no `--dialect l610`.
+            let dialect = match model
+                .model
+                .as_deref()
+                .and_then(modem_sim::modem::profile::dialect_of)
+            {
+                Some(d) if dialect == DialectKind::Air780e => d,
+                _ => dialect,
+            };
+            if let Err(e) = model.profile(dialect) {
+                eprintln!("modem-harness: {e}");
+                return ExitCode::from(2);
+            }
             let target = Target {
                 port: port.map(|p| (p, baud)),
                 dialect,
                 broker: target(broker, account),
                 timeout: Duration::from_secs(timeout.max(1)),
+                model,
             };
             replay_logs(&logs, &target, junit.as_deref(), &transcripts).await
         }

@@ -35,6 +35,8 @@ pub struct RunOptions {
     pub hardware: Option<Hardware>,
     /// Where to write each scenario's transcript (`.jsonl` and `.log`).
     pub transcripts: Option<PathBuf>,
+    /// The simulated model and firmware (`--model`, `--firmware`).
+    pub model: crate::model::SimModel,
 }
 
 impl RunOptions {
@@ -46,6 +48,7 @@ impl RunOptions {
             concurrency: 2,
             hardware: None,
             transcripts: None,
+            model: crate::model::SimModel::default(),
         }
     }
 }
@@ -135,6 +138,7 @@ pub async fn run(opts: RunOptions) -> std::io::Result<Summary> {
         true
     };
     let hw = opts.hardware.clone();
+    let model = opts.model.clone();
     let transcripts = opts.transcripts.clone();
     let writer = ModemWorld::cucumber()
         .max_concurrent_scenarios(concurrency)
@@ -144,11 +148,17 @@ pub async fn run(opts: RunOptions) -> std::io::Result<Summary> {
         .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
         .before(move |f, r, sc, world| {
             world.hardware = hw.clone();
+            world.model = model.clone();
+            let tags = all_tags(f, r, sc);
+            // `@model-<name>`: the scenario's module (seed 003 is an Air724UG).
+            if let Some(m) = tag_model(&tags) {
+                world.model.model = Some(m);
+            }
             world.source = Some(ScenarioSource {
                 feature: feature_path(f),
                 line: sc.position.line,
                 name: sc.name.clone(),
-                tags: all_tags(f, r, sc),
+                tags,
             });
             async {}.boxed_local()
         })
@@ -217,6 +227,13 @@ fn all_tags(
 }
 
 /// Why a scenario does not run in device mode, if it does not.
+/// The model a scenario is written for: its `@model-<name>` tag.
+pub fn tag_model(tags: &[String]) -> Option<String> {
+    tags.iter()
+        .find_map(|t| t.strip_prefix("model-"))
+        .map(str::to_string)
+}
+
 fn device_mode_skip(
     hw: &Hardware,
     f: &cucumber::gherkin::Feature,
@@ -232,6 +249,18 @@ fn device_mode_skip(
     }
     if !tags.iter().any(|t| t == "hardware") {
         return Some("not tagged @hardware".into());
+    }
+    if let Some(want) = tag_model(&tags) {
+        let have = hw.model.clone().unwrap_or_else(|| {
+            modem_sim::modem::Profile::lookup(hw.dialect, None, None)
+                .map(|p| p.model)
+                .unwrap_or_default()
+        });
+        if !want.eq_ignore_ascii_case(&have) {
+            return Some(format!(
+                "written for the {want} (@model-{want}), and the device is an {have} (give run --model)"
+            ));
+        }
     }
     // The module a scenario is written for, from its `Given a simulated <module>` step.
     let steps = f

@@ -28,6 +28,9 @@ pub struct Hardware {
     pub port: PathBuf,
     pub baud: u32,
     pub dialect: DialectKind,
+    /// The device's model (`run --model`); `None`: the dialect's default. Scenarios tagged
+    /// `@model-<name>` for another model are left out.
+    pub model: Option<String>,
     pub broker: BrokerTarget,
 }
 
@@ -54,6 +57,9 @@ pub struct ModemWorld {
     pub timeout: Duration,
     /// Device mode: set by the runner's `before` hook.
     pub hardware: Option<Hardware>,
+    /// The simulated model and firmware (`features --model/--firmware`, or a scenario's
+    /// `Given the module is ...` step).
+    pub model: crate::model::SimModel,
     /// The external broker's address, resolved when the device is opened.
     hw_broker: Option<SocketAddr>,
     pub source: Option<ScenarioSource>,
@@ -96,6 +102,7 @@ impl ModemWorld {
             timeout: DEFAULT_TIMEOUT,
             tls: TlsSetup::default(),
             hardware: None,
+            model: crate::model::SimModel::default(),
             hw_broker: None,
             source: None,
             transcript: Transcript::new(),
@@ -135,6 +142,7 @@ impl ModemWorld {
             mosquitto || std::env::var_os("MODEM_HARNESS_MOSQUITTO").is_some_and(|v| v == "1");
         let mut cfg = SimConfig {
             dialect,
+            identity: self.model.identity(dialect).map_err(|e| anyhow!(e))?,
             ..SimConfig::default()
         };
         cfg.accounts.extend(extra_accounts.iter().cloned());
@@ -171,6 +179,10 @@ impl ModemWorld {
             .context("starting the simulator")?;
         let mut device = Device::open(sim.tty(), 115_200)?.with_transcript(self.transcript.clone());
         if sync {
+            // Starting the simulator powered it on: its lines are waited for, then the line is
+            // synchronised, as a driver does before its first command.
+            let last = self.model.boot_end(dialect).map_err(|e| anyhow!(e))?;
+            device.wait_boot(&last, None, self.timeout).await?;
             device.sync(self.timeout).await?;
         }
         if dialect == DialectKind::L610 {
@@ -203,6 +215,12 @@ impl ModemWorld {
         let mut device = Device::open(&hw.port, hw.baud)
             .with_context(|| format!("opening the device on {}", hw.port.display()))?
             .with_transcript(self.transcript.clone());
+        // A module powered on as the port opened prints its lines first; one already on says
+        // nothing (crate::model::BOOT_QUIET).
+        let last = self.model.boot_end(hw.dialect).map_err(|e| anyhow!(e))?;
+        device
+            .wait_boot(&last, Some(crate::model::BOOT_QUIET), self.timeout)
+            .await?;
         device.sync(self.timeout).await.with_context(|| {
             format!(
                 "the device on {} did not answer AT with OK",

@@ -21,6 +21,7 @@ async fn main() {
         concurrency: 2,
         hardware: None,
         transcripts: Some(target.join("transcripts")),
+        model: Default::default(),
     };
     match run(opts).await {
         Ok(summary) => {

@@ -19,6 +19,7 @@ async fn wrong_answers_and_undefined_steps_fail_the_run() {
         concurrency: 2,
         hardware: None,
         transcripts: None,
+        model: Default::default(),
     })
     .await
     .unwrap();

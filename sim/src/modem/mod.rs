@@ -485,10 +485,10 @@ impl CellState {
             ("+CEREG", self.cereg_mode),
         ] {
             match mode {
+                0 => {}
                 1 => urcs.push(format!("{prefix}: {}", reg as u8)),
-                2 if registered => urcs.push(format!("{prefix}: {},{CELL_LOCATION}", reg as u8)),
-                2 => urcs.push(format!("{prefix}: {}", reg as u8)),
-                _ => {}
+                _ if registered => urcs.push(format!("{prefix}: {},{CELL_LOCATION}", reg as u8)),
+                _ => urcs.push(format!("{prefix}: {}", reg as u8)),
             }
         }
     }
@@ -506,7 +506,7 @@ impl CellState {
             "+CGREG" => self.cgreg_mode,
             _ => self.cereg_mode,
         };
-        if mode == 2 && self.registered() {
+        if mode >= 2 && self.registered() {
             format!("{prefix}: {mode},{},{CELL_LOCATION}", self.reg as u8)
         } else {
             format!("{prefix}: {mode},{}", self.reg as u8)

@@ -29,8 +29,16 @@ pub struct Profile {
     pub ber: u8,
     /// The power-on lines (templates: see [`BootLine`]).
     pub boot: Vec<BootLine>,
-    /// What `AT+CFUN=1` and a SIM insertion print: the radio part of the boot.
+    /// What `AT+CFUN=1` prints: the radio part of the boot.
     pub radio_on: Vec<BootLine>,
+    /// What `AT+RESET` and `AT+CFUN=1,1` print after their `OK`, before the boot lines.
+    pub down: Vec<BootLine>,
+    /// What a pulled SIM prints.
+    pub sim_out: Vec<BootLine>,
+    /// What a SIM put back prints (`{radio_on}` expanded).
+    pub sim_in: Vec<BootLine>,
+    /// The fields `AT+CGDCONT?` prints per context: 6 (`...,"<ip>",0,0`) or 4.
+    pub cgdcont_fields: u8,
     /// Where the row comes from.
     pub source: String,
 }
@@ -84,10 +92,23 @@ fn rows(table: &str) -> Result<Vec<(bool, Profile)>, ProfileError> {
         }
         let c: Vec<&str> = line.split('\t').collect();
         let bad = |why: &str| ProfileError(format!("profile table line {}: {why}", n + 1));
-        if c.len() != 10 {
-            return Err(bad(&format!("{} columns, not 10", c.len())));
+        if c.len() != 14 {
+            return Err(bad(&format!("{} columns, not 14", c.len())));
         }
-        let lines = |s: &str| s.split('|').map(BootLine::parse).collect::<Vec<_>>();
+        let lines = |s: &str| {
+            if s == "-" {
+                return Vec::new();
+            }
+            s.split('|')
+                .flat_map(|l| {
+                    if l == "{radio_on}" {
+                        c[8].split('|').map(BootLine::parse).collect::<Vec<_>>()
+                    } else {
+                        vec![BootLine::parse(l)]
+                    }
+                })
+                .collect::<Vec<_>>()
+        };
         out.push((
             c[2] == "yes",
             Profile {
@@ -99,7 +120,11 @@ fn rows(table: &str) -> Result<Vec<(bool, Profile)>, ProfileError> {
                 ber: c[6].parse().map_err(|_| bad("ber is not a number"))?,
                 boot: lines(c[7]),
                 radio_on: lines(c[8]),
-                source: c[9].to_string(),
+                down: lines(c[9]),
+                sim_out: lines(c[10]),
+                sim_in: lines(c[11]),
+                cgdcont_fields: c[12].parse().map_err(|_| bad("cgdcont is not a number"))?,
+                source: c[13].to_string(),
             },
         ));
     }
@@ -361,7 +386,13 @@ mod tests {
         let p = Profile::lookup(DialectKind::Air780e, None, None).unwrap();
         assert_eq!(p.model, "air780e");
         assert_eq!(p.ati, ["AirM2M_780E_V1169_LTE_AT"]);
-        assert_eq!(p.ber, 99);
+        assert_eq!(p.ber, 0);
+        assert_eq!(
+            p.sim_in.len(),
+            5,
+            "{{radio_on}} is expanded: {:?}",
+            p.sim_in
+        );
         let l = Profile::lookup(DialectKind::L610, None, None).unwrap();
         assert_eq!(l.model, "l610");
         assert_eq!(

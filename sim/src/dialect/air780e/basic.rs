@@ -199,6 +199,8 @@ pub struct Radio {
     pub cbc: (u32, u32),
     /// `AT+COPS` `<format>`: 0 long name, 1 short, 2 numeric.
     pub cops_format: u8,
+    /// `AT+WAKETIM`: seconds idle before sleep.
+    pub waketim: u32,
 }
 
 impl Default for Radio {
@@ -209,6 +211,7 @@ impl Default for Radio {
             csclk: 0,
             cbc: (3300, 3200),
             cops_format: 2,
+            waketim: 1,
         }
     }
 }
@@ -302,13 +305,78 @@ pub fn csq(cell: &CellState, form: &Form, out: &mut Out) {
 /// `+CGREG: 0,1`), with `<n>`=2 `+CREG: 2,1,"1863","0183db22",7` (luatos-doc-pool
 /// Command_List/Network_service/CREG.md, CEREG.md, GPRS/CGREG.md); `=<n>` sets the URC mode.
 pub fn creg(cell: &mut CellState, prefix: &str, form: &Form, out: &mut Out) {
-    if *form == Form::Read {
-        out.line(cell.registration_line(prefix));
-        return out.ok();
+    // The test forms as the family prints them: CREG.md `+CREG:(0,1,2,3)` (a V1165 capture
+    // of CEREG has the blank: NETG `+CEREG: (0,1,2,3,4,5)`), CGREG 0..2. Modes above 2 report
+    // like 2 (the cell) here: the reject causes and PSM timers they add are not simulated.
+    let (max, test) = match prefix {
+        "+CREG" => (3, "(0,1,2,3)"),
+        "+CEREG" => (5, "(0,1,2,3,4,5)"),
+        _ => (2, "(0-2)"),
+    };
+    match form {
+        Form::Read => {
+            out.line(cell.registration_line(prefix));
+            out.ok()
+        }
+        Form::Test => {
+            out.line(format!("{prefix}: {test}"));
+            out.ok()
+        }
+        Form::Set(_) => match set_args(form).as_deref() {
+            Some([n]) => match num_in(Some(n), 0..=max) {
+                Some(n) => {
+                    *cell.registration_mode(prefix) = n as u8;
+                    out.ok()
+                }
+                None => out.error(),
+            },
+            _ => out.error(),
+        },
+        Form::Exec => out.error(),
     }
-    let current = u32::from(*cell.registration_mode(prefix));
-    if let Some(n) = number_setting(form, out, prefix, 0..=2, current) {
-        *cell.registration_mode(prefix) = n as u8;
+}
+
+/// `AT+CESQ` -> `+CESQ: 99,99,255,255,<rsrq>,<rsrp>` (NETG's V1165 capture:
+/// `+CESQ: 99,99,255,255,22,48`; 27.007 section 8.69). RSRP follows the signal (`2 * rssi - 10`,
+/// so the default 29 prints the capture's 48); unknown signal prints 255s.
+pub fn cesq(cell: &CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec => {
+            let (rsrq, rsrp) = match cell.rssi {
+                99 => (255, 255),
+                r => (22, (2 * u32::from(r)).saturating_sub(10).min(97)),
+            };
+            out.line(format!("+CESQ: 99,99,255,255,{rsrq},{rsrp}"));
+            out.ok()
+        }
+        Form::Test => {
+            out.line("+CESQ: (0-63,99),(0-7,99),(0-96,255),(0-49,255),(0-34,255),(0-97,255)");
+            out.ok()
+        }
+        _ => out.error(),
+    }
+}
+
+/// `AT+WAKETIM?` -> `+WAKETIM:<s>` (no blank), `AT+WAKETIM=<s>` -> `OK`: the idle seconds before
+/// sleep (luatos-doc-pool Command_List/Device_control/CSCLK.md's examples: `+WAKETIM:1`).
+pub fn waketim(radio: &mut Radio, form: &Form, out: &mut Out) {
+    match form {
+        Form::Read => {
+            out.line(format!("+WAKETIM:{}", radio.waketim));
+            out.ok()
+        }
+        Form::Test => out.ok(),
+        Form::Set(_) => match set_args(form).as_deref() {
+            Some([n]) => match num_in(Some(n), 1..=3600) {
+                Some(n) => {
+                    radio.waketim = n;
+                    out.ok()
+                }
+                None => out.error(),
+            },
+            _ => out.error(),
+        },
+        Form::Exec => out.error(),
     }
 }
 
@@ -322,6 +390,11 @@ pub fn cgatt(cell: &mut CellState, form: &Form, out: &mut Out) {
     );
     if !registered && matches!(set_args(form).as_deref(), Some([a]) if a.number() == Some(1)) {
         return out.line(cell.cme(30));
+    }
+    // Command_List/GPRS/CGATT.md prints the test form as a range.
+    if *form == Form::Test {
+        out.line("+CGATT: (0-1)");
+        return out.ok();
     }
     if let Some(a) = number_setting(form, out, "+CGATT", 0..=1, u32::from(cell.attached)) {
         cell.attached = a == 1;

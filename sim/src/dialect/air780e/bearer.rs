@@ -19,6 +19,8 @@ pub struct Bearer {
     pub contexts: Vec<(u32, String, String)>,
     /// Context 1's PDP type.
     pub type1: Option<String>,
+    /// `AT+CIPQSEND`, `AT+CIPSSL`, `AT+CIPMODE`: 0/1 switches of the TCP/IP stack.
+    pub switches: [u8; 3],
 }
 
 /// The PDP types `AT+CGDCONT=?` lists (luatos-doc-pool Command_List/GPRS/CGDCONT.md).
@@ -200,13 +202,20 @@ impl Bearer {
                     "0.0.0.0".into()
                 };
                 let t1 = self.type1.clone().unwrap_or_else(|| "IP".into());
+                // The Air780EP V1007 prints four fields (public/20240722_air780ep_at_onenet.md:
+                // `+CGDCONT: 1,"IP","cmiot","10.126.200.230"`); the manual page six.
+                let tail = if cell.identity.profile.cgdcont_fields == 4 {
+                    ""
+                } else {
+                    ",0,0"
+                };
                 out.line(format!(
-                    "+CGDCONT: 1,\"{t1}\",\"{}\",\"{ip}\",0,0",
+                    "+CGDCONT: 1,\"{t1}\",\"{}\",\"{ip}\"{tail}",
                     cell.apn.name
                 ));
                 for (cid, ty, apn) in &self.contexts {
                     out.line(format!(
-                        "+CGDCONT: {cid},\"{ty}\",\"{apn}\",\"0.0.0.0\",0,0"
+                        "+CGDCONT: {cid},\"{ty}\",\"{apn}\",\"0.0.0.0\"{tail}"
                     ));
                 }
                 out.ok()
@@ -363,6 +372,26 @@ impl Bearer {
                 _ => out.error(),
             },
             Form::Read => out.error(),
+        }
+    }
+}
+
+impl Bearer {
+    /// `AT+CIPQSEND=<0|1>` (quick send), `AT+CIPSSL=<0|1>`, `AT+CIPMODE=<0|1>` (transparent
+    /// mode) -> `OK`; read `+<NAME>: <n>`; test `+<NAME>: (0,1)` (luatos-doc-pool
+    /// Command_List/TCPIP/使用方法举例.md sends `AT+CIPQSEND=1`, `AT+CIPSSL=1`;
+    /// public/780EP_AT_TCP应用指南.md section 3 `AT+CIPMODE=0`). The TCP/IP stack's own links
+    /// (`AT+CIPSTART`) are not simulated: these only remember the setting.
+    pub fn switch(&mut self, prefix: &str, form: &Form, out: &mut Out) {
+        let i = match prefix {
+            "+CIPQSEND" => 0,
+            "+CIPSSL" => 1,
+            _ => 2,
+        };
+        if let Some(n) =
+            super::number_setting(form, out, prefix, 0..=1, u32::from(self.switches[i]))
+        {
+            self.switches[i] = n as u8;
         }
     }
 }

@@ -113,7 +113,19 @@ impl Air780e {
     /// Power off and on (or a reset): links end without DISCONNECT, RAM is lost, the file
     /// system (flash) and the `AT&W` profile stay, and the power-on lines follow.
     fn reboot(&mut self, out: &mut Out) {
+        self.reboot_after(&[], out)
+    }
+
+    /// A reset the module does itself (`AT+RESET`, `AT+CFUN=1,1`): the profile's `down` lines
+    /// first (V1165 detaches, twice).
+    fn restart(&mut self, out: &mut Out) {
+        let down = self.cell.identity.profile.down.clone();
+        self.reboot_after(&down, out)
+    }
+
+    fn reboot_after(&mut self, down: &[BootLine], out: &mut Out) {
         tracing::info!("module restarts");
+        self.print(down, out);
         self.mqtt.power_off(out);
         out.cancel_data();
         let saved = self.saved.clone();
@@ -153,9 +165,9 @@ impl Air780e {
     }
 
     /// The radio goes down (`AT+CFUN=0|4`, the SIM pulled): registration, attach and the
-    /// default bearer go, and with them the link (no `CLOSED`: seed 001 PDN flow).
-    fn radio_off(&mut self, urcs_first: &[&str], out: &mut Out) {
-        let had_bearer = self.cell.pdp_active;
+    /// default bearer go, and with them the link (no `CLOSED`: seed 001 PDN flow). `detach`
+    /// prints `+CGEV: ME DETACH` (the issue's `AT+CFUN=0` sequence).
+    fn radio_off(&mut self, detach: bool, out: &mut Out) {
         let mut urcs = Vec::new();
         self.cell
             .set_registration(RegStatus::NotRegistered, &mut urcs);
@@ -164,12 +176,10 @@ impl Air780e {
         if self.cell.cip != Cip::Initial {
             self.cell.cip = Cip::PdpDeact;
         }
-        urcs_first.iter().for_each(|u| out.line(u));
         urcs.iter().for_each(|u| out.line(u));
-        if had_bearer && !urcs_first.is_empty() {
-            out.line("+CGEV: NW PDN DEACT 1");
+        if detach {
+            out.line("+CGEV: ME DETACH");
         }
-        out.line("+CGEV: ME DETACH");
         self.mqtt.network_lost(out);
     }
 
@@ -201,12 +211,12 @@ impl Air780e {
                 };
                 out.ok();
                 if rst == 1 {
-                    return self.reboot(out);
+                    return self.restart(out);
                 }
                 let was = self.radio.cfun;
                 self.radio.cfun = fun as u8;
                 match (was, fun) {
-                    (1, 0 | 4) if self.cell.attached => self.radio_off(&[], out),
+                    (1, 0 | 4) if self.cell.attached => self.radio_off(true, out),
                     (0 | 4, 1) if self.cell.sim == SimState::Ready => {
                         let lines = self.cell.identity.profile.radio_on.clone();
                         self.radio_on(&lines, out)
@@ -284,7 +294,7 @@ impl Dialect for Air780e {
             "+RESET" => match form {
                 crate::at::Form::Exec => {
                     out.ok();
-                    self.reboot(out)
+                    self.restart(out)
                 }
                 crate::at::Form::Test => out.ok(),
                 _ => out.error(),
@@ -309,6 +319,9 @@ impl Dialect for Air780e {
             "+CIPSHUT" => self.bearer.cipshut(cell, &form, out),
             "+CIPSTATUS" => self.bearer.cipstatus(cell, mqtt.tcp_up(), &form, out),
             "+CIPMUX" => self.bearer.cipmux(cell, &form, out),
+            "+CIPQSEND" | "+CIPSSL" | "+CIPMODE" => self.bearer.switch(&name, &form, out),
+            "+CESQ" => basic::cesq(cell, &form, out),
+            "+WAKETIM" => basic::waketim(&mut self.radio, &form, out),
             "+CPNETAPN" => basic::cpnetapn(cell, &form, out),
             "+CMEE" => basic::cmee(cell, &form, out),
             "+IPR" => basic::ipr(cell, &form, out),
@@ -405,29 +418,31 @@ impl Dialect for Air780e {
                 }
                 self.mqtt.network_lost(out);
             }
-            // The SIM guide (luatos-doc-pool public/20240906_any_sim.md, hot removal with
-            // `AT+CSDT=1`): `^MODE: 0,0`, `+NO Service`, `+CGEV: NW PDN DEACT 1`,
-            // `+CGEV: ME DETACH`, `+CPIN: SIM REMOVED 0`.
+            // The SIM guides' hot-plug lines, per firmware (fixtures/profiles/air780e.tsv:
+            // V1165 prints `^MODE: 0,0`, `+NO Service`, `+CGEV: NW PDN DEACT 1`,
+            // `+CGEV: ME DETACH`, `+CPIN: SIM REMOVED 0`; the 780EP V1007 only the last), then
+            // the registration URCs the host asked for. Registration, attach and the bearer go.
             Fault::SimRemoved => {
                 if cell.sim == SimState::Absent {
                     return;
                 }
                 cell.sim = SimState::Absent;
-                self.radio_off(&["^MODE: 0,0", "+NO Service"], out);
-                out.line("+CPIN: SIM REMOVED 0");
+                let lines = cell.identity.profile.sim_out.clone();
+                self.print(&lines, out);
+                self.radio_off(false, out);
             }
-            // The same guide, the card back: `^MODE: 17,17`, `+E_UTRAN Service`,
-            // `+CGEV: ME PDN ACT 1,0`, `+NITZ: ...`, `+CPIN: READY 0`.
+            // Put back: the profile's lines (V1165: the radio lines and `+CPIN: READY 0`).
             Fault::SimInserted => {
                 if cell.sim == SimState::Ready {
                     return;
                 }
                 cell.sim = SimState::Ready;
                 if self.radio.cfun == 1 {
-                    let lines = self.cell.identity.profile.radio_on.clone();
+                    let lines = self.cell.identity.profile.sim_in.clone();
                     self.radio_on(&lines, out);
+                } else {
+                    out.line("+CPIN: READY 0");
                 }
-                out.line("+CPIN: READY 0");
             }
             Fault::Register => {
                 if cell.sim != SimState::Ready || self.radio.cfun != 1 {

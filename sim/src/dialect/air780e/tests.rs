@@ -84,7 +84,8 @@ fn basic_answers_match_seed_000_section_6_2() {
     assert_eq!(r.send("ATI"), "\r\nAirM2M_780E_V1169_LTE_AT\r\n\r\nOK\r\n");
     assert_eq!(r.send("AT+CGREG?"), "\r\n+CGREG: 0,1\r\n\r\nOK\r\n");
     assert_eq!(r.send("AT+CGATT?"), "\r\n+CGATT: 1\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CSQ"), "\r\n+CSQ: 29,99\r\n\r\nOK\r\n");
+    // The family's <ber> is 0 (Network_service/CSQ.md); seed 003's 29,99 is an Air724UG's.
+    assert_eq!(r.send("AT+CSQ"), "\r\n+CSQ: 29,0\r\n\r\nOK\r\n");
     // Seed 003 "检查网络": CSTT, CIICR, then CIFSR prints the address alone.
     assert_eq!(r.send("AT+CSTT"), "\r\nOK\r\n");
     assert_eq!(r.send("AT+CIICR"), "\r\nOK\r\n");
@@ -356,7 +357,7 @@ fn settings_have_read_test_and_set_forms() {
         "\r\n+CGREG: 0,1\r\n\r\nOK\r\n",
         "CGREG has its own mode"
     );
-    assert_eq!(r.send("AT+CGATT=?"), "\r\n+CGATT: (0,1)\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CGATT=?"), "\r\n+CGATT: (0-1)\r\n\r\nOK\r\n");
     assert_eq!(r.send("AT+MQTTMSGSET?"), "\r\n+MQTTMSGSET: 0\r\n\r\nOK\r\n");
     assert_eq!(r.send("AT+MQTTMODE=1"), "\r\nOK\r\n");
     assert_eq!(r.send("AT+MQTTMODE?"), "\r\n+MQTTMODE: 1\r\n\r\nOK\r\n");
@@ -727,7 +728,7 @@ fn sim_removed_and_inserted_and_signal() {
     let fx = r.engine.fault(&Fault::SimRemoved);
     assert_eq!(
         r.take(fx),
-        "\r\n^MODE: 0,0\r\n\r\n+NO Service\r\n\r\n+CEREG: 0\r\n\r\n+CGEV: NW PDN DEACT 1\r\n\r\n+CGEV: ME DETACH\r\n\r\n+CPIN: SIM REMOVED 0\r\n"
+        "\r\n^MODE: 0,0\r\n\r\n+NO Service\r\n\r\n+CGEV: NW PDN DEACT 1\r\n\r\n+CGEV: ME DETACH\r\n\r\n+CPIN: SIM REMOVED 0\r\n\r\n+CEREG: 0\r\n"
     );
     assert_eq!(r.send("AT+CPIN?"), "\r\n+CME ERROR: 10\r\n");
     let fx = r.engine.fault(&Fault::Register);
@@ -737,14 +738,14 @@ fn sim_removed_and_inserted_and_signal() {
     let nitz = got.find("+NITZ: ").expect("a +NITZ line");
     assert_eq!(
         got[..nitz].to_string() + &got[nitz + 30..],
-        "\r\n^MODE: 17,17\r\n\r\n+E_UTRAN Service\r\n\r\n+CGEV: ME PDN ACT 1,0\r\n\r\n\r\n\r\n+CEREG: 1\r\n\r\n+CPIN: READY 0\r\n",
+        "\r\n^MODE: 17,17\r\n\r\n+E_UTRAN Service\r\n\r\n+CGEV: ME PDN ACT 1,0\r\n\r\n\r\n\r\n+CPIN: READY 0\r\n\r\n+CEREG: 1\r\n",
         "{got}"
     );
     assert_eq!(r.send("AT+CPIN?"), "\r\n+CPIN: READY\r\n\r\nOK\r\n");
     r.connected();
     let fx = r.engine.fault(&Fault::Signal(5));
     assert_eq!(r.take(fx), "");
-    assert_eq!(r.send("AT+CSQ"), "\r\n+CSQ: 5,99\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CSQ"), "\r\n+CSQ: 5,0\r\n\r\nOK\r\n");
 }
 
 // --- issue 11: identity, registration, bearer, radio, reset, profiles ---
@@ -825,7 +826,15 @@ fn registration_with_the_cell_and_the_operator() {
         r.send("AT+CREG?"),
         "\r\n+CREG: 2,1,\"1863\",\"0183db22\",7\r\n\r\nOK\r\n"
     );
-    assert_eq!(r.send("AT+CREG=?"), "\r\n+CREG: (0-2)\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CREG=?"), "\r\n+CREG: (0,1,2,3)\r\n\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+CEREG=?"),
+        "\r\n+CEREG: (0,1,2,3,4,5)\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        r.send("AT+CESQ"),
+        "\r\n+CESQ: 99,99,255,255,22,48\r\n\r\nOK\r\n"
+    );
     assert_eq!(r.send("AT+CGREG=2"), "\r\nOK\r\n");
     assert_eq!(
         r.send("AT+CGREG?"),
@@ -1091,6 +1100,38 @@ fn reset_and_power_cycle_boot_again_and_lose_unsaved_settings() {
     );
     let fx = r.engine.fault(&Fault::WatchdogReset);
     assert!(r.take(fx).starts_with("^boot.rom"));
+    // V1165 detaches twice before its boot lines, and prints no RDY (the SIM guide's capture).
+    let mut r = rig_with("air780e", Some("V1165"));
+    assert_eq!(
+        r.send("AT+RESET"),
+        "\r\nOK\r\n\r\n+CGEV: ME DETACH\r\n\r\n+CGEV: ME DETACH\r\n\r\n^MODE: 17,17\r\n\r\n+E_UTRAN Service\r\n\r\n+CGEV: ME PDN ACT 1,0\r\n\r\n+NITZ: 2024/08/23,06:52:50+0, \r\n"
+    );
+}
+
+#[test]
+fn the_780ep_v1007_prints_its_own_lines() {
+    // EPSIMG (V1007): hot-plug prints only the +CPIN lines; CGDCONT four fields.
+    let mut r = rig_with("air780ep", None);
+    let fx = r.engine.fault(&Fault::SimRemoved);
+    assert_eq!(r.take(fx), "\r\n+CPIN: SIM REMOVED 0\r\n");
+    let fx = r.engine.fault(&Fault::SimInserted);
+    assert_eq!(r.take(fx), "\r\n+CPIN: READY 0\r\n");
+    assert_eq!(
+        r.send("AT+CGDCONT?"),
+        "\r\n+CGDCONT: 1,\"IP\",\"CMIOT\",\"10.104.48.68\"\r\n\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+CFUN=0"), "\r\nOK\r\n\r\n+CGEV: ME DETACH\r\n");
+    assert_eq!(
+        r.send("AT+CFUN=1"),
+        "\r\nOK\r\n\r\n^MODE: 17,17\r\n\r\n+E_UTRAN Service\r\n\r\n+CGEV: ME PDN ACT 1\r\n\r\n+NITZ: 24/08/23,06:52:50+32, \r\n"
+    );
+    // The TCP/IP stack's switches.
+    assert_eq!(r.send("AT+CIPQSEND=1"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CIPQSEND?"), "\r\n+CIPQSEND: 1\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CIPSSL=1"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CIPMODE=0"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+WAKETIM?"), "\r\n+WAKETIM:1\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+WAKETIM=8"), "\r\nOK\r\n");
 }
 
 #[test]
