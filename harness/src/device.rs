@@ -39,10 +39,14 @@ pub enum DeviceError {
     Io(#[from] io::Error),
     #[error("the device closed (end of file)")]
     Closed,
-    #[error("expected the modem to say `{expected}`, but it said `{actual}`\n{transcript}")]
+    #[error(
+        "expected the modem to say `{expected}`, but it said `{actual}`{detail}\n{transcript}"
+    )]
     Mismatch {
         expected: String,
         actual: String,
+        /// Which field differed ([`crate::pattern::differing_field`]), on a line of its own.
+        detail: String,
         transcript: String,
     },
     #[error("expected the modem to say `{expected}` within {waited:?}, but {got}\n{transcript}")]
@@ -348,10 +352,13 @@ impl Device {
 
     /// Sends a raw payload and records it in the transcript.
     pub async fn send_data(&mut self, bytes: &[u8]) -> Result<(), DeviceError> {
-        self.record.record(Kind::UartTxData {
-            text: show(bytes),
-            len: bytes.len(),
-        });
+        self.record.record_raw(
+            Kind::UartTxData {
+                text: show(bytes),
+                len: bytes.len(),
+            },
+            bytes,
+        );
         self.note(
             Dir::Sent,
             format!("[{} raw bytes] {}", bytes.len(), show(bytes)),
@@ -369,12 +376,16 @@ impl Device {
         let mut bytes = Vec::new();
         for line in lines {
             self.note(Dir::Sent, line.to_string());
-            self.record.record(Kind::UartTx {
-                text: line.to_string(),
-            });
+            let from = bytes.len();
             self.pending_echo.push_back(line.as_bytes().to_vec());
             bytes.extend_from_slice(line.as_bytes());
             bytes.extend_from_slice(&self.terminator);
+            self.record.record_raw(
+                Kind::UartTx {
+                    text: line.to_string(),
+                },
+                &bytes[from..],
+            );
         }
         // Echoes of commands long answered never come (echo off); keep the queue short.
         while self.pending_echo.len() > 8 {
@@ -410,13 +421,14 @@ impl Device {
     pub async fn next_item(&mut self, deadline: Instant) -> Result<Option<Item>, DeviceError> {
         loop {
             if let Some((item, used)) = split_item(&self.rx) {
-                self.rx.drain(..used);
+                let raw: Vec<u8> = self.rx.drain(..used).collect();
                 let text = match &item {
                     Item::Line(l) => show(l),
                     Item::Prompt => ">".to_string(),
                 };
                 self.note(Dir::Received, text.clone());
-                self.record.record(Kind::UartRx { text: text.clone() });
+                self.record
+                    .record_raw(Kind::UartRx { text: text.clone() }, &raw);
                 self.since_send.push(text);
                 return Ok(Some(item));
             }
@@ -486,7 +498,7 @@ impl Device {
         let item = self.next_meaningful(expected, timeout).await?;
         let ok = match &item {
             Item::Prompt => expected.trim() == ">",
-            Item::Line(l) => l == expected.as_bytes(),
+            Item::Line(l) => crate::pattern::matches(expected, l),
         };
         if ok {
             return Ok(());
@@ -495,9 +507,13 @@ impl Device {
             Item::Prompt => ">".to_string(),
             Item::Line(l) => show(&l),
         };
+        let detail = crate::pattern::differing_field(expected, &actual)
+            .map(|d| format!("\n  {d}"))
+            .unwrap_or_default();
         Err(DeviceError::Mismatch {
             expected: expected.to_string(),
             actual,
+            detail,
             transcript: self.transcript(),
         })
     }
@@ -517,6 +533,7 @@ impl Device {
                     Item::Prompt => ">".to_string(),
                     Item::Line(l) => show(&l),
                 },
+                detail: String::new(),
                 transcript: self.transcript(),
             }),
         }

@@ -146,7 +146,7 @@ impl Air780e {
         for l in lines {
             match l.render(&now) {
                 // The mask ROM's banner, newline-less: the logs print its `\n` as two
-                // characters (fixtures/DIVERGENCES.md A24).
+                // characters (fixtures/DIVERGENCES.md A32).
                 BootLine::Raw(b) => out.raw(&b),
                 BootLine::Line(l) => out.line(l),
             }
