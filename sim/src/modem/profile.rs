@@ -330,6 +330,8 @@ impl Civil {
 pub struct Clock {
     base: i64,
     at: tokio::time::Instant,
+    /// The zone `AT+CCLK=` last set (`+32`: quarter hours), printed back by `AT+CCLK?`.
+    pub zone: String,
 }
 
 impl Clock {
@@ -344,6 +346,7 @@ impl Clock {
         Clock {
             base,
             at: tokio::time::Instant::now(),
+            zone: "+00".into(),
         }
     }
 

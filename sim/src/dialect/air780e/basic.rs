@@ -93,12 +93,16 @@ pub fn iccid(cell: &CellState, prefixed: bool, form: &Form, out: &mut Out) {
 
 /// `AT+CCLK?` -> `+CCLK: "yy/MM/dd,hh:mm:ss+zz"`; `AT+CCLK="<time>"` sets the clock
 /// (luatos-doc-pool Command_List/Configuration/CCLK.md: `+CCLK: "18/08/01,12:12:58+00"`). The
-/// clock runs in UTC (zone `+00`); a zone given to the set form is accepted and not applied.
+/// clock runs in UTC; the zone given to the set form is printed back as given (the page sets
+/// `+32` and reads `+32`) and not applied.
 pub fn cclk(cell: &mut CellState, form: &Form, out: &mut Out) {
     match form {
         Form::Read => {
             let now = cell.clock.now();
-            out.line(now.fill("+CCLK: \"{YY}/{MM}/{DD},{hh}:{mm}:{ss}+00\""));
+            let zone = cell.clock.zone.clone();
+            out.line(now.fill(&format!(
+                "+CCLK: \"{{YY}}/{{MM}}/{{DD}},{{hh}}:{{mm}}:{{ss}}{zone}\""
+            )));
             out.ok()
         }
         Form::Test => out.ok(),
@@ -106,6 +110,7 @@ pub fn cclk(cell: &mut CellState, form: &Form, out: &mut Out) {
             Some([t]) if t.quoted => match crate::modem::Civil::parse(&t.text()) {
                 Some(c) if t.text().len() >= 17 => {
                     cell.clock.set(c);
+                    cell.clock.zone = zone_of(&t.text());
                     out.ok()
                 }
                 _ => out.error(),
@@ -113,6 +118,16 @@ pub fn cclk(cell: &mut CellState, form: &Form, out: &mut Out) {
             _ => out.error(),
         },
         Form::Exec => out.error(),
+    }
+}
+
+/// The `±zz` zone at the end of a `"yy/MM/dd,hh:mm:ss±zz"` time, as given (`+00` without one).
+pub fn zone_of(t: &str) -> String {
+    match t.rfind(['+', '-']) {
+        Some(i) if i >= 17 && t[i + 1..].bytes().all(|b| b.is_ascii_digit()) && t.len() > i + 1 => {
+            t[i..].to_string()
+        }
+        _ => "+00".into(),
     }
 }
 
@@ -201,6 +216,9 @@ pub struct Radio {
     pub cops_format: u8,
     /// `AT+WAKETIM`: seconds idle before sleep.
     pub waketim: u32,
+    /// `AT*RTIME`, `AT*SIMAUTO`.
+    pub rtime: u32,
+    pub simauto: u32,
 }
 
 impl Default for Radio {
@@ -212,6 +230,8 @@ impl Default for Radio {
             cbc: (3300, 3200),
             cops_format: 2,
             waketim: 1,
+            rtime: 2,
+            simauto: 0,
         }
     }
 }

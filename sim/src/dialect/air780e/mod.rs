@@ -11,6 +11,8 @@
 
 mod basic;
 mod bearer;
+
+pub use basic::zone_of;
 mod fs;
 mod mqtt;
 mod ssl;
@@ -322,6 +324,19 @@ impl Dialect for Air780e {
             "+CIPQSEND" | "+CIPSSL" | "+CIPMODE" => self.bearer.switch(&name, &form, out),
             "+CESQ" => basic::cesq(cell, &form, out),
             "+WAKETIM" => basic::waketim(&mut self.radio, &form, out),
+            // luatos-doc-pool Command_List/Device_control/RTIME.md (CSCLK.md's third example:
+            // `AT*RTIME=2`, seconds idle in data mode before sleep) and SIMAUTO.md (SIM
+            // auto-switch; the SIM guide: `AT*SIMAUTO=1` -> `OK`). Remembered only.
+            "*RTIME" => {
+                if let Some(n) = number_setting(&form, out, "*RTIME", 0..=3600, self.radio.rtime) {
+                    self.radio.rtime = n;
+                }
+            }
+            "*SIMAUTO" => {
+                if let Some(n) = number_setting(&form, out, "*SIMAUTO", 0..=1, self.radio.simauto) {
+                    self.radio.simauto = n;
+                }
+            }
             "+CPNETAPN" => basic::cpnetapn(cell, &form, out),
             "+CMEE" => basic::cmee(cell, &form, out),
             "+IPR" => basic::ipr(cell, &form, out),
@@ -368,6 +383,12 @@ impl Dialect for Air780e {
     }
 
     fn on_timer(&mut self, id: u64, out: &mut Out) {
+        if id == SIM_DETACH_TIMER {
+            if self.cell.sim == SimState::Absent {
+                out.line("+CGEV: ME DETACH");
+            }
+            return;
+        }
         if id == PDN_BACK_TIMER {
             // The network accepts the context again; the module activates its default bearer
             // by itself (an LTE module has one while attached), so `MIPSTART` works again.
@@ -430,6 +451,10 @@ impl Dialect for Air780e {
                 let lines = cell.identity.profile.sim_out.clone();
                 self.print(&lines, out);
                 self.radio_off(false, out);
+                // SIMG's capture prints `+CGEV: ME DETACH` again about 10 s later.
+                if lines.contains(&BootLine::Line("+CGEV: ME DETACH".into())) {
+                    out.timer(SIM_DETACH_TIMER, std::time::Duration::from_secs(10));
+                }
             }
             // Put back: the profile's lines (V1165: the radio lines and `+CPIN: READY 0`).
             Fault::SimInserted => {
@@ -472,6 +497,8 @@ impl Dialect for Air780e {
 
 /// The timer that ends a `pdn-deact SECS` (the file system's timers count up from 1).
 const PDN_BACK_TIMER: u64 = u64::MAX;
+/// The timer of the second `+CGEV: ME DETACH` after a SIM removal.
+const SIM_DETACH_TIMER: u64 = u64::MAX - 1;
 
 use super::params::{num_in, number_setting, set_args};
 

@@ -731,6 +731,11 @@ fn sim_removed_and_inserted_and_signal() {
         "\r\n^MODE: 0,0\r\n\r\n+NO Service\r\n\r\n+CGEV: NW PDN DEACT 1\r\n\r\n+CGEV: ME DETACH\r\n\r\n+CPIN: SIM REMOVED 0\r\n\r\n+CEREG: 0\r\n"
     );
     assert_eq!(r.send("AT+CPIN?"), "\r\n+CME ERROR: 10\r\n");
+    // The capture's second detach, 10 s on.
+    let (id, after) = *r.timers.last().expect("the second detach's timer");
+    assert_eq!(after, std::time::Duration::from_secs(10));
+    let fx = r.engine.timer(id);
+    assert_eq!(r.take(fx), "\r\n+CGEV: ME DETACH\r\n");
     let fx = r.engine.fault(&Fault::Register);
     assert_eq!(r.take(fx), "", "no registration without a SIM");
     let fx = r.engine.fault(&Fault::SimInserted);
@@ -802,8 +807,12 @@ async fn identity_answers_as_the_manual_pages_print_them() {
     assert_eq!(r.send("AT+CCLK=\"18/08/07,13:28:29+32\""), "\r\nOK\r\n");
     assert_eq!(
         r.send("AT+CCLK?"),
-        "\r\n+CCLK: \"18/08/07,13:28:29+00\"\r\n\r\nOK\r\n"
+        "\r\n+CCLK: \"18/08/07,13:28:29+32\"\r\n\r\nOK\r\n",
+        "the page reads back the zone it set"
     );
+    assert_eq!(r.send("AT*RTIME=2"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT*SIMAUTO=1"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT*SIMAUTO?"), "\r\n*SIMAUTO: 1\r\n\r\nOK\r\n");
     // Device_control/CBC.md, CSCLK.md, CSDT.md.
     assert_eq!(r.send("AT+CBC"), "\r\n+CBC: 3800\r\n\r\nOK\r\n");
     assert_eq!(r.send("AT+CBC=3400,3300"), "\r\nOK\r\n");

@@ -335,7 +335,10 @@ pub fn cclk(cell: &mut CellState, form: &Form, out: &mut Out) {
     match form {
         Form::Read => {
             let now = cell.clock.now();
-            out.line(now.fill("+CCLK: \"{YY}/{MM}/{DD},{hh}:{mm}:{ss}+00\""));
+            let zone = cell.clock.zone.clone();
+            out.line(now.fill(&format!(
+                "+CCLK: \"{{YY}}/{{MM}}/{{DD}},{{hh}}:{{mm}}:{{ss}}{zone}\""
+            )));
             out.ok()
         }
         Form::Test => out.ok(),
@@ -344,6 +347,7 @@ pub fn cclk(cell: &mut CellState, form: &Form, out: &mut Out) {
                 match crate::modem::Civil::parse(&t.text()) {
                     Some(c) => {
                         cell.clock.set(c);
+                        cell.clock.zone = crate::dialect::air780e::zone_of(&t.text());
                         out.ok()
                     }
                     None => out.error(),

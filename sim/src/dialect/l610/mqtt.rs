@@ -25,10 +25,12 @@ pub const TOPIC_MAX: usize = 255;
 /// Payload limit of `AT+MQTTPUB`, both forms: 1024 bytes (mqtt manual transcription, the only
 /// limit any source gives; fixtures/DIVERGENCES.md).
 pub const PUB_MAX: usize = 1024;
-/// `<Username>` and `<Password>` up to 128 bytes, `<ClientIDStr>` up to 23 (mqtt manual
-/// transcription, `AT+MQTTUSER`).
+/// `<Username>` and `<Password>` up to 128 bytes (mqtt manual transcription, `AT+MQTTUSER`).
+/// `<ClientIDStr>` up to 128 too: the transcription says 23, but a real L610's log (a ROS 2
+/// node's console, fixtures/real/pending/l610-ros-connect.log) sends a 53-byte one and gets
+/// `OK`; the real log wins (fixtures/DIVERGENCES.md L19).
 pub const CRED_MAX: usize = 128;
-pub const CLIENT_ID_MAX: usize = 23;
+pub const CLIENT_ID_MAX: usize = 128;
 /// The port the guide's log opens TLS on with no explicit flag (seed 002 section 3.3).
 pub const MQTTS_PORT: u16 = 8883;
 /// `+MQTTBREAK` causes (mqtt manual transcription): 1 the link failed (peer closed, reset,

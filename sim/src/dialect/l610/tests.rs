@@ -184,7 +184,7 @@ fn bad_parameters_answer_error() {
         "AT+MIPCALL",
         "AT+MQTTUSER=3,\"u\",\"p\"",
         "AT+MQTTUSER=1,\"u\"",
-        "AT+MQTTUSER=1,\"u\",\"p\",\"this-client-id-is-too-long\"",
+        &format!("AT+MQTTUSER=1,\"u\",\"p\",\"{}\"", "c".repeat(129)),
         "AT+MQTTWILL=1,\"t\",3,0,\"x\"",
         "AT+MQTTWILL=1,\"t\",0,0,149",
         "AT+MQTTOPEN=1,\"h\",0,0,60",
