@@ -1,5 +1,5 @@
 # Issue 11 on the Fibocom L610: identity, clock, attach, address, reset. The forms follow
-# 27.007 and the Fibocom family (fixtures/DIVERGENCES.md L17, L18); values a real capture holds
+# 27.007 and the Fibocom family (fixtures/DIVERGENCES.md L21, L22); values a real capture holds
 # are the profile's (fixtures/profiles/l610.tsv).
 @life
 Feature: Identity, attach, address and reset of the L610

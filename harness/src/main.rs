@@ -81,6 +81,9 @@ enum Cmd {
         transcripts: Option<PathBuf>,
         #[command(flatten)]
         model: ModelArgs,
+        /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
     },
     /// Run the @hardware scenarios against a device on a serial port, one at a time.
     ///
@@ -110,6 +113,9 @@ enum Cmd {
         /// Where each scenario's transcript (.jsonl and .log) goes.
         #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
         transcripts: PathBuf,
+        /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
         /// .feature files or directories of them.
         #[arg(default_value = "features")]
         features: Vec<PathBuf>,
@@ -156,6 +162,9 @@ enum Cmd {
         transcripts: PathBuf,
         #[command(flatten)]
         model: ModelArgs,
+        /// Write an HTML timeline per log into DIR (see `modem-harness report`).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
     },
     /// Check a driver under test: start a simulator and a broker, run COMMAND with MODEM_TTY,
     /// MODEM_BROKER_HOST, MODEM_BROKER_PORT, MODEM_MQTT_USER, MODEM_MQTT_PASSWORD,
@@ -226,8 +235,10 @@ async fn main() -> ExitCode {
             concurrency,
             transcripts,
             model,
+            html,
         } => {
             let mut opts = RunOptions::new(path);
+            opts.html = html;
             opts.model = model.sim_model();
             if let Some(m) = &opts.model.model {
                 let dialect = modem_sim::modem::profile::dialect_of(m).unwrap_or_default();
@@ -249,6 +260,7 @@ async fn main() -> ExitCode {
             account,
             junit,
             transcripts,
+            html,
             features,
             model,
         } => {
@@ -278,6 +290,7 @@ async fn main() -> ExitCode {
                     let mut o = RunOptions::new(path);
                     o.hardware = Some(hardware.clone());
                     o.transcripts = Some(transcripts.clone());
+                    o.html = html.clone();
                     // One JUnit file per feature path, merged below.
                     o.junit = junit.as_ref().map(|j| {
                         if n == 1 {
@@ -353,6 +366,7 @@ async fn main() -> ExitCode {
             junit,
             transcripts,
             model,
+            html,
         } => {
             let model = model.sim_model();
             // --model names its dialect: `--model l610` needs no `--dialect l610`.
@@ -375,7 +389,14 @@ async fn main() -> ExitCode {
                 timeout: Duration::from_secs(timeout.max(1)),
                 model,
             };
-            replay_logs(&logs, &target, junit.as_deref(), &transcripts).await
+            replay_logs(
+                &logs,
+                &target,
+                junit.as_deref(),
+                &transcripts,
+                html.as_deref(),
+            )
+            .await
         }
     }
 }
@@ -468,6 +489,7 @@ async fn replay_logs(
     target: &Target,
     junit: Option<&Path>,
     transcripts: &Path,
+    html: Option<&Path>,
 ) -> ExitCode {
     let started = Instant::now();
     let mut results: Vec<(String, Result<Report, String>)> = Vec::new();
@@ -491,7 +513,8 @@ async fn replay_logs(
         println!("replay {name} ({} lines to replay)", log.lines.len());
         let mut progress = |line: &str| println!("{line}");
         match replay::replay(&log, target, &mut progress).await {
-            Ok(rep) => {
+            Ok(mut rep) => {
+                report::record_divergence(&rep);
                 let stem = path
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
@@ -507,6 +530,12 @@ async fn replay_logs(
                     "transcript: {}",
                     transcripts.join(format!("{stem}.log")).display()
                 );
+                if let Some(dir) = html {
+                    match report::write_replay_report(dir, &stem, &name, &mut rep) {
+                        Ok(p) => println!("report: {}", p.display()),
+                        Err(e) => eprintln!("modem-harness: cannot write the report: {e}"),
+                    }
+                }
                 results.push((name, Ok(rep)));
             }
             Err(e) => {

@@ -408,6 +408,8 @@ pub struct Report {
     pub transcript: Transcript,
     /// Entries replayed (up to the divergence).
     pub replayed: usize,
+    /// The HTML report written for this log (`--html`), named in the JUnit failure.
+    pub html: Option<std::path::PathBuf>,
 }
 
 impl Report {
@@ -505,6 +507,7 @@ pub async fn replay(
     }
     let (divergence, replayed) = result?;
     Ok(Report {
+        html: None,
         divergence,
         transcript,
         replayed,
@@ -826,8 +829,13 @@ pub fn junit_xml(results: &[(String, Result<&Report, String>)], seconds: f64) ->
                     .as_ref()
                     .map(|d| d.to_string())
                     .unwrap_or_default();
+                let message = match &rep.html {
+                    Some(p) => format!("diverged (report: {})", p.display()),
+                    None => "diverged".into(),
+                };
                 s.push_str(&format!(
-                    ">\n<failure message=\"diverged\">{}</failure>\n<system-out>{}</system-out>\n</testcase>\n",
+                    ">\n<failure message=\"{}\">{}</failure>\n<system-out>{}</system-out>\n</testcase>\n",
+                    esc(&message),
                     esc(&d),
                     esc(&rep.transcript.to_vendor_log())
                 ));

@@ -22,6 +22,8 @@ async fn main() {
         hardware: None,
         transcripts: Some(target.join("transcripts")),
         model: Default::default(),
+        // An HTML timeline per scenario, beside the JUnit file (modem-harness report).
+        html: Some(target.join("reports")),
     };
     match run(opts).await {
         Ok(summary) => {

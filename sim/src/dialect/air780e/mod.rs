@@ -382,6 +382,11 @@ impl Dialect for Air780e {
         self.mqtt.on_data(&self.cell, data, out)
     }
 
+    fn on_prompt_abandoned(&mut self, _why: crate::dialect::Abandoned, out: &mut Out) {
+        // Only AT+MPUBEX opens an engine-timed prompt (AT+FSWRITE times itself).
+        self.mqtt.abandon_pubex(out)
+    }
+
     fn on_timer(&mut self, id: u64, out: &mut Out) {
         if id == SIM_DETACH_TIMER {
             if self.cell.sim == SimState::Absent {

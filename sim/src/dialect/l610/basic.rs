@@ -63,7 +63,7 @@ impl Basic {
     /// `+CFUN: <n>` (27.007 section 8.2). 0 and 4 turn the radio off: registration is lost and
     /// `AT+MIPCALL=1` fails until `AT+CFUN=1`.
     /// Returns `true` when the command restarts the module: `AT+CFUN=1,1`, or `AT+CFUN=15`
-    /// (the Fibocom family's reset; fixtures/DIVERGENCES.md L18). `OK` comes first.
+    /// (the Fibocom family's reset; fixtures/DIVERGENCES.md L22). `OK` comes first.
     pub fn cfun(&mut self, cell: &mut CellState, form: &Form, out: &mut Out) -> bool {
         match form {
             Form::Read => {
@@ -284,7 +284,7 @@ pub fn cmee(cell: &mut CellState, form: &Form, out: &mut Out) {
 }
 
 /// `ATI` -> manufacturer, model and revision, one per line (the model profile,
-/// `fixtures/profiles/l610.tsv`; the form is the Fibocom family's, fixtures/DIVERGENCES.md L17).
+/// `fixtures/profiles/l610.tsv`; the form is the Fibocom family's, fixtures/DIVERGENCES.md L21).
 pub fn ati(cell: &CellState, form: &Form, out: &mut Out) {
     match form {
         Form::Exec | Form::Set(_) => {
@@ -296,7 +296,7 @@ pub fn ati(cell: &CellState, form: &Form, out: &mut Out) {
 }
 
 /// `AT+CGMI`, `AT+CGMM`, `AT+CGMR` -> `+CGMI: "Fibocom"`, `+CGMM: "L610"`,
-/// `+CGMR: "<revision>"` (the Fibocom family's quoted form, fixtures/DIVERGENCES.md L17).
+/// `+CGMR: "<revision>"` (the Fibocom family's quoted form, fixtures/DIVERGENCES.md L21).
 pub fn identity(cell: &CellState, prefix: &str, form: &Form, out: &mut Out) {
     let p = &cell.identity.profile;
     let value = match prefix {
@@ -315,7 +315,7 @@ pub fn identity(cell: &CellState, prefix: &str, form: &Form, out: &mut Out) {
 }
 
 /// `AT+CCID` / `AT+ICCID` -> `+CCID: <iccid>` / `+ICCID: <iccid>` (27.007-style prefix, as the
-/// L610 prints its other SIM answers, `+CIMI: ...`; fixtures/DIVERGENCES.md L17). `ERROR` (or
+/// L610 prints its other SIM answers, `+CIMI: ...`; fixtures/DIVERGENCES.md L21). `ERROR` (or
 /// `+CME ERROR: 10`) without a SIM.
 pub fn iccid(cell: &CellState, prefix: &str, form: &Form, out: &mut Out) {
     match form {

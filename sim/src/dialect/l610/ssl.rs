@@ -134,11 +134,12 @@ impl Ssl {
 
     /// `AT+GTSSLFILE="CAFILE"|"KEYFILE"|"TRUSTFILE",<len>` -> `>`, then exactly `<len>` raw
     /// bytes, then `OK` (seed 002 section 3.3, "加载客户端证书" / "加载客户端密钥" /
-    /// "加载根 CA 证书"). Returns the file the prompted bytes are for.
+    /// "加载根 CA 证书"). Returns the file the prompted bytes are for. The prompt is abandoned
+    /// with `ERROR` after 5 s without a byte (fixtures/DIVERGENCES.md A24).
     pub fn gtsslfile(&mut self, form: &Form, out: &mut Out) -> Option<FileKind> {
         // `AT+GTSSLFILE?`: each file and its length, 0 when not loaded (a public project's
         // record of a real L610 after power loss reads `GTSSLFILE: TRUSTFILE,0`;
-        // fixtures/DIVERGENCES.md L17).
+        // fixtures/DIVERGENCES.md L21).
         if *form == Form::Read {
             let len = |f: &Option<Vec<u8>>| f.as_ref().map_or(0, Vec::len);
             out.line(format!("+GTSSLFILE: CAFILE,{}", len(&self.client_cert)));
@@ -171,7 +172,10 @@ impl Ssl {
             return None;
         };
         out.raw(b"\r\n>");
-        out.expect_data(len as usize);
+        out.prompt(
+            crate::dialect::Prompt::Exact(len as usize),
+            super::mqtt::PROMPT_IDLE,
+        );
         Some(kind)
     }
 
