@@ -1079,7 +1079,7 @@ fn model_firmware_and_identity_flags() {
         "2024-08-27T06:36:38Z",
     ]);
     let mut port = sim.raw_port();
-    let boot = port.until("+NITZ: 2024/08/27,06:36:");
+    let boot = port.until("+NITZ: 24/08/27,06:36:");
     assert!(boot.starts_with("\r\nRDY\r\n"), "{boot:?}");
     port.until("\r\n");
     port.at("ATE0", "OK\r\n");

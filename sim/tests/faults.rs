@@ -199,7 +199,7 @@ fn control_socket_is_0600_and_named_in_the_ready_file() {
     assert_eq!(mode(ctl.parent().unwrap()), 0o700);
     sim.fault(&["signal", "3"]);
     let mut port = sim.port();
-    assert_eq!(port.at("AT+CSQ"), "AT+CSQ\r\r\n+CSQ: 3,99\r\n\r\nOK\r\n");
+    assert_eq!(port.at("AT+CSQ"), "AT+CSQ\r\r\n+CSQ: 3,0\r\n\r\nOK\r\n");
 }
 
 #[test]
@@ -363,7 +363,7 @@ fn deregister_register_and_the_sim() {
     // URCs the host asked for.
     sim.fault(&["sim-removed"]);
     port.until(
-        "\r\n^MODE: 0,0\r\n\r\n+NO Service\r\n\r\n+CGREG: 0\r\n\r\n+CEREG: 0\r\n\r\n+CGEV: NW PDN DEACT 1\r\n\r\n+CGEV: ME DETACH\r\n\r\n+CPIN: SIM REMOVED 0\r\n",
+        "\r\n^MODE: 0,0\r\n\r\n+NO Service\r\n\r\n+CGEV: NW PDN DEACT 1\r\n\r\n+CGEV: ME DETACH\r\n\r\n+CPIN: SIM REMOVED 0\r\n\r\n+CGREG: 0\r\n\r\n+CEREG: 0\r\n",
     );
     assert!(port.at("AT+CPIN?").ends_with("+CME ERROR: 10\r\n"));
     // Registration cannot come back without a SIM.
@@ -373,7 +373,7 @@ fn deregister_register_and_the_sim() {
     port.until(
         "\r\n^MODE: 17,17\r\n\r\n+E_UTRAN Service\r\n\r\n+CGEV: ME PDN ACT 1,0\r\n\r\n+NITZ: ",
     );
-    port.until("\r\n\r\n+CGREG: 1\r\n\r\n+CEREG: 1\r\n\r\n+CPIN: READY 0\r\n");
+    port.until("\r\n\r\n+CPIN: READY 0\r\n\r\n+CGREG: 1\r\n\r\n+CEREG: 1\r\n");
     assert!(port.at("AT+CPIN?").contains("+CPIN: READY"));
     port.connect("dev5");
 }
@@ -510,7 +510,7 @@ fn urc_in_response_puts_the_urc_between_echo_and_answer() {
     sim.fault(&["closed"]);
     assert_eq!(
         port.at("AT+CSQ"),
-        "AT+CSQ\r\r\nCLOSED\r\n\r\n+CSQ: 29,99\r\n\r\nOK\r\n"
+        "AT+CSQ\r\r\nCLOSED\r\n\r\n+CSQ: 29,0\r\n\r\nOK\r\n"
     );
     // Only the next URC: the rest is back to normal.
     assert!(port
@@ -531,9 +531,9 @@ fn uart_garbage_fragment_and_latency_keep_every_answer_intact() {
         noisy.contains(['\0', '\u{1a}', '\u{fffd}']),
         "no noise: {noisy:?}"
     );
-    assert!(noisy.contains("\r\n+CSQ: 29,99\r\n") && noisy.ends_with("\r\nOK\r\n"));
+    assert!(noisy.contains("\r\n+CSQ: 29,0\r\n") && noisy.ends_with("\r\nOK\r\n"));
     sim.fault(&["uart-garbage", "off"]);
-    assert_eq!(port.at("AT+CSQ"), "AT+CSQ\r\r\n+CSQ: 29,99\r\n\r\nOK\r\n");
+    assert_eq!(port.at("AT+CSQ"), "AT+CSQ\r\r\n+CSQ: 29,0\r\n\r\nOK\r\n");
 
     sim.fault(&["uart-fragment"]);
     sim.fault(&["latency", "150"]);
@@ -559,9 +559,9 @@ fn triggers_fire_on_publish_subscribe_connack_and_after_a_delay() {
     let watcher = Watcher::start(sim.mqtt());
     let mut port = sim.port();
     sim.fault(&["signal", "9", "on", "connack"]);
-    assert!(port.at("AT+CSQ").contains("+CSQ: 29,99"), "fired too early");
+    assert!(port.at("AT+CSQ").contains("+CSQ: 29,0"), "fired too early");
     port.connect("dev11");
-    assert!(port.at("AT+CSQ").contains("+CSQ: 9,99"));
+    assert!(port.at("AT+CSQ").contains("+CSQ: 9,0"));
 
     sim.fault(&["closed", "on", "publish", "2"]);
     assert_eq!(
