@@ -55,10 +55,11 @@ where
         let (net_tx, net_rx) = mpsc::unbounded_channel();
         let (timer_tx, timer_rx) = mpsc::unbounded_channel::<u64>();
         let (rd, wr) = tokio::io::split(stream);
-        let (out, writer) = UartOut::spawn(wr);
+        let links = Links::new(router, net_tx);
+        let (out, writer) = UartOut::spawn(wr, tap.clone(), links.backpressure.clone());
         ModemTask {
             engine,
-            links: Links::new(router, net_tx),
+            links,
             tap,
             rd,
             rd_eof: false,
@@ -110,6 +111,9 @@ where
                 let _ = done.send(());
             }
             Control::Fault(f, done) => self.on_fault(f, done),
+            Control::Status(reply) => {
+                let _ = reply.send(self.out.stats());
+            }
         }
     }
 
