@@ -455,6 +455,9 @@ pub struct Target {
     pub broker: Option<BrokerTarget>,
     /// How long to wait for each expected line.
     pub timeout: Duration,
+    /// The model and firmware (`--model`, `--firmware`): the in-process simulator's, and on a
+    /// port the one whose power-on lines are waited for.
+    pub model: crate::model::SimModel,
     /// The line end after each command line the host sends.
     pub eol: Eol,
 }
@@ -466,6 +469,7 @@ impl Default for Target {
             dialect: DialectKind::Air780e,
             broker: None,
             timeout: DEFAULT_TIMEOUT,
+            model: crate::model::SimModel::default(),
             eol: Eol::default(),
         }
     }
@@ -529,6 +533,8 @@ pub enum ReplayError {
     Needs(String),
     #[error("{0:#}")]
     Broker(anyhow::Error),
+    #[error("{0}")]
+    Model(String),
 }
 
 struct Run<'a> {
@@ -553,6 +559,10 @@ pub async fn replay(
         None => {
             let mut cfg = SimConfig {
                 dialect: target.dialect,
+                identity: target
+                    .model
+                    .identity(target.dialect)
+                    .map_err(ReplayError::Model)?,
                 ..SimConfig::default()
             };
             cfg.accounts.extend(log.accounts());
@@ -570,7 +580,21 @@ pub async fn replay(
         let mut device = Device::open(&path, baud)?
             .with_transcript(transcript.clone())
             .with_eol(target.eol);
-        device.sync(target.timeout).await?;
+        // A log that begins with the module's own lines (its power-on lines) expects them; one
+        // that begins with a command is sent once the boot is over, as a driver would.
+        let first = log
+            .lines
+            .iter()
+            .find(|l| !matches!(l.entry, Entry::Directive(_)));
+        if matches!(first, Some(l) if matches!(l.entry, Entry::Send(_))) {
+            let last = target
+                .model
+                .boot_end(target.dialect)
+                .map_err(ReplayError::Model)?;
+            let quiet = target.port.is_some().then_some(crate::model::BOOT_QUIET);
+            device.wait_boot(&last, quiet, target.timeout).await?;
+            device.sync(target.timeout).await?;
+        }
         let mut run = Run {
             log,
             target,
