@@ -6,7 +6,10 @@
 //! `--l610` makes it a Fibocom L610 driver (seed 002: `AT+MIPCALL`, `AT+MQTTOPEN`,
 //! `+MQTTMSG`, the length form of `AT+MQTTPUB`; `+MQTTBREAK` and `+MIPCALL: 0` mean the link
 //! is gone). `--never-reconnect` makes it the deliberately flawed driver: after the first loss
-//! it stays silent, which `check-driver` must catch.
+//! it stays silent, which `check-driver` must catch. `--impatient` makes it flawed in time: it
+//! waits only 100 ms for `CONNACK OK` (`+MQTTOPEN:` on the L610), less than a real module
+//! takes (215-252 ms in the vendor's captures), so it passes `check-driver --timing fast` and
+//! fails under `--timing realistic`, as it would on the hardware.
 //!
 //! Run: `modem-harness check-driver -- target/debug/examples/echo_driver`
 
@@ -192,6 +195,20 @@ struct Config {
     topic_in: String,
     topic_out: String,
     l610: bool,
+    /// How long to wait for `CONNACK OK` / `+MQTTOPEN:` (15 s; 100 ms with `--impatient`).
+    connack_wait: Duration,
+}
+
+/// Waits for the connect's result line for `c.connack_wait`, naming it when it does not come.
+fn wait_connack(m: &mut Modem, c: &Config, done: impl Fn(&str) -> bool) -> Result<String, Lost> {
+    let what = if c.l610 { "+MQTTOPEN:" } else { "CONNACK OK" };
+    m.wait(c.connack_wait, done).map_err(|Lost(why)| {
+        if why == "timed out" {
+            Lost(format!("no {what} within {} ms", c.connack_wait.as_millis()))
+        } else {
+            Lost(why)
+        }
+    })
 }
 
 /// Seed 001's sequence, from whatever state the module is in, up to a subscribed session.
@@ -211,9 +228,7 @@ fn connect(m: &mut Modem, c: &Config) -> Result<(), Lost> {
         return Err(Lost(r));
     }
     m.expect_ok("AT+MCONNECT=1,30")?;
-    m.wait(Duration::from_secs(15), |l| {
-        l == "CONNACK OK" || l == "CLOSED"
-    })
+    wait_connack(m, c, |l| l == "CONNACK OK" || l == "CLOSED")
     .and_then(|l| if l == "CLOSED" { Err(Lost(l)) } else { Ok(l) })?;
     m.expect_ok(&format!("AT+MSUB=\"{}\",1", c.topic_in))?;
     m.wait(Duration::from_secs(15), |l| l == "SUBACK" || l == "CLOSED")
@@ -247,7 +262,7 @@ fn connect_l610(m: &mut Modem, c: &Config) -> Result<(), Lost> {
         c.user, c.password
     ))?;
     m.expect_ok(&format!("AT+MQTTOPEN=1,\"{}\",{},1,30", c.host, c.port))?;
-    let open = m.wait(Duration::from_secs(15), |l| l.starts_with("+MQTTOPEN:"))?;
+    let open = wait_connack(m, c, |l| l.starts_with("+MQTTOPEN:"))?;
     if open != "+MQTTOPEN: 1,1" {
         return Err(Lost(open));
     }
@@ -306,6 +321,11 @@ fn main() {
         topic_in: var("MODEM_ECHO_IN"),
         topic_out: var("MODEM_ECHO_OUT"),
         l610: std::env::args().any(|a| a == "--l610"),
+        connack_wait: if std::env::args().any(|a| a == "--impatient") {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(15)
+        },
     };
     let mut m = match Modem::open(&var("MODEM_TTY")) {
         Ok(m) => m,

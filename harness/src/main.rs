@@ -143,6 +143,20 @@ enum Cmd {
         /// Seconds echo may take to resume after a fault.
         #[arg(long, default_value_t = 30)]
         recovery_deadline: u64,
+        /// How long the simulated module takes: `realistic` (the default: the delays of real
+        /// modules from vendor captures, and UART bytes paced at the baud rate, so a driver
+        /// whose timeouts are shorter than the module's fails here and not in the field),
+        /// `fast` (answers at once), or a profile file (TOML or JSON, the shape of
+        /// sim/profiles/realistic.toml).
+        #[arg(long, value_name = "fast|realistic|FILE", default_value = "realistic",
+              value_parser = parse_timing)]
+        timing: modem_sim::timing::Profile,
+        /// Seed for the profile's jitter (the same seed draws the same delays).
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        seed: u64,
+        /// Stop at the first failing scenario.
+        #[arg(long)]
+        fail_fast: bool,
         /// The driver and its arguments.
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<String>,
@@ -151,12 +165,18 @@ enum Cmd {
 
 const CHECK_HELP: &str = "Scenarios, in order: plain echo; a payload with \", \\ and CR LF; QoS 1; echo resumes after `closed`, after `pdn-deact`, after `kick-idle` with its 767, and after a broker restart (each within --recovery-deadline); echo under `uart-fragment`.
 
+The module takes its real time by default (--timing realistic): CONNACK OK about 235 ms after the OK, a TLS connect 1.4-2.3 s, a refused connect seconds later, bytes at 115200 baud. A driver that passes with --timing fast and fails with realistic has timeouts shorter than the module's.
+
 Example: modem-harness check-driver --junit check.xml -- target/debug/examples/echo_driver
 
 Exit codes: 0 every scenario passed; 1 a scenario failed; 2 bad arguments or the check could not start.";
 
 fn parse_dialect(s: &str) -> Result<DialectKind, String> {
     s.parse()
+}
+
+fn parse_timing(s: &str) -> Result<modem_sim::timing::Profile, String> {
+    modem_sim::timing::Profile::load(s).map_err(|e| e.to_string())
 }
 
 fn parse_broker(s: &str) -> Result<HostPort, String> {
@@ -249,6 +269,9 @@ async fn main() -> ExitCode {
             junit,
             first_deadline,
             recovery_deadline,
+            timing,
+            seed,
+            fail_fast,
             command,
         } => {
             let opts = modem_harness::check::CheckOptions {
@@ -256,7 +279,11 @@ async fn main() -> ExitCode {
                 command,
                 first_deadline: Duration::from_secs(first_deadline.max(1)),
                 recovery_deadline: Duration::from_secs(recovery_deadline.max(1)),
+                timing,
+                seed,
+                fail_fast,
             };
+            println!("{}", modem_harness::check::timing_note(&opts.timing, opts.seed));
             match modem_harness::check::check_driver(&opts).await {
                 Err(e) => {
                     eprintln!("modem-harness check-driver: {e:#}");

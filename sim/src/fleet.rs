@@ -68,6 +68,8 @@ impl Fleet {
             // Each modem has its own control socket, named like the links (PATH-0..N-1).
             c.control = cfg.control.as_deref().map(|p| link_for(p, index, count));
             c.identity.imei = imei;
+            // Each modem draws its own delays, repeatably.
+            c.seed = cfg.seed.wrapping_add(index as u64);
             if let Some(first) = sims.first() {
                 // Share modem 0's embedded broker (plain and TLS), or the --broker it uses.
                 if let Some(a) = first.mqtt_addr() {

@@ -15,5 +15,6 @@ pub mod fuzzing;
 pub mod modem;
 pub mod net;
 pub mod sim;
+pub mod timing;
 pub mod tls;
 pub mod uart;

@@ -43,6 +43,10 @@ pub struct SimConfig {
     /// Where to serve the control socket (fault injection from other processes); `None`:
     /// no socket, faults only through [`Simulator::inject`].
     pub control: Option<PathBuf>,
+    /// How long things take (`fast`: at once; `realistic`: as the captures show).
+    pub timing: crate::timing::Profile,
+    /// Seeds the timing profile's jitter: the same seed draws the same delays.
+    pub seed: u64,
 }
 
 /// The identity of the embedded TLS listener. `Default` is the committed test PKI
@@ -90,6 +94,8 @@ impl Default for SimConfig {
             tls_bind: ([127, 0, 0, 1], 0).into(),
             tls_server: TlsServer::default(),
             control: None,
+            timing: crate::timing::Profile::fast(),
+            seed: 0,
         }
     }
 }
@@ -342,7 +348,8 @@ impl Simulator {
         let uart = Uart::open(cfg.link.as_deref())?;
         let tty = uart.path().to_path_buf();
         let link = uart.link().map(Path::to_path_buf);
-        let engine = Engine::new(dialect, true);
+        let mut engine = Engine::new(dialect, true);
+        engine.set_timing(crate::timing::Sampler::new(cfg.timing.clone(), cfg.seed));
         let (control, control_rx) = mpsc::unbounded_channel();
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel();
         let injector = Injector {

@@ -66,6 +66,8 @@ pub struct Out {
     echo: Option<bool>,
     prompt: Option<usize>,
     cancel_prompt: bool,
+    /// Output to show after a step's delay (see [`Out::later`]).
+    later: Vec<(crate::timing::Step, Vec<Effect>)>,
 }
 
 impl Out {
@@ -114,7 +116,20 @@ impl Out {
         self.effects.push(Effect::Timer { id, after });
     }
 
-    pub fn into_effects(self) -> Vec<Effect> {
+    /// Output that a real module shows only after `step` has taken its time (the L610's
+    /// `+MIPCALL: <ip>` after its `OK`). Under a timing profile it goes out after the step's
+    /// delay, in order with everything else held back; without one, at once.
+    pub fn later(&mut self, step: crate::timing::Step, f: impl FnOnce(&mut Out)) {
+        let mut o = Out::default();
+        f(&mut o);
+        self.later.push((step, o.effects));
+    }
+
+    /// Everything, the late output last (for callers without a timing profile).
+    pub fn into_effects(mut self) -> Vec<Effect> {
+        for (_, fx) in std::mem::take(&mut self.later) {
+            self.effects.extend(fx);
+        }
         self.effects
     }
 
@@ -122,6 +137,7 @@ impl Out {
     pub fn uart_bytes(&self) -> Vec<u8> {
         self.effects
             .iter()
+            .chain(self.later.iter().flat_map(|(_, fx)| fx.iter()))
             .filter_map(|e| match e {
                 Effect::Uart(b) => Some(b.as_slice()),
                 _ => None,
@@ -154,6 +170,8 @@ pub trait Dialect: Send {
 pub struct Engine {
     framer: Framer,
     dialect: Box<dyn Dialect>,
+    /// The timing profile's scheduler; `None`: everything at once (profile `fast`).
+    timing: Option<crate::timing::Scheduler>,
 }
 
 impl Engine {
@@ -161,13 +179,43 @@ impl Engine {
         Engine {
             framer: Framer::new(echo, crate::at::framer::DEFAULT_MAX_LINE),
             dialect,
+            timing: None,
         }
+    }
+
+    /// Takes the time `sampler`'s profile says: network events and late output are held back
+    /// by its delays (with [`Effect::Timer`]s that must come back to [`Engine::timer`]). A
+    /// profile without delays changes nothing.
+    pub fn set_timing(&mut self, sampler: crate::timing::Sampler) {
+        self.timing = (!sampler.profile().delays.is_empty()
+            && sampler.profile().delays.values().any(|d| d.median_ms + d.spread_ms > 0))
+        .then(|| crate::timing::Scheduler::new(sampler));
     }
 
     pub fn boot(&mut self) -> Vec<Effect> {
         let mut out = Out::default();
-        self.dialect.boot(&mut out);
-        out.into_effects()
+        out.later(crate::timing::Step::Boot, |o| {
+            self.dialect.boot(o);
+        });
+        self.finish(out)
+    }
+
+    /// The effects of `out`, its late output scheduled (or inline without a profile).
+    fn finish(&mut self, mut out: Out) -> Vec<Effect> {
+        let Some(t) = self.timing.as_mut() else {
+            return out.into_effects();
+        };
+        let later = std::mem::take(&mut out.later);
+        let mut effects = out.effects;
+        t.observe(&effects);
+        for (step, fx) in later {
+            t.observe(&fx);
+            match t.output(step, fx) {
+                Ok(timer) => effects.push(timer),
+                Err(fx) => effects.extend(fx),
+            }
+        }
+        effects
     }
 
     /// Bytes from the host. Returns echo, answers and network requests, in order.
@@ -199,29 +247,55 @@ impl Engine {
             }
             self.apply_controls(&mut out);
         }
-        out.into_effects()
+        self.finish(out)
     }
 
+    /// An event from the network. Under a timing profile it may be held back (the answer is
+    /// then a timer, and the event reaches the dialect when it fires).
     pub fn net_event(&mut self, ev: NetEvent) -> Vec<Effect> {
+        let ev = match self.timing.as_mut() {
+            None => ev,
+            Some(t) => match t.net_event(ev) {
+                crate::timing::Admit::Now(ev) => ev,
+                crate::timing::Admit::Later(timer) => return vec![timer],
+            },
+        };
         let mut out = Out::default();
         self.dialect.on_net(ev, &mut out);
         self.apply_controls(&mut out);
-        out.into_effects()
+        self.finish(out)
     }
 
     pub fn fault(&mut self, fault: &crate::modem::Fault) -> Vec<Effect> {
         let mut out = Out::default();
         self.dialect.on_fault(fault, &mut out);
         self.apply_controls(&mut out);
-        out.into_effects()
+        self.finish(out)
     }
 
-    /// A timer the dialect asked for (see [`Effect::Timer`]) has expired.
+    /// A timer the dialect (or the timing scheduler) asked for (see [`Effect::Timer`]) has
+    /// expired.
     pub fn timer(&mut self, id: u64) -> Vec<Effect> {
         let mut out = Out::default();
+        if crate::timing::Scheduler::owns(id) {
+            let due = self.timing.as_mut().map(|t| t.due()).unwrap_or_default();
+            for item in due {
+                match item {
+                    Ok(ev) => self.dialect.on_net(ev, &mut out),
+                    Err(fx) => out.effects.extend(fx),
+                }
+                self.apply_controls(&mut out);
+            }
+            return self.finish(out);
+        }
         self.dialect.on_timer(id, &mut out);
         self.apply_controls(&mut out);
-        out.into_effects()
+        self.finish(out)
+    }
+
+    /// The timing profile in force, if it has delays.
+    pub fn timing(&self) -> Option<&crate::timing::Profile> {
+        self.timing.as_ref().map(|t| t.profile())
     }
 
     fn apply_controls(&mut self, out: &mut Out) {
