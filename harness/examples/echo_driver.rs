@@ -204,7 +204,10 @@ fn wait_connack(m: &mut Modem, c: &Config, done: impl Fn(&str) -> bool) -> Resul
     let what = if c.l610 { "+MQTTOPEN:" } else { "CONNACK OK" };
     m.wait(c.connack_wait, done).map_err(|Lost(why)| {
         if why == "timed out" {
-            Lost(format!("no {what} within {} ms", c.connack_wait.as_millis()))
+            Lost(format!(
+                "no {what} within {} ms",
+                c.connack_wait.as_millis()
+            ))
         } else {
             Lost(why)
         }
@@ -228,8 +231,13 @@ fn connect(m: &mut Modem, c: &Config) -> Result<(), Lost> {
         return Err(Lost(r));
     }
     m.expect_ok("AT+MCONNECT=1,30")?;
-    wait_connack(m, c, |l| l == "CONNACK OK" || l == "CLOSED")
-    .and_then(|l| if l == "CLOSED" { Err(Lost(l)) } else { Ok(l) })?;
+    wait_connack(m, c, |l| l == "CONNACK OK" || l == "CLOSED").and_then(|l| {
+        if l == "CLOSED" {
+            Err(Lost(l))
+        } else {
+            Ok(l)
+        }
+    })?;
     m.expect_ok(&format!("AT+MSUB=\"{}\",1", c.topic_in))?;
     m.wait(Duration::from_secs(15), |l| l == "SUBACK" || l == "CLOSED")
         .and_then(|l| if l == "CLOSED" { Err(Lost(l)) } else { Ok(l) })?;

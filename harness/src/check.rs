@@ -48,16 +48,24 @@ pub struct CheckOptions {
 /// under it means.
 pub fn timing_note(p: &modem_sim::timing::Profile, seed: u64) -> String {
     if p.is_instant() {
-        return format!("timing: {} (the module answers as soon as the network does)", p.name);
+        return format!(
+            "timing: {} (the module answers as soon as the network does)",
+            p.name
+        );
     }
     let connack = p
         .delay(modem_sim::timing::Step::Connack)
-        .map(|d| format!("CONNACK OK {}-{} ms after the OK, ", d.median_ms.saturating_sub(d.spread_ms), d.median_ms + d.spread_ms))
+        .map(|d| {
+            format!(
+                "CONNACK OK {}-{} ms after the OK, ",
+                d.median_ms.saturating_sub(d.spread_ms),
+                d.median_ms + d.spread_ms
+            )
+        })
         .unwrap_or_default();
     format!(
-        "timing: {} ({connack}UART {}; seed {seed}). A driver that fails here and passes with --timing fast waits less than the module takes.",
-        p.name,
-        if p.pace_uart { "paced at the baud rate" } else { "not paced" }
+        "timing: {} ({connack}seed {seed}). A driver that fails here and passes with --timing fast waits less than the module takes.",
+        p.name
     )
 }
 
@@ -243,19 +251,20 @@ pub fn render(records: &[UartRecord]) -> String {
     let mut from_host = None;
     let t0 = records.first().map(|r| r.at);
     let mut line_at = t0;
-    let flush = |line: &mut String, host: bool, at: Option<std::time::Instant>, out: &mut String| {
-        if !line.trim().is_empty() {
-            let secs = match (at, t0) {
-                (Some(a), Some(t)) => a.saturating_duration_since(t).as_secs_f64(),
-                _ => 0.0,
-            };
-            out.push_str(&format!("    [{secs:7.3} s] "));
-            out.push_str(if host { "-> " } else { "<- " });
-            out.push_str(line.trim());
-            out.push('\n');
-        }
-        line.clear();
-    };
+    let flush =
+        |line: &mut String, host: bool, at: Option<std::time::Instant>, out: &mut String| {
+            if !line.trim().is_empty() {
+                let secs = match (at, t0) {
+                    (Some(a), Some(t)) => a.saturating_duration_since(t).as_secs_f64(),
+                    _ => 0.0,
+                };
+                out.push_str(&format!("    [{secs:7.3} s] "));
+                out.push_str(if host { "-> " } else { "<- " });
+                out.push_str(line.trim());
+                out.push('\n');
+            }
+            line.clear();
+        };
     for r in records {
         if from_host != Some(r.from_host) {
             if let Some(h) = from_host {

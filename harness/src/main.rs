@@ -118,6 +118,14 @@ enum Cmd {
         /// Seconds to wait for each expected line.
         #[arg(long, default_value_t = 10)]
         timeout: u64,
+        /// The in-process simulator's timing: `fast` (the default: the log's lines, at once),
+        /// `realistic` (the delays of real modules), or a profile file (TOML or JSON).
+        #[arg(long, value_name = "fast|realistic|FILE", default_value = "fast",
+              value_parser = parse_timing)]
+        timing: modem_sim::timing::Profile,
+        /// Seed for the timing profile's jitter.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        seed: u64,
         /// Also write a JUnit XML report here (one test case per log).
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
@@ -283,7 +291,10 @@ async fn main() -> ExitCode {
                 seed,
                 fail_fast,
             };
-            println!("{}", modem_harness::check::timing_note(&opts.timing, opts.seed));
+            println!(
+                "{}",
+                modem_harness::check::timing_note(&opts.timing, opts.seed)
+            );
             match modem_harness::check::check_driver(&opts).await {
                 Err(e) => {
                     eprintln!("modem-harness check-driver: {e:#}");
@@ -313,6 +324,8 @@ async fn main() -> ExitCode {
             broker,
             account,
             timeout,
+            timing,
+            seed,
             junit,
             transcripts,
         } => {
@@ -321,6 +334,8 @@ async fn main() -> ExitCode {
                 dialect,
                 broker: target(broker, account),
                 timeout: Duration::from_secs(timeout.max(1)),
+                timing,
+                seed,
             };
             replay_logs(&logs, &target, junit.as_deref(), &transcripts).await
         }

@@ -341,6 +341,11 @@ pub struct Target {
     pub broker: Option<BrokerTarget>,
     /// How long to wait for each expected line.
     pub timeout: Duration,
+    /// The in-process simulator's timing profile (`fast` by default: a replay checks what
+    /// the module says; `--timing realistic` also how long it takes).
+    pub timing: modem_sim::timing::Profile,
+    /// Seeds the profile's jitter.
+    pub seed: u64,
 }
 
 impl Default for Target {
@@ -350,6 +355,8 @@ impl Default for Target {
             dialect: DialectKind::Air780e,
             broker: None,
             timeout: DEFAULT_TIMEOUT,
+            timing: modem_sim::timing::Profile::fast(),
+            seed: 1,
         }
     }
 }
@@ -428,6 +435,8 @@ pub async fn replay(
         None => {
             let mut cfg = SimConfig {
                 dialect: target.dialect,
+                timing: target.timing.clone(),
+                seed: target.seed,
                 ..SimConfig::default()
             };
             cfg.accounts.extend(log.accounts());

@@ -112,7 +112,14 @@ async fn an_impatient_driver_fails_under_realistic_timing_and_passes_under_fast(
         &driver,
         "--impatient",
     ];
-    let fast = ["check-driver", "--timing", "fast", "--", &driver, "--impatient"];
+    let fast = [
+        "check-driver",
+        "--timing",
+        "fast",
+        "--",
+        &driver,
+        "--impatient",
+    ];
     let l610 = [
         "check-driver",
         "--dialect",

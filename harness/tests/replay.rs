@@ -84,6 +84,60 @@ async fn every_seed_log_block_replays_green_and_its_transcript_is_pinned() {
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
+/// The time (µs into the transcript) of the module's first line equal to `line` after the
+/// host sent a command starting with `cmd`.
+fn rx_after(report: &modem_harness::replay::Report, cmd: &str, line: &str) -> Option<u64> {
+    use modem_harness::transcript::Kind;
+    let events = report.transcript.events();
+    let sent = events
+        .iter()
+        .position(|e| matches!(&e.kind, Kind::UartTx { text } if text.starts_with(cmd)))?;
+    events[sent..]
+        .iter()
+        .find(|e| matches!(&e.kind, Kind::UartRx { text } if text == line))
+        .map(|e| e.t_us)
+}
+
+/// The seed flows end to end under `--timing realistic` (the binary's default): every block
+/// still replays green with the module taking its real time. Outcomes are asserted; of
+/// time, only lower bounds the profile guarantees (a slower machine only adds to them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_seed_log_block_replays_green_under_realistic_timing() {
+    let names = seed_logs();
+    let runs = names.iter().enumerate().map(|(i, name)| async move {
+        let text = std::fs::read_to_string(replayed_file(name)).unwrap();
+        let log = Log::parse(name, &text).unwrap();
+        let target = Target {
+            dialect: dialect_of(name),
+            timing: modem_sim::timing::Profile::realistic(),
+            seed: i as u64,
+            timeout: std::time::Duration::from_secs(20),
+            ..Target::default()
+        };
+        (
+            name.clone(),
+            replay(&log, &target, &mut |_| {}).await.unwrap(),
+        )
+    });
+    let reports = futures::future::join_all(runs).await;
+    let failed: Vec<String> = reports
+        .iter()
+        .filter_map(|(n, r)| r.divergence.as_ref().map(|d| format!("{n}:\n{d}")))
+        .collect();
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+    let report = |n: &str| &reports.iter().find(|(name, _)| name == n).unwrap().1;
+    // Seed 000 6.3: the TLS connect shows CONNECT OK at least 1.42 s after the OK
+    // (dns + connect + handshake, all at their minimum).
+    let r = report("000-6.3-ssl-one-way.log");
+    let ok = rx_after(r, "AT+SSLMIPSTART", "OK").unwrap();
+    let connect = rx_after(r, "AT+SSLMIPSTART", "CONNECT OK").unwrap();
+    assert!(connect - ok >= 1_420_000, "{} us", connect - ok);
+    // CONNACK OK at least 220 ms after its OK.
+    let ok = rx_after(r, "AT+MCONNECT", "OK").unwrap();
+    let connack = rx_after(r, "AT+MCONNECT", "CONNACK OK").unwrap();
+    assert!(connack - ok >= 220_000, "{} us", connack - ok);
+}
+
 /// A vendor-style log that is not in the repository: comments, blank lines, quoted and bare
 /// arguments, a QoS 1 publish, an MPUBEX prompt with its payload, the state query.
 const MY_LOG: &str = r#"ATI                         //version

@@ -188,7 +188,11 @@ impl Engine {
     /// profile without delays changes nothing.
     pub fn set_timing(&mut self, sampler: crate::timing::Sampler) {
         self.timing = (!sampler.profile().delays.is_empty()
-            && sampler.profile().delays.values().any(|d| d.median_ms + d.spread_ms > 0))
+            && sampler
+                .profile()
+                .delays
+                .values()
+                .any(|d| d.median_ms + d.spread_ms > 0))
         .then(|| crate::timing::Scheduler::new(sampler));
     }
 
@@ -206,8 +210,8 @@ impl Engine {
             return out.into_effects();
         };
         let later = std::mem::take(&mut out.later);
-        let mut effects = out.effects;
-        t.observe(&effects);
+        t.observe(&out.effects);
+        let mut effects = t.requests(out.effects);
         for (step, fx) in later {
             t.observe(&fx);
             match t.output(step, fx) {
@@ -276,18 +280,24 @@ impl Engine {
     /// A timer the dialect (or the timing scheduler) asked for (see [`Effect::Timer`]) has
     /// expired.
     pub fn timer(&mut self, id: u64) -> Vec<Effect> {
-        let mut out = Out::default();
         if crate::timing::Scheduler::owns(id) {
             let due = self.timing.as_mut().map(|t| t.due()).unwrap_or_default();
+            let mut effects = Vec::new();
             for item in due {
                 match item {
-                    Ok(ev) => self.dialect.on_net(ev, &mut out),
-                    Err(fx) => out.effects.extend(fx),
+                    Ok(ev) => {
+                        let mut out = Out::default();
+                        self.dialect.on_net(ev, &mut out);
+                        self.apply_controls(&mut out);
+                        effects.extend(self.finish(out));
+                    }
+                    // Released as they were held (already scheduled once).
+                    Err(fx) => effects.extend(fx),
                 }
-                self.apply_controls(&mut out);
             }
-            return self.finish(out);
+            return effects;
         }
+        let mut out = Out::default();
         self.dialect.on_timer(id, &mut out);
         self.apply_controls(&mut out);
         self.finish(out)

@@ -357,15 +357,29 @@ impl Scheduler {
         }
     }
 
+    /// Holds a request to open a link to a host *name* back by the `dns` delay (the module
+    /// resolves the name before it connects, so the broker sees the connection that much
+    /// later too). Everything else, and opens to an IP address, goes at once.
+    pub fn requests(&mut self, effects: Vec<Effect>) -> Vec<Effect> {
+        let mut out = Vec::with_capacity(effects.len());
+        for e in effects {
+            let named = matches!(&e, Effect::Net(NetRequest::Open { link, .. })
+                if self.links.get(link).is_some_and(|i| i.named));
+            if named {
+                let delay = self.sampler.draw(Step::Dns);
+                if !(delay.is_zero() && self.queue.is_empty()) {
+                    out.push(self.hold(delay, false, Held::Output(vec![e])));
+                    continue;
+                }
+            }
+            out.push(e);
+        }
+        out
+    }
+
     /// The delay a network event gets.
     fn event_delay(&mut self, ev: &NetEvent) -> Duration {
         let info = self.links.get(&ev.link).copied();
-        let named = info.is_some_and(|i| i.named);
-        let dns = if named {
-            self.sampler.draw(Step::Dns)
-        } else {
-            Duration::ZERO
-        };
         match &ev.kind {
             NetEventKind::Connected => {
                 let tls = if info.is_some_and(|i| i.tls) {
@@ -373,9 +387,9 @@ impl Scheduler {
                 } else {
                     Duration::ZERO
                 };
-                dns + self.sampler.draw(Step::Connect) + tls
+                self.sampler.draw(Step::Connect) + tls
             }
-            NetEventKind::ConnectFailed(_) => dns + self.sampler.draw(Step::ConnectFailed),
+            NetEventKind::ConnectFailed(_) => self.sampler.draw(Step::ConnectFailed),
             NetEventKind::ConnAck(ConnectReturnCode::Success) => self.sampler.draw(Step::Connack),
             NetEventKind::ConnAck(_) => self.sampler.draw(Step::ConnackRefused),
             NetEventKind::SubAck(_) => self.sampler.draw(Step::Suback),
