@@ -21,6 +21,8 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
 
+use crate::transcript::Transcript;
+
 /// The broker account the driver is given.
 const USER: &str = "root";
 const PASSWORD: &str = "luat123456";
@@ -81,6 +83,11 @@ pub struct Outcome {
     pub fault: Option<String>,
     /// The UART traffic during the scenario (on failure).
     pub transcript: String,
+    /// Everything during the scenario, time-stamped: UART both ways, the checker's MQTT
+    /// publishes and echoes, the fault, the failure (for `--html`).
+    pub timeline: Vec<crate::transcript::Event>,
+    /// The HTML report written for this scenario (`--html`), named in the JUnit failure.
+    pub report: Option<PathBuf>,
 }
 
 /// What the scenario does before it checks the echo.
@@ -361,12 +368,14 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
         let started = Instant::now();
         let from = tap.snapshot().len();
         let mut fault = None;
+        let timeline = Transcript::new();
         checker.drain();
         match sc.setup {
             Setup::None => {}
             Setup::Inject(text) => {
                 let f: Fault = text.parse()?;
                 fault = Some(text.to_string());
+                timeline.fault(text);
                 sim.inject(f).await?;
             }
             Setup::KickIdle => {
@@ -374,13 +383,16 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
                 // driver's reconnect meets `CLOSED` and `+CME ERROR: 767` on `MCONNECT`
                 // for a while; then the server is patient again.
                 fault = Some("kick-idle 0.001, then closed; kick-idle off after 2 s".into());
+                timeline.fault("kick-idle 0.001, then closed");
                 broker.set_connect_timeout(Some(Duration::from_millis(1)));
                 sim.inject(Fault::Closed).await?;
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 broker.set_connect_timeout(BrokerConfig::default().connect_timeout);
+                timeline.fault("kick-idle off");
             }
             Setup::BrokerRestart => {
                 fault = Some("broker stopped, started again on the same port after 1 s".into());
+                timeline.fault("broker stopped");
                 broker.clone().shutdown().await;
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 broker = Broker::start(BrokerConfig {
@@ -390,6 +402,7 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
                 })
                 .await
                 .with_context(|| format!("restarting the broker on {addr}"))?;
+                timeline.fault("broker started again");
             }
         }
         let deadline = if sc.recovery {
@@ -399,9 +412,18 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
         } else {
             Duration::from_secs(10)
         };
-        let result = echo(&mut checker, &sc, deadline, &mut counter, &mut driver).await;
+        let result = echo(
+            &mut checker,
+            &sc,
+            deadline,
+            &mut counter,
+            &timeline,
+            &mut driver,
+        )
+        .await;
         if let Some(text) = sc.after {
             if let Ok(f) = text.parse::<Fault>() {
+                timeline.fault(text);
                 sim.inject(f).await?;
             }
         }
@@ -414,6 +436,13 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
                 " (under --timing {}: the module takes its real time; see the times in the transcript)",
                 opts.timing.name
             ));
+        }
+        if !passed {
+            let expected = match sc.payload {
+                Some(p) => format!("{ECHO_OUT}: {}", String::from_utf8_lossy(p)),
+                None => format!("{ECHO_OUT}: echo {counter}"),
+            };
+            timeline.failure(sc.name, Some(expected), None, detail.clone());
         }
         let transcript = if passed {
             String::new()
@@ -432,6 +461,15 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
             }
             t
         };
+        // The tap's records since a little before the scenario (as the text transcript, and
+        // after it, so it holds every line that one shows).
+        let records = tap.snapshot();
+        let first = records.partition_point(|r| r.at < started);
+        let records = &records[first.saturating_sub(6)..];
+        if let Some(r) = records.first() {
+            timeline.start_earlier(r.at);
+        }
+        timeline.add_uart_tap(records);
         outcomes.push(Outcome {
             name: sc.name,
             passed,
@@ -439,6 +477,8 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
             detail,
             fault,
             transcript,
+            timeline: timeline.events(),
+            report: None,
         });
         if !passed && opts.fail_fast {
             break;
@@ -457,6 +497,7 @@ async fn echo(
     sc: &Scenario,
     deadline: Duration,
     counter: &mut u64,
+    timeline: &Transcript,
     driver: &mut tokio::process::Child,
 ) -> std::result::Result<(), String> {
     let until = tokio::time::Instant::now() + deadline;
@@ -474,6 +515,10 @@ async fn echo(
             }
         };
         // A publish while the checker itself reconnects is retried on the next round.
+        timeline.mqtt(
+            "check-driver",
+            format!("publish {ECHO_IN} {:?}", String::from_utf8_lossy(&payload)),
+        );
         let _ = checker
             .client
             .publish(ECHO_IN, sc.qos, false, payload.clone())
@@ -482,7 +527,14 @@ async fn echo(
         let round = tokio::time::Instant::now() + Duration::from_secs(1);
         loop {
             let wait = round.min(until);
-            match tokio::time::timeout_at(wait, checker.echoes.recv()).await {
+            let got = tokio::time::timeout_at(wait, checker.echoes.recv()).await;
+            if let Ok(Some(got)) = &got {
+                timeline.mqtt(
+                    "check-driver",
+                    format!("received {ECHO_OUT} {:?}", String::from_utf8_lossy(got)),
+                );
+            }
+            match got {
                 Ok(Some(got)) if sent.contains(&got) => return Ok(()),
                 Ok(Some(got)) => {
                     if sc.payload.is_some() {
@@ -521,6 +573,9 @@ pub fn report(outcomes: &[Outcome]) -> String {
                 s.push_str(&format!("    fault: {f}\n"));
             }
             s.push_str(&format!("    why:   {}\n", o.detail));
+            if let Some(p) = &o.report {
+                s.push_str(&format!("    report: {}\n", p.display()));
+            }
             s.push_str("    AT transcript (-> driver, <- module):\n");
             s.push_str(&o.transcript);
         }
@@ -568,9 +623,13 @@ pub fn junit(outcomes: &[Outcome]) -> String {
                 o.detail,
                 o.transcript
             );
+            let message = match &o.report {
+                Some(p) => format!("{} (report: {})", o.detail, p.display()),
+                None => o.detail.clone(),
+            };
             x.push_str(&format!(
                 ">\n    <failure message=\"{}\">{}</failure>\n  </testcase>\n",
-                xml_escape(&o.detail),
+                xml_escape(&message),
                 xml_escape(&body)
             ));
         }

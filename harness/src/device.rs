@@ -348,10 +348,13 @@ impl Device {
 
     /// Sends a raw payload and records it in the transcript.
     pub async fn send_data(&mut self, bytes: &[u8]) -> Result<(), DeviceError> {
-        self.record.record(Kind::UartTxData {
-            text: show(bytes),
-            len: bytes.len(),
-        });
+        self.record.record_raw(
+            Kind::UartTxData {
+                text: show(bytes),
+                len: bytes.len(),
+            },
+            bytes,
+        );
         self.note(
             Dir::Sent,
             format!("[{} raw bytes] {}", bytes.len(), show(bytes)),
@@ -369,12 +372,16 @@ impl Device {
         let mut bytes = Vec::new();
         for line in lines {
             self.note(Dir::Sent, line.to_string());
-            self.record.record(Kind::UartTx {
-                text: line.to_string(),
-            });
+            let from = bytes.len();
             self.pending_echo.push_back(line.as_bytes().to_vec());
             bytes.extend_from_slice(line.as_bytes());
             bytes.extend_from_slice(&self.terminator);
+            self.record.record_raw(
+                Kind::UartTx {
+                    text: line.to_string(),
+                },
+                &bytes[from..],
+            );
         }
         // Echoes of commands long answered never come (echo off); keep the queue short.
         while self.pending_echo.len() > 8 {
@@ -410,13 +417,14 @@ impl Device {
     pub async fn next_item(&mut self, deadline: Instant) -> Result<Option<Item>, DeviceError> {
         loop {
             if let Some((item, used)) = split_item(&self.rx) {
-                self.rx.drain(..used);
+                let raw: Vec<u8> = self.rx.drain(..used).collect();
                 let text = match &item {
                     Item::Line(l) => show(l),
                     Item::Prompt => ">".to_string(),
                 };
                 self.note(Dir::Received, text.clone());
-                self.record.record(Kind::UartRx { text: text.clone() });
+                self.record
+                    .record_raw(Kind::UartRx { text: text.clone() }, &raw);
                 self.since_send.push(text);
                 return Ok(Some(item));
             }

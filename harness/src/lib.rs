@@ -12,6 +12,7 @@
 //! - [`transcript`]: both directions of the UART, MQTT events and faults, as JSONL and as a
 //!   vendor-style log;
 //! - [`rewrite`]: hosts and credentials rewritten for an external broker.
+//! - [`report`]: a transcript as one self-contained HTML timeline (`modem-harness report`).
 
 pub mod check;
 pub mod device;
@@ -20,6 +21,7 @@ pub mod exchange;
 pub mod fuzzing;
 pub mod mqtt;
 pub mod replay;
+pub mod report;
 pub mod rewrite;
 pub mod runner;
 pub mod steps;

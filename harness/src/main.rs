@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use modem_harness::replay::{self, Log, Report, Target};
+use modem_harness::report;
 use modem_harness::rewrite::BrokerTarget;
 use modem_harness::runner::{report, run, RunOptions, Summary};
 use modem_harness::world::Hardware;
@@ -168,6 +169,19 @@ enum Cmd {
         /// The driver and its arguments.
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<String>,
+        /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
+    },
+    /// Render a transcript (.jsonl, as --transcripts writes them) as one self-contained HTML
+    /// page: a lane each for host, module, broker and faults on one time axis, the failure
+    /// highlighted, every item expandable to its raw bytes.
+    Report {
+        /// The transcript.
+        transcript: PathBuf,
+        /// Where to write the page (default: beside the transcript, with .html).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 
@@ -281,6 +295,7 @@ async fn main() -> ExitCode {
             seed,
             fail_fast,
             command,
+            html,
         } => {
             let opts = modem_harness::check::CheckOptions {
                 dialect,
@@ -300,7 +315,13 @@ async fn main() -> ExitCode {
                     eprintln!("modem-harness check-driver: {e:#}");
                     ExitCode::from(2)
                 }
-                Ok(outcomes) => {
+                Ok(mut outcomes) => {
+                    if let Some(dir) = &html {
+                        if let Err(e) = report::write_check_reports(dir, &mut outcomes) {
+                            eprintln!("modem-harness check-driver: --html {}: {e}", dir.display());
+                            return ExitCode::from(2);
+                        }
+                    }
                     print!("{}", modem_harness::check::report(&outcomes));
                     if let Some(path) = &junit {
                         if let Err(e) = modem_harness::check::write_junit(path, &outcomes) {
@@ -316,6 +337,7 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Cmd::Report { transcript, output } => render_report(&transcript, output),
         Cmd::Replay {
             logs,
             port,
@@ -340,6 +362,44 @@ async fn main() -> ExitCode {
             replay_logs(&logs, &target, junit.as_deref(), &transcripts).await
         }
     }
+}
+
+/// `modem-harness report`.
+fn render_report(transcript: &Path, output: Option<PathBuf>) -> ExitCode {
+    let text = match std::fs::read_to_string(transcript) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!(
+                "modem-harness report: cannot read {}: {e}",
+                transcript.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let events = match modem_harness::transcript::parse_jsonl(&text) {
+        Ok(ev) => ev,
+        Err(e) => {
+            eprintln!(
+                "modem-harness report: {} is not a JSONL transcript: {e}",
+                transcript.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let out = output.unwrap_or_else(|| transcript.with_extension("html"));
+    let meta = report::Meta {
+        title: transcript
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        source: transcript.display().to_string(),
+    };
+    if let Err(e) = std::fs::write(&out, report::render(&meta, &events)) {
+        eprintln!("modem-harness report: cannot write {}: {e}", out.display());
+        return ExitCode::from(2);
+    }
+    println!("{} events -> {}", events.len(), out.display());
+    ExitCode::SUCCESS
 }
 
 async fn run_features(runs: Vec<RunOptions>) -> ExitCode {

@@ -13,8 +13,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tracing::{info, warn};
 
+use crate::inject::Injector;
 use crate::modem::Request;
-use crate::sim::Injector;
 
 /// Longest request line accepted; a fault is a few words.
 const MAX_REQUEST: usize = 1024;

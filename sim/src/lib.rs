@@ -9,9 +9,11 @@ pub mod at;
 pub mod broker;
 pub mod control;
 pub mod dialect;
+pub mod drops;
 pub mod fleet;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod inject;
 pub mod modem;
 pub mod net;
 pub mod sim;

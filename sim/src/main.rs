@@ -99,6 +99,26 @@ struct Cli {
     #[arg(long)]
     tls_client_auth: bool,
 
+    /// The embedded broker keeps up to N QoS 1/2 messages per client above those in flight
+    /// (more are dropped and counted), and drops (and counts) QoS 0 messages for a client with
+    /// N packets waiting: Mosquitto's max_queued_messages, same default.
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    broker_max_queued_messages: u64,
+
+    /// QoS 1/2 messages the embedded broker has in flight to one client at a time:
+    /// Mosquitto's max_inflight_messages, same default.
+    #[arg(long, value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(1..=65535))]
+    broker_max_inflight_messages: u64,
+
+    /// Back-pressure: a publisher whose messages fill a subscriber's queue past half is not
+    /// read until it drains, as long as that subscriber keeps taking messages; one that takes
+    /// nothing for SECS holds nobody (its messages are dropped and counted). 0: never hold a
+    /// publisher (Mosquitto's behaviour).
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_secs)]
+    broker_publisher_hold: f64,
+
     /// Serve the fault-injection control socket here (mode 0600; `modem-sim inject --control
     /// PATH <fault>`). Default: a private temporary directory, named in the banner and the
     /// ready file.
@@ -175,6 +195,13 @@ const EXAMPLES: &str = "Examples:
   modem-sim --timing my-network.toml --seed 7 # your own timing profile, repeatable jitter
 
 Exit: 0 after SIGINT/SIGTERM, 1 when startup fails, 2 on bad arguments.";
+
+fn parse_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=3600.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a number of seconds from 0 to 3600")),
+    }
+}
 
 fn parse_dialect(s: &str) -> Result<DialectKind, String> {
     s.parse()
@@ -324,6 +351,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         control,
         timing: cli.timing.clone(),
         seed,
+        broker_max_queued: cli.broker_max_queued_messages as usize,
+        broker_max_inflight: cli.broker_max_inflight_messages as usize,
+        broker_publisher_hold: std::time::Duration::from_secs_f64(cli.broker_publisher_hold),
     };
     let count = cli.count as usize;
     if count > 1 {

@@ -746,31 +746,203 @@ async fn garbage_bytes_close_the_link_and_the_broker_survives() {
     b.shutdown().await;
 }
 
+fn encode(packets: &[Packet]) -> Vec<u8> {
+    let mut out = BytesMut::new();
+    for p in packets {
+        p.write(&mut out, usize::MAX).unwrap();
+    }
+    out.to_vec()
+}
+
+/// CONNECT, 20 PUBLISHes and DISCONNECT as `pieces` writes: the subscriber must get all 20.
+async fn pipelined_publisher(b: &Broker, sub: &mut Raw, id: &str, bytes: &[u8], cut: usize) {
+    let mut raw = Raw::open(b).await;
+    raw.send_bytes(&bytes[..cut]).await;
+    raw.stream.flush().await.unwrap();
+    raw.send_bytes(&bytes[cut..]).await;
+    // The broker answers and closes; nothing else is sent.
+    while raw.recv().await.is_some() {}
+    for i in 0..20u8 {
+        let p = sub.recv_publish().await;
+        assert_eq!(p.payload[..], [i], "{id}: message {i} (cut at {cut})");
+    }
+}
+
 #[tokio::test]
-async fn slow_consumer_is_disconnected() {
+async fn packets_in_the_same_read_as_connect_are_handled() {
+    // MQTT 3.1.4: a client may send packets before it sees CONNACK.
+    let b = broker().await;
+    let (mut sub, _) = Raw::connected(&b, connect("sub")).await;
+    sub.subscribe("burst", QoS::AtMostOnce).await;
+    let mut packets = vec![Packet::Connect(connect("pub"))];
+    for i in 0..20u8 {
+        packets.push(Packet::Publish(Publish::new(
+            "burst",
+            QoS::AtMostOnce,
+            vec![i],
+        )));
+    }
+    packets.push(Packet::Disconnect);
+    let bytes = encode(&packets);
+    pipelined_publisher(&b, &mut sub, "one write", &bytes, bytes.len()).await;
+
+    // CONNECT + SUBSCRIBE in one write: CONNACK, then SUBACK at once, no later packet needed.
+    let mut raw = Raw::open(&b).await;
+    raw.send_bytes(&encode(&[
+        Packet::Connect(connect("both")),
+        Packet::Subscribe(Subscribe::new("x", QoS::AtLeastOnce)),
+    ]))
+    .await;
+    assert!(matches!(raw.recv().await, Some(Packet::ConnAck(_))));
+    assert!(matches!(raw.recv().await, Some(Packet::SubAck(_))));
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn packets_split_at_every_byte_give_the_same_result() {
+    let b = broker().await;
+    let (mut sub, _) = Raw::connected(&b, connect("sub")).await;
+    sub.subscribe("burst", QoS::AtMostOnce).await;
+    let mut packets = vec![Packet::Connect(connect("pub"))];
+    for i in 0..20u8 {
+        packets.push(Packet::Publish(Publish::new(
+            "burst",
+            QoS::AtMostOnce,
+            vec![i],
+        )));
+    }
+    packets.push(Packet::Disconnect);
+    let bytes = encode(&packets);
+    for cut in 1..bytes.len() {
+        pipelined_publisher(&b, &mut sub, "split", &bytes, cut).await;
+    }
+    // And CONNECT + SUBSCRIBE split anywhere: CONNACK then SUBACK.
+    let bytes = encode(&[
+        Packet::Connect(connect("both")),
+        Packet::Subscribe(Subscribe::new("x", QoS::AtLeastOnce)),
+    ]);
+    for cut in 1..bytes.len() {
+        let mut raw = Raw::open(&b).await;
+        raw.send_bytes(&bytes[..cut]).await;
+        raw.stream.flush().await.unwrap();
+        raw.send_bytes(&bytes[cut..]).await;
+        assert!(
+            matches!(raw.recv().await, Some(Packet::ConnAck(_))),
+            "cut {cut}"
+        );
+        assert!(
+            matches!(raw.recv().await, Some(Packet::SubAck(_))),
+            "cut {cut}"
+        );
+    }
+    assert_eq!(b.stats().dropped_qos0, 0);
+    b.shutdown().await;
+}
+
+/// A pipelining publisher sends `n` messages of 1 kB at `qos` to one subscriber that reads
+/// everything: nothing may be lost, the subscriber stays connected.
+async fn burst_to_reading_subscriber(qos: QoS, n: usize) {
+    let b = broker().await;
+    let mut events = b.events();
+    let (mut sub, _) = Raw::connected(&b, connect("reader")).await;
+    sub.subscribe("burst", qos).await;
+    let (mut publisher, _) = Raw::connected(&b, connect("flood")).await;
+    let payload = vec![b'p'; 1000];
+    let writer = tokio::spawn(async move {
+        let mut chunk = BytesMut::new();
+        for i in 0..n {
+            let mut p = Publish::new("burst", qos, payload.clone());
+            p.pkid = (i % 60000 + 1) as u16;
+            Packet::Publish(p).write(&mut chunk, usize::MAX).unwrap();
+            if chunk.len() > 64 * 1024 {
+                publisher.stream.write_all(&chunk).await.unwrap();
+                chunk.clear();
+            }
+        }
+        publisher.stream.write_all(&chunk).await.unwrap();
+        publisher
+    });
+    let mut got = 0;
+    while got < n {
+        match sub.recv().await {
+            Some(Packet::Publish(p)) => {
+                assert_eq!(p.payload.len(), 1000);
+                if qos == QoS::AtLeastOnce {
+                    sub.send(Packet::PubAck(PubAck::new(p.pkid))).await;
+                }
+                got += 1;
+            }
+            Some(other) => panic!("unexpected {other:?}"),
+            None => panic!("the subscriber was disconnected after {got} of {n}"),
+        }
+    }
+    let _publisher = writer.await.unwrap();
+    let stats = b.stats();
+    assert_eq!(
+        (stats.dropped_qos0, stats.dropped_queued),
+        (0, 0),
+        "{stats:?}"
+    );
+    assert!(
+        !std::iter::from_fn(|| events.try_recv().ok())
+            .any(|e| matches!(e, BrokerEvent::Disconnected { .. })),
+        "a link went down"
+    );
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_burst_to_a_reading_qos0_subscriber_loses_nothing() {
+    burst_to_reading_subscriber(QoS::AtMostOnce, 50_000).await;
+}
+
+#[tokio::test]
+async fn a_burst_to_a_reading_qos1_subscriber_loses_nothing() {
+    burst_to_reading_subscriber(QoS::AtLeastOnce, 50_000).await;
+}
+
+#[tokio::test]
+async fn a_subscriber_that_stops_reading_is_kept_and_its_drops_counted() {
+    // Mosquitto's rule for QoS 0 (max_queued_messages packets waiting: drop), and a held
+    // publisher let go once the subscriber is found stalled.
     let b = broker_with(BrokerConfig {
-        outgoing_queue: 4,
+        max_queued: 50,
+        publisher_hold: Duration::from_millis(200),
         ..Default::default()
     })
     .await;
     let mut events = b.events();
     let (mut slow, _) = Raw::connected(&b, connect("slow")).await;
     slow.subscribe("flood", QoS::AtMostOnce).await;
-    // `slow` never reads again.
+    // `slow` does not read until the flood is over.
     let (mut publisher, _) = Raw::connected(&b, connect("pub")).await;
     let payload = "y".repeat(60 * 1024);
-    let flood = async {
-        loop {
-            publisher
-                .send(publish("flood", QoS::AtMostOnce, &payload, 0))
-                .await;
-        }
-    };
-    tokio::select! {
-        _ = flood => unreachable!(),
-        e = wait_event(&mut events, disconnected("slow")) => {
-            assert!(matches!(e, BrokerEvent::Disconnected { graceful: false, .. }));
+    for _ in 0..400 {
+        publisher
+            .send(publish("flood", QoS::AtMostOnce, &payload, 0))
+            .await;
+    }
+    // The publisher went through: it is read again and answers.
+    publisher.send(Packet::PingReq).await;
+    assert_eq!(publisher.recv().await, Some(Packet::PingResp));
+    let stats = b.stats();
+    assert!(stats.dropped_qos0 > 0, "{stats:?}");
+    assert!(stats.stalled_subscribers >= 1, "{stats:?}");
+    // The slow subscriber is still connected, and gets every message that was not dropped.
+    slow.send(Packet::PingReq).await;
+    let (mut received, mut pong) = (0u64, false);
+    while received + b.stats().dropped_qos0 < 400 || !pong {
+        match slow.recv().await {
+            Some(Packet::Publish(_)) => received += 1,
+            Some(Packet::PingResp) => pong = true,
+            other => panic!("unexpected {other:?} after {received}"),
         }
     }
+    assert_eq!(received + b.stats().dropped_qos0, 400, "{:?}", b.stats());
+    assert!(
+        !std::iter::from_fn(|| events.try_recv().ok())
+            .any(|e| matches!(e, BrokerEvent::Disconnected { .. })),
+        "a link went down"
+    );
     b.shutdown().await;
 }

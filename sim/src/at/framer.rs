@@ -4,6 +4,15 @@
 //! time because the meaning of the next bytes can depend on the answer to the previous line:
 //! after `AT+MPUBEX=...\r` the module prompts with `>` and the following bytes are raw payload,
 //! even when they arrived in the same read as the command.
+//!
+//! Line ends as drivers send them: `\r`, `\r\n` and a bare `\n` each end a command line, and
+//! an LF directly after a CR is the rest of that terminator, never a line or payload of its own.
+//! The family's manual (V1.6.7, notes section 13) tells hosts to end a prompt command with
+//! CR LF "避免待发送数据首字节 \n 被吞" (so that a first data byte `\n` is not swallowed): the
+//! module swallows one LF right after the CR, even when the bytes after it are prompted data.
+//! So `cmd\r\n` + `\nXYZ` and `cmd\n` + `\nXYZ` keep the payload's LF, `cmd\r` + `\nXYZ`
+//! loses it (fixtures/DIVERGENCES.md A23). With echo on, the terminator is echoed as it arrives:
+//! an LF in the same read as its CR is echoed before the line is answered.
 
 /// What the framer produced from the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +43,9 @@ pub struct Framer {
     max_line: usize,
     buf: Vec<u8>,
     mode: Mode,
+    /// The last byte taken off the wire ended a line with CR: an LF next is the rest of that
+    /// terminator (echoed, never a line or data). Survives [`Framer::expect_data`].
+    after_cr: bool,
 }
 
 /// Line buffer of the simulated module, in bytes. Neither seed gives the buffer size; it has
@@ -54,6 +66,7 @@ impl Framer {
             max_line,
             buf: Vec::new(),
             mode: Mode::Line,
+            after_cr: false,
         }
     }
 
@@ -90,6 +103,14 @@ impl Framer {
     /// `echo_out`. Returns `None` when `input` ran out first; the partial frame is kept.
     pub fn next_frame(&mut self, input: &mut &[u8], echo_out: &mut Vec<u8>) -> Option<Frame> {
         while let Some((&byte, rest)) = input.split_first() {
+            if std::mem::take(&mut self.after_cr) && byte == b'\n' {
+                // The LF of a CR LF pair, whatever mode the CR left us in.
+                *input = rest;
+                if self.echo {
+                    echo_out.push(byte);
+                }
+                continue;
+            }
             match self.mode {
                 Mode::Data { remaining } => {
                     let take = remaining.min(input.len());
@@ -110,6 +131,7 @@ impl Framer {
                         if self.echo {
                             echo_out.push(byte);
                         }
+                        self.end_of_line(byte, input, echo_out);
                     }
                 }
                 Mode::Line => {
@@ -125,14 +147,36 @@ impl Framer {
                     }
                     if !terminator {
                         self.buf.push(byte);
-                    } else if !self.buf.is_empty() {
+                        continue;
+                    }
+                    self.end_of_line(byte, input, echo_out);
+                    if !self.buf.is_empty() {
                         return Some(Frame::Line(std::mem::take(&mut self.buf)));
                     }
-                    // else: the LF of a CR LF pair, or a blank line: nothing to answer.
+                    // else: a blank line: nothing to answer.
                 }
             }
         }
         None
+    }
+
+    /// After a terminator byte: a CR's LF, when it is already here, is taken (and echoed) now,
+    /// so the echo of the whole terminator precedes the answer; otherwise the next byte is
+    /// checked for it when it comes.
+    fn end_of_line(&mut self, byte: u8, input: &mut &[u8], echo_out: &mut Vec<u8>) {
+        if byte != b'\r' {
+            return;
+        }
+        match input.split_first() {
+            Some((b'\n', rest)) => {
+                *input = rest;
+                if self.echo {
+                    echo_out.push(b'\n');
+                }
+            }
+            Some(_) => {}
+            None => self.after_cr = true,
+        }
     }
 }
 
@@ -247,5 +291,182 @@ mod tests {
         assert_eq!(frames, vec![Frame::Overflow]);
         assert!(f.buf.capacity() <= DEFAULT_MAX_LINE);
         assert_eq!(echo.len(), DEFAULT_MAX_LINE);
+    }
+
+    const EOLS: [&[u8]; 3] = [b"\r", b"\r\n", b"\n"];
+
+    /// A host of the framer that opens a prompt the way the dialects do: a line `P=<n>` asks
+    /// for `n` bytes of data. Feeds `chunks` one after another, as separate reads.
+    fn run_prompting(chunks: &[&[u8]]) -> (Vec<Frame>, Vec<u8>) {
+        let mut f = Framer::default();
+        let mut frames = Vec::new();
+        let mut echo = Vec::new();
+        for chunk in chunks {
+            let mut rest: &[u8] = chunk;
+            while let Some(frame) = f.next_frame(&mut rest, &mut echo) {
+                if let Frame::Line(line) = &frame {
+                    if let Some(n) = line.strip_prefix(b"P=") {
+                        f.expect_data(std::str::from_utf8(n).unwrap().parse().unwrap());
+                    }
+                }
+                frames.push(frame);
+            }
+            assert!(rest.is_empty());
+        }
+        (frames, echo)
+    }
+
+    /// `input` fed whole, byte by byte, and split in two at every position: the frames and the
+    /// echo are the same every time. Returns them.
+    fn same_at_every_split(input: &[u8]) -> (Vec<Frame>, Vec<u8>) {
+        let whole = run_prompting(&[input]);
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(run_prompting(&bytes), whole, "byte by byte");
+        for at in 0..=input.len() {
+            let (a, b) = input.split_at(at);
+            assert_eq!(run_prompting(&[a, b]), whole, "split at {at}");
+        }
+        whole
+    }
+
+    fn cat(parts: &[&[u8]]) -> Vec<u8> {
+        parts.concat()
+    }
+
+    #[test]
+    fn each_terminator_ends_one_line_at_every_split() {
+        for eol in EOLS {
+            let input = cat(&[b"AT", eol, b"ATI", eol, b"AT+CSQ", eol]);
+            let (frames, echo) = same_at_every_split(&input);
+            assert_eq!(
+                frames,
+                vec![
+                    Frame::Line(b"AT".to_vec()),
+                    Frame::Line(b"ATI".to_vec()),
+                    Frame::Line(b"AT+CSQ".to_vec())
+                ],
+                "eol {eol:?}"
+            );
+            // The terminator is echoed as it came, never doubled or dropped.
+            assert_eq!(echo, input, "eol {eol:?}");
+        }
+    }
+
+    #[test]
+    fn the_lf_of_a_crlf_in_the_same_read_is_echoed_before_the_line_is_answered() {
+        let mut f = Framer::default();
+        let mut input: &[u8] = b"AT\r\nATI\r\n";
+        let mut echo = Vec::new();
+        assert_eq!(
+            f.next_frame(&mut input, &mut echo),
+            Some(Frame::Line(b"AT".to_vec()))
+        );
+        // Everything up to the next command is consumed and echoed when the line is handed
+        // out, so the answer goes after `AT\r\n`, not between the CR and the LF.
+        assert_eq!(echo, b"AT\r\n");
+        assert_eq!(input, b"ATI\r\n");
+    }
+
+    #[test]
+    fn a_crlf_arriving_in_two_reads_is_still_one_terminator() {
+        let mut f = Framer::default();
+        let mut echo = Vec::new();
+        let mut first: &[u8] = b"AT\r";
+        assert_eq!(
+            f.next_frame(&mut first, &mut echo),
+            Some(Frame::Line(b"AT".to_vec()))
+        );
+        let mut second: &[u8] = b"\n";
+        assert_eq!(f.next_frame(&mut second, &mut echo), None);
+        assert_eq!(echo, b"AT\r\n");
+    }
+
+    #[test]
+    fn blank_lines_and_lone_lfs_make_no_frames() {
+        for input in [&b"\r\n\r\n"[..], b"\n\n", b"\r\r", b"\r\n\n\r"] {
+            let (frames, echo) = same_at_every_split(input);
+            assert!(frames.is_empty(), "{input:?}");
+            assert_eq!(echo, input);
+        }
+    }
+
+    /// The manual's rule (notes section 13): one LF right after the CR of a prompt command is
+    /// swallowed, whether it arrives with the command or after the prompt.
+    #[test]
+    fn after_a_prompt_the_rest_of_the_terminator_is_never_payload() {
+        for eol in EOLS {
+            let input = cat(&[b"P=5", eol, b"AB\r\nC", b"AT", eol]);
+            let (frames, _) = same_at_every_split(&input);
+            assert_eq!(
+                frames,
+                vec![
+                    Frame::Line(b"P=5".to_vec()),
+                    Frame::Data(b"AB\r\nC".to_vec()),
+                    Frame::Line(b"AT".to_vec())
+                ],
+                "eol {eol:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_payload_that_starts_with_lf_keeps_it_after_crlf_and_lf() {
+        for eol in [&b"\r\n"[..], b"\n"] {
+            let input = cat(&[b"P=4", eol, b"\nXYZ", b"AT", eol]);
+            let (frames, _) = same_at_every_split(&input);
+            assert_eq!(
+                frames,
+                vec![
+                    Frame::Line(b"P=4".to_vec()),
+                    Frame::Data(b"\nXYZ".to_vec()),
+                    Frame::Line(b"AT".to_vec())
+                ],
+                "eol {eol:?}"
+            );
+        }
+    }
+
+    /// `cmd\r` + `\nXYZ`: the module takes the LF for the rest of the terminator (the manual
+    /// warns of exactly this), so the payload is one byte short and takes the next byte sent.
+    #[test]
+    fn a_payload_that_starts_with_lf_loses_it_after_a_lone_cr() {
+        let input = b"P=4\r\nXYZW\r";
+        let (frames, echo) = same_at_every_split(input);
+        assert_eq!(
+            frames,
+            vec![Frame::Line(b"P=4".to_vec()), Frame::Data(b"XYZW".to_vec())]
+        );
+        assert_eq!(echo, b"P=4\r\n\r");
+    }
+
+    #[test]
+    fn payload_bytes_are_never_echoed_with_any_terminator() {
+        for eol in EOLS {
+            let input = cat(&[b"P=3", eol, b"\r>\0", b"AT", eol]);
+            let (frames, echo) = same_at_every_split(&input);
+            assert_eq!(frames[1], Frame::Data(b"\r>\0".to_vec()), "eol {eol:?}");
+            assert_eq!(echo, cat(&[b"P=3", eol, b"AT", eol]), "eol {eol:?}");
+        }
+    }
+
+    #[test]
+    fn a_cr_at_the_end_of_a_payload_does_not_eat_the_next_lf() {
+        let (frames, _) = same_at_every_split(b"P=2\r\nA\r\nAT\r");
+        assert_eq!(
+            frames,
+            vec![
+                Frame::Line(b"P=2".to_vec()),
+                Frame::Data(b"A\r".to_vec()),
+                Frame::Line(b"AT".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn an_overflowed_line_ended_by_crlf_leaves_no_blank_line() {
+        let mut f = Framer::new(true, 4);
+        let (frames, echo) = run(&mut f, b"AT+LONGLINE\r\nAT\r\n");
+        assert_eq!(frames, vec![Frame::Overflow, Frame::Line(b"AT".to_vec())]);
+        assert_eq!(echo, b"AT+L\r\nAT\r\n");
     }
 }

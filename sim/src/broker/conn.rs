@@ -6,6 +6,7 @@
 //! outgoing queue, timers and close signals. Writes are cancel-safe futures
 //! inside the select, so a client that stops reading can still be kicked.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{sleep_until, Instant};
 use tracing::{debug, info, warn};
 
-use super::router::{CloseReason, Link};
+use super::router::{CloseReason, Link, LinkState};
 use super::{topic, BrokerEvent, Inner};
 
 /// Stop reading from the socket while this much output is unsent, so a
@@ -102,8 +103,9 @@ where
         return;
     }
 
-    let (tx, out_rx) = mpsc::channel(inner.outgoing_queue.max(1));
+    let (tx, out_rx) = mpsc::channel(inner.limits.channel_capacity());
     let (kill_tx, kill_rx) = oneshot::channel();
+    let state = Arc::new(LinkState::default());
     let (conn_id, accepted) = {
         let mut router = inner.router.lock().expect("router lock");
         let conn_id = router.new_conn_id();
@@ -111,6 +113,7 @@ where
             conn_id,
             tx,
             kill: kill_tx,
+            state: state.clone(),
         };
         (
             conn_id,
@@ -131,6 +134,8 @@ where
         client_id: client_id.clone(),
         wbuf: BytesMut::new(),
         rbuf,
+        state,
+        holding: Vec::new(),
     };
     // CONNACK goes into the write buffer before anything from the queue
     // (MQTT-3.2.0-1: the first packet from the server is CONNACK).
@@ -279,6 +284,19 @@ struct Conn {
     client_id: String,
     wbuf: BytesMut,
     rbuf: BytesMut,
+    /// This link's own state, shared with the router.
+    state: Arc<LinkState>,
+    /// Links that our PUBLISHes left congested: this link is not read until they drain
+    /// (back-pressure), or until one is found stalled.
+    holding: Vec<Held>,
+}
+
+/// A congested link a publisher waits for.
+struct Held {
+    state: Arc<LinkState>,
+    /// Its `taken` count when the current wait began.
+    taken: u64,
+    since: Instant,
 }
 
 impl Conn {
@@ -303,8 +321,43 @@ impl Conn {
         let grace = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
         let mut last_rx = Instant::now();
         let mut needs_flush = false;
+        let drained = self.inner.drained.clone();
+        let low_water = self.inner.limits.low_water();
         loop {
-            let deadline = grace.map(|g| last_rx + g);
+            // Packets already buffered go first: those that came in the same read as CONNECT
+            // (MQTT 3.1.4 lets a client send them before CONNACK), and those behind a PUBLISH
+            // that held us.
+            let was_held = !self.holding.is_empty();
+            self.release_holds();
+            if was_held && self.holding.is_empty() {
+                // What the client sent meanwhile (a PINGREQ) was not read: not its fault.
+                last_rx = Instant::now();
+            }
+            while self.holding.is_empty() {
+                match Packet::read(&mut self.rbuf, self.inner.max_packet_size) {
+                    Ok(packet) => {
+                        last_rx = Instant::now();
+                        if let Err(end) = self.handle(packet) {
+                            return end;
+                        }
+                    }
+                    Err(CodecError::InsufficientBytes(_)) => break,
+                    Err(e) => return End::Protocol(format!("malformed packet: {e}")),
+                }
+            }
+            let held = !self.holding.is_empty();
+            // Registered before the congestion marks are read again, so a drain in between
+            // is not missed.
+            let notified = drained.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            self.release_holds();
+            let hold_check = self
+                .holding
+                .iter()
+                .map(|h| h.since + self.inner.publisher_hold)
+                .min();
+            let deadline = grace.map(|g| last_rx + g).filter(|_| !held);
             self.rbuf.reserve(4096);
             let room = self.wbuf.len() < WRITE_HIGH_WATER;
             let wbuf = &self.wbuf;
@@ -336,26 +389,91 @@ impl Conn {
                     return End::KeepAlive;
                 }
                 packet = out_rx.recv(), if room => match packet {
-                    Some(p) => self.queue(p),
+                    Some(p) => {
+                        self.state.taken.fetch_add(1, Ordering::Relaxed);
+                        self.queue(p);
+                        if self.state.congested.load(Ordering::Relaxed) && out_rx.len() <= low_water {
+                            self.inner.router.lock().expect("router lock").relieve(&self.client_id);
+                        }
+                    }
                     None => return End::Router(CloseReason::TakenOver),
                 },
-                n = reader.read_buf(&mut self.rbuf), if room => match n {
+                _ = &mut notified, if held => {}
+                _ = sleep_until(hold_check.unwrap_or_else(Instant::now)), if hold_check.is_some() => {
+                    self.check_stalled();
+                }
+                n = reader.read_buf(&mut self.rbuf), if room && !held => match n {
                     Ok(0) => return End::PeerClosed,
                     Err(e) => return End::Io(e),
-                    Ok(_) => loop {
-                        match Packet::read(&mut self.rbuf, self.inner.max_packet_size) {
-                            Ok(packet) => {
-                                last_rx = Instant::now();
-                                if let Err(end) = self.handle(packet) {
-                                    return end;
-                                }
-                            }
-                            Err(CodecError::InsufficientBytes(_)) => break,
-                            Err(e) => return End::Protocol(format!("malformed packet: {e}")),
-                        }
-                    },
+                    Ok(_) => {}
                 },
             }
+        }
+    }
+
+    /// Forgets the holds on links that have drained.
+    fn release_holds(&mut self) {
+        self.holding
+            .retain(|h| h.state.congested.load(Ordering::Relaxed));
+    }
+
+    /// A held link that took nothing from its queue for `publisher_hold` is not read by its
+    /// client: stop waiting for it (its messages are dropped and counted from now on, as
+    /// Mosquitto drops them), and hold nobody for it until it takes something again.
+    fn check_stalled(&mut self) {
+        let now = Instant::now();
+        let hold = self.inner.publisher_hold;
+        let mut stalled = 0;
+        self.holding.retain_mut(|h| {
+            if now < h.since + hold {
+                return true;
+            }
+            let taken = h.state.taken.load(Ordering::Relaxed);
+            if taken != h.taken {
+                // Slow, but reading: keep waiting.
+                h.taken = taken;
+                h.since = now;
+                return true;
+            }
+            h.state.stalled_at.store(taken + 1, Ordering::Relaxed);
+            stalled += 1;
+            false
+        });
+        if stalled > 0 {
+            info!(
+                client_id = self.client_id,
+                stalled,
+                "a subscriber took nothing for {hold:?}: no longer holding this publisher for it"
+            );
+            let mut router = self.inner.router.lock().expect("router lock");
+            for _ in 0..stalled {
+                router.count_hold(true);
+            }
+        }
+    }
+
+    /// Holds this publisher for the links its message left congested (not itself: it
+    /// could not read its own acknowledgements; not a link found stalled).
+    fn hold_for(&mut self, congested: Vec<Arc<LinkState>>) {
+        if self.inner.publisher_hold.is_zero() {
+            return;
+        }
+        let now = Instant::now();
+        for state in congested {
+            if Arc::ptr_eq(&state, &self.state)
+                || self.holding.iter().any(|h| Arc::ptr_eq(&h.state, &state))
+            {
+                continue;
+            }
+            let taken = state.taken.load(Ordering::Relaxed);
+            if state.stalled_at.load(Ordering::Relaxed) == taken + 1 {
+                continue;
+            }
+            self.holding.push(Held {
+                state,
+                taken,
+                since: now,
+            });
         }
     }
 
@@ -374,23 +492,37 @@ impl Conn {
                     return Err(End::Protocol(format!("invalid topic name {:?}", p.topic)));
                 }
                 let pkid = p.pkid;
-                match p.qos {
-                    QoS::AtMostOnce => router.publish(p),
+                let congested = match p.qos {
+                    QoS::AtMostOnce => {
+                        let congested = router.publish(p);
+                        drop(router);
+                        congested
+                    }
                     QoS::AtLeastOnce => {
                         // MQTT-4.3.2-2: PUBACK after taking ownership.
-                        router.publish(p);
+                        let congested = router.publish(p);
                         drop(router);
                         self.queue(Packet::PubAck(PubAck::new(pkid)));
+                        congested
                     }
                     QoS::ExactlyOnce => {
                         // MQTT-4.3.3-2: deliver once, PUBREC every time.
-                        if router.incoming_qos2(id, pkid) {
-                            router.publish(p);
+                        let congested = if router.incoming_qos2(id, pkid) {
+                            router.publish(p)
                         } else {
                             debug!(client_id = id, pkid, "duplicate QoS 2 PUBLISH not routed");
-                        }
+                            Vec::new()
+                        };
                         drop(router);
                         self.queue(Packet::PubRec(PubRec::new(pkid)));
+                        congested
+                    }
+                };
+                if !congested.is_empty() {
+                    let before = self.holding.len();
+                    self.hold_for(congested);
+                    if before == 0 && !self.holding.is_empty() {
+                        inner.router.lock().expect("router lock").count_hold(false);
                     }
                 }
             }

@@ -44,17 +44,22 @@ pub struct BrokerConfig {
     pub connect_timeout: Option<Duration>,
     /// Largest accepted packet remaining length; larger ones close the link.
     pub max_packet_size: usize,
-    /// Packets queued to one link before it counts as a slow consumer and
-    /// is disconnected.
-    pub outgoing_queue: usize,
-    /// Outbound QoS 1/2 messages in flight per session.
+    /// Outbound QoS 1/2 messages in flight per session: Mosquitto's
+    /// `max_inflight_messages` (mosquitto.conf(5), default 20).
     pub max_inflight: usize,
-    /// QoS 1/2 messages kept per session while offline or while the
-    /// inflight window is full; more are dropped (with a warning), after the
-    /// publisher already had its PUBACK. Mosquitto's `max_queued_messages`
-    /// defaults to 1000; ours is far larger so that a burst to a modem that
-    /// acknowledges one message at a time loses nothing, and still bounded.
-    pub session_queue: usize,
+    /// Mosquitto's `max_queued_messages` (mosquitto.conf(5), default 1000): QoS 1/2
+    /// messages kept per session above those in flight (while offline too); more are dropped
+    /// and counted, after the publisher had its PUBACK. QoS 0 messages are written unless the
+    /// client already has this many packets waiting, and dropped (counted) if it has, as
+    /// Mosquitto 2.0 does (`db__ready_for_flight`); they are not kept for offline sessions.
+    /// A link nothing is ever dropped for is never disconnected for being slow.
+    pub max_queued: usize,
+    /// Back-pressure (ours; Mosquitto has none): a publisher whose message leaves a
+    /// subscriber's queue more than half full is not read until that queue is down to a
+    /// quarter, so a burst to a client that reads loses nothing. A subscriber that takes
+    /// nothing from its queue for this long holds nobody (drops are counted instead). `ZERO`:
+    /// no back-pressure, Mosquitto's behaviour.
+    pub publisher_hold: Duration,
 }
 
 impl Default for BrokerConfig {
@@ -65,9 +70,9 @@ impl Default for BrokerConfig {
             allow_anonymous: false,
             connect_timeout: Some(Duration::from_secs(10)),
             max_packet_size: 1024 * 1024,
-            outgoing_queue: 1000,
-            max_inflight: 100,
-            session_queue: 100_000,
+            max_inflight: 20,
+            max_queued: 1000,
+            publisher_hold: Duration::from_secs(5),
         }
     }
 }
@@ -94,12 +99,31 @@ pub enum BrokerEvent {
     },
 }
 
+/// The broker's counters since it started (`modem-sim status`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BrokerStats {
+    /// QoS 0 messages dropped for a client that had `max_queued` packets waiting.
+    pub dropped_qos0: u64,
+    /// QoS 1/2 messages dropped for a session that had `max_queued` messages queued.
+    pub dropped_queued: u64,
+    /// Times a publisher was held (not read) because a subscriber's queue was past half full.
+    pub publisher_holds: u64,
+    /// Holds given up because the subscriber took nothing from its queue for
+    /// `publisher_hold`.
+    pub stalled_subscribers: u64,
+    /// Retained messages stored now.
+    pub retained: u64,
+}
+
 /// State shared by the handle, the accept loop and the connection tasks.
 pub(crate) struct Inner {
     accounts: Vec<(String, String)>,
     allow_anonymous: bool,
     max_packet_size: usize,
-    outgoing_queue: usize,
+    limits: Limits,
+    publisher_hold: Duration,
+    /// Woken when a congested link drains (the router's).
+    drained: Arc<tokio::sync::Notify>,
     local_addr: SocketAddr,
     router: Mutex<Router>,
     events: broadcast::Sender<BrokerEvent>,
@@ -126,15 +150,18 @@ impl Broker {
         let (guard, done) = mpsc::channel(1);
         let limits = Limits {
             max_inflight: cfg.max_inflight.max(1),
-            max_queued: cfg.session_queue,
+            max_queued: cfg.max_queued.max(1),
         };
+        let router = Router::new(limits, events.clone());
         let inner = Arc::new(Inner {
             accounts: cfg.accounts,
             allow_anonymous: cfg.allow_anonymous,
             max_packet_size: cfg.max_packet_size,
-            outgoing_queue: cfg.outgoing_queue,
+            limits,
+            publisher_hold: cfg.publisher_hold,
+            drained: router.drained(),
             local_addr,
-            router: Mutex::new(Router::new(limits, events.clone())),
+            router: Mutex::new(router),
             events,
             connect_timeout: watch::Sender::new(cfg.connect_timeout),
             shutdown: watch::Sender::new(false),
@@ -208,6 +235,11 @@ impl Broker {
             .lock()
             .expect("router lock")
             .kick(client_id)
+    }
+
+    /// The counters since the broker started: drops, held publishers, retained messages.
+    pub fn stats(&self) -> BrokerStats {
+        self.inner.router.lock().expect("router lock").stats()
     }
 
     /// Subscribe to broker events from now on.

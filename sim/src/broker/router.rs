@@ -7,16 +7,19 @@
 //! the protocol rules testable without sockets (the rumqttc/rumqttd split).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use rumqttc::mqttbytes::v4::{
     Packet, Publish, SubAck, Subscribe, SubscribeReasonCode, Unsubscribe,
 };
 use rumqttc::mqttbytes::QoS;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, Notify};
 use tracing::{debug, info, warn};
 
 use super::topic;
-use super::BrokerEvent;
+use super::{BrokerEvent, BrokerStats};
+use crate::drops::DropLog;
 
 /// Why the router asks a link to close.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,8 +28,20 @@ pub enum CloseReason {
     TakenOver,
     /// `Broker::kick_client` (fault injection).
     Kicked,
-    /// The link's outgoing queue was full: the client does not read.
-    SlowConsumer,
+}
+
+/// What a connection task and the router share about one live link.
+#[derive(Debug, Default)]
+pub struct LinkState {
+    /// Packets the connection task has taken from its queue so far: it grows while the client
+    /// reads, so a publisher held for this link can tell a slow reader from a dead one.
+    pub taken: AtomicU64,
+    /// The link's queue is past the high-water mark: publishers whose messages go to it are
+    /// not read until it drains to the low-water mark (back-pressure, see `conn.rs`).
+    pub congested: AtomicBool,
+    /// `taken + 1` when a held publisher found this link stalled (taking nothing for the
+    /// hold time); 0 never. Publishers are not held for it until it takes something again.
+    pub stalled_at: AtomicU64,
 }
 
 /// The router's handle on one live network connection.
@@ -38,6 +53,7 @@ pub struct Link {
     pub tx: mpsc::Sender<Packet>,
     /// Fired (or dropped) to make the connection task close the link.
     pub kill: oneshot::Sender<CloseReason>,
+    pub state: Arc<LinkState>,
 }
 
 impl Link {
@@ -103,22 +119,42 @@ impl Session {
     }
 }
 
-/// Limits for the router.
+/// Limits for the router, Mosquitto's (mosquitto.conf(5), 2.0): see
+/// [`BrokerConfig`](super::BrokerConfig).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Maximum outbound QoS 1/2 messages in flight per session.
+    /// Maximum outbound QoS 1/2 messages in flight per session (`max_inflight_messages`).
     pub max_inflight: usize,
-    /// Maximum QoS 1/2 messages queued per session (offline or window full);
-    /// beyond it new messages for that session are dropped.
+    /// Maximum QoS 1/2 messages queued per session above those in flight
+    /// (`max_queued_messages`); beyond it new ones for that session are dropped. QoS 0
+    /// messages are dropped for a client with this many packets waiting to be written.
     pub max_queued: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_inflight: 100,
+            max_inflight: 20,
             max_queued: 1000,
         }
+    }
+}
+
+impl Limits {
+    /// A link's queue this long holds its publishers (back-pressure)...
+    pub fn high_water(&self) -> usize {
+        (self.max_queued / 2).max(1)
+    }
+
+    /// ... until it is down to this.
+    pub fn low_water(&self) -> usize {
+        self.max_queued / 4
+    }
+
+    /// The capacity of a link's packet channel: the QoS 0 queue, the inflight window, and
+    /// room for the PUBRELs and retained messages that go around the limits.
+    pub fn channel_capacity(&self) -> usize {
+        self.max_queued + self.max_inflight + 64
     }
 }
 
@@ -139,6 +175,34 @@ pub struct Router {
     limits: Limits,
     next_conn_id: u64,
     next_auto_id: u64,
+    /// Woken whenever a congested link drains to its low-water mark.
+    drained: Arc<Notify>,
+    drops: Drops,
+}
+
+/// The broker's counters, and the rate limit of the log line about drops.
+#[derive(Debug, Default)]
+struct Drops {
+    stats: BrokerStats,
+    log: DropLog,
+}
+
+impl Drops {
+    fn dropped(&mut self, client_id: &str, qos: QoS, why: &str) {
+        match qos {
+            QoS::AtMostOnce => self.stats.dropped_qos0 += 1,
+            _ => self.stats.dropped_queued += 1,
+        }
+        if let Some((since, total)) = self.log.record(1) {
+            warn!(
+                client_id,
+                ?qos,
+                dropped = since,
+                total,
+                "{why}: message dropped (counted in modem-sim status; one line per 10 s)"
+            );
+        }
+    }
 }
 
 impl Router {
@@ -150,6 +214,39 @@ impl Router {
             limits,
             next_conn_id: 0,
             next_auto_id: 0,
+            drained: Arc::new(Notify::new()),
+            drops: Drops::default(),
+        }
+    }
+
+    /// Notified whenever a congested link drains (see [`LinkState::congested`]).
+    pub fn drained(&self) -> Arc<Notify> {
+        self.drained.clone()
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> BrokerStats {
+        let mut s = self.drops.stats;
+        s.retained = self.retained.len() as u64;
+        s
+    }
+
+    /// Counts a publisher held for a congested link, and one given up on.
+    pub fn count_hold(&mut self, stalled: bool) {
+        if stalled {
+            self.drops.stats.stalled_subscribers += 1;
+        } else {
+            self.drops.stats.publisher_holds += 1;
+        }
+    }
+
+    /// The connection task of `client_id` took packets from a congested queue: move what
+    /// waits into flight, and release the held publishers once the queue is short again.
+    pub fn relieve(&mut self, client_id: &str) {
+        let limits = self.limits;
+        if let Some(s) = self.sessions.get_mut(client_id) {
+            pump(s, client_id, limits);
+            uncongest(s, limits, &self.drained);
         }
     }
 
@@ -216,7 +313,7 @@ impl Router {
             })
             .collect();
         for packet in resend {
-            if !send(session, packet, &client_id) {
+            if !send(session, packet) {
                 break;
             }
         }
@@ -264,7 +361,10 @@ impl Router {
     /// at the highest granted QoS among them, 3.3.5) at
     /// min(publish QoS, subscription QoS) (MQTT-3.8.4-6 / section 4.3), with
     /// RETAIN cleared because it is a live delivery (MQTT-3.3.1-9).
-    pub fn publish(&mut self, publish: Publish) {
+    ///
+    /// Returns the links this message left congested (past their high-water mark): the
+    /// caller holds the publisher until they drain (back-pressure).
+    pub fn publish(&mut self, publish: Publish) -> Vec<Arc<LinkState>> {
         debug_assert!(topic::valid_topic(&publish.topic));
         let _ = self.events.send(BrokerEvent::Published {
             topic: publish.topic.clone(),
@@ -279,10 +379,14 @@ impl Router {
                 let mut stored = publish.clone();
                 stored.dup = false;
                 stored.pkid = 0;
+                // A copy of its own: a slice would keep the publisher's whole read buffer
+                // alive for as long as the message is retained.
+                stored.payload = bytes::Bytes::copy_from_slice(&publish.payload);
                 self.retained.insert(publish.topic.clone(), stored);
             }
         }
         let limits = self.limits;
+        let mut congested = Vec::new();
         for (client_id, session) in self.sessions.iter_mut() {
             let granted = session
                 .subscriptions
@@ -299,8 +403,11 @@ impl Router {
                 pkid: 0,
                 payload: publish.payload.clone(),
             };
-            deliver(session, out, client_id, limits);
+            if let Some(state) = deliver(session, out, client_id, limits, &mut self.drops) {
+                congested.push(state);
+            }
         }
+        congested
     }
 
     /// SUBSCRIBE: record valid filters and grant the requested QoS; refuse
@@ -335,7 +442,7 @@ impl Router {
             }
         }
         for p in retained {
-            deliver(session, p, client_id, limits);
+            deliver(session, p, client_id, limits, &mut self.drops);
         }
         SubAck::new(subscribe.pkid, codes)
     }
@@ -400,6 +507,7 @@ impl Router {
         if s.inflight.get(&pkid).is_some_and(expected) {
             s.inflight.remove(&pkid);
             pump(s, client_id, limits);
+            uncongest(s, limits, &self.drained);
         } else {
             debug!(client_id, pkid, "ack for unknown packet id ignored");
         }
@@ -428,24 +536,25 @@ fn max_qos(a: QoS, b: QoS) -> QoS {
     }
 }
 
-/// Hand a packet to the session's link. A full queue means the client is
-/// not reading: it is disconnected rather than buffered without bound.
-fn send(session: &mut Session, packet: Packet, client_id: &str) -> bool {
+/// Packets waiting in a link's channel.
+fn channel_len(link: &Link) -> usize {
+    link.tx.max_capacity() - link.tx.capacity()
+}
+
+/// Everything waiting for the client: queued QoS 1/2 messages and unwritten packets.
+fn queued(session: &Session) -> usize {
+    session.pending.len() + session.link.as_ref().map_or(0, channel_len)
+}
+
+/// Hand a packet to the session's link. Never disconnects: the callers keep within the
+/// channel's capacity (QoS 0 is dropped first, QoS 1/2 waits in `pending`).
+fn send(session: &mut Session, packet: Packet) -> bool {
     let Some(link) = &session.link else {
         return false;
     };
     match link.tx.try_send(packet) {
         Ok(()) => true,
-        Err(mpsc::error::TrySendError::Full(_)) => {
-            warn!(
-                client_id,
-                "outgoing queue full, disconnecting slow consumer"
-            );
-            if let Some(link) = session.link.take() {
-                link.close(CloseReason::SlowConsumer);
-            }
-            false
-        }
+        Err(mpsc::error::TrySendError::Full(_)) => false,
         Err(mpsc::error::TrySendError::Closed(_)) => {
             session.link = None;
             false
@@ -453,29 +562,68 @@ fn send(session: &mut Session, packet: Packet, client_id: &str) -> bool {
     }
 }
 
-/// Deliver one message at its final QoS to a session.
-fn deliver(session: &mut Session, publish: Publish, client_id: &str, limits: Limits) {
+/// Deliver one message at its final QoS to a session, the way Mosquitto 2.0 does
+/// (`src/database.c`, `db__ready_for_flight`: "For QoS 0 messages the choice is either
+/// 'inflight' or dropped. There is no queueing option"): QoS 0 is written unless the client
+/// already has `max_queued` packets waiting, and is not stored while it is offline (3.1.2.4);
+/// QoS 1/2 queue behind the inflight window, up to `max_queued` (mosquitto.conf(5),
+/// `max_queued_messages`). Every drop is counted. Returns the link's state when its queue is
+/// past the high-water mark.
+fn deliver(
+    session: &mut Session,
+    publish: Publish,
+    client_id: &str,
+    limits: Limits,
+    drops: &mut Drops,
+) -> Option<Arc<LinkState>> {
     if publish.qos == QoS::AtMostOnce {
-        // QoS 0 is not stored for offline sessions (optional, 3.1.2.4).
-        send(session, Packet::Publish(publish), client_id);
-        return;
+        let link = session.link.as_ref()?;
+        let full = channel_len(link) >= limits.max_queued
+            || (!send(session, Packet::Publish(publish)) && session.link.is_some());
+        if full {
+            drops.dropped(client_id, QoS::AtMostOnce, "the client's queue is full");
+        }
+    } else if session.pending.len() >= limits.max_queued {
+        drops.dropped(client_id, publish.qos, "the session's queue is full");
+    } else {
+        session.pending.push_back(publish);
+        pump(session, client_id, limits);
     }
-    if session.pending.len() >= limits.max_queued {
-        warn!(
-            client_id,
-            topic = publish.topic,
-            "session queue full, message dropped"
-        );
-        return;
+    let link = session.link.as_ref()?;
+    if link.state.congested.load(Ordering::Relaxed) {
+        return Some(link.state.clone());
     }
-    session.pending.push_back(publish);
-    pump(session, client_id, limits);
+    if queued(session) >= limits.high_water() {
+        debug!(client_id, queued = queued(session), "link congested");
+        link.state.congested.store(true, Ordering::Relaxed);
+        return Some(link.state.clone());
+    }
+    None
 }
 
-/// Move queued QoS 1/2 messages into flight while the link is up and the
-/// inflight window has room.
-fn pump(session: &mut Session, client_id: &str, limits: Limits) {
-    while session.link.is_some() && session.inflight.len() < limits.max_inflight {
+/// Clears the congestion mark once the queue is down to the low-water mark, and wakes the
+/// publishers held for it.
+fn uncongest(session: &mut Session, limits: Limits, drained: &Notify) {
+    let Some(link) = &session.link else {
+        return;
+    };
+    if link.state.congested.load(Ordering::Relaxed) && queued(session) <= limits.low_water() {
+        link.state.congested.store(false, Ordering::Relaxed);
+        drained.notify_waiters();
+    }
+    if session.pending.is_empty() && session.pending.capacity() > 64 {
+        session.pending.shrink_to(16);
+    }
+}
+
+/// Move queued QoS 1/2 messages into flight while the link is up, the inflight window has
+/// room and the link's channel too.
+fn pump(session: &mut Session, _client_id: &str, limits: Limits) {
+    while session.inflight.len() < limits.max_inflight {
+        match &session.link {
+            Some(link) if link.tx.capacity() > 0 => {}
+            _ => return,
+        }
         let Some(mut p) = session.pending.pop_front() else {
             return;
         };
@@ -485,7 +633,7 @@ fn pump(session: &mut Session, client_id: &str, limits: Limits) {
         };
         p.pkid = pkid;
         session.inflight.insert(pkid, Inflight::Publish(p.clone()));
-        if !send(session, Packet::Publish(p), client_id) {
+        if !send(session, Packet::Publish(p)) {
             return;
         }
     }
@@ -495,6 +643,7 @@ fn pump(session: &mut Session, client_id: &str, limits: Limits) {
 mod tests {
     use super::*;
     use rumqttc::mqttbytes::v4::SubscribeFilter;
+    use std::future::Future;
 
     struct TestLink {
         rx: mpsc::Receiver<Packet>,
@@ -517,6 +666,7 @@ mod tests {
             conn_id: r.new_conn_id(),
             tx,
             kill: ktx,
+            state: Arc::default(),
         };
         (link, TestLink { rx, kill: krx })
     }
@@ -765,15 +915,84 @@ mod tests {
     }
 
     #[test]
-    fn full_link_queue_disconnects_slow_consumer() {
-        let mut r = router();
-        let (l, mut t) = link(&mut r, 2);
+    fn full_link_queue_drops_qos0_counts_it_and_keeps_the_link() {
+        let mut r = router_with(Limits {
+            max_inflight: 2,
+            max_queued: 4,
+        });
+        let (l, mut t) = link(&mut r, Limits::default().channel_capacity());
         r.connect("slow", true, l);
         r.subscribe("slow", &sub(1, &[("t", QoS::AtMostOnce)]));
-        for _ in 0..3 {
-            r.publish(Publish::new("t", QoS::AtMostOnce, "x"));
+        let mut congested = 0;
+        for _ in 0..10 {
+            congested += r.publish(Publish::new("t", QoS::AtMostOnce, "x")).len();
         }
-        assert_eq!(t.kill.try_recv(), Ok(CloseReason::SlowConsumer));
+        // Mosquitto's rule: written while fewer than max_queued wait, dropped after.
+        assert_eq!(publishes(&mut t).len(), 4);
+        assert_eq!(r.stats().dropped_qos0, 6);
+        // Congested from the high-water mark (2) on.
+        assert_eq!(congested, 9);
+        assert!(t.kill.try_recv().is_err(), "the link must stay up");
+    }
+
+    #[test]
+    fn qos1_beyond_the_window_waits_then_beyond_the_queue_is_dropped() {
+        let mut r = router_with(Limits {
+            max_inflight: 2,
+            max_queued: 3,
+        });
+        let (_, mut t, _) = connect(&mut r, "s", true);
+        r.subscribe("s", &sub(1, &[("t", QoS::AtLeastOnce)]));
+        for i in 0..7 {
+            r.publish(Publish::new("t", QoS::AtLeastOnce, format!("{i}")));
+        }
+        // 2 in flight, 3 queued, 2 dropped and counted.
+        let first = publishes(&mut t);
+        assert_eq!(first.len(), 2);
+        assert_eq!(r.stats().dropped_queued, 2);
+        let mut got: Vec<_> = first.iter().map(|p| p.payload.clone()).collect();
+        let mut inflight: Vec<u16> = first.iter().map(|p| p.pkid).collect();
+        while let Some(pkid) = inflight.pop() {
+            r.puback("s", pkid);
+            for p in publishes(&mut t) {
+                inflight.push(p.pkid);
+                got.push(p.payload);
+            }
+        }
+        let got: Vec<&[u8]> = got.iter().map(|b| &b[..]).collect();
+        assert_eq!(got, [b"0", b"1", b"2", b"3", b"4"]);
+    }
+
+    #[test]
+    fn a_congested_link_is_released_when_it_drains() {
+        let mut r = router_with(Limits {
+            max_inflight: 2,
+            max_queued: 8,
+        });
+        let drained = r.drained();
+        let (l, mut t) = link(&mut r, Limits::default().channel_capacity());
+        let state = l.state.clone();
+        r.connect("s", true, l);
+        r.subscribe("s", &sub(1, &[("t", QoS::AtMostOnce)]));
+        for _ in 0..3 {
+            assert!(r
+                .publish(Publish::new("t", QoS::AtMostOnce, "x"))
+                .is_empty());
+        }
+        let held = r.publish(Publish::new("t", QoS::AtMostOnce, "x"));
+        assert_eq!(held.len(), 1);
+        assert!(Arc::ptr_eq(&held[0], &state));
+        let woken = drained.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        // Down to 2 (the low-water mark): released, and the waiters are woken.
+        t.rx.try_recv().unwrap();
+        t.rx.try_recv().unwrap();
+        r.relieve("s");
+        assert!(!state.congested.load(Ordering::Relaxed));
+        let waker = futures::task::noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(woken.as_mut().poll(&mut cx).is_ready());
     }
 
     #[test]

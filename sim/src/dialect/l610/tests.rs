@@ -834,3 +834,49 @@ fn deregister_register_sim_and_signal() {
     assert_eq!(r.take(fx), "");
     assert_eq!(r.send("AT+CSQ"), "\r\n+CSQ: 12,99\r\n\r\nOK\r\n");
 }
+
+// --- line ends as drivers send them (issue 10) ---
+
+/// `AT+GTSSLFILE` and the length-form `AT+MQTTPUB` after each line end: the file and the
+/// payload are exactly the bytes after the terminator (a lone CR swallows an LF right after
+/// it, so that payload starts otherwise: see framer.rs), and the next command is answered.
+#[test]
+fn prompted_payloads_are_exact_with_every_line_end() {
+    for eol in ["\r", "\r\n", "\n"] {
+        let payload: &[u8] = if eol == "\r" {
+            b"\r\n>\0\nX"
+        } else {
+            b"\n\r\n>\0X"
+        };
+        let mut r = Rig::new();
+        r.send("AT+GTSSLVER=4");
+        let mut input = format!("AT+GTSSLFILE=\"TRUSTFILE\",{}{eol}", payload.len()).into_bytes();
+        input.extend_from_slice(payload);
+        input.extend_from_slice(format!("AT{eol}").as_bytes());
+        assert_eq!(r.raw(&input), "\r\n>\r\nOK\r\n\r\nOK\r\n", "eol {eol:?}");
+        r.called();
+        r.send("AT+MQTTOPEN=1,\"h\",8883,0,60");
+        let Some(NetRequest::Open { tls: Some(tls), .. }) = r.net.last().cloned() else {
+            panic!("a TLS open: {:?}", r.net)
+        };
+        assert_eq!(tls.ca_pem.as_deref(), Some(payload), "eol {eol:?}");
+        r.event(NetEventKind::Connected);
+        assert_eq!(
+            r.event(NetEventKind::ConnAck(ConnectReturnCode::Success)),
+            "\r\n+MQTTOPEN: 1,1\r\n"
+        );
+
+        let mut input = format!("AT+MQTTPUB=1,\"t\",0,0,{}{eol}", payload.len()).into_bytes();
+        input.extend_from_slice(payload);
+        input.extend_from_slice(format!("AT{eol}").as_bytes());
+        assert_eq!(
+            r.raw(&input),
+            "\r\n>\r\nOK\r\n\r\n+MQTTPUB: 1,1\r\n\r\nOK\r\n",
+            "eol {eol:?}"
+        );
+        match r.last_op() {
+            Some(MqttOp::Publish { payload: got, .. }) => assert_eq!(&got[..], payload),
+            other => panic!("a publish: {other:?}"),
+        }
+    }
+}

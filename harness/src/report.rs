@@ -1,0 +1,721 @@
+//! `modem-harness report`: one self-contained HTML page (no network, no external assets) that
+//! shows a transcript on a time axis, like a logic analyser: a lane each for the host, the
+//! module, the broker and the faults; every UART line, prompt payload (hex when binary), MQTT
+//! packet and fault at its time; gaps drawn to scale, with a break for long silences; the
+//! failure, with the expected and the actual line, highlighted; each item expands to its raw
+//! bytes.
+//!
+//! Long runs are paged ([`PAGE_ROWS`] rows a page, the failure's page shown first) and an
+//! overview strip across the top maps the whole run; clicking it jumps to that time. The HTML
+//! is written with `maud`, which escapes every text it is given.
+
+use std::collections::VecDeque;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+use crate::transcript::{from_hex, Event, Kind};
+
+/// Rows a page: enough to read a scenario at a glance, few enough that a 10,000-line run opens
+/// at once (the browser lays out only the page on show).
+pub const PAGE_ROWS: usize = 400;
+
+/// A silence longer than this is drawn as a break, with its length written on it.
+const BREAK_US: u64 = 1_000_000;
+
+/// Below the break, a gap is drawn this many pixels per millisecond (1 s: 100 px).
+const PX_PER_MS: f64 = 0.1;
+
+/// Columns of the overview strip.
+const OVERVIEW_BUCKETS: u64 = 400;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    Host,
+    Module,
+    Broker,
+    Fault,
+    /// Across all lanes: notes and failures.
+    Wide,
+}
+
+impl Lane {
+    fn class(self) -> &'static str {
+        match self {
+            Lane::Host => "host",
+            Lane::Module => "module",
+            Lane::Broker => "broker",
+            Lane::Fault => "fault",
+            Lane::Wide => "wide",
+        }
+    }
+}
+
+fn lane(kind: &Kind) -> Lane {
+    match kind {
+        Kind::UartTx { .. } | Kind::UartTxData { .. } => Lane::Host,
+        Kind::UartRx { .. } => Lane::Module,
+        Kind::Mqtt { .. } => Lane::Broker,
+        Kind::Fault { .. } => Lane::Fault,
+        Kind::Note { .. } | Kind::Failure { .. } => Lane::Wide,
+    }
+}
+
+/// What a report is about, shown in its title bar.
+#[derive(Debug, Clone, Default)]
+pub struct Meta {
+    /// e.g. `check-driver: resumes after closed`.
+    pub title: String,
+    /// Where the transcript came from (a file, a scenario's `feature:line`).
+    pub source: String,
+}
+
+/// How each event is marked, worked out before rendering.
+#[derive(Debug, Clone, Copy, Default)]
+struct Marks {
+    /// A module line that repeats a command the host sent (the echo).
+    echo: bool,
+    /// The line the failure names as what came instead of the expected one.
+    actual: bool,
+}
+
+fn marks(events: &[Event]) -> Vec<Marks> {
+    let mut out = vec![Marks::default(); events.len()];
+    // Echoes, recognised as the vendor-log rendering does.
+    let mut pending: VecDeque<&str> = VecDeque::new();
+    for (i, e) in events.iter().enumerate() {
+        match &e.kind {
+            Kind::UartTx { text } => {
+                pending.push_back(text);
+                if pending.len() > 8 {
+                    pending.pop_front();
+                }
+            }
+            Kind::UartRx { text } => {
+                if let Some(j) = pending.iter().position(|c| *c == text) {
+                    pending.drain(..=j);
+                    out[i].echo = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    // The actual line of each failure: the last module line before it with that text.
+    for (i, e) in events.iter().enumerate() {
+        if let Kind::Failure {
+            actual: Some(actual),
+            ..
+        } = &e.kind
+        {
+            if let Some(j) = events[..i]
+                .iter()
+                .rposition(|p| matches!(&p.kind, Kind::UartRx { text } if text == actual))
+            {
+                out[j].actual = true;
+            }
+        }
+    }
+    out
+}
+
+/// `12.345678 s`.
+fn secs(t_us: u64) -> String {
+    format!("{}.{:06} s", t_us / 1_000_000, t_us % 1_000_000)
+}
+
+/// A gap for people: `850 µs`, `12.4 ms`, `3.20 s`, `2 min 5 s`.
+fn human_gap(us: u64) -> String {
+    if us < 1_000 {
+        format!("{us} µs")
+    } else if us < 1_000_000 {
+        format!("{:.1} ms", us as f64 / 1e3)
+    } else if us < 120_000_000 {
+        format!("{:.2} s", us as f64 / 1e6)
+    } else {
+        format!("{} min {} s", us / 60_000_000, (us / 1_000_000) % 60)
+    }
+}
+
+/// The bytes behind an event: the recorded wire bytes, else the text's own bytes.
+fn raw_bytes(e: &Event) -> (Vec<u8>, bool) {
+    if let Some(b) = e.hex.as_deref().and_then(from_hex) {
+        return (b, true);
+    }
+    let text = match &e.kind {
+        Kind::UartTx { text }
+        | Kind::UartTxData { text, .. }
+        | Kind::UartRx { text }
+        | Kind::Note { text } => text.clone(),
+        Kind::Mqtt { client, event } => format!("{client}: {event}"),
+        Kind::Fault { fault } => fault.clone(),
+        Kind::Failure { detail, .. } => detail.clone(),
+    };
+    (text.into_bytes(), false)
+}
+
+/// A classic hex dump: offset, 16 bytes in hex, then the printable ones.
+pub fn hex_dump(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    for (n, chunk) in bytes.chunks(16).enumerate() {
+        s.push_str(&format!("{:04x}  ", n * 16));
+        for i in 0..16 {
+            match chunk.get(i) {
+                Some(b) => s.push_str(&format!("{b:02x} ")),
+                None => s.push_str("   "),
+            }
+            if i == 7 {
+                s.push(' ');
+            }
+        }
+        s.push_str(" |");
+        s.extend(chunk.iter().map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '.'
+            }
+        }));
+        s.push_str("|\n");
+    }
+    if bytes.is_empty() {
+        s.push_str("(no bytes)\n");
+    }
+    s
+}
+
+/// Whether a payload is better shown as hex: control bytes other than CR, LF and tab, or
+/// bytes that are not UTF-8.
+fn is_binary(bytes: &[u8]) -> bool {
+    match std::str::from_utf8(bytes) {
+        Err(_) => true,
+        Ok(s) => s
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\r' | '\n' | '\t')),
+    }
+}
+
+/// The one line shown for an event.
+fn label(e: &Event) -> Markup {
+    match &e.kind {
+        Kind::UartTx { text } => html! { code { (text) } },
+        Kind::UartRx { text } if text.is_empty() => html! { span.dim { "(blank line)" } },
+        Kind::UartRx { text } => html! { code { (text) } },
+        Kind::UartTxData { text, len } => {
+            let bytes = e.hex.as_deref().and_then(from_hex);
+            match bytes {
+                Some(b) if is_binary(&b) => {
+                    let shown: String = b.iter().take(48).map(|x| format!("{x:02x} ")).collect();
+                    html! {
+                        span.tag { "payload " (len) " bytes, hex" }
+                        " " code { (shown.trim_end()) @if b.len() > 48 { " …" } }
+                    }
+                }
+                _ => html! { span.tag { "payload " (len) " bytes" } " " code { (text) } },
+            }
+        }
+        Kind::Mqtt { client, event } => html! { span.tag { (client) } " " code { (event) } },
+        Kind::Fault { fault } => html! { span.tag { "fault" } " " b { (fault) } },
+        Kind::Note { text } => html! { span.dim { "// " (text) } },
+        Kind::Failure {
+            step,
+            expected,
+            actual,
+            detail,
+        } => html! {
+            div.failhead { "✗ failed: " b { (step) } }
+            @if let Some(x) = expected { div { span.exp { "expected" } " " code { (x) } } }
+            @if let Some(a) = actual { div { span.act { "actual" } " " code { (a) } } }
+            pre.detail { (detail) }
+        },
+    }
+}
+
+struct Row<'a> {
+    index: usize,
+    event: &'a Event,
+    marks: Marks,
+    /// Time since the previous event.
+    gap_us: u64,
+}
+
+fn row(r: &Row) -> Markup {
+    let e = r.event;
+    let lane = lane(&e.kind);
+    let failure = matches!(e.kind, Kind::Failure { .. });
+    let mut class = format!("ev {}", lane.class());
+    if r.marks.echo {
+        class.push_str(" echo");
+    }
+    if r.marks.actual {
+        class.push_str(" actual");
+    }
+    if failure {
+        class.push_str(" failure");
+    }
+    let (bytes, wire) = raw_bytes(e);
+    let broke = r.gap_us > BREAK_US;
+    let pad = if broke {
+        0.0
+    } else {
+        (r.gap_us as f64 / 1000.0 * PX_PER_MS).min(100.0)
+    };
+    let id = if failure {
+        format!("failure-{}", r.index)
+    } else if r.marks.actual {
+        format!("actual-{}", r.index)
+    } else {
+        format!("e{}", r.index)
+    };
+    html! {
+        @if broke {
+            div.brk { span { "⋯ " (human_gap(r.gap_us)) " of silence ⋯" } }
+        }
+        div.row id=(id) style=(format!("padding-top:{pad:.0}px")) {
+            div.t title=(format!("+{} after the previous event", human_gap(r.gap_us))) {
+                (secs(e.t_us))
+            }
+            details class=(class) {
+                summary { (label(e)) }
+                div.raw {
+                    div.dim {
+                        @if wire { (bytes.len()) " bytes on the wire" }
+                        @else { (bytes.len()) " bytes of the recorded text (no wire bytes recorded)" }
+                    }
+                    pre { (hex_dump(&bytes)) }
+                }
+            }
+        }
+    }
+}
+
+/// The overview strip: each lane's activity across the whole run, faults and failures as
+/// marks. Drawn as SVG, one rectangle per busy bucket.
+fn overview(events: &[Event], total_us: u64) -> Markup {
+    let lanes = [Lane::Host, Lane::Module, Lane::Broker, Lane::Fault];
+    let span = total_us.max(1);
+    let bucket =
+        |t: u64| (u128::from(t) * u128::from(OVERVIEW_BUCKETS - 1) / u128::from(span)) as u64;
+    let mut busy = vec![vec![0u32; OVERVIEW_BUCKETS as usize]; lanes.len()];
+    let mut fails = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let b = bucket(e.t_us) as usize;
+        match lane(&e.kind) {
+            Lane::Wide => {
+                if matches!(e.kind, Kind::Failure { .. }) {
+                    fails.push((b, i));
+                }
+            }
+            l => {
+                if let Some(k) = lanes.iter().position(|x| *x == l) {
+                    busy[k][b] += 1;
+                }
+            }
+        }
+    }
+    let w = OVERVIEW_BUCKETS;
+    html! {
+        svg #overview viewBox=(format!("0 0 {w} 44")) preserveAspectRatio="none"
+            data-total-us=(span) role="img" aria-label="overview of the whole run; click to jump" {
+            @for (k, l) in lanes.iter().enumerate() {
+                @for (b, n) in busy[k].iter().enumerate() {
+                    @if *n > 0 {
+                        rect class=(l.class()) x=(b) y=(k * 11 + 1) width="1" height="9" {}
+                    }
+                }
+            }
+            @for (b, _) in &fails {
+                rect.failmark x=(b) y="0" width="2" height="44" {}
+            }
+        }
+    }
+}
+
+/// Renders `events` as one self-contained HTML page.
+pub fn render(meta: &Meta, events: &[Event]) -> String {
+    let marks = marks(events);
+    let total_us = events.iter().map(|e| e.t_us).max().unwrap_or(0);
+    let count = |l: Lane| events.iter().filter(|e| lane(&e.kind) == l).count();
+    let failures: Vec<(usize, &Event)> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e.kind, Kind::Failure { .. }))
+        .collect();
+    let rows: Vec<Row> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| Row {
+            index: i,
+            event: e,
+            marks: marks[i],
+            gap_us: if i == 0 {
+                0
+            } else {
+                e.t_us.saturating_sub(events[i - 1].t_us)
+            },
+        })
+        .collect();
+    let pages: Vec<&[Row]> = rows.chunks(PAGE_ROWS).collect();
+    let first_page = failures
+        .first()
+        .map(|(i, _)| i / PAGE_ROWS)
+        .unwrap_or(0)
+        .min(pages.len().saturating_sub(1));
+    let status = if failures.is_empty() {
+        "no failure recorded"
+    } else {
+        "FAILED"
+    };
+    let doc = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (meta.title) " — modem-harness report" }
+                // Set before anything else runs, so an error anywhere below is caught.
+                script { (PreEscaped(ONERROR_JS)) }
+                style { (PreEscaped(CSS)) }
+                noscript { style { ".page[hidden]{display:block}" } }
+            }
+            body {
+                header {
+                    h1 { (meta.title) }
+                    div.meta {
+                        span class=(if failures.is_empty() { "ok" } else { "bad" }) { (status) }
+                        " · " (events.len()) " events over " (human_gap(total_us))
+                        " · host " (count(Lane::Host)) " · module " (count(Lane::Module))
+                        " · broker " (count(Lane::Broker)) " · faults " (count(Lane::Fault))
+                        @if !meta.source.is_empty() { " · " code { (meta.source) } }
+                    }
+                    @for (i, f) in &failures {
+                        @if let Kind::Failure { step, expected, actual, detail } = &f.kind {
+                            div.summary {
+                                a href=(format!("#failure-{i}")) { "✗ at " (secs(f.t_us)) ": " b { (step) } }
+                                @if let Some(x) = expected { div { span.exp { "expected" } " " code { (x) } } }
+                                @if let Some(a) = actual { div { span.act { "actual" } " " code { (a) } } }
+                                div.dim { (detail.lines().next().unwrap_or_default()) }
+                            }
+                        }
+                    }
+                    (overview(events, total_us))
+                    nav {
+                        button #prev type="button" { "◀ earlier" }
+                        span #pageno { "page " (first_page + 1) " of " (pages.len().max(1)) }
+                        button #next type="button" { "later ▶" }
+                        @if let Some((i, _)) = failures.first() {
+                            a.jump href=(format!("#failure-{i}")) { "go to the failure" }
+                        }
+                        span.legend {
+                            span.sw.host {} "host" span.sw.module {} "module"
+                            span.sw.broker {} "broker" span.sw.fault {} "fault"
+                        }
+                    }
+                    div.lanes {
+                        div.t { "time" } div { "host → module" } div { "module → host" }
+                        div { "broker" } div { "faults" }
+                    }
+                }
+                main {
+                    @if events.is_empty() { p.dim { "The transcript is empty." } }
+                    @for (p, page) in pages.iter().enumerate() {
+                        section.page #(format!("page-{p}"))
+                            data-t0=(page.first().map(|r| r.event.t_us).unwrap_or(0))
+                            data-t1=(page.last().map(|r| r.event.t_us).unwrap_or(0))
+                            hidden[p != first_page] {
+                            @for r in page.iter() { (row(r)) }
+                        }
+                    }
+                }
+                script { (PreEscaped(PAGE_JS)) }
+            }
+        }
+    };
+    doc.into_string()
+}
+
+/// Renders `events` into `dir/<stem>.html` (the directory is created) and returns the path.
+pub fn write(dir: &Path, stem: &str, meta: &Meta, events: &[Event]) -> io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{}.html", file_stem(stem)));
+    std::fs::write(&path, render(meta, events))?;
+    Ok(path)
+}
+
+/// `check-driver --html DIR`: one report per scenario, `DIR/check-driver-<n>-<name>.html`;
+/// each outcome's `report` is set to its path.
+pub fn write_check_reports(dir: &Path, outcomes: &mut [crate::check::Outcome]) -> io::Result<()> {
+    for (i, o) in outcomes.iter_mut().enumerate() {
+        let meta = Meta {
+            title: format!(
+                "check-driver: {} ({})",
+                o.name,
+                if o.passed { "passed" } else { "FAILED" }
+            ),
+            source: o
+                .fault
+                .as_ref()
+                .map(|f| format!("fault: {f}"))
+                .unwrap_or_default(),
+        };
+        let stem = format!("check-driver-{}-{}", i + 1, file_stem(o.name));
+        o.report = Some(write(dir, &stem, &meta, &o.timeline)?);
+    }
+    Ok(())
+}
+
+/// A file name from a scenario name: letters, digits, `-` and `_`; anything else becomes `-`.
+pub fn file_stem(name: &str) -> String {
+    let mut s = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+            s.push(c.to_ascii_lowercase());
+        } else if !s.ends_with('-') {
+            s.push('-');
+        }
+    }
+    let s = s.trim_matches(|c| c == '-' || c == '.').to_string();
+    if s.is_empty() {
+        "report".into()
+    } else {
+        s
+    }
+}
+
+/// Pulls the expected and the actual line out of the harness's device errors ("expected the
+/// modem to say `X`, but it said `Y`"; "... within 10s, but ..."), for a scenario's failure.
+pub fn expected_actual(detail: &str) -> (Option<String>, Option<String>) {
+    let first = detail.lines().next().unwrap_or_default();
+    let Some(rest) = first.split("expected the modem to say `").nth(1) else {
+        return (None, None);
+    };
+    let Some((expected, after)) = rest.split_once('`') else {
+        return (None, None);
+    };
+    let actual = after
+        .strip_prefix(", but it said `")
+        .and_then(|a| a.rsplit_once('`'))
+        .map(|(a, _)| a.to_string());
+    (Some(expected.to_string()), actual)
+}
+
+const ONERROR_JS: &str = r#"window.addEventListener('error',function(e){document.documentElement.setAttribute('data-script-error',String(e.message||e));});"#;
+
+const PAGE_JS: &str = r#"(function(){
+var root=document.documentElement;
+var pages=Array.prototype.slice.call(document.querySelectorAll('section.page'));
+var label=document.getElementById('pageno');
+var cur=0;pages.forEach(function(p,i){if(!p.hidden)cur=i;});
+function show(i){if(!pages.length)return;i=Math.max(0,Math.min(pages.length-1,i));pages[cur].hidden=true;pages[i].hidden=false;cur=i;label.textContent='page '+(i+1)+' of '+pages.length;}
+document.getElementById('prev').addEventListener('click',function(){show(cur-1);window.scrollTo(0,0);});
+document.getElementById('next').addEventListener('click',function(){show(cur+1);window.scrollTo(0,0);});
+function go(id){var el=document.getElementById(id);if(!el)return;var p=el.closest('section.page');if(p)show(pages.indexOf(p));var d=el.querySelector('details');if(d)d.open=true;el.scrollIntoView({block:'center'});}
+window.addEventListener('hashchange',function(){go(location.hash.slice(1));});
+if(location.hash)go(location.hash.slice(1));
+var ov=document.getElementById('overview');
+ov.addEventListener('click',function(ev){var r=ov.getBoundingClientRect();var t=(ev.clientX-r.left)/r.width*Number(ov.getAttribute('data-total-us'));
+for(var i=0;i<pages.length;i++){if(Number(pages[i].getAttribute('data-t1'))>=t||i==pages.length-1){show(i);break;}}
+var rows=pages[cur].querySelectorAll('.row');for(var j=0;j<rows.length;j++){var tt=parseFloat(rows[j].querySelector('.t').textContent)*1e6;if(tt>=t){rows[j].scrollIntoView({block:'center'});break;}}});
+document.addEventListener('keydown',function(ev){if(ev.key==='ArrowRight'&&ev.altKey)show(cur+1);if(ev.key==='ArrowLeft'&&ev.altKey)show(cur-1);});
+var m=document.createElement('div');m.id='report-ready';m.hidden=true;document.body.appendChild(m);
+root.setAttribute('data-report-ready','1');
+})();"#;
+
+const CSS: &str = r#"
+:root{--host:#1f6feb;--module:#2da44e;--broker:#8250df;--fault:#d4a72c;--bad:#cf222e;--bg:#fff;--fg:#1f2328;--dim:#656d76;--line:#d0d7de}
+*{box-sizing:border-box}
+body{margin:0;font:13px/1.35 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--fg);background:var(--bg)}
+header{position:sticky;top:0;z-index:2;background:#f6f8fa;border-bottom:1px solid var(--line);padding:8px 12px 0}
+h1{font-size:16px;margin:0 0 4px}
+.meta{color:var(--dim);margin-bottom:6px}
+.ok{color:#1a7f37;font-weight:600}.bad{color:var(--bad);font-weight:700}
+.summary{border-left:4px solid var(--bad);background:#ffebe9;padding:4px 8px;margin:4px 0}
+.summary a{color:var(--bad);text-decoration:none}
+#overview{display:block;width:100%;height:44px;background:#fff;border:1px solid var(--line);cursor:crosshair;margin:6px 0}
+#overview rect.host{fill:var(--host)}#overview rect.module{fill:var(--module)}#overview rect.broker{fill:var(--broker)}#overview rect.fault{fill:var(--fault)}#overview rect.failmark{fill:var(--bad)}
+nav{display:flex;gap:10px;align-items:center;margin:4px 0}
+nav button{font:inherit;padding:1px 8px}
+.jump{color:var(--bad);font-weight:600}
+.legend{margin-left:auto;color:var(--dim)}
+.sw{display:inline-block;width:10px;height:10px;margin:0 3px 0 10px;border-radius:2px}
+.sw.host{background:var(--host)}.sw.module{background:var(--module)}.sw.broker{background:var(--broker)}.sw.fault{background:var(--fault)}
+.lanes,.row{display:grid;grid-template-columns:8.5em repeat(4,minmax(0,1fr));column-gap:6px}
+.lanes{font-weight:600;color:var(--dim);padding:4px 0;border-top:1px solid var(--line)}
+main{padding:0 12px 40px}
+.row{align-items:start;background:linear-gradient(90deg,transparent 8.5em,transparent 8.5em);}
+.t{font:11px/1.9 ui-monospace,monospace;color:var(--dim);white-space:nowrap}
+.ev{grid-column:auto;border-left:3px solid;padding:1px 6px;margin:1px 0;border-radius:3px;min-width:0;overflow-wrap:anywhere}
+.ev summary{cursor:pointer;list-style:none}.ev summary::-webkit-details-marker{display:none}
+.ev.host{grid-column:2;border-color:var(--host);background:#ddf4ff}
+.ev.module{grid-column:3;border-color:var(--module);background:#dafbe1}
+.ev.broker{grid-column:4;border-color:var(--broker);background:#fbefff}
+.ev.fault{grid-column:5;border-color:var(--fault);background:#fff8c5;font-weight:600}
+.ev.wide{grid-column:2/6;border-color:var(--line);background:#f6f8fa}
+.ev.echo{opacity:.55}
+.ev.actual{outline:2px solid var(--bad);background:#ffebe9}
+.ev.failure{border-color:var(--bad);background:#ffebe9;border-left-width:6px}
+.failhead{color:var(--bad)}
+.exp{background:#1a7f37;color:#fff;border-radius:3px;padding:0 4px;font-size:11px}
+.act{background:var(--bad);color:#fff;border-radius:3px;padding:0 4px;font-size:11px}
+pre.detail{margin:4px 0;white-space:pre-wrap;font-size:11px}
+code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;white-space:pre-wrap}
+.tag{font-size:11px;color:var(--dim)}
+.dim{color:var(--dim)}
+.raw pre{margin:4px 0;font:11px/1.3 ui-monospace,monospace;white-space:pre;overflow-x:auto}
+.brk{margin:6px 0 2px 8.5em;text-align:center;color:var(--dim);background:repeating-linear-gradient(135deg,#eaeef2 0 6px,#fff 6px 12px);border-radius:3px;padding:2px}
+.brk span{background:#fff;padding:0 8px}
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(t_us: u64, kind: Kind) -> Event {
+        Event {
+            t_us,
+            kind,
+            hex: None,
+        }
+    }
+
+    #[test]
+    fn text_is_escaped_and_every_event_is_shown() {
+        let events = vec![
+            ev(
+                0,
+                Kind::UartTx {
+                    text: "AT+MPUB=\"a<b>\",0,0,\"</script><x>\"".into(),
+                },
+            ),
+            ev(
+                10,
+                Kind::UartRx {
+                    text: "+CME ERROR: 767".into(),
+                },
+            ),
+            ev(
+                5_000_000,
+                Kind::Fault {
+                    fault: "pdn-deact".into(),
+                },
+            ),
+            ev(
+                5_000_100,
+                Kind::Failure {
+                    step: "Then the modem says OK".into(),
+                    expected: Some("OK".into()),
+                    actual: Some("+CME ERROR: 767".into()),
+                    detail: "expected `OK` & more".into(),
+                },
+            ),
+        ];
+        let html = render(
+            &Meta {
+                title: "t<1>".into(),
+                source: String::new(),
+            },
+            &events,
+        );
+        assert!(!html.contains("<x>"), "unescaped text");
+        assert!(!html.contains("</script><x>"));
+        assert!(html.contains("&lt;/script&gt;&lt;x&gt;"));
+        assert!(html.contains("t&lt;1&gt;"));
+        assert!(html.contains("+CME ERROR: 767"));
+        assert!(html.contains("pdn-deact"));
+        assert!(html.contains("expected `OK` &amp; more"));
+        // The 5 s silence is a break, with its length.
+        assert!(html.contains("5.00 s of silence"), "{html}");
+        // The actual line is marked, and the failure has an anchor.
+        assert!(html.contains("ev module actual"));
+        assert!(html.contains("id=\"failure-3\""));
+        assert!(html.contains("href=\"#failure-3\""));
+        // No external assets.
+        for bad in ["src=\"http", "href=\"http", "@import", "url("] {
+            assert!(!html.contains(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn binary_payloads_show_as_hex_and_raw_bytes_are_dumped() {
+        let events = vec![Event {
+            t_us: 0,
+            kind: Kind::UartTxData {
+                text: "\\u{0}\\u{1}A".into(),
+                len: 3,
+            },
+            hex: Some("000141".into()),
+        }];
+        let html = render(&Meta::default(), &events);
+        assert!(html.contains("payload 3 bytes, hex"), "{html}");
+        assert!(html.contains("00 01 41"));
+        assert!(html.contains("0000  00 01 41"));
+        assert!(html.contains("3 bytes on the wire"));
+    }
+
+    #[test]
+    fn long_runs_are_paged_and_the_failure_page_is_shown_first() {
+        let mut events: Vec<Event> = (0..1000u64)
+            .map(|i| {
+                ev(
+                    i * 1000,
+                    Kind::UartRx {
+                        text: format!("line {i}"),
+                    },
+                )
+            })
+            .collect();
+        events.insert(
+            900,
+            ev(
+                899_500,
+                Kind::Failure {
+                    step: "s".into(),
+                    expected: None,
+                    actual: None,
+                    detail: "d".into(),
+                },
+            ),
+        );
+        let html = render(&Meta::default(), &events);
+        assert_eq!(html.matches("<section class=\"page\"").count(), 3);
+        let visible: Vec<&str> = html
+            .split("<section ")
+            .skip(1)
+            .filter(|s| !s[..s.find('>').unwrap()].contains("hidden"))
+            .collect();
+        assert_eq!(visible.len(), 1);
+        assert!(visible[0].starts_with("class=\"page\" id=\"page-2\""));
+        assert!(html.contains("line 999"));
+    }
+
+    #[test]
+    fn expected_and_actual_from_device_errors() {
+        let e = crate::device::DeviceError::Mismatch {
+            expected: "CONNACK OK".into(),
+            actual: "CLOSED".into(),
+            transcript: "recent transcript".into(),
+        };
+        assert_eq!(
+            expected_actual(&e.to_string()),
+            (Some("CONNACK OK".into()), Some("CLOSED".into()))
+        );
+        let e = crate::device::DeviceError::Timeout {
+            expected: "OK".into(),
+            waited: std::time::Duration::from_secs(1),
+            got: "it said nothing more".into(),
+            transcript: String::new(),
+        };
+        assert_eq!(expected_actual(&e.to_string()), (Some("OK".into()), None));
+        assert_eq!(expected_actual("boom"), (None, None));
+    }
+
+    #[test]
+    fn file_stems() {
+        assert_eq!(
+            file_stem("resumes after kick-idle (767)"),
+            "resumes-after-kick-idle-767"
+        );
+        assert_eq!(file_stem("../x"), "x");
+        assert_eq!(file_stem("°"), "report");
+    }
+}

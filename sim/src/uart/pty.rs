@@ -1,0 +1,127 @@
+//! The PTY transport: a pseudo-TTY in raw mode, with an optional symlink to its slave.
+
+use std::io;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use nix::sys::termios;
+use pty_process::{Pts, Pty};
+use tracing::{info, warn};
+
+/// Errors opening the PTY.
+#[derive(Debug, thiserror::Error)]
+pub enum UartError {
+    #[error("cannot open a pseudo-terminal: {0} (is /dev/ptmx available? at most /proc/sys/kernel/pty/max PTYs exist)")]
+    Open(#[from] pty_process::Error),
+    #[error("cannot configure the pseudo-terminal: {0}")]
+    Termios(#[from] nix::Error),
+    #[error("cannot create the link {path}: {source} (remove the file that is in the way, or pick another --link)")]
+    Link { path: PathBuf, source: io::Error },
+}
+
+/// An open PTY pair. The slave (`Pts`) stays open for the simulator's whole life: with no slave
+/// fd open, reads on the master fail with EIO whenever the driver closes its end.
+pub struct Uart {
+    pub pty: Pty,
+    _pts: Pts,
+    path: PathBuf,
+    link: Option<PathBuf>,
+}
+
+impl Uart {
+    /// Opens a PTY, makes the slave raw (no echo, no CR/LF translation by the kernel: the module
+    /// does its own echo), and optionally points `link` at it.
+    pub fn open(link: Option<&Path>) -> Result<Uart, UartError> {
+        let (pty, pts) = pty_process::open()?;
+        let path = nix::unistd::ttyname(pts.as_fd())?;
+        let mut t = termios::tcgetattr(pts.as_fd())?;
+        termios::cfmakeraw(&mut t);
+        termios::tcsetattr(pts.as_fd(), termios::SetArg::TCSANOW, &t)?;
+        let link = match link {
+            Some(l) => {
+                make_link(&path, l).map_err(|source| UartError::Link {
+                    path: l.to_path_buf(),
+                    source,
+                })?;
+                Some(l.to_path_buf())
+            }
+            None => None,
+        };
+        info!(tty = %path.display(), link = ?link, "UART ready");
+        Ok(Uart {
+            pty,
+            _pts: pts,
+            path,
+            link,
+        })
+    }
+
+    /// The slave path a driver opens, e.g. `/dev/pts/3`.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn link(&self) -> Option<&Path> {
+        self.link.as_deref()
+    }
+}
+
+/// A stale symlink from an earlier run is replaced; any other file is left alone.
+fn make_link(target: &Path, link: &Path) -> io::Result<()> {
+    match std::fs::symlink_metadata(link) {
+        Ok(m) if m.file_type().is_symlink() => std::fs::remove_file(link)?,
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "a file that is not a symlink exists there",
+            ))
+        }
+        Err(_) => {}
+    }
+    std::os::unix::fs::symlink(target, link)
+}
+
+impl Drop for Uart {
+    fn drop(&mut self) {
+        if let Some(l) = &self.link {
+            if let Err(e) = std::fs::remove_file(l) {
+                warn!(link = %l.display(), error = %e, "could not remove the link");
+            }
+        }
+    }
+}
+
+/// Lets the UART (which owns the PTY and the link file) be split like a stream.
+pub struct UartIo(pub Uart);
+
+impl tokio::io::AsyncRead for UartIo {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0.pty).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for UartIo {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0.pty).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0.pty).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0.pty).poll_shutdown(cx)
+    }
+}
