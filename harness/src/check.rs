@@ -588,7 +588,7 @@ pub fn report(outcomes: &[Outcome]) -> String {
     s
 }
 
-fn xml_escape(s: &str) -> String {
+pub(crate) fn xml_escape(s: &str) -> String {
     s.chars()
         .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
         .map(|c| match c {

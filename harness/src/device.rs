@@ -39,10 +39,14 @@ pub enum DeviceError {
     Io(#[from] io::Error),
     #[error("the device closed (end of file)")]
     Closed,
-    #[error("expected the modem to say `{expected}`, but it said `{actual}`\n{transcript}")]
+    #[error(
+        "expected the modem to say `{expected}`, but it said `{actual}`{detail}\n{transcript}"
+    )]
     Mismatch {
         expected: String,
         actual: String,
+        /// Which field differed ([`crate::pattern::differing_field`]), on a line of its own.
+        detail: String,
         transcript: String,
     },
     #[error("expected the modem to say `{expected}` within {waited:?}, but {got}\n{transcript}")]
@@ -494,7 +498,7 @@ impl Device {
         let item = self.next_meaningful(expected, timeout).await?;
         let ok = match &item {
             Item::Prompt => expected.trim() == ">",
-            Item::Line(l) => l == expected.as_bytes(),
+            Item::Line(l) => crate::pattern::matches(expected, l),
         };
         if ok {
             return Ok(());
@@ -503,9 +507,13 @@ impl Device {
             Item::Prompt => ">".to_string(),
             Item::Line(l) => show(&l),
         };
+        let detail = crate::pattern::differing_field(expected, &actual)
+            .map(|d| format!("\n  {d}"))
+            .unwrap_or_default();
         Err(DeviceError::Mismatch {
             expected: expected.to_string(),
             actual,
+            detail,
             transcript: self.transcript(),
         })
     }

@@ -5,6 +5,7 @@
 //! - [`device`]: the module's UART as a byte stream, with line and length-framed reads;
 //! - [`exchange`]: a vendor log excerpt parsed into send/expect steps;
 //! - [`mqtt`]: broker-side clients and an external Mosquitto;
+//! - [`pattern`]: the one matcher for expected lines, with `{}` wildcards;
 //! - [`world`] and [`steps`]: the cucumber world and step definitions;
 //! - [`runner`]: runs feature files with JUnit output and scenario counts, against the
 //!   simulator or (`modem-harness run`) an external device;
@@ -20,6 +21,7 @@ pub mod exchange;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod mqtt;
+pub mod pattern;
 pub mod replay;
 pub mod report;
 pub mod rewrite;

@@ -57,6 +57,9 @@ enum Cmd {
         /// Write each scenario's transcript (.jsonl and .log) into DIR.
         #[arg(long, value_name = "DIR")]
         transcripts: Option<PathBuf>,
+        /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
     },
     /// Run the @hardware scenarios against a device on a serial port, one at a time.
     ///
@@ -86,6 +89,9 @@ enum Cmd {
         /// Where each scenario's transcript (.jsonl and .log) goes.
         #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
         transcripts: PathBuf,
+        /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
         /// .feature files or directories of them.
         #[arg(default_value = "features")]
         features: Vec<PathBuf>,
@@ -94,8 +100,9 @@ enum Cmd {
     ///
     /// Without --port each log runs against a fresh in-process simulator (whose broker also
     /// accepts the log's own AT+MCONFIG account). Lines `//@ publish|subscribe|received|drop|
-    /// pdn-deact|connect-timeout ...` are the harness's actions between the lines (see
-    /// fixtures/replay/).
+    /// pdn-deact|connect-timeout|fault ...` are the harness's actions between the lines (see
+    /// fixtures/replay/). In an expected line `{}` matches any value within the line (a time,
+    /// an address, an IMEI): `+NITZ: {}`, `+CGPADDR: 1,"{}"`.
     #[command(after_help = EXIT)]
     Replay {
         /// Log files.
@@ -133,6 +140,9 @@ enum Cmd {
         /// Where each log's transcript (.jsonl and .log) goes.
         #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
         transcripts: PathBuf,
+        /// Write an HTML timeline per log into DIR (see `modem-harness report`).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
     },
     /// Check a driver under test: start a simulator and a broker, run COMMAND with MODEM_TTY,
     /// MODEM_BROKER_HOST, MODEM_BROKER_PORT, MODEM_MQTT_USER, MODEM_MQTT_PASSWORD,
@@ -222,8 +232,10 @@ async fn main() -> ExitCode {
             junit,
             concurrency,
             transcripts,
+            html,
         } => {
             let mut opts = RunOptions::new(path);
+            opts.html = html;
             opts.junit = junit;
             opts.concurrency = concurrency;
             opts.transcripts = transcripts;
@@ -237,6 +249,7 @@ async fn main() -> ExitCode {
             account,
             junit,
             transcripts,
+            html,
             features,
         } => {
             if let Err(e) = std::fs::metadata(&port) {
@@ -264,6 +277,7 @@ async fn main() -> ExitCode {
                     let mut o = RunOptions::new(path);
                     o.hardware = Some(hardware.clone());
                     o.transcripts = Some(transcripts.clone());
+                    o.html = html.clone();
                     // One JUnit file per feature path, merged below.
                     o.junit = junit.as_ref().map(|j| {
                         if n == 1 {
@@ -350,6 +364,7 @@ async fn main() -> ExitCode {
             seed,
             junit,
             transcripts,
+            html,
         } => {
             let target = Target {
                 port: port.map(|p| (p, baud)),
@@ -359,7 +374,14 @@ async fn main() -> ExitCode {
                 timing,
                 seed,
             };
-            replay_logs(&logs, &target, junit.as_deref(), &transcripts).await
+            replay_logs(
+                &logs,
+                &target,
+                junit.as_deref(),
+                &transcripts,
+                html.as_deref(),
+            )
+            .await
         }
     }
 }
@@ -452,6 +474,7 @@ async fn replay_logs(
     target: &Target,
     junit: Option<&Path>,
     transcripts: &Path,
+    html: Option<&Path>,
 ) -> ExitCode {
     let started = Instant::now();
     let mut results: Vec<(String, Result<Report, String>)> = Vec::new();
@@ -475,7 +498,8 @@ async fn replay_logs(
         println!("replay {name} ({} lines to replay)", log.lines.len());
         let mut progress = |line: &str| println!("{line}");
         match replay::replay(&log, target, &mut progress).await {
-            Ok(rep) => {
+            Ok(mut rep) => {
+                report::record_divergence(&rep);
                 let stem = path
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
@@ -491,6 +515,12 @@ async fn replay_logs(
                     "transcript: {}",
                     transcripts.join(format!("{stem}.log")).display()
                 );
+                if let Some(dir) = html {
+                    match report::write_replay_report(dir, &stem, &name, &mut rep) {
+                        Ok(p) => println!("report: {}", p.display()),
+                        Err(e) => eprintln!("modem-harness: cannot write the report: {e}"),
+                    }
+                }
                 results.push((name, Ok(rep)));
             }
             Err(e) => {

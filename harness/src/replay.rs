@@ -19,6 +19,10 @@
 //! say which module printed it. `harness/tests/replay.rs` replays seed 002's blocks (the
 //! Fibocom L610 guide, files named `002-*`) on the L610 and every other seed's on the Air780E.
 //!
+//! An expected line may hold `{}` for a value that differs per module and per moment (the
+//! time, an address, an IMEI): it matches one or more characters within the line, the rest is
+//! compared exactly ([`crate::pattern`], the matcher `run` and the features use too).
+//!
 //! Matching: each expected line must be the module's next line (blank lines and the echo of
 //! commands skipped), except that unsolicited lines (anything but `OK`, `ERROR`, `+CME ERROR`,
 //! `>`) may arrive up to [`WINDOW`] expected lines early or late: a URC races the answer of the
@@ -64,6 +68,10 @@ pub enum Directive {
     /// `//@ connect-timeout <n>ms`: the broker closes links that send no CONNECT in time
     /// (in-process simulator only).
     ConnectTimeout(Duration),
+    /// `//@ fault <fault>`: any fault of the simulator's table, written as `modem-sim inject`
+    /// takes it (`//@ fault sim-removed`, `//@ fault deregister`, `//@ fault signal 5`), injected
+    /// now (in-process simulator only). A real capture's "USIMDET与GND短接" or "拔掉天线".
+    Fault(Fault),
 }
 
 /// One meaningful line of a log.
@@ -154,6 +162,10 @@ fn parse_directive(name: &str, args: &str) -> Result<Directive, String> {
             payload: payload()?,
         }),
         "drop" => Ok(Directive::Drop),
+        "fault" => args
+            .parse::<Fault>()
+            .map(Directive::Fault)
+            .map_err(|e| format!("`//@ fault {args}`: {e}")),
         "pdn-deact" => Ok(Directive::PdnDeact),
         "connect-timeout" => {
             let digits = first.trim_end_matches(|c: char| c.is_ascii_alphabetic());
@@ -166,7 +178,7 @@ fn parse_directive(name: &str, args: &str) -> Result<Directive, String> {
             )))
         }
         other => Err(format!(
-            "unknown harness action `//@ {other}` (publish, subscribe, received, drop, pdn-deact, connect-timeout)"
+            "unknown harness action `//@ {other}` (publish, subscribe, received, drop, pdn-deact, connect-timeout, fault)"
         )),
     }
 }
@@ -178,9 +190,11 @@ fn is_final(line: &str) -> bool {
         || line.starts_with("+CMS ERROR")
 }
 
-/// Lines the module prints by itself, which may race the answers around them.
+/// Lines the module prints by itself, which may race the answers around them. A URC is known
+/// by its opening text: a line that starts with a `{}` wildcard (a bare IMEI or address) is an
+/// answer, matched in its place only, or it would take any line that came early.
 fn is_unsolicited(entry: &Entry) -> bool {
-    matches!(entry, Entry::Expect(l) if !is_final(l))
+    matches!(entry, Entry::Expect(l) if !is_final(l) && !l.starts_with(crate::pattern::WILDCARD))
 }
 
 /// The integers among a command's arguments: the declared payload length is one of them.
@@ -368,6 +382,9 @@ pub struct Divergence {
     pub line: usize,
     pub expected: String,
     pub actual: String,
+    /// Which field of the line differed ([`crate::pattern::differing_field`]), when the
+    /// module printed a line.
+    pub detail: Option<String>,
     pub log_context: String,
     /// The last lines of the UART transcript.
     pub transcript: String,
@@ -378,6 +395,9 @@ impl std::fmt::Display for Divergence {
         writeln!(f, "first divergence at {}:{}", self.log, self.line)?;
         writeln!(f, "  expected: {}", self.expected)?;
         writeln!(f, "  actual:   {}", self.actual)?;
+        if let Some(d) = &self.detail {
+            writeln!(f, "  {d}")?;
+        }
         writeln!(f, "the log around it:")?;
         write!(f, "{}", self.log_context)?;
         write!(f, "{}", self.transcript)
@@ -391,6 +411,8 @@ pub struct Report {
     pub transcript: Transcript,
     /// Entries replayed (up to the divergence).
     pub replayed: usize,
+    /// The HTML report written for this log (`--html`), named in the JUnit failure.
+    pub html: Option<std::path::PathBuf>,
 }
 
 impl Report {
@@ -470,6 +492,7 @@ pub async fn replay(
     }
     let (divergence, replayed) = result?;
     Ok(Report {
+        html: None,
         divergence,
         transcript,
         replayed,
@@ -479,7 +502,7 @@ pub async fn replay(
 fn entry_matches(entry: &Entry, item: &Item) -> bool {
     match (entry, item) {
         (Entry::Prompt, Item::Prompt) => true,
-        (Entry::Expect(e), Item::Line(l)) => e.as_bytes() == l.as_slice(),
+        (Entry::Expect(e), Item::Line(l)) => crate::pattern::matches(e, l),
         (Entry::Expect(e), Item::Prompt) => e.trim() == ">",
         _ => false,
     }
@@ -541,6 +564,7 @@ impl Run<'_> {
                 e => expected_text(e),
             },
             actual,
+            detail: None,
             log_context: self.log.around(l.no),
             transcript: self.device.transcript(),
         }
@@ -612,7 +636,14 @@ impl Run<'_> {
                 Item::Prompt => ">".to_string(),
                 Item::Line(l) => show(&l),
             };
-            return Ok(Some(self.divergence(i, actual)));
+            let detail = match &self.log.lines[i].entry {
+                Entry::Expect(e) => crate::pattern::differing_field(e, &actual),
+                _ => None,
+            };
+            return Ok(Some(Divergence {
+                detail,
+                ..self.divergence(i, actual)
+            }));
         }
     }
 
@@ -715,6 +746,13 @@ impl Run<'_> {
                     .await
                     .map_err(|e| ReplayError::Needs(e.to_string()))?;
             }
+            Directive::Fault(fault) => {
+                record.fault(fault.to_string());
+                self.sim("//@ fault")?
+                    .inject(fault.clone())
+                    .await
+                    .map_err(|e| ReplayError::Needs(e.to_string()))?;
+            }
             Directive::ConnectTimeout(dur) => {
                 record.fault(format!("broker closes links without CONNECT after {dur:?}"));
                 let sim = self.sim("//@ connect-timeout")?;
@@ -776,8 +814,13 @@ pub fn junit_xml(results: &[(String, Result<&Report, String>)], seconds: f64) ->
                     .as_ref()
                     .map(|d| d.to_string())
                     .unwrap_or_default();
+                let message = match &rep.html {
+                    Some(p) => format!("diverged (report: {})", p.display()),
+                    None => "diverged".into(),
+                };
                 s.push_str(&format!(
-                    ">\n<failure message=\"diverged\">{}</failure>\n<system-out>{}</system-out>\n</testcase>\n",
+                    ">\n<failure message=\"{}\">{}</failure>\n<system-out>{}</system-out>\n</testcase>\n",
+                    esc(&message),
                     esc(&d),
                     esc(&rep.transcript.to_vendor_log())
                 ));

@@ -3,7 +3,7 @@
 //! module, the broker and the faults; every UART line, prompt payload (hex when binary), MQTT
 //! packet and fault at its time; gaps drawn to scale, with a break for long silences; the
 //! failure, with the expected and the actual line, highlighted; each item expands to its raw
-//! bytes.
+//! bytes (carried as hex in `data-hex`, dumped by the page's script when the item opens).
 //!
 //! Long runs are paged ([`PAGE_ROWS`] rows a page, the failure's page shown first) and an
 //! overview strip across the top maps the whole run; clicking it jumps to that time. The HTML
@@ -154,36 +154,6 @@ fn raw_bytes(e: &Event) -> (Vec<u8>, bool) {
     (text.into_bytes(), false)
 }
 
-/// A classic hex dump: offset, 16 bytes in hex, then the printable ones.
-pub fn hex_dump(bytes: &[u8]) -> String {
-    let mut s = String::new();
-    for (n, chunk) in bytes.chunks(16).enumerate() {
-        s.push_str(&format!("{:04x}  ", n * 16));
-        for i in 0..16 {
-            match chunk.get(i) {
-                Some(b) => s.push_str(&format!("{b:02x} ")),
-                None => s.push_str("   "),
-            }
-            if i == 7 {
-                s.push(' ');
-            }
-        }
-        s.push_str(" |");
-        s.extend(chunk.iter().map(|&b| {
-            if b.is_ascii_graphic() || b == b' ' {
-                b as char
-            } else {
-                '.'
-            }
-        }));
-        s.push_str("|\n");
-    }
-    if bytes.is_empty() {
-        s.push_str("(no bytes)\n");
-    }
-    s
-}
-
 /// Whether a payload is better shown as hex: control bytes other than CR, LF and tab, or
 /// bytes that are not UTF-8.
 fn is_binary(bytes: &[u8]) -> bool {
@@ -254,36 +224,32 @@ fn row(r: &Row) -> Markup {
         class.push_str(" failure");
     }
     let (bytes, wire) = raw_bytes(e);
+    let bytes: &[u8] = &bytes;
     let broke = r.gap_us > BREAK_US;
     let pad = if broke {
         0.0
     } else {
         (r.gap_us as f64 / 1000.0 * PX_PER_MS).min(100.0)
     };
+    // Only what is linked to has an id.
     let id = if failure {
-        format!("failure-{}", r.index)
+        Some(format!("failure-{}", r.index))
     } else if r.marks.actual {
-        format!("actual-{}", r.index)
+        Some(format!("actual-{}", r.index))
     } else {
-        format!("e{}", r.index)
+        None
     };
+    // The raw bytes travel as hex in an attribute; the page's script draws the dump when the
+    // item is opened (a 10,000-line page stays small).
+    let pad = (pad >= 1.0).then(|| format!("padding-top:{pad:.0}px"));
     html! {
         @if broke {
             div.brk { span { "⋯ " (human_gap(r.gap_us)) " of silence ⋯" } }
         }
-        div.row id=(id) style=(format!("padding-top:{pad:.0}px")) {
-            div.t title=(format!("+{} after the previous event", human_gap(r.gap_us))) {
-                (secs(e.t_us))
-            }
-            details class=(class) {
+        div.row id=[id] style=[pad] {
+            div.t title=(format!("+{}", human_gap(r.gap_us))) { (secs(e.t_us)) }
+            details class=(class) data-hex=(crate::transcript::to_hex(bytes)) data-wire=(u8::from(wire)) {
                 summary { (label(e)) }
-                div.raw {
-                    div.dim {
-                        @if wire { (bytes.len()) " bytes on the wire" }
-                        @else { (bytes.len()) " bytes of the recorded text (no wire bytes recorded)" }
-                    }
-                    pre { (hex_dump(&bytes)) }
-                }
             }
         }
     }
@@ -464,6 +430,162 @@ pub fn write_check_reports(dir: &Path, outcomes: &mut [crate::check::Outcome]) -
     Ok(())
 }
 
+/// The failure a scenario's `after` hook sees, as text (`None` when it passed).
+pub fn failure_of(finished: &cucumber::event::ScenarioFinished) -> Option<String> {
+    use cucumber::event::ScenarioFinished as F;
+    match finished {
+        F::StepFailed(_, _, e) => {
+            let e = e.to_string();
+            Some(
+                e.strip_prefix("Step panicked. Captured output: ")
+                    .unwrap_or(&e)
+                    .to_string(),
+            )
+        }
+        F::BeforeHookFailed(_) => Some("the before hook failed".into()),
+        F::StepPassed | F::StepSkipped => None,
+    }
+}
+
+/// Records a scenario's failure in its transcript, with the expected and actual lines when
+/// the error names them; the step is filled in later ([`write_scenario_reports`]).
+pub fn record_failure(transcript: &crate::transcript::Transcript, error: String) {
+    let (expected, actual) = expected_actual(&error);
+    transcript.failure("", expected, actual, error);
+}
+
+/// A scenario's transcript kept for its report until the run's failures are known.
+#[derive(Debug, Clone)]
+pub struct Kept {
+    feature: String,
+    line: usize,
+    name: String,
+    stem: String,
+    transcript: crate::transcript::Transcript,
+}
+
+impl Kept {
+    /// `key`: the feature's path (as the runner prints it), the scenario's line and name.
+    pub fn new(
+        key: (String, usize, String),
+        stem: &str,
+        transcript: &crate::transcript::Transcript,
+    ) -> Kept {
+        Kept {
+            feature: key.0,
+            line: key.1,
+            name: key.2,
+            stem: stem.to_string(),
+            transcript: transcript.clone(),
+        }
+    }
+}
+
+/// After a `features` or `run` run: names each failure's step in its transcript (rewritten
+/// into `--transcripts`), writes every scenario's page into `--html`, sets each failure's
+/// `html`, and names the page in the JUnit failure message.
+pub fn write_scenario_reports(
+    opts: &crate::runner::RunOptions,
+    kept: &[Kept],
+    failures: &mut [crate::runner::FailureReport],
+) -> io::Result<()> {
+    let mut named: Vec<(String, usize, PathBuf)> = Vec::new();
+    for k in kept {
+        let failure = failures
+            .iter_mut()
+            .find(|f| f.feature == k.feature && f.line == k.line);
+        if let Some(f) = &failure {
+            k.transcript.fill_failure_step(&f.step);
+            if let Some(dir) = &opts.transcripts {
+                k.transcript.write(dir, &k.stem)?;
+            }
+        }
+        let Some(dir) = &opts.html else { continue };
+        let meta = Meta {
+            title: format!(
+                "{}: {}{}",
+                k.feature,
+                k.name,
+                if failure.is_some() { " (FAILED)" } else { "" }
+            ),
+            source: format!("{}:{}", k.feature, k.line),
+        };
+        let path = write(dir, &k.stem, &meta, &k.transcript.events())?;
+        if let Some(f) = failure {
+            f.html = Some(path.clone());
+            named.push((k.name.clone(), k.line, path));
+        }
+    }
+    if let (Some(junit), false) = (&opts.junit, named.is_empty()) {
+        let xml = std::fs::read_to_string(junit)?;
+        std::fs::write(junit, name_reports_in_junit(&xml, &named))?;
+    }
+    Ok(())
+}
+
+/// Appends ` (report: PATH)` to the failure message of each named scenario's test case in
+/// cucumber's JUnit XML (test cases are named `Scenario: NAME: PATH:LINE:COL`).
+fn name_reports_in_junit(xml: &str, named: &[(String, usize, PathBuf)]) -> String {
+    let mut xml = xml.to_string();
+    for (name, line, path) in named {
+        let needle = format!("Scenario: {}: ", crate::check::xml_escape(name));
+        let mut from = 0;
+        while let Some(i) = xml[from..].find(&needle) {
+            let at = from + i;
+            from = at + needle.len();
+            let tag_end = xml[at..].find('>').map_or(xml.len(), |e| at + e);
+            if !xml[at..tag_end].contains(&format!(":{line}:")) {
+                continue;
+            }
+            let case_end = xml[at..].find("</testcase>").map_or(xml.len(), |e| at + e);
+            let Some(m) = xml[at..case_end].find("message=") else {
+                break;
+            };
+            let quote_at = at + m + "message=".len();
+            let Some(quote) = xml[quote_at..].chars().next() else {
+                break;
+            };
+            if let Some(close) = xml[quote_at + 1..].find(quote) {
+                let insert = quote_at + 1 + close;
+                xml.insert_str(
+                    insert,
+                    &crate::check::xml_escape(&format!(" (report: {})", path.display())),
+                );
+            }
+            break;
+        }
+    }
+    xml
+}
+
+/// Records a replay's divergence in its transcript (before it is written).
+pub fn record_divergence(rep: &crate::replay::Report) {
+    if let Some(d) = &rep.divergence {
+        rep.transcript.failure(
+            format!("{}:{}", d.log, d.line),
+            Some(d.expected.clone()),
+            Some(d.actual.clone()),
+            d.to_string(),
+        );
+    }
+}
+
+/// `replay --html DIR`: the log's page, `DIR/<stem>.html`; sets `rep.html`.
+pub fn write_replay_report(
+    dir: &Path,
+    stem: &str,
+    log: &str,
+    rep: &mut crate::replay::Report,
+) -> io::Result<PathBuf> {
+    let meta = Meta {
+        title: format!("replay: {log}{}", if rep.ok() { "" } else { " (DIVERGED)" }),
+        source: log.to_string(),
+    };
+    let path = write(dir, stem, &meta, &rep.transcript.events())?;
+    rep.html = Some(path.clone());
+    Ok(path)
+}
+
 /// A file name from a scenario name: letters, digits, `-` and `_`; anything else becomes `-`.
 pub fn file_stem(name: &str) -> String {
     let mut s = String::new();
@@ -509,7 +631,10 @@ var cur=0;pages.forEach(function(p,i){if(!p.hidden)cur=i;});
 function show(i){if(!pages.length)return;i=Math.max(0,Math.min(pages.length-1,i));pages[cur].hidden=true;pages[i].hidden=false;cur=i;label.textContent='page '+(i+1)+' of '+pages.length;}
 document.getElementById('prev').addEventListener('click',function(){show(cur-1);window.scrollTo(0,0);});
 document.getElementById('next').addEventListener('click',function(){show(cur+1);window.scrollTo(0,0);});
-function go(id){var el=document.getElementById(id);if(!el)return;var p=el.closest('section.page');if(p)show(pages.indexOf(p));var d=el.querySelector('details');if(d)d.open=true;el.scrollIntoView({block:'center'});}
+function dump(h){var out='',n=h.length/2;for(var o=0;o<n;o+=16){var hx='',asc='';for(var i=0;i<16;i++){if(o+i<n){var b=parseInt(h.substr((o+i)*2,2),16);hx+=h.substr((o+i)*2,2)+' ';asc+=(b>=32&&b<127)?String.fromCharCode(b):'.';}else hx+='   ';if(i==7)hx+=' ';}out+=('000'+o.toString(16)).slice(-4)+'  '+hx+' |'+asc+'|\n';}return n?out:'(no bytes)\n';}
+function fill(d){if(!d.open||d.querySelector('.raw'))return;var h=d.getAttribute('data-hex')||'';var r=document.createElement('div');r.className='raw';var m=document.createElement('div');m.className='dim';m.textContent=(h.length/2)+(d.getAttribute('data-wire')==='1'?' bytes on the wire':' bytes of the recorded text (no wire bytes recorded)');var p=document.createElement('pre');p.className='dump';p.textContent=dump(h);r.appendChild(m);r.appendChild(p);d.appendChild(r);}
+document.addEventListener('toggle',function(ev){if(ev.target.tagName==='DETAILS')fill(ev.target);},true);
+function go(id){var el=document.getElementById(id);if(!el)return;var p=el.closest('section.page');if(p)show(pages.indexOf(p));var d=el.querySelector('details');if(d){d.open=true;fill(d);}el.scrollIntoView({block:'center'});}
 window.addEventListener('hashchange',function(){go(location.hash.slice(1));});
 if(location.hash)go(location.hash.slice(1));
 var ov=document.getElementById('overview');
@@ -518,6 +643,7 @@ for(var i=0;i<pages.length;i++){if(Number(pages[i].getAttribute('data-t1'))>=t||
 var rows=pages[cur].querySelectorAll('.row');for(var j=0;j<rows.length;j++){var tt=parseFloat(rows[j].querySelector('.t').textContent)*1e6;if(tt>=t){rows[j].scrollIntoView({block:'center'});break;}}});
 document.addEventListener('keydown',function(ev){if(ev.key==='ArrowRight'&&ev.altKey)show(cur+1);if(ev.key==='ArrowLeft'&&ev.altKey)show(cur-1);});
 var m=document.createElement('div');m.id='report-ready';m.hidden=true;document.body.appendChild(m);
+root.setAttribute('data-ready-ms',String(Math.round(performance.now())));
 root.setAttribute('data-report-ready','1');
 })();"#;
 
@@ -648,8 +774,8 @@ mod tests {
         let html = render(&Meta::default(), &events);
         assert!(html.contains("payload 3 bytes, hex"), "{html}");
         assert!(html.contains("00 01 41"));
-        assert!(html.contains("0000  00 01 41"));
-        assert!(html.contains("3 bytes on the wire"));
+        // The wire bytes, for the page's script to dump when the item opens.
+        assert!(html.contains("data-hex=\"000141\" data-wire=\"1\""));
     }
 
     #[test]
@@ -693,6 +819,7 @@ mod tests {
         let e = crate::device::DeviceError::Mismatch {
             expected: "CONNACK OK".into(),
             actual: "CLOSED".into(),
+            detail: "\n  the line differs: expected `CONNACK OK`, got `CLOSED`".into(),
             transcript: "recent transcript".into(),
         };
         assert_eq!(

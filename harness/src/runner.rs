@@ -35,6 +35,8 @@ pub struct RunOptions {
     pub hardware: Option<Hardware>,
     /// Where to write each scenario's transcript (`.jsonl` and `.log`).
     pub transcripts: Option<PathBuf>,
+    /// Where to write each scenario's HTML report (`crate::report`).
+    pub html: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -46,6 +48,7 @@ impl RunOptions {
             concurrency: 2,
             hardware: None,
             transcripts: None,
+            html: None,
         }
     }
 }
@@ -61,6 +64,8 @@ pub struct FailureReport {
     pub step: String,
     /// What went wrong: expected and actual lines and the transcript's last lines.
     pub error: String,
+    /// The scenario's HTML report (`--html`).
+    pub html: Option<PathBuf>,
 }
 
 /// Scenario counts of a run.
@@ -136,6 +141,9 @@ pub async fn run(opts: RunOptions) -> std::io::Result<Summary> {
     };
     let hw = opts.hardware.clone();
     let transcripts = opts.transcripts.clone();
+    let kept = Arc::new(Mutex::new(Vec::<crate::report::Kept>::new()));
+    let keep = kept.clone();
+    let html = opts.html.is_some();
     let writer = ModemWorld::cucumber()
         .max_concurrent_scenarios(concurrency)
         .with_writer(out)
@@ -152,8 +160,11 @@ pub async fn run(opts: RunOptions) -> std::io::Result<Summary> {
             });
             async {}.boxed_local()
         })
-        .after(move |f, _, sc, _, world| {
+        .after(move |f, _, sc, finished, world| {
             let dir = transcripts.clone();
+            let keep = keep.clone();
+            let failed = crate::report::failure_of(finished);
+            let key = (feature_path(f), sc.position.line, sc.name.clone());
             let stem = format!(
                 "{}-{}",
                 f.path
@@ -165,6 +176,14 @@ pub async fn run(opts: RunOptions) -> std::io::Result<Summary> {
             );
             async move {
                 if let Some(w) = world {
+                    if let Some(err) = failed {
+                        crate::report::record_failure(&w.transcript, err);
+                    }
+                    if html || dir.is_some() {
+                        if let Ok(mut k) = keep.lock() {
+                            k.push(crate::report::Kept::new(key, &stem, &w.transcript));
+                        }
+                    }
                     if let Some(dir) = dir {
                         if let Err(e) = w.transcript.write(&dir, &stem) {
                             eprintln!(
@@ -178,11 +197,14 @@ pub async fn run(opts: RunOptions) -> std::io::Result<Summary> {
             }
             .boxed_local()
         })
-        .filter_run(opts.features, filter)
+        .filter_run(opts.features.clone(), filter)
         .await;
     drop(writer);
     let c = counts.lock().map(|c| c.clone()).unwrap_or_default();
     let skipped = skipped.lock().map(|s| s.clone()).unwrap_or_default();
+    let kept = kept.lock().map(|k| k.clone()).unwrap_or_default();
+    let mut c = c;
+    crate::report::write_scenario_reports(&opts, &kept, &mut c.failures)?;
     Ok(Summary {
         passed: c.passed,
         failed: c.failed,
@@ -281,6 +303,9 @@ pub fn report(summary: &Summary) -> i32 {
                 println!("    seed section: {}", section.join(" "));
             }
             println!("    failed step: {}", f.step);
+            if let Some(p) = &f.html {
+                println!("    report: {}", p.display());
+            }
             for l in f.error.lines() {
                 println!("    {l}");
             }
@@ -369,6 +394,7 @@ impl<W: cucumber::World> Writer<W> for Counter {
                             .strip_prefix("Step panicked. Captured output: ")
                             .unwrap_or(error)
                             .to_string(),
+                        html: None,
                     });
                 }
                 failure.is_some()

@@ -140,6 +140,19 @@ impl Transcript {
         }
     }
 
+    /// Names the step of failures recorded without one (a scenario's after hook knows the
+    /// error, the runner's report the step).
+    pub fn fill_failure_step(&self, name: &str) {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for e in &mut g.events {
+            if let Kind::Failure { step, .. } = &mut e.kind {
+                if step.is_empty() {
+                    *step = name.to_string();
+                }
+            }
+        }
+    }
+
     /// Adds what a simulator's UART tap saw (both directions, at the tap's time stamps), split
     /// the way the host reads it: the module's bytes into lines and `>` prompts
     /// ([`crate::device::split_item`]), the host's into lines at CR or LF; the host's first write
@@ -318,9 +331,11 @@ pub fn render_vendor_log(events: &[Event]) -> String {
 
 /// Lowercase hex, two digits a byte, no separators.
 pub fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push_str(&format!("{b:02x}"));
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
     }
     s
 }

@@ -21,6 +21,8 @@ async fn main() {
         concurrency: 2,
         hardware: None,
         transcripts: Some(target.join("transcripts")),
+        // An HTML timeline per scenario, beside the JUnit file (modem-harness report).
+        html: Some(target.join("reports")),
     };
     match run(opts).await {
         Ok(summary) => {

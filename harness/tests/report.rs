@@ -36,6 +36,17 @@ fn unescape_default(s: &str) -> String {
         .replace("\\\\", "\\")
 }
 
+/// The summaries (what is shown before expanding) of the page's items of `class`.
+fn items<'a>(html: &'a str, class: &str) -> Vec<&'a str> {
+    html.split(&format!("<details class=\"{class}\""))
+        .skip(1)
+        .filter_map(|s| {
+            let s = &s[s.find("<summary>")? + "<summary>".len()..];
+            Some(&s[..s.find("</summary>")?])
+        })
+        .collect()
+}
+
 /// The browser: `$CHROMIUM`, else Debian's `chromium`.
 fn chromium() -> String {
     std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into())
@@ -130,19 +141,17 @@ async fn a_failing_driver_gets_a_report_per_scenario_that_a_browser_opens() {
 
     let html = std::fs::read_to_string(&page).unwrap();
     // The fault, in the fault lane.
-    assert!(
-        html.contains(
-            "<details class=\"ev fault\"><summary><span class=\"tag\">fault</span> <b>closed</b>"
-        ),
+    assert_eq!(
+        items(&html, "ev fault"),
+        ["<span class=\"tag\">fault</span> <b>closed</b>"],
         "{html}"
     );
     // The failing step, highlighted (a failure row, and the summary linking to it), with what
     // was expected.
-    let row = html
-        .find("<details class=\"ev wide failure\">")
-        .expect("a failure row");
-    assert!(html[row..].contains("<b>resumes after closed</b>"));
-    assert!(html[row..].contains("<span class=\"exp\">expected</span> <code>check/echo/out: echo "));
+    let failure = items(&html, "ev wide failure");
+    assert_eq!(failure.len(), 1, "{html}");
+    assert!(failure[0].contains("<b>resumes after closed</b>"));
+    assert!(failure[0].contains("<span class=\"exp\">expected</span> <code>check/echo/out: echo "));
     assert!(html.contains("<div class=\"summary\"><a href=\"#failure-"));
     // Every UART line the text report shows (-> driver, <- module), e.g. the module's CLOSED.
     let uart: Vec<String> = section
@@ -180,6 +189,24 @@ async fn a_failing_driver_gets_a_report_per_scenario_that_a_browser_opens() {
     assert!(!dom.contains("data-script-error="), "{dom}");
     // The script showed the failure's page and counted pages.
     assert!(dom.contains("page 1 of 1"), "{dom}");
+
+    // Opened at the failure (as the header's link does), the failure's item is expanded and
+    // the script has drawn its bytes as a hex dump.
+    let at = html.find("id=\"failure-").unwrap() + 4;
+    let id = &html[at..at + html[at..].find('"').unwrap()];
+    let profile = tempfile::tempdir().unwrap();
+    let url_page = PathBuf::from(format!("{}#{id}", page.display()));
+    let dom = browse(
+        &url_page,
+        profile.path(),
+        &["--virtual-time-budget=2000", "--dump-dom"],
+    )
+    .await;
+    assert!(!dom.contains("data-script-error="), "{dom}");
+    assert!(
+        dom.contains("<pre class=\"dump\">0000  6e 6f 20 65 63 68 6f 20  6f 6e 20 63"),
+        "the failure's detail (\"no echo on c...\") as a hex dump: {dom}"
+    );
 
     // And takes a screenshot of it.
     let shot = dir.path().join("report.png");
@@ -220,7 +247,10 @@ async fn report_renders_a_jsonl_transcript_and_refuses_other_files() {
     assert!(html.contains("<code>+CGATT: &lt;1&gt;</code>"));
     assert!(html.contains(&escaped("publish \"t\" \"x\"")));
     // The command's wire bytes, CR LF included.
-    assert!(html.contains("41 54 2b 43 47 41 54 54  3f 0d 0a"), "{html}");
+    assert!(
+        html.contains("data-hex=\"41542b43474154543f0d0a\" data-wire=\"1\""),
+        "{html}"
+    );
 
     let out_file = dir.path().join("x.html");
     let bad = dir.path().join("bad.jsonl");
@@ -238,4 +268,55 @@ async fn report_renders_a_jsonl_transcript_and_refuses_other_files() {
     let (code, out) = harness(&["report", "/nonexistent.jsonl"]).await;
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("cannot read /nonexistent.jsonl"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_diverged_replay_gets_a_page_naming_the_line_and_junit_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("extra.log");
+    // The module also prints +CGATT: 1 before OK: a divergence at line 2.
+    std::fs::write(&log, "AT+CGATT?\nOK\n").unwrap();
+    let junit = dir.path().join("junit.xml");
+    let tr = dir.path().join("tr");
+    let html = dir.path().join("html");
+    let (code, out) = harness(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--transcripts",
+        tr.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(code, 1, "{out}");
+    let page = html.join("extra.html");
+    assert!(
+        out.contains(&format!("report: {}\n", page.display())),
+        "{out}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains(&format!(
+            "<failure message=\"diverged (report: {})\">",
+            page.display()
+        )),
+        "{xml}"
+    );
+    let text = std::fs::read_to_string(&page).unwrap();
+    let failure = items(&text, "ev wide failure").concat();
+    assert!(
+        failure.contains(&format!("<b>{}:2</b>", escaped(log.to_str().unwrap()))),
+        "the log's line: {failure}"
+    );
+    assert!(failure.contains("<span class=\"exp\">expected</span> <code>OK</code>"));
+    assert!(failure.contains("<span class=\"act\">actual</span> <code>+CGATT: 1</code>"));
+    assert_eq!(items(&text, "ev module actual"), ["<code>+CGATT: 1</code>"]);
+    // The transcript on disk holds the failure too, so `report` can render it later.
+    let jsonl = std::fs::read_to_string(tr.join("extra.jsonl")).unwrap();
+    assert!(
+        jsonl.contains("\"kind\":\"failure\"") && jsonl.contains("\"expected\":\"OK\""),
+        "{jsonl}"
+    );
 }

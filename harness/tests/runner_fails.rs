@@ -1,5 +1,6 @@
 //! The scenario runner must be able to fail: a wrong expectation and an undefined step each
-//! make a failed scenario, and the summary is not ok.
+//! make a failed scenario, and the summary is not ok. With `html`, the failed scenario's page
+//! highlights the step with its expected and actual lines, and JUnit names the page.
 
 use modem_harness::runner::{run, RunOptions};
 
@@ -13,12 +14,14 @@ async fn wrong_answers_and_undefined_steps_fail_the_run() {
     )
     .unwrap();
     let junit = dir.path().join("junit.xml");
+    let html = dir.path().join("html");
     let summary = run(RunOptions {
         features: feature,
         junit: Some(junit.clone()),
         concurrency: 2,
         hardware: None,
         transcripts: None,
+        html: Some(html.clone()),
     })
     .await
     .unwrap();
@@ -30,4 +33,38 @@ async fn wrong_answers_and_undefined_steps_fail_the_run() {
             || xml.matches("<failure").count() + xml.matches("<skipped").count() >= 2,
         "{xml}"
     );
+
+    // A page per scenario; the failed ones are named in the summary and in the JUnit XML.
+    assert_eq!(std::fs::read_dir(&html).unwrap().count(), 3);
+    let wrong = summary
+        .failures
+        .iter()
+        .find(|f| f.scenario == "the module does not say this")
+        .expect("the wrong answer is a failure");
+    let page = wrong.html.clone().expect("its page");
+    assert_eq!(page, html.join("bad-3.html"));
+    assert!(
+        xml.contains(&format!("(report: {})", page.display())),
+        "{xml}"
+    );
+    let text = std::fs::read_to_string(&page).unwrap();
+    let row = text
+        .find("<details class=\"ev wide failure\"")
+        .expect("a failure row");
+    let failure = &text[row..];
+    assert!(
+        failure.contains("When the host runs:"),
+        "the step: {failure}"
+    );
+    assert!(failure
+        .contains("<span class=\"exp\">expected</span> <code>AirM2M_780E_V9999_LTE_AT</code>"));
+    assert!(
+        failure.contains("<span class=\"act\">actual</span> <code>AirM2M_780E_V1169_LTE_AT</code>")
+    );
+    // The module's line that came instead is outlined, and the command is there.
+    let actual = text
+        .find("<details class=\"ev module actual\"")
+        .expect("the actual line is marked");
+    assert!(text[actual..].contains("<summary><code>AirM2M_780E_V1169_LTE_AT</code></summary>"));
+    assert!(text.contains("<code>ATI</code>"));
 }
