@@ -61,6 +61,9 @@ pub struct ModemWorld {
     pub transcript: Transcript,
     /// How the broker's TLS side is set up; read by [`ModemWorld::start`].
     pub tls: TlsSetup,
+    /// The embedded broker also lets clients in without a user name; read by
+    /// [`ModemWorld::start`].
+    pub allow_anonymous: bool,
 }
 
 /// The TLS side of the broker a scenario starts (steps in `steps/tls.rs` fill it in).
@@ -99,6 +102,7 @@ impl ModemWorld {
             hw_broker: None,
             source: None,
             transcript: Transcript::new(),
+            allow_anonymous: false,
         }
     }
 
@@ -138,6 +142,7 @@ impl ModemWorld {
             ..SimConfig::default()
         };
         cfg.accounts.extend(extra_accounts.iter().cloned());
+        cfg.allow_anonymous = self.allow_anonymous;
         if mosquitto {
             let mut accounts = vec![(ROOT.0.to_string(), ROOT.1.to_string())];
             accounts.extend(extra_accounts);

@@ -73,6 +73,11 @@ struct Cli {
     #[arg(long, default_value = "luat123456")]
     mqtt_password: String,
 
+    /// The embedded broker also accepts clients without a user name: for drivers that never
+    /// send AT+MCONFIG (the Air780E then connects as its IMEI with no credentials).
+    #[arg(long)]
+    allow_anonymous: bool,
+
     /// Send every TLS connection (AT+SSLMIPSTART) to this broker instead of the embedded
     /// broker's TLS listener, e.g. mqtts://127.0.0.1:8883. --resolve still wins.
     #[arg(long, value_name = "URL", value_parser = parse_tls_broker)]
@@ -344,6 +349,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         resolve: cli.resolve.clone(),
         broker_bind: cli.broker_bind,
         accounts: vec![(cli.mqtt_user.clone(), cli.mqtt_password.clone())],
+        allow_anonymous: cli.allow_anonymous,
         identity: Identity {
             imei: cli.imei.clone(),
             ..Identity::default()

@@ -35,6 +35,9 @@ pub struct SimConfig {
     pub broker_bind: SocketAddr,
     /// The embedded broker's accounts.
     pub accounts: Vec<(String, String)>,
+    /// The embedded broker also accepts clients without a user name (a driver that never
+    /// sends `AT+MCONFIG` connects with the module's default: the IMEI, no credentials).
+    pub allow_anonymous: bool,
     pub identity: Identity,
     /// Route every TLS connection (`AT+SSLMIPSTART`) to this broker instead of the embedded
     /// TLS listener. `--resolve` still wins.
@@ -97,6 +100,7 @@ impl Default for SimConfig {
             resolve: Vec::new(),
             broker_bind: ([127, 0, 0, 1], 0).into(),
             accounts: vec![("root".into(), "luat123456".into())],
+            allow_anonymous: false,
             identity: Identity::default(),
             tls_broker: None,
             tls_bind: ([127, 0, 0, 1], 0).into(),
@@ -167,6 +171,7 @@ impl Network {
                 let bc = BrokerConfig {
                     bind: cfg.broker_bind,
                     accounts: cfg.accounts.clone(),
+                    allow_anonymous: cfg.allow_anonymous,
                     max_queued: cfg.broker_max_queued,
                     max_inflight: cfg.broker_max_inflight,
                     publisher_hold: cfg.broker_publisher_hold,

@@ -27,6 +27,14 @@ async fn simulated(
     Ok(w.start(!mosquitto.is_empty(), extra).await?)
 }
 
+/// The embedded broker as `modem-sim --allow-anonymous` runs it: a driver that never sends
+/// `AT+MCONFIG` connects with the module's default configuration (DIVERGENCES A25).
+#[given(regex = r"^a simulated Air780E whose broker allows anonymous clients$")]
+async fn simulated_anonymous(w: &mut ModemWorld) -> StepResult {
+    w.allow_anonymous = true;
+    Ok(w.start(false, vec![]).await?)
+}
+
 /// The Fibocom L610 (seed 002). "just powered on" leaves its boot URCs for the scenario to
 /// read; otherwise the line is synchronised with `AT` first and they are drained.
 #[given(

@@ -7,7 +7,8 @@
 //!
 //! Line ends as drivers send them: `\r`, `\r\n` and a bare `\n` each end a command line, and
 //! an LF directly after a CR is the rest of that terminator, never a line or payload of its own.
-//! The family's manual (V1.6.7, notes section 13) tells hosts to end a prompt command with
+//! The family's manual (V1.6.7, notes section 13; the CIPSEND page of luatos-doc-pool
+//! `Command_List/TCPIP/CIPSEND.md`, 注意事项 6) tells hosts to end a prompt command with
 //! CR LF "避免待发送数据首字节 \n 被吞" (so that a first data byte `\n` is not swallowed): the
 //! module swallows one LF right after the CR, even when the bytes after it are prompted data.
 //! So `cmd\r\n` + `\nXYZ` and `cmd\n` + `\nXYZ` keep the payload's LF, `cmd\r` + `\nXYZ`
@@ -24,7 +25,24 @@ pub enum Frame {
     /// The line grew past the buffer. The module answers `ERROR` at once and throws the rest of
     /// the line away, so a line without CR can never grow memory.
     Overflow,
+    /// A prompt started with [`Framer::expect_until_ctrl_z`] ended without its data: ESC
+    /// (0x1B) came, or more than `max` bytes came before the Ctrl-Z (0x1A).
+    Cancelled(Cancel),
 }
+
+/// Why a Ctrl-Z-ended prompt gave no data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancel {
+    /// The host sent ESC.
+    Escape,
+    /// More than the prompt's maximum came; the rest, up to Ctrl-Z or ESC, was dropped.
+    TooLong,
+}
+
+/// Ends a variable-length prompt and sends what came (the manual's "CTRL+Z(0x1A)发送").
+pub const CTRL_Z: u8 = 0x1A;
+/// Abandons a variable-length prompt (the manual's "ESC(0x1B)中止操作").
+pub const ESC: u8 = 0x1B;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Mode {
@@ -34,6 +52,12 @@ enum Mode {
     Data {
         remaining: usize,
     },
+    /// Raw bytes up to Ctrl-Z, at most `max` of them.
+    Until {
+        max: usize,
+    },
+    /// Past the maximum of a Ctrl-Z-ended prompt: drop bytes until Ctrl-Z or ESC.
+    UntilDiscard,
 }
 
 /// The module's line buffer plus its echo.
@@ -46,6 +70,8 @@ pub struct Framer {
     /// The last byte taken off the wire ended a line with CR: an LF next is the rest of that
     /// terminator (echoed, never a line or data). Survives [`Framer::expect_data`].
     after_cr: bool,
+    /// Bytes taken as prompted data so far, ever: how a prompt's idle timer sees progress.
+    taken: u64,
 }
 
 /// Line buffer of the simulated module, in bytes. Neither seed gives the buffer size; it has
@@ -67,6 +93,7 @@ impl Framer {
             buf: Vec::new(),
             mode: Mode::Line,
             after_cr: false,
+            taken: 0,
         }
     }
 
@@ -89,6 +116,14 @@ impl Framer {
         };
     }
 
+    /// Switches to raw data mode ended by Ctrl-Z: the bytes up to it form one [`Frame::Data`]
+    /// (the Ctrl-Z itself is dropped); ESC gives [`Frame::Cancelled`] instead, and so does a
+    /// Ctrl-Z after more than `max` bytes.
+    pub fn expect_until_ctrl_z(&mut self, max: usize) {
+        self.buf.clear();
+        self.mode = Mode::Until { max };
+    }
+
     /// Abandons a pending data prompt (a prompt timeout, for instance), returning what arrived.
     pub fn cancel_data(&mut self) -> Vec<u8> {
         self.mode = Mode::Line;
@@ -96,7 +131,20 @@ impl Framer {
     }
 
     pub fn in_data_mode(&self) -> bool {
-        matches!(self.mode, Mode::Data { .. })
+        matches!(
+            self.mode,
+            Mode::Data { .. } | Mode::Until { .. } | Mode::UntilDiscard
+        )
+    }
+
+    /// Whether the open prompt ends at Ctrl-Z (rather than after a length).
+    pub fn waits_for_ctrl_z(&self) -> bool {
+        matches!(self.mode, Mode::Until { .. } | Mode::UntilDiscard)
+    }
+
+    /// Bytes taken as prompted data since the framer was made.
+    pub fn data_taken(&self) -> u64 {
+        self.taken
     }
 
     /// Consumes bytes from the front of `input` until one frame is complete, appending echo to
@@ -116,6 +164,7 @@ impl Framer {
                     let take = remaining.min(input.len());
                     self.buf.extend_from_slice(&input[..take]);
                     *input = &input[take..];
+                    self.taken += take as u64;
                     if take == remaining {
                         self.mode = Mode::Line;
                         return Some(Frame::Data(std::mem::take(&mut self.buf)));
@@ -123,6 +172,41 @@ impl Framer {
                     self.mode = Mode::Data {
                         remaining: remaining - take,
                     };
+                }
+                Mode::Until { max } => {
+                    *input = rest;
+                    self.taken += 1;
+                    match byte {
+                        CTRL_Z => {
+                            self.mode = Mode::Line;
+                            return Some(Frame::Data(std::mem::take(&mut self.buf)));
+                        }
+                        ESC => {
+                            self.mode = Mode::Line;
+                            self.buf = Vec::new();
+                            return Some(Frame::Cancelled(Cancel::Escape));
+                        }
+                        _ if self.buf.len() >= max => {
+                            self.buf = Vec::new();
+                            self.mode = Mode::UntilDiscard;
+                        }
+                        _ => self.buf.push(byte),
+                    }
+                }
+                Mode::UntilDiscard => {
+                    *input = rest;
+                    self.taken += 1;
+                    match byte {
+                        CTRL_Z | ESC => {
+                            self.mode = Mode::Line;
+                            return Some(Frame::Cancelled(if byte == ESC {
+                                Cancel::Escape
+                            } else {
+                                Cancel::TooLong
+                            }));
+                        }
+                        _ => {}
+                    }
                 }
                 Mode::Discard => {
                     *input = rest;
@@ -308,6 +392,9 @@ mod tests {
                     if let Some(n) = line.strip_prefix(b"P=") {
                         f.expect_data(std::str::from_utf8(n).unwrap().parse().unwrap());
                     }
+                    if let Some(n) = line.strip_prefix(b"U=") {
+                        f.expect_until_ctrl_z(std::str::from_utf8(n).unwrap().parse().unwrap());
+                    }
                 }
                 frames.push(frame);
             }
@@ -468,5 +555,43 @@ mod tests {
         let (frames, echo) = run(&mut f, b"AT+LONGLINE\r\nAT\r\n");
         assert_eq!(frames, vec![Frame::Overflow, Frame::Line(b"AT".to_vec())]);
         assert_eq!(echo, b"AT+L\r\nAT\r\n");
+    }
+
+    #[test]
+    fn a_ctrl_z_prompt_ends_at_ctrl_z_and_esc_cancels_at_every_split() {
+        for eol in EOLS {
+            let input = cat(&[b"U=8", eol, b"a\r\n>\0\x1a", b"U=8", eol, b"xy\x1bAT", eol]);
+            let (frames, echo) = same_at_every_split(&input);
+            assert_eq!(
+                frames,
+                vec![
+                    Frame::Line(b"U=8".to_vec()),
+                    Frame::Data(b"a\r\n>\0".to_vec()),
+                    Frame::Line(b"U=8".to_vec()),
+                    Frame::Cancelled(Cancel::Escape),
+                    Frame::Line(b"AT".to_vec())
+                ],
+                "eol {eol:?}"
+            );
+            assert_eq!(echo, cat(&[b"U=8", eol, b"U=8", eol, b"AT", eol]));
+        }
+    }
+
+    #[test]
+    fn a_ctrl_z_prompt_past_its_maximum_drops_up_to_the_ctrl_z() {
+        let (frames, _) = same_at_every_split(b"U=3\r\nabcdefg\x1aAT\r");
+        assert_eq!(
+            frames,
+            vec![
+                Frame::Line(b"U=3".to_vec()),
+                Frame::Cancelled(Cancel::TooLong),
+                Frame::Line(b"AT".to_vec())
+            ]
+        );
+        let mut f = Framer::default();
+        f.expect_until_ctrl_z(3);
+        let (frames, _) = run(&mut f, &vec![b'z'; 1 << 20]);
+        assert!(frames.is_empty());
+        assert!(f.buf.capacity() <= 3, "bounded while dropping");
     }
 }

@@ -6,4 +6,4 @@ pub mod escape;
 pub mod framer;
 
 pub use command::{parse_line, render, split_args, Arg, Command, Form, ParseError};
-pub use framer::{Frame, Framer};
+pub use framer::{Cancel, Frame, Framer};

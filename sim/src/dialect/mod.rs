@@ -7,13 +7,15 @@ pub mod air780e;
 pub mod l610;
 pub mod params;
 #[cfg(test)]
+mod prompts;
+#[cfg(test)]
 mod props;
 pub mod v250;
 
 use std::fmt;
 use std::str::FromStr;
 
-use crate::at::{parse_line, Command, Frame, Framer};
+use crate::at::{parse_line, Cancel, Command, Frame, Framer};
 use crate::net::{NetEvent, NetRequest};
 
 /// The module families the simulator can be.
@@ -64,10 +66,44 @@ pub enum Effect {
 pub struct Out {
     effects: Vec<Effect>,
     echo: Option<bool>,
-    prompt: Option<usize>,
+    prompt: Option<(Prompt, Option<std::time::Duration>)>,
     cancel_prompt: bool,
     /// Output to show after a step's delay (see [`Out::later`]).
     later: Vec<(crate::timing::Step, Vec<Effect>)>,
+}
+
+/// What ends the data after a `>` prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prompt {
+    /// Exactly this many bytes, any byte values (the length forms).
+    Exact(usize),
+    /// Bytes up to Ctrl-Z (0x1A), at most this many; ESC (0x1B) abandons (the
+    /// variable-length forms).
+    UntilCtrlZ(usize),
+}
+
+/// Why a prompt ended without its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Abandoned {
+    /// No byte came for the prompt's idle time.
+    Timeout,
+    /// ESC in a Ctrl-Z-ended prompt.
+    Escape,
+    /// More bytes than the prompt takes before the Ctrl-Z.
+    TooLong,
+}
+
+/// Timer ids the [`Engine`] keeps for itself (a prompt's idle timer); a dialect's own ids
+/// stay below this range.
+const PROMPT_TIMERS: std::ops::Range<u64> = (1 << 62)..(1 << 62) + (1 << 32);
+
+/// The idle timer of the open prompt.
+#[derive(Debug, Clone, Copy)]
+struct PromptWatch {
+    id: u64,
+    idle: std::time::Duration,
+    /// [`Framer::data_taken`] when the timer was set.
+    seen: u64,
 }
 
 impl Out {
@@ -101,9 +137,19 @@ impl Out {
         self.echo = Some(on);
     }
 
-    /// Enters data mode: the next `len` bytes from the host are one [`Dialect::on_data`].
+    /// Enters data mode: the next `len` bytes from the host are one [`Dialect::on_data`]. No
+    /// idle timer: the dialect keeps its own (`AT+FSWRITE`'s documented `<timeout>`).
     pub fn expect_data(&mut self, len: usize) {
-        self.prompt = Some(len);
+        self.prompt = Some((Prompt::Exact(len), None));
+    }
+
+    /// Enters data mode as `prompt` says. When no byte comes for `idle` the prompt is
+    /// abandoned ([`Dialect::on_prompt_abandoned`] with [`Abandoned::Timeout`]); a Ctrl-Z
+    /// prompt that has data by then sends it instead ([`Dialect::on_data`]), as the manual's
+    /// "5s超时（两次数据间隔超过5s）发送数据" says. Each read that brings data starts the idle
+    /// time again.
+    pub fn prompt(&mut self, prompt: Prompt, idle: std::time::Duration) {
+        self.prompt = Some((prompt, Some(idle)));
     }
 
     /// Leaves data mode without the bytes: a prompt that timed out. What arrived is dropped.
@@ -164,6 +210,11 @@ pub trait Dialect: Send {
     fn on_fault(&mut self, fault: &crate::modem::Fault, out: &mut Out);
     /// A timer asked for with [`Out::timer`] has expired.
     fn on_timer(&mut self, _id: u64, _out: &mut Out) {}
+    /// A prompt opened with [`Out::prompt`] ended without data: nothing may be sent, and the
+    /// dialect forgets what the data was for. The answer is the dialect's.
+    fn on_prompt_abandoned(&mut self, _why: Abandoned, out: &mut Out) {
+        out.error();
+    }
 }
 
 /// A framer and a dialect: the whole modem minus its I/O.
@@ -172,6 +223,8 @@ pub struct Engine {
     dialect: Box<dyn Dialect>,
     /// The timing profile's scheduler; `None`: everything at once (profile `fast`).
     timing: Option<crate::timing::Scheduler>,
+    watch: Option<PromptWatch>,
+    prompts: u64,
 }
 
 impl Engine {
@@ -180,6 +233,8 @@ impl Engine {
             framer: Framer::new(echo, crate::at::framer::DEFAULT_MAX_LINE),
             dialect,
             timing: None,
+            watch: None,
+            prompts: 0,
         }
     }
 
@@ -247,11 +302,44 @@ impl Engine {
                     tracing::warn!("command line longer than the module's buffer");
                     self.dialect.on_garbage(&mut out)
                 }
-                Frame::Data(data) => self.dialect.on_data(data, &mut out),
+                Frame::Data(data) => {
+                    self.watch = None;
+                    self.dialect.on_data(data, &mut out)
+                }
+                Frame::Cancelled(why) => {
+                    self.watch = None;
+                    let why = match why {
+                        Cancel::Escape => Abandoned::Escape,
+                        Cancel::TooLong => Abandoned::TooLong,
+                    };
+                    tracing::info!(?why, "data prompt abandoned");
+                    self.dialect.on_prompt_abandoned(why, &mut out)
+                }
             }
             self.apply_controls(&mut out);
         }
+        self.rearm_prompt(&mut out);
         self.finish(out)
+    }
+
+    /// Bytes came for the open prompt: its idle time starts again (a new timer; the old one
+    /// is ignored when it fires), so a prompt ends exactly `idle` after its last byte.
+    fn rearm_prompt(&mut self, out: &mut Out) {
+        let taken = self.framer.data_taken();
+        if let Some(w) = self.watch.filter(|w| w.seen != taken) {
+            let id = self.next_prompt_timer();
+            self.watch = Some(PromptWatch {
+                id,
+                seen: taken,
+                ..w
+            });
+            out.timer(id, w.idle);
+        }
+    }
+
+    fn next_prompt_timer(&mut self) -> u64 {
+        self.prompts += 1;
+        PROMPT_TIMERS.start + self.prompts % (PROMPT_TIMERS.end - PROMPT_TIMERS.start)
     }
 
     /// An event from the network. Under a timing profile it may be held back (the answer is
@@ -277,8 +365,8 @@ impl Engine {
         self.finish(out)
     }
 
-    /// A timer the dialect (or the timing scheduler) asked for (see [`Effect::Timer`]) has
-    /// expired.
+    /// A timer asked for with an [`Effect::Timer`] has expired: the timing scheduler's, a
+    /// prompt's idle timer, or one the dialect asked for.
     pub fn timer(&mut self, id: u64) -> Vec<Effect> {
         if crate::timing::Scheduler::owns(id) {
             let due = self.timing.as_mut().map(|t| t.due()).unwrap_or_default();
@@ -298,7 +386,11 @@ impl Engine {
             return effects;
         }
         let mut out = Out::default();
-        self.dialect.on_timer(id, &mut out);
+        if PROMPT_TIMERS.contains(&id) {
+            self.prompt_timer(id, &mut out);
+        } else {
+            self.dialect.on_timer(id, &mut out);
+        }
         self.apply_controls(&mut out);
         self.finish(out)
     }
@@ -308,16 +400,49 @@ impl Engine {
         self.timing.as_ref().map(|t| t.profile())
     }
 
+    /// The open prompt's idle timer: no byte came for its idle time, so the prompt ends (with
+    /// its data if it is a Ctrl-Z prompt that has some). Timers of prompts that already ended,
+    /// or that bytes have re-armed since, are ignored.
+    fn prompt_timer(&mut self, id: u64, out: &mut Out) {
+        if self.watch.is_none_or(|w| w.id != id) {
+            return;
+        }
+        self.watch = None;
+        let until = self.framer.waits_for_ctrl_z();
+        let data = self.framer.cancel_data();
+        if until && !data.is_empty() {
+            tracing::info!(bytes = data.len(), "prompt idle: sending what came");
+            self.dialect.on_data(data, out);
+        } else {
+            tracing::info!(bytes = data.len(), "prompt idle: abandoned");
+            self.dialect.on_prompt_abandoned(Abandoned::Timeout, out);
+        }
+    }
+
     fn apply_controls(&mut self, out: &mut Out) {
         if std::mem::take(&mut out.cancel_prompt) {
             let dropped = self.framer.cancel_data();
+            self.watch = None;
             tracing::info!(bytes = dropped.len(), "data prompt abandoned");
         }
         if let Some(on) = out.echo.take() {
             self.framer.set_echo(on);
         }
-        if let Some(len) = out.prompt.take() {
-            self.framer.expect_data(len);
+        if let Some((prompt, idle)) = out.prompt.take() {
+            match prompt {
+                Prompt::Exact(len) => self.framer.expect_data(len),
+                Prompt::UntilCtrlZ(max) => self.framer.expect_until_ctrl_z(max),
+            }
+            self.watch = None;
+            if let Some(idle) = idle.filter(|_| self.framer.in_data_mode()) {
+                let id = self.next_prompt_timer();
+                self.watch = Some(PromptWatch {
+                    id,
+                    idle,
+                    seen: self.framer.data_taken(),
+                });
+                out.timer(id, idle);
+            }
         }
     }
 }

@@ -19,6 +19,24 @@ pub fn num_in(arg: Option<&Arg>, range: std::ops::RangeInclusive<u32>) -> Option
     arg.and_then(Arg::number).filter(|n| range.contains(n))
 }
 
+/// The last parameter of a command that takes a quoted message or a payload length (the
+/// L610's `AT+MQTTPUB` and `AT+MQTTWILL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageOrLength<'a> {
+    Message(&'a Arg),
+    /// Bare decimal digits: the length form. `None` when the number does not fit (it is a
+    /// length all the same, and too large: `4294967296` is not a message).
+    Length(Option<u32>),
+}
+
+pub fn message_or_length(arg: &Arg) -> MessageOrLength<'_> {
+    if !arg.quoted && !arg.bytes.is_empty() && arg.bytes.iter().all(u8::is_ascii_digit) {
+        MessageOrLength::Length(arg.number())
+    } else {
+        MessageOrLength::Message(arg)
+    }
+}
+
 /// A QoS parameter, 0..=2.
 pub fn qos_of(arg: Option<&Arg>) -> Option<QoS> {
     match num_in(arg, 0..=2)? {

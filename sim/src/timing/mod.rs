@@ -285,9 +285,9 @@ impl Sampler {
     }
 }
 
-/// Timer ids from here up to `2^63` belong to the scheduler, not to a dialect (whose ids are
-/// small counters, or `u64::MAX`).
-pub const TIMER_BASE: u64 = 1 << 62;
+/// Timer ids from here up to `2^62` belong to the scheduler (a dialect's ids are small
+/// counters or `u64::MAX`; the engine's prompt timers start at `2^62`).
+pub const TIMER_BASE: u64 = 1 << 61;
 
 /// What the scheduler holds back.
 #[derive(Debug)]
@@ -452,7 +452,7 @@ impl Scheduler {
 
     /// Whether `id` is one of ours.
     pub fn owns(id: u64) -> bool {
-        id >> 62 == 1
+        id >> 61 == 1
     }
 
     /// Everything due now, in order: network events for the dialect, or output.

@@ -35,6 +35,19 @@ impl Default for UartFaults {
     }
 }
 
+/// Where the module's own output starts in a write: at 0 when the write starts a line
+/// (`\r\n`), else after the echo that leads it. An echo ends with the host's terminator,
+/// which may itself be `\r\n` (`AT\r\n` + `\r\nOK\r\n`), so the answer starts at the first
+/// `\r\n` followed by a byte that is neither CR nor LF. `None`: echo only, so far.
+fn answer_start(bytes: &[u8]) -> Option<usize> {
+    if bytes.starts_with(b"\r\n") {
+        return Some(0);
+    }
+    bytes
+        .windows(3)
+        .position(|w| w[0] == b'\r' && w[1] == b'\n' && w[2] != b'\r' && w[2] != b'\n')
+}
+
 /// What `uart-garbage` puts before a line: bytes no AT line holds.
 const NOISE: &[u8] = &[0x00, 0xFF, 0xFE, 0x80, 0x1A];
 
@@ -66,7 +79,7 @@ impl UartFaults {
         };
         for e in &mut effects {
             if let Effect::Uart(bytes) = e {
-                if let Some(at) = bytes.windows(2).position(|w| w == b"\r\n") {
+                if let Some(at) = answer_start(bytes) {
                     bytes.splice(at..at, held);
                     return effects;
                 }
@@ -78,19 +91,14 @@ impl UartFaults {
     }
 
     /// Noise before a line under `uart-garbage`: before a write that starts a line, or after
-    /// the echo that starts a write (at its first `\r\n`, which no echo holds). Never inside
-    /// the rest, which may be a message payload.
+    /// the echo that starts a write (see [`answer_start`]). Never inside the rest, which may
+    /// be a message payload.
     pub(crate) fn noise(&mut self, mut bytes: Vec<u8>) -> Vec<u8> {
         if !self.garbage {
             return bytes;
         }
-        let at = if bytes.starts_with(b"\r\n") {
-            0
-        } else {
-            match bytes.windows(3).position(|w| w == b"\r\r\n") {
-                Some(p) => p + 1,
-                None => return bytes,
-            }
+        let Some(at) = answer_start(&bytes) else {
+            return bytes;
         };
         let n = (next_random(&mut self.seed) % 4 + 1) as usize;
         let noise: Vec<u8> = (0..n)
@@ -160,5 +168,48 @@ mod tests {
             out[3..out.len() - 6].iter().all(|b| NOISE.contains(b)),
             "{out:?}"
         );
+        // Echoes of `\r\n` and `\n` line ends (issue 10): the noise goes after the whole
+        // terminator, never between `AT` and its CR LF.
+        for echo in [&b"AT\r\n"[..], b"AT\n"] {
+            assert_eq!(f.noise(echo.to_vec()), echo, "echo only");
+            let out = f.noise([echo, b"\r\nOK\r\n"].concat());
+            assert!(
+                out.starts_with(echo) && out.ends_with(b"\r\nOK\r\n"),
+                "{out:?}"
+            );
+            let noise = &out[echo.len()..out.len() - 6];
+            assert!(
+                !noise.is_empty() && noise.iter().all(|b| NOISE.contains(b)),
+                "{out:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn urc_in_response_follows_a_crlf_or_lf_echo_whole() {
+        for echo in [&b"AT+CSQ\r\n"[..], b"AT+CSQ\n", b"AT+CSQ\r"] {
+            let mut f = UartFaults {
+                armed: true,
+                ..UartFaults::default()
+            };
+            assert_eq!(f.unsolicited(vec![uart(b"\r\nCLOSED\r\n")]), vec![]);
+            // The echo alone, even with its CR LF: still held.
+            assert_eq!(f.answer(vec![uart(echo)]), vec![uart(echo)]);
+            assert_eq!(
+                f.answer(vec![uart(b"\r\n+CSQ: 29,99\r\n\r\nOK\r\n")]),
+                vec![uart(b"\r\nCLOSED\r\n\r\n+CSQ: 29,99\r\n\r\nOK\r\n")]
+            );
+            let mut f = UartFaults {
+                armed: true,
+                ..UartFaults::default()
+            };
+            f.unsolicited(vec![uart(b"\r\nCLOSED\r\n")]);
+            let mut want = echo.to_vec();
+            want.extend_from_slice(b"\r\nCLOSED\r\n\r\nOK\r\n");
+            assert_eq!(
+                f.answer(vec![uart(&[echo, b"\r\nOK\r\n"].concat())]),
+                vec![uart(&want)]
+            );
+        }
     }
 }

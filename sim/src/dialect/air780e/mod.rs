@@ -101,6 +101,11 @@ impl Dialect for Air780e {
         self.mqtt.on_data(&self.cell, data, out)
     }
 
+    fn on_prompt_abandoned(&mut self, _why: crate::dialect::Abandoned, out: &mut Out) {
+        // Only AT+MPUBEX opens an engine-timed prompt (AT+FSWRITE times itself).
+        self.mqtt.abandon_pubex(out)
+    }
+
     fn on_timer(&mut self, id: u64, out: &mut Out) {
         if id == PDN_BACK_TIMER {
             // The network accepts the context again; the module activates its default bearer

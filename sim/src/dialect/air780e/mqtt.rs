@@ -8,7 +8,7 @@
 use bytes::Bytes;
 
 use crate::at::{escape, Arg, Form};
-use crate::dialect::Out;
+use crate::dialect::{Out, Prompt};
 use crate::modem::CellState;
 use crate::net::{
     CloseReason, ConnectParams, ConnectReturnCode, LinkId, MqttOp, NetEvent, NetEventKind,
@@ -33,6 +33,10 @@ pub const CACHE_SLOTS: usize = 4;
 /// `+CME ERROR: 767`: the family's "operation failed", given for MQTT commands in the wrong
 /// state (seed 001 passive close, seed 003 `MCONNECT` after the server kicked the link).
 const CME_MQTT: u16 = 767;
+/// How long an `AT+MPUBEX` prompt waits for the next byte. The MPUBEX page gives 5 s for the
+/// form without `<len>` ("5s超时（两次数据间隔超过5s）发送数据返回OK"); the length form gets
+/// the same figure (no source gives one: fixtures/DIVERGENCES.md A24).
+pub const PROMPT_IDLE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// `AT+MCONFIG` settings.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -235,7 +239,9 @@ impl Mqtt {
 
     /// `AT+MCONNECT=<clean>,<keepalive>[,<mode>]` -> `OK`, then `CONNACK OK`. `+CME ERROR: 767`
     /// without `OK` when there is no TCP link (seed 003 "完成 MQTT 身份验证") or the session
-    /// is already up (notes section 3).
+    /// is already up (notes section 3). Without `AT+MCONFIG`: the default configuration
+    /// (client id = IMEI, anonymous), as a driver verified on a real module relies on
+    /// (issue 10; fixtures/DIVERGENCES.md A25).
     pub fn mconnect(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
         if *form == Form::Test {
             out.line("+MCONNECT:(0-1),(1-65535)");
@@ -256,9 +262,23 @@ impl Mqtt {
                 return out.error();
             }
         }
-        let (Tcp::Up(link), Session::Down, Some(config)) = (self.tcp, self.session, &self.config)
-        else {
+        let (Tcp::Up(link), Session::Down) = (self.tcp, self.session) else {
             return out.line(cell.cme(CME_MQTT));
+        };
+        // Without `AT+MCONFIG` the module connects with its default configuration: the IMEI
+        // as client id, no user name, no password, no will (fixtures/DIVERGENCES.md A25).
+        let default;
+        let config = match &self.config {
+            Some(c) => c,
+            None => {
+                default = MConfig {
+                    client_id: cell.identity.imei.clone(),
+                    user: None,
+                    password: None,
+                    will: None,
+                };
+                &default
+            }
         };
         let params = ConnectParams {
             client_id: config.client_id.clone(),
@@ -360,7 +380,12 @@ impl Mqtt {
 
     /// `AT+MPUBEX=<topic>,<qos>,<retain>,<len>` -> `>`, then exactly `<len>` raw bytes, then
     /// `OK` and the QoS acks (notes section 6, from the family's MPUBEX page). The prompt is
-    /// `\r\n>` with nothing after it.
+    /// `\r\n>` with nothing after it. Without `<len>` the data ends at Ctrl-Z (0x1A), or
+    /// when no byte has come for 5 s, and is sent (the MPUBEX page); ESC (0x1B) abandons it
+    /// (the CIPSEND page's rule for its variable-length form, luatos-doc-pool
+    /// `Command_List/TCPIP/CIPSEND.md`). A length-form prompt is binary-safe (ESC and Ctrl-Z
+    /// are payload) and is abandoned after 5 s without a byte (fixtures/DIVERGENCES.md A24).
+    /// An abandoned prompt publishes nothing and answers `ERROR`.
     pub fn mpubex(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
         if *form == Form::Test {
             out.line("+MPUBEX:<topic>,(0-2),(0-1),<len>");
@@ -369,23 +394,40 @@ impl Mqtt {
         let Some(args) = set_args(form) else {
             return out.error();
         };
-        let [topic, qos, retain, len] = args.as_slice() else {
-            return out.error();
+        let (topic, qos, retain, len) = match args.as_slice() {
+            [t, q, r] => (t, q, r, None),
+            [t, q, r, l] => (t, q, r, Some(l)),
+            _ => return out.error(),
         };
-        let (Some(topic), Some(qos), Some(retain), Some(len)) = (
+        let (Some(topic), Some(qos), Some(retain)) = (
             topic_name(topic, TOPIC_MAX),
             qos_of(Some(qos)),
             flag(Some(retain)),
-            num_in(Some(len), 1..=MPUBEX_MAX as u32),
         ) else {
             return out.error();
+        };
+        let prompt = match len {
+            None => Prompt::UntilCtrlZ(MPUBEX_MAX),
+            Some(len) => match num_in(Some(len), 1..=MPUBEX_MAX as u32) {
+                Some(len) => Prompt::Exact(len as usize),
+                None => return out.error(),
+            },
         };
         if self.session_up().is_none() || (qos != QoS::AtMostOnce && self.inflight) {
             return out.line(cell.cme(CME_MQTT));
         }
         self.pending_pubex = Some((topic, qos, retain));
         out.raw(b"\r\n>");
-        out.expect_data(len as usize);
+        out.prompt(prompt, PROMPT_IDLE);
+    }
+
+    /// An `AT+MPUBEX` prompt ended without its payload (timeout, ESC, too long): nothing is
+    /// published, `ERROR`.
+    pub fn abandon_pubex(&mut self, out: &mut Out) {
+        if let Some((topic, ..)) = self.pending_pubex.take() {
+            tracing::warn!(%topic, "AT+MPUBEX prompt abandoned: nothing published");
+        }
+        out.error()
     }
 
     /// The payload of an `AT+MPUBEX`.

@@ -793,3 +793,31 @@ fn mpubex_and_fswrite_take_exact_payloads_with_every_line_end() {
         assert_eq!(r.data(&input).as_bytes(), &want[..], "eol {eol:?}");
     }
 }
+
+/// Issue 10: a driver verified on a real module never sends `AT+MCONFIG`; the module connects
+/// with its default configuration (DIVERGENCES A25).
+#[test]
+fn mconnect_without_mconfig_uses_the_default_configuration() {
+    let mut r = Rig::new();
+    assert_eq!(
+        r.send("AT+MIPSTART=\"airtest.openluat.com\",\"1883\""),
+        "\r\nOK\r\n"
+    );
+    assert_eq!(r.event(NetEventKind::Connected), "\r\nCONNECT OK\r\n");
+    assert_eq!(r.send("AT+MCONNECT=1,60"), "\r\nOK\r\n");
+    let Some(NetRequest::Mqtt {
+        op: MqttOp::Connect(p),
+        ..
+    }) = r.net.last().cloned()
+    else {
+        panic!("a CONNECT: {:?}", r.net)
+    };
+    assert_eq!(p.client_id, Identity::default().imei);
+    assert_eq!((p.username, p.password, p.will), (None, None, None));
+    assert!(p.clean_session);
+    assert_eq!(p.keepalive, 60);
+    assert_eq!(
+        r.event(NetEventKind::ConnAck(ConnectReturnCode::Success)),
+        "\r\nCONNACK OK\r\n"
+    );
+}

@@ -34,6 +34,8 @@ enum Pending {
     Publish(mqtt::PendingPublish),
     /// The contents of an `AT+GTSSLFILE`.
     SslFile(ssl::FileKind),
+    /// The payload of a length-form `AT+MQTTWILL`.
+    Will(mqtt::PendingWill),
 }
 
 pub struct L610 {
@@ -100,7 +102,11 @@ impl Dialect for L610 {
                 }
             }
             "+MQTTUSER" => self.mqtt.mqttuser(cell, &form, out),
-            "+MQTTWILL" => self.mqtt.mqttwill(cell, &form, out),
+            "+MQTTWILL" => {
+                if let Some(w) = self.mqtt.mqttwill(cell, &form, out) {
+                    self.pending = Some(Pending::Will(w));
+                }
+            }
             "+MQTTOPEN" => self
                 .mqtt
                 .mqttopen(cell, &self.call, &mut self.ssl, &form, out),
@@ -132,6 +138,7 @@ impl Dialect for L610 {
         match self.pending.take() {
             Some(Pending::Publish(p)) => self.mqtt.publish_data(&self.cell, p, data, out),
             Some(Pending::SslFile(kind)) => self.ssl.file_data(kind, data, out),
+            Some(Pending::Will(w)) => self.mqtt.will_data(w, data, out),
             None => {
                 tracing::warn!(
                     len = data.len(),
@@ -140,6 +147,13 @@ impl Dialect for L610 {
                 out.error()
             }
         }
+    }
+
+    /// A `>` prompt that got no byte for [`mqtt::PROMPT_IDLE`]: nothing is published, set or
+    /// loaded, `ERROR` (fixtures/DIVERGENCES.md A24).
+    fn on_prompt_abandoned(&mut self, why: super::Abandoned, out: &mut Out) {
+        tracing::warn!(?why, pending = ?self.pending.take(), "prompt abandoned");
+        out.error()
     }
 
     fn on_net(&mut self, ev: NetEvent, out: &mut Out) {

@@ -7,7 +7,8 @@
 use bytes::Bytes;
 
 use crate::at::{Arg, Form};
-use crate::dialect::Out;
+use crate::dialect::params::{message_or_length, MessageOrLength};
+use crate::dialect::{Out, Prompt};
 use crate::modem::CellState;
 use crate::net::{
     ConnectParams, ConnectReturnCode, LinkId, MqttOp, NetEvent, NetEventKind, NetRequest, QoS, Will,
@@ -25,10 +26,16 @@ pub const TOPIC_MAX: usize = 255;
 /// Payload limit of `AT+MQTTPUB`, both forms: 1024 bytes (mqtt manual transcription, the only
 /// limit any source gives; fixtures/DIVERGENCES.md).
 pub const PUB_MAX: usize = 1024;
-/// `<Username>` and `<Password>` up to 128 bytes, `<ClientIDStr>` up to 23 (mqtt manual
-/// transcription, `AT+MQTTUSER`).
+/// `<Username>` and `<Password>` up to 128 bytes (mqtt manual transcription, `AT+MQTTUSER`).
 pub const CRED_MAX: usize = 128;
-pub const CLIENT_ID_MAX: usize = 23;
+/// `<ClientIDStr>` up to 128 bytes. The transcription says 23 (MQTT 3.1.1's minimum a server
+/// must accept), but a real L610 took a 55-byte client id, with a 40-byte user name, in 36
+/// logged runs (issue 10); brokers accept far longer ids (fixtures/DIVERGENCES.md L17).
+pub const CLIENT_ID_MAX: usize = 128;
+/// How long a `>` prompt (`AT+MQTTPUB` and `AT+MQTTWILL` length forms, `AT+GTSSLFILE`) waits
+/// for the next byte before it is abandoned with `ERROR`. No L610 source gives one; the
+/// Air780E's 5 s (fixtures/DIVERGENCES.md A24).
+pub const PROMPT_IDLE: std::time::Duration = std::time::Duration::from_secs(5);
 /// The port the guide's log opens TLS on with no explicit flag (seed 002 section 3.3).
 pub const MQTTS_PORT: u16 = 8883;
 /// `+MQTTBREAK` causes (mqtt manual transcription): 1 the link failed (peer closed, reset,
@@ -77,6 +84,15 @@ struct Client {
 /// A length-form `AT+MQTTPUB` waiting for its payload.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingPublish {
+    id: usize,
+    topic: String,
+    qos: QoS,
+    retain: bool,
+}
+
+/// A length-form `AT+MQTTWILL` waiting for its payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingWill {
     id: usize,
     topic: String,
     qos: QoS,
@@ -172,19 +188,31 @@ impl Mqtt {
 
     /// `AT+MQTTWILL=<id>,"<topic>",<qos>,<retain>,"<message>"` -> `OK` (seed 002 section 3.3:
     /// "参数依次为 Client_id、主题名和 QoS 等级、保留标志和消息内容"; section 3.2: set it before
-    /// `AT+MQTTOPEN`). A bare number as message would be the family's length form, not built
-    /// yet: `ERROR`.
-    pub fn mqttwill(&mut self, _cell: &CellState, form: &Form, out: &mut Out) {
+    /// `AT+MQTTOPEN`). With a bare number instead of the message it is the length form, as
+    /// `AT+MQTTPUB` has it: `>`, exactly that many raw bytes (1..1024), `OK` (a Fibocom driver
+    /// for AWS IoT sends it before `AT+MQTTOPEN`: issue 10; fixtures/DIVERGENCES.md L18).
+    /// Returns the will waiting for its payload.
+    pub fn mqttwill(
+        &mut self,
+        _cell: &CellState,
+        form: &Form,
+        out: &mut Out,
+    ) -> Option<PendingWill> {
         match form {
-            Form::Test => return out.ok(),
+            Form::Test => {
+                out.ok();
+                return None;
+            }
             Form::Set(_) => {}
-            _ => return out.error(),
+            _ => {
+                out.error();
+                return None;
+            }
         }
-        let Some(args) = set_args(form) else {
-            return out.error();
-        };
-        let [id, topic, qos, retain, msg] = args.as_slice() else {
-            return out.error();
+        let args = set_args(form);
+        let Some([id, topic, qos, retain, msg]) = args.as_deref() else {
+            out.error();
+            return None;
         };
         let (Some(id), Some(topic), Some(qos), Some(retain)) = (
             client_of(Some(id)),
@@ -192,16 +220,44 @@ impl Mqtt {
             qos_of(Some(qos)),
             flag(Some(retain)),
         ) else {
-            return out.error();
+            out.error();
+            return None;
         };
-        if (!msg.quoted && msg.number().is_some()) || msg.bytes.len() > PUB_MAX {
-            return out.error();
+        match message_or_length(msg) {
+            MessageOrLength::Length(Some(len)) if (1..=PUB_MAX as u32).contains(&len) => {
+                out.raw(b"\r\n>");
+                out.prompt(Prompt::Exact(len as usize), PROMPT_IDLE);
+                Some(PendingWill {
+                    id,
+                    topic,
+                    qos,
+                    retain,
+                })
+            }
+            MessageOrLength::Message(m) if m.bytes.len() <= PUB_MAX => {
+                self.clients[id].will = Some(Will {
+                    topic,
+                    payload: Bytes::from(m.bytes.clone()),
+                    qos,
+                    retain,
+                });
+                out.ok();
+                None
+            }
+            _ => {
+                out.error();
+                None
+            }
         }
-        self.clients[id].will = Some(Will {
-            topic,
-            payload: Bytes::from(msg.bytes.clone()),
-            qos,
-            retain,
+    }
+
+    /// The payload of a length-form `AT+MQTTWILL`: the will is set, `OK`.
+    pub fn will_data(&mut self, w: PendingWill, data: Vec<u8>, out: &mut Out) {
+        self.clients[w.id].will = Some(Will {
+            topic: w.topic,
+            payload: Bytes::from(data),
+            qos: w.qos,
+            retain: w.retain,
         });
         out.ok()
     }
@@ -388,16 +444,16 @@ impl Mqtt {
             out.error();
             return None;
         };
-        let length = (!msg.quoted).then(|| msg.number()).flatten();
-        if let Some(len) = length {
-            if len == 0 || len as usize > PUB_MAX {
+        // A bare number is the length form, also when it does not fit in 32 bits
+        // (`4294967296` is a length too large, not a message: issue 15).
+        let length = match message_or_length(msg) {
+            MessageOrLength::Length(Some(len)) if (1..=PUB_MAX as u32).contains(&len) => Some(len),
+            MessageOrLength::Message(m) if m.bytes.len() <= PUB_MAX => None,
+            _ => {
                 out.error();
                 return None;
             }
-        } else if msg.bytes.len() > PUB_MAX {
-            out.error();
-            return None;
-        }
+        };
         if self.up(id).is_none() {
             out.line(cell.cme(CME_NOT_ALLOWED));
             return None;
@@ -412,7 +468,7 @@ impl Mqtt {
             Some(len) => {
                 // The prompt as the Air780E prints it: `\r\n>` and nothing after it.
                 out.raw(b"\r\n>");
-                out.expect_data(len as usize);
+                out.prompt(Prompt::Exact(len as usize), PROMPT_IDLE);
                 Some(pending)
             }
             None => {

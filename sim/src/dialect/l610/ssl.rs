@@ -134,7 +134,8 @@ impl Ssl {
 
     /// `AT+GTSSLFILE="CAFILE"|"KEYFILE"|"TRUSTFILE",<len>` -> `>`, then exactly `<len>` raw
     /// bytes, then `OK` (seed 002 section 3.3, "加载客户端证书" / "加载客户端密钥" /
-    /// "加载根 CA 证书"). Returns the file the prompted bytes are for.
+    /// "加载根 CA 证书"). Returns the file the prompted bytes are for. The prompt is abandoned
+    /// with `ERROR` after 5 s without a byte (fixtures/DIVERGENCES.md A24).
     pub fn gtsslfile(&mut self, form: &Form, out: &mut Out) -> Option<FileKind> {
         if *form == Form::Test {
             out.line("+GTSSLFILE: (\"CAFILE\",\"KEYFILE\",\"TRUSTFILE\"),(1-8192)");
@@ -160,7 +161,10 @@ impl Ssl {
             return None;
         };
         out.raw(b"\r\n>");
-        out.expect_data(len as usize);
+        out.prompt(
+            crate::dialect::Prompt::Exact(len as usize),
+            super::mqtt::PROMPT_IDLE,
+        );
         Some(kind)
     }
 

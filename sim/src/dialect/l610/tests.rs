@@ -180,9 +180,9 @@ fn bad_parameters_answer_error() {
         "AT+MIPCALL",
         "AT+MQTTUSER=3,\"u\",\"p\"",
         "AT+MQTTUSER=1,\"u\"",
-        "AT+MQTTUSER=1,\"u\",\"p\",\"this-client-id-is-too-long\"",
+        "AT+MQTTUSER=1,\"u\",\"p\",\"\"",
         "AT+MQTTWILL=1,\"t\",3,0,\"x\"",
-        "AT+MQTTWILL=1,\"t\",0,0,149",
+        "AT+MQTTWILL=1,\"t\",0,0,1025",
         "AT+MQTTOPEN=1,\"h\",0,0,60",
         "AT+MQTTOPEN=1,\"h\",1883,2,60",
         "AT+MQTTOPEN=1,\"h\",1883,0,301",
@@ -879,4 +879,35 @@ fn prompted_payloads_are_exact_with_every_line_end() {
             other => panic!("a publish: {other:?}"),
         }
     }
+}
+
+/// Issue 10: a real L610 took a 55-byte client id with a 40-byte user name; we take up to 128
+/// bytes (DIVERGENCES L17).
+#[test]
+fn long_client_ids_up_to_128_bytes_are_used_in_the_connect() {
+    for len in [24, 55, 128] {
+        let mut r = Rig::new();
+        r.called();
+        let id = "i".repeat(len);
+        let user = "u".repeat(40);
+        assert_eq!(
+            r.send(&format!("AT+MQTTUSER=1,\"{user}\",\"pw\",\"{id}\"")),
+            "\r\nOK\r\n"
+        );
+        r.send("AT+MQTTOPEN=1,\"h\",1883,0,60");
+        r.event(NetEventKind::Connected);
+        match r.last_op() {
+            Some(MqttOp::Connect(p)) => {
+                assert_eq!(p.client_id, id);
+                assert_eq!(p.username.as_deref(), Some(user.as_str()));
+            }
+            other => panic!("a CONNECT: {other:?}"),
+        }
+    }
+    let mut r = Rig::new();
+    let id = "i".repeat(129);
+    assert_eq!(
+        r.send(&format!("AT+MQTTUSER=1,\"u\",\"p\",\"{id}\"")),
+        "\r\nERROR\r\n"
+    );
 }

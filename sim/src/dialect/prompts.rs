@@ -1,0 +1,276 @@
+//! Every `>` prompt of both dialects, abandoned and cancelled, in tokio's paused time: the
+//! timers run as `sim.rs` runs them (a task that sleeps, then reports the id), and the clock
+//! is virtual, so a 5 s timeout takes no wall-clock time and fires at exactly 5 s.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::dialect::{make, DialectKind, Effect, Engine};
+use crate::modem::Identity;
+use crate::net::{ConnectReturnCode, MqttOp, NetEvent, NetEventKind, NetRequest};
+
+struct Driver {
+    engine: Engine,
+    net: Vec<NetRequest>,
+    fired_tx: mpsc::UnboundedSender<u64>,
+    fired: mpsc::UnboundedReceiver<u64>,
+    start: Instant,
+}
+
+impl Driver {
+    fn new(kind: DialectKind) -> Self {
+        let (fired_tx, fired) = mpsc::unbounded_channel();
+        Driver {
+            engine: Engine::new(make(kind, Identity::default()).unwrap(), false),
+            net: vec![],
+            fired_tx,
+            fired,
+            start: Instant::now(),
+        }
+    }
+
+    fn apply(&mut self, effects: Vec<Effect>) -> String {
+        let mut text = Vec::new();
+        for e in effects {
+            match e {
+                Effect::Uart(b) => text.extend(b),
+                Effect::Net(r) => self.net.push(r),
+                Effect::Timer { id, after } => {
+                    let tx = self.fired_tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(after).await;
+                        let _ = tx.send(id);
+                    });
+                }
+            }
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    }
+
+    fn feed(&mut self, bytes: &[u8]) -> String {
+        let fx = self.engine.feed(bytes);
+        self.apply(fx)
+    }
+
+    fn event(&mut self, kind: NetEventKind) -> String {
+        let link = self
+            .net
+            .iter()
+            .rev()
+            .find_map(|r| match r {
+                NetRequest::Open { link, .. } => Some(*link),
+                _ => None,
+            })
+            .unwrap_or(0);
+        let fx = self.engine.net_event(NetEvent { link, kind });
+        self.apply(fx)
+    }
+
+    /// Lets virtual time run until `at` (seconds since the driver was made), handing every
+    /// timer that fires meanwhile to the engine. Returns what the modem printed.
+    async fn until(&mut self, at: f64) -> String {
+        tokio::time::sleep_until(self.start + Duration::from_secs_f64(at)).await;
+        let mut text = String::new();
+        // The timer tasks due by now run when this task yields; a bounded number of rounds.
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+            while let Ok(id) = self.fired.try_recv() {
+                let fx = self.engine.timer(id);
+                text.push_str(&self.apply(fx));
+            }
+        }
+        text
+    }
+
+    fn publishes(&self) -> Vec<Vec<u8>> {
+        self.net
+            .iter()
+            .filter_map(|r| match r {
+                NetRequest::Mqtt {
+                    op: MqttOp::Publish { payload, .. },
+                    ..
+                } => Some(payload.to_vec()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn will(&self) -> Option<Vec<u8>> {
+        self.net.iter().rev().find_map(|r| match r {
+            NetRequest::Mqtt {
+                op: MqttOp::Connect(p),
+                ..
+            } => Some(p.will.as_ref()?.payload.to_vec()),
+            _ => None,
+        })
+    }
+
+    fn air780e_connected() -> Self {
+        let mut d = Driver::new(DialectKind::Air780e);
+        d.feed(b"AT+MIPSTART=\"h\",1883\r\n");
+        d.event(NetEventKind::Connected);
+        d.feed(b"AT+MCONNECT=1,60\r\n");
+        assert_eq!(
+            d.event(NetEventKind::ConnAck(ConnectReturnCode::Success)),
+            "\r\nCONNACK OK\r\n"
+        );
+        d
+    }
+
+    fn l610_called() -> Self {
+        let mut d = Driver::new(DialectKind::L610);
+        assert!(d.feed(b"AT+MIPCALL=1\r\n").contains("+MIPCALL: "));
+        d
+    }
+
+    fn l610_open() -> Self {
+        let mut d = Driver::l610_called();
+        d.feed(b"AT+MQTTOPEN=1,\"h\",1883,0,60\r\n");
+        d.event(NetEventKind::Connected);
+        assert_eq!(
+            d.event(NetEventKind::ConnAck(ConnectReturnCode::Success)),
+            "\r\n+MQTTOPEN: 1,1\r\n"
+        );
+        d
+    }
+}
+
+/// A prompt that gets nothing: silent until 5 s, then `ERROR` at exactly 5 s; nothing is
+/// sent, and the next `AT` is a command again.
+async fn abandoned_after_5_s(mut d: Driver, command: &[u8], partial: &[u8]) -> Driver {
+    assert_eq!(d.feed(command), "\r\n>");
+    assert_eq!(d.feed(partial), "");
+    assert_eq!(d.until(4.999).await, "", "{command:?}: not before 5 s");
+    assert_eq!(d.until(5.0).await, "\r\nERROR\r\n", "{command:?}: at 5 s");
+    assert_eq!(d.feed(b"AT\r\n"), "\r\nOK\r\n", "{command:?}: AT after");
+    // Late timers of the abandoned prompt change nothing.
+    assert_eq!(d.until(30.0).await, "");
+    d
+}
+
+#[tokio::test(start_paused = true)]
+async fn mpubex_length_form_is_abandoned_after_5_s_without_a_byte() {
+    let d = abandoned_after_5_s(
+        Driver::air780e_connected(),
+        b"AT+MPUBEX=\"t\",0,0,10\r\n",
+        b"abc",
+    )
+    .await;
+    assert!(d.publishes().is_empty(), "{:?}", d.publishes());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_but_steady_payload_is_never_cut() {
+    let mut d = Driver::air780e_connected();
+    assert_eq!(d.feed(b"AT+MPUBEX=\"t\",0,0,6\r\n"), "\r\n>");
+    // One byte every 4 s: 20 s in all, never 5 s without a byte.
+    for (i, b) in b"abcde".iter().enumerate() {
+        assert_eq!(d.until(4.0 * i as f64).await, "");
+        assert_eq!(d.feed(&[*b]), "");
+    }
+    assert_eq!(d.until(20.0).await, "");
+    assert_eq!(d.feed(b"f"), "\r\nOK\r\n");
+    assert_eq!(d.publishes(), vec![b"abcdef".to_vec()]);
+    assert_eq!(d.until(40.0).await, "");
+}
+
+#[tokio::test(start_paused = true)]
+async fn mpubex_without_length_ends_at_ctrl_z_and_esc_cancels() {
+    let mut d = Driver::air780e_connected();
+    assert_eq!(d.feed(b"AT+MPUBEX=\"t\",0,0\r\n"), "\r\n>");
+    assert_eq!(d.feed(b"a\r\n\0b\x1a"), "\r\nOK\r\n");
+    assert_eq!(d.publishes(), vec![b"a\r\n\0b".to_vec()]);
+    assert_eq!(d.feed(b"AT+MPUBEX=\"t\",0,0\r\n"), "\r\n>");
+    assert_eq!(d.feed(b"never sent\x1b"), "\r\nERROR\r\n");
+    assert_eq!(d.feed(b"AT\r\n"), "\r\nOK\r\n");
+    assert_eq!(d.publishes().len(), 1);
+    // More than 4100 bytes: dropped up to the Ctrl-Z, ERROR, nothing published.
+    assert_eq!(d.feed(b"AT+MPUBEX=\"t\",0,0\r\n"), "\r\n>");
+    assert_eq!(d.feed(&[b'x'; 4101]), "");
+    assert_eq!(d.feed(b"\x1a"), "\r\nERROR\r\n");
+    assert_eq!(d.feed(b"AT\r\n"), "\r\nOK\r\n");
+    assert_eq!(d.publishes().len(), 1);
+}
+
+/// The MPUBEX page: without `<len>`, a gap of more than 5 s sends what came.
+#[tokio::test(start_paused = true)]
+async fn mpubex_without_length_sends_after_a_5_s_gap() {
+    let mut d = Driver::air780e_connected();
+    assert_eq!(d.feed(b"AT+MPUBEX=\"t\",0,0\r\n"), "\r\n>");
+    assert_eq!(d.feed(b"partial"), "");
+    assert_eq!(d.until(4.999).await, "");
+    assert_eq!(d.until(5.0).await, "\r\nOK\r\n");
+    assert_eq!(d.publishes(), vec![b"partial".to_vec()]);
+    // With nothing at all it is abandoned instead.
+    assert_eq!(d.feed(b"AT+MPUBEX=\"t\",0,0\r\n"), "\r\n>");
+    assert_eq!(d.until(10.0).await, "\r\nERROR\r\n");
+    assert_eq!(d.feed(b"AT\r\n"), "\r\nOK\r\n");
+    assert_eq!(d.publishes().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn l610_mqttpub_length_form_is_abandoned_after_5_s() {
+    let d = abandoned_after_5_s(Driver::l610_open(), b"AT+MQTTPUB=1,\"t\",0,0,10\r\n", b"ab").await;
+    assert!(d.publishes().is_empty(), "{:?}", d.publishes());
+}
+
+#[tokio::test(start_paused = true)]
+async fn l610_gtsslfile_is_abandoned_after_5_s_and_loads_nothing() {
+    let mut d = abandoned_after_5_s(
+        Driver::l610_called(),
+        b"AT+GTSSLFILE=\"TRUSTFILE\",100\r\n",
+        b"-----BEGIN",
+    )
+    .await;
+    d.feed(b"AT+GTSSLVER=4\r\n");
+    d.feed(b"AT+MQTTOPEN=1,\"h\",8883,0,60\r\n");
+    let Some(NetRequest::Open { tls: Some(tls), .. }) = d.net.last().cloned() else {
+        panic!("a TLS open: {:?}", d.net)
+    };
+    assert_eq!(tls.ca_pem, None, "the abandoned file was not loaded");
+}
+
+#[tokio::test(start_paused = true)]
+async fn l610_will_length_form_is_abandoned_after_5_s_and_sets_no_will() {
+    let mut d = abandoned_after_5_s(
+        Driver::l610_called(),
+        b"AT+MQTTWILL=1,\"w\",1,0,10\r\n",
+        b"gone",
+    )
+    .await;
+    d.feed(b"AT+MQTTOPEN=1,\"h\",1883,0,60\r\n");
+    d.event(NetEventKind::Connected);
+    assert_eq!(d.will(), None);
+}
+
+/// In a length form ESC and Ctrl-Z are payload like any byte (binary-safe; the manual gives
+/// them only to the variable-length forms).
+#[tokio::test(start_paused = true)]
+async fn length_forms_take_esc_and_ctrl_z_as_payload() {
+    let mut d = Driver::air780e_connected();
+    assert_eq!(d.feed(b"AT+MPUBEX=\"t\",0,0,3\r\n"), "\r\n>");
+    assert_eq!(d.feed(b"\x1b\x1a\x1b"), "\r\nOK\r\n");
+    assert_eq!(d.publishes(), vec![b"\x1b\x1a\x1b".to_vec()]);
+    let mut d = Driver::l610_open();
+    assert_eq!(d.feed(b"AT+MQTTPUB=1,\"t\",0,0,2\r\n"), "\r\n>");
+    assert_eq!(d.feed(b"\x1b\x1a"), "\r\nOK\r\n\r\n+MQTTPUB: 1,1\r\n");
+    assert_eq!(d.publishes(), vec![b"\x1b\x1a".to_vec()]);
+    assert_eq!(d.until(30.0).await, "");
+}
+
+#[tokio::test(start_paused = true)]
+async fn l610_will_length_form_sets_the_will_byte_for_byte() {
+    let mut d = Driver::l610_called();
+    let will = b"\r\n{\"state\":\"gone\"}\0\x1b";
+    assert_eq!(
+        d.feed(format!("AT+MQTTWILL=1,\"dev/state\",1,1,{}\r\n", will.len()).as_bytes()),
+        "\r\n>"
+    );
+    assert_eq!(d.feed(will), "\r\nOK\r\n");
+    d.feed(b"AT+MQTTOPEN=1,\"h\",1883,0,60\r\n");
+    d.event(NetEventKind::Connected);
+    assert_eq!(d.will(), Some(will.to_vec()));
+    assert_eq!(d.until(30.0).await, "");
+}
