@@ -322,7 +322,8 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
     .await
     .context("starting the simulator")?;
     let mut checker = Checker::start(addr);
-    let driver_log = Arc::new(Mutex::new(Vec::<String>::new()));
+    // The driver's output lines, with when they came (for the timeline).
+    let driver_log = Arc::new(Mutex::new(Vec::<(Instant, String)>::new()));
     let mut driver = tokio::process::Command::new(program)
         .args(args)
         .env("MODEM_TTY", sim.tty())
@@ -356,7 +357,7 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
             let mut lines = tokio::io::BufReader::new(out).lines();
             while let Ok(Some(l)) = lines.next_line().await {
                 let mut g = log.lock().unwrap_or_else(|e| e.into_inner());
-                g.push(l);
+                g.push((Instant::now(), l));
             }
         });
     }
@@ -452,7 +453,7 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
             // A little before the scenario too: what the driver was doing when the fault hit.
             let start = from.min(records.len()).saturating_sub(6);
             let mut t = render(&records[start..]);
-            let tail: Vec<&String> = log.iter().rev().take(10).collect();
+            let tail: Vec<&String> = log.iter().rev().take(10).map(|(_, l)| l).collect();
             if !tail.is_empty() {
                 t.push_str("    driver output (last lines):\n");
                 for l in tail.into_iter().rev() {
@@ -470,6 +471,16 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
             timeline.start_earlier(r.at);
         }
         timeline.add_uart_tap(records);
+        let since = records.first().map_or(started, |r| r.at.min(started));
+        for (at, line) in driver_log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(at, _)| *at >= since)
+        {
+            let text = format!("driver: {line}");
+            timeline.record_at(*at, crate::transcript::Kind::Note { text }, None);
+        }
         outcomes.push(Outcome {
             name: sc.name,
             passed,

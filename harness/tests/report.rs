@@ -1,5 +1,5 @@
 //! The HTML timeline: `check-driver --html` on a driver that fails writes a report per scenario
-//! holding the fault, the highlighted failing step and every UART line; the JUnit failure names
+//! holding the fault, the highlighted failing step, every UART line and the driver's output; the JUnit failure names
 //! it; a real browser (headless Chromium) opens it without script errors. `modem-harness report`
 //! renders a JSONL transcript and refuses one that is not.
 
@@ -179,6 +179,12 @@ async fn a_failing_driver_gets_a_report_per_scenario_that_a_browser_opens() {
             "the report lacks the UART line {line:?}"
         );
     }
+    // The driver's own output, at its time: why it stopped.
+    assert!(
+        items(&html, "ev wide").iter().any(|i| i
+            .contains("// driver: echo-driver: the link is gone and this driver never reconnects")),
+        "{html}"
+    );
     // Self-contained: nothing loaded from elsewhere.
     for external in ["src=", "href=\"http", "url(", "@import"] {
         assert!(!html.contains(external), "{external}");
