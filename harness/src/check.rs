@@ -66,8 +66,9 @@ pub fn timing_note(p: &modem_sim::timing::Profile, seed: u64) -> String {
         })
         .unwrap_or_default();
     format!(
-        "timing: {} ({connack}seed {seed}). A driver that fails here and passes with --timing fast waits less than the module takes.",
-        p.name
+        "timing: {} ({connack}UART {}; seed {seed}). A driver that fails here and passes with --timing fast waits less than the module takes.",
+        p.name,
+        if p.pace_uart { "paced at the baud rate" } else { "not paced" }
     )
 }
 

@@ -126,14 +126,20 @@ enum Cmd {
         /// Seconds to wait for each expected line.
         #[arg(long, default_value_t = 10)]
         timeout: u64,
-        /// The in-process simulator's timing: `fast` (the default: the log's lines, at once),
-        /// `realistic` (the delays of real modules), or a profile file (TOML or JSON).
-        #[arg(long, value_name = "fast|realistic|FILE", default_value = "fast",
-              value_parser = parse_timing)]
-        timing: modem_sim::timing::Profile,
+        /// The in-process simulator's timing: `fast` (the default: the log's lines, at once;
+        /// `realistic` with --timing-tolerance), `realistic` (the delays of real modules), or a
+        /// profile file (TOML or JSON).
+        #[arg(long, value_name = "fast|realistic|FILE", value_parser = parse_timing)]
+        timing: Option<modem_sim::timing::Profile>,
         /// Seed for the timing profile's jitter.
         #[arg(long, value_name = "N", default_value_t = 1)]
         seed: u64,
+        /// Also compare the module's delays with a log that carries time stamps (a serial
+        /// tool's `[hh:mm:ss.mmm]` chunks): each gap of 50 ms or more in the log is measured in
+        /// the replay and must be within PCT percent of it. Implies `--timing realistic`
+        /// unless --timing is given.
+        #[arg(long, value_name = "PCT")]
+        timing_tolerance: Option<f64>,
         /// Also write a JUnit XML report here (one test case per log).
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
@@ -362,6 +368,7 @@ async fn main() -> ExitCode {
             timeout,
             timing,
             seed,
+            timing_tolerance,
             junit,
             transcripts,
             html,
@@ -371,7 +378,10 @@ async fn main() -> ExitCode {
                 dialect,
                 broker: target(broker, account),
                 timeout: Duration::from_secs(timeout.max(1)),
-                timing,
+                timing: timing.unwrap_or_else(|| match timing_tolerance {
+                    Some(_) => modem_sim::timing::Profile::realistic(),
+                    None => modem_sim::timing::Profile::fast(),
+                }),
                 seed,
             };
             replay_logs(
@@ -380,6 +390,7 @@ async fn main() -> ExitCode {
                 junit.as_deref(),
                 &transcripts,
                 html.as_deref(),
+                timing_tolerance,
             )
             .await
         }
@@ -475,8 +486,10 @@ async fn replay_logs(
     junit: Option<&Path>,
     transcripts: &Path,
     html: Option<&Path>,
+    timing_tolerance: Option<f64>,
 ) -> ExitCode {
     let started = Instant::now();
+    let mut timing_off = 0usize;
     let mut results: Vec<(String, Result<Report, String>)> = Vec::new();
     let mut usage_error = false;
     for path in logs {
@@ -510,6 +523,22 @@ async fn replay_logs(
                 match &rep.divergence {
                     None => println!("REPRODUCED {name}"),
                     Some(d) => println!("DIVERGED {name}\n{d}"),
+                }
+                if let Some(pct) = timing_tolerance {
+                    let gaps = replay::timing::compare(&log, &rep.transcript.events());
+                    print!("{}", replay::timing::render(&name, &gaps, pct));
+                    let off = gaps.iter().filter(|g| !g.within(pct)).count();
+                    if gaps.is_empty() {
+                        println!("TIMING UNCHECKED {name}: no time stamps to compare");
+                    } else if off == 0 {
+                        println!("TIMING WITHIN {pct}% {name}");
+                    } else {
+                        println!(
+                            "TIMING OFF {name}: {off} of {} gaps beyond {pct}%",
+                            gaps.len()
+                        );
+                        timing_off += 1;
+                    }
                 }
                 println!(
                     "transcript: {}",
@@ -551,7 +580,7 @@ async fn replay_logs(
     }
     if usage_error {
         ExitCode::from(2)
-    } else if reproduced == results.len() {
+    } else if reproduced == results.len() && timing_off == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

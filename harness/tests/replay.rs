@@ -350,3 +350,61 @@ async fn urcs_out_of_order_within_the_window_and_echo_are_tolerated() {
     assert_eq!((d.line, d.expected.as_str()), (2, "+URC: 9"));
     assert!(d.actual.starts_with("nothing within"), "{}", d.actual);
 }
+
+/// `replay --timing-tolerance`: the vendor's stamped captures (fixtures/timed/) replay green,
+/// and each of their gaps (TLS CONNECT OK, CONNACK OK, PUBACK, SUBACK) is measured in the
+/// replay and compared; under `fast` the same check fails, naming the gaps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stamped_logs_are_replayed_with_their_timing_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let tr = dir.path().to_str().unwrap().to_string();
+    let a = repo().join("fixtures/timed/780ep-aliyun-a.log");
+    let b = repo().join("fixtures/timed/780ep-aliyun-b.log");
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    // Realistic (implied), seed 1: deterministic draws.
+    let (code, out) = harness(&[
+        "replay",
+        a,
+        b,
+        "--timing-tolerance",
+        "50",
+        "--transcripts",
+        &tr,
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2 reproduced, 0 diverged"), "{out}");
+    assert_eq!(out.matches("TIMING WITHIN 50%").count(), 2, "{out}");
+    for (line, log_ms) in [
+        ("CONNECT OK", "1415 ms"),
+        ("CONNACK OK", "249 ms"),
+        ("PUBACK", "297 ms"),
+        ("SUBACK", "315 ms"),
+        ("CONNECT OK", "2287 ms"),
+        ("CONNACK OK", "215 ms"),
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.contains(line) && l.contains(&format!(" {log_ms} "))),
+            "{line} {log_ms}: {out}"
+        );
+    }
+    // Under fast every gap is about 0 ms: -100%, and the replay fails on timing alone.
+    let (code, out) = harness(&[
+        "replay",
+        a,
+        "--timing",
+        "fast",
+        "--timing-tolerance",
+        "50",
+        "--transcripts",
+        &tr,
+    ])
+    .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("REPRODUCED") && out.contains("TIMING OFF"),
+        "{out}"
+    );
+    assert!(out.contains("4 of 4 gaps beyond 50%"), "{out}");
+}

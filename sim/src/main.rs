@@ -470,9 +470,14 @@ fn timing_line(p: &Profile, seed: u64) -> String {
             p.name
         );
     }
-    // Baud pacing (`pace_uart`) lands with the UART writer's split; until then it is not
-    // claimed here.
-    let pacing = "";
+    let pacing = if p.pace_uart {
+        format!(
+            ", UART paced at {} baud (AT+IPR)",
+            modem_sim::timing::DEFAULT_BAUD
+        )
+    } else {
+        String::new()
+    };
     let hint = if p.name == "realistic" {
         "--timing fast answers at once"
     } else {

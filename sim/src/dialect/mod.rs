@@ -59,6 +59,9 @@ pub enum Effect {
         id: u64,
         after: std::time::Duration,
     },
+    /// The UART's rate changes (`AT+IPR`), from the bytes after this on: the output before it
+    /// (the command's `OK`) still goes at the old rate.
+    Baud(u32),
 }
 
 /// A dialect's answer under construction. Text helpers add the module's `\r\n` framing.
@@ -157,6 +160,11 @@ impl Out {
         self.cancel_prompt = true;
     }
 
+    /// The UART's rate becomes `rate` after what is written so far (see [`Effect::Baud`]).
+    pub fn baud(&mut self, rate: u32) {
+        self.effects.push(Effect::Baud(rate));
+    }
+
     /// Asks for [`Dialect::on_timer`] with `id` after `after`.
     pub fn timer(&mut self, id: u64, after: std::time::Duration) {
         self.effects.push(Effect::Timer { id, after });
@@ -223,6 +231,8 @@ pub struct Engine {
     dialect: Box<dyn Dialect>,
     /// The timing profile's scheduler; `None`: everything at once (profile `fast`).
     timing: Option<crate::timing::Scheduler>,
+    /// The profile paces the UART at the baud rate (its owner does the pacing).
+    pace_uart: bool,
     watch: Option<PromptWatch>,
     prompts: u64,
 }
@@ -233,6 +243,7 @@ impl Engine {
             framer: Framer::new(echo, crate::at::framer::DEFAULT_MAX_LINE),
             dialect,
             timing: None,
+            pace_uart: false,
             watch: None,
             prompts: 0,
         }
@@ -242,6 +253,7 @@ impl Engine {
     /// by its delays (with [`Effect::Timer`]s that must come back to [`Engine::timer`]). A
     /// profile without delays changes nothing.
     pub fn set_timing(&mut self, sampler: crate::timing::Sampler) {
+        self.pace_uart = sampler.profile().pace_uart;
         self.timing = (!sampler.profile().delays.is_empty()
             && sampler
                 .profile()
@@ -393,6 +405,11 @@ impl Engine {
         }
         self.apply_controls(&mut out);
         self.finish(out)
+    }
+
+    /// Whether the UART's bytes cross at the baud rate (the profile's `pace_uart`).
+    pub fn pace_uart(&self) -> bool {
+        self.pace_uart
     }
 
     /// The timing profile in force, if it has delays.

@@ -470,6 +470,39 @@ impl Scheduler {
     }
 }
 
+/// Bytes on a UART at its baud rate: when each piece has finished crossing the wire. A piece
+/// that follows the previous one closely (the line still busy, or idle for less than
+/// [`Pacer::SLACK`], which absorbs the timer's granularity) starts where the previous one
+/// ended; after a pause it starts now.
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    pub baud: u32,
+    clock: Option<tokio::time::Instant>,
+}
+
+impl Pacer {
+    /// The longest gap that still counts as back to back.
+    pub const SLACK: Duration = Duration::from_millis(2);
+    /// The largest piece paced at once: about 5.6 ms at 115200 baud, 1.4 ms at 460800.
+    pub const PIECE: usize = 64;
+
+    pub fn new(baud: u32) -> Pacer {
+        Pacer { baud, clock: None }
+    }
+
+    /// When `n` bytes written now (or right after the previous ones) have crossed the wire.
+    pub fn done_at(&mut self, n: usize) -> tokio::time::Instant {
+        let now = tokio::time::Instant::now();
+        let start = match self.clock {
+            Some(c) if c + Self::SLACK >= now => c,
+            _ => now,
+        };
+        let end = start + wire_time(n, self.baud);
+        self.clock = Some(end);
+        end
+    }
+}
+
 /// The wire time of `bytes` bytes at `baud`, 8N1 (a start bit, 8 data bits, a stop bit).
 pub fn wire_time(bytes: usize, baud: u32) -> Duration {
     Duration::from_nanos(bytes as u64 * 10 * 1_000_000_000 / u64::from(baud.max(1)))

@@ -5,6 +5,7 @@ use super::*;
 use crate::dialect::{self, DialectKind, Engine};
 use crate::modem::Identity;
 use crate::net::QoS;
+use crate::timing::Pacer;
 
 #[test]
 fn built_in_profiles_parse_and_every_delay_cites_a_source() {
@@ -388,4 +389,114 @@ async fn mipcall_urc_waits_and_fast_changes_nothing() {
     let fx = e.net_event(ev(link, NetEventKind::ConnAck(ConnectReturnCode::Success)));
     assert_eq!(uart(&fx), "\r\n+MQTTOPEN: 1,1\r\n", "{fx:?}");
     let _ = QoS::AtMostOnce;
+}
+
+#[test]
+fn ipr_changes_the_rate_after_its_ok() {
+    let mut e = Engine::new(
+        dialect::make(DialectKind::Air780e, Identity::default()).unwrap(),
+        false,
+    );
+    let fx = e.feed(b"AT+IPR=460800\r");
+    assert_eq!(
+        fx,
+        vec![Effect::Uart(b"\r\nOK\r\n".to_vec()), Effect::Baud(460_800)]
+    );
+    assert_eq!(
+        e.feed(b"AT+IPR=12345\r"),
+        vec![Effect::Uart(b"\r\nERROR\r\n".to_vec())]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_pacer_runs_back_to_back_pieces_on_and_restarts_after_a_pause() {
+    let mut p = Pacer::new(115_200);
+    let t0 = tokio::time::Instant::now();
+    // 40 pieces of 64 bytes, written as fast as the pacer allows: exactly their wire time,
+    // whatever the timer's granularity.
+    for _ in 0..40 {
+        let at = p.done_at(64);
+        tokio::time::sleep_until(at).await;
+    }
+    let took = t0.elapsed();
+    let wire = wire_time(40 * 64, 115_200);
+    assert!(
+        took >= wire && took <= wire + Duration::from_millis(1),
+        "{took:?}"
+    );
+    // After a pause the line is idle: the next piece starts now.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let now = tokio::time::Instant::now();
+    assert_eq!(p.done_at(10) - now, wire_time(10, 115_200));
+}
+
+/// The host's end of a duplex UART (paused time: the durations are virtual and exact).
+async fn until(io: &mut tokio::io::DuplexStream, seen: &mut Vec<u8>, needle: &[u8]) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
+    for _ in 0..100_000 {
+        if seen.windows(needle.len()).any(|w| w == needle) {
+            seen.clear();
+            return;
+        }
+        let n = io.read(&mut buf).await.unwrap();
+        assert!(n > 0);
+        seen.extend_from_slice(&buf[..n]);
+    }
+    panic!("no {:?}", String::from_utf8_lossy(needle));
+}
+
+/// A 2,233-byte write into the module (`AT+FSWRITE`, no network involved) is accepted after
+/// its wire time at the UART's rate under `realistic`: ~48.5 ms at 460,800 baud (after
+/// `AT+IPR`), ~194 ms at 115,200, and at once under `fast`. Paused time: virtual, exact.
+#[tokio::test(start_paused = true)]
+async fn a_2233_byte_write_takes_its_wire_time_at_the_uarts_rate() {
+    use crate::sim::{SimConfig, Simulator};
+    use tokio::io::AsyncWriteExt;
+    for (profile, ipr, rate) in [
+        (Profile::realistic(), Some(460_800u32), 460_800u32),
+        (Profile::realistic(), None, 115_200),
+        (Profile::fast(), Some(460_800), 0),
+    ] {
+        let (mut host, module) = tokio::io::duplex(1 << 16);
+        let cfg = SimConfig {
+            timing: profile,
+            ..SimConfig::default()
+        };
+        let sim = Simulator::start_on(cfg, module).await.unwrap();
+        let mut seen = Vec::new();
+        host.write_all(b"ATE0\r\n").await.unwrap();
+        until(&mut host, &mut seen, b"OK\r\n").await;
+        if let Some(r) = ipr {
+            host.write_all(format!("AT+IPR={r}\r\n").as_bytes())
+                .await
+                .unwrap();
+            until(&mut host, &mut seen, b"OK\r\n").await;
+        }
+        host.write_all(b"AT+FSCREATE=\"a.bin\"\r\n").await.unwrap();
+        until(&mut host, &mut seen, b"OK\r\n").await;
+        host.write_all(b"AT+FSWRITE=\"a.bin\",0,2233,15\r\n")
+            .await
+            .unwrap();
+        until(&mut host, &mut seen, b">").await;
+        let payload: Vec<u8> = (0..2233u32).map(|i| (i % 251) as u8).collect();
+        let t0 = tokio::time::Instant::now();
+        host.write_all(&payload).await.unwrap();
+        until(&mut host, &mut seen, b"OK\r\n").await;
+        let took = t0.elapsed();
+        if rate == 0 {
+            assert!(took < Duration::from_millis(1), "fast: {took:?}");
+        } else {
+            // The payload's wire time, plus `\r\nOK\r\n` back at the same rate, plus at most
+            // a millisecond of timer granularity.
+            let wire = wire_time(2233, rate);
+            let most = wire + wire_time(6, rate) + Duration::from_millis(2);
+            assert!(
+                took >= wire && took <= most,
+                "{rate}: {took:?} (wire {wire:?})"
+            );
+        }
+        drop(host);
+        sim.shutdown().await;
+    }
 }

@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use tracing::warn;
 
 use super::faults::next_random;
+use crate::timing::Pacer;
 
 /// Output waiting for the UART is bounded by bytes: far more than any burst a reading host can
 /// produce (10,000 `+MSUB`s are about 0.5 MB), so nothing is lost while the host reads; and a
@@ -17,29 +18,51 @@ use super::faults::next_random;
 /// warning, as a real UART without flow control would lose it.
 const UART_QUEUE_BYTES: usize = 16 << 20;
 
+/// What the writer task is given, in order.
+enum Chunk {
+    Bytes(Vec<u8>),
+    /// `AT+IPR`: the bytes after this go at the new rate.
+    Baud(u32),
+}
+
 /// The sending side of the UART writer task; the task ends when this is dropped.
 pub(crate) struct UartOut {
-    tx: mpsc::UnboundedSender<Vec<u8>>,
+    tx: mpsc::UnboundedSender<Chunk>,
     queued: Arc<AtomicUsize>,
     /// Fault `uart-fragment`: the writer splits each write into small pieces.
     fragment: Arc<AtomicBool>,
 }
 
 impl UartOut {
-    /// Starts the writer task on `wr`; the task gives `wr` back when it ends.
-    pub(crate) fn spawn<W>(mut wr: W) -> (UartOut, JoinHandle<W>)
+    /// Starts the writer task on `wr`; the task gives `wr` back when it ends. With `pace`
+    /// (the timing profile's `pace_uart`), bytes leave at that baud rate, 8N1 (10 bits a
+    /// byte), in pieces of [`Pacer::PIECE`], each written when it has crossed the wire.
+    pub(crate) fn spawn<W>(mut wr: W, pace: Option<u32>) -> (UartOut, JoinHandle<W>)
     where
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Chunk>();
         let queued = Arc::new(AtomicUsize::new(0));
         let fragment = Arc::new(AtomicBool::new(false));
         let (writer_queued, writer_fragment) = (queued.clone(), fragment.clone());
         let writer = tokio::spawn(async move {
             let mut seed = 0x2545_F491_4F6C_DD1Du64;
-            while let Some(bytes) = rx.recv().await {
+            let mut pacer = pace.map(Pacer::new);
+            while let Some(chunk) = rx.recv().await {
+                let bytes = match chunk {
+                    Chunk::Baud(rate) => {
+                        if let Some(p) = pacer.as_mut() {
+                            tracing::info!(rate, "UART rate changed");
+                            p.baud = rate;
+                        }
+                        continue;
+                    }
+                    Chunk::Bytes(b) => b,
+                };
                 let written = if writer_fragment.load(Ordering::Relaxed) {
                     write_fragmented(&mut wr, &bytes, &mut seed).await
+                } else if let Some(p) = pacer.as_mut() {
+                    write_paced(&mut wr, &bytes, p).await
                 } else {
                     wr.write_all(&bytes).await
                 };
@@ -66,9 +89,14 @@ impl UartOut {
         if self.queued.fetch_add(len, Ordering::Relaxed) + len > UART_QUEUE_BYTES {
             self.queued.fetch_sub(len, Ordering::Relaxed);
             warn!(len, "the host is not reading the UART: output dropped");
-        } else if self.tx.send(bytes).is_err() {
+        } else if self.tx.send(Chunk::Bytes(bytes)).is_err() {
             self.queued.fetch_sub(len, Ordering::Relaxed);
         }
+    }
+
+    /// `AT+IPR`: the bytes queued after this go at `rate` (when the UART is paced).
+    pub(crate) fn set_baud(&self, rate: u32) {
+        let _ = self.tx.send(Chunk::Baud(rate));
     }
 
     /// Fault `uart-fragment` on or off.
@@ -87,6 +115,19 @@ pub(crate) async fn drain<W>(mut writer: JoinHandle<W>) {
         warn!("UART output not drained at shutdown (the host is not reading)");
         writer.abort();
     }
+}
+
+/// Writes `bytes` at the pacer's rate: each piece once it has crossed the wire.
+async fn write_paced<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    bytes: &[u8],
+    pacer: &mut Pacer,
+) -> std::io::Result<()> {
+    for piece in bytes.chunks(Pacer::PIECE) {
+        tokio::time::sleep_until(pacer.done_at(piece.len())).await;
+        wr.write_all(piece).await?;
+    }
+    Ok(())
 }
 
 /// Writes `bytes` in random pieces of 1 to 8 bytes, each flushed and a moment apart, so the
