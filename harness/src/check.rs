@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::device::Eol;
 use anyhow::{bail, Context, Result};
 use modem_sim::broker::{Broker, BrokerConfig};
 use modem_sim::dialect::DialectKind;
@@ -38,38 +39,14 @@ pub struct CheckOptions {
     pub first_deadline: Duration,
     /// How long echo may take to resume after a fault.
     pub recovery_deadline: Duration,
+    /// The line end the driver is asked to send (`MODEM_EOL`).
+    pub eol: Eol,
     /// How long the simulated module takes (`realistic` by default on the command line).
     pub timing: modem_sim::timing::Profile,
     /// Seeds the profile's jitter.
     pub seed: u64,
     /// Stop after the first failing scenario.
     pub fail_fast: bool,
-}
-
-/// The line printed before the scenarios: which timing the module has, and what a failure
-/// under it means.
-pub fn timing_note(p: &modem_sim::timing::Profile, seed: u64) -> String {
-    if p.is_instant() {
-        return format!(
-            "timing: {} (the module answers as soon as the network does)",
-            p.name
-        );
-    }
-    let connack = p
-        .delay(modem_sim::timing::Step::Connack)
-        .map(|d| {
-            format!(
-                "CONNACK OK {}-{} ms after the OK, ",
-                d.median_ms.saturating_sub(d.spread_ms),
-                d.median_ms + d.spread_ms
-            )
-        })
-        .unwrap_or_default();
-    format!(
-        "timing: {} ({connack}UART {}; seed {seed}). A driver that fails here and passes with --timing fast waits less than the module takes.",
-        p.name,
-        if p.pace_uart { "paced at the baud rate" } else { "not paced" }
-    )
 }
 
 /// One scenario's outcome.
@@ -84,6 +61,8 @@ pub struct Outcome {
     pub fault: Option<String>,
     /// The UART traffic during the scenario (on failure).
     pub transcript: String,
+    /// Late echoes of earlier scenarios that arrived during this one (ignored).
+    pub stale: usize,
     /// Everything during the scenario, time-stamped: UART both ways, the checker's MQTT
     /// publishes and echoes, the fault, the failure (for `--html`).
     pub timeline: Vec<crate::transcript::Event>,
@@ -103,7 +82,8 @@ enum Setup {
 struct Scenario {
     name: &'static str,
     setup: Setup,
-    /// The payload to echo; `None`: fresh numbered payloads, one a second, until one returns.
+    /// The payload to echo (after its tag, see [`tagged`]); `None`: only the tag. Published
+    /// again, with a new tag, until one returns ([`retry_after`]).
     payload: Option<&'static [u8]>,
     qos: QoS,
     /// Recovery (the recovery deadline) or first contact (the first deadline), else 10 s.
@@ -143,9 +123,9 @@ fn scenarios(dialect: DialectKind) -> Vec<Scenario> {
             )
         } else {
             s(
-                "payload with quote, comma, backslash and CR LF",
+                "binary payload with quote, comma, backslash and CR LF",
                 Setup::None,
-                Some(&b"a \"quoted\", comma \\ backslash\r\nOK\r\nend"[..]),
+                Some(&b"a \"quoted\", comma \\ backslash\r\nOK\r\n\0\xff\x80\x1a> end\n"[..]),
                 QoS::AtMostOnce,
                 false,
             )
@@ -238,10 +218,6 @@ impl Checker {
             task,
         }
     }
-
-    fn drain(&mut self) {
-        while self.echoes.try_recv().is_ok() {}
-    }
 }
 
 impl Drop for Checker {
@@ -251,6 +227,32 @@ impl Drop for Checker {
 }
 
 /// Renders UART records as `-> ` (host) and `<- ` (module) lines.
+/// The line printed before the scenarios: which timing the module has, and what a failure
+/// under it means.
+pub fn timing_note(p: &modem_sim::timing::Profile, seed: u64) -> String {
+    if p.is_instant() {
+        return format!(
+            "timing: {} (the module answers as soon as the network does)",
+            p.name
+        );
+    }
+    let connack = p
+        .delay(modem_sim::timing::Step::Connack)
+        .map(|d| {
+            format!(
+                "CONNACK OK {}-{} ms after the OK, ",
+                d.median_ms.saturating_sub(d.spread_ms),
+                d.median_ms + d.spread_ms
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "timing: {} ({connack}UART {}; seed {seed}). A driver that fails here and passes with --timing fast waits less than the module takes.",
+        p.name,
+        if p.pace_uart { "paced at the baud rate" } else { "not paced" }
+    )
+}
+
 /// Each line carries its time (seconds since the first record shown), when its first byte
 /// crossed the UART: `    [  0.235 s] <- CONNACK OK`.
 pub fn render(records: &[UartRecord]) -> String {
@@ -274,6 +276,16 @@ pub fn render(records: &[UartRecord]) -> String {
             line.clear();
         };
     for r in records {
+        if r.dropped > 0 {
+            if let Some(h) = from_host {
+                flush(&mut line, h, line_at, &mut out);
+            }
+            out.push_str(&format!(
+                "    !! {} bytes of the module's output lost: the driver was not reading\n",
+                r.dropped
+            ));
+            continue;
+        }
         if from_host != Some(r.from_host) {
             if let Some(h) = from_host {
                 flush(&mut line, h, line_at, &mut out);
@@ -334,6 +346,7 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
         .env("MODEM_MQTT_PASSWORD", PASSWORD)
         .env("MODEM_ECHO_IN", ECHO_IN)
         .env("MODEM_ECHO_OUT", ECHO_OUT)
+        .env("MODEM_EOL", opts.eol.name())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -365,13 +378,12 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
 
     let tap = sim.uart_tap();
     let mut outcomes = Vec::new();
-    let mut counter = 0u64;
-    for sc in scenarios(opts.dialect) {
+    let mut sent = Sent::default();
+    for (index, sc) in scenarios(opts.dialect).into_iter().enumerate() {
         let started = Instant::now();
         let from = tap.snapshot().len();
         let mut fault = None;
         let timeline = Transcript::new();
-        checker.drain();
         match sc.setup {
             Setup::None => {}
             Setup::Inject(text) => {
@@ -414,25 +426,22 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
         } else {
             Duration::from_secs(10)
         };
-        let result = echo(
-            &mut checker,
-            &sc,
-            deadline,
-            &mut counter,
-            &timeline,
-            &mut driver,
-        )
-        .await;
+        let stale_before = sent.stale;
+        let result = echo(&mut checker, &sc, index + 1, deadline, &mut sent, &timeline).await;
         if let Some(text) = sc.after {
             if let Ok(f) = text.parse::<Fault>() {
                 timeline.fault(text);
                 sim.inject(f).await?;
             }
         }
+        let exited = driver.try_wait().ok().flatten();
         let (passed, mut detail) = match result {
             Ok(()) => (true, String::new()),
             Err(e) => (false, e),
         };
+        if let Some(status) = exited {
+            detail.push_str(&format!(" (the driver exited: {status})"));
+        }
         if !passed && !opts.timing.is_instant() {
             detail.push_str(&format!(
                 " (under --timing {}: the module takes its real time; see the times in the transcript)",
@@ -440,10 +449,11 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
             ));
         }
         if !passed {
-            let expected = match sc.payload {
-                Some(p) => format!("{ECHO_OUT}: {}", String::from_utf8_lossy(p)),
-                None => format!("{ECHO_OUT}: echo {counter}"),
-            };
+            // Any of the scenario's tagged payloads; the first one stands for them.
+            let expected = format!(
+                "{ECHO_OUT}: {}",
+                crate::device::show(&tagged(index + 1, 1, sc.payload))
+            );
             timeline.failure(sc.name, Some(expected), None, detail.clone());
         }
         let transcript = if passed {
@@ -489,6 +499,7 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
             detail,
             fault,
             transcript,
+            stale: sent.stale - stale_before,
             timeline: timeline.events(),
             report: None,
         });
@@ -503,29 +514,51 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
     Ok(outcomes)
 }
 
-/// Publishes and waits for the echo until `deadline`.
+/// Every payload the checker published, so an echo can be told apart: one of this scenario's
+/// (the scenario passes), a late one of an earlier scenario's (ignored: a driver may take its
+/// time, and the checker republishes while it waits), or neither (the driver changed it).
+#[derive(Debug, Default)]
+struct Sent {
+    earlier: std::collections::HashSet<Vec<u8>>,
+    /// Late echoes of earlier scenarios seen, in all.
+    stale: usize,
+}
+
+/// The payload of scenario `scenario`'s `attempt`th publish. Each carries a tag that no other
+/// publish has, so a late echo of an earlier scenario cannot pass for this one's, nor be taken
+/// for a changed payload. The tag is a prefix: the scenario's own bytes follow unchanged.
+fn tagged(scenario: usize, attempt: usize, body: Option<&[u8]>) -> Vec<u8> {
+    match body {
+        Some(b) => {
+            let mut p = format!("#{scenario}.{attempt} ").into_bytes();
+            p.extend_from_slice(b);
+            p
+        }
+        None => format!("echo #{scenario}.{attempt}").into_bytes(),
+    }
+}
+
+/// How long the checker waits for an echo before it publishes again: 1 s, then 2 s, then
+/// 4 s at most. A QoS 0 publish while the driver is away is lost, so it must republish; a
+/// driver that echoes late must not be buried under republished payloads.
+fn retry_after(attempt: usize) -> Duration {
+    Duration::from_secs(1 << attempt.min(2))
+}
+
+/// Publishes and waits for the echo until `deadline`. Any latency within it is accepted.
 async fn echo(
     checker: &mut Checker,
     sc: &Scenario,
+    scenario: usize,
     deadline: Duration,
-    counter: &mut u64,
+    sent_before: &mut Sent,
     timeline: &Transcript,
-    driver: &mut tokio::process::Child,
 ) -> std::result::Result<(), String> {
     let until = tokio::time::Instant::now() + deadline;
     let mut sent: Vec<Vec<u8>> = Vec::new();
-    loop {
-        // A driver that has exited will not echo: say so now rather than at the deadline.
-        if let Ok(Some(status)) = driver.try_wait() {
-            return Err(format!("the driver exited ({status}) and cannot echo"));
-        }
-        let payload = match sc.payload {
-            Some(p) => p.to_vec(),
-            None => {
-                *counter += 1;
-                format!("echo {}", *counter).into_bytes()
-            }
-        };
+    let result = loop {
+        let attempt = sent.len();
+        let payload = tagged(scenario, attempt + 1, sc.payload);
         // A publish while the checker itself reconnects is retried on the next round.
         timeline.mqtt(
             "check-driver",
@@ -536,7 +569,8 @@ async fn echo(
             .publish(ECHO_IN, sc.qos, false, payload.clone())
             .await;
         sent.push(payload);
-        let round = tokio::time::Instant::now() + Duration::from_secs(1);
+        let round = tokio::time::Instant::now() + retry_after(attempt);
+        let mut verdict = None;
         loop {
             let wait = round.min(until);
             let got = tokio::time::timeout_at(wait, checker.echoes.recv()).await;
@@ -547,27 +581,38 @@ async fn echo(
                 );
             }
             match got {
-                Ok(Some(got)) if sent.contains(&got) => return Ok(()),
-                Ok(Some(got)) => {
-                    if sc.payload.is_some() {
-                        return Err(format!(
-                            "the echo differs: sent {:?}, got {:?}",
-                            String::from_utf8_lossy(&sent[0]),
-                            String::from_utf8_lossy(&got)
-                        ));
-                    }
+                Ok(Some(got)) if sent.contains(&got) => {
+                    verdict = Some(Ok(()));
+                    break;
                 }
-                Ok(None) => return Err("the checker's MQTT client stopped".into()),
+                Ok(Some(got)) if sent_before.earlier.contains(&got) => sent_before.stale += 1,
+                Ok(Some(got)) => {
+                    verdict = Some(Err(format!(
+                        "the echo differs from every payload sent: sent {:?}, got {:?}",
+                        crate::device::show(&sent[0]),
+                        crate::device::show(&got)
+                    )));
+                    break;
+                }
+                Ok(None) => {
+                    verdict = Some(Err("the checker's MQTT client stopped".into()));
+                    break;
+                }
                 Err(_) => break,
             }
         }
+        if let Some(v) = verdict {
+            break v;
+        }
         if tokio::time::Instant::now() >= until {
-            return Err(format!(
+            break Err(format!(
                 "no echo on {ECHO_OUT} within {deadline:?} ({} publishes on {ECHO_IN})",
                 sent.len()
             ));
         }
-    }
+    };
+    sent_before.earlier.extend(sent);
+    result
 }
 
 /// The report printed to stdout.
@@ -580,6 +625,12 @@ pub fn report(outcomes: &[Outcome]) -> String {
             o.name,
             o.took.as_secs_f64()
         ));
+        if o.stale > 0 {
+            s.push_str(&format!(
+                "    ({} late echo(es) of earlier scenarios ignored)\n",
+                o.stale
+            ));
+        }
         if !o.passed {
             if let Some(f) = &o.fault {
                 s.push_str(&format!("    fault: {f}\n"));

@@ -27,6 +27,66 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many transcript lines an error shows.
 const TRANSCRIPT_LEN: usize = 40;
 
+/// The line end the host puts after each command line (`--eol`). Drivers send all three:
+/// nearly every public driver ends its lines with CR LF, terminal programs with CR, some
+/// Linux drivers with a bare LF. The module takes each as the end of a command, and after a
+/// command that opens a `>` prompt the rest of the line end is never payload (V1.6.7 manual,
+/// fixtures/air780e-manual-notes.md item 13).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Eol {
+    /// `\r` (what V.250 section 5.2.1 calls S3, and what terminal programs send).
+    Cr,
+    /// `\r\n`: what drivers send, and the default.
+    #[default]
+    Crlf,
+    /// `\n` alone.
+    Lf,
+}
+
+impl Eol {
+    /// All three, in the order tests run them.
+    pub const ALL: [Eol; 3] = [Eol::Crlf, Eol::Cr, Eol::Lf];
+
+    /// The bytes sent after a command line.
+    pub fn bytes(self) -> &'static [u8] {
+        match self {
+            Eol::Cr => b"\r",
+            Eol::Crlf => b"\r\n",
+            Eol::Lf => b"\n",
+        }
+    }
+
+    /// The name `--eol` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Eol::Cr => "cr",
+            Eol::Crlf => "crlf",
+            Eol::Lf => "lf",
+        }
+    }
+}
+
+impl std::fmt::Display for Eol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Eol {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "cr" => Ok(Eol::Cr),
+            "crlf" => Ok(Eol::Crlf),
+            "lf" => Ok(Eol::Lf),
+            other => Err(format!(
+                "unknown line end `{other}`: give cr (\\r), crlf (\\r\\n) or lf (\\n)"
+            )),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
     #[error("cannot open {path}: {source}")]
@@ -195,6 +255,18 @@ pub fn split_item(buf: &[u8]) -> Option<(Item, usize)> {
     Some((Item::Line(line.to_vec()), start + nl + 1))
 }
 
+/// The payload a `+MSUB: "<topic>",<n> byte,` line declares: `(n, where the payload starts)`,
+/// or `None` when `line` does not start with a complete header. The same parse frames the
+/// module's output ([`split_item`]) and the replay log's expected messages.
+pub fn msub_declared(line: &[u8]) -> Option<(usize, usize)> {
+    match msub_header(line) {
+        Header::Complete {
+            len, payload_at, ..
+        } => Some((len, payload_at)),
+        _ => None,
+    }
+}
+
 /// Parses a whole message line as [`split_item`] returned it.
 pub fn parse_msub(line: &[u8]) -> Option<Msub> {
     match msub_header(line) {
@@ -243,9 +315,8 @@ pub struct Device {
     transcript: VecDeque<(Dir, String)>,
     /// The whole session, both directions, for the transcript files.
     record: Transcript,
-    /// The line terminator the host sends. `\r` alone, as the module's framer ends a line at
-    /// CR: a following LF would be taken as the first payload byte after an `AT+MPUBEX` prompt.
-    pub terminator: Vec<u8>,
+    /// The line end the host sends after each command line ([`Eol`]).
+    pub eol: Eol,
     pub timeout: Duration,
 }
 
@@ -296,13 +367,19 @@ impl Device {
             since_send: Vec::new(),
             transcript: VecDeque::new(),
             record: Transcript::new(),
-            terminator: b"\r".to_vec(),
+            eol: Eol::default(),
             timeout: DEFAULT_TIMEOUT,
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Ends command lines with `eol` from now on.
+    pub fn with_eol(mut self, eol: Eol) -> Self {
+        self.eol = eol;
+        self
     }
 
     /// Records into `t` from now on (shared with the world's MQTT and fault events).
@@ -379,7 +456,7 @@ impl Device {
             let from = bytes.len();
             self.pending_echo.push_back(line.as_bytes().to_vec());
             bytes.extend_from_slice(line.as_bytes());
-            bytes.extend_from_slice(&self.terminator);
+            bytes.extend_from_slice(self.eol.bytes());
             self.record.record_raw(
                 Kind::UartTx {
                     text: line.to_string(),
@@ -434,6 +511,33 @@ impl Device {
             }
             if !self.fill(deadline).await? {
                 return Ok(None);
+            }
+        }
+    }
+
+    /// Waits until the module has printed `needle` (raw bytes, anywhere in what it printed
+    /// since the last item read) and consumes everything up to its end. `Ok(Err(got))` when it
+    /// did not come before `deadline`: `got` is what came instead (left unread).
+    pub async fn expect_raw(
+        &mut self,
+        needle: &[u8],
+        deadline: Instant,
+    ) -> Result<Result<(), Vec<u8>>, DeviceError> {
+        loop {
+            if let Some(at) = self
+                .rx
+                .windows(needle.len().max(1))
+                .position(|w| w == needle)
+            {
+                let taken: Vec<u8> = self.rx.drain(..at + needle.len()).collect();
+                self.record.record(Kind::UartRx {
+                    text: format!("[{} raw bytes] {}", taken.len(), show(&taken)),
+                });
+                self.note(Dir::Received, format!("[{} raw bytes]", taken.len()));
+                return Ok(Ok(()));
+            }
+            if !self.fill(deadline).await? {
+                return Ok(Err(self.rx.clone()));
             }
         }
     }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
+use modem_harness::device::Eol;
 use modem_harness::replay::{self, Log, Report, Target};
 use modem_harness::report;
 use modem_harness::rewrite::BrokerTarget;
@@ -57,6 +58,10 @@ enum Cmd {
         /// Write each scenario's transcript (.jsonl and .log) into DIR.
         #[arg(long, value_name = "DIR")]
         transcripts: Option<PathBuf>,
+        /// The line end after each command line the host sends: crlf (\r\n, what drivers
+        /// send), cr (\r) or lf (\n).
+        #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
+        eol: Eol,
         /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
         #[arg(long, value_name = "DIR")]
         html: Option<PathBuf>,
@@ -89,6 +94,10 @@ enum Cmd {
         /// Where each scenario's transcript (.jsonl and .log) goes.
         #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
         transcripts: PathBuf,
+        /// The line end after each command line the host sends: crlf (\r\n, what drivers
+        /// send), cr (\r) or lf (\n).
+        #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
+        eol: Eol,
         /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
         #[arg(long, value_name = "DIR")]
         html: Option<PathBuf>,
@@ -146,6 +155,10 @@ enum Cmd {
         /// Where each log's transcript (.jsonl and .log) goes.
         #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
         transcripts: PathBuf,
+        /// The line end after each command line the host sends: crlf (\r\n, what drivers
+        /// send), cr (\r) or lf (\n).
+        #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
+        eol: Eol,
         /// Write an HTML timeline per log into DIR (see `modem-harness report`).
         #[arg(long, value_name = "DIR")]
         html: Option<PathBuf>,
@@ -182,6 +195,10 @@ enum Cmd {
         /// Stop at the first failing scenario.
         #[arg(long)]
         fail_fast: bool,
+        /// The line end the driver is asked to send, in MODEM_EOL (cr, crlf or lf; the
+        /// reference drivers in harness/examples/ follow it, a driver of yours may ignore it).
+        #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
+        eol: Eol,
         /// The driver and its arguments.
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<String>,
@@ -217,6 +234,10 @@ fn parse_timing(s: &str) -> Result<modem_sim::timing::Profile, String> {
     modem_sim::timing::Profile::load(s).map_err(|e| e.to_string())
 }
 
+fn parse_eol(s: &str) -> Result<Eol, String> {
+    s.parse()
+}
+
 fn parse_broker(s: &str) -> Result<HostPort, String> {
     HostPort::from_mqtt_url(s)
 }
@@ -238,9 +259,11 @@ async fn main() -> ExitCode {
             junit,
             concurrency,
             transcripts,
+            eol,
             html,
         } => {
             let mut opts = RunOptions::new(path);
+            opts.eol = eol;
             opts.html = html;
             opts.junit = junit;
             opts.concurrency = concurrency;
@@ -255,15 +278,13 @@ async fn main() -> ExitCode {
             account,
             junit,
             transcripts,
+            eol,
             html,
             features,
         } => {
-            if let Err(e) = std::fs::metadata(&port) {
-                eprintln!(
-                    "modem-harness: cannot open the device {}: {e}",
-                    port.display()
-                );
-                return ExitCode::from(2);
+            if let Err((code, line)) = check_port(&port, baud).await {
+                eprintln!("modem-harness: {line}");
+                return ExitCode::from(code);
             }
             let hardware = Hardware {
                 port,
@@ -282,6 +303,7 @@ async fn main() -> ExitCode {
                 .map(|(i, path)| {
                     let mut o = RunOptions::new(path);
                     o.hardware = Some(hardware.clone());
+                    o.eol = eol;
                     o.transcripts = Some(transcripts.clone());
                     o.html = html.clone();
                     // One JUnit file per feature path, merged below.
@@ -314,12 +336,14 @@ async fn main() -> ExitCode {
             timing,
             seed,
             fail_fast,
+            eol,
             command,
             html,
         } => {
             let opts = modem_harness::check::CheckOptions {
                 dialect,
                 command,
+                eol,
                 first_deadline: Duration::from_secs(first_deadline.max(1)),
                 recovery_deadline: Duration::from_secs(recovery_deadline.max(1)),
                 timing,
@@ -371,8 +395,15 @@ async fn main() -> ExitCode {
             timing_tolerance,
             junit,
             transcripts,
+            eol,
             html,
         } => {
+            if let Some(port) = &port {
+                if let Err((code, line)) = check_port(port, baud).await {
+                    eprintln!("modem-harness: {line}");
+                    return ExitCode::from(code);
+                }
+            }
             let target = Target {
                 port: port.map(|p| (p, baud)),
                 dialect,
@@ -383,6 +414,7 @@ async fn main() -> ExitCode {
                     None => modem_sim::timing::Profile::fast(),
                 }),
                 seed,
+                eol,
             };
             replay_logs(
                 &logs,
@@ -395,6 +427,51 @@ async fn main() -> ExitCode {
             .await
         }
     }
+}
+
+/// `--port` is checked once, before any scenario or log: what is not a serial line (a regular
+/// file, a directory, /dev/null, the PTY multiplexer) is a bad argument (exit 2, one line); a
+/// line on which nothing answers `AT` is reported once (exit 1) instead of timing out in every
+/// scenario.
+async fn check_port(port: &Path, baud: u32) -> Result<(), (u8, String)> {
+    let shown = port.display();
+    let bad = |what: String| {
+        Err((
+            2,
+            format!("--port {shown}: {what}; give the module's serial port (e.g. /dev/ttyUSB0) or a simulator's tty (/dev/pts/N)"),
+        ))
+    };
+    let meta = match std::fs::metadata(port) {
+        Ok(m) => m,
+        Err(e) => return bad(format!("cannot open it: {e}")),
+    };
+    if meta.is_dir() {
+        return bad("a directory".into());
+    }
+    if meta.is_file() {
+        return bad("a regular file, not a serial line".into());
+    }
+    if port
+        .canonicalize()
+        .is_ok_and(|p| p == Path::new("/dev/ptmx"))
+    {
+        return bad("the PTY multiplexer: opening it makes a new PTY that nothing answers".into());
+    }
+    let mut device = match modem_harness::device::Device::open(port, baud) {
+        Ok(d) => d,
+        Err(modem_harness::device::DeviceError::Termios { source, .. }) => {
+            return bad(format!("not a serial line ({source})"));
+        }
+        Err(e) => return bad(e.to_string()),
+    };
+    let wait = modem_harness::device::DEFAULT_TIMEOUT;
+    if device.sync(wait).await.is_err() {
+        return Err((
+            1,
+            format!("--port {shown}: nothing answered AT with OK within {wait:?}; check that the module is powered and --baud ({baud}) is its rate"),
+        ));
+    }
+    Ok(())
 }
 
 /// `modem-harness report`.
@@ -501,7 +578,7 @@ async fn replay_logs(
                 return ExitCode::from(2);
             }
         };
-        let log = match Log::parse(&name, &text) {
+        let log = match Log::parse(&name, &text).and_then(|l| l.check_complete().map(|()| l)) {
             Ok(l) => l,
             Err(e) => {
                 eprintln!("modem-harness: {e}");

@@ -166,6 +166,15 @@ impl MqttClient {
         .with_context(|| format!("publishing to {topic}"))
     }
 
+    /// The payloads received on `topic` and not yet taken by [`MqttClient::receive`].
+    pub fn seen_on(&self, topic: &str) -> Vec<Vec<u8>> {
+        self.seen
+            .iter()
+            .filter(|r| r.topic == topic)
+            .map(|r| r.payload.to_vec())
+            .collect()
+    }
+
     /// Waits for a message on `topic` with `payload`; other messages are kept for later.
     pub async fn receive(
         &mut self,

@@ -41,7 +41,7 @@ use nom::sequence::preceded;
 use nom::{IResult, Parser};
 use tokio::time::Instant;
 
-use crate::device::{show, Device, DeviceError, Item, DEFAULT_TIMEOUT};
+use crate::device::{show, Device, DeviceError, Eol, Item, DEFAULT_TIMEOUT};
 use crate::exchange::{is_host_line, strip_comment};
 use crate::mqtt::MqttClient;
 use crate::rewrite::{rewrite, BrokerTarget};
@@ -219,14 +219,24 @@ fn is_unsolicited(entry: &Entry) -> bool {
     matches!(entry, Entry::Expect(l) if !is_final(l) && !l.starts_with(crate::pattern::WILDCARD))
 }
 
+/// The arguments of a command line, split by the simulator's own splitter
+/// ([`modem_sim::at::split_args`]): a quoted argument keeps its commas. Empty when the line is
+/// no `AT+X=<args>` command or its arguments do not parse.
+fn set_args(command: &str) -> Vec<modem_sim::at::Arg> {
+    match modem_sim::at::parse_line(command.as_bytes()) {
+        Ok(modem_sim::at::Command {
+            form: modem_sim::at::Form::Set(raw),
+            ..
+        }) => modem_sim::at::split_args(&raw).unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
 /// The integers among a command's arguments: the declared payload length is one of them.
 fn int_args(command: &str) -> Vec<usize> {
-    command
-        .split_once('=')
-        .map(|(_, a)| a)
-        .unwrap_or("")
-        .split(',')
-        .filter_map(|a| a.trim().trim_matches('"').parse().ok())
+    set_args(command)
+        .iter()
+        .filter_map(|a| a.number().map(|n| n as usize))
         .collect()
 }
 
@@ -245,6 +255,59 @@ fn join_payload(lines: &[&str], declared: &[usize]) -> Vec<u8> {
         .unwrap_or(&candidates[1])
         .as_bytes()
         .to_vec()
+}
+
+/// A `+MSUB: "<topic>",<n> byte,<payload>` whose payload holds line ends: the module frames
+/// it by `<n>`, and so does the log. When the payload on the header's line (comment removed)
+/// is shorter than `<n>`, the payload is the rest of the header's line as written followed by
+/// the next lines as written (comments are payload there; blank lines are empty payload
+/// lines), joined with CR LF, or LF, whichever gives exactly `<n>` bytes (CR LF is tried
+/// first). A log that ends inside the payload gives what it has. `*i` moves past the lines
+/// taken. `None`: not such a line (an ordinary expected line); `Some(Err)`: the lines
+/// overshoot `<n>`.
+fn msub_payload_lines(
+    raw: &[&str],
+    i: &mut usize,
+    code: &str,
+    line: &str,
+) -> Option<Result<String, String>> {
+    let (n, at) = crate::device::msub_declared(code.as_bytes())?;
+    if code.len() >= at + n {
+        return None;
+    }
+    // The header is the same in `line` (comments only come after it).
+    let head = line.trim_start();
+    let first = head.get(at..)?;
+    let mut parts: Vec<&str> = vec![first];
+    let mut j = *i;
+    loop {
+        let text: usize = parts.iter().map(|p| p.len()).sum();
+        let gaps = parts.len() - 1;
+        if text + 2 * gaps == n {
+            *i = j;
+            return Some(Ok(format!("{}{}", &head[..at], parts.join("\r\n"))));
+        }
+        if text + gaps == n {
+            *i = j;
+            return Some(Ok(format!("{}{}", &head[..at], parts.join("\n"))));
+        }
+        if j >= raw.len() && text + gaps < n {
+            // The log ends inside the payload (a log cut short): the payload is what there is,
+            // and the replay shows what the module said instead.
+            *i = j;
+            return Some(Ok(format!("{}{}", &head[..at], parts.join("\r\n"))));
+        }
+        if text + gaps > n || j >= raw.len() {
+            return Some(Err(format!(
+                "`{}` declares {n} bytes, but its payload lines give {} (joined with CR LF) or {} (LF): give the payload's lines up to exactly {n} bytes",
+                &head[..at],
+                text + 2 * gaps,
+                text + gaps
+            )));
+        }
+        parts.push(raw[j]);
+        j += 1;
+    }
 }
 
 impl Log {
@@ -334,6 +397,20 @@ impl Log {
                 // 002 section 3.3 prints `ATE0` twice). The device skips echoes by itself.
                 continue;
             }
+            if !is_host {
+                if let Some(declared) = msub_payload_lines(&raw, &mut i, code, line) {
+                    let text = declared.map_err(|message| ParseError {
+                        name: name.to_string(),
+                        line: no,
+                        message,
+                    })?;
+                    lines.push(Line {
+                        no,
+                        entry: Entry::Expect(text),
+                    });
+                    continue;
+                }
+            }
             lines.push(Line {
                 no,
                 entry: if is_host {
@@ -351,6 +428,34 @@ impl Log {
             times,
             source: source.into_iter().map(String::from).collect(),
         })
+    }
+
+    /// A command must at least get its final result code: a log that stops right after one
+    /// (or after its prompt and payload) cannot say whether the module's answer is right, so
+    /// it would pass whatever came. `replay` refuses such a log as incomplete.
+    pub fn check_complete(&self) -> Result<(), ParseError> {
+        let lines = &self.lines;
+        if let Some(at) = lines
+            .iter()
+            .rposition(|l| matches!(l.entry, Entry::Send(_)))
+        {
+            if !lines[at + 1..]
+                .iter()
+                .any(|l| matches!(l.entry, Entry::Expect(_)))
+            {
+                let Entry::Send(cmd) = &lines[at].entry else {
+                    unreachable!()
+                };
+                return Err(ParseError {
+                    name: self.name.clone(),
+                    line: lines[at].no,
+                    message: format!(
+                        "the log ends with `{cmd}` and nothing the module answered: incomplete (add at least its final result, e.g. OK or ERROR)"
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The log's own lines around line `no`, the line itself marked.
@@ -372,23 +477,10 @@ impl Log {
         for l in &self.lines {
             let Entry::Send(cmd) = &l.entry else { continue };
             let upper = cmd.to_ascii_uppercase();
-            let args = if upper.starts_with("AT+MCONFIG=") || upper.starts_with("AT+MQTTUSER=") {
-                cmd.split_once('=').map(|(_, a)| a).unwrap_or("")
-            } else {
+            if !(upper.starts_with("AT+MCONFIG=") || upper.starts_with("AT+MQTTUSER=")) {
                 continue;
-            };
-            // Commas inside quotes belong to the argument (an Aliyun client id is
-            // `"<id>|securemode=3,signmethod=hmacmd5|"`).
-            let mut parts: Vec<String> = vec![String::new()];
-            let mut quoted = false;
-            for c in args.chars() {
-                match c {
-                    '"' => quoted = !quoted,
-                    ',' if !quoted => parts.push(String::new()),
-                    c => parts.last_mut().expect("one part at least").push(c),
-                }
             }
-            let parts: Vec<String> = parts.iter().map(|a| a.trim().to_string()).collect();
+            let parts: Vec<String> = set_args(cmd).iter().map(|a| a.text()).collect();
             if parts.len() >= 3 {
                 v.push((parts[1].clone(), parts[2].clone()));
             }
@@ -414,6 +506,8 @@ pub struct Target {
     pub timing: modem_sim::timing::Profile,
     /// Seeds the profile's jitter.
     pub seed: u64,
+    /// The line end after each command line the host sends.
+    pub eol: Eol,
 }
 
 impl Default for Target {
@@ -425,6 +519,7 @@ impl Default for Target {
             timeout: DEFAULT_TIMEOUT,
             timing: modem_sim::timing::Profile::fast(),
             seed: 1,
+            eol: Eol::default(),
         }
     }
 }
@@ -527,7 +622,9 @@ pub async fn replay(
             (None, None) => unreachable!("a simulator is started when no port is given"),
         };
         transcript.note(format!("replay {} on {}", log.name, path.display()));
-        let mut device = Device::open(&path, baud)?.with_transcript(transcript.clone());
+        let mut device = Device::open(&path, baud)?
+            .with_transcript(transcript.clone())
+            .with_eol(target.eol);
         device.sync(target.timeout).await?;
         let mut run = Run {
             log,
@@ -564,7 +661,7 @@ fn entry_matches(entry: &Entry, item: &Item) -> bool {
 
 fn expected_text(entry: &Entry) -> String {
     match entry {
-        Entry::Expect(e) => e.clone(),
+        Entry::Expect(e) => show(e.as_bytes()),
         Entry::Prompt => ">".into(),
         other => format!("{other:?}"),
     }

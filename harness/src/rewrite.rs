@@ -9,6 +9,7 @@
 //! given. Quoting is kept as written: the modules accept both forms (seed 000 section 6.2's
 //! comment on MCONFIG), and the answers do not depend on it.
 
+use modem_sim::at::{split_args, Arg};
 use modem_sim::net::HostPort;
 
 /// The broker an external device must reach, and the account it logs in with.
@@ -19,52 +20,37 @@ pub struct BrokerTarget {
     pub password: Option<String>,
 }
 
-/// Splits the argument text of `AT+X=<args>` at commas outside double quotes.
-fn split_args(args: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut quoted = false;
-    let mut start = 0;
-    for (i, c) in args.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            ',' if !quoted => {
-                out.push(&args[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(&args[start..]);
-    out
-}
-
-/// `value`, quoted the way `like` was (or quoted anyway if a comma in it would split it).
-fn same_quoting(like: &str, value: &str) -> String {
-    if like.trim().starts_with('"') || value.contains(',') {
-        format!("\"{value}\"")
-    } else {
-        value.to_string()
-    }
-}
-
-/// Replaces the arguments at `positions` (0-based) of a `NAME=` command with `values`.
-fn replace_args(line: &str, name: &str, positions: &[(usize, String)]) -> Option<String> {
+/// The arguments of `AT+X=<args>` (after `name`, which ends with `=`), split by the
+/// simulator's own splitter ([`modem_sim::at::split_args`]: commas inside quotes do not split),
+/// or `None` when `line` is another command or its arguments do not parse.
+fn args_of(line: &str, name: &str) -> Option<(String, Vec<Arg>)> {
     let head = line.get(..name.len())?;
     if !head.eq_ignore_ascii_case(name) {
         return None;
     }
-    let mut args: Vec<String> = split_args(&line[name.len()..])
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    for (i, v) in positions {
-        if let Some(a) = args.get_mut(*i) {
-            *a = same_quoting(a, v);
-        } else {
-            return None;
-        }
+    let args = split_args(&line.as_bytes()[name.len()..]).ok()?;
+    Some((head.to_string(), args))
+}
+
+/// An argument as the host types it: quoted if it was, or if a comma in it would split it.
+fn render_arg(a: &Arg) -> String {
+    if a.quoted || a.bytes.contains(&b',') {
+        format!("\"{}\"", a.text())
+    } else {
+        a.text()
     }
-    Some(format!("{head}{}", args.join(",")))
+}
+
+/// Replaces the arguments at `positions` (0-based) of a `NAME=` command with `values`, each
+/// quoted the way the argument it replaces was.
+fn replace_args(line: &str, name: &str, positions: &[(usize, String)]) -> Option<String> {
+    let (head, mut args) = args_of(line, name)?;
+    for (i, v) in positions {
+        let a = args.get_mut(*i)?;
+        a.bytes = v.clone().into_bytes();
+    }
+    let rendered: Vec<String> = args.iter().map(render_arg).collect();
+    Some(format!("{head}{}", rendered.join(",")))
 }
 
 /// The line to send instead of `line`, or `line` unchanged.
@@ -162,5 +148,21 @@ mod tests {
             rewrite("AT+MCONFIG=id", &target(Some("u"))),
             "AT+MCONFIG=id"
         );
+    }
+
+    /// Aliyun's client id holds commas inside its quotes
+    /// (`<clientId>|securemode=3,signmethod=hmacsha1|`): they do not split it.
+    #[test]
+    fn quoted_commas_stay_in_their_argument() {
+        let line =
+            "AT+MCONFIG=\"a1b2|securemode=3,signmethod=hmacsha1|\",\"dev&a1b2\",\"0123abcd\"";
+        assert_eq!(
+            rewrite(line, &target(Some("u"))),
+            "AT+MCONFIG=\"a1b2|securemode=3,signmethod=hmacsha1|\",\"u\",\"pw,1\""
+        );
+        assert_eq!(rewrite(line, &target(None)), line);
+        // An unbalanced quote is not a command we can rewrite: sent as written.
+        let bad = "AT+MIPSTART=\"host,1883";
+        assert_eq!(rewrite(bad, &target(None)), bad);
     }
 }

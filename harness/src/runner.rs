@@ -19,6 +19,7 @@ use cucumber::writer::{self, Coloring, Verbosity};
 use cucumber::{parser, Event, World as _, Writer, WriterExt as _};
 use futures::FutureExt as _;
 
+use crate::device::Eol;
 use crate::world::{Hardware, ScenarioSource};
 use crate::ModemWorld;
 
@@ -35,6 +36,11 @@ pub struct RunOptions {
     pub hardware: Option<Hardware>,
     /// Where to write each scenario's transcript (`.jsonl` and `.log`).
     pub transcripts: Option<PathBuf>,
+    /// The line end the host sends after each command.
+    pub eol: Eol,
+    /// Run only the scenarios that open a `>` prompt or send a payload ([`uses_prompt`]):
+    /// the ones whose outcome depends on the line end.
+    pub only_prompts: bool,
     /// Where to write each scenario's HTML report (`crate::report`).
     pub html: Option<PathBuf>,
 }
@@ -48,6 +54,8 @@ impl RunOptions {
             concurrency: 2,
             hardware: None,
             transcripts: None,
+            eol: Eol::default(),
+            only_prompts: false,
             html: None,
         }
     }
@@ -119,9 +127,13 @@ pub async fn run(opts: RunOptions) -> std::io::Result<Summary> {
     };
     let hw_filter = opts.hardware.clone();
     let skipped_in = skipped.clone();
+    let only_prompts = opts.only_prompts;
     let filter = move |f: &cucumber::gherkin::Feature,
                        r: Option<&cucumber::gherkin::Rule>,
                        sc: &cucumber::gherkin::Scenario| {
+        if only_prompts && !uses_prompt(f, r, sc) {
+            return false;
+        }
         let Some(hw) = &hw_filter else { return true };
         let reason = device_mode_skip(hw, f, r, sc);
         if let Some(reason) = reason {
@@ -140,6 +152,7 @@ pub async fn run(opts: RunOptions) -> std::io::Result<Summary> {
         true
     };
     let hw = opts.hardware.clone();
+    let eol = opts.eol;
     let transcripts = opts.transcripts.clone();
     let kept = Arc::new(Mutex::new(Vec::<crate::report::Kept>::new()));
     let keep = kept.clone();
@@ -152,6 +165,7 @@ pub async fn run(opts: RunOptions) -> std::io::Result<Summary> {
         .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
         .before(move |f, r, sc, world| {
             world.hardware = hw.clone();
+            world.eol = eol;
             world.source = Some(ScenarioSource {
                 feature: feature_path(f),
                 line: sc.position.line,
@@ -212,6 +226,46 @@ pub async fn run(opts: RunOptions) -> std::io::Result<Summary> {
         skipped,
         failures: c.failures,
     })
+}
+
+/// Whether a scenario (with its backgrounds) opens a `>` data prompt or sends a payload:
+/// `AT+MPUBEX`, `AT+FSWRITE`, `AT+GTSSLFILE`, the length forms of `AT+MQTTPUB` /
+/// `AT+MQTTWILL`, raw data steps, or a `>` line in a log excerpt. These are the scenarios a
+/// line end can break (issue 10: the LF of a CR LF taken as the first payload byte), so the
+/// test suite runs them under every [`Eol`].
+pub fn uses_prompt(
+    f: &cucumber::gherkin::Feature,
+    r: Option<&cucumber::gherkin::Rule>,
+    sc: &cucumber::gherkin::Scenario,
+) -> bool {
+    let steps = f
+        .background
+        .iter()
+        .flat_map(|b| b.steps.iter())
+        .chain(
+            r.into_iter()
+                .flat_map(|r| r.background.iter().flat_map(|b| b.steps.iter())),
+        )
+        .chain(sc.steps.iter());
+    let prompt_text = |t: &str| {
+        let up = t.to_ascii_uppercase();
+        up.contains("AT+MPUBEX")
+            || up.contains("AT+FSWRITE")
+            || up.contains("AT+GTSSLFILE")
+            || t.lines().any(|l| {
+                let l = crate::exchange::strip_comment(l);
+                l == ">" || l.starts_with("> ") || l == "\">\""
+            })
+    };
+    let mut any = false;
+    for st in steps {
+        any |= prompt_text(&st.value)
+            || st.value.starts_with("the host sends the data ")
+            || st.value.starts_with("the host sends the bytes ")
+            || st.value.contains("the modem says \">\"")
+            || st.docstring.as_deref().is_some_and(prompt_text);
+    }
+    any
 }
 
 fn feature_path(f: &cucumber::gherkin::Feature) -> String {

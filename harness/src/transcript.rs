@@ -162,6 +162,15 @@ impl Transcript {
         let mut tx: Vec<u8> = Vec::new();
         let mut after_prompt = false;
         for r in records {
+            if r.dropped > 0 {
+                // The simulator's UART lost output the host did not read (no flow control).
+                let text = format!(
+                    "{} bytes of the module's output lost: the host was not reading",
+                    r.dropped
+                );
+                self.record_at(r.at, Kind::Note { text }, None);
+                continue;
+            }
             if r.from_host {
                 if after_prompt && tx.is_empty() {
                     after_prompt = false;
@@ -513,6 +522,7 @@ mod tests {
             at: t0 + std::time::Duration::from_millis(ms),
             from_host,
             bytes: bytes.to_vec(),
+            dropped: 0,
         };
         let records = [
             rec(1, true, b"AT+MQTTPUB=0,\"t\",0,0,3\r\n"),

@@ -11,7 +11,7 @@ use modem_sim::dialect::DialectKind;
 use modem_sim::net::HostPort;
 use modem_sim::sim::{SimConfig, Simulator};
 
-use crate::device::{Device, DEFAULT_TIMEOUT};
+use crate::device::{Device, Eol, DEFAULT_TIMEOUT};
 use crate::exchange::Step;
 use crate::mqtt::{Mosquitto, MqttClient};
 use crate::rewrite::{rewrite, BrokerTarget};
@@ -52,6 +52,8 @@ pub struct ModemWorld {
     /// modem by.
     pub modem_client_id: Option<String>,
     pub timeout: Duration,
+    /// The line end the host sends (`--eol`); set by the runner's `before` hook.
+    pub eol: Eol,
     /// Device mode: set by the runner's `before` hook.
     pub hardware: Option<Hardware>,
     /// The external broker's address, resolved when the device is opened.
@@ -61,6 +63,8 @@ pub struct ModemWorld {
     pub transcript: Transcript,
     /// How the broker's TLS side is set up; read by [`ModemWorld::start`].
     pub tls: TlsSetup,
+    /// The last random payload a step made (`steps/payload.rs`), for the steps that check it.
+    pub payload: Vec<u8>,
     /// The embedded broker also lets clients in without a user name; read by
     /// [`ModemWorld::start`].
     pub allow_anonymous: bool,
@@ -97,7 +101,9 @@ impl ModemWorld {
             mosquitto: None,
             modem_client_id: None,
             timeout: DEFAULT_TIMEOUT,
+            eol: Eol::default(),
             tls: TlsSetup::default(),
+            payload: Vec::new(),
             hardware: None,
             hw_broker: None,
             source: None,
@@ -174,7 +180,9 @@ impl ModemWorld {
         let sim = Simulator::start(cfg)
             .await
             .context("starting the simulator")?;
-        let mut device = Device::open(sim.tty(), 115_200)?.with_transcript(self.transcript.clone());
+        let mut device = Device::open(sim.tty(), 115_200)?
+            .with_transcript(self.transcript.clone())
+            .with_eol(self.eol);
         if sync {
             device.sync(self.timeout).await?;
         }
@@ -207,7 +215,8 @@ impl ModemWorld {
         self.hw_broker = Some(addr);
         let mut device = Device::open(&hw.port, hw.baud)
             .with_context(|| format!("opening the device on {}", hw.port.display()))?
-            .with_transcript(self.transcript.clone());
+            .with_transcript(self.transcript.clone())
+            .with_eol(self.eol);
         device.sync(self.timeout).await.with_context(|| {
             format!(
                 "the device on {} did not answer AT with OK",
@@ -350,17 +359,17 @@ fn reset_commands(dialect: DialectKind) -> &'static [&'static str] {
     }
 }
 
-/// The client id in `AT+MCONFIG=<clientid>,...`, quoted or not.
+/// The client id in `AT+MCONFIG=<clientid>,...`, quoted or not (split by the simulator's own
+/// splitter, so a quoted id keeps its commas).
 pub fn mconfig_client_id(line: &str) -> Option<String> {
-    let upper = line.to_ascii_uppercase();
-    let rest = upper
-        .strip_prefix("AT+MCONFIG=")
-        .map(|_| &line["AT+MCONFIG=".len()..])?;
-    let first = match rest.strip_prefix('"') {
-        Some(q) => q.split('"').next()?,
-        None => rest.split(',').next()?,
-    };
-    Some(first.trim().to_string())
+    let cmd = modem_sim::at::parse_line(line.as_bytes()).ok()?;
+    match (cmd.name.as_str(), cmd.form) {
+        ("+MCONFIG", modem_sim::at::Form::Set(raw)) => modem_sim::at::split_args(&raw)
+            .ok()?
+            .first()
+            .map(|a| a.text()),
+        _ => None,
+    }
 }
 
 /// The client id string of an L610 `AT+MQTTUSER=<id>,<user>,<pwd>,<client id>`, if given.
@@ -394,6 +403,10 @@ mod tests {
             Some("thingscloud")
         );
         assert_eq!(mconfig_client_id("AT+MCONNECT=1,60"), None);
+        assert_eq!(
+            mconfig_client_id("AT+MCONFIG=\"a1|securemode=3,signmethod=hmacsha1|\",u,p").as_deref(),
+            Some("a1|securemode=3,signmethod=hmacsha1|")
+        );
         assert_eq!(
             mqttuser_client_id("AT+MQTTUSER=1,\"u\",\"p\",\"dev-7\"").as_deref(),
             Some("dev-7")

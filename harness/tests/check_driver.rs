@@ -1,5 +1,6 @@
-//! `modem-harness check-driver` passes the reference driver (on both dialects) and fails the
-//! flawed one (which never reconnects), naming the scenario: the check can fail.
+//! `modem-harness check-driver` passes the reference drivers (on both dialects; one that
+//! echoes late, one that pipelines, one that reads slowly) and fails the flawed one (which
+//! never reconnects), naming the scenario: the check can fail.
 
 mod common;
 
@@ -66,7 +67,7 @@ async fn the_reference_driver_passes_and_the_flawed_one_fails_by_name() {
     assert_eq!(code, 0, "{out}");
     for name in [
         "plain echo",
-        "payload with quote, comma, backslash and CR LF",
+        "binary payload with quote, comma, backslash and CR LF",
         "QoS 1",
         "resumes after closed",
         "resumes after pdn-deact",
@@ -151,4 +152,62 @@ async fn an_impatient_driver_fails_under_realistic_timing_and_passes_under_fast(
     // The L610 (the default timing is realistic): +MQTTOPEN comes too late for it as well.
     assert_eq!(l_code, 1, "{l_out}");
     assert!(l_out.contains("no +MQTTOPEN: within 100 ms"), "{l_out}");
+}
+
+/// Every scenario passed, by name, and the driver's client id reached the broker.
+fn assert_all_pass(code: i32, out: &str) {
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("8 passed, 0 failed"), "{out}");
+    assert!(!out.contains("FAIL"), "{out}");
+}
+
+/// A correct driver that takes 1.5 s to echo: its late echoes of one scenario's republished
+/// payloads arrive during the next scenarios, and must neither fail them nor pass for theirs
+/// (each payload is tagged with its scenario). Before the tags, the first late echo failed
+/// the second scenario with "the echo differs".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_driver_that_echoes_late_passes_on_both_modules() {
+    let driver = example("echo_driver");
+    let air_args = [
+        "check-driver",
+        "--timing",
+        "fast",
+        "--",
+        &driver,
+        "--echo-delay-ms",
+        "1500",
+    ];
+    let l610_args = [
+        "check-driver",
+        "--timing",
+        "fast",
+        "--dialect",
+        "l610",
+        "--",
+        &driver,
+        "--l610",
+        "--echo-delay-ms",
+        "1500",
+    ];
+    let ((code, out), (l610_code, l610_out)) =
+        tokio::join!(harness(&air_args), harness(&l610_args));
+    assert_all_pass(code, &out);
+    assert_all_pass(l610_code, &l610_out);
+}
+
+/// The pipelining driver: several commands per write, a command glued right behind an
+/// `AT+MPUBEX` payload, `AT+MPUB` lines with `\XX` escapes for binary bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_driver_that_pipelines_passes() {
+    let driver = example("pipelining_driver");
+    let (code, out) = harness(&["check-driver", "--timing", "fast", "--", &driver]).await;
+    assert_all_pass(code, &out);
+}
+
+/// The slow reader: 1-7 bytes per read, 20 ms apart, while the module keeps writing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_driver_that_reads_slowly_passes() {
+    let driver = example("slow_reader_driver");
+    let (code, out) = harness(&["check-driver", "--timing", "fast", "--", &driver]).await;
+    assert_all_pass(code, &out);
 }

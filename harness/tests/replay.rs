@@ -7,6 +7,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::{harness, repo, FakeDevice};
+use modem_harness::device::Eol;
 use modem_harness::replay::{replay, Log, Target};
 use modem_harness::transcript::normalise;
 use modem_sim::dialect::DialectKind;
@@ -46,6 +47,7 @@ fn replayed_file(name: &str) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_seed_log_block_replays_green_and_its_transcript_is_pinned() {
     let mut failed = Vec::new();
+    let mut prompt_blocks = 0;
     let names = seed_logs();
     assert!(names.len() >= 27, "{names:?}");
     for name in &names {
@@ -80,7 +82,33 @@ async fn every_seed_log_block_replays_green_and_its_transcript_is_pinned() {
         }
         let rendered = normalise(&report.transcript.to_vendor_log(), &[]);
         insta::assert_snapshot!(name.trim_end_matches(".log"), rendered);
+        // A block that sends a payload after a `>` prompt also replays with the host's lines
+        // ending in each other line end, with the same transcript.
+        if log
+            .lines
+            .iter()
+            .any(|l| l.entry == modem_harness::replay::Entry::Prompt)
+        {
+            prompt_blocks += 1;
+            for eol in [Eol::Cr, Eol::Lf] {
+                let t = Target {
+                    eol,
+                    ..target.clone()
+                };
+                let r = replay(&log, &t, &mut |_| {}).await.unwrap();
+                match &r.divergence {
+                    Some(d) => failed.push(format!("{name} with line end {eol}:\n{d}")),
+                    None => assert_eq!(
+                        normalise(&r.transcript.to_vendor_log(), &[]),
+                        rendered,
+                        "{name} with line end {eol}"
+                    ),
+                }
+            }
+        }
     }
+    // Seed 000's two TLS blocks (AT+FSWRITE) and seed 002's (the AT+MQTTPUB length form).
+    assert!(prompt_blocks >= 3, "{prompt_blocks} blocks with a prompt");
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
@@ -407,4 +435,113 @@ async fn stamped_logs_are_replayed_with_their_timing_checked() {
         "{out}"
     );
     assert!(out.contains("4 of 4 gaps beyond 50%"), "{out}");
+}
+
+/// Aliyun IoT's MQTT client id holds commas inside its quotes
+/// (`<id>|securemode=3,signmethod=hmacsha1|`). The replayer finds the account (which the
+/// in-process broker then accepts) and the client id (which `//@ drop` kicks) with the
+/// simulator's own argument splitter, so the commas do not split them.
+const ALIYUN_LOG: &str = r#"AT+MCONFIG="a1b2|securemode=3,signmethod=hmacsha1|","dev&a1b2","0123abcd,ef"
+OK
+AT+MIPSTART="a1b2.iot-as-mqtt.cn-shanghai.aliyuncs.com",1883
+OK
+CONNECT OK
+AT+MCONNECT=1,60
+OK
+CONNACK OK
+//@ drop
+CLOSED
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_id_with_quoted_commas_logs_in() {
+    let log = Log::parse("aliyun.log", ALIYUN_LOG).unwrap();
+    assert_eq!(
+        log.accounts(),
+        vec![("dev&a1b2".to_string(), "0123abcd,ef".to_string())]
+    );
+    let report = replay(&log, &Target::default(), &mut |_| {}).await.unwrap();
+    assert!(report.ok(), "{}", report.divergence.unwrap());
+    let vendor = report.transcript.to_vendor_log();
+    assert!(vendor.contains("CONNACK OK"), "{vendor}");
+    assert!(
+        vendor.contains("broker drops client a1b2|securemode=3,signmethod=hmacsha1|"),
+        "the whole id was kicked: {vendor}"
+    );
+}
+
+/// A received message whose payload holds CR LF: the log gives the payload's lines after the
+/// header, up to the declared length.
+fn multi_line_log(published: &str) -> String {
+    format!(
+        r#"AT+MCONFIG="multi-line",root,luat123456
+OK
+AT+MIPSTART="broker.example.net",1883
+OK
+CONNECT OK
+AT+MCONNECT=1,60
+OK
+CONNACK OK
+AT+MSUB="raw/in",0
+OK
+SUBACK
+//@ publish raw/in {published}
++MSUB: "raw/in",27 byte,line one
+OK
++MSUB: 0
+end
+AT
+OK
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multi_line_msub_payload_passes_and_one_changed_byte_fails() {
+    let good = Log::parse(
+        "multi.log",
+        &multi_line_log(r"line one\r\nOK\r\n+MSUB: 0\r\nend"),
+    )
+    .unwrap();
+    let report = replay(&good, &Target::default(), &mut |_| {})
+        .await
+        .unwrap();
+    assert!(report.ok(), "{}", report.divergence.unwrap());
+
+    // The same length, one byte different: the message line diverges.
+    let bad = Log::parse(
+        "multi.log",
+        &multi_line_log(r"line one\r\nOK\r\n+MSUB: 0\r\nenD"),
+    )
+    .unwrap();
+    let report = replay(&bad, &Target::default(), &mut |_| {}).await.unwrap();
+    let d = report.divergence.expect("one changed byte diverges");
+    assert_eq!(d.line, 13, "{d}");
+    assert_eq!(
+        d.expected, r#"+MSUB: "raw/in",27 byte,line one\r\nOK\r\n+MSUB: 0\r\nend"#,
+        "{d}"
+    );
+    assert_eq!(
+        d.actual, r#"+MSUB: "raw/in",27 byte,line one\r\nOK\r\n+MSUB: 0\r\nenD"#,
+        "{d}"
+    );
+}
+
+/// The log written here (an `AT+MPUBEX` prompt and its payload, then more commands) replays
+/// with the host's lines ending in CR LF, CR or LF.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_with_a_prompt_replays_under_every_line_end() {
+    let log = Log::parse("my-session.log", MY_LOG).unwrap();
+    for eol in Eol::ALL {
+        let target = Target {
+            eol,
+            ..Target::default()
+        };
+        let report = replay(&log, &target, &mut |_| {}).await.unwrap();
+        assert!(
+            report.ok(),
+            "line end {eol}: {}",
+            report.divergence.unwrap()
+        );
+    }
 }

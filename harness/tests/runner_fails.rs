@@ -16,12 +16,9 @@ async fn wrong_answers_and_undefined_steps_fail_the_run() {
     let junit = dir.path().join("junit.xml");
     let html = dir.path().join("html");
     let summary = run(RunOptions {
-        features: feature,
         junit: Some(junit.clone()),
-        concurrency: 2,
-        hardware: None,
-        transcripts: None,
         html: Some(html.clone()),
+        ..RunOptions::new(feature.clone())
     })
     .await
     .unwrap();
@@ -67,4 +64,13 @@ async fn wrong_answers_and_undefined_steps_fail_the_run() {
         .expect("the actual line is marked");
     assert!(text[actual..].contains("<summary><code>AirM2M_780E_V1169_LTE_AT</code></summary>"));
     assert!(text.contains("<code>ATI</code>"));
+
+    // None of these opens a prompt: the prompt-only run (the other line ends') leaves them out.
+    let prompts = run(RunOptions {
+        only_prompts: true,
+        ..RunOptions::new(feature)
+    })
+    .await
+    .unwrap();
+    assert_eq!((prompts.passed, prompts.failed), (0, 0), "{prompts:?}");
 }

@@ -13,7 +13,7 @@ pub const MAX_COUNT: usize = 4000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
-    #[error("modem {index} of {count}: {source}")]
+    #[error("{}{source}", if *.count > 1 { format!("modem {index} of {count}: ") } else { String::new() })]
     Modem {
         index: usize,
         count: usize,

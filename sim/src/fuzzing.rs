@@ -108,6 +108,129 @@ pub fn session(data: &[u8]) {
     );
 }
 
+/// The embedded broker's inbound bytes: one connection per way of splitting the input (in one
+/// write: several packets per read; and in two writes split at every position for inputs up to
+/// 48 bytes, at a few positions for longer ones), each ended by EOF. The first input byte's
+/// low bit puts a valid CONNECT (with a will) in front, so the connected path is reached. The
+/// broker must answer only well-formed packets, CONNACK first, close every connection, stay
+/// bounded in what it sends, and still serve a fresh client afterwards.
+pub fn broker_conn(data: &[u8]) {
+    use crate::broker::{Broker, BrokerConfig};
+    use rumqttc::mqttbytes::v4::{Connect, LastWill, Login, Packet};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let (mode, body) = data.split_first().unwrap_or((&0, &[]));
+    let mut input = bytes::BytesMut::new();
+    let connect = |id: &str| {
+        let mut c = Connect::new(id);
+        c.keep_alive = 30;
+        c.login = Some(Login::new("root", "luat123456"));
+        c.last_will = Some(LastWill::new("will", "gone", QoS::AtLeastOnce, false));
+        Packet::Connect(c)
+    };
+    if mode & 1 == 1 {
+        connect("fuzz").write(&mut input, usize::MAX).unwrap();
+    }
+    input.extend_from_slice(body);
+    let input = input.freeze();
+    let splits: Vec<Option<usize>> = if input.len() <= 48 {
+        std::iter::once(None)
+            .chain((1..input.len()).map(Some))
+            .collect()
+    } else {
+        let n = input.len();
+        vec![
+            None,
+            Some(1),
+            Some(n / 2),
+            Some(*mode as usize % n),
+            Some(n - 1),
+        ]
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let broker = Broker::start(BrokerConfig {
+            max_queued: 64,
+            max_inflight: 4,
+            publisher_hold: std::time::Duration::from_millis(10),
+            max_packet_size: 64 * 1024,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let limit = std::time::Duration::from_secs(10);
+        for split in splits {
+            let (client, server) = tokio::io::duplex(1 << 16);
+            broker.serve(server, "fuzz".into());
+            let (first, second) = input.split_at(split.unwrap_or(input.len()));
+            let (mut rd, mut wr) = tokio::io::split(client);
+            let mut out = Vec::new();
+            let write = async {
+                wr.write_all(first).await?;
+                wr.flush().await?;
+                wr.write_all(second).await?;
+                wr.shutdown().await
+            };
+            // Written and read at once; the broker must end the connection once the input has.
+            let exchange = async {
+                let (w, r) = tokio::join!(write, rd.read_to_end(&mut out));
+                // The broker may close before all the input is in (a protocol error).
+                r.map(|_| w)
+            };
+            let done = tokio::time::timeout(limit, exchange).await;
+            assert!(
+                done.is_ok(),
+                "the broker did not close the connection (split {split:?})"
+            );
+            assert!(
+                out.len() <= 64 * input.len() + 4096,
+                "{} bytes out for {} in",
+                out.len(),
+                input.len()
+            );
+            let mut buf = bytes::BytesMut::from(&out[..]);
+            let mut first_packet = true;
+            while !buf.is_empty() {
+                let p = Packet::read(&mut buf, usize::MAX)
+                    .unwrap_or_else(|e| panic!("the broker sent a malformed packet: {e}"));
+                assert!(
+                    !first_packet || matches!(p, Packet::ConnAck(_)),
+                    "the first packet is not CONNACK: {p:?}"
+                );
+                first_packet = false;
+            }
+        }
+        // Still serving: a fresh client gets CONNACK and PINGRESP.
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        broker.serve(server, "alive".into());
+        let mut hello = bytes::BytesMut::new();
+        connect("alive").write(&mut hello, usize::MAX).unwrap();
+        Packet::PingReq.write(&mut hello, usize::MAX).unwrap();
+        client.write_all(&hello).await.unwrap();
+        let mut got = bytes::BytesMut::new();
+        let answered = tokio::time::timeout(limit, async {
+            loop {
+                if client.read_buf(&mut got).await.unwrap() == 0 {
+                    return false;
+                }
+                let mut view = got.clone();
+                if let (Ok(Packet::ConnAck(_)), Ok(Packet::PingResp)) = (
+                    Packet::read(&mut view, usize::MAX),
+                    Packet::read(&mut view, usize::MAX),
+                ) {
+                    return true;
+                }
+            }
+        })
+        .await;
+        assert_eq!(answered, Ok(true), "the broker stopped serving new clients");
+        broker.shutdown().await;
+    });
+}
+
 /// Every corpus input and every saved crash replays through its target (no fuzzing in CI, just
 /// the inputs the fuzzer kept).
 #[cfg(test)]
@@ -141,6 +264,11 @@ mod tests {
     #[test]
     fn at_line_corpus_replays() {
         assert!(replay("at_line", super::at_line) >= 100);
+    }
+
+    #[test]
+    fn broker_conn_corpus_replays() {
+        assert!(replay("broker_conn", super::broker_conn) >= 20);
     }
 
     #[test]

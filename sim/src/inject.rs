@@ -23,6 +23,18 @@ pub(crate) enum Control {
     Fault(Fault, tokio::sync::oneshot::Sender<()>),
     /// A fault to fire on a protocol event; `done` once armed.
     Arm(Fault, Trigger, tokio::sync::oneshot::Sender<()>),
+    /// The UART's counters, for `modem-sim status`.
+    Status(tokio::sync::oneshot::Sender<crate::uart::UartStats>),
+}
+
+/// What `modem-sim status` (the control socket's `status` request) reports: what was lost on
+/// purpose and why, and what waits.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Status {
+    /// Output the host did not read (a module has no flow control: it is lost).
+    pub uart: crate::uart::UartStats,
+    /// The embedded broker's counters; `None` with `--broker`.
+    pub broker: Option<crate::broker::BrokerStats>,
 }
 
 /// How long a fault on the links may take to show (each link reporting `Closed`) before
@@ -82,6 +94,19 @@ impl Injector {
             }
         }
         self.apply_now(fault).await
+    }
+
+    /// The counters: output lost because the host was not reading, the broker's drops.
+    pub async fn status(&self) -> Result<Status, InjectError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.control
+            .send(Control::Status(reply))
+            .map_err(|_| InjectError::Stopped)?;
+        let uart = rx.await.map_err(|_| InjectError::Stopped)?;
+        Ok(Status {
+            uart,
+            broker: self.broker.as_ref().map(Broker::stats),
+        })
     }
 
     async fn apply_now(&self, fault: Fault) -> Result<(), InjectError> {

@@ -177,6 +177,18 @@ enum Cmd {
         #[arg(allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Print a running simulator's counters as JSON: output lost because the host was not
+    /// reading, messages the embedded broker dropped or held.
+    #[command(after_help = status_help())]
+    Status {
+        /// The simulator's control socket (its banner and ready file name it).
+        #[arg(long, value_name = "PATH")]
+        control: PathBuf,
+    },
+}
+
+fn status_help() -> &'static str {
+    "Prints one JSON object:\n  uart.dropped_writes, uart.dropped_bytes: module output lost because the host was not reading (a module has no flow control)\n  uart.stalls: times the host stopped reading; uart.host_stalled: it is not reading now; uart.queued_bytes: output waiting\n  broker (null with --broker): dropped_qos0, dropped_queued (Mosquitto's max_queued_messages rules), publisher_holds, stalled_subscribers (back-pressure), retained\n\nExit: 0 with the status, 1 when the simulator cannot be reached."
 }
 
 fn inject_help() -> String {
@@ -245,6 +257,21 @@ async fn main() -> ExitCode {
     {
         return inject(control, fault, args).await;
     }
+    if let Some(Cmd::Status { control }) = &cli.command {
+        return match modem_sim::control::status(control).await {
+            Ok(status) => {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&status).unwrap_or_default()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("modem-sim status: {e}");
+                control_exit(&e)
+            }
+        };
+    }
     let level = match cli.verbose {
         0 => "info",
         1 => "debug",
@@ -261,10 +288,42 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("modem-sim: {e:#}");
-            ExitCode::FAILURE
+            eprintln!("modem-sim: {}", one_line(&e));
+            if e.downcast_ref::<ArgError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
+}
+
+/// A flag whose value cannot be used: exit 2, one line naming the flag, the value and what to
+/// do.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct ArgError(String);
+
+fn arg_error(
+    flag: &str,
+    value: &Path,
+    problem: impl std::fmt::Display,
+    todo: &str,
+) -> anyhow::Error {
+    ArgError(format!("{flag} {}: {problem}; {todo}", value.display())).into()
+}
+
+/// The error and its causes on one line, each cause only if the text so far does not already
+/// say it (our errors often carry their cause's text).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text = format!("{text}: {c}");
+        }
+    }
+    text.replace('\n', " ")
 }
 
 /// `modem-sim inject`: the fault is checked here first, so a typo gets the list of faults
@@ -288,46 +347,160 @@ async fn inject(control: &Path, fault: &str, args: &[String]) -> ExitCode {
         }
         Err(e) => {
             eprintln!("modem-sim inject: {e}");
-            ExitCode::FAILURE
+            control_exit(&e)
         }
+    }
+}
+
+/// 2 when the --control path itself is unusable, 1 when the simulator cannot be reached.
+fn control_exit(e: &modem_sim::control::ControlError) -> ExitCode {
+    match e {
+        modem_sim::control::ControlError::TooLong { .. } => ExitCode::from(2),
+        _ => ExitCode::FAILURE,
     }
 }
 
 fn write_certs(dir: &Path) -> anyhow::Result<()> {
     let pki = Pki::generate(&PkiOptions::default())?;
-    for path in pki.write(dir)? {
+    let written = pki
+        .write(dir)
+        .map_err(|e| arg_error("certs --out", dir, e, "pick a directory you can write"))?;
+    for path in written {
         println!("wrote {}", path.display());
     }
     Ok(())
 }
 
-fn read_pem(path: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+/// A PEM file is a few KB; this is far more than any certificate chain.
+const MAX_PEM_BYTES: u64 = 1 << 20;
+
+/// Reads a PEM file given with `flag`: a regular file (not a FIFO that would block, nor a
+/// device like /dev/zero that never ends), at most [`MAX_PEM_BYTES`], holding PEM text.
+fn read_pem(flag: &'static str, path: &Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    const TODO: &str = "give the path of a PEM file";
+    let meta = std::fs::metadata(path).map_err(|e| arg_error(flag, path, e, TODO))?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a device, FIFO or socket)"
+        };
+        return Err(arg_error(flag, path, what, TODO));
+    }
+    if meta.len() > MAX_PEM_BYTES {
+        return Err(arg_error(
+            flag,
+            path,
+            format!(
+                "{} bytes, more than a PEM file has (at most {MAX_PEM_BYTES})",
+                meta.len()
+            ),
+            TODO,
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_PEM_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| arg_error(flag, path, e, TODO))?;
+    if bytes.len() as u64 > MAX_PEM_BYTES {
+        return Err(arg_error(flag, path, "larger than a PEM file", TODO));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| arg_error(flag, path, "not text (PEM is text)", TODO))?;
+    if !text.contains("-----BEGIN ") {
+        return Err(arg_error(flag, path, "no -----BEGIN line: not PEM", TODO));
+    }
+    Ok(text)
 }
 
 fn tls_server(cli: &Cli) -> anyhow::Result<TlsServer> {
     let mut ts = TlsServer::default();
     if let (Some(cert), Some(key)) = (&cli.tls_cert, &cli.tls_key) {
-        ts.cert_pem = read_pem(cert)?;
-        ts.key_pem = read_pem(key)?;
+        ts.cert_pem = read_pem("--tls-cert", cert)?;
+        ts.key_pem = read_pem("--tls-key", key)?;
         if cli.tls_ca.is_none() {
             // The compiled-in CA did not sign this certificate: do not advertise it.
             ts.ca_path = None;
         }
     }
     if let Some(ca) = &cli.tls_ca {
-        ts.ca_pem = read_pem(ca)?;
+        ts.ca_pem = read_pem("--tls-ca", ca)?;
         ts.ca_path = Some(ca.canonicalize().unwrap_or_else(|_| ca.clone()));
     }
     ts.require_client_cert = cli.tls_client_auth;
+    if let Err(e) = modem_sim::tls::server_config(
+        ts.cert_pem.as_bytes(),
+        ts.key_pem.as_bytes(),
+        ts.require_client_cert.then_some(ts.ca_pem.as_bytes()),
+    ) {
+        let (flag, path) = match (&cli.tls_cert, &cli.tls_ca) {
+            (Some(cert), _) => ("--tls-cert", cert.clone()),
+            (None, Some(ca)) => ("--tls-ca", ca.clone()),
+            (None, None) => ("--tls-cert", PathBuf::from("(compiled in)")),
+        };
+        return Err(arg_error(
+            flag,
+            &path,
+            e,
+            "give a certificate (with --tls-key its key, with --tls-ca its CA) in PEM",
+        ));
+    }
     Ok(ts)
+}
+
+/// Paths given on the command line that would only fail after the banner: checked first.
+fn check_paths(cli: &Cli) -> anyhow::Result<()> {
+    let dir_of = |p: &Path| {
+        p.parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    };
+    if let Some(path) = &cli.ready_file {
+        let dir = dir_of(path);
+        if !dir.is_dir() {
+            return Err(arg_error(
+                "--ready-file",
+                path,
+                format!("the directory {} does not exist", dir.display()),
+                "create it, or pick another path",
+            ));
+        }
+    }
+    if let Some(path) = &cli.link {
+        let dir = dir_of(path);
+        let in_the_way = std::fs::symlink_metadata(path).is_ok_and(|m| !m.file_type().is_symlink());
+        if in_the_way && cli.count == 1 {
+            return Err(arg_error(
+                "--link",
+                path,
+                "a file that is not a symlink is there",
+                "remove it, or pick another path",
+            ));
+        }
+        if !dir.is_dir() {
+            return Err(arg_error(
+                "--link",
+                path,
+                format!("the directory {} does not exist", dir.display()),
+                "create it, or pick another path",
+            ));
+        }
+    }
+    if let Some(path) = &cli.control {
+        if let Err(e) = modem_sim::control::check_path(path) {
+            return Err(ArgError(e.to_string()).into());
+        }
+    }
+    Ok(())
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Cmd::Certs { out }) = &cli.command {
         return write_certs(out);
     }
+    check_paths(&cli)?;
     // Without --control, a directory only we can enter holds the socket.
     let private_dir = match &cli.control {
         Some(_) => None,

@@ -119,9 +119,16 @@ impl Default for SimConfig {
 pub enum SimError {
     #[error(transparent)]
     Uart(#[from] UartError),
-    #[error("cannot start the embedded broker on {addr}: {source} (pick a free address with --broker-bind, or use --broker)")]
+    #[error("--broker-bind {addr}: cannot start the embedded broker there: {source} (pick a free address, e.g. 127.0.0.1:0, or use --broker)")]
     Broker {
         addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("--tls-bind {addr}: cannot start the embedded TLS listener there: {source} (pick a free address, e.g. 127.0.0.1:0, or use --tls-broker)")]
+    TlsBind {
+        addr: SocketAddr,
+        #[source]
         source: std::io::Error,
     },
     #[error("{0}")]
@@ -192,7 +199,7 @@ impl Network {
                     ts.require_client_cert.then_some(ts.ca_pem.as_bytes()),
                 )?;
                 Some(b.start_tls(cfg.tls_bind, config).await.map_err(|source| {
-                    SimError::Broker {
+                    SimError::TlsBind {
                         addr: cfg.tls_bind,
                         source,
                     }

@@ -181,7 +181,7 @@ fn byte_by_byte_every_cut_parses_to_a_prefix() {
     let mut logs = seed_logs();
     logs.push((
         "mixed".into(),
-        "ATI\r\n\r\nOK\r\nAT+MPUBEX=\"t\",0,0,5\r\n>\r\nhello\r\nOK\r\n+MSUB: \"t\",3 byte,a b\r\n"
+        "ATI\r\n\r\nOK\r\nAT+MPUBEX=\"t\",0,0,5\r\n>\r\nhello\r\nOK\r\n+MSUB: \"t\",3 byte,a b\r\n+MSUB: \"t\",8 byte,ab\r\nOK\r\n\r\nAT\r\nOK\r\n"
             .into(),
     ));
     for (name, text) in logs {
@@ -226,4 +226,63 @@ fn context_and_accounts() {
     let around = log.around(2);
     assert!(around.contains(">    2 | OK"), "{around}");
     assert!(around.contains("     1 | AT+MCONFIG"), "{around}");
+}
+
+/// A `+MSUB` payload with line ends in it: the lines after the header, up to `<n>` bytes,
+/// joined with CR LF (or LF when that gives `<n>`); comments and blank lines there are payload.
+#[test]
+fn a_multi_line_msub_payload_is_framed_by_its_length() {
+    assert_eq!(
+        entries("AT\nOK\n+MSUB: \"t\",24 byte,line one\nOK\nline three\nAT\nOK\n"),
+        vec![
+            s("AT"),
+            e("OK"),
+            e("+MSUB: \"t\",24 byte,line one\r\nOK\r\nline three"),
+            s("AT"),
+            e("OK")
+        ]
+    );
+    // LF joins when that is what gives the length (CR LF is tried first); `//` inside the
+    // payload is payload; the log file's own CR LF line ends do not count; a trailing line
+    // end is a blank line, taken only when the length needs it.
+    assert_eq!(
+        entries("+MSUB: \"t\",6 byte,a\r\n// b\r\n\r\nOK\r\n"),
+        vec![e("+MSUB: \"t\",6 byte,a\n// b"), e("OK")]
+    );
+    assert_eq!(
+        entries("+MSUB: \"t\",7 byte,a\r\n// b\r\n\r\nOK\r\n"),
+        vec![e("+MSUB: \"t\",7 byte,a\r\n// b"), e("OK")]
+    );
+    assert_eq!(
+        entries("+MSUB: \"t\",9 byte,a\n// b\n\nOK\n"),
+        vec![e("+MSUB: \"t\",9 byte,a\r\n// b\r\n"), e("OK")]
+    );
+    // A one-line message keeps its comment out, as before.
+    assert_eq!(
+        entries("+MSUB: \"mqtt/pub\",20 byte,data from tcp server   //收到\nOK\n"),
+        vec![
+            e("+MSUB: \"mqtt/pub\",20 byte,data from tcp server"),
+            e("OK")
+        ]
+    );
+    // Lines that overshoot the length are an error naming the line.
+    let err = Log::parse("t.log", "AT\nOK\n+MSUB: \"t\",5 byte,ab\ncdef\nOK\n").unwrap_err();
+    assert_eq!(err.line, 3, "{err}");
+    assert!(err.message.contains("declares 5 bytes"), "{err}");
+}
+
+/// The account and the length come from the simulator's own argument splitter: commas inside
+/// quotes (Aliyun's client id) do not split.
+#[test]
+fn quoted_commas_do_not_split_arguments() {
+    let log = Log::parse(
+        "t.log",
+        "AT+MCONFIG=\"a1b2|securemode=3,signmethod=hmacsha1|\",\"dev&a1b2\",\"s3cr,et\"\nOK\n",
+    )
+    .unwrap();
+    assert_eq!(
+        log.accounts(),
+        vec![("dev&a1b2".to_string(), "s3cr,et".to_string())]
+    );
+    assert_eq!(int_args("AT+MPUBEX=\"a,1,2\",0,0,\"7\""), vec![0, 0, 7]);
 }

@@ -93,7 +93,7 @@ async fn publishes_doc(
     Ok(publish(w, &name, payload, &topic, &q, &retained).await?)
 }
 
-async fn receive(
+pub(crate) async fn receive(
     w: &mut ModemWorld,
     name: &str,
     payload: Vec<u8>,

@@ -113,6 +113,8 @@ pub struct BrokerStats {
     pub stalled_subscribers: u64,
     /// Retained messages stored now.
     pub retained: u64,
+    /// Their topic and payload bytes.
+    pub retained_bytes: u64,
 }
 
 /// State shared by the handle, the accept loop and the connection tasks.

@@ -74,6 +74,35 @@ impl Latency {
     }
 }
 
+/// The modem cannot take more from the network: its UART output is backed up because the host
+/// reads more slowly than messages arrive. While raised, the links stop reading their sockets,
+/// so TCP slows the broker down, as the module's own small buffers would (raised and lowered
+/// by the UART writer, `uart/writer.rs`). Shared by the links.
+#[derive(Debug, Clone, Default)]
+pub struct Backpressure(Arc<BackpressureInner>);
+
+#[derive(Debug, Default)]
+struct BackpressureInner {
+    raised: std::sync::atomic::AtomicBool,
+    lowered: tokio::sync::Notify,
+}
+
+impl Backpressure {
+    pub fn set(&self, raised: bool) {
+        let was = self
+            .0
+            .raised
+            .swap(raised, std::sync::atomic::Ordering::Relaxed);
+        if was && !raised {
+            self.0.lowered.notify_waiters();
+        }
+    }
+
+    pub fn is_raised(&self) -> bool {
+        self.0.raised.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// How long a blackholed socket is held after the modem gave up on it, at most.
 const BLACKHOLE_HOLD: Duration = Duration::from_secs(600);
 
@@ -111,6 +140,7 @@ pub async fn run(
     commands: mpsc::UnboundedReceiver<LinkCmd>,
     events: mpsc::UnboundedSender<NetEvent>,
     latency: Latency,
+    backpressure: Backpressure,
 ) {
     let send = |kind| {
         let _ = events.send(NetEvent { link, kind });
@@ -149,6 +179,7 @@ pub async fn run(
     info!(link, %target, "TCP connected");
     let mut session = Session::new(link, events.clone());
     session.latency = latency;
+    session.backpressure = backpressure;
     let ended = match tls {
         None => {
             send(NetEventKind::Connected);
@@ -195,6 +226,7 @@ struct Session {
     /// Fault `blackhole`: nothing is sent, nothing received.
     blackhole: bool,
     latency: Latency,
+    backpressure: Backpressure,
     jitter_seed: u64,
 }
 
@@ -218,6 +250,7 @@ impl Session {
             incoming_qos2: HashSet::new(),
             blackhole: false,
             latency: Latency::default(),
+            backpressure: Backpressure::default(),
             jitter_seed: 0x9E37_79B9_7F4A_7C15 ^ link,
         }
     }
@@ -243,9 +276,16 @@ impl Session {
         let mut inbuf = BytesMut::with_capacity(4096);
         // Under `blackhole`, the peer's FIN or RST vanishes too: stop reading, keep waiting.
         let mut reading = true;
+        let backpressure = self.backpressure.clone();
         loop {
             let ping_at = self.keepalive.map(|k| self.last_sent + k);
+            // Registered before the flag is read, so a lowering in between is not missed.
+            let lowered = backpressure.0.lowered.notified();
+            tokio::pin!(lowered);
+            lowered.as_mut().enable();
+            let paused = backpressure.is_raised();
             tokio::select! {
+                _ = &mut lowered, if paused => {}
                 cmd = commands.recv() => match cmd {
                     None => {
                         // The modem is gone: a power cut. Drop the socket without a word.
@@ -278,7 +318,7 @@ impl Session {
                         }
                     }
                 },
-                read = rd.read_buf(&mut inbuf), if reading => match read {
+                read = rd.read_buf(&mut inbuf), if reading && !paused => match read {
                     Ok(0) | Err(_) if self.blackhole => reading = false,
                     Ok(0) => return Some(CloseReason::PeerClosed),
                     Err(e) => return Some(CloseReason::Reset(e.to_string())),
@@ -495,6 +535,8 @@ impl Session {
 pub struct Links {
     /// Fault `latency MS`, for every link.
     pub latency: Latency,
+    /// Raised by the UART writer while its queue is long: no link reads its socket.
+    pub backpressure: Backpressure,
     router: super::Router,
     events: mpsc::UnboundedSender<NetEvent>,
     links: HashMap<LinkId, mpsc::UnboundedSender<LinkCmd>>,
@@ -504,6 +546,7 @@ impl Links {
     pub fn new(router: super::Router, events: mpsc::UnboundedSender<NetEvent>) -> Self {
         Links {
             latency: Latency::default(),
+            backpressure: Backpressure::default(),
             router,
             events,
             links: HashMap::new(),
@@ -543,6 +586,7 @@ impl Links {
                     rx,
                     self.events.clone(),
                     self.latency.clone(),
+                    self.backpressure.clone(),
                 ));
             }
             Mqtt { link, op } => {

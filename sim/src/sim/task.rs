@@ -59,11 +59,12 @@ where
         let (net_tx, net_rx) = mpsc::unbounded_channel();
         let (timer_tx, timer_rx) = mpsc::unbounded_channel::<u64>();
         let (rd, wr) = tokio::io::split(stream);
+        let links = Links::new(router, net_tx);
         let pace = engine.pace_uart().then_some(crate::timing::DEFAULT_BAUD);
-        let (out, writer) = UartOut::spawn(wr, pace);
+        let (out, writer) = UartOut::spawn(wr, tap.clone(), links.backpressure.clone(), pace);
         ModemTask {
             engine,
-            links: Links::new(router, net_tx),
+            links,
             tap,
             rd,
             rd_eof: false,
@@ -120,6 +121,9 @@ where
                 let _ = done.send(());
             }
             Control::Fault(f, done) => self.on_fault(f, done),
+            Control::Status(reply) => {
+                let _ = reply.send(self.out.stats());
+            }
         }
     }
 

@@ -149,14 +149,18 @@ impl Pki {
     }
 
     /// Writes the five files ([`FILES`]) into `dir` (created if missing); returns their paths.
+    /// Errors name the file or directory that could not be written.
     pub fn write(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-        std::fs::create_dir_all(dir)?;
+        let named = |path: &Path, e: std::io::Error| {
+            std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
+        };
+        std::fs::create_dir_all(dir).map_err(|e| named(dir, e))?;
         FILES
             .iter()
             .zip(self.items())
             .map(|(name, pem)| {
                 let path = dir.join(name);
-                std::fs::write(&path, pem)?;
+                std::fs::write(&path, pem).map_err(|e| named(&path, e))?;
                 Ok(path)
             })
             .collect()

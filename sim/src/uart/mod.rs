@@ -10,3 +10,4 @@ pub(crate) mod writer;
 
 pub use pty::{Uart, UartError, UartIo};
 pub use tap::{UartRecord, UartTap};
+pub use writer::UartStats;

@@ -15,8 +15,12 @@ pub enum UartError {
     Open(#[from] pty_process::Error),
     #[error("cannot configure the pseudo-terminal: {0}")]
     Termios(#[from] nix::Error),
-    #[error("cannot create the link {path}: {source} (remove the file that is in the way, or pick another --link)")]
-    Link { path: PathBuf, source: io::Error },
+    #[error("--link {}: cannot create the symlink: {source} ({})", path.display(), link_hint(source))]
+    Link {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
 }
 
 /// An open PTY pair. The slave (`Pts`) stays open for the simulator's whole life: with no slave
@@ -63,6 +67,16 @@ impl Uart {
 
     pub fn link(&self) -> Option<&Path> {
         self.link.as_deref()
+    }
+}
+
+/// What to do about a link that cannot be made.
+fn link_hint(e: &io::Error) -> &'static str {
+    match e.kind() {
+        io::ErrorKind::AlreadyExists => "remove the file that is in the way, or pick another path",
+        io::ErrorKind::NotFound => "its directory does not exist: create it, or pick another path",
+        io::ErrorKind::PermissionDenied => "pick a directory you can write",
+        _ => "pick another path",
     }
 }
 
