@@ -302,9 +302,20 @@ enum Dir {
     Received,
 }
 
-/// The module's UART, opened by path.
+/// How the device is reached.
+enum Link {
+    /// A tty (PTY slave or real port).
+    Tty(AsyncFd<File>),
+    /// `socket://HOST:PORT` (raw bytes) or `rfc2217://HOST:PORT` (with telnet).
+    Tcp {
+        stream: tokio::net::TcpStream,
+        telnet: Option<Box<modem_sim::uart::rfc2217::Telnet>>,
+    },
+}
+
+/// The module's UART, opened by path or URL.
 pub struct Device {
-    fd: AsyncFd<File>,
+    link: Link,
     path: PathBuf,
     rx: Vec<u8>,
     /// Commands sent whose echo has not been seen yet. Echo is on by default on these
@@ -320,6 +331,57 @@ pub struct Device {
     pub timeout: Duration,
 }
 
+/// Opens a tty raw at `baud`.
+fn open_tty(path: &Path, baud: u32) -> Result<AsyncFd<File>, DeviceError> {
+    let speed = baud_rate(baud).ok_or(DeviceError::Baud { baud })?;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags((nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_NONBLOCK).bits())
+        .open(path)
+        .map_err(|source| DeviceError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let termios_err = |source| DeviceError::Termios {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut t = termios::tcgetattr(&file).map_err(termios_err)?;
+    termios::cfmakeraw(&mut t);
+    t.control_flags |= termios::ControlFlags::CLOCAL | termios::ControlFlags::CREAD;
+    t.control_flags &= !termios::ControlFlags::CRTSCTS;
+    termios::cfsetspeed(&mut t, speed).map_err(termios_err)?;
+    termios::tcsetattr(&file, SetArg::TCSANOW, &t).map_err(termios_err)?;
+    // SAFETY: the `File` owns its descriptor, which stays open and unchanged until the
+    // `AsyncFd` (which owns the `File`) is dropped.
+    unsafe { AsyncFd::register(file) }.map_err(|e| DeviceError::Open {
+        path: path.to_path_buf(),
+        source: e.into_parts().1,
+    })
+}
+
+/// Connects to `HOST:PORT` of a `socket://` or `rfc2217://` URL (within the default timeout)
+/// and sends `hello`.
+fn connect(url: &Path, at: &str, hello: &[u8]) -> Result<tokio::net::TcpStream, DeviceError> {
+    use std::net::ToSocketAddrs;
+    let open_err = |source| DeviceError::Open {
+        path: url.to_path_buf(),
+        source,
+    };
+    let addr = at
+        .to_socket_addrs()
+        .map_err(open_err)?
+        .next()
+        .ok_or_else(|| open_err(io::Error::new(io::ErrorKind::NotFound, "no address")))?;
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&addr, DEFAULT_TIMEOUT).map_err(open_err)?;
+    stream.set_nodelay(true).map_err(open_err)?;
+    stream.write_all(hello).map_err(open_err)?;
+    stream.set_nonblocking(true).map_err(open_err)?;
+    tokio::net::TcpStream::from_std(stream).map_err(open_err)
+}
+
 impl std::fmt::Debug for Device {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Device")
@@ -331,36 +393,28 @@ impl std::fmt::Debug for Device {
 
 impl Device {
     /// Opens a serial device (a PTY slave or a real port) raw at `baud`: no echo by the kernel,
-    /// no CR/LF translation, 8N1, no flow control.
+    /// no CR/LF translation, 8N1, no flow control. `socket://HOST:PORT` (pyserial's raw TCP
+    /// URL: a simulator's `--serial tcp-listen`) and `rfc2217://HOST:PORT` (RFC 2217, e.g.
+    /// ser2net in front of a real module, or `--serial rfc2217`; the server is asked for
+    /// `baud` 8N1) are opened as TCP connections.
     pub fn open(path: &Path, baud: u32) -> Result<Device, DeviceError> {
-        let speed = baud_rate(baud).ok_or(DeviceError::Baud { baud })?;
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags((nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_NONBLOCK).bits())
-            .open(path)
-            .map_err(|source| DeviceError::Open {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        let termios_err = |source| DeviceError::Termios {
-            path: path.to_path_buf(),
-            source,
+        let link = match path.to_str().and_then(|p| p.split_once("://")) {
+            Some(("socket", at)) => Link::Tcp {
+                stream: connect(path, at, &[])?,
+                telnet: None,
+            },
+            Some(("rfc2217", at)) => {
+                let (telnet, hello) = modem_sim::uart::rfc2217::Telnet::client(baud);
+                let stream = connect(path, at, &hello)?;
+                Link::Tcp {
+                    stream,
+                    telnet: Some(Box::new(telnet)),
+                }
+            }
+            _ => Link::Tty(open_tty(path, baud)?),
         };
-        let mut t = termios::tcgetattr(&file).map_err(termios_err)?;
-        termios::cfmakeraw(&mut t);
-        t.control_flags |= termios::ControlFlags::CLOCAL | termios::ControlFlags::CREAD;
-        t.control_flags &= !termios::ControlFlags::CRTSCTS;
-        termios::cfsetspeed(&mut t, speed).map_err(termios_err)?;
-        termios::tcsetattr(&file, SetArg::TCSANOW, &t).map_err(termios_err)?;
-        // SAFETY: the `File` owns its descriptor, which stays open and unchanged until the
-        // `AsyncFd` (which owns the `File`) is dropped.
-        let fd = unsafe { AsyncFd::register(file) }.map_err(|e| DeviceError::Open {
-            path: path.to_path_buf(),
-            source: e.into_parts().1,
-        })?;
         Ok(Device {
-            fd,
+            link,
             path: path.to_path_buf(),
             rx: Vec::new(),
             pending_echo: VecDeque::new(),
@@ -415,9 +469,20 @@ impl Device {
 
     /// Writes raw bytes (payload after a prompt, or anything a fault test wants).
     pub async fn send(&mut self, bytes: &[u8]) -> Result<(), DeviceError> {
+        let fd = match &mut self.link {
+            Link::Tty(fd) => fd,
+            Link::Tcp { stream, telnet } => {
+                use tokio::io::AsyncWriteExt;
+                let bytes = match telnet {
+                    Some(_) => modem_sim::uart::rfc2217::Telnet::encode(bytes),
+                    None => bytes.to_vec(),
+                };
+                return Ok(stream.write_all(&bytes).await?);
+            }
+        };
         let mut written = 0;
         while written < bytes.len() {
-            let mut guard = self.fd.writable().await?;
+            let mut guard = fd.writable().await?;
             match guard.try_io(|f| f.get_ref().write(&bytes[written..])) {
                 Ok(Ok(n)) => written += n,
                 Ok(Err(e)) => return Err(e.into()),
@@ -476,8 +541,33 @@ impl Device {
     /// timeout.
     async fn fill(&mut self, deadline: Instant) -> Result<bool, DeviceError> {
         let mut buf = [0u8; 4096];
+        let fd = match &mut self.link {
+            Link::Tty(fd) => fd,
+            Link::Tcp { stream, telnet } => loop {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let n = match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+                    Ok(n) => n?,
+                    Err(_) => return Ok(false),
+                };
+                if n == 0 {
+                    return Err(DeviceError::Closed);
+                }
+                let data = match telnet {
+                    Some(t) => {
+                        let (data, reply) = t.decode(&buf[..n]);
+                        stream.write_all(&reply).await?;
+                        data
+                    }
+                    None => buf[..n].to_vec(),
+                };
+                if !data.is_empty() {
+                    self.rx.extend_from_slice(&data);
+                    return Ok(true);
+                }
+            },
+        };
         loop {
-            let mut guard = match tokio::time::timeout_at(deadline, self.fd.readable()).await {
+            let mut guard = match tokio::time::timeout_at(deadline, fd.readable()).await {
                 Ok(g) => g?,
                 Err(_) => return Ok(false),
             };

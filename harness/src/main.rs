@@ -74,8 +74,11 @@ enum Cmd {
     /// scenario the module is taken offline (AT+MDISCONNECT, AT+MIPCLOSE, AT+MQTTMSGSET=0).
     #[command(after_help = EXIT)]
     Run {
-        /// The device: /dev/ttyUSB0, /dev/ttyACM0, or a simulator's /dev/pts/N.
-        #[arg(long, value_name = "PATH")]
+        /// The device: /dev/ttyUSB0, /dev/ttyACM0, a simulator's /dev/pts/N, or a URL as
+        /// pyserial takes it: socket://HOST:PORT (raw TCP, e.g. modem-sim --serial
+        /// tcp-listen://HOST:PORT) or rfc2217://HOST:PORT (an RFC 2217 server such as ser2net
+        /// in front of a real module, or modem-sim --serial rfc2217://HOST:PORT).
+        #[arg(long, value_name = "PATH|URL")]
         port: PathBuf,
         /// Baud rate of the serial line (both modules default to 115200).
         #[arg(long, default_value_t = 115_200)]
@@ -433,29 +436,42 @@ async fn main() -> ExitCode {
 /// file, a directory, /dev/null, the PTY multiplexer) is a bad argument (exit 2, one line); a
 /// line on which nothing answers `AT` is reported once (exit 1) instead of timing out in every
 /// scenario.
-async fn check_port(port: &Path, baud: u32) -> Result<(), (u8, String)> {
-    let shown = port.display();
-    let bad = |what: String| {
-        Err((
-            2,
-            format!("--port {shown}: {what}; give the module's serial port (e.g. /dev/ttyUSB0) or a simulator's tty (/dev/pts/N)"),
-        ))
-    };
-    let meta = match std::fs::metadata(port) {
-        Ok(m) => m,
-        Err(e) => return bad(format!("cannot open it: {e}")),
-    };
+/// What a path given as `--port` must not be: a directory, a regular file, the PTY multiplexer.
+fn check_path(port: &Path, meta: &std::fs::Metadata) -> Result<(), String> {
     if meta.is_dir() {
-        return bad("a directory".into());
+        return Err("a directory".into());
     }
     if meta.is_file() {
-        return bad("a regular file, not a serial line".into());
+        return Err("a regular file, not a serial line".into());
     }
     if port
         .canonicalize()
         .is_ok_and(|p| p == Path::new("/dev/ptmx"))
     {
-        return bad("the PTY multiplexer: opening it makes a new PTY that nothing answers".into());
+        return Err("the PTY multiplexer: opening it makes a new PTY that nothing answers".into());
+    }
+    Ok(())
+}
+
+async fn check_port(port: &Path, baud: u32) -> Result<(), (u8, String)> {
+    let shown = port.display();
+    let bad = |what: String| {
+        Err((
+            2,
+            format!("--port {shown}: {what}; give the module's serial port (e.g. /dev/ttyUSB0), a simulator's tty (/dev/pts/N) or a socket:// or rfc2217:// URL"),
+        ))
+    };
+    let url = port
+        .to_str()
+        .is_some_and(|p| p.starts_with("socket://") || p.starts_with("rfc2217://"));
+    let meta = match std::fs::metadata(port) {
+        Ok(m) => Some(m),
+        // A URL is checked by opening it, below.
+        Err(_) if url => None,
+        Err(e) => return bad(format!("cannot open it: {e}")),
+    };
+    if let Some(meta) = meta {
+        check_path(port, &meta).or_else(&bad)?;
     }
     let mut device = match modem_harness::device::Device::open(port, baud) {
         Ok(d) => d,

@@ -196,18 +196,50 @@ async fn a_driver_that_echoes_late_passes_on_both_modules() {
 }
 
 /// The pipelining driver: several commands per write, a command glued right behind an
-/// `AT+MPUBEX` payload, `AT+MPUB` lines with `\XX` escapes for binary bytes.
+/// `AT+MPUBEX` payload, `AT+MPUB` lines with `\XX` escapes for binary bytes. Its lines end
+/// with a bare LF (the other drivers' tests cover CR LF and CR).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_driver_that_pipelines_passes() {
     let driver = example("pipelining_driver");
-    let (code, out) = harness(&["check-driver", "--timing", "fast", "--", &driver]).await;
+    let (code, out) = harness(&[
+        "check-driver",
+        "--timing",
+        "fast",
+        "--eol",
+        "lf",
+        "--",
+        &driver,
+    ])
+    .await;
     assert_all_pass(code, &out);
 }
 
-/// The slow reader: 1-7 bytes per read, 20 ms apart, while the module keeps writing.
+/// The slow reader: 1-7 bytes per read, 20 ms apart, while the module keeps writing. Its
+/// lines end with CR on the Air780E; on the L610 with the default CR LF.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_driver_that_reads_slowly_passes() {
+async fn a_driver_that_reads_slowly_passes_on_both_modules() {
     let driver = example("slow_reader_driver");
-    let (code, out) = harness(&["check-driver", "--timing", "fast", "--", &driver]).await;
+    let air_args = [
+        "check-driver",
+        "--timing",
+        "fast",
+        "--eol",
+        "cr",
+        "--",
+        &driver,
+    ];
+    let l610_args = [
+        "check-driver",
+        "--timing",
+        "fast",
+        "--dialect",
+        "l610",
+        "--",
+        &driver,
+        "--l610",
+    ];
+    let ((code, out), (l610_code, l610_out)) =
+        tokio::join!(harness(&air_args), harness(&l610_args));
     assert_all_pass(code, &out);
+    assert_all_pass(l610_code, &l610_out);
 }

@@ -19,6 +19,71 @@ async fn mosquitto() -> Mosquitto {
     .expect("mosquitto (apt-get install mosquitto mosquitto-clients)")
 }
 
+/// `--port socket://...` and `rfc2217://...`: the simulator's UART over TCP.
+async fn run_over_url(scheme: &str) {
+    let m = mosquitto().await;
+    let sim = Simulator::start(SimConfig {
+        serial: format!("{scheme}://127.0.0.1:0").parse().unwrap(),
+        broker: Some(HostPort {
+            host: "127.0.0.1".into(),
+            port: m.addr.port(),
+        }),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let url = sim.serial().host_url().unwrap();
+    assert!(
+        url.starts_with(&format!(
+            "{}://127.0.0.1:",
+            if scheme == "tcp-listen" {
+                "socket"
+            } else {
+                scheme
+            }
+        )),
+        "{url}"
+    );
+    let broker = format!("mqtt://{}", m.addr);
+    let (code, out) = harness(&[
+        "run",
+        "--port",
+        &url,
+        "--dialect",
+        "air780e",
+        "--broker",
+        &broker,
+        "--mqtt-user",
+        ACCOUNT.0,
+        "--mqtt-password",
+        ACCOUNT.1,
+        "features",
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let last = out.lines().rfind(|l| l.ends_with(" failed")).unwrap_or("");
+    let passed: usize = last.split(' ').next().unwrap_or("0").parse().unwrap_or(0);
+    assert!(passed >= 14 && last.ends_with(" 0 failed"), "{last}\n{out}");
+    if scheme == "rfc2217" {
+        assert_eq!(
+            sim.line().baud,
+            Some(115_200),
+            "the harness set --baud over RFC 2217"
+        );
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_passes_against_the_simulator_over_socket_url() {
+    run_over_url("tcp-listen").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_passes_against_the_simulator_over_rfc2217_url() {
+    run_over_url("rfc2217").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_passes_against_the_simulator_tty_with_mosquitto() {
     let m = mosquitto().await;

@@ -29,8 +29,10 @@ const WIRE_115200: Duration = Duration::from_nanos(9 * 10 * 1_000_000_000 / 115_
 struct Opts {
     out: PathBuf,
     fleet: Vec<usize>,
+    /// Fleet sizes over TCP (`--serial tcp-listen://`, section `fleet-tcp`).
+    fleet_tcp: Vec<usize>,
     quick: bool,
-    /// Sections to run (`--only at,up,down,qos1,startup,suite,fleet`); empty: all.
+    /// Sections to run (`--only at,up,down,qos1,startup,suite,fleet,fleet-tcp`); empty: all.
     only: Vec<String>,
 }
 
@@ -44,6 +46,7 @@ fn opts() -> Result<Opts> {
     let mut o = Opts {
         out: PathBuf::from("target/perf.md"),
         fleet: vec![100, 1000],
+        fleet_tcp: vec![100, 1000, 10_000],
         quick: false,
         only: Vec::new(),
     };
@@ -61,6 +64,14 @@ fn opts() -> Result<Opts> {
                     .collect()
             }
             "--out" => o.out = args.next().context("--out PATH")?.into(),
+            "--fleet-tcp" => {
+                o.fleet_tcp = args
+                    .next()
+                    .context("--fleet-tcp N,N")?
+                    .split(',')
+                    .map(|n| n.trim().parse().context("--fleet-tcp takes numbers"))
+                    .collect::<Result<_>>()?
+            }
             "--fleet" => {
                 o.fleet = args
                     .next()
@@ -70,7 +81,7 @@ fn opts() -> Result<Opts> {
                     .collect::<Result<_>>()?
             }
             other => bail!(
-                "unknown argument {other} (--out PATH, --fleet N,N, --quick, --only SECTION,..)"
+                "unknown argument {other} (--out PATH, --fleet N,N, --fleet-tcp N,N, --quick, --only SECTION,..)"
             ),
         }
     }
@@ -179,6 +190,25 @@ fn main() -> Result<()> {
             Ok(r) => rows.extend(r),
             Err(e) => rows.push(row(
                 &format!("fleet of {n}"),
+                format!("failed: {e:#}"),
+                "-".into(),
+                "-".into(),
+                "all connected",
+                Some(false),
+            )),
+        }
+    }
+    let fleets = if o.runs("fleet-tcp") {
+        o.fleet_tcp.clone()
+    } else {
+        Vec::new()
+    };
+    for n in fleets {
+        eprintln!("fleet of {n} over TCP ...");
+        match rt.block_on(fleet_tcp(n)) {
+            Ok(r) => rows.extend(r),
+            Err(e) => rows.push(row(
+                &format!("fleet of {n} over TCP"),
                 format!("failed: {e:#}"),
                 "-".into(),
                 "-".into(),
@@ -957,4 +987,125 @@ async fn fleet(n: usize) -> Result<Vec<Row>> {
         },
         (n >= 1000).then_some(true),
     )])
+}
+
+/// The first UART port of the TCP fleets: below Linux's ephemeral range (32768-60999), so
+/// 10,000 listeners leave the ephemeral ports to the hosts' and the MQTT sessions' sockets.
+const FLEET_TCP_BASE: u16 = 20_000;
+
+/// CPU time (user + system) of process `pid` so far.
+fn cpu_time(pid: u32) -> Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after_name = &stat[stat.rfind(')').context("stat")? + 2..];
+    let f: Vec<&str> = after_name.split(' ').collect();
+    // Fields 14 and 15 (utime, stime), counted from the state (field 3) here.
+    let ticks: u64 = f[11].parse::<u64>()? + f[12].parse::<u64>()?;
+    // SAFETY: sysconf reads a constant of the system; no memory is involved.
+    let hz = match unsafe { nix::libc::sysconf(nix::libc::_SC_CLK_TCK) } {
+        n if n > 0 => n as u64,
+        _ => 100,
+    };
+    Ok(Duration::from_micros(ticks * 1_000_000 / hz))
+}
+
+/// A fleet over TCP: spawn with `--count n --serial tcp-listen://127.0.0.1:BASE`, connect a
+/// host to each modem's port, all to CONNACK OK; then RSS, and CPU while idle (keepalives
+/// only) over 65 s, in which each modem's 60 s keepalive fires once.
+async fn fleet_tcp(n: usize) -> Result<Vec<Row>> {
+    let dir = tempfile::tempdir()?;
+    let args = [
+        "--count".to_string(),
+        n.to_string(),
+        "--serial".to_string(),
+        format!("tcp-listen://127.0.0.1:{FLEET_TCP_BASE}"),
+    ];
+    let t = Instant::now();
+    let path = dir.path().to_path_buf();
+    let (child, ready, took) = tokio::task::spawn_blocking(move || {
+        spawn_ready(&args.iter().map(String::as_str).collect::<Vec<_>>(), &path)
+    })
+    .await??;
+    let serials: Vec<String> = ready["serials"]
+        .as_array()
+        .context("serials")?
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    if serials.len() != n {
+        bail!("{} serials for {n} modems", serials.len());
+    }
+    let mut tasks = Vec::with_capacity(n);
+    for (i, serial) in serials.iter().enumerate() {
+        let addr = serial
+            .strip_prefix("tcp-listen://")
+            .context("a tcp-listen serial")?
+            .to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut host = tokio::net::TcpStream::connect(&addr).await?;
+            tcp_at(
+                &mut host,
+                &format!("AT+MCONFIG=fleet-{i},root,luat123456"),
+                "OK\r\n",
+            )
+            .await?;
+            tcp_at(
+                &mut host,
+                "AT+MIPSTART=\"lbsmqtt.airm2m.com\",1883",
+                "CONNECT OK\r\n",
+            )
+            .await?;
+            tcp_at(&mut host, "AT+MCONNECT=1,60", "CONNACK OK\r\n").await?;
+            Ok::<_, anyhow::Error>(host)
+        }));
+    }
+    let mut hosts = Vec::with_capacity(n);
+    for task in tasks {
+        hosts.push(tokio::time::timeout(WAIT * 5, task).await???);
+    }
+    let all = t.elapsed();
+    let rss = rss_kib(child.id())?;
+    let cpu0 = cpu_time(child.id())?;
+    // Past one keepalive period (AT+MCONNECT=1,60): every modem sends one PINGREQ.
+    let idle = Duration::from_secs(65);
+    tokio::time::sleep(idle).await;
+    let cpu = cpu_time(child.id())? - cpu0;
+    drop(hosts);
+    stop(child)?;
+    Ok(vec![row(
+        &format!("fleet of {n} over TCP: spawn -> ready / -> all CONNACK OK; RSS; idle CPU"),
+        format!(
+            "{} / {}; {:.1} MiB = {:.0} KiB per modem; idle {} ms CPU in {} s = {:.2}% of a core",
+            ms(took),
+            ms(all),
+            rss as f64 / 1024.0,
+            rss as f64 / n as f64,
+            cpu.as_millis(),
+            idle.as_secs(),
+            cpu.as_secs_f64() * 100.0 / idle.as_secs_f64()
+        ),
+        "-".into(),
+        "-".into(),
+        if n >= 10_000 {
+            "10,000 modems in one process"
+        } else {
+            "-"
+        },
+        (n >= 10_000).then_some(true),
+    )])
+}
+
+/// Sends `cmd` and reads until `answer`.
+async fn tcp_at(host: &mut tokio::net::TcpStream, cmd: &str, answer: &str) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    host.write_all(format!("{cmd}\r").as_bytes()).await?;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while find(&seen, answer.as_bytes()).is_none() {
+        let n = host.read(&mut buf).await?;
+        if n == 0 {
+            bail!("the UART closed after {:?}", String::from_utf8_lossy(&seen));
+        }
+        seen.extend_from_slice(&buf[..n]);
+    }
+    Ok(())
 }

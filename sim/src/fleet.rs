@@ -6,10 +6,15 @@ use std::path::{Path, PathBuf};
 
 use crate::net::HostPort;
 use crate::sim::{ReadyInfo, SimConfig, SimError, Simulator};
+use crate::uart::Serial;
 
-/// The most modems one fleet may have: Linux allows 4096 PTYs by default
+/// The most modems one fleet on PTYs may have: Linux allows 4096 PTYs by default
 /// (`/proc/sys/kernel/pty/max`), shared with every terminal on the machine.
 pub const MAX_COUNT: usize = 4000;
+
+/// The most modems one fleet over TCP (`--serial tcp-listen://...`) may have: one port each
+/// above the first, so at most the ports there are; memory and descriptors bound it first.
+pub const MAX_TCP_COUNT: usize = 60_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
@@ -21,6 +26,10 @@ pub enum FleetError {
     },
     #[error("--imei {0} is not a number, so distinct IMEIs cannot be derived from it for a fleet")]
     Imei(String),
+    #[error("--serial: {0}")]
+    Serial(String),
+    #[error("--count {0}: at most {MAX_COUNT} modems on PTYs (/proc/sys/kernel/pty/max); use --serial tcp-listen://HOST:PORT for more")]
+    TooManyPtys(usize),
 }
 
 /// N running simulators. Modem 0 owns the embedded broker (when there is one); the others send
@@ -57,6 +66,21 @@ impl Fleet {
     /// [`link_for`] and [`imei_for`]). A failure stops the ones already started.
     pub async fn start(cfg: SimConfig, count: usize) -> Result<Fleet, FleetError> {
         let count = count.max(1);
+        let serials = (0..count)
+            .map(|i| cfg.serial.for_index(i))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(FleetError::Serial)?;
+        Self::start_each(cfg, serials).await
+    }
+
+    /// Starts one modem per endpoint in `serials`, modem i on `serials[i]`, as [`start`](Self::start)
+    /// does otherwise.
+    pub async fn start_each(cfg: SimConfig, serials: Vec<Serial>) -> Result<Fleet, FleetError> {
+        let count = serials.len().max(1);
+        let ptys = serials.iter().filter(|s| **s == Serial::Pty).count();
+        if ptys > MAX_COUNT {
+            return Err(FleetError::TooManyPtys(ptys));
+        }
         // Checked before anything starts, so a bad --imei leaves nothing half started.
         let imeis = (0..count)
             .map(|i| imei_for(&cfg.identity.imei, i))
@@ -70,6 +94,9 @@ impl Fleet {
             c.identity.imei = imei;
             // Each modem draws its own delays, repeatably.
             c.seed = cfg.seed.wrapping_add(index as u64);
+            if let Some(s) = serials.get(index) {
+                c.serial = s.clone();
+            }
             if let Some(first) = sims.first() {
                 // Share modem 0's embedded broker (plain and TLS), or the --broker it uses.
                 if let Some(a) = first.mqtt_addr() {
@@ -125,6 +152,11 @@ impl Fleet {
             .collect()
     }
 
+    /// Every modem's UART endpoint (`pty` or the TCP endpoint with its port).
+    pub fn serials(&self) -> Vec<String> {
+        self.sims.iter().map(|s| s.serial().to_string()).collect()
+    }
+
     pub fn links(&self) -> Vec<String> {
         self.sims
             .iter()
@@ -140,12 +172,23 @@ impl Fleet {
     }
 }
 
-/// Raises the soft open-files limit to the hard one: each modem holds a PTY pair and its
-/// sessions' sockets (both ends when the broker is embedded), about 5 descriptors, so 1000
-/// modems need more than the usual soft limit of 1024. Returns the new soft limit.
+/// Raises the soft open-files limit to the hard one: each modem holds a PTY pair (or a listener
+/// and its host's connection) and its sessions' sockets (both ends when the broker is
+/// embedded), about 5 descriptors, so 1000
+/// modems need more than the usual soft limit of 1024. Raised to the kernel's ceiling where
+/// we may. Returns the new soft limit.
 pub fn raise_nofile_limit() -> Result<u64, nix::Error> {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    // With CAP_SYS_RESOURCE (root) the hard limit itself can go up to the kernel's
+    // /proc/sys/fs/nr_open: a 10,000-modem fleet over TCP needs about 50,000.
+    let ceiling = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(hard);
+    if ceiling > hard && setrlimit(Resource::RLIMIT_NOFILE, ceiling, ceiling).is_ok() {
+        return Ok(ceiling);
+    }
     if soft < hard {
         setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
     }

@@ -5,17 +5,18 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use modem_sim::dialect::DialectKind;
-use modem_sim::fleet::{Fleet, MAX_COUNT};
+use modem_sim::fleet::{Fleet, MAX_TCP_COUNT};
 use modem_sim::modem::Identity;
 use modem_sim::net::HostPort;
 use modem_sim::sim::{ReadyInfo, SimConfig, TlsServer};
 use modem_sim::timing::Profile;
 use modem_sim::tls::pki::{Pki, PkiOptions};
+use modem_sim::uart::Serial;
 use tracing_subscriber::EnvFilter;
 
 /// A software cellular modem for testing drivers without hardware.
 ///
-/// Opens a pseudo-TTY that speaks the module's AT dialect byte for byte. Its MQTT commands
+/// Opens a pseudo-TTY (or a TCP endpoint, --serial) that speaks the module's AT dialect byte for byte. Its MQTT commands
 /// (AT+MIPSTART, AT+MCONNECT, ...) open real MQTT 3.1.1 sessions: by default to a broker
 /// embedded in this process, or to the broker named with --broker.
 ///
@@ -40,10 +41,22 @@ struct Cli {
     #[arg(long, value_name = "PATH")]
     link: Option<PathBuf>,
 
-    /// Simulate N modems in this one process (a fleet), each with its own tty and MQTT
-    /// sessions, all sharing one broker. IMEIs count up from --imei.
+    /// Where the module's UART is. pty (default): a pseudo-terminal. tcp-listen://HOST:PORT:
+    /// a TCP port the host connects to (pyserial socket://, QEMU -serial tcp:HOST:PORT),
+    /// one connection at a time, a new one replacing the old; output while nobody is
+    /// connected is lost, as on a real UART. tcp-connect://HOST:PORT: dial the host's
+    /// listener (QEMU -serial tcp::PORT,server; Renode CreateServerSocketTerminal), retrying
+    /// until it is up. rfc2217://HOST:PORT: like tcp-listen, speaking RFC 2217 (pyserial
+    /// rfc2217://, ser2net clients): the baud rate, framing and DTR/RTS the host sets are the
+    /// UART's. Given once with --count N, modem i gets PORT+i; or give one per modem.
+    #[arg(long, value_name = "ENDPOINT", value_parser = parse_serial)]
+    serial: Vec<Serial>,
+
+    /// Simulate N modems in this one process (a fleet), each with its own UART and MQTT
+    /// sessions, all sharing one broker. IMEIs count up from --imei. At most 4000 on PTYs;
+    /// over TCP (--serial tcp-listen://...) memory and open files are the limit.
     #[arg(long, value_name = "N", default_value_t = 1,
-          value_parser = clap::value_parser!(u64).range(1..=MAX_COUNT as u64))]
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TCP_COUNT as u64))]
     count: u64,
 
     /// Send every plain MQTT connection to this broker instead of the embedded one,
@@ -56,8 +69,9 @@ struct Cli {
     #[arg(long, value_name = "NAME=HOST:PORT", value_parser = parse_resolve)]
     resolve: Vec<(String, HostPort)>,
 
-    /// Once the tty takes commands, write a JSON object here (atomically): tty, link, dialect,
-    /// mqtt (embedded broker host:port), mqtts, control, pid, ttys and links (every modem's).
+    /// Once the UART takes commands, write a JSON object here (atomically): tty, serial, link,
+    /// dialect, mqtt (embedded broker host:port), mqtts, control, pid, and every modem's ttys,
+    /// serials and links.
     #[arg(long, value_name = "PATH")]
     ready_file: Option<PathBuf>,
 
@@ -202,6 +216,10 @@ const EXAMPLES: &str = "Examples:
   modem-sim                                   # Air780E + embedded broker; prints the tty
   modem-sim --link /tmp/ttyAIR --ready-file /tmp/air.json
   modem-sim --count 100 --link /tmp/ttyAIR    # 100 modems: /tmp/ttyAIR-0 .. /tmp/ttyAIR-99
+  modem-sim --serial tcp-listen://127.0.0.1:4444   # the UART on TCP: pyserial socket://127.0.0.1:4444
+  modem-sim --serial rfc2217://127.0.0.1:2217      # pyserial rfc2217://127.0.0.1:2217 (baud, DTR, RTS)
+  modem-sim --serial tcp-connect://127.0.0.1:4444  # QEMU -serial tcp::4444,server / Renode server terminal
+  modem-sim --count 1000 --serial tcp-listen://127.0.0.1:40000   # modem i on port 40000+i, no PTYs
   modem-sim --broker mqtt://127.0.0.1:1883    # use your own broker (e.g. Mosquitto)
   modem-sim --resolve airtest.openluat.com=127.0.0.1:1883
   modem-sim --tls-client-auth                 # the TLS listener requires client certificates
@@ -228,6 +246,10 @@ fn parse_timing(s: &str) -> Result<Profile, String> {
     Profile::load(s).map_err(|e| e.to_string())
 }
 
+fn parse_serial(s: &str) -> Result<Serial, String> {
+    s.parse()
+}
+
 fn parse_broker(s: &str) -> Result<HostPort, String> {
     HostPort::from_mqtt_url(s)
 }
@@ -249,6 +271,33 @@ fn parse_resolve(s: &str) -> Result<(String, HostPort), String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let ptys = if cli.serial.is_empty() || cli.serial == [Serial::Pty] {
+        cli.count as usize
+    } else {
+        cli.serial.iter().filter(|s| **s == Serial::Pty).count()
+    };
+    if cli.link.is_some() && cli.serial.iter().any(|s| *s != Serial::Pty) {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--link names a symlink to a PTY; with --serial tcp-listen/tcp-connect/rfc2217 there is none (drop --link)",
+            )
+            .exit();
+    }
+    if ptys > modem_sim::fleet::MAX_COUNT {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ValueValidation,
+                format!(
+                    "--count {}: at most {} modems on PTYs (/proc/sys/kernel/pty/max); use --serial tcp-listen://HOST:PORT for more",
+                    cli.count,
+                    modem_sim::fleet::MAX_COUNT
+                ),
+            )
+            .exit();
+    }
     if let Some(Cmd::Inject {
         control,
         fault,
@@ -517,6 +566,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         tls_bind: cli.tls_bind,
         tls_server: tls_server(&cli)?,
         dialect: cli.dialect,
+        serial: cli.serial.first().cloned().unwrap_or_default(),
         link: cli.link.clone(),
         broker: cli.broker.clone(),
         resolve: cli.resolve.clone(),
@@ -535,6 +585,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         broker_publisher_hold: std::time::Duration::from_secs_f64(cli.broker_publisher_hold),
     };
     let count = cli.count as usize;
+    if cli.serial.len() > 1 && count != 1 && count != cli.serial.len() {
+        anyhow::bail!(
+            "--count {count} with {} --serial endpoints: give one --serial (modem i gets PORT+i) or one per modem",
+            cli.serial.len()
+        );
+    }
+    let count = count.max(cli.serial.len());
     if count > 1 {
         match modem_sim::fleet::raise_nofile_limit() {
             Ok(n) if n < 8 * cli.count => tracing::warn!(
@@ -545,7 +602,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Err(e) => tracing::warn!(error = %e, "cannot raise the open-files limit"),
         }
     }
-    let fleet = match Fleet::start(cfg, count).await {
+    let started = if cli.serial.len() > 1 {
+        Fleet::start_each(cfg, cli.serial.clone()).await
+    } else {
+        Fleet::start(cfg, count).await
+    };
+    let fleet = match started {
         Ok(fleet) => fleet,
         Err(e) => {
             if let Some(dir) = &private_dir {
@@ -674,7 +736,11 @@ fn print_banner(cli: &Cli, info: &ReadyInfo, seed: u64) {
         env!("CARGO_PKG_VERSION"),
         info.dialect
     );
-    b += &format!("  tty:    {}\n", info.tty);
+    if info.tty.is_empty() {
+        b += &format!("  serial: {}\n", info.serial);
+    } else {
+        b += &format!("  tty:    {}\n", info.tty);
+    }
     if !info.link.is_empty() {
         b += &format!("  link:   {} -> {}\n", info.link, info.tty);
     }
@@ -725,24 +791,47 @@ fn print_banner(cli: &Cli, info: &ReadyInfo, seed: u64) {
             info.control
         );
     }
-    b += &format!(
-        "  try:    picocom -b 115200 {}   (type AT and Enter; quit with C-a C-x)\n",
-        info.tty
-    );
+    b += &try_line(info);
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(b.as_bytes());
     let _ = out.flush();
 }
 
+/// How to talk to the UART by hand.
+fn try_line(info: &ReadyInfo) -> String {
+    if !info.tty.is_empty() {
+        return format!(
+            "  try:    picocom -b 115200 {}   (type AT and Enter; quit with C-a C-x)\n",
+            info.tty
+        );
+    }
+    match info.serial.parse::<Serial>().ok().and_then(|s| s.host_url()) {
+        Some(url) => format!(
+            "  try:    python3 -m serial.tools.miniterm --eol CRLF {url} 115200   (or modem-harness run --port {url})\n"
+        ),
+        None => format!(
+            "  host:   the module dials {} (retrying until it listens)\n",
+            info.serial.trim_start_matches("tcp-connect://")
+        ),
+    }
+}
+
 fn print_fleet(fleet: &Fleet) {
     use std::io::Write;
     let ttys = fleet.ttys();
-    let mut b = format!(
-        "  fleet:  {} modems sharing that broker; ttys {} .. {} (all in the ready file's `ttys`)\n",
-        fleet.len(),
-        ttys.first().map(String::as_str).unwrap_or(""),
-        ttys.last().map(String::as_str).unwrap_or("")
-    );
+    let mut b = format!("  fleet:  {} modems sharing that broker", fleet.len());
+    match (ttys.first(), ttys.last()) {
+        (Some(first), Some(last)) if !first.is_empty() => {
+            b += &format!("; ttys {first} .. {last} (all in the ready file's `ttys`)\n")
+        }
+        _ => b += "\n",
+    }
+    let serials = fleet.serials();
+    if let (Some(first), Some(last)) = (serials.first(), serials.last()) {
+        if first != "pty" {
+            b += &format!("          serials {first} .. {last} (the ready file's `serials`)\n");
+        }
+    }
     let links = fleet.links();
     if let (Some(first), Some(last)) = (links.first(), links.last()) {
         b += &format!("          links {first} .. {last}\n");
@@ -759,6 +848,7 @@ fn write_ready_file(path: &Path, info: &ReadyInfo, fleet: &Fleet) -> anyhow::Res
     let mut value = serde_json::to_value(info)?;
     if let Some(obj) = value.as_object_mut() {
         obj.insert("ttys".into(), fleet.ttys().into());
+        obj.insert("serials".into(), fleet.serials().into());
         obj.insert("links".into(), fleet.links().into());
     }
     let json = serde_json::to_vec_pretty(&value)?;

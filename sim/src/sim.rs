@@ -14,7 +14,7 @@ use crate::broker::{Broker, BrokerConfig};
 use crate::dialect::{self, DialectKind, Engine};
 use crate::modem::{Fault, Identity, Request};
 use crate::net::{HostPort, Router};
-use crate::uart::{Uart, UartError, UartIo};
+use crate::uart::{Line, LineSettings, Serial, Uart, UartError, UartIo};
 use task::ModemTask;
 
 pub use crate::inject::{InjectError, Injector};
@@ -25,6 +25,8 @@ pub use crate::uart::{UartRecord, UartTap};
 #[derive(Debug, Clone)]
 pub struct SimConfig {
     pub dialect: DialectKind,
+    /// Where the UART is: a PTY (default) or a TCP endpoint (`--serial`).
+    pub serial: Serial,
     /// A symlink to create to the PTY slave.
     pub link: Option<PathBuf>,
     /// Route every plain connection to this broker instead of starting the embedded one.
@@ -95,6 +97,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
             dialect: DialectKind::Air780e,
+            serial: Serial::Pty,
             link: None,
             broker: None,
             resolve: Vec::new(),
@@ -142,8 +145,11 @@ pub enum SimError {
 /// What `--ready-file` holds once the PTY takes commands.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ReadyInfo {
-    /// The PTY slave path.
+    /// The PTY slave path (empty with a TCP `serial`).
     pub tty: String,
+    /// The UART endpoint: `pty`, or `tcp-listen://`, `tcp-connect://`, `rfc2217://` with the
+    /// port really bound.
+    pub serial: String,
     /// The `--link` path, or empty.
     pub link: String,
     pub dialect: String,
@@ -246,6 +252,9 @@ impl Network {
 pub struct Simulator {
     tty: PathBuf,
     link: Option<PathBuf>,
+    serial: Serial,
+    line: Line,
+    endpoint_task: Option<JoinHandle<()>>,
     dialect: DialectKind,
     broker: Option<Broker>,
     mqtts: Option<SocketAddr>,
@@ -259,13 +268,28 @@ pub struct Simulator {
 }
 
 impl Simulator {
-    /// Starts a modem on a new PTY (`cfg.link` names a symlink to it).
+    /// Starts a modem on `cfg.serial`: a new PTY (`cfg.link` names a symlink to it) or a TCP
+    /// endpoint.
     pub async fn start(cfg: SimConfig) -> Result<Simulator, SimError> {
         let net = Network::start(&cfg).await?;
+        if cfg.serial != Serial::Pty {
+            let line = Line::default();
+            let opened = crate::uart::endpoint::open(&cfg.serial, line.clone()).await?;
+            let transport = Transport {
+                serial: opened.serial,
+                line,
+                task: Some(opened.task),
+                ..Transport::default()
+            };
+            return Self::launch(cfg, net, opened.uart, transport);
+        }
         let uart = Uart::open(cfg.link.as_deref())?;
-        let tty = uart.path().to_path_buf();
-        let link = uart.link().map(Path::to_path_buf);
-        Self::launch(cfg, net, UartIo(uart), tty, link)
+        let transport = Transport {
+            tty: uart.path().to_path_buf(),
+            link: uart.link().map(Path::to_path_buf),
+            ..Transport::default()
+        };
+        Self::launch(cfg, net, UartIo(uart), transport)
     }
 
     /// Starts a modem whose UART is `stream`: anything that reads and writes bytes (a socket,
@@ -277,15 +301,14 @@ impl Simulator {
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
     {
         let net = Network::start(&cfg).await?;
-        Self::launch(cfg, net, stream, PathBuf::new(), None)
+        Self::launch(cfg, net, stream, Transport::default())
     }
 
     fn launch<S>(
         cfg: SimConfig,
         net: Network,
         stream: S,
-        tty: PathBuf,
-        link: Option<PathBuf>,
+        transport: Transport,
     ) -> Result<Simulator, SimError>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
@@ -324,10 +347,22 @@ impl Simulator {
             injector.control.clone(),
             control_rx,
         );
-        let task = tokio::spawn(modem.run(shutdown_rx));
+        // Every log line of this modem says which UART it is on.
+        let uart = match transport.tty.as_os_str().is_empty() {
+            true => transport.serial.to_string(),
+            false => transport.tty.display().to_string(),
+        };
+        let span = tracing::info_span!("modem", %uart);
+        let task = tokio::spawn(tracing::Instrument::instrument(
+            modem.run(shutdown_rx),
+            span,
+        ));
         Ok(Simulator {
-            tty,
-            link,
+            tty: transport.tty,
+            link: transport.link,
+            serial: transport.serial,
+            line: transport.line,
+            endpoint_task: transport.task,
             dialect: cfg.dialect,
             broker,
             mqtts,
@@ -341,7 +376,18 @@ impl Simulator {
         })
     }
 
-    /// The PTY slave path, e.g. `/dev/pts/3`.
+    /// The UART endpoint, with the port really bound (`tcp-listen://127.0.0.1:40001`).
+    pub fn serial(&self) -> &Serial {
+        &self.serial
+    }
+
+    /// The UART's line as the host set it over RFC 2217 (baud rate, framing, DTR/RTS), whether
+    /// a host is connected, and how many bytes were lost with none.
+    pub fn line(&self) -> LineSettings {
+        self.line.get()
+    }
+
+    /// The PTY slave path, e.g. `/dev/pts/3` (empty when the UART is not a PTY).
     pub fn tty(&self) -> &Path {
         &self.tty
     }
@@ -367,6 +413,7 @@ impl Simulator {
     pub fn ready_info(&self) -> ReadyInfo {
         ReadyInfo {
             tty: self.tty.display().to_string(),
+            serial: self.serial.to_string(),
             link: self
                 .link
                 .as_ref()
@@ -437,6 +484,9 @@ impl Simulator {
         if let Some(t) = self.task.take() {
             let _ = t.await;
         }
+        if let Some(t) = self.endpoint_task.take() {
+            t.abort();
+        }
     }
 }
 
@@ -451,7 +501,21 @@ impl Drop for Simulator {
         if let Some(s) = self.shutdown.take() {
             let _ = s.send(());
         }
+        if let Some(t) = self.endpoint_task.take() {
+            t.abort();
+        }
     }
+}
+
+/// The UART's transport as the simulator reports it.
+#[derive(Default)]
+struct Transport {
+    tty: PathBuf,
+    link: Option<PathBuf>,
+    serial: Serial,
+    line: Line,
+    /// The task serving a TCP endpoint.
+    task: Option<JoinHandle<()>>,
 }
 
 #[cfg(test)]

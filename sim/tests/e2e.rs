@@ -343,6 +343,19 @@ fn bad_arguments_are_explained() {
         assert_eq!(code, Some(2), "--count {n}");
         assert!(err.contains("--count"), "{err}");
     }
+    // --serial names an endpoint it knows.
+    for bad in [
+        "tcp://127.0.0.1:1",
+        "tcp-listen://nowhere",
+        "rfc2217://127.0.0.1:99999",
+    ] {
+        let (code, err) = run(&["--serial", bad]);
+        assert_eq!(code, Some(2), "--serial {bad}");
+        assert!(err.contains("--serial") && err.contains(bad), "{err}");
+    }
+    let (code, err) = run(&["--serial", "tcp-listen://127.0.0.1:0", "--link", "/tmp/x"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--link"), "{err}");
     // Distinct IMEIs are counted up from --imei, which must then be a number.
     let (code, err) = run(&["--count", "2", "--imei", "abc"]);
     assert_eq!(code, Some(1));

@@ -8,13 +8,15 @@ use nix::sys::termios;
 use pty_process::{Pts, Pty};
 use tracing::{info, warn};
 
-/// Errors opening the PTY.
+/// Errors opening the UART's transport.
 #[derive(Debug, thiserror::Error)]
 pub enum UartError {
     #[error("cannot open a pseudo-terminal: {0} (is /dev/ptmx available? at most /proc/sys/kernel/pty/max PTYs exist)")]
     Open(#[from] pty_process::Error),
     #[error("cannot configure the pseudo-terminal: {0}")]
     Termios(#[from] nix::Error),
+    #[error("cannot listen on {endpoint} for the UART: {source} (pick a free port in --serial)")]
+    Bind { endpoint: String, source: io::Error },
     #[error("--link {}: cannot create the symlink: {source} ({})", path.display(), link_hint(source))]
     Link {
         path: PathBuf,
