@@ -108,7 +108,10 @@ Feature: Injected faults and all of their consequences
       OK
       AT+MIPSTART="lbsmqtt.airm2m.com","1884"
       OK
+      STATE: IP INITIAL
       CONNECT FAIL
+      AT+CSTT
+      OK
       AT+CIICR
       +CME ERROR: 30
       """
@@ -149,6 +152,7 @@ Feature: Injected faults and all of their consequences
       OK
       AT+MIPSTART="lbsmqtt.airm2m.com","1884"
       OK
+      STATE: IP INITIAL
       CONNECT FAIL
       """
     And the fault "register" is injected
@@ -173,10 +177,15 @@ Feature: Injected faults and all of their consequences
   @sim
   Scenario: sim-removed and sim-inserted
     Given the fault "sim-removed" is injected
-    # The default bearer goes with the registration (fixtures/DIVERGENCES.md F3).
+    # The SIM guide's hot removal (luatos-doc-pool public/20240906_any_sim.md); the default
+    # bearer goes with the registration (fixtures/DIVERGENCES.md F3).
     Then the modem says:
       """
+      ^MODE: 0,0
+      +NO Service
       +CGEV: NW PDN DEACT 1
+      +CGEV: ME DETACH
+      +CPIN: SIM REMOVED 0
       """
     When the host runs:
       """
@@ -187,6 +196,14 @@ Feature: Injected faults and all of their consequences
       OK
       """
     And the fault "sim-inserted" is injected
+    Then the modem says:
+      """
+      ^MODE: 17,17
+      +E_UTRAN Service
+      +CGEV: ME PDN ACT 1,0
+      """
+    And the modem says a line starting with "+NITZ: "
+    And the modem says "+CPIN: READY 0"
     When the host runs:
       """
       AT+CPIN?
@@ -203,7 +220,7 @@ Feature: Injected faults and all of their consequences
     When the host runs:
       """
       AT+CSQ
-      +CSQ: 4,99
+      +CSQ: 4,0
       OK
       """
 
@@ -270,6 +287,6 @@ Feature: Injected faults and all of their consequences
       """
       AT+CSQ
       CLOSED
-      +CSQ: 29,99
+      +CSQ: 29,0
       OK
       """

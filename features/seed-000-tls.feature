@@ -190,6 +190,7 @@ Feature: Seed 000, MQTT over TLS with certificates written over the UART
       OK
       AT+SSLMIPSTART="airtest.openluat.com","8883"
       OK
+      STATE: IP INITIAL
       CONNECT FAIL
       AT+MCONNECT=1,60
       +CME ERROR: 767
@@ -237,6 +238,7 @@ Feature: Seed 000, MQTT over TLS with certificates written over the UART
       OK
       AT+SSLMIPSTART="airtest.openluat.com","8883"
       OK
+      STATE: IP INITIAL
       CONNECT FAIL
       AT+MCONNECT=1,60
       +CME ERROR: 767
@@ -271,6 +273,7 @@ Feature: Seed 000, MQTT over TLS with certificates written over the UART
       OK
       AT+SSLMIPSTART="airtest.openluat.com","8883"
       OK
+      STATE: IP INITIAL
       CONNECT FAIL
       AT+SSLCFG="hostname",88,"mqtt.example.net"
       OK
@@ -302,6 +305,7 @@ Feature: Seed 000, MQTT over TLS with certificates written over the UART
       OK
       AT+SSLMIPSTART="airtest.openluat.com","8883"
       OK
+      STATE: IP INITIAL
       CONNECT FAIL
       AT+MCONNECT=1,60
       +CME ERROR: 767
@@ -347,6 +351,7 @@ Feature: Seed 000, MQTT over TLS with certificates written over the UART
       OK
       AT+SSLMIPSTART="airtest.openluat.com","8883"
       OK
+      STATE: IP INITIAL
       CONNECT FAIL
       AT
       OK

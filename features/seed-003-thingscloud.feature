@@ -6,10 +6,11 @@
 # The log's placeholders are filled in: <AccessToken> / <ProjectKey> become AccessToken /
 # ProjectKey (an account of the simulated cloud), <domain>,<port> becomes
 # mqtt.thingscloud.example,1883 (the simulator routes every host to its broker).
-@seed-003
+@seed-003 @model-air724ug
 Feature: Seed 003, an Air724 on the ThingsCloud platform
 
   Background:
+    # Seed 003 is an Air724UG (AirM2M_720U_V301836_LTE_AT, its <ber> 99): @model-air724ug.
     Given a simulated Air780E whose broker also accepts "AccessToken" with password "ProjectKey"
 
   # 003-01-cpin.log .. 003-05-csq.log, in order.

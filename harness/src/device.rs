@@ -712,6 +712,27 @@ impl Device {
         })
     }
 
+    /// Like [`Device::expect_line`], comparing only the start of the line.
+    pub async fn expect_line_starting(
+        &mut self,
+        start: &str,
+        timeout: Duration,
+    ) -> Result<(), DeviceError> {
+        let item = self.next_meaningful(start, timeout).await?;
+        match item {
+            Item::Line(l) if l.starts_with(start.as_bytes()) => Ok(()),
+            other => Err(DeviceError::Mismatch {
+                expected: format!("{start}..."),
+                actual: match other {
+                    Item::Prompt => ">".to_string(),
+                    Item::Line(l) => show(&l),
+                },
+                detail: String::new(),
+                transcript: self.transcript(),
+            }),
+        }
+    }
+
     /// Waits for the next received message and returns it, payload read by length.
     pub async fn read_msub(&mut self, timeout: Duration) -> Result<Msub, DeviceError> {
         let item = self
@@ -729,6 +750,44 @@ impl Device {
                 actual: ">".into(),
                 transcript: self.transcript(),
             }),
+        }
+    }
+
+    /// Waits for the module's power-on lines to end: a line starting with `last` (the model
+    /// profile's last boot line, e.g. `+NITZ:` on the Air780E family, `+SIM READY` on the
+    /// L610), skipping those before it. With `quiet` a module that says nothing for that long
+    /// is taken as already on (a real module powered before the port was opened; a simulator
+    /// whose lines an earlier host read); without it (the in-process simulator, which always
+    /// boots) the lines must come within `timeout`. Returns whether the boot was seen.
+    pub async fn wait_boot(
+        &mut self,
+        last: &str,
+        quiet: Option<Duration>,
+        timeout: Duration,
+    ) -> Result<bool, DeviceError> {
+        let end = Instant::now() + timeout;
+        loop {
+            let deadline = match quiet {
+                Some(q) => (Instant::now() + q).min(end),
+                None => end,
+            };
+            match self.next_item(deadline).await? {
+                Some(Item::Line(l)) if l.starts_with(last.as_bytes()) => {
+                    self.since_send.clear();
+                    return Ok(true);
+                }
+                Some(_) => continue,
+                // Silent: already on (nothing, or only part of a boot another reader took).
+                None if quiet.is_some() => return Ok(false),
+                None => {
+                    return Err(DeviceError::Timeout {
+                        expected: format!("the power-on lines, up to `{last}...`"),
+                        waited: timeout,
+                        got: format!("the module said only {:?}", self.since_send),
+                        transcript: self.transcript(),
+                    })
+                }
+            }
         }
     }
 

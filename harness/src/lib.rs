@@ -4,6 +4,7 @@
 //! - [`check`]: `modem-harness check-driver`, the echo contract checked through faults;
 //! - [`device`]: the module's UART as a byte stream, with line and length-framed reads;
 //! - [`exchange`]: a vendor log excerpt parsed into send/expect steps;
+//! - [`model`]: the simulated model and firmware, and the end of a module's power-on lines;
 //! - [`mqtt`]: broker-side clients and an external Mosquitto;
 //! - [`pattern`]: the one matcher for expected lines, with `{}` wildcards;
 //! - [`world`] and [`steps`]: the cucumber world and step definitions;
@@ -20,6 +21,7 @@ pub mod device;
 pub mod exchange;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod model;
 pub mod mqtt;
 pub mod pattern;
 pub mod replay;

@@ -41,6 +41,28 @@ struct BrokerArgs {
     mqtt_password: Option<String>,
 }
 
+/// The simulated module's model and firmware, as `modem-sim --model/--firmware` take them.
+#[derive(Debug, Args, Clone)]
+struct ModelArgs {
+    /// The member of the family: air780e, air780eg, air780ep, air780epv, air724ug (Air780E
+    /// dialect) or l610 (fixtures/profiles/). Its power-on lines are the ones waited for.
+    #[arg(long, value_name = "MODEL")]
+    model: Option<String>,
+    /// The firmware version it reports, e.g. V1007.
+    #[arg(long, value_name = "VERSION")]
+    firmware: Option<String>,
+}
+
+impl ModelArgs {
+    fn sim_model(&self) -> modem_harness::model::SimModel {
+        modem_harness::model::SimModel {
+            model: self.model.clone(),
+            firmware: self.firmware.clone(),
+            time: None,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Run .feature files against the simulator (a fresh one per scenario).
@@ -58,6 +80,8 @@ enum Cmd {
         /// Write each scenario's transcript (.jsonl and .log) into DIR.
         #[arg(long, value_name = "DIR")]
         transcripts: Option<PathBuf>,
+        #[command(flatten)]
+        model: ModelArgs,
         /// The line end after each command line the host sends: crlf (\r\n, what drivers
         /// send), cr (\r) or lf (\n).
         #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
@@ -107,6 +131,10 @@ enum Cmd {
         /// .feature files or directories of them.
         #[arg(default_value = "features")]
         features: Vec<PathBuf>,
+        /// The module's model (scenarios tagged @model-<other> are left out): air780e,
+        /// air780eg, air780ep, air780epv, air724ug, l610. Default: the dialect's default.
+        #[arg(long, value_name = "MODEL")]
+        model: Option<String>,
     },
     /// Replay vendor-style logs: AT lines are sent, other lines expected in order.
     ///
@@ -158,6 +186,8 @@ enum Cmd {
         /// Where each log's transcript (.jsonl and .log) goes.
         #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
         transcripts: PathBuf,
+        #[command(flatten)]
+        model: ModelArgs,
         /// The line end after each command line the host sends: crlf (\r\n, what drivers
         /// send), cr (\r) or lf (\n).
         #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
@@ -262,12 +292,21 @@ async fn main() -> ExitCode {
             junit,
             concurrency,
             transcripts,
+            model,
             eol,
             html,
         } => {
             let mut opts = RunOptions::new(path);
             opts.eol = eol;
             opts.html = html;
+            opts.model = model.sim_model();
+            if let Some(m) = &opts.model.model {
+                let dialect = modem_sim::modem::profile::dialect_of(m).unwrap_or_default();
+                if let Err(e) = opts.model.profile(dialect) {
+                    eprintln!("modem-harness: {e}");
+                    return ExitCode::from(2);
+                }
+            }
             opts.junit = junit;
             opts.concurrency = concurrency;
             opts.transcripts = transcripts;
@@ -284,6 +323,7 @@ async fn main() -> ExitCode {
             eol,
             html,
             features,
+            model,
         } => {
             if let Err((code, line)) = check_port(&port, baud).await {
                 eprintln!("modem-harness: {line}");
@@ -293,6 +333,7 @@ async fn main() -> ExitCode {
                 port,
                 baud,
                 dialect,
+                model,
                 broker: target(Some(broker.clone()), account).unwrap_or(BrokerTarget {
                     addr: broker,
                     user: None,
@@ -398,9 +439,24 @@ async fn main() -> ExitCode {
             timing_tolerance,
             junit,
             transcripts,
+            model,
             eol,
             html,
         } => {
+            let model = model.sim_model();
+            // --model names its dialect: `--model l610` needs no `--dialect l610`.
+            let dialect = match model
+                .model
+                .as_deref()
+                .and_then(modem_sim::modem::profile::dialect_of)
+            {
+                Some(d) if dialect == DialectKind::Air780e => d,
+                _ => dialect,
+            };
+            if let Err(e) = model.profile(dialect) {
+                eprintln!("modem-harness: {e}");
+                return ExitCode::from(2);
+            }
             if let Some(port) = &port {
                 if let Err((code, line)) = check_port(port, baud).await {
                     eprintln!("modem-harness: {line}");
@@ -417,6 +473,7 @@ async fn main() -> ExitCode {
                     None => modem_sim::timing::Profile::fast(),
                 }),
                 seed,
+                model,
                 eol,
             };
             replay_logs(

@@ -506,6 +506,9 @@ pub struct Target {
     pub timing: modem_sim::timing::Profile,
     /// Seeds the profile's jitter.
     pub seed: u64,
+    /// The model and firmware (`--model`, `--firmware`): the in-process simulator's, and on a
+    /// port the one whose power-on lines are waited for.
+    pub model: crate::model::SimModel,
     /// The line end after each command line the host sends.
     pub eol: Eol,
 }
@@ -519,6 +522,7 @@ impl Default for Target {
             timeout: DEFAULT_TIMEOUT,
             timing: modem_sim::timing::Profile::fast(),
             seed: 1,
+            model: crate::model::SimModel::default(),
             eol: Eol::default(),
         }
     }
@@ -582,6 +586,8 @@ pub enum ReplayError {
     Needs(String),
     #[error("{0:#}")]
     Broker(anyhow::Error),
+    #[error("{0}")]
+    Model(String),
 }
 
 struct Run<'a> {
@@ -608,6 +614,10 @@ pub async fn replay(
                 dialect: target.dialect,
                 timing: target.timing.clone(),
                 seed: target.seed,
+                identity: target
+                    .model
+                    .identity(target.dialect)
+                    .map_err(ReplayError::Model)?,
                 ..SimConfig::default()
             };
             cfg.accounts.extend(log.accounts());
@@ -625,7 +635,21 @@ pub async fn replay(
         let mut device = Device::open(&path, baud)?
             .with_transcript(transcript.clone())
             .with_eol(target.eol);
-        device.sync(target.timeout).await?;
+        // A log that begins with the module's own lines (its power-on lines) expects them; one
+        // that begins with a command is sent once the boot is over, as a driver would.
+        let first = log
+            .lines
+            .iter()
+            .find(|l| !matches!(l.entry, Entry::Directive(_)));
+        if matches!(first, Some(l) if matches!(l.entry, Entry::Send(_))) {
+            let last = target
+                .model
+                .boot_end(target.dialect)
+                .map_err(ReplayError::Model)?;
+            let quiet = target.port.is_some().then_some(crate::model::BOOT_QUIET);
+            device.wait_boot(&last, quiet, target.timeout).await?;
+            device.sync(target.timeout).await?;
+        }
         let mut run = Run {
             log,
             target,

@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub hardware: Option<Hardware>,
     /// Where to write each scenario's transcript (`.jsonl` and `.log`).
     pub transcripts: Option<PathBuf>,
+    /// The simulated model and firmware (`--model`, `--firmware`).
+    pub model: crate::model::SimModel,
     /// The line end the host sends after each command.
     pub eol: Eol,
     /// Run only the scenarios that open a `>` prompt or send a payload ([`uses_prompt`]):
@@ -54,6 +56,7 @@ impl RunOptions {
             concurrency: 2,
             hardware: None,
             transcripts: None,
+            model: crate::model::SimModel::default(),
             eol: Eol::default(),
             only_prompts: false,
             html: None,
@@ -152,6 +155,7 @@ pub async fn run(opts: RunOptions) -> std::io::Result<Summary> {
         true
     };
     let hw = opts.hardware.clone();
+    let model = opts.model.clone();
     let eol = opts.eol;
     let transcripts = opts.transcripts.clone();
     let kept = Arc::new(Mutex::new(Vec::<crate::report::Kept>::new()));
@@ -165,12 +169,18 @@ pub async fn run(opts: RunOptions) -> std::io::Result<Summary> {
         .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
         .before(move |f, r, sc, world| {
             world.hardware = hw.clone();
+            world.model = model.clone();
+            let tags = all_tags(f, r, sc);
+            // `@model-<name>`: the scenario's module (seed 003 is an Air724UG).
+            if let Some(m) = tag_model(&tags) {
+                world.model.model = Some(m);
+            }
             world.eol = eol;
             world.source = Some(ScenarioSource {
                 feature: feature_path(f),
                 line: sc.position.line,
                 name: sc.name.clone(),
-                tags: all_tags(f, r, sc),
+                tags,
             });
             async {}.boxed_local()
         })
@@ -293,6 +303,13 @@ fn all_tags(
 }
 
 /// Why a scenario does not run in device mode, if it does not.
+/// The model a scenario is written for: its `@model-<name>` tag.
+pub fn tag_model(tags: &[String]) -> Option<String> {
+    tags.iter()
+        .find_map(|t| t.strip_prefix("model-"))
+        .map(str::to_string)
+}
+
 fn device_mode_skip(
     hw: &Hardware,
     f: &cucumber::gherkin::Feature,
@@ -308,6 +325,18 @@ fn device_mode_skip(
     }
     if !tags.iter().any(|t| t == "hardware") {
         return Some("not tagged @hardware".into());
+    }
+    if let Some(want) = tag_model(&tags) {
+        let have = hw.model.clone().unwrap_or_else(|| {
+            modem_sim::modem::Profile::lookup(hw.dialect, None, None)
+                .map(|p| p.model)
+                .unwrap_or_default()
+        });
+        if !want.eq_ignore_ascii_case(&have) {
+            return Some(format!(
+                "written for the {want} (@model-{want}), and the device is an {have} (give run --model)"
+            ));
+        }
     }
     // The module a scenario is written for, from its `Given a simulated <module>` step.
     let steps = f

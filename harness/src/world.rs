@@ -28,6 +28,9 @@ pub struct Hardware {
     pub port: PathBuf,
     pub baud: u32,
     pub dialect: DialectKind,
+    /// The device's model (`run --model`); `None`: the dialect's default. Scenarios tagged
+    /// `@model-<name>` for another model are left out.
+    pub model: Option<String>,
     pub broker: BrokerTarget,
 }
 
@@ -56,6 +59,9 @@ pub struct ModemWorld {
     pub eol: Eol,
     /// Device mode: set by the runner's `before` hook.
     pub hardware: Option<Hardware>,
+    /// The simulated model and firmware (`features --model/--firmware`, or a scenario's
+    /// `Given the module is ...` step).
+    pub model: crate::model::SimModel,
     /// The external broker's address, resolved when the device is opened.
     hw_broker: Option<SocketAddr>,
     pub source: Option<ScenarioSource>,
@@ -105,6 +111,7 @@ impl ModemWorld {
             tls: TlsSetup::default(),
             payload: Vec::new(),
             hardware: None,
+            model: crate::model::SimModel::default(),
             hw_broker: None,
             source: None,
             transcript: Transcript::new(),
@@ -145,6 +152,7 @@ impl ModemWorld {
             mosquitto || std::env::var_os("MODEM_HARNESS_MOSQUITTO").is_some_and(|v| v == "1");
         let mut cfg = SimConfig {
             dialect,
+            identity: self.model.identity(dialect).map_err(|e| anyhow!(e))?,
             ..SimConfig::default()
         };
         cfg.accounts.extend(extra_accounts.iter().cloned());
@@ -184,6 +192,10 @@ impl ModemWorld {
             .with_transcript(self.transcript.clone())
             .with_eol(self.eol);
         if sync {
+            // Starting the simulator powered it on: its lines are waited for, then the line is
+            // synchronised, as a driver does before its first command.
+            let last = self.model.boot_end(dialect).map_err(|e| anyhow!(e))?;
+            device.wait_boot(&last, None, self.timeout).await?;
             device.sync(self.timeout).await?;
         }
         if dialect == DialectKind::L610 {
@@ -217,6 +229,12 @@ impl ModemWorld {
             .with_context(|| format!("opening the device on {}", hw.port.display()))?
             .with_transcript(self.transcript.clone())
             .with_eol(self.eol);
+        // A module powered on as the port opened prints its lines first; one already on says
+        // nothing (crate::model::BOOT_QUIET).
+        let last = self.model.boot_end(hw.dialect).map_err(|e| anyhow!(e))?;
+        device
+            .wait_boot(&last, Some(crate::model::BOOT_QUIET), self.timeout)
+            .await?;
         device.sync(self.timeout).await.with_context(|| {
             format!(
                 "the device on {} did not answer AT with OK",

@@ -23,7 +23,7 @@ async fn faults_sit_in_the_transcript_between_the_at_traffic() {
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .map(|p| std::fs::read_to_string(p).unwrap())
-        .find(|t| t.contains(r#""fault":"closed""#))
+        .find(|t| t.contains(r#""fault":"closed""#) && t.contains(r#""text":"CONNACK OK""#))
         .unwrap_or_else(|| panic!("no transcript records the closed fault: {out}"));
     let events: Vec<serde_json::Value> = jsonl
         .lines()

@@ -23,6 +23,17 @@ fn dialect_of(name: &str) -> DialectKind {
     }
 }
 
+/// The model a seed block is replayed on: seed 003 drives an Air724UG
+/// (`AirM2M_720U_V301836_LTE_AT`, `+CSQ: 29,99`), the others the dialect's default. The
+/// clock is fixed (2024/08/23,06:52:50), so the pinned transcripts' `+NITZ` lines are too.
+fn model_of(name: &str) -> modem_harness::model::SimModel {
+    modem_harness::model::SimModel {
+        model: name.starts_with("003-").then(|| "air724ug".to_string()),
+        time: Some(1_724_395_970),
+        ..Default::default()
+    }
+}
+
 fn seed_logs() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(repo().join("fixtures/seed-logs"))
         .unwrap()
@@ -73,6 +84,7 @@ async fn every_seed_log_block_replays_green_and_its_transcript_is_pinned() {
         );
         let target = Target {
             dialect: dialect_of(name),
+            model: model_of(name),
             ..Target::default()
         };
         let report = replay(&log, &target, &mut |_| {}).await.unwrap();
@@ -137,6 +149,7 @@ async fn every_seed_log_block_replays_green_under_realistic_timing() {
         let log = Log::parse(name, &text).unwrap();
         let target = Target {
             dialect: dialect_of(name),
+            model: model_of(name),
             timing: modem_sim::timing::Profile::realistic(),
             seed: i as u64,
             timeout: std::time::Duration::from_secs(20),
@@ -435,6 +448,66 @@ async fn stamped_logs_are_replayed_with_their_timing_checked() {
         "{out}"
     );
     assert!(out.contains("4 of 4 gaps beyond 50%"), "{out}");
+}
+
+/// A log that begins with the module's power-on lines expects them (the in-process simulator
+/// powers on as it starts); one that begins with a command is sent after them. `--model` and
+/// `--firmware` pick the simulated module.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_starting_with_the_boot_expects_it_and_model_flags_pick_the_module() {
+    let boot = "RDY\n^MODE: 17,17\n+E_UTRAN Service\n+CGEV: ME PDN ACT 1,0\n+NITZ: 2024/08/23,06:52:50+0,0\nAT\nOK\n";
+    let log = Log::parse("boot.log", boot).unwrap();
+    let target = Target {
+        model: modem_harness::model::SimModel {
+            time: Some(1_724_395_970),
+            ..Default::default()
+        },
+        ..Target::default()
+    };
+    let report = replay(&log, &target, &mut |_| {}).await.unwrap();
+    assert!(report.ok(), "{}", report.divergence.unwrap());
+    // Without the power-on lines in the log, they are not expected: the replay waits them out.
+    let log = Log::parse("ati.log", "ATI\nAirM2M_780E_V1169_LTE_AT\nOK\n").unwrap();
+    let report = replay(&log, &target, &mut |_| {}).await.unwrap();
+    assert!(report.ok(), "{}", report.divergence.unwrap());
+    // A wrong power-on line fails.
+    let log = Log::parse("boot.log", &boot.replace("1,0\n", "1\n")).unwrap();
+    let report = replay(&log, &target, &mut |_| {}).await.unwrap();
+    let d = report.divergence.expect("a wrong boot line diverges");
+    assert_eq!(d.expected, "+CGEV: ME PDN ACT 1");
+
+    // The model flags, through the binary.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ep.log");
+    std::fs::write(
+        &file,
+        "ATI\nAirM2M_780EP_V1007_LTE_AT\nOK\nAT+CGMM\n+CGMM: \"Air780EP\"\nOK\nAT+CSQ\n+CSQ: 29,0\nOK\n",
+    )
+    .unwrap();
+    let tr = dir.path().join("tr");
+    let args = |extra: &[&str]| {
+        let mut v = vec![
+            "replay".to_string(),
+            file.to_str().unwrap().to_string(),
+            "--transcripts".to_string(),
+            tr.to_str().unwrap().to_string(),
+        ];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let a = args(&["--model", "air780ep", "--firmware", "V1007"]);
+    let (code, out) = harness(&a.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert_eq!(code, 0, "{out}");
+    let a = args(&[]);
+    let (code, out) = harness(&a.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert_eq!(
+        code, 1,
+        "the default model prints AirM2M_780E_V1169_LTE_AT: {out}"
+    );
+    let a = args(&["--model", "air999"]);
+    let (code, out) = harness(&a.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("--model"), "{out}");
 }
 
 /// Aliyun IoT's MQTT client id holds commas inside its quotes

@@ -201,6 +201,9 @@ async fn run_fails_against_a_poor_device_and_shows_what_it_said() {
         junit.to_str().unwrap(),
         "--transcripts",
         dir.path().join("tr").to_str().unwrap(),
+        // Seed 003's scenarios are tagged @model-air724ug.
+        "--model",
+        "air724ug",
         "features/seed-003-thingscloud.feature",
     ])
     .await;

@@ -163,6 +163,32 @@ struct Cli {
     #[arg(long, default_value = "868488076771714")]
     imei: String,
 
+    /// The SIM's IMSI (AT+CIMI), 15 digits.
+    #[arg(long, default_value = "460046616008063", value_parser = parse_imsi)]
+    imsi: String,
+
+    /// The SIM's ICCID (AT+ICCID, AT+CCID), 19 or 20 characters (digits, and a final F or
+    /// check letter as real cards print).
+    #[arg(long, default_value = "89860117831003134201", value_parser = parse_iccid)]
+    iccid: String,
+
+    /// Which member of the family to be (ATI/AT+CGMR strings, power-on lines, the <ber> of
+    /// AT+CSQ): air780e, air780eg, air780ep, air780epv, air724ug; l610 with --dialect l610.
+    /// The table: fixtures/profiles/<dialect>.tsv.
+    #[arg(long, value_name = "MODEL")]
+    model: Option<String>,
+
+    /// The firmware version the model reports, e.g. V1007 (ATI then prints
+    /// AirM2M_780EP_V1007_LTE_AT with --model air780ep). A version the table has picks its
+    /// row (its power-on lines); another takes the model's default row.
+    #[arg(long, value_name = "VERSION")]
+    firmware: Option<String>,
+
+    /// The time the module's clock shows at power-on (UTC; +NITZ, AT+CCLK?), e.g.
+    /// 2024/08/23,06:52:50 or 2024-08-23T06:52:50Z. Default: the host's clock.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    time: Option<i64>,
+
     /// More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -244,6 +270,58 @@ fn parse_dialect(s: &str) -> Result<DialectKind, String> {
 
 fn parse_timing(s: &str) -> Result<Profile, String> {
     Profile::load(s).map_err(|e| e.to_string())
+}
+
+fn parse_imsi(s: &str) -> Result<String, String> {
+    if s.len() == 15 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "`{s}` is not an IMSI: 15 digits, e.g. 460046616008063"
+        ))
+    }
+}
+
+fn parse_iccid(s: &str) -> Result<String, String> {
+    let ok = (19..=20).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric())
+        && s.starts_with("89");
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "`{s}` is not an ICCID: 19 or 20 characters starting 89, e.g. 89860117831003134201"
+        ))
+    }
+}
+
+fn parse_time(s: &str) -> Result<i64, String> {
+    modem_sim::modem::Civil::parse(s)
+        .map(|c| c.to_unix())
+        .ok_or_else(|| {
+            format!("`{s}` is not a time: use 2024/08/23,06:52:50 or 2024-08-23T06:52:50Z (UTC, 1970-2099)")
+        })
+}
+
+/// The dialect (`--model` names one) and the profile, or what is wrong with the flags.
+fn profile(cli: &Cli) -> Result<(DialectKind, modem_sim::modem::Profile), String> {
+    let mut dialect = cli.dialect;
+    if let Some(m) = &cli.model {
+        match modem_sim::modem::profile::dialect_of(m) {
+            Some(d) if d == dialect => {}
+            Some(d) if dialect == DialectKind::Air780e => dialect = d,
+            Some(d) => {
+                return Err(format!(
+                    "--model {m} is a {d} model, not a {dialect} one: drop --dialect {dialect}"
+                ))
+            }
+            None => {}
+        }
+    }
+    let p =
+        modem_sim::modem::Profile::lookup(dialect, cli.model.as_deref(), cli.firmware.as_deref())
+            .map_err(|e| e.to_string())?;
+    Ok((dialect, p))
 }
 
 fn parse_serial(s: &str) -> Result<Serial, String> {
@@ -334,7 +412,14 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match run(cli).await {
+    let (dialect, profile) = match profile(&cli) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("modem-sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli, dialect, profile).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("modem-sim: {}", one_line(&e));
@@ -545,7 +630,11 @@ fn check_paths(cli: &Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(
+    cli: Cli,
+    dialect: DialectKind,
+    profile: modem_sim::modem::Profile,
+) -> anyhow::Result<()> {
     if let Some(Cmd::Certs { out }) = &cli.command {
         return write_certs(out);
     }
@@ -565,7 +654,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         tls_broker: cli.tls_broker.clone(),
         tls_bind: cli.tls_bind,
         tls_server: tls_server(&cli)?,
-        dialect: cli.dialect,
+        dialect,
         serial: cli.serial.first().cloned().unwrap_or_default(),
         link: cli.link.clone(),
         broker: cli.broker.clone(),
@@ -575,6 +664,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         allow_anonymous: cli.allow_anonymous,
         identity: Identity {
             imei: cli.imei.clone(),
+            imsi: cli.imsi.clone(),
+            iccid: cli.iccid.clone(),
+            profile,
+            time: cli.time,
             ..Identity::default()
         },
         control,

@@ -496,7 +496,7 @@ impl Rig {
                     assert!(line.starts_with("{\"ok\":true"), "{line}");
                 }
                 let last = (n - 1) % 32;
-                self.port.at("AT+CSQ", &format!("+CSQ: {last},99"));
+                self.port.at("AT+CSQ", &format!("+CSQ: {last},0"));
             }
             other => panic!("the attack table names an attack the runner does not know: {other}"),
         }

@@ -49,7 +49,7 @@ fn ready_file_banner_at_and_sigterm() {
     let control = PathBuf::from(sim.field("control"));
     assert!(control.exists(), "{:?}", sim.ready);
     assert_eq!(std::fs::read_link(&link).unwrap(), PathBuf::from(&tty));
-    let mut port = Port::open(&link);
+    let mut port = Port::open(&link).booted();
     assert_eq!(port.at("AT", "OK\r\n"), "AT\r\r\nOK\r\n");
     sim.signal(nix::sys::signal::Signal::SIGTERM);
     let status = sim.child.wait().unwrap();
@@ -292,7 +292,7 @@ async fn resolve_wins_over_broker_and_a_dead_port_is_connect_fail() {
         port.at("AT+MCONFIG=dev2,root,luat123456", "OK\r\n");
         assert_eq!(
             port.at("AT+MIPSTART=\"lbsmqtt.airm2m.com\",1884", "FAIL\r\n"),
-            "\r\nOK\r\n\r\nCONNECT FAIL\r\n"
+            "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n"
         );
         assert_eq!(
             port.at(
@@ -370,7 +370,7 @@ fn l610_boots_and_runs_the_guide_flow_with_mosquitto_clients() {
     assert_eq!(sim.field("dialect"), "l610");
     let mqtt = sim.field("mqtt");
     let (host, port_no) = mqtt.rsplit_once(':').unwrap();
-    let mut port = sim.port();
+    let mut port = sim.raw_port();
     // Powered on before anyone opened the tty: the URCs are the first bytes there.
     assert_eq!(
         port.until("+SIM READY\r\n"),
@@ -646,6 +646,7 @@ fn malformed_input_table_through_the_pty() {
         // Settings some rows change go back to the defaults.
         port.at("AT+CMEE=1", "OK\r\n");
         port.at("AT+MQTTMODE=0", "OK\r\n");
+        port.at("AT+CIPSHUT", "SHUT OK\r\n");
     }
 }
 
@@ -1029,7 +1030,10 @@ async fn a_fleet_of_five_modems_in_one_process() {
     });
     let links_for_ports = links.clone();
     let mut sim = tokio::task::spawn_blocking(move || {
-        let mut ports: Vec<Port> = links_for_ports.iter().map(|l| Port::open(l)).collect();
+        let mut ports: Vec<Port> = links_for_ports
+            .iter()
+            .map(|l| Port::open(l).booted())
+            .collect();
         for (i, port) in ports.iter_mut().enumerate() {
             assert_eq!(port.at("AT", "OK\r\n"), "AT\r\r\nOK\r\n", "modem {i}");
             port.at("ATE0", "OK\r\n");
@@ -1071,6 +1075,76 @@ async fn a_fleet_of_five_modems_in_one_process() {
     }
 }
 
+/// `--model air780ep --firmware V1007`: ATI prints `AirM2M_780EP_V1007_LTE_AT` (luatos-doc-pool
+/// Command_List/Base/ATI.md); `--iccid`, `--imsi` and `--time` are what the module reports.
+#[test]
+fn model_firmware_and_identity_flags() {
+    let sim = SimProcess::spawn(&[
+        "--model",
+        "air780ep",
+        "--firmware",
+        "V1007",
+        "--iccid",
+        "898604981022C0254186",
+        "--imsi",
+        "460081899904186",
+        "--time",
+        "2024-08-27T06:36:38Z",
+    ]);
+    let mut port = sim.raw_port();
+    let boot = port.until("+NITZ: 24/08/27,06:36:");
+    assert!(boot.starts_with("\r\nRDY\r\n"), "{boot:?}");
+    port.until("\r\n");
+    port.at("ATE0", "OK\r\n");
+    assert_eq!(
+        port.at("ATI", "OK\r\n"),
+        "\r\nAirM2M_780EP_V1007_LTE_AT\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        port.at("AT+ICCID", "OK\r\n"),
+        "\r\n+ICCID: 898604981022C0254186\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        port.at("AT+CIMI", "OK\r\n"),
+        "\r\n460081899904186\r\n\r\nOK\r\n"
+    );
+    let clk = port.at("AT+CCLK?", "OK\r\n");
+    assert!(clk.starts_with("\r\n+CCLK: \"24/08/27,06:3"), "{clk:?}");
+    assert_eq!(
+        port.at("AT+CSQ", "OK\r\n"),
+        "\r\n+CSQ: 29,0\r\n\r\nOK\r\n",
+        "the 780EP's <ber>"
+    );
+    // A firmware with a bootloader line in its log prints it first.
+    let sim = SimProcess::spawn(&["--model", "air780ep", "--firmware", "V1010"]);
+    let mut port = sim.raw_port();
+    assert_eq!(port.until("RDY\r\n"), "^boot.rom.'v....'!\\n\r\nRDY\r\n");
+}
+
+/// Bad profile and identity flags are refused with exit 2 and a message naming the flag.
+#[test]
+fn bad_model_firmware_and_identity_flags_are_refused() {
+    for (args, why) in [
+        (&["--model", "air999"][..], "--model"),
+        (&["--firmware", "a b"][..], "--firmware"),
+        (&["--imsi", "12"][..], "IMSI"),
+        (&["--iccid", "1234"][..], "ICCID"),
+        (&["--time", "yesterday"][..], "time"),
+        (
+            &["--model", "air780e", "--dialect", "l610"][..],
+            "--dialect",
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_modem-sim"))
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+}
+
 /// `--timing realistic` (the binary's default; the other tests pass `--timing fast`): an L610
 /// connect the broker refuses (a wrong password) answers `OK`, then nothing, then
 /// `+MQTTOPEN: 1,0` more than a second later, as a real L610 does (issue 12: 1.4-4.6 s).
@@ -1078,7 +1152,7 @@ async fn a_fleet_of_five_modems_in_one_process() {
 #[test]
 fn l610_refused_connect_under_realistic_timing_is_ok_silence_then_the_urc() {
     let mut sim = SimProcess::spawn(&["--dialect", "l610", "--timing", "realistic", "--seed", "3"]);
-    let mut port = sim.port();
+    let mut port = sim.raw_port();
     port.until("+SIM READY\r\n");
     port.at("ATE0", "OK\r\n");
     // The data call's URC comes after its own delay.

@@ -199,7 +199,7 @@ fn control_socket_is_0600_and_named_in_the_ready_file() {
     assert_eq!(mode(ctl.parent().unwrap()), 0o700);
     sim.fault(&["signal", "3"]);
     let mut port = sim.port();
-    assert_eq!(port.at("AT+CSQ"), "AT+CSQ\r\r\n+CSQ: 3,99\r\n\r\nOK\r\n");
+    assert_eq!(port.at("AT+CSQ"), "AT+CSQ\r\r\n+CSQ: 3,0\r\n\r\nOK\r\n");
 }
 
 #[test]
@@ -335,7 +335,7 @@ fn pdn_deact_then_mipclose_ok_then_publish_again() {
     sim.fault(&["pdn-deact", "3600"]);
     port.until("\r\n+CGEV: NW PDN DEACT 1\r\n");
     port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
-    port.until("\r\nOK\r\n\r\nCONNECT FAIL\r\n");
+    port.until("\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n");
 }
 
 /// Registration lost and regained with the URCs on; the SIM pulled and put back.
@@ -353,20 +353,27 @@ fn deregister_register_and_the_sim() {
     assert!(port.at("AT+MQTTSTATU").contains("+MQTTSTATU :0"));
     assert!(port.at("AT+MIPCLOSE").ends_with("OK\r\n"));
     port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
-    port.until("\r\nOK\r\n\r\nCONNECT FAIL\r\n");
+    port.until("\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n");
     sim.fault(&["register"]);
     port.until("\r\n+CGREG: 1\r\n\r\n+CEREG: 1\r\n");
     assert!(port.at("AT+CGATT?").contains("+CGATT: 1\r\n"));
     port.connect("dev5");
 
+    // The SIM guide's URCs (luatos-doc-pool public/20240906_any_sim.md), with the registration
+    // URCs the host asked for.
     sim.fault(&["sim-removed"]);
-    port.until("\r\n+CEREG: 0\r\n");
+    port.until(
+        "\r\n^MODE: 0,0\r\n\r\n+NO Service\r\n\r\n+CGEV: NW PDN DEACT 1\r\n\r\n+CGEV: ME DETACH\r\n\r\n+CPIN: SIM REMOVED 0\r\n\r\n+CGREG: 0\r\n\r\n+CEREG: 0\r\n",
+    );
     assert!(port.at("AT+CPIN?").ends_with("+CME ERROR: 10\r\n"));
     // Registration cannot come back without a SIM.
     sim.fault(&["register"]);
     assert!(port.at("AT+CGATT?").contains("+CGATT: 0\r\n"));
     sim.fault(&["sim-inserted"]);
-    port.until("\r\n+CEREG: 1\r\n");
+    port.until(
+        "\r\n^MODE: 17,17\r\n\r\n+E_UTRAN Service\r\n\r\n+CGEV: ME PDN ACT 1,0\r\n\r\n+NITZ: ",
+    );
+    port.until("\r\n\r\n+CPIN: READY 0\r\n\r\n+CGREG: 1\r\n\r\n+CEREG: 1\r\n");
     assert!(port.at("AT+CPIN?").contains("+CPIN: READY"));
     port.connect("dev5");
 }
@@ -419,7 +426,7 @@ fn a_second_client_with_the_same_id_kicks_the_modem() {
 #[test]
 fn l610_closed_is_mqttbreak_and_pdn_deact_ends_the_call() {
     let sim = SimProcess::with_control(&["--dialect", "l610"]);
-    let mut port = sim.port();
+    let mut port = sim.raw_port();
     let addr = sim.mqtt();
     port.until("+SIM READY\r\n");
     assert!(port.at("AT+MIPCALL=1").contains("OK"));
@@ -503,7 +510,7 @@ fn urc_in_response_puts_the_urc_between_echo_and_answer() {
     sim.fault(&["closed"]);
     assert_eq!(
         port.at("AT+CSQ"),
-        "AT+CSQ\r\r\nCLOSED\r\n\r\n+CSQ: 29,99\r\n\r\nOK\r\n"
+        "AT+CSQ\r\r\nCLOSED\r\n\r\n+CSQ: 29,0\r\n\r\nOK\r\n"
     );
     // Only the next URC: the rest is back to normal.
     assert!(port
@@ -524,9 +531,9 @@ fn uart_garbage_fragment_and_latency_keep_every_answer_intact() {
         noisy.contains(['\0', '\u{1a}', '\u{fffd}']),
         "no noise: {noisy:?}"
     );
-    assert!(noisy.contains("\r\n+CSQ: 29,99\r\n") && noisy.ends_with("\r\nOK\r\n"));
+    assert!(noisy.contains("\r\n+CSQ: 29,0\r\n") && noisy.ends_with("\r\nOK\r\n"));
     sim.fault(&["uart-garbage", "off"]);
-    assert_eq!(port.at("AT+CSQ"), "AT+CSQ\r\r\n+CSQ: 29,99\r\n\r\nOK\r\n");
+    assert_eq!(port.at("AT+CSQ"), "AT+CSQ\r\r\n+CSQ: 29,0\r\n\r\nOK\r\n");
 
     sim.fault(&["uart-fragment"]);
     sim.fault(&["latency", "150"]);
@@ -552,9 +559,9 @@ fn triggers_fire_on_publish_subscribe_connack_and_after_a_delay() {
     let watcher = Watcher::start(sim.mqtt());
     let mut port = sim.port();
     sim.fault(&["signal", "9", "on", "connack"]);
-    assert!(port.at("AT+CSQ").contains("+CSQ: 29,99"), "fired too early");
+    assert!(port.at("AT+CSQ").contains("+CSQ: 29,0"), "fired too early");
     port.connect("dev11");
-    assert!(port.at("AT+CSQ").contains("+CSQ: 9,99"));
+    assert!(port.at("AT+CSQ").contains("+CSQ: 9,0"));
 
     sim.fault(&["closed", "on", "publish", "2"]);
     assert_eq!(
@@ -698,4 +705,144 @@ fn no_loss_under_uart_fragment() {
     }
     let _client = publisher.join().unwrap();
     sim.fault(&["uart-fragment", "off"]);
+}
+
+// --- issue 11: power-on, reset, power-cycle, CFUN ---
+
+/// Starting the simulator is a power-on: the lines wait in the tty for whoever opens it.
+/// `AT+RESET` answers `OK` and boots again; the MQTT session before it is gone without a
+/// DISCONNECT (the broker publishes the will) and `AT+MQTTSTATU` reads 0. `power-cycle` does
+/// the same, and only what `AT&W` saved survives it.
+#[test]
+fn power_on_reset_and_power_cycle() {
+    let sim = SimProcess::with_control(&["--time", "2024/08/23,06:52:50"]);
+    let watcher = Watcher::start(sim.mqtt());
+    let mut port = sim.raw_port();
+    // Seed 000 section 6.3's lines for the default Air780E V1169, RDY first.
+    let boot = port.until("+NITZ: 2024/08/23,06:52:");
+    assert_eq!(
+        boot,
+        "\r\nRDY\r\n\r\n^MODE: 17,17\r\n\r\n+E_UTRAN Service\r\n\r\n+CGEV: ME PDN ACT 1,0\r\n\r\n+NITZ: 2024/08/23,06:52:"
+    );
+    assert!(port.until("\r\n").ends_with("+0,0\r\n"));
+    assert!(port.at("ATE0").ends_with("OK\r\n"));
+    port.connect("reset1");
+    assert_eq!(port.at("AT+RESET"), "\r\nOK\r\n");
+    let again = port.until("+NITZ: ");
+    assert!(
+        again.starts_with("\r\nRDY\r\n\r\n^MODE: 17,17\r\n"),
+        "{again:?}"
+    );
+    port.until("\r\n");
+    assert_eq!(watcher.next("will/reset1"), b"gone");
+    // Echo is back on after the reset (ATE0 was never saved).
+    assert_eq!(
+        port.at("AT+MQTTSTATU"),
+        "AT+MQTTSTATU\r\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"
+    );
+    // Save a setting, change another, then cut the power.
+    assert!(port.at("ATE0").ends_with("OK\r\n"));
+    assert_eq!(port.at("AT+CEREG=1"), "\r\nOK\r\n");
+    assert_eq!(port.at("AT&W"), "\r\nOK\r\n");
+    assert_eq!(port.at("AT+CGREG=1"), "\r\nOK\r\n");
+    port.connect("pc1");
+    sim.fault(&["power-cycle"]);
+    let boot = port.until("+CEREG: 1\r\n");
+    assert!(
+        boot.starts_with("\r\nRDY\r\n") && boot.contains("+NITZ: ") && !boot.contains("+CGREG"),
+        "{boot:?}"
+    );
+    assert_eq!(watcher.next("will/pc1"), b"gone");
+    assert_eq!(
+        port.at("AT+CEREG?"),
+        "\r\n+CEREG: 1,1\r\n\r\nOK\r\n",
+        "saved"
+    );
+    assert_eq!(
+        port.at("AT+CGREG?"),
+        "\r\n+CGREG: 0,1\r\n\r\nOK\r\n",
+        "lost"
+    );
+    assert_eq!(port.at("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
+    // The session works again after the boot.
+    port.connect("pc2");
+    assert!(port.at("AT+MPUB=\"t/pc\",0,0,\"back\"").ends_with("OK\r\n"));
+    assert_eq!(watcher.next("t/pc"), b"back");
+    // The watchdog does the same.
+    sim.fault(&["watchdog-reset"]);
+    port.until("+NITZ: ");
+    assert_eq!(watcher.next("will/pc2"), b"gone");
+}
+
+/// `AT+CFUN=0` then `AT+MIPSTART` fails as the manual says; `AT+CFUN=1` and the session works
+/// again.
+#[test]
+fn cfun_0_fails_connects_and_cfun_1_brings_them_back() {
+    let sim = SimProcess::with_control(&[]);
+    let watcher = Watcher::start(sim.mqtt());
+    let mut port = sim.port();
+    assert!(port.at("ATE0").ends_with("OK\r\n"));
+    port.connect("radio1");
+    assert_eq!(port.at("AT+CFUN=0"), "\r\nOK\r\n");
+    assert_eq!(
+        port.until("\r\n+CGEV: ME DETACH\r\n"),
+        "\r\n+CGEV: ME DETACH\r\n"
+    );
+    assert_eq!(
+        watcher.next("will/radio1"),
+        b"gone",
+        "the link went with the radio"
+    );
+    assert_eq!(port.at("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
+    assert_eq!(port.at("AT+CEREG?"), "\r\n+CEREG: 0,0\r\n\r\nOK\r\n");
+    port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
+    assert_eq!(
+        port.until("CONNECT FAIL\r\n"),
+        "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n"
+    );
+    assert_eq!(port.at("AT+CFUN=1"), "\r\nOK\r\n");
+    let on = port.until("+NITZ: ");
+    assert_eq!(
+        on,
+        "\r\n^MODE: 17,17\r\n\r\n+E_UTRAN Service\r\n\r\n+CGEV: ME PDN ACT 1,0\r\n\r\n+NITZ: "
+    );
+    port.until("\r\n");
+    port.connect("radio2");
+    assert!(port
+        .at("AT+MPUB=\"t/radio\",0,0,\"on\"")
+        .ends_with("OK\r\n"));
+    assert_eq!(watcher.next("t/radio"), b"on");
+}
+
+/// The L610 restarts on `AT+CFUN=15` and on `power-cycle`: the open client's will fires.
+#[test]
+fn l610_reset_and_power_cycle() {
+    let sim = SimProcess::with_control(&["--dialect", "l610"]);
+    let watcher = Watcher::start(sim.mqtt());
+    let addr = sim.mqtt();
+    let mut port = sim.port();
+    assert!(port.at("ATE0").ends_with("OK\r\n"));
+    let open = |port: &mut Port, id: &str| {
+        assert!(port.at("AT+MIPCALL=1").contains("OK"));
+        port.until("+MIPCALL: ");
+        port.until("\r\n");
+        let user = format!("AT+MQTTUSER=1,\"root\",\"luat123456\",\"{id}\"");
+        assert!(port.at(&user).ends_with("OK\r\n"));
+        let will = format!("AT+MQTTWILL=1,\"will/{id}\",0,0,\"gone\"");
+        assert!(port.at(&will).ends_with("OK\r\n"));
+        port.send(format!("AT+MQTTOPEN=1,\"{}\",{},1,60\r", addr.ip(), addr.port()).as_bytes());
+        port.until("+MQTTOPEN: 1,1\r\n");
+    };
+    open(&mut port, "l610a");
+    assert_eq!(port.at("AT+CFUN=15"), "\r\nOK\r\n");
+    assert_eq!(
+        port.until("+SIM READY\r\n"),
+        "\r\nAT command ready\r\n\r\n+SIM READY\r\n"
+    );
+    assert_eq!(watcher.next("will/l610a"), b"gone");
+    assert!(port.at("ATE0").ends_with("OK\r\n"));
+    open(&mut port, "l610b");
+    sim.fault(&["power-cycle"]);
+    port.until("+SIM READY\r\n");
+    assert_eq!(watcher.next("will/l610b"), b"gone");
 }

@@ -182,7 +182,7 @@ fn l610_mqttpub_length_form_is_byte_identical_with_every_line_end() {
         "--broker",
         &format!("mqtt://{}", mosquitto.addr),
     ]);
-    let mut port = sim.port();
+    let mut port = sim.raw_port();
     port.until("+SIM READY\r\n");
     port.at_ok("\r\n");
     port.line("AT+MIPCALL=1", "\r\n", "+MIPCALL: 10.104.48.68\r\n");
@@ -222,7 +222,7 @@ fn l610_gtsslfile_then_a_verified_tls_open_with_every_line_end() {
     assert!(ca.ends_with(b"-----END CERTIFICATE-----"));
     for (name, eol) in EOLS {
         let sim = SimProcess::spawn(&["--dialect", "l610"]);
-        let mut port = sim.port();
+        let mut port = sim.raw_port();
         port.until("+SIM READY\r\n");
         port.at_ok(eol);
         port.line("AT+GTSSLVER=4", eol, "OK\r\n");
@@ -409,7 +409,7 @@ async fn l610_long_client_id_and_will_length_form_fire_on_kill() {
         let sim = tokio::task::spawn_blocking(move || {
             let sim =
                 SimProcess::spawn(&["--dialect", "l610", "--broker", &format!("mqtt://{addr}")]);
-            let mut port = sim.port();
+            let mut port = sim.raw_port();
             port.until("+SIM READY\r\n");
             port.at_ok(&eol);
             port.line("AT+MIPCALL=1", &eol, "+MIPCALL: 10.104.48.68\r\n");

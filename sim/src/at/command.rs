@@ -76,11 +76,10 @@ fn command(i: &[u8]) -> IResult<&[u8], Command> {
 }
 
 fn extended(i: &[u8]) -> IResult<&[u8], Command> {
-    let (i, name) = preceded(
-        tag(&b"+"[..]),
-        take_while1(|c: u8| c.is_ascii_alphanumeric() || c == b'_'),
-    )
-    .parse(i)?;
+    // `+` is 27.007's prefix; the Air780E family also has `*` commands (`AT*RTIME`,
+    // `AT*SIMAUTO`: luatos-doc-pool Command_List/Device_control/CSCLK.md, RTIME.md, SIMAUTO.md).
+    let (i, sigil) = alt((tag(&b"+"[..]), tag(&b"*"[..]))).parse(i)?;
+    let (i, name) = take_while1(|c: u8| c.is_ascii_alphanumeric() || c == b'_').parse(i)?;
     let (i, form) = alt((
         map(tag(&b"=?"[..]), |_| Form::Test),
         map(tag(&b"?"[..]), |_| Form::Read),
@@ -93,7 +92,11 @@ fn extended(i: &[u8]) -> IResult<&[u8], Command> {
     Ok((
         i,
         Command {
-            name: format!("+{}", String::from_utf8_lossy(name).to_ascii_uppercase()),
+            name: format!(
+                "{}{}",
+                sigil[0] as char,
+                String::from_utf8_lossy(name).to_ascii_uppercase()
+            ),
             form,
         },
     ))

@@ -140,6 +140,11 @@ impl Out {
         self.echo = Some(on);
     }
 
+    /// The echo setting this answer changes, if any.
+    pub fn echo_change(&self) -> Option<bool> {
+        self.echo
+    }
+
     /// Enters data mode: the next `len` bytes from the host are one [`Dialect::on_data`]. No
     /// idle timer: the dialect keeps its own (`AT+FSWRITE`'s documented `<timeout>`).
     pub fn expect_data(&mut self, len: usize) {
@@ -461,6 +466,16 @@ impl Engine {
                 out.timer(id, idle);
             }
         }
+    }
+}
+
+/// `profile` if it is one of `kind`'s models, else `kind`'s default: a configuration built
+/// from another dialect's defaults carries that dialect's model.
+pub fn own_profile(kind: DialectKind, profile: crate::modem::Profile) -> crate::modem::Profile {
+    if crate::modem::profile::dialect_of(&profile.model) == Some(kind) {
+        profile
+    } else {
+        crate::modem::Profile::lookup(kind, None, None).expect("the built-in profile tables")
     }
 }
 

@@ -4,23 +4,45 @@
 
 use std::net::Ipv4Addr;
 
+pub mod profile;
+pub use profile::{BootLine, Civil, Clock, Profile};
+
 /// What makes one simulated module different from another.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     /// The IMEI `AT+CGSN` prints. Seed 000 section 6.2 uses 868488076771714 as client id,
     /// which is how these modules are usually set up (client id = IMEI).
     pub imei: String,
+    /// What `AT+CIMI` prints (`--imsi`).
     pub imsi: String,
+    /// What `AT+ICCID`/`AT+CCID` print (`--iccid`). The default is the vendor manual's example
+    /// (luatos-doc-pool Command_List/Base/ICCID.md).
+    pub iccid: String,
     /// The address the PDP context gets.
     pub ip: Ipv4Addr,
+    /// The model and firmware (`--model`, `--firmware`).
+    pub profile: Profile,
+    /// The time the module's clock shows at power-on (`--time`, seconds since the epoch,
+    /// UTC); `None`: the host's clock.
+    pub time: Option<i64>,
 }
 
 impl Default for Identity {
     fn default() -> Self {
+        Identity::for_dialect(crate::dialect::DialectKind::Air780e)
+    }
+}
+
+impl Identity {
+    /// The defaults, with the dialect's default model.
+    pub fn for_dialect(dialect: crate::dialect::DialectKind) -> Identity {
         Identity {
             imei: "868488076771714".into(),
             imsi: "460046616008063".into(),
+            iccid: "89860117831003134201".into(),
             ip: Ipv4Addr::new(10, 104, 48, 68),
+            profile: Profile::lookup(dialect, None, None).expect("the built-in profile tables"),
+            time: None,
         }
     }
 }
@@ -67,6 +89,12 @@ pub enum Fault {
     /// The next URC is held back and printed between the echo and the answer of the next
     /// command.
     UrcInResponse,
+    /// Power is cut and restored: the links end without an MQTT DISCONNECT (the broker
+    /// publishes the will), every setting not saved with `AT&W` is lost (files stay: they are
+    /// in flash), and the module boots again, printing its power-on lines.
+    PowerCycle,
+    /// The watchdog resets the module: the same consequences as a power cycle.
+    WatchdogReset,
 }
 
 impl Fault {
@@ -113,6 +141,14 @@ pub const FAULTS: &[(&str, &str)] = &[
     (
         "kick-idle SECS|off",
         "the broker closes links that send no MQTT CONNECT within SECS",
+    ),
+    (
+        "power-cycle",
+        "power off and on: links dropped (wills fire), unsaved settings lost, boot lines again",
+    ),
+    (
+        "watchdog-reset",
+        "the watchdog reboots the module (as power-cycle)",
     ),
 ];
 
@@ -257,6 +293,8 @@ impl std::str::FromStr for Fault {
             ("uart-garbage", []) => Ok(Fault::UartGarbage(true)),
             ("uart-garbage", ["off"]) => Ok(Fault::UartGarbage(false)),
             ("urc-in-response", _) => no_args(Fault::UrcInResponse),
+            ("power-cycle", _) => no_args(Fault::PowerCycle),
+            ("watchdog-reset", _) => no_args(Fault::WatchdogReset),
             ("kick-idle", ["off"]) => Ok(Fault::KickIdle(None)),
             ("kick-idle", [s]) => Ok(Fault::KickIdle(Some(secs(s).map_err(bad)?))),
             (
@@ -288,6 +326,8 @@ impl std::fmt::Display for Fault {
             Fault::UartGarbage(true) => f.write_str("uart-garbage"),
             Fault::UartGarbage(false) => f.write_str("uart-garbage off"),
             Fault::UrcInResponse => f.write_str("urc-in-response"),
+            Fault::PowerCycle => f.write_str("power-cycle"),
+            Fault::WatchdogReset => f.write_str("watchdog-reset"),
             Fault::KickIdle(None) => f.write_str("kick-idle off"),
             Fault::KickIdle(Some(d)) => write!(f, "kick-idle {}", d.as_secs_f64()),
         }
@@ -327,11 +367,50 @@ pub struct CellState {
     /// `AT+CMEE`: 0 plain `ERROR`, 1 numeric, 2 verbose. The seeds show `+CME ERROR: 767`
     /// without ever setting it, so these modules default to 1.
     pub cmee: u8,
+    /// `AT+CREG=<n>`, `AT+CGREG=<n>`, `AT+CEREG=<n>`: 0 no URC, 1 `<stat>`, 2 with the cell.
+    pub creg_mode: u8,
     pub cgreg_mode: u8,
     pub cereg_mode: u8,
     pub baud: u32,
     pub apn: Apn,
+    /// The real-time clock (`AT+CCLK`, `+NITZ`).
+    pub clock: Clock,
+    /// The TCP/IP stack's bearer state (`AT+CSTT`, `AT+CIICR`, `AT+CIPSTATUS`).
+    pub cip: Cip,
 }
+
+/// The single-link states of the TCP/IP stack, as `AT+CIPSTATUS` prints them
+/// (luatos-doc-pool Command_List/TCPIP/CIPSTATUS.md and 状态机.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cip {
+    /// Nothing set up (power-on, after `AT+CIPSHUT`).
+    Initial,
+    /// `AT+CSTT` done.
+    Start,
+    /// `AT+CIICR` done: the context is active.
+    GprsAct,
+    /// `AT+CIFSR` read the address.
+    Status,
+    /// The network released the context; only `AT+CIPSHUT` leaves this state.
+    PdpDeact,
+}
+
+impl Cip {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cip::Initial => "IP INITIAL",
+            Cip::Start => "IP START",
+            Cip::GprsAct => "IP GPRSACT",
+            Cip::Status => "IP STATUS",
+            Cip::PdpDeact => "PDP DEACT",
+        }
+    }
+}
+
+/// The serving cell, as `+CREG`/`+CGREG`/`+CEREG` with `<n>`=2 print it: location (tracking)
+/// area, cell id, access technology 7 (E-UTRAN). The values are the manual's example
+/// (luatos-doc-pool Command_List/Network_service/CREG.md: `+CREG: 2,1,"1863","0183db22",7`).
+pub const CELL_LOCATION: &str = "\"1863\",\"0183db22\",7";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Apn {
@@ -343,15 +422,15 @@ pub struct Apn {
 impl CellState {
     pub fn new(identity: Identity) -> Self {
         CellState {
-            identity,
             sim: SimState::Ready,
             reg: RegStatus::Home,
             attached: true,
             pdp_active: true,
             pdp_barred: false,
             rssi: 29,
-            ber: 99,
+            ber: identity.profile.ber,
             cmee: 1,
+            creg_mode: 0,
             cgreg_mode: 0,
             cereg_mode: 0,
             baud: 115200,
@@ -359,6 +438,9 @@ impl CellState {
                 name: "CMIOT".into(),
                 ..Apn::default()
             },
+            clock: Clock::new(identity.time),
+            cip: Cip::Initial,
+            identity,
         }
     }
 
@@ -381,24 +463,62 @@ impl CellState {
         self.sim == SimState::Ready && self.attached && !self.pdp_barred
     }
 
-    /// Registration state changes, and the `+CGREG`/`+CEREG` URCs each one prints when its
-    /// mode is 1 or 2 (27.007 sections 10.1.20, 10.1.22: `+CGREG: <stat>`; mode 2 adds the
-    /// cell, which the simulator does not have, so it prints the mode 1 form).
+    /// Registration state changes, and the `+CREG`/`+CGREG`/`+CEREG` URCs each one prints when
+    /// its mode is 1 or 2 (luatos-doc-pool Command_List/Network_service/CREG.md, CEREG.md,
+    /// GPRS/CGREG.md: `+CREG: <stat>`; mode 2 adds `<lac>,<ci>,<AcT>` while registered).
     pub fn set_registration(&mut self, reg: RegStatus, urcs: &mut Vec<String>) {
         if self.reg == reg {
             return;
         }
         self.reg = reg;
-        let registered = matches!(reg, RegStatus::Home | RegStatus::Roaming);
+        let registered = self.registered();
         self.attached = registered;
         if !registered {
             self.pdp_active = false;
+            if self.cip != Cip::Initial {
+                self.cip = Cip::PdpDeact;
+            }
         }
-        if self.cgreg_mode >= 1 {
-            urcs.push(format!("+CGREG: {}", reg as u8));
+        for (prefix, mode) in [
+            ("+CREG", self.creg_mode),
+            ("+CGREG", self.cgreg_mode),
+            ("+CEREG", self.cereg_mode),
+        ] {
+            match mode {
+                0 => {}
+                1 => urcs.push(format!("{prefix}: {}", reg as u8)),
+                _ if registered => urcs.push(format!("{prefix}: {},{CELL_LOCATION}", reg as u8)),
+                _ => urcs.push(format!("{prefix}: {}", reg as u8)),
+            }
         }
-        if self.cereg_mode >= 1 {
-            urcs.push(format!("+CEREG: {}", reg as u8));
+    }
+
+    /// Registered, home or roaming.
+    pub fn registered(&self) -> bool {
+        matches!(self.reg, RegStatus::Home | RegStatus::Roaming)
+    }
+
+    /// The read form of `AT+CREG?`/`AT+CGREG?`/`AT+CEREG?`: `<prefix>: <n>,<stat>`, and with
+    /// `<n>`=2 while registered `,<lac>,<ci>,<AcT>` (CREG.md: `+CREG: 2,1,"1863","0183db22",7`).
+    pub fn registration_line(&self, prefix: &str) -> String {
+        let mode = match prefix {
+            "+CREG" => self.creg_mode,
+            "+CGREG" => self.cgreg_mode,
+            _ => self.cereg_mode,
+        };
+        if mode >= 2 && self.registered() {
+            format!("{prefix}: {mode},{},{CELL_LOCATION}", self.reg as u8)
+        } else {
+            format!("{prefix}: {mode},{}", self.reg as u8)
+        }
+    }
+
+    /// The `<n>` of `prefix` to change.
+    pub fn registration_mode(&mut self, prefix: &str) -> &mut u8 {
+        match prefix {
+            "+CREG" => &mut self.creg_mode,
+            "+CGREG" => &mut self.cgreg_mode,
+            _ => &mut self.cereg_mode,
         }
     }
 }
@@ -464,6 +584,8 @@ mod tests {
             "uart-garbage",
             "uart-garbage off",
             "urc-in-response",
+            "power-cycle",
+            "watchdog-reset",
         ] {
             let f: Fault = text.parse().unwrap();
             assert_eq!(f.to_string(), text);
@@ -529,7 +651,12 @@ mod tests {
         s.cgreg_mode = 1;
         s.cereg_mode = 2;
         s.set_registration(RegStatus::Home, &mut urcs);
-        assert_eq!(urcs, ["+CGREG: 1", "+CEREG: 1"]);
+        assert_eq!(urcs, ["+CGREG: 1", "+CEREG: 1,\"1863\",\"0183db22\",7"]);
         assert!(s.attached);
+        assert_eq!(
+            s.registration_line("+CEREG"),
+            "+CEREG: 2,1,\"1863\",\"0183db22\",7"
+        );
+        assert_eq!(s.registration_line("+CGREG"), "+CGREG: 1,1");
     }
 }

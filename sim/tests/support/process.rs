@@ -51,7 +51,13 @@ impl SimProcess {
         self.ready[name].as_str().unwrap_or_default().to_string()
     }
 
+    /// The tty, opened once the module's power-on lines are out (see [`Port::booted`]).
     pub fn port(&self) -> Port {
+        self.raw_port().booted()
+    }
+
+    /// The tty as opened: the power-on lines are still to be read.
+    pub fn raw_port(&self) -> Port {
         Port::open(Path::new(&self.field("tty")))
     }
 
@@ -114,10 +120,30 @@ impl Port {
                 self.seen.drain(..upto);
                 return text;
             }
+            self.fill(deadline, needle);
+        }
+    }
+
+    /// Waits for the power-on lines to end, and drops them, as a driver does before its first
+    /// command: the Air780E family's last one is `+NITZ: <time>`, the L610's `+SIM READY`.
+    pub fn booted(mut self) -> Port {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(end) = boot_end(&self.seen) {
+                self.seen.drain(..end);
+                return self;
+            }
+            self.fill(deadline, "the end of the power-on lines");
+        }
+    }
+
+    /// Reads what is there (waiting up to a second); fails after `deadline`.
+    fn fill(&mut self, deadline: Instant, waiting_for: &str) {
+        {
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(
                 !left.is_zero(),
-                "waited {WAIT:?} for {needle:?}; got {:?}",
+                "waited {WAIT:?} for {waiting_for:?}; got {:?}",
                 String::from_utf8_lossy(&self.seen)
             );
             let mut fds = [nix::poll::PollFd::new(
@@ -132,6 +158,16 @@ impl Port {
             }
         }
     }
+}
+
+/// Where the power-on lines end in `seen`, once they have.
+pub fn boot_end(seen: &[u8]) -> Option<usize> {
+    if let Some(p) = find(seen, b"+SIM READY\r\n") {
+        return Some(p + b"+SIM READY\r\n".len());
+    }
+    let p = find(seen, b"+NITZ: ")?;
+    let e = find(&seen[p..], b"\r\n")?;
+    Some(p + e + 2)
 }
 
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

@@ -4,30 +4,280 @@ use crate::at::Form;
 use crate::dialect::Out;
 use crate::modem::{CellState, BAUD_RATES};
 
-use super::{num_in, number_setting, set_args, FIRMWARE};
+use super::{num_in, number_setting, set_args};
 
 pub use crate::dialect::v250::{at, echo};
 
-/// `ATI` -> the firmware name (seed 000 section 6.2: `AirM2M_780E_V1169_LTE_AT`).
-pub fn ati(form: &Form, out: &mut Out) {
+/// `ATI` -> the firmware name, e.g. `AirM2M_780EP_V1007_LTE_AT` (luatos-doc-pool
+/// Command_List/Base/ATI.md; seed 000 section 6.2: `AirM2M_780E_V1169_LTE_AT`). The string is the
+/// model profile's (`fixtures/profiles/air780e.tsv`).
+pub fn ati(cell: &CellState, form: &Form, out: &mut Out) {
     match form {
         Form::Exec | Form::Set(_) => {
-            out.line(FIRMWARE);
+            cell.identity.profile.ati.iter().for_each(|l| out.line(l));
             out.ok()
         }
         _ => out.error(),
     }
 }
 
-/// `AT+CGMR` -> `+CGMR: "<firmware>"` (notes section 12).
-pub fn cgmr(form: &Form, out: &mut Out) {
+/// `AT+CGMR` -> `+CGMR: "<firmware>"` (luatos-doc-pool Command_List/Base/CGMR.md:
+/// `+CGMR: "AirM2M_780EP_V1007_LTE_AT"`; notes section 12).
+pub fn cgmr(cell: &CellState, form: &Form, out: &mut Out) {
     match form {
         Form::Exec => {
-            out.line(format!("+CGMR: \"{FIRMWARE}\""));
+            out.line(format!("+CGMR: \"{}\"", cell.identity.profile.revision()));
             out.ok()
         }
         Form::Test => out.ok(),
         _ => out.error(),
+    }
+}
+
+/// `AT+CGMI` -> `+CGMI: "AirM2M"` (luatos-doc-pool Command_List/Base/CGMI.md).
+pub fn cgmi(cell: &CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec => {
+            out.line(format!("+CGMI: \"{}\"", cell.identity.profile.cgmi));
+            out.ok()
+        }
+        Form::Test => out.ok(),
+        _ => out.error(),
+    }
+}
+
+/// `AT+CGMM` -> `+CGMM: "Air780EP"` (luatos-doc-pool Command_List/Base/CGMM.md).
+pub fn cgmm(cell: &CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec => {
+            out.line(format!("+CGMM: \"{}\"", cell.identity.profile.cgmm));
+            out.ok()
+        }
+        Form::Test => out.ok(),
+        _ => out.error(),
+    }
+}
+
+/// `AT+CIMI` -> the bare IMSI (luatos-doc-pool Command_List/Base/CIMI.md:
+/// `460001841426414`); `+CME ERROR: 10` without a SIM (27.007 section 9.2).
+pub fn cimi(cell: &CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec if cell.sim == crate::modem::SimState::Ready => {
+            out.line(&cell.identity.imsi);
+            out.ok()
+        }
+        Form::Exec => out.line(cell.cme(10)),
+        Form::Test => out.ok(),
+        _ => out.error(),
+    }
+}
+
+/// `AT+ICCID` -> `+ICCID: <iccid>`; `AT+CCID` -> the bare ICCID (luatos-doc-pool
+/// Command_List/Base/ICCID.md; the SIM guide public/20240906_any_sim.md logs
+/// `+ICCID: 898604981022C0254186`). `+CME ERROR: 10` without a SIM.
+pub fn iccid(cell: &CellState, prefixed: bool, form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec if cell.sim == crate::modem::SimState::Ready => {
+            if prefixed {
+                out.line(format!("+ICCID: {}", cell.identity.iccid));
+            } else {
+                out.line(&cell.identity.iccid);
+            }
+            out.ok()
+        }
+        Form::Exec => out.line(cell.cme(10)),
+        Form::Test => out.ok(),
+        _ => out.error(),
+    }
+}
+
+/// `AT+CCLK?` -> `+CCLK: "yy/MM/dd,hh:mm:ss+zz"`; `AT+CCLK="<time>"` sets the clock
+/// (luatos-doc-pool Command_List/Configuration/CCLK.md: `+CCLK: "18/08/01,12:12:58+00"`). The
+/// clock runs in UTC; the zone given to the set form is printed back as given (the page sets
+/// `+32` and reads `+32`) and not applied.
+pub fn cclk(cell: &mut CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Read => {
+            let now = cell.clock.now();
+            let zone = cell.clock.zone.clone();
+            out.line(now.fill(&format!(
+                "+CCLK: \"{{YY}}/{{MM}}/{{DD}},{{hh}}:{{mm}}:{{ss}}{zone}\""
+            )));
+            out.ok()
+        }
+        Form::Test => out.ok(),
+        Form::Set(_) => match set_args(form).as_deref() {
+            Some([t]) if t.quoted => match crate::modem::Civil::parse(&t.text()) {
+                Some(c) if t.text().len() >= 17 => {
+                    cell.clock.set(c);
+                    cell.clock.zone = zone_of(&t.text());
+                    out.ok()
+                }
+                _ => out.error(),
+            },
+            _ => out.error(),
+        },
+        Form::Exec => out.error(),
+    }
+}
+
+/// The `±zz` zone at the end of a `"yy/MM/dd,hh:mm:ss±zz"` time, as given (`+00` without one).
+pub fn zone_of(t: &str) -> String {
+    match t.rfind(['+', '-']) {
+        Some(i) if i >= 17 && t[i + 1..].bytes().all(|b| b.is_ascii_digit()) && t.len() > i + 1 => {
+            t[i..].to_string()
+        }
+        _ => "+00".into(),
+    }
+}
+
+/// `AT+CBC` -> `+CBC: <mV>` (luatos-doc-pool Command_List/Device_control/CBC.md); the
+/// simulated battery reads 3800 mV. `AT+CBC?`/`AT+CBC=<on>,<off>`: the power-on and power-off
+/// detection voltages.
+pub fn cbc(radio: &mut Radio, form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec => {
+            out.line("+CBC: 3800");
+            out.ok()
+        }
+        Form::Read => {
+            out.line(format!("+CBC: {},{}", radio.cbc.0, radio.cbc.1));
+            out.ok()
+        }
+        Form::Test => out.ok(),
+        Form::Set(_) => match set_args(form).as_deref() {
+            Some([on, off]) => match (num_in(Some(on), 0..=5000), num_in(Some(off), 0..=5000)) {
+                (Some(on), Some(off)) => {
+                    radio.cbc = (on, off);
+                    out.ok()
+                }
+                _ => out.error(),
+            },
+            _ => out.error(),
+        },
+    }
+}
+
+/// `AT+CSCLK=<0..3>`, `AT+CSCLK?` -> `+CSCLK: <n>` (luatos-doc-pool
+/// Command_List/Device_control/CSCLK.md). Sleep is not simulated: the UART always answers.
+pub fn csclk(radio: &mut Radio, form: &Form, out: &mut Out) {
+    if let Some(n) = number_setting(form, out, "+CSCLK", 0..=3, u32::from(radio.csclk)) {
+        radio.csclk = n as u8;
+    }
+}
+
+/// `AT+CSDT=<mode>[,<level>]`, `AT+CSDT?` -> `+CSDT: <mode>,<level>`, `AT+CSDT=?` ->
+/// `+CSDT: (0,1)` (luatos-doc-pool Command_List/Device_control/CSDT.md; the SIM guide
+/// public/20240906_any_sim.md enables it with `AT+CSDT=1` before pulling the card). The
+/// `sim-removed`/`sim-inserted` faults print the guide's URCs whatever the switch says.
+pub fn csdt(radio: &mut Radio, form: &Form, out: &mut Out) {
+    match form {
+        Form::Read => {
+            out.line(format!("+CSDT: {},{}", radio.csdt.0, radio.csdt.1));
+            out.ok()
+        }
+        Form::Test => {
+            out.line("+CSDT: (0,1)");
+            out.ok()
+        }
+        Form::Set(_) => match set_args(form).as_deref() {
+            Some([m]) => match num_in(Some(m), 0..=1) {
+                Some(m) => {
+                    radio.csdt = (m as u8, 1);
+                    out.ok()
+                }
+                None => out.error(),
+            },
+            Some([m, l]) => match (num_in(Some(m), 0..=1), num_in(Some(l), 0..=1)) {
+                (Some(m), Some(l)) => {
+                    radio.csdt = (m as u8, l as u8);
+                    out.ok()
+                }
+                _ => out.error(),
+            },
+            _ => out.error(),
+        },
+        Form::Exec => out.error(),
+    }
+}
+
+/// The radio-side settings the basic commands keep beyond [`CellState`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Radio {
+    /// `AT+CFUN`: 1 full, 0 minimum, 4 flight mode.
+    pub cfun: u8,
+    /// `AT+CSDT=<mode>,<level>`.
+    pub csdt: (u8, u8),
+    /// `AT+CSCLK`.
+    pub csclk: u8,
+    /// `AT+CBC=<power-on mV>,<power-off mV>`.
+    pub cbc: (u32, u32),
+    /// `AT+COPS` `<format>`: 0 long name, 1 short, 2 numeric.
+    pub cops_format: u8,
+    /// `AT+WAKETIM`: seconds idle before sleep.
+    pub waketim: u32,
+    /// `AT*RTIME`, `AT*SIMAUTO`.
+    pub rtime: u32,
+    pub simauto: u32,
+}
+
+impl Default for Radio {
+    fn default() -> Self {
+        Radio {
+            cfun: 1,
+            csdt: (0, 1),
+            csclk: 0,
+            cbc: (3300, 3200),
+            cops_format: 2,
+            waketim: 1,
+            rtime: 2,
+            simauto: 0,
+        }
+    }
+}
+
+/// `AT+COPS?` -> `+COPS: 0,<format>,"<oper>",7` (luatos-doc-pool
+/// Command_List/Network_service/COPS.md: `+COPS: 0,2,"46001",7`, then after `AT+COPS=3,1`
+/// `+COPS: 0,1,"UNICOM",7`); `+COPS: 0` while not registered (27.007 section 7.3). The
+/// simulated network is China Mobile's (the IMSI's 460 04). `AT+COPS=?` lists it.
+pub fn cops(cell: &CellState, radio: &mut Radio, form: &Form, out: &mut Out) {
+    match form {
+        Form::Read if cell.registered() => {
+            let oper = ["CHINA MOBILE", "CMCC", "46000"][usize::from(radio.cops_format)];
+            out.line(format!("+COPS: 0,{},\"{oper}\",7", radio.cops_format));
+            out.ok()
+        }
+        Form::Read => {
+            out.line("+COPS: 0");
+            out.ok()
+        }
+        Form::Test => {
+            out.line("+COPS: (2,\"CHINA MOBILE\",\"CMCC\",\"46000\",7),,(0,1,2,3,4),(0,1,2)");
+            out.ok()
+        }
+        Form::Set(_) => match set_args(form).as_deref() {
+            Some([m, rest @ ..]) if rest.len() <= 3 => {
+                let Some(mode) = num_in(Some(m), 0..=4) else {
+                    return out.error();
+                };
+                let format = match rest.first() {
+                    Some(f) => match num_in(Some(f), 0..=2) {
+                        Some(f) => Some(f as u8),
+                        None => return out.error(),
+                    },
+                    None => None,
+                };
+                if matches!(mode, 1 | 4) && rest.len() < 2 {
+                    return out.error();
+                }
+                if let Some(f) = format {
+                    radio.cops_format = f;
+                }
+                out.ok()
+            }
+            _ => out.error(),
+        },
+        Form::Exec => out.error(),
     }
 }
 
@@ -71,24 +321,82 @@ pub fn csq(cell: &CellState, form: &Form, out: &mut Out) {
     }
 }
 
-/// `AT+CGREG?`/`AT+CEREG?` -> `+CGREG: <n>,<stat>` (seed 000 section 6.2: `+CGREG: 0,1`), and
-/// the `=<n>` URC mode setting (27.007 sections 10.1.20, 10.1.22).
+/// `AT+CREG?`/`AT+CGREG?`/`AT+CEREG?` -> `+CGREG: <n>,<stat>` (seed 000 section 6.2:
+/// `+CGREG: 0,1`), with `<n>`=2 `+CREG: 2,1,"1863","0183db22",7` (luatos-doc-pool
+/// Command_List/Network_service/CREG.md, CEREG.md, GPRS/CGREG.md); `=<n>` sets the URC mode.
 pub fn creg(cell: &mut CellState, prefix: &str, form: &Form, out: &mut Out) {
-    if *form == Form::Read {
-        let mode = if prefix == "+CGREG" {
-            cell.cgreg_mode
-        } else {
-            cell.cereg_mode
-        };
-        out.line(format!("{prefix}: {},{}", mode, cell.reg as u8));
-        return out.ok();
+    // The test forms as the family prints them: CREG.md `+CREG:(0,1,2,3)` (a V1165 capture
+    // of CEREG has the blank: NETG `+CEREG: (0,1,2,3,4,5)`), CGREG 0..2. Modes above 2 report
+    // like 2 (the cell) here: the reject causes and PSM timers they add are not simulated.
+    let (max, test) = match prefix {
+        "+CREG" => (3, "(0,1,2,3)"),
+        "+CEREG" => (5, "(0,1,2,3,4,5)"),
+        _ => (2, "(0-2)"),
+    };
+    match form {
+        Form::Read => {
+            out.line(cell.registration_line(prefix));
+            out.ok()
+        }
+        Form::Test => {
+            out.line(format!("{prefix}: {test}"));
+            out.ok()
+        }
+        Form::Set(_) => match set_args(form).as_deref() {
+            Some([n]) => match num_in(Some(n), 0..=max) {
+                Some(n) => {
+                    *cell.registration_mode(prefix) = n as u8;
+                    out.ok()
+                }
+                None => out.error(),
+            },
+            _ => out.error(),
+        },
+        Form::Exec => out.error(),
     }
-    if let Some(n) = number_setting(form, out, prefix, 0..=2, 0) {
-        *(if prefix == "+CGREG" {
-            &mut cell.cgreg_mode
-        } else {
-            &mut cell.cereg_mode
-        }) = n as u8;
+}
+
+/// `AT+CESQ` -> `+CESQ: 99,99,255,255,<rsrq>,<rsrp>` (NETG's V1165 capture:
+/// `+CESQ: 99,99,255,255,22,48`; 27.007 section 8.69). RSRP follows the signal (`2 * rssi - 10`,
+/// so the default 29 prints the capture's 48); unknown signal prints 255s.
+pub fn cesq(cell: &CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec => {
+            let (rsrq, rsrp) = match cell.rssi {
+                99 => (255, 255),
+                r => (22, (2 * u32::from(r)).saturating_sub(10).min(97)),
+            };
+            out.line(format!("+CESQ: 99,99,255,255,{rsrq},{rsrp}"));
+            out.ok()
+        }
+        Form::Test => {
+            out.line("+CESQ: (0-63,99),(0-7,99),(0-96,255),(0-49,255),(0-34,255),(0-97,255)");
+            out.ok()
+        }
+        _ => out.error(),
+    }
+}
+
+/// `AT+WAKETIM?` -> `+WAKETIM:<s>` (no blank), `AT+WAKETIM=<s>` -> `OK`: the idle seconds before
+/// sleep (luatos-doc-pool Command_List/Device_control/CSCLK.md's examples: `+WAKETIM:1`).
+pub fn waketim(radio: &mut Radio, form: &Form, out: &mut Out) {
+    match form {
+        Form::Read => {
+            out.line(format!("+WAKETIM:{}", radio.waketim));
+            out.ok()
+        }
+        Form::Test => out.ok(),
+        Form::Set(_) => match set_args(form).as_deref() {
+            Some([n]) => match num_in(Some(n), 1..=3600) {
+                Some(n) => {
+                    radio.waketim = n;
+                    out.ok()
+                }
+                None => out.error(),
+            },
+            _ => out.error(),
+        },
+        Form::Exec => out.error(),
     }
 }
 
@@ -103,58 +411,14 @@ pub fn cgatt(cell: &mut CellState, form: &Form, out: &mut Out) {
     if !registered && matches!(set_args(form).as_deref(), Some([a]) if a.number() == Some(1)) {
         return out.line(cell.cme(30));
     }
+    // Command_List/GPRS/CGATT.md prints the test form as a range.
+    if *form == Form::Test {
+        out.line("+CGATT: (0-1)");
+        return out.ok();
+    }
     if let Some(a) = number_setting(form, out, "+CGATT", 0..=1, u32::from(cell.attached)) {
         cell.attached = a == 1;
         cell.pdp_active = cell.can_activate();
-    }
-}
-
-/// `AT+CSTT[="apn","user","pwd"]` -> `OK` (seed 003 "配置网络": bare `AT+CSTT` answers `OK`).
-pub fn cstt(cell: &mut CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec => out.ok(),
-        Form::Read => {
-            let a = &cell.apn;
-            out.line(format!(
-                "+CSTT: \"{}\",\"{}\",\"{}\"",
-                a.name, a.user, a.password
-            ));
-            out.ok()
-        }
-        Form::Test => out.ok(),
-        Form::Set(_) => match set_args(form).as_deref() {
-            Some(args @ ([_] | [_, _] | [_, _, _])) => {
-                cell.apn.name = args[0].text();
-                cell.apn.user = args.get(1).map(|a| a.text()).unwrap_or_default();
-                cell.apn.password = args.get(2).map(|a| a.text()).unwrap_or_default();
-                out.ok()
-            }
-            _ => out.error(),
-        },
-    }
-}
-
-/// `AT+CIICR` -> `OK` (seed 003 "激活网络"): activates the PDP context.
-pub fn ciicr(cell: &mut CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec if cell.can_activate() => {
-            cell.pdp_active = true;
-            out.ok()
-        }
-        Form::Exec => out.line(cell.cme(30)),
-        Form::Test => out.ok(),
-        _ => out.error(),
-    }
-}
-
-/// `AT+CIFSR` -> the bare IP address and no `OK`, as on the SIM800-style TCP stack these
-/// modules copy (notes section 12).
-pub fn cifsr(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec if cell.pdp_active => out.line(cell.identity.ip.to_string()),
-        Form::Exec => out.error(),
-        Form::Test => out.ok(),
-        _ => out.error(),
     }
 }
 

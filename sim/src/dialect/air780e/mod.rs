@@ -10,64 +10,345 @@
 //! Where the sources disagree, `fixtures/DIVERGENCES.md` records the choice.
 
 mod basic;
+mod bearer;
+
+pub use basic::zone_of;
 mod fs;
 mod mqtt;
 mod ssl;
 
 use crate::at::Command;
-use crate::modem::{CellState, Fault, Identity};
+use crate::modem::{BootLine, CellState, Cip, Fault, Identity, RegStatus, SimState};
 use crate::net::NetEvent;
 
-use super::{Dialect, Out};
+use super::{Dialect, DialectKind, Out};
 
-/// `ATI` (seed 000 section 6.2).
+/// `ATI` of the default model (seed 000 section 6.2).
 pub const FIRMWARE: &str = "AirM2M_780E_V1169_LTE_AT";
 
-pub struct Air780e {
-    cell: CellState,
-    mqtt: mqtt::Mqtt,
-    fs: fs::Fs,
-    ssl: ssl::Ssl,
+/// The settings `AT&W` saves and a power-on restores (V.250 section 6.1.3; the family's manual
+/// names `AT+IPR=<rate>;&W` and `AT+CSDT=<mode>;&W` as the way to keep a setting over power
+/// off: notes section 12, luatos-doc-pool Command_List/Device_control/CSDT.md). Everything
+/// else (MQTT, the bearer, the clock) is RAM and lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Settings {
+    echo: bool,
+    cmee: u8,
+    creg_mode: u8,
+    cgreg_mode: u8,
+    cereg_mode: u8,
+    baud: u32,
+    csclk: u8,
+    csdt: (u8, u8),
 }
 
-impl Air780e {
-    pub fn new(identity: Identity) -> Self {
-        Air780e {
-            cell: CellState::new(identity),
-            mqtt: mqtt::Mqtt::default(),
-            fs: fs::Fs::default(),
-            ssl: ssl::Ssl::default(),
+impl Settings {
+    fn factory() -> Settings {
+        let cell = CellState::new(Identity::default());
+        let radio = basic::Radio::default();
+        Settings {
+            echo: true,
+            cmee: cell.cmee,
+            creg_mode: cell.creg_mode,
+            cgreg_mode: cell.cgreg_mode,
+            cereg_mode: cell.cereg_mode,
+            baud: cell.baud,
+            csclk: radio.csclk,
+            csdt: radio.csdt,
         }
     }
 }
 
+pub struct Air780e {
+    cell: CellState,
+    radio: basic::Radio,
+    bearer: bearer::Bearer,
+    mqtt: mqtt::Mqtt,
+    fs: fs::Fs,
+    ssl: ssl::Ssl,
+    /// The echo setting (`ATE`), mirrored from the framer so `AT&W` can save it.
+    echo: bool,
+    /// What `AT&W` saved.
+    saved: Settings,
+}
+
+impl Air780e {
+    pub fn new(mut identity: Identity) -> Self {
+        identity.profile = super::own_profile(DialectKind::Air780e, identity.profile);
+        Air780e {
+            cell: CellState::new(identity),
+            radio: basic::Radio::default(),
+            bearer: bearer::Bearer::default(),
+            mqtt: mqtt::Mqtt::default(),
+            fs: fs::Fs::default(),
+            ssl: ssl::Ssl::default(),
+            echo: true,
+            saved: Settings::factory(),
+        }
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            echo: self.echo,
+            cmee: self.cell.cmee,
+            creg_mode: self.cell.creg_mode,
+            cgreg_mode: self.cell.cgreg_mode,
+            cereg_mode: self.cell.cereg_mode,
+            baud: self.cell.baud,
+            csclk: self.radio.csclk,
+            csdt: self.radio.csdt,
+        }
+    }
+
+    fn apply(&mut self, s: &Settings, out: &mut Out) {
+        self.echo = s.echo;
+        out.set_echo(s.echo);
+        self.cell.cmee = s.cmee;
+        self.cell.creg_mode = s.creg_mode;
+        self.cell.cgreg_mode = s.cgreg_mode;
+        self.cell.cereg_mode = s.cereg_mode;
+        self.cell.baud = s.baud;
+        self.radio.csclk = s.csclk;
+        self.radio.csdt = s.csdt;
+    }
+
+    /// Power off and on (or a reset): links end without DISCONNECT, RAM is lost, the file
+    /// system (flash) and the `AT&W` profile stay, and the power-on lines follow.
+    fn reboot(&mut self, out: &mut Out) {
+        self.reboot_after(&[], out)
+    }
+
+    /// A reset the module does itself (`AT+RESET`, `AT+CFUN=1,1`): the profile's `down` lines
+    /// first (V1165 detaches, twice).
+    fn restart(&mut self, out: &mut Out) {
+        let down = self.cell.identity.profile.down.clone();
+        self.reboot_after(&down, out)
+    }
+
+    fn reboot_after(&mut self, down: &[BootLine], out: &mut Out) {
+        tracing::info!("module restarts");
+        self.print(down, out);
+        self.mqtt.power_off(out);
+        out.cancel_data();
+        let saved = self.saved.clone();
+        let identity = self.cell.identity.clone();
+        let fs = std::mem::take(&mut self.fs);
+        let mqtt = std::mem::take(&mut self.mqtt);
+        *self = Air780e::new(identity);
+        self.fs = fs;
+        self.mqtt = mqtt;
+        self.saved = saved.clone();
+        self.apply(&saved, out);
+        self.boot(out);
+    }
+
+    /// Prints profile lines with the clock filled in.
+    fn print(&self, lines: &[BootLine], out: &mut Out) {
+        let now = self.cell.clock.now();
+        for l in lines {
+            match l.render(&now) {
+                // The mask ROM's banner, newline-less: the logs print its `\n` as two
+                // characters (fixtures/DIVERGENCES.md A32).
+                BootLine::Raw(b) => out.raw(&b),
+                BootLine::Line(l) => out.line(l),
+            }
+        }
+    }
+
+    /// The radio comes up (power-on, `AT+CFUN=1`, a SIM inserted): registered, attached, the
+    /// default bearer active, and the profile's lines.
+    fn radio_on(&mut self, lines: &[BootLine], out: &mut Out) {
+        let mut urcs = Vec::new();
+        self.cell.set_registration(RegStatus::Home, &mut urcs);
+        self.cell.attached = true;
+        self.cell.pdp_active = self.cell.can_activate();
+        self.print(lines, out);
+        urcs.iter().for_each(|u| out.line(u));
+    }
+
+    /// The radio goes down (`AT+CFUN=0|4`, the SIM pulled): registration, attach and the
+    /// default bearer go, and with them the link (no `CLOSED`: seed 001 PDN flow). `detach`
+    /// prints `+CGEV: ME DETACH` (the issue's `AT+CFUN=0` sequence).
+    fn radio_off(&mut self, detach: bool, out: &mut Out) {
+        let mut urcs = Vec::new();
+        self.cell
+            .set_registration(RegStatus::NotRegistered, &mut urcs);
+        self.cell.attached = false;
+        self.cell.pdp_active = false;
+        if self.cell.cip != Cip::Initial {
+            self.cell.cip = Cip::PdpDeact;
+        }
+        urcs.iter().for_each(|u| out.line(u));
+        if detach {
+            out.line("+CGEV: ME DETACH");
+        }
+        self.mqtt.network_lost(out);
+    }
+
+    /// `AT+CFUN=<0|1|4>[,<rst>]` (luatos-doc-pool Command_List/Device_control/CFUN.md):
+    /// 0 and 4 answer `OK` then `+CGEV: ME DETACH`, and registration, attach and the context go
+    /// with their links; 1 brings the radio back with the power-on lines from `^MODE` on;
+    /// `AT+CFUN=1,1` restarts the module ("被用来主动重启模块"). Read `+CFUN: <n>`, test
+    /// `+CFUN: (0,1,4),(0,1)`.
+    fn cfun(&mut self, form: &crate::at::Form, out: &mut Out) {
+        use crate::at::Form;
+        match form {
+            Form::Read => {
+                out.line(format!("+CFUN: {}", self.radio.cfun));
+                out.ok()
+            }
+            Form::Test => {
+                out.line("+CFUN: (0,1,4),(0,1)");
+                out.ok()
+            }
+            Form::Set(_) => {
+                let args = set_args(form);
+                let (fun, rst) = match args.as_deref() {
+                    Some([f]) => (num_in(Some(f), 0..=4), Some(0)),
+                    Some([f, r]) => (num_in(Some(f), 0..=4), num_in(Some(r), 0..=1)),
+                    _ => (None, None),
+                };
+                let (Some(fun @ (0 | 1 | 4)), Some(rst)) = (fun, rst) else {
+                    return out.error();
+                };
+                out.ok();
+                if rst == 1 {
+                    return self.restart(out);
+                }
+                let was = self.radio.cfun;
+                self.radio.cfun = fun as u8;
+                match (was, fun) {
+                    (1, 0 | 4) if self.cell.attached => self.radio_off(true, out),
+                    (0 | 4, 1) if self.cell.sim == SimState::Ready => {
+                        let lines = self.cell.identity.profile.radio_on.clone();
+                        self.radio_on(&lines, out)
+                    }
+                    _ => {}
+                }
+            }
+            Form::Exec => out.error(),
+        }
+    }
+
+    /// `AT&W` saves the settings, `ATZ` restores the saved ones, `AT&F` the factory ones
+    /// (V.250 sections 6.1.1-6.1.3; the manual's `;&W` notes, see [`Settings`]).
+    fn profile_cmd(&mut self, name: &str, form: &crate::at::Form, out: &mut Out) {
+        use crate::at::Form;
+        if !matches!(form, Form::Exec) && *form != Form::Set(b"0".to_vec()) {
+            return out.error();
+        }
+        match name {
+            "&W" => self.saved = self.settings(),
+            "Z" => {
+                let s = self.saved.clone();
+                self.apply(&s, out)
+            }
+            _ => self.apply(&Settings::factory(), out),
+        }
+        out.ok()
+    }
+}
+
 impl Dialect for Air780e {
+    /// The power-on lines of the model profile (`fixtures/profiles/air780e.tsv`: `RDY`,
+    /// `^MODE: 17,17`, `+E_UTRAN Service`, `+CGEV: ME PDN ACT 1,0`, `+NITZ: <time>` for the
+    /// default Air780E V1169, seed 000 section 6.3).
+    fn boot(&mut self, out: &mut Out) {
+        let lines = self.cell.identity.profile.boot.clone();
+        // It registers anew: the registration URCs the saved profile asks for follow.
+        self.cell.reg = RegStatus::NotRegistered;
+        if self.cell.sim == SimState::Ready {
+            self.radio_on(&lines, out);
+        } else {
+            self.print(&lines[..lines.len().min(1)], out);
+        }
+    }
+
     fn on_command(&mut self, cmd: Command, out: &mut Out) {
         let Command { name, form } = cmd;
         let cell = &mut self.cell;
         let mqtt = &mut self.mqtt;
         match name.as_str() {
             "" => basic::at(&form, out),
-            "E" => basic::echo(&form, out),
-            "I" => basic::ati(&form, out),
-            "+CGMR" => basic::cgmr(&form, out),
+            "E" => {
+                basic::echo(&form, out);
+                if let Some(on) = out.echo_change() {
+                    self.echo = on;
+                }
+            }
+            "I" => basic::ati(cell, &form, out),
+            "&W" | "Z" | "&F" => self.profile_cmd(&name, &form, out),
+            "+CGMR" => basic::cgmr(cell, &form, out),
+            "+CGMI" => basic::cgmi(cell, &form, out),
+            "+CGMM" => basic::cgmm(cell, &form, out),
             "+CGSN" => basic::cgsn(cell, &form, out),
+            "+CIMI" => basic::cimi(cell, &form, out),
+            "+ICCID" => basic::iccid(cell, true, &form, out),
+            "+CCID" => basic::iccid(cell, false, &form, out),
+            "+CCLK" => basic::cclk(cell, &form, out),
+            "+CBC" => basic::cbc(&mut self.radio, &form, out),
+            "+CSCLK" => basic::csclk(&mut self.radio, &form, out),
+            "+CSDT" => basic::csdt(&mut self.radio, &form, out),
+            "+CFUN" => self.cfun(&form, out),
+            // luatos-doc-pool public/780EP_AT_TCP应用指南.md FAQ 6 and the family's logs
+            // (fixtures/profiles/air780e.tsv, V1161 and V1010 rows): `AT+RESET`, `OK`, then
+            // the power-on lines.
+            "+RESET" => match form {
+                crate::at::Form::Exec => {
+                    out.ok();
+                    self.restart(out)
+                }
+                crate::at::Form::Test => out.ok(),
+                _ => out.error(),
+            },
             "+CPIN" => basic::cpin(cell, &form, out),
             "+CSQ" => basic::csq(cell, &form, out),
+            "+CREG" => basic::creg(cell, "+CREG", &form, out),
             "+CGREG" => basic::creg(cell, "+CGREG", &form, out),
             "+CEREG" => basic::creg(cell, "+CEREG", &form, out),
+            "+COPS" => basic::cops(cell, &mut self.radio, &form, out),
             "+CGATT" => basic::cgatt(cell, &form, out),
-            "+CSTT" => basic::cstt(cell, &form, out),
-            "+CIICR" => basic::ciicr(cell, &form, out),
-            "+CIFSR" => basic::cifsr(cell, &form, out),
+            "+CGDCONT" => self.bearer.cgdcont(cell, &form, out),
+            "+CGACT" => {
+                if self.bearer.cgact(cell, &form, out) {
+                    mqtt.network_lost(out);
+                }
+            }
+            "+CGPADDR" => self.bearer.cgpaddr(cell, &form, out),
+            "+CSTT" => self.bearer.cstt(cell, &form, out),
+            "+CIICR" => self.bearer.ciicr(cell, &form, out),
+            "+CIFSR" => self.bearer.cifsr(cell, &form, out),
+            "+CIPSHUT" => self.bearer.cipshut(cell, &form, out),
+            "+CIPSTATUS" => self.bearer.cipstatus(cell, mqtt.tcp_up(), &form, out),
+            "+CIPMUX" => self.bearer.cipmux(cell, &form, out),
+            "+CIPQSEND" | "+CIPSSL" | "+CIPMODE" => self.bearer.switch(&name, &form, out),
+            "+CESQ" => basic::cesq(cell, &form, out),
+            "+WAKETIM" => basic::waketim(&mut self.radio, &form, out),
+            // luatos-doc-pool Command_List/Device_control/RTIME.md (CSCLK.md's third example:
+            // `AT*RTIME=2`, seconds idle in data mode before sleep) and SIMAUTO.md (SIM
+            // auto-switch; the SIM guide: `AT*SIMAUTO=1` -> `OK`). Remembered only.
+            "*RTIME" => {
+                if let Some(n) = number_setting(&form, out, "*RTIME", 0..=3600, self.radio.rtime) {
+                    self.radio.rtime = n;
+                }
+            }
+            "*SIMAUTO" => {
+                if let Some(n) = number_setting(&form, out, "*SIMAUTO", 0..=1, self.radio.simauto) {
+                    self.radio.simauto = n;
+                }
+            }
             "+CPNETAPN" => basic::cpnetapn(cell, &form, out),
             "+CMEE" => basic::cmee(cell, &form, out),
             "+IPR" => basic::ipr(cell, &form, out),
             "+MCONFIG" => mqtt.mconfig(cell, &form, out),
-            "+MIPSTART" => mqtt.mipstart(cell, &form, out),
+            "+MIPSTART" => {
+                let state = self.bearer.state(cell, false);
+                mqtt.mipstart(cell, state, &form, out)
+            }
             "+SSLMIPSTART" => {
+                let state = self.bearer.state(cell, false);
                 let (ssl, fs) = (&self.ssl, &self.fs);
-                mqtt.sslmipstart(cell, &form, out, |host| ssl.tls_options(fs, host))
+                mqtt.sslmipstart(cell, state, &form, out, |host| ssl.tls_options(fs, host))
             }
             "+SSLCFG" => self.ssl.sslcfg(&form, out),
             "+FSCREATE" => self.fs.fscreate(&form, out),
@@ -107,6 +388,12 @@ impl Dialect for Air780e {
     }
 
     fn on_timer(&mut self, id: u64, out: &mut Out) {
+        if id == SIM_DETACH_TIMER {
+            if self.cell.sim == SimState::Absent {
+                out.line("+CGEV: ME DETACH");
+            }
+            return;
+        }
         if id == PDN_BACK_TIMER {
             // The network accepts the context again; the module activates its default bearer
             // by itself (an LTE module has one while attached), so `MIPSTART` works again.
@@ -133,6 +420,9 @@ impl Dialect for Air780e {
             Fault::PdnDeact { back_after } => {
                 out.line("+CGEV: NW PDN DEACT 1");
                 self.mqtt.network_lost(out);
+                if cell.cip != Cip::Initial {
+                    cell.cip = Cip::PdpDeact;
+                }
                 if back_after.is_zero() {
                     cell.pdp_active = cell.can_activate();
                 } else {
@@ -144,33 +434,58 @@ impl Dialect for Air780e {
             // Seed 000 FAQ 3 (drops from weak coverage or a lost registration): the
             // registration URCs the host asked for, and the default bearer goes with the
             // registration, shown as in seed 001's PDN flow (fixtures/DIVERGENCES.md).
-            Fault::Deregister | Fault::SimRemoved => {
-                if *fault == Fault::SimRemoved {
-                    cell.sim = crate::modem::SimState::Absent;
-                }
+            Fault::Deregister => {
                 let had_bearer = cell.pdp_active;
                 let mut urcs = Vec::new();
-                cell.set_registration(crate::modem::RegStatus::NotRegistered, &mut urcs);
+                cell.set_registration(RegStatus::NotRegistered, &mut urcs);
                 urcs.iter().for_each(|u| out.line(u));
                 if had_bearer {
                     out.line("+CGEV: NW PDN DEACT 1");
                 }
                 self.mqtt.network_lost(out);
             }
-            Fault::Register | Fault::SimInserted => {
-                if *fault == Fault::SimInserted {
-                    cell.sim = crate::modem::SimState::Ready;
+            // The SIM guides' hot-plug lines, per firmware (fixtures/profiles/air780e.tsv:
+            // V1165 prints `^MODE: 0,0`, `+NO Service`, `+CGEV: NW PDN DEACT 1`,
+            // `+CGEV: ME DETACH`, `+CPIN: SIM REMOVED 0`; the 780EP V1007 only the last), then
+            // the registration URCs the host asked for. Registration, attach and the bearer go.
+            Fault::SimRemoved => {
+                if cell.sim == SimState::Absent {
+                    return;
                 }
-                if cell.sim != crate::modem::SimState::Ready {
-                    tracing::info!("no SIM: the module cannot register");
+                cell.sim = SimState::Absent;
+                let lines = cell.identity.profile.sim_out.clone();
+                self.print(&lines, out);
+                self.radio_off(false, out);
+                // SIMG's capture prints `+CGEV: ME DETACH` again about 10 s later.
+                if lines.contains(&BootLine::Line("+CGEV: ME DETACH".into())) {
+                    out.timer(SIM_DETACH_TIMER, std::time::Duration::from_secs(10));
+                }
+            }
+            // Put back: the profile's lines (V1165: the radio lines and `+CPIN: READY 0`).
+            Fault::SimInserted => {
+                if cell.sim == SimState::Ready {
+                    return;
+                }
+                cell.sim = SimState::Ready;
+                if self.radio.cfun == 1 {
+                    let lines = self.cell.identity.profile.sim_in.clone();
+                    self.radio_on(&lines, out);
+                } else {
+                    out.line("+CPIN: READY 0");
+                }
+            }
+            Fault::Register => {
+                if cell.sim != SimState::Ready || self.radio.cfun != 1 {
+                    tracing::info!("no SIM or radio off: the module cannot register");
                     return;
                 }
                 let mut urcs = Vec::new();
-                cell.set_registration(crate::modem::RegStatus::Home, &mut urcs);
+                cell.set_registration(RegStatus::Home, &mut urcs);
                 urcs.iter().for_each(|u| out.line(u));
                 cell.pdp_active = cell.can_activate();
             }
             Fault::Signal(n) => cell.rssi = *n,
+            Fault::PowerCycle | Fault::WatchdogReset => self.reboot(out),
             // These enter below the dialect (the socket, the broker, the UART); the module
             // sees their consequences as network events, or never.
             Fault::Closed
@@ -187,6 +502,8 @@ impl Dialect for Air780e {
 
 /// The timer that ends a `pdn-deact SECS` (the file system's timers count up from 1).
 const PDN_BACK_TIMER: u64 = u64::MAX;
+/// The timer of the second `+CGEV: ME DETACH` after a SIM removal.
+const SIM_DETACH_TIMER: u64 = u64::MAX - 1;
 
 use super::params::{num_in, number_setting, set_args};
 

@@ -92,6 +92,9 @@ pub struct Mqtt {
     hex_mode: bool,
     /// An `AT+MPUBEX` waiting for its payload.
     pending_pubex: Option<(String, QoS, bool)>,
+    /// The bearer state a failing connect prints before `CONNECT FAIL` (MIPSTART.md:
+    /// `STATE:<state>`), taken when `AT+MIPSTART` was sent.
+    fail_state: &'static str,
 }
 
 impl Mqtt {
@@ -171,8 +174,16 @@ impl Mqtt {
     /// `AT+MIPSTART=<host>,<port>` -> `OK`, then `CONNECT OK` | `CONNECT FAIL` |
     /// `ALREADY CONNECT`. Seed 000 section 6.2 and 8.1 note 1; notes section 2 for
     /// `ALREADY CONNECT` after `OK` and the test form.
-    pub fn mipstart(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
-        self.start(cell, form, out, "+MIPSTART", None::<fn(&str) -> TlsOptions>)
+    /// `state` is the bearer's, printed before a `CONNECT FAIL`.
+    pub fn mipstart(&mut self, cell: &CellState, state: &'static str, form: &Form, out: &mut Out) {
+        self.start(
+            cell,
+            state,
+            form,
+            out,
+            "+MIPSTART",
+            None::<fn(&str) -> TlsOptions>,
+        )
     }
 
     /// `AT+SSLMIPSTART=<host>,<port>`: as `AT+MIPSTART`, with a TLS handshake after the TCP
@@ -183,16 +194,18 @@ impl Mqtt {
     pub fn sslmipstart(
         &mut self,
         cell: &CellState,
+        state: &'static str,
         form: &Form,
         out: &mut Out,
         tls: impl FnOnce(&str) -> TlsOptions,
     ) {
-        self.start(cell, form, out, "+SSLMIPSTART", Some(tls))
+        self.start(cell, state, form, out, "+SSLMIPSTART", Some(tls))
     }
 
     fn start(
         &mut self,
         cell: &CellState,
+        state: &'static str,
         form: &Form,
         out: &mut Out,
         name: &str,
@@ -221,9 +234,10 @@ impl Mqtt {
         if matches!(self.tcp, Tcp::Up(_) | Tcp::Connecting(_)) {
             return out.line("ALREADY CONNECT");
         }
+        self.fail_state = state;
         if !cell.data_ready() {
             self.tcp = Tcp::Idle;
-            return out.line("CONNECT FAIL");
+            return self.connect_fail(out);
         }
         self.next_link += 1;
         let link = self.next_link;
@@ -302,6 +316,11 @@ impl Mqtt {
     /// `AT+MSUB=<topic>,<qos>` -> `OK`, then `SUBACK` (seed 000 section 6.2; one topic per
     /// command, notes section 4).
     pub fn msub(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
+        // luatos-doc-pool Command_List/MQTT/MSUB.md.
+        if *form == Form::Test {
+            out.line("+MSUB:<topic>,(0-2)");
+            return out.ok();
+        }
         let Some(args) = set_args(form) else {
             return out.error();
         };
@@ -323,6 +342,11 @@ impl Mqtt {
 
     /// `AT+MUNSUB=<topic>` -> `OK`, then `UNSUBACK` (notes section 4).
     pub fn munsub(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
+        // luatos-doc-pool Command_List/MQTT/MUNSUB.md.
+        if *form == Form::Test {
+            out.line("+MUNSUB:<topic>");
+            return out.ok();
+        }
         let Some(args) = set_args(form) else {
             return out.error();
         };
@@ -472,6 +496,11 @@ impl Mqtt {
     /// `AT+MQTTMSGSET=<0|1>`: 0 prints each message at once, 1 caches it and prints its slot
     /// (seed 001 receive flow, seed 000 FAQ 14). Read form with a space (notes section 7).
     pub fn mqttmsgset(&mut self, form: &Form, out: &mut Out) {
+        // The test form has no space (luatos-doc-pool Command_List/MQTT/MQTTMSGSET.md).
+        if *form == Form::Test {
+            out.line("+MQTTMSGSET:(0,1)");
+            return out.ok();
+        }
         if let Some(n) = number_setting(form, out, "+MQTTMSGSET", 0..=1, self.cache_mode.into()) {
             self.cache_mode = n == 1;
         }
@@ -501,6 +530,8 @@ impl Mqtt {
                 }
                 out.ok()
             }
+            // luatos-doc-pool Command_List/MQTT/MQTTMSGGET.md.
+            Form::Test => out.ok(),
             _ => out.error(),
         }
     }
@@ -535,6 +566,11 @@ impl Mqtt {
     /// the broker publishes the will after `MDISCONNECT` or `MIPCLOSE`, so the module ends the
     /// link without an MQTT DISCONNECT (fixtures/DIVERGENCES.md).
     pub fn mdisconnect(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
+        // No manual page shows a test form; V.250 section 5.7.1: an action command's test
+        // form answers `OK`.
+        if *form == Form::Test {
+            return out.ok();
+        }
         if *form != Form::Exec {
             return out.error();
         }
@@ -551,6 +587,9 @@ impl Mqtt {
     /// `AT+MIPCLOSE` -> `OK`; `+CME ERROR: 767` after the peer closed the link (seed 001
     /// passive-close flow); `OK` after the network dropped the PDP context (seed 001 PDN flow).
     pub fn mipclose(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
+        if *form == Form::Test {
+            return out.ok();
+        }
         if *form != Form::Exec {
             return out.error();
         }
@@ -566,6 +605,33 @@ impl Mqtt {
                 out.net(NetRequest::Close { link });
             }
         }
+    }
+
+    /// A failed connect: `STATE: <state>` then `CONNECT FAIL` (luatos-doc-pool
+    /// Command_List/MQTT/MIPSTART.md, single link; public/780EP_AT_TCP应用指南.md section 3 logs
+    /// `STATE: IP STATUS` / `CONNECT FAIL` for the TCP/IP stack's connect).
+    fn connect_fail(&self, out: &mut Out) {
+        out.line(format!("STATE: {}", self.fail_state));
+        out.line("CONNECT FAIL");
+    }
+
+    /// TCP is up (the TCP/IP stack's `AT+CIPSTATUS` then reads `CONNECT OK`).
+    pub fn tcp_up(&self) -> bool {
+        matches!(self.tcp, Tcp::Up(_))
+    }
+
+    /// Power is gone: the socket ends without an MQTT DISCONNECT (so the broker publishes the
+    /// will) and every setting of the MQTT commands is lost, as RAM is. Link ids keep counting,
+    /// so a late event of the old link is recognised and ignored.
+    pub fn power_off(&mut self, out: &mut Out) {
+        if let Some(link) = self.link() {
+            out.net(NetRequest::Close { link });
+        }
+        let next_link = self.next_link;
+        *self = Mqtt {
+            next_link,
+            ..Mqtt::default()
+        };
     }
 
     /// The bearer under the link went away: the socket is gone, but the module did not see the
@@ -591,7 +657,7 @@ impl Mqtt {
             NetEventKind::ConnectFailed(reason) => {
                 tracing::info!(%reason, "CONNECT FAIL");
                 self.drop_link(Tcp::Idle);
-                out.line("CONNECT FAIL");
+                self.connect_fail(out);
             }
             NetEventKind::ConnAck(ConnectReturnCode::Success)
                 if self.session == Session::Connecting =>

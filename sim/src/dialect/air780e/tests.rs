@@ -85,7 +85,11 @@ fn basic_answers_match_seed_000_section_6_2() {
     assert_eq!(r.send("ATI"), "\r\nAirM2M_780E_V1169_LTE_AT\r\n\r\nOK\r\n");
     assert_eq!(r.send("AT+CGREG?"), "\r\n+CGREG: 0,1\r\n\r\nOK\r\n");
     assert_eq!(r.send("AT+CGATT?"), "\r\n+CGATT: 1\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CSQ"), "\r\n+CSQ: 29,99\r\n\r\nOK\r\n");
+    // The family's <ber> is 0 (Network_service/CSQ.md); seed 003's 29,99 is an Air724UG's.
+    assert_eq!(r.send("AT+CSQ"), "\r\n+CSQ: 29,0\r\n\r\nOK\r\n");
+    // Seed 003 "检查网络": CSTT, CIICR, then CIFSR prints the address alone.
+    assert_eq!(r.send("AT+CSTT"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CIICR"), "\r\nOK\r\n");
     assert_eq!(r.send("AT+CIFSR"), "\r\n10.104.48.68\r\n");
     assert_eq!(r.send("AT+BOGUS"), "\r\nERROR\r\n");
 }
@@ -345,13 +349,16 @@ fn settings_have_read_test_and_set_forms() {
     assert_eq!(r.send("AT+CMEE?"), "\r\n+CMEE: 1\r\n\r\nOK\r\n");
     assert_eq!(r.send("AT+CMEE=?"), "\r\n+CMEE: (0-2)\r\n\r\nOK\r\n");
     assert_eq!(r.send("AT+CEREG=2"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CEREG?"), "\r\n+CEREG: 2,1\r\n\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+CEREG?"),
+        "\r\n+CEREG: 2,1,\"1863\",\"0183db22\",7\r\n\r\nOK\r\n"
+    );
     assert_eq!(
         r.send("AT+CGREG?"),
         "\r\n+CGREG: 0,1\r\n\r\nOK\r\n",
         "CGREG has its own mode"
     );
-    assert_eq!(r.send("AT+CGATT=?"), "\r\n+CGATT: (0,1)\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CGATT=?"), "\r\n+CGATT: (0-1)\r\n\r\nOK\r\n");
     assert_eq!(r.send("AT+MQTTMSGSET?"), "\r\n+MQTTMSGSET: 0\r\n\r\nOK\r\n");
     assert_eq!(r.send("AT+MQTTMODE=1"), "\r\nOK\r\n");
     assert_eq!(r.send("AT+MQTTMODE?"), "\r\n+MQTTMODE: 1\r\n\r\nOK\r\n");
@@ -366,7 +373,7 @@ fn settings_have_read_test_and_set_forms() {
     assert_eq!(r.send("AT+CGATT?"), "\r\n+CGATT: 0\r\n\r\nOK\r\n");
     assert_eq!(
         r.send("AT+MIPSTART=\"h\",1883"),
-        "\r\nOK\r\n\r\nCONNECT FAIL\r\n"
+        "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n"
     );
 }
 
@@ -619,7 +626,7 @@ fn sslmipstart_carries_the_files_and_the_level() {
         r.event(NetEventKind::ConnectFailed(
             "TLS handshake: bad cert".into()
         )),
-        "\r\nCONNECT FAIL\r\n"
+        "\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n"
     );
     // Plain MIPSTART stays plain.
     r.send("AT+MIPSTART=\"airtest.openluat.com\",1883");
@@ -662,12 +669,14 @@ fn pdn_deact_with_a_delay_fails_connects_until_the_context_is_back() {
     assert_eq!(r.send("AT+MIPCLOSE"), "\r\nOK\r\n");
     assert_eq!(
         r.send("AT+MIPSTART=\"airtest.openluat.com\",\"1883\""),
-        "\r\nOK\r\n\r\nCONNECT FAIL\r\n"
+        "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n"
     );
     assert_eq!(r.send("AT+CIFSR"), "\r\nERROR\r\n");
+    assert_eq!(r.send("AT+CSTT"), "\r\nOK\r\n");
     assert_eq!(r.send("AT+CIICR"), "\r\n+CME ERROR: 30\r\n");
     let fx = r.engine.timer(id);
     assert_eq!(r.take(fx), "");
+    assert_eq!(r.send("AT+CIICR"), "\r\nOK\r\n");
     assert_eq!(r.send("AT+CIFSR"), "\r\n10.104.48.68\r\n");
     r.connected();
 }
@@ -688,13 +697,16 @@ fn deregister_and_register_with_and_without_urcs() {
     assert_eq!(r.send("AT+MIPCLOSE"), "\r\nOK\r\n");
     assert_eq!(
         r.send("AT+MIPSTART=\"airtest.openluat.com\",\"1883\""),
-        "\r\nOK\r\n\r\nCONNECT FAIL\r\n"
+        "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n"
     );
     // With URC modes on.
     assert_eq!(r.send("AT+CGREG=1"), "\r\nOK\r\n");
     assert_eq!(r.send("AT+CEREG=2"), "\r\nOK\r\n");
     let fx = r.engine.fault(&Fault::Register);
-    assert_eq!(r.take(fx), "\r\n+CGREG: 1\r\n\r\n+CEREG: 1\r\n");
+    assert_eq!(
+        r.take(fx),
+        "\r\n+CGREG: 1\r\n\r\n+CEREG: 1,\"1863\",\"0183db22\",7\r\n"
+    );
     assert_eq!(r.send("AT+CGATT?"), "\r\n+CGATT: 1\r\n\r\nOK\r\n");
     r.connected();
     let fx = r.engine.fault(&Fault::Deregister);
@@ -712,18 +724,464 @@ fn sim_removed_and_inserted_and_signal() {
     use crate::modem::Fault;
     let mut r = Rig::new();
     assert_eq!(r.send("AT+CEREG=1"), "\r\nOK\r\n");
+    // The SIM guide's hot removal (luatos-doc-pool public/20240906_any_sim.md), with the
+    // registration URC the host asked for.
     let fx = r.engine.fault(&Fault::SimRemoved);
-    assert_eq!(r.take(fx), "\r\n+CEREG: 0\r\n\r\n+CGEV: NW PDN DEACT 1\r\n");
+    assert_eq!(
+        r.take(fx),
+        "\r\n^MODE: 0,0\r\n\r\n+NO Service\r\n\r\n+CGEV: NW PDN DEACT 1\r\n\r\n+CGEV: ME DETACH\r\n\r\n+CPIN: SIM REMOVED 0\r\n\r\n+CEREG: 0\r\n"
+    );
     assert_eq!(r.send("AT+CPIN?"), "\r\n+CME ERROR: 10\r\n");
+    // The capture's second detach, 10 s on.
+    let (id, after) = *r.timers.last().expect("the second detach's timer");
+    assert_eq!(after, std::time::Duration::from_secs(10));
+    let fx = r.engine.timer(id);
+    assert_eq!(r.take(fx), "\r\n+CGEV: ME DETACH\r\n");
     let fx = r.engine.fault(&Fault::Register);
     assert_eq!(r.take(fx), "", "no registration without a SIM");
     let fx = r.engine.fault(&Fault::SimInserted);
-    assert_eq!(r.take(fx), "\r\n+CEREG: 1\r\n");
+    let got = r.take(fx);
+    let nitz = got.find("+NITZ: ").expect("a +NITZ line");
+    assert_eq!(
+        got[..nitz].to_string() + &got[nitz + 30..],
+        "\r\n^MODE: 17,17\r\n\r\n+E_UTRAN Service\r\n\r\n+CGEV: ME PDN ACT 1,0\r\n\r\n\r\n\r\n+CPIN: READY 0\r\n\r\n+CEREG: 1\r\n",
+        "{got}"
+    );
     assert_eq!(r.send("AT+CPIN?"), "\r\n+CPIN: READY\r\n\r\nOK\r\n");
     r.connected();
     let fx = r.engine.fault(&Fault::Signal(5));
     assert_eq!(r.take(fx), "");
-    assert_eq!(r.send("AT+CSQ"), "\r\n+CSQ: 5,99\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CSQ"), "\r\n+CSQ: 5,0\r\n\r\nOK\r\n");
+}
+
+// --- issue 11: identity, registration, bearer, radio, reset, profiles ---
+
+/// A rig whose clock reads 2024/08/23,06:52:50 and whose model is `model` at `fw`.
+fn rig_with(model: &str, fw: Option<&str>) -> Rig {
+    let identity = Identity {
+        profile: crate::modem::Profile::lookup(
+            crate::dialect::DialectKind::Air780e,
+            Some(model),
+            fw,
+        )
+        .unwrap(),
+        time: Some(1_724_395_970),
+        ..Identity::default()
+    };
+    Rig {
+        engine: Engine::new(Box::new(Air780e::new(identity)), false),
+        uart: vec![],
+        net: vec![],
+        timers: vec![],
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn identity_answers_as_the_manual_pages_print_them() {
+    let mut r = rig_with("air780ep", Some("V1007"));
+    // luatos-doc-pool Command_List/Base/: ATI.md, CGMR.md, CGMM.md, CGMI.md, CIMI.md, ICCID.md.
+    assert_eq!(r.send("ATI"), "\r\nAirM2M_780EP_V1007_LTE_AT\r\n\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+CGMR"),
+        "\r\n+CGMR: \"AirM2M_780EP_V1007_LTE_AT\"\r\n\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+CGMM"), "\r\n+CGMM: \"Air780EP\"\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CGMI"), "\r\n+CGMI: \"AirM2M\"\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CIMI"), "\r\n460046616008063\r\n\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+ICCID"),
+        "\r\n+ICCID: 89860117831003134201\r\n\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+CCID"), "\r\n89860117831003134201\r\n\r\nOK\r\n");
+    // The 780EP's <ber> is 0 (Network_service/CSQ.md: +CSQ: 15,0).
+    assert_eq!(r.send("AT+CSQ"), "\r\n+CSQ: 29,0\r\n\r\nOK\r\n");
+    // Configuration/CCLK.md: +CCLK: "18/08/01,12:12:58+00"; the clock runs.
+    assert_eq!(
+        r.send("AT+CCLK?"),
+        "\r\n+CCLK: \"24/08/23,06:52:50+00\"\r\n\r\nOK\r\n"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(70)).await;
+    assert_eq!(
+        r.send("AT+CCLK?"),
+        "\r\n+CCLK: \"24/08/23,06:54:00+00\"\r\n\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+CCLK=\"18/08/07,13:28:29+32\""), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+CCLK?"),
+        "\r\n+CCLK: \"18/08/07,13:28:29+32\"\r\n\r\nOK\r\n",
+        "the page reads back the zone it set"
+    );
+    assert_eq!(r.send("AT*RTIME=2"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT*SIMAUTO=1"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT*SIMAUTO?"), "\r\n*SIMAUTO: 1\r\n\r\nOK\r\n");
+    // Device_control/CBC.md, CSCLK.md, CSDT.md.
+    assert_eq!(r.send("AT+CBC"), "\r\n+CBC: 3800\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CBC=3400,3300"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CBC?"), "\r\n+CBC: 3400,3300\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CSCLK=2"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CSCLK?"), "\r\n+CSCLK: 2\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CSCLK=?"), "\r\n+CSCLK: (0-3)\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CSDT=1"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CSDT?"), "\r\n+CSDT: 1,1\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CSDT=?"), "\r\n+CSDT: (0,1)\r\n\r\nOK\r\n");
+}
+
+#[test]
+fn registration_with_the_cell_and_the_operator() {
+    let mut r = Rig::new();
+    // Network_service/CREG.md: +CREG: 0,1; n = 2 adds "1863","0183db22",7.
+    assert_eq!(r.send("AT+CREG?"), "\r\n+CREG: 0,1\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CREG=2"), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+CREG?"),
+        "\r\n+CREG: 2,1,\"1863\",\"0183db22\",7\r\n\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+CREG=?"), "\r\n+CREG: (0,1,2,3)\r\n\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+CEREG=?"),
+        "\r\n+CEREG: (0,1,2,3,4,5)\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        r.send("AT+CESQ"),
+        "\r\n+CESQ: 99,99,255,255,22,48\r\n\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+CGREG=2"), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+CGREG?"),
+        "\r\n+CGREG: 2,1,\"1863\",\"0183db22\",7\r\n\r\nOK\r\n"
+    );
+    let fx = r.engine.fault(&Fault::Deregister);
+    assert_eq!(
+        r.take(fx),
+        "\r\n+CREG: 0\r\n\r\n+CGREG: 0\r\n\r\n+CGEV: NW PDN DEACT 1\r\n"
+    );
+    assert_eq!(r.send("AT+CREG?"), "\r\n+CREG: 2,0\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+COPS?"), "\r\n+COPS: 0\r\n\r\nOK\r\n");
+    let fx = r.engine.fault(&Fault::Register);
+    assert_eq!(
+        r.take(fx),
+        "\r\n+CREG: 1,\"1863\",\"0183db22\",7\r\n\r\n+CGREG: 1,\"1863\",\"0183db22\",7\r\n"
+    );
+    // Network_service/COPS.md: +COPS: 0,2,"46001",7, then the format set by AT+COPS=3,<f>.
+    assert_eq!(
+        r.send("AT+COPS?"),
+        "\r\n+COPS: 0,2,\"46000\",7\r\n\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+COPS=3,1"), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+COPS?"),
+        "\r\n+COPS: 0,1,\"CMCC\",7\r\n\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+COPS=3,0"), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+COPS?"),
+        "\r\n+COPS: 0,0,\"CHINA MOBILE\",7\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        r.send("AT+COPS=?"),
+        "\r\n+COPS: (2,\"CHINA MOBILE\",\"CMCC\",\"46000\",7),,(0,1,2,3,4),(0,1,2)\r\n\r\nOK\r\n"
+    );
+}
+
+#[test]
+fn the_pdp_context_as_cgdcont_cgact_and_cgpaddr_show_it() {
+    let mut r = Rig::new();
+    // GPRS/CGDCONT.md: +CGDCONT: 1,"IP","xz01.njm2mapn","10.173.90.29",0,0.
+    assert_eq!(
+        r.send("AT+CGDCONT?"),
+        "\r\n+CGDCONT: 1,\"IP\",\"CMIOT\",\"10.104.48.68\",0,0\r\n\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+CGDCONT=2,\"IP\",\"cmnet\""), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+CGDCONT?"),
+        "\r\n+CGDCONT: 1,\"IP\",\"CMIOT\",\"10.104.48.68\",0,0\r\n\r\n+CGDCONT: 2,\"IP\",\"cmnet\",\"0.0.0.0\",0,0\r\n\r\nOK\r\n"
+    );
+    let test = r.send("AT+CGDCONT=?");
+    assert!(
+        test.starts_with(
+            "\r\n+CGDCONT: (1-15),\"IP\",,,,,(0),(0,2),(0),(0),(0,1),(0),(0,1),(0)\r\n"
+        ) && test.matches("+CGDCONT: ").count() == 4
+            && test.ends_with("\r\nOK\r\n"),
+        "{test}"
+    );
+    // GPRS/CGPADDR.md: +CGACT: 1,1 then +CGPADDR: 1,"10.162.229.248".
+    assert_eq!(
+        r.send("AT+CGACT?"),
+        "\r\n+CGACT: 1,1\r\n\r\n+CGACT: 2,0\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        r.send("AT+CGPADDR=1"),
+        "\r\n+CGPADDR: 1,\"10.104.48.68\"\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        r.send("AT+CGPADDR"),
+        "\r\n+CGPADDR: 1,\"10.104.48.68\"\r\n\r\n+CGPADDR: 2\r\n\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+CGPADDR=?"), "\r\n+CGPADDR: (1,2)\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CGACT=?"), "\r\n+CGACT: (0,1)\r\n\r\nOK\r\n");
+    // Deactivating context 1 takes the MQTT link with it.
+    r.connected();
+    assert_eq!(r.send("AT+CGACT=0,1"), "\r\nOK\r\n");
+    assert!(matches!(r.net.last(), Some(NetRequest::Close { .. })));
+    assert_eq!(r.send("AT+CGPADDR=1"), "\r\n+CGPADDR: 1\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CGACT=1,1"), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+CGPADDR=1"),
+        "\r\n+CGPADDR: 1,\"10.104.48.68\"\r\n\r\nOK\r\n"
+    );
+}
+
+#[test]
+fn the_bearer_state_machine_as_the_tcp_guide_logs_it() {
+    let mut r = Rig::new();
+    // TCPIP/使用方法举例.md and public/780EP_AT_TCP应用指南.md section 3.
+    assert_eq!(
+        r.send("AT+CIPSTATUS"),
+        "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n"
+    );
+    assert_eq!(r.send("AT+CIPMUX=0"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CIPMUX?"), "\r\n+CIPMUX: 0\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CIPMUX=?"), "\r\n+CIPMUX: (0,1)\r\n\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+CIICR"),
+        "\r\n+CME ERROR: 3\r\n",
+        "CIICR before CSTT"
+    );
+    assert_eq!(r.send("AT+CSTT"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CSTT"), "\r\n+CME ERROR: 3\r\n", "the same twice");
+    assert_eq!(r.send("AT+CIPSTATUS"), "\r\nOK\r\n\r\nSTATE: IP START\r\n");
+    assert_eq!(r.send("AT+CIPMUX=1"), "\r\n+CME ERROR: 3\r\n");
+    assert_eq!(r.send("AT+CIICR"), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+CIPSTATUS"),
+        "\r\nOK\r\n\r\nSTATE: IP GPRSACT\r\n"
+    );
+    assert_eq!(r.send("AT+CIFSR"), "\r\n10.104.48.68\r\n");
+    assert_eq!(r.send("AT+CIPSTATUS"), "\r\nOK\r\n\r\nSTATE: IP STATUS\r\n");
+    assert_eq!(
+        r.send("AT+CSTT=?"),
+        "\r\n+CSTT: \"APN\",\"USER\",\"PWD\"\r\n\r\nOK\r\n"
+    );
+    // A connect that fails prints the state first (MQTT/MIPSTART.md).
+    assert_eq!(r.send("AT+MIPSTART=\"h\",1883"), "\r\nOK\r\n");
+    assert_eq!(
+        r.event(NetEventKind::ConnectFailed("refused".into())),
+        "\r\nSTATE: IP STATUS\r\n\r\nCONNECT FAIL\r\n"
+    );
+    // The network takes the context: PDP DEACT until CIPSHUT.
+    let fx = r.engine.fault(&Fault::PdnDeact {
+        back_after: std::time::Duration::from_secs(60),
+    });
+    assert_eq!(r.take(fx), "\r\n+CGEV: NW PDN DEACT 1\r\n");
+    assert_eq!(r.send("AT+CIPSTATUS"), "\r\nOK\r\n\r\nSTATE: PDP DEACT\r\n");
+    assert_eq!(r.send("AT+CSTT"), "\r\n+CME ERROR: 3\r\n");
+    assert_eq!(r.send("AT+CIPSHUT"), "\r\nSHUT OK\r\n");
+    assert_eq!(r.send("AT+CIFSR"), "\r\nERROR\r\n");
+    assert_eq!(
+        r.send("AT+CIPSTATUS"),
+        "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n"
+    );
+    assert_eq!(r.send("AT+CSTT=\"cmnet\",\"u\",\"p\""), "\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+CSTT?"),
+        "\r\n+CSTT: \"cmnet\",\"u\",\"p\"\r\n\r\nOK\r\n"
+    );
+    // With the MQTT link up, the single-link state is CONNECT OK.
+    assert_eq!(r.send("AT+CIPSHUT"), "\r\nSHUT OK\r\n");
+    let fx = r.engine.timer(u64::MAX);
+    r.take(fx);
+    r.connected();
+    assert_eq!(
+        r.send("AT+CIPSTATUS"),
+        "\r\nOK\r\n\r\nSTATE: CONNECT OK\r\n"
+    );
+}
+
+#[test]
+fn cfun_takes_the_radio_down_and_brings_it_back() {
+    let mut r = rig_with("air780e", None);
+    r.connected();
+    // Device_control/CFUN.md; the issue's sequence: OK then +CGEV: ME DETACH.
+    assert_eq!(r.send("AT+CFUN=0"), "\r\nOK\r\n\r\n+CGEV: ME DETACH\r\n");
+    assert!(matches!(r.net.last(), Some(NetRequest::Close { .. })));
+    assert_eq!(r.send("AT+CFUN?"), "\r\n+CFUN: 0\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CEREG?"), "\r\n+CEREG: 0,0\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CGATT?"), "\r\n+CGATT: 0\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+MIPSTART=\"airtest.openluat.com\",1883"),
+        "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n"
+    );
+    // Back on: the power-on lines from ^MODE on (seed 000 section 6.3 for V1169).
+    assert_eq!(
+        r.send("AT+CFUN=1"),
+        "\r\nOK\r\n\r\n^MODE: 17,17\r\n\r\n+E_UTRAN Service\r\n\r\n+CGEV: ME PDN ACT 1,0\r\n\r\n+NITZ: 2024/08/23,06:52:50+0,0\r\n"
+    );
+    assert_eq!(r.send("AT+CFUN=1"), "\r\nOK\r\n", "already on: nothing");
+    assert_eq!(
+        r.send("AT+CFUN=?"),
+        "\r\n+CFUN: (0,1,4),(0,1)\r\n\r\nOK\r\n"
+    );
+    r.connected();
+    // Flight mode is the same for the host.
+    assert_eq!(r.send("AT+CFUN=4"), "\r\nOK\r\n\r\n+CGEV: ME DETACH\r\n");
+    let fx = r.engine.fault(&Fault::Register);
+    assert_eq!(r.take(fx), "", "no registration with the radio off");
+}
+
+#[test]
+fn reset_and_power_cycle_boot_again_and_lose_unsaved_settings() {
+    let boot_v1161 = "^boot.rom'v'!\\n\r\nRDY\r\n\r\n^MODE: 17,17\r\n\r\n+E_UTRAN Service\r\n\r\n+CGEV: ME PDN ACT 1\r\n\r\n+NITZ: 2024/08/23,06:52:50+0,0\r\n";
+    let mut r = rig_with("air780e", Some("V1161"));
+    let fx = r.engine.boot();
+    assert_eq!(
+        r.take(fx),
+        boot_v1161,
+        "the IPS99 log's lines, bootloader first"
+    );
+    r.connected();
+    assert_eq!(r.send("ATE0"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CEREG=1"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CMEE=2"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT&W"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CGREG=1"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CSTT"), "\r\nOK\r\n");
+    // AT+RESET: OK first, then the link ends without DISCONNECT, then the boot lines.
+    let n = r.net.len();
+    assert_eq!(
+        r.send("AT+RESET"),
+        format!("\r\nOK\r\n{boot_v1161}\r\n+CEREG: 1\r\n")
+    );
+    assert!(
+        matches!(r.net[n..], [NetRequest::Close { .. }]),
+        "{:?}",
+        &r.net[n..]
+    );
+    assert_eq!(
+        r.send("AT+CEREG?"),
+        "\r\n+CEREG: 1,1\r\n\r\nOK\r\n",
+        "saved"
+    );
+    assert_eq!(
+        r.send("AT+CGREG?"),
+        "\r\n+CGREG: 0,1\r\n\r\nOK\r\n",
+        "not saved"
+    );
+    assert_eq!(r.send("AT+CMEE?"), "\r\n+CMEE: 2\r\n\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+CIPSTATUS"),
+        "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n"
+    );
+    assert_eq!(r.send("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+MCONNECT=1,60"),
+        "\r\n+CME ERROR: operation failed\r\n",
+        "the MCONFIG is gone too"
+    );
+    // ATZ restores the saved profile, AT&F the factory one.
+    assert_eq!(r.send("AT+CEREG=0"), "\r\nOK\r\n");
+    assert_eq!(r.send("ATZ"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CEREG?"), "\r\n+CEREG: 1,1\r\n\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT&F"),
+        "\r\nOK\r\n",
+        "echoed as it came: echo was off"
+    );
+    assert_eq!(
+        r.send("AT+CEREG?"),
+        "AT+CEREG?\r\r\n+CEREG: 0,1\r\n\r\nOK\r\n",
+        "factory: echo on, modes 0"
+    );
+    assert_eq!(
+        r.send("ATZ"),
+        "ATZ\r\r\nOK\r\n",
+        "the saved profile: echo off"
+    );
+    // The fault and AT+CFUN=1,1 do the same.
+    r.connected();
+    let n = r.net.len();
+    let fx = r.engine.fault(&Fault::PowerCycle);
+    assert_eq!(r.take(fx), format!("{boot_v1161}\r\n+CEREG: 1\r\n"));
+    assert!(matches!(r.net[n..], [NetRequest::Close { .. }]));
+    assert_eq!(
+        r.send("AT+CFUN=1,1"),
+        format!("\r\nOK\r\n{boot_v1161}\r\n+CEREG: 1\r\n")
+    );
+    let fx = r.engine.fault(&Fault::WatchdogReset);
+    assert!(r.take(fx).starts_with("^boot.rom"));
+    // V1165 detaches twice before its boot lines, and prints no RDY (the SIM guide's capture).
+    let mut r = rig_with("air780e", Some("V1165"));
+    assert_eq!(
+        r.send("AT+RESET"),
+        "\r\nOK\r\n\r\n+CGEV: ME DETACH\r\n\r\n+CGEV: ME DETACH\r\n\r\n^MODE: 17,17\r\n\r\n+E_UTRAN Service\r\n\r\n+CGEV: ME PDN ACT 1,0\r\n\r\n+NITZ: 2024/08/23,06:52:50+0, \r\n"
+    );
+}
+
+#[test]
+fn the_780ep_v1007_prints_its_own_lines() {
+    // EPSIMG (V1007): hot-plug prints only the +CPIN lines; CGDCONT four fields.
+    let mut r = rig_with("air780ep", None);
+    let fx = r.engine.fault(&Fault::SimRemoved);
+    assert_eq!(r.take(fx), "\r\n+CPIN: SIM REMOVED 0\r\n");
+    let fx = r.engine.fault(&Fault::SimInserted);
+    assert_eq!(r.take(fx), "\r\n+CPIN: READY 0\r\n");
+    assert_eq!(
+        r.send("AT+CGDCONT?"),
+        "\r\n+CGDCONT: 1,\"IP\",\"CMIOT\",\"10.104.48.68\"\r\n\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+CFUN=0"), "\r\nOK\r\n\r\n+CGEV: ME DETACH\r\n");
+    assert_eq!(
+        r.send("AT+CFUN=1"),
+        "\r\nOK\r\n\r\n^MODE: 17,17\r\n\r\n+E_UTRAN Service\r\n\r\n+CGEV: ME PDN ACT 1\r\n\r\n+NITZ: 24/08/23,06:52:50+32, \r\n"
+    );
+    // The TCP/IP stack's switches.
+    assert_eq!(r.send("AT+CIPQSEND=1"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CIPQSEND?"), "\r\n+CIPQSEND: 1\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CIPSSL=1"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CIPMODE=0"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+WAKETIM?"), "\r\n+WAKETIM:1\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+WAKETIM=8"), "\r\nOK\r\n");
+}
+
+#[test]
+fn the_mqtt_test_forms_are_the_manual_pages() {
+    let mut r = Rig::new();
+    // luatos-doc-pool Command_List/MQTT/*.md.
+    for (cmd, answer) in [
+        ("AT+MSUB=?", "\r\n+MSUB:<topic>,(0-2)\r\n\r\nOK\r\n"),
+        ("AT+MUNSUB=?", "\r\n+MUNSUB:<topic>\r\n\r\nOK\r\n"),
+        ("AT+MQTTMSGSET=?", "\r\n+MQTTMSGSET:(0,1)\r\n\r\nOK\r\n"),
+        ("AT+MQTTMSGGET=?", "\r\nOK\r\n"),
+        ("AT+MQTTSTATU=?", "\r\nOK\r\n"),
+        ("AT+MQTTMODE=?", "\r\n+MQTTMODE: (0,1)\r\n\r\nOK\r\n"),
+        ("AT+MCONNECT=?", "\r\n+MCONNECT:(0-1),(1-65535)\r\n\r\nOK\r\n"),
+        ("AT+MPUB=?", "\r\n+MPUB:<topic>,(0-2),(0-1),<message>\r\n\r\nOK\r\n"),
+        ("AT+MDISCONNECT=?", "\r\nOK\r\n"),
+        ("AT+MIPCLOSE=?", "\r\nOK\r\n"),
+        (
+            "AT+MIPSTART=?",
+            "\r\n+MIPSTART:\"(0,255).(0,255).(0,255).(0,255)\",(1-65535)\r\n\r\n+MIPSTART:\"DOMAIN NAME\",(1-65535)\r\n\r\nOK\r\n",
+        ),
+    ] {
+        assert_eq!(r.send(cmd), answer, "{cmd}");
+    }
+}
+
+#[test]
+fn sim_without_a_card_and_cfun() {
+    let mut r = Rig::new();
+    let fx = r.engine.fault(&Fault::SimRemoved);
+    r.take(fx);
+    assert_eq!(r.send("AT+CIMI"), "\r\n+CME ERROR: 10\r\n");
+    assert_eq!(r.send("AT+ICCID"), "\r\n+CME ERROR: 10\r\n");
+    assert_eq!(r.send("AT+CFUN=0"), "\r\nOK\r\n", "already down: no URC");
+    let fx = r.engine.fault(&Fault::SimInserted);
+    assert_eq!(
+        r.take(fx),
+        "\r\n+CPIN: READY 0\r\n",
+        "radio off: only the SIM"
+    );
 }
 
 // --- line ends as drivers send them (issue 10) ---

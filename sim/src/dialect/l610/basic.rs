@@ -12,10 +12,9 @@ use super::{num_in, set_args};
 pub struct Basic {
     /// `AT+GTRAT=<mode>[,<pref1>[,<pref2>]]`.
     gtrat: Vec<u32>,
-    cfun: u32,
-    creg_mode: u8,
+    pub cfun: u32,
     /// `AT+CGDCONT` contexts: cid, PDP type, APN.
-    contexts: Vec<(u32, String, String)>,
+    pub contexts: Vec<(u32, String, String)>,
 }
 
 impl Default for Basic {
@@ -25,7 +24,6 @@ impl Default for Basic {
             // the read form starts from the one the guide recommends.
             gtrat: vec![6, 3, 2],
             cfun: 1,
-            creg_mode: 0,
             contexts: vec![(1, "IP".into(), String::new())],
         }
     }
@@ -64,7 +62,9 @@ impl Basic {
     /// `AT+CFUN=1` -> `OK` (seed 002 section 3.3, "设置工作模式是正常工作模式"); `AT+CFUN?` ->
     /// `+CFUN: <n>` (27.007 section 8.2). 0 and 4 turn the radio off: registration is lost and
     /// `AT+MIPCALL=1` fails until `AT+CFUN=1`.
-    pub fn cfun(&mut self, cell: &mut CellState, form: &Form, out: &mut Out) {
+    /// Returns `true` when the command restarts the module: `AT+CFUN=1,1`, or `AT+CFUN=15`
+    /// (the Fibocom family's reset; fixtures/DIVERGENCES.md L22). `OK` comes first.
+    pub fn cfun(&mut self, cell: &mut CellState, form: &Form, out: &mut Out) -> bool {
         match form {
             Form::Read => {
                 out.line(format!("+CFUN: {}", self.cfun));
@@ -72,8 +72,16 @@ impl Basic {
             }
             Form::Set(_) => match set_args(form).as_deref() {
                 Some([n]) | Some([n, _]) => {
-                    match num_in(Some(n), 0..=4).filter(|n| *n != 2 && *n != 3) {
-                        Some(n) => {
+                    let rst = match set_args(form).as_deref() {
+                        Some([_, r]) => num_in(Some(r), 0..=1),
+                        _ => Some(0),
+                    };
+                    match (num_in(Some(n), 0..=15), rst) {
+                        (Some(15), Some(0)) | (Some(1), Some(1)) => {
+                            out.ok();
+                            return true;
+                        }
+                        (Some(n @ (0 | 1 | 4)), Some(_)) => {
                             self.cfun = n;
                             let on = n == 1;
                             cell.reg = if on {
@@ -84,17 +92,18 @@ impl Basic {
                             cell.attached = on;
                             out.ok()
                         }
-                        None => out.error(),
+                        _ => out.error(),
                     }
                 }
                 _ => out.error(),
             },
             Form::Test => {
-                out.line("+CFUN: (0,1,4)");
+                out.line("+CFUN: (0,1,4,15),(0,1)");
                 out.ok()
             }
             Form::Exec => out.error(),
         }
+        false
     }
 
     /// `AT+CGDCONT=1,"IP","cmnet"` -> `OK` (seed 002 sections 3.2 and 3.3: "建议先设置 APN"). The
@@ -142,14 +151,9 @@ impl Basic {
     /// `AT+CREG?`, `AT+CGREG?`, `AT+CEREG?` -> `+CREG: 0,1` etc. (seed 002 section 3.3: "1 或 5
     /// 可用"); `=<n>` sets the URC mode (27.007 sections 7.2, 10.1.20, 10.1.22).
     pub fn creg(&mut self, cell: &mut CellState, prefix: &str, form: &Form, out: &mut Out) {
-        let mode = match prefix {
-            "+CREG" => &mut self.creg_mode,
-            "+CGREG" => &mut cell.cgreg_mode,
-            _ => &mut cell.cereg_mode,
-        };
         match form {
             Form::Read => {
-                out.line(format!("{prefix}: {},{}", mode, cell.reg as u8));
+                out.line(cell.registration_line(prefix));
                 out.ok()
             }
             Form::Test => {
@@ -159,7 +163,7 @@ impl Basic {
             Form::Set(_) => match set_args(form).as_deref() {
                 Some([n]) => match num_in(Some(n), 0..=2) {
                     Some(n) => {
-                        *mode = n as u8;
+                        *cell.registration_mode(prefix) = n as u8;
                         out.ok()
                     }
                     None => out.error(),
@@ -276,5 +280,167 @@ pub fn cmee(cell: &mut CellState, form: &Form, out: &mut Out) {
             _ => out.error(),
         },
         Form::Exec => out.error(),
+    }
+}
+
+/// `ATI` -> manufacturer, model and revision, one per line (the model profile,
+/// `fixtures/profiles/l610.tsv`; the form is the Fibocom family's, fixtures/DIVERGENCES.md L21).
+pub fn ati(cell: &CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec | Form::Set(_) => {
+            cell.identity.profile.ati.iter().for_each(|l| out.line(l));
+            out.ok()
+        }
+        _ => out.error(),
+    }
+}
+
+/// `AT+CGMI`, `AT+CGMM`, `AT+CGMR` -> `+CGMI: "Fibocom"`, `+CGMM: "L610"`,
+/// `+CGMR: "<revision>"` (the Fibocom family's quoted form, fixtures/DIVERGENCES.md L21).
+pub fn identity(cell: &CellState, prefix: &str, form: &Form, out: &mut Out) {
+    let p = &cell.identity.profile;
+    let value = match prefix {
+        "+CGMI" => p.cgmi.as_str(),
+        "+CGMM" => p.cgmm.as_str(),
+        _ => p.revision(),
+    };
+    match form {
+        Form::Exec => {
+            out.line(format!("{prefix}: \"{value}\""));
+            out.ok()
+        }
+        Form::Test => out.ok(),
+        _ => out.error(),
+    }
+}
+
+/// `AT+CCID` / `AT+ICCID` -> `+CCID: <iccid>` / `+ICCID: <iccid>` (27.007-style prefix, as the
+/// L610 prints its other SIM answers, `+CIMI: ...`; fixtures/DIVERGENCES.md L21). `ERROR` (or
+/// `+CME ERROR: 10`) without a SIM.
+pub fn iccid(cell: &CellState, prefix: &str, form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec | Form::Read if cell.sim == SimState::Ready => {
+            out.line(format!("{prefix}: {}", cell.identity.iccid));
+            out.ok()
+        }
+        Form::Exec | Form::Read => out.line(cell.cme(10)),
+        Form::Test => out.ok(),
+        Form::Set(_) => out.error(),
+    }
+}
+
+/// `AT+CCLK?` -> `+CCLK: "26/07/20,06:51:36+00"` (the L610's format, issue #11; 27.007 section
+/// 8.15); `AT+CCLK="yy/MM/dd,hh:mm:ss+zz"` sets the clock (UTC: the zone is not applied).
+pub fn cclk(cell: &mut CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Read => {
+            let now = cell.clock.now();
+            let zone = cell.clock.zone.clone();
+            out.line(now.fill(&format!(
+                "+CCLK: \"{{YY}}/{{MM}}/{{DD}},{{hh}}:{{mm}}:{{ss}}{zone}\""
+            )));
+            out.ok()
+        }
+        Form::Test => out.ok(),
+        Form::Set(_) => match set_args(form).as_deref() {
+            Some([t]) if t.quoted && t.text().len() >= 17 => {
+                match crate::modem::Civil::parse(&t.text()) {
+                    Some(c) => {
+                        cell.clock.set(c);
+                        cell.clock.zone = crate::dialect::air780e::zone_of(&t.text());
+                        out.ok()
+                    }
+                    None => out.error(),
+                }
+            }
+            _ => out.error(),
+        },
+        Form::Exec => out.error(),
+    }
+}
+
+/// `AT+CBC` -> `+CBC: 0,80` (27.007 section 8.4: `<bcs>` 0 powered by the battery, `<bcl>`
+/// charge in percent; no L610 log shows it).
+pub fn cbc(form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec => {
+            out.line("+CBC: 0,80");
+            out.ok()
+        }
+        Form::Test => {
+            out.line("+CBC: (0-3),(0-100)");
+            out.ok()
+        }
+        _ => out.error(),
+    }
+}
+
+/// `AT+CGATT?` -> `+CGATT: <0|1>`; `AT+CGATT=<0|1>` -> `OK` (27.007 section 10.1.9). Attaching
+/// needs registration (`+CME ERROR: 30`). Returns `true` when a detach ended the data call.
+pub fn cgatt(cell: &mut CellState, form: &Form, out: &mut Out) -> bool {
+    match form {
+        Form::Read => {
+            out.line(format!("+CGATT: {}", u8::from(cell.attached)));
+            out.ok();
+        }
+        Form::Test => {
+            out.line("+CGATT: (0,1)");
+            out.ok();
+        }
+        Form::Set(_) => match set_args(form).as_deref() {
+            Some([n]) => match num_in(Some(n), 0..=1) {
+                Some(1) if !cell.registered() => out.line(cell.cme(30)),
+                Some(1) => {
+                    cell.attached = true;
+                    out.ok();
+                }
+                Some(_) => {
+                    cell.attached = false;
+                    out.ok();
+                    return true;
+                }
+                None => out.error(),
+            },
+            _ => out.error(),
+        },
+        Form::Exec => out.error(),
+    }
+    false
+}
+
+/// `AT+CGPADDR=<cid>` -> `+CGPADDR: <cid>,"<ip>"`; bare `AT+CGPADDR` every defined context
+/// (27.007 section 10.1.14). The address is the data call's (`AT+MIPCALL=1`); a context
+/// without one prints `+CGPADDR: <cid>`.
+pub fn cgpaddr(cell: &CellState, basic: &Basic, form: &Form, out: &mut Out) {
+    let line = |cid: u32| {
+        if cid == 1 && cell.pdp_active {
+            format!("+CGPADDR: 1,\"{}\"", cell.identity.ip)
+        } else {
+            format!("+CGPADDR: {cid}")
+        }
+    };
+    match form {
+        Form::Exec => {
+            for (cid, _, _) in &basic.contexts {
+                out.line(line(*cid));
+            }
+            out.ok()
+        }
+        Form::Test => {
+            let cids: Vec<String> = basic.contexts.iter().map(|c| c.0.to_string()).collect();
+            out.line(format!("+CGPADDR: ({})", cids.join(",")));
+            out.ok()
+        }
+        Form::Set(_) => match set_args(form).as_deref() {
+            Some([c]) => match num_in(Some(c), 1..=8) {
+                Some(cid) if basic.contexts.iter().any(|x| x.0 == cid) => {
+                    out.line(line(cid));
+                    out.ok()
+                }
+                _ => out.error(),
+            },
+            _ => out.error(),
+        },
+        Form::Read => out.error(),
     }
 }

@@ -25,7 +25,7 @@ use crate::at::Command;
 use crate::modem::{CellState, Fault, Identity};
 use crate::net::NetEvent;
 
-use super::{Dialect, Out};
+use super::{Dialect, DialectKind, Out};
 
 /// What the bytes after a `>` prompt are for.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,10 +46,15 @@ pub struct L610 {
     mqtt: mqtt::Mqtt,
     ssl: ssl::Ssl,
     pending: Option<Pending>,
+    /// The echo setting, mirrored from the framer for `AT&W`.
+    echo: bool,
+    /// What `AT&W` saved: echo and `AT+CMEE` (V.250 section 6.1.3).
+    saved: (bool, u8),
 }
 
 impl L610 {
-    pub fn new(identity: Identity) -> Self {
+    pub fn new(mut identity: Identity) -> Self {
+        identity.profile = super::own_profile(DialectKind::L610, identity.profile);
         let mut cell = CellState::new(identity);
         // Seed 002 FAQ 4.1: errors are a bare `ERROR` until the host sends `AT+CMEE=1|2`.
         cell.cmee = 0;
@@ -65,16 +70,50 @@ impl L610 {
             mqtt: mqtt::Mqtt::default(),
             ssl: ssl::Ssl::default(),
             pending: None,
+            echo: true,
+            saved: (true, 0),
         }
+    }
+}
+
+impl L610 {
+    /// Power off and on, or a reset: the links end without DISCONNECT and without a URC,
+    /// every setting is lost (the L610 keeps no `AT+GTSSL*` setting over power loss either: a
+    /// public project's record of a real L610, fixtures/DIVERGENCES.md L21), and the power-on
+    /// URCs follow.
+    fn reboot(&mut self, out: &mut Out) {
+        tracing::info!("module restarts");
+        self.mqtt.power_off(out);
+        out.cancel_data();
+        out.set_echo(true);
+        let identity = self.cell.identity.clone();
+        let mqtt = std::mem::take(&mut self.mqtt);
+        let saved = self.saved;
+        *self = L610::new(identity);
+        self.mqtt = mqtt;
+        self.saved = saved;
+        self.restore(saved, out);
+        self.boot(out);
+    }
+
+    fn restore(&mut self, (echo, cmee): (bool, u8), out: &mut Out) {
+        self.echo = echo;
+        out.set_echo(echo);
+        self.cell.cmee = cmee;
     }
 }
 
 impl Dialect for L610 {
     /// Seed 002 section 3.3: "开机主动上报" `AT command ready`, then `+SIM READY` once the SIM is
-    /// read. Both reach the host before its first command (see fixtures/DIVERGENCES.md).
+    /// read (the profile's boot lines, `fixtures/profiles/l610.tsv`). Both reach the host
+    /// before its first command (see fixtures/DIVERGENCES.md).
     fn boot(&mut self, out: &mut Out) {
-        out.line("AT command ready");
-        out.line("+SIM READY");
+        let now = self.cell.clock.now();
+        for l in &self.cell.identity.profile.boot {
+            if let crate::modem::BootLine::Line(l) = l.render(&now) {
+                out.line(l);
+            }
+        }
     }
 
     fn on_command(&mut self, cmd: Command, out: &mut Out) {
@@ -82,9 +121,40 @@ impl Dialect for L610 {
         let cell = &mut self.cell;
         match name.as_str() {
             "" => basic::at(&form, out),
-            "E" => basic::echo(&form, out),
+            "E" => {
+                basic::echo(&form, out);
+                if let Some(on) = out.echo_change() {
+                    self.echo = on;
+                }
+            }
+            // V.250 sections 6.1.1-6.1.3: `AT&W` saves echo and `AT+CMEE`, `ATZ` restores them,
+            // `AT&F` restores the factory ones (echo on, `AT+CMEE=0`: seed 002 FAQ 4.1).
+            "&W" | "Z" | "&F" if form == crate::at::Form::Exec => {
+                match name.as_str() {
+                    "&W" => self.saved = (self.echo, cell.cmee),
+                    "Z" => self.restore(self.saved, out),
+                    _ => self.restore((true, 0), out),
+                }
+                out.ok()
+            }
             "+GTRAT" => self.basic.gtrat(&form, out),
-            "+CFUN" => self.basic.cfun(cell, &form, out),
+            "+CFUN" => {
+                if self.basic.cfun(cell, &form, out) {
+                    self.reboot(out);
+                }
+            }
+            "I" => basic::ati(cell, &form, out),
+            "+CGMI" | "+CGMM" | "+CGMR" => basic::identity(cell, &name, &form, out),
+            "+CCID" | "+ICCID" => basic::iccid(cell, &name, &form, out),
+            "+CCLK" => basic::cclk(cell, &form, out),
+            "+CBC" => basic::cbc(&form, out),
+            "+CGATT" => {
+                if basic::cgatt(cell, &form, out) && self.call.drop_call(cell) {
+                    out.line("+MIPCALL: 0");
+                    self.mqtt.network_lost(out);
+                }
+            }
+            "+CGPADDR" => basic::cgpaddr(cell, &self.basic, &form, out),
             "+CPIN" => basic::cpin(cell, &form, out),
             "+CIMI" => basic::cimi(cell, &form, out),
             "+CGSN" => basic::cgsn(cell, &form, out),
@@ -214,6 +284,7 @@ impl Dialect for L610 {
                 urcs.iter().for_each(|u| out.line(u));
             }
             Fault::Signal(n) => cell.rssi = *n,
+            Fault::PowerCycle | Fault::WatchdogReset => self.reboot(out),
             // These enter below the dialect (the socket, the broker, the UART); the module
             // sees their consequences as network events, or never.
             Fault::Closed

@@ -541,6 +541,21 @@ impl Mqtt {
 
     /// The data call ended under the clients: each open one breaks with cause 2, one still
     /// opening fails.
+    /// Power is gone: every link ends without an MQTT DISCONNECT (the broker publishes the
+    /// wills) and nothing is printed; every client's settings are lost. Link ids keep counting.
+    pub fn power_off(&mut self, out: &mut Out) {
+        for c in &self.clients {
+            if let Some(link) = c.state.link() {
+                out.net(NetRequest::Close { link });
+            }
+        }
+        let next_link = self.next_link;
+        *self = Mqtt {
+            next_link,
+            ..Mqtt::default()
+        };
+    }
+
     pub fn network_lost(&mut self, out: &mut Out) {
         for (i, c) in self.clients.iter_mut().enumerate() {
             let state = std::mem::take(&mut c.state);

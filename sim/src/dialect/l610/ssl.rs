@@ -137,6 +137,17 @@ impl Ssl {
     /// "加载根 CA 证书"). Returns the file the prompted bytes are for. The prompt is abandoned
     /// with `ERROR` after 5 s without a byte (fixtures/DIVERGENCES.md A24).
     pub fn gtsslfile(&mut self, form: &Form, out: &mut Out) -> Option<FileKind> {
+        // `AT+GTSSLFILE?`: each file and its length, 0 when not loaded (a public project's
+        // record of a real L610 after power loss reads `GTSSLFILE: TRUSTFILE,0`;
+        // fixtures/DIVERGENCES.md L21).
+        if *form == Form::Read {
+            let len = |f: &Option<Vec<u8>>| f.as_ref().map_or(0, Vec::len);
+            out.line(format!("+GTSSLFILE: CAFILE,{}", len(&self.client_cert)));
+            out.line(format!("+GTSSLFILE: KEYFILE,{}", len(&self.client_key)));
+            out.line(format!("+GTSSLFILE: TRUSTFILE,{}", len(&self.trust)));
+            out.ok();
+            return None;
+        }
         if *form == Form::Test {
             out.line("+GTSSLFILE: (\"CAFILE\",\"KEYFILE\",\"TRUSTFILE\"),(1-8192)");
             out.ok();

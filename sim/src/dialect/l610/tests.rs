@@ -162,7 +162,11 @@ fn basic_answers_match_seed_002_section_3_3() {
     assert_eq!(r.send("AT+CEREG?"), "\r\n+CEREG: 0,1\r\n\r\nOK\r\n");
     assert_eq!(r.send("AT+CREG?"), "\r\n+CREG: 0,1\r\n\r\nOK\r\n");
     assert_eq!(r.send("AT+CREG=2"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CREG?"), "\r\n+CREG: 2,1\r\n\r\nOK\r\n");
+    // With n = 2 the cell follows (27.007 section 7.2; the manual's example values).
+    assert_eq!(
+        r.send("AT+CREG?"),
+        "\r\n+CREG: 2,1,\"1863\",\"0183db22\",7\r\n\r\nOK\r\n"
+    );
     assert_eq!(r.send("AT+CGSN"), "\r\n868488076771714\r\n\r\nOK\r\n");
 }
 
@@ -181,6 +185,7 @@ fn bad_parameters_answer_error() {
         "AT+MIPCALL",
         "AT+MQTTUSER=3,\"u\",\"p\"",
         "AT+MQTTUSER=1,\"u\"",
+        &format!("AT+MQTTUSER=1,\"u\",\"p\",\"{}\"", "c".repeat(129)),
         "AT+MQTTUSER=1,\"u\",\"p\",\"\"",
         "AT+MQTTWILL=1,\"t\",3,0,\"x\"",
         "AT+MQTTWILL=1,\"t\",0,0,1025",
@@ -834,6 +839,109 @@ fn deregister_register_sim_and_signal() {
     let fx = r.engine.fault(&Fault::Signal(12));
     assert_eq!(r.take(fx), "");
     assert_eq!(r.send("AT+CSQ"), "\r\n+CSQ: 12,99\r\n\r\nOK\r\n");
+}
+
+// --- issue 11: identity, clock, attach, address, reset ---
+
+#[tokio::test(start_paused = true)]
+async fn identity_clock_attach_and_address() {
+    let identity = Identity {
+        time: Some(1_784_530_296), // 2026/07/20,06:51:36
+        ..Identity::for_dialect(crate::dialect::DialectKind::L610)
+    };
+    let mut r = Rig {
+        engine: Engine::new(Box::new(L610::new(identity)), false),
+        net: vec![],
+        timers: vec![],
+    };
+    assert_eq!(
+        r.send("ATI"),
+        "\r\nFibocom\r\n\r\nL610\r\n\r\n16000.1208.00.86.02.02\r\n\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+CGMI"), "\r\n+CGMI: \"Fibocom\"\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CGMM"), "\r\n+CGMM: \"L610\"\r\n\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+CGMR"),
+        "\r\n+CGMR: \"16000.1208.00.86.02.02\"\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        r.send("AT+CCID"),
+        "\r\n+CCID: 89860117831003134201\r\n\r\nOK\r\n"
+    );
+    // The L610's format (issue 11): +CCLK: "26/07/20,06:51:36+00".
+    assert_eq!(
+        r.send("AT+CCLK?"),
+        "\r\n+CCLK: \"26/07/20,06:51:36+00\"\r\n\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+CBC"), "\r\n+CBC: 0,80\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CGATT?"), "\r\n+CGATT: 1\r\n\r\nOK\r\n");
+    // No data call yet: no address.
+    assert_eq!(r.send("AT+CGPADDR=1"), "\r\n+CGPADDR: 1\r\n\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+MIPCALL=1,\"cmnet\""),
+        "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n"
+    );
+    assert_eq!(
+        r.send("AT+CGPADDR=1"),
+        "\r\n+CGPADDR: 1,\"10.104.48.68\"\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        r.send("AT+CGPADDR"),
+        "\r\n+CGPADDR: 1,\"10.104.48.68\"\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        r.send("AT+GTSSLFILE?"),
+        "\r\n+GTSSLFILE: CAFILE,0\r\n\r\n+GTSSLFILE: KEYFILE,0\r\n\r\n+GTSSLFILE: TRUSTFILE,0\r\n\r\nOK\r\n"
+    );
+    // Detaching ends the data call.
+    assert_eq!(r.send("AT+CGATT=0"), "\r\nOK\r\n\r\n+MIPCALL: 0\r\n");
+    assert_eq!(r.send("AT+CGATT?"), "\r\n+CGATT: 0\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+CGATT=1"), "\r\nOK\r\n");
+}
+
+#[test]
+fn reset_and_power_cycle_boot_again() {
+    let mut r = Rig::new();
+    assert_eq!(
+        r.send("AT+MIPCALL=1"),
+        "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n"
+    );
+    assert_eq!(
+        r.send("AT+MQTTUSER=1,\"root\",\"luat123456\""),
+        "\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+MQTTOPEN=1,\"h\",1883,0,60"), "\r\nOK\r\n");
+    let n = r.net.len();
+    // AT+CFUN=15 (DIVERGENCES L22): OK, the link ends silently, the power-on URCs.
+    assert_eq!(
+        r.send("AT+CFUN=15"),
+        "\r\nOK\r\n\r\nAT command ready\r\n\r\n+SIM READY\r\n"
+    );
+    assert!(
+        matches!(r.net[n..], [NetRequest::Close { .. }]),
+        "{:?}",
+        &r.net[n..]
+    );
+    assert_eq!(
+        r.send("AT+MIPCALL?"),
+        "AT+MIPCALL?\r\r\n+MIPCALL: 0\r\n\r\nOK\r\n"
+    );
+    assert_eq!(r.send("ATE0"), "ATE0\r\r\nOK\r\n");
+    assert_eq!(r.send("AT+CMEE=1"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT&W"), "\r\nOK\r\n");
+    let fx = r.engine.fault(&crate::modem::Fault::PowerCycle);
+    assert_eq!(r.take(fx), "\r\nAT command ready\r\n\r\n+SIM READY\r\n");
+    assert_eq!(
+        r.send("AT+CMEE?"),
+        "\r\n+CMEE: 1\r\n\r\nOK\r\n",
+        "saved with AT&W"
+    );
+    assert_eq!(
+        r.send("AT+CFUN=1,1"),
+        "\r\nOK\r\n\r\nAT command ready\r\n\r\n+SIM READY\r\n"
+    );
+    assert_eq!(r.send("AT&F"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CMEE?"), "AT+CMEE?\r\r\n+CMEE: 0\r\n\r\nOK\r\n");
 }
 
 // --- line ends as drivers send them (issue 10) ---
