@@ -639,6 +639,9 @@ async fn run(
         return write_certs(out);
     }
     check_paths(&cli)?;
+    // Listen for SIGTERM/SIGINT before anything is announced: a supervisor that signals as soon
+    // as it sees the banner or the ready file must get the clean exit, not the default kill.
+    let signals = Signals::new()?;
     // Without --control, a directory only we can enter holds the socket.
     let private_dir = match &cli.control {
         Some(_) => None,
@@ -719,7 +722,7 @@ async fn run(
     if let Some(path) = &cli.ready_file {
         write_ready_file(path, &info, &fleet)?;
     }
-    wait_for_signal().await?;
+    signals.wait().await;
     tracing::info!("shutting down");
     fleet.shutdown().await;
     if let Some(path) = &cli.ready_file {
@@ -961,13 +964,25 @@ fn write_ready_file(path: &Path, info: &ReadyInfo, fleet: &Fleet) -> anyhow::Res
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGTERM and SIGINT, registered at start-up (see `run`).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
     }
-    Ok(())
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
 }
