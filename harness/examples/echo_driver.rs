@@ -8,7 +8,9 @@
 //! `+MQTTMSG`, the length form of `AT+MQTTPUB`; `+MQTTBREAK` and `+MIPCALL: 0` mean the link
 //! is gone). `--echo-delay-ms N` echoes each message no sooner than N ms after it arrived (a
 //! slow but correct driver). `--never-reconnect` makes it the deliberately flawed driver:
-//! after the first loss it stays silent, which `check-driver` must catch.
+//! after the first loss it stays silent, which `check-driver` must catch. `--impatient` makes it
+//! flawed in time: it waits only 100 ms for `CONNACK OK` (`+MQTTOPEN:` on the L610), less than
+//! a real module takes, so it passes `check-driver --timing fast` and fails under `realistic`.
 //!
 //! Run: `modem-harness check-driver -- target/debug/examples/echo_driver`
 

@@ -41,6 +41,12 @@ pub struct CheckOptions {
     pub recovery_deadline: Duration,
     /// The line end the driver is asked to send (`MODEM_EOL`).
     pub eol: Eol,
+    /// How long the simulated module takes (`realistic` by default on the command line).
+    pub timing: modem_sim::timing::Profile,
+    /// Seeds the profile's jitter.
+    pub seed: u64,
+    /// Stop after the first failing scenario.
+    pub fail_fast: bool,
 }
 
 /// One scenario's outcome.
@@ -221,22 +227,58 @@ impl Drop for Checker {
 }
 
 /// Renders UART records as `-> ` (host) and `<- ` (module) lines.
+/// The line printed before the scenarios: which timing the module has, and what a failure
+/// under it means.
+pub fn timing_note(p: &modem_sim::timing::Profile, seed: u64) -> String {
+    if p.is_instant() {
+        return format!(
+            "timing: {} (the module answers as soon as the network does)",
+            p.name
+        );
+    }
+    let connack = p
+        .delay(modem_sim::timing::Step::Connack)
+        .map(|d| {
+            format!(
+                "CONNACK OK {}-{} ms after the OK, ",
+                d.median_ms.saturating_sub(d.spread_ms),
+                d.median_ms + d.spread_ms
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "timing: {} ({connack}UART {}; seed {seed}). A driver that fails here and passes with --timing fast waits less than the module takes.",
+        p.name,
+        if p.pace_uart { "paced at the baud rate" } else { "not paced" }
+    )
+}
+
+/// Each line carries its time (seconds since the first record shown), when its first byte
+/// crossed the UART: `    [  0.235 s] <- CONNACK OK`.
 pub fn render(records: &[UartRecord]) -> String {
     let mut out = String::new();
     let mut line = String::new();
     let mut from_host = None;
-    let flush = |line: &mut String, host: bool, out: &mut String| {
-        if !line.trim().is_empty() {
-            out.push_str(if host { "    -> " } else { "    <- " });
-            out.push_str(line.trim());
-            out.push('\n');
-        }
-        line.clear();
-    };
+    let t0 = records.first().map(|r| r.at);
+    let mut line_at = t0;
+    let flush =
+        |line: &mut String, host: bool, at: Option<std::time::Instant>, out: &mut String| {
+            if !line.trim().is_empty() {
+                let secs = match (at, t0) {
+                    (Some(a), Some(t)) => a.saturating_duration_since(t).as_secs_f64(),
+                    _ => 0.0,
+                };
+                out.push_str(&format!("    [{secs:7.3} s] "));
+                out.push_str(if host { "-> " } else { "<- " });
+                out.push_str(line.trim());
+                out.push('\n');
+            }
+            line.clear();
+        };
     for r in records {
         if r.dropped > 0 {
             if let Some(h) = from_host {
-                flush(&mut line, h, &mut out);
+                flush(&mut line, h, line_at, &mut out);
             }
             out.push_str(&format!(
                 "    !! {} bytes of the module's output lost: the driver was not reading\n",
@@ -246,20 +288,23 @@ pub fn render(records: &[UartRecord]) -> String {
         }
         if from_host != Some(r.from_host) {
             if let Some(h) = from_host {
-                flush(&mut line, h, &mut out);
+                flush(&mut line, h, line_at, &mut out);
             }
             from_host = Some(r.from_host);
         }
         for &b in &r.bytes {
             if b == b'\n' || b == b'\r' {
-                flush(&mut line, r.from_host, &mut out);
+                flush(&mut line, r.from_host, line_at, &mut out);
             } else {
+                if line.is_empty() {
+                    line_at = Some(r.at);
+                }
                 line.extend(std::ascii::escape_default(b).map(char::from));
             }
         }
     }
     if let Some(h) = from_host {
-        flush(&mut line, h, &mut out);
+        flush(&mut line, h, line_at, &mut out);
     }
     out
 }
@@ -283,6 +328,8 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
             host: addr.ip().to_string(),
             port: addr.port(),
         }),
+        timing: opts.timing.clone(),
+        seed: opts.seed,
         ..SimConfig::default()
     })
     .await
@@ -395,6 +442,12 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
         if let Some(status) = exited {
             detail.push_str(&format!(" (the driver exited: {status})"));
         }
+        if !passed && !opts.timing.is_instant() {
+            detail.push_str(&format!(
+                " (under --timing {}: the module takes its real time; see the times in the transcript)",
+                opts.timing.name
+            ));
+        }
         if !passed {
             // Any of the scenario's tagged payloads; the first one stands for them.
             let expected = format!(
@@ -450,6 +503,9 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
             timeline: timeline.events(),
             report: None,
         });
+        if !passed && opts.fail_fast {
+            break;
+        }
     }
     let _ = driver.kill().await;
     drop(checker);

@@ -166,6 +166,20 @@ enum Cmd {
         /// Seconds to wait for each expected line.
         #[arg(long, default_value_t = 10)]
         timeout: u64,
+        /// The in-process simulator's timing: `fast` (the default: the log's lines, at once;
+        /// `realistic` with --timing-tolerance), `realistic` (the delays of real modules), or a
+        /// profile file (TOML or JSON).
+        #[arg(long, value_name = "fast|realistic|FILE", value_parser = parse_timing)]
+        timing: Option<modem_sim::timing::Profile>,
+        /// Seed for the timing profile's jitter.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        seed: u64,
+        /// Also compare the module's delays with a log that carries time stamps (a serial
+        /// tool's `[hh:mm:ss.mmm]` chunks): each gap of 50 ms or more in the log is measured in
+        /// the replay and must be within PCT percent of it. Implies `--timing realistic`
+        /// unless --timing is given.
+        #[arg(long, value_name = "PCT")]
+        timing_tolerance: Option<f64>,
         /// Also write a JUnit XML report here (one test case per log).
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
@@ -200,6 +214,20 @@ enum Cmd {
         /// Seconds echo may take to resume after a fault.
         #[arg(long, default_value_t = 30)]
         recovery_deadline: u64,
+        /// How long the simulated module takes: `realistic` (the default: the delays of real
+        /// modules from vendor captures, and UART bytes paced at the baud rate, so a driver
+        /// whose timeouts are shorter than the module's fails here and not in the field),
+        /// `fast` (answers at once), or a profile file (TOML or JSON, the shape of
+        /// sim/profiles/realistic.toml).
+        #[arg(long, value_name = "fast|realistic|FILE", default_value = "realistic",
+              value_parser = parse_timing)]
+        timing: modem_sim::timing::Profile,
+        /// Seed for the profile's jitter (the same seed draws the same delays).
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        seed: u64,
+        /// Stop at the first failing scenario.
+        #[arg(long)]
+        fail_fast: bool,
         /// The line end the driver is asked to send, in MODEM_EOL (cr, crlf or lf; the
         /// reference drivers in harness/examples/ follow it, a driver of yours may ignore it).
         #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
@@ -225,12 +253,18 @@ enum Cmd {
 
 const CHECK_HELP: &str = "Scenarios, in order: plain echo; a payload with \", \\ and CR LF; QoS 1; echo resumes after `closed`, after `pdn-deact`, after `kick-idle` with its 767, and after a broker restart (each within --recovery-deadline); echo under `uart-fragment`.
 
+The module takes its real time by default (--timing realistic): CONNACK OK about 235 ms after the OK, a TLS connect 1.4-2.3 s, a refused connect seconds later, bytes at 115200 baud. A driver that passes with --timing fast and fails with realistic has timeouts shorter than the module's.
+
 Example: modem-harness check-driver --junit check.xml -- target/debug/examples/echo_driver
 
 Exit codes: 0 every scenario passed; 1 a scenario failed; 2 bad arguments or the check could not start.";
 
 fn parse_dialect(s: &str) -> Result<DialectKind, String> {
     s.parse()
+}
+
+fn parse_timing(s: &str) -> Result<modem_sim::timing::Profile, String> {
+    modem_sim::timing::Profile::load(s).map_err(|e| e.to_string())
 }
 
 fn parse_eol(s: &str) -> Result<Eol, String> {
@@ -343,6 +377,9 @@ async fn main() -> ExitCode {
             junit,
             first_deadline,
             recovery_deadline,
+            timing,
+            seed,
+            fail_fast,
             eol,
             command,
             html,
@@ -353,7 +390,14 @@ async fn main() -> ExitCode {
                 eol,
                 first_deadline: Duration::from_secs(first_deadline.max(1)),
                 recovery_deadline: Duration::from_secs(recovery_deadline.max(1)),
+                timing,
+                seed,
+                fail_fast,
             };
+            println!(
+                "{}",
+                modem_harness::check::timing_note(&opts.timing, opts.seed)
+            );
             match modem_harness::check::check_driver(&opts).await {
                 Err(e) => {
                     eprintln!("modem-harness check-driver: {e:#}");
@@ -390,6 +434,9 @@ async fn main() -> ExitCode {
             broker,
             account,
             timeout,
+            timing,
+            seed,
+            timing_tolerance,
             junit,
             transcripts,
             model,
@@ -421,6 +468,11 @@ async fn main() -> ExitCode {
                 dialect,
                 broker: target(broker, account),
                 timeout: Duration::from_secs(timeout.max(1)),
+                timing: timing.unwrap_or_else(|| match timing_tolerance {
+                    Some(_) => modem_sim::timing::Profile::realistic(),
+                    None => modem_sim::timing::Profile::fast(),
+                }),
+                seed,
                 model,
                 eol,
             };
@@ -430,6 +482,7 @@ async fn main() -> ExitCode {
                 junit.as_deref(),
                 &transcripts,
                 html.as_deref(),
+                timing_tolerance,
             )
             .await
         }
@@ -583,8 +636,10 @@ async fn replay_logs(
     junit: Option<&Path>,
     transcripts: &Path,
     html: Option<&Path>,
+    timing_tolerance: Option<f64>,
 ) -> ExitCode {
     let started = Instant::now();
+    let mut timing_off = 0usize;
     let mut results: Vec<(String, Result<Report, String>)> = Vec::new();
     let mut usage_error = false;
     for path in logs {
@@ -618,6 +673,22 @@ async fn replay_logs(
                 match &rep.divergence {
                     None => println!("REPRODUCED {name}"),
                     Some(d) => println!("DIVERGED {name}\n{d}"),
+                }
+                if let Some(pct) = timing_tolerance {
+                    let gaps = replay::timing::compare(&log, &rep.transcript.events());
+                    print!("{}", replay::timing::render(&name, &gaps, pct));
+                    let off = gaps.iter().filter(|g| !g.within(pct)).count();
+                    if gaps.is_empty() {
+                        println!("TIMING UNCHECKED {name}: no time stamps to compare");
+                    } else if off == 0 {
+                        println!("TIMING WITHIN {pct}% {name}");
+                    } else {
+                        println!(
+                            "TIMING OFF {name}: {off} of {} gaps beyond {pct}%",
+                            gaps.len()
+                        );
+                        timing_off += 1;
+                    }
                 }
                 println!(
                     "transcript: {}",
@@ -659,7 +730,7 @@ async fn replay_logs(
     }
     if usage_error {
         ExitCode::from(2)
-    } else if reproduced == results.len() {
+    } else if reproduced == results.len() && timing_off == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -106,7 +106,29 @@ pub struct ParseError {
 pub struct Log {
     pub name: String,
     pub lines: Vec<Line>,
+    /// Each line's time stamp in ms since midnight, for logs a serial tool stamped
+    /// (`[03:13:51.496]收←◆`): the stamp of the chunk the line was in. `None` without one.
+    pub times: Vec<Option<u64>>,
     source: Vec<String>,
+}
+
+/// `[hh:mm:ss.mmm]` at the start of a line, then the serial tool's direction mark (`发→◇`
+/// sent, `收←◆` received): the time in ms since midnight and the rest of the line.
+fn strip_stamp(line: &str) -> Option<(u64, &str)> {
+    let rest = line.strip_prefix('[')?;
+    let (stamp, rest) = rest.split_once(']')?;
+    let (hms, ms) = stamp.split_once('.')?;
+    let mut parts = hms.split(':').map(|p| p.parse::<u64>().ok());
+    let (h, m, s) = (parts.next()??, parts.next()??, parts.next()??);
+    if parts.next().is_some() || ms.len() != 3 || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    let ms: u64 = ms.parse().ok()?;
+    let rest = rest
+        .strip_prefix("发→◇")
+        .or_else(|| rest.strip_prefix("收←◆"))
+        .unwrap_or(rest);
+    Some((((h * 60 + m) * 60 + s) * 1000 + ms, rest))
 }
 
 /// Splits text into lines (LF or CR LF; a last line without LF counts).
@@ -292,7 +314,29 @@ impl Log {
     /// Parses a log. Fails only on a malformed `//@` action (a typo there must not make a
     /// replay pass by doing nothing).
     pub fn parse(name: &str, text: &str) -> Result<Log, ParseError> {
-        let raw = raw_lines(text);
+        let source = raw_lines(text);
+        // A stamped log: the marks go, each line keeps its chunk's time; `□` (the CR LF the
+        // tool sent) is no line.
+        let mut stamp = None;
+        let mut stamps = Vec::with_capacity(source.len());
+        let raw: Vec<&str> = source
+            .iter()
+            .map(|l| {
+                let l = match strip_stamp(l) {
+                    Some((t, rest)) => {
+                        stamp = Some(t);
+                        rest
+                    }
+                    None => l,
+                };
+                stamps.push(stamp);
+                if l.trim() == "□" {
+                    ""
+                } else {
+                    l
+                }
+            })
+            .collect();
         let mut lines = Vec::new();
         let mut last_send = String::new();
         let mut i = 0;
@@ -377,10 +421,12 @@ impl Log {
                 },
             });
         }
+        let times = lines.iter().map(|l: &Line| stamps[l.no - 1]).collect();
         Ok(Log {
             name: name.to_string(),
             lines,
-            source: raw.into_iter().map(String::from).collect(),
+            times,
+            source: source.into_iter().map(String::from).collect(),
         })
     }
 
@@ -455,6 +501,11 @@ pub struct Target {
     pub broker: Option<BrokerTarget>,
     /// How long to wait for each expected line.
     pub timeout: Duration,
+    /// The in-process simulator's timing profile (`fast` by default: a replay checks what
+    /// the module says; `--timing realistic` also how long it takes).
+    pub timing: modem_sim::timing::Profile,
+    /// Seeds the profile's jitter.
+    pub seed: u64,
     /// The model and firmware (`--model`, `--firmware`): the in-process simulator's, and on a
     /// port the one whose power-on lines are waited for.
     pub model: crate::model::SimModel,
@@ -469,6 +520,8 @@ impl Default for Target {
             dialect: DialectKind::Air780e,
             broker: None,
             timeout: DEFAULT_TIMEOUT,
+            timing: modem_sim::timing::Profile::fast(),
+            seed: 1,
             model: crate::model::SimModel::default(),
             eol: Eol::default(),
         }
@@ -559,6 +612,8 @@ pub async fn replay(
         None => {
             let mut cfg = SimConfig {
                 dialect: target.dialect,
+                timing: target.timing.clone(),
+                seed: target.seed,
                 identity: target
                     .model
                     .identity(target.dialect)
@@ -954,6 +1009,8 @@ pub fn junit_xml(results: &[(String, Result<&Report, String>)], seconds: f64) ->
     s.push_str("</testsuite>\n</testsuites>\n");
     s
 }
+
+pub mod timing;
 
 #[cfg(test)]
 mod tests;

@@ -26,16 +26,37 @@ async fn the_reference_driver_passes_and_the_flawed_one_fails_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("check.xml");
     let junit_arg = junit.to_str().unwrap().to_string();
-    let good_args = ["check-driver", "--junit", &junit_arg, "--", &driver];
+    // The test helpers run `--timing fast` (the binary's default is realistic): these
+    // check the echo contract, not time; `impatient_driver_*` below checks time.
+    let good_args = [
+        "check-driver",
+        "--timing",
+        "fast",
+        "--junit",
+        &junit_arg,
+        "--",
+        &driver,
+    ];
     let bad_args = [
         "check-driver",
+        "--timing",
+        "fast",
         "--recovery-deadline",
         "3",
         "--",
         &driver,
         "--never-reconnect",
     ];
-    let l610_args = ["check-driver", "--dialect", "l610", "--", &driver, "--l610"];
+    let l610_args = [
+        "check-driver",
+        "--timing",
+        "fast",
+        "--dialect",
+        "l610",
+        "--",
+        &driver,
+        "--l610",
+    ];
     let good = harness(&good_args);
     let bad = harness(&bad_args);
     let l610 = harness(&l610_args);
@@ -75,6 +96,64 @@ async fn the_reference_driver_passes_and_the_flawed_one_fails_by_name() {
     assert!(failure.contains("<- CLOSED"), "{failure}");
 }
 
+/// A driver that waits only 100 ms for `CONNACK OK` passes under `--timing fast` and fails,
+/// with a readable reason, under `--timing realistic` (the module takes 220-248 ms), on both
+/// modules. Outcomes are asserted, not durations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_impatient_driver_fails_under_realistic_timing_and_passes_under_fast() {
+    let driver = example("echo_driver");
+    let realistic = [
+        "check-driver",
+        "--timing",
+        "realistic",
+        "--first-deadline",
+        "8",
+        "--fail-fast",
+        "--",
+        &driver,
+        "--impatient",
+    ];
+    let fast = [
+        "check-driver",
+        "--timing",
+        "fast",
+        "--",
+        &driver,
+        "--impatient",
+    ];
+    let l610 = [
+        "check-driver",
+        "--dialect",
+        "l610",
+        "--first-deadline",
+        "8",
+        "--fail-fast",
+        "--",
+        &driver,
+        "--l610",
+        "--impatient",
+    ];
+    let ((r_code, r_out), (f_code, f_out), (l_code, l_out)) =
+        tokio::join!(harness(&realistic), harness(&fast), harness(&l610));
+    assert_eq!(f_code, 0, "{f_out}");
+    assert!(f_out.contains("8 passed, 0 failed"), "{f_out}");
+
+    assert_eq!(r_code, 1, "{r_out}");
+    assert!(r_out.contains("timing: realistic"), "{r_out}");
+    let failure = &r_out[r_out.find("FAIL  plain echo (").expect(&r_out)..];
+    // Why, readably: no echo, the module's real time, and the driver's own complaint.
+    assert!(failure.contains("no echo on"), "{failure}");
+    assert!(failure.contains("under --timing realistic"), "{failure}");
+    assert!(failure.contains("no CONNACK OK within 100 ms"), "{failure}");
+    // The transcript shows CONNACK OK coming, late, with its time.
+    assert!(failure.contains("s] <- CONNACK OK"), "{failure}");
+    assert!(r_out.contains("0 passed, 1 failed"), "{r_out}");
+
+    // The L610 (the default timing is realistic): +MQTTOPEN comes too late for it as well.
+    assert_eq!(l_code, 1, "{l_out}");
+    assert!(l_out.contains("no +MQTTOPEN: within 100 ms"), "{l_out}");
+}
+
 /// Every scenario passed, by name, and the driver's client id reached the broker.
 fn assert_all_pass(code: i32, out: &str) {
     assert_eq!(code, 0, "{out}");
@@ -89,9 +168,19 @@ fn assert_all_pass(code: i32, out: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_driver_that_echoes_late_passes_on_both_modules() {
     let driver = example("echo_driver");
-    let air_args = ["check-driver", "--", &driver, "--echo-delay-ms", "1500"];
+    let air_args = [
+        "check-driver",
+        "--timing",
+        "fast",
+        "--",
+        &driver,
+        "--echo-delay-ms",
+        "1500",
+    ];
     let l610_args = [
         "check-driver",
+        "--timing",
+        "fast",
         "--dialect",
         "l610",
         "--",
@@ -112,7 +201,16 @@ async fn a_driver_that_echoes_late_passes_on_both_modules() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_driver_that_pipelines_passes() {
     let driver = example("pipelining_driver");
-    let (code, out) = harness(&["check-driver", "--eol", "lf", "--", &driver]).await;
+    let (code, out) = harness(&[
+        "check-driver",
+        "--timing",
+        "fast",
+        "--eol",
+        "lf",
+        "--",
+        &driver,
+    ])
+    .await;
     assert_all_pass(code, &out);
 }
 
@@ -121,8 +219,25 @@ async fn a_driver_that_pipelines_passes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_driver_that_reads_slowly_passes_on_both_modules() {
     let driver = example("slow_reader_driver");
-    let air_args = ["check-driver", "--eol", "cr", "--", &driver];
-    let l610_args = ["check-driver", "--dialect", "l610", "--", &driver, "--l610"];
+    let air_args = [
+        "check-driver",
+        "--timing",
+        "fast",
+        "--eol",
+        "cr",
+        "--",
+        &driver,
+    ];
+    let l610_args = [
+        "check-driver",
+        "--timing",
+        "fast",
+        "--dialect",
+        "l610",
+        "--",
+        &driver,
+        "--l610",
+    ];
     let ((code, out), (l610_code, l610_out)) =
         tokio::join!(harness(&air_args), harness(&l610_args));
     assert_all_pass(code, &out);

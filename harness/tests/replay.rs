@@ -124,6 +124,61 @@ async fn every_seed_log_block_replays_green_and_its_transcript_is_pinned() {
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
+/// The time (µs into the transcript) of the module's first line equal to `line` after the
+/// host sent a command starting with `cmd`.
+fn rx_after(report: &modem_harness::replay::Report, cmd: &str, line: &str) -> Option<u64> {
+    use modem_harness::transcript::Kind;
+    let events = report.transcript.events();
+    let sent = events
+        .iter()
+        .position(|e| matches!(&e.kind, Kind::UartTx { text } if text.starts_with(cmd)))?;
+    events[sent..]
+        .iter()
+        .find(|e| matches!(&e.kind, Kind::UartRx { text } if text == line))
+        .map(|e| e.t_us)
+}
+
+/// The seed flows end to end under `--timing realistic` (the binary's default): every block
+/// still replays green with the module taking its real time. Outcomes are asserted; of
+/// time, only lower bounds the profile guarantees (a slower machine only adds to them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_seed_log_block_replays_green_under_realistic_timing() {
+    let names = seed_logs();
+    let runs = names.iter().enumerate().map(|(i, name)| async move {
+        let text = std::fs::read_to_string(replayed_file(name)).unwrap();
+        let log = Log::parse(name, &text).unwrap();
+        let target = Target {
+            dialect: dialect_of(name),
+            model: model_of(name),
+            timing: modem_sim::timing::Profile::realistic(),
+            seed: i as u64,
+            timeout: std::time::Duration::from_secs(20),
+            ..Target::default()
+        };
+        (
+            name.clone(),
+            replay(&log, &target, &mut |_| {}).await.unwrap(),
+        )
+    });
+    let reports = futures::future::join_all(runs).await;
+    let failed: Vec<String> = reports
+        .iter()
+        .filter_map(|(n, r)| r.divergence.as_ref().map(|d| format!("{n}:\n{d}")))
+        .collect();
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+    let report = |n: &str| &reports.iter().find(|(name, _)| name == n).unwrap().1;
+    // Seed 000 6.3: the TLS connect shows CONNECT OK at least 1.42 s after the OK
+    // (dns + connect + handshake, all at their minimum).
+    let r = report("000-6.3-ssl-one-way.log");
+    let ok = rx_after(r, "AT+SSLMIPSTART", "OK").unwrap();
+    let connect = rx_after(r, "AT+SSLMIPSTART", "CONNECT OK").unwrap();
+    assert!(connect - ok >= 1_420_000, "{} us", connect - ok);
+    // CONNACK OK at least 220 ms after its OK.
+    let ok = rx_after(r, "AT+MCONNECT", "OK").unwrap();
+    let connack = rx_after(r, "AT+MCONNECT", "CONNACK OK").unwrap();
+    assert!(connack - ok >= 220_000, "{} us", connack - ok);
+}
+
 /// A vendor-style log that is not in the repository: comments, blank lines, quoted and bare
 /// arguments, a QoS 1 publish, an MPUBEX prompt with its payload, the state query.
 const MY_LOG: &str = r#"ATI                         //version
@@ -335,6 +390,64 @@ async fn urcs_out_of_order_within_the_window_and_echo_are_tolerated() {
     let d = report.divergence.expect("diverges");
     assert_eq!((d.line, d.expected.as_str()), (2, "+URC: 9"));
     assert!(d.actual.starts_with("nothing within"), "{}", d.actual);
+}
+
+/// `replay --timing-tolerance`: the vendor's stamped captures (fixtures/timed/) replay green,
+/// and each of their gaps (TLS CONNECT OK, CONNACK OK, PUBACK, SUBACK) is measured in the
+/// replay and compared; under `fast` the same check fails, naming the gaps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stamped_logs_are_replayed_with_their_timing_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let tr = dir.path().to_str().unwrap().to_string();
+    let a = repo().join("fixtures/timed/780ep-aliyun-a.log");
+    let b = repo().join("fixtures/timed/780ep-aliyun-b.log");
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    // Realistic (implied), seed 1: deterministic draws.
+    let (code, out) = harness(&[
+        "replay",
+        a,
+        b,
+        "--timing-tolerance",
+        "50",
+        "--transcripts",
+        &tr,
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2 reproduced, 0 diverged"), "{out}");
+    assert_eq!(out.matches("TIMING WITHIN 50%").count(), 2, "{out}");
+    for (line, log_ms) in [
+        ("CONNECT OK", "1415 ms"),
+        ("CONNACK OK", "249 ms"),
+        ("PUBACK", "297 ms"),
+        ("SUBACK", "315 ms"),
+        ("CONNECT OK", "2287 ms"),
+        ("CONNACK OK", "215 ms"),
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.contains(line) && l.contains(&format!(" {log_ms} "))),
+            "{line} {log_ms}: {out}"
+        );
+    }
+    // Under fast every gap is about 0 ms: -100%, and the replay fails on timing alone.
+    let (code, out) = harness(&[
+        "replay",
+        a,
+        "--timing",
+        "fast",
+        "--timing-tolerance",
+        "50",
+        "--transcripts",
+        &tr,
+    ])
+    .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("REPRODUCED") && out.contains("TIMING OFF"),
+        "{out}"
+    );
+    assert!(out.contains("4 of 4 gaps beyond 50%"), "{out}");
 }
 
 /// A log that begins with the module's power-on lines expects them (the in-process simulator

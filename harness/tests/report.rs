@@ -97,6 +97,9 @@ async fn a_failing_driver_gets_a_report_per_scenario_that_a_browser_opens() {
     let junit = dir.path().join("check.xml");
     let (code, out) = harness(&[
         "check-driver",
+        // The test helpers run `fast` (check-driver's default is `realistic`).
+        "--timing",
+        "fast",
         "--recovery-deadline",
         "3",
         "--html",
@@ -157,8 +160,14 @@ async fn a_failing_driver_gets_a_report_per_scenario_that_a_browser_opens() {
     let uart: Vec<String> = section
         .iter()
         .filter_map(|l| {
-            l.strip_prefix("    -> ")
-                .or_else(|| l.strip_prefix("    <- "))
+            // Each line carries its time: `    [  0.235 s] <- CONNACK OK`.
+            let l = l.trim_start();
+            let l = l
+                .strip_prefix('[')
+                .and_then(|r| r.split_once("] "))
+                .map_or(l, |(_, rest)| rest);
+            l.strip_prefix("-> ")
+                .or_else(|| l.strip_prefix("<- "))
                 .map(unescape_default)
         })
         .collect();

@@ -773,9 +773,17 @@ fn spawn_ready(
     let ready = dir.join("ready.json");
     let _ = std::fs::remove_file(&ready);
     let t = Instant::now();
+    // The binary's default is `--timing realistic`; these figures measure the simulator
+    // itself, so they run `fast` unless a section asks for a profile.
+    let timing: &[&str] = if extra.contains(&"--timing") {
+        &[]
+    } else {
+        &["--timing", "fast"]
+    };
     let mut child = Command::new(sim_bin())
         .arg("--ready-file")
         .arg(&ready)
+        .args(timing)
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

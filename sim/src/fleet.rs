@@ -92,6 +92,8 @@ impl Fleet {
             // Each modem has its own control socket, named like the links (PATH-0..N-1).
             c.control = cfg.control.as_deref().map(|p| link_for(p, index, count));
             c.identity.imei = imei;
+            // Each modem draws its own delays, repeatably.
+            c.seed = cfg.seed.wrapping_add(index as u64);
             if let Some(s) = serials.get(index) {
                 c.serial = s.clone();
             }

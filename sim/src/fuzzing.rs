@@ -88,7 +88,7 @@ pub fn session(data: &[u8]) {
             match e {
                 Effect::Uart(b) => out_bytes += b.len(),
                 Effect::Net(NetRequest::Open { link, .. }) => last_link = link,
-                Effect::Net(_) => {}
+                Effect::Net(_) | Effect::Baud(_) => {}
                 // Timers fire at once here: a stalled prompt times out within the input.
                 Effect::Timer { id, .. } => {
                     for e in engine.timer(id) {

@@ -17,5 +17,6 @@ pub mod inject;
 pub mod modem;
 pub mod net;
 pub mod sim;
+pub mod timing;
 pub mod tls;
 pub mod uart;

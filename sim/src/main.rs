@@ -9,6 +9,7 @@ use modem_sim::fleet::{Fleet, MAX_TCP_COUNT};
 use modem_sim::modem::Identity;
 use modem_sim::net::HostPort;
 use modem_sim::sim::{ReadyInfo, SimConfig, TlsServer};
+use modem_sim::timing::Profile;
 use modem_sim::tls::pki::{Pki, PkiOptions};
 use modem_sim::uart::Serial;
 use tracing_subscriber::EnvFilter;
@@ -143,6 +144,21 @@ struct Cli {
     #[arg(long, value_name = "PATH")]
     control: Option<PathBuf>,
 
+    /// How long the module takes. `realistic` (the default, to find a driver's timing bugs):
+    /// the delays real modules show in the vendors' timestamped captures (CONNACK OK about
+    /// 235 ms after the OK, a TLS CONNECT OK 1.4-2.3 s, a refused connect seconds later),
+    /// added to the real network's time, and bytes paced at the UART's baud rate (AT+IPR).
+    /// `fast`: everything as soon as the network answers (microseconds). Or FILE: your own
+    /// profile, TOML or JSON in the shape of sim/profiles/realistic.toml.
+    #[arg(long, value_name = "fast|realistic|FILE", default_value = "realistic",
+          value_parser = parse_timing)]
+    timing: Profile,
+
+    /// Seed for the timing profile's jitter: the same seed draws the same delays.
+    /// Default: a fresh seed, printed in the banner so a run can be repeated.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+
     /// The IMEI the module reports (AT+CGSN).
     #[arg(long, default_value = "868488076771714")]
     imei: String,
@@ -236,6 +252,8 @@ const EXAMPLES: &str = "Examples:
   modem-sim --tls-broker mqtts://127.0.0.1:8883   # AT+SSLMIPSTART goes to your TLS broker
   modem-sim certs --out certs/                # write a fresh test PKI
   modem-sim --control /tmp/air.sock           # then: modem-sim inject --control /tmp/air.sock closed
+  modem-sim --timing fast                     # answer at once (no delays, no baud pacing)
+  modem-sim --timing my-network.toml --seed 7 # your own timing profile, repeatable jitter
 
 Exit: 0 after SIGINT/SIGTERM, 1 when startup fails, 2 on bad arguments.";
 
@@ -248,6 +266,10 @@ fn parse_secs(s: &str) -> Result<f64, String> {
 
 fn parse_dialect(s: &str) -> Result<DialectKind, String> {
     s.parse()
+}
+
+fn parse_timing(s: &str) -> Result<Profile, String> {
+    Profile::load(s).map_err(|e| e.to_string())
 }
 
 fn parse_imsi(s: &str) -> Result<String, String> {
@@ -630,6 +652,7 @@ async fn run(
             .as_ref()
             .map(|d: &PathBuf| d.join("control.sock"))
     });
+    let seed = cli.seed.unwrap_or_else(fresh_seed);
     let cfg = SimConfig {
         tls_broker: cli.tls_broker.clone(),
         tls_bind: cli.tls_bind,
@@ -651,6 +674,8 @@ async fn run(
             ..Identity::default()
         },
         control,
+        timing: cli.timing.clone(),
+        seed,
         broker_max_queued: cli.broker_max_queued_messages as usize,
         broker_max_inflight: cli.broker_max_inflight_messages as usize,
         broker_publisher_hold: std::time::Duration::from_secs_f64(cli.broker_publisher_hold),
@@ -690,7 +715,7 @@ async fn run(
     let Some(info) = fleet.ready_info() else {
         anyhow::bail!("no modem started");
     };
-    print_banner(&cli, &info);
+    print_banner(&cli, &info, seed);
     if count > 1 {
         print_fleet(&fleet);
     }
@@ -760,7 +785,46 @@ fn sweep_private_dirs(base: &Path) {
     }
 }
 
-fn print_banner(cli: &Cli, info: &ReadyInfo) {
+/// A seed for the jitter when none is given: different each run, shown in the banner.
+fn fresh_seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (t.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(32)) % 1_000_000
+}
+
+/// The banner's timing line: which profile, what it does, the seed, how to change it.
+fn timing_line(p: &Profile, seed: u64) -> String {
+    if p.is_instant() {
+        return format!(
+            "  timing: {} (answers as soon as the network does; no baud pacing)\n",
+            p.name
+        );
+    }
+    let pacing = if p.pace_uart {
+        format!(
+            ", UART paced at {} baud (AT+IPR)",
+            modem_sim::timing::DEFAULT_BAUD
+        )
+    } else {
+        String::new()
+    };
+    let hint = if p.name == "realistic" {
+        "--timing fast answers at once"
+    } else {
+        "--timing realistic or fast"
+    };
+    let connack = p
+        .delay(modem_sim::timing::Step::Connack)
+        .map(|d| format!(" (CONNACK OK ~{} ms)", d.median_ms))
+        .unwrap_or_default();
+    format!(
+        "  timing: {} delays{connack}{pacing}; seed {seed} (--seed {seed} repeats them; {hint})\n",
+        p.name
+    )
+}
+
+fn print_banner(cli: &Cli, info: &ReadyInfo, seed: u64) {
     use std::io::Write;
     let mut b = String::new();
     b += &format!(
@@ -816,6 +880,7 @@ fn print_banner(cli: &Cli, info: &ReadyInfo) {
     for (name, to) in &cli.resolve {
         b += &format!("  route:  {name} -> {to}\n");
     }
+    b += &timing_line(&cli.timing, seed);
     if !info.control.is_empty() {
         b += &format!(
             "  faults: modem-sim inject --control {} <fault>   (modem-sim inject --help lists them)\n",

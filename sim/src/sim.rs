@@ -51,6 +51,10 @@ pub struct SimConfig {
     /// Where to serve the control socket (fault injection from other processes); `None`:
     /// no socket, faults only through [`Simulator::inject`].
     pub control: Option<PathBuf>,
+    /// How long things take (`fast`: at once; `realistic`: as the captures show).
+    pub timing: crate::timing::Profile,
+    /// Seeds the timing profile's jitter: the same seed draws the same delays.
+    pub seed: u64,
     /// The embedded broker's queue limits and back-pressure (`--broker-max-queued-messages`,
     /// `--broker-max-inflight-messages`, `--broker-publisher-hold`); see [`BrokerConfig`].
     pub broker_max_queued: usize,
@@ -105,6 +109,8 @@ impl Default for SimConfig {
             tls_bind: ([127, 0, 0, 1], 0).into(),
             tls_server: TlsServer::default(),
             control: None,
+            timing: crate::timing::Profile::fast(),
+            seed: 0,
             broker_max_queued: BrokerConfig::default().max_queued,
             broker_max_inflight: BrokerConfig::default().max_inflight,
             broker_publisher_hold: BrokerConfig::default().publisher_hold,
@@ -313,7 +319,8 @@ impl Simulator {
             mqtts,
             router,
         } = net;
-        let engine = Engine::new(dialect, true);
+        let mut engine = Engine::new(dialect, true);
+        engine.set_timing(crate::timing::Sampler::new(cfg.timing.clone(), cfg.seed));
         let (control, control_rx) = mpsc::unbounded_channel();
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel();
         let injector = Injector {

@@ -1144,3 +1144,75 @@ fn bad_model_firmware_and_identity_flags_are_refused() {
         assert!(err.contains(why), "{args:?}: {err}");
     }
 }
+
+/// `--timing realistic` (the binary's default; the other tests pass `--timing fast`): an L610
+/// connect the broker refuses (a wrong password) answers `OK`, then nothing, then
+/// `+MQTTOPEN: 1,0` more than a second later, as a real L610 does (issue 12: 1.4-4.6 s).
+/// A lower bound only: a slower machine can only make the gap longer.
+#[test]
+fn l610_refused_connect_under_realistic_timing_is_ok_silence_then_the_urc() {
+    let mut sim = SimProcess::spawn(&["--dialect", "l610", "--timing", "realistic", "--seed", "3"]);
+    let mut port = sim.raw_port();
+    port.until("+SIM READY\r\n");
+    port.at("ATE0", "OK\r\n");
+    // The data call's URC comes after its own delay.
+    assert_eq!(port.at("AT+MIPCALL=1", "OK\r\n"), "\r\nOK\r\n");
+    assert_eq!(port.until("68\r\n"), "\r\n+MIPCALL: 10.104.48.68\r\n");
+    port.at("AT+MQTTUSER=1,\"root\",\"wrong password\"", "OK\r\n");
+    assert_eq!(
+        port.at("AT+MQTTOPEN=1,\"broker.example.com\",1883,0,60", "OK\r\n"),
+        "\r\nOK\r\n"
+    );
+    let ok_at = Instant::now();
+    let urc = port.until("+MQTTOPEN: 1,0\r\n");
+    let gap = ok_at.elapsed();
+    // Silence between: nothing but the URC itself.
+    assert_eq!(urc, "\r\n+MQTTOPEN: 1,0\r\n");
+    assert!(gap > Duration::from_secs(1), "{gap:?}");
+    sim.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(sim.child.wait().unwrap().success());
+    let mut banner = String::new();
+    sim.child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut banner)
+        .unwrap();
+    assert!(banner.contains("timing: realistic delays"), "{banner}");
+    assert!(banner.contains("seed 3 (--seed 3 repeats them"), "{banner}");
+}
+
+/// The test helpers run `--timing fast`; its banner says so, and a bad profile is refused
+/// with the reason and exit 2.
+#[test]
+fn timing_fast_banner_and_bad_profiles_are_explained() {
+    let mut sim = SimProcess::spawn(&[]);
+    sim.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(sim.child.wait().unwrap().success());
+    let mut banner = String::new();
+    sim.child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut banner)
+        .unwrap();
+    assert!(
+        banner.contains("timing: fast (answers as soon as the network does"),
+        "{banner}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("slow.toml");
+    std::fs::write(
+        &bad,
+        "name = \"slow\"\n[delays.conack]\nmedian_ms = 5\nsource = \"x\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
+        .arg("--timing")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("slow.toml") && err.contains("conack"), "{err}");
+}

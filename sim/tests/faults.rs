@@ -614,6 +614,7 @@ fn private_control_directories_of_killed_simulators_are_swept() {
     let ready = tmp.path().join("ready.json");
     let mut child = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
         .env("TMPDIR", tmp.path())
+        .args(["--timing", "fast"])
         .arg("--ready-file")
         .arg(&ready)
         .stdout(Stdio::null())

@@ -59,6 +59,9 @@ pub enum Effect {
         id: u64,
         after: std::time::Duration,
     },
+    /// The UART's rate changes (`AT+IPR`), from the bytes after this on: the output before it
+    /// (the command's `OK`) still goes at the old rate.
+    Baud(u32),
 }
 
 /// A dialect's answer under construction. Text helpers add the module's `\r\n` framing.
@@ -68,6 +71,8 @@ pub struct Out {
     echo: Option<bool>,
     prompt: Option<(Prompt, Option<std::time::Duration>)>,
     cancel_prompt: bool,
+    /// Output to show after a step's delay (see [`Out::later`]).
+    later: Vec<(crate::timing::Step, Vec<Effect>)>,
 }
 
 /// What ends the data after a `>` prompt.
@@ -160,12 +165,30 @@ impl Out {
         self.cancel_prompt = true;
     }
 
+    /// The UART's rate becomes `rate` after what is written so far (see [`Effect::Baud`]).
+    pub fn baud(&mut self, rate: u32) {
+        self.effects.push(Effect::Baud(rate));
+    }
+
     /// Asks for [`Dialect::on_timer`] with `id` after `after`.
     pub fn timer(&mut self, id: u64, after: std::time::Duration) {
         self.effects.push(Effect::Timer { id, after });
     }
 
-    pub fn into_effects(self) -> Vec<Effect> {
+    /// Output that a real module shows only after `step` has taken its time (the L610's
+    /// `+MIPCALL: <ip>` after its `OK`). Under a timing profile it goes out after the step's
+    /// delay, in order with everything else held back; without one, at once.
+    pub fn later(&mut self, step: crate::timing::Step, f: impl FnOnce(&mut Out)) {
+        let mut o = Out::default();
+        f(&mut o);
+        self.later.push((step, o.effects));
+    }
+
+    /// Everything, the late output last (for callers without a timing profile).
+    pub fn into_effects(mut self) -> Vec<Effect> {
+        for (_, fx) in std::mem::take(&mut self.later) {
+            self.effects.extend(fx);
+        }
         self.effects
     }
 
@@ -173,6 +196,7 @@ impl Out {
     pub fn uart_bytes(&self) -> Vec<u8> {
         self.effects
             .iter()
+            .chain(self.later.iter().flat_map(|(_, fx)| fx.iter()))
             .filter_map(|e| match e {
                 Effect::Uart(b) => Some(b.as_slice()),
                 _ => None,
@@ -210,6 +234,10 @@ pub trait Dialect: Send {
 pub struct Engine {
     framer: Framer,
     dialect: Box<dyn Dialect>,
+    /// The timing profile's scheduler; `None`: everything at once (profile `fast`).
+    timing: Option<crate::timing::Scheduler>,
+    /// The profile paces the UART at the baud rate (its owner does the pacing).
+    pace_uart: bool,
     watch: Option<PromptWatch>,
     prompts: u64,
 }
@@ -219,15 +247,51 @@ impl Engine {
         Engine {
             framer: Framer::new(echo, crate::at::framer::DEFAULT_MAX_LINE),
             dialect,
+            timing: None,
+            pace_uart: false,
             watch: None,
             prompts: 0,
         }
     }
 
+    /// Takes the time `sampler`'s profile says: network events and late output are held back
+    /// by its delays (with [`Effect::Timer`]s that must come back to [`Engine::timer`]). A
+    /// profile without delays changes nothing.
+    pub fn set_timing(&mut self, sampler: crate::timing::Sampler) {
+        self.pace_uart = sampler.profile().pace_uart;
+        self.timing = (!sampler.profile().delays.is_empty()
+            && sampler
+                .profile()
+                .delays
+                .values()
+                .any(|d| d.median_ms + d.spread_ms > 0))
+        .then(|| crate::timing::Scheduler::new(sampler));
+    }
+
     pub fn boot(&mut self) -> Vec<Effect> {
         let mut out = Out::default();
-        self.dialect.boot(&mut out);
-        out.into_effects()
+        out.later(crate::timing::Step::Boot, |o| {
+            self.dialect.boot(o);
+        });
+        self.finish(out)
+    }
+
+    /// The effects of `out`, its late output scheduled (or inline without a profile).
+    fn finish(&mut self, mut out: Out) -> Vec<Effect> {
+        let Some(t) = self.timing.as_mut() else {
+            return out.into_effects();
+        };
+        let later = std::mem::take(&mut out.later);
+        t.observe(&out.effects);
+        let mut effects = t.requests(out.effects);
+        for (step, fx) in later {
+            t.observe(&fx);
+            match t.output(step, fx) {
+                Ok(timer) => effects.push(timer),
+                Err(fx) => effects.extend(fx),
+            }
+        }
+        effects
     }
 
     /// Bytes from the host. Returns echo, answers and network requests, in order.
@@ -272,7 +336,7 @@ impl Engine {
             self.apply_controls(&mut out);
         }
         self.rearm_prompt(&mut out);
-        out.into_effects()
+        self.finish(out)
     }
 
     /// Bytes came for the open prompt: its idle time starts again (a new timer; the old one
@@ -295,23 +359,49 @@ impl Engine {
         PROMPT_TIMERS.start + self.prompts % (PROMPT_TIMERS.end - PROMPT_TIMERS.start)
     }
 
+    /// An event from the network. Under a timing profile it may be held back (the answer is
+    /// then a timer, and the event reaches the dialect when it fires).
     pub fn net_event(&mut self, ev: NetEvent) -> Vec<Effect> {
+        let ev = match self.timing.as_mut() {
+            None => ev,
+            Some(t) => match t.net_event(ev) {
+                crate::timing::Admit::Now(ev) => ev,
+                crate::timing::Admit::Later(timer) => return vec![timer],
+            },
+        };
         let mut out = Out::default();
         self.dialect.on_net(ev, &mut out);
         self.apply_controls(&mut out);
-        out.into_effects()
+        self.finish(out)
     }
 
     pub fn fault(&mut self, fault: &crate::modem::Fault) -> Vec<Effect> {
         let mut out = Out::default();
         self.dialect.on_fault(fault, &mut out);
         self.apply_controls(&mut out);
-        out.into_effects()
+        self.finish(out)
     }
 
-    /// A timer asked for with an [`Effect::Timer`] has expired: a prompt's idle timer, or
-    /// one the dialect asked for.
+    /// A timer asked for with an [`Effect::Timer`] has expired: the timing scheduler's, a
+    /// prompt's idle timer, or one the dialect asked for.
     pub fn timer(&mut self, id: u64) -> Vec<Effect> {
+        if crate::timing::Scheduler::owns(id) {
+            let due = self.timing.as_mut().map(|t| t.due()).unwrap_or_default();
+            let mut effects = Vec::new();
+            for item in due {
+                match item {
+                    Ok(ev) => {
+                        let mut out = Out::default();
+                        self.dialect.on_net(ev, &mut out);
+                        self.apply_controls(&mut out);
+                        effects.extend(self.finish(out));
+                    }
+                    // Released as they were held (already scheduled once).
+                    Err(fx) => effects.extend(fx),
+                }
+            }
+            return effects;
+        }
         let mut out = Out::default();
         if PROMPT_TIMERS.contains(&id) {
             self.prompt_timer(id, &mut out);
@@ -319,7 +409,17 @@ impl Engine {
             self.dialect.on_timer(id, &mut out);
         }
         self.apply_controls(&mut out);
-        out.into_effects()
+        self.finish(out)
+    }
+
+    /// Whether the UART's bytes cross at the baud rate (the profile's `pace_uart`).
+    pub fn pace_uart(&self) -> bool {
+        self.pace_uart
+    }
+
+    /// The timing profile in force, if it has delays.
+    pub fn timing(&self) -> Option<&crate::timing::Profile> {
+        self.timing.as_ref().map(|t| t.profile())
     }
 
     /// The open prompt's idle timer: no byte came for its idle time, so the prompt ends (with

@@ -37,6 +37,7 @@ impl Driver {
             match e {
                 Effect::Uart(b) => text.extend(b),
                 Effect::Net(r) => self.net.push(r),
+                Effect::Baud(_) => {}
                 Effect::Timer { id, after } => {
                     let tx = self.fired_tx.clone();
                     tokio::spawn(async move {

@@ -82,6 +82,7 @@ fn run(engine: &mut Engine, chunks: &[&[u8]]) -> (Vec<u8>, Vec<String>) {
                 Effect::Uart(b) => uart.extend(b),
                 Effect::Net(r) => net.push(format!("{r:?}")),
                 Effect::Timer { id, after } => net.push(format!("timer {id} {after:?}")),
+                Effect::Baud(rate) => net.push(format!("baud {rate}")),
             }
         }
     }

@@ -12,6 +12,7 @@ use crate::inject::{Control, LINK_FAULT_WAIT};
 use crate::modem::{Fault, Trigger};
 use crate::net::link::{LinkCmd, Links};
 use crate::net::{LinkId, NetEvent, Router};
+use crate::timing::Pacer;
 use crate::uart::faults::UartFaults;
 use crate::uart::writer::{self, UartOut};
 use crate::uart::UartTap;
@@ -25,6 +26,9 @@ pub(crate) struct ModemTask<S> {
     /// The host closed the stream: no more input, output is still queued (and lost).
     rd_eof: bool,
     buf: Vec<u8>,
+    /// Under a pacing profile the host's bytes are taken at the baud rate, a piece at a time
+    /// (the rest waits in the PTY; a host writing faster blocks once its buffer is full).
+    rx_pacer: Option<Pacer>,
     out: UartOut,
     writer: JoinHandle<WriteHalf<S>>,
     uart_faults: UartFaults,
@@ -56,7 +60,8 @@ where
         let (timer_tx, timer_rx) = mpsc::unbounded_channel::<u64>();
         let (rd, wr) = tokio::io::split(stream);
         let links = Links::new(router, net_tx);
-        let (out, writer) = UartOut::spawn(wr, tap.clone(), links.backpressure.clone());
+        let pace = engine.pace_uart().then_some(crate::timing::DEFAULT_BAUD);
+        let (out, writer) = UartOut::spawn(wr, tap.clone(), links.backpressure.clone(), pace);
         ModemTask {
             engine,
             links,
@@ -64,6 +69,7 @@ where
             rd,
             rd_eof: false,
             buf: vec![0u8; 4096],
+            rx_pacer: pace.map(Pacer::new),
             out,
             writer,
             uart_faults: UartFaults::default(),
@@ -84,13 +90,17 @@ where
         self.apply(fx);
         loop {
             let deadline = self.link_fault_deadline;
+            let read_len = match self.rx_pacer {
+                Some(_) => Pacer::PIECE,
+                None => self.buf.len(),
+            };
             tokio::select! {
                 // Control first: a triggered fault, sent to ourselves while handling an event,
                 // takes effect before whatever the host sends next.
                 biased;
                 _ = &mut shutdown => break,
                 Some(c) = self.control.recv() => self.on_control(c),
-                read = self.rd.read(&mut self.buf), if !self.rd_eof => self.on_uart(read).await,
+                read = self.rd.read(&mut self.buf[..read_len]), if !self.rd_eof => self.on_uart(read).await,
                 Some(ev) = self.net_rx.recv() => self.on_net(ev),
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => self.on_link_deadline(),
                 Some(id) = self.timer_rx.recv() => self.on_timer(id),
@@ -160,6 +170,10 @@ where
                 self.rd_eof = true;
             }
             Ok(n) => {
+                if let Some(p) = self.rx_pacer.as_mut() {
+                    // The bytes are the module's once they have crossed the wire.
+                    tokio::time::sleep_until(p.done_at(n)).await;
+                }
                 let input = &self.buf[..n];
                 debug!(input = %String::from_utf8_lossy(input).escape_debug(), "uart ->");
                 self.tap.push(true, input);
@@ -238,6 +252,12 @@ where
                     self.out.send(bytes);
                 }
                 Effect::Net(req) => self.links.handle(req),
+                Effect::Baud(rate) => {
+                    self.out.set_baud(rate);
+                    if let Some(p) = self.rx_pacer.as_mut() {
+                        p.baud = rate;
+                    }
+                }
                 Effect::Timer { id, after } => {
                     // tokio time, so tests with paused time see the timer fire at once.
                     let tx = self.timer_tx.clone();

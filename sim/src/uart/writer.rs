@@ -26,6 +26,7 @@ use super::faults::next_random;
 use super::UartTap;
 use crate::drops::DropLog;
 use crate::net::link::Backpressure;
+use crate::timing::Pacer;
 
 /// Output waiting for the UART is bounded by bytes. With the links paused at [`BACKLOG_HIGH`]
 /// only the module's answers to the host's own input can go past that (a host typing 10 MB
@@ -105,15 +106,21 @@ pub(crate) struct UartOut {
     backpressure: Backpressure,
     /// Fault `uart-fragment`: the writer splits each write into small pieces.
     fragment: Arc<AtomicBool>,
+    /// `AT+IPR` rate changes, each taken by the writer at its place in the queue (marked
+    /// there by an empty write).
+    bauds: Arc<Mutex<std::collections::VecDeque<u32>>>,
 }
 
 impl UartOut {
     /// Starts the writer task on `wr`; the task gives `wr` back when it ends. `backpressure`
     /// is raised while the queue is long (the links stop reading); `tap` gets the losses.
+    /// With `pace` (the timing profile's `pace_uart`) bytes leave at that baud rate, 8N1 (10
+    /// bits a byte), in pieces of [`Pacer::PIECE`], each written once it has crossed the wire.
     pub(crate) fn spawn<W>(
         mut wr: W,
         tap: UartTap,
         backpressure: Backpressure,
+        pace: Option<u32>,
     ) -> (UartOut, JoinHandle<W>)
     where
         W: AsyncWrite + Unpin + Send + 'static,
@@ -121,16 +128,39 @@ impl UartOut {
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let shared = Arc::new(Shared::default());
         let fragment = Arc::new(AtomicBool::new(false));
-        let (w_shared, w_fragment, w_tap, w_bp) = (
+        let bauds: Arc<Mutex<std::collections::VecDeque<u32>>> = Arc::default();
+        let (w_shared, w_fragment, w_tap, w_bp, w_bauds) = (
             shared.clone(),
             fragment.clone(),
             tap.clone(),
             backpressure.clone(),
+            bauds.clone(),
         );
         let writer = tokio::spawn(async move {
             let mut seed = 0x2545_F491_4F6C_DD1Du64;
+            let mut pacer = pace.map(Pacer::new);
             while let Some(bytes) = rx.recv().await {
-                if w_fragment.load(Ordering::Relaxed) {
+                if bytes.is_empty() {
+                    // A rate change's place in the queue.
+                    let rate = w_bauds
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .pop_front();
+                    if let (Some(rate), Some(p)) = (rate, pacer.as_mut()) {
+                        info!(rate, "UART rate changed");
+                        p.baud = rate;
+                    }
+                    continue;
+                }
+                if let Some(p) = pacer
+                    .as_mut()
+                    .filter(|_| !w_fragment.load(Ordering::Relaxed))
+                {
+                    for piece in bytes.chunks(Pacer::PIECE) {
+                        tokio::time::sleep_until(p.done_at(piece.len())).await;
+                        write_watched(&mut wr, piece, &w_shared, &w_tap).await;
+                    }
+                } else if w_fragment.load(Ordering::Relaxed) {
                     if let Err(e) = write_fragmented(&mut wr, &bytes, &mut seed).await {
                         warn!(error = %e, "UART write failed");
                     }
@@ -158,6 +188,7 @@ impl UartOut {
                 tap,
                 backpressure,
                 fragment,
+                bauds,
             },
             writer,
         )
@@ -181,6 +212,15 @@ impl UartOut {
         if self.tx.send(bytes).is_err() {
             self.shared.queued.fetch_sub(len, Ordering::Relaxed);
         }
+    }
+
+    /// `AT+IPR`: the bytes queued after this go at `rate` (when the UART is paced).
+    pub(crate) fn set_baud(&self, rate: u32) {
+        self.bauds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(rate);
+        let _ = self.tx.send(Vec::new());
     }
 
     /// Fault `uart-fragment` on or off.
@@ -312,7 +352,7 @@ mod tests {
         let (module, mut host) = tokio::io::duplex(1024);
         let tap = UartTap::default();
         let bp = Backpressure::default();
-        let (out, _writer) = UartOut::spawn(module, tap.clone(), bp.clone());
+        let (out, _writer) = UartOut::spawn(module, tap.clone(), bp.clone(), None);
         for _ in 0..100 {
             out.send(vec![b'x'; 100]);
         }
@@ -352,7 +392,7 @@ mod tests {
     async fn a_slow_reader_raises_backpressure_and_loses_nothing() {
         let (module, mut host) = tokio::io::duplex(4096);
         let bp = Backpressure::default();
-        let (out, _writer) = UartOut::spawn(module, UartTap::default(), bp.clone());
+        let (out, _writer) = UartOut::spawn(module, UartTap::default(), bp.clone(), None);
         let chunk = vec![b'm'; 1000];
         let n = BACKLOG_HIGH / 1000 + 10;
         for _ in 0..n {

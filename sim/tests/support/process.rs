@@ -21,9 +21,17 @@ impl SimProcess {
     pub fn spawn(extra: &[&str]) -> SimProcess {
         let dir = tempfile::tempdir().unwrap();
         let ready = dir.path().join("ready.json");
+        // The binary's default is `--timing realistic`; the tests run `fast` unless they
+        // ask for a profile (they assert outcomes, and fast keeps the suite quick).
+        let timing: &[&str] = if extra.contains(&"--timing") {
+            &[]
+        } else {
+            &["--timing", "fast"]
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
             .arg("--ready-file")
             .arg(&ready)
+            .args(timing)
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -458,8 +458,9 @@ pub fn cmee(cell: &mut CellState, form: &Form, out: &mut Out) {
     }
 }
 
-/// `AT+IPR=<rate>` (notes section 12: read form `+IPR: <rate>`). The rate is accepted and
-/// remembered; the PTY carries bytes at full speed.
+/// `AT+IPR=<rate>` (notes section 12: read form `+IPR: <rate>`). The new rate applies after
+/// the `OK` (which still goes at the old one); under a timing profile that paces the UART
+/// (`realistic`) the bytes then cross at it, both ways. `0` (auto-baud) keeps the rate.
 pub fn ipr(cell: &mut CellState, form: &Form, out: &mut Out) {
     match form {
         Form::Read => {
@@ -475,7 +476,10 @@ pub fn ipr(cell: &mut CellState, form: &Form, out: &mut Out) {
             Some([rate]) => match rate.number().filter(|r| BAUD_RATES.contains(r)) {
                 Some(r) => {
                     cell.baud = r;
-                    out.ok()
+                    out.ok();
+                    if r != 0 {
+                        out.baud(r);
+                    }
                 }
                 None => out.error(),
             },

@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 use crate::at::Form;
 use crate::dialect::Out;
 use crate::modem::CellState;
+use crate::timing::Step;
 
 use super::{num_in, set_args, CME_NOT_ALLOWED};
 
@@ -25,8 +26,8 @@ impl Call {
     /// earlier with its first octet lost: fixtures/DIVERGENCES.md).
     ///
     /// `AT+MIPCALL=1[,"<apn>"[,"<user>","<pwd>"]]` -> `OK`, then `+MIPCALL: <ip>` (seed 002
-    /// section 3.3; section 3.2: "此命令是异步命令, 回复 OK 不表示执行结束"). The network here
-    /// answers at once, so the URC follows the `OK` in the same write. Without radio or
+    /// section 3.3; section 3.2: "此命令是异步命令, 回复 OK 不表示执行结束"). The URC follows the `OK` after
+    /// the timing profile's `mipcall` delay (at once under `fast`: in the same write). Without radio or
     /// attach the call ends with `+MIPCALL: 0`, one of the endings section 3.2 lists. A second
     /// call while one is up is refused ("在命令结束前，向模块重复发命令会报错").
     ///
@@ -66,13 +67,15 @@ impl Call {
                         cell.apn.name = apn.text();
                     }
                     out.ok();
+                    // The URC comes once the network answers: the profile's `mipcall` delay.
                     if cell.can_activate() {
                         self.ip = Some(cell.identity.ip);
                         cell.pdp_active = true;
-                        out.line(format!("+MIPCALL: {}", cell.identity.ip));
+                        let ip = cell.identity.ip;
+                        out.later(Step::Mipcall, |o| o.line(format!("+MIPCALL: {ip}")));
                     } else {
                         tracing::info!("data call failed: the module is not attached");
-                        out.line("+MIPCALL: 0");
+                        out.later(Step::Mipcall, |o| o.line("+MIPCALL: 0"));
                     }
                     false
                 } else if self.drop_call(cell) {

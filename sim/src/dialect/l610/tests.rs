@@ -27,6 +27,7 @@ impl Rig {
                 Effect::Uart(b) => text.extend(b),
                 Effect::Net(r) => self.net.push(r),
                 Effect::Timer { id, after } => self.timers.push((id, after)),
+                Effect::Baud(_) => {}
             }
         }
         String::from_utf8_lossy(&text).into_owned()
