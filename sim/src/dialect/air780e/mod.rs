@@ -12,7 +12,7 @@
 mod basic;
 mod bearer;
 
-pub use basic::zone_of;
+pub use basic::{cclk, zone_of};
 mod fs;
 mod mqtt;
 mod ssl;

@@ -331,32 +331,9 @@ pub fn iccid(cell: &CellState, prefix: &str, form: &Form, out: &mut Out) {
 
 /// `AT+CCLK?` -> `+CCLK: "26/07/20,06:51:36+00"` (the L610's format, issue #11; 27.007 section
 /// 8.15); `AT+CCLK="yy/MM/dd,hh:mm:ss+zz"` sets the clock (UTC: the zone is not applied).
+/// The same command and format as the Air780E's, so one implementation serves both.
 pub fn cclk(cell: &mut CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Read => {
-            let now = cell.clock.now();
-            let zone = cell.clock.zone.clone();
-            out.line(now.fill(&format!(
-                "+CCLK: \"{{YY}}/{{MM}}/{{DD}},{{hh}}:{{mm}}:{{ss}}{zone}\""
-            )));
-            out.ok()
-        }
-        Form::Test => out.ok(),
-        Form::Set(_) => match set_args(form).as_deref() {
-            Some([t]) if t.quoted && t.text().len() >= 17 => {
-                match crate::modem::Civil::parse(&t.text()) {
-                    Some(c) => {
-                        cell.clock.set(c);
-                        cell.clock.zone = crate::dialect::air780e::zone_of(&t.text());
-                        out.ok()
-                    }
-                    None => out.error(),
-                }
-            }
-            _ => out.error(),
-        },
-        Form::Exec => out.error(),
-    }
+    crate::dialect::air780e::cclk(cell, form, out)
 }
 
 /// `AT+CBC` -> `+CBC: 0,80` (27.007 section 8.4: `<bcs>` 0 powered by the battery, `<bcl>`
