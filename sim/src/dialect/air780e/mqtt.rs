@@ -650,6 +650,7 @@ impl Mqtt {
             return;
         }
         match ev.kind {
+            NetEventKind::SockData { .. } | NetEventKind::SockSent(_) => {}
             NetEventKind::Connected => {
                 self.tcp = Tcp::Up(ev.link);
                 out.line("CONNECT OK");
