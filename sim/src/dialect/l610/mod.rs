@@ -17,6 +17,7 @@
 //! incoming messages, and TLS set up with `AT+GTSSL*`.
 
 mod basic;
+mod mip;
 mod mipcall;
 mod mqtt;
 mod ssl;
@@ -36,6 +37,8 @@ enum Pending {
     SslFile(ssl::FileKind),
     /// The payload of a length-form `AT+MQTTWILL`.
     Will(mqtt::PendingWill),
+    /// The bytes of an `AT+MIPSEND`.
+    Send(mip::PendingSend),
 }
 
 pub struct L610 {
@@ -44,6 +47,7 @@ pub struct L610 {
     basic: basic::Basic,
     call: mipcall::Call,
     mqtt: mqtt::Mqtt,
+    mip: mip::Mip,
     ssl: ssl::Ssl,
     pending: Option<Pending>,
     /// The echo setting, mirrored from the framer for `AT&W`.
@@ -68,6 +72,7 @@ impl L610 {
             basic: basic::Basic::default(),
             call: mipcall::Call::default(),
             mqtt: mqtt::Mqtt::default(),
+            mip: mip::Mip::default(),
             ssl: ssl::Ssl::default(),
             pending: None,
             echo: true,
@@ -84,13 +89,16 @@ impl L610 {
     fn reboot(&mut self, out: &mut Out) {
         tracing::info!("module restarts");
         self.mqtt.power_off(out);
+        self.mip.power_off(out);
         out.cancel_data();
         out.set_echo(true);
         let identity = self.cell.identity.clone();
         let mqtt = std::mem::take(&mut self.mqtt);
+        let mip = std::mem::take(&mut self.mip);
         let saved = self.saved;
         *self = L610::new(identity);
         self.mqtt = mqtt;
+        self.mip = mip;
         self.saved = saved;
         self.restore(saved, out);
         self.boot(out);
@@ -152,6 +160,7 @@ impl Dialect for L610 {
                 if basic::cgatt(cell, &form, out) && self.call.drop_call(cell) {
                     out.line("+MIPCALL: 0");
                     self.mqtt.network_lost(out);
+                    self.mip.network_lost(out);
                 }
             }
             "+CGPADDR" => basic::cgpaddr(cell, &self.basic, &form, out),
@@ -169,6 +178,7 @@ impl Dialect for L610 {
                 let dropped = self.call.mipcall(cell, &form, out);
                 if dropped {
                     self.mqtt.network_lost(out);
+                    self.mip.network_lost(out);
                 }
             }
             "+MQTTUSER" => self.mqtt.mqttuser(cell, &form, out),
@@ -188,6 +198,17 @@ impl Dialect for L610 {
                 }
             }
             "+MQTTCLOSE" => self.mqtt.mqttclose(cell, &form, out),
+            "+MIPOPEN" => self
+                .mip
+                .mipopen(cell, &self.call, &mut self.ssl, &form, out),
+            "+MIPSEND" => {
+                if let Some(p) = self.mip.mipsend(cell, &form, out) {
+                    self.pending = Some(Pending::Send(p));
+                }
+            }
+            "+MIPPUSH" => self.mip.mippush(cell, &form, out),
+            "+MIPCLOSE" => self.mip.mipclose(cell, &form, out),
+            "+GTSET" => self.mip.gtset(&form, out),
             "+GTSSLVER" => self.ssl.gtsslver(&form, out),
             "+GTSSLMODE" => self.ssl.gtsslmode(&form, out),
             "+GTSSLERR" => self.ssl.gtsslerr(&form, out),
@@ -209,6 +230,7 @@ impl Dialect for L610 {
             Some(Pending::Publish(p)) => self.mqtt.publish_data(&self.cell, p, data, out),
             Some(Pending::SslFile(kind)) => self.ssl.file_data(kind, data, out),
             Some(Pending::Will(w)) => self.mqtt.will_data(w, data, out),
+            Some(Pending::Send(p)) => self.mip.send_data(p, data, out),
             None => {
                 tracing::warn!(
                     len = data.len(),
@@ -227,7 +249,11 @@ impl Dialect for L610 {
     }
 
     fn on_net(&mut self, ev: NetEvent, out: &mut Out) {
-        self.mqtt.on_net(&self.cell, &mut self.ssl, ev, out)
+        if mip::Mip::owns(ev.link) {
+            self.mip.on_net(&mut self.ssl, ev, out)
+        } else {
+            self.mqtt.on_net(&self.cell, &mut self.ssl, ev, out)
+        }
     }
 
     fn on_timer(&mut self, id: u64, _out: &mut Out) {
@@ -250,6 +276,7 @@ impl Dialect for L610 {
                     out.line("+MIPCALL: 0");
                 }
                 self.mqtt.network_lost(out);
+                self.mip.network_lost(out);
                 if !back_after.is_zero() {
                     cell.pdp_barred = true;
                     out.timer(PDN_BACK_TIMER, *back_after);
@@ -268,6 +295,7 @@ impl Dialect for L610 {
                     out.line("+MIPCALL: 0");
                 }
                 self.mqtt.network_lost(out);
+                self.mip.network_lost(out);
             }
             Fault::Register | Fault::SimInserted => {
                 if *fault == Fault::SimInserted && cell.sim != crate::modem::SimState::Ready {
