@@ -136,7 +136,15 @@ fn unhex(text: &[u8]) -> Option<Vec<u8>> {
 impl Mip {
     fn open_ids(&self) -> Vec<usize> {
         (0..SOCKETS)
-            .filter(|&i| matches!(self.sockets[i], Some(Socket { state: State::Open, .. })))
+            .filter(|&i| {
+                matches!(
+                    self.sockets[i],
+                    Some(Socket {
+                        state: State::Open,
+                        ..
+                    })
+                )
+            })
             .collect()
     }
 
@@ -173,7 +181,11 @@ impl Mip {
                     .filter(|&i| self.sockets[i].is_none())
                     .map(|i| (i + 1).to_string())
                     .collect();
-                let list = if free.is_empty() { "0".into() } else { free.join(",") };
+                let list = if free.is_empty() {
+                    "0".into()
+                } else {
+                    free.join(",")
+                };
                 out.line(format!("+MIPOPEN: {list}"));
                 return out.ok();
             }
@@ -295,10 +307,7 @@ impl Mip {
             out.error();
             return None;
         };
-        let Some(sock) = self.sockets[id]
-            .as_mut()
-            .filter(|s| s.state == State::Open)
-        else {
+        let Some(sock) = self.sockets[id].as_mut().filter(|s| s.state == State::Open) else {
             tracing::info!(socket = id + 1, "MIPSEND on a socket that is not open");
             out.line(cell.cme(CME_NOT_ALLOWED));
             return None;
@@ -310,7 +319,9 @@ impl Mip {
                 out.prompt(Prompt::UntilCtrlZ(SEND_MAX), PROMPT_IDLE);
                 Some(PendingSend { id, link })
             }
-            Some(a) if !a.quoted && !a.bytes.is_empty() && a.bytes.iter().all(u8::is_ascii_digit) => {
+            Some(a)
+                if !a.quoted && !a.bytes.is_empty() && a.bytes.iter().all(u8::is_ascii_digit) =>
+            {
                 match a.number().filter(|n| (1..=SEND_MAX as u32).contains(n)) {
                     Some(len) => {
                         out.raw(b"\r\n>");
@@ -324,7 +335,9 @@ impl Mip {
                 }
             }
             Some(a) => {
-                match unhex(&a.bytes).filter(|b| !b.is_empty() && sock.buffered.len() + b.len() <= SEND_MAX) {
+                match unhex(&a.bytes)
+                    .filter(|b| !b.is_empty() && sock.buffered.len() + b.len() <= SEND_MAX)
+                {
                     Some(bytes) => {
                         sock.buffered.extend(bytes);
                         let free = SEND_MAX - sock.buffered.len();
@@ -340,9 +353,16 @@ impl Mip {
 
     /// The bytes after `AT+MIPSEND`'s prompt: sent as one write (one datagram on UDP).
     pub fn send_data(&mut self, p: PendingSend, data: Vec<u8>, out: &mut Out) {
-        let Some(sock) = self.sockets[p.id].as_mut().filter(|s| s.link == p.link && s.state == State::Open) else {
+        let Some(sock) = self.sockets[p.id]
+            .as_mut()
+            .filter(|s| s.link == p.link && s.state == State::Open)
+        else {
             // The socket went while the host was typing: nothing can be sent.
-            tracing::info!(socket = p.id + 1, bytes = data.len(), "socket closed under the prompt: data dropped");
+            tracing::info!(
+                socket = p.id + 1,
+                bytes = data.len(),
+                "socket closed under the prompt: data dropped"
+            );
             return out.error();
         };
         let free = SEND_MAX.saturating_sub(sock.buffered.len() + data.len());
@@ -391,8 +411,16 @@ impl Mip {
     pub fn mipclose(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
         match form {
             Form::Read => {
-                let open: Vec<String> = self.open_ids().iter().map(|i| (i + 1).to_string()).collect();
-                let list = if open.is_empty() { "0".into() } else { open.join(",") };
+                let open: Vec<String> = self
+                    .open_ids()
+                    .iter()
+                    .map(|i| (i + 1).to_string())
+                    .collect();
+                let list = if open.is_empty() {
+                    "0".into()
+                } else {
+                    open.join(",")
+                };
                 out.line(format!("+MIPCLOSE: {list}"));
                 return out.ok();
             }
@@ -471,7 +499,9 @@ impl Mip {
             return;
         };
         let id = i + 1;
-        let Some(sock) = self.sockets[i].as_mut() else { return };
+        let Some(sock) = self.sockets[i].as_mut() else {
+            return;
+        };
         match ev.kind {
             NetEventKind::Connected => {
                 if sock.proto == Proto::Tls {
@@ -515,9 +545,21 @@ impl Mip {
 
     /// `+MIPRTCP: <id>,<len>,<data>` / `+MIPRUDP: <ip>,<port>,<id>,<len>,<data>` as `IPRFMT`
     /// says (`iprfmt comments`, OneOS, `tuya-l610`; hex digits upper case: an inference, L31).
-    fn print_data(&self, id: usize, udp: bool, from: std::net::SocketAddr, data: &[u8], out: &mut Out) {
+    fn print_data(
+        &self,
+        id: usize,
+        udp: bool,
+        from: std::net::SocketAddr,
+        data: &[u8],
+        out: &mut Out,
+    ) {
         let head = if udp {
-            format!("+MIPRUDP: {},{},{id},{}", from.ip(), from.port(), data.len())
+            format!(
+                "+MIPRUDP: {},{},{id},{}",
+                from.ip(),
+                from.port(),
+                data.len()
+            )
         } else {
             format!("+MIPRTCP: {id},{}", data.len())
         };

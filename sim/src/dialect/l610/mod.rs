@@ -338,3 +338,6 @@ const CME_NOT_ALLOWED: u16 = 3;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod mip_tests;
