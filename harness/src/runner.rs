@@ -262,6 +262,8 @@ pub fn uses_prompt(
         up.contains("AT+MPUBEX")
             || up.contains("AT+FSWRITE")
             || up.contains("AT+GTSSLFILE")
+            || up.contains("AT+MIPSEND")
+            || up.contains("AT+CIPSEND")
             || t.lines().any(|l| {
                 let l = crate::exchange::strip_comment(l);
                 l == ">" || l.starts_with("> ") || l == "\">\""

@@ -74,6 +74,8 @@ pub struct ModemWorld {
     /// The embedded broker also lets clients in without a user name; read by
     /// [`ModemWorld::start`].
     pub allow_anonymous: bool,
+    /// Data the module printed for its sockets, not yet checked (`steps/sockets.rs`).
+    pub sockets: crate::steps::sockets::SocketRx,
 }
 
 /// The TLS side of the broker a scenario starts (steps in `steps/tls.rs` fill it in).
@@ -116,6 +118,7 @@ impl ModemWorld {
             source: None,
             transcript: Transcript::new(),
             allow_anonymous: false,
+            sockets: Default::default(),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Step definitions, grouped by domain: the host's AT traffic ([`at`]), broker-side MQTT clients
-//! ([`mqtt`]), injected faults ([`faults`]) and TLS set-ups and certificates ([`tls`]).
+//! ([`mqtt`]), injected faults ([`faults`]), TLS set-ups and certificates ([`tls`]) and raw sockets
+//! ([`sockets`]).
 //!
 //! Quoted payloads in steps take C-style escapes (`\r`, `\n`, `\t`, `\0`, `\"`, `\\`, `\xNN`),
 //! so binary payloads can be written inline. AT command lines and doc strings are taken
@@ -9,6 +10,7 @@ pub mod at;
 pub mod faults;
 pub mod mqtt;
 pub mod payload;
+pub mod sockets;
 pub mod tls;
 
 use anyhow::{anyhow, bail, Result};
