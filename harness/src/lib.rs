@@ -17,6 +17,7 @@
 //! - [`report`]: a transcript as one self-contained HTML timeline (`modem-harness report`).
 
 pub mod check;
+pub mod check_tcp;
 pub mod device;
 pub mod exchange;
 #[doc(hidden)]

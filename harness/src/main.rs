@@ -238,6 +238,13 @@ enum Cmd {
         /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
         #[arg(long, value_name = "DIR")]
         html: Option<PathBuf>,
+        /// The contract to check: `mqtt-echo` (the default: republish MODEM_ECHO_IN to
+        /// MODEM_ECHO_OUT) or `tcp-echo` (open a TCP socket through the module to
+        /// MODEM_TCP_HOST:MODEM_TCP_PORT and write back every byte the server sends on it,
+        /// reopening it after faults; e.g. harness/examples/tcp_echo_driver.rs).
+        #[arg(long, value_name = "mqtt-echo|tcp-echo", default_value = "mqtt-echo",
+              value_parser = ["mqtt-echo", "tcp-echo"])]
+        contract: String,
     },
     /// Render a transcript (.jsonl, as --transcripts writes them) as one self-contained HTML
     /// page: a lane each for host, module, broker and faults on one time axis, the failure
@@ -383,6 +390,7 @@ async fn main() -> ExitCode {
             eol,
             command,
             html,
+            contract,
         } => {
             let opts = modem_harness::check::CheckOptions {
                 dialect,
@@ -398,7 +406,12 @@ async fn main() -> ExitCode {
                 "{}",
                 modem_harness::check::timing_note(&opts.timing, opts.seed)
             );
-            match modem_harness::check::check_driver(&opts).await {
+            let outcomes = if contract == "tcp-echo" {
+                modem_harness::check_tcp::check_tcp_driver(&opts).await
+            } else {
+                modem_harness::check::check_driver(&opts).await
+            };
+            match outcomes {
                 Err(e) => {
                     eprintln!("modem-harness check-driver: {e:#}");
                     ExitCode::from(2)
