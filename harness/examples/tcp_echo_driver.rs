@@ -8,6 +8,11 @@
 //! peer closed, a reset, the call ended) or `+MIPCALL: 0` makes it start again from the call.
 //! One command at a time; lines end with `MODEM_EOL` (CR LF by default).
 //!
+//! `--air780e` makes it an Air780E driver (the vendor's TCP guide and CIP* manual pages):
+//! `AT+CIPSHUT`, `AT+CIPHEAD=1`, `AT+CIPSTART="TCP","<host>",<port>` and its `CONNECT OK`, data
+//! as `+IPD,<len>:<bytes>`, sends of at most 1460 bytes with `AT+CIPSEND=<len>`, `>`, the bytes,
+//! `SEND OK`; `CLOSED` or `+PDP: DEACT` make it start again. Run it with `--dialect air780e`.
+//!
 //! `--never-reopen` makes it the deliberately flawed driver: after its socket breaks once it
 //! stays silent, which `check-driver` must catch.
 //!
@@ -26,6 +31,8 @@ struct Gone(String);
 
 struct Driver {
     m: Modem,
+    /// The Air780E's CIP* commands instead of the L610's MIP*.
+    air: bool,
     /// Bytes received and not yet written back.
     pending: VecDeque<u8>,
 }
@@ -49,7 +56,11 @@ impl Driver {
             let line = match self.m.next(until) {
                 None => return Err(Gone("timed out".into())),
                 Some(Event::Prompt) => ">".to_string(),
-                Some(Event::Message(_)) => continue,
+                Some(Event::Message(data)) => {
+                    // `+IPD,<len>:` data (the Air780E), framed by the common parser.
+                    self.pending.extend(data);
+                    continue;
+                }
                 Some(Event::Line(l)) => l,
             };
             if let Some(rest) = line.strip_prefix("+MIPRTCP: 1,") {
@@ -64,6 +75,8 @@ impl Driver {
             }
             if line.starts_with("+MIPSTAT: 1,")
                 || line == "+MIPCALL: 0"
+                || (self.air
+                    && (line == "CLOSED" || line == "+PDP: DEACT" || line == "CONNECT FAIL"))
                 || line == "ERROR"
                 || line.starts_with("+CME ERROR")
             {
@@ -87,8 +100,28 @@ impl Driver {
         }
     }
 
+    /// The Air780E: from whatever state, the bearer shut, then one link up.
+    fn connect_air(&mut self, host: &str, port: &str) -> Result<(), Gone> {
+        self.sync();
+        let _ = self.cmd("ATE0", Duration::from_secs(5));
+        self.m.send_lines(&["AT+CIPSHUT"]);
+        let _ = self.wait(Duration::from_secs(10), |l| l == "SHUT OK");
+        self.cmd("AT+CIPHEAD=1", Duration::from_secs(5))?;
+        self.cmd(
+            &format!("AT+CIPSTART=\"TCP\",\"{host}\",{port}"),
+            Duration::from_secs(10),
+        )?;
+        self.wait(Duration::from_secs(60), |l| l == "CONNECT OK")?;
+        self.pending.clear();
+        eprintln!("tcp-echo-driver: link open to {host}:{port}");
+        Ok(())
+    }
+
     /// From whatever state: the data call, then socket 1 open.
     fn connect(&mut self, host: &str, port: &str) -> Result<(), Gone> {
+        if self.air {
+            return self.connect_air(host, port);
+        }
         self.sync();
         let _ = self.cmd("ATE0", Duration::from_secs(5));
         self.cmd("AT+GTSET=\"IPRFMT\",0", Duration::from_secs(5))?;
@@ -120,12 +153,20 @@ impl Driver {
     fn serve(&mut self) -> Result<(), Gone> {
         loop {
             while !self.pending.is_empty() {
-                let n = self.pending.len().min(2048);
+                let max = if self.air { 1460 } else { 2048 };
+                let n = self.pending.len().min(max);
                 let chunk: Vec<u8> = self.pending.drain(..n).collect();
-                self.m.send_lines(&[&format!("AT+MIPSEND=1,{n}")]);
+                let (cmd, sent) = if self.air {
+                    (format!("AT+CIPSEND={n}"), "SEND OK")
+                } else {
+                    (format!("AT+MIPSEND=1,{n}"), "+MIPPUSH: 1,0")
+                };
+                self.m.send_lines(&[&cmd]);
                 self.wait(Duration::from_secs(15), |l| l == ">")?;
                 self.m.send(&chunk);
-                self.wait(Duration::from_secs(15), |l| l == "+MIPPUSH: 1,0")?;
+                self.wait(Duration::from_secs(15), |l| {
+                    l == sent || l.starts_with("DATA ACCEPT:")
+                })?;
             }
             // Nothing to write: wait for data (a timeout here is only idleness).
             match self.wait(Duration::from_secs(1), |_| false) {
@@ -146,6 +187,7 @@ fn main() {
     }
     let mut d = Driver {
         m: open_modem("tcp-echo-driver"),
+        air: has_flag("--air780e"),
         pending: VecDeque::new(),
     };
     loop {

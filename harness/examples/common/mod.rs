@@ -146,6 +146,19 @@ impl Modem {
                 }
                 return Some(Event::Message(body[at..].to_vec()));
             }
+            if self.buf.starts_with(b"+IPD,") {
+                // +IPD,<len>[,TCP|UDP]:<len raw bytes> (the Air780E with AT+CIPHEAD=1): socket
+                // data, framed by its length.
+                let colon = self.buf.iter().take(24).position(|&b| b == b':')?;
+                let head = String::from_utf8_lossy(&self.buf[5..colon]).into_owned();
+                let n: usize = head.split(',').next()?.trim().parse().ok()?;
+                if self.buf.len() < colon + 1 + n {
+                    return None;
+                }
+                let payload = self.buf[colon + 1..colon + 1 + n].to_vec();
+                self.buf.drain(..colon + 1 + n);
+                return Some(Event::Message(payload));
+            }
             if self.buf.starts_with(b"+MSUB: \"") {
                 // +MSUB: "<topic>",<n> byte,<n raw bytes>\r\n
                 let head_end = find(&self.buf, b" byte,")?;
