@@ -113,7 +113,15 @@ pub struct Mip {
     sockets: [Option<Socket>; SOCKETS],
     next_link: LinkId,
     format: Format,
+    /// The names `AT+MIPDNS` resolved, by the address it gave each (see [`Mip::mipdns`]).
+    dns: Vec<String>,
 }
+
+/// The addresses `AT+MIPDNS` answers with: 198.18.0.0/15 (RFC 2544, benchmarking), which no
+/// real server has, so an `AT+MIPOPEN` to one is known to mean the name it stands for.
+const DNS_BASE: u32 = u32::from_be_bytes([198, 18, 0, 1]);
+/// At most this many names are remembered; the oldest goes first.
+const DNS_MAX: usize = 1024;
 
 /// A socket id parameter, 1..=6, as an index.
 fn socket_of(arg: Option<&Arg>) -> Option<usize> {
@@ -217,6 +225,7 @@ impl Mip {
         if host.is_empty() || host.len() > 255 {
             return out.error();
         }
+        let host = self.host_for(host);
         if !call.is_up() || self.sockets[id].is_some() {
             tracing::info!(socket = id + 1, call = call.is_up(), "MIPOPEN refused");
             return out.line(cell.cme(CME_NOT_ALLOWED));
@@ -446,6 +455,56 @@ impl Mip {
         out.ok();
         out.net(NetRequest::Close { link: sock.link });
         out.line(format!("+MIPCLOSE: {},0", id + 1));
+    }
+
+    /// `AT+MIPDNS="<name>"[,<type>]` -> `+MIPDNS: "<name>",<address>` and `OK` (OneOS and
+    /// RT-Thread send `AT+MIPDNS="<name>",2` and read the address after the comma before their
+    /// `OK`; a public L610 driver's comment prints `+MIPDNS: "yj03.yunjiwulian.com",
+    /// 120.78.176.175`). The module's network would ask a DNS server; ours answers with an
+    /// address of 198.18.0.0/15 that stands for the name, and `AT+MIPOPEN` to that address
+    /// opens the name, so `--resolve` and the default routes see the name the host meant (an
+    /// inference: L34). An address is answered with itself. Without the data call: `ERROR`.
+    pub fn mipdns(&mut self, cell: &CellState, call: &Call, form: &Form, out: &mut Out) {
+        let args = set_args(form);
+        let name = match args.as_deref() {
+            Some([n]) => n,
+            Some([n, t]) if num_in(Some(t), 0..=2).is_some() => n,
+            _ => return out.error(),
+        };
+        let name = name.text();
+        if name.is_empty() || name.len() > 255 {
+            return out.error();
+        }
+        if !call.is_up() {
+            return out.line(cell.cme(CME_NOT_ALLOWED));
+        }
+        let addr = if name.parse::<std::net::Ipv4Addr>().is_ok() {
+            name.clone()
+        } else {
+            let i = match self.dns.iter().position(|n| *n == name) {
+                Some(i) => i,
+                None => {
+                    if self.dns.len() == DNS_MAX {
+                        self.dns.remove(0);
+                    }
+                    self.dns.push(name.clone());
+                    self.dns.len() - 1
+                }
+            };
+            std::net::Ipv4Addr::from(DNS_BASE + i as u32).to_string()
+        };
+        out.line(format!("+MIPDNS: \"{name}\",{addr}"));
+        out.ok();
+    }
+
+    /// The name an address from `AT+MIPDNS` stands for, or the host as given.
+    fn host_for(&self, host: String) -> String {
+        host.parse::<std::net::Ipv4Addr>()
+            .ok()
+            .and_then(|a| u32::from(a).checked_sub(DNS_BASE))
+            .and_then(|i| self.dns.get(i as usize))
+            .cloned()
+            .unwrap_or(host)
     }
 
     /// `AT+GTSET="IPRFMT",<0|1|2>` -> `OK` (`iprfmt comments`, OneOS, TencentOS). Other

@@ -377,3 +377,34 @@ fn mqtt_links_and_socket_links_do_not_mix() {
     assert!(mip::Mip::owns(link));
     assert!(!mip::Mip::owns(1));
 }
+
+#[test]
+fn mipdns_answers_an_address_that_opens_the_name() {
+    let mut r = Rig::new();
+    assert_eq!(r.send("AT+MIPDNS=\"iot.example.com\",2"), "\r\nERROR\r\n");
+    let mut r = Rig::called();
+    assert_eq!(
+        r.send("AT+MIPDNS=\"iot.example.com\",2"),
+        "\r\n+MIPDNS: \"iot.example.com\",198.18.0.1\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        r.send("AT+MIPDNS=\"other.example.com\""),
+        "\r\n+MIPDNS: \"other.example.com\",198.18.0.2\r\n\r\nOK\r\n"
+    );
+    // The same name, the same address; an address is its own answer.
+    assert!(r
+        .send("AT+MIPDNS=\"iot.example.com\"")
+        .contains(",198.18.0.1\r\n"));
+    assert!(r
+        .send("AT+MIPDNS=\"10.1.2.3\"")
+        .contains("\"10.1.2.3\",10.1.2.3\r\n"));
+    r.send("AT+MIPOPEN=1,,\"198.18.0.1\",7,0");
+    assert_eq!(r.last_open().2, "iot.example.com");
+    r.send("AT+MIPOPEN=2,,\"198.18.0.9\",7,0");
+    assert_eq!(
+        r.last_open().2,
+        "198.18.0.9",
+        "an address no name stands for"
+    );
+    assert_eq!(r.send("AT+MIPDNS=\"h\",3"), "\r\nERROR\r\n");
+}

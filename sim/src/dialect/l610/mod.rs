@@ -207,6 +207,7 @@ impl Dialect for L610 {
                 }
             }
             "+MIPPUSH" => self.mip.mippush(cell, &form, out),
+            "+MIPDNS" => self.mip.mipdns(cell, &self.call, &form, out),
             "+MIPCLOSE" => self.mip.mipclose(cell, &form, out),
             "+GTSET" => self.mip.gtset(&form, out),
             "+GTSSLVER" => self.ssl.gtsslver(&form, out),
