@@ -334,7 +334,7 @@ fn failed_connect_and_local_close() {
 #[test]
 fn six_sockets_at_once_then_none_free() {
     let mut r = Rig::called();
-    let links: Vec<LinkId> = (1..=6).map(|id| r.open(id, (id % 2) as u32)).collect();
+    let links: Vec<LinkId> = (1..=6).map(|id| r.open(id, id % 2)).collect();
     assert_eq!(r.send("AT+MIPOPEN?"), "\r\n+MIPOPEN: 0\r\n\r\nOK\r\n");
     assert_eq!(
         r.send("AT+MIPCLOSE?"),
