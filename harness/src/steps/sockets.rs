@@ -65,8 +65,8 @@ pub fn socket_data(line: &[u8]) -> Option<Result<(u32, Vec<u8>)>> {
     })
 }
 
-/// The next line the module printed (or `>`), keeping data lines for later. `None`: nothing
-/// before the scenario's timeout.
+/// The next line the module printed (or `>`); a data line is kept for later and seen as an
+/// empty line. `None`: nothing before the scenario's timeout.
 async fn next_line(w: &mut ModemWorld) -> Result<Option<String>> {
     let deadline = tokio::time::Instant::now() + w.timeout;
     loop {
@@ -78,6 +78,8 @@ async fn next_line(w: &mut ModemWorld) -> Result<Option<String>> {
                 Some(data) => {
                     let (id, data) = data?;
                     w.sockets.data.entry(id).or_default().extend(data);
+                    // Kept; the caller sees an empty line and looks again.
+                    return Ok(Some(String::new()));
                 }
                 None => return Ok(Some(show(&l))),
             },
