@@ -407,7 +407,7 @@ async fn main() -> ExitCode {
                 modem_harness::check::timing_note(&opts.timing, opts.seed)
             );
             let outcomes = if contract == "tcp-echo" {
-                modem_harness::check_tcp::check_tcp_driver(&opts).await
+                modem_harness::check::tcp::check_tcp_driver(&opts).await
             } else {
                 modem_harness::check::check_driver(&opts).await
             };

@@ -16,7 +16,7 @@ use modem_sim::sim::{SimConfig, Simulator};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::check::{render, CheckOptions, Outcome};
+use super::{render, CheckOptions, Outcome};
 use crate::transcript::Transcript;
 
 /// The host name the driver is given; the simulator routes it to the checker's listener.

@@ -6,6 +6,8 @@
 //! publishes on one topic and waits on the other; between scenarios it injects faults, and
 //! each recovery has a stated deadline.
 
+pub mod tcp;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
