@@ -21,6 +21,7 @@ pub mod device;
 pub mod exchange;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod junit;
 pub mod model;
 pub mod mqtt;
 pub mod pattern;

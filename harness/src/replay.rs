@@ -28,17 +28,19 @@
 //! `>`) may arrive up to [`WINDOW`] expected lines early or late: a URC races the answer of the
 //! command the host sends next. Nothing else may come between: an extra line is a divergence.
 
+use std::collections::VecDeque;
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use modem_sim::dialect::DialectKind;
 use modem_sim::modem::Fault;
 use modem_sim::sim::{SimConfig, Simulator};
-use nom::bytes::complete::{tag, take_till, take_while1};
+use nom::bytes::complete::{tag, take_while1};
 use nom::character::complete::space0;
 use nom::combinator::rest;
 use nom::sequence::preceded;
-use nom::{IResult, Parser};
+use nom::{IResult, Parser as _};
 use tokio::time::Instant;
 
 use crate::device::{show, Device, DeviceError, Eol, Item, DEFAULT_TIMEOUT};
@@ -131,18 +133,97 @@ fn strip_stamp(line: &str) -> Option<(u64, &str)> {
     Some((((h * 60 + m) * 60 + s) * 1000 + ms, rest))
 }
 
-/// Splits text into lines (LF or CR LF; a last line without LF counts).
-fn raw_lines(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut input = text;
-    while !input.is_empty() {
-        let r: IResult<&str, &str> = take_till(|c| c == '\n').parse(input);
-        let Ok((after, line)) = r else { break };
-        out.push(line.strip_suffix('\r').unwrap_or(line));
-        let r: IResult<&str, &str> = tag("\n").parse(after);
-        input = r.map(|(a, _)| a).unwrap_or(after);
+/// One line of a log's source: its 1-based number, the stamp of its chunk (the last stamp seen,
+/// for a stamped log), and its text with the stamp taken off (`□`, the CR LF a serial tool
+/// sent, is a blank line).
+#[derive(Debug, Clone)]
+struct SourceLine {
+    no: usize,
+    stamp: Option<u64>,
+    text: String,
+}
+
+/// A log's source lines, read one at a time from `R` (LF or CR LF; a last line without LF
+/// counts), with one line of lookahead: all the parser ever needs.
+struct SourceLines<R> {
+    reader: R,
+    no: usize,
+    stamp: Option<u64>,
+    peeked: Option<SourceLine>,
+    /// Reading failed (not UTF-8, an I/O error): the log ends there; the line and why.
+    error: Option<(usize, String)>,
+}
+
+impl<R: BufRead> SourceLines<R> {
+    fn new(reader: R) -> Self {
+        SourceLines {
+            reader,
+            no: 0,
+            stamp: None,
+            peeked: None,
+            error: None,
+        }
     }
-    out
+
+    fn read(&mut self) -> Option<SourceLine> {
+        if self.error.is_some() {
+            return None;
+        }
+        let mut buf = Vec::new();
+        match self.reader.read_until(b'\n', &mut buf) {
+            Ok(0) => return None,
+            Ok(_) => {}
+            Err(e) => {
+                self.error = Some((self.no + 1, format!("cannot read it: {e}")));
+                return None;
+            }
+        }
+        self.no += 1;
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+        }
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+        let line = match String::from_utf8(buf) {
+            Ok(l) => l,
+            Err(_) => {
+                self.error = Some((
+                    self.no,
+                    "not UTF-8 text: give the log as UTF-8 (a vendor tool's GBK export can be converted with iconv -f GBK -t UTF-8)".into(),
+                ));
+                return None;
+            }
+        };
+        let text = match strip_stamp(&line) {
+            Some((t, rest)) => {
+                self.stamp = Some(t);
+                rest.to_string()
+            }
+            None => line,
+        };
+        let text = if text.trim() == "□" {
+            String::new()
+        } else {
+            text
+        };
+        Some(SourceLine {
+            no: self.no,
+            stamp: self.stamp,
+            text,
+        })
+    }
+
+    fn peek(&mut self) -> Option<&SourceLine> {
+        if self.peeked.is_none() {
+            self.peeked = self.read();
+        }
+        self.peeked.as_ref()
+    }
+
+    fn next_line(&mut self) -> Option<SourceLine> {
+        self.peeked.take().or_else(|| self.read())
+    }
 }
 
 /// `//@ name args`.
@@ -262,12 +343,11 @@ fn join_payload(lines: &[&str], declared: &[usize]) -> Vec<u8> {
 /// is shorter than `<n>`, the payload is the rest of the header's line as written followed by
 /// the next lines as written (comments are payload there; blank lines are empty payload
 /// lines), joined with CR LF, or LF, whichever gives exactly `<n>` bytes (CR LF is tried
-/// first). A log that ends inside the payload gives what it has. `*i` moves past the lines
-/// taken. `None`: not such a line (an ordinary expected line); `Some(Err)`: the lines
+/// first). A log that ends inside the payload gives what it has. The lines taken are read
+/// from `src`. `None`: not such a line (an ordinary expected line); `Some(Err)`: the lines
 /// overshoot `<n>`.
-fn msub_payload_lines(
-    raw: &[&str],
-    i: &mut usize,
+fn msub_payload_lines<R: BufRead>(
+    src: &mut SourceLines<R>,
     code: &str,
     line: &str,
 ) -> Option<Result<String, String>> {
@@ -278,26 +358,23 @@ fn msub_payload_lines(
     // The header is the same in `line` (comments only come after it).
     let head = line.trim_start();
     let first = head.get(at..)?;
-    let mut parts: Vec<&str> = vec![first];
-    let mut j = *i;
+    let mut parts: Vec<String> = vec![first.to_string()];
     loop {
-        let text: usize = parts.iter().map(|p| p.len()).sum();
+        let text: usize = parts.iter().map(String::len).sum();
         let gaps = parts.len() - 1;
         if text + 2 * gaps == n {
-            *i = j;
             return Some(Ok(format!("{}{}", &head[..at], parts.join("\r\n"))));
         }
         if text + gaps == n {
-            *i = j;
             return Some(Ok(format!("{}{}", &head[..at], parts.join("\n"))));
         }
-        if j >= raw.len() && text + gaps < n {
+        let at_end = src.peek().is_none();
+        if at_end && text + gaps < n {
             // The log ends inside the payload (a log cut short): the payload is what there is,
             // and the replay shows what the module said instead.
-            *i = j;
             return Some(Ok(format!("{}{}", &head[..at], parts.join("\r\n"))));
         }
-        if text + gaps > n || j >= raw.len() {
+        if text + gaps > n || at_end {
             return Some(Err(format!(
                 "`{}` declares {n} bytes, but its payload lines give {} (joined with CR LF) or {} (LF): give the payload's lines up to exactly {n} bytes",
                 &head[..at],
@@ -305,8 +382,153 @@ fn msub_payload_lines(
                 text + gaps
             )));
         }
-        parts.push(raw[j]);
-        j += 1;
+        parts.extend(src.next_line().map(|l| l.text));
+    }
+}
+
+/// The parser: a log's entries, one at a time, from its source lines (the rules in the
+/// module's documentation). [`Log::parse`] collects them; a replay of a file reads them as it
+/// goes ([`LogFile`]), so a log of any length is never held whole.
+pub struct LogParser<R> {
+    name: String,
+    src: SourceLines<R>,
+    /// The last command line (its declared payload length joins the payload's lines).
+    last_send: String,
+    /// The entry just given, when it was a command: the module's echo repeats it.
+    prev_send: Option<String>,
+    /// Entries parsed and not yet given (a prompt and its payload come from one line).
+    queue: VecDeque<(Line, Option<u64>)>,
+    failed: bool,
+}
+
+impl<R: BufRead> LogParser<R> {
+    pub fn new(name: &str, reader: R) -> Self {
+        LogParser {
+            name: name.to_string(),
+            src: SourceLines::new(reader),
+            last_send: String::new(),
+            prev_send: None,
+            queue: VecDeque::new(),
+            failed: false,
+        }
+    }
+
+    fn error(&self, line: usize, message: String) -> ParseError {
+        ParseError {
+            name: self.name.clone(),
+            line,
+            message,
+        }
+    }
+
+    /// Reads source lines until one gives entries (queued), the log ends, or it is malformed.
+    fn parse_more(&mut self) -> Result<(), ParseError> {
+        while self.queue.is_empty() {
+            let Some(src) = self.src.next_line() else {
+                return match self.src.error.take() {
+                    Some((no, e)) => Err(self.error(no, e)),
+                    None => Ok(()),
+                };
+            };
+            self.parse_line(src)?;
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, no: usize, stamp: Option<u64>, entry: Entry) {
+        self.prev_send = match &entry {
+            Entry::Send(cmd) => Some(cmd.clone()),
+            _ => None,
+        };
+        self.queue.push_back((Line { no, entry }, stamp));
+    }
+
+    fn parse_line(&mut self, src: SourceLine) -> Result<(), ParseError> {
+        let (no, stamp, line) = (src.no, src.stamp, src.text.as_str());
+        if let Ok((_, (dname, args))) = directive_parts(line) {
+            let d = parse_directive(dname, args).map_err(|m| self.error(no, m))?;
+            self.push(no, stamp, Entry::Directive(d));
+            return Ok(());
+        }
+        let code = strip_comment(line);
+        if code.is_empty() {
+            return Ok(());
+        }
+        if let Some(after) = code.strip_prefix('>') {
+            self.push(no, stamp, Entry::Prompt);
+            self.prompt_payload(no, stamp, after);
+            return Ok(());
+        }
+        let is_host = is_host_line(code);
+        if is_host && self.prev_send.as_deref() == Some(code) {
+            // The module's echo of the line just typed (the L610 echoes by default; seed
+            // 002 section 3.3 prints `ATE0` twice). The device skips echoes by itself.
+            return Ok(());
+        }
+        if is_host {
+            self.last_send = code.to_string();
+            let cmd = code.to_string();
+            self.push(no, stamp, Entry::Send(cmd));
+            return Ok(());
+        }
+        let code = code.to_string();
+        if let Some(declared) = msub_payload_lines(&mut self.src, &code, &src.text) {
+            let text = declared.map_err(|m| self.error(no, m))?;
+            self.push(no, stamp, Entry::Expect(text));
+            return Ok(());
+        }
+        self.push(no, stamp, Entry::Expect(code));
+        Ok(())
+    }
+
+    /// The payload after a `>` prompt: on the prompt's own line (`after`), or the lines after
+    /// it (blank lines skipped before it; it ends at a blank line or a final result).
+    fn prompt_payload(&mut self, no: usize, stamp: Option<u64>, after: &str) {
+        let mut payload: Vec<String> = Vec::new();
+        let (first_no, first_stamp) = if after.trim().is_empty() {
+            while self.src.peek().is_some_and(|l| l.text.trim().is_empty()) {
+                self.src.next_line();
+            }
+            let after_end = self.src.no + 1;
+            let start = self
+                .src
+                .peek()
+                .map_or((after_end, None), |l| (l.no, l.stamp));
+            while self
+                .src
+                .peek()
+                .is_some_and(|l| !l.text.trim().is_empty() && !is_final(l.text.trim()))
+            {
+                if let Some(l) = self.src.next_line() {
+                    payload.push(l.text.trim_end().to_string());
+                }
+            }
+            start
+        } else {
+            payload.push(after.trim_start().to_string());
+            (no, stamp)
+        };
+        if !payload.is_empty() {
+            let parts: Vec<&str> = payload.iter().map(String::as_str).collect();
+            let bytes = join_payload(&parts, &int_args(&self.last_send));
+            self.push(first_no, first_stamp, Entry::Payload(bytes));
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for LogParser<R> {
+    /// An entry and the time stamp of its line (for a stamped log).
+    type Item = Result<(Line, Option<u64>), ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        if let Err(e) = self.parse_more() {
+            self.failed = true;
+            return Some(Err(e));
+        }
+        self.queue.pop_front().map(Ok)
     }
 }
 
@@ -314,119 +536,27 @@ impl Log {
     /// Parses a log. Fails only on a malformed `//@` action (a typo there must not make a
     /// replay pass by doing nothing).
     pub fn parse(name: &str, text: &str) -> Result<Log, ParseError> {
-        let source = raw_lines(text);
-        // A stamped log: the marks go, each line keeps its chunk's time; `□` (the CR LF the
-        // tool sent) is no line.
-        let mut stamp = None;
-        let mut stamps = Vec::with_capacity(source.len());
-        let raw: Vec<&str> = source
-            .iter()
-            .map(|l| {
-                let l = match strip_stamp(l) {
-                    Some((t, rest)) => {
-                        stamp = Some(t);
-                        rest
-                    }
-                    None => l,
-                };
-                stamps.push(stamp);
-                if l.trim() == "□" {
-                    ""
-                } else {
-                    l
-                }
-            })
-            .collect();
         let mut lines = Vec::new();
-        let mut last_send = String::new();
-        let mut i = 0;
-        while i < raw.len() {
-            let no = i + 1;
-            let line = raw[i];
-            i += 1;
-            if let Ok((_, (dname, args))) = directive_parts(line) {
-                let d = parse_directive(dname, args).map_err(|message| ParseError {
-                    name: name.to_string(),
-                    line: no,
-                    message,
-                })?;
-                lines.push(Line {
-                    no,
-                    entry: Entry::Directive(d),
-                });
-                continue;
-            }
-            let code = strip_comment(line);
-            if code.is_empty() {
-                continue;
-            }
-            if let Some(after) = code.strip_prefix('>') {
-                lines.push(Line {
-                    no,
-                    entry: Entry::Prompt,
-                });
-                // The payload: on the prompt's own line, or the lines after it.
-                let mut payload: Vec<&str> = Vec::new();
-                let first_no = if after.trim().is_empty() {
-                    while i < raw.len() && raw[i].trim().is_empty() {
-                        i += 1;
-                    }
-                    let start = i + 1;
-                    while i < raw.len() && !raw[i].trim().is_empty() && !is_final(raw[i].trim()) {
-                        payload.push(raw[i].trim_end());
-                        i += 1;
-                    }
-                    start
-                } else {
-                    payload.push(after.trim_start());
-                    no
-                };
-                if !payload.is_empty() {
-                    lines.push(Line {
-                        no: first_no,
-                        entry: Entry::Payload(join_payload(&payload, &int_args(&last_send))),
-                    });
-                }
-                continue;
-            }
-            let is_host = is_host_line(code);
-            if is_host
-                && matches!(lines.last(), Some(Line { entry: Entry::Send(prev), .. }) if prev == code)
-            {
-                // The module's echo of the line just typed (the L610 echoes by default; seed
-                // 002 section 3.3 prints `ATE0` twice). The device skips echoes by itself.
-                continue;
-            }
-            if !is_host {
-                if let Some(declared) = msub_payload_lines(&raw, &mut i, code, line) {
-                    let text = declared.map_err(|message| ParseError {
-                        name: name.to_string(),
-                        line: no,
-                        message,
-                    })?;
-                    lines.push(Line {
-                        no,
-                        entry: Entry::Expect(text),
-                    });
-                    continue;
-                }
-            }
-            lines.push(Line {
-                no,
-                entry: if is_host {
-                    last_send = code.to_string();
-                    Entry::Send(code.to_string())
-                } else {
-                    Entry::Expect(code.to_string())
-                },
-            });
+        let mut times = Vec::new();
+        for item in LogParser::new(name, text.as_bytes()) {
+            let (line, stamp) = item?;
+            lines.push(line);
+            times.push(stamp);
         }
-        let times = lines.iter().map(|l: &Line| stamps[l.no - 1]).collect();
+        let mut source: Vec<String> = text.split('\n').map(String::from).collect();
+        if text.ends_with('\n') || text.is_empty() {
+            source.pop();
+        }
+        for l in &mut source {
+            if l.ends_with('\r') {
+                l.pop();
+            }
+        }
         Ok(Log {
             name: name.to_string(),
             lines,
             times,
-            source: source.into_iter().map(String::from).collect(),
+            source,
         })
     }
 
@@ -439,20 +569,13 @@ impl Log {
             .iter()
             .rposition(|l| matches!(l.entry, Entry::Send(_)))
         {
-            if !lines[at + 1..]
-                .iter()
-                .any(|l| matches!(l.entry, Entry::Expect(_)))
-            {
-                let Entry::Send(cmd) = &lines[at].entry else {
-                    unreachable!()
-                };
-                return Err(ParseError {
-                    name: self.name.clone(),
-                    line: lines[at].no,
-                    message: format!(
-                        "the log ends with `{cmd}` and nothing the module answered: incomplete (add at least its final result, e.g. OK or ERROR)"
-                    ),
-                });
+            if let (Entry::Send(cmd), false) = (
+                &lines[at].entry,
+                lines[at + 1..]
+                    .iter()
+                    .any(|l| matches!(l.entry, Entry::Expect(_))),
+            ) {
+                return Err(incomplete(&self.name, lines[at].no, cmd));
             }
         }
         Ok(())
@@ -473,20 +596,35 @@ impl Log {
     /// User name / password pairs the log logs in with (`AT+MCONFIG`, `AT+MQTTUSER`): a fresh
     /// simulated broker accepts them, as the vendor's server did.
     pub fn accounts(&self) -> Vec<(String, String)> {
-        let mut v = Vec::new();
-        for l in &self.lines {
-            let Entry::Send(cmd) = &l.entry else { continue };
-            let upper = cmd.to_ascii_uppercase();
-            if !(upper.starts_with("AT+MCONFIG=") || upper.starts_with("AT+MQTTUSER=")) {
-                continue;
-            }
-            let parts: Vec<String> = set_args(cmd).iter().map(|a| a.text()).collect();
-            if parts.len() >= 3 {
-                v.push((parts[1].clone(), parts[2].clone()));
-            }
-        }
-        v
+        self.lines
+            .iter()
+            .filter_map(|l| match &l.entry {
+                Entry::Send(cmd) => account_of(cmd),
+                _ => None,
+            })
+            .collect()
     }
+}
+
+/// The error for a log whose last command has no answer ([`Log::check_complete`]).
+fn incomplete(name: &str, line: usize, cmd: &str) -> ParseError {
+    ParseError {
+        name: name.to_string(),
+        line,
+        message: format!(
+            "the log ends with `{cmd}` and nothing the module answered: incomplete (add at least its final result, e.g. OK or ERROR)"
+        ),
+    }
+}
+
+/// The user name and password of an `AT+MCONFIG` / `AT+MQTTUSER` command.
+fn account_of(cmd: &str) -> Option<(String, String)> {
+    let upper = cmd.to_ascii_uppercase();
+    if !(upper.starts_with("AT+MCONFIG=") || upper.starts_with("AT+MQTTUSER=")) {
+        return None;
+    }
+    let parts: Vec<String> = set_args(cmd).iter().map(|a| a.text()).collect();
+    (parts.len() >= 3).then(|| (parts[1].clone(), parts[2].clone()))
 }
 
 /// Where to replay.
@@ -591,22 +729,35 @@ pub enum ReplayError {
 }
 
 struct Run<'a> {
-    log: &'a Log,
+    log: &'a dyn Steps,
     target: &'a Target,
     device: Device,
     sim: Option<&'a Simulator>,
     client: Option<MqttClient>,
     modem_client_id: Option<String>,
-    matched: Vec<bool>,
+    window: Window<'a>,
 }
 
-/// Replays `log` on `target`. `progress` gets one line per command sent.
+/// Replays `log` on `target`, its transcript kept in memory. `progress` gets one line per
+/// command sent.
 pub async fn replay(
     log: &Log,
     target: &Target,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Report, ReplayError> {
-    let transcript = Transcript::new();
+    replay_steps(log, target, Transcript::new(), progress).await
+}
+
+/// Replays `log` (a [`Log`] in memory, or a [`LogFile`] read as the run goes) on `target`,
+/// recording into `transcript` (a file-backed one keeps nothing in memory): what
+/// `modem-harness replay` runs, in memory that does not grow with the log.
+pub async fn replay_steps(
+    log: &dyn Steps,
+    target: &Target,
+    transcript: Transcript,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Report, ReplayError> {
+    let prelude = log.prelude();
     let sim = match &target.port {
         Some(_) => None,
         None => {
@@ -620,7 +771,7 @@ pub async fn replay(
                     .map_err(ReplayError::Model)?,
                 ..SimConfig::default()
             };
-            cfg.accounts.extend(log.accounts());
+            cfg.accounts.extend(prelude.accounts.iter().cloned());
             cfg.broker = target.broker.as_ref().map(|b| b.addr.clone());
             Some(Simulator::start(cfg).await?)
         }
@@ -631,17 +782,13 @@ pub async fn replay(
             (None, Some(s)) => (s.tty().to_path_buf(), 115_200),
             (None, None) => unreachable!("a simulator is started when no port is given"),
         };
-        transcript.note(format!("replay {} on {}", log.name, path.display()));
+        transcript.note(format!("replay {} on {}", log.name(), path.display()));
         let mut device = Device::open(&path, baud)?
             .with_transcript(transcript.clone())
             .with_eol(target.eol);
         // A log that begins with the module's own lines (its power-on lines) expects them; one
         // that begins with a command is sent once the boot is over, as a driver would.
-        let first = log
-            .lines
-            .iter()
-            .find(|l| !matches!(l.entry, Entry::Directive(_)));
-        if matches!(first, Some(l) if matches!(l.entry, Entry::Send(_))) {
+        if prelude.starts_with_send {
             let last = target
                 .model
                 .boot_end(target.dialect)
@@ -657,7 +804,7 @@ pub async fn replay(
             sim: sim.as_ref(),
             client: None,
             modem_client_id: None,
-            matched: vec![false; log.lines.len()],
+            window: Window::new(log),
         };
         run.go(progress).await
     }
@@ -696,8 +843,12 @@ impl Run<'_> {
         &mut self,
         progress: &mut dyn FnMut(&str),
     ) -> Result<(Option<Divergence>, usize), ReplayError> {
-        let lines = &self.log.lines;
-        for (i, line) in lines.iter().enumerate() {
+        let mut i = 0;
+        loop {
+            self.window.forget_before(i);
+            let Some(line) = self.window.get(i)?.cloned() else {
+                return Ok((None, i));
+            };
             let no = line.no;
             let outcome = match &line.entry {
                 Entry::Send(cmd) => {
@@ -718,21 +869,20 @@ impl Run<'_> {
                 }
                 Entry::Directive(d) => {
                     progress(&format!("{:>5}  //@ {d:?}", no));
-                    self.directive(i, d).await?
+                    self.directive(&line, d).await?
                 }
-                Entry::Expect(_) | Entry::Prompt => self.expect(i).await?,
+                Entry::Expect(_) | Entry::Prompt => self.expect(i, &line).await?,
             };
             if let Some(d) = outcome {
                 return Ok((Some(d), i));
             }
+            i += 1;
         }
-        Ok((None, lines.len()))
     }
 
-    fn divergence(&self, i: usize, actual: String) -> Divergence {
-        let l = &self.log.lines[i];
+    fn divergence(&self, l: &Line, actual: String) -> Divergence {
         Divergence {
-            log: self.log.name.clone(),
+            log: self.log.name().to_string(),
             line: l.no,
             expected: match &l.entry {
                 Entry::Directive(d) => format!("{d:?}"),
@@ -748,36 +898,43 @@ impl Run<'_> {
     /// An expected line that arrives before its turn, within the window: `j` such that the
     /// item matches entry `j`. Past a command, only unsolicited lines may come early (the
     /// module cannot answer a command it has not received); a harness action ends the window
-    /// (what it causes cannot come before it).
-    fn early(&self, i: usize, item: &Item) -> Option<usize> {
-        let lines = &self.log.lines;
+    /// (what it causes cannot come before it), and so does [`stream::LOOKAHEAD`].
+    fn early(
+        &mut self,
+        i: usize,
+        current: &Entry,
+        item: &Item,
+    ) -> Result<Option<usize>, ReplayError> {
         let mut seen = 0;
         let mut crossed_send = false;
-        for (j, l) in lines.iter().enumerate().skip(i + 1) {
+        for j in i + 1..=i + stream::LOOKAHEAD {
+            let Some(l) = self.window.get(j)? else {
+                break;
+            };
             match &l.entry {
                 Entry::Send(_) | Entry::Payload(_) => crossed_send = true,
-                Entry::Directive(_) => return None,
+                Entry::Directive(_) => return Ok(None),
                 e @ (Entry::Expect(_) | Entry::Prompt) => {
                     seen += 1;
                     if seen > WINDOW {
-                        return None;
+                        return Ok(None);
                     }
                     let may = if crossed_send {
                         is_unsolicited(e)
                     } else {
-                        is_unsolicited(e) || is_unsolicited(&lines[i].entry)
+                        is_unsolicited(e) || is_unsolicited(current)
                     };
-                    if may && !self.matched[j] && entry_matches(e, item) {
-                        return Some(j);
+                    if may && entry_matches(e, item) && !self.window.matched(j) {
+                        return Ok(Some(j));
                     }
                 }
             }
         }
-        None
+        Ok(None)
     }
 
-    async fn expect(&mut self, i: usize) -> Result<Option<Divergence>, ReplayError> {
-        if self.matched[i] {
+    async fn expect(&mut self, i: usize, line: &Line) -> Result<Option<Divergence>, ReplayError> {
+        if self.window.matched(i) {
             return Ok(None);
         }
         loop {
@@ -786,7 +943,7 @@ impl Run<'_> {
                 Ok(item) => item,
                 Err(DeviceError::Closed) => {
                     return Ok(Some(
-                        self.divergence(i, "the device closed (end of file)".into()),
+                        self.divergence(line, "the device closed (end of file)".into()),
                     ))
                 }
                 Err(e) => return Err(e.into()),
@@ -797,27 +954,27 @@ impl Run<'_> {
                     self.target.timeout,
                     self.device.said_since_send()
                 );
-                return Ok(Some(self.divergence(i, actual)));
+                return Ok(Some(self.divergence(line, actual)));
             };
-            if entry_matches(&self.log.lines[i].entry, &item) {
-                self.matched[i] = true;
+            if entry_matches(&line.entry, &item) {
+                self.window.mark(i);
                 return Ok(None);
             }
-            if let Some(j) = self.early(i, &item) {
-                self.matched[j] = true;
+            if let Some(j) = self.early(i, &line.entry, &item)? {
+                self.window.mark(j);
                 continue;
             }
             let actual = match item {
                 Item::Prompt => ">".to_string(),
                 Item::Line(l) => show(&l),
             };
-            let detail = match &self.log.lines[i].entry {
+            let detail = match &line.entry {
                 Entry::Expect(e) => crate::pattern::differing_field(e, &actual),
                 _ => None,
             };
             return Ok(Some(Divergence {
                 detail,
-                ..self.divergence(i, actual)
+                ..self.divergence(line, actual)
             }));
         }
     }
@@ -826,7 +983,7 @@ impl Run<'_> {
         self.sim.ok_or_else(|| {
             ReplayError::Needs(format!(
                 "{}: `{what}` needs the in-process simulator (replay without --port)",
-                self.log.name
+                self.log.name()
             ))
         })
     }
@@ -849,7 +1006,7 @@ impl Run<'_> {
                 (None, None) => {
                     return Err(ReplayError::Needs(format!(
                         "{}: its broker-side actions (`//@ publish`, ...) need --broker",
-                        self.log.name
+                        self.log.name()
                     )))
                 }
             };
@@ -866,7 +1023,7 @@ impl Run<'_> {
 
     async fn directive(
         &mut self,
-        i: usize,
+        line: &Line,
         d: &Directive,
     ) -> Result<Option<Divergence>, ReplayError> {
         let t = self.target.timeout;
@@ -894,14 +1051,14 @@ impl Run<'_> {
                     Ok(_) => {
                         record.mqtt("replay", format!("received {topic:?} {:?}", show(payload)))
                     }
-                    Err(e) => return Ok(Some(self.divergence(i, format!("{e:#}")))),
+                    Err(e) => return Ok(Some(self.divergence(line, format!("{e:#}")))),
                 }
             }
             Directive::Drop => {
                 let id = self.modem_client_id.clone().ok_or_else(|| {
                     ReplayError::Needs(format!(
                         "{}: `//@ drop` before any AT+MCONFIG: which client should be dropped?",
-                        self.log.name
+                        self.log.name()
                     ))
                 })?;
                 let sim = self.sim("//@ drop")?;
@@ -909,7 +1066,7 @@ impl Run<'_> {
                 record.fault(format!("broker drops client {id}"));
                 if !kicked {
                     return Ok(Some(self.divergence(
-                        i,
+                        line,
                         format!("the broker has no client {id:?} to drop"),
                     )));
                 }
@@ -960,57 +1117,10 @@ pub async fn resolve(addr: &modem_sim::net::HostPort) -> Result<std::net::Socket
         })
 }
 
-/// A JUnit XML report with one test case per replayed log.
-pub fn junit_xml(results: &[(String, Result<&Report, String>)], seconds: f64) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
-    let failures = results
-        .iter()
-        .filter(|(_, r)| !matches!(r, Ok(rep) if rep.ok()))
-        .count();
-    let mut s = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n<testsuite name=\"modem-harness replay\" tests=\"{}\" failures=\"{failures}\" time=\"{seconds:.3}\">\n",
-        results.len()
-    );
-    for (name, r) in results {
-        s.push_str(&format!(
-            "<testcase classname=\"replay\" name=\"{}\"",
-            esc(name)
-        ));
-        match r {
-            Ok(rep) if rep.ok() => s.push_str("/>\n"),
-            Ok(rep) => {
-                let d = rep
-                    .divergence
-                    .as_ref()
-                    .map(|d| d.to_string())
-                    .unwrap_or_default();
-                let message = match &rep.html {
-                    Some(p) => format!("diverged (report: {})", p.display()),
-                    None => "diverged".into(),
-                };
-                s.push_str(&format!(
-                    ">\n<failure message=\"{}\">{}</failure>\n<system-out>{}</system-out>\n</testcase>\n",
-                    esc(&message),
-                    esc(&d),
-                    esc(&rep.transcript.to_vendor_log())
-                ));
-            }
-            Err(e) => s.push_str(&format!(
-                ">\n<error message=\"{}\"/>\n</testcase>\n",
-                esc(e)
-            )),
-        }
-    }
-    s.push_str("</testsuite>\n</testsuites>\n");
-    s
-}
-
+pub mod stream;
 pub mod timing;
+
+pub use stream::{LogFile, LogFileError, Prelude, Steps, Window};
 
 #[cfg(test)]
 mod tests;

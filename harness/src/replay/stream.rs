@@ -1,0 +1,221 @@
+//! Replaying a log of any length in bounded memory: the log is read twice from its file, once
+//! to check it and learn what the run needs before it starts ([`LogFile::scan`]), then entry
+//! by entry while the run goes ([`Steps`], [`Window`]); nothing keeps the whole log.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use super::{account_of, Entry, Line, Log, LogParser, ParseError, ReplayError};
+
+/// What a run needs to know before its first entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prelude {
+    /// User name / password pairs the log logs in with ([`Log::accounts`]).
+    pub accounts: Vec<(String, String)>,
+    /// The first entry that is not a harness action is a command: the module's boot is
+    /// waited for first. (A log that begins with the module's lines expects them.)
+    pub starts_with_send: bool,
+}
+
+/// A log as a run walks it: in memory ([`Log`]) or read from its file as it goes
+/// ([`LogFile`]).
+pub trait Steps: Sync {
+    fn name(&self) -> &str;
+    fn prelude(&self) -> Prelude;
+    /// The entries, in order (parsed as they are read, for a file).
+    fn entries(&self) -> Box<dyn Iterator<Item = Result<Line, ParseError>> + Send + '_>;
+    /// The log's own lines around line `no`, the line itself marked.
+    fn around(&self, no: usize) -> String;
+}
+
+impl Steps for Log {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn prelude(&self) -> Prelude {
+        let first = self
+            .lines
+            .iter()
+            .find(|l| !matches!(l.entry, Entry::Directive(_)));
+        Prelude {
+            accounts: self.accounts(),
+            starts_with_send: matches!(first, Some(l) if matches!(l.entry, Entry::Send(_))),
+        }
+    }
+
+    fn entries(&self) -> Box<dyn Iterator<Item = Result<Line, ParseError>> + Send + '_> {
+        Box::new(self.lines.iter().cloned().map(Ok))
+    }
+
+    fn around(&self, no: usize) -> String {
+        Log::around(self, no)
+    }
+}
+
+/// Why a log file cannot be replayed as given.
+#[derive(Debug, thiserror::Error)]
+pub enum LogFileError {
+    #[error("cannot read {0}: {1}")]
+    Io(String, std::io::Error),
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+}
+
+/// A log replayed from its file: checked once through, then read entry by entry during the
+/// run. Its memory is that of one entry (and the run's window of [`LOOKAHEAD`] entries), not
+/// the log's.
+#[derive(Debug, Clone)]
+pub struct LogFile {
+    pub path: PathBuf,
+    pub name: String,
+    pub prelude: Prelude,
+    /// How many entries the log has.
+    pub entries: usize,
+}
+
+impl LogFile {
+    /// Reads the log once: every line must parse, and the log must be complete
+    /// ([`Log::check_complete`]'s rule: its last command gets an answer).
+    pub fn scan(path: &Path, name: &str) -> Result<LogFile, LogFileError> {
+        let file = std::fs::File::open(path).map_err(|e| LogFileError::Io(name.into(), e))?;
+        let mut accounts = BTreeSet::new();
+        let mut first = None;
+        let mut entries = 0;
+        // The last command, while nothing the module said has followed it.
+        let mut unanswered: Option<(usize, String)> = None;
+        for item in LogParser::new(name, BufReader::new(file)) {
+            let (line, _) = item?;
+            entries += 1;
+            match &line.entry {
+                Entry::Send(cmd) => {
+                    if let Some(a) = account_of(cmd) {
+                        accounts.insert(a);
+                    }
+                    unanswered = Some((line.no, cmd.clone()));
+                }
+                Entry::Expect(_) => unanswered = None,
+                _ => {}
+            }
+            if first.is_none() && !matches!(line.entry, Entry::Directive(_)) {
+                first = Some(matches!(line.entry, Entry::Send(_)));
+            }
+        }
+        if let Some((no, cmd)) = unanswered {
+            return Err(super::incomplete(name, no, &cmd).into());
+        }
+        Ok(LogFile {
+            path: path.to_path_buf(),
+            name: name.to_string(),
+            prelude: Prelude {
+                accounts: accounts.into_iter().collect(),
+                starts_with_send: first == Some(true),
+            },
+            entries,
+        })
+    }
+}
+
+impl Steps for LogFile {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn prelude(&self) -> Prelude {
+        self.prelude.clone()
+    }
+
+    fn entries(&self) -> Box<dyn Iterator<Item = Result<Line, ParseError>> + Send + '_> {
+        match std::fs::File::open(&self.path) {
+            Ok(f) => {
+                Box::new(LogParser::new(&self.name, BufReader::new(f)).map(|r| r.map(|l| l.0)))
+            }
+            Err(e) => Box::new(std::iter::once(Err(ParseError {
+                name: self.name.clone(),
+                line: 0,
+                message: format!("cannot read it again: {e}"),
+            }))),
+        }
+    }
+
+    fn around(&self, no: usize) -> String {
+        let from = no.saturating_sub(4).max(1);
+        let Ok(f) = std::fs::File::open(&self.path) else {
+            return String::new();
+        };
+        let mut s = String::new();
+        for (i, line) in BufReader::new(f).split(b'\n').enumerate().take(no + 3) {
+            let n = i + 1;
+            let Ok(mut line) = line else { break };
+            if n < from {
+                continue;
+            }
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            let mark = if n == no { ">" } else { " " };
+            s.push_str(&format!(
+                "  {mark} {n:>4} | {}\n",
+                String::from_utf8_lossy(&line)
+            ));
+        }
+        s
+    }
+}
+
+/// How far past the current entry a run looks for a line that came early (at most
+/// [`super::WINDOW`] expected lines; the commands between them count too).
+pub const LOOKAHEAD: usize = 64;
+
+/// The entries a run can see: the current one and those read ahead of it, each with whether
+/// it was already matched (a URC that came early). Entries behind the run are forgotten.
+pub struct Window<'a> {
+    base: usize,
+    buf: VecDeque<(Line, bool)>,
+    rest: Box<dyn Iterator<Item = Result<Line, ParseError>> + Send + 'a>,
+}
+
+impl<'a> Window<'a> {
+    pub fn new(log: &'a dyn Steps) -> Self {
+        Window {
+            base: 0,
+            buf: VecDeque::new(),
+            rest: log.entries(),
+        }
+    }
+
+    /// Entry `i` (reading ahead as needed); `None` past the end, or behind the window.
+    pub fn get(&mut self, i: usize) -> Result<Option<&Line>, ReplayError> {
+        if i < self.base {
+            return Ok(None);
+        }
+        while self.base + self.buf.len() <= i {
+            match self.rest.next() {
+                Some(line) => self
+                    .buf
+                    .push_back((line.map_err(|e| ReplayError::Needs(e.to_string()))?, false)),
+                None => return Ok(None),
+            }
+        }
+        Ok(self.buf.get(i - self.base).map(|(l, _)| l))
+    }
+
+    pub fn matched(&self, i: usize) -> bool {
+        i >= self.base && self.buf.get(i - self.base).is_some_and(|(_, m)| *m)
+    }
+
+    pub fn mark(&mut self, i: usize) {
+        if let Some(e) = i.checked_sub(self.base).and_then(|k| self.buf.get_mut(k)) {
+            e.1 = true;
+        }
+    }
+
+    /// Forgets the entries before `i`: the run is past them.
+    pub fn forget_before(&mut self, i: usize) {
+        while self.base < i && !self.buf.is_empty() {
+            self.buf.pop_front();
+            self.base += 1;
+        }
+    }
+}
