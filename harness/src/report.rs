@@ -977,6 +977,63 @@ mod tests {
     }
 
     #[test]
+    fn a_page_rendered_from_disk_is_the_page_rendered_from_memory() {
+        let mut events: Vec<Event> = (0..900u64)
+            .map(|i| {
+                ev(
+                    i * 10,
+                    if i % 2 == 0 {
+                        Kind::UartTx { text: "AT".into() }
+                    } else {
+                        Kind::UartRx { text: "AT".into() }
+                    },
+                )
+            })
+            .collect();
+        events.push(ev(
+            9_000,
+            Kind::Failure {
+                step: "x.log:7".into(),
+                expected: Some("OK".into()),
+                actual: Some("AT".into()),
+                detail: "d".into(),
+            },
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let jsonl: String = events
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap() + "\n")
+            .collect();
+        std::fs::write(&path, jsonl).unwrap();
+        let meta = Meta::default();
+        let mut from_disk = Vec::new();
+        let n = render_to(&mut from_disk, &meta, &JsonlFile(&path)).unwrap();
+        assert_eq!(n, 901);
+        let html = render(&meta, &events);
+        assert_eq!(String::from_utf8(from_disk).unwrap(), html);
+        // The echoes are marked, the last `AT` before the failure is its actual line, and the
+        // failure's page (the third) is the one shown.
+        assert_eq!(html.matches("ev module echo").count(), 450);
+        assert!(
+            html.contains("id=\"actual-899\""),
+            "the last AT before the failure"
+        );
+        assert!(html.contains("id=\"page-2\" data-t0=\"8000\" data-t1=\"9000\">"));
+        assert!(
+            html.ends_with("</script></body></html>"),
+            "{}",
+            &html[html.len() - 60..]
+        );
+        // A file that is no transcript is an InvalidData error, before anything is written.
+        std::fs::write(&path, "not json\n").unwrap();
+        let mut out = Vec::new();
+        let err = render_to(&mut out, &meta, &JsonlFile(&path)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(out.is_empty());
+    }
+
+    #[test]
     fn expected_and_actual_from_device_errors() {
         let e = crate::device::DeviceError::Mismatch {
             expected: "CONNACK OK".into(),

@@ -771,6 +771,53 @@ mod tests {
     }
 
     #[test]
+    fn a_streaming_transcript_writes_as_it_goes_and_reads_back_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let mem = Transcript::new();
+        let disk = Transcript::streaming(&dir.path().join("sub"), "s").unwrap();
+        for t in [&mem, &disk] {
+            t.record_raw(Kind::UartTx { text: "ATI".into() }, b"ATI\r\n");
+            t.record(Kind::UartRx { text: "ATI".into() });
+            t.record(Kind::UartRx { text: "OK".into() });
+            t.fault("pdn-deact");
+            t.failure("s:3", Some("OK".into()), None, "why\nmore");
+        }
+        assert_eq!(disk.len(), 5);
+        let (jsonl, log) = disk.files().unwrap();
+        // Nothing is kept in memory: what is read back comes from the files.
+        assert!(disk.lock().events.is_empty());
+        disk.finish().unwrap();
+        let strip = |v: Vec<Event>| -> Vec<(Kind, Option<String>)> {
+            v.into_iter().map(|e| (e.kind, e.hex)).collect()
+        };
+        assert_eq!(strip(disk.events()), strip(mem.events()));
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), mem.to_vendor_log());
+        assert_eq!(disk.to_vendor_log(), mem.to_vendor_log());
+        assert_eq!(
+            parse_jsonl(&std::fs::read_to_string(&jsonl).unwrap())
+                .unwrap()
+                .len(),
+            5
+        );
+        // `write` into its own directory leaves the files; elsewhere it copies them.
+        disk.write(&dir.path().join("sub"), "s").unwrap();
+        disk.write(dir.path(), "copy").unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("copy.log")).unwrap(),
+            std::fs::read(&log).unwrap()
+        );
+    }
+
+    #[test]
+    fn read_jsonl_stops_at_the_first_bad_line() {
+        let text = "{\"t_us\":1,\"kind\":\"note\",\"text\":\"a\"}\n\nnope\n{\"t_us\":2,\"kind\":\"note\",\"text\":\"b\"}\n";
+        let got: Vec<Result<Event, String>> = read_jsonl(text.as_bytes()).collect();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].is_ok());
+        assert!(got[1].as_ref().unwrap_err().starts_with("line 3:"));
+    }
+
+    #[test]
     fn normalising() {
         assert_eq!(
             normalise(

@@ -219,3 +219,76 @@ impl<'a> Window<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every annotated and vendor log in the repository: read from its file, the same entries,
+    /// prelude and context as parsed whole.
+    #[test]
+    fn a_log_file_reads_as_the_parsed_log() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+        let mut n = 0;
+        for dir in ["replay", "seed-logs"] {
+            for e in std::fs::read_dir(root.join(dir)).unwrap().flatten() {
+                let path = e.path();
+                let text = std::fs::read_to_string(&path).unwrap();
+                let Ok(log) = Log::parse("x", &text) else {
+                    continue;
+                };
+                let file = match LogFile::scan(&path, "x") {
+                    Ok(f) => f,
+                    Err(err) => {
+                        assert!(log.check_complete().is_err(), "{}: {err}", path.display());
+                        continue;
+                    }
+                };
+                let entries: Vec<Line> = file.entries().map(Result::unwrap).collect();
+                assert_eq!(entries, log.lines, "{}", path.display());
+                assert_eq!(file.entries, log.lines.len());
+                let mut prelude = Steps::prelude(&log);
+                prelude.accounts.sort();
+                prelude.accounts.dedup();
+                assert_eq!(file.prelude, prelude, "{}", path.display());
+                for no in [1, 5, text.lines().count()] {
+                    assert_eq!(file.around(no), log.around(no), "{}:{no}", path.display());
+                }
+                n += 1;
+            }
+        }
+        assert!(n >= 30, "{n} logs");
+    }
+
+    #[test]
+    fn the_window_reads_ahead_and_forgets_behind() {
+        let text = "AT\nOK\nAT+CSQ\n+CSQ: 29,0\nOK\n";
+        let log = Log::parse("w", text).unwrap();
+        let mut w = Window::new(&log);
+        assert_eq!(w.get(3).unwrap().map(|l| l.no), Some(4));
+        w.mark(3);
+        w.forget_before(2);
+        assert!(w.get(1).unwrap().is_none(), "forgotten");
+        assert!(w.matched(3));
+        assert!(!w.matched(2));
+        assert_eq!(w.get(4).unwrap().map(|l| l.no), Some(5));
+        assert!(w.get(5).unwrap().is_none(), "the end");
+    }
+
+    #[test]
+    fn a_log_file_that_is_incomplete_or_not_text_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("l.log");
+        std::fs::write(&p, "AT\nOK\nAT+BOGUS\n").unwrap();
+        let err = LogFile::scan(&p, "l.log").unwrap_err().to_string();
+        assert!(
+            err.starts_with("l.log:3:") && err.contains("incomplete"),
+            "{err}"
+        );
+        std::fs::write(&p, b"AT\nOK\n\xff\xfe\n").unwrap();
+        let err = LogFile::scan(&p, "l.log").unwrap_err().to_string();
+        assert!(err.starts_with("l.log:3: not UTF-8"), "{err}");
+        let err = LogFile::scan(&dir.path().join("none"), "none").unwrap_err();
+        assert!(err.to_string().starts_with("cannot read none:"), "{err}");
+    }
+}
