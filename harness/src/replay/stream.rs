@@ -1,12 +1,13 @@
 //! Replaying a log of any length in bounded memory: the log is read twice from its file, once
 //! to check it and learn what the run needs before it starts ([`LogFile::scan`]), then entry
-//! by entry while the run goes ([`Steps`], [`Window`]); nothing keeps the whole log.
+//! by entry while the run goes ([`Steps`]; the executor keeps only its lookahead). Nothing
+//! keeps the whole log.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use super::{account_of, Entry, Line, Log, LogParser, ParseError, ReplayError};
+use crate::engine::log::{account_of, Entry, Line, Lines, Log, ParseError};
 
 /// What a run needs to know before its first entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,6 +26,11 @@ pub trait Steps: Sync {
     fn prelude(&self) -> Prelude;
     /// The entries, in order (parsed as they are read, for a file).
     fn entries(&self) -> Box<dyn Iterator<Item = Result<Line, ParseError>> + Send + '_>;
+    /// How many entries there are.
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// The log's own lines around line `no`, the line itself marked.
     fn around(&self, no: usize) -> String;
 }
@@ -49,6 +55,10 @@ impl Steps for Log {
         Box::new(self.lines.iter().cloned().map(Ok))
     }
 
+    fn len(&self) -> usize {
+        self.lines.len()
+    }
+
     fn around(&self, no: usize) -> String {
         Log::around(self, no)
     }
@@ -64,8 +74,7 @@ pub enum LogFileError {
 }
 
 /// A log replayed from its file: checked once through, then read entry by entry during the
-/// run. Its memory is that of one entry (and the run's window of [`LOOKAHEAD`] entries), not
-/// the log's.
+/// run. Its memory is that of the executor's lookahead, not the log's.
 #[derive(Debug, Clone)]
 pub struct LogFile {
     pub path: PathBuf,
@@ -85,8 +94,8 @@ impl LogFile {
         let mut entries = 0;
         // The last command, while nothing the module said has followed it.
         let mut unanswered: Option<(usize, String)> = None;
-        for item in LogParser::new(name, BufReader::new(file)) {
-            let (line, _) = item?;
+        for item in Lines::new(name, BufReader::new(file)) {
+            let line = item?;
             entries += 1;
             match &line.entry {
                 Entry::Send(cmd) => {
@@ -103,7 +112,15 @@ impl LogFile {
             }
         }
         if let Some((no, cmd)) = unanswered {
-            return Err(super::incomplete(name, no, &cmd).into());
+            // The message [`Log::check_complete`] gives.
+            return Err(ParseError {
+                name: name.to_string(),
+                line: no,
+                message: format!(
+                    "the log ends with `{cmd}` and nothing the module answered: incomplete (add at least its final result, e.g. OK or ERROR)"
+                ),
+            }
+            .into());
         }
         Ok(LogFile {
             path: path.to_path_buf(),
@@ -128,15 +145,17 @@ impl Steps for LogFile {
 
     fn entries(&self) -> Box<dyn Iterator<Item = Result<Line, ParseError>> + Send + '_> {
         match std::fs::File::open(&self.path) {
-            Ok(f) => {
-                Box::new(LogParser::new(&self.name, BufReader::new(f)).map(|r| r.map(|l| l.0)))
-            }
+            Ok(f) => Box::new(Lines::new(&self.name, BufReader::new(f))),
             Err(e) => Box::new(std::iter::once(Err(ParseError {
                 name: self.name.clone(),
                 line: 0,
                 message: format!("cannot read it again: {e}"),
             }))),
         }
+    }
+
+    fn len(&self) -> usize {
+        self.entries
     }
 
     fn around(&self, no: usize) -> String {
@@ -161,62 +180,6 @@ impl Steps for LogFile {
             ));
         }
         s
-    }
-}
-
-/// How far past the current entry a run looks for a line that came early (at most
-/// [`super::WINDOW`] expected lines; the commands between them count too).
-pub const LOOKAHEAD: usize = 64;
-
-/// The entries a run can see: the current one and those read ahead of it, each with whether
-/// it was already matched (a URC that came early). Entries behind the run are forgotten.
-pub struct Window<'a> {
-    base: usize,
-    buf: VecDeque<(Line, bool)>,
-    rest: Box<dyn Iterator<Item = Result<Line, ParseError>> + Send + 'a>,
-}
-
-impl<'a> Window<'a> {
-    pub fn new(log: &'a dyn Steps) -> Self {
-        Window {
-            base: 0,
-            buf: VecDeque::new(),
-            rest: log.entries(),
-        }
-    }
-
-    /// Entry `i` (reading ahead as needed); `None` past the end, or behind the window.
-    pub fn get(&mut self, i: usize) -> Result<Option<&Line>, ReplayError> {
-        if i < self.base {
-            return Ok(None);
-        }
-        while self.base + self.buf.len() <= i {
-            match self.rest.next() {
-                Some(line) => self
-                    .buf
-                    .push_back((line.map_err(|e| ReplayError::Needs(e.to_string()))?, false)),
-                None => return Ok(None),
-            }
-        }
-        Ok(self.buf.get(i - self.base).map(|(l, _)| l))
-    }
-
-    pub fn matched(&self, i: usize) -> bool {
-        i >= self.base && self.buf.get(i - self.base).is_some_and(|(_, m)| *m)
-    }
-
-    pub fn mark(&mut self, i: usize) {
-        if let Some(e) = i.checked_sub(self.base).and_then(|k| self.buf.get_mut(k)) {
-            e.1 = true;
-        }
-    }
-
-    /// Forgets the entries before `i`: the run is past them.
-    pub fn forget_before(&mut self, i: usize) {
-        while self.base < i && !self.buf.is_empty() {
-            self.buf.pop_front();
-            self.base += 1;
-        }
     }
 }
 
@@ -258,21 +221,6 @@ mod tests {
             }
         }
         assert!(n >= 30, "{n} logs");
-    }
-
-    #[test]
-    fn the_window_reads_ahead_and_forgets_behind() {
-        let text = "AT\nOK\nAT+CSQ\n+CSQ: 29,0\nOK\n";
-        let log = Log::parse("w", text).unwrap();
-        let mut w = Window::new(&log);
-        assert_eq!(w.get(3).unwrap().map(|l| l.no), Some(4));
-        w.mark(3);
-        w.forget_before(2);
-        assert!(w.get(1).unwrap().is_none(), "forgotten");
-        assert!(w.matched(3));
-        assert!(!w.matched(2));
-        assert_eq!(w.get(4).unwrap().map(|l| l.no), Some(5));
-        assert!(w.get(5).unwrap().is_none(), "the end");
     }
 
     #[test]
