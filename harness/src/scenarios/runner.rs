@@ -263,6 +263,7 @@ pub fn uses_prompt(
             || up.contains("AT+FSWRITE")
             || up.contains("AT+GTSSLFILE")
             || up.contains("AT+MIPSEND")
+            || up.contains("AT+HTTPACT")
             || up.contains("AT+CIPSEND")
             || t.lines().any(|l| {
                 let l = crate::engine::log::strip_comment(l);

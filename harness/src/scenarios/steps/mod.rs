@@ -1,6 +1,6 @@
 //! Step definitions, grouped by domain: the host's AT traffic ([`at`]), broker-side MQTT clients
-//! ([`mqtt`]), injected faults ([`faults`]), TLS set-ups and certificates ([`tls`]) and raw sockets
-//! ([`sockets`]).
+//! ([`mqtt`]), injected faults ([`faults`]), TLS set-ups and certificates ([`tls`]), raw
+//! sockets ([`sockets`]) and HTTP over AT ([`http`]).
 //!
 //! Quoted payloads in steps take C-style escapes (`\r`, `\n`, `\t`, `\0`, `\"`, `\\`, `\xNN`),
 //! so binary payloads can be written inline. AT command lines and doc strings are taken
@@ -8,6 +8,7 @@
 
 pub mod at;
 pub mod faults;
+pub mod http;
 pub mod mqtt;
 pub mod payload;
 pub mod sockets;
