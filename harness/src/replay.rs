@@ -32,8 +32,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use modem_sim::dialect::DialectKind;
-use modem_sim::modem::Fault;
 use modem_sim::sim::{SimConfig, Simulator};
+use modem_sim::Fault;
 use nom::bytes::complete::{tag, take_till, take_while1};
 use nom::character::complete::space0;
 use nom::combinator::rest;
