@@ -556,7 +556,6 @@ impl Links {
     pub fn handle(&mut self, req: super::NetRequest) {
         use super::NetRequest::*;
         match req {
-            SockOpen { .. } | SockSend { .. } => warn!("STUB: no socket layer yet"),
             Open {
                 link,
                 host,

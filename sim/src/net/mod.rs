@@ -33,23 +33,6 @@ pub enum NetRequest {
     Mqtt { link: LinkId, op: MqttOp },
     /// Close the link's socket (no MQTT DISCONNECT: that is [`MqttOp::Disconnect`]).
     Close { link: LinkId },
-    /// STUB (l610sock, replaced by `sockets`' layer): open a raw socket.
-    SockOpen {
-        link: LinkId,
-        proto: SockProto,
-        host: String,
-        port: u16,
-        tls: Option<crate::tls::TlsOptions>,
-    },
-    /// STUB: one write / one datagram.
-    SockSend { link: LinkId, data: Bytes },
-}
-
-/// STUB (l610sock): a raw socket's protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SockProto {
-    Tcp,
-    Udp,
 }
 
 /// The MQTT operations a module performs on an open link.
@@ -112,13 +95,6 @@ pub enum NetEventKind {
         payload: Bytes,
     },
     Closed(CloseReason),
-    /// STUB (l610sock): bytes a raw socket received.
-    SockData {
-        data: Bytes,
-        from: std::net::SocketAddr,
-    },
-    /// STUB: bytes handed to the kernel.
-    SockSent(usize),
 }
 
 /// Why a link ended without the modem asking for it.

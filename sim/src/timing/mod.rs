@@ -398,7 +398,6 @@ impl Scheduler {
             NetEventKind::PubRec => self.sampler.draw(Step::Pubrec),
             NetEventKind::PubComp => self.sampler.draw(Step::Pubcomp),
             NetEventKind::Message { .. } => self.sampler.draw(Step::Message),
-            NetEventKind::SockData { .. } | NetEventKind::SockSent(_) => Duration::ZERO,
             NetEventKind::Closed(_) => self.sampler.draw(Step::Closed),
         }
     }

@@ -650,7 +650,6 @@ impl Mqtt {
             return;
         }
         match ev.kind {
-            NetEventKind::SockData { .. } | NetEventKind::SockSent(_) => {}
             NetEventKind::Connected => {
                 self.tcp = Tcp::Up(ev.link);
                 out.line("CONNECT OK");

@@ -577,7 +577,6 @@ impl Mqtt {
         let id = i + 1;
         let client = &mut self.clients[i];
         match ev.kind {
-            NetEventKind::SockData { .. } | NetEventKind::SockSent(_) => {}
             NetEventKind::Connected => {
                 if client.tls {
                     // The handshake is part of the connect: it went through.
