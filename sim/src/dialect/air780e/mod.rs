@@ -11,6 +11,7 @@
 
 mod basic;
 mod bearer;
+mod cip;
 
 pub use basic::{cclk, zone_of};
 mod fs;
@@ -63,6 +64,7 @@ pub struct Air780e {
     cell: CellState,
     radio: basic::Radio,
     bearer: bearer::Bearer,
+    sockets: cip::Sockets,
     mqtt: mqtt::Mqtt,
     fs: fs::Fs,
     ssl: ssl::Ssl,
@@ -79,6 +81,7 @@ impl Air780e {
             cell: CellState::new(identity),
             radio: basic::Radio::default(),
             bearer: bearer::Bearer::default(),
+            sockets: cip::Sockets::default(),
             mqtt: mqtt::Mqtt::default(),
             fs: fs::Fs::default(),
             ssl: ssl::Ssl::default(),
@@ -129,14 +132,17 @@ impl Air780e {
         tracing::info!("module restarts");
         self.print(down, out);
         self.mqtt.power_off(out);
+        self.sockets.power_off(out);
         out.cancel_data();
         let saved = self.saved.clone();
         let identity = self.cell.identity.clone();
         let fs = std::mem::take(&mut self.fs);
         let mqtt = std::mem::take(&mut self.mqtt);
+        let sockets = std::mem::take(&mut self.sockets);
         *self = Air780e::new(identity);
         self.fs = fs;
         self.mqtt = mqtt;
+        self.sockets = sockets;
         self.saved = saved.clone();
         self.apply(&saved, out);
         self.boot(out);
@@ -183,6 +189,7 @@ impl Air780e {
             out.line("+CGEV: ME DETACH");
         }
         self.mqtt.network_lost(out);
+        self.sockets.network_lost(out);
     }
 
     /// `AT+CFUN=<0|1|4>[,<rst>]` (luatos-doc-pool Command_List/Device_control/CFUN.md):
@@ -312,16 +319,37 @@ impl Dialect for Air780e {
             "+CGACT" => {
                 if self.bearer.cgact(cell, &form, out) {
                     mqtt.network_lost(out);
+                    self.sockets.network_lost(out);
                 }
             }
             "+CGPADDR" => self.bearer.cgpaddr(cell, &form, out),
             "+CSTT" => self.bearer.cstt(cell, &form, out),
             "+CIICR" => self.bearer.ciicr(cell, &form, out),
             "+CIFSR" => self.bearer.cifsr(cell, &form, out),
-            "+CIPSHUT" => self.bearer.cipshut(cell, &form, out),
-            "+CIPSTATUS" => self.bearer.cipstatus(cell, mqtt.tcp_up(), &form, out),
+            "+CIPSHUT" => {
+                if form == crate::at::Form::Exec {
+                    self.sockets.shut(out);
+                }
+                self.bearer.cipshut(cell, &form, out)
+            }
+            "+CIPSTATUS" => self
+                .sockets
+                .cipstatus(cell, &self.bearer, mqtt.tcp_up(), &form, out),
             "+CIPMUX" => self.bearer.cipmux(cell, &form, out),
-            "+CIPQSEND" | "+CIPSSL" | "+CIPMODE" => self.bearer.switch(&name, &form, out),
+            "+CIPQSEND" | "+CIPSSL" | "+CIPMODE" => self.bearer.switch(cell, &name, &form, out),
+            "+CIPSTART" => {
+                let (ssl, fs) = (&self.ssl, &self.fs);
+                self.sockets
+                    .cipstart(cell, &self.bearer, &form, out, |host| {
+                        ssl.tls_options(fs, host)
+                    })
+            }
+            "+CIPSEND" => self.sockets.cipsend(cell, &self.bearer, &form, out),
+            "+CIPCLOSE" => self.sockets.cipclose(&self.bearer, &form, out),
+            "+CIPHEAD" | "+CIPSRIP" | "+CIPSHOWTP" | "+CIPRXF" => {
+                self.sockets.switch(&name, &form, out)
+            }
+            "O" => self.sockets.ato(&form, out),
             "+CESQ" => basic::cesq(cell, &form, out),
             "+WAKETIM" => basic::waketim(&mut self.radio, &form, out),
             // luatos-doc-pool Command_List/Device_control/RTIME.md (CSCLK.md's third example:
@@ -379,12 +407,26 @@ impl Dialect for Air780e {
         if self.fs.wants_data() {
             return self.fs.on_data(data, out);
         }
+        if self.sockets.wants_data() {
+            return self.sockets.on_data(&self.bearer, data, out);
+        }
         self.mqtt.on_data(&self.cell, data, out)
     }
 
     fn on_prompt_abandoned(&mut self, _why: crate::dialect::Abandoned, out: &mut Out) {
-        // Only AT+MPUBEX opens an engine-timed prompt (AT+FSWRITE times itself).
+        // AT+MPUBEX and AT+CIPSEND open engine-timed prompts (AT+FSWRITE times itself).
+        if self.sockets.wants_data() {
+            return self.sockets.abandon(out);
+        }
         self.mqtt.abandon_pubex(out)
+    }
+
+    fn on_transparent(&mut self, data: Vec<u8>, out: &mut Out) {
+        self.sockets.on_transparent(data, out)
+    }
+
+    fn on_escape(&mut self, out: &mut Out) {
+        self.sockets.on_escape(out)
     }
 
     fn on_timer(&mut self, id: u64, out: &mut Out) {
@@ -406,6 +448,9 @@ impl Dialect for Air780e {
     }
 
     fn on_net(&mut self, ev: NetEvent, out: &mut Out) {
+        if self.sockets.owns(ev.link) {
+            return self.sockets.on_net(&self.bearer, &self.cell, ev, out);
+        }
         self.mqtt.on_net(ev, out)
     }
 
@@ -420,6 +465,12 @@ impl Dialect for Air780e {
             Fault::PdnDeact { back_after } => {
                 out.line("+CGEV: NW PDN DEACT 1");
                 self.mqtt.network_lost(out);
+                // The TCP/IP stack's links go with the context, and the module says so
+                // (public/780EP_AT_TCP应用指南.md section 3 and FAQ 5: `+PDP: DEACT`; then
+                // `AT+CIPSHUT` before a new `AT+CIPSTART`: DIVERGENCES S6).
+                if self.sockets.network_lost(out) {
+                    out.line("+PDP: DEACT");
+                }
                 if cell.cip != Cip::Initial {
                     cell.cip = Cip::PdpDeact;
                 }
@@ -443,6 +494,9 @@ impl Dialect for Air780e {
                     out.line("+CGEV: NW PDN DEACT 1");
                 }
                 self.mqtt.network_lost(out);
+                if self.sockets.network_lost(out) && had_bearer {
+                    out.line("+PDP: DEACT");
+                }
             }
             // The SIM guides' hot-plug lines, per firmware (fixtures/profiles/air780e.tsv:
             // V1165 prints `^MODE: 0,0`, `+NO Service`, `+CGEV: NW PDN DEACT 1`,
@@ -507,5 +561,7 @@ const SIM_DETACH_TIMER: u64 = u64::MAX - 1;
 
 use super::params::{num_in, number_setting, set_args};
 
+#[cfg(test)]
+mod cip_tests;
 #[cfg(test)]
 mod tests;
