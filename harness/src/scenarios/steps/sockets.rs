@@ -69,22 +69,20 @@ pub fn socket_data(line: &[u8]) -> Option<Result<(u32, Vec<u8>)>> {
 /// empty line. `None`: nothing before the scenario's timeout.
 async fn next_line(w: &mut ModemWorld) -> Result<Option<String>> {
     let deadline = tokio::time::Instant::now() + w.timeout;
-    loop {
-        let item = w.device()?.next_answer(deadline).await?;
-        match item {
-            None => return Ok(None),
-            Some(Item::Prompt) => return Ok(Some(">".into())),
-            Some(Item::Line(l)) => match socket_data(&l) {
-                Some(data) => {
-                    let (id, data) = data?;
-                    w.sockets.data.entry(id).or_default().extend(data);
-                    // Kept; the caller sees an empty line and looks again.
-                    return Ok(Some(String::new()));
-                }
-                None => return Ok(Some(show(&l))),
-            },
-        }
-    }
+    let item = w.device()?.next_answer(deadline).await?;
+    Ok(match item {
+        None => None,
+        Some(Item::Prompt) => Some(">".into()),
+        Some(Item::Line(l)) => match socket_data(&l) {
+            Some(data) => {
+                let (id, data) = data?;
+                w.sockets.data.entry(id).or_default().extend(data);
+                // Kept; the caller sees an empty line and looks again.
+                Some(String::new())
+            }
+            None => Some(show(&l)),
+        },
+    })
 }
 
 /// Waits for a line `want` accepts. An error result, or the socket breaking, fails the step;
