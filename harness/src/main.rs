@@ -333,12 +333,11 @@ async fn main() -> ExitCode {
                 port,
                 baud,
                 dialect,
-                model,
-                broker: target(Some(broker.clone()), account).unwrap_or(BrokerTarget {
-                    addr: broker,
-                    user: None,
-                    password: None,
-                }),
+                model: modem_harness::model::SimModel {
+                    model,
+                    ..Default::default()
+                },
+                broker: target(Some(broker), account),
             };
             let n = features.len();
             let runs = features

@@ -327,7 +327,7 @@ fn device_mode_skip(
         return Some("not tagged @hardware".into());
     }
     if let Some(want) = tag_model(&tags) {
-        let have = hw.model.clone().unwrap_or_else(|| {
+        let have = hw.model.model.clone().unwrap_or_else(|| {
             modem_sim::modem::Profile::lookup(hw.dialect, None, None)
                 .map(|p| p.model)
                 .unwrap_or_default()

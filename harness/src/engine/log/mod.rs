@@ -627,19 +627,13 @@ impl Log {
     /// User name / password pairs the log logs in with (`AT+MCONFIG`, `AT+MQTTUSER`): a fresh
     /// simulated broker accepts them, as the vendor's server did.
     pub fn accounts(&self) -> Vec<(String, String)> {
-        let mut v = Vec::new();
-        for l in &self.lines {
-            let Entry::Send(cmd) = &l.entry else { continue };
-            let upper = cmd.to_ascii_uppercase();
-            if !(upper.starts_with("AT+MCONFIG=") || upper.starts_with("AT+MQTTUSER=")) {
-                continue;
-            }
-            let parts: Vec<String> = set_args(cmd).iter().map(|a| a.text()).collect();
-            if parts.len() >= 3 {
-                v.push((parts[1].clone(), parts[2].clone()));
-            }
-        }
-        v
+        self.lines
+            .iter()
+            .filter_map(|l| match &l.entry {
+                Entry::Send(cmd) => crate::engine::rewrite::login(cmd),
+                _ => None,
+            })
+            .collect()
     }
 }
 

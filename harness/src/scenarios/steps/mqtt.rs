@@ -11,7 +11,7 @@ use crate::world::ModemWorld;
 
 async fn ensure_client(w: &mut ModemWorld, name: &str) -> Result<()> {
     if !w.clients.contains_key(name) {
-        let addr = w.broker_addr()?;
+        let addr = w.broker_addr().await?;
         let id = format!("harness-{name}-{}", std::process::id());
         let (user, password) = w.broker_credentials();
         let c = MqttClient::connect(&id, addr, &user, &password, w.timeout).await?;
