@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use crate::device::Eol;
 use anyhow::{bail, Context, Result};
 use modem_sim::broker::{Broker, BrokerConfig};
+use modem_sim::dialect::host::MessageFraming;
 use modem_sim::dialect::DialectKind;
 use modem_sim::modem::Fault;
 use modem_sim::net::HostPort;
@@ -91,90 +92,93 @@ struct Scenario {
     after: Option<&'static str>,
 }
 
-/// The scenarios for `dialect`. The L610 prints a message as `+MQTTMSG: ..., <payload>\r\n`
-/// with no length (seed 002 section 3.3), so no driver can tell a CR LF in a payload from the
-/// line's end: its payloads carry `"`, `,` and `\` but no CR LF (fixtures/DIVERGENCES.md F10).
+impl Scenario {
+    fn new(
+        name: &'static str,
+        setup: Setup,
+        payload: Option<&'static [u8]>,
+        qos: QoS,
+        recovery: bool,
+    ) -> Self {
+        Scenario {
+            name,
+            setup,
+            payload,
+            qos,
+            recovery,
+            after: None,
+        }
+    }
+}
+
+/// The scenarios for `dialect`. A module that frames a received message by its line's end
+/// (the L610 prints `+MQTTMSG: ..., <payload>\r\n` with no length, seed 002 section 3.3) lets
+/// no driver tell a CR LF in a payload from the line's end: its payloads carry `"`, `,` and
+/// `\` but no CR LF (fixtures/DIVERGENCES.md F10).
 fn scenarios(dialect: DialectKind) -> Vec<Scenario> {
-    let l610 = dialect == DialectKind::L610;
-    let s = |name, setup, payload, qos, recovery| Scenario {
-        name,
-        setup,
-        payload,
-        qos,
-        recovery,
-        after: None,
+    let line_framed = matches!(
+        dialect.host_profile().message,
+        MessageFraming::LineEnd { .. }
+    );
+    let (special_name, special, fragmented): (_, &[u8], &[u8]) = if line_framed {
+        (
+            "payload with quote, comma and backslash (no CR LF on the L610)",
+            b"a \"quoted\", comma \\ backslash, OK",
+            b"fragmented \"payload\", of some length to cut",
+        )
+    } else {
+        (
+            "binary payload with quote, comma, backslash and CR LF",
+            b"a \"quoted\", comma \\ backslash\r\nOK\r\n\0\xff\x80\x1a> end\n",
+            b"fragmented \"payload\", of some length\r\n to cut",
+        )
     };
+    let q0 = QoS::AtMostOnce;
     vec![
-        s(
-            "plain echo",
-            Setup::None,
-            Some(&b"hello"[..]),
-            QoS::AtMostOnce,
-            false,
-        ),
-        if l610 {
-            s(
-                "payload with quote, comma and backslash (no CR LF on the L610)",
-                Setup::None,
-                Some(&b"a \"quoted\", comma \\ backslash, OK"[..]),
-                QoS::AtMostOnce,
-                false,
-            )
-        } else {
-            s(
-                "binary payload with quote, comma, backslash and CR LF",
-                Setup::None,
-                Some(&b"a \"quoted\", comma \\ backslash\r\nOK\r\n\0\xff\x80\x1a> end\n"[..]),
-                QoS::AtMostOnce,
-                false,
-            )
-        },
-        s(
+        Scenario::new("plain echo", Setup::None, Some(b"hello"), q0, false),
+        Scenario::new(special_name, Setup::None, Some(special), q0, false),
+        Scenario::new(
             "QoS 1",
             Setup::None,
-            Some(&b"at least once"[..]),
+            Some(b"at least once"),
             QoS::AtLeastOnce,
             false,
         ),
-        s(
+        Scenario::new(
             "resumes after closed",
             Setup::Inject("closed"),
             None,
-            QoS::AtMostOnce,
+            q0,
             true,
         ),
-        s(
+        Scenario::new(
             "resumes after pdn-deact",
             Setup::Inject("pdn-deact"),
             None,
-            QoS::AtMostOnce,
+            q0,
             true,
         ),
-        s(
+        Scenario::new(
             "resumes after kick-idle (767)",
             Setup::KickIdle,
             None,
-            QoS::AtMostOnce,
+            q0,
             true,
         ),
-        s(
+        Scenario::new(
             "resumes after a broker restart",
             Setup::BrokerRestart,
             None,
-            QoS::AtMostOnce,
+            q0,
             true,
         ),
         Scenario {
             after: Some("uart-fragment off"),
-            ..s(
+            ..Scenario::new(
                 "echo under uart-fragment",
                 Setup::Inject("uart-fragment"),
-                Some(if l610 {
-                    &b"fragmented \"payload\", of some length to cut"[..]
-                } else {
-                    &b"fragmented \"payload\", of some length\r\n to cut"[..]
-                }),
-                QoS::AtMostOnce,
+                Some(fragmented),
+                q0,
                 false,
             )
         },
