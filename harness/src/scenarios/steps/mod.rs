@@ -8,6 +8,7 @@
 pub mod at;
 pub mod faults;
 pub mod mqtt;
+pub mod params;
 pub mod payload;
 pub mod tls;
 

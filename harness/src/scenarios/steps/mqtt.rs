@@ -5,6 +5,7 @@ use anyhow::{bail, Result};
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 
+use super::params::Quoted;
 use super::{docstring, unescape, StepResult};
 use crate::mqtt::{qos, MqttClient};
 use crate::world::ModemWorld;
@@ -21,9 +22,9 @@ async fn ensure_client(w: &mut ModemWorld, name: &str) -> Result<()> {
     Ok(())
 }
 
-#[given(regex = r#"^an MQTT client "([^"]+)"$"#)]
-async fn client(w: &mut ModemWorld, name: String) -> StepResult {
-    Ok(ensure_client(w, &name).await?)
+#[given(expr = "an MQTT client {quoted}")]
+async fn client(w: &mut ModemWorld, name: Quoted) -> StepResult {
+    Ok(ensure_client(w, &name.0).await?)
 }
 
 #[given(regex = r#"^an MQTT client "([^"]+)" subscribed to "([^"]+)"(?: at QoS ([0-2]))?$"#)]
