@@ -63,6 +63,18 @@ impl ModelArgs {
     }
 }
 
+/// How the scenarios talk and what they write (features and run).
+#[derive(Debug, Args, Clone)]
+struct ScenarioOutput {
+    /// The line end after each command line the host sends: crlf (\r\n, what drivers
+    /// send), cr (\r) or lf (\n).
+    #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
+    eol: Eol,
+    /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
+    #[arg(long, value_name = "DIR")]
+    html: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Run .feature files against the simulator (a fresh one per scenario).
@@ -113,13 +125,8 @@ struct FeaturesArgs {
     transcripts: Option<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
-    /// The line end after each command line the host sends: crlf (\r\n, what drivers
-    /// send), cr (\r) or lf (\n).
-    #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
-    eol: Eol,
-    /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
-    #[arg(long, value_name = "DIR")]
-    html: Option<PathBuf>,
+    #[command(flatten)]
+    output: ScenarioOutput,
 }
 
 #[derive(Debug, Args)]
@@ -147,13 +154,8 @@ struct RunArgs {
     /// Where each scenario's transcript (.jsonl and .log) goes.
     #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
     transcripts: PathBuf,
-    /// The line end after each command line the host sends: crlf (\r\n, what drivers
-    /// send), cr (\r) or lf (\n).
-    #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
-    eol: Eol,
-    /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
-    #[arg(long, value_name = "DIR")]
-    html: Option<PathBuf>,
+    #[command(flatten)]
+    output: ScenarioOutput,
     /// .feature files or directories of them.
     #[arg(default_value = "features")]
     features: Vec<PathBuf>,
@@ -317,8 +319,7 @@ impl FeaturesArgs {
             concurrency,
             transcripts,
             model,
-            eol,
-            html,
+            output: ScenarioOutput { eol, html },
         } = self;
         let mut opts = RunOptions::new(path);
         opts.eol = eol;
@@ -348,8 +349,7 @@ impl RunArgs {
             account,
             junit,
             transcripts,
-            eol,
-            html,
+            output: ScenarioOutput { eol, html },
             features,
             model,
         } = self;

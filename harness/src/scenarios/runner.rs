@@ -301,15 +301,7 @@ pub fn uses_prompt(
     r: Option<&cucumber::gherkin::Rule>,
     sc: &cucumber::gherkin::Scenario,
 ) -> bool {
-    let steps = f
-        .background
-        .iter()
-        .flat_map(|b| b.steps.iter())
-        .chain(
-            r.into_iter()
-                .flat_map(|r| r.background.iter().flat_map(|b| b.steps.iter())),
-        )
-        .chain(sc.steps.iter());
+    let steps = all_steps(f, r, sc);
     let prompt_text = |t: &str| {
         let up = t.to_ascii_uppercase();
         up.contains("AT+MPUBEX")
@@ -329,6 +321,22 @@ pub fn uses_prompt(
             || st.docstring.as_deref().is_some_and(prompt_text);
     }
     any
+}
+
+/// A scenario's steps with its backgrounds' (the feature's, then the rule's) first.
+fn all_steps<'a>(
+    f: &'a cucumber::gherkin::Feature,
+    r: Option<&'a cucumber::gherkin::Rule>,
+    sc: &'a cucumber::gherkin::Scenario,
+) -> impl Iterator<Item = &'a cucumber::gherkin::Step> {
+    f.background
+        .iter()
+        .flat_map(|b| b.steps.iter())
+        .chain(
+            r.into_iter()
+                .flat_map(|r| r.background.iter().flat_map(|b| b.steps.iter())),
+        )
+        .chain(sc.steps.iter())
 }
 
 fn feature_path(f: &cucumber::gherkin::Feature) -> String {
@@ -392,16 +400,7 @@ fn device_mode_skip(
         }
     }
     // The module a scenario is written for, from its `Given a simulated <module>` step.
-    let steps = f
-        .background
-        .iter()
-        .flat_map(|b| b.steps.iter())
-        .chain(
-            r.into_iter()
-                .flat_map(|r| r.background.iter().flat_map(|b| b.steps.iter())),
-        )
-        .chain(sc.steps.iter());
-    for st in steps {
+    for st in all_steps(f, r, sc) {
         if let Some(rest) = st.value.strip_prefix("a simulated ") {
             let module: String = rest
                 .chars()
