@@ -14,7 +14,7 @@ use anyhow::anyhow;
 use cucumber::{then, when};
 
 use super::params::{Qos, Quoted};
-use super::StepResult;
+use super::{send_after_prompt, StepResult};
 use crate::device::{show, Eol};
 use crate::world::ModemWorld;
 
@@ -57,10 +57,7 @@ fn first_difference(want: &[u8], got: &[u8]) -> String {
 /// `command` (which declares `n` bytes), the `>` prompt, `n` random bytes, `OK`.
 async fn random_after_prompt(w: &mut ModemWorld, command: String, n: usize) -> StepResult {
     let payload = random_payload(n, w.eol);
-    w.send_command(&command).await?;
-    w.expect(">").await?;
-    w.device()?.send_data(&payload).await?;
-    w.expect("OK").await?;
+    send_after_prompt(w, &command, &payload).await?;
     w.payload = payload;
     Ok(())
 }

@@ -10,7 +10,7 @@ use cucumber::{given, when};
 use modem_sim::tls::pki::{Pki, PkiOptions};
 
 use super::params::{Payload, Quoted};
-use super::StepResult;
+use super::{send_after_prompt, StepResult};
 use crate::world::ModemWorld;
 
 /// The repository's committed test PKI.
@@ -52,11 +52,8 @@ async fn cert_for_other_name(w: &mut ModemWorld, name: Quoted) -> StepResult {
 /// `AT+FSWRITE="<name>",0,<len>,15`, the `>` prompt, the bytes, `OK`: the way seed 000
 /// sections 6.3/6.4 write each certificate, with the real length of what is written.
 async fn fswrite(w: &mut ModemWorld, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
-    w.send_command(&format!("AT+FSWRITE=\"{name}\",0,{},15", bytes.len()))
-        .await?;
-    w.expect(">").await?;
-    w.device()?.send_data(bytes).await?;
-    w.expect("OK").await
+    let command = format!("AT+FSWRITE=\"{name}\",0,{},15", bytes.len());
+    send_after_prompt(w, &command, bytes).await
 }
 
 #[when(regex = r#"^the host writes "([^"]+)" from certs/([A-Za-z0-9._-]+) with AT\+FSWRITE$"#)]
@@ -102,11 +99,8 @@ async fn send_bytes(w: &mut ModemWorld, bytes: Payload) -> StepResult {
 /// `AT+GTSSLFILE="<KIND>",<len>`, the `>` prompt, the bytes, `OK`: how seed 002 section 3.3
 /// loads the L610's certificates, with the real length of what is loaded.
 async fn gtsslfile(w: &mut ModemWorld, kind: &str, bytes: &[u8]) -> anyhow::Result<()> {
-    w.send_command(&format!("AT+GTSSLFILE=\"{kind}\",{}", bytes.len()))
-        .await?;
-    w.expect(">").await?;
-    w.device()?.send_data(bytes).await?;
-    w.expect("OK").await
+    let command = format!("AT+GTSSLFILE=\"{kind}\",{}", bytes.len());
+    send_after_prompt(w, &command, bytes).await
 }
 
 #[when(
