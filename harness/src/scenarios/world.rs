@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
+use modem_sim::dialect::host::DefaultClientId;
 use modem_sim::dialect::DialectKind;
 use modem_sim::sim::Simulator;
 
@@ -138,9 +139,13 @@ impl ModemWorld {
             // synchronised, as a driver does before its first command.
             conn.boot(&self.model, self.timeout).await?;
         }
-        // The client id until a command names one (the L610's until `AT+MQTTUSER`: mqtt
-        // manual transcription, see sim/src/dialect/l610/mqtt.rs).
-        self.modem_client_id = Some(self.model.identity(dialect).map_err(|e| anyhow!(e))?.imei);
+        // The client id until a command names one, as the dialect's profile says (the IMEI:
+        // the L610's until `AT+MQTTUSER`, sim/src/dialect/l610/mqtt.rs; the Air780E's
+        // without `AT+MCONFIG`, DIVERGENCES A25).
+        let identity = self.model.identity(dialect).map_err(|e| anyhow!(e))?;
+        self.modem_client_id = Some(match dialect.host_profile().default_client_id {
+            DefaultClientId::Imei => identity.imei,
+        });
         self.conn = Some(conn);
         Ok(())
     }
