@@ -16,9 +16,9 @@ use anyhow::{bail, Context, Result};
 use modem_sim::broker::{Broker, BrokerConfig};
 use modem_sim::dialect::host::MessageFraming;
 use modem_sim::dialect::DialectKind;
-use modem_sim::modem::Fault;
 use modem_sim::net::HostPort;
 use modem_sim::sim::{Simulator, UartRecord};
+use modem_sim::Fault;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
@@ -425,7 +425,7 @@ impl Bench {
                 timeline.fault("kick-idle 0.001, then closed");
                 self.broker
                     .set_connect_timeout(Some(Duration::from_millis(1)));
-                self.sim.inject(Fault::Closed).await?;
+                self.sim.inject(modem_sim::fault::Closed).await?;
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 self.broker
                     .set_connect_timeout(BrokerConfig::default().connect_timeout);

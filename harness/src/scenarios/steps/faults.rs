@@ -3,7 +3,7 @@
 
 use anyhow::anyhow;
 use cucumber::{given, when};
-use modem_sim::modem::Fault;
+use modem_sim::Fault;
 
 use super::params::Quoted;
 use super::{duration, StepResult};
@@ -61,7 +61,7 @@ async fn pdn_deact(w: &mut ModemWorld) -> StepResult {
 #[when(expr = "the fault {quoted} is injected")]
 #[given(expr = "the fault {quoted} is injected")]
 async fn inject(w: &mut ModemWorld, fault: Quoted) -> StepResult {
-    let req: modem_sim::modem::Request = fault.0.parse()?;
+    let req: modem_sim::Request = fault.0.parse()?;
     w.transcript.fault(req.to_string());
     w.sim()?.request(req).await?;
     Ok(())
