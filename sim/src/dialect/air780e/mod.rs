@@ -11,6 +11,7 @@
 
 mod basic;
 mod bearer;
+mod cip;
 mod commands;
 
 pub use basic::{cclk, zone_of};
@@ -19,7 +20,8 @@ mod mqtt;
 mod ssl;
 
 use crate::at::Command;
-use crate::modem::{BootLine, CellState, Cip, Fault, Identity, RegStatus, SimState};
+use crate::fault::{Fault, PdnDeact, Signal};
+use crate::modem::{BootLine, CellState, Cip, Identity, RegStatus, SimState};
 use crate::net::NetEvent;
 
 use super::{Dialect, DialectKind, Out};
@@ -64,6 +66,7 @@ pub struct Air780e {
     cell: CellState,
     radio: basic::Radio,
     bearer: bearer::Bearer,
+    sockets: cip::Sockets,
     mqtt: mqtt::Mqtt,
     fs: fs::Fs,
     ssl: ssl::Ssl,
@@ -80,6 +83,7 @@ impl Air780e {
             cell: CellState::new(identity),
             radio: basic::Radio::default(),
             bearer: bearer::Bearer::default(),
+            sockets: cip::Sockets::default(),
             mqtt: mqtt::Mqtt::default(),
             fs: fs::Fs::default(),
             ssl: ssl::Ssl::default(),
@@ -130,14 +134,17 @@ impl Air780e {
         tracing::info!("module restarts");
         self.print(down, out);
         self.mqtt.power_off(out);
+        self.sockets.power_off(out);
         out.cancel_data();
         let saved = self.saved.clone();
         let identity = self.cell.identity.clone();
         let fs = std::mem::take(&mut self.fs);
         let mqtt = std::mem::take(&mut self.mqtt);
+        let sockets = std::mem::take(&mut self.sockets);
         *self = Air780e::new(identity);
         self.fs = fs;
         self.mqtt = mqtt;
+        self.sockets = sockets;
         self.saved = saved.clone();
         self.apply(&saved, out);
         self.boot(out);
@@ -184,6 +191,7 @@ impl Air780e {
             out.line("+CGEV: ME DETACH");
         }
         self.mqtt.network_lost(out);
+        self.sockets.network_lost(out);
     }
 
     /// `AT+CFUN=<0|1|4>[,<rst>]` (luatos-doc-pool Command_List/Device_control/CFUN.md):
@@ -274,12 +282,26 @@ impl Dialect for Air780e {
         if self.fs.wants_data() {
             return self.fs.on_data(data, out);
         }
+        if self.sockets.wants_data() {
+            return self.sockets.on_data(&self.bearer, data, out);
+        }
         self.mqtt.on_data(&self.cell, data, out)
     }
 
     fn on_prompt_abandoned(&mut self, _why: crate::dialect::Abandoned, out: &mut Out) {
-        // Only AT+MPUBEX opens an engine-timed prompt (AT+FSWRITE times itself).
+        // AT+MPUBEX and AT+CIPSEND open engine-timed prompts (AT+FSWRITE times itself).
+        if self.sockets.wants_data() {
+            return self.sockets.abandon(out);
+        }
         self.mqtt.abandon_pubex(out)
+    }
+
+    fn on_transparent(&mut self, data: Vec<u8>, out: &mut Out) {
+        self.sockets.on_transparent(data, out)
+    }
+
+    fn on_escape(&mut self, out: &mut Out) {
+        self.sockets.on_escape(out)
     }
 
     fn on_timer(&mut self, id: u64, out: &mut Out) {
@@ -301,6 +323,9 @@ impl Dialect for Air780e {
     }
 
     fn on_net(&mut self, ev: NetEvent, out: &mut Out) {
+        if self.sockets.owns(ev.link) {
+            return self.sockets.on_net(&self.bearer, &self.cell, ev, out);
+        }
         self.mqtt.on_net(ev, out)
     }
 
@@ -312,9 +337,15 @@ impl Dialect for Air780e {
             // own once the network allows it: at once by default (the recovery in the same log
             // reconnects at once), or after `back_after`, until when `MIPSTART` gets
             // `CONNECT FAIL`.
-            Fault::PdnDeact { back_after } => {
+            Fault::PdnDeact(PdnDeact { back_after }) => {
                 out.line("+CGEV: NW PDN DEACT 1");
                 self.mqtt.network_lost(out);
+                // The TCP/IP stack's links go with the context, and the module says so
+                // (public/780EP_AT_TCP应用指南.md section 3 and FAQ 5: `+PDP: DEACT`; then
+                // `AT+CIPSHUT` before a new `AT+CIPSTART`: DIVERGENCES S6).
+                if self.sockets.network_lost(out) {
+                    out.line("+PDP: DEACT");
+                }
                 if cell.cip != Cip::Initial {
                     cell.cip = Cip::PdpDeact;
                 }
@@ -329,7 +360,7 @@ impl Dialect for Air780e {
             // Seed 000 FAQ 3 (drops from weak coverage or a lost registration): the
             // registration URCs the host asked for, and the default bearer goes with the
             // registration, shown as in seed 001's PDN flow (fixtures/DIVERGENCES.md).
-            Fault::Deregister => {
+            Fault::Deregister(_) => {
                 let had_bearer = cell.pdp_active;
                 let mut urcs = Vec::new();
                 cell.set_registration(RegStatus::NotRegistered, &mut urcs);
@@ -338,38 +369,18 @@ impl Dialect for Air780e {
                     out.line("+CGEV: NW PDN DEACT 1");
                 }
                 self.mqtt.network_lost(out);
+                if self.sockets.network_lost(out) && had_bearer {
+                    out.line("+PDP: DEACT");
+                }
             }
             // The SIM guides' hot-plug lines, per firmware (fixtures/profiles/air780e.tsv:
             // V1165 prints `^MODE: 0,0`, `+NO Service`, `+CGEV: NW PDN DEACT 1`,
             // `+CGEV: ME DETACH`, `+CPIN: SIM REMOVED 0`; the 780EP V1007 only the last), then
             // the registration URCs the host asked for. Registration, attach and the bearer go.
-            Fault::SimRemoved => {
-                if cell.sim == SimState::Absent {
-                    return;
-                }
-                cell.sim = SimState::Absent;
-                let lines = cell.identity.profile.sim_out.clone();
-                self.print(&lines, out);
-                self.radio_off(false, out);
-                // SIMG's capture prints `+CGEV: ME DETACH` again about 10 s later.
-                if lines.contains(&BootLine::Line("+CGEV: ME DETACH".into())) {
-                    out.timer(SIM_DETACH_TIMER, std::time::Duration::from_secs(10));
-                }
-            }
+            Fault::SimRemoved(_) => self.sim_removed(out),
             // Put back: the profile's lines (V1165: the radio lines and `+CPIN: READY 0`).
-            Fault::SimInserted => {
-                if cell.sim == SimState::Ready {
-                    return;
-                }
-                cell.sim = SimState::Ready;
-                if self.radio.cfun == 1 {
-                    let lines = self.cell.identity.profile.sim_in.clone();
-                    self.radio_on(&lines, out);
-                } else {
-                    out.line("+CPIN: READY 0");
-                }
-            }
-            Fault::Register => {
+            Fault::SimInserted(_) => self.sim_inserted(out),
+            Fault::Register(_) => {
                 if cell.sim != SimState::Ready || self.radio.cfun != 1 {
                     tracing::info!("no SIM or radio off: the module cannot register");
                     return;
@@ -379,18 +390,43 @@ impl Dialect for Air780e {
                 urcs.iter().for_each(|u| out.line(u));
                 cell.pdp_active = cell.can_activate();
             }
-            Fault::Signal(n) => cell.rssi = *n,
-            Fault::PowerCycle | Fault::WatchdogReset => self.reboot(out),
-            // These enter below the dialect (the socket, the broker, the UART); the module
+            Fault::Signal(Signal(n)) => cell.rssi = *n,
+            Fault::PowerCycle(_) | Fault::WatchdogReset(_) => self.reboot(out),
+            // The others enter below the dialect (the socket, the broker, the UART); the module
             // sees their consequences as network events, or never.
-            Fault::Closed
-            | Fault::Reset
-            | Fault::Blackhole
-            | Fault::KickIdle(_)
-            | Fault::Latency(_)
-            | Fault::UartFragment(_)
-            | Fault::UartGarbage(_)
-            | Fault::UrcInResponse => {}
+            _ => {}
+        }
+    }
+}
+
+impl Air780e {
+    /// Fault `sim-removed`: the profile's hot-plug lines, the radio goes (see `on_fault`).
+    fn sim_removed(&mut self, out: &mut Out) {
+        let cell = &mut self.cell;
+        if cell.sim == SimState::Absent {
+            return;
+        }
+        cell.sim = SimState::Absent;
+        let lines = cell.identity.profile.sim_out.clone();
+        self.print(&lines, out);
+        self.radio_off(false, out);
+        // SIMG's capture prints `+CGEV: ME DETACH` again about 10 s later.
+        if lines.contains(&BootLine::Line("+CGEV: ME DETACH".into())) {
+            out.timer(SIM_DETACH_TIMER, std::time::Duration::from_secs(10));
+        }
+    }
+
+    /// Fault `sim-inserted`: the profile's lines if the radio is on.
+    fn sim_inserted(&mut self, out: &mut Out) {
+        if self.cell.sim == SimState::Ready {
+            return;
+        }
+        self.cell.sim = SimState::Ready;
+        if self.radio.cfun == 1 {
+            let lines = self.cell.identity.profile.sim_in.clone();
+            self.radio_on(&lines, out);
+        } else {
+            out.line("+CPIN: READY 0");
         }
     }
 }
@@ -402,5 +438,7 @@ const SIM_DETACH_TIMER: u64 = u64::MAX - 1;
 
 use super::params::{num_in, number_setting, set_args};
 
+#[cfg(test)]
+mod cip_tests;
 #[cfg(test)]
 mod tests;
