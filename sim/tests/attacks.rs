@@ -20,12 +20,6 @@ mod process;
 use process::{find, Port, SimProcess, WAIT};
 
 impl Port {
-    /// Sends a command line and waits for `answer`.
-    fn at(&mut self, cmd: &str, answer: &str) -> String {
-        self.send(format!("{cmd}\r").as_bytes());
-        self.until(answer)
-    }
-
     /// One read, if something arrives within `ms` milliseconds.
     fn read_some(&mut self, ms: u8) -> Vec<u8> {
         let mut fds = [nix::poll::PollFd::new(

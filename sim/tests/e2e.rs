@@ -14,14 +14,6 @@ use rand::{Rng, SeedableRng};
 mod process;
 use process::{Mosquitto, Port, SimProcess, WAIT};
 
-impl Port {
-    /// Sends a command line and waits for `answer`.
-    fn at(&mut self, cmd: &str, answer: &str) -> String {
-        self.send(format!("{cmd}\r").as_bytes());
-        self.until(answer)
-    }
-}
-
 #[test]
 fn ready_file_banner_at_and_sigterm() {
     let link = tempfile::tempdir().unwrap().keep().join("ttyAIR");

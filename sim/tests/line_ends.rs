@@ -4,8 +4,7 @@
 //! normally. Also the defaults real drivers rely on: `AT+MCONNECT` without `AT+MCONFIG`, long
 //! L610 client ids, the L610 will length form.
 
-use std::io::{BufRead, Read};
-use std::os::fd::AsFd;
+use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,30 +24,6 @@ impl Port {
     fn line(&mut self, cmd: &str, eol: &str, answer: &str) -> String {
         self.send(format!("{cmd}{eol}").as_bytes());
         self.until(answer)
-    }
-
-    /// Reads exactly `n` bytes (more may be kept for later).
-    fn read_n(&mut self, n: usize) -> Vec<u8> {
-        let deadline = Instant::now() + WAIT;
-        while self.seen.len() < n {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "waited {WAIT:?} for {n} bytes; got {}",
-                self.seen.len()
-            );
-            let mut fds = [nix::poll::PollFd::new(
-                self.file.as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            )];
-            let ms = nix::poll::PollTimeout::try_from(left.as_millis().min(1000) as i32).unwrap();
-            if nix::poll::poll(&mut fds, ms).unwrap() > 0 {
-                let mut buf = [0u8; 65536];
-                let r = (&self.file).read(&mut buf).unwrap();
-                self.seen.extend_from_slice(&buf[..r]);
-            }
-        }
-        self.seen.drain(..n).collect()
     }
 
     /// `AT` ended by `eol` is answered `OK` and nothing else: no stray payload byte was left

@@ -12,24 +12,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{Port, SimProcess, WAIT};
+use process::{python, Port, SimProcess, WAIT};
 
 const HOST_SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/support/pyserial_host.py"
 );
-
-/// Debian's python3, where `apt-get install python3-serial` puts pyserial (a python3 earlier
-/// in PATH, e.g. pyenv's, may not have it); `MODEM_SIM_PYTHON` overrides.
-fn python() -> String {
-    std::env::var("MODEM_SIM_PYTHON").unwrap_or_else(|_| {
-        if Path::new("/usr/bin/python3").exists() {
-            "/usr/bin/python3".into()
-        } else {
-            "python3".into()
-        }
-    })
-}
 
 /// `python3 pyserial_host.py URL MODE`, its stdout read line by line.
 struct PyHost {

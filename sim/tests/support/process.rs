@@ -110,6 +110,21 @@ impl Port {
         self.file.write_all(bytes).unwrap();
     }
 
+    /// Sends a command line and waits for `answer`.
+    pub fn at(&mut self, cmd: &str, answer: &str) -> String {
+        self.send(format!("{cmd}\r").as_bytes());
+        self.until(answer)
+    }
+
+    /// Reads exactly `n` bytes (more may be kept for later).
+    pub fn read_n(&mut self, n: usize) -> Vec<u8> {
+        let deadline = Instant::now() + WAIT;
+        while self.seen.len() < n {
+            self.fill(deadline, &format!("{n} bytes"));
+        }
+        self.seen.drain(..n).collect()
+    }
+
     /// Reads until `needle` has appeared in everything read so far; returns all of it.
     pub fn until(&mut self, needle: &str) -> String {
         let deadline = Instant::now() + WAIT;
@@ -138,7 +153,7 @@ impl Port {
     }
 
     /// Reads what is there (waiting up to a second); fails after `deadline`.
-    fn fill(&mut self, deadline: Instant, waiting_for: &str) {
+    pub fn fill(&mut self, deadline: Instant, waiting_for: &str) {
         {
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(
@@ -172,6 +187,29 @@ pub fn boot_end(seen: &[u8]) -> Option<usize> {
 
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `modem-sim inject --control <control> <words>`, run to its end.
+pub fn inject(control: &Path, words: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_modem-sim"))
+        .arg("inject")
+        .arg("--control")
+        .arg(control)
+        .args(words)
+        .output()
+        .expect("modem-sim inject runs")
+}
+
+/// Debian's python3, where `apt-get install python3-serial` puts pyserial (a python3 earlier
+/// in PATH, e.g. pyenv's, may not have it); `MODEM_SIM_PYTHON` overrides.
+pub fn python() -> String {
+    std::env::var("MODEM_SIM_PYTHON").unwrap_or_else(|_| {
+        if Path::new("/usr/bin/python3").exists() {
+            "/usr/bin/python3".into()
+        } else {
+            "python3".into()
+        }
+    })
 }
 
 /// A Mosquitto process with password auth that can be killed and started again on its port.
