@@ -6,7 +6,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{harness, repo, FakeDevice};
+use common::{harness, repo, FakeDevice, ReplayDir};
 use modem_harness::device::Eol;
 use modem_harness::replay::{replay, Log, Target};
 use modem_harness::transcript::normalise;
@@ -215,27 +215,16 @@ OK
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_not_in_the_repository_passes_in_process_and_on_a_port() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("my-session.log");
-    std::fs::write(&log, MY_LOG).unwrap();
-    let junit = dir.path().join("junit.xml");
-    let tr = dir.path().join("tr");
-    let (code, out) = harness(&[
-        "replay",
-        log.to_str().unwrap(),
-        "--junit",
-        junit.to_str().unwrap(),
-        "--transcripts",
-        tr.to_str().unwrap(),
-    ])
-    .await;
+    let r = ReplayDir::new("my-session.log", MY_LOG);
+    let (log, junit, tr) = (&r.log, &r.junit, &r.tr);
+    let (code, out) = r.replay(&[]).await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("REPRODUCED"), "{out}");
     assert!(
         out.contains("AT+MPUBEX=\"dev/42/raw\",0,0,11"),
         "progress: {out}"
     );
-    let xml = std::fs::read_to_string(&junit).unwrap();
+    let xml = std::fs::read_to_string(junit).unwrap();
     assert!(xml.contains("tests=\"1\" failures=\"0\""), "{xml}");
     let jsonl = std::fs::read_to_string(tr.join("my-session.jsonl")).unwrap();
     assert!(
@@ -281,20 +270,12 @@ async fn a_log_not_in_the_repository_passes_in_process_and_on_a_port() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_changed_line_fails_showing_expected_and_actual() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("changed.log");
-    std::fs::write(&log, MY_LOG.replace("+MQTTSTATU :1", "+MQTTSTATU :2")).unwrap();
-    let junit = dir.path().join("junit.xml");
-    let tr = dir.path().join("tr");
-    let (code, out) = harness(&[
-        "replay",
-        log.to_str().unwrap(),
-        "--junit",
-        junit.to_str().unwrap(),
-        "--transcripts",
-        tr.to_str().unwrap(),
-    ])
-    .await;
+    let r = ReplayDir::new(
+        "changed.log",
+        &MY_LOG.replace("+MQTTSTATU :1", "+MQTTSTATU :2"),
+    );
+    let (log, junit, tr) = (&r.log, &r.junit, &r.tr);
+    let (code, out) = r.replay(&[]).await;
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("DIVERGED"), "{out}");
     assert!(out.contains(":17\n"), "the log line: {out}");
@@ -306,14 +287,14 @@ async fn one_changed_line_fails_showing_expected_and_actual() {
     );
     assert!(out.contains("  -> AT+MQTTSTATU"), "the transcript: {out}");
     assert!(out.contains("0 reproduced, 1 diverged"), "{out}");
-    let xml = std::fs::read_to_string(&junit).unwrap();
+    let xml = std::fs::read_to_string(junit).unwrap();
     assert!(
         xml.contains("failures=\"1\"") && xml.contains("+MQTTSTATU :2"),
         "{xml}"
     );
 
     // An extra line nobody expected is a divergence too.
-    std::fs::write(&log, "AT+CGATT?\nOK\n").unwrap();
+    std::fs::write(log, "AT+CGATT?\nOK\n").unwrap();
     let (code, out) = harness(&[
         "replay",
         log.to_str().unwrap(),
