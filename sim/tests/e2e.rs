@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{Mosquitto, Port, SimProcess, WAIT};
+use process::{next_publish, Mosquitto, Port, SimProcess, WAIT};
 
 #[test]
 fn ready_file_banner_at_and_sigterm() {
@@ -116,22 +116,6 @@ fn mqtt_client(addr: std::net::SocketAddr, id: &str) -> (rumqttc::AsyncClient, r
 }
 
 /// Polls the event loop until a publish on `topic` arrives (SUBACKs etc. pass by).
-async fn next_publish(ev: &mut rumqttc::EventLoop, topic: &str) -> rumqttc::Publish {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            if let rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) =
-                ev.poll().await.expect("subscriber connection")
-            {
-                if p.topic == topic {
-                    return p;
-                }
-            }
-        }
-    })
-    .await
-    .expect("publish arrives")
-}
-
 async fn subscribed(ev: &mut rumqttc::EventLoop) {
     tokio::time::timeout(WAIT, async {
         while !matches!(

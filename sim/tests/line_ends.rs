@@ -4,7 +4,6 @@
 //! normally. Also the defaults real drivers rely on: `AT+MCONNECT` without `AT+MCONFIG`, long
 //! L610 client ids, the L610 will length form.
 
-use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,7 +13,7 @@ use rand::{Rng, SeedableRng};
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{Mosquitto, Port, SimProcess, WAIT};
+use process::{free_port, lines_of, next_publish, Mosquitto, Port, SimProcess, WAIT};
 
 /// The line ends drivers send, with a name for topics and messages.
 const EOLS: [(&str, &str); 3] = [("crlf", "\r\n"), ("cr", "\r"), ("lf", "\n")];
@@ -233,11 +232,7 @@ struct AnonymousMosquitto {
 impl AnonymousMosquitto {
     fn start() -> AnonymousMosquitto {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let conf = dir.path().join("mosquitto.conf");
         std::fs::write(
             &conf,
@@ -253,18 +248,7 @@ impl AnonymousMosquitto {
             .stderr(Stdio::piped())
             .spawn()
             .expect("mosquitto is installed");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, log) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let log = lines_of(child.stderr.take().unwrap());
         let addr = ([127, 0, 0, 1], port).into();
         let deadline = Instant::now() + WAIT;
         while std::net::TcpStream::connect(addr).is_err() {
@@ -406,19 +390,8 @@ async fn l610_long_client_id_and_will_length_form_fire_on_kill() {
         let line = mosquitto.logged(&format!(" as {client_id} "));
         assert!(line.contains(&format!("u'{}'", "u".repeat(40))), "{line}");
         sim.signal(nix::sys::signal::Signal::SIGKILL);
-        let got = tokio::time::timeout(WAIT, async {
-            loop {
-                if let rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) =
-                    ev.poll().await.expect("subscriber")
-                {
-                    if p.topic == topic {
-                        return p;
-                    }
-                }
-            }
-        })
-        .await
-        .expect("the will is published");
+        // The will is published.
+        let got = next_publish(&mut ev, &topic).await;
         assert!(
             got.payload[..] == will[..],
             "eol {name}: {}",

@@ -5,7 +5,7 @@
 //! embedded echo service, and `--direct`. Every prompt is sent with `\r\n`, `\r` and `\n`.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{find, inject, python, Port, SimProcess, WAIT};
+use process::{find, inject, lines_of, python, Port, SimProcess, WAIT};
 
 const EOLS: [&str; 3] = ["\r\n", "\r", "\n"];
 
@@ -46,13 +46,7 @@ impl Echo {
             .spawn()
             .expect("python3 runs");
         let stdin = child.stdin.take().unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
+        let lines = lines_of(child.stdout.take().unwrap());
         let port = |proto: &str| {
             let line = lines.recv_timeout(WAIT).expect("the echo server starts");
             let (p, n) = line.split_once(' ').unwrap();

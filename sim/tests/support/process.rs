@@ -189,6 +189,47 @@ pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
+/// The lines `from` gives (a child's stdout or stderr), read on a thread: a test can wait
+/// for one with a deadline (`recv_timeout`).
+pub fn lines_of(from: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(from).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
+/// The next message on `topic` that the subscriber's event loop `ev` receives.
+pub async fn next_publish(ev: &mut rumqttc::EventLoop, topic: &str) -> rumqttc::Publish {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) =
+                ev.poll().await.expect("subscriber connection")
+            {
+                if p.topic == topic {
+                    return p;
+                }
+            }
+        }
+    })
+    .await
+    .expect("publish arrives")
+}
+
+/// A loopback TCP port that was free a moment ago (for a child process to listen on).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// `modem-sim inject --control <control> <words>`, run to its end.
 pub fn inject(control: &Path, words: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_modem-sim"))
@@ -231,11 +272,7 @@ impl Mosquitto {
             .status()
             .expect("mosquitto_passwd is installed (apt-get install mosquitto; .ci/run does it)");
         assert!(status.success());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let conf = dir.path().join("mosquitto.conf");
         std::fs::write(
             &conf,
