@@ -68,6 +68,15 @@ fn encode(packets: &[Packet]) -> Vec<u8> {
     out.to_vec()
 }
 
+/// Reads the next packet and insists that it is a CONNACK with `code` (no session present).
+fn expect_connack(s: &mut TcpStream, buf: &mut BytesMut, code: ConnectReturnCode, why: &str) {
+    assert_eq!(
+        read_packet(s, buf),
+        Some(Packet::ConnAck(ConnAck::new(code, false))),
+        "{why}"
+    );
+}
+
 /// Reads one MQTT packet (None at EOF or on timeout).
 fn read_packet(s: &mut TcpStream, buf: &mut BytesMut) -> Option<Packet> {
     s.set_read_timeout(Some(WAIT)).unwrap();
@@ -183,13 +192,11 @@ impl Rig {
         ]))
         .unwrap();
         let mut buf = BytesMut::new();
-        assert_eq!(
-            read_packet(&mut s, &mut buf),
-            Some(Packet::ConnAck(ConnAck::new(
-                ConnectReturnCode::Success,
-                false
-            ))),
-            "broker after: {why}"
+        expect_connack(
+            &mut s,
+            &mut buf,
+            ConnectReturnCode::Success,
+            &format!("broker after: {why}"),
         );
         assert_eq!(read_packet(&mut s, &mut buf), Some(Packet::PingResp));
         self.status();
@@ -345,12 +352,11 @@ impl Rig {
                     s.write_all(&encode(&[connect_packet(&format!("bad{i}"), "wrong")]))
                         .unwrap();
                     let mut buf = BytesMut::new();
-                    assert_eq!(
-                        read_packet(&mut s, &mut buf),
-                        Some(Packet::ConnAck(ConnAck::new(
-                            ConnectReturnCode::BadUserNamePassword,
-                            false
-                        )))
+                    expect_connack(
+                        &mut s,
+                        &mut buf,
+                        ConnectReturnCode::BadUserNamePassword,
+                        &format!("bad password {i}"),
                     );
                 }
             }

@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{next_publish, Mosquitto, Port, SimProcess, WAIT};
+use process::{next_publish, subscribed, Mosquitto, Port, SimProcess, WAIT};
 
 #[test]
 fn ready_file_banner_at_and_sigterm() {
@@ -113,18 +113,6 @@ fn mqtt_client(addr: std::net::SocketAddr, id: &str) -> (rumqttc::AsyncClient, r
     let mut o = rumqttc::MqttOptions::new(id, addr.ip().to_string(), addr.port());
     o.set_credentials("root", "luat123456");
     rumqttc::AsyncClient::new(o, 16)
-}
-
-/// Polls the event loop until a publish on `topic` arrives (SUBACKs etc. pass by).
-async fn subscribed(ev: &mut rumqttc::EventLoop) {
-    tokio::time::timeout(WAIT, async {
-        while !matches!(
-            ev.poll().await.expect("subscriber connection"),
-            rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))
-        ) {}
-    })
-    .await
-    .expect("SUBACK");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{free_port, lines_of, next_publish, Mosquitto, Port, SimProcess, WAIT};
+use process::{free_port, lines_of, next_publish, subscribed, Mosquitto, Port, SimProcess, WAIT};
 
 /// The line ends drivers send, with a name for topics and messages.
 const EOLS: [(&str, &str); 3] = [("crlf", "\r\n"), ("cr", "\r"), ("lf", "\n")];
@@ -346,14 +346,7 @@ async fn l610_long_client_id_and_will_length_form_fire_on_kill() {
             .subscribe(&topic, rumqttc::QoS::AtLeastOnce)
             .await
             .unwrap();
-        tokio::time::timeout(WAIT, async {
-            while !matches!(
-                ev.poll().await.expect("subscriber"),
-                rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))
-            ) {}
-        })
-        .await
-        .expect("SUBACK");
+        subscribed(&mut ev).await;
 
         let client_id = format!("{}-{name}", "c".repeat(55 - 1 - name.len()));
         assert_eq!(client_id.len(), 55);

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{lines_of, python, Port, SimProcess, WAIT};
+use process::{lines_of, python, wait_for_path, Port, SimProcess, WAIT};
 
 const HOST_SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -207,11 +207,7 @@ fn socat_as_a_qemu_server_serial_works_with_tcp_connect() {
         .stderr(Stdio::null())
         .spawn()
         .expect("socat runs (apt-get install socat; .ci/run does it)");
-    let deadline = Instant::now() + WAIT;
-    while !guest.exists() {
-        assert!(Instant::now() < deadline, "socat made no PTY");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_path(&guest, "socat made no PTY");
     let mut fw = Port::open(Path::new(&guest));
     // The simulator may not have connected yet: what the firmware writes waits in socat.
     fw.send(b"AT\r\n");

@@ -37,11 +37,7 @@ impl SimProcess {
             .stderr(Stdio::null())
             .spawn()
             .expect("modem-sim starts");
-        let deadline = Instant::now() + WAIT;
-        while !ready.exists() {
-            assert!(Instant::now() < deadline, "no ready file after {WAIT:?}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_for_path(&ready, "no ready file");
         let ready: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&ready).unwrap()).unwrap();
         SimProcess { child, ready, dir }
@@ -219,6 +215,27 @@ pub async fn next_publish(ev: &mut rumqttc::EventLoop, topic: &str) -> rumqttc::
     })
     .await
     .expect("publish arrives")
+}
+
+/// Polls the subscriber's event loop until its SUBACK arrives.
+pub async fn subscribed(ev: &mut rumqttc::EventLoop) {
+    tokio::time::timeout(WAIT, async {
+        while !matches!(
+            ev.poll().await.expect("subscriber connection"),
+            rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))
+        ) {}
+    })
+    .await
+    .expect("SUBACK");
+}
+
+/// Waits for `path` to appear (a ready file, a PTY's link), `what` naming it on failure.
+pub fn wait_for_path(path: &Path, what: &str) {
+    let deadline = Instant::now() + WAIT;
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{what} after {WAIT:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// A loopback TCP port that was free a moment ago (for a child process to listen on).
