@@ -458,35 +458,24 @@ async fn a_log_starting_with_the_boot_expects_it_and_model_flags_pick_the_module
     assert_eq!(d.expected, "+CGEV: ME PDN ACT 1");
 
     // The model flags, through the binary.
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("ep.log");
-    std::fs::write(
-        &file,
+    let r = ReplayDir::new(
+        "ep.log",
         "ATI\nAirM2M_780EP_V1007_LTE_AT\nOK\nAT+CGMM\n+CGMM: \"Air780EP\"\nOK\nAT+CSQ\n+CSQ: 29,0\nOK\n",
-    )
-    .unwrap();
-    let tr = dir.path().join("tr");
-    let args = |extra: &[&str]| {
-        let mut v = vec![
-            "replay".to_string(),
-            file.to_str().unwrap().to_string(),
-            "--transcripts".to_string(),
-            tr.to_str().unwrap().to_string(),
-        ];
-        v.extend(extra.iter().map(|s| s.to_string()));
+    );
+    let (file, tr) = (r.log.to_str().unwrap(), r.tr.to_str().unwrap());
+    let args = |extra: &[&'static str]| {
+        let mut v = vec!["replay", file, "--transcripts", tr];
+        v.extend_from_slice(extra);
         v
     };
-    let a = args(&["--model", "air780ep", "--firmware", "V1007"]);
-    let (code, out) = harness(&a.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let (code, out) = harness(&args(&["--model", "air780ep", "--firmware", "V1007"])).await;
     assert_eq!(code, 0, "{out}");
-    let a = args(&[]);
-    let (code, out) = harness(&a.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let (code, out) = harness(&args(&[])).await;
     assert_eq!(
         code, 1,
         "the default model prints AirM2M_780E_V1169_LTE_AT: {out}"
     );
-    let a = args(&["--model", "air999"]);
-    let (code, out) = harness(&a.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let (code, out) = harness(&args(&["--model", "air999"])).await;
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("--model"), "{out}");
 }
