@@ -17,7 +17,7 @@ use rumqttc::mqttbytes::QoS;
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{find, Port, SimProcess, WAIT};
+use process::{find, At, Port, SimProcess, WAIT};
 
 impl Port {
     /// One read, if something arrives within `ms` milliseconds.

@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{next_publish, subscribed, Mosquitto, Port, SimProcess, WAIT};
+use process::{next_publish, subscribed, At, Mosquitto, Port, SimProcess, WAIT};
 
 #[test]
 fn ready_file_banner_at_and_sigterm() {

@@ -54,7 +54,7 @@ impl SimProcess {
 impl Port {
     /// Sends a command line and returns everything up to and including its final result
     /// (`OK`, `ERROR`, `+CME ERROR: n`), so the answer can be compared whole.
-    fn ask(&mut self, cmd: &str) -> String {
+    fn at(&mut self, cmd: &str) -> String {
         self.send(format!("{cmd}\r").as_bytes());
         let deadline = Instant::now() + WAIT;
         loop {
@@ -95,7 +95,7 @@ impl Port {
     fn connect(&mut self, client_id: &str) {
         let cfg =
             format!("AT+MCONFIG=\"{client_id}\",root,luat123456,0,0,\"will/{client_id}\",\"gone\"");
-        assert!(self.ask(&cfg).ends_with("\r\nOK\r\n"));
+        assert!(self.at(&cfg).ends_with("\r\nOK\r\n"));
         self.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
         self.until("CONNECT OK\r\n");
         self.send(b"AT+MCONNECT=1,60\r");
@@ -189,7 +189,7 @@ fn control_socket_is_0600_and_named_in_the_ready_file() {
     assert_eq!(mode(ctl.parent().unwrap()), 0o700);
     sim.fault(&["signal", "3"]);
     let mut port = sim.port();
-    assert_eq!(port.ask("AT+CSQ"), "AT+CSQ\r\r\n+CSQ: 3,0\r\n\r\nOK\r\n");
+    assert_eq!(port.at("AT+CSQ"), "AT+CSQ\r\r\n+CSQ: 3,0\r\n\r\nOK\r\n");
 }
 
 #[test]
@@ -243,28 +243,26 @@ fn closed_then_767_then_the_documented_recovery() {
     port.connect("dev1");
     // MCONNECT while connected (notes section 3).
     assert_eq!(
-        port.ask("AT+MCONNECT=1,60"),
+        port.at("AT+MCONNECT=1,60"),
         "AT+MCONNECT=1,60\r\r\n+CME ERROR: 767\r\n"
     );
     sim.fault(&["closed"]);
     port.until("\r\nCLOSED\r\n");
     assert_eq!(watcher.next("will/dev1"), b"gone");
     assert_eq!(
-        port.ask("AT+MQTTSTATU"),
+        port.at("AT+MQTTSTATU"),
         "AT+MQTTSTATU\r\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"
     );
     assert_eq!(
-        port.ask("AT+MCONNECT=0,300"),
+        port.at("AT+MCONNECT=0,300"),
         "AT+MCONNECT=0,300\r\r\n+CME ERROR: 767\r\n"
     );
     assert_eq!(
-        port.ask("AT+MIPCLOSE"),
+        port.at("AT+MIPCLOSE"),
         "AT+MIPCLOSE\r\r\n+CME ERROR: 767\r\n"
     );
     port.connect("dev1");
-    assert!(port
-        .ask("AT+MPUB=\"t/up\",1,0,\"back\"")
-        .ends_with("OK\r\n"));
+    assert!(port.at("AT+MPUB=\"t/up\",1,0,\"back\"").ends_with("OK\r\n"));
     port.until("PUBACK\r\n");
     assert_eq!(watcher.next("t/up"), b"back");
 }
@@ -276,17 +274,17 @@ fn closed_before_mconnect_gives_767_then_recovery() {
     let sim = SimProcess::with_control(&[]);
     let mut port = sim.port();
     assert!(port
-        .ask("AT+MCONFIG=\"dev2\",root,luat123456")
+        .at("AT+MCONFIG=\"dev2\",root,luat123456")
         .ends_with("OK\r\n"));
     port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
     port.until("CONNECT OK\r\n");
     sim.fault(&["closed"]);
     port.until("\r\nCLOSED\r\n");
     assert_eq!(
-        port.ask("AT+MCONNECT=0,300"),
+        port.at("AT+MCONNECT=0,300"),
         "AT+MCONNECT=0,300\r\r\n+CME ERROR: 767\r\n"
     );
-    assert!(port.ask("AT+MIPCLOSE").contains("767"));
+    assert!(port.at("AT+MIPCLOSE").contains("767"));
     port.connect("dev2");
 }
 
@@ -300,8 +298,8 @@ fn reset_shows_closed_and_the_broker_publishes_the_will() {
     sim.fault(&["reset"]);
     port.until("\r\nCLOSED\r\n");
     assert_eq!(watcher.next("will/dev3"), b"gone");
-    assert!(port.ask("AT+MQTTSTATU").contains("+MQTTSTATU :0"));
-    assert!(port.ask("AT+MIPCLOSE").contains("+CME ERROR: 767"));
+    assert!(port.at("AT+MQTTSTATU").contains("+MQTTSTATU :0"));
+    assert!(port.at("AT+MIPCLOSE").contains("+CME ERROR: 767"));
     port.connect("dev3");
 }
 
@@ -315,11 +313,11 @@ fn pdn_deact_then_mipclose_ok_then_publish_again() {
     port.connect("dev4");
     sim.fault(&["pdn-deact"]);
     port.until("\r\n+CGEV: NW PDN DEACT 1\r\n");
-    assert!(port.ask("AT+MQTTSTATU").contains("+MQTTSTATU :0"));
-    assert_eq!(port.ask("AT+MIPCLOSE"), "AT+MIPCLOSE\r\r\nOK\r\n");
+    assert!(port.at("AT+MQTTSTATU").contains("+MQTTSTATU :0"));
+    assert_eq!(port.at("AT+MIPCLOSE"), "AT+MIPCLOSE\r\r\nOK\r\n");
     port.connect("dev4");
     assert!(port
-        .ask("AT+MPUB=\"t/pdn\",0,0,\"again\"")
+        .at("AT+MPUB=\"t/pdn\",0,0,\"again\"")
         .ends_with("OK\r\n"));
     assert_eq!(watcher.next("t/pdn"), b"again");
 
@@ -335,20 +333,20 @@ fn pdn_deact_then_mipclose_ok_then_publish_again() {
 fn deregister_register_and_the_sim() {
     let sim = SimProcess::with_control(&[]);
     let mut port = sim.port();
-    assert!(port.ask("AT+CGREG=1").ends_with("OK\r\n"));
-    assert!(port.ask("AT+CEREG=1").ends_with("OK\r\n"));
+    assert!(port.at("AT+CGREG=1").ends_with("OK\r\n"));
+    assert!(port.at("AT+CEREG=1").ends_with("OK\r\n"));
     port.connect("dev5");
     sim.fault(&["deregister"]);
     port.until("\r\n+CGREG: 0\r\n\r\n+CEREG: 0\r\n\r\n+CGEV: NW PDN DEACT 1\r\n");
-    assert!(port.ask("AT+CGATT?").contains("+CGATT: 0\r\n"));
-    assert!(port.ask("AT+CGREG?").contains("+CGREG: 1,0\r\n"));
-    assert!(port.ask("AT+MQTTSTATU").contains("+MQTTSTATU :0"));
-    assert!(port.ask("AT+MIPCLOSE").ends_with("OK\r\n"));
+    assert!(port.at("AT+CGATT?").contains("+CGATT: 0\r\n"));
+    assert!(port.at("AT+CGREG?").contains("+CGREG: 1,0\r\n"));
+    assert!(port.at("AT+MQTTSTATU").contains("+MQTTSTATU :0"));
+    assert!(port.at("AT+MIPCLOSE").ends_with("OK\r\n"));
     port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
     port.until("\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n");
     sim.fault(&["register"]);
     port.until("\r\n+CGREG: 1\r\n\r\n+CEREG: 1\r\n");
-    assert!(port.ask("AT+CGATT?").contains("+CGATT: 1\r\n"));
+    assert!(port.at("AT+CGATT?").contains("+CGATT: 1\r\n"));
     port.connect("dev5");
 
     // The SIM guide's URCs (luatos-doc-pool public/20240906_any_sim.md), with the registration
@@ -357,16 +355,16 @@ fn deregister_register_and_the_sim() {
     port.until(
         "\r\n^MODE: 0,0\r\n\r\n+NO Service\r\n\r\n+CGEV: NW PDN DEACT 1\r\n\r\n+CGEV: ME DETACH\r\n\r\n+CPIN: SIM REMOVED 0\r\n\r\n+CGREG: 0\r\n\r\n+CEREG: 0\r\n",
     );
-    assert!(port.ask("AT+CPIN?").ends_with("+CME ERROR: 10\r\n"));
+    assert!(port.at("AT+CPIN?").ends_with("+CME ERROR: 10\r\n"));
     // Registration cannot come back without a SIM.
     sim.fault(&["register"]);
-    assert!(port.ask("AT+CGATT?").contains("+CGATT: 0\r\n"));
+    assert!(port.at("AT+CGATT?").contains("+CGATT: 0\r\n"));
     sim.fault(&["sim-inserted"]);
     port.until(
         "\r\n^MODE: 17,17\r\n\r\n+E_UTRAN Service\r\n\r\n+CGEV: ME PDN ACT 1,0\r\n\r\n+NITZ: ",
     );
     port.until("\r\n\r\n+CPIN: READY 0\r\n\r\n+CGREG: 1\r\n\r\n+CEREG: 1\r\n");
-    assert!(port.ask("AT+CPIN?").contains("+CPIN: READY"));
+    assert!(port.at("AT+CPIN?").contains("+CPIN: READY"));
     port.connect("dev5");
 }
 
@@ -378,16 +376,14 @@ fn kick_idle_closes_a_link_without_connect() {
     let mut port = sim.port();
     sim.fault(&["kick-idle", "0.5"]);
     assert!(port
-        .ask("AT+MCONFIG=\"dev6\",root,luat123456")
+        .at("AT+MCONFIG=\"dev6\",root,luat123456")
         .ends_with("OK\r\n"));
     port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
     port.until("CONNECT OK\r\n");
     port.until("\r\nCLOSED\r\n");
-    assert!(port
-        .ask("AT+MCONNECT=1,60")
-        .ends_with("+CME ERROR: 767\r\n"));
+    assert!(port.at("AT+MCONNECT=1,60").ends_with("+CME ERROR: 767\r\n"));
     sim.fault(&["kick-idle", "off"]);
-    assert!(port.ask("AT+MIPCLOSE").contains("767"));
+    assert!(port.at("AT+MIPCLOSE").contains("767"));
     port.connect("dev6");
 }
 
@@ -413,7 +409,7 @@ fn a_second_client_with_the_same_id_kicks_the_modem() {
         }
     }
     port.until("\r\nCLOSED\r\n");
-    assert!(port.ask("AT+MIPCLOSE").contains("+CME ERROR: 767"));
+    assert!(port.at("AT+MIPCLOSE").contains("+CME ERROR: 767"));
 }
 
 /// The L610: `closed` breaks the open client with `+MQTTBREAK`; `pdn-deact` ends the call.
@@ -423,11 +419,11 @@ fn l610_closed_is_mqttbreak_and_pdn_deact_ends_the_call() {
     let mut port = sim.raw_port();
     let addr = sim.mqtt();
     port.until("+SIM READY\r\n");
-    assert!(port.ask("AT+MIPCALL=1").contains("OK"));
+    assert!(port.at("AT+MIPCALL=1").contains("OK"));
     port.until("+MIPCALL: ");
     let open = format!("AT+MQTTOPEN=1,\"{}\",{},1,60", addr.ip(), addr.port());
     assert!(port
-        .ask("AT+MQTTUSER=1,\"root\",\"luat123456\"")
+        .at("AT+MQTTUSER=1,\"root\",\"luat123456\"")
         .ends_with("OK\r\n"));
     port.send(format!("{open}\r").as_bytes());
     port.until("+MQTTOPEN: 1,1\r\n");
@@ -437,7 +433,7 @@ fn l610_closed_is_mqttbreak_and_pdn_deact_ends_the_call() {
     port.until("+MQTTOPEN: 1,1\r\n");
     sim.fault(&["pdn-deact"]);
     port.until("\r\n+MIPCALL: 0\r\n\r\n+MQTTBREAK: 1,2\r\n");
-    assert!(port.ask("AT+MIPCALL?").contains("+MIPCALL: 0\r\n"));
+    assert!(port.at("AT+MIPCALL?").contains("+MIPCALL: 0\r\n"));
 }
 
 /// A real fault, no injection: the broker process is killed. The Air780E prints `CLOSED`;
@@ -452,13 +448,13 @@ fn killing_the_broker_process_is_closed_and_recovery_works_after_restart() {
     port.connect("dev7");
     mosq.kill();
     port.until("\r\nCLOSED\r\n");
-    assert!(port.ask("AT+MQTTSTATU").contains("+MQTTSTATU :0"));
+    assert!(port.at("AT+MQTTSTATU").contains("+MQTTSTATU :0"));
     // While the broker is down, the connect fails.
-    assert!(port.ask("AT+MIPCLOSE").contains("+CME ERROR: 767"));
+    assert!(port.at("AT+MIPCLOSE").contains("+CME ERROR: 767"));
     port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
     port.until("\r\nCONNECT FAIL\r\n");
     mosq.run();
-    assert!(port.ask("AT+MIPCLOSE").ends_with("OK\r\n"));
+    assert!(port.at("AT+MIPCLOSE").ends_with("OK\r\n"));
     port.connect("dev7");
 }
 
@@ -471,7 +467,7 @@ fn blackhole_expires_the_keepalive_on_both_sides() {
     let watcher = Watcher::start(sim.mqtt());
     let mut port = sim.port();
     let cfg = "AT+MCONFIG=\"dev8\",root,luat123456,0,0,\"will/dev8\",\"gone\"";
-    assert!(port.ask(cfg).ends_with("OK\r\n"));
+    assert!(port.at(cfg).ends_with("OK\r\n"));
     port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
     port.until("CONNECT OK\r\n");
     port.send(b"AT+MCONNECT=1,1\r");
@@ -479,7 +475,7 @@ fn blackhole_expires_the_keepalive_on_both_sides() {
     sim.fault(&["blackhole"]);
     // A publish vanishes: the watcher never gets it, only the will.
     assert!(port
-        .ask("AT+MPUB=\"t/lost\",0,0,\"lost\"")
+        .at("AT+MPUB=\"t/lost\",0,0,\"lost\"")
         .ends_with("OK\r\n"));
     port.until("\r\nCLOSED\r\n");
     let (will, before) = watcher.next_after("will/dev8");
@@ -489,7 +485,7 @@ fn blackhole_expires_the_keepalive_on_both_sides() {
         "a blackholed publish reached the broker"
     );
     // New links are not blackholed.
-    assert!(port.ask("AT+MIPCLOSE").contains("767"));
+    assert!(port.at("AT+MIPCLOSE").contains("767"));
     port.connect("dev8");
 }
 
@@ -503,12 +499,12 @@ fn urc_in_response_puts_the_urc_between_echo_and_answer() {
     sim.fault(&["urc-in-response"]);
     sim.fault(&["closed"]);
     assert_eq!(
-        port.ask("AT+CSQ"),
+        port.at("AT+CSQ"),
         "AT+CSQ\r\r\nCLOSED\r\n\r\n+CSQ: 29,0\r\n\r\nOK\r\n"
     );
     // Only the next URC: the rest is back to normal.
     assert!(port
-        .ask("AT+MIPCLOSE")
+        .at("AT+MIPCLOSE")
         .ends_with("AT+MIPCLOSE\r\r\n+CME ERROR: 767\r\n"));
 }
 
@@ -520,24 +516,24 @@ fn uart_garbage_fragment_and_latency_keep_every_answer_intact() {
     let watcher = Watcher::start(sim.mqtt());
     let mut port = sim.port();
     sim.fault(&["uart-garbage"]);
-    let noisy = port.ask("AT+CSQ");
+    let noisy = port.at("AT+CSQ");
     assert!(
         noisy.contains(['\0', '\u{1a}', '\u{fffd}']),
         "no noise: {noisy:?}"
     );
     assert!(noisy.contains("\r\n+CSQ: 29,0\r\n") && noisy.ends_with("\r\nOK\r\n"));
     sim.fault(&["uart-garbage", "off"]);
-    assert_eq!(port.ask("AT+CSQ"), "AT+CSQ\r\r\n+CSQ: 29,0\r\n\r\nOK\r\n");
+    assert_eq!(port.at("AT+CSQ"), "AT+CSQ\r\r\n+CSQ: 29,0\r\n\r\nOK\r\n");
 
     sim.fault(&["uart-fragment"]);
     sim.fault(&["latency", "150"]);
     assert_eq!(
-        port.ask("AT+CGMR"),
+        port.at("AT+CGMR"),
         "AT+CGMR\r\r\n+CGMR: \"AirM2M_780E_V1169_LTE_AT\"\r\n\r\nOK\r\n"
     );
     port.connect("dev10");
     assert!(port
-        .ask("AT+MPUB=\"t/slow\",1,0,\"late\"")
+        .at("AT+MPUB=\"t/slow\",1,0,\"late\"")
         .ends_with("OK\r\n"));
     port.until("\r\nPUBACK\r\n");
     assert_eq!(watcher.next("t/slow"), b"late");
@@ -553,30 +549,30 @@ fn triggers_fire_on_publish_subscribe_connack_and_after_a_delay() {
     let watcher = Watcher::start(sim.mqtt());
     let mut port = sim.port();
     sim.fault(&["signal", "9", "on", "connack"]);
-    assert!(port.ask("AT+CSQ").contains("+CSQ: 29,0"), "fired too early");
+    assert!(port.at("AT+CSQ").contains("+CSQ: 29,0"), "fired too early");
     port.connect("dev11");
-    assert!(port.ask("AT+CSQ").contains("+CSQ: 9,0"));
+    assert!(port.at("AT+CSQ").contains("+CSQ: 9,0"));
 
     sim.fault(&["closed", "on", "publish", "2"]);
     assert_eq!(
-        port.ask("AT+MPUB=\"t/1\",0,0,\"one\""),
+        port.at("AT+MPUB=\"t/1\",0,0,\"one\""),
         "AT+MPUB=\"t/1\",0,0,\"one\"\r\r\nOK\r\n"
     );
     assert!(port
-        .ask("AT+MPUB=\"t/2\",0,0,\"two\"")
+        .at("AT+MPUB=\"t/2\",0,0,\"two\"")
         .ends_with("\r\nOK\r\n"));
     port.until("\r\nCLOSED\r\n");
     // The PUBLISH that set it off went out before the FIN.
     assert_eq!(watcher.next("t/1"), b"one");
     assert_eq!(watcher.next("t/2"), b"two");
     assert_eq!(watcher.next("will/dev11"), b"gone");
-    assert!(port.ask("AT+MIPCLOSE").contains("767"));
+    assert!(port.at("AT+MIPCLOSE").contains("767"));
 
     port.connect("dev11");
     sim.fault(&["pdn-deact", "on", "subscribe"]);
-    assert!(port.ask("AT+MSUB=\"t/x\",0").ends_with("OK\r\n"));
+    assert!(port.at("AT+MSUB=\"t/x\",0").ends_with("OK\r\n"));
     port.until("\r\n+CGEV: NW PDN DEACT 1\r\n");
-    assert!(port.ask("AT+MIPCLOSE").ends_with("OK\r\n"));
+    assert!(port.at("AT+MIPCLOSE").ends_with("OK\r\n"));
 
     port.connect("dev11");
     sim.fault(&["closed", "after", "0.2"]);
@@ -639,7 +635,7 @@ fn no_loss_under_uart_fragment() {
     let sim = SimProcess::with_control(&[]);
     let watcher = Watcher::start(sim.mqtt());
     let mut port = sim.port();
-    assert!(port.ask("ATE0").ends_with("\r\nOK\r\n"));
+    assert!(port.at("ATE0").ends_with("\r\nOK\r\n"));
     sim.fault(&["uart-fragment"]);
     port.connect("frag");
     for i in 0..N {
@@ -719,9 +715,9 @@ fn power_on_reset_and_power_cycle() {
         "\r\nRDY\r\n\r\n^MODE: 17,17\r\n\r\n+E_UTRAN Service\r\n\r\n+CGEV: ME PDN ACT 1,0\r\n\r\n+NITZ: 2024/08/23,06:52:"
     );
     assert!(port.until("\r\n").ends_with("+0,0\r\n"));
-    assert!(port.ask("ATE0").ends_with("OK\r\n"));
+    assert!(port.at("ATE0").ends_with("OK\r\n"));
     port.connect("reset1");
-    assert_eq!(port.ask("AT+RESET"), "\r\nOK\r\n");
+    assert_eq!(port.at("AT+RESET"), "\r\nOK\r\n");
     let again = port.until("+NITZ: ");
     assert!(
         again.starts_with("\r\nRDY\r\n\r\n^MODE: 17,17\r\n"),
@@ -731,14 +727,14 @@ fn power_on_reset_and_power_cycle() {
     assert_eq!(watcher.next("will/reset1"), b"gone");
     // Echo is back on after the reset (ATE0 was never saved).
     assert_eq!(
-        port.ask("AT+MQTTSTATU"),
+        port.at("AT+MQTTSTATU"),
         "AT+MQTTSTATU\r\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"
     );
     // Save a setting, change another, then cut the power.
-    assert!(port.ask("ATE0").ends_with("OK\r\n"));
-    assert_eq!(port.ask("AT+CEREG=1"), "\r\nOK\r\n");
-    assert_eq!(port.ask("AT&W"), "\r\nOK\r\n");
-    assert_eq!(port.ask("AT+CGREG=1"), "\r\nOK\r\n");
+    assert!(port.at("ATE0").ends_with("OK\r\n"));
+    assert_eq!(port.at("AT+CEREG=1"), "\r\nOK\r\n");
+    assert_eq!(port.at("AT&W"), "\r\nOK\r\n");
+    assert_eq!(port.at("AT+CGREG=1"), "\r\nOK\r\n");
     port.connect("pc1");
     sim.fault(&["power-cycle"]);
     let boot = port.until("+CEREG: 1\r\n");
@@ -748,21 +744,19 @@ fn power_on_reset_and_power_cycle() {
     );
     assert_eq!(watcher.next("will/pc1"), b"gone");
     assert_eq!(
-        port.ask("AT+CEREG?"),
+        port.at("AT+CEREG?"),
         "\r\n+CEREG: 1,1\r\n\r\nOK\r\n",
         "saved"
     );
     assert_eq!(
-        port.ask("AT+CGREG?"),
+        port.at("AT+CGREG?"),
         "\r\n+CGREG: 0,1\r\n\r\nOK\r\n",
         "lost"
     );
-    assert_eq!(port.ask("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
+    assert_eq!(port.at("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
     // The session works again after the boot.
     port.connect("pc2");
-    assert!(port
-        .ask("AT+MPUB=\"t/pc\",0,0,\"back\"")
-        .ends_with("OK\r\n"));
+    assert!(port.at("AT+MPUB=\"t/pc\",0,0,\"back\"").ends_with("OK\r\n"));
     assert_eq!(watcher.next("t/pc"), b"back");
     // The watchdog does the same.
     sim.fault(&["watchdog-reset"]);
@@ -777,9 +771,9 @@ fn cfun_0_fails_connects_and_cfun_1_brings_them_back() {
     let sim = SimProcess::with_control(&[]);
     let watcher = Watcher::start(sim.mqtt());
     let mut port = sim.port();
-    assert!(port.ask("ATE0").ends_with("OK\r\n"));
+    assert!(port.at("ATE0").ends_with("OK\r\n"));
     port.connect("radio1");
-    assert_eq!(port.ask("AT+CFUN=0"), "\r\nOK\r\n");
+    assert_eq!(port.at("AT+CFUN=0"), "\r\nOK\r\n");
     assert_eq!(
         port.until("\r\n+CGEV: ME DETACH\r\n"),
         "\r\n+CGEV: ME DETACH\r\n"
@@ -789,14 +783,14 @@ fn cfun_0_fails_connects_and_cfun_1_brings_them_back() {
         b"gone",
         "the link went with the radio"
     );
-    assert_eq!(port.ask("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
-    assert_eq!(port.ask("AT+CEREG?"), "\r\n+CEREG: 0,0\r\n\r\nOK\r\n");
+    assert_eq!(port.at("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
+    assert_eq!(port.at("AT+CEREG?"), "\r\n+CEREG: 0,0\r\n\r\nOK\r\n");
     port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
     assert_eq!(
         port.until("CONNECT FAIL\r\n"),
         "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n"
     );
-    assert_eq!(port.ask("AT+CFUN=1"), "\r\nOK\r\n");
+    assert_eq!(port.at("AT+CFUN=1"), "\r\nOK\r\n");
     let on = port.until("+NITZ: ");
     assert_eq!(
         on,
@@ -805,7 +799,7 @@ fn cfun_0_fails_connects_and_cfun_1_brings_them_back() {
     port.until("\r\n");
     port.connect("radio2");
     assert!(port
-        .ask("AT+MPUB=\"t/radio\",0,0,\"on\"")
+        .at("AT+MPUB=\"t/radio\",0,0,\"on\"")
         .ends_with("OK\r\n"));
     assert_eq!(watcher.next("t/radio"), b"on");
 }
@@ -817,26 +811,26 @@ fn l610_reset_and_power_cycle() {
     let watcher = Watcher::start(sim.mqtt());
     let addr = sim.mqtt();
     let mut port = sim.port();
-    assert!(port.ask("ATE0").ends_with("OK\r\n"));
+    assert!(port.at("ATE0").ends_with("OK\r\n"));
     let open = |port: &mut Port, id: &str| {
-        assert!(port.ask("AT+MIPCALL=1").contains("OK"));
+        assert!(port.at("AT+MIPCALL=1").contains("OK"));
         port.until("+MIPCALL: ");
         port.until("\r\n");
         let user = format!("AT+MQTTUSER=1,\"root\",\"luat123456\",\"{id}\"");
-        assert!(port.ask(&user).ends_with("OK\r\n"));
+        assert!(port.at(&user).ends_with("OK\r\n"));
         let will = format!("AT+MQTTWILL=1,\"will/{id}\",0,0,\"gone\"");
-        assert!(port.ask(&will).ends_with("OK\r\n"));
+        assert!(port.at(&will).ends_with("OK\r\n"));
         port.send(format!("AT+MQTTOPEN=1,\"{}\",{},1,60\r", addr.ip(), addr.port()).as_bytes());
         port.until("+MQTTOPEN: 1,1\r\n");
     };
     open(&mut port, "l610a");
-    assert_eq!(port.ask("AT+CFUN=15"), "\r\nOK\r\n");
+    assert_eq!(port.at("AT+CFUN=15"), "\r\nOK\r\n");
     assert_eq!(
         port.until("+SIM READY\r\n"),
         "\r\nAT command ready\r\n\r\n+SIM READY\r\n"
     );
     assert_eq!(watcher.next("will/l610a"), b"gone");
-    assert!(port.ask("ATE0").ends_with("OK\r\n"));
+    assert!(port.at("ATE0").ends_with("OK\r\n"));
     open(&mut port, "l610b");
     sim.fault(&["power-cycle"]);
     port.until("+SIM READY\r\n");

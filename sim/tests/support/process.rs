@@ -106,12 +106,6 @@ impl Port {
         self.file.write_all(bytes).unwrap();
     }
 
-    /// Sends a command line and waits for `answer`.
-    pub fn at(&mut self, cmd: &str, answer: &str) -> String {
-        self.send(format!("{cmd}\r").as_bytes());
-        self.until(answer)
-    }
-
     /// Reads exactly `n` bytes (more may be kept for later).
     pub fn read_n(&mut self, n: usize) -> Vec<u8> {
         let deadline = Instant::now() + WAIT;
@@ -168,6 +162,20 @@ impl Port {
                 self.seen.extend_from_slice(&buf[..n]);
             }
         }
+    }
+}
+
+/// A command line and its awaited answer, for the files that import it (`faults.rs` has an
+/// `at` of its own that reads up to the final result: an inherent method, it wins there).
+pub trait At {
+    /// Sends a command line and waits for `answer`.
+    fn at(&mut self, cmd: &str, answer: &str) -> String;
+}
+
+impl At for Port {
+    fn at(&mut self, cmd: &str, answer: &str) -> String {
+        self.send(format!("{cmd}\r").as_bytes());
+        self.until(answer)
     }
 }
 
