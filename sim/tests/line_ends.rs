@@ -140,7 +140,7 @@ fn fswrite_then_fsread_is_byte_identical_with_every_line_end() {
         let mut want = format!("{cmd}{eol}\r\n").into_bytes();
         want.extend_from_slice(&data);
         want.extend_from_slice(b"\r\n\r\nOK\r\n");
-        let got = port.read_n(want.len());
+        let got = port.read_bytes(want.len());
         assert!(got == want, "eol {name}: {}", diff_at(&got, &want));
         port.at_ok(eol);
     }
@@ -213,7 +213,7 @@ fn l610_gtsslfile_then_a_verified_tls_open_with_every_line_end() {
             eol,
             "+MQTTOPEN: 1,",
         );
-        let result = port.read_n(3);
+        let result = port.read_bytes(3);
         assert_eq!(result, b"1\r\n", "eol {name}: {out:?}");
         port.line("AT+GTSSLERR?", eol, "OK\r\n");
         port.at_ok(eol);

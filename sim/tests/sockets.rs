@@ -432,7 +432,7 @@ fn transparent_mode_in_and_out_with_plus_plus_plus() {
         let d = binary(40 + i as u64, 3000, last);
         port.send(&d);
         assert!(
-            port.read_n(d.len()) == d,
+            port.read_bytes(d.len()) == d,
             "echo in transparent mode ({eol:?})"
         );
         sent.extend(d);
@@ -451,7 +451,7 @@ fn transparent_mode_in_and_out_with_plus_plus_plus() {
     // Data right after ATO: with `\n` last, a first LF is data (a lone CR would take it).
     let d = binary(50, 100, "\n");
     port.send(&d);
-    assert!(port.read_n(d.len()) == d);
+    assert!(port.read_bytes(d.len()) == d);
     sent.extend(d);
     assert!(
         echo.wait_tcp_log(0, sent.len()) == sent,

@@ -107,7 +107,7 @@ impl Port {
     }
 
     /// Reads exactly `n` bytes (more may be kept for later).
-    pub fn read_n(&mut self, n: usize) -> Vec<u8> {
+    pub fn read_bytes(&mut self, n: usize) -> Vec<u8> {
         let deadline = Instant::now() + WAIT;
         while self.seen.len() < n {
             self.fill(deadline, &format!("{n} bytes"));
