@@ -659,7 +659,10 @@ fn aliyun_linksdk_air724_at_sequence_runs_unmodified() {
     let echo = Echo::start();
     let r = [
         "--resolve".to_string(),
-        format!("a1b2c3.iot-as-mqtt.cn-shanghai.aliyuncs.com=127.0.0.1:{}", echo.tcp),
+        format!(
+            "a1b2c3.iot-as-mqtt.cn-shanghai.aliyuncs.com=127.0.0.1:{}",
+            echo.tcp
+        ),
     ];
     let (_sim, mut port) = sim_with(&args(&r));
     let mut inbox = Inbox::new();
@@ -689,8 +692,33 @@ fn aliyun_linksdk_air724_at_sequence_runs_unmodified() {
         assert!(Instant::now() < deadline);
         port.cmd("AT", "\r\n", "OK\r\n", &mut inbox);
     }
-    assert!(inbox.take(0) == d, "the echo came back framed by +RECEIVE,0,200:");
+    assert!(
+        inbox.take(0) == d,
+        "the echo came back framed by +RECEIVE,0,200:"
+    );
     assert!(echo.wait_tcp_log(0, d.len()) == d);
     let got = port.cmd("AT+CIPCLOSE=0", "\r\n", "CLOSE OK", &mut inbox);
     assert!(got.ends_with("\r\n0, CLOSE OK"), "{got:?}");
+}
+
+/// In a fleet, every modem's unrouted sockets reach modem 0's echo service (as they share its
+/// broker).
+#[test]
+fn fleet_modems_share_the_echo_service() {
+    let sim = SimProcess::spawn(&["--count", "2"]);
+    let tty = sim.ready["ttys"][1].as_str().unwrap().to_string();
+    let mut port = Port::open(Path::new(&tty)).booted();
+    let mut inbox = Inbox::new();
+    port.cmd("AT+CIPHEAD=1", "\r\n", "OK\r\n", &mut inbox);
+    port.cmd(
+        "AT+CIPSTART=\"TCP\",\"fleet.example\",7",
+        "\r\n",
+        "CONNECT OK\r\n",
+        &mut inbox,
+    );
+    port.cipsend("4", "\r\n", b"ping", "SEND OK\r\n", &mut inbox);
+    while inbox.len(-1) < 4 {
+        port.cmd("AT", "\r\n", "OK\r\n", &mut inbox);
+    }
+    assert_eq!(inbox.take(-1), b"ping");
 }

@@ -436,5 +436,8 @@ fn cipsprt_hides_the_prompt_and_the_report() {
     assert_eq!(r.event(0, NetEventKind::SockSent(2)), "");
     assert_eq!(r.sent(), vec![b"abc".to_vec(), b"de".to_vec()]);
     assert_eq!(r.send("AT+CIPSPRT=3"), "\r\nERROR\r\n");
-    assert_eq!(r.send("AT+CIPSPRT=?"), "\r\n+CIPSPRT: (0,1,2)\r\n\r\nOK\r\n");
+    assert_eq!(
+        r.send("AT+CIPSPRT=?"),
+        "\r\n+CIPSPRT: (0,1,2)\r\n\r\nOK\r\n"
+    );
 }
