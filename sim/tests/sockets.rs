@@ -458,8 +458,23 @@ fn three_links_at_once_with_cipmux() {
 
 #[test]
 fn transparent_mode_in_and_out_with_plus_plus_plus() {
+    transparent_mode(&[]);
+}
+
+/// The same under the binary's default profile: the UART paced at 115200 baud (the `+++`
+/// may reach the module in pieces) and the captures' delays.
+#[test]
+fn transparent_mode_under_realistic_timing() {
+    transparent_mode(&["--timing", "realistic", "--seed", "1"]);
+}
+
+fn transparent_mode(extra: &[&str]) {
     let echo = Echo::start();
-    let r = resolve(&echo);
+    let mut r = args(&resolve(&echo))
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    r.extend(extra.iter().map(|s| s.to_string()));
     let (_sim, mut port) = sim_with(&args(&r));
     let mut inbox = Inbox::new();
     port.cmd("AT+CIPMODE=1", "\r\n", "OK\r\n", &mut inbox);
