@@ -16,6 +16,7 @@ pub mod fuzzing;
 pub mod inject;
 pub mod modem;
 pub mod net;
+pub mod services;
 pub mod sim;
 pub mod timing;
 pub mod tls;

@@ -4,6 +4,7 @@
 //! The dialects never touch sockets. They send [`NetRequest`]s and receive [`NetEvent`]s, so
 //! their logic stays pure and testable without a network.
 
+pub mod http;
 pub mod link;
 pub mod route;
 
@@ -33,7 +34,18 @@ pub enum NetRequest {
     Mqtt { link: LinkId, op: MqttOp },
     /// Close the link's socket (no MQTT DISCONNECT: that is [`MqttOp::Disconnect`]).
     Close { link: LinkId },
+    /// One HTTP exchange on its own connection (`AT+HTTPACTION`, `AT+HTTPACT`), answered by
+    /// one [`NetEventKind::HttpDone`] or [`NetEventKind::HttpFailed`]. [`NetRequest::Close`]
+    /// abandons it without an answer.
+    Http {
+        link: LinkId,
+        req: http::HttpRequest,
+    },
 }
+
+/// Link ids at and above this are HTTP exchanges (below: the MQTT links the dialects count
+/// from 1), so one dialect can tell whose a [`NetEvent`] is.
+pub const HTTP_LINKS: LinkId = 1 << 40;
 
 /// The MQTT operations a module performs on an open link.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,6 +107,10 @@ pub enum NetEventKind {
         payload: Bytes,
     },
     Closed(CloseReason),
+    /// An HTTP exchange ended with a response.
+    HttpDone(http::HttpResponse),
+    /// An HTTP exchange ended without one.
+    HttpFailed(http::HttpError),
 }
 
 /// Why a link ended without the modem asking for it.

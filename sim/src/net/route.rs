@@ -85,6 +85,13 @@ pub struct Router {
     pub resolve: HashMap<String, HostPort>,
     pub default_plain: Option<HostPort>,
     pub default_tls: Option<HostPort>,
+    /// The embedded HTTP test server (plain and TLS listeners): where an HTTP request goes
+    /// when `--resolve` does not name its host and `direct` is off.
+    pub default_http: Option<HostPort>,
+    pub default_https: Option<HostPort>,
+    /// `--direct`: a host that `--resolve` does not name is reached at its own address and
+    /// the port the AT command names (off by default: tests stay on loopback).
+    pub direct: bool,
 }
 
 impl Router {
@@ -100,6 +107,28 @@ impl Router {
         } else {
             self.default_plain.clone()
         }
+    }
+}
+
+impl Router {
+    /// Where a connection to `host:port` that is not MQTT goes (HTTP, sockets): `--resolve`
+    /// first, then the host itself under `--direct`, then the service's embedded `default`.
+    pub fn route_service(
+        &self,
+        host: &str,
+        port: u16,
+        default: Option<&HostPort>,
+    ) -> Option<HostPort> {
+        if let Some(to) = self.resolve.get(&host.to_ascii_lowercase()) {
+            return Some(to.clone());
+        }
+        if self.direct {
+            return Some(HostPort {
+                host: host.to_string(),
+                port,
+            });
+        }
+        default.cloned()
     }
 }
 
@@ -126,6 +155,22 @@ mod tests {
         assert_eq!(r.route("airtest.openluat.com", true).unwrap().port, 2000);
         assert!(HostPort::from_mqtts_url("mqtts://127.0.0.1:8883").is_ok());
         assert!(HostPort::from_mqtts_url("mqtt://127.0.0.1:8883").is_err());
+    }
+
+    #[test]
+    fn services_route_by_resolve_then_direct_then_default() {
+        let mut r = Router::default();
+        let http: HostPort = "127.0.0.1:4000".parse().unwrap();
+        assert_eq!(r.route_service("example.com", 80, None), None);
+        assert_eq!(r.route_service("example.com", 80, Some(&http)), Some(http.clone()));
+        r.direct = true;
+        assert_eq!(
+            r.route_service("example.com", 8080, Some(&http)).unwrap().to_string(),
+            "example.com:8080"
+        );
+        r.resolve
+            .insert("example.com".into(), "127.0.0.1:5000".parse().unwrap());
+        assert_eq!(r.route_service("EXAMPLE.com", 8080, None).unwrap().port, 5000);
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod bearer;
 
 pub use basic::{cclk, zone_of};
 mod fs;
+mod http;
 mod mqtt;
 mod ssl;
 
@@ -66,6 +67,7 @@ pub struct Air780e {
     mqtt: mqtt::Mqtt,
     fs: fs::Fs,
     ssl: ssl::Ssl,
+    http: http::Http,
     /// The echo setting (`ATE`), mirrored from the framer so `AT&W` can save it.
     echo: bool,
     /// What `AT&W` saved.
@@ -82,6 +84,7 @@ impl Air780e {
             mqtt: mqtt::Mqtt::default(),
             fs: fs::Fs::default(),
             ssl: ssl::Ssl::default(),
+            http: http::Http::default(),
             echo: true,
             saved: Settings::factory(),
         }
@@ -129,6 +132,7 @@ impl Air780e {
         tracing::info!("module restarts");
         self.print(down, out);
         self.mqtt.power_off(out);
+        self.http.network_lost(false, out);
         out.cancel_data();
         let saved = self.saved.clone();
         let identity = self.cell.identity.clone();
@@ -183,6 +187,7 @@ impl Air780e {
             out.line("+CGEV: ME DETACH");
         }
         self.mqtt.network_lost(out);
+        self.http.network_lost(true, out);
     }
 
     /// `AT+CFUN=<0|1|4>[,<rst>]` (luatos-doc-pool Command_List/Device_control/CFUN.md):
@@ -312,6 +317,7 @@ impl Dialect for Air780e {
             "+CGACT" => {
                 if self.bearer.cgact(cell, &form, out) {
                     mqtt.network_lost(out);
+                    self.http.network_lost(true, out);
                 }
             }
             "+CGPADDR" => self.bearer.cgpaddr(cell, &form, out),
@@ -351,6 +357,20 @@ impl Dialect for Air780e {
                 mqtt.sslmipstart(cell, state, &form, out, |host| ssl.tls_options(fs, host))
             }
             "+SSLCFG" => self.ssl.sslcfg(&form, out),
+            "+SAPBR" => self.http.sapbr(cell, &form, out),
+            "+HTTPINIT" => self.http.httpinit(&form, out),
+            "+HTTPTERM" => self.http.httpterm(&form, out),
+            "+HTTPPARA" => self.http.httppara(&form, out),
+            "+HTTPDATA" => self.http.httpdata(&form, out),
+            "+HTTPSSL" => self.http.httpssl(&form, out),
+            "+HTTPACTION" => {
+                let (ssl, fs) = (&self.ssl, &self.fs);
+                self.http.httpaction(cell, &form, out, |host| {
+                    ssl.tls_options_of(http::SSL_CONTEXT, fs, host)
+                })
+            }
+            "+HTTPREAD" => self.http.httpread(&form, out),
+            "+HTTPHEAD" => self.http.httphead(&form, out),
             "+FSCREATE" => self.fs.fscreate(&form, out),
             "+FSWRITE" => self.fs.fswrite(&form, out),
             "+FSREAD" => self.fs.fsread(&form, out),
@@ -379,6 +399,9 @@ impl Dialect for Air780e {
         if self.fs.wants_data() {
             return self.fs.on_data(data, out);
         }
+        if self.http.wants_data() {
+            return self.http.on_data(data, out);
+        }
         self.mqtt.on_data(&self.cell, data, out)
     }
 
@@ -402,10 +425,16 @@ impl Dialect for Air780e {
             self.cell.pdp_active = self.cell.can_activate();
             return;
         }
+        if http::Http::owns_timer(id) {
+            return self.http.on_timer(id, out);
+        }
         self.fs.on_timer(id, out)
     }
 
     fn on_net(&mut self, ev: NetEvent, out: &mut Out) {
+        if self.http.owns(ev.link) {
+            return self.http.on_net(ev, out);
+        }
         self.mqtt.on_net(ev, out)
     }
 
@@ -420,6 +449,7 @@ impl Dialect for Air780e {
             Fault::PdnDeact { back_after } => {
                 out.line("+CGEV: NW PDN DEACT 1");
                 self.mqtt.network_lost(out);
+                self.http.network_lost(true, out);
                 if cell.cip != Cip::Initial {
                     cell.cip = Cip::PdpDeact;
                 }
@@ -443,6 +473,7 @@ impl Dialect for Air780e {
                     out.line("+CGEV: NW PDN DEACT 1");
                 }
                 self.mqtt.network_lost(out);
+                self.http.network_lost(true, out);
             }
             // The SIM guides' hot-plug lines, per firmware (fixtures/profiles/air780e.tsv:
             // V1165 prints `^MODE: 0,0`, `+NO Service`, `+CGEV: NW PDN DEACT 1`,
