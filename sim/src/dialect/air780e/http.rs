@@ -601,3 +601,191 @@ impl Http {
 fn header_ok(v: &str) -> bool {
     !v.contains(['\r', '\n'])
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::dialect::{Effect, Engine};
+    use crate::modem::{Fault, Identity};
+    use crate::net::http::{HttpError, HttpResponse, Method};
+    use crate::net::{NetEvent, NetEventKind, NetRequest, Verify};
+
+    struct Rig {
+        engine: Engine,
+        net: Vec<NetRequest>,
+        timers: Vec<u64>,
+    }
+
+    impl Rig {
+        fn new() -> Rig {
+            let d = super::super::Air780e::new(Identity::default());
+            Rig {
+                engine: Engine::new(Box::new(d), false),
+                net: vec![],
+                timers: vec![],
+            }
+        }
+        fn take(&mut self, fx: Vec<Effect>) -> String {
+            let mut s = Vec::new();
+            for e in fx {
+                match e {
+                    Effect::Uart(b) => s.extend(b),
+                    Effect::Net(r) => self.net.push(r),
+                    Effect::Timer { id, .. } => self.timers.push(id),
+                    Effect::Baud(_) => {}
+                }
+            }
+            String::from_utf8_lossy(&s).into_owned()
+        }
+        fn send(&mut self, line: &str) -> String {
+            let fx = self.engine.feed(format!("{line}\r\n").as_bytes());
+            self.take(fx)
+        }
+        fn bytes(&mut self, b: &[u8]) -> String {
+            let fx = self.engine.feed(b);
+            self.take(fx)
+        }
+        fn last(&self) -> (u64, super::HttpRequest) {
+            self.net
+                .iter()
+                .rev()
+                .find_map(|r| match r {
+                    NetRequest::Http { link, req } => Some((*link, req.clone())),
+                    _ => None,
+                })
+                .expect("an HTTP request")
+        }
+        fn answer(&mut self, kind: NetEventKind) -> String {
+            let link = self.last().0;
+            let fx = self.engine.net_event(NetEvent { link, kind });
+            self.take(fx)
+        }
+    }
+
+    fn done(status: u16, body: &[u8]) -> NetEventKind {
+        NetEventKind::HttpDone(HttpResponse {
+            status,
+            head: "HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\n".as_bytes().to_vec().into(),
+            body: body.to_vec().into(),
+        })
+    }
+
+    /// The Aliyun guide's capture (fixtures/real/pending/air780e-g780ep-aliyun-http-auth.log),
+    /// answer for answer: the bearer, an unquoted `https://` URL, `USER_DEFINED`, `DOWNLOAD`
+    /// with the 112 bytes, `+HTTPACTION: 1,200,124`, `+HTTPREAD: 124`.
+    #[test]
+    fn the_aliyun_capture() {
+        let mut r = Rig::new();
+        for l in [
+            "AT+SAPBR=3,1,\"CONTYPE\",\"GPRS\"",
+            "AT+SAPBR=3,1,\"APN\",\"CMIOT\"",
+            "AT+SAPBR=1,1",
+            "AT+HTTPINIT",
+            "AT+HTTPPARA=\"URL\",https://iot-auth.cn-shanghai.aliyuncs.com/auth/devicename",
+            "AT+HTTPPARA=\"USER_DEFINED\",\"Content-type: application/x-www-form-urlencoded\"",
+        ] {
+            assert_eq!(r.send(l), "\r\nOK\r\n", "{l}");
+        }
+        let body = b"productKey=k1hipglLdjU&sign=0f655b12adf519b9a7a2b0a990f398b6&clientId=868488076506128&deviceName=868488076506128";
+        assert_eq!(body.len(), 112);
+        assert_eq!(r.send("AT+HTTPDATA=112,20000"), "\r\nDOWNLOAD\r\n");
+        assert_eq!(r.bytes(body), "\r\nOK\r\n");
+        assert_eq!(r.send("AT+HTTPACTION=1"), "\r\nOK\r\n");
+        let (_, req) = r.last();
+        assert_eq!(req.method, Method::Post);
+        assert_eq!(&req.body[..], &body[..]);
+        assert_eq!(
+            req.url,
+            "https://iot-auth.cn-shanghai.aliyuncs.com/auth/devicename"
+        );
+        let tls = req.tls.expect("https");
+        assert_eq!(tls.verify, Verify::None);
+        assert_eq!(tls.server_name, "iot-auth.cn-shanghai.aliyuncs.com");
+        assert!(req.headers.contains(&(
+            "Content-type".into(),
+            "application/x-www-form-urlencoded".into()
+        )));
+        assert!(req.headers.contains(&("User-Agent".into(), "AM_MODULE".into())));
+        let json = br#"{"code":200,"data":{"iotId":"2BGmgWFvoXlbi1Er9sk4k1hip0","iotToken":"137eb0759ca248b79383a60c0b0e0f80"},"message":"success"}"#;
+        assert_eq!(json.len(), 124);
+        assert_eq!(r.answer(done(200, json)), "\r\n+HTTPACTION: 1,200,124\r\n");
+        assert_eq!(
+            r.send("AT+HTTPREAD"),
+            format!("\r\n+HTTPREAD: 124\r\n{}\r\nOK\r\n", String::from_utf8_lossy(json))
+        );
+        assert_eq!(r.send("AT+SAPBR=2,1"), "\r\n+SAPBR: 1,1,\"10.104.48.68\"\r\n\r\nOK\r\n");
+    }
+
+    /// A failed exchange is `+HTTPACTION: <m>,<60x>,0` with HTTPACTION.md's codes; a second
+    /// request while one is in flight is `ERROR` ("HTTP is busy").
+    #[test]
+    fn failures_give_the_manuals_codes() {
+        let mut r = Rig::new();
+        r.send("AT+HTTPINIT");
+        r.send("AT+HTTPPARA=\"URL\",\"http://example.com/x\"");
+        for (err, code) in [
+            (HttpError::NoRoute, 603),
+            (HttpError::Tls("bad".into()), 605),
+            (HttpError::Reset, 601),
+            (HttpError::Closed("fault closed".into()), 601),
+            (HttpError::Timeout, 601),
+            (HttpError::TooLarge, 602),
+            (HttpError::Protocol("x".into()), 600),
+        ] {
+            assert_eq!(r.send("AT+HTTPACTION=0"), "\r\nOK\r\n");
+            assert_eq!(r.send("AT+HTTPACTION=0"), "\r\nERROR\r\n");
+            assert_eq!(
+                r.answer(NetEventKind::HttpFailed(err)),
+                format!("\r\n+HTTPACTION: 0,{code},0\r\n")
+            );
+        }
+        // No response to read after a failure.
+        assert_eq!(r.send("AT+HTTPREAD"), "\r\nERROR\r\n");
+    }
+
+    /// `pdn-deact` while a request is in flight: the module's bearer is gone, the request ends
+    /// with `+HTTPACTION: <m>,601,0` after `+CGEV: NW PDN DEACT 1`, and the late answer of the
+    /// abandoned link is ignored; `AT+HTTPTERM` abandons a request without a URC.
+    #[test]
+    fn pdn_loss_and_httpterm_end_a_request() {
+        let mut r = Rig::new();
+        r.send("AT+HTTPINIT");
+        r.send("AT+HTTPPARA=\"URL\",\"http://example.com/x\"");
+        r.send("AT+HTTPACTION=2");
+        let fx = r.engine.fault(&Fault::PdnDeact {
+            back_after: std::time::Duration::ZERO,
+        });
+        assert_eq!(
+            r.take(fx),
+            "\r\n+CGEV: NW PDN DEACT 1\r\n\r\n+HTTPACTION: 2,601,0\r\n"
+        );
+        let (link, _) = r.last();
+        assert!(r.net.contains(&NetRequest::Close { link }));
+        assert_eq!(r.answer(done(200, b"abc")), "");
+        r.send("AT+HTTPACTION=0");
+        assert_eq!(r.send("AT+HTTPTERM"), "\r\nOK\r\n");
+        let (link, _) = r.last();
+        assert_eq!(r.net.last(), Some(&NetRequest::Close { link }));
+        assert_eq!(r.answer(done(200, b"abc")), "");
+    }
+
+    /// `AT+HTTPDATA`'s input time: the bytes that came are dropped and the answer is `ERROR`;
+    /// the next line is a command again. `AT+HTTPPARA?` lists the manual's fields.
+    #[test]
+    fn httpdata_times_out_and_httppara_lists() {
+        let mut r = Rig::new();
+        r.send("AT+HTTPINIT");
+        assert_eq!(r.send("AT+HTTPDATA=10,1000"), "\r\nDOWNLOAD\r\n");
+        r.bytes(b"abc");
+        let id = *r.timers.last().unwrap();
+        let fx = r.engine.timer(id);
+        assert_eq!(r.take(fx), "\r\nERROR\r\n");
+        assert_eq!(r.send("AT"), "\r\nOK\r\n");
+        r.send("AT+HTTPPARA=\"USERDATA\",\"A: 1\\r\\nB: \\22x\\22\"");
+        assert_eq!(
+            r.send("AT+HTTPPARA?"),
+            "\r\n+HTTPPARA: \r\nCID: 1\r\nURL: \r\nUA: AM_MODULE\r\nPROIP: 0.0.0.0\r\nPROPORT: 0\r\n\
+             REDIR: 0\r\nBREAK: 0\r\nBREAKEND: 0\r\nTIMEOUT: 120\r\nCONTENT: \r\n\
+             USERDATA: A: 1\r\nB: \"x\"\r\n\r\nOK\r\n"
+        );
+    }
+}
