@@ -253,7 +253,8 @@ impl Network {
                     source,
                 };
                 let ts = &cfg.tls_server;
-                let tls = crate::tls::server_config(ts.cert_pem.as_bytes(), ts.key_pem.as_bytes(), None)?;
+                let tls =
+                    crate::tls::server_config(ts.cert_pem.as_bytes(), ts.key_pem.as_bytes(), None)?;
                 let plain = HttpServer::start(cfg.http_bind, None).await.map_err(err)?;
                 let mut tls_bind = cfg.http_bind;
                 tls_bind.set_port(0);

@@ -28,7 +28,11 @@ impl Port {
         let deadline = Instant::now() + WAIT;
         while self.seen.len() < n {
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "waited for {n} bytes; got {}", self.seen.len());
+            assert!(
+                !left.is_zero(),
+                "waited for {n} bytes; got {}",
+                self.seen.len()
+            );
             let mut fds = [nix::poll::PollFd::new(
                 self.file.as_fd(),
                 nix::poll::PollFlags::POLLIN,
@@ -80,7 +84,15 @@ impl PyServer {
     /// `python3 -m http.server` serving `dir` on a free loopback port.
     fn files(dir: &Path) -> PyServer {
         let child = Command::new("python3")
-            .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory"])
+            .args([
+                "-u",
+                "-m",
+                "http.server",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
             .arg(dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -165,7 +177,10 @@ fn air780e_get_from_python_http_server_is_byte_identical() {
             "OK\r\n",
         );
         let got = port.line("AT+HTTPACTION=0", eol, "+HTTPACTION: 0,");
-        assert!(got.ends_with("\r\nOK\r\n\r\n+HTTPACTION: 0,"), "{name}: {got:?}");
+        assert!(
+            got.ends_with("\r\nOK\r\n\r\n+HTTPACTION: 0,"),
+            "{name}: {got:?}"
+        );
         assert_eq!(port.until("\r\n"), "200,5000\r\n", "{name}");
         port.send(format!("AT+HTTPREAD{eol}").as_bytes());
         let body = port.counted("HTTPREAD");
@@ -181,7 +196,9 @@ fn air780e_get_from_python_http_server_is_byte_identical() {
         );
         port.line("AT+HTTPACTION=0", eol, "+HTTPACTION: 0,");
         assert!(port.until("\r\n").starts_with("404,"), "{name}");
-        assert!(port.line("AT+HTTPTERM", eol, "OK\r\n").ends_with("\r\nOK\r\n"));
+        assert!(port
+            .line("AT+HTTPTERM", eol, "OK\r\n")
+            .ends_with("\r\nOK\r\n"));
     }
 }
 
@@ -196,7 +213,11 @@ fn air780e_post_body_reaches_a_python_server_byte_identical() {
     let sim = SimProcess::spawn(&["--resolve", &route]);
     let mut port = sim.port();
     port.line("AT+HTTPINIT", "\r\n", "OK\r\n");
-    port.line("AT+HTTPPARA=\"URL\",http://api.example/up", "\r\n", "OK\r\n");
+    port.line(
+        "AT+HTTPPARA=\"URL\",http://api.example/up",
+        "\r\n",
+        "OK\r\n",
+    );
     port.line(
         "AT+HTTPPARA=\"CONTENT\",\"application/octet-stream\"",
         "\r\n",
@@ -310,7 +331,11 @@ fn air780e_embedded_http_server_routes() {
     );
     port.send(body);
     port.until("OK\r\n");
-    port.line("AT+HTTPPARA=\"URL\",\"http://test.example/echo\"", "\r\n", "OK\r\n");
+    port.line(
+        "AT+HTTPPARA=\"URL\",\"http://test.example/echo\"",
+        "\r\n",
+        "OK\r\n",
+    );
     port.line("AT+HTTPACTION=1", "\r\n", "+HTTPACTION: 1,200,");
     port.until("\r\n");
     port.send(b"AT+HTTPREAD\r\n");
@@ -318,7 +343,11 @@ fn air780e_embedded_http_server_routes() {
     assert!(echo.starts_with(b"POST /echo HTTP/1.1\r\n"));
     assert!(echo.ends_with(body));
     port.until("OK\r\n");
-    port.line("AT+HTTPPARA=\"URL\",\"http://test.example/bytes/7\"", "\r\n", "OK\r\n");
+    port.line(
+        "AT+HTTPPARA=\"URL\",\"http://test.example/bytes/7\"",
+        "\r\n",
+        "OK\r\n",
+    );
     port.line("AT+HTTPACTION=2", "\r\n", "+HTTPACTION: 2,");
     assert_eq!(port.until("\r\n"), "200,0\r\n");
     port.send(b"AT+HTTPHEAD\r\n");
@@ -326,4 +355,215 @@ fn air780e_embedded_http_server_routes() {
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     assert!(head.contains("content-length: 7\r\n"), "{head}");
     assert!(head.ends_with("\r\n\r\n"));
+}
+
+/// The L610 after its power-on lines and the data call.
+fn l610(extra: &[&str]) -> (SimProcess, Port) {
+    let mut args = vec!["--dialect", "l610"];
+    args.extend_from_slice(extra);
+    let sim = SimProcess::spawn(&args);
+    let mut port = sim.raw_port();
+    port.until("+SIM READY\r\n");
+    port.line("AT+MIPCALL=1", "\r\n", "+MIPCALL: 10.104.48.68\r\n");
+    (sim, port)
+}
+
+/// L610: `AT+HTTPSET="URL"`, `AT+HTTPACT=0` -> `OK`, `+HTTP: 1`, `+HTTPRES: 0,200,<len>`;
+/// `AT+HTTPREAD` gives `OK`, `+HTTPREAD: <len>` and the response, head then the file byte for
+/// byte (from `python3 -m http.server`); with `RESPONSEHEADER` "1" the body alone, and a part
+/// with `AT+HTTPREAD=<offset>,<length>`.
+#[test]
+fn l610_get_from_python_http_server_is_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = binary(2, 4000, "\r\n");
+    std::fs::write(dir.path().join("fw.bin"), &file).unwrap();
+    let py = PyServer::files(dir.path());
+    let route = format!("ota.example=127.0.0.1:{}", py.port);
+    let (_sim, mut port) = l610(&["--resolve", &route]);
+    for (name, eol) in EOLS {
+        port.line(
+            "AT+HTTPSET=\"URL\",\"http://ota.example/fw.bin\"",
+            eol,
+            "OK\r\n",
+        );
+        port.line("AT+HTTPSET=\"UAGENT\",\"fibocom\"", eol, "OK\r\n");
+        port.line("AT+HTTPSET=\"RESPONSEHEADER\",\"0\"", eol, "OK\r\n");
+        let got = port.line("AT+HTTPACT=0,30", eol, "+HTTPRES: 0,");
+        assert!(
+            got.ends_with("\r\nOK\r\n\r\n+HTTP: 1\r\n\r\n+HTTPRES: 0,"),
+            "{name}: {got:?}"
+        );
+        let res = port.until("\r\n");
+        let (status, len) = res.trim().split_once(',').unwrap();
+        assert_eq!(status, "200", "{name}");
+        port.send(format!("AT+HTTPREAD{eol}").as_bytes());
+        port.until("\r\nOK\r\n");
+        let all = port.counted("HTTPREAD");
+        assert_eq!(all.len(), len.parse::<usize>().unwrap());
+        assert!(all.starts_with(b"HTTP/1.0 200 OK\r\n") || all.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        let split = process::find(&all, b"\r\n\r\n").unwrap() + 4;
+        assert!(all[split..] == file[..], "{name}: the body differs");
+        port.line("AT+HTTPSET=\"RESPONSEHEADER\",\"1\"", eol, "OK\r\n");
+        port.line("AT+HTTPACT=0", eol, "+HTTPRES: 0,");
+        assert_eq!(port.until("\r\n"), "200,4000\r\n");
+        port.send(format!("AT+HTTPREAD=3900,500{eol}").as_bytes());
+        port.until("\r\nOK\r\n");
+        assert!(port.counted("HTTPREAD") == file[3900..], "{name}");
+    }
+}
+
+/// L610: a 3,000-byte binary POST body after `AT+HTTPDATA=<len>`'s `>`, with each line end,
+/// stored byte for byte by a real Python server; `+HTTPRES: 1,200,<len>`; the `CONTYPE` and
+/// `UAGENT` set reach the server.
+#[test]
+fn l610_post_body_reaches_a_python_server_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let py = PyServer::recorder(dir.path());
+    let route = format!("shijie-smartline.club=127.0.0.1:{}", py.port);
+    let (_sim, mut port) = l610(&["--resolve", &route]);
+    port.line(
+        "AT+HTTPSET=\"URL\",\"shijie-smartline.club:80/api/adp610/data\"",
+        "\r\n",
+        "OK\r\n",
+    );
+    port.line("AT+HTTPSET=\"UAGENT\",\"fibocom\"", "\r\n", "OK\r\n");
+    port.line(
+        "AT+HTTPSET=\"CONTYPE\",\"application/octet-stream\"",
+        "\r\n",
+        "OK\r\n",
+    );
+    port.line("AT+HTTPSET=\"RESPONSEHEADER\",\"1\"", "\r\n", "OK\r\n");
+    for (i, (name, eol)) in EOLS.iter().enumerate() {
+        let body = binary(20 + i as u64, 3000, eol);
+        assert_eq!(
+            port.line("AT+HTTPDATA=3000", eol, "\r\n>"),
+            format!("AT+HTTPDATA=3000{eol}\r\n>"),
+            "{name}"
+        );
+        port.send(&body);
+        assert_eq!(port.until("OK\r\n"), "\r\nOK\r\n", "{name}");
+        port.line("AT+HTTPACT=1,30", eol, "+HTTPRES: 1,");
+        assert_eq!(port.until("\r\n"), "200,11\r\n", "{name}");
+        let stored = std::fs::read(dir.path().join(format!("post-{}.bin", i + 1))).unwrap();
+        assert!(stored == body, "{name}: the server got other bytes");
+        let headers =
+            std::fs::read_to_string(dir.path().join(format!("post-{}.hdr", i + 1))).unwrap();
+        for h in [
+            "Content-Type: application/octet-stream",
+            "User-Agent: fibocom",
+            "Host: shijie-smartline.club",
+        ] {
+            assert!(headers.contains(h), "{name}: no {h:?} in {headers}");
+        }
+    }
+}
+
+/// L610 HTTPS with the CA loaded over AT (`AT+GTSSLFILE="TRUSTFILE"`, `AT+GTSSLMODE=1`)
+/// against the embedded HTTPS listener: `+HTTPS: 1`, `+HTTPRES: 0,200,...`; without the
+/// right CA `+HTTPS: 0`; the embedded server's routes over plain HTTP.
+#[test]
+fn l610_https_with_a_ca_loaded_over_at_and_the_embedded_routes() {
+    let (_sim, mut port) = l610(&[]);
+    port.line(
+        "AT+HTTPSET=\"URL\",\"https://localhost/bytes/1000\"",
+        "\r\n",
+        "OK\r\n",
+    );
+    port.line("AT+HTTPSET=\"RESPONSEHEADER\",\"1\"", "\r\n", "OK\r\n");
+    port.line("AT+GTSSLVER=4", "\r\n", "OK\r\n");
+    port.line("AT+GTSSLMODE=1", "\r\n", "OK\r\n");
+    let wrong = std::fs::read(repo_file("certs/client.crt")).unwrap();
+    port.line(
+        &format!("AT+GTSSLFILE=\"TRUSTFILE\",{}", wrong.len()),
+        "\r\n",
+        "\r\n>",
+    );
+    port.send(&wrong);
+    port.until("OK\r\n");
+    let got = port.line("AT+HTTPACT=0", "\r\n", "+HTTPS: ");
+    assert!(got.ends_with("\r\nOK\r\n\r\n+HTTPS: "), "{got:?}");
+    assert_eq!(port.until("\r\n"), "0\r\n");
+    let ca = std::fs::read(repo_file("certs/ca.crt")).unwrap();
+    port.line(
+        &format!("AT+GTSSLFILE=\"TRUSTFILE\",{}", ca.len()),
+        "\r\n",
+        "\r\n>",
+    );
+    port.send(&ca);
+    port.until("OK\r\n");
+    let got = port.line("AT+HTTPACT=0", "\r\n", "+HTTPRES: 0,");
+    assert!(
+        got.ends_with("\r\n+HTTPS: 1\r\n\r\n+HTTPRES: 0,"),
+        "{got:?}"
+    );
+    assert_eq!(port.until("\r\n"), "200,1000\r\n");
+    port.send(b"AT+HTTPREAD\r\n");
+    port.until("\r\nOK\r\n");
+    let want: Vec<u8> = (0..1000).map(|i| (i % 256) as u8).collect();
+    assert!(port.counted("HTTPREAD") == want);
+    port.line(
+        "AT+HTTPSET=\"URL\",\"http://test.example/status/404\"",
+        "\r\n",
+        "OK\r\n",
+    );
+    port.line("AT+HTTPACT=0", "\r\n", "+HTTPRES: 0,");
+    assert_eq!(port.until("\r\n"), "404,9\r\n");
+    port.line(
+        "AT+HTTPSET=\"URL\",\"test.example/slow/50:80\"",
+        "\r\n",
+        "OK\r\n",
+    );
+    port.line("AT+HTTPACT=0", "\r\n", "+HTTPRES: 0,");
+    assert_eq!(port.until("\r\n"), "200,50\r\n");
+}
+
+fn inject(sim: &SimProcess, words: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
+        .arg("inject")
+        .arg("--control")
+        .arg(sim.field("control"))
+        .args(words)
+        .output()
+        .expect("modem-sim inject runs");
+    assert!(
+        out.status.success(),
+        "inject {words:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Faults reach a request in flight (a slow body from the embedded server): `closed` and
+/// `reset` end it with `+HTTPACTION: 0,601,0` (network error), `pdn-deact` with
+/// `+CGEV: NW PDN DEACT 1` and the same URC, `blackhole` lets it time out (`"TIMEOUT"`, 1 s)
+/// with 601; the next request works.
+#[test]
+fn air780e_faults_end_a_request_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctl = dir.path().join("ctl.sock");
+    let sim = SimProcess::spawn(&["--control", ctl.to_str().unwrap()]);
+    let mut port = sim.port();
+    port.line("AT+HTTPINIT", "\r\n", "OK\r\n");
+    port.line("AT+HTTPPARA=\"TIMEOUT\",1", "\r\n", "OK\r\n");
+    for fault in ["closed", "reset", "pdn-deact", "blackhole"] {
+        let slow = "AT+HTTPPARA=\"URL\",\"http://t.example/slow/16?delay_ms=1000\"";
+        port.line(slow, "\r\n", "OK\r\n");
+        if fault != "blackhole" {
+            port.line("AT+HTTPPARA=\"TIMEOUT\",120", "\r\n", "OK\r\n");
+        } else {
+            port.line("AT+HTTPPARA=\"TIMEOUT\",1", "\r\n", "OK\r\n");
+        }
+        port.line("AT+HTTPACTION=0", "\r\n", "OK\r\n");
+        inject(&sim, &[fault]);
+        let got = port.until("+HTTPACTION: 0,601,0\r\n");
+        if fault == "pdn-deact" {
+            assert!(got.contains("+CGEV: NW PDN DEACT 1\r\n"), "{got:?}");
+        }
+        port.line(
+            "AT+HTTPPARA=\"URL\",\"http://t.example/bytes/3\"",
+            "\r\n",
+            "OK\r\n",
+        );
+        port.line("AT+HTTPACTION=0", "\r\n", "+HTTPACTION: 0,");
+        assert_eq!(port.until("\r\n"), "200,3\r\n", "after {fault}");
+    }
 }

@@ -151,12 +151,12 @@ pub async fn run(
     let mut seed = link ^ 0x9e37_79b9_7f4a_7c15;
     // The socket's descriptor, for fault `reset` (set once connected).
     let fd = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(-1));
-    let exchange = exchange(&target, &req, &latency, seed, fd.clone());
-    tokio::pin!(exchange);
+    // Boxed so it can be dropped (closing the socket) before the outcome is reported.
+    let mut exchange = Box::pin(exchange(&target, &req, &latency, seed, fd.clone()));
     let mut blackholed = false;
     let outcome = loop {
         tokio::select! {
-            r = &mut exchange, if !blackholed => break r,
+            r = exchange.as_mut(), if !blackholed => break r,
             _ = tokio::time::sleep_until(deadline) => break Err(HttpError::Timeout),
             cmd = commands.recv() => match cmd {
                 // The modem gave up on it (`AT+HTTPTERM`, a new request): nothing to report.
@@ -344,7 +344,10 @@ mod tests {
             (false, "airtest.openluat.com", 80, "/")
         );
         let t = parse_url("https://iot-auth.cn-shanghai.aliyuncs.com/auth/devicename").unwrap();
-        assert_eq!((t.https, t.port, t.path.as_str()), (true, 443, "/auth/devicename"));
+        assert_eq!(
+            (t.https, t.port, t.path.as_str()),
+            (true, 443, "/auth/devicename")
+        );
         let t = parse_url("http://127.0.0.1:8000/a/b?x=1&y=2").unwrap();
         assert_eq!((t.port, t.path.as_str()), (8000, "/a/b?x=1&y=2"));
         assert!(parse_url("ftp://x/y").is_none());

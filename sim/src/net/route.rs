@@ -162,15 +162,23 @@ mod tests {
         let mut r = Router::default();
         let http: HostPort = "127.0.0.1:4000".parse().unwrap();
         assert_eq!(r.route_service("example.com", 80, None), None);
-        assert_eq!(r.route_service("example.com", 80, Some(&http)), Some(http.clone()));
+        assert_eq!(
+            r.route_service("example.com", 80, Some(&http)),
+            Some(http.clone())
+        );
         r.direct = true;
         assert_eq!(
-            r.route_service("example.com", 8080, Some(&http)).unwrap().to_string(),
+            r.route_service("example.com", 8080, Some(&http))
+                .unwrap()
+                .to_string(),
             "example.com:8080"
         );
         r.resolve
             .insert("example.com".into(), "127.0.0.1:5000".parse().unwrap());
-        assert_eq!(r.route_service("EXAMPLE.com", 8080, None).unwrap().port, 5000);
+        assert_eq!(
+            r.route_service("EXAMPLE.com", 8080, None).unwrap().port,
+            5000
+        );
     }
 
     #[test]

@@ -130,7 +130,10 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
         Ok(b) => b.to_bytes(),
         Err(e) => {
             debug!(error = %e, "embedded HTTP: request body refused");
-            return Ok(full(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"));
+            return Ok(full(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large\n",
+            ));
         }
     };
     let path = parts.uri.path();

@@ -397,8 +397,7 @@ impl Http {
         let Some(m) = args.first().and_then(|a| num_in(Some(a), 0..=3)) else {
             return out.error();
         };
-        if args.len() > 1 || !self.inited || self.busy.is_some() || self.params.url.is_empty()
-        {
+        if args.len() > 1 || !self.inited || self.busy.is_some() || self.params.url.is_empty() {
             return out.error();
         }
         let Some(url) = crate::net::http::parse_url(&self.params.url) else {
@@ -541,10 +540,8 @@ impl Http {
         let Some(args) = set_args(form) else {
             return out.error();
         };
-        let (Some(cmd), Some(cid)) = (
-            num_in(args.first(), 0..=4),
-            num_in(args.get(1), 1..=3),
-        ) else {
+        let (Some(cmd), Some(cid)) = (num_in(args.first(), 0..=4), num_in(args.get(1), 1..=3))
+        else {
             return out.error();
         };
         let b = &mut self.sapbr[cid as usize - 1];
@@ -664,7 +661,10 @@ mod tests {
     fn done(status: u16, body: &[u8]) -> NetEventKind {
         NetEventKind::HttpDone(HttpResponse {
             status,
-            head: "HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\n".as_bytes().to_vec().into(),
+            head: "HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\n"
+                .as_bytes()
+                .to_vec()
+                .into(),
             body: body.to_vec().into(),
         })
     }
@@ -704,15 +704,23 @@ mod tests {
             "Content-type".into(),
             "application/x-www-form-urlencoded".into()
         )));
-        assert!(req.headers.contains(&("User-Agent".into(), "AM_MODULE".into())));
+        assert!(req
+            .headers
+            .contains(&("User-Agent".into(), "AM_MODULE".into())));
         let json = br#"{"code":200,"data":{"iotId":"2BGmgWFvoXlbi1Er9sk4k1hip0","iotToken":"137eb0759ca248b79383a60c0b0e0f80"},"message":"success"}"#;
         assert_eq!(json.len(), 124);
         assert_eq!(r.answer(done(200, json)), "\r\n+HTTPACTION: 1,200,124\r\n");
         assert_eq!(
             r.send("AT+HTTPREAD"),
-            format!("\r\n+HTTPREAD: 124\r\n{}\r\nOK\r\n", String::from_utf8_lossy(json))
+            format!(
+                "\r\n+HTTPREAD: 124\r\n{}\r\nOK\r\n",
+                String::from_utf8_lossy(json)
+            )
         );
-        assert_eq!(r.send("AT+SAPBR=2,1"), "\r\n+SAPBR: 1,1,\"10.104.48.68\"\r\n\r\nOK\r\n");
+        assert_eq!(
+            r.send("AT+SAPBR=2,1"),
+            "\r\n+SAPBR: 1,1,\"10.104.48.68\"\r\n\r\nOK\r\n"
+        );
     }
 
     /// A failed exchange is `+HTTPACTION: <m>,<60x>,0` with HTTPACTION.md's codes; a second

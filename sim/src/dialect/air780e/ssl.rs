@@ -52,7 +52,6 @@ impl Ctx {
             _ => None,
         }
     }
-
 }
 
 impl Ssl {

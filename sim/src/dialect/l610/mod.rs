@@ -17,6 +17,7 @@
 //! incoming messages, and TLS set up with `AT+GTSSL*`.
 
 mod basic;
+mod http;
 mod mipcall;
 mod mqtt;
 mod ssl;
@@ -36,6 +37,8 @@ enum Pending {
     SslFile(ssl::FileKind),
     /// The payload of a length-form `AT+MQTTWILL`.
     Will(mqtt::PendingWill),
+    /// The body of an `AT+HTTPDATA`.
+    HttpData,
 }
 
 pub struct L610 {
@@ -45,6 +48,7 @@ pub struct L610 {
     call: mipcall::Call,
     mqtt: mqtt::Mqtt,
     ssl: ssl::Ssl,
+    http: http::Http,
     pending: Option<Pending>,
     /// The echo setting, mirrored from the framer for `AT&W`.
     echo: bool,
@@ -69,6 +73,7 @@ impl L610 {
             call: mipcall::Call::default(),
             mqtt: mqtt::Mqtt::default(),
             ssl: ssl::Ssl::default(),
+            http: http::Http::default(),
             pending: None,
             echo: true,
             saved: (true, 0),
@@ -84,6 +89,7 @@ impl L610 {
     fn reboot(&mut self, out: &mut Out) {
         tracing::info!("module restarts");
         self.mqtt.power_off(out);
+        self.http.network_lost(false, out);
         out.cancel_data();
         out.set_echo(true);
         let identity = self.cell.identity.clone();
@@ -152,6 +158,7 @@ impl Dialect for L610 {
                 if basic::cgatt(cell, &form, out) && self.call.drop_call(cell) {
                     out.line("+MIPCALL: 0");
                     self.mqtt.network_lost(out);
+                    self.http.network_lost(true, out);
                 }
             }
             "+CGPADDR" => basic::cgpaddr(cell, &self.basic, &form, out),
@@ -169,6 +176,7 @@ impl Dialect for L610 {
                 let dropped = self.call.mipcall(cell, &form, out);
                 if dropped {
                     self.mqtt.network_lost(out);
+                    self.http.network_lost(true, out);
                 }
             }
             "+MQTTUSER" => self.mqtt.mqttuser(cell, &form, out),
@@ -196,6 +204,18 @@ impl Dialect for L610 {
                     self.pending = Some(Pending::SslFile(kind));
                 }
             }
+            "+HTTPSET" => self.http.httpset(&form, out),
+            "+HTTPDATA" => {
+                if self.http.httpdata(&form, out) {
+                    self.pending = Some(Pending::HttpData);
+                }
+            }
+            "+HTTPACT" => {
+                let ssl = &self.ssl;
+                self.http
+                    .httpact(cell, &form, out, |host| ssl.options(host))
+            }
+            "+HTTPREAD" => self.http.httpread(&form, out),
             _ => {
                 // Includes seed 002 section 3.3's misprint `AT+MQTTOOPEN`: not a command.
                 tracing::debug!(%name, "unknown command");
@@ -209,6 +229,7 @@ impl Dialect for L610 {
             Some(Pending::Publish(p)) => self.mqtt.publish_data(&self.cell, p, data, out),
             Some(Pending::SslFile(kind)) => self.ssl.file_data(kind, data, out),
             Some(Pending::Will(w)) => self.mqtt.will_data(w, data, out),
+            Some(Pending::HttpData) => self.http.data(data, out),
             None => {
                 tracing::warn!(
                     len = data.len(),
@@ -227,6 +248,9 @@ impl Dialect for L610 {
     }
 
     fn on_net(&mut self, ev: NetEvent, out: &mut Out) {
+        if self.http.owns(ev.link) {
+            return self.http.on_net(ev, out);
+        }
         self.mqtt.on_net(&self.cell, &mut self.ssl, ev, out)
     }
 
@@ -250,6 +274,7 @@ impl Dialect for L610 {
                     out.line("+MIPCALL: 0");
                 }
                 self.mqtt.network_lost(out);
+                self.http.network_lost(true, out);
                 if !back_after.is_zero() {
                     cell.pdp_barred = true;
                     out.timer(PDN_BACK_TIMER, *back_after);
@@ -268,6 +293,7 @@ impl Dialect for L610 {
                     out.line("+MIPCALL: 0");
                 }
                 self.mqtt.network_lost(out);
+                self.http.network_lost(true, out);
             }
             Fault::Register | Fault::SimInserted => {
                 if *fault == Fault::SimInserted && cell.sim != crate::modem::SimState::Ready {
