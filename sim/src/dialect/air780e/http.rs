@@ -759,9 +759,9 @@ mod tests {
         r.send("AT+HTTPINIT");
         r.send("AT+HTTPPARA=\"URL\",\"http://example.com/x\"");
         r.send("AT+HTTPACTION=2");
-        let fx = r.engine.fault(&Fault::PdnDeact {
+        let fx = r.engine.fault(&Fault::PdnDeact(crate::fault::PdnDeact {
             back_after: std::time::Duration::ZERO,
-        });
+        }));
         assert_eq!(
             r.take(fx),
             "\r\n+CGEV: NW PDN DEACT 1\r\n\r\n+HTTPACTION: 2,601,0\r\n"
