@@ -177,7 +177,7 @@ pub async fn run(
                 }
                 // Nothing moves any more; the request times out.
                 Some(LinkCmd::Blackhole) => blackholed = true,
-                Some(LinkCmd::Mqtt(_)) => {}
+                Some(LinkCmd::Mqtt(_)) | Some(LinkCmd::Send(_)) => {}
             },
         }
     };

@@ -7,6 +7,7 @@
 pub mod http;
 pub mod link;
 pub mod route;
+pub mod socket;
 
 pub use crate::tls::{TlsOptions, TlsVersion, Verify};
 use bytes::Bytes;
@@ -32,7 +33,8 @@ pub enum NetRequest {
     },
     /// Send an MQTT packet on an open link.
     Mqtt { link: LinkId, op: MqttOp },
-    /// Close the link's socket (no MQTT DISCONNECT: that is [`MqttOp::Disconnect`]).
+    /// Close the link's socket (no MQTT DISCONNECT: that is [`MqttOp::Disconnect`]); on a raw
+    /// socket link a FIN (TCP) or the socket dropped (UDP).
     Close { link: LinkId },
     /// One HTTP exchange on its own connection (`AT+HTTPACTION`, `AT+HTTPACT`), answered by
     /// one [`NetEventKind::HttpDone`] or [`NetEventKind::HttpFailed`]. [`NetRequest::Close`]
@@ -41,6 +43,36 @@ pub enum NetRequest {
         link: LinkId,
         req: http::HttpRequest,
     },
+    /// Open a raw TCP or UDP socket to `host:port` as named in the AT command (routed with
+    /// [`Router::route_service`]); with `tls` (TCP only) a TLS handshake follows the connect.
+    /// Answered by `Connected` or `ConnectFailed`, then `SockData`, `SockSent`, `Closed`
+    /// (see [`socket`]).
+    SockOpen {
+        link: LinkId,
+        proto: SockProto,
+        host: String,
+        port: u16,
+        tls: Option<crate::tls::TlsOptions>,
+    },
+    /// Bytes for an open socket: one write (TCP) or one datagram (UDP).
+    SockSend { link: LinkId, data: Bytes },
+}
+
+/// A raw socket's protocol (`AT+CIPSTART="TCP"|"UDP"`, the L610's `AT+MIPOPEN`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SockProto {
+    Tcp,
+    Udp,
+}
+
+impl SockProto {
+    /// `TCP` or `UDP`, as the modules print it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SockProto::Tcp => "TCP",
+            SockProto::Udp => "UDP",
+        }
+    }
 }
 
 /// Link ids at and above this are HTTP exchanges (below: the MQTT links the dialects count
@@ -111,6 +143,14 @@ pub enum NetEventKind {
     HttpDone(http::HttpResponse),
     /// An HTTP exchange ended without one.
     HttpFailed(http::HttpError),
+    /// Bytes a raw socket received: at most [`socket::MAX_READ`] per event (a TCP read, or one
+    /// UDP datagram), with the peer's address (`AT+CIPSRIP`'s `RECV FROM:`).
+    SockData {
+        data: Bytes,
+        from: std::net::SocketAddr,
+    },
+    /// A [`NetRequest::SockSend`]'s bytes went out (handed to the kernel): `SEND OK`.
+    SockSent(usize),
 }
 
 /// Why a link ended without the modem asking for it.

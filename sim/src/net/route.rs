@@ -85,13 +85,18 @@ pub struct Router {
     pub resolve: HashMap<String, HostPort>,
     pub default_plain: Option<HostPort>,
     pub default_tls: Option<HostPort>,
+    /// `--direct`: a socket or HTTP connection to a name not in `--resolve` goes to the host
+    /// and port the AT command names (DNS for names). Off by default, so that tests and vendor
+    /// logs stay on loopback.
+    pub direct: bool,
+    /// Where raw TCP sockets go by default: the embedded TCP echo service.
+    pub default_tcp: Option<HostPort>,
+    /// Where raw UDP sockets go by default: the embedded UDP echo service.
+    pub default_udp: Option<HostPort>,
     /// The embedded HTTP test server (plain and TLS listeners): where an HTTP request goes
     /// when `--resolve` does not name its host and `direct` is off.
     pub default_http: Option<HostPort>,
     pub default_https: Option<HostPort>,
-    /// `--direct`: a host that `--resolve` does not name is reached at its own address and
-    /// the port the AT command names (off by default: tests stay on loopback).
-    pub direct: bool,
 }
 
 impl Router {
@@ -111,8 +116,9 @@ impl Router {
 }
 
 impl Router {
-    /// Where a connection to `host:port` that is not MQTT goes (HTTP, sockets): `--resolve`
-    /// first, then the host itself under `--direct`, then the service's embedded `default`.
+    /// Where a socket or HTTP connection to `host:port` (as named in the AT command) goes:
+    /// `--resolve` wins, then with `--direct` the host and port as named, then `default` (an
+    /// embedded service). `None`: nowhere (the connect fails).
     pub fn route_service(
         &self,
         host: &str,
@@ -137,6 +143,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn services_resolve_then_direct_then_default() {
+        let echo: HostPort = "127.0.0.1:7000".parse().unwrap();
+        let mut r = Router::default();
+        assert_eq!(r.route_service("60.166.18.9", 7500, None), None);
+        assert_eq!(
+            r.route_service("60.166.18.9", 7500, Some(&echo)),
+            Some(echo.clone())
+        );
+        r.direct = true;
+        assert_eq!(
+            r.route_service("60.166.18.9", 7500, Some(&echo)).unwrap(),
+            "60.166.18.9:7500".parse().unwrap()
+        );
+        r.resolve
+            .insert("tcplab.openluat.com".into(), "127.0.0.1:9".parse().unwrap());
+        assert_eq!(
+            r.route_service("TCPLAB.openluat.com", 57513, Some(&echo))
+                .unwrap()
+                .port,
+            9
+        );
+    }
+
+    #[test]
     fn resolve_beats_the_default_broker() {
         let mut r = Router {
             default_plain: Some("127.0.0.1:1000".parse().unwrap()),
@@ -155,30 +185,6 @@ mod tests {
         assert_eq!(r.route("airtest.openluat.com", true).unwrap().port, 2000);
         assert!(HostPort::from_mqtts_url("mqtts://127.0.0.1:8883").is_ok());
         assert!(HostPort::from_mqtts_url("mqtt://127.0.0.1:8883").is_err());
-    }
-
-    #[test]
-    fn services_route_by_resolve_then_direct_then_default() {
-        let mut r = Router::default();
-        let http: HostPort = "127.0.0.1:4000".parse().unwrap();
-        assert_eq!(r.route_service("example.com", 80, None), None);
-        assert_eq!(
-            r.route_service("example.com", 80, Some(&http)),
-            Some(http.clone())
-        );
-        r.direct = true;
-        assert_eq!(
-            r.route_service("example.com", 8080, Some(&http))
-                .unwrap()
-                .to_string(),
-            "example.com:8080"
-        );
-        r.resolve
-            .insert("example.com".into(), "127.0.0.1:5000".parse().unwrap());
-        assert_eq!(
-            r.route_service("EXAMPLE.com", 8080, None).unwrap().port,
-            5000
-        );
     }
 
     #[test]

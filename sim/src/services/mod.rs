@@ -1,4 +1,6 @@
-//! Embedded test services a modem's links reach when the user names no server of their own,
-//! started next to the embedded broker: the HTTP test server ([`http`]).
+//! Test servers started with the embedded broker, for users with no server of their own:
+//! where a socket (`AT+CIPSTART`, `AT+MIPOPEN`) or an HTTP request goes when neither
+//! `--resolve` nor `--direct` says otherwise. Listed in the banner and the ready file.
 
+pub mod echo;
 pub mod http;

@@ -397,7 +397,10 @@ impl Scheduler {
             NetEventKind::PubAck => self.sampler.draw(Step::Puback),
             NetEventKind::PubRec => self.sampler.draw(Step::Pubrec),
             NetEventKind::PubComp => self.sampler.draw(Step::Pubcomp),
-            NetEventKind::Message { .. } => self.sampler.draw(Step::Message),
+            NetEventKind::Message { .. } | NetEventKind::SockData { .. } => {
+                self.sampler.draw(Step::Message)
+            }
+            NetEventKind::SockSent(_) => Duration::ZERO,
             NetEventKind::Closed(_) => self.sampler.draw(Step::Closed),
             // An HTTP exchange: the connect, then one round trip for the response (estimated
             // as CONNACK's, the one request/answer round trip the captures time).

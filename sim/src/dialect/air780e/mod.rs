@@ -11,6 +11,7 @@
 
 mod basic;
 mod bearer;
+mod cip;
 mod commands;
 
 pub use basic::{cclk, zone_of};
@@ -66,6 +67,7 @@ pub struct Air780e {
     cell: CellState,
     radio: basic::Radio,
     bearer: bearer::Bearer,
+    sockets: cip::Sockets,
     mqtt: mqtt::Mqtt,
     fs: fs::Fs,
     ssl: ssl::Ssl,
@@ -83,6 +85,7 @@ impl Air780e {
             cell: CellState::new(identity),
             radio: basic::Radio::default(),
             bearer: bearer::Bearer::default(),
+            sockets: cip::Sockets::default(),
             mqtt: mqtt::Mqtt::default(),
             fs: fs::Fs::default(),
             ssl: ssl::Ssl::default(),
@@ -135,14 +138,17 @@ impl Air780e {
         self.print(down, out);
         self.mqtt.power_off(out);
         self.http.network_lost(false, out);
+        self.sockets.power_off(out);
         out.cancel_data();
         let saved = self.saved.clone();
         let identity = self.cell.identity.clone();
         let fs = std::mem::take(&mut self.fs);
         let mqtt = std::mem::take(&mut self.mqtt);
+        let sockets = std::mem::take(&mut self.sockets);
         *self = Air780e::new(identity);
         self.fs = fs;
         self.mqtt = mqtt;
+        self.sockets = sockets;
         self.saved = saved.clone();
         self.apply(&saved, out);
         self.boot(out);
@@ -190,6 +196,7 @@ impl Air780e {
         }
         self.mqtt.network_lost(out);
         self.http.network_lost(true, out);
+        self.sockets.network_lost(out);
     }
 
     /// `AT+CFUN=<0|1|4>[,<rst>]` (luatos-doc-pool Command_List/Device_control/CFUN.md):
@@ -283,12 +290,26 @@ impl Dialect for Air780e {
         if self.http.wants_data() {
             return self.http.on_data(data, out);
         }
+        if self.sockets.wants_data() {
+            return self.sockets.on_data(&self.bearer, data, out);
+        }
         self.mqtt.on_data(&self.cell, data, out)
     }
 
     fn on_prompt_abandoned(&mut self, _why: crate::dialect::Abandoned, out: &mut Out) {
-        // Only AT+MPUBEX opens an engine-timed prompt (AT+FSWRITE times itself).
+        // AT+MPUBEX and AT+CIPSEND open engine-timed prompts (AT+FSWRITE times itself).
+        if self.sockets.wants_data() {
+            return self.sockets.abandon(out);
+        }
         self.mqtt.abandon_pubex(out)
+    }
+
+    fn on_transparent(&mut self, data: Vec<u8>, out: &mut Out) {
+        self.sockets.on_transparent(data, out)
+    }
+
+    fn on_escape(&mut self, out: &mut Out) {
+        self.sockets.on_escape(out)
     }
 
     fn on_timer(&mut self, id: u64, out: &mut Out) {
@@ -316,6 +337,9 @@ impl Dialect for Air780e {
         if self.http.owns(ev.link) {
             return self.http.on_net(ev, out);
         }
+        if self.sockets.owns(ev.link) {
+            return self.sockets.on_net(&self.bearer, &self.cell, ev, out);
+        }
         self.mqtt.on_net(ev, out)
     }
 
@@ -331,6 +355,12 @@ impl Dialect for Air780e {
                 out.line("+CGEV: NW PDN DEACT 1");
                 self.mqtt.network_lost(out);
                 self.http.network_lost(true, out);
+                // The TCP/IP stack's links go with the context, and the module says so
+                // (public/780EP_AT_TCP应用指南.md section 3 and FAQ 5: `+PDP: DEACT`; then
+                // `AT+CIPSHUT` before a new `AT+CIPSTART`: DIVERGENCES S6).
+                if self.sockets.network_lost(out) {
+                    out.line("+PDP: DEACT");
+                }
                 if cell.cip != Cip::Initial {
                     cell.cip = Cip::PdpDeact;
                 }
@@ -355,6 +385,9 @@ impl Dialect for Air780e {
                 }
                 self.mqtt.network_lost(out);
                 self.http.network_lost(true, out);
+                if self.sockets.network_lost(out) && had_bearer {
+                    out.line("+PDP: DEACT");
+                }
             }
             // The SIM guides' hot-plug lines, per firmware (fixtures/profiles/air780e.tsv:
             // V1165 prints `^MODE: 0,0`, `+NO Service`, `+CGEV: NW PDN DEACT 1`,
@@ -421,5 +454,7 @@ const SIM_DETACH_TIMER: u64 = u64::MAX - 1;
 
 use super::params::{num_in, number_setting, set_args};
 
+#[cfg(test)]
+mod cip_tests;
 #[cfg(test)]
 mod tests;

@@ -642,6 +642,8 @@ impl Mqtt {
             }
             // HTTP exchanges are the HTTP module's (routed before this).
             NetEventKind::HttpDone(_) | NetEventKind::HttpFailed(_) => {}
+            // Raw socket events belong to the socket commands, not to an MQTT client.
+            NetEventKind::SockData { .. } | NetEventKind::SockSent(_) => {}
         }
     }
 }
