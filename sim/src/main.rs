@@ -677,6 +677,7 @@ async fn run(
         broker: cli.broker.clone(),
         resolve: cli.resolve.clone(),
         direct: cli.direct,
+        echo: None,
         broker_bind: cli.broker_bind,
         http_bind: cli.http_bind,
         accounts: vec![(cli.mqtt_user.clone(), cli.mqtt_password.clone())],
