@@ -19,6 +19,7 @@
 mod basic;
 mod commands;
 mod mip;
+mod http;
 mod mipcall;
 mod mqtt;
 mod ssl;
@@ -41,6 +42,8 @@ enum Pending {
     Will(mqtt::PendingWill),
     /// The bytes of an `AT+MIPSEND`.
     Send(mip::PendingSend),
+    /// The body of an `AT+HTTPDATA`.
+    HttpData,
 }
 
 pub struct L610 {
@@ -51,6 +54,7 @@ pub struct L610 {
     mqtt: mqtt::Mqtt,
     mip: mip::Mip,
     ssl: ssl::Ssl,
+    http: http::Http,
     pending: Option<Pending>,
     /// The echo setting, mirrored from the framer for `AT&W`.
     echo: bool,
@@ -76,6 +80,7 @@ impl L610 {
             mqtt: mqtt::Mqtt::default(),
             mip: mip::Mip::default(),
             ssl: ssl::Ssl::default(),
+            http: http::Http::default(),
             pending: None,
             echo: true,
             saved: (true, 0),
@@ -92,6 +97,7 @@ impl L610 {
         tracing::info!("module restarts");
         self.mqtt.power_off(out);
         self.mip.power_off(out);
+        self.http.network_lost(false, out);
         out.cancel_data();
         out.set_echo(true);
         let identity = self.cell.identity.clone();
@@ -138,6 +144,7 @@ impl Dialect for L610 {
             Some(Pending::SslFile(kind)) => self.ssl.file_data(kind, data, out),
             Some(Pending::Will(w)) => self.mqtt.will_data(w, data, out),
             Some(Pending::Send(p)) => self.mip.send_data(p, data, out),
+            Some(Pending::HttpData) => self.http.data(data, out),
             None => {
                 tracing::warn!(
                     len = data.len(),
@@ -157,10 +164,12 @@ impl Dialect for L610 {
 
     fn on_net(&mut self, ev: NetEvent, out: &mut Out) {
         if mip::Mip::owns(ev.link) {
-            self.mip.on_net(&mut self.ssl, ev, out)
-        } else {
-            self.mqtt.on_net(&self.cell, &mut self.ssl, ev, out)
+            return self.mip.on_net(&mut self.ssl, ev, out);
         }
+        if self.http.owns(ev.link) {
+            return self.http.on_net(ev, out);
+        }
+        self.mqtt.on_net(&self.cell, &mut self.ssl, ev, out)
     }
 
     fn on_timer(&mut self, id: u64, _out: &mut Out) {
@@ -184,6 +193,7 @@ impl Dialect for L610 {
                 }
                 self.mqtt.network_lost(out);
                 self.mip.network_lost(out);
+                self.http.network_lost(true, out);
                 if !back_after.is_zero() {
                     cell.pdp_barred = true;
                     out.timer(PDN_BACK_TIMER, *back_after);
@@ -203,6 +213,7 @@ impl Dialect for L610 {
                 }
                 self.mqtt.network_lost(out);
                 self.mip.network_lost(out);
+                self.http.network_lost(true, out);
             }
             Fault::Register(_) | Fault::SimInserted(_) => {
                 if matches!(fault, Fault::SimInserted(_))
