@@ -52,7 +52,9 @@ fn text_key(key: &str) -> bool {
 
 /// The keys SSLCFG.md lists besides the files, the level and the host name, with a check of
 /// their value.
-const OTHER_KEYS: &[(&str, fn(&str) -> bool)] = &[
+type Check = fn(&str) -> bool;
+
+const OTHER_KEYS: &[(&str, Check)] = &[
     ("sslversion", |v| matches!(v, "0" | "1" | "2" | "3" | "4")),
     ("ciphersuite", |v| {
         let h = v
