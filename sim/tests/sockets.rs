@@ -32,6 +32,8 @@ struct Echo {
     lines: std::sync::mpsc::Receiver<String>,
     tcp: u16,
     udp: u16,
+    /// TLS with the test PKI's server certificate (`certs/`).
+    tls: u16,
     dir: tempfile::TempDir,
 }
 
@@ -41,6 +43,8 @@ impl Echo {
         let mut child = Command::new(python())
             .arg(ECHO_SCRIPT)
             .arg(dir.path())
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../certs/server.crt"))
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../certs/server.key"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -55,12 +59,14 @@ impl Echo {
         };
         let tcp = port("tcp");
         let udp = port("udp");
+        let tls = port("tls");
         Echo {
             child,
             stdin,
             lines,
             tcp,
             udp,
+            tls,
             dir,
         }
     }
@@ -680,4 +686,70 @@ fn fleet_modems_share_the_echo_service() {
         port.cmd("AT", "\r\n", "OK\r\n", &mut inbox);
     }
     assert_eq!(inbox.take(-1), b"ping");
+}
+
+/// `AT+CIPSSL=1` (CIPSSL.md; 使用方法举例.md TCP非透传应用3): the CA written over the PTY with
+/// `AT+FSWRITE`, named for context 0 with `AT+SSLCFG`; the TLS handshake with a real Python
+/// `ssl` server verifies it. Without a CA to check the server against, `CONNECT FAIL`.
+#[test]
+fn tls_socket_with_the_ca_loaded_over_at() {
+    let echo = Echo::start();
+    let r = [
+        "--resolve".to_string(),
+        format!("localhost=127.0.0.1:{}", echo.tls),
+    ];
+    let (_sim, mut port) = sim_with(&args(&r));
+    let mut inbox = Inbox::new();
+    for c in [
+        "AT+CIPHEAD=1",
+        "AT+CIPSSL=1",
+        "AT+SSLCFG=\"seclevel\",0,1",
+        "AT+SSLCFG=\"ciphersuite\",0,0X0035",
+    ] {
+        port.cmd(c, "\r\n", "OK\r\n", &mut inbox);
+    }
+    let got = port.cmd(
+        "AT+CIPSTART=\"TCP\",\"localhost\",57513",
+        "\r\n",
+        "CONNECT FAIL\r\n",
+        &mut inbox,
+    );
+    assert!(got.contains("\r\nOK\r\n"), "{got:?}");
+    let ca = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../certs/ca.crt")).unwrap();
+    port.cmd("AT+FSCREATE=\"ca.crt\"", "\r\n", "OK\r\n", &mut inbox);
+    port.cmd(
+        &format!("AT+FSWRITE=\"ca.crt\",0,{},15", ca.len()),
+        "\r\n",
+        ">",
+        &mut inbox,
+    );
+    port.send(&ca);
+    port.pump("OK\r\n", &mut inbox);
+    port.cmd(
+        "AT+SSLCFG=\"cacert\",0,\"ca.crt\"",
+        "\r\n",
+        "OK\r\n",
+        &mut inbox,
+    );
+    port.cmd(
+        "AT+CIPSTART=\"TCP\",\"localhost\",57513",
+        "\r\n",
+        "CONNECT OK\r\n",
+        &mut inbox,
+    );
+    let d = binary(77, 1000, "\r\n");
+    port.cipsend("1000", "\r\n", &d, "SEND OK\r\n", &mut inbox);
+    let deadline = Instant::now() + WAIT;
+    while inbox.len(-1) < d.len() {
+        assert!(Instant::now() < deadline);
+        port.cmd("AT", "\r\n", "OK\r\n", &mut inbox);
+    }
+    assert!(inbox.take(-1) == d, "other bytes came back over TLS");
+    let log = std::fs::read(echo.dir.path().join("tls-0")).unwrap_or_default();
+    assert!(
+        log == d,
+        "the TLS server got other bytes ({} of {})",
+        log.len(),
+        d.len()
+    );
 }

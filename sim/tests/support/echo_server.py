@@ -1,7 +1,8 @@
 """A real TCP and UDP echo server with Python's socket module, for the socket tests.
 
-Usage: python3 echo_server.py LOGDIR
-Prints "tcp PORT" and "udp PORT" (both on 127.0.0.1) once listening, then echoes every TCP
+Usage: python3 echo_server.py LOGDIR CERT KEY
+Prints "tcp PORT", "udp PORT" and "tls PORT" (all on 127.0.0.1; TLS with CERT and KEY, PEM,
+Python's ssl module) once listening, then echoes every TCP (and TLS)
 connection and every UDP datagram back. Each TCP connection's received bytes are appended to
 LOGDIR/tcp-N (N counts connections from 0); each datagram to LOGDIR/udp, prefixed with its
 4-byte big-endian length. A line "close N" on stdin closes TCP connection N (the server side
@@ -10,6 +11,7 @@ ends it, so the module sees the peer close); EOF on stdin stops the server.
 
 import os
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -19,8 +21,8 @@ lock = threading.Lock()
 conns = {}
 
 
-def serve_tcp(conn, n):
-    path = os.path.join(logdir, "tcp-%d" % n)
+def serve_tcp(conn, n, name="tcp"):
+    path = os.path.join(logdir, "%s-%d" % (name, n))
     with open(path, "ab") as log:
         while True:
             try:
@@ -38,13 +40,21 @@ def serve_tcp(conn, n):
                 return
 
 
-def accept(listener):
+def accept(listener, tls=None):
     n = 0
     while True:
         conn, _ = listener.accept()
-        with lock:
-            conns[n] = conn
-        threading.Thread(target=serve_tcp, args=(conn, n), daemon=True).start()
+        if tls is not None:
+            try:
+                conn = tls.wrap_socket(conn, server_side=True)
+            except (ssl.SSLError, OSError):
+                conn.close()
+                continue
+        if tls is None:
+            with lock:
+                conns[n] = conn
+        name = "tcp" if tls is None else "tls"
+        threading.Thread(target=serve_tcp, args=(conn, n, name), daemon=True).start()
         n += 1
 
 
@@ -63,10 +73,18 @@ tcp.bind(("127.0.0.1", 0))
 tcp.listen(16)
 udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 udp.bind(("127.0.0.1", 0))
+tls_listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+tls_listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+tls_listener.bind(("127.0.0.1", 0))
+tls_listener.listen(16)
+tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+tls.load_cert_chain(sys.argv[2], sys.argv[3])
 threading.Thread(target=accept, args=(tcp,), daemon=True).start()
+threading.Thread(target=accept, args=(tls_listener, tls), daemon=True).start()
 threading.Thread(target=serve_udp, args=(udp,), daemon=True).start()
 print("tcp %d" % tcp.getsockname()[1], flush=True)
 print("udp %d" % udp.getsockname()[1], flush=True)
+print("tls %d" % tls_listener.getsockname()[1], flush=True)
 for line in sys.stdin:
     words = line.split()
     if len(words) == 2 and words[0] == "close":

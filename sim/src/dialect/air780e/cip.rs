@@ -156,14 +156,15 @@ impl Sockets {
     /// `IP INITIAL` (the module brings the bearer up itself: 使用方法举例.md, TCP非透传应用2),
     /// `IP STATUS` and after a close; several: only after `AT+CIICR`/`AT+CIFSR` (`IP STATUS`,
     /// `IP PROCESSING`). Elsewhere, and for the other mode's form, `+CME ERROR: 3` (the TCP
-    /// guide: `AT+CIPSTART=1,...` with one link). With `AT+CIPSSL=1` a TLS handshake follows.
+    /// guide: `AT+CIPSTART=1,...` with one link). With `AT+CIPSSL=1` a TLS handshake follows,
+    /// with `AT+SSLCFG` context 0 (one link) or `<n>` (CIPSSL.md, SSLCFG.md).
     pub fn cipstart(
         &mut self,
         cell: &mut CellState,
         bearer: &Bearer,
         form: &Form,
         out: &mut Out,
-        tls: impl FnOnce(&str) -> TlsOptions,
+        tls: impl FnOnce(u32, &str) -> TlsOptions,
     ) {
         let mux = bearer.mux;
         match form {
@@ -225,7 +226,8 @@ impl Sockets {
         cell.cip = Cip::Status;
         self.next_link += 1;
         let link = SOCKET_LINK_BASE + self.next_link;
-        let tls = (bearer.ssl() && proto == SockProto::Tcp).then(|| tls(&host));
+        // The SSL context is the link's number, 0 with one link (SSLCFG.md `<n>`).
+        let tls = (bearer.ssl() && proto == SockProto::Tcp).then(|| tls(slot as u32, &host));
         self.slots[slot] = Some(Sock {
             link,
             proto,

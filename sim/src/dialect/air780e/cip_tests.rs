@@ -441,3 +441,56 @@ fn cipsprt_hides_the_prompt_and_the_report() {
         "\r\n+CIPSPRT: (0,1,2)\r\n\r\nOK\r\n"
     );
 }
+
+/// SSLCFG.md `<n>`: a TCP link's SSL context is its number (0 with one link); 88 stays MQTT's.
+#[test]
+fn cipssl_uses_the_links_ssl_context() {
+    let mut r = Rig::new();
+    assert_eq!(
+        r.send("AT+SSLCFG=\"hostname\",2,\"two.example\""),
+        "\r\nOK\r\n"
+    );
+    assert_eq!(
+        r.send("AT+SSLCFG=\"hostname\",88,\"mqtt.example\""),
+        "\r\nOK\r\n"
+    );
+    assert_eq!(
+        r.send(
+            "AT+SSLCFG=\"clientrandom\",2,101B12C3141516171F19202122232425262728293031323334353637"
+        ),
+        "\r\nOK\r\n"
+    );
+    assert_eq!(r.send("AT+SSLCFG=\"cacert\",6,\"ca.crt\""), "\r\nERROR\r\n");
+    assert_eq!(
+        r.send("AT+SSLCFG=\"ciphersuite\",0,0XGGGG"),
+        "\r\nERROR\r\n"
+    );
+    assert_eq!(
+        r.send("AT+SSLCFG=\"hostname\",2"),
+        "\r\n+SSLCFG: \"hostname\",2,\"two.example\"\r\n\r\nOK\r\n"
+    );
+    for c in [
+        "AT+CIPSSL=1",
+        "AT+CIPMUX=1",
+        "AT+CSTT",
+        "AT+CIICR",
+        "AT+CIFSR",
+    ] {
+        r.send(c);
+    }
+    r.send("AT+CIPSTART=2,\"TCP\",\"60.166.18.9\",7500");
+    r.send("AT+CIPSTART=3,\"UDP\",\"60.166.18.9\",7500");
+    let tls: Vec<Option<String>> = r
+        .net
+        .iter()
+        .filter_map(|q| match q {
+            NetRequest::SockOpen { tls, .. } => Some(tls.as_ref().map(|t| t.server_name.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        tls,
+        vec![Some("two.example".to_string()), None],
+        "UDP has no TLS"
+    );
+}

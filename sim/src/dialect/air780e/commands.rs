@@ -330,9 +330,10 @@ pub(super) static COMMANDS: &[Row] = &[
         source: "MAN TCPIP/CIPSTART.md, 使用方法举例.md; public/780EP_AT_TCP应用指南.md",
         run: |m, f, o| {
             let (ssl, fs) = (&m.ssl, &m.fs);
-            m.sockets.cipstart(&mut m.cell, &m.bearer, f, o, |host| {
-                ssl.tls_options(fs, host)
-            })
+            m.sockets
+                .cipstart(&mut m.cell, &m.bearer, f, o, |ctx, host| {
+                    ssl.tls_options_ctx(ctx, fs, host)
+                })
         },
     },
     Row {
@@ -563,7 +564,7 @@ pub(super) static COMMANDS: &[Row] = &[
         run: |m, f, o| {
             let (ssl, fs) = (&m.ssl, &m.fs);
             m.http.httpaction(&m.cell, f, o, |host| {
-                ssl.tls_options_of(super::http::SSL_CONTEXT, fs, host)
+                ssl.tls_options_ctx(super::http::SSL_CONTEXT, fs, host)
             })
         },
     },

@@ -571,7 +571,7 @@ fn sslcfg_set_query_erase() {
     );
     for bad in [
         "AT+SSLCFG=\"seclevel\",88,3",
-        "AT+SSLCFG=\"cacert\",1,\"ca.crt\"",
+        "AT+SSLCFG=\"cacert\",6,\"ca.crt\"",
         "AT+SSLCFG=\"nosuchkey\",88,1",
         "AT+SSLCFG=\"cacert\"",
         "AT+SSLCFG",

@@ -297,20 +297,6 @@ pub(super) static COMMANDS: &[Row] = &[
         source: "seed 002 section 3.3",
         run: gtsslfile,
     },
-    // Sockets (sim/src/dialect/l610/mip.rs cites each source; README "The L610's sockets").
-    Row {
-        name: "+MIPOPEN",
-        forms: &[Test, Read, Set],
-        source: "tuya-l610 (a real L610's logs); RT-Thread at_socket_l610.c; OneOS l610_netconn.c; G24 manual; fixtures/DIVERGENCES.md L30",
-        run: |m, f, o| m.mip.mipopen(&m.cell, &m.call, &mut m.ssl, f, o),
-    },
-    Row {
-        name: "+MIPSEND",
-        forms: &[Read, Set],
-        source: "tuya-l610; RT-Thread; OneOS; G610 engineer log; G24 manual; fixtures/DIVERGENCES.md L30",
-        run: |m, f, o| {
-            if let Some(p) = m.mip.mipsend(&m.cell, f, o) {
-                m.pending = Some(Pending::Send(p));
     // HTTP(S) (l610/http.rs): Fibocom's NL668 HTTP manual, L610 drivers; DIVERGENCES LH1-LH6.
     Row {
         name: "+HTTPSET",
@@ -325,6 +311,38 @@ pub(super) static COMMANDS: &[Row] = &[
         run: |m, f, o| {
             if m.http.httpdata(f, o) {
                 m.pending = Some(Pending::HttpData);
+            }
+        },
+    },
+    Row {
+        name: "+HTTPACT",
+        forms: &[Test, Read, Set],
+        source: "NL668 HTTP manual 1.3; L610 drivers (+HTTPRES: 1,200,); G510 capture; DIVERGENCES LH2, LH3",
+        run: |m, f, o| {
+            let ssl = &m.ssl;
+            m.http.httpact(&m.cell, f, o, |host| ssl.options(host))
+        },
+    },
+    Row {
+        name: "+HTTPREAD",
+        forms: &[Exec, Test, Set],
+        source: "G510 capture; L610 drivers (offset, length); DIVERGENCES LH5",
+        run: |m, f, o| m.http.httpread(f, o),
+    },
+    // Sockets (sim/src/dialect/l610/mip.rs cites each source; README "The L610's sockets").
+    Row {
+        name: "+MIPOPEN",
+        forms: &[Test, Read, Set],
+        source: "tuya-l610 (a real L610's logs); RT-Thread at_socket_l610.c; OneOS l610_netconn.c; G24 manual; fixtures/DIVERGENCES.md L30",
+        run: |m, f, o| m.mip.mipopen(&m.cell, &m.call, &mut m.ssl, f, o),
+    },
+    Row {
+        name: "+MIPSEND",
+        forms: &[Read, Set],
+        source: "tuya-l610; RT-Thread; OneOS; G610 engineer log; G24 manual; fixtures/DIVERGENCES.md L30",
+        run: |m, f, o| {
+            if let Some(p) = m.mip.mipsend(&m.cell, f, o) {
+                m.pending = Some(Pending::Send(p));
             }
         },
     },
@@ -351,19 +369,6 @@ pub(super) static COMMANDS: &[Row] = &[
         forms: &[Read, Set],
         source: "IPRFMT comments of two public L610 projects; OneOS; fixtures/DIVERGENCES.md L31",
         run: |m, f, o| m.mip.gtset(f, o),
-        name: "+HTTPACT",
-        forms: &[Test, Read, Set],
-        source: "NL668 HTTP manual 1.3; L610 drivers (+HTTPRES: 1,200,); G510 capture; DIVERGENCES LH2, LH3",
-        run: |m, f, o| {
-            let ssl = &m.ssl;
-            m.http.httpact(&m.cell, f, o, |host| ssl.options(host))
-        },
-    },
-    Row {
-        name: "+HTTPREAD",
-        forms: &[Exec, Test, Set],
-        source: "G510 capture; L610 drivers (offset, length); DIVERGENCES LH5",
-        run: |m, f, o| m.http.httpread(f, o),
     },
 ];
 

@@ -18,8 +18,8 @@
 
 mod basic;
 mod commands;
-mod mip;
 mod http;
+mod mip;
 mod mipcall;
 mod mqtt;
 mod ssl;
