@@ -48,8 +48,9 @@
 //!
 //! Layers, from the wire in: [`uart`] (PTY, TCP, RFC 2217, any stream), [`at`] (framing and
 //! parsing), [`dialect`] (what the module answers), [`modem`] (cellular state), [`net`] (TCP +
-//! MQTT links), [`broker`] (the embedded broker), [`fault`] (the fault table and injector).
-//! [`sim`] puts them together; [`fleet`] runs many in one process.
+//! MQTT links, raw sockets), [`broker`] (the embedded broker), [`services`] (the embedded echo
+//! service), [`fault`] (the fault table and injector). [`sim`] puts them together; `fleet`
+//! runs many in one process.
 
 pub mod at;
 pub mod broker;
@@ -64,6 +65,7 @@ pub mod fleet;
 pub mod fuzzing;
 pub mod modem;
 pub mod net;
+pub mod services;
 pub mod sim;
 pub mod timing;
 pub mod tls;
