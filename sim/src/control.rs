@@ -133,11 +133,12 @@ pub async fn serve(listener: UnixListener, injector: Injector) {
         match listener.accept().await {
             Ok((stream, _)) => {
                 let injector = injector.clone();
-                tokio::spawn(async move {
+                let session = async move {
                     if let Err(e) = session(stream, injector).await {
                         warn!(error = %e, "control connection failed");
                     }
-                });
+                };
+                tokio::spawn(tracing::Instrument::in_current_span(session));
             }
             Err(e) => {
                 warn!(error = %e, "control socket accept failed");
@@ -166,69 +167,59 @@ where
                 break;
             }
         }
-        let line = String::from_utf8_lossy(&raw);
-        let line = line.trim_end_matches(['\n', '\r']);
-        let reply = if std::str::from_utf8(&raw).is_err() {
-            Reply {
-                ok: false,
-                fault: None,
-                error: Some("the request is not UTF-8 text".into()),
-                status: None,
-            }
-        } else if line.len() > MAX_REQUEST {
-            Reply {
-                ok: false,
-                fault: None,
-                error: Some(format!("request longer than {MAX_REQUEST} bytes")),
-                status: None,
-            }
-        } else if line.trim() == "status" {
-            match injector.status().await {
-                Ok(status) => Reply {
-                    ok: true,
-                    fault: None,
-                    error: None,
-                    status: Some(status),
-                },
-                Err(e) => Reply {
-                    ok: false,
-                    fault: None,
-                    error: Some(e.to_string()),
-                    status: None,
-                },
-            }
-        } else {
-            match line.parse::<Request>() {
-                Err(e) => Reply {
-                    ok: false,
-                    fault: None,
-                    error: Some(e.to_string()),
-                    status: None,
-                },
-                Ok(fault) => {
-                    info!(%fault, "fault requested on the control socket");
-                    match injector.request(fault.clone()).await {
-                        Ok(()) => Reply {
-                            ok: true,
-                            fault: Some(fault.to_string()),
-                            error: None,
-                            status: None,
-                        },
-                        Err(e) => Reply {
-                            ok: false,
-                            fault: Some(fault.to_string()),
-                            error: Some(e.to_string()),
-                            status: None,
-                        },
-                    }
-                }
-            }
-        };
+        let reply = answer(&raw, &injector).await;
         let mut text = serde_json::to_string(&reply).map_err(std::io::Error::other)?;
         text.push('\n');
         wr.write_all(text.as_bytes()).await?;
     }
     Ok(())
+}
+
+impl Reply {
+    fn refused(fault: Option<String>, error: impl std::fmt::Display) -> Reply {
+        Reply {
+            ok: false,
+            fault,
+            error: Some(error.to_string()),
+            status: None,
+        }
+    }
+}
+
+/// The reply to one request line (`raw`, with its line end).
+async fn answer(raw: &[u8], injector: &Injector) -> Reply {
+    let Ok(line) = std::str::from_utf8(raw) else {
+        return Reply::refused(None, "the request is not UTF-8 text");
+    };
+    let line = line.trim_end_matches(['\n', '\r']);
+    if line.len() > MAX_REQUEST {
+        return Reply::refused(None, format!("request longer than {MAX_REQUEST} bytes"));
+    }
+    if line.trim() == "status" {
+        return match injector.status().await {
+            Ok(status) => Reply {
+                ok: true,
+                fault: None,
+                error: None,
+                status: Some(status),
+            },
+            Err(e) => Reply::refused(None, e),
+        };
+    }
+    let fault = match line.parse::<Request>() {
+        Ok(fault) => fault,
+        Err(e) => return Reply::refused(None, e),
+    };
+    info!(%fault, "fault requested on the control socket");
+    match injector.request(fault.clone()).await {
+        Ok(()) => Reply {
+            ok: true,
+            fault: Some(fault.to_string()),
+            error: None,
+            status: None,
+        },
+        Err(e) => Reply::refused(Some(fault.to_string()), e),
+    }
 }
 
 /// The client side of `status`: the simulator's counters.
@@ -292,6 +283,7 @@ mod tests {
             Injector {
                 control,
                 broker: None,
+                span: tracing::Span::none(),
             },
             rx,
         )

@@ -120,7 +120,9 @@ impl Fleet {
                     });
                 }
             }
-            match Simulator::start(c).await {
+            // Every line modem i logs says so: `fleet{modem=i}:modem{uart=...}`.
+            let span = tracing::info_span!("fleet", modem = index);
+            match tracing::Instrument::instrument(Simulator::start(c), span).await {
                 Ok(s) => sims.push(s),
                 Err(source) => {
                     Fleet { sims }.shutdown().await;

@@ -363,6 +363,41 @@ fn parse_resolve(s: &str) -> Result<(String, HostPort), String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    check_counts(&cli);
+    if let Some(Cmd::Inject {
+        control,
+        fault,
+        args,
+    }) = &cli.command
+    {
+        return inject(control, fault, args).await;
+    }
+    if let Some(Cmd::Status { control }) = &cli.command {
+        return status(control).await;
+    }
+    init_logging(cli.verbose);
+    let (dialect, profile) = match profile(&cli) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("modem-sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli, dialect, profile).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("modem-sim: {}", one_line(&e));
+            if e.downcast_ref::<ArgError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// `--count`, `--serial` and `--link` that cannot go together: clap's usage error, exit 2.
+fn check_counts(cli: &Cli) {
     let ptys = if cli.serial.is_empty() || cli.serial == [Serial::Pty] {
         cli.count as usize
     } else {
@@ -390,30 +425,29 @@ async fn main() -> ExitCode {
             )
             .exit();
     }
-    if let Some(Cmd::Inject {
-        control,
-        fault,
-        args,
-    }) = &cli.command
-    {
-        return inject(control, fault, args).await;
+}
+
+/// `modem-sim status`: the counters of a running simulator, as JSON.
+async fn status(control: &Path) -> ExitCode {
+    match modem_sim::control::status(control).await {
+        Ok(status) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&status).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("modem-sim status: {e}");
+            control_exit(&e)
+        }
     }
-    if let Some(Cmd::Status { control }) = &cli.command {
-        return match modem_sim::control::status(control).await {
-            Ok(status) => {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&status).unwrap_or_default()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("modem-sim status: {e}");
-                control_exit(&e)
-            }
-        };
-    }
-    let level = match cli.verbose {
+}
+
+/// Logs go to stderr: info, debug with `-v`, trace with `-vv` (`RUST_LOG` wins). Each line
+/// about a modem carries its span: `fleet{modem=1}:modem{uart=/dev/pts/4}:link{id=1 ...}`.
+fn init_logging(verbose: u8) {
+    let level = match verbose {
         0 => "info",
         1 => "debug",
         _ => "trace",
@@ -426,24 +460,6 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let (dialect, profile) = match profile(&cli) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("modem-sim: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(cli, dialect, profile).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("modem-sim: {}", one_line(&e));
-            if e.downcast_ref::<ArgError>().is_some() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-    }
 }
 
 /// A flag whose value cannot be used: exit 2, one line naming the flag, the value and what to
@@ -667,10 +683,50 @@ async fn run(
             .map(|d: &PathBuf| d.join("control.sock"))
     });
     let seed = cli.seed.unwrap_or_else(fresh_seed);
-    let cfg = SimConfig {
+    let cfg = sim_config(&cli, dialect, profile, control, seed)?;
+    let fleet = match start_fleet(&cli, cfg).await {
+        Ok(fleet) => fleet,
+        Err(e) => {
+            if let Some(dir) = &private_dir {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            return Err(e);
+        }
+    };
+    let Some(info) = fleet.ready_info() else {
+        anyhow::bail!("no modem started");
+    };
+    print_banner(&cli, &info, seed);
+    if fleet.len() > 1 {
+        print_fleet(&fleet);
+    }
+    if let Some(path) = &cli.ready_file {
+        write_ready_file(path, &info, &fleet)?;
+    }
+    signals.wait().await;
+    tracing::info!("shutting down");
+    fleet.shutdown().await;
+    if let Some(path) = &cli.ready_file {
+        let _ = std::fs::remove_file(path);
+    }
+    if let Some(dir) = private_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    Ok(())
+}
+
+/// The simulator's configuration from the flags (modem 0's: the fleet derives the others').
+fn sim_config(
+    cli: &Cli,
+    dialect: DialectKind,
+    profile: modem_sim::modem::Profile,
+    control: Option<PathBuf>,
+    seed: u64,
+) -> anyhow::Result<SimConfig> {
+    Ok(SimConfig {
         tls_broker: cli.tls_broker.clone(),
         tls_bind: cli.tls_bind,
-        tls_server: tls_server(&cli)?,
+        tls_server: tls_server(cli)?,
         dialect,
         serial: cli.serial.first().cloned().unwrap_or_default(),
         link: cli.link.clone(),
@@ -696,7 +752,11 @@ async fn run(
         broker_max_queued: cli.broker_max_queued_messages as usize,
         broker_max_inflight: cli.broker_max_inflight_messages as usize,
         broker_publisher_hold: std::time::Duration::from_secs_f64(cli.broker_publisher_hold),
-    };
+    })
+}
+
+/// Starts `--count` modems, or one per `--serial` endpoint.
+async fn start_fleet(cli: &Cli, cfg: SimConfig) -> anyhow::Result<Fleet> {
     let count = cli.count as usize;
     if cli.serial.len() > 1 && count != 1 && count != cli.serial.len() {
         anyhow::bail!(
@@ -720,35 +780,7 @@ async fn run(
     } else {
         Fleet::start(cfg, count).await
     };
-    let fleet = match started {
-        Ok(fleet) => fleet,
-        Err(e) => {
-            if let Some(dir) = &private_dir {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            return Err(e.into());
-        }
-    };
-    let Some(info) = fleet.ready_info() else {
-        anyhow::bail!("no modem started");
-    };
-    print_banner(&cli, &info, seed);
-    if count > 1 {
-        print_fleet(&fleet);
-    }
-    if let Some(path) = &cli.ready_file {
-        write_ready_file(path, &info, &fleet)?;
-    }
-    signals.wait().await;
-    tracing::info!("shutting down");
-    fleet.shutdown().await;
-    if let Some(path) = &cli.ready_file {
-        let _ = std::fs::remove_file(path);
-    }
-    if let Some(dir) = private_dir {
-        let _ = std::fs::remove_dir_all(dir);
-    }
-    Ok(())
+    Ok(started?)
 }
 
 /// A fresh directory with mode 0700 under the temporary directory, for the control socket.

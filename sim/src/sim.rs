@@ -404,23 +404,21 @@ impl Simulator {
         } = net;
         let mut engine = Engine::new(dialect, true);
         engine.set_timing(crate::timing::Sampler::new(cfg.timing.clone(), cfg.seed));
+        // Every log line of this modem (its task, its links, its control socket, its injector)
+        // says which UART it is on; in a fleet, inside `fleet{modem=i}`.
+        let uart = match transport.tty.as_os_str().is_empty() {
+            true => transport.serial.to_string(),
+            false => transport.tty.display().to_string(),
+        };
+        let span = tracing::info_span!("modem", %uart);
         let (control, control_rx) = mpsc::unbounded_channel();
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel();
         let injector = Injector {
             control,
             broker: broker.clone(),
+            span: span.clone(),
         };
-        let control_task = match &cfg.control {
-            Some(path) => {
-                let listener = crate::control::bind(path)?;
-                tracing::info!(path = %path.display(), "control socket listening");
-                Some(tokio::spawn(crate::control::serve(
-                    listener,
-                    injector.clone(),
-                )))
-            }
-            None => None,
-        };
+        let control_task = serve_control(&cfg, &injector, &span)?;
         let tap = UartTap::default();
         let modem = ModemTask::new(
             stream,
@@ -430,12 +428,6 @@ impl Simulator {
             injector.control.clone(),
             control_rx,
         );
-        // Every log line of this modem says which UART it is on.
-        let uart = match transport.tty.as_os_str().is_empty() {
-            true => transport.serial.to_string(),
-            false => transport.tty.display().to_string(),
-        };
-        let span = tracing::info_span!("modem", %uart);
         let task = tokio::spawn(tracing::Instrument::instrument(
             modem.run(shutdown_rx),
             span,
@@ -622,6 +614,24 @@ impl Drop for Simulator {
     }
 }
 
+/// Serves `cfg.control` (if set) for `injector`, in the modem's span.
+fn serve_control(
+    cfg: &SimConfig,
+    injector: &Injector,
+    span: &tracing::Span,
+) -> Result<Option<JoinHandle<()>>, SimError> {
+    let Some(path) = &cfg.control else {
+        return Ok(None);
+    };
+    let listener = crate::control::bind(path)?;
+    span.in_scope(|| tracing::info!(path = %path.display(), "control socket listening"));
+    let serve = crate::control::serve(listener, injector.clone());
+    Ok(Some(tokio::spawn(tracing::Instrument::instrument(
+        serve,
+        span.clone(),
+    ))))
+}
+
 /// The UART's transport as the simulator reports it.
 #[derive(Default)]
 struct Transport {
@@ -746,6 +756,63 @@ mod tests {
         );
         host.at("AT+MDISCONNECT", "OK\r\n").await;
         poll.abort();
+        sim.shutdown().await;
+    }
+
+    /// Seed 001 "连接被动断开" over `tokio::io::duplex`, paused time: the 6.2 connection,
+    /// then the `closed` fault (the embedded broker's side of the link sends a FIN): `CLOSED`,
+    /// `AT+MQTTSTATU` 0, `AT+MCONNECT` and `AT+MIPCLOSE` 767, and the recovery (MIPSTART,
+    /// MCONNECT, MSUB, MPUB) reaches the broker again, byte for byte.
+    #[tokio::test(start_paused = true)]
+    async fn closed_fault_and_recovery_over_duplex() {
+        let (host, module) = tokio::io::duplex(1 << 16);
+        let sim = Simulator::start_on(SimConfig::default(), module)
+            .await
+            .unwrap();
+        let mut host = Host {
+            io: host,
+            seen: Vec::new(),
+        };
+        let addr = sim.mqtt_addr().unwrap();
+        let mut opts = rumqttc::MqttOptions::new("server", addr.ip().to_string(), addr.port());
+        opts.set_credentials("root", "luat123456");
+        let (client, mut events) = rumqttc::AsyncClient::new(opts, 10);
+        client
+            .subscribe("mqtt/sub", rumqttc::QoS::AtMostOnce)
+            .await
+            .unwrap();
+        assert!(matches!(
+            wait_for(&mut events).await,
+            rumqttc::Packet::SubAck(_)
+        ));
+        host.at("AT+MCONFIG=868488076771714,root,luat123456", "OK\r\n")
+            .await;
+        for round in 0..2 {
+            host.at(
+                "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"",
+                "CONNECT OK\r\n",
+            )
+            .await;
+            host.at("AT+MCONNECT=1,60", "CONNACK OK\r\n").await;
+            let payload = format!("round {round}");
+            host.at(&format!("AT+MPUB=\"mqtt/sub\",0,0,\"{payload}\""), "OK\r\n")
+                .await;
+            let rumqttc::Packet::Publish(p) = wait_for(&mut events).await else {
+                panic!("no PUBLISH from the module");
+            };
+            assert_eq!(&p.payload[..], payload.as_bytes(), "round {round}");
+            if round == 1 {
+                break;
+            }
+            sim.inject(crate::fault::Closed).await.unwrap();
+            host.until("\r\nCLOSED\r\n").await;
+            let statu = host.at("AT+MQTTSTATU", "OK\r\n").await;
+            assert!(statu.contains("+MQTTSTATU :0\r\n"), "{statu:?}");
+            host.at("AT+MCONNECT=1,60", "\r\n+CME ERROR: 767\r\n").await;
+            host.at("AT+MIPCLOSE", "\r\n+CME ERROR: 767\r\n").await;
+        }
+        host.at("AT+MDISCONNECT", "OK\r\n").await;
+        drop(client);
         sim.shutdown().await;
     }
 }

@@ -1180,3 +1180,78 @@ fn timing_fast_banner_and_bad_profiles_are_explained() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("slow.toml") && err.contains("conack"), "{err}");
 }
+
+/// `--count 3 -v`: every log line about a modem says which one (`fleet{modem=i}` and its tty),
+/// and every line about a link says which link too (`link{id=...}`), through the real binary.
+#[test]
+fn fleet_logs_say_which_modem_and_which_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("ready.json");
+    let log = dir.path().join("stderr.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
+        .args(["--count", "3", "-v", "--timing", "fast", "--ready-file"])
+        .arg(&ready)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("modem-sim starts");
+    let deadline = Instant::now() + WAIT;
+    while !ready.exists() {
+        assert!(Instant::now() < deadline, "no ready file after {WAIT:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(&ready).unwrap()).unwrap();
+    let ttys: Vec<String> = info["ttys"]
+        .as_array()
+        .expect("ttys")
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ttys.len(), 3);
+    // Each modem gets its own command; modem 1 also opens a link to the broker.
+    for (i, tty) in ttys.iter().enumerate() {
+        let mut port = Port::open(Path::new(tty)).booted();
+        port.send(format!("AT+CSQ;+CGSN{i}\r\n").as_bytes());
+        port.until("\r\n");
+        if i == 1 {
+            port.send(b"AT+MCONFIG=dev1,root,luat123456\r\n");
+            port.until("OK\r\n");
+            port.send(b"AT+MIPSTART=\"airtest.openluat.com\",\"1883\"\r\n");
+            port.until("CONNECT OK\r\n");
+        }
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    for (i, tty) in ttys.iter().enumerate() {
+        let span = format!("fleet{{modem={i}}}:modem{{uart={tty}}}");
+        let own = format!("+CGSN{i}");
+        assert!(
+            text.lines()
+                .any(|l| l.contains(&span) && l.contains("uart ->") && l.contains(&own)),
+            "no `uart ->` line for modem {i} with its span {span}:\n{text}"
+        );
+    }
+    // Every line about the UART or a link is inside a modem's span.
+    let about_a_modem = |l: &&str| {
+        ["uart ->", "uart <-", "opening link", "TCP connected"]
+            .iter()
+            .any(|m| l.contains(m))
+    };
+    let lines: Vec<&str> = text.lines().filter(about_a_modem).collect();
+    assert!(lines.len() >= 6, "{text}");
+    for l in &lines {
+        assert!(l.contains("fleet{modem="), "a line without its modem: {l}");
+    }
+    let tcp = format!("fleet{{modem=1}}:modem{{uart={}}}:link{{id=", ttys[1]);
+    assert!(
+        text.lines()
+            .any(|l| l.contains(&tcp) && l.contains("TCP connected")),
+        "no `TCP connected` line inside modem 1's link span:\n{text}"
+    );
+}

@@ -48,6 +48,8 @@ pub(crate) const LINK_FAULT_WAIT: std::time::Duration = std::time::Duration::fro
 pub struct Injector {
     pub(crate) control: mpsc::UnboundedSender<Control>,
     pub(crate) broker: Option<Broker>,
+    /// The modem's span: what the injector logs says which modem.
+    pub(crate) span: tracing::Span,
 }
 
 impl Injector {
@@ -64,6 +66,10 @@ impl Injector {
     /// Applies a fault now, or arms it for its trigger (returning once armed: `after` counts
     /// from now, and the protocol events from the next one).
     pub async fn request(&self, req: Request) -> Result<(), InjectError> {
+        tracing::Instrument::instrument(self.request_here(req), self.span.clone()).await
+    }
+
+    async fn request_here(&self, req: Request) -> Result<(), InjectError> {
         let Request { fault, trigger } = req;
         match trigger {
             Trigger::Now => {}
@@ -73,12 +79,13 @@ impl Injector {
                 }
                 tracing::info!(%fault, after = ?d, "fault armed");
                 let me = self.clone();
-                tokio::spawn(async move {
+                let delayed = async move {
                     tokio::time::sleep(d).await;
                     if let Err(e) = me.apply_now(fault).await {
                         warn!(error = %e, "a delayed fault could not be applied");
                     }
-                });
+                };
+                tokio::spawn(tracing::Instrument::in_current_span(delayed));
                 return Ok(());
             }
             trigger => {

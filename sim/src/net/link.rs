@@ -114,6 +114,17 @@ impl Backpressure {
 /// How long a blackholed socket is held after the modem gave up on it, at most.
 const BLACKHOLE_HOLD: Duration = Duration::from_secs(600);
 
+/// A blackholed link the module gave up on: the socket stays open and every byte from the
+/// broker vanishes, for up to [`BLACKHOLE_HOLD`] (the network never tells the broker).
+async fn hold_silently<R: AsyncRead + Unpin, W>(mut rd: R, wr: W) {
+    let mut sink = [0u8; 1024];
+    let _hold = wr;
+    let _ = tokio::time::timeout(BLACKHOLE_HOLD, async {
+        while let Ok(1..) = rd.read(&mut sink).await {}
+    })
+    .await;
+}
+
 /// A stream that can be made to end with an RST instead of a FIN when dropped.
 pub trait Abort {
     fn abort_on_drop(&self);
@@ -332,39 +343,18 @@ impl Session {
                         }
                     }
                 },
-                read = rd.read_buf(&mut inbuf), if reading && !paused => match read {
-                    Ok(0) | Err(_) if self.blackhole => reading = false,
-                    Ok(0) => return Some(CloseReason::PeerClosed),
-                    Err(e) => return Some(CloseReason::Reset(e.to_string())),
-                    Ok(_) if self.blackhole => inbuf.clear(),
-                    Ok(_) => loop {
-                        match Packet::read(&mut inbuf, MAX_PACKET) {
-                            Ok(packet) => {
-                                let mut seed = self.jitter_seed;
-                                self.latency.wait(&mut seed).await;
-                                self.jitter_seed = seed;
-                                if let Err(reason) = self.incoming(packet, &mut wr).await {
-                                    return Some(reason);
-                                }
-                            }
-                            Err(CodecError::InsufficientBytes(_)) => break,
-                            Err(e) => return Some(CloseReason::Protocol(e.to_string())),
-                        }
-                    },
-                },
+                read = rd.read_buf(&mut inbuf), if reading && !paused => {
+                    match self.on_read(read, &mut inbuf, &mut wr).await {
+                        Ok(more) => reading = more,
+                        Err(reason) => return Some(reason),
+                    }
+                }
                 _ = sleep_until(ping_at.unwrap_or_else(Instant::now)), if ping_at.is_some() => {
                     if self.ping_outstanding {
                         warn!(link = self.link, "no PINGRESP within the keepalive interval");
                         if self.blackhole {
                             // The module gives up; the network never tells the broker.
-                            tokio::spawn(async move {
-                                let mut sink = [0u8; 1024];
-                                let _hold = wr;
-                                let _ = tokio::time::timeout(BLACKHOLE_HOLD, async {
-                                    while let Ok(1..) = rd.read(&mut sink).await {}
-                                })
-                                .await;
-                            });
+                            tokio::spawn(hold_silently(rd, wr));
                         }
                         return Some(CloseReason::KeepaliveTimeout);
                     }
@@ -375,6 +365,36 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// What a read from the broker brought: its packets handled (after the latency fault's
+    /// delay), or dropped under `blackhole`. `Ok(false)`: stop reading (a blackholed link's
+    /// FIN or RST vanishes too); `Err`: the link ended.
+    async fn on_read<W: AsyncWrite + Unpin>(
+        &mut self,
+        read: std::io::Result<usize>,
+        inbuf: &mut BytesMut,
+        wr: &mut W,
+    ) -> Result<bool, CloseReason> {
+        match read {
+            Ok(0) | Err(_) if self.blackhole => return Ok(false),
+            Ok(0) => return Err(CloseReason::PeerClosed),
+            Err(e) => return Err(CloseReason::Reset(e.to_string())),
+            Ok(_) if self.blackhole => inbuf.clear(),
+            Ok(_) => loop {
+                match Packet::read(inbuf, MAX_PACKET) {
+                    Ok(packet) => {
+                        let mut seed = self.jitter_seed;
+                        self.latency.wait(&mut seed).await;
+                        self.jitter_seed = seed;
+                        self.incoming(packet, wr).await?;
+                    }
+                    Err(CodecError::InsufficientBytes(_)) => break,
+                    Err(e) => return Err(CloseReason::Protocol(e.to_string())),
+                }
+            },
+        }
+        Ok(true)
     }
 
     fn pkid(&mut self) -> u16 {
@@ -575,34 +595,7 @@ impl Links {
                 host,
                 port,
                 tls,
-            } => {
-                let Some(target) = self.router.route(&host, tls.is_some()) else {
-                    let what = if tls.is_some() {
-                        "no TLS broker (the embedded one is off: give --tls-broker)"
-                    } else {
-                        "no route"
-                    };
-                    warn!(link, %host, port, "{what}");
-                    let _ = self.events.send(NetEvent {
-                        link,
-                        kind: NetEventKind::ConnectFailed(format!("{what} for {host}:{port}")),
-                    });
-                    return;
-                };
-                info!(link, %host, port, %target, tls = tls.is_some(), "opening link");
-                let (tx, rx) = mpsc::unbounded_channel();
-                self.links.retain(|_, l| !l.is_closed());
-                self.links.insert(link, tx);
-                tokio::spawn(run(
-                    link,
-                    target,
-                    tls,
-                    rx,
-                    self.events.clone(),
-                    self.latency.clone(),
-                    self.backpressure.clone(),
-                ));
-            }
+            } => self.open(link, host, port, tls),
             Mqtt { link, op } => {
                 if let Some(l) = self.links.get(&link) {
                     let _ = l.send(LinkCmd::Mqtt(op));
@@ -650,40 +643,7 @@ impl Links {
                 host,
                 port,
                 tls,
-            } => {
-                let default = match (proto, &tls) {
-                    (super::SockProto::Tcp, None) => self.router.default_tcp.as_ref(),
-                    (super::SockProto::Udp, _) => self.router.default_udp.as_ref(),
-                    // No embedded TLS echo: a TLS socket needs --resolve or --direct.
-                    (super::SockProto::Tcp, Some(_)) => None,
-                };
-                let Some(target) = self.router.route_service(&host, port, default) else {
-                    warn!(link, %host, port, proto = proto.as_str(), "no route for the socket (give --resolve NAME=HOST:PORT or --direct)");
-                    let _ = self.events.send(NetEvent {
-                        link,
-                        kind: NetEventKind::ConnectFailed(format!(
-                            "no route for {host}:{port}: give --resolve {host}=HOST:PORT or --direct"
-                        )),
-                    });
-                    return;
-                };
-                info!(link, proto = proto.as_str(), %host, port, %target, tls = tls.is_some(), "opening socket");
-                let (tx, rx) = mpsc::unbounded_channel();
-                self.links.retain(|_, l| !l.is_closed());
-                self.links.insert(link, tx);
-                tokio::spawn(super::socket::run(
-                    super::socket::Spec {
-                        link,
-                        proto,
-                        target,
-                        tls,
-                    },
-                    rx,
-                    self.events.clone(),
-                    self.latency.clone(),
-                    self.backpressure.clone(),
-                ));
-            }
+            } => self.open_socket(link, proto, host, port, tls),
             SockSend { link, data } => match self.links.get(&link) {
                 Some(l) if l.send(LinkCmd::Send(data.clone())).is_ok() => {}
                 _ => warn!(
@@ -693,6 +653,85 @@ impl Links {
                 ),
             },
         }
+    }
+
+    /// An MQTT link (plain or TLS) to the broker that `host` routes to, as its own task.
+    fn open(&mut self, link: LinkId, host: String, port: u16, tls: Option<super::TlsOptions>) {
+        let Some(target) = self.router.route(&host, tls.is_some()) else {
+            let what = if tls.is_some() {
+                "no TLS broker (the embedded one is off: give --tls-broker)"
+            } else {
+                "no route"
+            };
+            warn!(link, %host, port, "{what}");
+            let _ = self.events.send(NetEvent {
+                link,
+                kind: NetEventKind::ConnectFailed(format!("{what} for {host}:{port}")),
+            });
+            return;
+        };
+        info!(link, %host, port, %target, tls = tls.is_some(), "opening link");
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.links.retain(|_, l| !l.is_closed());
+        self.links.insert(link, tx);
+        // Every line this link logs says which link (inside its modem's span).
+        let span = tracing::info_span!("link", id = link, %host, port);
+        let task = run(
+            link,
+            target,
+            tls,
+            rx,
+            self.events.clone(),
+            self.latency.clone(),
+            self.backpressure.clone(),
+        );
+        tokio::spawn(tracing::Instrument::instrument(task, span));
+    }
+
+    /// A raw TCP/UDP socket to where `host` routes (the echo service by default), as its own
+    /// task.
+    fn open_socket(
+        &mut self,
+        link: LinkId,
+        proto: super::SockProto,
+        host: String,
+        port: u16,
+        tls: Option<super::TlsOptions>,
+    ) {
+        let default = match (proto, &tls) {
+            (super::SockProto::Tcp, None) => self.router.default_tcp.as_ref(),
+            (super::SockProto::Udp, _) => self.router.default_udp.as_ref(),
+            // No embedded TLS echo: a TLS socket needs --resolve or --direct.
+            (super::SockProto::Tcp, Some(_)) => None,
+        };
+        let Some(target) = self.router.route_service(&host, port, default) else {
+            warn!(link, %host, port, proto = proto.as_str(), "no route for the socket (give --resolve NAME=HOST:PORT or --direct)");
+            let _ = self.events.send(NetEvent {
+                link,
+                kind: NetEventKind::ConnectFailed(format!(
+                    "no route for {host}:{port}: give --resolve {host}=HOST:PORT or --direct"
+                )),
+            });
+            return;
+        };
+        info!(link, proto = proto.as_str(), %host, port, %target, tls = tls.is_some(), "opening socket");
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.links.retain(|_, l| !l.is_closed());
+        self.links.insert(link, tx);
+        let span = tracing::info_span!("link", id = link, proto = proto.as_str(), %host, port);
+        let task = super::socket::run(
+            super::socket::Spec {
+                link,
+                proto,
+                target,
+                tls,
+            },
+            rx,
+            self.events.clone(),
+            self.latency.clone(),
+            self.backpressure.clone(),
+        );
+        tokio::spawn(tracing::Instrument::instrument(task, span));
     }
 
     /// Sends a fault command (`PeerClose` or `Reset`) to every open link. Returns the links

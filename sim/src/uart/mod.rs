@@ -1,7 +1,7 @@
 //! The module's UART, from the wire to the [`Engine`](crate::dialect::Engine): the transports
 //! ([`pty`], the TCP and RFC 2217 [`endpoint`]s; any `AsyncRead + AsyncWrite` stream goes through
 //! [`Simulator::start_on`](crate::sim::Simulator::start_on)), the bounded writer task
-//! ([`writer`]), the UART faults ([`faults`]) and the traffic tap ([`tap`]).
+//! (`writer`), the UART faults (`faults`) and the traffic tap ([`tap`]).
 
 pub mod endpoint;
 pub(crate) mod faults;
