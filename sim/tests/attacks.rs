@@ -232,12 +232,15 @@ impl Rig {
             let after = self.status();
             let lost = uart(&after, "dropped_bytes") - uart(&before, "dropped_bytes");
             let stalls = uart(&after, "stalls") - uart(&before, "stalls");
+            let writes = uart(&after, "dropped_writes") - uart(&before, "dropped_writes");
+            // Every missing line must be a write the simulator dropped and counted (a host
+            // stall, or its bounded UART queue full while this loaded machine read late).
             assert!(
-                stalls > 0 && lost >= (n - got) as u64 * 1000,
-                "only {got} of {n} +MSUB, and the simulator counted {lost} bytes lost in {stalls} stalls: {after}"
+                writes >= (n - got) as u64 && lost >= (n - got) as u64 * 1000,
+                "only {got} of {n} +MSUB, and the simulator counted {lost} bytes lost in {writes} writes ({stalls} stalls): {after}"
             );
             eprintln!(
-                "{} of {n} +MSUB lost while the host stalled, counted: {lost} bytes in {stalls} stalls",
+                "{} of {n} +MSUB dropped by the UART, counted: {lost} bytes in {writes} writes ({stalls} stalls)",
                 n - got
             );
         }
