@@ -16,8 +16,7 @@ use anyhow::{bail, Context, Result};
 use modem_sim::broker::{Broker, BrokerConfig};
 use modem_sim::dialect::DialectKind;
 use modem_sim::modem::Fault;
-use modem_sim::net::HostPort;
-use modem_sim::sim::{SimConfig, Simulator, UartRecord};
+use modem_sim::sim::{BrokerSetup, SimConfig, Simulator, UartRecord};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
@@ -309,31 +308,34 @@ pub fn render(records: &[UartRecord]) -> String {
     out
 }
 
+/// The simulator the driver talks to: it shares `broker`'s handle, so the broker faults
+/// (`kick-idle`) injected into it act on the broker the driver and the checker use.
+async fn start_simulator(opts: &CheckOptions, broker: &Broker) -> Result<Simulator> {
+    Simulator::start(SimConfig {
+        dialect: opts.dialect,
+        broker: BrokerSetup::Shared(broker.clone()),
+        timing: opts.timing.clone(),
+        seed: opts.seed,
+        ..SimConfig::default()
+    })
+    .await
+    .context("starting the simulator")
+}
+
 /// Runs the driver through every scenario. `Err` only when the check cannot start.
 pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
     let Some((program, args)) = opts.command.split_first() else {
         bail!("no driver command given (after --)");
     };
     let accounts = vec![(USER.to_string(), PASSWORD.to_string())];
-    let mut broker = Broker::start(BrokerConfig {
+    let broker = Broker::start(BrokerConfig {
         accounts: accounts.clone(),
         ..BrokerConfig::default()
     })
     .await
     .context("starting the broker")?;
     let addr = broker.local_addr();
-    let sim = Simulator::start(SimConfig {
-        dialect: opts.dialect,
-        broker: Some(HostPort {
-            host: addr.ip().to_string(),
-            port: addr.port(),
-        }),
-        timing: opts.timing.clone(),
-        seed: opts.seed,
-        ..SimConfig::default()
-    })
-    .await
-    .context("starting the simulator")?;
+    let sim = start_simulator(opts, &broker).await?;
     let mut checker = Checker::start(addr);
     // The driver's output lines, with when they came (for the timeline).
     let driver_log = Arc::new(Mutex::new(Vec::<(Instant, String)>::new()));
@@ -398,24 +400,21 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
                 // for a while; then the server is patient again.
                 fault = Some("kick-idle 0.001, then closed; kick-idle off after 2 s".into());
                 timeline.fault("kick-idle 0.001, then closed");
-                broker.set_connect_timeout(Some(Duration::from_millis(1)));
-                sim.inject(Fault::Closed).await?;
+                sim.inject("kick-idle 0.001".parse::<Fault>()?).await?;
+                sim.inject("closed".parse::<Fault>()?).await?;
                 tokio::time::sleep(Duration::from_secs(2)).await;
-                broker.set_connect_timeout(BrokerConfig::default().connect_timeout);
+                sim.inject("kick-idle off".parse::<Fault>()?).await?;
                 timeline.fault("kick-idle off");
             }
             Setup::BrokerRestart => {
                 fault = Some("broker stopped, started again on the same port after 1 s".into());
                 timeline.fault("broker stopped");
-                broker.clone().shutdown().await;
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                broker = Broker::start(BrokerConfig {
-                    bind: addr,
-                    accounts: accounts.clone(),
-                    ..BrokerConfig::default()
-                })
-                .await
-                .with_context(|| format!("restarting the broker on {addr}"))?;
+                // In place: the simulator shares this broker's handle, so its broker faults
+                // reach the restarted broker too.
+                broker
+                    .restart(Duration::from_secs(1))
+                    .await
+                    .with_context(|| format!("restarting the broker on {addr}"))?;
                 timeline.fault("broker started again");
             }
         }
@@ -705,4 +704,52 @@ pub fn junit(outcomes: &[Outcome]) -> String {
 pub fn write_junit(path: &PathBuf, outcomes: &[Outcome]) -> Result<()> {
     std::fs::write(path, junit(outcomes))
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    /// How long the broker lets a link that sends nothing stay (virtual time).
+    async fn idle_link_lifetime(addr: std::net::SocketAddr) -> Duration {
+        let mut link = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let n = link.read(&mut [0u8; 1]).await.unwrap_or(0);
+        assert_eq!(n, 0, "the broker closes an idle link without a word");
+        started.elapsed()
+    }
+
+    /// `kick-idle` injected into check-driver's simulator acts on the broker the driver uses
+    /// (the simulator shares its handle), also after the broker restart scenario. Paused time:
+    /// without the fault the link would live the default 10 s.
+    #[tokio::test(start_paused = true)]
+    async fn kick_idle_reaches_the_check_driver_broker_also_after_a_restart() {
+        let broker = Broker::start(BrokerConfig::default()).await.unwrap();
+        let opts = CheckOptions {
+            dialect: DialectKind::Air780e,
+            command: Vec::new(),
+            first_deadline: Duration::from_secs(1),
+            recovery_deadline: Duration::from_secs(1),
+            eol: Eol::default(),
+            timing: modem_sim::timing::Profile::fast(),
+            seed: 0,
+            fail_fast: false,
+        };
+        let sim = start_simulator(&opts, &broker).await.unwrap();
+        let default = BrokerConfig::default().connect_timeout.unwrap();
+        assert!(idle_link_lifetime(broker.local_addr()).await >= default);
+        sim.inject("kick-idle 0.001".parse::<Fault>().unwrap())
+            .await
+            .unwrap();
+        assert!(idle_link_lifetime(broker.local_addr()).await < default);
+        broker.restart(Duration::from_secs(1)).await.unwrap();
+        assert!(idle_link_lifetime(broker.local_addr()).await >= default);
+        sim.inject("kick-idle 0.001".parse::<Fault>().unwrap())
+            .await
+            .unwrap();
+        assert!(idle_link_lifetime(broker.local_addr()).await < default);
+        sim.shutdown().await;
+        broker.shutdown().await;
+    }
 }

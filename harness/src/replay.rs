@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use modem_sim::dialect::DialectKind;
 use modem_sim::modem::Fault;
-use modem_sim::sim::{SimConfig, Simulator};
+use modem_sim::sim::{BrokerSetup, SimConfig, Simulator};
 use nom::bytes::complete::{tag, take_till, take_while1};
 use nom::character::complete::space0;
 use nom::combinator::rest;
@@ -620,8 +620,12 @@ pub async fn replay(
                     .map_err(ReplayError::Model)?,
                 ..SimConfig::default()
             };
-            cfg.accounts.extend(log.accounts());
-            cfg.broker = target.broker.as_ref().map(|b| b.addr.clone());
+            if let Some(b) = cfg.broker.embedded_mut() {
+                b.accounts.extend(log.accounts());
+            }
+            if let Some(b) = &target.broker {
+                cfg.broker = BrokerSetup::External(b.addr.clone());
+            }
             Some(Simulator::start(cfg).await?)
         }
     };

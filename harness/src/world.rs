@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context, Result};
 use modem_sim::dialect::DialectKind;
 use modem_sim::net::HostPort;
-use modem_sim::sim::{SimConfig, Simulator};
+use modem_sim::sim::{BrokerSetup, SimConfig, Simulator};
 
 use crate::device::{Device, Eol, DEFAULT_TIMEOUT};
 use crate::exchange::Step;
@@ -155,8 +155,10 @@ impl ModemWorld {
             identity: self.model.identity(dialect).map_err(|e| anyhow!(e))?,
             ..SimConfig::default()
         };
-        cfg.accounts.extend(extra_accounts.iter().cloned());
-        cfg.allow_anonymous = self.allow_anonymous;
+        if let Some(b) = cfg.broker.embedded_mut() {
+            b.accounts.extend(extra_accounts.iter().cloned());
+            b.allow_anonymous = self.allow_anonymous;
+        }
         if mosquitto {
             let mut accounts = vec![(ROOT.0.to_string(), ROOT.1.to_string())];
             accounts.extend(extra_accounts);
@@ -168,7 +170,7 @@ impl ModemWorld {
                 require_client_cert: self.tls.require_client_cert,
             };
             let m = Mosquitto::start_with(&accounts, self.timeout, Some(&tls)).await?;
-            cfg.broker = Some(HostPort {
+            cfg.broker = BrokerSetup::External(HostPort {
                 host: m.addr.ip().to_string(),
                 port: m.addr.port(),
             });

@@ -8,7 +8,8 @@ use modem_sim::dialect::DialectKind;
 use modem_sim::fleet::{Fleet, MAX_TCP_COUNT};
 use modem_sim::modem::Identity;
 use modem_sim::net::HostPort;
-use modem_sim::sim::{ReadyInfo, SimConfig, TlsServer};
+use modem_sim::broker::BrokerConfig;
+use modem_sim::sim::{BrokerSetup, ReadyInfo, SimConfig, TlsServer};
 use modem_sim::timing::Profile;
 use modem_sim::tls::pki::{Pki, PkiOptions};
 use modem_sim::uart::Serial;
@@ -660,11 +661,19 @@ async fn run(
         dialect,
         serial: cli.serial.first().cloned().unwrap_or_default(),
         link: cli.link.clone(),
-        broker: cli.broker.clone(),
+        broker: match &cli.broker {
+            Some(b) => BrokerSetup::External(b.clone()),
+            None => BrokerSetup::Embedded(BrokerConfig {
+                bind: cli.broker_bind,
+                accounts: vec![(cli.mqtt_user.clone(), cli.mqtt_password.clone())],
+                allow_anonymous: cli.allow_anonymous,
+                max_queued: cli.broker_max_queued_messages as usize,
+                max_inflight: cli.broker_max_inflight_messages as usize,
+                publisher_hold: std::time::Duration::from_secs_f64(cli.broker_publisher_hold),
+                ..BrokerConfig::default()
+            }),
+        },
         resolve: cli.resolve.clone(),
-        broker_bind: cli.broker_bind,
-        accounts: vec![(cli.mqtt_user.clone(), cli.mqtt_password.clone())],
-        allow_anonymous: cli.allow_anonymous,
         identity: Identity {
             imei: cli.imei.clone(),
             imsi: cli.imsi.clone(),
@@ -676,9 +685,6 @@ async fn run(
         control,
         timing: cli.timing.clone(),
         seed,
-        broker_max_queued: cli.broker_max_queued_messages as usize,
-        broker_max_inflight: cli.broker_max_inflight_messages as usize,
-        broker_publisher_hold: std::time::Duration::from_secs_f64(cli.broker_publisher_hold),
     };
     let count = cli.count as usize;
     if cli.serial.len() > 1 && count != 1 && count != cli.serial.len() {

@@ -12,7 +12,7 @@
 //! - `conn`: one task per link, framing with `rumqttc::mqttbytes::v4`.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -117,7 +117,7 @@ pub struct BrokerStats {
     pub retained_bytes: u64,
 }
 
-/// State shared by the handle, the accept loop and the connection tasks.
+/// One run of the broker: its listener, router and tasks. A restart replaces it.
 pub(crate) struct Inner {
     accounts: Vec<(String, String)>,
     allow_anonymous: bool,
@@ -131,24 +131,20 @@ pub(crate) struct Inner {
     events: broadcast::Sender<BrokerEvent>,
     connect_timeout: watch::Sender<Option<Duration>>,
     shutdown: watch::Sender<bool>,
-    /// Every spawned task holds a clone; `shutdown` drops this one and
+    /// Every spawned task holds a clone; `stop` drops this one and
     /// waits until `tasks_done` reports that all clones are gone.
     task_guard: Mutex<Option<mpsc::Sender<()>>>,
     tasks_done: Mutex<Option<mpsc::Receiver<()>>>,
 }
 
-/// Handle on a running broker; clones share the same broker.
-#[derive(Clone)]
-pub struct Broker {
-    inner: Arc<Inner>,
-}
-
-impl Broker {
-    /// Bind the listener and spawn the accept loop.
-    pub async fn start(cfg: BrokerConfig) -> std::io::Result<Broker> {
-        let listener = TcpListener::bind(cfg.bind).await?;
+impl Inner {
+    /// Starts a run on `listener`: its router and its accept loop.
+    fn launch(
+        cfg: &BrokerConfig,
+        listener: TcpListener,
+        events: broadcast::Sender<BrokerEvent>,
+    ) -> std::io::Result<Arc<Inner>> {
         let local_addr = listener.local_addr()?;
-        let (events, _) = broadcast::channel(1024);
         let (guard, done) = mpsc::channel(1);
         let limits = Limits {
             max_inflight: cfg.max_inflight.max(1),
@@ -156,7 +152,7 @@ impl Broker {
         };
         let router = Router::new(limits, events.clone());
         let inner = Arc::new(Inner {
-            accounts: cfg.accounts,
+            accounts: cfg.accounts.clone(),
             allow_anonymous: cfg.allow_anonymous,
             max_packet_size: cfg.max_packet_size,
             limits,
@@ -170,20 +166,19 @@ impl Broker {
             task_guard: Mutex::new(Some(guard.clone())),
             tasks_done: Mutex::new(Some(done)),
         });
-        let broker = Broker { inner };
         info!(%local_addr, "MQTT broker listening");
-        let handle = broker.clone();
         // Subscribed before spawning: a shutdown sent before the task first
         // runs must still be seen as a change.
-        let shutdown = broker.inner.shutdown.subscribe();
+        let shutdown = inner.shutdown.subscribe();
+        let run = inner.clone();
         tokio::spawn(async move {
             let _guard = guard;
-            handle.accept_loop(listener, shutdown).await;
+            run.accept_loop(listener, shutdown).await;
         });
-        Ok(broker)
+        Ok(inner)
     }
 
-    async fn accept_loop(self, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+    async fn accept_loop(self: Arc<Self>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
         loop {
             tokio::select! {
                 _ = shutdown.changed() => break,
@@ -200,12 +195,89 @@ impl Broker {
                 },
             }
         }
-        info!(addr = %self.inner.local_addr, "MQTT listener closed");
+        info!(addr = %self.local_addr, "MQTT listener closed");
+    }
+
+    /// Spawns the task of one link. Ignored after `stop`.
+    fn serve<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+        self: &Arc<Self>,
+        stream: S,
+        peer: String,
+    ) {
+        let guard = self.task_guard.lock().expect("guard lock").clone();
+        let Some(guard) = guard else { return };
+        let inner = self.clone();
+        tokio::spawn(async move {
+            let _guard = guard;
+            conn::run(stream, peer, inner).await;
+        });
+    }
+
+    /// Stops accepting, closes every link and waits for every task of this run to end.
+    async fn stop(&self) {
+        self.shutdown.send_replace(true);
+        self.task_guard.lock().expect("guard lock").take();
+        let done = self.tasks_done.lock().expect("done lock").take();
+        if let Some(mut done) = done {
+            // recv() yields None once every task's guard is dropped.
+            while done.recv().await.is_some() {}
+        }
+    }
+}
+
+/// What all clones of a [`Broker`] share: the run now going, and what a restart needs.
+struct Shared {
+    cfg: BrokerConfig,
+    current: RwLock<Arc<Inner>>,
+    events: broadcast::Sender<BrokerEvent>,
+    /// The TLS listener's address and configuration, restarted with the broker.
+    tls: Mutex<Option<(SocketAddr, Arc<rustls::ServerConfig>)>>,
+}
+
+/// Handle on a running broker; clones share the same broker, across [`restart`](Self::restart)s
+/// too. A simulator given one (`BrokerSetup::Shared`) applies broker faults (`kick-idle`) to it.
+#[derive(Clone)]
+pub struct Broker {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("local_addr", &self.local_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Broker {
+    /// Bind the listener and spawn the accept loop.
+    pub async fn start(cfg: BrokerConfig) -> std::io::Result<Broker> {
+        let listener = TcpListener::bind(cfg.bind).await?;
+        let (events, _) = broadcast::channel(1024);
+        let inner = Inner::launch(&cfg, listener, events.clone())?;
+        Ok(Broker {
+            shared: Arc::new(Shared {
+                cfg,
+                current: RwLock::new(inner),
+                events,
+                tls: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The run going now.
+    pub(crate) fn inner(&self) -> Arc<Inner> {
+        self.shared.current.read().expect("broker lock").clone()
     }
 
     /// The address really bound (the port chosen when binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.inner.local_addr
+        self.inner().local_addr
+    }
+
+    /// The TLS listener's address, once [`start_tls`](Self::start_tls) has bound one.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.shared.tls.lock().expect("tls lock").as_ref().map(|t| t.0)
     }
 
     /// Serve one already-accepted byte stream (e.g. a TLS stream wrapped
@@ -215,50 +287,58 @@ impl Broker {
         stream: S,
         peer: String,
     ) {
-        let guard = self.inner.task_guard.lock().expect("guard lock").clone();
-        let Some(guard) = guard else { return };
-        let inner = self.inner.clone();
-        tokio::spawn(async move {
-            let _guard = guard;
-            conn::run(stream, peer, inner).await;
-        });
+        self.inner().serve(stream, peer);
     }
 
     /// Change the CONNECT deadline; applies to links already waiting too.
     pub fn set_connect_timeout(&self, t: Option<Duration>) {
-        self.inner.connect_timeout.send_replace(t);
+        self.inner().connect_timeout.send_replace(t);
     }
 
     /// Close the link of `client_id` abruptly (its will is published).
     /// Returns false if no such client is connected.
     pub fn kick_client(&self, client_id: &str) -> bool {
-        self.inner
+        self.inner()
             .router
             .lock()
             .expect("router lock")
             .kick(client_id)
     }
 
-    /// The counters since the broker started: drops, held publishers, retained messages.
+    /// The counters since the broker (re)started: drops, held publishers, retained messages.
     pub fn stats(&self) -> BrokerStats {
-        self.inner.router.lock().expect("router lock").stats()
+        self.inner().router.lock().expect("router lock").stats()
     }
 
-    /// Subscribe to broker events from now on.
+    /// Subscribe to broker events from now on (across restarts).
     pub fn events(&self) -> broadcast::Receiver<BrokerEvent> {
-        self.inner.events.subscribe()
+        self.shared.events.subscribe()
+    }
+
+    /// Stops the broker the way a server process stops (every link closed, every session and
+    /// retained message gone, no will published), waits `pause`, and starts it again on the
+    /// same address (and TLS listener) with the same configuration. Every clone of this
+    /// handle, and every simulator sharing it, goes on with the new broker.
+    pub async fn restart(&self, pause: Duration) -> std::io::Result<()> {
+        let old = self.inner();
+        old.stop().await;
+        info!(addr = %old.local_addr, ?pause, "MQTT broker stopped for a restart");
+        tokio::time::sleep(pause).await;
+        let listener = TcpListener::bind(old.local_addr).await?;
+        let inner = Inner::launch(&self.shared.cfg, listener, self.shared.events.clone())?;
+        *self.shared.current.write().expect("broker lock") = inner.clone();
+        let tls = self.shared.tls.lock().expect("tls lock").clone();
+        if let Some((addr, config)) = tls {
+            tls::listen(&inner, addr, config).await?;
+        }
+        Ok(())
     }
 
     /// Stop accepting, close every link and wait for every task spawned by
     /// this broker to end. The listening port is free afterwards.
     pub async fn shutdown(self) {
-        self.inner.shutdown.send_replace(true);
-        self.inner.task_guard.lock().expect("guard lock").take();
-        let done = self.inner.tasks_done.lock().expect("done lock").take();
-        if let Some(mut done) = done {
-            // recv() yields None once every task's guard is dropped.
-            while done.recv().await.is_some() {}
-        }
-        info!(addr = %self.inner.local_addr, "MQTT broker stopped");
+        let inner = self.inner();
+        inner.stop().await;
+        info!(addr = %inner.local_addr, "MQTT broker stopped");
     }
 }
