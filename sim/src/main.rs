@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
+use modem_sim::broker::BrokerConfig;
 use modem_sim::dialect::DialectKind;
 use modem_sim::fleet::{Fleet, MAX_TCP_COUNT};
 use modem_sim::modem::Identity;
 use modem_sim::net::HostPort;
-use modem_sim::broker::BrokerConfig;
 use modem_sim::sim::{BrokerSetup, ReadyInfo, SimConfig, TlsServer};
 use modem_sim::timing::Profile;
 use modem_sim::tls::pki::{Pki, PkiOptions};

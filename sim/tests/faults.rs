@@ -431,11 +431,18 @@ fn kick_idle_reaches_every_modem_of_a_fleet() {
         port.until("CONNECT OK\r\n");
         port.until("\r\nCLOSED\r\n");
         let answer = port.at("AT+MCONNECT=1,60");
-        assert!(answer.ends_with("+CME ERROR: 767\r\n"), "modem {i}: {answer:?}");
+        assert!(
+            answer.ends_with("+CME ERROR: 767\r\n"),
+            "modem {i}: {answer:?}"
+        );
         assert!(port.at("AT+MIPCLOSE").contains("767"), "modem {i}");
     }
     let out = inject(&control(1), &["kick-idle", "off"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     ports[2].connect("fleet-2");
 }
 

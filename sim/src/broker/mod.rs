@@ -178,7 +178,11 @@ impl Inner {
         Ok(inner)
     }
 
-    async fn accept_loop(self: Arc<Self>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+    async fn accept_loop(
+        self: Arc<Self>,
+        listener: TcpListener,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         loop {
             tokio::select! {
                 _ = shutdown.changed() => break,
@@ -277,7 +281,12 @@ impl Broker {
 
     /// The TLS listener's address, once [`start_tls`](Self::start_tls) has bound one.
     pub fn tls_addr(&self) -> Option<SocketAddr> {
-        self.shared.tls.lock().expect("tls lock").as_ref().map(|t| t.0)
+        self.shared
+            .tls
+            .lock()
+            .expect("tls lock")
+            .as_ref()
+            .map(|t| t.0)
     }
 
     /// Serve one already-accepted byte stream (e.g. a TLS stream wrapped
