@@ -4,6 +4,7 @@
 //! writes its answer into [`Out`]. The [`Engine`] ties it to the [`Framer`].
 
 pub mod air780e;
+pub mod commands;
 pub mod l610;
 pub mod params;
 #[cfg(test)]

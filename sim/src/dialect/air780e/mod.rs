@@ -11,6 +11,7 @@
 
 mod basic;
 mod bearer;
+mod commands;
 
 pub use basic::{cclk, zone_of};
 mod fs;
@@ -264,115 +265,9 @@ impl Dialect for Air780e {
         }
     }
 
+    /// Through the command table, [`commands::COMMANDS`].
     fn on_command(&mut self, cmd: Command, out: &mut Out) {
-        let Command { name, form } = cmd;
-        let cell = &mut self.cell;
-        let mqtt = &mut self.mqtt;
-        match name.as_str() {
-            "" => basic::at(&form, out),
-            "E" => {
-                basic::echo(&form, out);
-                if let Some(on) = out.echo_change() {
-                    self.echo = on;
-                }
-            }
-            "I" => basic::ati(cell, &form, out),
-            "&W" | "Z" | "&F" => self.profile_cmd(&name, &form, out),
-            "+CGMR" => basic::cgmr(cell, &form, out),
-            "+CGMI" => basic::cgmi(cell, &form, out),
-            "+CGMM" => basic::cgmm(cell, &form, out),
-            "+CGSN" => basic::cgsn(cell, &form, out),
-            "+CIMI" => basic::cimi(cell, &form, out),
-            "+ICCID" => basic::iccid(cell, true, &form, out),
-            "+CCID" => basic::iccid(cell, false, &form, out),
-            "+CCLK" => basic::cclk(cell, &form, out),
-            "+CBC" => basic::cbc(&mut self.radio, &form, out),
-            "+CSCLK" => basic::csclk(&mut self.radio, &form, out),
-            "+CSDT" => basic::csdt(&mut self.radio, &form, out),
-            "+CFUN" => self.cfun(&form, out),
-            // luatos-doc-pool public/780EP_AT_TCP应用指南.md FAQ 6 and the family's logs
-            // (fixtures/profiles/air780e.tsv, V1161 and V1010 rows): `AT+RESET`, `OK`, then
-            // the power-on lines.
-            "+RESET" => match form {
-                crate::at::Form::Exec => {
-                    out.ok();
-                    self.restart(out)
-                }
-                crate::at::Form::Test => out.ok(),
-                _ => out.error(),
-            },
-            "+CPIN" => basic::cpin(cell, &form, out),
-            "+CSQ" => basic::csq(cell, &form, out),
-            "+CREG" => basic::creg(cell, "+CREG", &form, out),
-            "+CGREG" => basic::creg(cell, "+CGREG", &form, out),
-            "+CEREG" => basic::creg(cell, "+CEREG", &form, out),
-            "+COPS" => basic::cops(cell, &mut self.radio, &form, out),
-            "+CGATT" => basic::cgatt(cell, &form, out),
-            "+CGDCONT" => self.bearer.cgdcont(cell, &form, out),
-            "+CGACT" => {
-                if self.bearer.cgact(cell, &form, out) {
-                    mqtt.network_lost(out);
-                }
-            }
-            "+CGPADDR" => self.bearer.cgpaddr(cell, &form, out),
-            "+CSTT" => self.bearer.cstt(cell, &form, out),
-            "+CIICR" => self.bearer.ciicr(cell, &form, out),
-            "+CIFSR" => self.bearer.cifsr(cell, &form, out),
-            "+CIPSHUT" => self.bearer.cipshut(cell, &form, out),
-            "+CIPSTATUS" => self.bearer.cipstatus(cell, mqtt.tcp_up(), &form, out),
-            "+CIPMUX" => self.bearer.cipmux(cell, &form, out),
-            "+CIPQSEND" | "+CIPSSL" | "+CIPMODE" => self.bearer.switch(&name, &form, out),
-            "+CESQ" => basic::cesq(cell, &form, out),
-            "+WAKETIM" => basic::waketim(&mut self.radio, &form, out),
-            // luatos-doc-pool Command_List/Device_control/RTIME.md (CSCLK.md's third example:
-            // `AT*RTIME=2`, seconds idle in data mode before sleep) and SIMAUTO.md (SIM
-            // auto-switch; the SIM guide: `AT*SIMAUTO=1` -> `OK`). Remembered only.
-            "*RTIME" => {
-                if let Some(n) = number_setting(&form, out, "*RTIME", 0..=3600, self.radio.rtime) {
-                    self.radio.rtime = n;
-                }
-            }
-            "*SIMAUTO" => {
-                if let Some(n) = number_setting(&form, out, "*SIMAUTO", 0..=1, self.radio.simauto) {
-                    self.radio.simauto = n;
-                }
-            }
-            "+CPNETAPN" => basic::cpnetapn(cell, &form, out),
-            "+CMEE" => basic::cmee(cell, &form, out),
-            "+IPR" => basic::ipr(cell, &form, out),
-            "+MCONFIG" => mqtt.mconfig(cell, &form, out),
-            "+MIPSTART" => {
-                let state = self.bearer.state(cell, false);
-                mqtt.mipstart(cell, state, &form, out)
-            }
-            "+SSLMIPSTART" => {
-                let state = self.bearer.state(cell, false);
-                let (ssl, fs) = (&self.ssl, &self.fs);
-                mqtt.sslmipstart(cell, state, &form, out, |host| ssl.tls_options(fs, host))
-            }
-            "+SSLCFG" => self.ssl.sslcfg(&form, out),
-            "+FSCREATE" => self.fs.fscreate(&form, out),
-            "+FSWRITE" => self.fs.fswrite(&form, out),
-            "+FSREAD" => self.fs.fsread(&form, out),
-            "+FSDEL" => self.fs.fsdel(&form, out),
-            "+FSFLSIZE" => self.fs.fsflsize(&form, out),
-            "+FSLS" => self.fs.fsls(&form, out),
-            "+MCONNECT" => mqtt.mconnect(cell, &form, out),
-            "+MSUB" => mqtt.msub(cell, &form, out),
-            "+MUNSUB" => mqtt.munsub(cell, &form, out),
-            "+MPUB" => mqtt.mpub(cell, &form, out),
-            "+MPUBEX" => mqtt.mpubex(cell, &form, out),
-            "+MQTTMSGSET" => mqtt.mqttmsgset(&form, out),
-            "+MQTTMSGGET" => mqtt.mqttmsgget(&form, out),
-            "+MQTTSTATU" => mqtt.mqttstatu(&form, out),
-            "+MQTTMODE" => mqtt.mqttmode(&form, out),
-            "+MDISCONNECT" => mqtt.mdisconnect(cell, &form, out),
-            "+MIPCLOSE" => mqtt.mipclose(cell, &form, out),
-            _ => {
-                tracing::debug!(%name, "unknown command");
-                out.error()
-            }
-        }
+        super::commands::dispatch(commands::COMMANDS, self, cmd, out)
     }
 
     fn on_data(&mut self, data: Vec<u8>, out: &mut Out) {

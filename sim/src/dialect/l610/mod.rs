@@ -17,6 +17,7 @@
 //! incoming messages, and TLS set up with `AT+GTSSL*`.
 
 mod basic;
+mod commands;
 mod mipcall;
 mod mqtt;
 mod ssl;
@@ -116,92 +117,10 @@ impl Dialect for L610 {
         }
     }
 
+    /// Through the command table, [`commands::COMMANDS`]. Unknown names answer `ERROR`,
+    /// seed 002 section 3.3's misprint `AT+MQTTOOPEN` among them.
     fn on_command(&mut self, cmd: Command, out: &mut Out) {
-        let Command { name, form } = cmd;
-        let cell = &mut self.cell;
-        match name.as_str() {
-            "" => basic::at(&form, out),
-            "E" => {
-                basic::echo(&form, out);
-                if let Some(on) = out.echo_change() {
-                    self.echo = on;
-                }
-            }
-            // V.250 sections 6.1.1-6.1.3: `AT&W` saves echo and `AT+CMEE`, `ATZ` restores them,
-            // `AT&F` restores the factory ones (echo on, `AT+CMEE=0`: seed 002 FAQ 4.1).
-            "&W" | "Z" | "&F" if form == crate::at::Form::Exec => {
-                match name.as_str() {
-                    "&W" => self.saved = (self.echo, cell.cmee),
-                    "Z" => self.restore(self.saved, out),
-                    _ => self.restore((true, 0), out),
-                }
-                out.ok()
-            }
-            "+GTRAT" => self.basic.gtrat(&form, out),
-            "+CFUN" => {
-                if self.basic.cfun(cell, &form, out) {
-                    self.reboot(out);
-                }
-            }
-            "I" => basic::ati(cell, &form, out),
-            "+CGMI" | "+CGMM" | "+CGMR" => basic::identity(cell, &name, &form, out),
-            "+CCID" | "+ICCID" => basic::iccid(cell, &name, &form, out),
-            "+CCLK" => basic::cclk(cell, &form, out),
-            "+CBC" => basic::cbc(&form, out),
-            "+CGATT" => {
-                if basic::cgatt(cell, &form, out) && self.call.drop_call(cell) {
-                    out.line("+MIPCALL: 0");
-                    self.mqtt.network_lost(out);
-                }
-            }
-            "+CGPADDR" => basic::cgpaddr(cell, &self.basic, &form, out),
-            "+CPIN" => basic::cpin(cell, &form, out),
-            "+CIMI" => basic::cimi(cell, &form, out),
-            "+CGSN" => basic::cgsn(cell, &form, out),
-            "+CGDCONT" => self.basic.cgdcont(cell, &form, out),
-            "+CSQ" => basic::csq(cell, &form, out),
-            "+COPS" => basic::cops(cell, &form, out),
-            "+CREG" => self.basic.creg(cell, "+CREG", &form, out),
-            "+CGREG" => self.basic.creg(cell, "+CGREG", &form, out),
-            "+CEREG" => self.basic.creg(cell, "+CEREG", &form, out),
-            "+CMEE" => basic::cmee(cell, &form, out),
-            "+MIPCALL" => {
-                let dropped = self.call.mipcall(cell, &form, out);
-                if dropped {
-                    self.mqtt.network_lost(out);
-                }
-            }
-            "+MQTTUSER" => self.mqtt.mqttuser(cell, &form, out),
-            "+MQTTWILL" => {
-                if let Some(w) = self.mqtt.mqttwill(cell, &form, out) {
-                    self.pending = Some(Pending::Will(w));
-                }
-            }
-            "+MQTTOPEN" => self
-                .mqtt
-                .mqttopen(cell, &self.call, &mut self.ssl, &form, out),
-            "+MQTTSUB" => self.mqtt.mqttsub(cell, &form, out),
-            "+MQTTUNSUB" => self.mqtt.mqttunsub(cell, &form, out),
-            "+MQTTPUB" => {
-                if let Some(p) = self.mqtt.mqttpub(cell, &form, out) {
-                    self.pending = Some(Pending::Publish(p));
-                }
-            }
-            "+MQTTCLOSE" => self.mqtt.mqttclose(cell, &form, out),
-            "+GTSSLVER" => self.ssl.gtsslver(&form, out),
-            "+GTSSLMODE" => self.ssl.gtsslmode(&form, out),
-            "+GTSSLERR" => self.ssl.gtsslerr(&form, out),
-            "+GTSSLFILE" => {
-                if let Some(kind) = self.ssl.gtsslfile(&form, out) {
-                    self.pending = Some(Pending::SslFile(kind));
-                }
-            }
-            _ => {
-                // Includes seed 002 section 3.3's misprint `AT+MQTTOOPEN`: not a command.
-                tracing::debug!(%name, "unknown command");
-                out.error()
-            }
-        }
+        super::commands::dispatch(commands::COMMANDS, self, cmd, out)
     }
 
     fn on_data(&mut self, data: Vec<u8>, out: &mut Out) {
