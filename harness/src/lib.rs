@@ -19,6 +19,7 @@ pub mod check;
 pub mod engine;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod junit;
 pub mod replay;
 pub mod report;
 pub mod scenarios;

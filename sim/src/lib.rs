@@ -10,13 +10,16 @@ pub mod broker;
 pub mod control;
 pub mod dialect;
 pub mod drops;
+pub mod fault;
 pub mod fleet;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod inject;
 pub mod modem;
 pub mod net;
 pub mod sim;
 pub mod timing;
 pub mod tls;
 pub mod uart;
+
+pub use fault::{Fault, InjectError, Injector, Request, Trigger};
+pub use sim::{SimConfig, Simulator};

@@ -235,7 +235,7 @@ fn status_help() -> &'static str {
 fn inject_help() -> String {
     format!(
         "Faults:\n{}\n\nExamples:\n  modem-sim inject --control /tmp/air.sock closed\n  modem-sim inject --control /tmp/air.sock pdn-deact 3\n  modem-sim inject --control /tmp/air.sock kick-idle 5\n  modem-sim inject --control /tmp/air.sock reset on publish 3\n  modem-sim inject --control /tmp/air.sock closed after 10\n\nExit: 0 once applied (armed, with a trigger), 1 when the simulator cannot be reached or refuses, 2 on an unknown fault or bad arguments.",
-        modem_sim::modem::fault_list()
+        modem_sim::fault::fault_list()
     )
 }
 
@@ -468,7 +468,7 @@ async fn inject(control: &Path, fault: &str, args: &[String]) -> ExitCode {
         .chain(args.iter().map(String::as_str))
         .collect::<Vec<_>>()
         .join(" ");
-    let fault: modem_sim::modem::Request = match text.parse() {
+    let fault: modem_sim::Request = match text.parse() {
         Ok(f) => f,
         Err(e) => {
             eprintln!("modem-sim inject: {e}");

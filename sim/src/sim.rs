@@ -12,12 +12,13 @@ mod task;
 
 use crate::broker::{Broker, BrokerConfig};
 use crate::dialect::{self, DialectKind, Engine};
-use crate::modem::{Fault, Identity, Request};
+use crate::fault::{Fault, Request};
+use crate::modem::Identity;
 use crate::net::{HostPort, Router};
 use crate::uart::{Line, LineSettings, Serial, Uart, UartError, UartIo};
 use task::ModemTask;
 
-pub use crate::inject::{InjectError, Injector};
+pub use crate::fault::inject::{InjectError, Injector};
 pub use crate::uart::{UartRecord, UartTap};
 
 /// Which broker a simulator's plain MQTT connections go to.
@@ -456,7 +457,7 @@ impl Simulator {
     }
 
     /// Applies a fault; returns once the modem has shown its consequences on the UART.
-    pub async fn inject(&self, fault: Fault) -> Result<(), InjectError> {
+    pub async fn inject(&self, fault: impl Into<Fault>) -> Result<(), InjectError> {
         self.injector.inject(fault).await
     }
 

@@ -15,8 +15,8 @@ use crate::device::Eol;
 use anyhow::{bail, Context, Result};
 use modem_sim::broker::{Broker, BrokerConfig};
 use modem_sim::dialect::DialectKind;
-use modem_sim::modem::Fault;
 use modem_sim::sim::{BrokerSetup, SimConfig, Simulator, UartRecord};
+use modem_sim::Fault;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
@@ -401,7 +401,7 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
                 fault = Some("kick-idle 0.001, then closed; kick-idle off after 2 s".into());
                 timeline.fault("kick-idle 0.001, then closed");
                 sim.inject("kick-idle 0.001".parse::<Fault>()?).await?;
-                sim.inject("closed".parse::<Fault>()?).await?;
+                sim.inject(modem_sim::fault::Closed).await?;
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 sim.inject("kick-idle off".parse::<Fault>()?).await?;
                 timeline.fault("kick-idle off");
@@ -651,58 +651,47 @@ pub fn report(outcomes: &[Outcome]) -> String {
 }
 
 pub(crate) fn xml_escape(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-        .map(|c| match c {
-            '&' => "&amp;".to_string(),
-            '<' => "&lt;".to_string(),
-            '>' => "&gt;".to_string(),
-            '"' => "&quot;".to_string(),
-            c => c.to_string(),
+    crate::junit::escape(s)
+}
+
+/// The scenarios as JUnit test cases.
+pub fn junit_cases(outcomes: &[Outcome]) -> Vec<crate::junit::Case> {
+    use crate::junit::{Case, Verdict};
+    outcomes
+        .iter()
+        .map(|o| Case {
+            classname: "check-driver".into(),
+            name: o.name.to_string(),
+            time: Some(o.took.as_secs_f64()),
+            verdict: if o.passed {
+                Verdict::Passed
+            } else {
+                Verdict::Failed {
+                    message: match &o.report {
+                        Some(p) => format!("{} (report: {})", o.detail, p.display()),
+                        None => o.detail.clone(),
+                    },
+                    body: format!(
+                        "fault: {}\n{}\n{}",
+                        o.fault.as_deref().unwrap_or("none"),
+                        o.detail,
+                        o.transcript
+                    ),
+                    output: None,
+                }
+            },
         })
         .collect()
 }
 
 /// JUnit XML, one test case per scenario.
 pub fn junit(outcomes: &[Outcome]) -> String {
-    let failed = outcomes.iter().filter(|o| !o.passed).count();
-    let mut x = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"check-driver\" tests=\"{}\" failures=\"{failed}\">\n",
-        outcomes.len()
-    );
-    for o in outcomes {
-        x.push_str(&format!(
-            "  <testcase classname=\"check-driver\" name=\"{}\" time=\"{:.3}\"",
-            xml_escape(o.name),
-            o.took.as_secs_f64()
-        ));
-        if o.passed {
-            x.push_str("/>\n");
-        } else {
-            let body = format!(
-                "fault: {}\n{}\n{}",
-                o.fault.as_deref().unwrap_or("none"),
-                o.detail,
-                o.transcript
-            );
-            let message = match &o.report {
-                Some(p) => format!("{} (report: {})", o.detail, p.display()),
-                None => o.detail.clone(),
-            };
-            x.push_str(&format!(
-                ">\n    <failure message=\"{}\">{}</failure>\n  </testcase>\n",
-                xml_escape(&message),
-                xml_escape(&body)
-            ));
-        }
-    }
-    x.push_str("</testsuite>\n");
-    x
+    crate::junit::to_string("check-driver", &junit_cases(outcomes), None)
 }
 
 /// Where a `--junit` report goes.
-pub fn write_junit(path: &PathBuf, outcomes: &[Outcome]) -> Result<()> {
-    std::fs::write(path, junit(outcomes))
+pub fn write_junit(path: &std::path::Path, outcomes: &[Outcome]) -> Result<()> {
+    crate::junit::write(path, "check-driver", &junit_cases(outcomes), None)
         .with_context(|| format!("cannot write {}", path.display()))
 }
 

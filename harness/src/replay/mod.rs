@@ -21,8 +21,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use modem_sim::dialect::DialectKind;
-use modem_sim::modem::Fault;
 use modem_sim::sim::{BrokerSetup, SimConfig, Simulator};
+use modem_sim::Fault;
 
 use crate::engine::device::{show, Device, DeviceError, Eol, DEFAULT_TIMEOUT};
 use crate::engine::exec::{expected_text, Actions, Executor, Miss, Stop};
@@ -138,7 +138,7 @@ pub enum ReplayError {
 /// The replay's side of the executor: commands rewritten for `--broker` and shown as they go,
 /// and the harness actions (`//@`).
 struct Run<'a> {
-    log: &'a Log,
+    log: &'a dyn Steps,
     target: &'a Target,
     sim: Option<&'a Simulator>,
     client: Option<MqttClient>,
@@ -146,15 +146,28 @@ struct Run<'a> {
     progress: &'a mut dyn FnMut(&str),
 }
 
-/// Replays `log` on `target`. `progress` gets one line per command sent.
+/// Replays `log` on `target`, its transcript kept in memory. `progress` gets one line per
+/// command sent.
 pub async fn replay(
     log: &Log,
     target: &Target,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Report, ReplayError> {
-    let transcript = Transcript::new();
-    let sim = start_simulator(log, target).await?;
-    let result = replay_on(log, target, sim.as_ref(), &transcript, progress).await;
+    replay_steps(log, target, Transcript::new(), progress).await
+}
+
+/// Replays `log` (a [`Log`] in memory, or a [`LogFile`] read as the run goes) on `target`,
+/// recording into `transcript` (a file-backed one keeps nothing in memory): what
+/// `modem-harness replay` runs, in memory that does not grow with the log.
+pub async fn replay_steps(
+    log: &dyn Steps,
+    target: &Target,
+    transcript: Transcript,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Report, ReplayError> {
+    let prelude = log.prelude();
+    let sim = start_simulator(&prelude, target).await?;
+    let result = replay_on(log, &prelude, target, sim.as_ref(), &transcript, progress).await;
     if let Some(s) = sim {
         s.shutdown().await;
     }
@@ -169,7 +182,10 @@ pub async fn replay(
 
 /// A fresh in-process simulator, unless the target is a port. Its broker also accepts the
 /// log's own accounts.
-async fn start_simulator(log: &Log, target: &Target) -> Result<Option<Simulator>, ReplayError> {
+async fn start_simulator(
+    prelude: &Prelude,
+    target: &Target,
+) -> Result<Option<Simulator>, ReplayError> {
     if target.port.is_some() {
         return Ok(None);
     }
@@ -184,7 +200,7 @@ async fn start_simulator(log: &Log, target: &Target) -> Result<Option<Simulator>
         ..SimConfig::default()
     };
     if let Some(b) = cfg.broker.embedded_mut() {
-        b.accounts.extend(log.accounts());
+        b.accounts.extend(prelude.accounts.iter().cloned());
     }
     if let Some(b) = &target.broker {
         cfg.broker = BrokerSetup::External(b.addr.clone());
@@ -193,7 +209,8 @@ async fn start_simulator(log: &Log, target: &Target) -> Result<Option<Simulator>
 }
 
 async fn replay_on(
-    log: &Log,
+    log: &dyn Steps,
+    prelude: &Prelude,
     target: &Target,
     sim: Option<&Simulator>,
     transcript: &Transcript,
@@ -204,17 +221,13 @@ async fn replay_on(
         (None, Some(s)) => (s.tty().to_path_buf(), 115_200),
         (None, None) => unreachable!("a simulator is started when no port is given"),
     };
-    transcript.note(format!("replay {} on {}", log.name, path.display()));
+    transcript.note(format!("replay {} on {}", log.name(), path.display()));
     let mut device = Device::open(&path, baud)?
         .with_transcript(transcript.clone())
         .with_eol(target.eol);
     // A log that begins with the module's own lines (its power-on lines) expects them; one
     // that begins with a command is sent once the boot is over, as a driver would.
-    let first = log
-        .lines
-        .iter()
-        .find(|l| !matches!(l.entry, Entry::Directive(_)));
-    if matches!(first, Some(l) if matches!(l.entry, Entry::Send(_))) {
+    if prelude.starts_with_send {
         let last = target
             .model
             .boot_end(target.dialect)
@@ -231,9 +244,19 @@ async fn replay_on(
         modem_client_id: None,
         progress,
     };
-    let outcome = Executor::new(log.lines.iter().cloned(), target.timeout)
+    // The entries were checked before the run ([`LogFile::scan`]); one that no longer parses
+    // (the file changed meanwhile) ends them, and is caught by the count below.
+    let outcome = Executor::new(log.entries().map_while(Result::ok), target.timeout)
         .run(&mut device, &mut run)
         .await?;
+    if outcome.stop.is_none() && outcome.done != log.len() {
+        return Err(ReplayError::Needs(format!(
+            "{}: the log changed while it was replayed ({} of its {} entries read): replay it again",
+            log.name(),
+            outcome.done,
+            log.len()
+        )));
+    }
     let divergence = outcome.stop.map(|s| run.divergence(&device, s));
     Ok((divergence, outcome.done))
 }
@@ -292,7 +315,7 @@ impl Actions for Run<'_> {
                 let id = self.modem_client_id.clone().ok_or_else(|| {
                     ReplayError::Needs(format!(
                         "{}: `//@ drop` before any AT+MCONFIG: which client should be dropped?",
-                        self.log.name
+                        self.log.name()
                     ))
                 })?;
                 let sim = self.sim("//@ drop")?;
@@ -342,7 +365,7 @@ impl Run<'_> {
             Miss::Action(actual) => (actual, None),
         };
         Divergence {
-            log: self.log.name.clone(),
+            log: self.log.name().to_string(),
             line: stop.line.no,
             expected: match &stop.line.entry {
                 Entry::Directive(d) => format!("{d:?}"),
@@ -359,7 +382,7 @@ impl Run<'_> {
         self.sim.ok_or_else(|| {
             ReplayError::Needs(format!(
                 "{}: `{what}` needs the in-process simulator (replay without --port)",
-                self.log.name
+                self.log.name()
             ))
         })
     }
@@ -382,7 +405,7 @@ impl Run<'_> {
                 (None, None) => {
                     return Err(ReplayError::Needs(format!(
                         "{}: its broker-side actions (`//@ publish`, ...) need --broker",
-                        self.log.name
+                        self.log.name()
                     )))
                 }
             };
@@ -417,54 +440,7 @@ pub async fn resolve(addr: &modem_sim::net::HostPort) -> Result<std::net::Socket
         })
 }
 
-/// A JUnit XML report with one test case per replayed log.
-pub fn junit_xml(results: &[(String, Result<&Report, String>)], seconds: f64) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
-    let failures = results
-        .iter()
-        .filter(|(_, r)| !matches!(r, Ok(rep) if rep.ok()))
-        .count();
-    let mut s = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n<testsuite name=\"modem-harness replay\" tests=\"{}\" failures=\"{failures}\" time=\"{seconds:.3}\">\n",
-        results.len()
-    );
-    for (name, r) in results {
-        s.push_str(&format!(
-            "<testcase classname=\"replay\" name=\"{}\"",
-            esc(name)
-        ));
-        match r {
-            Ok(rep) if rep.ok() => s.push_str("/>\n"),
-            Ok(rep) => {
-                let d = rep
-                    .divergence
-                    .as_ref()
-                    .map(|d| d.to_string())
-                    .unwrap_or_default();
-                let message = match &rep.html {
-                    Some(p) => format!("diverged (report: {})", p.display()),
-                    None => "diverged".into(),
-                };
-                s.push_str(&format!(
-                    ">\n<failure message=\"{}\">{}</failure>\n<system-out>{}</system-out>\n</testcase>\n",
-                    esc(&message),
-                    esc(&d),
-                    esc(&rep.transcript.to_vendor_log())
-                ));
-            }
-            Err(e) => s.push_str(&format!(
-                ">\n<error message=\"{}\"/>\n</testcase>\n",
-                esc(e)
-            )),
-        }
-    }
-    s.push_str("</testsuite>\n</testsuites>\n");
-    s
-}
-
+pub mod stream;
 pub mod timing;
+
+pub use stream::{LogFile, LogFileError, Prelude, Steps};

@@ -221,7 +221,7 @@ pub trait Dialect: Send {
     fn on_data(&mut self, data: Vec<u8>, out: &mut Out);
     fn on_net(&mut self, ev: NetEvent, out: &mut Out);
     /// A fault injected from outside.
-    fn on_fault(&mut self, fault: &crate::modem::Fault, out: &mut Out);
+    fn on_fault(&mut self, fault: &crate::fault::Fault, out: &mut Out);
     /// A timer asked for with [`Out::timer`] has expired.
     fn on_timer(&mut self, _id: u64, _out: &mut Out) {}
     /// A prompt opened with [`Out::prompt`] ended without data: nothing may be sent, and the
@@ -376,7 +376,7 @@ impl Engine {
         self.finish(out)
     }
 
-    pub fn fault(&mut self, fault: &crate::modem::Fault) -> Vec<Effect> {
+    pub fn fault(&mut self, fault: &crate::fault::Fault) -> Vec<Effect> {
         let mut out = Out::default();
         self.dialect.on_fault(fault, &mut out);
         self.apply_controls(&mut out);

@@ -30,7 +30,7 @@ use std::collections::VecDeque;
 use std::io::BufRead;
 use std::time::Duration;
 
-use modem_sim::modem::Fault;
+use modem_sim::Fault;
 use nom::branch::alt;
 use nom::bytes::complete::tag_no_case;
 use nom::bytes::complete::{tag, take_till, take_till1, take_while1};
@@ -627,20 +627,24 @@ impl Log {
     /// User name / password pairs the log logs in with (`AT+MCONFIG`, `AT+MQTTUSER`): a fresh
     /// simulated broker accepts them, as the vendor's server did.
     pub fn accounts(&self) -> Vec<(String, String)> {
-        let mut v = Vec::new();
-        for l in &self.lines {
-            let Entry::Send(cmd) = &l.entry else { continue };
-            let upper = cmd.to_ascii_uppercase();
-            if !(upper.starts_with("AT+MCONFIG=") || upper.starts_with("AT+MQTTUSER=")) {
-                continue;
-            }
-            let parts: Vec<String> = set_args(cmd).iter().map(|a| a.text()).collect();
-            if parts.len() >= 3 {
-                v.push((parts[1].clone(), parts[2].clone()));
-            }
-        }
-        v
+        self.lines
+            .iter()
+            .filter_map(|l| match &l.entry {
+                Entry::Send(cmd) => account_of(cmd),
+                _ => None,
+            })
+            .collect()
     }
+}
+
+/// The user name and password an `AT+MCONFIG` / `AT+MQTTUSER` command logs in with.
+pub fn account_of(cmd: &str) -> Option<(String, String)> {
+    let upper = cmd.to_ascii_uppercase();
+    if !(upper.starts_with("AT+MCONFIG=") || upper.starts_with("AT+MQTTUSER=")) {
+        return None;
+    }
+    let parts: Vec<String> = set_args(cmd).iter().map(|a| a.text()).collect();
+    (parts.len() >= 3).then(|| (parts[1].clone(), parts[2].clone()))
 }
 
 #[cfg(test)]

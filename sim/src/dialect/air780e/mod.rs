@@ -19,7 +19,8 @@ mod mqtt;
 mod ssl;
 
 use crate::at::Command;
-use crate::modem::{BootLine, CellState, Cip, Fault, Identity, RegStatus, SimState};
+use crate::fault::{Fault, PdnDeact, Signal};
+use crate::modem::{BootLine, CellState, Cip, Identity, RegStatus, SimState};
 use crate::net::NetEvent;
 
 use super::{Dialect, DialectKind, Out};
@@ -312,7 +313,7 @@ impl Dialect for Air780e {
             // own once the network allows it: at once by default (the recovery in the same log
             // reconnects at once), or after `back_after`, until when `MIPSTART` gets
             // `CONNECT FAIL`.
-            Fault::PdnDeact { back_after } => {
+            Fault::PdnDeact(PdnDeact { back_after }) => {
                 out.line("+CGEV: NW PDN DEACT 1");
                 self.mqtt.network_lost(out);
                 if cell.cip != Cip::Initial {
@@ -329,7 +330,7 @@ impl Dialect for Air780e {
             // Seed 000 FAQ 3 (drops from weak coverage or a lost registration): the
             // registration URCs the host asked for, and the default bearer goes with the
             // registration, shown as in seed 001's PDN flow (fixtures/DIVERGENCES.md).
-            Fault::Deregister => {
+            Fault::Deregister(_) => {
                 let had_bearer = cell.pdp_active;
                 let mut urcs = Vec::new();
                 cell.set_registration(RegStatus::NotRegistered, &mut urcs);
@@ -343,33 +344,10 @@ impl Dialect for Air780e {
             // V1165 prints `^MODE: 0,0`, `+NO Service`, `+CGEV: NW PDN DEACT 1`,
             // `+CGEV: ME DETACH`, `+CPIN: SIM REMOVED 0`; the 780EP V1007 only the last), then
             // the registration URCs the host asked for. Registration, attach and the bearer go.
-            Fault::SimRemoved => {
-                if cell.sim == SimState::Absent {
-                    return;
-                }
-                cell.sim = SimState::Absent;
-                let lines = cell.identity.profile.sim_out.clone();
-                self.print(&lines, out);
-                self.radio_off(false, out);
-                // SIMG's capture prints `+CGEV: ME DETACH` again about 10 s later.
-                if lines.contains(&BootLine::Line("+CGEV: ME DETACH".into())) {
-                    out.timer(SIM_DETACH_TIMER, std::time::Duration::from_secs(10));
-                }
-            }
+            Fault::SimRemoved(_) => self.sim_removed(out),
             // Put back: the profile's lines (V1165: the radio lines and `+CPIN: READY 0`).
-            Fault::SimInserted => {
-                if cell.sim == SimState::Ready {
-                    return;
-                }
-                cell.sim = SimState::Ready;
-                if self.radio.cfun == 1 {
-                    let lines = self.cell.identity.profile.sim_in.clone();
-                    self.radio_on(&lines, out);
-                } else {
-                    out.line("+CPIN: READY 0");
-                }
-            }
-            Fault::Register => {
+            Fault::SimInserted(_) => self.sim_inserted(out),
+            Fault::Register(_) => {
                 if cell.sim != SimState::Ready || self.radio.cfun != 1 {
                     tracing::info!("no SIM or radio off: the module cannot register");
                     return;
@@ -379,18 +357,43 @@ impl Dialect for Air780e {
                 urcs.iter().for_each(|u| out.line(u));
                 cell.pdp_active = cell.can_activate();
             }
-            Fault::Signal(n) => cell.rssi = *n,
-            Fault::PowerCycle | Fault::WatchdogReset => self.reboot(out),
-            // These enter below the dialect (the socket, the broker, the UART); the module
+            Fault::Signal(Signal(n)) => cell.rssi = *n,
+            Fault::PowerCycle(_) | Fault::WatchdogReset(_) => self.reboot(out),
+            // The others enter below the dialect (the socket, the broker, the UART); the module
             // sees their consequences as network events, or never.
-            Fault::Closed
-            | Fault::Reset
-            | Fault::Blackhole
-            | Fault::KickIdle(_)
-            | Fault::Latency(_)
-            | Fault::UartFragment(_)
-            | Fault::UartGarbage(_)
-            | Fault::UrcInResponse => {}
+            _ => {}
+        }
+    }
+}
+
+impl Air780e {
+    /// Fault `sim-removed`: the profile's hot-plug lines, the radio goes (see `on_fault`).
+    fn sim_removed(&mut self, out: &mut Out) {
+        let cell = &mut self.cell;
+        if cell.sim == SimState::Absent {
+            return;
+        }
+        cell.sim = SimState::Absent;
+        let lines = cell.identity.profile.sim_out.clone();
+        self.print(&lines, out);
+        self.radio_off(false, out);
+        // SIMG's capture prints `+CGEV: ME DETACH` again about 10 s later.
+        if lines.contains(&BootLine::Line("+CGEV: ME DETACH".into())) {
+            out.timer(SIM_DETACH_TIMER, std::time::Duration::from_secs(10));
+        }
+    }
+
+    /// Fault `sim-inserted`: the profile's lines if the radio is on.
+    fn sim_inserted(&mut self, out: &mut Out) {
+        if self.cell.sim == SimState::Ready {
+            return;
+        }
+        self.cell.sim = SimState::Ready;
+        if self.radio.cfun == 1 {
+            let lines = self.cell.identity.profile.sim_in.clone();
+            self.radio_on(&lines, out);
+        } else {
+            out.line("+CPIN: READY 0");
         }
     }
 }
