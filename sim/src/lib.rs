@@ -2,8 +2,8 @@
 //! commands open real MQTT 3.1.1 sessions.
 //!
 //! Layers, from the wire in: [`uart`] (the PTY), [`at`] (framing and parsing), [`dialect`]
-//! (what the module answers), [`modem`] (cellular state), [`net`] (TCP + MQTT links),
-//! [`broker`] (the embedded broker). [`sim`] puts them together; [`fleet`] runs many in one process.
+//! (what the module answers), [`modem`] (cellular state), [`net`] (TCP + MQTT links, raw
+//! sockets), [`broker`] (the embedded broker), [`services`] (the embedded echo service). [`sim`] puts them together; [`fleet`] runs many in one process.
 
 pub mod at;
 pub mod broker;
@@ -16,6 +16,7 @@ pub mod fleet;
 pub mod fuzzing;
 pub mod modem;
 pub mod net;
+pub mod services;
 pub mod sim;
 pub mod timing;
 pub mod tls;

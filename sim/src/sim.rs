@@ -64,6 +64,9 @@ pub struct SimConfig {
     pub broker: BrokerSetup,
     /// Per-name overrides: `NAME=HOST:PORT`.
     pub resolve: Vec<(String, HostPort)>,
+    /// `--direct`: sockets (and HTTP) to a name not in `resolve` go to the host and port the
+    /// AT command names, DNS included. Off: they go to the embedded services (loopback).
+    pub direct: bool,
     pub identity: Identity,
     /// Route every TLS connection (`AT+SSLMIPSTART`) to this broker instead of the embedded
     /// TLS listener. `--resolve` still wins.
@@ -120,6 +123,7 @@ impl Default for SimConfig {
             link: None,
             broker: BrokerSetup::default(),
             resolve: Vec::new(),
+            direct: false,
             identity: Identity::default(),
             tls_broker: None,
             tls_bind: ([127, 0, 0, 1], 0).into(),
@@ -174,6 +178,11 @@ pub struct ReadyInfo {
     pub ca: String,
     /// The control socket (`modem-sim inject --control PATH`), or empty.
     pub control: String,
+    /// The embedded TCP echo service's `host:port` (where raw TCP sockets go unless
+    /// `--resolve` or `--direct` says otherwise), or empty when `--broker` is used.
+    pub tcp_echo: String,
+    /// The embedded UDP echo service's `host:port`, or empty.
+    pub udp_echo: String,
     pub pid: u32,
 }
 
@@ -185,6 +194,7 @@ struct Network {
     /// The simulator started `broker` and stops it.
     owns_broker: bool,
     mqtts: Option<SocketAddr>,
+    echo: Option<crate::services::echo::EchoService>,
     router: Router,
 }
 
@@ -225,6 +235,19 @@ impl Network {
             (BrokerSetup::External(b), _) => Some(b.clone()),
             (_, b) => b.as_ref().map(|b| host_port(b.local_addr())),
         };
+        // The echo service comes with the embedded broker, on its address (a fleet's modems
+        // 1..N, sharing modem 0's broker, have none of their own).
+        let echo = match broker.as_ref().filter(|_| owns_broker) {
+            Some(b) => {
+                let bind = SocketAddr::new(b.local_addr().ip(), 0);
+                Some(
+                    crate::services::echo::EchoService::start(bind)
+                        .await
+                        .map_err(|source| SimError::Broker { addr: bind, source })?,
+                )
+            }
+            None => None,
+        };
         let router = Router {
             resolve: cfg
                 .resolve
@@ -233,12 +256,16 @@ impl Network {
                 .collect(),
             default_plain,
             default_tls,
+            direct: cfg.direct,
+            default_tcp: echo.as_ref().map(|e| host_port(e.tcp_addr())),
+            default_udp: echo.as_ref().map(|e| host_port(e.udp_addr())),
         };
         Ok(Network {
             dialect,
             broker,
             owns_broker,
             mqtts,
+            echo,
             router,
         })
     }
@@ -273,6 +300,7 @@ pub struct Simulator {
     /// `broker` is this simulator's own (embedded), stopped with it.
     owns_broker: bool,
     mqtts: Option<SocketAddr>,
+    echo: Option<crate::services::echo::EchoService>,
     ca_path: Option<PathBuf>,
     injector: Injector,
     tap: UartTap,
@@ -333,6 +361,7 @@ impl Simulator {
             broker,
             owns_broker,
             mqtts,
+            echo,
             router,
         } = net;
         let mut engine = Engine::new(dialect, true);
@@ -383,6 +412,7 @@ impl Simulator {
             broker,
             owns_broker,
             mqtts,
+            echo,
             ca_path: cfg.tls_server.ca_path.clone(),
             injector,
             tap,
@@ -429,6 +459,16 @@ impl Simulator {
         self.broker.as_ref()
     }
 
+    /// The embedded TCP echo service; `None` with `--broker`.
+    pub fn tcp_echo_addr(&self) -> Option<SocketAddr> {
+        self.echo.as_ref().map(|e| e.tcp_addr())
+    }
+
+    /// The embedded UDP echo service; `None` with `--broker`.
+    pub fn udp_echo_addr(&self) -> Option<SocketAddr> {
+        self.echo.as_ref().map(|e| e.udp_addr())
+    }
+
     pub fn ready_info(&self) -> ReadyInfo {
         ReadyInfo {
             tty: self.tty.display().to_string(),
@@ -451,6 +491,14 @@ impl Simulator {
                 .control_path
                 .as_ref()
                 .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            tcp_echo: self
+                .tcp_echo_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            udp_echo: self
+                .udp_echo_addr()
+                .map(|a| a.to_string())
                 .unwrap_or_default(),
             pid: std::process::id(),
         }

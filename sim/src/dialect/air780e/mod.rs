@@ -11,6 +11,7 @@
 
 mod basic;
 mod bearer;
+mod cip;
 mod commands;
 
 pub use basic::{cclk, zone_of};
@@ -65,6 +66,7 @@ pub struct Air780e {
     cell: CellState,
     radio: basic::Radio,
     bearer: bearer::Bearer,
+    sockets: cip::Sockets,
     mqtt: mqtt::Mqtt,
     fs: fs::Fs,
     ssl: ssl::Ssl,
@@ -81,6 +83,7 @@ impl Air780e {
             cell: CellState::new(identity),
             radio: basic::Radio::default(),
             bearer: bearer::Bearer::default(),
+            sockets: cip::Sockets::default(),
             mqtt: mqtt::Mqtt::default(),
             fs: fs::Fs::default(),
             ssl: ssl::Ssl::default(),
@@ -131,14 +134,17 @@ impl Air780e {
         tracing::info!("module restarts");
         self.print(down, out);
         self.mqtt.power_off(out);
+        self.sockets.power_off(out);
         out.cancel_data();
         let saved = self.saved.clone();
         let identity = self.cell.identity.clone();
         let fs = std::mem::take(&mut self.fs);
         let mqtt = std::mem::take(&mut self.mqtt);
+        let sockets = std::mem::take(&mut self.sockets);
         *self = Air780e::new(identity);
         self.fs = fs;
         self.mqtt = mqtt;
+        self.sockets = sockets;
         self.saved = saved.clone();
         self.apply(&saved, out);
         self.boot(out);
@@ -185,6 +191,7 @@ impl Air780e {
             out.line("+CGEV: ME DETACH");
         }
         self.mqtt.network_lost(out);
+        self.sockets.network_lost(out);
     }
 
     /// `AT+CFUN=<0|1|4>[,<rst>]` (luatos-doc-pool Command_List/Device_control/CFUN.md):
@@ -275,12 +282,26 @@ impl Dialect for Air780e {
         if self.fs.wants_data() {
             return self.fs.on_data(data, out);
         }
+        if self.sockets.wants_data() {
+            return self.sockets.on_data(&self.bearer, data, out);
+        }
         self.mqtt.on_data(&self.cell, data, out)
     }
 
     fn on_prompt_abandoned(&mut self, _why: crate::dialect::Abandoned, out: &mut Out) {
-        // Only AT+MPUBEX opens an engine-timed prompt (AT+FSWRITE times itself).
+        // AT+MPUBEX and AT+CIPSEND open engine-timed prompts (AT+FSWRITE times itself).
+        if self.sockets.wants_data() {
+            return self.sockets.abandon(out);
+        }
         self.mqtt.abandon_pubex(out)
+    }
+
+    fn on_transparent(&mut self, data: Vec<u8>, out: &mut Out) {
+        self.sockets.on_transparent(data, out)
+    }
+
+    fn on_escape(&mut self, out: &mut Out) {
+        self.sockets.on_escape(out)
     }
 
     fn on_timer(&mut self, id: u64, out: &mut Out) {
@@ -302,6 +323,9 @@ impl Dialect for Air780e {
     }
 
     fn on_net(&mut self, ev: NetEvent, out: &mut Out) {
+        if self.sockets.owns(ev.link) {
+            return self.sockets.on_net(&self.bearer, &self.cell, ev, out);
+        }
         self.mqtt.on_net(ev, out)
     }
 
@@ -316,6 +340,12 @@ impl Dialect for Air780e {
             Fault::PdnDeact(PdnDeact { back_after }) => {
                 out.line("+CGEV: NW PDN DEACT 1");
                 self.mqtt.network_lost(out);
+                // The TCP/IP stack's links go with the context, and the module says so
+                // (public/780EP_AT_TCP应用指南.md section 3 and FAQ 5: `+PDP: DEACT`; then
+                // `AT+CIPSHUT` before a new `AT+CIPSTART`: DIVERGENCES S6).
+                if self.sockets.network_lost(out) {
+                    out.line("+PDP: DEACT");
+                }
                 if cell.cip != Cip::Initial {
                     cell.cip = Cip::PdpDeact;
                 }
@@ -339,6 +369,9 @@ impl Dialect for Air780e {
                     out.line("+CGEV: NW PDN DEACT 1");
                 }
                 self.mqtt.network_lost(out);
+                if self.sockets.network_lost(out) && had_bearer {
+                    out.line("+PDP: DEACT");
+                }
             }
             // The SIM guides' hot-plug lines, per firmware (fixtures/profiles/air780e.tsv:
             // V1165 prints `^MODE: 0,0`, `+NO Service`, `+CGEV: NW PDN DEACT 1`,
@@ -405,5 +438,7 @@ const SIM_DETACH_TIMER: u64 = u64::MAX - 1;
 
 use super::params::{num_in, number_setting, set_args};
 
+#[cfg(test)]
+mod cip_tests;
 #[cfg(test)]
 mod tests;
