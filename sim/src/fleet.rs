@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::net::HostPort;
 use crate::sim::{BrokerSetup, ReadyInfo, SimConfig, SimError, Simulator};
 use crate::uart::Serial;
 
@@ -101,6 +102,16 @@ impl Fleet {
             // they all route there.
             if let Some(b) = sims.first().and_then(Simulator::broker) {
                 c.broker = BrokerSetup::Shared(b.clone());
+            }
+            // ... and modem 0's echo service.
+            if let Some(first) = sims.first() {
+                if let (Some(t), Some(u)) = (first.tcp_echo_addr(), first.udp_echo_addr()) {
+                    let hp = |a: std::net::SocketAddr| HostPort {
+                        host: a.ip().to_string(),
+                        port: a.port(),
+                    };
+                    c.echo = Some((hp(t), hp(u)));
+                }
             }
             match Simulator::start(c).await {
                 Ok(s) => sims.push(s),

@@ -683,6 +683,7 @@ async fn run(
         },
         resolve: cli.resolve.clone(),
         direct: cli.direct,
+        echo: None,
         identity: Identity {
             imei: cli.imei.clone(),
             imsi: cli.imsi.clone(),

@@ -67,6 +67,9 @@ pub struct SimConfig {
     /// `--direct`: sockets (and HTTP) to a name not in `resolve` go to the host and port the
     /// AT command names, DNS included. Off: they go to the embedded services (loopback).
     pub direct: bool,
+    /// Send unrouted TCP and UDP sockets to these echo services instead of starting one with
+    /// the embedded broker (a fleet's modems share modem 0's).
+    pub echo: Option<(HostPort, HostPort)>,
     pub identity: Identity,
     /// Route every TLS connection (`AT+SSLMIPSTART`) to this broker instead of the embedded
     /// TLS listener. `--resolve` still wins.
@@ -124,6 +127,7 @@ impl Default for SimConfig {
             broker: BrokerSetup::default(),
             resolve: Vec::new(),
             direct: false,
+            echo: None,
             identity: Identity::default(),
             tls_broker: None,
             tls_bind: ([127, 0, 0, 1], 0).into(),
@@ -235,10 +239,9 @@ impl Network {
             (BrokerSetup::External(b), _) => Some(b.clone()),
             (_, b) => b.as_ref().map(|b| host_port(b.local_addr())),
         };
-        // The echo service comes with the embedded broker, on its address (a fleet's modems
-        // 1..N, sharing modem 0's broker, have none of their own).
-        let echo = match broker.as_ref().filter(|_| owns_broker) {
-            Some(b) => {
+        // The echo service comes with the embedded broker, on its address.
+        let echo = match &broker {
+            Some(b) if cfg.echo.is_none() => {
                 let bind = SocketAddr::new(b.local_addr().ip(), 0);
                 Some(
                     crate::services::echo::EchoService::start(bind)
@@ -246,7 +249,7 @@ impl Network {
                         .map_err(|source| SimError::Broker { addr: bind, source })?,
                 )
             }
-            None => None,
+            _ => None,
         };
         let router = Router {
             resolve: cfg
@@ -257,8 +260,14 @@ impl Network {
             default_plain,
             default_tls,
             direct: cfg.direct,
-            default_tcp: echo.as_ref().map(|e| host_port(e.tcp_addr())),
-            default_udp: echo.as_ref().map(|e| host_port(e.udp_addr())),
+            default_tcp: echo
+                .as_ref()
+                .map(|e| host_port(e.tcp_addr()))
+                .or_else(|| cfg.echo.as_ref().map(|e| e.0.clone())),
+            default_udp: echo
+                .as_ref()
+                .map(|e| host_port(e.udp_addr()))
+                .or_else(|| cfg.echo.as_ref().map(|e| e.1.clone())),
         };
         Ok(Network {
             dialect,

@@ -458,8 +458,23 @@ fn three_links_at_once_with_cipmux() {
 
 #[test]
 fn transparent_mode_in_and_out_with_plus_plus_plus() {
+    transparent_mode(&[]);
+}
+
+/// The same under the binary's default profile: the UART paced at 115200 baud (the `+++`
+/// may reach the module in pieces) and the captures' delays.
+#[test]
+fn transparent_mode_under_realistic_timing() {
+    transparent_mode(&["--timing", "realistic", "--seed", "1"]);
+}
+
+fn transparent_mode(extra: &[&str]) {
     let echo = Echo::start();
-    let r = resolve(&echo);
+    let mut r = args(&resolve(&echo))
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    r.extend(extra.iter().map(|s| s.to_string()));
     let (_sim, mut port) = sim_with(&args(&r));
     let mut inbox = Inbox::new();
     port.cmd("AT+CIPMODE=1", "\r\n", "OK\r\n", &mut inbox);
@@ -645,4 +660,80 @@ fn embedded_echo_service_takes_unrouted_sockets_and_direct_goes_where_named() {
     );
     port.cipsend("6", "\n", b"\ndirec", "SEND OK\r\n", &mut inbox);
     assert_eq!(echo.wait_tcp_log(0, 6), b"\ndirec");
+}
+
+/// A real public driver's command table, byte for byte: Aliyun's LinkSDK drives an Air724UG
+/// over AT with this sequence (its `air724` AT device: `AT+CGATT=1`, `AT+CGDCONT=1,"IP","CMNET"`,
+/// `AT+CIPSHUT` -> `SHUT OK`, `AT+CIPMUX=1`, `AT+CIPQSEND=1`, `AT+CSTT`, `AT+CIICR`, `AT+CIFSR`
+/// -> a line with `.`, `AT+CIPSPRT=1`; `AT+CIPSTART=%d,TCP,%s,%d` -> `CONNECT OK`;
+/// `AT+CIPSEND=%d,%d` -> `>`, the data -> `DATA ACCEPT`; received data framed by
+/// `+RECEIVE,%d,%d:\r\n`; `AT+CIPCLOSE=%d` -> `CLOSE OK`). Each step waits for the reply the
+/// driver waits for, and the data is framed the way the driver parses it.
+#[test]
+fn aliyun_linksdk_air724_at_sequence_runs_unmodified() {
+    let echo = Echo::start();
+    let r = [
+        "--resolve".to_string(),
+        format!(
+            "a1b2c3.iot-as-mqtt.cn-shanghai.aliyuncs.com=127.0.0.1:{}",
+            echo.tcp
+        ),
+    ];
+    let (_sim, mut port) = sim_with(&args(&r));
+    let mut inbox = Inbox::new();
+    for (cmd, rsp) in [
+        ("AT+CGATT=1", "OK"),
+        ("AT+CGDCONT=1,\"IP\",\"CMNET\"", "OK"),
+        ("AT+CIPSHUT", "SHUT OK"),
+        ("AT+CIPMUX=1", "OK"),
+        ("AT+CIPQSEND=1", "OK"),
+        ("AT+CSTT", "OK"),
+        ("AT+CIICR", "OK"),
+        ("AT+CIFSR", "."),
+        ("AT+CIPSPRT=1", "OK"),
+        (
+            "AT+CIPSTART=0,TCP,a1b2c3.iot-as-mqtt.cn-shanghai.aliyuncs.com,1883",
+            "CONNECT OK",
+        ),
+    ] {
+        let got = port.cmd(cmd, "\r\n", rsp, &mut inbox);
+        assert!(!got.contains("ERROR"), "{cmd}: {got:?}");
+    }
+    // The driver's MQTT CONNECT, say: binary, sent with the length form.
+    let d = binary(3, 200, "\r\n");
+    port.cipsend("0,200", "\r\n", &d, "DATA ACCEPT", &mut inbox);
+    let deadline = Instant::now() + WAIT;
+    while inbox.len(0) < d.len() {
+        assert!(Instant::now() < deadline);
+        port.cmd("AT", "\r\n", "OK\r\n", &mut inbox);
+    }
+    assert!(
+        inbox.take(0) == d,
+        "the echo came back framed by +RECEIVE,0,200:"
+    );
+    assert!(echo.wait_tcp_log(0, d.len()) == d);
+    let got = port.cmd("AT+CIPCLOSE=0", "\r\n", "CLOSE OK", &mut inbox);
+    assert!(got.ends_with("\r\n0, CLOSE OK"), "{got:?}");
+}
+
+/// In a fleet, every modem's unrouted sockets reach modem 0's echo service (as they share its
+/// broker).
+#[test]
+fn fleet_modems_share_the_echo_service() {
+    let sim = SimProcess::spawn(&["--count", "2"]);
+    let tty = sim.ready["ttys"][1].as_str().unwrap().to_string();
+    let mut port = Port::open(Path::new(&tty)).booted();
+    let mut inbox = Inbox::new();
+    port.cmd("AT+CIPHEAD=1", "\r\n", "OK\r\n", &mut inbox);
+    port.cmd(
+        "AT+CIPSTART=\"TCP\",\"fleet.example\",7",
+        "\r\n",
+        "CONNECT OK\r\n",
+        &mut inbox,
+    );
+    port.cipsend("4", "\r\n", b"ping", "SEND OK\r\n", &mut inbox);
+    while inbox.len(-1) < 4 {
+        port.cmd("AT", "\r\n", "OK\r\n", &mut inbox);
+    }
+    assert_eq!(inbox.take(-1), b"ping");
 }
