@@ -132,6 +132,18 @@ struct Cli {
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     broker_max_queued_messages: u64,
 
+    /// The same limit in payload bytes per client: messages are queued until the first of the
+    /// two limits is reached (one larger than N still goes alone). 0: no maximum.
+    /// Mosquitto's max_queued_bytes, same default.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    broker_max_queued_bytes: u64,
+
+    /// Also queue QoS 0 messages for a persistent session (clean session 0) whose client is
+    /// offline, within the limits above (MQTT 3.1.1 keeps only QoS 1 and 2 for it).
+    /// Mosquitto's queue_qos0_messages, off by default there too.
+    #[arg(long)]
+    broker_queue_qos0_messages: bool,
+
     /// QoS 1/2 messages the embedded broker has in flight to one client at a time:
     /// Mosquitto's max_inflight_messages, same default.
     #[arg(long, value_name = "N", default_value_t = 20,
@@ -676,6 +688,9 @@ async fn run(
                 accounts: vec![(cli.mqtt_user.clone(), cli.mqtt_password.clone())],
                 allow_anonymous: cli.allow_anonymous,
                 max_queued: cli.broker_max_queued_messages as usize,
+                max_queued_bytes: usize::try_from(cli.broker_max_queued_bytes)
+                    .unwrap_or(usize::MAX),
+                queue_qos0_messages: cli.broker_queue_qos0_messages,
                 max_inflight: cli.broker_max_inflight_messages as usize,
                 publisher_hold: std::time::Duration::from_secs_f64(cli.broker_publisher_hold),
                 ..BrokerConfig::default()

@@ -8,7 +8,9 @@
 //!
 //! Layout, the rumqttc way:
 //! - [`topic`]: topic name / filter validation and matching (section 4.7);
-//! - `router`: pure session and routing state, no I/O;
+//! - `router`: pure session, routing and queueing state: no I/O, no channels; each call
+//!   returns what to do (`Effects`), and each link's packets wait in it until taken;
+//! - `hub`: carries out those effects (wake a link, close it, release held publishers);
 //! - `conn`: one task per link, framing with `rumqttc::mqttbytes::v4`.
 
 use std::net::SocketAddr;
@@ -24,10 +26,12 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tracing::{info, warn};
 
 mod conn;
+mod hub;
 mod router;
 mod tls;
 pub mod topic;
 
+use hub::Hub;
 use router::{Limits, Router};
 
 /// Broker settings. Construct with `..Default::default()`.
@@ -54,6 +58,15 @@ pub struct BrokerConfig {
     /// Mosquitto 2.0 does (`db__ready_for_flight`); they are not kept for offline sessions.
     /// A link nothing is ever dropped for is never disconnected for being slow.
     pub max_queued: usize,
+    /// Mosquitto's `max_queued_bytes` (mosquitto.conf(5), default 0: no maximum): the same
+    /// limit in payload bytes; "if both max_queued_messages and max_queued_bytes are
+    /// specified, packets will be queued until the first limit is reached". A message is
+    /// queued while fewer bytes wait, so one larger than the limit still goes alone.
+    pub max_queued_bytes: usize,
+    /// Mosquitto's `queue_qos0_messages` (mosquitto.conf(5), default false): QoS 0 messages
+    /// for a persistent session whose client is offline are queued too, within the limits
+    /// above ("a non-standard option": MQTT 3.1.1 keeps only QoS 1 and 2 for them).
+    pub queue_qos0_messages: bool,
     /// Back-pressure (ours; Mosquitto has none): a publisher whose message leaves a
     /// subscriber's queue more than half full is not read until that queue is down to a
     /// quarter, so a burst to a client that reads loses nothing. A subscriber that takes
@@ -72,6 +85,8 @@ impl Default for BrokerConfig {
             max_packet_size: 1024 * 1024,
             max_inflight: 20,
             max_queued: 1000,
+            max_queued_bytes: 0,
+            queue_qos0_messages: false,
             publisher_hold: Duration::from_secs(5),
         }
     }
@@ -122,12 +137,12 @@ pub(crate) struct Inner {
     accounts: Vec<(String, String)>,
     allow_anonymous: bool,
     max_packet_size: usize,
-    limits: Limits,
     publisher_hold: Duration,
-    /// Woken when a congested link drains (the router's).
+    /// Woken when a congested link drains (the hub's).
     drained: Arc<tokio::sync::Notify>,
     local_addr: SocketAddr,
-    router: Mutex<Router>,
+    /// The router and the links' signals.
+    hub: Mutex<Hub>,
     events: broadcast::Sender<BrokerEvent>,
     connect_timeout: watch::Sender<Option<Duration>>,
     shutdown: watch::Sender<bool>,
@@ -149,17 +164,18 @@ impl Inner {
         let limits = Limits {
             max_inflight: cfg.max_inflight.max(1),
             max_queued: cfg.max_queued.max(1),
+            max_queued_bytes: cfg.max_queued_bytes,
+            queue_qos0: cfg.queue_qos0_messages,
         };
-        let router = Router::new(limits, events.clone());
+        let hub = Hub::new(Router::new(limits));
         let inner = Arc::new(Inner {
             accounts: cfg.accounts.clone(),
             allow_anonymous: cfg.allow_anonymous,
             max_packet_size: cfg.max_packet_size,
-            limits,
             publisher_hold: cfg.publisher_hold,
-            drained: router.drained(),
+            drained: hub.drained(),
             local_addr,
-            router: Mutex::new(router),
+            hub: Mutex::new(hub),
             events,
             connect_timeout: watch::Sender::new(cfg.connect_timeout),
             shutdown: watch::Sender::new(false),
@@ -307,16 +323,17 @@ impl Broker {
     /// Close the link of `client_id` abruptly (its will is published).
     /// Returns false if no such client is connected.
     pub fn kick_client(&self, client_id: &str) -> bool {
-        self.inner()
-            .router
-            .lock()
-            .expect("router lock")
-            .kick(client_id)
+        let inner = self.inner();
+        let mut hub = inner.hub.lock().expect("hub lock");
+        let fx = hub.router.kick(client_id);
+        let kicked = !fx.close.is_empty();
+        let _ = hub.apply(fx);
+        kicked
     }
 
     /// The counters since the broker (re)started: drops, held publishers, retained messages.
     pub fn stats(&self) -> BrokerStats {
-        self.inner().router.lock().expect("router lock").stats()
+        self.inner().hub.lock().expect("hub lock").router.stats()
     }
 
     /// Subscribe to broker events from now on (across restarts).
