@@ -247,7 +247,7 @@ enum Cmd {
 }
 
 fn status_help() -> &'static str {
-    "Prints one JSON object:\n  uart.dropped_writes, uart.dropped_bytes: module output lost because the host was not reading (a module has no flow control)\n  uart.stalls: times the host stopped reading; uart.host_stalled: it is not reading now; uart.queued_bytes: output waiting\n  broker (null with --broker): dropped_qos0, dropped_queued (Mosquitto's max_queued_messages rules), publisher_holds, stalled_subscribers (back-pressure), retained\n\nExit: 0 with the status, 1 when the simulator cannot be reached."
+    "Prints one JSON object:\n  uart.dropped_writes, uart.dropped_bytes: module output lost because the host was not reading (a module has no flow control)\n  uart.stalls: times the host stopped reading; uart.host_stalled: it is not reading now; uart.queued_bytes: output waiting\n  broker (null with --broker): dropped_qos0, dropped_queued (Mosquitto's max_queued_messages and max_queued_bytes rules), publisher_holds, stalled_subscribers (back-pressure), retained\n\nExit: 0 with the status, 1 when the simulator cannot be reached."
 }
 
 fn inject_help() -> String {

@@ -344,6 +344,22 @@ async fn start_simulator(target: SimTarget, broker: &Broker) -> Result<Simulator
         .context("starting the simulator")
 }
 
+/// Messages the broker dropped during a scenario (its queue limits, Mosquitto's), as a note in
+/// the scenario's timeline: nothing lost goes unsaid. A restart starts the counters again.
+fn note_broker_drops(
+    timeline: &Transcript,
+    before: modem_sim::broker::BrokerStats,
+    after: modem_sim::broker::BrokerStats,
+) {
+    let qos0 = after.dropped_qos0.saturating_sub(before.dropped_qos0);
+    let queued = after.dropped_queued.saturating_sub(before.dropped_queued);
+    if qos0 + queued > 0 {
+        timeline.note(format!(
+            "the broker dropped {qos0} QoS 0 and {queued} QoS 1/2 messages: a client's queue was full (max_queued_messages / max_queued_bytes)"
+        ));
+    }
+}
+
 /// What a check runs on: the simulator, the broker it reaches, the driver under test, and the
 /// checker's own MQTT client.
 struct Bench {
@@ -465,6 +481,7 @@ impl Bench {
     ) -> Result<Outcome> {
         let started = Instant::now();
         let from = self.tap.snapshot().len();
+        let drops_before = self.broker.stats();
         let timeline = Transcript::new();
         let fault = self.setup(sc.setup, &timeline).await?;
         let deadline = if sc.recovery {
@@ -510,6 +527,7 @@ impl Bench {
             self.failure_transcript(from)
         };
         self.record_timeline(&timeline, started);
+        note_broker_drops(&timeline, drops_before, self.broker.stats());
         Ok(Outcome {
             name: sc.name,
             passed,
@@ -794,6 +812,30 @@ mod tests {
         let n = link.read(&mut [0u8; 1]).await.unwrap_or(0);
         assert_eq!(n, 0, "the broker closes an idle link without a word");
         started.elapsed()
+    }
+
+    /// A scenario during which the broker dropped messages says so in its timeline; one
+    /// without drops says nothing.
+    #[test]
+    fn broker_drops_are_noted_in_the_timeline() {
+        let timeline = Transcript::new();
+        let before = modem_sim::broker::BrokerStats::default();
+        note_broker_drops(&timeline, before, before);
+        assert!(timeline.events().is_empty());
+        let after = modem_sim::broker::BrokerStats {
+            dropped_qos0: 3,
+            dropped_queued: 2,
+            ..before
+        };
+        note_broker_drops(&timeline, before, after);
+        let events = timeline.events();
+        assert_eq!(events.len(), 1);
+        assert!(
+            matches!(&events[0].kind, crate::transcript::Kind::Note { text }
+                if text.contains("dropped 3 QoS 0 and 2 QoS 1/2")),
+            "{:?}",
+            events[0].kind
+        );
     }
 
     /// `kick-idle` injected into check-driver's simulator acts on the broker the driver uses
