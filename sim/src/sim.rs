@@ -15,6 +15,7 @@ use crate::dialect::{self, DialectKind, Engine};
 use crate::fault::{Fault, Request};
 use crate::modem::Identity;
 use crate::net::{HostPort, Router};
+use crate::services::http::HttpServer;
 use crate::uart::{Line, LineSettings, Serial, Uart, UartError, UartIo};
 use task::ModemTask;
 
@@ -85,6 +86,9 @@ pub struct SimConfig {
     pub timing: crate::timing::Profile,
     /// Seeds the timing profile's jitter: the same seed draws the same delays.
     pub seed: u64,
+    /// Where the embedded HTTP test server listens (port 0: any free port); its TLS listener
+    /// takes another free port on the same address. Started with the embedded broker.
+    pub http_bind: SocketAddr,
 }
 
 /// The identity of the embedded TLS listener. `Default` is the committed test PKI
@@ -135,6 +139,7 @@ impl Default for SimConfig {
             control: None,
             timing: crate::timing::Profile::fast(),
             seed: 0,
+            http_bind: ([127, 0, 0, 1], 0).into(),
         }
     }
 }
@@ -151,6 +156,12 @@ pub enum SimError {
     },
     #[error("--tls-bind {addr}: cannot start the embedded TLS listener there: {source} (pick a free address, e.g. 127.0.0.1:0, or use --tls-broker)")]
     TlsBind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("--http-bind {addr}: cannot start the embedded HTTP server there: {source} (pick a free address, e.g. 127.0.0.1:0)")]
+    HttpBind {
         addr: SocketAddr,
         #[source]
         source: std::io::Error,
@@ -180,6 +191,10 @@ pub struct ReadyInfo {
     pub mqtts: String,
     /// The CA file that verifies `mqtts` (empty when it is compiled in and not on disk).
     pub ca: String,
+    /// The embedded HTTP test server's `host:port` (plain and TLS), or empty when `--broker`
+    /// is used.
+    pub http: String,
+    pub https: String,
     /// The control socket (`modem-sim inject --control PATH`), or empty.
     pub control: String,
     /// The embedded TCP echo service's `host:port` (where raw TCP sockets go unless
@@ -198,6 +213,7 @@ struct Network {
     /// The simulator started `broker` and stops it.
     owns_broker: bool,
     mqtts: Option<SocketAddr>,
+    http: Option<(HttpServer, HttpServer)>,
     echo: Option<crate::services::echo::EchoService>,
     router: Router,
 }
@@ -239,19 +255,19 @@ impl Network {
             (BrokerSetup::External(b), _) => Some(b.clone()),
             (_, b) => b.as_ref().map(|b| host_port(b.local_addr())),
         };
-        // The echo service comes with the embedded broker, on its address.
+        // The HTTP test servers come with the simulator's own embedded broker (a fleet's
+        // modems 1..N share modem 0's); the echo service with the broker, on its address.
+        let http = match &broker {
+            Some(_) if owns_broker => Some(Self::start_http(cfg).await?),
+            _ => None,
+        };
         let echo = match &broker {
-            Some(b) if cfg.echo.is_none() => {
-                let bind = SocketAddr::new(b.local_addr().ip(), 0);
-                Some(
-                    crate::services::echo::EchoService::start(bind)
-                        .await
-                        .map_err(|source| SimError::Broker { addr: bind, source })?,
-                )
-            }
+            Some(b) if cfg.echo.is_none() => Some(Self::start_echo(b).await?),
             _ => None,
         };
         let router = Router {
+            default_http: http.as_ref().map(|(p, _)| host_port(p.local_addr())),
+            default_https: http.as_ref().map(|(_, t)| host_port(t.local_addr())),
             resolve: cfg
                 .resolve
                 .iter()
@@ -274,9 +290,35 @@ impl Network {
             broker,
             owns_broker,
             mqtts,
+            http,
             echo,
             router,
         })
+    }
+
+    /// The embedded HTTP test server on `cfg.http_bind`, and its TLS twin on another port.
+    async fn start_http(cfg: &SimConfig) -> Result<(HttpServer, HttpServer), SimError> {
+        let err = |source| SimError::HttpBind {
+            addr: cfg.http_bind,
+            source,
+        };
+        let ts = &cfg.tls_server;
+        let tls = crate::tls::server_config(ts.cert_pem.as_bytes(), ts.key_pem.as_bytes(), None)?;
+        let plain = HttpServer::start(cfg.http_bind, None).await.map_err(err)?;
+        let mut tls_bind = cfg.http_bind;
+        tls_bind.set_port(0);
+        let tls = HttpServer::start(tls_bind, Some(std::sync::Arc::new(tls)))
+            .await
+            .map_err(err)?;
+        Ok((plain, tls))
+    }
+
+    /// The TCP and UDP echo services, on the broker's address.
+    async fn start_echo(broker: &Broker) -> Result<crate::services::echo::EchoService, SimError> {
+        let bind = SocketAddr::new(broker.local_addr().ip(), 0);
+        crate::services::echo::EchoService::start(bind)
+            .await
+            .map_err(|source| SimError::Broker { addr: bind, source })
     }
 
     /// The broker's TLS listener on `cfg.tls_bind`, with `cfg.tls_server`'s identity.
@@ -309,6 +351,7 @@ pub struct Simulator {
     /// `broker` is this simulator's own (embedded), stopped with it.
     owns_broker: bool,
     mqtts: Option<SocketAddr>,
+    http: Option<(HttpServer, HttpServer)>,
     echo: Option<crate::services::echo::EchoService>,
     ca_path: Option<PathBuf>,
     injector: Injector,
@@ -370,6 +413,7 @@ impl Simulator {
             broker,
             owns_broker,
             mqtts,
+            http,
             echo,
             router,
         } = net;
@@ -421,6 +465,7 @@ impl Simulator {
             broker,
             owns_broker,
             mqtts,
+            http,
             echo,
             ca_path: cfg.tls_server.ca_path.clone(),
             injector,
@@ -464,6 +509,16 @@ impl Simulator {
         self.mqtts
     }
 
+    /// The embedded HTTP test server (plain), when the broker is embedded.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|(p, _)| p.local_addr())
+    }
+
+    /// The embedded HTTP test server's TLS listener (the test PKI's server certificate).
+    pub fn https_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|(_, t)| t.local_addr())
+    }
+
     pub fn broker(&self) -> Option<&Broker> {
         self.broker.as_ref()
     }
@@ -496,6 +551,8 @@ impl Simulator {
                 .filter(|_| self.mqtts.is_some())
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
+            http: self.http_addr().map(|a| a.to_string()).unwrap_or_default(),
+            https: self.https_addr().map(|a| a.to_string()).unwrap_or_default(),
             control: self
                 .control_path
                 .as_ref()

@@ -5,10 +5,9 @@
 //! embedded echo service, and `--direct`. Every prompt is sent with `\r\n`, `\r` and `\n`.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::AsFd;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
@@ -16,7 +15,7 @@ use rand::{Rng, SeedableRng};
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{find, Port, SimProcess, WAIT};
+use process::{find, inject, lines_of, python, Port, SimProcess, WAIT};
 
 const EOLS: [&str; 3] = ["\r\n", "\r", "\n"];
 
@@ -25,17 +24,6 @@ const ECHO_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/ec
 /// The transparent mode's escape guard (1 s of silence before `+++`) plus a margin: the module
 /// requires this silence, so the host must keep it (a slower machine only waits longer).
 const GUARD: Duration = Duration::from_millis(1300);
-
-/// Debian's python3 first (`MODEM_SIM_PYTHON` overrides), as the serial tests pick it.
-fn python() -> String {
-    std::env::var("MODEM_SIM_PYTHON").unwrap_or_else(|_| {
-        if Path::new("/usr/bin/python3").exists() {
-            "/usr/bin/python3".into()
-        } else {
-            "python3".into()
-        }
-    })
-}
 
 /// The Python echo server.
 struct Echo {
@@ -58,13 +46,7 @@ impl Echo {
             .spawn()
             .expect("python3 runs");
         let stdin = child.stdin.take().unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
+        let lines = lines_of(child.stdout.take().unwrap());
         let port = |proto: &str| {
             let line = lines.recv_timeout(WAIT).expect("the echo server starts");
             let (p, n) = line.split_once(' ').unwrap();
@@ -186,36 +168,8 @@ impl Port {
                 }
                 _ => {}
             }
-            self.read_some(deadline, needle);
+            self.fill(deadline, needle);
         }
-    }
-
-    fn read_some(&mut self, deadline: Instant, waiting_for: &str) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(
-            !left.is_zero(),
-            "waited {WAIT:?} for {waiting_for:?}; got {:?}",
-            String::from_utf8_lossy(&self.seen)
-        );
-        let mut fds = [nix::poll::PollFd::new(
-            self.file.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        let ms = nix::poll::PollTimeout::try_from(left.as_millis().min(1000) as i32).unwrap();
-        if nix::poll::poll(&mut fds, ms).unwrap() > 0 {
-            let mut buf = [0u8; 65536];
-            let n = (&self.file).read(&mut buf).unwrap();
-            self.seen.extend_from_slice(&buf[..n]);
-        }
-    }
-
-    /// Reads exactly `n` bytes.
-    fn read_n(&mut self, n: usize) -> Vec<u8> {
-        let deadline = Instant::now() + WAIT;
-        while self.seen.len() < n {
-            self.read_some(deadline, &format!("{n} bytes"));
-        }
-        self.seen.drain(..n).collect()
     }
 
     /// A command ended by `eol`, read up to `answer`.
@@ -493,7 +447,7 @@ fn transparent_mode(extra: &[&str]) {
         let d = binary(40 + i as u64, 3000, last);
         port.send(&d);
         assert!(
-            port.read_n(d.len()) == d,
+            port.read_bytes(d.len()) == d,
             "echo in transparent mode ({eol:?})"
         );
         sent.extend(d);
@@ -512,7 +466,7 @@ fn transparent_mode(extra: &[&str]) {
     // Data right after ATO: with `\n` last, a first LF is data (a lone CR would take it).
     let d = binary(50, 100, "\n");
     port.send(&d);
-    assert!(port.read_n(d.len()) == d);
+    assert!(port.read_bytes(d.len()) == d);
     sent.extend(d);
     assert!(
         echo.wait_tcp_log(0, sent.len()) == sent,
@@ -529,16 +483,6 @@ fn transparent_mode(extra: &[&str]) {
         port.cmd("ATO", "\r\n", "NO CARRIER\r\n", &mut inbox),
         "ATO\r\n\r\nNO CARRIER\r\n"
     );
-}
-
-fn inject(control: &Path, words: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modem-sim"))
-        .arg("inject")
-        .arg("--control")
-        .arg(control)
-        .args(words)
-        .output()
-        .expect("modem-sim inject runs")
 }
 
 #[test]

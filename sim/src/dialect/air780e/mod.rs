@@ -16,6 +16,7 @@ mod commands;
 
 pub use basic::{cclk, zone_of};
 mod fs;
+mod http;
 mod mqtt;
 mod ssl;
 
@@ -70,6 +71,7 @@ pub struct Air780e {
     mqtt: mqtt::Mqtt,
     fs: fs::Fs,
     ssl: ssl::Ssl,
+    http: http::Http,
     /// The echo setting (`ATE`), mirrored from the framer so `AT&W` can save it.
     echo: bool,
     /// What `AT&W` saved.
@@ -87,6 +89,7 @@ impl Air780e {
             mqtt: mqtt::Mqtt::default(),
             fs: fs::Fs::default(),
             ssl: ssl::Ssl::default(),
+            http: http::Http::default(),
             echo: true,
             saved: Settings::factory(),
         }
@@ -134,6 +137,7 @@ impl Air780e {
         tracing::info!("module restarts");
         self.print(down, out);
         self.mqtt.power_off(out);
+        self.http.network_lost(false, out);
         self.sockets.power_off(out);
         out.cancel_data();
         let saved = self.saved.clone();
@@ -191,6 +195,7 @@ impl Air780e {
             out.line("+CGEV: ME DETACH");
         }
         self.mqtt.network_lost(out);
+        self.http.network_lost(true, out);
         self.sockets.network_lost(out);
     }
 
@@ -282,6 +287,9 @@ impl Dialect for Air780e {
         if self.fs.wants_data() {
             return self.fs.on_data(data, out);
         }
+        if self.http.wants_data() {
+            return self.http.on_data(data, out);
+        }
         if self.sockets.wants_data() {
             return self.sockets.on_data(&self.bearer, data, out);
         }
@@ -319,10 +327,16 @@ impl Dialect for Air780e {
             self.cell.pdp_active = self.cell.can_activate();
             return;
         }
+        if http::Http::owns_timer(id) {
+            return self.http.on_timer(id, out);
+        }
         self.fs.on_timer(id, out)
     }
 
     fn on_net(&mut self, ev: NetEvent, out: &mut Out) {
+        if self.http.owns(ev.link) {
+            return self.http.on_net(ev, out);
+        }
         if self.sockets.owns(ev.link) {
             return self.sockets.on_net(&self.bearer, &self.cell, ev, out);
         }
@@ -340,6 +354,7 @@ impl Dialect for Air780e {
             Fault::PdnDeact(PdnDeact { back_after }) => {
                 out.line("+CGEV: NW PDN DEACT 1");
                 self.mqtt.network_lost(out);
+                self.http.network_lost(true, out);
                 // The TCP/IP stack's links go with the context, and the module says so
                 // (public/780EP_AT_TCP应用指南.md section 3 and FAQ 5: `+PDP: DEACT`; then
                 // `AT+CIPSHUT` before a new `AT+CIPSTART`: DIVERGENCES S6).
@@ -369,6 +384,7 @@ impl Dialect for Air780e {
                     out.line("+CGEV: NW PDN DEACT 1");
                 }
                 self.mqtt.network_lost(out);
+                self.http.network_lost(true, out);
                 if self.sockets.network_lost(out) && had_bearer {
                     out.line("+PDP: DEACT");
                 }
