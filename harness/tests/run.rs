@@ -6,7 +6,7 @@ mod common;
 use common::{harness, FakeDevice};
 use modem_harness::mqtt::Mosquitto;
 use modem_sim::net::HostPort;
-use modem_sim::sim::{SimConfig, Simulator};
+use modem_sim::sim::{BrokerSetup, SimConfig, Simulator};
 
 const ACCOUNT: (&str, &str) = ("hw-user", "hw-secret");
 
@@ -52,7 +52,7 @@ async fn run_over_url(scheme: &str) {
     let m = mosquitto().await;
     let sim = Simulator::start(SimConfig {
         serial: format!("{scheme}://127.0.0.1:0").parse().unwrap(),
-        broker: Some(HostPort {
+        broker: BrokerSetup::External(HostPort {
             host: "127.0.0.1".into(),
             port: m.addr.port(),
         }),
@@ -101,7 +101,7 @@ async fn run_passes_against_the_simulator_tty_with_mosquitto() {
     // The simulator only knows Mosquitto: the scenarios' vendor accounts work only because
     // `run` rewrites them to --mqtt-user / --mqtt-password.
     let sim = Simulator::start(SimConfig {
-        broker: Some(HostPort {
+        broker: BrokerSetup::External(HostPort {
             host: "127.0.0.1".into(),
             port: m.addr.port(),
         }),

@@ -17,8 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use modem_sim::broker::{Broker, BrokerConfig};
-use modem_sim::net::HostPort;
-use modem_sim::sim::{SimConfig, Simulator};
+use modem_sim::sim::{BrokerSetup, SimConfig, Simulator};
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -538,12 +537,8 @@ async fn bench_sim() -> Result<(Broker, Simulator)> {
         ..BrokerConfig::default()
     })
     .await?;
-    let a = broker.local_addr();
     let sim = Simulator::start(SimConfig {
-        broker: Some(HostPort {
-            host: a.ip().to_string(),
-            port: a.port(),
-        }),
+        broker: BrokerSetup::Shared(broker.clone()),
         ..SimConfig::default()
     })
     .await?;

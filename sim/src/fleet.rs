@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::net::HostPort;
-use crate::sim::{ReadyInfo, SimConfig, SimError, Simulator};
+use crate::sim::{BrokerSetup, ReadyInfo, SimConfig, SimError, Simulator};
 use crate::uart::Serial;
 
 /// The most modems one fleet on PTYs may have: Linux allows 4096 PTYs by default
@@ -32,8 +32,8 @@ pub enum FleetError {
     TooManyPtys(usize),
 }
 
-/// N running simulators. Modem 0 owns the embedded broker (when there is one); the others send
-/// every plain and TLS connection to it.
+/// N running simulators. Modem 0 owns the embedded broker (when there is one); the others share
+/// it ([`BrokerSetup::Shared`]): every plain and TLS connection and every broker fault go to it.
 pub struct Fleet {
     sims: Vec<Simulator>,
 }
@@ -97,27 +97,20 @@ impl Fleet {
             if let Some(s) = serials.get(index) {
                 c.serial = s.clone();
             }
+            // Modems 1..N share modem 0's embedded broker (plain and TLS) by handle, so the
+            // broker faults (`kick-idle`) injected into any of them reach it; with --broker
+            // they all route there.
+            if let Some(b) = sims.first().and_then(Simulator::broker) {
+                c.broker = BrokerSetup::Shared(b.clone());
+            }
+            // ... and modem 0's echo service.
             if let Some(first) = sims.first() {
-                // Share modem 0's embedded broker (plain and TLS), or the --broker it uses.
-                if let Some(a) = first.mqtt_addr() {
-                    c.broker = Some(HostPort {
-                        host: a.ip().to_string(),
-                        port: a.port(),
-                    });
-                }
-                // ... and its echo service.
                 if let (Some(t), Some(u)) = (first.tcp_echo_addr(), first.udp_echo_addr()) {
                     let hp = |a: std::net::SocketAddr| HostPort {
                         host: a.ip().to_string(),
                         port: a.port(),
                     };
                     c.echo = Some((hp(t), hp(u)));
-                }
-                if let (None, Some(a)) = (&cfg.tls_broker, first.mqtts_addr()) {
-                    c.tls_broker = Some(HostPort {
-                        host: a.ip().to_string(),
-                        port: a.port(),
-                    });
                 }
             }
             // Every line modem i logs says so: `fleet{modem=i}:modem{uart=...}`.
@@ -226,14 +219,18 @@ mod tests {
         assert_eq!(link_for(p, 2, 3), PathBuf::from("/tmp/ttyM-2"));
     }
 
-    /// Two modems in one process share modem 0's embedded broker: the second has no broker of
-    /// its own, and both have their own PTY.
+    /// Three modems in one process share modem 0's embedded broker (plain and TLS): the others
+    /// have no broker of their own, and each has its own PTY.
     #[tokio::test]
     async fn a_fleet_shares_one_broker() {
         let fleet = Fleet::start(SimConfig::default(), 3).await.unwrap();
         assert_eq!(fleet.len(), 3);
-        assert!(fleet.modems()[0].mqtt_addr().is_some());
-        assert!(fleet.modems()[1].mqtt_addr().is_none());
+        let first = fleet.modems()[0].mqtt_addr();
+        assert!(first.is_some());
+        for m in &fleet.modems()[1..] {
+            assert_eq!(m.mqtt_addr(), first);
+            assert_eq!(m.mqtts_addr(), fleet.modems()[0].mqtts_addr());
+        }
         let ttys = fleet.ttys();
         assert_eq!(ttys.len(), 3);
         assert_ne!(ttys[0], ttys[1]);

@@ -117,20 +117,50 @@ pub fn session(data: &[u8]) {
 /// bounded in what it sends, and still serve a fresh client afterwards.
 pub fn broker_conn(data: &[u8]) {
     use crate::broker::{Broker, BrokerConfig};
-    use rumqttc::mqttbytes::v4::{Connect, LastWill, Login, Packet};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    let (input, splits) = broker_input(data);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let broker = Broker::start(BrokerConfig {
+            max_queued: 64,
+            max_inflight: 4,
+            publisher_hold: std::time::Duration::from_millis(10),
+            max_packet_size: 64 * 1024,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        for split in splits {
+            let out = broker_exchange(&broker, &input, split).await;
+            check_broker_output(&out, input.len());
+        }
+        assert_still_serving(&broker).await;
+        broker.shutdown().await;
+    });
+}
+
+/// How long one fuzzed broker exchange may take.
+const BROKER_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A CONNECT the broker accepts, with a will.
+fn fuzz_connect(id: &str) -> rumqttc::mqttbytes::v4::Packet {
+    use rumqttc::mqttbytes::v4::{Connect, LastWill, Login, Packet};
+    let mut c = Connect::new(id);
+    c.keep_alive = 30;
+    c.login = Some(Login::new("root", "luat123456"));
+    c.last_will = Some(LastWill::new("will", "gone", QoS::AtLeastOnce, false));
+    Packet::Connect(c)
+}
+
+/// The bytes `broker_conn` sends, and where to split them (`None`: in one write).
+fn broker_input(data: &[u8]) -> (bytes::Bytes, Vec<Option<usize>>) {
     let (mode, body) = data.split_first().unwrap_or((&0, &[]));
     let mut input = bytes::BytesMut::new();
-    let connect = |id: &str| {
-        let mut c = Connect::new(id);
-        c.keep_alive = 30;
-        c.login = Some(Login::new("root", "luat123456"));
-        c.last_will = Some(LastWill::new("will", "gone", QoS::AtLeastOnce, false));
-        Packet::Connect(c)
-    };
     if mode & 1 == 1 {
-        connect("fuzz").write(&mut input, usize::MAX).unwrap();
+        fuzz_connect("fuzz").write(&mut input, usize::MAX).unwrap();
     }
     input.extend_from_slice(body);
     let input = input.freeze();
@@ -148,88 +178,90 @@ pub fn broker_conn(data: &[u8]) {
             Some(n - 1),
         ]
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let broker = Broker::start(BrokerConfig {
-            max_queued: 64,
-            max_inflight: 4,
-            publisher_hold: std::time::Duration::from_millis(10),
-            max_packet_size: 64 * 1024,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        let limit = std::time::Duration::from_secs(10);
-        for split in splits {
-            let (client, server) = tokio::io::duplex(1 << 16);
-            broker.serve(server, "fuzz".into());
-            let (first, second) = input.split_at(split.unwrap_or(input.len()));
-            let (mut rd, mut wr) = tokio::io::split(client);
-            let mut out = Vec::new();
-            let write = async {
-                wr.write_all(first).await?;
-                wr.flush().await?;
-                wr.write_all(second).await?;
-                wr.shutdown().await
-            };
-            // Written and read at once; the broker must end the connection once the input has.
-            let exchange = async {
-                let (w, r) = tokio::join!(write, rd.read_to_end(&mut out));
-                // The broker may close before all the input is in (a protocol error).
-                r.map(|_| w)
-            };
-            let done = tokio::time::timeout(limit, exchange).await;
-            assert!(
-                done.is_ok(),
-                "the broker did not close the connection (split {split:?})"
-            );
-            assert!(
-                out.len() <= 64 * input.len() + 4096,
-                "{} bytes out for {} in",
-                out.len(),
-                input.len()
-            );
-            let mut buf = bytes::BytesMut::from(&out[..]);
-            let mut first_packet = true;
-            while !buf.is_empty() {
-                let p = Packet::read(&mut buf, usize::MAX)
-                    .unwrap_or_else(|e| panic!("the broker sent a malformed packet: {e}"));
-                assert!(
-                    !first_packet || matches!(p, Packet::ConnAck(_)),
-                    "the first packet is not CONNACK: {p:?}"
-                );
-                first_packet = false;
+    (input, splits)
+}
+
+/// One connection: `input` written in two parts split at `split`, then EOF; returns all the
+/// broker sent. The broker must end the connection once the input has.
+async fn broker_exchange(
+    broker: &crate::broker::Broker,
+    input: &[u8],
+    split: Option<usize>,
+) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (client, server) = tokio::io::duplex(1 << 16);
+    broker.serve(server, "fuzz".into());
+    let (first, second) = input.split_at(split.unwrap_or(input.len()));
+    let (mut rd, mut wr) = tokio::io::split(client);
+    let mut out = Vec::new();
+    let write = async {
+        wr.write_all(first).await?;
+        wr.flush().await?;
+        wr.write_all(second).await?;
+        wr.shutdown().await
+    };
+    // Written and read at once.
+    let exchange = async {
+        let (w, r) = tokio::join!(write, rd.read_to_end(&mut out));
+        // The broker may close before all the input is in (a protocol error).
+        r.map(|_| w)
+    };
+    let done = tokio::time::timeout(BROKER_LIMIT, exchange).await;
+    assert!(
+        done.is_ok(),
+        "the broker did not close the connection (split {split:?})"
+    );
+    out
+}
+
+/// What the broker sent: bounded, well-formed packets, CONNACK first.
+fn check_broker_output(out: &[u8], input_len: usize) {
+    use rumqttc::mqttbytes::v4::Packet;
+    assert!(
+        out.len() <= 64 * input_len + 4096,
+        "{} bytes out for {input_len} in",
+        out.len(),
+    );
+    let mut buf = bytes::BytesMut::from(out);
+    let mut first_packet = true;
+    while !buf.is_empty() {
+        let p = Packet::read(&mut buf, usize::MAX)
+            .unwrap_or_else(|e| panic!("the broker sent a malformed packet: {e}"));
+        assert!(
+            !first_packet || matches!(p, Packet::ConnAck(_)),
+            "the first packet is not CONNACK: {p:?}"
+        );
+        first_packet = false;
+    }
+}
+
+/// Still serving: a fresh client gets CONNACK and PINGRESP.
+async fn assert_still_serving(broker: &crate::broker::Broker) {
+    use rumqttc::mqttbytes::v4::Packet;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut client, server) = tokio::io::duplex(1 << 16);
+    broker.serve(server, "alive".into());
+    let mut hello = bytes::BytesMut::new();
+    fuzz_connect("alive").write(&mut hello, usize::MAX).unwrap();
+    Packet::PingReq.write(&mut hello, usize::MAX).unwrap();
+    client.write_all(&hello).await.unwrap();
+    let mut got = bytes::BytesMut::new();
+    let answered = tokio::time::timeout(BROKER_LIMIT, async {
+        loop {
+            if client.read_buf(&mut got).await.unwrap() == 0 {
+                return false;
+            }
+            let mut view = got.clone();
+            if let (Ok(Packet::ConnAck(_)), Ok(Packet::PingResp)) = (
+                Packet::read(&mut view, usize::MAX),
+                Packet::read(&mut view, usize::MAX),
+            ) {
+                return true;
             }
         }
-        // Still serving: a fresh client gets CONNACK and PINGRESP.
-        let (mut client, server) = tokio::io::duplex(1 << 16);
-        broker.serve(server, "alive".into());
-        let mut hello = bytes::BytesMut::new();
-        connect("alive").write(&mut hello, usize::MAX).unwrap();
-        Packet::PingReq.write(&mut hello, usize::MAX).unwrap();
-        client.write_all(&hello).await.unwrap();
-        let mut got = bytes::BytesMut::new();
-        let answered = tokio::time::timeout(limit, async {
-            loop {
-                if client.read_buf(&mut got).await.unwrap() == 0 {
-                    return false;
-                }
-                let mut view = got.clone();
-                if let (Ok(Packet::ConnAck(_)), Ok(Packet::PingResp)) = (
-                    Packet::read(&mut view, usize::MAX),
-                    Packet::read(&mut view, usize::MAX),
-                ) {
-                    return true;
-                }
-            }
-        })
-        .await;
-        assert_eq!(answered, Ok(true), "the broker stopped serving new clients");
-        broker.shutdown().await;
-    });
+    })
+    .await;
+    assert_eq!(answered, Ok(true), "the broker stopped serving new clients");
 }
 
 /// Every corpus input and every saved crash replays through its target (no fuzzing in CI, just

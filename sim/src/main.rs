@@ -4,11 +4,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
+use modem_sim::broker::BrokerConfig;
 use modem_sim::dialect::DialectKind;
 use modem_sim::fleet::{Fleet, MAX_TCP_COUNT};
 use modem_sim::modem::Identity;
 use modem_sim::net::HostPort;
-use modem_sim::sim::{ReadyInfo, SimConfig, TlsServer};
+use modem_sim::sim::{BrokerSetup, ReadyInfo, SimConfig, TlsServer};
 use modem_sim::timing::Profile;
 use modem_sim::tls::pki::{Pki, PkiOptions};
 use modem_sim::uart::Serial;
@@ -137,6 +138,18 @@ struct Cli {
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     broker_max_queued_messages: u64,
 
+    /// The same limit in payload bytes per client: messages are queued until the first of the
+    /// two limits is reached (one larger than N still goes alone). 0: no maximum.
+    /// Mosquitto's max_queued_bytes, same default.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    broker_max_queued_bytes: u64,
+
+    /// Also queue QoS 0 messages for a persistent session (clean session 0) whose client is
+    /// offline, within the limits above (MQTT 3.1.1 keeps only QoS 1 and 2 for it).
+    /// Mosquitto's queue_qos0_messages, off by default there too.
+    #[arg(long)]
+    broker_queue_qos0_messages: bool,
+
     /// QoS 1/2 messages the embedded broker has in flight to one client at a time:
     /// Mosquitto's max_inflight_messages, same default.
     #[arg(long, value_name = "N", default_value_t = 20,
@@ -240,7 +253,7 @@ enum Cmd {
 }
 
 fn status_help() -> &'static str {
-    "Prints one JSON object:\n  uart.dropped_writes, uart.dropped_bytes: module output lost because the host was not reading (a module has no flow control)\n  uart.stalls: times the host stopped reading; uart.host_stalled: it is not reading now; uart.queued_bytes: output waiting\n  broker (null with --broker): dropped_qos0, dropped_queued (Mosquitto's max_queued_messages rules), publisher_holds, stalled_subscribers (back-pressure), retained\n\nExit: 0 with the status, 1 when the simulator cannot be reached."
+    "Prints one JSON object:\n  uart.dropped_writes, uart.dropped_bytes: module output lost because the host was not reading (a module has no flow control)\n  uart.stalls: times the host stopped reading; uart.host_stalled: it is not reading now; uart.queued_bytes: output waiting\n  broker (null with --broker): dropped_qos0, dropped_queued (Mosquitto's max_queued_messages and max_queued_bytes rules), publisher_holds, stalled_subscribers (back-pressure), retained\n\nExit: 0 with the status, 1 when the simulator cannot be reached."
 }
 
 fn inject_help() -> String {
@@ -730,14 +743,25 @@ fn sim_config(
         dialect,
         serial: cli.serial.first().cloned().unwrap_or_default(),
         link: cli.link.clone(),
-        broker: cli.broker.clone(),
+        broker: match &cli.broker {
+            Some(b) => BrokerSetup::External(b.clone()),
+            None => BrokerSetup::Embedded(BrokerConfig {
+                bind: cli.broker_bind,
+                accounts: vec![(cli.mqtt_user.clone(), cli.mqtt_password.clone())],
+                allow_anonymous: cli.allow_anonymous,
+                max_queued: cli.broker_max_queued_messages as usize,
+                max_queued_bytes: usize::try_from(cli.broker_max_queued_bytes)
+                    .unwrap_or(usize::MAX),
+                queue_qos0_messages: cli.broker_queue_qos0_messages,
+                max_inflight: cli.broker_max_inflight_messages as usize,
+                publisher_hold: std::time::Duration::from_secs_f64(cli.broker_publisher_hold),
+                ..BrokerConfig::default()
+            }),
+        },
         resolve: cli.resolve.clone(),
         direct: cli.direct,
         echo: None,
-        broker_bind: cli.broker_bind,
         http_bind: cli.http_bind,
-        accounts: vec![(cli.mqtt_user.clone(), cli.mqtt_password.clone())],
-        allow_anonymous: cli.allow_anonymous,
         identity: Identity {
             imei: cli.imei.clone(),
             imsi: cli.imsi.clone(),
@@ -749,9 +773,6 @@ fn sim_config(
         control,
         timing: cli.timing.clone(),
         seed,
-        broker_max_queued: cli.broker_max_queued_messages as usize,
-        broker_max_inflight: cli.broker_max_inflight_messages as usize,
-        broker_publisher_hold: std::time::Duration::from_secs_f64(cli.broker_publisher_hold),
     })
 }
 

@@ -22,6 +22,36 @@ use task::ModemTask;
 pub use crate::fault::inject::{InjectError, Injector};
 pub use crate::uart::{UartRecord, UartTap};
 
+/// Which broker a simulator's plain MQTT connections go to.
+#[derive(Debug, Clone)]
+pub enum BrokerSetup {
+    /// Start an embedded broker with this configuration (and its TLS listener on
+    /// `SimConfig::tls_bind`); it stops with the simulator.
+    Embedded(BrokerConfig),
+    /// Use this running broker (a fleet's, a test's, `check-driver`'s): the simulator does not
+    /// stop it, and broker faults (`kick-idle`) injected into the simulator act on it. TLS goes
+    /// to its TLS listener, started on `tls_bind` if it has none yet.
+    Shared(Broker),
+    /// Route every plain connection to this broker (`--broker`); broker faults are refused.
+    External(HostPort),
+}
+
+impl Default for BrokerSetup {
+    fn default() -> Self {
+        BrokerSetup::Embedded(BrokerConfig::default())
+    }
+}
+
+impl BrokerSetup {
+    /// The embedded broker's configuration, to adjust it; `None` unless `Embedded`.
+    pub fn embedded_mut(&mut self) -> Option<&mut BrokerConfig> {
+        match self {
+            BrokerSetup::Embedded(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
 /// How a simulator is set up. `Default` is an Air780E with the embedded broker on loopback and
 /// the vendor test server's account (`root` / `luat123456`, seed 000 section 4.3).
 #[derive(Debug, Clone)]
@@ -31,8 +61,8 @@ pub struct SimConfig {
     pub serial: Serial,
     /// A symlink to create to the PTY slave.
     pub link: Option<PathBuf>,
-    /// Route every plain connection to this broker instead of starting the embedded one.
-    pub broker: Option<HostPort>,
+    /// Which broker the modem's plain connections go to, and who owns it.
+    pub broker: BrokerSetup,
     /// Per-name overrides: `NAME=HOST:PORT`.
     pub resolve: Vec<(String, HostPort)>,
     /// `--direct`: sockets (and HTTP) to a name not in `resolve` go to the host and port the
@@ -41,13 +71,6 @@ pub struct SimConfig {
     /// Send unrouted TCP and UDP sockets to these echo services instead of starting one with
     /// the embedded broker (a fleet's modems share modem 0's).
     pub echo: Option<(HostPort, HostPort)>,
-    /// Where the embedded broker listens (port 0: any free port).
-    pub broker_bind: SocketAddr,
-    /// The embedded broker's accounts.
-    pub accounts: Vec<(String, String)>,
-    /// The embedded broker also accepts clients without a user name (a driver that never
-    /// sends `AT+MCONFIG` connects with the module's default: the IMEI, no credentials).
-    pub allow_anonymous: bool,
     pub identity: Identity,
     /// Route every TLS connection (`AT+SSLMIPSTART`) to this broker instead of the embedded
     /// TLS listener. `--resolve` still wins.
@@ -63,11 +86,6 @@ pub struct SimConfig {
     pub timing: crate::timing::Profile,
     /// Seeds the timing profile's jitter: the same seed draws the same delays.
     pub seed: u64,
-    /// The embedded broker's queue limits and back-pressure (`--broker-max-queued-messages`,
-    /// `--broker-max-inflight-messages`, `--broker-publisher-hold`); see [`BrokerConfig`].
-    pub broker_max_queued: usize,
-    pub broker_max_inflight: usize,
-    pub broker_publisher_hold: std::time::Duration,
     /// Where the embedded HTTP test server listens (port 0: any free port); its TLS listener
     /// takes another free port on the same address. Started with the embedded broker.
     pub http_bind: SocketAddr,
@@ -110,13 +128,10 @@ impl Default for SimConfig {
             dialect: DialectKind::Air780e,
             serial: Serial::Pty,
             link: None,
-            broker: None,
+            broker: BrokerSetup::default(),
             resolve: Vec::new(),
             direct: false,
             echo: None,
-            broker_bind: ([127, 0, 0, 1], 0).into(),
-            accounts: vec![("root".into(), "luat123456".into())],
-            allow_anonymous: false,
             identity: Identity::default(),
             tls_broker: None,
             tls_bind: ([127, 0, 0, 1], 0).into(),
@@ -124,9 +139,6 @@ impl Default for SimConfig {
             control: None,
             timing: crate::timing::Profile::fast(),
             seed: 0,
-            broker_max_queued: BrokerConfig::default().max_queued,
-            broker_max_inflight: BrokerConfig::default().max_inflight,
-            broker_publisher_hold: BrokerConfig::default().publisher_hold,
             http_bind: ([127, 0, 0, 1], 0).into(),
         }
     }
@@ -193,15 +205,24 @@ pub struct ReadyInfo {
     pub pid: u32,
 }
 
-/// What a modem talks to: its dialect, the embedded broker (unless `--broker`), and where each
+/// What a modem talks to: its dialect, its broker (unless `--broker`), and where each
 /// connection goes.
 struct Network {
     dialect: Box<dyn dialect::Dialect>,
     broker: Option<Broker>,
+    /// The simulator started `broker` and stops it.
+    owns_broker: bool,
     mqtts: Option<SocketAddr>,
     http: Option<(HttpServer, HttpServer)>,
     echo: Option<crate::services::echo::EchoService>,
     router: Router,
+}
+
+fn host_port(a: SocketAddr) -> HostPort {
+    HostPort {
+        host: a.ip().to_string(),
+        port: a.port(),
+    }
 }
 
 impl Network {
@@ -209,92 +230,40 @@ impl Network {
         crate::tls::install_default_provider();
         let dialect =
             dialect::make(cfg.dialect, cfg.identity.clone()).map_err(SimError::Dialect)?;
-        let broker = match &cfg.broker {
-            Some(_) => None,
-            None => {
-                let bc = BrokerConfig {
-                    bind: cfg.broker_bind,
-                    accounts: cfg.accounts.clone(),
-                    allow_anonymous: cfg.allow_anonymous,
-                    max_queued: cfg.broker_max_queued,
-                    max_inflight: cfg.broker_max_inflight,
-                    publisher_hold: cfg.broker_publisher_hold,
-                    ..BrokerConfig::default()
-                };
-                Some(Broker::start(bc).await.map_err(|source| SimError::Broker {
-                    addr: cfg.broker_bind,
-                    source,
-                })?)
+        let (broker, owns_broker) = match &cfg.broker {
+            BrokerSetup::External(_) => (None, false),
+            BrokerSetup::Shared(b) => (Some(b.clone()), false),
+            BrokerSetup::Embedded(bc) => {
+                let b = Broker::start(bc.clone())
+                    .await
+                    .map_err(|source| SimError::Broker {
+                        addr: bc.bind,
+                        source,
+                    })?;
+                (Some(b), true)
             }
         };
         let mqtts = match &broker {
-            Some(b) => {
-                let ts = &cfg.tls_server;
-                let config = crate::tls::server_config(
-                    ts.cert_pem.as_bytes(),
-                    ts.key_pem.as_bytes(),
-                    ts.require_client_cert.then_some(ts.ca_pem.as_bytes()),
-                )?;
-                Some(b.start_tls(cfg.tls_bind, config).await.map_err(|source| {
-                    SimError::TlsBind {
-                        addr: cfg.tls_bind,
-                        source,
-                    }
-                })?)
-            }
+            Some(b) => Some(match b.tls_addr() {
+                Some(a) => a,
+                None => Self::start_tls(cfg, b).await?,
+            }),
             None => None,
         };
-        let default_tls = cfg.tls_broker.clone().or_else(|| {
-            mqtts.map(|a| HostPort {
-                host: a.ip().to_string(),
-                port: a.port(),
-            })
-        });
+        let default_tls = cfg.tls_broker.clone().or_else(|| mqtts.map(host_port));
         let default_plain = match (&cfg.broker, &broker) {
-            (Some(b), _) => Some(b.clone()),
-            (None, Some(b)) => {
-                let a = b.local_addr();
-                Some(HostPort {
-                    host: a.ip().to_string(),
-                    port: a.port(),
-                })
-            }
-            (None, None) => None,
+            (BrokerSetup::External(b), _) => Some(b.clone()),
+            (_, b) => b.as_ref().map(|b| host_port(b.local_addr())),
         };
+        // The HTTP test servers come with the simulator's own embedded broker (a fleet's
+        // modems 1..N share modem 0's); the echo service with the broker, on its address.
         let http = match &broker {
-            Some(_) => {
-                let err = |source| SimError::HttpBind {
-                    addr: cfg.http_bind,
-                    source,
-                };
-                let ts = &cfg.tls_server;
-                let tls =
-                    crate::tls::server_config(ts.cert_pem.as_bytes(), ts.key_pem.as_bytes(), None)?;
-                let plain = HttpServer::start(cfg.http_bind, None).await.map_err(err)?;
-                let mut tls_bind = cfg.http_bind;
-                tls_bind.set_port(0);
-                let tls = HttpServer::start(tls_bind, Some(std::sync::Arc::new(tls)))
-                    .await
-                    .map_err(err)?;
-                Some((plain, tls))
-            }
-            None => None,
-        };
-        // The echo service comes with the embedded broker, on its address.
-        let echo = match &broker {
-            Some(_) if cfg.echo.is_none() => {
-                let bind = SocketAddr::new(cfg.broker_bind.ip(), 0);
-                Some(
-                    crate::services::echo::EchoService::start(bind)
-                        .await
-                        .map_err(|source| SimError::Broker { addr: bind, source })?,
-                )
-            }
+            Some(_) if owns_broker => Some(Self::start_http(cfg).await?),
             _ => None,
         };
-        let host_port = |a: SocketAddr| HostPort {
-            host: a.ip().to_string(),
-            port: a.port(),
+        let echo = match &broker {
+            Some(b) if cfg.echo.is_none() => Some(Self::start_echo(b).await?),
+            _ => None,
         };
         let router = Router {
             default_http: http.as_ref().map(|(p, _)| host_port(p.local_addr())),
@@ -319,11 +288,54 @@ impl Network {
         Ok(Network {
             dialect,
             broker,
+            owns_broker,
             mqtts,
             http,
             echo,
             router,
         })
+    }
+
+    /// The embedded HTTP test server on `cfg.http_bind`, and its TLS twin on another port.
+    async fn start_http(cfg: &SimConfig) -> Result<(HttpServer, HttpServer), SimError> {
+        let err = |source| SimError::HttpBind {
+            addr: cfg.http_bind,
+            source,
+        };
+        let ts = &cfg.tls_server;
+        let tls = crate::tls::server_config(ts.cert_pem.as_bytes(), ts.key_pem.as_bytes(), None)?;
+        let plain = HttpServer::start(cfg.http_bind, None).await.map_err(err)?;
+        let mut tls_bind = cfg.http_bind;
+        tls_bind.set_port(0);
+        let tls = HttpServer::start(tls_bind, Some(std::sync::Arc::new(tls)))
+            .await
+            .map_err(err)?;
+        Ok((plain, tls))
+    }
+
+    /// The TCP and UDP echo services, on the broker's address.
+    async fn start_echo(broker: &Broker) -> Result<crate::services::echo::EchoService, SimError> {
+        let bind = SocketAddr::new(broker.local_addr().ip(), 0);
+        crate::services::echo::EchoService::start(bind)
+            .await
+            .map_err(|source| SimError::Broker { addr: bind, source })
+    }
+
+    /// The broker's TLS listener on `cfg.tls_bind`, with `cfg.tls_server`'s identity.
+    async fn start_tls(cfg: &SimConfig, broker: &Broker) -> Result<SocketAddr, SimError> {
+        let ts = &cfg.tls_server;
+        let config = crate::tls::server_config(
+            ts.cert_pem.as_bytes(),
+            ts.key_pem.as_bytes(),
+            ts.require_client_cert.then_some(ts.ca_pem.as_bytes()),
+        )?;
+        broker
+            .start_tls(cfg.tls_bind, config)
+            .await
+            .map_err(|source| SimError::TlsBind {
+                addr: cfg.tls_bind,
+                source,
+            })
     }
 }
 
@@ -336,6 +348,8 @@ pub struct Simulator {
     endpoint_task: Option<JoinHandle<()>>,
     dialect: DialectKind,
     broker: Option<Broker>,
+    /// `broker` is this simulator's own (embedded), stopped with it.
+    owns_broker: bool,
     mqtts: Option<SocketAddr>,
     http: Option<(HttpServer, HttpServer)>,
     echo: Option<crate::services::echo::EchoService>,
@@ -397,6 +411,7 @@ impl Simulator {
         let Network {
             dialect,
             broker,
+            owns_broker,
             mqtts,
             http,
             echo,
@@ -440,6 +455,7 @@ impl Simulator {
             endpoint_task: transport.task,
             dialect: cfg.dialect,
             broker,
+            owns_broker,
             mqtts,
             http,
             echo,
@@ -473,12 +489,14 @@ impl Simulator {
         self.link.as_deref()
     }
 
-    /// The embedded broker's address; `None` when every connection goes to `--broker`.
+    /// The embedded or shared broker's address; `None` when every connection goes to
+    /// `--broker`.
     pub fn mqtt_addr(&self) -> Option<SocketAddr> {
         self.broker.as_ref().map(Broker::local_addr)
     }
 
-    /// The embedded broker's TLS listener; `None` when every connection goes to `--broker`.
+    /// The embedded or shared broker's TLS listener; `None` when every connection goes to
+    /// `--broker`.
     pub fn mqtts_addr(&self) -> Option<SocketAddr> {
         self.mqtts
     }
@@ -569,11 +587,11 @@ impl Simulator {
         self.control_path.as_deref()
     }
 
-    /// Stops the modem (its links are dropped like at a power cut: no MQTT DISCONNECT), then the
-    /// embedded broker. The `--link` symlink is removed.
+    /// Stops the modem (its links are dropped like at a power cut: no MQTT DISCONNECT), then its
+    /// embedded broker (a shared one runs on). The `--link` symlink is removed.
     pub async fn shutdown(mut self) {
         self.stop().await;
-        if let Some(b) = self.broker.take() {
+        if let Some(b) = self.broker.take().filter(|_| self.owns_broker) {
             b.shutdown().await;
         }
     }

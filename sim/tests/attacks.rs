@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use rand::{Rng, SeedableRng};
-use rumqttc::mqttbytes::v4::{ConnAck, Connect, ConnectReturnCode, Login, Packet, Publish};
+use rumqttc::mqttbytes::v4::{
+    ConnAck, Connect, ConnectReturnCode, Login, Packet, Publish, Subscribe,
+};
 use rumqttc::mqttbytes::QoS;
 
 #[path = "support/process.rs"]
@@ -524,6 +526,95 @@ impl Rig {
 }
 
 /// `field>N` / `field=N` against the status JSON (`uart.dropped_writes`).
+/// `--broker-max-queued-bytes` and `--broker-queue-qos0-messages` through the real binary
+/// (Mosquitto's `max_queued_bytes` and `queue_qos0_messages`, mosquitto.conf(5) 2.0.11): a
+/// persistent subscriber that is offline gets what fits under the byte limit (QoS 0 included,
+/// queued first), and `modem-sim status` counts the rest. Without the QoS 0 flag the two QoS 0
+/// messages would not be kept and three QoS 1 would fit; without the byte limit all five.
+#[test]
+fn queue_limit_flags_bound_an_offline_session_and_count_its_drops() {
+    let sim = SimProcess::spawn(&[
+        "--broker-max-queued-bytes",
+        "100",
+        "--broker-queue-qos0-messages",
+    ]);
+    let addr: SocketAddr = sim.field("mqtt").parse().unwrap();
+    let keeper = |packets: &[Packet]| {
+        let mut s = TcpStream::connect(addr).unwrap();
+        let mut c = Connect::new("keeper");
+        c.keep_alive = 60;
+        c.clean_session = false;
+        c.login = Some(Login::new("root", "luat123456"));
+        let mut all = vec![Packet::Connect(c)];
+        all.extend_from_slice(packets);
+        s.write_all(&encode(&all)).unwrap();
+        let mut buf = BytesMut::new();
+        let first = read_packet(&mut s, &mut buf);
+        assert!(matches!(first, Some(Packet::ConnAck(_))), "{first:?}");
+        // What waited for the session is written right after CONNACK, before this answer.
+        s.write_all(&encode(&[Packet::PingReq])).unwrap();
+        let mut got = Vec::new();
+        loop {
+            match read_packet(&mut s, &mut buf).expect("the broker answers") {
+                Packet::PingResp => break,
+                Packet::Publish(p) => got.push((p.qos, p.payload.to_vec())),
+                _ => {}
+            }
+        }
+        s.write_all(&encode(&[Packet::Disconnect])).unwrap();
+        // Closed once the session is offline.
+        assert!(closed_by_peer(&mut s));
+        got
+    };
+    let mut sub = Subscribe::new("q/#", QoS::AtLeastOnce);
+    sub.pkid = 1;
+    assert!(keeper(&[Packet::Subscribe(sub)]).is_empty());
+    // While it is away: two QoS 0 and three QoS 1 messages of 40 bytes.
+    let mut publisher = TcpStream::connect(addr).unwrap();
+    let mut packets = vec![connect_packet("pub", "luat123456")];
+    for i in 0..5u16 {
+        let qos = if i < 2 {
+            QoS::AtMostOnce
+        } else {
+            QoS::AtLeastOnce
+        };
+        let mut p = Publish::new("q/t", qos, vec![b'0' + i as u8; 40]);
+        p.pkid = if i < 2 { 0 } else { i };
+        packets.push(Packet::Publish(p));
+    }
+    packets.push(Packet::PingReq);
+    publisher.write_all(&encode(&packets)).unwrap();
+    let mut buf = BytesMut::new();
+    while !matches!(
+        read_packet(&mut publisher, &mut buf),
+        Some(Packet::PingResp) | None
+    ) {}
+    let status = status_of(&sim.field("control"));
+    assert_eq!(status["broker"]["dropped_queued"], 2, "{status}");
+    assert_eq!(status["broker"]["dropped_qos0"], 0, "{status}");
+    // 80 bytes wait after the QoS 0 pair: one more fits (the limit is reached at 120).
+    let got = keeper(&[]);
+    let want = vec![
+        (QoS::AtMostOnce, vec![b'0'; 40]),
+        (QoS::AtMostOnce, vec![b'1'; 40]),
+        (QoS::AtLeastOnce, vec![b'2'; 40]),
+    ];
+    assert_eq!(got, want);
+}
+
+fn status_of(control: &str) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
+        .args(["status", "--control", control])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "modem-sim status: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn check_counted(status: &serde_json::Value, rule: &str, why: &str) {
     if rule == "-" {
         return;

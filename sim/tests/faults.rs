@@ -387,6 +387,55 @@ fn kick_idle_closes_a_link_without_connect() {
     port.connect("dev6");
 }
 
+/// `--count 3`: modems 1 and 2 share modem 0's broker by handle, so `kick-idle` injected over
+/// modem 2's control socket reaches the broker every modem uses (before #14 it was refused:
+/// "needs the embedded broker"): modems 2 and 1 both see their idle link closed and 767, and
+/// `kick-idle off` over modem 1's socket lets modem 2 connect again.
+#[test]
+fn kick_idle_reaches_every_modem_of_a_fleet() {
+    let sim = SimProcess::with_control(&["--count", "3"]);
+    let first = sim.control();
+    let base = first.to_str().unwrap().strip_suffix("-0").unwrap();
+    let control = |i: usize| PathBuf::from(format!("{base}-{i}"));
+    let ttys: Vec<String> = sim.ready["ttys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    let mut ports: Vec<Port> = ttys
+        .iter()
+        .map(|t| Port::open(Path::new(t)).booted())
+        .collect();
+    let out = inject(&control(2), &["kick-idle", "0.5"]);
+    assert!(
+        out.status.success(),
+        "kick-idle into modem 2: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for i in [2, 1] {
+        let port = &mut ports[i];
+        let cfg = format!("AT+MCONFIG=\"fleet-{i}\",root,luat123456");
+        assert!(port.at(&cfg).ends_with("OK\r\n"), "modem {i}");
+        port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
+        port.until("CONNECT OK\r\n");
+        port.until("\r\nCLOSED\r\n");
+        let answer = port.at("AT+MCONNECT=1,60");
+        assert!(
+            answer.ends_with("+CME ERROR: 767\r\n"),
+            "modem {i}: {answer:?}"
+        );
+        assert!(port.at("AT+MIPCLOSE").contains("767"), "modem {i}");
+    }
+    let out = inject(&control(1), &["kick-idle", "off"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ports[2].connect("fleet-2");
+}
+
 /// A second client with the same client id takes the session over: the broker drops the
 /// modem's link, and the modem says `CLOSED` (no injection).
 #[test]

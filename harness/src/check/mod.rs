@@ -19,7 +19,7 @@ use modem_sim::broker::{Broker, BrokerConfig};
 use modem_sim::dialect::host::MessageFraming;
 use modem_sim::dialect::DialectKind;
 use modem_sim::net::HostPort;
-use modem_sim::sim::{Simulator, UartRecord};
+use modem_sim::sim::{BrokerSetup, Simulator, UartRecord};
 use modem_sim::Fault;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::io::AsyncBufReadExt;
@@ -336,13 +336,38 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
 /// The driver's output lines, with when they came (for the timeline).
 type DriverLog = Arc<Mutex<Vec<(Instant, String)>>>;
 
+/// The simulator the driver talks to: it shares `broker`'s handle, so the broker faults
+/// (`kick-idle`) injected into it act on the broker the driver and the checker use.
+async fn start_simulator(target: SimTarget, broker: &Broker) -> Result<Simulator> {
+    let mut cfg = target.config()?;
+    cfg.broker = BrokerSetup::Shared(broker.clone());
+    Simulator::start(cfg)
+        .await
+        .context("starting the simulator")
+}
+
+/// Messages the broker dropped during a scenario (its queue limits, Mosquitto's), as a note in
+/// the scenario's timeline: nothing lost goes unsaid. A restart starts the counters again.
+fn note_broker_drops(
+    timeline: &Transcript,
+    before: modem_sim::broker::BrokerStats,
+    after: modem_sim::broker::BrokerStats,
+) {
+    let qos0 = after.dropped_qos0.saturating_sub(before.dropped_qos0);
+    let queued = after.dropped_queued.saturating_sub(before.dropped_queued);
+    if qos0 + queued > 0 {
+        timeline.note(format!(
+            "the broker dropped {qos0} QoS 0 and {queued} QoS 1/2 messages: a client's queue was full (max_queued_messages / max_queued_bytes)"
+        ));
+    }
+}
+
 /// What a check runs on: the simulator, the broker it reaches, the driver under test, and the
 /// checker's own MQTT client.
 struct Bench {
     sim: Simulator,
     broker: Broker,
     addr: SocketAddr,
-    accounts: Vec<(String, String)>,
     checker: Checker,
     driver: tokio::process::Child,
     driver_log: DriverLog,
@@ -357,7 +382,7 @@ impl Bench {
         let (user, password) = opts.dialect.host_profile().account;
         let accounts = vec![(user.to_string(), password.to_string())];
         let broker = Broker::start(BrokerConfig {
-            accounts: accounts.clone(),
+            accounts,
             ..BrokerConfig::default()
         })
         .await
@@ -376,9 +401,7 @@ impl Bench {
             seed: opts.seed,
             ..SimTarget::new(opts.dialect)
         };
-        let sim = Simulator::start(target.config()?)
-            .await
-            .context("starting the simulator")?;
+        let sim = start_simulator(target, &broker).await?;
         let checker = Checker::start(addr, (user, password));
         let mut driver = tokio::process::Command::new(program)
             .args(args)
@@ -402,7 +425,6 @@ impl Bench {
             sim,
             broker,
             addr,
-            accounts,
             checker,
             driver,
             driver_log,
@@ -425,12 +447,10 @@ impl Bench {
                 // driver's reconnect meets `CLOSED` and `+CME ERROR: 767` on `MCONNECT`
                 // for a while; then the server is patient again.
                 timeline.fault("kick-idle 0.001, then closed");
-                self.broker
-                    .set_connect_timeout(Some(Duration::from_millis(1)));
+                self.sim.inject("kick-idle 0.001".parse::<Fault>()?).await?;
                 self.sim.inject(modem_sim::fault::Closed).await?;
                 tokio::time::sleep(Duration::from_secs(2)).await;
-                self.broker
-                    .set_connect_timeout(BrokerConfig::default().connect_timeout);
+                self.sim.inject("kick-idle off".parse::<Fault>()?).await?;
                 timeline.fault("kick-idle off");
                 Ok(Some(
                     "kick-idle 0.001, then closed; kick-idle off after 2 s".into(),
@@ -438,15 +458,12 @@ impl Bench {
             }
             Setup::BrokerRestart => {
                 timeline.fault("broker stopped");
-                self.broker.clone().shutdown().await;
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                self.broker = Broker::start(BrokerConfig {
-                    bind: self.addr,
-                    accounts: self.accounts.clone(),
-                    ..BrokerConfig::default()
-                })
-                .await
-                .with_context(|| format!("restarting the broker on {}", self.addr))?;
+                // In place: the simulator shares this broker's handle, so its broker faults
+                // reach the restarted broker too.
+                self.broker
+                    .restart(Duration::from_secs(1))
+                    .await
+                    .with_context(|| format!("restarting the broker on {}", self.addr))?;
                 timeline.fault("broker started again");
                 Ok(Some(
                     "broker stopped, started again on the same port after 1 s".into(),
@@ -466,6 +483,7 @@ impl Bench {
     ) -> Result<Outcome> {
         let started = Instant::now();
         let from = self.tap.snapshot().len();
+        let drops_before = self.broker.stats();
         let timeline = Transcript::new();
         let fault = self.setup(sc.setup, &timeline).await?;
         let deadline = if sc.recovery {
@@ -511,6 +529,7 @@ impl Bench {
             self.failure_transcript(from)
         };
         self.record_timeline(&timeline, started);
+        note_broker_drops(&timeline, drops_before, self.broker.stats());
         Ok(Outcome {
             name: sc.name,
             passed,
@@ -781,4 +800,68 @@ pub fn junit(outcomes: &[Outcome]) -> String {
 pub fn write_junit(path: &std::path::Path, outcomes: &[Outcome]) -> Result<()> {
     crate::junit::write(path, "check-driver", &junit_cases(outcomes), None)
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    /// How long the broker lets a link that sends nothing stay (virtual time).
+    async fn idle_link_lifetime(addr: SocketAddr) -> Duration {
+        let mut link = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let n = link.read(&mut [0u8; 1]).await.unwrap_or(0);
+        assert_eq!(n, 0, "the broker closes an idle link without a word");
+        started.elapsed()
+    }
+
+    /// A scenario during which the broker dropped messages says so in its timeline; one
+    /// without drops says nothing.
+    #[test]
+    fn broker_drops_are_noted_in_the_timeline() {
+        let timeline = Transcript::new();
+        let before = modem_sim::broker::BrokerStats::default();
+        note_broker_drops(&timeline, before, before);
+        assert!(timeline.events().is_empty());
+        let after = modem_sim::broker::BrokerStats {
+            dropped_qos0: 3,
+            dropped_queued: 2,
+            ..before
+        };
+        note_broker_drops(&timeline, before, after);
+        let events = timeline.events();
+        assert_eq!(events.len(), 1);
+        assert!(
+            matches!(&events[0].kind, crate::transcript::Kind::Note { text }
+                if text.contains("dropped 3 QoS 0 and 2 QoS 1/2")),
+            "{:?}",
+            events[0].kind
+        );
+    }
+
+    /// `kick-idle` injected into check-driver's simulator acts on the broker the driver uses
+    /// (the simulator shares its handle), also after the broker restart scenario. Paused time:
+    /// without the fault the link would live the default 10 s.
+    #[tokio::test(start_paused = true)]
+    async fn kick_idle_reaches_the_check_driver_broker_also_after_a_restart() {
+        let broker = Broker::start(BrokerConfig::default()).await.unwrap();
+        let sim = start_simulator(SimTarget::new(DialectKind::Air780e), &broker)
+            .await
+            .unwrap();
+        let default = BrokerConfig::default().connect_timeout.unwrap();
+        assert!(idle_link_lifetime(broker.local_addr()).await >= default);
+        sim.inject("kick-idle 0.001".parse::<Fault>().unwrap())
+            .await
+            .unwrap();
+        assert!(idle_link_lifetime(broker.local_addr()).await < default);
+        broker.restart(Duration::from_secs(1)).await.unwrap();
+        assert!(idle_link_lifetime(broker.local_addr()).await >= default);
+        sim.inject("kick-idle 0.001".parse::<Fault>().unwrap())
+            .await
+            .unwrap();
+        assert!(idle_link_lifetime(broker.local_addr()).await < default);
+        sim.shutdown().await;
+        broker.shutdown().await;
+    }
 }

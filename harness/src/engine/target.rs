@@ -17,7 +17,7 @@ use anyhow::{anyhow, Context, Result};
 use modem_sim::dialect::host::HostProfile;
 use modem_sim::dialect::DialectKind;
 use modem_sim::net::HostPort;
-use modem_sim::sim::{SimConfig, Simulator};
+use modem_sim::sim::{BrokerSetup, SimConfig, Simulator};
 
 use crate::engine::device::{Device, Eol, Item};
 use crate::engine::model::{SimModel, BOOT_QUIET};
@@ -140,9 +140,13 @@ impl SimTarget {
             seed: self.seed,
             ..SimConfig::default()
         };
-        cfg.accounts.extend(self.accounts.iter().cloned());
-        cfg.allow_anonymous = self.allow_anonymous;
-        cfg.broker = self.broker.as_ref().map(|b| b.addr.clone());
+        if let Some(b) = cfg.broker.embedded_mut() {
+            b.accounts.extend(self.accounts.iter().cloned());
+            b.allow_anonymous = self.allow_anonymous;
+        }
+        if let Some(b) = &self.broker {
+            cfg.broker = BrokerSetup::External(b.addr.clone());
+        }
         if let Some(pki) = &self.tls.pki {
             cfg.tls_server.cert_pem = pki.server_cert.clone();
             cfg.tls_server.key_pem = pki.server_key.clone();
@@ -169,7 +173,7 @@ impl SimTarget {
                 require_client_cert: self.tls.require_client_cert,
             };
             let m = Mosquitto::start_with(&accounts, timeout, Some(&tls)).await?;
-            cfg.broker = Some(host_port(m.addr));
+            cfg.broker = BrokerSetup::External(host_port(m.addr));
             cfg.tls_broker = m.tls_addr.map(host_port);
             mosquitto = Some(m);
         }

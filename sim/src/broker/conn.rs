@@ -1,12 +1,12 @@
 //! The per-connection task: frames bytes with rumqttc's v4 codec, enforces
 //! the connection-level rules (CONNECT first, authentication, keepalive,
-//! will) and forwards everything else to the [`Router`](super::router).
+//! will), hands everything else to the [`Router`](super::router) and carries out what it
+//! decides (through the [`Hub`]).
 //!
-//! One task per link selects over socket reads, socket writes, the link's
-//! outgoing queue, timers and close signals. Writes are cancel-safe futures
-//! inside the select, so a client that stops reading can still be kicked.
+//! One task per link selects over socket reads, socket writes, the router's wake-up for this
+//! link, timers and close signals. Writes are cancel-safe futures inside the select, so a
+//! client that stops reading can still be kicked.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,16 +17,19 @@ use rumqttc::mqttbytes::v4::{
 };
 use rumqttc::mqttbytes::{Error as CodecError, Protocol, QoS};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 use tracing::{debug, info, warn};
 
-use super::router::{CloseReason, Link, LinkState};
+use super::hub::{Hub, LinkIo};
+use super::router::{CloseReason, Effects, Router};
 use super::{topic, BrokerEvent, Inner};
 
-/// Stop reading from the socket while this much output is unsent, so a
-/// client that floods requests but never reads cannot grow our buffer.
+/// Stop reading from the socket (and taking from the router) while this much output is
+/// unsent, so a client that floods requests but never reads cannot grow our buffer.
 const WRITE_HIGH_WATER: usize = 64 * 1024;
+/// Packets taken from the router at a time.
+const TAKE_BATCH: usize = 64;
 /// How long a refused client gets to receive its CONNACK.
 const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -78,104 +81,72 @@ where
     }
     let (mut reader, mut writer) = tokio::io::split(stream);
     let mut rbuf = BytesMut::with_capacity(4096);
+    let admitted = admit(
+        &inner,
+        &peer,
+        &mut reader,
+        &mut writer,
+        &mut rbuf,
+        &mut shutdown,
+    )
+    .await;
+    let Some(connect) = admitted else {
+        return;
+    };
+    let (mut conn, io) = Conn::open(inner, &connect, rbuf, &peer);
+    let end = conn
+        .serve(
+            &mut reader,
+            &mut writer,
+            io,
+            &mut shutdown,
+            connect.keep_alive,
+        )
+        .await;
+    // Detached from its session before the socket closes: a client that sees the close can
+    // count on the session being offline.
+    conn.close(&end, connect.last_will);
+    drop((reader, writer));
+    info!(client_id = conn.client_id, peer, reason = %end, "client disconnected");
+    let _ = conn.inner.events.send(BrokerEvent::Disconnected {
+        client_id: conn.client_id,
+        graceful: matches!(end, End::Disconnect),
+    });
+}
 
-    let connect = match await_connect(&inner, &peer, &mut reader, &mut rbuf, &mut shutdown).await {
+/// Reads and checks the CONNECT, answering a refusal. `None`: the link is closed.
+async fn admit<S: AsyncRead + AsyncWrite>(
+    inner: &Inner,
+    peer: &str,
+    reader: &mut ReadHalf<S>,
+    writer: &mut WriteHalf<S>,
+    rbuf: &mut BytesMut,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<Connect> {
+    let connect = match await_connect(inner, peer, reader, rbuf, shutdown).await {
         Ok(c) => c,
         Err(Some(refusal)) => {
-            refuse(&peer, &mut writer, refusal).await;
-            return;
+            refuse(peer, writer, refusal).await;
+            return None;
         }
-        Err(None) => return,
+        Err(None) => return None,
     };
     if let Some(will) = &connect.last_will {
         // MQTT-3.1.2-14 / 3.1.3.2: the will topic is a topic name.
         if !topic::valid_topic(&will.topic) {
             info!(peer, topic = will.topic, "invalid will topic, closing");
-            return;
+            return None;
         }
     }
-    if let Some(code) = check_connect(&inner, &connect) {
+    if let Some(code) = check_connect(inner, &connect) {
         let _ = inner.events.send(BrokerEvent::Refused {
             client_id: connect.client_id.clone(),
             code,
         });
-        refuse(&peer, &mut writer, code).await;
-        return;
+        refuse(peer, writer, code).await;
+        return None;
     }
-
-    let (tx, out_rx) = mpsc::channel(inner.limits.channel_capacity());
-    let (kill_tx, kill_rx) = oneshot::channel();
-    let state = Arc::new(LinkState::default());
-    let (conn_id, accepted) = {
-        let mut router = inner.router.lock().expect("router lock");
-        let conn_id = router.new_conn_id();
-        let link = Link {
-            conn_id,
-            tx,
-            kill: kill_tx,
-            state: state.clone(),
-        };
-        (
-            conn_id,
-            router.connect(&connect.client_id, connect.clean_session, link),
-        )
-    };
-    let client_id = accepted.client_id;
-    info!(
-        client_id,
-        peer,
-        clean_session = connect.clean_session,
-        keep_alive = connect.keep_alive,
-        session_present = accepted.session_present,
-        "client connected"
-    );
-    let mut conn = Conn {
-        inner: inner.clone(),
-        client_id: client_id.clone(),
-        wbuf: BytesMut::new(),
-        rbuf,
-        state,
-        holding: Vec::new(),
-    };
-    // CONNACK goes into the write buffer before anything from the queue
-    // (MQTT-3.2.0-1: the first packet from the server is CONNACK).
-    conn.queue(Packet::ConnAck(ConnAck::new(
-        ConnectReturnCode::Success,
-        accepted.session_present,
-    )));
-    let _ = inner.events.send(BrokerEvent::Connected {
-        client_id: client_id.clone(),
-    });
-
-    let keep_alive = connect.keep_alive;
-    let end = conn
-        .serve(
-            &mut reader,
-            &mut writer,
-            out_rx,
-            kill_rx,
-            &mut shutdown,
-            keep_alive,
-        )
-        .await;
-    drop((reader, writer));
-
-    let graceful = matches!(end, End::Disconnect);
-    {
-        let mut router = inner.router.lock().expect("router lock");
-        router.disconnect(&client_id, conn_id);
-        if end.publishes_will() {
-            if let Some(will) = connect.last_will {
-                info!(client_id, topic = will.topic, "publishing will");
-                router.publish(will_publish(will));
-            }
-        }
-    }
-    info!(client_id, peer, reason = %end, "client disconnected");
-    let _ = inner.events.send(BrokerEvent::Disconnected {
-        client_id,
-        graceful,
-    });
+    Some(connect)
 }
 
 fn will_publish(will: LastWill) -> Publish {
@@ -196,30 +167,8 @@ async fn await_connect<R: AsyncRead + Unpin>(
     let started = Instant::now();
     let mut timeout_rx = inner.connect_timeout.subscribe();
     loop {
-        match Packet::read(rbuf, inner.max_packet_size) {
-            Ok(Packet::Connect(c)) => {
-                debug!(peer, client_id = c.client_id, "<- CONNECT");
-                return Ok(c);
-            }
-            Ok(other) => {
-                // MQTT-3.1.0-1: the first packet must be CONNECT.
-                info!(
-                    peer,
-                    packet = summary(&other),
-                    "first packet is not CONNECT, closing"
-                );
-                return Err(None);
-            }
-            Err(CodecError::InsufficientBytes(_)) => {}
-            Err(CodecError::InvalidProtocolLevel(level)) => {
-                // MQTT-3.1.2-2: unsupported level -> CONNACK 0x01, close.
-                info!(peer, level, "unsupported protocol level");
-                return Err(Some(ConnectReturnCode::RefusedProtocolVersion));
-            }
-            Err(e) => {
-                info!(peer, error = %e, "malformed CONNECT, closing");
-                return Err(None);
-            }
+        if let Some(first) = first_packet(inner, peer, rbuf) {
+            return first;
         }
         // Re-read on every loop so `set_connect_timeout` also applies to
         // links already waiting.
@@ -239,6 +188,39 @@ async fn await_connect<R: AsyncRead + Unpin>(
                 }
                 Ok(_) => {}
             },
+        }
+    }
+}
+
+/// The first packet, once it is all in `rbuf`: CONNECT, or the answer to anything else.
+fn first_packet(
+    inner: &Inner,
+    peer: &str,
+    rbuf: &mut BytesMut,
+) -> Option<Result<Connect, Option<ConnectReturnCode>>> {
+    match Packet::read(rbuf, inner.max_packet_size) {
+        Ok(Packet::Connect(c)) => {
+            debug!(peer, client_id = c.client_id, "<- CONNECT");
+            Some(Ok(c))
+        }
+        Ok(other) => {
+            // MQTT-3.1.0-1: the first packet must be CONNECT.
+            info!(
+                peer,
+                packet = summary(&other),
+                "first packet is not CONNECT, closing"
+            );
+            Some(Err(None))
+        }
+        Err(CodecError::InsufficientBytes(_)) => None,
+        Err(CodecError::InvalidProtocolLevel(level)) => {
+            // MQTT-3.1.2-2: unsupported level -> CONNACK 0x01, close.
+            info!(peer, level, "unsupported protocol level");
+            Some(Err(Some(ConnectReturnCode::RefusedProtocolVersion)))
+        }
+        Err(e) => {
+            info!(peer, error = %e, "malformed CONNECT, closing");
+            Some(Err(None))
         }
     }
 }
@@ -279,13 +261,32 @@ async fn refuse<W: AsyncWrite + Unpin>(peer: &str, writer: &mut W, code: Connect
     .await;
 }
 
+/// Writes what `wbuf` holds or, once it is empty, flushes (TLS streams buffer). Both are
+/// cancel-safe. `Some(n)`: n bytes written; `None`: flushed.
+async fn write_or_flush<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    wbuf: &[u8],
+) -> std::io::Result<Option<usize>> {
+    if wbuf.is_empty() {
+        writer.flush().await.map(|()| None)
+    } else {
+        writer.write(wbuf).await.map(Some)
+    }
+}
+
+/// One established link.
 struct Conn {
     inner: Arc<Inner>,
     client_id: String,
+    conn_id: u64,
     wbuf: BytesMut,
     rbuf: BytesMut,
-    /// This link's own state, shared with the router.
-    state: Arc<LinkState>,
+    /// When the client last sent a packet (keepalive).
+    last_rx: Instant,
+    /// Bytes were written since the last flush.
+    needs_flush: bool,
+    /// The router has packets for this link (it said so through the hub's wake-up).
+    out_ready: bool,
     /// Links that our PUBLISHes left congested: this link is not read until they drain
     /// (back-pressure), or until one is found stalled.
     holding: Vec<Held>,
@@ -293,13 +294,69 @@ struct Conn {
 
 /// A congested link a publisher waits for.
 struct Held {
-    state: Arc<LinkState>,
+    conn_id: u64,
     /// Its `taken` count when the current wait began.
     taken: u64,
     since: Instant,
 }
 
 impl Conn {
+    /// Attaches the accepted CONNECT to its session: CONNACK goes into the write buffer
+    /// before anything the router has for the link (MQTT-3.2.0-1: the first packet from the
+    /// server is CONNACK).
+    fn open(inner: Arc<Inner>, connect: &Connect, rbuf: BytesMut, peer: &str) -> (Conn, LinkIo) {
+        let mut hub = inner.hub.lock().expect("hub lock");
+        let conn_id = hub.router.new_conn_id();
+        let io = hub.register(conn_id);
+        let (accepted, fx) = hub
+            .router
+            .connect(&connect.client_id, connect.clean_session, conn_id);
+        let _ = hub.apply(fx);
+        drop(hub);
+        info!(
+            client_id = accepted.client_id,
+            peer,
+            clean_session = connect.clean_session,
+            keep_alive = connect.keep_alive,
+            session_present = accepted.session_present,
+            "client connected"
+        );
+        let mut conn = Conn {
+            inner: inner.clone(),
+            client_id: accepted.client_id,
+            conn_id,
+            wbuf: BytesMut::new(),
+            rbuf,
+            last_rx: Instant::now(),
+            needs_flush: false,
+            out_ready: true,
+            holding: Vec::new(),
+        };
+        let ack = ConnAck::new(ConnectReturnCode::Success, accepted.session_present);
+        conn.queue(Packet::ConnAck(ack));
+        let _ = inner.events.send(BrokerEvent::Connected {
+            client_id: conn.client_id.clone(),
+        });
+        (conn, io)
+    }
+
+    /// Detaches the link from its session and publishes the will if `end` calls for it.
+    fn close(&mut self, end: &End, will: Option<LastWill>) {
+        let inner = self.inner.clone();
+        let mut hub = inner.hub.lock().expect("hub lock");
+        hub.deregister(self.conn_id);
+        let fx = hub.router.disconnect(&self.client_id, self.conn_id);
+        let _ = hub.apply(fx);
+        if let Some(will) = will.filter(|_| end.publishes_will()) {
+            info!(
+                client_id = self.client_id,
+                topic = will.topic,
+                "publishing will"
+            );
+            let _ = route(&inner, &mut hub, will_publish(will));
+        }
+    }
+
     fn queue(&mut self, packet: Packet) {
         debug!(client_id = self.client_id, "-> {}", summary(&packet));
         if let Err(e) = packet.write(&mut self.wbuf, usize::MAX) {
@@ -307,114 +364,140 @@ impl Conn {
         }
     }
 
+    /// Runs `f` on the router under the hub's lock and carries out its effects; returns
+    /// what `f` returned and the links a publisher must wait for.
+    fn router<T>(&self, f: impl FnOnce(&mut Router) -> (T, Effects)) -> (T, Vec<(u64, u64)>) {
+        let mut hub = self.inner.hub.lock().expect("hub lock");
+        let (t, fx) = f(&mut hub.router);
+        (t, hub.apply(fx))
+    }
+
     async fn serve<S: AsyncRead + AsyncWrite>(
         &mut self,
         reader: &mut ReadHalf<S>,
         writer: &mut WriteHalf<S>,
-        mut out_rx: mpsc::Receiver<Packet>,
-        mut kill_rx: oneshot::Receiver<CloseReason>,
+        mut io: LinkIo,
         shutdown: &mut watch::Receiver<bool>,
         keep_alive: u16,
     ) -> End {
         // MQTT-3.1.2-24: close if nothing arrives within 1.5 x keepalive;
         // keepalive 0 switches the mechanism off.
         let grace = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
-        let mut last_rx = Instant::now();
-        let mut needs_flush = false;
-        let drained = self.inner.drained.clone();
-        let low_water = self.inner.limits.low_water();
+        self.last_rx = Instant::now();
         loop {
             // Packets already buffered go first: those that came in the same read as CONNECT
             // (MQTT 3.1.4 lets a client send them before CONNACK), and those behind a PUBLISH
             // that held us.
-            let was_held = !self.holding.is_empty();
-            self.release_holds();
-            if was_held && self.holding.is_empty() {
-                // What the client sent meanwhile (a PINGREQ) was not read: not its fault.
-                last_rx = Instant::now();
+            if let Err(end) = self.handle_buffered() {
+                return end;
             }
-            while self.holding.is_empty() {
-                match Packet::read(&mut self.rbuf, self.inner.max_packet_size) {
-                    Ok(packet) => {
-                        last_rx = Instant::now();
-                        if let Err(end) = self.handle(packet) {
-                            return end;
-                        }
-                    }
-                    Err(CodecError::InsufficientBytes(_)) => break,
-                    Err(e) => return End::Protocol(format!("malformed packet: {e}")),
-                }
+            if self.out_ready && self.wbuf.len() < WRITE_HIGH_WATER {
+                self.take_out();
             }
-            let held = !self.holding.is_empty();
-            // Registered before the congestion marks are read again, so a drain in between
-            // is not missed.
-            let notified = drained.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            self.release_holds();
-            let hold_check = self
-                .holding
-                .iter()
-                .map(|h| h.since + self.inner.publisher_hold)
-                .min();
-            let deadline = grace.map(|g| last_rx + g).filter(|_| !held);
-            self.rbuf.reserve(4096);
-            let room = self.wbuf.len() < WRITE_HIGH_WATER;
-            let wbuf = &self.wbuf;
-            tokio::select! {
-                biased;
-                _ = shutdown.changed() => return End::Shutdown,
-                reason = &mut kill_rx => {
-                    // A dropped sender means the router forgot the link.
-                    return End::Router(reason.unwrap_or(CloseReason::TakenOver));
-                }
-                // Write or, once drained, flush (TLS streams buffer).
-                // Both are cancel-safe.
-                res = async {
-                    if wbuf.is_empty() {
-                        writer.flush().await.map(|()| None)
-                    } else {
-                        writer.write(wbuf).await.map(Some)
-                    }
-                }, if !wbuf.is_empty() || needs_flush => match res {
-                    Ok(Some(0)) => return End::PeerClosed,
-                    Ok(Some(n)) => {
-                        self.wbuf.advance(n);
-                        needs_flush = true;
-                    }
-                    Ok(None) => needs_flush = false,
-                    Err(e) => return End::Io(e),
-                },
-                _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
-                    return End::KeepAlive;
-                }
-                packet = out_rx.recv(), if room => match packet {
-                    Some(p) => {
-                        self.state.taken.fetch_add(1, Ordering::Relaxed);
-                        self.queue(p);
-                        if self.state.congested.load(Ordering::Relaxed) && out_rx.len() <= low_water {
-                            self.inner.router.lock().expect("router lock").relieve(&self.client_id);
-                        }
-                    }
-                    None => return End::Router(CloseReason::TakenOver),
-                },
-                _ = &mut notified, if held => {}
-                _ = sleep_until(hold_check.unwrap_or_else(Instant::now)), if hold_check.is_some() => {
-                    self.check_stalled();
-                }
-                n = reader.read_buf(&mut self.rbuf), if room && !held => match n {
-                    Ok(0) => return End::PeerClosed,
-                    Err(e) => return End::Io(e),
-                    Ok(_) => {}
-                },
+            if let Err(end) = self.wait(reader, writer, &mut io, shutdown, grace).await {
+                return end;
             }
         }
     }
 
-    /// Forgets the holds on links that have drained.
+    /// Handles the complete packets in the read buffer, unless a hold stops us reading.
+    fn handle_buffered(&mut self) -> Result<(), End> {
+        let was_held = !self.holding.is_empty();
+        self.release_holds();
+        if was_held && self.holding.is_empty() {
+            // What the client sent meanwhile (a PINGREQ) was not read: not its fault.
+            self.last_rx = Instant::now();
+        }
+        while self.holding.is_empty() {
+            match Packet::read(&mut self.rbuf, self.inner.max_packet_size) {
+                Ok(packet) => {
+                    self.last_rx = Instant::now();
+                    self.handle(packet)?;
+                }
+                Err(CodecError::InsufficientBytes(_)) => break,
+                Err(e) => return Err(End::Protocol(format!("malformed packet: {e}"))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes a batch of the packets the router has for this link into the write buffer.
+    fn take_out(&mut self) {
+        let conn_id = self.conn_id;
+        // If more wait, the router names this link again and the wake-up comes back.
+        let (packets, _) = self.router(|r| r.take(conn_id, TAKE_BATCH));
+        self.out_ready = false;
+        for p in packets {
+            self.queue(p);
+        }
+    }
+
+    /// Waits for the next thing to do and does its I/O part.
+    async fn wait<S: AsyncRead + AsyncWrite>(
+        &mut self,
+        reader: &mut ReadHalf<S>,
+        writer: &mut WriteHalf<S>,
+        io: &mut LinkIo,
+        shutdown: &mut watch::Receiver<bool>,
+        grace: Option<Duration>,
+    ) -> Result<(), End> {
+        // Registered before the congestion marks are read again, so a drain in between is
+        // not missed.
+        let drained = self.inner.drained.clone();
+        let notified = drained.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        self.release_holds();
+        let held = !self.holding.is_empty();
+        let hold = self.inner.publisher_hold;
+        let hold_check = self.holding.iter().map(|h| h.since + hold).min();
+        let deadline = grace.map(|g| self.last_rx + g).filter(|_| !held);
+        self.rbuf.reserve(4096);
+        let room = self.wbuf.len() < WRITE_HIGH_WATER;
+        let flush = !self.wbuf.is_empty() || self.needs_flush;
+        let wake = io.wake.clone();
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => return Err(End::Shutdown),
+            // A dropped sender means the hub forgot the link.
+            reason = &mut io.kill => return Err(End::Router(reason.unwrap_or(CloseReason::TakenOver))),
+            res = write_or_flush(writer, &self.wbuf), if flush => match res {
+                Ok(Some(0)) => return Err(End::PeerClosed),
+                Ok(Some(n)) => {
+                    self.wbuf.advance(n);
+                    self.needs_flush = true;
+                }
+                Ok(None) => self.needs_flush = false,
+                Err(e) => return Err(End::Io(e)),
+            },
+            _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                return Err(End::KeepAlive);
+            }
+            _ = wake.notified(), if room && !self.out_ready => self.out_ready = true,
+            _ = &mut notified, if held => {}
+            _ = sleep_until(hold_check.unwrap_or_else(Instant::now)), if hold_check.is_some() => {
+                self.check_stalled();
+            }
+            n = reader.read_buf(&mut self.rbuf), if room && !held => match n {
+                Ok(0) => return Err(End::PeerClosed),
+                Err(e) => return Err(End::Io(e)),
+                Ok(_) => {}
+            },
+        }
+        Ok(())
+    }
+
+    /// Forgets the holds on links that have drained or gone.
     fn release_holds(&mut self) {
-        self.holding
-            .retain(|h| h.state.congested.load(Ordering::Relaxed));
+        if self.holding.is_empty() {
+            return;
+        }
+        let mut hub = self.inner.hub.lock().expect("hub lock");
+        self.holding.retain(|h| {
+            hub.router
+                .progress(h.conn_id)
+                .is_some_and(|(congested, _)| congested)
+        });
     }
 
     /// A held link that took nothing from its queue for `publisher_hold` is not read by its
@@ -423,21 +506,27 @@ impl Conn {
     fn check_stalled(&mut self) {
         let now = Instant::now();
         let hold = self.inner.publisher_hold;
+        let inner = self.inner.clone();
+        let mut hub = inner.hub.lock().expect("hub lock");
         let mut stalled = 0;
         self.holding.retain_mut(|h| {
             if now < h.since + hold {
                 return true;
             }
-            let taken = h.state.taken.load(Ordering::Relaxed);
-            if taken != h.taken {
+            match hub.router.progress(h.conn_id) {
                 // Slow, but reading: keep waiting.
-                h.taken = taken;
-                h.since = now;
-                return true;
+                Some((true, taken)) if taken != h.taken => {
+                    h.taken = taken;
+                    h.since = now;
+                    true
+                }
+                Some((true, _)) => {
+                    hub.router.stalled(h.conn_id);
+                    stalled += 1;
+                    false
+                }
+                _ => false,
             }
-            h.state.stalled_at.store(taken + 1, Ordering::Relaxed);
-            stalled += 1;
-            false
         });
         if stalled > 0 {
             info!(
@@ -445,34 +534,31 @@ impl Conn {
                 stalled,
                 "a subscriber took nothing for {hold:?}: no longer holding this publisher for it"
             );
-            let mut router = self.inner.router.lock().expect("router lock");
-            for _ in 0..stalled {
-                router.count_hold(true);
-            }
         }
     }
 
-    /// Holds this publisher for the links its message left congested (not itself: it
-    /// could not read its own acknowledgements; not a link found stalled).
-    fn hold_for(&mut self, congested: Vec<Arc<LinkState>>) {
-        if self.inner.publisher_hold.is_zero() {
+    /// Holds this publisher for the links its message left congested (not itself: it could
+    /// not read its own acknowledgements).
+    fn hold_for(&mut self, congested: Vec<(u64, u64)>) {
+        if self.inner.publisher_hold.is_zero() || congested.is_empty() {
             return;
         }
+        let was_held = !self.holding.is_empty();
         let now = Instant::now();
-        for state in congested {
-            if Arc::ptr_eq(&state, &self.state)
-                || self.holding.iter().any(|h| Arc::ptr_eq(&h.state, &state))
-            {
-                continue;
-            }
-            let taken = state.taken.load(Ordering::Relaxed);
-            if state.stalled_at.load(Ordering::Relaxed) == taken + 1 {
+        for (conn_id, taken) in congested {
+            if conn_id == self.conn_id || self.holding.iter().any(|h| h.conn_id == conn_id) {
                 continue;
             }
             self.holding.push(Held {
-                state,
+                conn_id,
                 taken,
                 since: now,
+            });
+        }
+        if !was_held && !self.holding.is_empty() {
+            let _ = self.router(|r| {
+                r.held();
+                ((), Effects::default())
             });
         }
     }
@@ -480,82 +566,38 @@ impl Conn {
     /// One inbound packet on an established link.
     fn handle(&mut self, packet: Packet) -> Result<(), End> {
         debug!(client_id = self.client_id, "<- {}", summary(&packet));
-        let inner = self.inner.clone();
-        let mut router = inner.router.lock().expect("router lock");
-        let id = self.client_id.as_str();
+        let id = self.client_id.clone();
         match packet {
             // MQTT-3.1.0-2: a second CONNECT is a protocol violation.
             Packet::Connect(_) => return Err(End::Protocol("second CONNECT".into())),
-            Packet::Publish(p) => {
-                // MQTT-3.3.2-2: no wildcards in a topic name.
-                if !topic::valid_topic(&p.topic) {
-                    return Err(End::Protocol(format!("invalid topic name {:?}", p.topic)));
-                }
-                let pkid = p.pkid;
-                let congested = match p.qos {
-                    QoS::AtMostOnce => {
-                        let congested = router.publish(p);
-                        drop(router);
-                        congested
-                    }
-                    QoS::AtLeastOnce => {
-                        // MQTT-4.3.2-2: PUBACK after taking ownership.
-                        let congested = router.publish(p);
-                        drop(router);
-                        self.queue(Packet::PubAck(PubAck::new(pkid)));
-                        congested
-                    }
-                    QoS::ExactlyOnce => {
-                        // MQTT-4.3.3-2: deliver once, PUBREC every time.
-                        let congested = if router.incoming_qos2(id, pkid) {
-                            router.publish(p)
-                        } else {
-                            debug!(client_id = id, pkid, "duplicate QoS 2 PUBLISH not routed");
-                            Vec::new()
-                        };
-                        drop(router);
-                        self.queue(Packet::PubRec(PubRec::new(pkid)));
-                        congested
-                    }
-                };
-                if !congested.is_empty() {
-                    let before = self.holding.len();
-                    self.hold_for(congested);
-                    if before == 0 && !self.holding.is_empty() {
-                        inner.router.lock().expect("router lock").count_hold(false);
-                    }
-                }
+            Packet::Publish(p) => return self.on_publish(p),
+            Packet::PubAck(a) => {
+                let _ = self.router(|r| ((), r.puback(&id, a.pkid)));
             }
-            Packet::PubAck(a) => router.puback(id, a.pkid),
             Packet::PubRec(a) => {
-                router.pubrec(id, a.pkid);
-                drop(router);
+                let _ = self.router(|r| (r.pubrec(&id, a.pkid), Effects::default()));
                 // MQTT-4.3.3-1: answer PUBREC with PUBREL.
                 self.queue(Packet::PubRel(PubRel::new(a.pkid)));
             }
             Packet::PubRel(a) => {
-                router.pubrel(id, a.pkid);
-                drop(router);
+                let _ = self.router(|r| (r.pubrel(&id, a.pkid), Effects::default()));
                 self.queue(Packet::PubComp(PubComp::new(a.pkid)));
             }
-            Packet::PubComp(a) => router.pubcomp(id, a.pkid),
+            Packet::PubComp(a) => {
+                let _ = self.router(|r| ((), r.pubcomp(&id, a.pkid)));
+            }
             Packet::Subscribe(s) => {
-                let ack = router.subscribe(id, &s);
-                drop(router);
-                // MQTT-3.8.4-1: SUBACK, written ahead of the retained
-                // messages the router just queued.
+                let (ack, _) = self.router(|r| r.subscribe(&id, &s));
+                // MQTT-3.8.4-1: SUBACK, written ahead of the retained messages the router
+                // just queued for the link.
                 self.queue(Packet::SubAck(ack));
             }
             Packet::Unsubscribe(u) => {
-                router.unsubscribe(id, &u);
-                drop(router);
+                let _ = self.router(|r| (r.unsubscribe(&id, &u), Effects::default()));
                 // MQTT-3.10.4-4: UNSUBACK even if nothing matched.
                 self.queue(Packet::UnsubAck(UnsubAck::new(u.pkid)));
             }
-            Packet::PingReq => {
-                drop(router);
-                self.queue(Packet::PingResp); // MQTT-3.12.4-1
-            }
+            Packet::PingReq => self.queue(Packet::PingResp), // MQTT-3.12.4-1
             Packet::Disconnect => return Err(End::Disconnect),
             other @ (Packet::ConnAck(_)
             | Packet::SubAck(_)
@@ -569,6 +611,57 @@ impl Conn {
         }
         Ok(())
     }
+
+    /// An inbound PUBLISH: routed, acknowledged, and the publisher held for the links it
+    /// left congested.
+    fn on_publish(&mut self, p: Publish) -> Result<(), End> {
+        // MQTT-3.3.2-2: no wildcards in a topic name.
+        if !topic::valid_topic(&p.topic) {
+            return Err(End::Protocol(format!("invalid topic name {:?}", p.topic)));
+        }
+        let pkid = p.pkid;
+        let inner = self.inner.clone();
+        let mut hub = inner.hub.lock().expect("hub lock");
+        let congested = match p.qos {
+            QoS::AtMostOnce => route(&inner, &mut hub, p),
+            QoS::AtLeastOnce => {
+                // MQTT-4.3.2-2: PUBACK after taking ownership.
+                let congested = route(&inner, &mut hub, p);
+                self.queue(Packet::PubAck(PubAck::new(pkid)));
+                congested
+            }
+            QoS::ExactlyOnce => {
+                // MQTT-4.3.3-2: deliver once, PUBREC every time.
+                let congested = if hub.router.incoming_qos2(&self.client_id, pkid) {
+                    route(&inner, &mut hub, p)
+                } else {
+                    debug!(
+                        client_id = self.client_id,
+                        pkid, "duplicate QoS 2 PUBLISH not routed"
+                    );
+                    Vec::new()
+                };
+                self.queue(Packet::PubRec(PubRec::new(pkid)));
+                congested
+            }
+        };
+        drop(hub);
+        self.hold_for(congested);
+        Ok(())
+    }
+}
+
+/// An application message into the router (a client's PUBLISH or a will), announced to the
+/// event subscribers; returns the links a publisher must wait for.
+fn route(inner: &Inner, hub: &mut Hub, publish: Publish) -> Vec<(u64, u64)> {
+    let _ = inner.events.send(BrokerEvent::Published {
+        topic: publish.topic.clone(),
+        qos: publish.qos,
+        retain: publish.retain,
+        payload: publish.payload.clone(),
+    });
+    let fx = hub.router.publish(publish);
+    hub.apply(fx)
 }
 
 /// A one-line description of a packet for logs (never the payload).

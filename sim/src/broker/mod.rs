@@ -8,11 +8,13 @@
 //!
 //! Layout, the rumqttc way:
 //! - [`topic`]: topic name / filter validation and matching (section 4.7);
-//! - `router`: pure session and routing state, no I/O;
+//! - `router`: pure session, routing and queueing state: no I/O, no channels; each call
+//!   returns what to do (`Effects`), and each link's packets wait in it until taken;
+//! - `hub`: carries out those effects (wake a link, close it, release held publishers);
 //! - `conn`: one task per link, framing with `rumqttc::mqttbytes::v4`.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -24,10 +26,12 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tracing::{info, warn};
 
 mod conn;
+mod hub;
 mod router;
 mod tls;
 pub mod topic;
 
+use hub::Hub;
 use router::{Limits, Router};
 
 /// Broker settings. Construct with `..Default::default()`.
@@ -54,6 +58,15 @@ pub struct BrokerConfig {
     /// Mosquitto 2.0 does (`db__ready_for_flight`); they are not kept for offline sessions.
     /// A link nothing is ever dropped for is never disconnected for being slow.
     pub max_queued: usize,
+    /// Mosquitto's `max_queued_bytes` (mosquitto.conf(5), default 0: no maximum): the same
+    /// limit in payload bytes; "if both max_queued_messages and max_queued_bytes are
+    /// specified, packets will be queued until the first limit is reached". A message is
+    /// queued while fewer bytes wait, so one larger than the limit still goes alone.
+    pub max_queued_bytes: usize,
+    /// Mosquitto's `queue_qos0_messages` (mosquitto.conf(5), default false): QoS 0 messages
+    /// for a persistent session whose client is offline are queued too, within the limits
+    /// above ("a non-standard option": MQTT 3.1.1 keeps only QoS 1 and 2 for them).
+    pub queue_qos0_messages: bool,
     /// Back-pressure (ours; Mosquitto has none): a publisher whose message leaves a
     /// subscriber's queue more than half full is not read until that queue is down to a
     /// quarter, so a burst to a client that reads loses nothing. A subscriber that takes
@@ -72,6 +85,8 @@ impl Default for BrokerConfig {
             max_packet_size: 1024 * 1024,
             max_inflight: 20,
             max_queued: 1000,
+            max_queued_bytes: 0,
+            queue_qos0_messages: false,
             publisher_hold: Duration::from_secs(5),
         }
     }
@@ -117,73 +132,73 @@ pub struct BrokerStats {
     pub retained_bytes: u64,
 }
 
-/// State shared by the handle, the accept loop and the connection tasks.
+/// One run of the broker: its listener, router and tasks. A restart replaces it.
 pub(crate) struct Inner {
     accounts: Vec<(String, String)>,
     allow_anonymous: bool,
     max_packet_size: usize,
-    limits: Limits,
     publisher_hold: Duration,
-    /// Woken when a congested link drains (the router's).
+    /// Woken when a congested link drains (the hub's).
     drained: Arc<tokio::sync::Notify>,
     local_addr: SocketAddr,
-    router: Mutex<Router>,
+    /// The router and the links' signals.
+    hub: Mutex<Hub>,
     events: broadcast::Sender<BrokerEvent>,
     connect_timeout: watch::Sender<Option<Duration>>,
     shutdown: watch::Sender<bool>,
-    /// Every spawned task holds a clone; `shutdown` drops this one and
+    /// Every spawned task holds a clone; `stop` drops this one and
     /// waits until `tasks_done` reports that all clones are gone.
     task_guard: Mutex<Option<mpsc::Sender<()>>>,
     tasks_done: Mutex<Option<mpsc::Receiver<()>>>,
 }
 
-/// Handle on a running broker; clones share the same broker.
-#[derive(Clone)]
-pub struct Broker {
-    inner: Arc<Inner>,
-}
-
-impl Broker {
-    /// Bind the listener and spawn the accept loop.
-    pub async fn start(cfg: BrokerConfig) -> std::io::Result<Broker> {
-        let listener = TcpListener::bind(cfg.bind).await?;
+impl Inner {
+    /// Starts a run on `listener`: its router and its accept loop.
+    fn launch(
+        cfg: &BrokerConfig,
+        listener: TcpListener,
+        events: broadcast::Sender<BrokerEvent>,
+    ) -> std::io::Result<Arc<Inner>> {
         let local_addr = listener.local_addr()?;
-        let (events, _) = broadcast::channel(1024);
         let (guard, done) = mpsc::channel(1);
         let limits = Limits {
             max_inflight: cfg.max_inflight.max(1),
             max_queued: cfg.max_queued.max(1),
+            max_queued_bytes: cfg.max_queued_bytes,
+            queue_qos0: cfg.queue_qos0_messages,
         };
-        let router = Router::new(limits, events.clone());
+        let hub = Hub::new(Router::new(limits));
         let inner = Arc::new(Inner {
-            accounts: cfg.accounts,
+            accounts: cfg.accounts.clone(),
             allow_anonymous: cfg.allow_anonymous,
             max_packet_size: cfg.max_packet_size,
-            limits,
             publisher_hold: cfg.publisher_hold,
-            drained: router.drained(),
+            drained: hub.drained(),
             local_addr,
-            router: Mutex::new(router),
+            hub: Mutex::new(hub),
             events,
             connect_timeout: watch::Sender::new(cfg.connect_timeout),
             shutdown: watch::Sender::new(false),
             task_guard: Mutex::new(Some(guard.clone())),
             tasks_done: Mutex::new(Some(done)),
         });
-        let broker = Broker { inner };
         info!(%local_addr, "MQTT broker listening");
-        let handle = broker.clone();
         // Subscribed before spawning: a shutdown sent before the task first
         // runs must still be seen as a change.
-        let shutdown = broker.inner.shutdown.subscribe();
+        let shutdown = inner.shutdown.subscribe();
+        let run = inner.clone();
         tokio::spawn(async move {
             let _guard = guard;
-            handle.accept_loop(listener, shutdown).await;
+            run.accept_loop(listener, shutdown).await;
         });
-        Ok(broker)
+        Ok(inner)
     }
 
-    async fn accept_loop(self, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+    async fn accept_loop(
+        self: Arc<Self>,
+        listener: TcpListener,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         loop {
             tokio::select! {
                 _ = shutdown.changed() => break,
@@ -200,12 +215,94 @@ impl Broker {
                 },
             }
         }
-        info!(addr = %self.inner.local_addr, "MQTT listener closed");
+        info!(addr = %self.local_addr, "MQTT listener closed");
+    }
+
+    /// Spawns the task of one link. Ignored after `stop`.
+    fn serve<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+        self: &Arc<Self>,
+        stream: S,
+        peer: String,
+    ) {
+        let guard = self.task_guard.lock().expect("guard lock").clone();
+        let Some(guard) = guard else { return };
+        let inner = self.clone();
+        tokio::spawn(async move {
+            let _guard = guard;
+            conn::run(stream, peer, inner).await;
+        });
+    }
+
+    /// Stops accepting, closes every link and waits for every task of this run to end.
+    async fn stop(&self) {
+        self.shutdown.send_replace(true);
+        self.task_guard.lock().expect("guard lock").take();
+        let done = self.tasks_done.lock().expect("done lock").take();
+        if let Some(mut done) = done {
+            // recv() yields None once every task's guard is dropped.
+            while done.recv().await.is_some() {}
+        }
+    }
+}
+
+/// What all clones of a [`Broker`] share: the run now going, and what a restart needs.
+struct Shared {
+    cfg: BrokerConfig,
+    current: RwLock<Arc<Inner>>,
+    events: broadcast::Sender<BrokerEvent>,
+    /// The TLS listener's address and configuration, restarted with the broker.
+    tls: Mutex<Option<(SocketAddr, Arc<rustls::ServerConfig>)>>,
+}
+
+/// Handle on a running broker; clones share the same broker, across [`restart`](Self::restart)s
+/// too. A simulator given one (`BrokerSetup::Shared`) applies broker faults (`kick-idle`) to it.
+#[derive(Clone)]
+pub struct Broker {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("local_addr", &self.local_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Broker {
+    /// Bind the listener and spawn the accept loop.
+    pub async fn start(cfg: BrokerConfig) -> std::io::Result<Broker> {
+        let listener = TcpListener::bind(cfg.bind).await?;
+        let (events, _) = broadcast::channel(1024);
+        let inner = Inner::launch(&cfg, listener, events.clone())?;
+        Ok(Broker {
+            shared: Arc::new(Shared {
+                cfg,
+                current: RwLock::new(inner),
+                events,
+                tls: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The run going now.
+    pub(crate) fn inner(&self) -> Arc<Inner> {
+        self.shared.current.read().expect("broker lock").clone()
     }
 
     /// The address really bound (the port chosen when binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.inner.local_addr
+        self.inner().local_addr
+    }
+
+    /// The TLS listener's address, once [`start_tls`](Self::start_tls) has bound one.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.shared
+            .tls
+            .lock()
+            .expect("tls lock")
+            .as_ref()
+            .map(|t| t.0)
     }
 
     /// Serve one already-accepted byte stream (e.g. a TLS stream wrapped
@@ -215,50 +312,59 @@ impl Broker {
         stream: S,
         peer: String,
     ) {
-        let guard = self.inner.task_guard.lock().expect("guard lock").clone();
-        let Some(guard) = guard else { return };
-        let inner = self.inner.clone();
-        tokio::spawn(async move {
-            let _guard = guard;
-            conn::run(stream, peer, inner).await;
-        });
+        self.inner().serve(stream, peer);
     }
 
     /// Change the CONNECT deadline; applies to links already waiting too.
     pub fn set_connect_timeout(&self, t: Option<Duration>) {
-        self.inner.connect_timeout.send_replace(t);
+        self.inner().connect_timeout.send_replace(t);
     }
 
     /// Close the link of `client_id` abruptly (its will is published).
     /// Returns false if no such client is connected.
     pub fn kick_client(&self, client_id: &str) -> bool {
-        self.inner
-            .router
-            .lock()
-            .expect("router lock")
-            .kick(client_id)
+        let inner = self.inner();
+        let mut hub = inner.hub.lock().expect("hub lock");
+        let fx = hub.router.kick(client_id);
+        let kicked = !fx.close.is_empty();
+        let _ = hub.apply(fx);
+        kicked
     }
 
-    /// The counters since the broker started: drops, held publishers, retained messages.
+    /// The counters since the broker (re)started: drops, held publishers, retained messages.
     pub fn stats(&self) -> BrokerStats {
-        self.inner.router.lock().expect("router lock").stats()
+        self.inner().hub.lock().expect("hub lock").router.stats()
     }
 
-    /// Subscribe to broker events from now on.
+    /// Subscribe to broker events from now on (across restarts).
     pub fn events(&self) -> broadcast::Receiver<BrokerEvent> {
-        self.inner.events.subscribe()
+        self.shared.events.subscribe()
+    }
+
+    /// Stops the broker the way a server process stops (every link closed, every session and
+    /// retained message gone, no will published), waits `pause`, and starts it again on the
+    /// same address (and TLS listener) with the same configuration. Every clone of this
+    /// handle, and every simulator sharing it, goes on with the new broker.
+    pub async fn restart(&self, pause: Duration) -> std::io::Result<()> {
+        let old = self.inner();
+        old.stop().await;
+        info!(addr = %old.local_addr, ?pause, "MQTT broker stopped for a restart");
+        tokio::time::sleep(pause).await;
+        let listener = TcpListener::bind(old.local_addr).await?;
+        let inner = Inner::launch(&self.shared.cfg, listener, self.shared.events.clone())?;
+        *self.shared.current.write().expect("broker lock") = inner.clone();
+        let tls = self.shared.tls.lock().expect("tls lock").clone();
+        if let Some((addr, config)) = tls {
+            tls::listen(&inner, addr, config).await?;
+        }
+        Ok(())
     }
 
     /// Stop accepting, close every link and wait for every task spawned by
     /// this broker to end. The listening port is free afterwards.
     pub async fn shutdown(self) {
-        self.inner.shutdown.send_replace(true);
-        self.inner.task_guard.lock().expect("guard lock").take();
-        let done = self.inner.tasks_done.lock().expect("done lock").take();
-        if let Some(mut done) = done {
-            // recv() yields None once every task's guard is dropped.
-            while done.recv().await.is_some() {}
-        }
-        info!(addr = %self.inner.local_addr, "MQTT broker stopped");
+        let inner = self.inner();
+        inner.stop().await;
+        info!(addr = %inner.local_addr, "MQTT broker stopped");
     }
 }

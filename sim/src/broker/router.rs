@@ -1,24 +1,22 @@
-//! Routing and session state: subscriptions, retained messages, the session
-//! table and outbound QoS 1/2 bookkeeping.
+//! Routing and session state: subscriptions, retained messages, the session table, outbound
+//! QoS 1/2 bookkeeping and each live link's outgoing queue.
 //!
-//! This part does no I/O and never awaits: it is driven by the connection
-//! tasks under a `std::sync::Mutex` and hands packets to each live link
-//! through a bounded channel with `try_send`. Keeping it synchronous keeps
-//! the protocol rules testable without sockets (the rumqttc/rumqttd split).
+//! Pure: no I/O, no channels, no tasks, never awaits. The connection tasks drive it under a
+//! `std::sync::Mutex`; every call returns the [`Effects`] the I/O side carries out (wake a
+//! link that has packets waiting, close a link, hold or release a publisher), and a link's
+//! task takes its packets with [`Router::take`]. So every routing and queueing rule is tested
+//! by calling methods and looking at what comes back (the rumqttc/rumqttd split).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 
 use rumqttc::mqttbytes::v4::{
-    Packet, Publish, SubAck, Subscribe, SubscribeReasonCode, Unsubscribe,
+    Packet, PubRel, Publish, SubAck, Subscribe, SubscribeReasonCode, Unsubscribe,
 };
 use rumqttc::mqttbytes::QoS;
-use tokio::sync::{broadcast, mpsc, oneshot, Notify};
 use tracing::{debug, info, warn};
 
 use super::topic;
-use super::{BrokerEvent, BrokerStats};
+use super::BrokerStats;
 use crate::drops::DropLog;
 
 /// Why the router asks a link to close.
@@ -30,35 +28,64 @@ pub enum CloseReason {
     Kicked,
 }
 
-/// What a connection task and the router share about one live link.
-#[derive(Debug, Default)]
-pub struct LinkState {
-    /// Packets the connection task has taken from its queue so far: it grows while the client
-    /// reads, so a publisher held for this link can tell a slow reader from a dead one.
-    pub taken: AtomicU64,
-    /// The link's queue is past the high-water mark: publishers whose messages go to it are
-    /// not read until it drains to the low-water mark (back-pressure, see `conn.rs`).
-    pub congested: AtomicBool,
-    /// `taken + 1` when a held publisher found this link stalled (taking nothing for the
-    /// hold time); 0 never. Publishers are not held for it until it takes something again.
-    pub stalled_at: AtomicU64,
+/// What the I/O side must do after a router call.
+#[must_use]
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// Links (connection ids) with packets waiting: their tasks must [`take`](Router::take).
+    pub ready: Vec<u64>,
+    /// Links to close, and why.
+    pub close: Vec<(u64, CloseReason)>,
+    /// Links a PUBLISH left past their high-water mark that still take packets, with how
+    /// many they have taken: the publisher is held until they drain (back-pressure).
+    pub congested: Vec<(u64, u64)>,
+    /// A congested link drained or went away: held publishers may look again.
+    pub drained: bool,
 }
 
-/// The router's handle on one live network connection.
-pub struct Link {
-    /// Unique per network connection, so a late cleanup from a taken-over
-    /// link never tears down its successor.
-    pub conn_id: u64,
-    /// Packets for the connection task to write, in order.
-    pub tx: mpsc::Sender<Packet>,
-    /// Fired (or dropped) to make the connection task close the link.
-    pub kill: oneshot::Sender<CloseReason>,
-    pub state: Arc<LinkState>,
+impl Effects {
+    fn ready(&mut self, conn_id: u64) {
+        if self.ready.last() != Some(&conn_id) {
+            self.ready.push(conn_id);
+        }
+    }
+}
+
+/// A live network connection of a session, as the router sees it.
+#[derive(Debug)]
+struct Link {
+    /// Unique per network connection, so a late cleanup from a taken-over link never tears
+    /// down its successor.
+    conn_id: u64,
+    /// Packets for the client, in order, until its task takes them.
+    out: VecDeque<Packet>,
+    /// Payload bytes of the PUBLISHes in `out`.
+    out_bytes: usize,
+    /// Past the high-water mark: publishers of messages for it are held until it drains to
+    /// the low-water mark.
+    congested: bool,
+    /// Packets its task has taken so far: it grows while the client reads, so a held
+    /// publisher can tell a slow reader from a dead one.
+    taken: u64,
+    /// `taken` when a held publisher found it stalled (taking nothing for the hold time);
+    /// publishers are not held for it until it takes something again.
+    stalled_at: Option<u64>,
 }
 
 impl Link {
-    fn close(self, reason: CloseReason) {
-        let _ = self.kill.send(reason);
+    fn new(conn_id: u64) -> Link {
+        Link {
+            conn_id,
+            out: VecDeque::new(),
+            out_bytes: 0,
+            congested: false,
+            taken: 0,
+            stalled_at: None,
+        }
+    }
+
+    fn stalled(&self) -> bool {
+        self.stalled_at == Some(self.taken)
     }
 }
 
@@ -82,9 +109,11 @@ struct Session {
     /// replaces the entry (MQTT-3.8.4-3).
     subscriptions: HashMap<String, QoS>,
     inflight: BTreeMap<u16, Inflight>,
-    /// QoS 1/2 messages waiting for an inflight slot or for the client to
-    /// come back (MQTT-3.1.2-5).
+    /// Messages waiting for an inflight slot or for the client to come back (MQTT-3.1.2-5):
+    /// QoS 1/2, and QoS 0 under `queue_qos0_messages`.
     pending: VecDeque<Publish>,
+    /// Their payload bytes (`max_queued_bytes`).
+    pending_bytes: usize,
     next_pkid: u16,
     /// Inbound QoS 2 packet ids seen (PUBREC sent) but not yet released:
     /// a re-sent PUBLISH with one of these ids must not be delivered again
@@ -101,6 +130,7 @@ impl Session {
             subscriptions: HashMap::new(),
             inflight: BTreeMap::new(),
             pending: VecDeque::new(),
+            pending_bytes: 0,
             next_pkid: 0,
             incoming_qos2: HashSet::new(),
         }
@@ -117,18 +147,49 @@ impl Session {
         }
         None
     }
+
+    /// Everything waiting for the client: queued messages and packets not yet taken.
+    fn queued(&self) -> usize {
+        self.pending.len() + self.link.as_ref().map_or(0, |l| l.out.len())
+    }
+
+    /// Their payload bytes.
+    fn queued_bytes(&self) -> usize {
+        self.pending_bytes + self.link.as_ref().map_or(0, |l| l.out_bytes)
+    }
+
+    /// Queues a packet on the live link; false when there is none or its queue is full.
+    fn push_out(&mut self, packet: Packet, limits: Limits) -> bool {
+        let Some(link) = &mut self.link else {
+            return false;
+        };
+        if link.out.len() >= limits.out_capacity() {
+            return false;
+        }
+        if let Packet::Publish(p) = &packet {
+            link.out_bytes += p.payload.len();
+        }
+        link.out.push_back(packet);
+        true
+    }
 }
 
-/// Limits for the router, Mosquitto's (mosquitto.conf(5), 2.0): see
+/// Limits for the router, Mosquitto's (mosquitto.conf(5), 2.0.11): see
 /// [`BrokerConfig`](super::BrokerConfig).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Maximum outbound QoS 1/2 messages in flight per session (`max_inflight_messages`).
     pub max_inflight: usize,
-    /// Maximum QoS 1/2 messages queued per session above those in flight
-    /// (`max_queued_messages`); beyond it new ones for that session are dropped. QoS 0
-    /// messages are dropped for a client with this many packets waiting to be written.
+    /// Maximum messages queued per session above those in flight (`max_queued_messages`);
+    /// beyond it new ones for that session are dropped. QoS 0 messages are dropped for a
+    /// client with this many packets waiting to be written.
     pub max_queued: usize,
+    /// The same in payload bytes (`max_queued_bytes`); 0: no maximum. Whichever limit is
+    /// reached first applies.
+    pub max_queued_bytes: usize,
+    /// Queue QoS 0 messages for a persistent session while its client is offline, within the
+    /// limits above (`queue_qos0_messages`).
+    pub queue_qos0: bool,
 }
 
 impl Default for Limits {
@@ -136,6 +197,8 @@ impl Default for Limits {
         Limits {
             max_inflight: 20,
             max_queued: 1000,
+            max_queued_bytes: 0,
+            queue_qos0: false,
         }
     }
 }
@@ -151,10 +214,16 @@ impl Limits {
         self.max_queued / 4
     }
 
-    /// The capacity of a link's packet channel: the QoS 0 queue, the inflight window, and
-    /// room for the PUBRELs and retained messages that go around the limits.
-    pub fn channel_capacity(&self) -> usize {
+    /// Packets a link's queue holds at most: the QoS 0 queue, the inflight window, and room
+    /// for the PUBRELs and retained messages that go around the limits.
+    pub fn out_capacity(&self) -> usize {
         self.max_queued + self.max_inflight + 64
+    }
+
+    /// Whether `bytes` more may wait behind `count` messages and `queued_bytes` bytes.
+    fn room(&self, count: usize, queued_bytes: usize) -> bool {
+        count < self.max_queued
+            && (self.max_queued_bytes == 0 || queued_bytes < self.max_queued_bytes)
     }
 }
 
@@ -170,13 +239,12 @@ pub struct Connected {
 /// The routing core. See the module docs.
 pub struct Router {
     sessions: HashMap<String, Session>,
+    /// conn id -> client id, for every live link.
+    conns: HashMap<u64, String>,
     retained: BTreeMap<String, Publish>,
-    events: broadcast::Sender<BrokerEvent>,
     limits: Limits,
     next_conn_id: u64,
     next_auto_id: u64,
-    /// Woken whenever a congested link drains to its low-water mark.
-    drained: Arc<Notify>,
     drops: Drops,
     /// Topic and payload bytes of the retained messages.
     retained_bytes: usize,
@@ -225,24 +293,18 @@ impl Drops {
 }
 
 impl Router {
-    pub fn new(limits: Limits, events: broadcast::Sender<BrokerEvent>) -> Router {
+    pub fn new(limits: Limits) -> Router {
         Router {
             sessions: HashMap::new(),
+            conns: HashMap::new(),
             retained: BTreeMap::new(),
-            events,
             limits,
             next_conn_id: 0,
             next_auto_id: 0,
-            drained: Arc::new(Notify::new()),
             drops: Drops::default(),
             retained_bytes: 0,
             freed_since_trim: 0,
         }
-    }
-
-    /// Notified whenever a congested link drains (see [`LinkState::congested`]).
-    pub fn drained(&self) -> Arc<Notify> {
-        self.drained.clone()
     }
 
     /// The counters so far.
@@ -253,130 +315,108 @@ impl Router {
         s
     }
 
-    /// Counts a publisher held for a congested link, and one given up on.
-    pub fn count_hold(&mut self, stalled: bool) {
-        if stalled {
-            self.drops.stats.stalled_subscribers += 1;
-        } else {
-            self.drops.stats.publisher_holds += 1;
-        }
-    }
-
-    /// The connection task of `client_id` took packets from a congested queue: move what
-    /// waits into flight, and release the held publishers once the queue is short again.
-    pub fn relieve(&mut self, client_id: &str) {
-        let limits = self.limits;
-        if let Some(s) = self.sessions.get_mut(client_id) {
-            pump(s, client_id, limits);
-            uncongest(s, limits, &self.drained);
-        }
-    }
-
     /// A fresh id for a network connection.
     pub fn new_conn_id(&mut self) -> u64 {
         self.next_conn_id += 1;
         self.next_conn_id
     }
 
-    /// Attach a link to a session after its CONNECT was accepted.
+    /// The live link `conn_id`, if the router still has it.
+    fn link_mut(&mut self, conn_id: u64) -> Option<&mut Link> {
+        let client_id = self.conns.get(&conn_id)?;
+        let link = self.sessions.get_mut(client_id)?.link.as_mut()?;
+        (link.conn_id == conn_id).then_some(link)
+    }
+
+    /// Attach the connection `conn_id` to a session after its CONNECT was accepted.
     ///
     /// An empty client id (only allowed with clean_session=1, checked by the
     /// caller, MQTT-3.1.3-8) gets a unique server-assigned id (MQTT-3.1.3-6).
     /// An existing link with the same id is closed (MQTT-3.1.4-2).
     /// clean_session=1 discards the old session (MQTT-3.1.2-6); otherwise the
     /// session resumes and unacknowledged messages are re-sent (MQTT-4.4.0-1).
-    pub fn connect(&mut self, client_id: &str, clean: bool, link: Link) -> Connected {
+    pub fn connect(&mut self, client_id: &str, clean: bool, conn_id: u64) -> (Connected, Effects) {
         let client_id = if client_id.is_empty() {
-            loop {
-                self.next_auto_id += 1;
-                let id = format!("auto-{}", self.next_auto_id);
-                if !self.sessions.contains_key(&id) {
-                    break id;
-                }
-            }
+            self.auto_id()
         } else {
             client_id.to_string()
         };
-        let conn_id = link.conn_id;
-
+        let mut fx = Effects::default();
         if let Some(old) = self.sessions.get_mut(&client_id) {
             if let Some(old_link) = old.link.take() {
                 info!(client_id, "client id taken over by a new connection");
-                release(&old_link, &self.drained);
-                old_link.close(CloseReason::TakenOver);
+                self.conns.remove(&old_link.conn_id);
+                fx.drained |= old_link.congested;
+                fx.close.push((old_link.conn_id, CloseReason::TakenOver));
             }
         }
-
         let session_present = if clean {
             self.sessions.remove(&client_id);
             false
         } else {
             self.sessions.contains_key(&client_id)
         };
+        let limits = self.limits;
         let session = self
             .sessions
             .entry(client_id.clone())
             .or_insert_with(|| Session::new(clean, conn_id));
         session.clean = clean;
         session.owner = conn_id;
-        session.link = Some(link);
-
-        // Re-send what was in flight, in order, with DUP set (MQTT-4.4.0-1,
-        // MQTT-3.3.1-1); PUBRELs for messages already PUBREC'd.
-        let resend: Vec<Packet> = session
-            .inflight
-            .iter()
-            .map(|(pkid, state)| match state {
-                Inflight::Publish(p) => {
-                    let mut p = p.clone();
-                    p.dup = true;
-                    Packet::Publish(p)
-                }
-                Inflight::Rel => Packet::PubRel(rumqttc::mqttbytes::v4::PubRel::new(*pkid)),
-            })
-            .collect();
-        for packet in resend {
-            if !send(session, packet) {
-                break;
-            }
+        session.link = Some(Link::new(conn_id));
+        self.conns.insert(conn_id, client_id.clone());
+        resend_inflight(session, limits);
+        pump(session, limits);
+        if session.queued() > 0 {
+            fx.ready(conn_id);
         }
-        pump(session, &client_id, self.limits);
-
-        Connected {
+        let connected = Connected {
             client_id,
             session_present,
+        };
+        (connected, fx)
+    }
+
+    fn auto_id(&mut self) -> String {
+        loop {
+            self.next_auto_id += 1;
+            let id = format!("auto-{}", self.next_auto_id);
+            if !self.sessions.contains_key(&id) {
+                return id;
+            }
         }
     }
 
     /// The connection `conn_id` of `client_id` ended. Detaches it if it
     /// still owns the session, and drops a clean session (MQTT-3.1.2-6).
-    /// Returns false if the session had already been taken over.
-    pub fn disconnect(&mut self, client_id: &str, conn_id: u64) -> bool {
+    /// A session taken over meanwhile is left alone.
+    pub fn disconnect(&mut self, client_id: &str, conn_id: u64) -> Effects {
+        let mut fx = Effects::default();
         let Some(session) = self.sessions.get_mut(client_id) else {
-            return false;
+            return fx;
         };
         if session.owner != conn_id {
-            return false;
+            return fx;
         }
         if let Some(link) = session.link.take() {
-            release(&link, &self.drained);
+            self.conns.remove(&link.conn_id);
+            fx.drained = link.congested;
         }
         if session.clean {
             self.sessions.remove(client_id);
         }
-        true
+        fx
     }
 
-    /// Close the live link of `client_id`, if any.
-    pub fn kick(&mut self, client_id: &str) -> bool {
-        match self.sessions.get_mut(client_id).and_then(|s| s.link.take()) {
-            Some(link) => {
-                release(&link, &self.drained);
-                link.close(CloseReason::Kicked);
-                true
-            }
-            None => false,
+    /// Close the live link of `client_id`, if any (`close` is empty if there is none).
+    pub fn kick(&mut self, client_id: &str) -> Effects {
+        let mut fx = Effects::default();
+        if let Some(link) = self.sessions.get_mut(client_id).and_then(|s| s.link.take()) {
+            self.conns.remove(&link.conn_id);
+            fx.drained = link.congested;
+            fx.close.push((link.conn_id, CloseReason::Kicked));
         }
+        fx
     }
 
     /// Route an application message (from a client or a will).
@@ -388,39 +428,15 @@ impl Router {
     /// min(publish QoS, subscription QoS) (MQTT-3.8.4-6 / section 4.3), with
     /// RETAIN cleared because it is a live delivery (MQTT-3.3.1-9).
     ///
-    /// Returns the links this message left congested (past their high-water mark): the
-    /// caller holds the publisher until they drain (back-pressure).
-    pub fn publish(&mut self, publish: Publish) -> Vec<Arc<LinkState>> {
+    /// `congested` in the result: the links this message left past their high-water mark;
+    /// the caller holds the publisher until they drain (back-pressure).
+    pub fn publish(&mut self, publish: Publish) -> Effects {
         debug_assert!(topic::valid_topic(&publish.topic));
-        let _ = self.events.send(BrokerEvent::Published {
-            topic: publish.topic.clone(),
-            qos: publish.qos,
-            retain: publish.retain,
-            payload: publish.payload.clone(),
-        });
         if publish.retain {
-            let old = if publish.payload.is_empty() {
-                self.retained.remove(&publish.topic)
-            } else {
-                None
-            };
-            if let Some(old) = old {
-                self.free_retained(&old);
-            } else if !publish.payload.is_empty() {
-                let mut stored = publish.clone();
-                stored.dup = false;
-                stored.pkid = 0;
-                // A copy of its own: a slice would keep the publisher's whole read buffer
-                // alive for as long as the message is retained.
-                stored.payload = bytes::Bytes::copy_from_slice(&publish.payload);
-                self.retained_bytes += retained_size(&stored);
-                if let Some(old) = self.retained.insert(publish.topic.clone(), stored) {
-                    self.free_retained(&old);
-                }
-            }
+            self.retain(&publish);
         }
         let limits = self.limits;
-        let mut congested = Vec::new();
+        let mut fx = Effects::default();
         for (client_id, session) in self.sessions.iter_mut() {
             let granted = session
                 .subscriptions
@@ -437,24 +453,41 @@ impl Router {
                 pkid: 0,
                 payload: publish.payload.clone(),
             };
-            if let Some(state) = deliver(session, out, client_id, limits, &mut self.drops) {
-                congested.push(state);
-            }
+            deliver(session, out, client_id, limits, &mut self.drops, &mut fx);
         }
-        congested
+        fx
+    }
+
+    /// Stores (or deletes, with an empty payload) the retained message of a topic.
+    fn retain(&mut self, publish: &Publish) {
+        if publish.payload.is_empty() {
+            if let Some(old) = self.retained.remove(&publish.topic) {
+                self.free_retained(&old);
+            }
+            return;
+        }
+        let mut stored = publish.clone();
+        stored.dup = false;
+        stored.pkid = 0;
+        // A copy of its own: a slice would keep the publisher's whole read buffer
+        // alive for as long as the message is retained.
+        stored.payload = bytes::Bytes::copy_from_slice(&publish.payload);
+        self.retained_bytes += retained_size(&stored);
+        if let Some(old) = self.retained.insert(publish.topic.clone(), stored) {
+            self.free_retained(&old);
+        }
     }
 
     /// SUBSCRIBE: record valid filters and grant the requested QoS; refuse
     /// invalid ones with 0x80 (MQTT-3.9.3-2 allows per-filter failure).
     /// Retained messages matching each new filter are then queued to the
     /// link, after the SUBACK the caller writes first (MQTT-3.3.1-6).
-    pub fn subscribe(&mut self, client_id: &str, subscribe: &Subscribe) -> SubAck {
+    pub fn subscribe(&mut self, client_id: &str, subscribe: &Subscribe) -> (SubAck, Effects) {
         let limits = self.limits;
+        let mut fx = Effects::default();
         let Some(session) = self.sessions.get_mut(client_id) else {
-            return SubAck::new(
-                subscribe.pkid,
-                vec![SubscribeReasonCode::Failure; subscribe.filters.len()],
-            );
+            let codes = vec![SubscribeReasonCode::Failure; subscribe.filters.len()];
+            return (SubAck::new(subscribe.pkid, codes), fx);
         };
         let mut codes = Vec::with_capacity(subscribe.filters.len());
         let mut retained = Vec::new();
@@ -476,9 +509,11 @@ impl Router {
             }
         }
         for p in retained {
-            deliver(session, p, client_id, limits, &mut self.drops);
+            deliver(session, p, client_id, limits, &mut self.drops, &mut fx);
         }
-        SubAck::new(subscribe.pkid, codes)
+        // Retained messages hold no publisher.
+        fx.congested.clear();
+        (SubAck::new(subscribe.pkid, codes), fx)
     }
 
     /// UNSUBSCRIBE: remove the exactly matching filters (MQTT-3.10.4-1).
@@ -506,10 +541,10 @@ impl Router {
     }
 
     /// PUBACK for an outbound QoS 1 message.
-    pub fn puback(&mut self, client_id: &str, pkid: u16) {
+    pub fn puback(&mut self, client_id: &str, pkid: u16) -> Effects {
         self.complete(client_id, pkid, |state| {
             matches!(state, Inflight::Publish(_))
-        });
+        })
     }
 
     /// PUBREC for an outbound QoS 2 message: from now on only PUBREL is
@@ -529,22 +564,73 @@ impl Router {
     }
 
     /// PUBCOMP: the outbound QoS 2 flow is finished.
-    pub fn pubcomp(&mut self, client_id: &str, pkid: u16) {
-        self.complete(client_id, pkid, |state| matches!(state, Inflight::Rel));
+    pub fn pubcomp(&mut self, client_id: &str, pkid: u16) -> Effects {
+        self.complete(client_id, pkid, |state| matches!(state, Inflight::Rel))
     }
 
-    fn complete(&mut self, client_id: &str, pkid: u16, expected: fn(&Inflight) -> bool) {
+    fn complete(&mut self, client_id: &str, pkid: u16, expected: fn(&Inflight) -> bool) -> Effects {
         let limits = self.limits;
+        let mut fx = Effects::default();
         let Some(s) = self.sessions.get_mut(client_id) else {
-            return;
+            return fx;
         };
         if s.inflight.get(&pkid).is_some_and(expected) {
             s.inflight.remove(&pkid);
-            pump(s, client_id, limits);
-            uncongest(s, limits, &self.drained);
+            refill(s, limits, &mut fx);
         } else {
             debug!(client_id, pkid, "ack for unknown packet id ignored");
         }
+        fx
+    }
+
+    /// The task of link `conn_id` takes up to `max` packets to write, in order. What waits
+    /// behind them moves up (into flight, within the window); `ready` names the link again
+    /// if more wait, and `drained` says its queue fell to the low-water mark.
+    pub fn take(&mut self, conn_id: u64, max: usize) -> (Vec<Packet>, Effects) {
+        let limits = self.limits;
+        let mut fx = Effects::default();
+        let Some(client_id) = self.conns.get(&conn_id) else {
+            return (Vec::new(), fx);
+        };
+        let Some(session) = self.sessions.get_mut(client_id) else {
+            return (Vec::new(), fx);
+        };
+        let Some(link) = session.link.as_mut().filter(|l| l.conn_id == conn_id) else {
+            return (Vec::new(), fx);
+        };
+        let n = max.min(link.out.len());
+        let packets: Vec<Packet> = link.out.drain(..n).collect();
+        for p in &packets {
+            if let Packet::Publish(p) = p {
+                link.out_bytes -= p.payload.len();
+            }
+        }
+        link.taken += n as u64;
+        if link.out.is_empty() && link.out.capacity() > 64 {
+            link.out.shrink_to(16);
+        }
+        refill(session, limits, &mut fx);
+        (packets, fx)
+    }
+
+    /// For a publisher held for link `conn_id`: `None` when the link is gone, else whether it
+    /// is still congested and how many packets it has taken.
+    pub fn progress(&mut self, conn_id: u64) -> Option<(bool, u64)> {
+        self.link_mut(conn_id).map(|l| (l.congested, l.taken))
+    }
+
+    /// A held publisher found link `conn_id` taking nothing for the hold time: nobody is held
+    /// for it until it takes something again (its messages are dropped and counted instead).
+    pub fn stalled(&mut self, conn_id: u64) {
+        if let Some(link) = self.link_mut(conn_id) {
+            link.stalled_at = Some(link.taken);
+            self.drops.stats.stalled_subscribers += 1;
+        }
+    }
+
+    /// Counts a publisher held for congested links.
+    pub fn held(&mut self) {
+        self.drops.stats.publisher_holds += 1;
     }
 
     /// A retained message is gone: its bytes are counted, and once many are freed the
@@ -583,116 +669,123 @@ fn max_qos(a: QoS, b: QoS) -> QoS {
     }
 }
 
-/// Packets waiting in a link's channel.
-fn channel_len(link: &Link) -> usize {
-    link.tx.max_capacity() - link.tx.capacity()
-}
-
-/// Everything waiting for the client: queued QoS 1/2 messages and unwritten packets.
-fn queued(session: &Session) -> usize {
-    session.pending.len() + session.link.as_ref().map_or(0, channel_len)
-}
-
-/// Hand a packet to the session's link. Never disconnects: the callers keep within the
-/// channel's capacity (QoS 0 is dropped first, QoS 1/2 waits in `pending`).
-fn send(session: &mut Session, packet: Packet) -> bool {
-    let Some(link) = &session.link else {
-        return false;
-    };
-    match link.tx.try_send(packet) {
-        Ok(()) => true,
-        Err(mpsc::error::TrySendError::Full(_)) => false,
-        Err(mpsc::error::TrySendError::Closed(_)) => {
-            // The connection task is gone; held publishers see the mark cleared at their
-            // next check.
-            link.state.congested.store(false, Ordering::Relaxed);
-            session.link = None;
-            false
+/// Re-send what was in flight, in order, with DUP set (MQTT-4.4.0-1, MQTT-3.3.1-1); PUBRELs
+/// for messages already PUBREC'd.
+fn resend_inflight(session: &mut Session, limits: Limits) {
+    let resend: Vec<Packet> = session
+        .inflight
+        .iter()
+        .map(|(pkid, state)| match state {
+            Inflight::Publish(p) => {
+                let mut p = p.clone();
+                p.dup = true;
+                Packet::Publish(p)
+            }
+            Inflight::Rel => Packet::PubRel(PubRel::new(*pkid)),
+        })
+        .collect();
+    for packet in resend {
+        if !session.push_out(packet, limits) {
+            break;
         }
+    }
+}
+
+/// After the link took packets or an inflight slot came free: move what waits up, clear the
+/// congestion mark once the queue is down to the low-water mark, and name the link if packets
+/// wait for it.
+fn refill(session: &mut Session, limits: Limits, fx: &mut Effects) {
+    pump(session, limits);
+    let queued = session.queued();
+    if session.pending.is_empty() && session.pending.capacity() > 64 {
+        session.pending.shrink_to(16);
+    }
+    let Some(link) = &mut session.link else {
+        return;
+    };
+    if link.congested && queued <= limits.low_water() {
+        link.congested = false;
+        fx.drained = true;
+    }
+    if !link.out.is_empty() {
+        fx.ready(link.conn_id);
+    }
+}
+
+/// Move queued messages to the link while it is up and has room: QoS 1/2 ones into flight,
+/// within the inflight window; QoS 0 ones (queued under `queue_qos0_messages`) as they are.
+fn pump(session: &mut Session, limits: Limits) {
+    while let Some(front) = session.pending.front() {
+        let Some(link) = &session.link else {
+            return;
+        };
+        if link.out.len() >= limits.out_capacity()
+            || (front.qos != QoS::AtMostOnce && session.inflight.len() >= limits.max_inflight)
+        {
+            return;
+        }
+        let mut p = session.pending.pop_front().expect("front exists");
+        if p.qos != QoS::AtMostOnce {
+            let Some(pkid) = session.alloc_pkid() else {
+                session.pending.push_front(p);
+                return;
+            };
+            p.pkid = pkid;
+            session.inflight.insert(pkid, Inflight::Publish(p.clone()));
+        }
+        session.pending_bytes -= p.payload.len();
+        session.push_out(Packet::Publish(p), limits);
     }
 }
 
 /// Deliver one message at its final QoS to a session, the way Mosquitto 2.0 does
 /// (`src/database.c`, `db__ready_for_flight`: "For QoS 0 messages the choice is either
 /// 'inflight' or dropped. There is no queueing option"): QoS 0 is written unless the client
-/// already has `max_queued` packets waiting, and is not stored while it is offline (3.1.2.4);
-/// QoS 1/2 queue behind the inflight window, up to `max_queued` (mosquitto.conf(5),
-/// `max_queued_messages`). Every drop is counted. Returns the link's state when its queue is
-/// past the high-water mark.
+/// already has `max_queued` packets (or `max_queued_bytes` bytes) waiting, and is not stored
+/// while it is offline (3.1.2.4) unless `queue_qos0_messages`; QoS 1/2 queue behind the
+/// inflight window, up to `max_queued` messages and `max_queued_bytes` bytes (mosquitto.conf(5):
+/// "packets will be queued until the first limit is reached"). Every drop is counted. Names
+/// the link in `ready` when packets wait for it, and in `congested` when its queue is past
+/// the high-water mark.
 fn deliver(
     session: &mut Session,
     publish: Publish,
     client_id: &str,
     limits: Limits,
     drops: &mut Drops,
-) -> Option<Arc<LinkState>> {
-    if publish.qos == QoS::AtMostOnce {
-        let link = session.link.as_ref()?;
-        let full = channel_len(link) >= limits.max_queued
-            || (!send(session, Packet::Publish(publish)) && session.link.is_some());
-        if full {
-            drops.dropped(client_id, QoS::AtMostOnce, "the client's queue is full");
+    fx: &mut Effects,
+) {
+    let qos = publish.qos;
+    if qos == QoS::AtMostOnce && session.link.is_some() {
+        let waiting = session.link.as_ref().map_or(0, |l| l.out.len());
+        if !limits.room(waiting, session.queued_bytes())
+            || !session.push_out(Packet::Publish(publish), limits)
+        {
+            drops.dropped(client_id, qos, "the client's queue is full");
         }
-    } else if session.pending.len() >= limits.max_queued {
-        drops.dropped(client_id, publish.qos, "the session's queue is full");
+    } else if qos == QoS::AtMostOnce && !limits.queue_qos0 {
+        // Not stored for an offline session (3.1.2.4), not counted as a drop.
+        return;
+    } else if !limits.room(session.pending.len(), session.pending_bytes) {
+        drops.dropped(client_id, qos, "the session's queue is full");
     } else {
+        session.pending_bytes += publish.payload.len();
         session.pending.push_back(publish);
-        pump(session, client_id, limits);
+        pump(session, limits);
     }
-    let link = session.link.as_ref()?;
-    if link.state.congested.load(Ordering::Relaxed) {
-        return Some(link.state.clone());
-    }
-    if queued(session) >= limits.high_water() {
-        debug!(client_id, queued = queued(session), "link congested");
-        link.state.congested.store(true, Ordering::Relaxed);
-        return Some(link.state.clone());
-    }
-    None
-}
-
-/// A link that goes away holds no publisher any more.
-fn release(link: &Link, drained: &Notify) {
-    if link.state.congested.swap(false, Ordering::Relaxed) {
-        drained.notify_waiters();
-    }
-}
-
-/// Clears the congestion mark once the queue is down to the low-water mark, and wakes the
-/// publishers held for it.
-fn uncongest(session: &mut Session, limits: Limits, drained: &Notify) {
-    let Some(link) = &session.link else {
+    let queued = session.queued();
+    let Some(link) = &mut session.link else {
         return;
     };
-    if link.state.congested.load(Ordering::Relaxed) && queued(session) <= limits.low_water() {
-        link.state.congested.store(false, Ordering::Relaxed);
-        drained.notify_waiters();
+    if !link.out.is_empty() {
+        fx.ready(link.conn_id);
     }
-    if session.pending.is_empty() && session.pending.capacity() > 64 {
-        session.pending.shrink_to(16);
+    if !link.congested && queued >= limits.high_water() {
+        debug!(client_id, queued, "link congested");
+        link.congested = true;
     }
-}
-
-/// Move queued QoS 1/2 messages into flight while the link is up, the inflight window has
-/// room and the link's channel too.
-fn pump(session: &mut Session, _client_id: &str, limits: Limits) {
-    while session.inflight.len() < limits.max_inflight {
-        match &session.link {
-            Some(link) if link.tx.capacity() > 0 => {}
-            _ => return,
-        }
-        let Some(mut p) = session.pending.pop_front() else {
-            return;
-        };
-        let Some(pkid) = session.alloc_pkid() else {
-            session.pending.push_front(p);
-            return;
-        };
-        p.pkid = pkid;
-        session.inflight.insert(pkid, Inflight::Publish(p.clone()));
-        if !send(session, Packet::Publish(p)) {
-            return;
-        }
+    if link.congested && !link.stalled() {
+        fx.congested.push((link.conn_id, link.taken));
     }
 }
 
@@ -700,38 +793,28 @@ fn pump(session: &mut Session, _client_id: &str, limits: Limits) {
 mod tests {
     use super::*;
     use rumqttc::mqttbytes::v4::SubscribeFilter;
-    use std::future::Future;
-
-    struct TestLink {
-        rx: mpsc::Receiver<Packet>,
-        kill: oneshot::Receiver<CloseReason>,
-    }
 
     fn router() -> Router {
         router_with(Limits::default())
     }
 
     fn router_with(limits: Limits) -> Router {
-        let (tx, _) = broadcast::channel(16);
-        Router::new(limits, tx)
+        Router::new(limits)
     }
 
-    fn link(r: &mut Router, cap: usize) -> (Link, TestLink) {
-        let (tx, rx) = mpsc::channel(cap);
-        let (ktx, krx) = oneshot::channel();
-        let link = Link {
-            conn_id: r.new_conn_id(),
-            tx,
-            kill: ktx,
-            state: Arc::default(),
-        };
-        (link, TestLink { rx, kill: krx })
+    fn limits(max_inflight: usize, max_queued: usize) -> Limits {
+        Limits {
+            max_inflight,
+            max_queued,
+            ..Limits::default()
+        }
     }
 
-    fn connect(r: &mut Router, id: &str, clean: bool) -> (Connected, TestLink, u64) {
-        let (l, t) = link(r, 64);
-        let conn_id = l.conn_id;
-        (r.connect(id, clean, l), t, conn_id)
+    /// Connects `id`; returns what the router said and the connection id.
+    fn connect(r: &mut Router, id: &str, clean: bool) -> (Connected, u64) {
+        let conn = r.new_conn_id();
+        let (c, _) = r.connect(id, clean, conn);
+        (c, conn)
     }
 
     fn sub(pkid: u16, filters: &[(&str, QoS)]) -> Subscribe {
@@ -744,27 +827,34 @@ mod tests {
         }
     }
 
-    fn publishes(t: &mut TestLink) -> Vec<Publish> {
-        let mut out = Vec::new();
-        while let Ok(p) = t.rx.try_recv() {
-            if let Packet::Publish(p) = p {
-                out.push(p);
-            }
-        }
-        out
+    /// Everything waiting for link `conn`, as its task would take it.
+    fn publishes(r: &mut Router, conn: u64) -> Vec<Publish> {
+        let (packets, _) = r.take(conn, usize::MAX);
+        packets
+            .into_iter()
+            .filter_map(|p| match p {
+                Packet::Publish(p) => Some(p),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn publish(r: &mut Router, topic: &str, qos: QoS, payload: &str) -> Effects {
+        r.publish(Publish::new(topic, qos, payload.to_string()))
     }
 
     #[test]
     fn delivers_at_min_of_publish_and_subscription_qos() {
         let mut r = router();
-        let (_, mut t, _) = connect(&mut r, "s", true);
-        r.subscribe(
+        let (_, c) = connect(&mut r, "s", true);
+        let _ = r.subscribe(
             "s",
             &sub(1, &[("a/1", QoS::AtLeastOnce), ("a/0", QoS::ExactlyOnce)]),
         );
-        r.publish(Publish::new("a/1", QoS::ExactlyOnce, "x"));
-        r.publish(Publish::new("a/0", QoS::AtMostOnce, "y"));
-        let got = publishes(&mut t);
+        let fx = publish(&mut r, "a/1", QoS::ExactlyOnce, "x");
+        assert_eq!(fx.ready, vec![c], "the link is woken");
+        let _ = publish(&mut r, "a/0", QoS::AtMostOnce, "y");
+        let got = publishes(&mut r, c);
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].qos, QoS::AtLeastOnce);
         assert_ne!(got[0].pkid, 0);
@@ -773,10 +863,21 @@ mod tests {
     }
 
     #[test]
+    fn a_message_nobody_wants_wakes_nobody() {
+        let mut r = router();
+        let (_, _c) = connect(&mut r, "s", true);
+        let _ = r.subscribe("s", &sub(1, &[("a", QoS::AtLeastOnce)]));
+        assert_eq!(
+            publish(&mut r, "b", QoS::AtLeastOnce, "x"),
+            Effects::default()
+        );
+    }
+
+    #[test]
     fn overlapping_subscriptions_give_one_copy_at_max_qos() {
         let mut r = router();
-        let (_, mut t, _) = connect(&mut r, "s", true);
-        r.subscribe(
+        let (_, c) = connect(&mut r, "s", true);
+        let _ = r.subscribe(
             "s",
             &sub(
                 1,
@@ -787,8 +888,8 @@ mod tests {
                 ],
             ),
         );
-        r.publish(Publish::new("a/b", QoS::ExactlyOnce, "x"));
-        let got = publishes(&mut t);
+        let _ = publish(&mut r, "a/b", QoS::ExactlyOnce, "x");
+        let got = publishes(&mut r, c);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].qos, QoS::ExactlyOnce);
     }
@@ -796,8 +897,8 @@ mod tests {
     #[test]
     fn invalid_filter_fails_only_that_filter() {
         let mut r = router();
-        let (_, _t, _) = connect(&mut r, "s", true);
-        let ack = r.subscribe(
+        let _ = connect(&mut r, "s", true);
+        let (ack, _) = r.subscribe(
             "s",
             &sub(7, &[("a/#/b", QoS::AtLeastOnce), ("ok", QoS::ExactlyOnce)]),
         );
@@ -814,14 +915,15 @@ mod tests {
     #[test]
     fn live_delivery_clears_retain_and_retained_replay_sets_it() {
         let mut r = router();
-        let (_, mut t, _) = connect(&mut r, "s", true);
-        r.subscribe("s", &sub(1, &[("t", QoS::AtMostOnce)]));
+        let (_, c) = connect(&mut r, "s", true);
+        let _ = r.subscribe("s", &sub(1, &[("t", QoS::AtMostOnce)]));
         let mut p = Publish::new("t", QoS::AtMostOnce, "v1");
         p.retain = true;
-        r.publish(p);
-        assert!(!publishes(&mut t)[0].retain);
-        r.subscribe("s", &sub(2, &[("t", QoS::AtMostOnce)]));
-        let got = publishes(&mut t);
+        let _ = r.publish(p);
+        assert!(!publishes(&mut r, c)[0].retain);
+        let (_, fx) = r.subscribe("s", &sub(2, &[("t", QoS::AtMostOnce)]));
+        assert_eq!(fx.ready, vec![c]);
+        let got = publishes(&mut r, c);
         assert_eq!(got.len(), 1);
         assert!(got[0].retain);
         assert_eq!(&got[0].payload[..], b"v1");
@@ -833,16 +935,16 @@ mod tests {
         for payload in ["a", "b"] {
             let mut p = Publish::new("t", QoS::AtLeastOnce, payload);
             p.retain = true;
-            r.publish(p);
+            let _ = r.publish(p);
         }
         assert_eq!(r.retained_count(), 1);
-        let (_, mut t, _) = connect(&mut r, "s", true);
-        r.subscribe("s", &sub(1, &[("#", QoS::AtLeastOnce)]));
-        let got = publishes(&mut t);
+        let (_, c) = connect(&mut r, "s", true);
+        let _ = r.subscribe("s", &sub(1, &[("#", QoS::AtLeastOnce)]));
+        let got = publishes(&mut r, c);
         assert_eq!(&got[0].payload[..], b"b");
         let mut del = Publish::new("t", QoS::AtMostOnce, "");
         del.retain = true;
-        r.publish(del);
+        let _ = r.publish(del);
         assert_eq!(r.retained_count(), 0);
     }
 
@@ -860,41 +962,70 @@ mod tests {
     #[test]
     fn qos1_and_qos2_outbound_flows_complete() {
         let mut r = router();
-        let (_, mut t, _) = connect(&mut r, "s", true);
-        r.subscribe("s", &sub(1, &[("t", QoS::ExactlyOnce)]));
-        r.publish(Publish::new("t", QoS::AtLeastOnce, "1"));
-        r.publish(Publish::new("t", QoS::ExactlyOnce, "2"));
-        let got = publishes(&mut t);
+        let (_, c) = connect(&mut r, "s", true);
+        let _ = r.subscribe("s", &sub(1, &[("t", QoS::ExactlyOnce)]));
+        let _ = publish(&mut r, "t", QoS::AtLeastOnce, "1");
+        let _ = publish(&mut r, "t", QoS::ExactlyOnce, "2");
+        let got = publishes(&mut r, c);
         let (p1, p2) = (got[0].pkid, got[1].pkid);
-        r.puback("s", p1);
+        let _ = r.puback("s", p1);
         assert!(r.pubrec("s", p2));
-        r.pubcomp("s", p2);
+        let _ = r.pubcomp("s", p2);
         assert!(r.sessions["s"].inflight.is_empty());
         assert!(!r.pubrec("s", p2));
     }
 
     #[test]
     fn inflight_window_queues_and_ack_releases() {
-        let mut r = router_with(Limits {
-            max_inflight: 1,
-            max_queued: 10,
-        });
-        let (_, mut t, _) = connect(&mut r, "s", true);
-        r.subscribe("s", &sub(1, &[("t", QoS::AtLeastOnce)]));
-        r.publish(Publish::new("t", QoS::AtLeastOnce, "1"));
-        r.publish(Publish::new("t", QoS::AtLeastOnce, "2"));
-        let first = publishes(&mut t);
+        let mut r = router_with(limits(1, 10));
+        let (_, c) = connect(&mut r, "s", true);
+        let _ = r.subscribe("s", &sub(1, &[("t", QoS::AtLeastOnce)]));
+        let _ = publish(&mut r, "t", QoS::AtLeastOnce, "1");
+        let _ = publish(&mut r, "t", QoS::AtLeastOnce, "2");
+        let first = publishes(&mut r, c);
         assert_eq!(first.len(), 1);
-        r.puback("s", first[0].pkid);
-        let second = publishes(&mut t);
+        let fx = r.puback("s", first[0].pkid);
+        assert_eq!(
+            fx.ready,
+            vec![c],
+            "the freed slot is filled and the link woken"
+        );
+        let second = publishes(&mut r, c);
         assert_eq!(second.len(), 1);
         assert_eq!(&second[0].payload[..], b"2");
     }
 
     #[test]
+    fn take_hands_out_batches_in_order_and_says_when_more_wait() {
+        let mut r = router();
+        let (_, c) = connect(&mut r, "s", true);
+        let _ = r.subscribe("s", &sub(1, &[("t", QoS::AtMostOnce)]));
+        for i in 0..5 {
+            let _ = publish(&mut r, "t", QoS::AtMostOnce, &format!("{i}"));
+        }
+        let (first, fx) = r.take(c, 3);
+        assert_eq!(first.len(), 3);
+        assert_eq!(fx.ready, vec![c], "two more wait");
+        let (rest, fx) = r.take(c, 3);
+        assert_eq!(rest.len(), 2);
+        assert!(fx.ready.is_empty());
+        let payloads: Vec<Vec<u8>> = first
+            .iter()
+            .chain(&rest)
+            .map(|p| match p {
+                Packet::Publish(p) => p.payload.to_vec(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(payloads, [b"0", b"1", b"2", b"3", b"4"]);
+        let (none, _) = r.take(999, 3);
+        assert!(none.is_empty(), "an unknown link takes nothing");
+    }
+
+    #[test]
     fn incoming_qos2_is_deduplicated_until_pubrel() {
         let mut r = router();
-        let (_, _t, _) = connect(&mut r, "s", true);
+        let _ = connect(&mut r, "s", true);
         assert!(r.incoming_qos2("s", 5));
         assert!(!r.incoming_qos2("s", 5));
         r.pubrel("s", 5);
@@ -904,114 +1035,174 @@ mod tests {
     #[test]
     fn persistent_session_queues_offline_and_resends_inflight() {
         let mut r = router();
-        let (c, mut t, conn) = connect(&mut r, "p", false);
+        let (c, conn) = connect(&mut r, "p", false);
         assert!(!c.session_present);
-        r.subscribe("p", &sub(1, &[("t", QoS::AtLeastOnce)]));
-        r.publish(Publish::new("t", QoS::AtLeastOnce, "unacked"));
-        assert_eq!(publishes(&mut t).len(), 1);
-        assert!(r.disconnect("p", conn));
-        r.publish(Publish::new("t", QoS::AtLeastOnce, "queued"));
-        r.publish(Publish::new("t", QoS::AtMostOnce, "qos0 dropped"));
-        let (c, mut t, _) = connect(&mut r, "p", false);
+        let _ = r.subscribe("p", &sub(1, &[("t", QoS::AtLeastOnce)]));
+        let _ = publish(&mut r, "t", QoS::AtLeastOnce, "unacked");
+        assert_eq!(publishes(&mut r, conn).len(), 1);
+        let _ = r.disconnect("p", conn);
+        let _ = publish(&mut r, "t", QoS::AtLeastOnce, "queued");
+        let _ = publish(&mut r, "t", QoS::AtMostOnce, "qos0 dropped");
+        let conn = r.new_conn_id();
+        let (c, fx) = r.connect("p", false, conn);
         assert!(c.session_present);
-        let got = publishes(&mut t);
+        assert_eq!(fx.ready, vec![conn]);
+        let got = publishes(&mut r, conn);
         assert_eq!(got.len(), 2);
         assert!(got[0].dup);
         assert_eq!(&got[0].payload[..], b"unacked");
         assert_eq!(&got[1].payload[..], b"queued");
         assert!(!got[1].dup);
+        assert_eq!(
+            r.stats().dropped_qos0,
+            0,
+            "offline QoS 0 is not stored, not a drop"
+        );
+    }
+
+    /// mosquitto.conf(5) `queue_qos0_messages true`: QoS 0 messages for an offline persistent
+    /// session are queued, within `max_queued_messages`, and delivered at QoS 0 on return.
+    #[test]
+    fn queue_qos0_messages_keeps_qos0_for_an_offline_session_within_the_limit() {
+        let mut r = router_with(Limits {
+            queue_qos0: true,
+            ..limits(10, 2)
+        });
+        let (_, conn) = connect(&mut r, "p", false);
+        let _ = r.subscribe("p", &sub(1, &[("t", QoS::AtLeastOnce)]));
+        let _ = r.disconnect("p", conn);
+        for i in 0..3 {
+            let _ = publish(&mut r, "t", QoS::AtMostOnce, &format!("{i}"));
+        }
+        assert_eq!(r.stats().dropped_qos0, 1);
+        let (_, conn) = connect(&mut r, "p", false);
+        let got = publishes(&mut r, conn);
+        let got: Vec<(QoS, u16, &[u8])> = got
+            .iter()
+            .map(|p| (p.qos, p.pkid, &p.payload[..]))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (QoS::AtMostOnce, 0, &b"0"[..]),
+                (QoS::AtMostOnce, 0, &b"1"[..])
+            ]
+        );
     }
 
     #[test]
     fn offline_queue_is_bounded() {
-        let mut r = router_with(Limits {
-            max_inflight: 10,
-            max_queued: 3,
-        });
-        let (_, _t, conn) = connect(&mut r, "p", false);
-        r.subscribe("p", &sub(1, &[("t", QoS::AtLeastOnce)]));
-        r.disconnect("p", conn);
+        let mut r = router_with(limits(10, 3));
+        let (_, conn) = connect(&mut r, "p", false);
+        let _ = r.subscribe("p", &sub(1, &[("t", QoS::AtLeastOnce)]));
+        let _ = r.disconnect("p", conn);
         for _ in 0..10 {
-            r.publish(Publish::new("t", QoS::AtLeastOnce, "x"));
+            let _ = publish(&mut r, "t", QoS::AtLeastOnce, "x");
         }
         assert_eq!(r.sessions["p"].pending.len(), 3);
+        assert_eq!(r.stats().dropped_queued, 7);
+    }
+
+    /// mosquitto.conf(5) `max_queued_bytes`: "packets will be queued until the first limit is
+    /// reached"; a message is queued while fewer bytes than the limit wait, so the first one
+    /// always is, whatever its size.
+    #[test]
+    fn max_queued_bytes_bounds_the_queue_by_payload_size() {
+        let mut r = router_with(Limits {
+            max_queued_bytes: 10,
+            ..limits(1, 1000)
+        });
+        let (_, conn) = connect(&mut r, "p", false);
+        let _ = r.subscribe("p", &sub(1, &[("t", QoS::AtLeastOnce)]));
+        let _ = r.disconnect("p", conn);
+        for payload in ["0123456789abcdef", "x", "yyyy"] {
+            let _ = publish(&mut r, "t", QoS::AtLeastOnce, payload);
+        }
+        assert_eq!(
+            r.sessions["p"].pending.len(),
+            1,
+            "16 bytes wait: the limit is reached"
+        );
+        assert_eq!(r.stats().dropped_queued, 2);
+        // Online, QoS 0 counts the bytes waiting too.
+        let (_, conn) = connect(&mut r, "p", false);
+        let _ = r.subscribe("p", &sub(2, &[("q", QoS::AtMostOnce)]));
+        let _ = publish(&mut r, "q", QoS::AtMostOnce, "dropped: 16 bytes wait");
+        assert_eq!(r.stats().dropped_qos0, 1);
+        assert_eq!(publishes(&mut r, conn).len(), 1);
+        let _ = publish(&mut r, "q", QoS::AtMostOnce, "written");
+        assert_eq!(&publishes(&mut r, conn)[0].payload[..], b"written");
     }
 
     #[test]
     fn clean_session_discards_previous_session() {
         let mut r = router();
-        let (_, _t, conn) = connect(&mut r, "p", false);
-        r.subscribe("p", &sub(1, &[("t", QoS::AtLeastOnce)]));
-        r.disconnect("p", conn);
-        let (c, mut t, conn) = connect(&mut r, "p", true);
+        let (_, conn) = connect(&mut r, "p", false);
+        let _ = r.subscribe("p", &sub(1, &[("t", QoS::AtLeastOnce)]));
+        let _ = r.disconnect("p", conn);
+        let (c, conn) = connect(&mut r, "p", true);
         assert!(!c.session_present);
-        r.publish(Publish::new("t", QoS::AtLeastOnce, "x"));
-        assert!(publishes(&mut t).is_empty());
-        r.disconnect("p", conn);
+        let _ = publish(&mut r, "t", QoS::AtLeastOnce, "x");
+        assert!(publishes(&mut r, conn).is_empty());
+        let _ = r.disconnect("p", conn);
         assert!(!r.sessions.contains_key("p"));
     }
 
     #[test]
     fn takeover_closes_old_link_and_old_cleanup_is_ignored() {
         let mut r = router();
-        let (_, mut old, old_conn) = connect(&mut r, "c", false);
-        let (_, _new, _) = connect(&mut r, "c", false);
-        assert_eq!(old.kill.try_recv(), Ok(CloseReason::TakenOver));
-        assert!(!r.disconnect("c", old_conn));
-        assert!(r.sessions["c"].link.is_some());
+        let (_, old) = connect(&mut r, "c", false);
+        let new = r.new_conn_id();
+        let (_, fx) = r.connect("c", false, new);
+        assert_eq!(fx.close, vec![(old, CloseReason::TakenOver)]);
+        let _ = r.disconnect("c", old);
+        assert_eq!(r.sessions["c"].link.as_ref().map(|l| l.conn_id), Some(new));
     }
 
     #[test]
     fn kick_closes_link() {
         let mut r = router();
-        let (_, mut t, _) = connect(&mut r, "c", true);
-        assert!(r.kick("c"));
-        assert_eq!(t.kill.try_recv(), Ok(CloseReason::Kicked));
-        assert!(!r.kick("c"));
-        assert!(!r.kick("nobody"));
+        let (_, c) = connect(&mut r, "c", true);
+        assert_eq!(r.kick("c").close, vec![(c, CloseReason::Kicked)]);
+        assert!(r.kick("c").close.is_empty());
+        assert!(r.kick("nobody").close.is_empty());
     }
 
     #[test]
     fn full_link_queue_drops_qos0_counts_it_and_keeps_the_link() {
-        let mut r = router_with(Limits {
-            max_inflight: 2,
-            max_queued: 4,
-        });
-        let (l, mut t) = link(&mut r, Limits::default().channel_capacity());
-        r.connect("slow", true, l);
-        r.subscribe("slow", &sub(1, &[("t", QoS::AtMostOnce)]));
+        let mut r = router_with(limits(2, 4));
+        let (_, c) = connect(&mut r, "slow", true);
+        let _ = r.subscribe("slow", &sub(1, &[("t", QoS::AtMostOnce)]));
         let mut congested = 0;
         for _ in 0..10 {
-            congested += r.publish(Publish::new("t", QoS::AtMostOnce, "x")).len();
+            let fx = publish(&mut r, "t", QoS::AtMostOnce, "x");
+            assert!(fx.close.is_empty(), "the link must stay up");
+            congested += fx.congested.len();
         }
         // Mosquitto's rule: written while fewer than max_queued wait, dropped after.
-        assert_eq!(publishes(&mut t).len(), 4);
+        assert_eq!(publishes(&mut r, c).len(), 4);
         assert_eq!(r.stats().dropped_qos0, 6);
         // Congested from the high-water mark (2) on.
         assert_eq!(congested, 9);
-        assert!(t.kill.try_recv().is_err(), "the link must stay up");
     }
 
     #[test]
     fn qos1_beyond_the_window_waits_then_beyond_the_queue_is_dropped() {
-        let mut r = router_with(Limits {
-            max_inflight: 2,
-            max_queued: 3,
-        });
-        let (_, mut t, _) = connect(&mut r, "s", true);
-        r.subscribe("s", &sub(1, &[("t", QoS::AtLeastOnce)]));
+        let mut r = router_with(limits(2, 3));
+        let (_, c) = connect(&mut r, "s", true);
+        let _ = r.subscribe("s", &sub(1, &[("t", QoS::AtLeastOnce)]));
         for i in 0..7 {
-            r.publish(Publish::new("t", QoS::AtLeastOnce, format!("{i}")));
+            let _ = publish(&mut r, "t", QoS::AtLeastOnce, &format!("{i}"));
         }
         // 2 in flight, 3 queued, 2 dropped and counted.
-        let first = publishes(&mut t);
+        let first = publishes(&mut r, c);
         assert_eq!(first.len(), 2);
         assert_eq!(r.stats().dropped_queued, 2);
         let mut got: Vec<_> = first.iter().map(|p| p.payload.clone()).collect();
         let mut inflight: Vec<u16> = first.iter().map(|p| p.pkid).collect();
         while let Some(pkid) = inflight.pop() {
-            r.puback("s", pkid);
-            for p in publishes(&mut t) {
+            let _ = r.puback("s", pkid);
+            for p in publishes(&mut r, c) {
                 inflight.push(p.pkid);
                 got.push(p.payload);
             }
@@ -1021,61 +1212,62 @@ mod tests {
     }
 
     #[test]
-    fn a_congested_link_that_goes_away_holds_nobody() {
-        let mut r = router_with(Limits {
-            max_inflight: 2,
-            max_queued: 4,
-        });
-        let (l, _t) = link(&mut r, Limits::default().channel_capacity());
-        let state = l.state.clone();
-        let conn = l.conn_id;
-        r.connect("s", true, l);
-        r.subscribe("s", &sub(1, &[("t", QoS::AtMostOnce)]));
+    fn a_congested_link_that_goes_away_releases_its_publishers() {
+        let mut r = router_with(limits(2, 4));
+        let (_, c) = connect(&mut r, "s", true);
+        let _ = r.subscribe("s", &sub(1, &[("t", QoS::AtMostOnce)]));
         for _ in 0..3 {
-            r.publish(Publish::new("t", QoS::AtMostOnce, "x"));
+            let _ = publish(&mut r, "t", QoS::AtMostOnce, "x");
         }
-        assert!(state.congested.load(Ordering::Relaxed));
-        assert!(r.disconnect("s", conn));
-        assert!(!state.congested.load(Ordering::Relaxed));
+        assert_eq!(r.progress(c), Some((true, 0)));
+        assert!(r.disconnect("s", c).drained);
+        assert_eq!(r.progress(c), None);
     }
 
     #[test]
     fn a_congested_link_is_released_when_it_drains() {
-        let mut r = router_with(Limits {
-            max_inflight: 2,
-            max_queued: 8,
-        });
-        let drained = r.drained();
-        let (l, mut t) = link(&mut r, Limits::default().channel_capacity());
-        let state = l.state.clone();
-        r.connect("s", true, l);
-        r.subscribe("s", &sub(1, &[("t", QoS::AtMostOnce)]));
+        let mut r = router_with(limits(2, 8));
+        let (_, c) = connect(&mut r, "s", true);
+        let _ = r.subscribe("s", &sub(1, &[("t", QoS::AtMostOnce)]));
         for _ in 0..3 {
-            assert!(r
-                .publish(Publish::new("t", QoS::AtMostOnce, "x"))
+            assert!(publish(&mut r, "t", QoS::AtMostOnce, "x")
+                .congested
                 .is_empty());
         }
-        let held = r.publish(Publish::new("t", QoS::AtMostOnce, "x"));
-        assert_eq!(held.len(), 1);
-        assert!(Arc::ptr_eq(&held[0], &state));
-        let woken = drained.notified();
-        tokio::pin!(woken);
-        woken.as_mut().enable();
-        // Down to 2 (the low-water mark): released, and the waiters are woken.
-        t.rx.try_recv().unwrap();
-        t.rx.try_recv().unwrap();
-        r.relieve("s");
-        assert!(!state.congested.load(Ordering::Relaxed));
-        let waker = futures::task::noop_waker();
-        let mut cx = std::task::Context::from_waker(&waker);
-        assert!(woken.as_mut().poll(&mut cx).is_ready());
+        let held = publish(&mut r, "t", QoS::AtMostOnce, "x");
+        assert_eq!(held.congested, vec![(c, 0)]);
+        // Down to 2 (the low-water mark): released, and the held publishers are told.
+        let (_, fx) = r.take(c, 2);
+        assert!(fx.drained);
+        assert_eq!(r.progress(c), Some((false, 2)));
+    }
+
+    #[test]
+    fn a_stalled_link_holds_nobody_until_it_takes_something() {
+        let mut r = router_with(limits(2, 8));
+        let (_, c) = connect(&mut r, "s", true);
+        let _ = r.subscribe("s", &sub(1, &[("t", QoS::AtMostOnce)]));
+        for _ in 0..4 {
+            let _ = publish(&mut r, "t", QoS::AtMostOnce, "x");
+        }
+        r.stalled(c);
+        assert_eq!(r.stats().stalled_subscribers, 1);
+        assert!(publish(&mut r, "t", QoS::AtMostOnce, "x")
+            .congested
+            .is_empty());
+        let _ = r.take(c, 1);
+        assert_eq!(
+            publish(&mut r, "t", QoS::AtMostOnce, "x").congested,
+            vec![(c, 1)],
+            "reading again: it holds publishers again"
+        );
     }
 
     #[test]
     fn empty_client_id_gets_unique_assigned_id() {
         let mut r = router();
-        let (a, _ta, _) = connect(&mut r, "", true);
-        let (b, _tb, _) = connect(&mut r, "", true);
+        let (a, _) = connect(&mut r, "", true);
+        let (b, _) = connect(&mut r, "", true);
         assert!(!a.client_id.is_empty());
         assert_ne!(a.client_id, b.client_id);
     }

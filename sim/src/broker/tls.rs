@@ -9,53 +9,65 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 
-use super::Broker;
+use super::{Broker, Inner};
 
 /// A client that opens TCP and never finishes its handshake is dropped after this long.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Broker {
     /// Binds a TLS listener whose sessions join this broker; returns its address. It stops
-    /// with the broker.
+    /// with the broker, and starts again with it on [`restart`](Broker::restart).
     pub async fn start_tls(
         &self,
         bind: SocketAddr,
         config: rustls::ServerConfig,
     ) -> std::io::Result<SocketAddr> {
-        let listener = TcpListener::bind(bind).await?;
-        let addr = listener.local_addr()?;
-        let acceptor = TlsAcceptor::from(Arc::new(config));
-        let mut shutdown = self.inner.shutdown.subscribe();
-        let guard = self.inner.task_guard.lock().expect("guard lock").clone();
-        let broker = self.clone();
-        info!(%addr, "MQTT over TLS listening");
-        tokio::spawn(async move {
-            let _guard = guard;
-            loop {
-                tokio::select! {
-                    _ = shutdown.changed() => break,
-                    res = listener.accept() => match res {
-                        Ok((stream, peer)) => {
-                            let _ = stream.set_nodelay(true);
-                            let acceptor = acceptor.clone();
-                            let broker = broker.clone();
-                            tokio::spawn(async move {
-                                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                                    Ok(Ok(tls)) => broker.serve(tls, format!("tls:{peer}")),
-                                    Ok(Err(e)) => info!(%peer, error = %e, "TLS handshake refused"),
-                                    Err(_) => info!(%peer, "TLS handshake timed out"),
-                                }
-                            });
-                        }
-                        Err(e) => {
-                            warn!(error = %e, "TLS accept failed");
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    },
-                }
-            }
-            info!(%addr, "MQTT over TLS listener closed");
-        });
+        let config = Arc::new(config);
+        let addr = listen(&self.inner(), bind, config.clone()).await?;
+        *self.shared.tls.lock().expect("tls lock") = Some((addr, config));
         Ok(addr)
     }
+}
+
+/// Binds `bind` and serves TLS sessions into the run `inner` until it stops.
+pub(super) async fn listen(
+    inner: &Arc<Inner>,
+    bind: SocketAddr,
+    config: Arc<rustls::ServerConfig>,
+) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(bind).await?;
+    let addr = listener.local_addr()?;
+    let acceptor = TlsAcceptor::from(config);
+    let mut shutdown = inner.shutdown.subscribe();
+    let guard = inner.task_guard.lock().expect("guard lock").clone();
+    let inner = inner.clone();
+    info!(%addr, "MQTT over TLS listening");
+    tokio::spawn(async move {
+        let _guard = guard;
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                res = listener.accept() => match res {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        let acceptor = acceptor.clone();
+                        let inner = inner.clone();
+                        tokio::spawn(async move {
+                            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                                Ok(Ok(tls)) => inner.serve(tls, format!("tls:{peer}")),
+                                Ok(Err(e)) => info!(%peer, error = %e, "TLS handshake refused"),
+                                Err(_) => info!(%peer, "TLS handshake timed out"),
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "TLS accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+            }
+        }
+        info!(%addr, "MQTT over TLS listener closed");
+    });
+    Ok(addr)
 }
