@@ -51,8 +51,10 @@ pub const SOCKETS: usize = 6;
 /// the 2048"). An inference: fixtures/DIVERGENCES.md L30.
 pub const SEND_MAX: usize = 2048;
 
-/// Link ids of the sockets, apart from the MQTT clients' (which count up from 1).
-pub const LINK_BASE: LinkId = 1 << 40;
+/// Link ids of the sockets, apart from the MQTT clients' (which count up from 1) and the HTTP
+/// requests' (`net::HTTP_LINKS`, 1 << 40: the L610's HTTP events went to its sockets when both
+/// were 1 << 40).
+pub const LINK_BASE: LinkId = 1 << 36;
 
 /// How long a `>` prompt waits for its next byte. The length form gives up with `ERROR` as the
 /// MQTT prompts do; the open form (`AT+MIPSEND=<id>`) sends what came, as the G620 manual's
@@ -162,7 +164,7 @@ impl Mip {
 
     /// Whether `link` is one of the socket links (the rest are MQTT's).
     pub fn owns(link: LinkId) -> bool {
-        link >= LINK_BASE
+        (LINK_BASE..crate::net::HTTP_LINKS).contains(&link)
     }
 
     /// `AT+MIPOPEN?` -> `+MIPOPEN: <free id>[,<free id>...]`, `+MIPOPEN: 0` when none is free
