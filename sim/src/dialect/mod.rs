@@ -11,6 +11,8 @@ pub mod params;
 mod prompts;
 #[cfg(test)]
 mod props;
+#[cfg(test)]
+pub(crate) mod rig;
 pub mod v250;
 
 use std::fmt;
