@@ -7,6 +7,7 @@ pub mod air780e;
 pub mod commands;
 pub mod l610;
 pub mod params;
+pub mod pending;
 #[cfg(test)]
 mod prompts;
 #[cfg(test)]

@@ -12,7 +12,7 @@ use crate::at::Form;
 use crate::dialect::commands::{Cmd, FormKind, ALL};
 use crate::dialect::Out;
 
-use super::{basic, number_setting, Air780e};
+use super::{basic, number_setting, Air780e, Prompted};
 
 use FormKind::{Exec, Read, Set, Test};
 
@@ -368,7 +368,10 @@ pub(super) static COMMANDS: &[Row] = &[
         name: "+MPUBEX",
         forms: &[Test, Set],
         source: "notes section 6 (the family's MPUBEX page)",
-        run: |m, f, o| m.mqtt.mpubex(&m.cell, f, o),
+        run: |m, f, o| {
+            let p = m.mqtt.mpubex(&m.cell, f, o);
+            m.pending.open_if(p.map(Prompted::Publish))
+        },
     },
     Row {
         name: "+MQTTMSGSET",
@@ -423,7 +426,10 @@ pub(super) static COMMANDS: &[Row] = &[
         name: "+FSWRITE",
         forms: &[Test, Set],
         source: "seed 000 sections 6.3, 6.4",
-        run: |m, f, o| m.fs.fswrite(f, o),
+        run: |m, f, o| {
+            let w = m.fs.fswrite(f, o);
+            m.pending.open_if(w.map(Prompted::Write))
+        },
     },
     Row {
         name: "+FSREAD",

@@ -60,6 +60,15 @@ impl Settings {
     }
 }
 
+/// What the bytes after a `>` prompt are for.
+#[derive(Debug)]
+enum Prompted {
+    /// The bytes of an `AT+FSWRITE`.
+    Write(fs::PendingWrite),
+    /// The payload of an `AT+MPUBEX`.
+    Publish(mqtt::PendingPubex),
+}
+
 pub struct Air780e {
     cell: CellState,
     radio: basic::Radio,
@@ -67,6 +76,7 @@ pub struct Air780e {
     mqtt: mqtt::Mqtt,
     fs: fs::Fs,
     ssl: ssl::Ssl,
+    pending: super::pending::Pending<Prompted>,
     /// The echo setting (`ATE`), mirrored from the framer so `AT&W` can save it.
     echo: bool,
     /// What `AT&W` saved.
@@ -83,6 +93,7 @@ impl Air780e {
             mqtt: mqtt::Mqtt::default(),
             fs: fs::Fs::default(),
             ssl: ssl::Ssl::default(),
+            pending: Default::default(),
             echo: true,
             saved: Settings::factory(),
         }
@@ -271,15 +282,16 @@ impl Dialect for Air780e {
     }
 
     fn on_data(&mut self, data: Vec<u8>, out: &mut Out) {
-        if self.fs.wants_data() {
-            return self.fs.on_data(data, out);
+        match self.pending.take() {
+            Some(Prompted::Write(w)) => self.fs.write_data(w, data, out),
+            Some(Prompted::Publish(p)) => self.mqtt.pubex_data(&self.cell, p, data, out),
+            // The session dropped while the payload was on its way.
+            None => out.line(self.cell.cme(mqtt::CME_MQTT)),
         }
-        self.mqtt.on_data(&self.cell, data, out)
     }
 
-    fn on_prompt_abandoned(&mut self, _why: crate::dialect::Abandoned, out: &mut Out) {
-        // Only AT+MPUBEX opens an engine-timed prompt (AT+FSWRITE times itself).
-        self.mqtt.abandon_pubex(out)
+    fn on_prompt_abandoned(&mut self, why: crate::dialect::Abandoned, out: &mut Out) {
+        self.pending.abandon(why, out)
     }
 
     fn on_timer(&mut self, id: u64, out: &mut Out) {
@@ -297,7 +309,12 @@ impl Dialect for Air780e {
             self.cell.pdp_active = self.cell.can_activate();
             return;
         }
-        self.fs.on_timer(id, out)
+        // `AT+FSWRITE`'s own `<timeout>`, if its write still waits.
+        if matches!(self.pending.get(), Some(Prompted::Write(w)) if w.timer == id) {
+            if let Some(Prompted::Write(w)) = self.pending.take() {
+                self.fs.timed_out(w, out)
+            }
+        }
     }
 
     fn on_net(&mut self, ev: NetEvent, out: &mut Out) {

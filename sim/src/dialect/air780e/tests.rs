@@ -1188,3 +1188,21 @@ fn every_command_has_a_readme_row_and_malformed_rows() {
         include_str!("../../../../fixtures/malformed/air780e.tsv"),
     );
 }
+
+/// A power cycle during an `AT+FSWRITE` prompt forgets the write (RAM), though the files stay:
+/// the next prompt's bytes are its own. (Before the one `Pending`, the file system kept its
+/// pending write over the reboot and took the next `AT+MPUBEX` payload into the file.)
+#[test]
+fn a_power_cycle_forgets_the_open_prompt() {
+    let mut r = Rig::new(DialectKind::Air780e);
+    assert_eq!(r.send("AT+FSCREATE=f"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+FSWRITE=f,0,3,15"), "\r\n>");
+    let fx = r.engine.fault(&Fault::PowerCycle);
+    r.take(fx);
+    r.send("ATE0");
+    r.connected();
+    assert_eq!(r.send("AT+MPUBEX=\"t\",0,0,3"), "\r\n>");
+    assert_eq!(r.raw(b"abc"), "\r\nOK\r\n");
+    assert_eq!(r.published(), vec![b"abc".to_vec()]);
+    assert_eq!(r.send("AT+FSFLSIZE=f"), "\r\n+FSFLSIZE: 0\r\n\r\nOK\r\n");
+}

@@ -11,7 +11,7 @@ use crate::at::Form;
 use crate::dialect::commands::{Cmd, FormKind};
 use crate::dialect::Out;
 
-use super::{basic, Pending, L610};
+use super::{basic, Prompted, L610};
 
 use FormKind::{Exec, Read, Set, Test};
 
@@ -229,9 +229,8 @@ pub(super) static COMMANDS: &[Row] = &[
         forms: &[Test, Set],
         source: "seed 002 sections 3.2, 3.3; fixtures/DIVERGENCES.md L18",
         run: |m, f, o| {
-            if let Some(w) = m.mqtt.mqttwill(&m.cell, f, o) {
-                m.pending = Some(Pending::Will(w));
-            }
+            let w = m.mqtt.mqttwill(&m.cell, f, o);
+            m.pending.open_if(w.map(Prompted::Will))
         },
     },
     Row {
@@ -257,9 +256,8 @@ pub(super) static COMMANDS: &[Row] = &[
         forms: &[Test, Set],
         source: "seed 002 sections 3.2, 3.3",
         run: |m, f, o| {
-            if let Some(p) = m.mqtt.mqttpub(&m.cell, f, o) {
-                m.pending = Some(Pending::Publish(p));
-            }
+            let p = m.mqtt.mqttpub(&m.cell, f, o);
+            m.pending.open_if(p.map(Prompted::Publish))
         },
     },
     Row {
@@ -297,7 +295,6 @@ pub(super) static COMMANDS: &[Row] = &[
 
 /// `AT+GTSSLFILE`: the file its `>` prompt's bytes are for.
 fn gtsslfile(m: &mut L610, form: &Form, out: &mut Out) {
-    if let Some(kind) = m.ssl.gtsslfile(form, out) {
-        m.pending = Some(Pending::SslFile(kind));
-    }
+    let kind = m.ssl.gtsslfile(form, out);
+    m.pending.open_if(kind.map(Prompted::SslFile))
 }

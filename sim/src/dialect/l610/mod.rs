@@ -30,7 +30,7 @@ use super::{Dialect, DialectKind, Out};
 
 /// What the bytes after a `>` prompt are for.
 #[derive(Debug, Clone, PartialEq)]
-enum Pending {
+enum Prompted {
     /// The payload of a length-form `AT+MQTTPUB`.
     Publish(mqtt::PendingPublish),
     /// The contents of an `AT+GTSSLFILE`.
@@ -46,7 +46,7 @@ pub struct L610 {
     call: mipcall::Call,
     mqtt: mqtt::Mqtt,
     ssl: ssl::Ssl,
-    pending: Option<Pending>,
+    pending: super::pending::Pending<Prompted>,
     /// The echo setting, mirrored from the framer for `AT&W`.
     echo: bool,
     /// What `AT&W` saved: echo and `AT+CMEE` (V.250 section 6.1.3).
@@ -70,7 +70,7 @@ impl L610 {
             call: mipcall::Call::default(),
             mqtt: mqtt::Mqtt::default(),
             ssl: ssl::Ssl::default(),
-            pending: None,
+            pending: Default::default(),
             echo: true,
             saved: (true, 0),
         }
@@ -125,9 +125,9 @@ impl Dialect for L610 {
 
     fn on_data(&mut self, data: Vec<u8>, out: &mut Out) {
         match self.pending.take() {
-            Some(Pending::Publish(p)) => self.mqtt.publish_data(&self.cell, p, data, out),
-            Some(Pending::SslFile(kind)) => self.ssl.file_data(kind, data, out),
-            Some(Pending::Will(w)) => self.mqtt.will_data(w, data, out),
+            Some(Prompted::Publish(p)) => self.mqtt.publish_data(&self.cell, p, data, out),
+            Some(Prompted::SslFile(kind)) => self.ssl.file_data(kind, data, out),
+            Some(Prompted::Will(w)) => self.mqtt.will_data(w, data, out),
             None => {
                 tracing::warn!(
                     len = data.len(),
@@ -141,8 +141,7 @@ impl Dialect for L610 {
     /// A `>` prompt that got no byte for [`mqtt::PROMPT_IDLE`]: nothing is published, set or
     /// loaded, `ERROR` (fixtures/DIVERGENCES.md A24).
     fn on_prompt_abandoned(&mut self, why: super::Abandoned, out: &mut Out) {
-        tracing::warn!(?why, pending = ?self.pending.take(), "prompt abandoned");
-        out.error()
+        self.pending.abandon(why, out)
     }
 
     fn on_net(&mut self, ev: NetEvent, out: &mut Out) {
