@@ -322,81 +322,13 @@ impl Dialect for Air780e {
     }
 
     fn on_fault(&mut self, fault: &Fault, out: &mut Out) {
-        let cell = &mut self.cell;
         match fault {
-            // Seed 001 PDN flow: `+CGEV: NW PDN DEACT 1`, the link is gone without `CLOSED`, and
-            // `AT+MIPCLOSE` answers `OK`. The module re-activates the default bearer on its
-            // own once the network allows it: at once by default (the recovery in the same log
-            // reconnects at once), or after `back_after`, until when `MIPSTART` gets
-            // `CONNECT FAIL`.
-            Fault::PdnDeact { back_after } => {
-                out.line("+CGEV: NW PDN DEACT 1");
-                self.mqtt.network_lost(out);
-                if cell.cip != Cip::Initial {
-                    cell.cip = Cip::PdpDeact;
-                }
-                if back_after.is_zero() {
-                    cell.pdp_active = cell.can_activate();
-                } else {
-                    cell.pdp_active = false;
-                    cell.pdp_barred = true;
-                    out.timer(PDN_BACK_TIMER, *back_after);
-                }
-            }
-            // Seed 000 FAQ 3 (drops from weak coverage or a lost registration): the
-            // registration URCs the host asked for, and the default bearer goes with the
-            // registration, shown as in seed 001's PDN flow (fixtures/DIVERGENCES.md).
-            Fault::Deregister => {
-                let had_bearer = cell.pdp_active;
-                let mut urcs = Vec::new();
-                cell.set_registration(RegStatus::NotRegistered, &mut urcs);
-                urcs.iter().for_each(|u| out.line(u));
-                if had_bearer {
-                    out.line("+CGEV: NW PDN DEACT 1");
-                }
-                self.mqtt.network_lost(out);
-            }
-            // The SIM guides' hot-plug lines, per firmware (fixtures/profiles/air780e.tsv:
-            // V1165 prints `^MODE: 0,0`, `+NO Service`, `+CGEV: NW PDN DEACT 1`,
-            // `+CGEV: ME DETACH`, `+CPIN: SIM REMOVED 0`; the 780EP V1007 only the last), then
-            // the registration URCs the host asked for. Registration, attach and the bearer go.
-            Fault::SimRemoved => {
-                if cell.sim == SimState::Absent {
-                    return;
-                }
-                cell.sim = SimState::Absent;
-                let lines = cell.identity.profile.sim_out.clone();
-                self.print(&lines, out);
-                self.radio_off(false, out);
-                // SIMG's capture prints `+CGEV: ME DETACH` again about 10 s later.
-                if lines.contains(&BootLine::Line("+CGEV: ME DETACH".into())) {
-                    out.timer(SIM_DETACH_TIMER, std::time::Duration::from_secs(10));
-                }
-            }
-            // Put back: the profile's lines (V1165: the radio lines and `+CPIN: READY 0`).
-            Fault::SimInserted => {
-                if cell.sim == SimState::Ready {
-                    return;
-                }
-                cell.sim = SimState::Ready;
-                if self.radio.cfun == 1 {
-                    let lines = self.cell.identity.profile.sim_in.clone();
-                    self.radio_on(&lines, out);
-                } else {
-                    out.line("+CPIN: READY 0");
-                }
-            }
-            Fault::Register => {
-                if cell.sim != SimState::Ready || self.radio.cfun != 1 {
-                    tracing::info!("no SIM or radio off: the module cannot register");
-                    return;
-                }
-                let mut urcs = Vec::new();
-                cell.set_registration(RegStatus::Home, &mut urcs);
-                urcs.iter().for_each(|u| out.line(u));
-                cell.pdp_active = cell.can_activate();
-            }
-            Fault::Signal(n) => cell.rssi = *n,
+            Fault::PdnDeact { back_after } => self.pdn_deact(*back_after, out),
+            Fault::Deregister => self.deregister(out),
+            Fault::SimRemoved => self.sim_removed(out),
+            Fault::SimInserted => self.sim_inserted(out),
+            Fault::Register => self.register(out),
+            Fault::Signal(n) => self.cell.rssi = *n,
             Fault::PowerCycle | Fault::WatchdogReset => self.reboot(out),
             // These enter below the dialect (the socket, the broker, the UART); the module
             // sees their consequences as network events, or never.
@@ -409,6 +341,88 @@ impl Dialect for Air780e {
             | Fault::UartGarbage(_)
             | Fault::UrcInResponse => {}
         }
+    }
+}
+
+/// The faults that reach the dialect, one unit each.
+impl Air780e {
+    /// Seed 001 PDN flow: `+CGEV: NW PDN DEACT 1`, the link is gone without `CLOSED`, and
+    /// `AT+MIPCLOSE` answers `OK`. The module re-activates the default bearer on its own once
+    /// the network allows it: at once by default (the recovery in the same log reconnects at
+    /// once), or after `back_after`, until when `MIPSTART` gets `CONNECT FAIL`.
+    fn pdn_deact(&mut self, back_after: std::time::Duration, out: &mut Out) {
+        let cell = &mut self.cell;
+        out.line("+CGEV: NW PDN DEACT 1");
+        self.mqtt.network_lost(out);
+        if cell.cip != Cip::Initial {
+            cell.cip = Cip::PdpDeact;
+        }
+        if back_after.is_zero() {
+            cell.pdp_active = cell.can_activate();
+        } else {
+            cell.pdp_active = false;
+            cell.pdp_barred = true;
+            out.timer(PDN_BACK_TIMER, back_after);
+        }
+    }
+
+    /// Seed 000 FAQ 3 (drops from weak coverage or a lost registration): the registration URCs
+    /// the host asked for, and the default bearer goes with the registration, shown as in seed
+    /// 001's PDN flow (fixtures/DIVERGENCES.md).
+    fn deregister(&mut self, out: &mut Out) {
+        let had_bearer = self.cell.pdp_active;
+        let mut urcs = Vec::new();
+        self.cell
+            .set_registration(RegStatus::NotRegistered, &mut urcs);
+        urcs.iter().for_each(|u| out.line(u));
+        if had_bearer {
+            out.line("+CGEV: NW PDN DEACT 1");
+        }
+        self.mqtt.network_lost(out);
+    }
+
+    /// The SIM guides' hot-plug lines, per firmware (fixtures/profiles/air780e.tsv: V1165 prints
+    /// `^MODE: 0,0`, `+NO Service`, `+CGEV: NW PDN DEACT 1`, `+CGEV: ME DETACH`,
+    /// `+CPIN: SIM REMOVED 0`; the 780EP V1007 only the last), then the registration URCs the
+    /// host asked for. Registration, attach and the bearer go.
+    fn sim_removed(&mut self, out: &mut Out) {
+        if self.cell.sim == SimState::Absent {
+            return;
+        }
+        self.cell.sim = SimState::Absent;
+        let lines = self.cell.identity.profile.sim_out.clone();
+        self.print(&lines, out);
+        self.radio_off(false, out);
+        // SIMG's capture prints `+CGEV: ME DETACH` again about 10 s later.
+        if lines.contains(&BootLine::Line("+CGEV: ME DETACH".into())) {
+            out.timer(SIM_DETACH_TIMER, std::time::Duration::from_secs(10));
+        }
+    }
+
+    /// Put back: the profile's lines (V1165: the radio lines and `+CPIN: READY 0`).
+    fn sim_inserted(&mut self, out: &mut Out) {
+        if self.cell.sim == SimState::Ready {
+            return;
+        }
+        self.cell.sim = SimState::Ready;
+        if self.radio.cfun == 1 {
+            let lines = self.cell.identity.profile.sim_in.clone();
+            self.radio_on(&lines, out);
+        } else {
+            out.line("+CPIN: READY 0");
+        }
+    }
+
+    fn register(&mut self, out: &mut Out) {
+        let cell = &mut self.cell;
+        if cell.sim != SimState::Ready || self.radio.cfun != 1 {
+            tracing::info!("no SIM or radio off: the module cannot register");
+            return;
+        }
+        let mut urcs = Vec::new();
+        cell.set_registration(RegStatus::Home, &mut urcs);
+        urcs.iter().for_each(|u| out.line(u));
+        cell.pdp_active = cell.can_activate();
     }
 }
 
