@@ -1,15 +1,16 @@
 //! Entry point for the `doclog` fuzz target in `fuzz/`, kept here so `cargo test` replays its
 //! corpus through the same code.
 
-/// Both vendor-log parsers, `modem-harness replay`'s and the feature doc strings', must take
-/// any text without panicking (a log that does not parse is an error, never a crash).
+/// The vendor-log parser (`modem-harness replay`'s and the feature doc strings') must take any
+/// text without panicking (a log that does not parse is an error, never a crash), whole or
+/// line by line from a reader.
 pub fn doclog(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    for step in crate::exchange::parse(&text) {
-        let _ = format!("{step:?}");
+    if let Ok(log) = crate::engine::log::Log::parse("fuzz", &text) {
+        let _ = format!("{:?}", log.lines);
     }
-    if let Ok(log) = crate::replay::Log::parse("fuzz", &text) {
-        let _ = format!("{:?}", log.lines.len());
+    for line in crate::engine::log::Lines::new("fuzz", data) {
+        let _ = format!("{line:?}");
     }
 }
 

@@ -7,10 +7,12 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use modem_harness::device::Eol;
+use modem_harness::junit;
 use modem_harness::replay::{self, Log, Report, Target};
 use modem_harness::report;
 use modem_harness::rewrite::BrokerTarget;
 use modem_harness::runner::{report, run, RunOptions, Summary};
+use modem_harness::transcript::Transcript;
 use modem_harness::world::Hardware;
 use modem_sim::dialect::DialectKind;
 use modem_sim::net::HostPort;
@@ -364,7 +366,7 @@ async fn main() -> ExitCode {
             let parts: Vec<PathBuf> = runs.iter().filter_map(|o| o.junit.clone()).collect();
             let code = run_features(runs).await;
             if let (Some(j), true) = (&junit, n > 1) {
-                if let Err(e) = merge_junit(&parts, j) {
+                if let Err(e) = modem_harness::junit::merge(&parts, j) {
                     eprintln!("modem-harness: writing {}: {e}", j.display());
                     return ExitCode::from(2);
                 }
@@ -547,28 +549,24 @@ async fn check_port(port: &Path, baud: u32) -> Result<(), (u8, String)> {
     Ok(())
 }
 
-/// `modem-harness report`.
+/// `modem-harness report`: the transcript is read from disk in passes, never whole.
 fn render_report(transcript: &Path, output: Option<PathBuf>) -> ExitCode {
-    let text = match std::fs::read_to_string(transcript) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!(
-                "modem-harness report: cannot read {}: {e}",
-                transcript.display()
-            );
-            return ExitCode::from(2);
-        }
-    };
-    let events = match modem_harness::transcript::parse_jsonl(&text) {
-        Ok(ev) => ev,
-        Err(e) => {
+    let source = report::JsonlFile(transcript);
+    // A first read checks the file, so that a file that is no transcript writes no page.
+    if let Err(e) = report::EventSource::each(&source, &mut |_| {}) {
+        if e.kind() == std::io::ErrorKind::InvalidData {
             eprintln!(
                 "modem-harness report: {} is not a JSONL transcript: {e}",
                 transcript.display()
             );
-            return ExitCode::from(2);
+        } else {
+            eprintln!(
+                "modem-harness report: cannot read {}: {e}",
+                transcript.display()
+            );
         }
-    };
+        return ExitCode::from(2);
+    }
     let out = output.unwrap_or_else(|| transcript.with_extension("html"));
     let meta = report::Meta {
         title: transcript
@@ -577,12 +575,22 @@ fn render_report(transcript: &Path, output: Option<PathBuf>) -> ExitCode {
             .unwrap_or_default(),
         source: transcript.display().to_string(),
     };
-    if let Err(e) = std::fs::write(&out, report::render(&meta, &events)) {
-        eprintln!("modem-harness report: cannot write {}: {e}", out.display());
-        return ExitCode::from(2);
+    let written = std::fs::File::create(&out).and_then(|f| {
+        let mut w = std::io::BufWriter::new(f);
+        let n = report::render_to(&mut w, &meta, &source)?;
+        std::io::Write::flush(&mut w)?;
+        Ok(n)
+    });
+    match written {
+        Ok(n) => {
+            println!("{n} events -> {}", out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("modem-harness report: cannot write {}: {e}", out.display());
+            ExitCode::from(2)
+        }
     }
-    println!("{} events -> {}", events.len(), out.display());
-    ExitCode::SUCCESS
 }
 
 async fn run_features(runs: Vec<RunOptions>) -> ExitCode {
@@ -612,24 +620,9 @@ async fn run_features(runs: Vec<RunOptions>) -> ExitCode {
     ExitCode::from(report(&total) as u8)
 }
 
-/// One `<testsuites>` holding every part's suites.
-fn merge_junit(parts: &[PathBuf], to: &Path) -> std::io::Result<()> {
-    let mut suites = String::new();
-    for p in parts {
-        let xml = std::fs::read_to_string(p)?;
-        if let (Some(a), Some(b)) = (xml.find("<testsuite "), xml.rfind("</testsuites>")) {
-            suites.push_str(&xml[a..b]);
-        }
-        let _ = std::fs::remove_file(p);
-    }
-    std::fs::write(
-        to,
-        format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n{suites}</testsuites>\n"
-        ),
-    )
-}
-
+/// `replay`: each log is checked, then replayed from its file as it is read, its transcript
+/// written as it happens (`--transcripts`); what is kept of a log once it is done is its JUnit
+/// test case. So the memory of a replay does not grow with the log.
 async fn replay_logs(
     logs: &[PathBuf],
     target: &Target,
@@ -639,100 +632,165 @@ async fn replay_logs(
     timing_tolerance: Option<f64>,
 ) -> ExitCode {
     let started = Instant::now();
+    let mut cases = Vec::new();
     let mut timing_off = 0usize;
-    let mut results: Vec<(String, Result<Report, String>)> = Vec::new();
     let mut usage_error = false;
     for path in logs {
         let name = path.display().to_string();
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("modem-harness: cannot read {name}: {e}");
-                return ExitCode::from(2);
-            }
-        };
-        let log = match Log::parse(&name, &text).and_then(|l| l.check_complete().map(|()| l)) {
+        let log = match replay::LogFile::scan(path, &name) {
             Ok(l) => l,
             Err(e) => {
                 eprintln!("modem-harness: {e}");
                 return ExitCode::from(2);
             }
         };
-        println!("replay {name} ({} lines to replay)", log.lines.len());
-        let mut progress = |line: &str| println!("{line}");
-        match replay::replay(&log, target, &mut progress).await {
-            Ok(mut rep) => {
-                report::record_divergence(&rep);
-                let stem = path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "log".into());
-                if let Err(e) = rep.transcript.write(transcripts, &stem) {
-                    eprintln!("modem-harness: cannot write the transcript: {e}");
-                }
-                match &rep.divergence {
-                    None => println!("REPRODUCED {name}"),
-                    Some(d) => println!("DIVERGED {name}\n{d}"),
-                }
-                if let Some(pct) = timing_tolerance {
-                    let gaps = replay::timing::compare(&log, &rep.transcript.events());
-                    print!("{}", replay::timing::render(&name, &gaps, pct));
-                    let off = gaps.iter().filter(|g| !g.within(pct)).count();
-                    if gaps.is_empty() {
-                        println!("TIMING UNCHECKED {name}: no time stamps to compare");
-                    } else if off == 0 {
-                        println!("TIMING WITHIN {pct}% {name}");
-                    } else {
-                        println!(
-                            "TIMING OFF {name}: {off} of {} gaps beyond {pct}%",
-                            gaps.len()
-                        );
-                        timing_off += 1;
-                    }
-                }
-                println!(
-                    "transcript: {}",
-                    transcripts.join(format!("{stem}.log")).display()
-                );
-                if let Some(dir) = html {
-                    match report::write_replay_report(dir, &stem, &name, &mut rep) {
-                        Ok(p) => println!("report: {}", p.display()),
-                        Err(e) => eprintln!("modem-harness: cannot write the report: {e}"),
-                    }
-                }
-                results.push((name, Ok(rep)));
+        let out = ReplayOut {
+            transcripts,
+            html,
+            timing_tolerance,
+        };
+        match replay_one(&log, target, &out).await {
+            Ok((case, off)) => {
+                timing_off += usize::from(off);
+                cases.push(case);
             }
             Err(e) => {
                 eprintln!("modem-harness: {name}: {e}");
                 usage_error = true;
-                results.push((name, Err(e.to_string())));
+                cases.push(junit::Case {
+                    classname: "replay".into(),
+                    name,
+                    time: None,
+                    verdict: junit::Verdict::Error { message: e },
+                });
             }
         }
     }
-    let reproduced = results
-        .iter()
-        .filter(|(_, r)| matches!(r, Ok(rep) if rep.ok()))
-        .count();
+    let reproduced = cases.iter().filter(|c| !c.failed()).count();
     println!(
         "{reproduced} reproduced, {} diverged",
-        results.len() - reproduced
+        cases.len() - reproduced
     );
     if let Some(j) = junit {
-        let view: Vec<(String, Result<&Report, String>)> = results
-            .iter()
-            .map(|(n, r)| (n.clone(), r.as_ref().map_err(Clone::clone)))
-            .collect();
-        if let Err(e) = std::fs::write(j, replay::junit_xml(&view, started.elapsed().as_secs_f64()))
-        {
+        let took = Some(started.elapsed().as_secs_f64());
+        if let Err(e) = junit::write(j, "modem-harness replay", &cases, took) {
             eprintln!("modem-harness: cannot write {}: {e}", j.display());
             return ExitCode::from(2);
         }
     }
     if usage_error {
         ExitCode::from(2)
-    } else if reproduced == results.len() && timing_off == 0 {
+    } else if reproduced == cases.len() && timing_off == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     }
+}
+
+/// A progress line cut to about `max` bytes: a 4 kB payload on every line would bury the
+/// progress (the transcript keeps it whole).
+fn shorten(line: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if line.len() <= max {
+        return line.into();
+    }
+    let mut cut = max - 40;
+    while !line.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{} … ({} bytes)", &line[..cut], line.len()).into()
+}
+
+/// Where `replay` writes what a log gives.
+struct ReplayOut<'a> {
+    transcripts: &'a Path,
+    html: Option<&'a Path>,
+    timing_tolerance: Option<f64>,
+}
+
+/// Replays one log: its verdict as a JUnit test case, and whether its timing was off. `Err`:
+/// it could not run to a verdict (printed by the caller).
+async fn replay_one(
+    log: &replay::LogFile,
+    target: &Target,
+    out: &ReplayOut<'_>,
+) -> Result<(junit::Case, bool), String> {
+    let name = &log.name;
+    let stem = log
+        .path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "log".into());
+    let transcript = Transcript::streaming(out.transcripts, &stem).map_err(|e| {
+        format!(
+            "cannot write the transcript into {}: {e}",
+            out.transcripts.display()
+        )
+    })?;
+    println!("replay {name} ({} lines to replay)", log.entries);
+    let started = Instant::now();
+    let mut progress = |line: &str| println!("{}", shorten(line, 160));
+    let mut rep = replay::replay_steps(log, target, transcript, &mut progress)
+        .await
+        .map_err(|e| e.to_string())?;
+    report::record_divergence(&rep);
+    if let Err(e) = rep.transcript.finish() {
+        eprintln!("modem-harness: cannot write the transcript: {e}");
+    }
+    match &rep.divergence {
+        None => println!("REPRODUCED {name}"),
+        Some(d) => println!("DIVERGED {name}\n{d}"),
+    }
+    let off = match out.timing_tolerance {
+        Some(pct) => timing_off(log, &rep, pct)?,
+        None => false,
+    };
+    let (_, vendor_log) = rep.transcript.files().unwrap_or_default();
+    println!("transcript: {}", vendor_log.display());
+    if let Some(dir) = out.html {
+        match report::write_replay_report(dir, &stem, name, &mut rep) {
+            Ok(p) => println!("report: {}", p.display()),
+            Err(e) => eprintln!("modem-harness: cannot write the report: {e}"),
+        }
+    }
+    let verdict = match &rep.divergence {
+        None => junit::Verdict::Passed,
+        Some(d) => junit::Verdict::Failed {
+            message: match &rep.html {
+                Some(p) => format!("diverged (report: {})", p.display()),
+                None => "diverged".into(),
+            },
+            body: d.to_string(),
+            output: Some(junit::Output::File(vendor_log)),
+        },
+    };
+    let case = junit::Case {
+        classname: "replay".into(),
+        name: name.clone(),
+        time: Some(started.elapsed().as_secs_f64()),
+        verdict,
+    };
+    Ok((case, off))
+}
+
+/// `--timing-tolerance`: prints the gaps of a stamped log against the replay's and whether
+/// any is beyond `pct`. The log is parsed whole here (stamped captures are short), and the
+/// transcript read back from disk.
+fn timing_off(log: &replay::LogFile, rep: &Report, pct: f64) -> Result<bool, String> {
+    let name = &log.name;
+    let text = std::fs::read_to_string(&log.path).map_err(|e| format!("cannot read it: {e}"))?;
+    let parsed = Log::parse(name, &text).map_err(|e| e.to_string())?;
+    let gaps = replay::timing::compare(&parsed, &rep.transcript.events());
+    print!("{}", replay::timing::render(name, &gaps, pct));
+    let off = gaps.iter().filter(|g| !g.within(pct)).count();
+    if gaps.is_empty() {
+        println!("TIMING UNCHECKED {name}: no time stamps to compare");
+    } else if off == 0 {
+        println!("TIMING WITHIN {pct}% {name}");
+    } else {
+        println!(
+            "TIMING OFF {name}: {off} of {} gaps beyond {pct}%",
+            gaps.len()
+        );
+    }
+    Ok(off > 0)
 }

@@ -80,43 +80,168 @@ struct Marks {
     actual: bool,
 }
 
-fn marks(events: &[Event]) -> Vec<Marks> {
-    let mut out = vec![Marks::default(); events.len()];
-    // Echoes, recognised as the vendor-log rendering does.
-    let mut pending: VecDeque<&str> = VecDeque::new();
-    for (i, e) in events.iter().enumerate() {
+/// Echoes, recognised one event at a time as the vendor-log rendering does: a module line
+/// equal to one of the last eight commands sent and not yet echoed.
+#[derive(Debug, Default)]
+struct Echoes {
+    pending: VecDeque<String>,
+}
+
+impl Echoes {
+    fn is_echo(&mut self, e: &Event) -> bool {
         match &e.kind {
             Kind::UartTx { text } => {
-                pending.push_back(text);
-                if pending.len() > 8 {
-                    pending.pop_front();
+                self.pending.push_back(text.clone());
+                if self.pending.len() > 8 {
+                    self.pending.pop_front();
                 }
+                false
             }
-            Kind::UartRx { text } => {
-                if let Some(j) = pending.iter().position(|c| *c == text) {
-                    pending.drain(..=j);
-                    out[i].echo = true;
+            Kind::UartRx { text } => match self.pending.iter().position(|c| c == text) {
+                Some(j) => {
+                    self.pending.drain(..=j);
+                    true
                 }
-            }
-            _ => {}
+                None => false,
+            },
+            _ => false,
         }
     }
-    // The actual line of each failure: the last module line before it with that text.
-    for (i, e) in events.iter().enumerate() {
-        if let Kind::Failure {
-            actual: Some(actual),
-            ..
-        } = &e.kind
-        {
-            if let Some(j) = events[..i]
-                .iter()
-                .rposition(|p| matches!(&p.kind, Kind::UartRx { text } if text == actual))
-            {
-                out[j].actual = true;
+}
+
+/// Where a page's events come from. The page is rendered in passes (totals, then the overview
+/// and marks, then the rows), each reading the events again, so a transcript on disk is never
+/// held whole: a 50 MB replay renders in the memory of a page's summary.
+pub trait EventSource {
+    /// Calls `f` with each event, in order.
+    fn each(&self, f: &mut dyn FnMut(&Event)) -> io::Result<()>;
+}
+
+impl EventSource for [Event] {
+    fn each(&self, f: &mut dyn FnMut(&Event)) -> io::Result<()> {
+        self.iter().for_each(f);
+        Ok(())
+    }
+}
+
+/// A transcript's events: a file-backed one is read from its file.
+impl EventSource for crate::transcript::Transcript {
+    fn each(&self, f: &mut dyn FnMut(&Event)) -> io::Result<()> {
+        self.for_each_event(&mut |e| f(&e))
+    }
+}
+
+/// A JSONL transcript on disk (as `--transcripts` writes them). A line that is no event is an
+/// [`io::ErrorKind::InvalidData`] error naming the line.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonlFile<'a>(pub &'a Path);
+
+impl EventSource for JsonlFile<'_> {
+    fn each(&self, f: &mut dyn FnMut(&Event)) -> io::Result<()> {
+        let file = std::fs::File::open(self.0)?;
+        for e in crate::transcript::read_jsonl(io::BufReader::new(file)) {
+            f(&e.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?);
+        }
+        Ok(())
+    }
+}
+
+/// Failures shown in a page's summary (a run that fails more often shows the first ones).
+const MAX_FAILURES: usize = 100;
+
+/// The first pass: totals and the failures.
+#[derive(Debug, Default)]
+struct Totals {
+    count: usize,
+    total_us: u64,
+    /// Events per lane: host, module, broker, fault.
+    lanes: [usize; 4],
+    /// The first [`MAX_FAILURES`] failures and their indices.
+    failures: Vec<(usize, Event)>,
+}
+
+const LANES: [Lane; 4] = [Lane::Host, Lane::Module, Lane::Broker, Lane::Fault];
+
+fn totals<S: EventSource + ?Sized>(events: &S) -> io::Result<Totals> {
+    let mut t = Totals::default();
+    events.each(&mut |e| {
+        t.total_us = t.total_us.max(e.t_us);
+        match lane(&e.kind) {
+            Lane::Wide => {
+                if matches!(e.kind, Kind::Failure { .. }) && t.failures.len() < MAX_FAILURES {
+                    t.failures.push((t.count, e.clone()));
+                }
+            }
+            l => {
+                if let Some(k) = LANES.iter().position(|x| *x == l) {
+                    t.lanes[k] += 1;
+                }
             }
         }
-    }
-    out
+        t.count += 1;
+    })?;
+    Ok(t)
+}
+
+/// The second pass: the overview's busy buckets, each page's first and last time, and the
+/// module lines the failures name as their actual line (the last one with that text before
+/// each failure).
+#[derive(Debug)]
+struct Layout {
+    busy: Vec<Vec<u32>>,
+    fail_buckets: std::collections::BTreeSet<u64>,
+    pages: Vec<(u64, u64)>,
+    actual: std::collections::BTreeSet<usize>,
+}
+
+fn layout<S: EventSource + ?Sized>(events: &S, t: &Totals) -> io::Result<Layout> {
+    let span = t.total_us.max(1);
+    let bucket =
+        |x: u64| (u128::from(x) * u128::from(OVERVIEW_BUCKETS - 1) / u128::from(span)) as u64;
+    let mut l = Layout {
+        busy: vec![vec![0u32; OVERVIEW_BUCKETS as usize]; LANES.len()],
+        fail_buckets: Default::default(),
+        pages: Vec::new(),
+        actual: Default::default(),
+    };
+    // For each failure with an actual line: the last matching module line seen before it.
+    let mut last_match: Vec<Option<usize>> = vec![None; t.failures.len()];
+    let mut i = 0usize;
+    events.each(&mut |e| {
+        let b = bucket(e.t_us);
+        match lane(&e.kind) {
+            Lane::Wide if matches!(e.kind, Kind::Failure { .. }) => {
+                l.fail_buckets.insert(b);
+            }
+            Lane::Wide => {}
+            x => {
+                if let Some(k) = LANES.iter().position(|y| *y == x) {
+                    l.busy[k][b as usize] += 1;
+                }
+            }
+        }
+        if i % PAGE_ROWS == 0 {
+            l.pages.push((e.t_us, e.t_us));
+        } else if let Some(p) = l.pages.last_mut() {
+            p.1 = e.t_us;
+        }
+        if let Kind::UartRx { text } = &e.kind {
+            for (k, (fi, f)) in t.failures.iter().enumerate() {
+                if let Kind::Failure {
+                    actual: Some(actual),
+                    ..
+                } = &f.kind
+                {
+                    if i < *fi && text == actual {
+                        last_match[k] = Some(i);
+                    }
+                }
+            }
+        }
+        i += 1;
+    })?;
+    l.actual = last_match.into_iter().flatten().collect();
+    Ok(l)
 }
 
 /// `12.345678 s`.
@@ -257,154 +382,191 @@ fn row(r: &Row) -> Markup {
 
 /// The overview strip: each lane's activity across the whole run, faults and failures as
 /// marks. Drawn as SVG, one rectangle per busy bucket.
-fn overview(events: &[Event], total_us: u64) -> Markup {
-    let lanes = [Lane::Host, Lane::Module, Lane::Broker, Lane::Fault];
-    let span = total_us.max(1);
-    let bucket =
-        |t: u64| (u128::from(t) * u128::from(OVERVIEW_BUCKETS - 1) / u128::from(span)) as u64;
-    let mut busy = vec![vec![0u32; OVERVIEW_BUCKETS as usize]; lanes.len()];
-    let mut fails = Vec::new();
-    for (i, e) in events.iter().enumerate() {
-        let b = bucket(e.t_us) as usize;
-        match lane(&e.kind) {
-            Lane::Wide => {
-                if matches!(e.kind, Kind::Failure { .. }) {
-                    fails.push((b, i));
-                }
-            }
-            l => {
-                if let Some(k) = lanes.iter().position(|x| *x == l) {
-                    busy[k][b] += 1;
-                }
-            }
-        }
-    }
+fn overview(l: &Layout, total_us: u64) -> Markup {
     let w = OVERVIEW_BUCKETS;
     html! {
         svg #overview viewBox=(format!("0 0 {w} 44")) preserveAspectRatio="none"
-            data-total-us=(span) role="img" aria-label="overview of the whole run; click to jump" {
-            @for (k, l) in lanes.iter().enumerate() {
-                @for (b, n) in busy[k].iter().enumerate() {
+            data-total-us=(total_us.max(1)) role="img" aria-label="overview of the whole run; click to jump" {
+            @for (k, lane) in LANES.iter().enumerate() {
+                @for (b, n) in l.busy[k].iter().enumerate() {
                     @if *n > 0 {
-                        rect class=(l.class()) x=(b) y=(k * 11 + 1) width="1" height="9" {}
+                        rect class=(lane.class()) x=(b) y=(k * 11 + 1) width="1" height="9" {}
                     }
                 }
             }
-            @for (b, _) in &fails {
+            @for b in &l.fail_buckets {
                 rect.failmark x=(b) y="0" width="2" height="44" {}
             }
         }
     }
 }
 
-/// Renders `events` as one self-contained HTML page.
-pub fn render(meta: &Meta, events: &[Event]) -> String {
-    let marks = marks(events);
-    let total_us = events.iter().map(|e| e.t_us).max().unwrap_or(0);
-    let count = |l: Lane| events.iter().filter(|e| lane(&e.kind) == l).count();
-    let failures: Vec<(usize, &Event)> = events
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| matches!(e.kind, Kind::Failure { .. }))
-        .collect();
-    let rows: Vec<Row> = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| Row {
-            index: i,
-            event: e,
-            marks: marks[i],
-            gap_us: if i == 0 {
-                0
-            } else {
-                e.t_us.saturating_sub(events[i - 1].t_us)
-            },
-        })
-        .collect();
-    let pages: Vec<&[Row]> = rows.chunks(PAGE_ROWS).collect();
-    let first_page = failures
-        .first()
-        .map(|(i, _)| i / PAGE_ROWS)
-        .unwrap_or(0)
-        .min(pages.len().saturating_sub(1));
-    let status = if failures.is_empty() {
+/// The page's `<head>` and its sticky header: title, totals, failures, overview, navigation.
+fn head_and_header(meta: &Meta, t: &Totals, l: &Layout, first_page: usize) -> Markup {
+    let status = if t.failures.is_empty() {
         "no failure recorded"
     } else {
         "FAILED"
     };
-    let doc = html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (meta.title) " — modem-harness report" }
-                // Set before anything else runs, so an error anywhere below is caught.
-                script { (PreEscaped(ONERROR_JS)) }
-                style { (PreEscaped(CSS)) }
-                noscript { style { ".page[hidden]{display:block}" } }
-            }
-            body {
-                header {
-                    h1 { (meta.title) }
-                    div.meta {
-                        span class=(if failures.is_empty() { "ok" } else { "bad" }) { (status) }
-                        " · " (events.len()) " events over " (human_gap(total_us))
-                        " · host " (count(Lane::Host)) " · module " (count(Lane::Module))
-                        " · broker " (count(Lane::Broker)) " · faults " (count(Lane::Fault))
-                        @if !meta.source.is_empty() { " · " code { (meta.source) } }
-                    }
-                    @for (i, f) in &failures {
-                        @if let Kind::Failure { step, expected, actual, detail } = &f.kind {
-                            div.summary {
-                                a href=(format!("#failure-{i}")) { "✗ at " (secs(f.t_us)) ": " b { (step) } }
-                                @if let Some(x) = expected { div { span.exp { "expected" } " " code { (x) } } }
-                                @if let Some(a) = actual { div { span.act { "actual" } " " code { (a) } } }
-                                div.dim { (detail.lines().next().unwrap_or_default()) }
-                            }
-                        }
-                    }
-                    (overview(events, total_us))
-                    nav {
-                        button #prev type="button" { "◀ earlier" }
-                        span #pageno { "page " (first_page + 1) " of " (pages.len().max(1)) }
-                        button #next type="button" { "later ▶" }
-                        @if let Some((i, _)) = failures.first() {
-                            a.jump href=(format!("#failure-{i}")) { "go to the failure" }
-                        }
-                        span.legend {
-                            span.sw.host {} "host" span.sw.module {} "module"
-                            span.sw.broker {} "broker" span.sw.fault {} "fault"
-                        }
-                    }
-                    div.lanes {
-                        div.t { "time" } div { "host → module" } div { "module → host" }
-                        div { "broker" } div { "faults" }
-                    }
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (meta.title) " — modem-harness report" }
+            // Set before anything else runs, so an error anywhere below is caught.
+            script { (PreEscaped(ONERROR_JS)) }
+            style { (PreEscaped(CSS)) }
+            noscript { style { ".page[hidden]{display:block}" } }
+        }
+        body {
+            header {
+                h1 { (meta.title) }
+                div.meta {
+                    span class=(if t.failures.is_empty() { "ok" } else { "bad" }) { (status) }
+                    " · " (t.count) " events over " (human_gap(t.total_us))
+                    " · host " (t.lanes[0]) " · module " (t.lanes[1])
+                    " · broker " (t.lanes[2]) " · faults " (t.lanes[3])
+                    @if !meta.source.is_empty() { " · " code { (meta.source) } }
                 }
-                main {
-                    @if events.is_empty() { p.dim { "The transcript is empty." } }
-                    @for (p, page) in pages.iter().enumerate() {
-                        section.page #(format!("page-{p}"))
-                            data-t0=(page.first().map(|r| r.event.t_us).unwrap_or(0))
-                            data-t1=(page.last().map(|r| r.event.t_us).unwrap_or(0))
-                            hidden[p != first_page] {
-                            @for r in page.iter() { (row(r)) }
+                @for (i, f) in &t.failures {
+                    @if let Kind::Failure { step, expected, actual, detail } = &f.kind {
+                        div.summary {
+                            a href=(format!("#failure-{i}")) { "✗ at " (secs(f.t_us)) ": " b { (step) } }
+                            @if let Some(x) = expected { div { span.exp { "expected" } " " code { (x) } } }
+                            @if let Some(a) = actual { div { span.act { "actual" } " " code { (a) } } }
+                            div.dim { (detail.lines().next().unwrap_or_default()) }
                         }
                     }
                 }
-                script { (PreEscaped(PAGE_JS)) }
+                (overview(l, t.total_us))
+                nav {
+                    button #prev type="button" { "◀ earlier" }
+                    span #pageno { "page " (first_page + 1) " of " (l.pages.len().max(1)) }
+                    button #next type="button" { "later ▶" }
+                    @if let Some((i, _)) = t.failures.first() {
+                        a.jump href=(format!("#failure-{i}")) { "go to the failure" }
+                    }
+                    span.legend {
+                        span.sw.host {} "host" span.sw.module {} "module"
+                        span.sw.broker {} "broker" span.sw.fault {} "fault"
+                    }
+                }
+                div.lanes {
+                    div.t { "time" } div { "host → module" } div { "module → host" }
+                    div { "broker" } div { "faults" }
+                }
             }
         }
-    };
-    doc.into_string()
+    }
+}
+
+/// Renders `events` as one self-contained HTML page into `out`, in three passes over the
+/// events ([`EventSource`]); returns how many events it showed. Nothing is written before
+/// the first pass has read every event, so a transcript that cannot be read leaves `out`
+/// untouched.
+pub fn render_to<S: EventSource + ?Sized>(
+    out: &mut dyn io::Write,
+    meta: &Meta,
+    events: &S,
+) -> io::Result<usize> {
+    let t = totals(events)?;
+    let l = layout(events, &t)?;
+    let first_page = t
+        .failures
+        .first()
+        .map(|(i, _)| i / PAGE_ROWS)
+        .unwrap_or(0)
+        .min(l.pages.len().saturating_sub(1));
+    // The head and header, rendered as one document, are split where the rows go.
+    let top = html! { (DOCTYPE) html lang="en" { (head_and_header(meta, &t, &l, first_page)) } }
+        .into_string();
+    let cut = top
+        .rfind("</body>")
+        .ok_or_else(|| io::Error::other("the page has no body"))?;
+    out.write_all(&top.as_bytes()[..cut])?;
+    out.write_all(b"<main>")?;
+    if t.count == 0 {
+        out.write_all(
+            html! { p.dim { "The transcript is empty." } }
+                .into_string()
+                .as_bytes(),
+        )?;
+    }
+    let mut echoes = Echoes::default();
+    let mut prev_t = None;
+    let mut index = 0usize;
+    let mut result: io::Result<()> = Ok(());
+    events.each(&mut |e| {
+        if result.is_err() {
+            return;
+        }
+        result = (|| {
+            let p = index / PAGE_ROWS;
+            if index % PAGE_ROWS == 0 {
+                if index > 0 {
+                    out.write_all(b"</section>")?;
+                }
+                let (t0, t1) = l.pages.get(p).copied().unwrap_or_default();
+                let hidden = if p == first_page { "" } else { " hidden" };
+                write!(
+                    out,
+                    "<section class=\"page\" id=\"page-{p}\" data-t0=\"{t0}\" data-t1=\"{t1}\"{hidden}>"
+                )?;
+            }
+            let r = Row {
+                index,
+                event: e,
+                marks: Marks {
+                    echo: echoes.is_echo(e),
+                    actual: l.actual.contains(&index),
+                },
+                gap_us: prev_t.map_or(0, |p: u64| e.t_us.saturating_sub(p)),
+            };
+            out.write_all(row(&r).into_string().as_bytes())?;
+            prev_t = Some(e.t_us);
+            index += 1;
+            Ok(())
+        })();
+    })?;
+    result?;
+    if index > 0 {
+        out.write_all(b"</section>")?;
+    }
+    out.write_all(b"</main>")?;
+    out.write_all(
+        html! { script { (PreEscaped(PAGE_JS)) } }
+            .into_string()
+            .as_bytes(),
+    )?;
+    out.write_all(&top.as_bytes()[cut..])?;
+    Ok(index)
+}
+
+/// Renders `events` as one self-contained HTML page.
+pub fn render(meta: &Meta, events: &[Event]) -> String {
+    let mut out = Vec::new();
+    // Writing into memory from events in memory cannot fail.
+    let _ = render_to(&mut out, meta, events);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Renders `events` into `dir/<stem>.html` (the directory is created) and returns the path.
 pub fn write(dir: &Path, stem: &str, meta: &Meta, events: &[Event]) -> io::Result<PathBuf> {
+    write_from(dir, stem, meta, events)
+}
+
+/// [`write`] from any [`EventSource`] (a transcript on disk), streamed into the file.
+pub fn write_from<S: EventSource + ?Sized>(
+    dir: &Path,
+    stem: &str,
+    meta: &Meta,
+    events: &S,
+) -> io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let path = dir.join(format!("{}.html", file_stem(stem)));
-    std::fs::write(&path, render(meta, events))?;
+    let mut out = io::BufWriter::new(std::fs::File::create(&path)?);
+    render_to(&mut out, meta, events)?;
+    io::Write::flush(&mut out)?;
     Ok(path)
 }
 
@@ -510,7 +672,7 @@ pub fn write_scenario_reports(
             ),
             source: format!("{}:{}", k.feature, k.line),
         };
-        let path = write(dir, &k.stem, &meta, &k.transcript.events())?;
+        let path = write_from(dir, &k.stem, &meta, &k.transcript)?;
         if let Some(f) = failure {
             f.html = Some(path.clone());
             named.push((k.name.clone(), k.line, path));
@@ -581,7 +743,7 @@ pub fn write_replay_report(
         title: format!("replay: {log}{}", if rep.ok() { "" } else { " (DIVERGED)" }),
         source: log.to_string(),
     };
-    let path = write(dir, stem, &meta, &rep.transcript.events())?;
+    let path = write_from(dir, stem, &meta, &rep.transcript)?;
     rep.html = Some(path.clone());
     Ok(path)
 }
@@ -812,6 +974,63 @@ mod tests {
         assert_eq!(visible.len(), 1);
         assert!(visible[0].starts_with("class=\"page\" id=\"page-2\""));
         assert!(html.contains("line 999"));
+    }
+
+    #[test]
+    fn a_page_rendered_from_disk_is_the_page_rendered_from_memory() {
+        let mut events: Vec<Event> = (0..900u64)
+            .map(|i| {
+                ev(
+                    i * 10,
+                    if i % 2 == 0 {
+                        Kind::UartTx { text: "AT".into() }
+                    } else {
+                        Kind::UartRx { text: "AT".into() }
+                    },
+                )
+            })
+            .collect();
+        events.push(ev(
+            9_000,
+            Kind::Failure {
+                step: "x.log:7".into(),
+                expected: Some("OK".into()),
+                actual: Some("AT".into()),
+                detail: "d".into(),
+            },
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let jsonl: String = events
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap() + "\n")
+            .collect();
+        std::fs::write(&path, jsonl).unwrap();
+        let meta = Meta::default();
+        let mut from_disk = Vec::new();
+        let n = render_to(&mut from_disk, &meta, &JsonlFile(&path)).unwrap();
+        assert_eq!(n, 901);
+        let html = render(&meta, &events);
+        assert_eq!(String::from_utf8(from_disk).unwrap(), html);
+        // The echoes are marked, the last `AT` before the failure is its actual line, and the
+        // failure's page (the third) is the one shown.
+        assert_eq!(html.matches("ev module echo").count(), 450);
+        assert!(
+            html.contains("id=\"actual-899\""),
+            "the last AT before the failure"
+        );
+        assert!(html.contains("id=\"page-2\" data-t0=\"8000\" data-t1=\"9000\">"));
+        assert!(
+            html.ends_with("</script></body></html>"),
+            "{}",
+            &html[html.len() - 60..]
+        );
+        // A file that is no transcript is an InvalidData error, before anything is written.
+        std::fs::write(&path, "not json\n").unwrap();
+        let mut out = Vec::new();
+        let err = render_to(&mut out, &meta, &JsonlFile(&path)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(out.is_empty());
     }
 
     #[test]

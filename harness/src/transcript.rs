@@ -8,7 +8,9 @@
 //! ids), which is what the insta snapshots pin.
 
 use std::collections::VecDeque;
-use std::path::Path;
+use std::fs::File;
+use std::io::{BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -59,10 +61,62 @@ pub struct Event {
 struct Inner {
     start: Instant,
     events: Vec<Event>,
+    /// File-backed: each event goes to disk as it is recorded and nothing is kept
+    /// ([`Transcript::streaming`]).
+    sink: Option<Sink>,
+}
+
+/// Where a file-backed transcript writes: `<stem>.jsonl` and `<stem>.log`, as events come.
+#[derive(Debug)]
+struct Sink {
+    jsonl_path: PathBuf,
+    log_path: PathBuf,
+    jsonl: BufWriter<File>,
+    log: BufWriter<File>,
+    vendor: VendorLog,
+    /// The time of the last event written (a file cannot take an event out of order).
+    last_t_us: u64,
+    count: usize,
+    /// The first write that failed; the transcript stops writing and [`Transcript::finish`]
+    /// reports it.
+    error: Option<String>,
+}
+
+impl Sink {
+    fn push(&mut self, e: &Event) {
+        if self.error.is_some() {
+            return;
+        }
+        self.last_t_us = e.t_us;
+        self.count += 1;
+        let mut text = String::new();
+        self.vendor.push(e, &mut text);
+        let written = serde_json::to_writer(&mut self.jsonl, e)
+            .map_err(std::io::Error::from)
+            .and_then(|()| self.jsonl.write_all(b"\n"))
+            .and_then(|()| self.log.write_all(text.as_bytes()));
+        if let Err(err) = written {
+            self.error = Some(format!(
+                "writing {} / {}: {err}",
+                self.jsonl_path.display(),
+                self.log_path.display()
+            ));
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if let Some(e) = &self.error {
+            return Err(std::io::Error::other(e.clone()));
+        }
+        self.jsonl.flush()?;
+        self.log.flush()
+    }
 }
 
 /// A shared, append-only transcript: the [`crate::device::Device`] and the world's steps write
-/// to clones of the same one.
+/// to clones of the same one. In memory ([`Transcript::new`]), or written to disk as it
+/// happens ([`Transcript::streaming`], what `replay` uses: a long log's transcript is never
+/// held whole).
 #[derive(Debug, Clone)]
 pub struct Transcript(Arc<Mutex<Inner>>);
 
@@ -74,32 +128,57 @@ impl Default for Transcript {
 
 impl Transcript {
     pub fn new() -> Self {
-        Transcript(Arc::new(Mutex::new(Inner {
+        Transcript::starting_at(Instant::now())
+    }
+
+    /// A transcript that writes `<stem>.jsonl` and `<stem>.log` into `dir` (created if
+    /// needed) event by event, keeping none in memory: its memory does not grow with the run.
+    /// [`Transcript::events`] and [`Transcript::to_vendor_log`] read the files back;
+    /// [`Transcript::for_each_event`] streams them.
+    pub fn streaming(dir: &Path, stem: &str) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let jsonl_path = dir.join(format!("{stem}.jsonl"));
+        let log_path = dir.join(format!("{stem}.log"));
+        let sink = Sink {
+            jsonl: BufWriter::new(File::create(&jsonl_path)?),
+            log: BufWriter::new(File::create(&log_path)?),
+            jsonl_path,
+            log_path,
+            vendor: VendorLog::default(),
+            last_t_us: 0,
+            count: 0,
+            error: None,
+        };
+        Ok(Transcript(Arc::new(Mutex::new(Inner {
             start: Instant::now(),
             events: Vec::new(),
-        })))
+            sink: Some(sink),
+        }))))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A poisoned lock only means another step panicked; keep recording.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(&self, t_us: Option<u64>, kind: Kind, hex: Option<String>) {
+        let mut g = self.lock();
+        let t_us = t_us
+            .unwrap_or_else(|| u64::try_from(g.start.elapsed().as_micros()).unwrap_or(u64::MAX));
+        let event = Event { t_us, kind, hex };
+        match &mut g.sink {
+            Some(sink) => sink.push(&event),
+            None => g.events.push(event),
+        }
     }
 
     pub fn record(&self, kind: Kind) {
-        // A poisoned lock only means another step panicked; keep recording.
-        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let t_us = u64::try_from(g.start.elapsed().as_micros()).unwrap_or(u64::MAX);
-        g.events.push(Event {
-            t_us,
-            kind,
-            hex: None,
-        });
+        self.push(None, kind, None);
     }
 
     /// Like [`Transcript::record`], with the bytes that went over the wire.
     pub fn record_raw(&self, kind: Kind, raw: &[u8]) {
-        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let t_us = u64::try_from(g.start.elapsed().as_micros()).unwrap_or(u64::MAX);
-        g.events.push(Event {
-            t_us,
-            kind,
-            hex: Some(to_hex(raw)),
-        });
+        self.push(None, kind, Some(to_hex(raw)));
     }
 
     /// A transcript whose time 0 is `start` (which may lie in the past).
@@ -107,31 +186,34 @@ impl Transcript {
         Transcript(Arc::new(Mutex::new(Inner {
             start,
             events: Vec::new(),
+            sink: None,
         })))
     }
 
     /// Records what happened at `at` (e.g. a UART tap's time stamp), kept in time order among
-    /// the events already recorded. Before the transcript's start counts as time 0.
+    /// the events already recorded. Before the transcript's start counts as time 0. A
+    /// file-backed transcript cannot go back: an event older than the last written one is
+    /// written next, stamped with the last one's time.
     pub fn record_at(&self, at: Instant, kind: Kind, raw: Option<&[u8]>) {
-        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = self.lock();
         let t_us =
             u64::try_from(at.saturating_duration_since(g.start).as_micros()).unwrap_or(u64::MAX);
+        let hex = raw.map(to_hex);
+        if let Some(sink) = &mut g.sink {
+            let t_us = t_us.max(sink.last_t_us);
+            sink.push(&Event { t_us, kind, hex });
+            return;
+        }
         let i = g.events.partition_point(|e| e.t_us <= t_us);
-        g.events.insert(
-            i,
-            Event {
-                t_us,
-                kind,
-                hex: raw.map(to_hex),
-            },
-        );
+        g.events.insert(i, Event { t_us, kind, hex });
     }
 
     /// Moves time 0 back to `at` (when it is earlier), so that what happened before the
-    /// transcript began can be added at its own time.
+    /// transcript began can be added at its own time. (A file-backed transcript's written
+    /// events keep their times.)
     pub fn start_earlier(&self, at: Instant) {
-        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if at < g.start {
+        let mut g = self.lock();
+        if at < g.start && g.sink.is_none() {
             let shift = u64::try_from((g.start - at).as_micros()).unwrap_or(u64::MAX);
             for e in &mut g.events {
                 e.t_us = e.t_us.saturating_add(shift);
@@ -141,9 +223,10 @@ impl Transcript {
     }
 
     /// Names the step of failures recorded without one (a scenario's after hook knows the
-    /// error, the runner's report the step).
+    /// error, the runner's report the step). In memory only: a file-backed transcript's
+    /// failures are recorded with their step.
     pub fn fill_failure_step(&self, name: &str) {
-        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = self.lock();
         for e in &mut g.events {
             if let Kind::Failure { step, .. } = &mut e.kind {
                 if step.is_empty() {
@@ -152,7 +235,6 @@ impl Transcript {
             }
         }
     }
-
     /// Adds what a simulator's UART tap saw (both directions, at the tap's time stamps), split
     /// the way the host reads it: the module's bytes into lines and `>` prompts
     /// ([`crate::device::split_item`]), the host's into lines at CR or LF; the host's first write
@@ -260,51 +342,126 @@ impl Transcript {
         self.record(Kind::Note { text: text.into() });
     }
 
+    /// Every event. A file-backed transcript reads its file back (as much memory as the
+    /// run's events: for a long run use [`Transcript::for_each_event`]).
     pub fn events(&self) -> Vec<Event> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .events
-            .clone()
+        let mut v = Vec::new();
+        // An unreadable file reads as what could be read; `finish` reports the error.
+        let _ = self.for_each_event(&mut |e| v.push(e));
+        v
+    }
+
+    /// Calls `f` with each event in order, without holding them all: a file-backed
+    /// transcript is read from its file one line at a time.
+    pub fn for_each_event(&self, f: &mut dyn FnMut(Event)) -> std::io::Result<()> {
+        let path = {
+            let mut g = self.lock();
+            match &mut g.sink {
+                None => {
+                    for e in &g.events {
+                        f(e.clone());
+                    }
+                    return Ok(());
+                }
+                Some(sink) => {
+                    sink.flush()?;
+                    sink.jsonl_path.clone()
+                }
+            }
+        };
+        for e in read_jsonl(std::io::BufReader::new(File::open(&path)?)) {
+            f(e.map_err(std::io::Error::other)?);
+        }
+        Ok(())
+    }
+
+    /// How many events were recorded.
+    pub fn len(&self) -> usize {
+        let g = self.lock();
+        g.sink.as_ref().map_or(g.events.len(), |s| s.count)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The files a file-backed transcript writes (`.jsonl`, `.log`); `None` in memory.
+    pub fn files(&self) -> Option<(PathBuf, PathBuf)> {
+        let g = self.lock();
+        g.sink
+            .as_ref()
+            .map(|s| (s.jsonl_path.clone(), s.log_path.clone()))
+    }
+
+    /// Writes out what a file-backed transcript has buffered; the first write error it met,
+    /// if any. (Nothing to do in memory.)
+    pub fn finish(&self) -> std::io::Result<()> {
+        match &mut self.lock().sink {
+            Some(sink) => sink.flush(),
+            None => Ok(()),
+        }
     }
 
     /// One JSON object per line.
     pub fn to_jsonl(&self) -> String {
         let mut s = String::new();
-        for e in self.events() {
+        let _ = self.for_each_event(&mut |e| {
             // Serialising plain strings and integers cannot fail.
             s.push_str(&serde_json::to_string(&e).unwrap_or_default());
             s.push('\n');
-        }
+        });
         s
     }
 
     /// The vendor-log rendering: what the host sent, then what the module said, one per line.
     /// Echoes of commands and blank lines are left out, as the guides print them.
     pub fn to_vendor_log(&self) -> String {
-        render_vendor_log(&self.events())
+        let mut out = String::new();
+        let mut vendor = VendorLog::default();
+        let _ = self.for_each_event(&mut |e| vendor.push(&e, &mut out));
+        out
     }
 
-    /// Writes `<stem>.jsonl` and `<stem>.log` into `dir` (created if needed).
+    /// Writes `<stem>.jsonl` and `<stem>.log` into `dir` (created if needed). A file-backed
+    /// transcript has written them as it went: it is flushed, and copied when `dir` and
+    /// `stem` name other files.
     pub fn write(&self, dir: &Path, stem: &str) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join(format!("{stem}.jsonl")), self.to_jsonl())?;
-        std::fs::write(dir.join(format!("{stem}.log")), self.to_vendor_log())?;
+        let jsonl = dir.join(format!("{stem}.jsonl"));
+        let log = dir.join(format!("{stem}.log"));
+        if let Some((from_jsonl, from_log)) = self.files() {
+            self.finish()?;
+            for (from, to) in [(from_jsonl, jsonl), (from_log, log)] {
+                let same =
+                    matches!((from.canonicalize(), to.canonicalize()), (Ok(a), Ok(b)) if a == b);
+                if !same {
+                    std::fs::copy(&from, &to)?;
+                }
+            }
+            return Ok(());
+        }
+        std::fs::write(jsonl, self.to_jsonl())?;
+        std::fs::write(log, self.to_vendor_log())?;
         Ok(())
     }
 }
 
-/// Renders events in the vendor-log format. An echo is recognised as the guides' readers do:
-/// a module line equal to a command sent and not yet echoed.
-pub fn render_vendor_log(events: &[Event]) -> String {
-    let mut out = String::new();
-    let mut pending_echo: VecDeque<&str> = VecDeque::new();
-    for e in events {
+/// The vendor-log rendering, one event at a time (what [`render_vendor_log`] and a
+/// file-backed transcript's `.log` both use). An echo is recognised as the guides' readers do:
+/// a module line equal to a command sent and not yet echoed (of the last eight).
+#[derive(Debug, Default)]
+pub struct VendorLog {
+    pending_echo: VecDeque<String>,
+}
+
+impl VendorLog {
+    /// Appends `e`'s line(s) to `out` (nothing for an echo or a blank line).
+    pub fn push(&mut self, e: &Event, out: &mut String) {
         match &e.kind {
             Kind::UartTx { text } => {
-                pending_echo.push_back(text);
-                if pending_echo.len() > 8 {
-                    pending_echo.pop_front();
+                self.pending_echo.push_back(text.clone());
+                if self.pending_echo.len() > 8 {
+                    self.pending_echo.pop_front();
                 }
                 out.push_str(text);
                 out.push('\n');
@@ -315,11 +472,11 @@ pub fn render_vendor_log(events: &[Event]) -> String {
             }
             Kind::UartRx { text } => {
                 if text.trim().is_empty() {
-                    continue;
+                    return;
                 }
-                if let Some(i) = pending_echo.iter().position(|c| *c == text) {
-                    pending_echo.drain(..=i);
-                    continue;
+                if let Some(i) = self.pending_echo.iter().position(|c| c == text) {
+                    self.pending_echo.drain(..=i);
+                    return;
                 }
                 out.push_str(text);
                 out.push('\n');
@@ -334,6 +491,15 @@ pub fn render_vendor_log(events: &[Event]) -> String {
                 out.push_str(&format!("// failed: {step}: {detail}\n"));
             }
         }
+    }
+}
+
+/// Renders events in the vendor-log format ([`VendorLog`]).
+pub fn render_vendor_log(events: &[Event]) -> String {
+    let mut out = String::new();
+    let mut vendor = VendorLog::default();
+    for e in events {
+        vendor.push(e, &mut out);
     }
     out
 }
@@ -365,32 +531,55 @@ pub fn from_hex(hex: &str) -> Option<Vec<u8>> {
 /// newer transcripts still render. A line that is not a JSON object with a `t_us` is an error
 /// naming the line.
 pub fn parse_jsonl(text: &str) -> Result<Vec<Event>, String> {
-    let mut events = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
+    read_jsonl(text.as_bytes()).collect()
+}
+
+/// [`parse_jsonl`], one line at a time from a reader: a transcript of any length is read in
+/// the memory of one event. An error (a line that is no event, or the reader's) ends it.
+pub fn read_jsonl(reader: impl BufRead) -> impl Iterator<Item = Result<Event, String>> {
+    let mut lines = reader.lines().enumerate();
+    let mut failed = false;
+    std::iter::from_fn(move || loop {
+        if failed {
+            return None;
         }
-        let value: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| format!("line {}: not JSON ({e})", i + 1))?;
-        let Some(t_us) = value.get("t_us").and_then(serde_json::Value::as_u64) else {
-            return Err(format!(
-                "line {}: an event needs a `t_us` (microseconds, a non-negative integer)",
-                i + 1
-            ));
-        };
-        let event = match serde_json::from_value::<Event>(value.clone()) {
-            Ok(e) => e,
-            Err(_) => Event {
-                t_us,
-                kind: Kind::Note {
-                    text: format!("(an event this version cannot read) {line}"),
-                },
-                hex: None,
-            },
-        };
-        events.push(event);
+        let (i, line) = lines.next()?;
+        let parsed = line
+            .map_err(|e| format!("line {}: cannot read it ({e})", i + 1))
+            .and_then(|line| jsonl_event(i + 1, &line));
+        match parsed {
+            Ok(None) => continue,
+            Ok(Some(e)) => return Some(Ok(e)),
+            Err(e) => {
+                failed = true;
+                return Some(Err(e));
+            }
+        }
+    })
+}
+
+/// One line of a JSONL transcript: `None` when it is blank.
+fn jsonl_event(no: usize, line: &str) -> Result<Option<Event>, String> {
+    if line.trim().is_empty() {
+        return Ok(None);
     }
-    Ok(events)
+    let value: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("line {no}: not JSON ({e})"))?;
+    let Some(t_us) = value.get("t_us").and_then(serde_json::Value::as_u64) else {
+        return Err(format!(
+            "line {no}: an event needs a `t_us` (microseconds, a non-negative integer)"
+        ));
+    };
+    Ok(Some(match serde_json::from_value::<Event>(value) {
+        Ok(e) => e,
+        Err(_) => Event {
+            t_us,
+            kind: Kind::Note {
+                text: format!("(an event this version cannot read) {line}"),
+            },
+            hex: None,
+        },
+    }))
 }
 
 /// Makes a rendering stable across runs: tty paths, loopback ports and process ids become
@@ -579,6 +768,53 @@ mod tests {
             Some(&*to_hex(b"AT+MQTTPUB=0,\"t\",0,0,3\r\n"))
         );
         assert_eq!(ev[3].hex.as_deref(), Some("00010d"));
+    }
+
+    #[test]
+    fn a_streaming_transcript_writes_as_it_goes_and_reads_back_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let mem = Transcript::new();
+        let disk = Transcript::streaming(&dir.path().join("sub"), "s").unwrap();
+        for t in [&mem, &disk] {
+            t.record_raw(Kind::UartTx { text: "ATI".into() }, b"ATI\r\n");
+            t.record(Kind::UartRx { text: "ATI".into() });
+            t.record(Kind::UartRx { text: "OK".into() });
+            t.fault("pdn-deact");
+            t.failure("s:3", Some("OK".into()), None, "why\nmore");
+        }
+        assert_eq!(disk.len(), 5);
+        let (jsonl, log) = disk.files().unwrap();
+        // Nothing is kept in memory: what is read back comes from the files.
+        assert!(disk.lock().events.is_empty());
+        disk.finish().unwrap();
+        let strip = |v: Vec<Event>| -> Vec<(Kind, Option<String>)> {
+            v.into_iter().map(|e| (e.kind, e.hex)).collect()
+        };
+        assert_eq!(strip(disk.events()), strip(mem.events()));
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), mem.to_vendor_log());
+        assert_eq!(disk.to_vendor_log(), mem.to_vendor_log());
+        assert_eq!(
+            parse_jsonl(&std::fs::read_to_string(&jsonl).unwrap())
+                .unwrap()
+                .len(),
+            5
+        );
+        // `write` into its own directory leaves the files; elsewhere it copies them.
+        disk.write(&dir.path().join("sub"), "s").unwrap();
+        disk.write(dir.path(), "copy").unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("copy.log")).unwrap(),
+            std::fs::read(&log).unwrap()
+        );
+    }
+
+    #[test]
+    fn read_jsonl_stops_at_the_first_bad_line() {
+        let text = "{\"t_us\":1,\"kind\":\"note\",\"text\":\"a\"}\n\nnope\n{\"t_us\":2,\"kind\":\"note\",\"text\":\"b\"}\n";
+        let got: Vec<Result<Event, String>> = read_jsonl(text.as_bytes()).collect();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].is_ok());
+        assert!(got[1].as_ref().unwrap_err().starts_with("line 3:"));
     }
 
     #[test]

@@ -263,7 +263,7 @@ pub fn uses_prompt(
             || up.contains("AT+FSWRITE")
             || up.contains("AT+GTSSLFILE")
             || t.lines().any(|l| {
-                let l = crate::exchange::strip_comment(l);
+                let l = crate::engine::log::strip_comment(l);
                 l == ">" || l.starts_with("> ") || l == "\">\""
             })
     };

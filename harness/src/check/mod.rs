@@ -652,57 +652,46 @@ pub fn report(outcomes: &[Outcome]) -> String {
 }
 
 pub(crate) fn xml_escape(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-        .map(|c| match c {
-            '&' => "&amp;".to_string(),
-            '<' => "&lt;".to_string(),
-            '>' => "&gt;".to_string(),
-            '"' => "&quot;".to_string(),
-            c => c.to_string(),
+    crate::junit::escape(s)
+}
+
+/// The scenarios as JUnit test cases.
+pub fn junit_cases(outcomes: &[Outcome]) -> Vec<crate::junit::Case> {
+    use crate::junit::{Case, Verdict};
+    outcomes
+        .iter()
+        .map(|o| Case {
+            classname: "check-driver".into(),
+            name: o.name.to_string(),
+            time: Some(o.took.as_secs_f64()),
+            verdict: if o.passed {
+                Verdict::Passed
+            } else {
+                Verdict::Failed {
+                    message: match &o.report {
+                        Some(p) => format!("{} (report: {})", o.detail, p.display()),
+                        None => o.detail.clone(),
+                    },
+                    body: format!(
+                        "fault: {}\n{}\n{}",
+                        o.fault.as_deref().unwrap_or("none"),
+                        o.detail,
+                        o.transcript
+                    ),
+                    output: None,
+                }
+            },
         })
         .collect()
 }
 
 /// JUnit XML, one test case per scenario.
 pub fn junit(outcomes: &[Outcome]) -> String {
-    let failed = outcomes.iter().filter(|o| !o.passed).count();
-    let mut x = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"check-driver\" tests=\"{}\" failures=\"{failed}\">\n",
-        outcomes.len()
-    );
-    for o in outcomes {
-        x.push_str(&format!(
-            "  <testcase classname=\"check-driver\" name=\"{}\" time=\"{:.3}\"",
-            xml_escape(o.name),
-            o.took.as_secs_f64()
-        ));
-        if o.passed {
-            x.push_str("/>\n");
-        } else {
-            let body = format!(
-                "fault: {}\n{}\n{}",
-                o.fault.as_deref().unwrap_or("none"),
-                o.detail,
-                o.transcript
-            );
-            let message = match &o.report {
-                Some(p) => format!("{} (report: {})", o.detail, p.display()),
-                None => o.detail.clone(),
-            };
-            x.push_str(&format!(
-                ">\n    <failure message=\"{}\">{}</failure>\n  </testcase>\n",
-                xml_escape(&message),
-                xml_escape(&body)
-            ));
-        }
-    }
-    x.push_str("</testsuite>\n");
-    x
+    crate::junit::to_string("check-driver", &junit_cases(outcomes), None)
 }
 
 /// Where a `--junit` report goes.
-pub fn write_junit(path: &PathBuf, outcomes: &[Outcome]) -> Result<()> {
-    std::fs::write(path, junit(outcomes))
+pub fn write_junit(path: &std::path::Path, outcomes: &[Outcome]) -> Result<()> {
+    crate::junit::write(path, "check-driver", &junit_cases(outcomes), None)
         .with_context(|| format!("cannot write {}", path.display()))
 }

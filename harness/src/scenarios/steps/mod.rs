@@ -11,7 +11,9 @@ pub mod mqtt;
 pub mod payload;
 pub mod tls;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, Result};
+
+pub use crate::engine::{duration, unescape};
 use cucumber::gherkin::Step;
 
 /// A step failure. It shows the whole chain of causes (`{:#}`): cucumber prints errors with
@@ -39,38 +41,6 @@ impl std::fmt::Debug for Failure {
 /// What every step returns.
 pub type StepResult = std::result::Result<(), Failure>;
 
-/// Decodes the C-style escapes of a quoted step argument.
-pub fn unescape(s: &str) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            let mut buf = [0u8; 4];
-            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            continue;
-        }
-        match chars.next() {
-            Some('r') => out.push(b'\r'),
-            Some('n') => out.push(b'\n'),
-            Some('t') => out.push(b'\t'),
-            Some('0') => out.push(0),
-            Some('"') => out.push(b'"'),
-            Some('\\') => out.push(b'\\'),
-            Some('x') => {
-                let hex: String = chars.by_ref().take(2).collect();
-                let b = u8::from_str_radix(&hex, 16)
-                    .map_err(|_| anyhow!("bad escape \\x{hex} in {s:?}"))?;
-                out.push(b);
-            }
-            other => bail!(
-                "unknown escape \\{} in {s:?}",
-                other.map(String::from).unwrap_or_default()
-            ),
-        }
-    }
-    Ok(out)
-}
-
 /// The doc string of a step, without the line break Gherkin leaves at its start or end.
 pub fn docstring(step: &Step) -> Result<String> {
     let d = step
@@ -80,15 +50,6 @@ pub fn docstring(step: &Step) -> Result<String> {
     let d = d.strip_prefix('\n').unwrap_or(d);
     let d = d.strip_suffix('\n').unwrap_or(d);
     Ok(d.to_string())
-}
-
-/// A duration as the steps write it: `300 ms`, `5 s`, `5 seconds`, `1 second`.
-pub fn duration(n: u64, unit: &str) -> std::time::Duration {
-    if unit.starts_with("ms") || unit.starts_with("milli") {
-        std::time::Duration::from_millis(n)
-    } else {
-        std::time::Duration::from_secs(n)
-    }
 }
 
 #[cfg(test)]

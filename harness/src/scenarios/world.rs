@@ -12,7 +12,8 @@ use modem_sim::net::HostPort;
 use modem_sim::sim::{SimConfig, Simulator};
 
 use crate::device::{Device, Eol, DEFAULT_TIMEOUT};
-use crate::exchange::Step;
+use crate::engine::exec::{Actions, Executor};
+use crate::engine::log::{Directive, Line, Log};
 use crate::mqtt::{Mosquitto, MqttClient};
 use crate::rewrite::{rewrite, BrokerTarget};
 use crate::transcript::Transcript;
@@ -314,21 +315,25 @@ impl ModemWorld {
             .ok_or_else(|| anyhow!("the simulator has no embedded broker"))
     }
 
-    /// Sends one command line, remembering the client id of an `AT+MCONFIG`.
+    /// Sends one command line (rewritten in device mode), remembering the client id of an
+    /// `AT+MCONFIG` / `AT+MQTTUSER`.
     pub async fn send_command(&mut self, line: &str) -> Result<()> {
-        let rewritten;
+        let line = self.host_line(line);
+        self.device()?.send_line(&line).await?;
+        Ok(())
+    }
+
+    /// The line sent for `cmd`: rewritten in device mode; the client id of an `AT+MCONFIG` /
+    /// `AT+MQTTUSER` remembered.
+    fn host_line(&mut self, cmd: &str) -> String {
         let line = match &self.hardware {
-            Some(hw) => {
-                rewritten = rewrite(line, &hw.broker);
-                rewritten.as_str()
-            }
-            None => line,
+            Some(hw) => rewrite(cmd, &hw.broker),
+            None => cmd.to_string(),
         };
-        if let Some(id) = mconfig_client_id(line).or_else(|| mqttuser_client_id(line)) {
+        if let Some(id) = mconfig_client_id(&line).or_else(|| mqttuser_client_id(&line)) {
             self.modem_client_id = Some(id);
         }
-        self.device()?.send_line(line).await?;
-        Ok(())
+        line
     }
 
     pub async fn expect(&mut self, line: &str) -> Result<()> {
@@ -337,15 +342,30 @@ impl ModemWorld {
         Ok(())
     }
 
-    /// Runs an exchange: each host line is sent, each module line awaited in order.
-    pub async fn run_exchange(&mut self, steps: &[Step]) -> Result<()> {
-        for step in steps {
-            match step {
-                Step::Send(line) => self.send_command(line).await?,
-                Step::Expect(line) => self.expect(line).await?,
-            }
-        }
-        Ok(())
+    /// Runs a log excerpt (a step's doc string) with the one executor: each host line is sent,
+    /// each module line awaited in order (URCs within the executor's window).
+    pub async fn run_log(&mut self, text: &str) -> Result<()> {
+        let log = Log::parse("the doc string", text)?;
+        self.run_lines(log.lines).await
+    }
+
+    /// Runs parsed lines against the device.
+    pub async fn run_lines(&mut self, lines: Vec<Line>) -> Result<()> {
+        let mut device = self
+            .device
+            .take()
+            .ok_or_else(|| anyhow!("no device: start with `Given a simulated Air780E`"))?;
+        let timeout = self.timeout;
+        let outcome = Executor::new(lines, timeout).run(&mut device, self).await;
+        let result = match outcome {
+            Ok(o) => match o.stop {
+                None => Ok(()),
+                Some(stop) => Err(stop.into_device_error(&device, timeout).into()),
+            },
+            Err(e) => Err(e),
+        };
+        self.device = Some(device);
+        result
     }
 
     /// Stops everything in order: clients, the simulator, then Mosquitto.
@@ -362,6 +382,28 @@ impl ModemWorld {
 impl Default for ModemWorld {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The scenarios' side of the executor: commands rewritten in device mode, the modem's client
+/// id remembered. Harness actions (`//@`) are the replay's; a feature has steps for them.
+impl Actions for ModemWorld {
+    type Error = anyhow::Error;
+
+    fn command(&mut self, _line: &Line, cmd: &str) -> String {
+        self.host_line(cmd)
+    }
+
+    async fn action(
+        &mut self,
+        _: &mut Device,
+        line: &Line,
+        d: &Directive,
+    ) -> Result<Option<String>> {
+        Err(anyhow!(
+            "line {}: `{d:?}` is a replay log's harness action; in a feature, use its step",
+            line.no
+        ))
     }
 }
 

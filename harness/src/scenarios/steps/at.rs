@@ -7,7 +7,7 @@ use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 
 use super::{docstring, unescape, StepResult};
-use crate::exchange::{self, Step as X};
+use crate::engine::log::{Entry, Log};
 use crate::world::ModemWorld;
 
 /// An Air780E-family module (the model: `Given the module is ...`, or `features --model`).
@@ -126,18 +126,20 @@ async fn modem_says_starting(w: &mut ModemWorld, start: String) -> StepResult {
 #[when(regex = r"^the host runs:$")]
 #[given(regex = r"^the host (?:has run|runs):$")]
 async fn host_runs(w: &mut ModemWorld, step: &Step) -> StepResult {
-    let steps = exchange::parse(&docstring(step)?);
-    Ok(w.run_exchange(&steps).await?)
+    Ok(w.run_log(&docstring(step)?).await?)
 }
 
 /// Lines the module prints by itself (URCs), in order.
 #[then(regex = r"^the modem says:$")]
 async fn modem_says_block(w: &mut ModemWorld, step: &Step) -> StepResult {
-    let steps = exchange::parse(&docstring(step)?);
-    if let Some(X::Send(line)) = steps.iter().find(|s| matches!(s, X::Send(_))) {
+    let log = Log::parse("the doc string", &docstring(step)?)?;
+    if let Some(line) = log.lines.iter().find_map(|l| match &l.entry {
+        Entry::Send(line) => Some(line),
+        _ => None,
+    }) {
         return Err(anyhow::anyhow!("`the modem says:` only awaits lines; {line:?} looks like a host command (use `the host runs:`)").into());
     }
-    Ok(w.run_exchange(&steps).await?)
+    Ok(w.run_lines(log.lines).await?)
 }
 
 /// Several command lines in one write, so the module reads them together (before any network
