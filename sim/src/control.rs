@@ -13,8 +13,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tracing::{info, warn};
 
-use crate::inject::{Injector, Status};
-use crate::modem::Request;
+use crate::fault::inject::{Injector, Status};
+use crate::fault::Request;
 
 /// Longest request line accepted; a fault is a few words.
 const MAX_REQUEST: usize = 1024;
@@ -285,7 +285,7 @@ mod tests {
 
     fn injector() -> (
         Injector,
-        tokio::sync::mpsc::UnboundedReceiver<crate::inject::Control>,
+        tokio::sync::mpsc::UnboundedReceiver<crate::fault::inject::Control>,
     ) {
         let (control, rx) = tokio::sync::mpsc::unbounded_channel();
         (

@@ -6,7 +6,8 @@
 
 use crate::at::{parse_line, render, split_args, Frame, Framer};
 use crate::dialect::{make, DialectKind, Effect, Engine};
-use crate::modem::{Fault, Identity};
+use crate::fault::{self, Fault};
+use crate::modem::Identity;
 use crate::net::{CloseReason, ConnectReturnCode, NetEvent, NetEventKind, NetRequest, QoS};
 
 /// The AT line layer: framing, parsing, parameter splitting, escapes.
@@ -72,14 +73,14 @@ pub fn session(data: &[u8]) {
                 // Every fault the dialects see, chosen by the input's length.
                 let fault = match (host.len() % 2, host.len() / 2 % 6) {
                     (1, _) => Fault::PDN_DEACT,
-                    (_, 0) => Fault::Deregister,
-                    (_, 1) => Fault::Register,
-                    (_, 2) => Fault::SimRemoved,
-                    (_, 3) => Fault::SimInserted,
-                    (_, 4) => Fault::Signal(7),
-                    _ => Fault::PdnDeact {
+                    (_, 0) => Fault::Deregister(fault::Deregister),
+                    (_, 1) => Fault::Register(fault::Register),
+                    (_, 2) => Fault::SimRemoved(fault::SimRemoved),
+                    (_, 3) => Fault::SimInserted(fault::SimInserted),
+                    (_, 4) => Fault::Signal(fault::Signal(7)),
+                    _ => Fault::PdnDeact(fault::PdnDeact {
                         back_after: std::time::Duration::from_secs(1),
-                    },
+                    }),
                 };
                 effects.extend(engine.fault(&fault));
             }

@@ -69,8 +69,14 @@ struct Cli {
     #[arg(long, value_name = "NAME=HOST:PORT", value_parser = parse_resolve)]
     resolve: Vec<(String, HostPort)>,
 
+    /// Let sockets (AT+CIPSTART) go to the host and port the AT command names, looking names
+    /// up in DNS. Without it, a name or address not given with --resolve goes to the embedded
+    /// TCP/UDP echo service on loopback, so nothing leaves the machine by accident.
+    #[arg(long)]
+    direct: bool,
+
     /// Once the UART takes commands, write a JSON object here (atomically): tty, serial, link,
-    /// dialect, mqtt (embedded broker host:port), mqtts, control, pid, and every modem's ttys,
+    /// dialect, mqtt (embedded broker host:port), mqtts, control, tcp_echo, udp_echo, pid, and every modem's ttys,
     /// serials and links.
     #[arg(long, value_name = "PATH")]
     ready_file: Option<PathBuf>,
@@ -234,7 +240,7 @@ fn status_help() -> &'static str {
 fn inject_help() -> String {
     format!(
         "Faults:\n{}\n\nExamples:\n  modem-sim inject --control /tmp/air.sock closed\n  modem-sim inject --control /tmp/air.sock pdn-deact 3\n  modem-sim inject --control /tmp/air.sock kick-idle 5\n  modem-sim inject --control /tmp/air.sock reset on publish 3\n  modem-sim inject --control /tmp/air.sock closed after 10\n\nExit: 0 once applied (armed, with a trigger), 1 when the simulator cannot be reached or refuses, 2 on an unknown fault or bad arguments.",
-        modem_sim::modem::fault_list()
+        modem_sim::fault::fault_list()
     )
 }
 
@@ -248,6 +254,8 @@ const EXAMPLES: &str = "Examples:
   modem-sim --count 1000 --serial tcp-listen://127.0.0.1:40000   # modem i on port 40000+i, no PTYs
   modem-sim --broker mqtt://127.0.0.1:1883    # use your own broker (e.g. Mosquitto)
   modem-sim --resolve airtest.openluat.com=127.0.0.1:1883
+  modem-sim --resolve tcplab.openluat.com=127.0.0.1:7000   # AT+CIPSTART to your TCP server
+  modem-sim --direct                          # AT+CIPSTART goes where the command says (DNS too)
   modem-sim --tls-client-auth                 # the TLS listener requires client certificates
   modem-sim --tls-broker mqtts://127.0.0.1:8883   # AT+SSLMIPSTART goes to your TLS broker
   modem-sim certs --out certs/                # write a fresh test PKI
@@ -467,7 +475,7 @@ async fn inject(control: &Path, fault: &str, args: &[String]) -> ExitCode {
         .chain(args.iter().map(String::as_str))
         .collect::<Vec<_>>()
         .join(" ");
-    let fault: modem_sim::modem::Request = match text.parse() {
+    let fault: modem_sim::Request = match text.parse() {
         Ok(f) => f,
         Err(e) => {
             eprintln!("modem-sim inject: {e}");
@@ -662,6 +670,7 @@ async fn run(
         link: cli.link.clone(),
         broker: cli.broker.clone(),
         resolve: cli.resolve.clone(),
+        direct: cli.direct,
         broker_bind: cli.broker_bind,
         accounts: vec![(cli.mqtt_user.clone(), cli.mqtt_password.clone())],
         allow_anonymous: cli.allow_anonymous,
@@ -876,6 +885,17 @@ fn print_banner(cli: &Cli, info: &ReadyInfo, seed: u64) {
     }
     if let Some(to) = &cli.tls_broker {
         b += &format!("  tls:    every TLS connection goes to {to}\n");
+    }
+    if !info.tcp_echo.is_empty() {
+        b += &format!(
+            "  echo:   TCP echo on {}, UDP echo on {} (where AT+CIPSTART goes unless --resolve{})\n",
+            info.tcp_echo,
+            info.udp_echo,
+            if cli.direct { "" } else { " or --direct" }
+        );
+    }
+    if cli.direct {
+        b += "  direct: sockets go to the host and port the AT command names (--direct)\n";
     }
     for (name, to) in &cli.resolve {
         b += &format!("  route:  {name} -> {to}\n");

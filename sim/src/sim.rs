@@ -12,12 +12,13 @@ mod task;
 
 use crate::broker::{Broker, BrokerConfig};
 use crate::dialect::{self, DialectKind, Engine};
-use crate::modem::{Fault, Identity, Request};
+use crate::fault::{Fault, Request};
+use crate::modem::Identity;
 use crate::net::{HostPort, Router};
 use crate::uart::{Line, LineSettings, Serial, Uart, UartError, UartIo};
 use task::ModemTask;
 
-pub use crate::inject::{InjectError, Injector};
+pub use crate::fault::inject::{InjectError, Injector};
 pub use crate::uart::{UartRecord, UartTap};
 
 /// How a simulator is set up. `Default` is an Air780E with the embedded broker on loopback and
@@ -33,6 +34,9 @@ pub struct SimConfig {
     pub broker: Option<HostPort>,
     /// Per-name overrides: `NAME=HOST:PORT`.
     pub resolve: Vec<(String, HostPort)>,
+    /// `--direct`: sockets (and HTTP) to a name not in `resolve` go to the host and port the
+    /// AT command names, DNS included. Off: they go to the embedded services (loopback).
+    pub direct: bool,
     /// Where the embedded broker listens (port 0: any free port).
     pub broker_bind: SocketAddr,
     /// The embedded broker's accounts.
@@ -101,6 +105,7 @@ impl Default for SimConfig {
             link: None,
             broker: None,
             resolve: Vec::new(),
+            direct: false,
             broker_bind: ([127, 0, 0, 1], 0).into(),
             accounts: vec![("root".into(), "luat123456".into())],
             allow_anonymous: false,
@@ -161,6 +166,11 @@ pub struct ReadyInfo {
     pub ca: String,
     /// The control socket (`modem-sim inject --control PATH`), or empty.
     pub control: String,
+    /// The embedded TCP echo service's `host:port` (where raw TCP sockets go unless
+    /// `--resolve` or `--direct` says otherwise), or empty when `--broker` is used.
+    pub tcp_echo: String,
+    /// The embedded UDP echo service's `host:port`, or empty.
+    pub udp_echo: String,
     pub pid: u32,
 }
 
@@ -170,6 +180,7 @@ struct Network {
     dialect: Box<dyn dialect::Dialect>,
     broker: Option<Broker>,
     mqtts: Option<SocketAddr>,
+    echo: Option<crate::services::echo::EchoService>,
     router: Router,
 }
 
@@ -230,6 +241,22 @@ impl Network {
             }
             (None, None) => None,
         };
+        // The echo service comes with the embedded broker, on its address.
+        let echo = match &broker {
+            Some(_) => {
+                let bind = SocketAddr::new(cfg.broker_bind.ip(), 0);
+                Some(
+                    crate::services::echo::EchoService::start(bind)
+                        .await
+                        .map_err(|source| SimError::Broker { addr: bind, source })?,
+                )
+            }
+            None => None,
+        };
+        let host_port = |a: SocketAddr| HostPort {
+            host: a.ip().to_string(),
+            port: a.port(),
+        };
         let router = Router {
             resolve: cfg
                 .resolve
@@ -238,11 +265,15 @@ impl Network {
                 .collect(),
             default_plain,
             default_tls,
+            direct: cfg.direct,
+            default_tcp: echo.as_ref().map(|e| host_port(e.tcp_addr())),
+            default_udp: echo.as_ref().map(|e| host_port(e.udp_addr())),
         };
         Ok(Network {
             dialect,
             broker,
             mqtts,
+            echo,
             router,
         })
     }
@@ -258,6 +289,7 @@ pub struct Simulator {
     dialect: DialectKind,
     broker: Option<Broker>,
     mqtts: Option<SocketAddr>,
+    echo: Option<crate::services::echo::EchoService>,
     ca_path: Option<PathBuf>,
     injector: Injector,
     tap: UartTap,
@@ -317,6 +349,7 @@ impl Simulator {
             dialect,
             broker,
             mqtts,
+            echo,
             router,
         } = net;
         let mut engine = Engine::new(dialect, true);
@@ -366,6 +399,7 @@ impl Simulator {
             dialect: cfg.dialect,
             broker,
             mqtts,
+            echo,
             ca_path: cfg.tls_server.ca_path.clone(),
             injector,
             tap,
@@ -410,6 +444,16 @@ impl Simulator {
         self.broker.as_ref()
     }
 
+    /// The embedded TCP echo service; `None` with `--broker`.
+    pub fn tcp_echo_addr(&self) -> Option<SocketAddr> {
+        self.echo.as_ref().map(|e| e.tcp_addr())
+    }
+
+    /// The embedded UDP echo service; `None` with `--broker`.
+    pub fn udp_echo_addr(&self) -> Option<SocketAddr> {
+        self.echo.as_ref().map(|e| e.udp_addr())
+    }
+
     pub fn ready_info(&self) -> ReadyInfo {
         ReadyInfo {
             tty: self.tty.display().to_string(),
@@ -433,12 +477,20 @@ impl Simulator {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
+            tcp_echo: self
+                .tcp_echo_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            udp_echo: self
+                .udp_echo_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
             pid: std::process::id(),
         }
     }
 
     /// Applies a fault; returns once the modem has shown its consequences on the UART.
-    pub async fn inject(&self, fault: Fault) -> Result<(), InjectError> {
+    pub async fn inject(&self, fault: impl Into<Fault>) -> Result<(), InjectError> {
         self.injector.inject(fault).await
     }
 

@@ -21,8 +21,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use modem_sim::dialect::DialectKind;
-use modem_sim::modem::Fault;
 use modem_sim::sim::{SimConfig, Simulator};
+use modem_sim::Fault;
 
 use crate::engine::device::{show, Device, DeviceError, Eol, DEFAULT_TIMEOUT};
 use crate::engine::exec::{expected_text, Actions, Executor, Miss, Stop};

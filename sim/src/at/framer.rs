@@ -142,6 +142,13 @@ impl Framer {
         matches!(self.mode, Mode::Until { .. } | Mode::UntilDiscard)
     }
 
+    /// Whether the last byte ended a line with CR, so that an LF next is the rest of that
+    /// terminator; forgets it. For a caller that takes the next bytes past the framer (the
+    /// transparent mode after `ATO\r`).
+    pub fn take_after_cr(&mut self) -> bool {
+        std::mem::take(&mut self.after_cr)
+    }
+
     /// Bytes taken as prompted data since the framer was made.
     pub fn data_taken(&self) -> u64 {
         self.taken

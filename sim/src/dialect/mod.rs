@@ -75,6 +75,8 @@ pub struct Out {
     echo: Option<bool>,
     prompt: Option<(Prompt, Option<std::time::Duration>)>,
     cancel_prompt: bool,
+    /// Enter (`true`) or leave the transparent data mode (see [`Out::transparent`]).
+    transparent: Option<bool>,
     /// Output to show after a step's delay (see [`Out::later`]).
     later: Vec<(crate::timing::Step, Vec<Effect>)>,
 }
@@ -169,6 +171,15 @@ impl Out {
         self.cancel_prompt = true;
     }
 
+    /// Enters (`true`) or leaves the transparent mode (`AT+CIPMODE=1` after `CONNECT`, `ATO`):
+    /// every byte from the host is data for [`Dialect::on_transparent`], as it comes, until
+    /// the escape `+++` (1 s of silence before it, its three `+` less than 0.5 s apart, 0.5 s
+    /// of silence after it: luatos-doc-pool Command_List/TCPIP/使用方法举例.md, 透明传输应用1)
+    /// calls [`Dialect::on_escape`] and the module takes commands again.
+    pub fn transparent(&mut self, on: bool) {
+        self.transparent = Some(on);
+    }
+
     /// The UART's rate becomes `rate` after what is written so far (see [`Effect::Baud`]).
     pub fn baud(&mut self, rate: u32) {
         self.effects.push(Effect::Baud(rate));
@@ -224,7 +235,7 @@ pub trait Dialect: Send {
     fn on_data(&mut self, data: Vec<u8>, out: &mut Out);
     fn on_net(&mut self, ev: NetEvent, out: &mut Out);
     /// A fault injected from outside.
-    fn on_fault(&mut self, fault: &crate::modem::Fault, out: &mut Out);
+    fn on_fault(&mut self, fault: &crate::fault::Fault, out: &mut Out);
     /// A timer asked for with [`Out::timer`] has expired.
     fn on_timer(&mut self, _id: u64, _out: &mut Out) {}
     /// A prompt opened with [`Out::prompt`] ended without data: nothing may be sent, and the
@@ -232,6 +243,36 @@ pub trait Dialect: Send {
     fn on_prompt_abandoned(&mut self, _why: Abandoned, out: &mut Out) {
         out.error();
     }
+    /// Bytes from the host in the transparent mode ([`Out::transparent`]).
+    fn on_transparent(&mut self, data: Vec<u8>, _out: &mut Out) {
+        tracing::warn!(
+            bytes = data.len(),
+            "transparent data without a link: dropped"
+        );
+    }
+    /// The host sent the escape `+++` in the transparent mode: the module is back in command
+    /// mode (the engine has left the transparent mode already).
+    fn on_escape(&mut self, out: &mut Out) {
+        out.ok();
+    }
+}
+
+/// The escape of the transparent mode: silence before `+++` (luatos-doc-pool
+/// Command_List/TCPIP/使用方法举例.md, 透明传输应用1: "第一个+之前需要1000ms的间隔").
+pub const ESCAPE_GUARD: std::time::Duration = std::time::Duration::from_millis(1000);
+/// ... the most between two of its `+` and the silence after the last ("三个+之间的间隔不能超过
+/// 500ms", "最后一个+之后需要500ms的间隔").
+pub const ESCAPE_GAP: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The transparent mode's escape detector.
+#[derive(Debug, Clone, Copy)]
+struct Transparent {
+    /// [`ESCAPE_GUARD`] has passed without a byte: a `+` now may start the escape.
+    quiet: bool,
+    /// `+` held back as a possible escape.
+    plus: u8,
+    /// The one timer that counts (guard or gap); older ones are ignored when they fire.
+    timer: u64,
 }
 
 /// A framer and a dialect: the whole modem minus its I/O.
@@ -244,6 +285,8 @@ pub struct Engine {
     pace_uart: bool,
     watch: Option<PromptWatch>,
     prompts: u64,
+    /// In the transparent mode: its escape detector.
+    transparent: Option<Transparent>,
 }
 
 impl Engine {
@@ -255,6 +298,7 @@ impl Engine {
             pace_uart: false,
             watch: None,
             prompts: 0,
+            transparent: None,
         }
     }
 
@@ -302,6 +346,10 @@ impl Engine {
     pub fn feed(&mut self, mut input: &[u8]) -> Vec<Effect> {
         let mut out = Out::default();
         loop {
+            if self.transparent.is_some() {
+                self.feed_transparent(std::mem::take(&mut input), &mut out);
+                break;
+            }
             let mut echo = Vec::new();
             let frame = self.framer.next_frame(&mut input, &mut echo);
             if !echo.is_empty() {
@@ -343,6 +391,66 @@ impl Engine {
         self.finish(out)
     }
 
+    /// Bytes in the transparent mode: data, unless they may be the escape (`+` after a second
+    /// of silence), which is held until the gap after it tells.
+    fn feed_transparent(&mut self, input: &[u8], out: &mut Out) {
+        let mut input = input;
+        if input.is_empty() {
+            return;
+        }
+        if self.framer.take_after_cr() {
+            // The LF of the `ATO\r\n` that entered the mode.
+            input = input.strip_prefix(b"\n").unwrap_or(input);
+        }
+        if input.is_empty() {
+            return;
+        }
+        let Some(mut tp) = self.transparent else {
+            return;
+        };
+        let plus = input.iter().all(|&b| b == b'+');
+        if tp.quiet && plus && usize::from(tp.plus) + input.len() <= 3 {
+            tp.plus += input.len() as u8;
+            tp.timer = self.next_prompt_timer();
+            out.timer(tp.timer, ESCAPE_GAP);
+            self.transparent = Some(tp);
+            return;
+        }
+        let mut data = vec![b'+'; usize::from(tp.plus)];
+        data.extend_from_slice(input);
+        self.transparent_data(data, out);
+    }
+
+    /// Data for the dialect; the guard time starts again.
+    fn transparent_data(&mut self, data: Vec<u8>, out: &mut Out) {
+        let timer = self.next_prompt_timer();
+        self.transparent = Some(Transparent {
+            quiet: false,
+            plus: 0,
+            timer,
+        });
+        out.timer(timer, ESCAPE_GUARD);
+        self.dialect.on_transparent(data, out);
+        self.apply_controls(out);
+    }
+
+    /// The transparent mode's timer: the guard passed (a `+` may now escape), or the gap
+    /// after held `+` passed: three of them are the escape, fewer are data.
+    fn transparent_timer(&mut self, out: &mut Out) {
+        let Some(tp) = self.transparent.as_mut() else {
+            return;
+        };
+        match tp.plus {
+            0 => tp.quiet = true,
+            3 => {
+                tracing::info!("+++: back to command mode");
+                self.transparent = None;
+                self.dialect.on_escape(out);
+            }
+            n => self.transparent_data(vec![b'+'; usize::from(n)], out),
+        }
+    }
+
     /// Bytes came for the open prompt: its idle time starts again (a new timer; the old one
     /// is ignored when it fires), so a prompt ends exactly `idle` after its last byte.
     fn rearm_prompt(&mut self, out: &mut Out) {
@@ -379,7 +487,7 @@ impl Engine {
         self.finish(out)
     }
 
-    pub fn fault(&mut self, fault: &crate::modem::Fault) -> Vec<Effect> {
+    pub fn fault(&mut self, fault: &crate::fault::Fault) -> Vec<Effect> {
         let mut out = Out::default();
         self.dialect.on_fault(fault, &mut out);
         self.apply_controls(&mut out);
@@ -407,7 +515,9 @@ impl Engine {
             return effects;
         }
         let mut out = Out::default();
-        if PROMPT_TIMERS.contains(&id) {
+        if self.transparent.is_some_and(|t| t.timer == id) {
+            self.transparent_timer(&mut out);
+        } else if PROMPT_TIMERS.contains(&id) {
             self.prompt_timer(id, &mut out);
         } else {
             self.dialect.on_timer(id, &mut out);
@@ -453,6 +563,19 @@ impl Engine {
         }
         if let Some(on) = out.echo.take() {
             self.framer.set_echo(on);
+        }
+        match out.transparent.take() {
+            Some(true) => {
+                let timer = self.next_prompt_timer();
+                self.transparent = Some(Transparent {
+                    quiet: false,
+                    plus: 0,
+                    timer,
+                });
+                out.timer(timer, ESCAPE_GUARD);
+            }
+            Some(false) => self.transparent = None,
+            None => {}
         }
         if let Some((prompt, idle)) = out.prompt.take() {
             match prompt {

@@ -33,6 +33,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub enum LinkCmd {
     Mqtt(MqttOp),
+    /// Bytes for a raw socket link ([`super::socket`]); an MQTT link ignores them.
+    Send(bytes::Bytes),
     Close,
     /// Fault `closed`: the link ends as if the peer had closed it. The socket is shut down
     /// (FIN, so the broker sees the connection end without DISCONNECT) and the modem is told
@@ -59,7 +61,7 @@ impl Latency {
     }
 
     /// Waits the current latency, jittered; at once when it is 0.
-    async fn wait(&self, seed: &mut u64) {
+    pub(crate) async fn wait(&self, seed: &mut u64) {
         let ms = self.0.load(std::sync::atomic::Ordering::Relaxed);
         if ms == 0 {
             return;
@@ -100,6 +102,12 @@ impl Backpressure {
 
     pub fn is_raised(&self) -> bool {
         self.0.raised.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Resolves when the back-pressure is lowered next. Register it (`enable`) before reading
+    /// [`Backpressure::is_raised`], so that a lowering in between is not missed.
+    pub(crate) fn lowered(&self) -> tokio::sync::futures::Notified<'_> {
+        self.0.lowered.notified()
     }
 }
 
@@ -147,14 +155,7 @@ pub async fn run(
     };
     // Build the TLS configuration first: a certificate that does not parse fails the connect
     // without touching the network.
-    let tls = match tls
-        .map(|o| {
-            let config = crate::tls::client_config(&o)?;
-            let name = crate::tls::server_name(&o.server_name)?;
-            Ok::<_, crate::tls::TlsError>((TlsConnector::from(Arc::new(config)), name))
-        })
-        .transpose()
-    {
+    let tls = match tls.map(|o| tls_parts(&o)).transpose() {
         Ok(t) => t,
         Err(e) => {
             warn!(link, %target, error = %e, "TLS configuration refused");
@@ -209,6 +210,16 @@ pub async fn run(
     if let Some(reason) = ended {
         send(NetEventKind::Closed(reason));
     }
+}
+
+/// The connector and server name for a TLS link: a certificate that does not parse fails
+/// here, without touching the network.
+pub(crate) fn tls_parts(
+    o: &TlsOptions,
+) -> Result<(TlsConnector, rustls::pki_types::ServerName<'static>), crate::tls::TlsError> {
+    let config = crate::tls::client_config(o)?;
+    let name = crate::tls::server_name(&o.server_name)?;
+    Ok((TlsConnector::from(Arc::new(config)), name))
 }
 
 /// The MQTT client state of one link. It holds no socket; [`Session::run`] lends it one.
@@ -310,6 +321,9 @@ impl Session {
                         stream.abort_on_drop();
                         drop(stream);
                         return Some(CloseReason::Reset("connection reset (fault)".into()));
+                    }
+                    Some(LinkCmd::Send(_)) => {
+                        warn!(link = self.link, "raw bytes for an MQTT link: dropped");
                     }
                     Some(LinkCmd::Mqtt(op)) => {
                         let packet = self.packet_for(op);
@@ -599,6 +613,54 @@ impl Links {
                     let _ = l.send(LinkCmd::Close);
                 }
             }
+            SockOpen {
+                link,
+                proto,
+                host,
+                port,
+                tls,
+            } => {
+                let default = match (proto, &tls) {
+                    (super::SockProto::Tcp, None) => self.router.default_tcp.as_ref(),
+                    (super::SockProto::Udp, _) => self.router.default_udp.as_ref(),
+                    // No embedded TLS echo: a TLS socket needs --resolve or --direct.
+                    (super::SockProto::Tcp, Some(_)) => None,
+                };
+                let Some(target) = self.router.route_service(&host, port, default) else {
+                    warn!(link, %host, port, proto = proto.as_str(), "no route for the socket (give --resolve NAME=HOST:PORT or --direct)");
+                    let _ = self.events.send(NetEvent {
+                        link,
+                        kind: NetEventKind::ConnectFailed(format!(
+                            "no route for {host}:{port}: give --resolve {host}=HOST:PORT or --direct"
+                        )),
+                    });
+                    return;
+                };
+                info!(link, proto = proto.as_str(), %host, port, %target, tls = tls.is_some(), "opening socket");
+                let (tx, rx) = mpsc::unbounded_channel();
+                self.links.retain(|_, l| !l.is_closed());
+                self.links.insert(link, tx);
+                tokio::spawn(super::socket::run(
+                    super::socket::Spec {
+                        link,
+                        proto,
+                        target,
+                        tls,
+                    },
+                    rx,
+                    self.events.clone(),
+                    self.latency.clone(),
+                    self.backpressure.clone(),
+                ));
+            }
+            SockSend { link, data } => match self.links.get(&link) {
+                Some(l) if l.send(LinkCmd::Send(data.clone())).is_ok() => {}
+                _ => warn!(
+                    link,
+                    bytes = data.len(),
+                    "send on a socket that is gone: dropped"
+                ),
+            },
         }
     }
 

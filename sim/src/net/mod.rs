@@ -6,6 +6,7 @@
 
 pub mod link;
 pub mod route;
+pub mod socket;
 
 pub use crate::tls::{TlsOptions, TlsVersion, Verify};
 use bytes::Bytes;
@@ -31,8 +32,39 @@ pub enum NetRequest {
     },
     /// Send an MQTT packet on an open link.
     Mqtt { link: LinkId, op: MqttOp },
-    /// Close the link's socket (no MQTT DISCONNECT: that is [`MqttOp::Disconnect`]).
+    /// Close the link's socket (no MQTT DISCONNECT: that is [`MqttOp::Disconnect`]); on a raw
+    /// socket link a FIN (TCP) or the socket dropped (UDP).
     Close { link: LinkId },
+    /// Open a raw TCP or UDP socket to `host:port` as named in the AT command (routed with
+    /// [`Router::route_service`]); with `tls` (TCP only) a TLS handshake follows the connect.
+    /// Answered by `Connected` or `ConnectFailed`, then `SockData`, `SockSent`, `Closed`
+    /// (see [`socket`]).
+    SockOpen {
+        link: LinkId,
+        proto: SockProto,
+        host: String,
+        port: u16,
+        tls: Option<crate::tls::TlsOptions>,
+    },
+    /// Bytes for an open socket: one write (TCP) or one datagram (UDP).
+    SockSend { link: LinkId, data: Bytes },
+}
+
+/// A raw socket's protocol (`AT+CIPSTART="TCP"|"UDP"`, the L610's `AT+MIPOPEN`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SockProto {
+    Tcp,
+    Udp,
+}
+
+impl SockProto {
+    /// `TCP` or `UDP`, as the modules print it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SockProto::Tcp => "TCP",
+            SockProto::Udp => "UDP",
+        }
+    }
 }
 
 /// The MQTT operations a module performs on an open link.
@@ -95,6 +127,14 @@ pub enum NetEventKind {
         payload: Bytes,
     },
     Closed(CloseReason),
+    /// Bytes a raw socket received: at most [`socket::MAX_READ`] per event (a TCP read, or one
+    /// UDP datagram), with the peer's address (`AT+CIPSRIP`'s `RECV FROM:`).
+    SockData {
+        data: Bytes,
+        from: std::net::SocketAddr,
+    },
+    /// A [`NetRequest::SockSend`]'s bytes went out (handed to the kernel): `SEND OK`.
+    SockSent(usize),
 }
 
 /// Why a link ended without the modem asking for it.

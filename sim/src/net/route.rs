@@ -85,6 +85,14 @@ pub struct Router {
     pub resolve: HashMap<String, HostPort>,
     pub default_plain: Option<HostPort>,
     pub default_tls: Option<HostPort>,
+    /// `--direct`: a socket or HTTP connection to a name not in `--resolve` goes to the host
+    /// and port the AT command names (DNS for names). Off by default, so that tests and vendor
+    /// logs stay on loopback.
+    pub direct: bool,
+    /// Where raw TCP sockets go by default: the embedded TCP echo service.
+    pub default_tcp: Option<HostPort>,
+    /// Where raw UDP sockets go by default: the embedded UDP echo service.
+    pub default_udp: Option<HostPort>,
 }
 
 impl Router {
@@ -103,9 +111,56 @@ impl Router {
     }
 }
 
+impl Router {
+    /// Where a socket or HTTP connection to `host:port` (as named in the AT command) goes:
+    /// `--resolve` wins, then with `--direct` the host and port as named, then `default` (an
+    /// embedded service). `None`: nowhere (the connect fails).
+    pub fn route_service(
+        &self,
+        host: &str,
+        port: u16,
+        default: Option<&HostPort>,
+    ) -> Option<HostPort> {
+        if let Some(to) = self.resolve.get(&host.to_ascii_lowercase()) {
+            return Some(to.clone());
+        }
+        if self.direct {
+            return Some(HostPort {
+                host: host.to_string(),
+                port,
+            });
+        }
+        default.cloned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn services_resolve_then_direct_then_default() {
+        let echo: HostPort = "127.0.0.1:7000".parse().unwrap();
+        let mut r = Router::default();
+        assert_eq!(r.route_service("60.166.18.9", 7500, None), None);
+        assert_eq!(
+            r.route_service("60.166.18.9", 7500, Some(&echo)),
+            Some(echo.clone())
+        );
+        r.direct = true;
+        assert_eq!(
+            r.route_service("60.166.18.9", 7500, Some(&echo)).unwrap(),
+            "60.166.18.9:7500".parse().unwrap()
+        );
+        r.resolve
+            .insert("tcplab.openluat.com".into(), "127.0.0.1:9".parse().unwrap());
+        assert_eq!(
+            r.route_service("TCPLAB.openluat.com", 57513, Some(&echo))
+                .unwrap()
+                .port,
+            9
+        );
+    }
 
     #[test]
     fn resolve_beats_the_default_broker() {

@@ -8,8 +8,9 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use crate::dialect::{Effect, Engine};
-use crate::inject::{Control, LINK_FAULT_WAIT};
-use crate::modem::{Fault, Trigger};
+use crate::fault::inject::{Control, LINK_FAULT_WAIT};
+use crate::fault::trigger::Armed;
+use crate::fault::{Fault, Site};
 use crate::net::link::{LinkCmd, Links};
 use crate::net::{LinkId, NetEvent, Router};
 use crate::timing::Pacer;
@@ -41,7 +42,7 @@ pub(crate) struct ModemTask<S> {
     link_faults: Vec<(Vec<LinkId>, oneshot::Sender<()>)>,
     link_fault_deadline: Option<tokio::time::Instant>,
     /// Faults waiting for a protocol event; when it happens they go round the control channel.
-    armed: Vec<(Trigger, Fault)>,
+    armed: Armed,
 }
 
 impl<S> ModemTask<S>
@@ -80,7 +81,7 @@ where
             control,
             link_faults: Vec::new(),
             link_fault_deadline: None,
-            armed: Vec::new(),
+            armed: Armed::default(),
         }
     }
 
@@ -117,7 +118,7 @@ where
     fn on_control(&mut self, c: Control) {
         match c {
             Control::Arm(f, trigger, done) => {
-                self.armed.push((trigger, f));
+                self.armed.arm(trigger, f);
                 let _ = done.send(());
             }
             Control::Fault(f, done) => self.on_fault(f, done),
@@ -127,38 +128,35 @@ where
         }
     }
 
+    /// A fault enters where its unit says ([`crate::fault::Unit::enter`]); what the module
+    /// shows goes out first, then the links are told (a `closed`/`reset` answers `done` once
+    /// each link it hit has reported its end).
     fn on_fault(&mut self, f: Fault, done: oneshot::Sender<()>) {
-        let cmd = match f {
-            Fault::Closed => Some(LinkCmd::PeerClose),
-            Fault::Reset => Some(LinkCmd::Reset),
-            Fault::Blackhole => Some(LinkCmd::Blackhole),
-            _ => None,
-        };
-        match f {
-            Fault::UartFragment(on) => self.out.set_fragment(on),
-            Fault::UartGarbage(on) => self.uart_faults.garbage = on,
-            Fault::UrcInResponse => self.uart_faults.armed = true,
-            Fault::Latency(ms) => self.links.latency.set(ms),
-            _ => {}
-        }
-        let fx = self.uart_faults.unsolicited(self.engine.fault(&f));
+        let mut at = Site::new(
+            &mut self.engine,
+            &mut self.links,
+            &mut self.out,
+            &mut self.uart_faults,
+        );
+        f.enter(&mut at);
+        let (effects, link_cmds) = at.finish();
+        let fx = self.uart_faults.unsolicited(effects);
         self.apply(fx);
-        match cmd.map(|c| self.links.fault_all(c)) {
-            Some(ids) if !ids.is_empty() => {
-                debug!(?ids, fault = %f, "waiting for the links to end");
-                self.link_faults.push((ids, done));
-                self.link_fault_deadline = Some(tokio::time::Instant::now() + LINK_FAULT_WAIT);
+        let closing = link_cmds.iter().any(|c| !matches!(c, LinkCmd::Blackhole));
+        let ids: Vec<LinkId> = link_cmds
+            .into_iter()
+            .flat_map(|c| self.links.fault_all(c))
+            .collect();
+        if ids.is_empty() {
+            if closing {
+                tracing::info!(fault = %f, "no open link: nothing to close");
             }
-            Some(_) => {
-                if f != Fault::Blackhole {
-                    tracing::info!(fault = %f, "no open link: nothing to close");
-                }
-                let _ = done.send(());
-            }
-            None => {
-                let _ = done.send(());
-            }
+            let _ = done.send(());
+            return;
         }
+        debug!(?ids, fault = %f, "waiting for the links to end");
+        self.link_faults.push((ids, done));
+        self.link_fault_deadline = Some(tokio::time::Instant::now() + LINK_FAULT_WAIT);
     }
 
     async fn on_uart(&mut self, read: std::io::Result<usize>) {
@@ -178,7 +176,7 @@ where
                 debug!(input = %String::from_utf8_lossy(input).escape_debug(), "uart ->");
                 self.tap.push(true, input);
                 let fx = self.uart_faults.answer(self.engine.feed(input));
-                let due = due_on_requests(&fx, &mut self.armed);
+                let due = self.armed.on_requests(&fx);
                 self.apply(fx);
                 self.fire(due);
             }
@@ -200,10 +198,10 @@ where
             crate::net::NetEventKind::ConnAck(crate::net::ConnectReturnCode::Success)
         );
         let fx = self.uart_faults.unsolicited(self.engine.net_event(ev));
-        let mut due = due_on_requests(&fx, &mut self.armed);
+        let mut due = self.armed.on_requests(&fx);
         self.apply(fx);
         if connack {
-            due.extend(take_armed(&mut self.armed, |t| *t == Trigger::OnConnack));
+            due.extend(self.armed.on_connack());
         }
         self.fire(due);
         if let Some(link) = ended {
@@ -277,90 +275,5 @@ where
             let (done, _) = oneshot::channel();
             let _ = self.self_control.send(Control::Fault(f, done));
         }
-    }
-}
-
-/// Removes and returns the armed faults whose trigger matches.
-fn take_armed(armed: &mut Vec<(Trigger, Fault)>, hit: impl Fn(&Trigger) -> bool) -> Vec<Fault> {
-    let (due, keep): (Vec<_>, Vec<_>) = armed.drain(..).partition(|(t, _)| hit(t));
-    *armed = keep;
-    due.into_iter().map(|(_, f)| f).collect()
-}
-
-/// The armed faults that the modem's requests in `effects` set off (PUBLISH counts down,
-/// SUBSCRIBE fires).
-fn due_on_requests(effects: &[Effect], armed: &mut Vec<(Trigger, Fault)>) -> Vec<Fault> {
-    use crate::net::{MqttOp, NetRequest};
-    let mut due = Vec::new();
-    if armed.is_empty() {
-        return due;
-    }
-    for e in effects {
-        match e {
-            Effect::Net(NetRequest::Mqtt {
-                op: MqttOp::Publish { .. },
-                ..
-            }) => {
-                for (t, _) in armed.iter_mut() {
-                    if let Trigger::OnPublish(n) = t {
-                        *n = n.saturating_sub(1);
-                    }
-                }
-                due.extend(take_armed(armed, |t| *t == Trigger::OnPublish(0)));
-            }
-            Effect::Net(NetRequest::Mqtt {
-                op: MqttOp::Subscribe(_),
-                ..
-            }) => due.extend(take_armed(armed, |t| *t == Trigger::OnSubscribe)),
-            _ => {}
-        }
-    }
-    due
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn publish_triggers_count_down_and_subscribe_fires_once() {
-        use crate::net::{MqttOp, NetRequest, QoS};
-        let publish = Effect::Net(NetRequest::Mqtt {
-            link: 1,
-            op: MqttOp::Publish {
-                topic: "t".into(),
-                qos: QoS::AtMostOnce,
-                retain: false,
-                payload: bytes::Bytes::new(),
-            },
-        });
-        let subscribe = Effect::Net(NetRequest::Mqtt {
-            link: 1,
-            op: MqttOp::Subscribe(vec![("t".into(), QoS::AtMostOnce)]),
-        });
-        let mut armed = vec![
-            (Trigger::OnPublish(2), Fault::Closed),
-            (Trigger::OnSubscribe, Fault::Reset),
-            (Trigger::OnConnack, Fault::Signal(1)),
-        ];
-        assert_eq!(
-            due_on_requests(std::slice::from_ref(&publish), &mut armed),
-            vec![]
-        );
-        assert_eq!(
-            due_on_requests(std::slice::from_ref(&subscribe), &mut armed),
-            vec![Fault::Reset]
-        );
-        assert_eq!(due_on_requests(&[subscribe], &mut armed), vec![]);
-        assert_eq!(
-            due_on_requests(std::slice::from_ref(&publish), &mut armed),
-            vec![Fault::Closed]
-        );
-        assert_eq!(due_on_requests(&[publish], &mut armed), vec![]);
-        assert_eq!(
-            take_armed(&mut armed, |t| *t == Trigger::OnConnack),
-            vec![Fault::Signal(1)]
-        );
-        assert!(armed.is_empty());
     }
 }

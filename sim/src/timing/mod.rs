@@ -397,7 +397,10 @@ impl Scheduler {
             NetEventKind::PubAck => self.sampler.draw(Step::Puback),
             NetEventKind::PubRec => self.sampler.draw(Step::Pubrec),
             NetEventKind::PubComp => self.sampler.draw(Step::Pubcomp),
-            NetEventKind::Message { .. } => self.sampler.draw(Step::Message),
+            NetEventKind::Message { .. } | NetEventKind::SockData { .. } => {
+                self.sampler.draw(Step::Message)
+            }
+            NetEventKind::SockSent(_) => Duration::ZERO,
             NetEventKind::Closed(_) => self.sampler.draw(Step::Closed),
         }
     }

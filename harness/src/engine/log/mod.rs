@@ -30,7 +30,7 @@ use std::collections::VecDeque;
 use std::io::BufRead;
 use std::time::Duration;
 
-use modem_sim::modem::Fault;
+use modem_sim::Fault;
 use nom::branch::alt;
 use nom::bytes::complete::tag_no_case;
 use nom::bytes::complete::{tag, take_till, take_till1, take_while1};

@@ -3,7 +3,7 @@
 
 use anyhow::anyhow;
 use cucumber::{given, when};
-use modem_sim::modem::Fault;
+use modem_sim::Fault;
 
 use super::{duration, StepResult};
 use crate::world::ModemWorld;
@@ -60,7 +60,7 @@ async fn pdn_deact(w: &mut ModemWorld) -> StepResult {
 #[when(regex = r#"^the fault "([^"]+)" is injected$"#)]
 #[given(regex = r#"^the fault "([^"]+)" is injected$"#)]
 async fn inject(w: &mut ModemWorld, fault: String) -> StepResult {
-    let req: modem_sim::modem::Request = fault.parse()?;
+    let req: modem_sim::Request = fault.parse()?;
     w.transcript.fault(req.to_string());
     w.sim()?.request(req).await?;
     Ok(())

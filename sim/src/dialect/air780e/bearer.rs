@@ -117,32 +117,13 @@ impl Bearer {
     }
 
     /// `AT+CIPSHUT` -> `SHUT OK`, back to `IP INITIAL` from any state (使用方法举例.md,
-    /// 状态机.md). The MQTT link (`AT+MIPSTART`) is not the TCP/IP stack's: it stays.
+    /// 状态机.md); the caller closes the sockets first. The MQTT link (`AT+MIPSTART`) is not
+    /// the TCP/IP stack's: it stays.
     pub fn cipshut(&mut self, cell: &mut CellState, form: &Form, out: &mut Out) {
         match form {
             Form::Exec => {
                 cell.cip = Cip::Initial;
                 out.line("SHUT OK")
-            }
-            Form::Test => out.ok(),
-            _ => out.error(),
-        }
-    }
-
-    /// `AT+CIPSTATUS` -> `OK` then `STATE: <state>` (luatos-doc-pool
-    /// Command_List/TCPIP/CIPSTATUS.md; 使用方法举例.md: `OK` / `STATE: IP STATUS`). With
-    /// `AT+CIPMUX=1` the multi-link state line alone (no link is open on the TCP/IP stack).
-    pub fn cipstatus(
-        &mut self,
-        cell: &CellState,
-        mqtt_connected: bool,
-        form: &Form,
-        out: &mut Out,
-    ) {
-        match form {
-            Form::Exec => {
-                out.ok();
-                out.line(format!("STATE: {}", self.state(cell, mqtt_connected)))
             }
             Form::Test => out.ok(),
             _ => out.error(),
@@ -383,21 +364,48 @@ impl Bearer {
 }
 
 impl Bearer {
-    /// `AT+CIPQSEND=<0|1>` (quick send), `AT+CIPSSL=<0|1>`, `AT+CIPMODE=<0|1>` (transparent
-    /// mode) -> `OK`; read `+<NAME>: <n>`; test `+<NAME>: (0,1)` (luatos-doc-pool
-    /// Command_List/TCPIP/使用方法举例.md sends `AT+CIPQSEND=1`, `AT+CIPSSL=1`;
-    /// public/780EP_AT_TCP应用指南.md section 3 `AT+CIPMODE=0`). The TCP/IP stack's own links
-    /// (`AT+CIPSTART`) are not simulated: these only remember the setting.
-    pub fn switch(&mut self, prefix: &str, form: &Form, out: &mut Out) {
-        let i = match prefix {
-            "+CIPQSEND" => 0,
-            "+CIPSSL" => 1,
-            _ => 2,
+    /// `AT+CIPQSEND=<0|1|2>` (0 and 2: `SEND OK` once sent; 1: `DATA ACCEPT:<len>` at once;
+    /// CIPQSEND.md: test `+CIPQSEND: (0,1,2)`), `AT+CIPSSL=<0|1>` (TLS on `AT+CIPSTART`,
+    /// CIPSSL.md), `AT+CIPMODE=<0|1>` (transparent mode; "此命令只有在IP INITIAL状态下才能进行
+    /// 设置", CIPMODE.md: elsewhere `+CME ERROR: 3`) -> `OK`; read `+<NAME>: <n>`
+    /// (luatos-doc-pool Command_List/TCPIP/使用方法举例.md sends `AT+CIPQSEND=1`,
+    /// `AT+CIPSSL=1`; public/780EP_AT_TCP应用指南.md section 3 `AT+CIPMODE=0`).
+    pub fn switch(&mut self, cell: &CellState, prefix: &str, form: &Form, out: &mut Out) {
+        let (i, max) = match prefix {
+            "+CIPQSEND" => (0, 2),
+            "+CIPSSL" => (1, 1),
+            _ => (2, 1),
         };
+        if i == 0 && *form == Form::Test {
+            out.line("+CIPQSEND: (0,1,2)");
+            return out.ok();
+        }
+        if i == 2 && matches!(form, Form::Set(_)) && cell.cip != Cip::Initial {
+            if let Some([n]) = set_args(form).as_deref() {
+                if num_in(Some(n), 0..=1).is_some() {
+                    return out.line(cell.cme(NOT_ALLOWED));
+                }
+            }
+        }
         if let Some(n) =
-            super::number_setting(form, out, prefix, 0..=1, u32::from(self.switches[i]))
+            super::number_setting(form, out, prefix, 0..=max, u32::from(self.switches[i]))
         {
             self.switches[i] = n as u8;
         }
+    }
+
+    /// `AT+CIPQSEND`'s mode.
+    pub fn qsend(&self) -> u8 {
+        self.switches[0]
+    }
+
+    /// `AT+CIPSSL=1`.
+    pub fn ssl(&self) -> bool {
+        self.switches[1] == 1
+    }
+
+    /// `AT+CIPMODE=1`.
+    pub fn transparent(&self) -> bool {
+        self.switches[2] == 1
     }
 }

@@ -250,6 +250,7 @@ pub(super) static COMMANDS: &[Row] = &[
         run: |m, f, o| {
             if m.bearer.cgact(&mut m.cell, f, o) {
                 m.mqtt.network_lost(o);
+                m.sockets.network_lost(o);
             }
         },
     },
@@ -281,13 +282,21 @@ pub(super) static COMMANDS: &[Row] = &[
         name: "+CIPSHUT",
         forms: &[Exec, Test],
         source: "MAN TCPIP/使用方法举例.md, 状态机.md",
-        run: |m, f, o| m.bearer.cipshut(&mut m.cell, f, o),
+        run: |m, f, o| {
+            if *f == Form::Exec {
+                m.sockets.shut(o);
+            }
+            m.bearer.cipshut(&mut m.cell, f, o)
+        },
     },
     Row {
         name: "+CIPSTATUS",
-        forms: &[Exec, Test],
+        forms: &[Exec, Test, Set],
         source: "MAN TCPIP/CIPSTATUS.md, 使用方法举例.md",
-        run: |m, f, o| m.bearer.cipstatus(&m.cell, m.mqtt.tcp_up(), f, o),
+        run: |m, f, o| {
+            m.sockets
+                .cipstatus(&m.cell, &m.bearer, m.mqtt.tcp_up(), f, o)
+        },
     },
     Row {
         name: "+CIPMUX",
@@ -298,20 +307,77 @@ pub(super) static COMMANDS: &[Row] = &[
     Row {
         name: "+CIPQSEND",
         forms: &[Test, Read, Set],
-        source: "MAN TCPIP/使用方法举例.md",
-        run: |m, f, o| m.bearer.switch("+CIPQSEND", f, o),
+        source: "MAN TCPIP/CIPQSEND.md, 使用方法举例.md",
+        run: |m, f, o| m.bearer.switch(&m.cell, "+CIPQSEND", f, o),
     },
     Row {
         name: "+CIPSSL",
         forms: &[Test, Read, Set],
-        source: "MAN TCPIP/使用方法举例.md",
-        run: |m, f, o| m.bearer.switch("+CIPSSL", f, o),
+        source: "MAN TCPIP/CIPSSL.md, 使用方法举例.md",
+        run: |m, f, o| m.bearer.switch(&m.cell, "+CIPSSL", f, o),
     },
     Row {
         name: "+CIPMODE",
         forms: &[Test, Read, Set],
-        source: "MAN TCPIP/使用方法举例.md",
-        run: |m, f, o| m.bearer.switch("+CIPMODE", f, o),
+        source: "MAN TCPIP/CIPMODE.md, 使用方法举例.md",
+        run: |m, f, o| m.bearer.switch(&m.cell, "+CIPMODE", f, o),
+    },
+    // The TCP/IP stack's sockets (cip.rs).
+    Row {
+        name: "+CIPSTART",
+        forms: &[Test, Set],
+        source: "MAN TCPIP/CIPSTART.md, 使用方法举例.md; public/780EP_AT_TCP应用指南.md",
+        run: |m, f, o| {
+            let (ssl, fs) = (&m.ssl, &m.fs);
+            m.sockets.cipstart(&mut m.cell, &m.bearer, f, o, |host| {
+                ssl.tls_options(fs, host)
+            })
+        },
+    },
+    Row {
+        name: "+CIPSEND",
+        forms: ALL,
+        source: "MAN TCPIP/CIPSEND.md, CIPQSEND.md, 使用方法举例.md",
+        run: |m, f, o| {
+            let p = m.sockets.cipsend(&m.cell, &m.bearer, f, o);
+            m.pending.open_if(p.map(Prompted::Send))
+        },
+    },
+    Row {
+        name: "+CIPCLOSE",
+        forms: &[Exec, Test, Set],
+        source: "MAN TCPIP/CIPCLOSE.md, 使用方法举例.md",
+        run: |m, f, o| m.sockets.cipclose(&m.bearer, f, o),
+    },
+    Row {
+        name: "+CIPHEAD",
+        forms: &[Test, Read, Set],
+        source: "MAN TCPIP/CIPHEAD.md, 使用方法举例.md (单链接非透传时接收数据)",
+        run: |m, f, o| m.sockets.switch("+CIPHEAD", f, o),
+    },
+    Row {
+        name: "+CIPSRIP",
+        forms: &[Test, Read, Set],
+        source: "MAN TCPIP/CIPSRIP.md",
+        run: |m, f, o| m.sockets.switch("+CIPSRIP", f, o),
+    },
+    Row {
+        name: "+CIPSHOWTP",
+        forms: &[Test, Read, Set],
+        source: "MAN TCPIP/使用方法举例.md (单链接非透传时接收数据)",
+        run: |m, f, o| m.sockets.switch("+CIPSHOWTP", f, o),
+    },
+    Row {
+        name: "+CIPRXF",
+        forms: &[Test, Read, Set],
+        source: "MAN TCPIP/CIPRXF.md; public/780EP_AT_TCP应用指南.md FAQ 10",
+        run: |m, f, o| m.sockets.switch("+CIPRXF", f, o),
+    },
+    Row {
+        name: "O",
+        forms: &[Exec],
+        source: "MAN TCPIP/ATO.md, 使用方法举例.md (透明传输应用1)",
+        run: |m, f, o| m.sockets.ato(f, o),
     },
     // MQTT.
     Row {

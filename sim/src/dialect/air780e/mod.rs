@@ -11,6 +11,7 @@
 
 mod basic;
 mod bearer;
+mod cip;
 mod commands;
 
 pub use basic::{cclk, zone_of};
@@ -19,7 +20,8 @@ mod mqtt;
 mod ssl;
 
 use crate::at::Command;
-use crate::modem::{BootLine, CellState, Cip, Fault, Identity, RegStatus, SimState};
+use crate::fault::{Fault, PdnDeact, Signal};
+use crate::modem::{BootLine, CellState, Cip, Identity, RegStatus, SimState};
 use crate::net::NetEvent;
 
 use super::{Dialect, DialectKind, Out};
@@ -67,12 +69,15 @@ enum Prompted {
     Write(fs::PendingWrite),
     /// The payload of an `AT+MPUBEX`.
     Publish(mqtt::PendingPubex),
+    /// The data of an `AT+CIPSEND`.
+    Send(cip::PendingSend),
 }
 
 pub struct Air780e {
     cell: CellState,
     radio: basic::Radio,
     bearer: bearer::Bearer,
+    sockets: cip::Sockets,
     mqtt: mqtt::Mqtt,
     fs: fs::Fs,
     ssl: ssl::Ssl,
@@ -90,6 +95,7 @@ impl Air780e {
             cell: CellState::new(identity),
             radio: basic::Radio::default(),
             bearer: bearer::Bearer::default(),
+            sockets: cip::Sockets::default(),
             mqtt: mqtt::Mqtt::default(),
             fs: fs::Fs::default(),
             ssl: ssl::Ssl::default(),
@@ -141,14 +147,17 @@ impl Air780e {
         tracing::info!("module restarts");
         self.print(down, out);
         self.mqtt.power_off(out);
+        self.sockets.power_off(out);
         out.cancel_data();
         let saved = self.saved.clone();
         let identity = self.cell.identity.clone();
         let fs = std::mem::take(&mut self.fs);
         let mqtt = std::mem::take(&mut self.mqtt);
+        let sockets = std::mem::take(&mut self.sockets);
         *self = Air780e::new(identity);
         self.fs = fs;
         self.mqtt = mqtt;
+        self.sockets = sockets;
         self.saved = saved.clone();
         self.apply(&saved, out);
         self.boot(out);
@@ -195,6 +204,7 @@ impl Air780e {
             out.line("+CGEV: ME DETACH");
         }
         self.mqtt.network_lost(out);
+        self.sockets.network_lost(out);
     }
 
     /// `AT+CFUN=<0|1|4>[,<rst>]` (luatos-doc-pool Command_List/Device_control/CFUN.md):
@@ -285,13 +295,24 @@ impl Dialect for Air780e {
         match self.pending.take() {
             Some(Prompted::Write(w)) => self.fs.write_data(w, data, out),
             Some(Prompted::Publish(p)) => self.mqtt.pubex_data(&self.cell, p, data, out),
+            Some(Prompted::Send(p)) => self.sockets.send_data(&self.bearer, p, data, out),
             // The session dropped while the payload was on its way.
             None => out.line(self.cell.cme(mqtt::CME_MQTT)),
         }
     }
 
+    /// `AT+MPUBEX` and `AT+CIPSEND` open engine-timed prompts (`AT+FSWRITE` times itself):
+    /// abandoned, nothing is sent, `ERROR`.
     fn on_prompt_abandoned(&mut self, why: crate::dialect::Abandoned, out: &mut Out) {
         self.pending.abandon(why, out)
+    }
+
+    fn on_transparent(&mut self, data: Vec<u8>, out: &mut Out) {
+        self.sockets.on_transparent(data, out)
+    }
+
+    fn on_escape(&mut self, out: &mut Out) {
+        self.sockets.on_escape(out)
     }
 
     fn on_timer(&mut self, id: u64, out: &mut Out) {
@@ -318,28 +339,24 @@ impl Dialect for Air780e {
     }
 
     fn on_net(&mut self, ev: NetEvent, out: &mut Out) {
+        if self.sockets.owns(ev.link) {
+            return self.sockets.on_net(&self.bearer, &self.cell, ev, out);
+        }
         self.mqtt.on_net(ev, out)
     }
 
     fn on_fault(&mut self, fault: &Fault, out: &mut Out) {
         match fault {
-            Fault::PdnDeact { back_after } => self.pdn_deact(*back_after, out),
-            Fault::Deregister => self.deregister(out),
-            Fault::SimRemoved => self.sim_removed(out),
-            Fault::SimInserted => self.sim_inserted(out),
-            Fault::Register => self.register(out),
-            Fault::Signal(n) => self.cell.rssi = *n,
-            Fault::PowerCycle | Fault::WatchdogReset => self.reboot(out),
-            // These enter below the dialect (the socket, the broker, the UART); the module
+            Fault::PdnDeact(PdnDeact { back_after }) => self.pdn_deact(*back_after, out),
+            Fault::Deregister(_) => self.deregister(out),
+            Fault::SimRemoved(_) => self.sim_removed(out),
+            Fault::SimInserted(_) => self.sim_inserted(out),
+            Fault::Register(_) => self.register(out),
+            Fault::Signal(Signal(n)) => self.cell.rssi = *n,
+            Fault::PowerCycle(_) | Fault::WatchdogReset(_) => self.reboot(out),
+            // The others enter below the dialect (the socket, the broker, the UART); the module
             // sees their consequences as network events, or never.
-            Fault::Closed
-            | Fault::Reset
-            | Fault::Blackhole
-            | Fault::KickIdle(_)
-            | Fault::Latency(_)
-            | Fault::UartFragment(_)
-            | Fault::UartGarbage(_)
-            | Fault::UrcInResponse => {}
+            _ => {}
         }
     }
 }
@@ -351,9 +368,15 @@ impl Air780e {
     /// the network allows it: at once by default (the recovery in the same log reconnects at
     /// once), or after `back_after`, until when `MIPSTART` gets `CONNECT FAIL`.
     fn pdn_deact(&mut self, back_after: std::time::Duration, out: &mut Out) {
-        let cell = &mut self.cell;
         out.line("+CGEV: NW PDN DEACT 1");
         self.mqtt.network_lost(out);
+        // The TCP/IP stack's links go with the context, and the module says so
+        // (public/780EP_AT_TCP应用指南.md section 3 and FAQ 5: `+PDP: DEACT`; then
+        // `AT+CIPSHUT` before a new `AT+CIPSTART`: DIVERGENCES S6).
+        if self.sockets.network_lost(out) {
+            out.line("+PDP: DEACT");
+        }
+        let cell = &mut self.cell;
         if cell.cip != Cip::Initial {
             cell.cip = Cip::PdpDeact;
         }
@@ -379,18 +402,36 @@ impl Air780e {
             out.line("+CGEV: NW PDN DEACT 1");
         }
         self.mqtt.network_lost(out);
+        if self.sockets.network_lost(out) && had_bearer {
+            out.line("+PDP: DEACT");
+        }
     }
 
-    /// The SIM guides' hot-plug lines, per firmware (fixtures/profiles/air780e.tsv: V1165 prints
-    /// `^MODE: 0,0`, `+NO Service`, `+CGEV: NW PDN DEACT 1`, `+CGEV: ME DETACH`,
-    /// `+CPIN: SIM REMOVED 0`; the 780EP V1007 only the last), then the registration URCs the
-    /// host asked for. Registration, attach and the bearer go.
-    fn sim_removed(&mut self, out: &mut Out) {
-        if self.cell.sim == SimState::Absent {
+    /// Fault `register`: registered again, the default bearer back if the network allows it.
+    fn register(&mut self, out: &mut Out) {
+        let cell = &mut self.cell;
+        if cell.sim != SimState::Ready || self.radio.cfun != 1 {
+            tracing::info!("no SIM or radio off: the module cannot register");
             return;
         }
-        self.cell.sim = SimState::Absent;
-        let lines = self.cell.identity.profile.sim_out.clone();
+        let mut urcs = Vec::new();
+        cell.set_registration(RegStatus::Home, &mut urcs);
+        urcs.iter().for_each(|u| out.line(u));
+        cell.pdp_active = cell.can_activate();
+    }
+
+    /// Fault `sim-removed`: the SIM guides' hot-plug lines, per firmware
+    /// (fixtures/profiles/air780e.tsv: V1165 prints `^MODE: 0,0`, `+NO Service`,
+    /// `+CGEV: NW PDN DEACT 1`, `+CGEV: ME DETACH`, `+CPIN: SIM REMOVED 0`; the 780EP V1007
+    /// only the last), then the registration URCs the host asked for. Registration, attach and
+    /// the bearer go.
+    fn sim_removed(&mut self, out: &mut Out) {
+        let cell = &mut self.cell;
+        if cell.sim == SimState::Absent {
+            return;
+        }
+        cell.sim = SimState::Absent;
+        let lines = cell.identity.profile.sim_out.clone();
         self.print(&lines, out);
         self.radio_off(false, out);
         // SIMG's capture prints `+CGEV: ME DETACH` again about 10 s later.
@@ -399,7 +440,7 @@ impl Air780e {
         }
     }
 
-    /// Put back: the profile's lines (V1165: the radio lines and `+CPIN: READY 0`).
+    /// Fault `sim-inserted`: the profile's lines if the radio is on.
     fn sim_inserted(&mut self, out: &mut Out) {
         if self.cell.sim == SimState::Ready {
             return;
@@ -412,18 +453,6 @@ impl Air780e {
             out.line("+CPIN: READY 0");
         }
     }
-
-    fn register(&mut self, out: &mut Out) {
-        let cell = &mut self.cell;
-        if cell.sim != SimState::Ready || self.radio.cfun != 1 {
-            tracing::info!("no SIM or radio off: the module cannot register");
-            return;
-        }
-        let mut urcs = Vec::new();
-        cell.set_registration(RegStatus::Home, &mut urcs);
-        urcs.iter().for_each(|u| out.line(u));
-        cell.pdp_active = cell.can_activate();
-    }
 }
 
 /// The timer that ends a `pdn-deact SECS` (the file system's timers count up from 1).
@@ -433,5 +462,7 @@ const SIM_DETACH_TIMER: u64 = u64::MAX - 1;
 
 use super::params::{num_in, number_setting, set_args};
 
+#[cfg(test)]
+mod cip_tests;
 #[cfg(test)]
 mod tests;

@@ -281,7 +281,7 @@ fn a_refused_connack_reads_as_closed() {
 fn pdn_deactivation_as_in_seed_001() {
     let mut r = Rig::new(DialectKind::Air780e);
     r.connected();
-    let fx = r.engine.fault(&crate::modem::Fault::PDN_DEACT);
+    let fx = r.engine.fault(&crate::fault::Fault::PDN_DEACT);
     assert_eq!(r.take(fx), "\r\n+CGEV: NW PDN DEACT 1\r\n");
     assert!(matches!(r.net.last(), Some(NetRequest::Close { .. })));
     assert_eq!(r.send("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
@@ -578,9 +578,12 @@ fn peer_close_and_reset_as_in_seed_001() {
 fn pdn_deact_with_a_delay_fails_connects_until_the_context_is_back() {
     let mut r = Rig::new(DialectKind::Air780e);
     r.connected();
-    let fx = r.engine.fault(&crate::modem::Fault::PdnDeact {
-        back_after: std::time::Duration::from_secs(7),
-    });
+    let fx = r.engine.fault(
+        &crate::fault::PdnDeact {
+            back_after: std::time::Duration::from_secs(7),
+        }
+        .into(),
+    );
     assert_eq!(r.take(fx), "\r\n+CGEV: NW PDN DEACT 1\r\n");
     let (id, after) = *r.timers.last().expect("a timer for the context's return");
     assert_eq!(after, std::time::Duration::from_secs(7));
@@ -601,11 +604,10 @@ fn pdn_deact_with_a_delay_fails_connects_until_the_context_is_back() {
 
 #[test]
 fn deregister_and_register_with_and_without_urcs() {
-    use crate::modem::Fault;
     // URC modes 0 (power-on): nothing about registration, but the bearer goes.
     let mut r = Rig::new(DialectKind::Air780e);
     r.connected();
-    let fx = r.engine.fault(&Fault::Deregister);
+    let fx = r.engine.fault(&crate::fault::Deregister.into());
     assert_eq!(r.take(fx), "\r\n+CGEV: NW PDN DEACT 1\r\n");
     assert!(matches!(r.net.last(), Some(NetRequest::Close { .. })));
     assert_eq!(r.send("AT+CGATT?"), "\r\n+CGATT: 0\r\n\r\nOK\r\n");
@@ -620,31 +622,30 @@ fn deregister_and_register_with_and_without_urcs() {
     // With URC modes on.
     assert_eq!(r.send("AT+CGREG=1"), "\r\nOK\r\n");
     assert_eq!(r.send("AT+CEREG=2"), "\r\nOK\r\n");
-    let fx = r.engine.fault(&Fault::Register);
+    let fx = r.engine.fault(&crate::fault::Register.into());
     assert_eq!(
         r.take(fx),
         "\r\n+CGREG: 1\r\n\r\n+CEREG: 1,\"1863\",\"0183db22\",7\r\n"
     );
     assert_eq!(r.send("AT+CGATT?"), "\r\n+CGATT: 1\r\n\r\nOK\r\n");
     r.connected();
-    let fx = r.engine.fault(&Fault::Deregister);
+    let fx = r.engine.fault(&crate::fault::Deregister.into());
     assert_eq!(
         r.take(fx),
         "\r\n+CGREG: 0\r\n\r\n+CEREG: 0\r\n\r\n+CGEV: NW PDN DEACT 1\r\n"
     );
     // A second deregistration changes nothing and says nothing.
-    let fx = r.engine.fault(&Fault::Deregister);
+    let fx = r.engine.fault(&crate::fault::Deregister.into());
     assert_eq!(r.take(fx), "");
 }
 
 #[test]
 fn sim_removed_and_inserted_and_signal() {
-    use crate::modem::Fault;
     let mut r = Rig::new(DialectKind::Air780e);
     assert_eq!(r.send("AT+CEREG=1"), "\r\nOK\r\n");
     // The SIM guide's hot removal (luatos-doc-pool public/20240906_any_sim.md), with the
     // registration URC the host asked for.
-    let fx = r.engine.fault(&Fault::SimRemoved);
+    let fx = r.engine.fault(&crate::fault::SimRemoved.into());
     assert_eq!(
         r.take(fx),
         "\r\n^MODE: 0,0\r\n\r\n+NO Service\r\n\r\n+CGEV: NW PDN DEACT 1\r\n\r\n+CGEV: ME DETACH\r\n\r\n+CPIN: SIM REMOVED 0\r\n\r\n+CEREG: 0\r\n"
@@ -655,9 +656,9 @@ fn sim_removed_and_inserted_and_signal() {
     assert_eq!(after, std::time::Duration::from_secs(10));
     let fx = r.engine.timer(id);
     assert_eq!(r.take(fx), "\r\n+CGEV: ME DETACH\r\n");
-    let fx = r.engine.fault(&Fault::Register);
+    let fx = r.engine.fault(&crate::fault::Register.into());
     assert_eq!(r.take(fx), "", "no registration without a SIM");
-    let fx = r.engine.fault(&Fault::SimInserted);
+    let fx = r.engine.fault(&crate::fault::SimInserted.into());
     let got = r.take(fx);
     let nitz = got.find("+NITZ: ").expect("a +NITZ line");
     assert_eq!(
@@ -667,7 +668,7 @@ fn sim_removed_and_inserted_and_signal() {
     );
     assert_eq!(r.send("AT+CPIN?"), "\r\n+CPIN: READY\r\n\r\nOK\r\n");
     r.connected();
-    let fx = r.engine.fault(&Fault::Signal(5));
+    let fx = r.engine.fault(&crate::fault::Signal(5).into());
     assert_eq!(r.take(fx), "");
     assert_eq!(r.send("AT+CSQ"), "\r\n+CSQ: 5,0\r\n\r\nOK\r\n");
 }
@@ -763,14 +764,14 @@ fn registration_with_the_cell_and_the_operator() {
         r.send("AT+CGREG?"),
         "\r\n+CGREG: 2,1,\"1863\",\"0183db22\",7\r\n\r\nOK\r\n"
     );
-    let fx = r.engine.fault(&Fault::Deregister);
+    let fx = r.engine.fault(&crate::fault::Deregister.into());
     assert_eq!(
         r.take(fx),
         "\r\n+CREG: 0\r\n\r\n+CGREG: 0\r\n\r\n+CGEV: NW PDN DEACT 1\r\n"
     );
     assert_eq!(r.send("AT+CREG?"), "\r\n+CREG: 2,0\r\n\r\nOK\r\n");
     assert_eq!(r.send("AT+COPS?"), "\r\n+COPS: 0\r\n\r\nOK\r\n");
-    let fx = r.engine.fault(&Fault::Register);
+    let fx = r.engine.fault(&crate::fault::Register.into());
     assert_eq!(
         r.take(fx),
         "\r\n+CREG: 1,\"1863\",\"0183db22\",7\r\n\r\n+CGREG: 1,\"1863\",\"0183db22\",7\r\n"
@@ -883,9 +884,12 @@ fn the_bearer_state_machine_as_the_tcp_guide_logs_it() {
         "\r\nSTATE: IP STATUS\r\n\r\nCONNECT FAIL\r\n"
     );
     // The network takes the context: PDP DEACT until CIPSHUT.
-    let fx = r.engine.fault(&Fault::PdnDeact {
-        back_after: std::time::Duration::from_secs(60),
-    });
+    let fx = r.engine.fault(
+        &crate::fault::PdnDeact {
+            back_after: std::time::Duration::from_secs(60),
+        }
+        .into(),
+    );
     assert_eq!(r.take(fx), "\r\n+CGEV: NW PDN DEACT 1\r\n");
     assert_eq!(r.send("AT+CIPSTATUS"), "\r\nOK\r\n\r\nSTATE: PDP DEACT\r\n");
     assert_eq!(r.send("AT+CSTT"), "\r\n+CME ERROR: 3\r\n");
@@ -939,7 +943,7 @@ fn cfun_takes_the_radio_down_and_brings_it_back() {
     r.connected();
     // Flight mode is the same for the host.
     assert_eq!(r.send("AT+CFUN=4"), "\r\nOK\r\n\r\n+CGEV: ME DETACH\r\n");
-    let fx = r.engine.fault(&Fault::Register);
+    let fx = r.engine.fault(&crate::fault::Register.into());
     assert_eq!(r.take(fx), "", "no registration with the radio off");
 }
 
@@ -1014,14 +1018,14 @@ fn reset_and_power_cycle_boot_again_and_lose_unsaved_settings() {
     // The fault and AT+CFUN=1,1 do the same.
     r.connected();
     let n = r.net.len();
-    let fx = r.engine.fault(&Fault::PowerCycle);
+    let fx = r.engine.fault(&crate::fault::PowerCycle.into());
     assert_eq!(r.take(fx), format!("{boot_v1161}\r\n+CEREG: 1\r\n"));
     assert!(matches!(r.net[n..], [NetRequest::Close { .. }]));
     assert_eq!(
         r.send("AT+CFUN=1,1"),
         format!("\r\nOK\r\n{boot_v1161}\r\n+CEREG: 1\r\n")
     );
-    let fx = r.engine.fault(&Fault::WatchdogReset);
+    let fx = r.engine.fault(&crate::fault::WatchdogReset.into());
     assert!(r.take(fx).starts_with("^boot.rom"));
     // V1165 detaches twice before its boot lines, and prints no RDY (the SIM guide's capture).
     let mut r = rig_with("air780e", Some("V1165"));
@@ -1035,9 +1039,9 @@ fn reset_and_power_cycle_boot_again_and_lose_unsaved_settings() {
 fn the_780ep_v1007_prints_its_own_lines() {
     // EPSIMG (V1007): hot-plug prints only the +CPIN lines; CGDCONT four fields.
     let mut r = rig_with("air780ep", None);
-    let fx = r.engine.fault(&Fault::SimRemoved);
+    let fx = r.engine.fault(&crate::fault::SimRemoved.into());
     assert_eq!(r.take(fx), "\r\n+CPIN: SIM REMOVED 0\r\n");
-    let fx = r.engine.fault(&Fault::SimInserted);
+    let fx = r.engine.fault(&crate::fault::SimInserted.into());
     assert_eq!(r.take(fx), "\r\n+CPIN: READY 0\r\n");
     assert_eq!(
         r.send("AT+CGDCONT?"),
@@ -1084,12 +1088,12 @@ fn the_mqtt_test_forms_are_the_manual_pages() {
 #[test]
 fn sim_without_a_card_and_cfun() {
     let mut r = Rig::new(DialectKind::Air780e);
-    let fx = r.engine.fault(&Fault::SimRemoved);
+    let fx = r.engine.fault(&crate::fault::SimRemoved.into());
     r.take(fx);
     assert_eq!(r.send("AT+CIMI"), "\r\n+CME ERROR: 10\r\n");
     assert_eq!(r.send("AT+ICCID"), "\r\n+CME ERROR: 10\r\n");
     assert_eq!(r.send("AT+CFUN=0"), "\r\nOK\r\n", "already down: no URC");
-    let fx = r.engine.fault(&Fault::SimInserted);
+    let fx = r.engine.fault(&crate::fault::SimInserted.into());
     assert_eq!(
         r.take(fx),
         "\r\n+CPIN: READY 0\r\n",
@@ -1197,7 +1201,7 @@ fn a_power_cycle_forgets_the_open_prompt() {
     let mut r = Rig::new(DialectKind::Air780e);
     assert_eq!(r.send("AT+FSCREATE=f"), "\r\nOK\r\n");
     assert_eq!(r.send("AT+FSWRITE=f,0,3,15"), "\r\n>");
-    let fx = r.engine.fault(&Fault::PowerCycle);
+    let fx = r.engine.fault(&crate::fault::PowerCycle.into());
     r.take(fx);
     r.send("ATE0");
     r.connected();

@@ -23,7 +23,8 @@ mod mqtt;
 mod ssl;
 
 use crate::at::Command;
-use crate::modem::{CellState, Fault, Identity};
+use crate::fault::{Fault, PdnDeact, Signal};
+use crate::modem::{CellState, Identity};
 use crate::net::NetEvent;
 
 use super::{Dialect, DialectKind, Out};
@@ -163,7 +164,7 @@ impl Dialect for L610 {
             // the same URC `AT+MIPCALL=0` ends with (seed 002 section 3.3), and every MQTT
             // client on it breaks (fixtures/DIVERGENCES.md). Until `back_after` has passed a
             // new `AT+MIPCALL=1` ends with `+MIPCALL: 0`.
-            Fault::PdnDeact { back_after } => {
+            Fault::PdnDeact(PdnDeact { back_after }) => {
                 if self.call.drop_call(cell) {
                     out.line("+MIPCALL: 0");
                 }
@@ -175,8 +176,8 @@ impl Dialect for L610 {
             }
             // Seed 002 FAQ 4.4 (drops: check signal and registration first): the registration
             // URCs the host asked for, then the call and its clients go as on `pdn-deact`.
-            Fault::Deregister | Fault::SimRemoved => {
-                if *fault == Fault::SimRemoved {
+            Fault::Deregister(_) | Fault::SimRemoved(_) => {
+                if matches!(fault, Fault::SimRemoved(_)) {
                     cell.sim = crate::modem::SimState::Absent;
                 }
                 let mut urcs = Vec::new();
@@ -187,8 +188,10 @@ impl Dialect for L610 {
                 }
                 self.mqtt.network_lost(out);
             }
-            Fault::Register | Fault::SimInserted => {
-                if *fault == Fault::SimInserted && cell.sim != crate::modem::SimState::Ready {
+            Fault::Register(_) | Fault::SimInserted(_) => {
+                if matches!(fault, Fault::SimInserted(_))
+                    && cell.sim != crate::modem::SimState::Ready
+                {
                     cell.sim = crate::modem::SimState::Ready;
                     // Seed 002 section 3.3: the URC the module prints once it has read the SIM.
                     out.line("+SIM READY");
@@ -201,18 +204,11 @@ impl Dialect for L610 {
                 cell.set_registration(crate::modem::RegStatus::Home, &mut urcs);
                 urcs.iter().for_each(|u| out.line(u));
             }
-            Fault::Signal(n) => cell.rssi = *n,
-            Fault::PowerCycle | Fault::WatchdogReset => self.reboot(out),
-            // These enter below the dialect (the socket, the broker, the UART); the module
+            Fault::Signal(Signal(n)) => cell.rssi = *n,
+            Fault::PowerCycle(_) | Fault::WatchdogReset(_) => self.reboot(out),
+            // The others enter below the dialect (the socket, the broker, the UART); the module
             // sees their consequences as network events, or never.
-            Fault::Closed
-            | Fault::Reset
-            | Fault::Blackhole
-            | Fault::KickIdle(_)
-            | Fault::Latency(_)
-            | Fault::UartFragment(_)
-            | Fault::UartGarbage(_)
-            | Fault::UrcInResponse => {}
+            _ => {}
         }
     }
 }

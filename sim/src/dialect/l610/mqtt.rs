@@ -655,6 +655,8 @@ impl Mqtt {
                     _ => out.line(format!("+MQTTOPEN: {id},0")),
                 }
             }
+            // Raw socket events belong to the socket commands, not to an MQTT client.
+            NetEventKind::SockData { .. } | NetEventKind::SockSent(_) => {}
         }
     }
 }

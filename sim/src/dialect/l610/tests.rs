@@ -709,9 +709,12 @@ fn peer_close_and_reset_break_the_client() {
 fn pdn_deact_with_a_delay_fails_the_call_until_the_context_is_back() {
     let mut r = Rig::new(DialectKind::L610);
     r.open();
-    let fx = r.engine.fault(&Fault::PdnDeact {
-        back_after: std::time::Duration::from_secs(4),
-    });
+    let fx = r.engine.fault(
+        &crate::fault::PdnDeact {
+            back_after: std::time::Duration::from_secs(4),
+        }
+        .into(),
+    );
     assert_eq!(r.take(fx), "\r\n+MIPCALL: 0\r\n\r\n+MQTTBREAK: 1,2\r\n");
     let (id, after) = *r.timers.last().expect("a timer for the context's return");
     assert_eq!(after, std::time::Duration::from_secs(4));
@@ -729,27 +732,27 @@ fn deregister_register_sim_and_signal() {
     let mut r = Rig::new(DialectKind::L610);
     r.open();
     assert_eq!(r.send("AT+CGREG=1"), "\r\nOK\r\n");
-    let fx = r.engine.fault(&Fault::Deregister);
+    let fx = r.engine.fault(&crate::fault::Deregister.into());
     assert_eq!(
         r.take(fx),
         "\r\n+CGREG: 0\r\n\r\n+MIPCALL: 0\r\n\r\n+MQTTBREAK: 1,2\r\n"
     );
     assert_eq!(r.send("AT+CGREG?"), "\r\n+CGREG: 1,0\r\n\r\nOK\r\n");
     assert_eq!(r.send("AT+MIPCALL=1"), "\r\nOK\r\n\r\n+MIPCALL: 0\r\n");
-    let fx = r.engine.fault(&Fault::Register);
+    let fx = r.engine.fault(&crate::fault::Register.into());
     assert_eq!(r.take(fx), "\r\n+CGREG: 1\r\n");
     assert_eq!(
         r.send("AT+MIPCALL=1"),
         "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n"
     );
 
-    let fx = r.engine.fault(&Fault::SimRemoved);
+    let fx = r.engine.fault(&crate::fault::SimRemoved.into());
     assert_eq!(r.take(fx), "\r\n+CGREG: 0\r\n\r\n+MIPCALL: 0\r\n");
     assert_eq!(r.send("AT+CPIN?"), "\r\nERROR\r\n");
-    let fx = r.engine.fault(&Fault::SimInserted);
+    let fx = r.engine.fault(&crate::fault::SimInserted.into());
     assert_eq!(r.take(fx), "\r\n+SIM READY\r\n\r\n+CGREG: 1\r\n");
     assert_eq!(r.send("AT+CPIN?"), "\r\n+CPIN: READY\r\n\r\nOK\r\n");
-    let fx = r.engine.fault(&Fault::Signal(12));
+    let fx = r.engine.fault(&crate::fault::Signal(12).into());
     assert_eq!(r.take(fx), "");
     assert_eq!(r.send("AT+CSQ"), "\r\n+CSQ: 12,99\r\n\r\nOK\r\n");
 }
@@ -838,7 +841,7 @@ fn reset_and_power_cycle_boot_again() {
     assert_eq!(r.send("ATE0"), "ATE0\r\r\nOK\r\n");
     assert_eq!(r.send("AT+CMEE=1"), "\r\nOK\r\n");
     assert_eq!(r.send("AT&W"), "\r\nOK\r\n");
-    let fx = r.engine.fault(&crate::modem::Fault::PowerCycle);
+    let fx = r.engine.fault(&crate::fault::PowerCycle.into());
     assert_eq!(r.take(fx), "\r\nAT command ready\r\n\r\n+SIM READY\r\n");
     assert_eq!(
         r.send("AT+CMEE?"),

@@ -4,8 +4,8 @@
 use tokio::sync::mpsc;
 use tracing::warn;
 
-use crate::broker::{Broker, BrokerConfig};
-use crate::modem::{Fault, Request, Trigger};
+use super::{Fault, Layer, Request, Trigger};
+use crate::broker::Broker;
 
 /// Why a fault could not be applied.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +18,7 @@ pub enum InjectError {
     Trigger(Fault),
 }
 
+/// What the modem task is asked by its injector.
 pub(crate) enum Control {
     /// A fault, and who to tell once its consequences are queued for the UART and the network.
     Fault(Fault, tokio::sync::oneshot::Sender<()>),
@@ -42,7 +43,7 @@ pub struct Status {
 pub(crate) const LINK_FAULT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A handle that injects faults into a running simulator; clones share it. The control socket
-/// serves one; [`Simulator::injector`](crate::sim::Simulator::injector) gives one to in-process code.
+/// serves one; [`Simulator::injector`](crate::Simulator::injector) gives one to in-process code.
 #[derive(Clone)]
 pub struct Injector {
     pub(crate) control: mpsc::UnboundedSender<Control>,
@@ -52,9 +53,9 @@ pub struct Injector {
 impl Injector {
     /// Applies a fault; returns once its consequences are queued for the UART (for `closed`
     /// and `reset`: once every link has reported its end to the modem). Logged with tracing.
-    pub async fn inject(&self, fault: Fault) -> Result<(), InjectError> {
+    pub async fn inject(&self, fault: impl Into<Fault>) -> Result<(), InjectError> {
         self.request(Request {
-            fault,
+            fault: fault.into(),
             trigger: Trigger::Now,
         })
         .await
@@ -81,7 +82,7 @@ impl Injector {
                 return Ok(());
             }
             trigger => {
-                if matches!(fault, Fault::KickIdle(_)) {
+                if fault.layer() == Layer::Broker {
                     // Applied by this handle, not the modem task: only `now` or `after`.
                     return Err(InjectError::Trigger(fault));
                 }
@@ -111,12 +112,12 @@ impl Injector {
 
     async fn apply_now(&self, fault: Fault) -> Result<(), InjectError> {
         tracing::info!(%fault, "fault injected");
-        if let Fault::KickIdle(t) = &fault {
+        if fault.layer() == Layer::Broker {
             let broker = self
                 .broker
                 .as_ref()
                 .ok_or_else(|| InjectError::NeedsBroker(fault.clone()))?;
-            broker.set_connect_timeout(t.or(BrokerConfig::default().connect_timeout));
+            fault.enter_broker(broker);
             return Ok(());
         }
         let (done, applied) = tokio::sync::oneshot::channel();

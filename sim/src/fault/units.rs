@@ -1,0 +1,333 @@
+//! One small type per fault: its name, arguments and `--help` line, how its arguments parse
+//! and print, and where it enters (see [`Unit`]). Each is listed once in the table in
+//! [`super`] (`faults!`), which makes it a [`Fault`](super::Fault) variant.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::{secs, wrong_args, Layer, Site, Unit};
+use crate::broker::{Broker, BrokerConfig};
+use crate::net::link::LinkCmd;
+
+/// The peer closes the modem's TCP links (FIN). Seed 001 "连接被动断开": the Air780E
+/// prints `CLOSED`, then `AT+MIPCLOSE` and `AT+MCONNECT` answer `+CME ERROR: 767`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closed;
+
+impl Unit for Closed {
+    const NAME: &'static str = "closed";
+    const HELP: &'static str = "the peer closes the modem's TCP links (FIN)";
+    fn parse(_: &[&str]) -> Result<Self, String> {
+        Ok(Closed)
+    }
+    fn enter(&self, at: &mut Site<'_>) {
+        at.every_link(LinkCmd::PeerClose);
+    }
+}
+
+/// The same by RST (the socket is aborted with `SO_LINGER` 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reset;
+
+impl Unit for Reset {
+    const NAME: &'static str = "reset";
+    const HELP: &'static str = "the peer resets the modem's TCP links (RST)";
+    fn parse(_: &[&str]) -> Result<Self, String> {
+        Ok(Reset)
+    }
+    fn enter(&self, at: &mut Site<'_>) {
+        at.every_link(LinkCmd::Reset);
+    }
+}
+
+/// The network deactivates the PDP context (seed 001, "PDP被动去激活"); it can be activated
+/// again after `back_after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PdnDeact {
+    pub back_after: Duration,
+}
+
+impl Unit for PdnDeact {
+    const NAME: &'static str = "pdn-deact";
+    const ARGS: &'static str = "[SECS]";
+    const HELP: &'static str =
+        "the network deactivates the PDP context; it can come back after SECS (default 0)";
+    fn parse(args: &[&str]) -> Result<Self, String> {
+        match args {
+            [] => Ok(PdnDeact {
+                back_after: Duration::ZERO,
+            }),
+            [s] => Ok(PdnDeact {
+                back_after: secs(s)?,
+            }),
+            _ => Err(wrong_args(Self::NAME)),
+        }
+    }
+    fn fmt_args(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, " {}", self.back_after.as_secs_f64())
+    }
+    fn enter(&self, at: &mut Site<'_>) {
+        at.module(*self);
+    }
+}
+
+/// Registration lost: `+CGREG`/`+CEREG` go to 0 (URCs when their mode is on), `AT+CGATT?`
+/// reads 0, the data bearer goes and connects fail (seed 000 FAQ 3, seed 002 FAQ 4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deregister;
+
+impl Unit for Deregister {
+    const NAME: &'static str = "deregister";
+    const HELP: &'static str = "registration lost: CGREG/CEREG 0, CGATT 0";
+    fn parse(_: &[&str]) -> Result<Self, String> {
+        Ok(Deregister)
+    }
+    fn enter(&self, at: &mut Site<'_>) {
+        at.module(*self);
+    }
+}
+
+/// Registration regained (home network), attached again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Register;
+
+impl Unit for Register {
+    const NAME: &'static str = "register";
+    const HELP: &'static str = "registration regained";
+    fn parse(_: &[&str]) -> Result<Self, String> {
+        Ok(Register)
+    }
+    fn enter(&self, at: &mut Site<'_>) {
+        at.module(*self);
+    }
+}
+
+/// The SIM is pulled: `AT+CPIN?` answers `+CME ERROR: 10`, and registration is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimRemoved;
+
+impl Unit for SimRemoved {
+    const NAME: &'static str = "sim-removed";
+    const HELP: &'static str = "the SIM is pulled";
+    fn parse(_: &[&str]) -> Result<Self, String> {
+        Ok(SimRemoved)
+    }
+    fn enter(&self, at: &mut Site<'_>) {
+        at.module(*self);
+    }
+}
+
+/// The SIM is back: ready and registered again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimInserted;
+
+impl Unit for SimInserted {
+    const NAME: &'static str = "sim-inserted";
+    const HELP: &'static str = "the SIM is back";
+    fn parse(_: &[&str]) -> Result<Self, String> {
+        Ok(SimInserted)
+    }
+    fn enter(&self, at: &mut Site<'_>) {
+        at.module(*self);
+    }
+}
+
+/// `AT+CSQ` reports this RSSI (0..=31, or 99 unknown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signal(pub u8);
+
+impl Unit for Signal {
+    const NAME: &'static str = "signal";
+    const ARGS: &'static str = "N";
+    const HELP: &'static str = "AT+CSQ reports RSSI N (0-31 or 99)";
+    fn parse(args: &[&str]) -> Result<Self, String> {
+        match args {
+            [n] => match n.parse::<u8>() {
+                Ok(n @ (0..=31 | 99)) => Ok(Signal(n)),
+                _ => Err(format!("signal `{n}`: RSSI is 0 to 31, or 99")),
+            },
+            _ => Err(wrong_args(Self::NAME)),
+        }
+    }
+    fn fmt_args(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, " {}", self.0)
+    }
+    fn enter(&self, at: &mut Site<'_>) {
+        at.module(*self);
+    }
+}
+
+/// Every byte on the modem's open links vanishes, both ways: the modem's keepalive expires
+/// (`CLOSED`), and the broker publishes the will after 1.5 x keepalive (seed 000 FAQ 3: drops
+/// without a word from the network).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Blackhole;
+
+impl Unit for Blackhole {
+    const NAME: &'static str = "blackhole";
+    const HELP: &'static str =
+        "traffic on the open links vanishes; keepalives expire on both sides";
+    fn parse(_: &[&str]) -> Result<Self, String> {
+        Ok(Blackhole)
+    }
+    fn enter(&self, at: &mut Site<'_>) {
+        at.every_link(LinkCmd::Blackhole);
+    }
+}
+
+/// A delay in milliseconds (+-25 % jitter) on every packet of every link, both ways; 0 turns
+/// it off. Seed 000 FAQ 3 point 8: a slow network means late answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Latency(pub u64);
+
+impl Unit for Latency {
+    const NAME: &'static str = "latency";
+    const ARGS: &'static str = "MS";
+    const HELP: &'static str = "delay (+-25% jitter) on each packet both ways; 0 turns it off";
+    fn parse(args: &[&str]) -> Result<Self, String> {
+        match args {
+            [ms] => match ms.parse::<u64>() {
+                Ok(ms) if ms <= 60_000 => Ok(Latency(ms)),
+                _ => Err(format!("latency `{ms}`: milliseconds, 0 to 60000")),
+            },
+            _ => Err(wrong_args(Self::NAME)),
+        }
+    }
+    fn fmt_args(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, " {}", self.0)
+    }
+    fn enter(&self, at: &mut Site<'_>) {
+        at.links.latency.set(self.0);
+    }
+}
+
+/// `[off]`: on without an argument, off with `off`.
+fn on_off(name: &str, args: &[&str]) -> Result<bool, String> {
+    match args {
+        [] => Ok(true),
+        ["off"] => Ok(false),
+        _ => Err(wrong_args(name)),
+    }
+}
+
+fn fmt_on_off(on: bool, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match on {
+        true => Ok(()),
+        false => f.write_str(" off"),
+    }
+}
+
+/// The UART splits each write into small random pieces (`false`: whole writes again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UartFragment(pub bool);
+
+impl Unit for UartFragment {
+    const NAME: &'static str = "uart-fragment";
+    const ARGS: &'static str = "[off]";
+    const HELP: &'static str = "each UART write is split into small random pieces";
+    fn parse(args: &[&str]) -> Result<Self, String> {
+        on_off(Self::NAME, args).map(UartFragment)
+    }
+    fn fmt_args(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_on_off(self.0, f)
+    }
+    fn enter(&self, at: &mut Site<'_>) {
+        at.out.set_fragment(self.0);
+    }
+}
+
+/// The UART puts noise bytes before lines (`false`: no more noise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UartGarbage(pub bool);
+
+impl Unit for UartGarbage {
+    const NAME: &'static str = "uart-garbage";
+    const ARGS: &'static str = "[off]";
+    const HELP: &'static str = "noise bytes before the module's lines";
+    fn parse(args: &[&str]) -> Result<Self, String> {
+        on_off(Self::NAME, args).map(UartGarbage)
+    }
+    fn fmt_args(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_on_off(self.0, f)
+    }
+    fn enter(&self, at: &mut Site<'_>) {
+        at.uart.garbage = self.0;
+    }
+}
+
+/// The next URC is held back and printed between the echo and the answer of the next command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UrcInResponse;
+
+impl Unit for UrcInResponse {
+    const NAME: &'static str = "urc-in-response";
+    const HELP: &'static str =
+        "the next URC comes between the echo and the answer of the next command";
+    fn parse(_: &[&str]) -> Result<Self, String> {
+        Ok(UrcInResponse)
+    }
+    fn enter(&self, at: &mut Site<'_>) {
+        at.uart.armed = true;
+    }
+}
+
+/// The broker closes TCP links that send no MQTT CONNECT within this time (seed 003: the
+/// cloud's 5 s); `None` restores the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KickIdle(pub Option<Duration>);
+
+impl Unit for KickIdle {
+    const NAME: &'static str = "kick-idle";
+    const ARGS: &'static str = "SECS|off";
+    const HELP: &'static str = "the broker closes links that send no MQTT CONNECT within SECS";
+    const LAYER: Layer = Layer::Broker;
+    fn parse(args: &[&str]) -> Result<Self, String> {
+        match args {
+            ["off"] => Ok(KickIdle(None)),
+            [s] => Ok(KickIdle(Some(secs(s)?))),
+            _ => Err(wrong_args(Self::NAME)),
+        }
+    }
+    fn fmt_args(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str(" off"),
+            Some(d) => write!(f, " {}", d.as_secs_f64()),
+        }
+    }
+    fn enter_broker(&self, broker: &Broker) {
+        broker.set_connect_timeout(self.0.or(BrokerConfig::default().connect_timeout));
+    }
+}
+
+/// Power is cut and restored: the links end without an MQTT DISCONNECT (the broker publishes
+/// the will), every setting not saved with `AT&W` is lost (files stay: they are in flash), and
+/// the module boots again, printing its power-on lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PowerCycle;
+
+impl Unit for PowerCycle {
+    const NAME: &'static str = "power-cycle";
+    const HELP: &'static str =
+        "power off and on: links dropped (wills fire), unsaved settings lost, boot lines again";
+    fn parse(_: &[&str]) -> Result<Self, String> {
+        Ok(PowerCycle)
+    }
+    fn enter(&self, at: &mut Site<'_>) {
+        at.module(*self);
+    }
+}
+
+/// The watchdog resets the module: the same consequences as a power cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchdogReset;
+
+impl Unit for WatchdogReset {
+    const NAME: &'static str = "watchdog-reset";
+    const HELP: &'static str = "the watchdog reboots the module (as power-cycle)";
+    fn parse(_: &[&str]) -> Result<Self, String> {
+        Ok(WatchdogReset)
+    }
+    fn enter(&self, at: &mut Site<'_>) {
+        at.module(*self);
+    }
+}

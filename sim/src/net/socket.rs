@@ -1,0 +1,483 @@
+//! One raw TCP or UDP socket of the modem, run as a task: what `AT+CIPSTART` (Air780E) and
+//! `AT+MIPOPEN` (L610) open. Dialect-neutral: the dialect sends [`NetRequest::SockOpen`],
+//! [`NetRequest::SockSend`] and [`NetRequest::Close`], and gets `Connected` /
+//! `ConnectFailed`, then [`NetEventKind::SockData`], [`NetEventKind::SockSent`] and `Closed`.
+//!
+//! Sockets live in the same [`super::link::Links`] map as the MQTT links, so the link faults
+//! reach them unchanged: `closed` ends one with a FIN and `Closed(PeerClosed)`, `reset` with an
+//! RST and `Closed(Reset)`, `blackhole` swallows every byte both ways (a raw socket has no
+//! keepalive, so nothing tells the module), `latency` delays each write and each delivered
+//! read. Every exchange is a `tracing` event (the transcript), with the link id.
+//!
+//! [`NetRequest::SockOpen`]: super::NetRequest::SockOpen
+//! [`NetRequest::SockSend`]: super::NetRequest::SockSend
+//! [`NetRequest::Close`]: super::NetRequest::Close
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use super::link::{tls_parts, Abort, Backpressure, Latency, LinkCmd, CONNECT_TIMEOUT};
+use super::{CloseReason, HostPort, LinkId, NetEvent, NetEventKind, SockProto, TlsOptions};
+
+/// The most a socket hands the modem at once: the family's packet size ("每包最多1460字节",
+/// luatos-doc-pool public/780EP_AT_TCP应用指南.md FAQ 12; CIPSEND.md `<size>` is 1460 too).
+pub const MAX_READ: usize = 1460;
+
+/// What to open.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub link: LinkId,
+    pub proto: SockProto,
+    /// Where the router sent it.
+    pub target: HostPort,
+    /// TCP only: a TLS handshake after the connect.
+    pub tls: Option<TlsOptions>,
+}
+
+/// Opens the socket and runs it until it ends; every outcome is reported on `events`.
+pub async fn run(
+    spec: Spec,
+    commands: mpsc::UnboundedReceiver<LinkCmd>,
+    events: mpsc::UnboundedSender<NetEvent>,
+    latency: Latency,
+    backpressure: Backpressure,
+) {
+    let link = spec.link;
+    let send = |kind| {
+        let _ = events.send(NetEvent { link, kind });
+    };
+    let io = Io {
+        link,
+        events: events.clone(),
+        latency,
+        backpressure,
+        blackhole: false,
+        seed: 0x2545_F491_4F6C_DD1D ^ link,
+    };
+    let ended = match spec.proto {
+        SockProto::Udp => match udp_connect(&spec.target).await {
+            Ok(sock) => {
+                info!(link, target = %spec.target, local = ?sock.local_addr().ok(), "UDP socket ready");
+                send(NetEventKind::Connected);
+                io.run_udp(sock, commands).await
+            }
+            Err(e) => {
+                info!(link, target = %spec.target, error = %e, "UDP socket failed");
+                return send(NetEventKind::ConnectFailed(e.to_string()));
+            }
+        },
+        SockProto::Tcp => {
+            let tls = match spec.tls.as_ref().map(tls_parts).transpose() {
+                Ok(t) => t,
+                Err(e) => {
+                    warn!(link, target = %spec.target, error = %e, "TLS configuration refused");
+                    return send(NetEventKind::ConnectFailed(format!(
+                        "TLS configuration: {e}"
+                    )));
+                }
+            };
+            let target = &spec.target;
+            let connect = TcpStream::connect((target.host.as_str(), target.port));
+            let stream = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    info!(link, %target, error = %e, "TCP connect failed");
+                    return send(NetEventKind::ConnectFailed(e.to_string()));
+                }
+                Err(_) => {
+                    info!(link, %target, "TCP connect timed out");
+                    return send(NetEventKind::ConnectFailed("timed out".into()));
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let peer = stream
+                .peer_addr()
+                .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+            info!(link, %target, %peer, "TCP socket connected");
+            match tls {
+                None => {
+                    send(NetEventKind::Connected);
+                    io.run_stream(stream, peer, commands).await
+                }
+                Some((connector, name)) => {
+                    let hs = connector.connect(name, stream);
+                    match tokio::time::timeout(CONNECT_TIMEOUT, hs).await {
+                        Ok(Ok(tls)) => {
+                            info!(link, %target, "TLS handshake done");
+                            send(NetEventKind::Connected);
+                            io.run_stream(tls, peer, commands).await
+                        }
+                        Ok(Err(e)) => {
+                            info!(link, %target, error = %e, "TLS handshake failed");
+                            return send(NetEventKind::ConnectFailed(format!(
+                                "TLS handshake: {e}"
+                            )));
+                        }
+                        Err(_) => {
+                            return send(NetEventKind::ConnectFailed(
+                                "TLS handshake timed out".into(),
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+    };
+    if let Some(reason) = ended {
+        info!(link, ?reason, "socket ended");
+        send(NetEventKind::Closed(reason));
+    }
+}
+
+/// A UDP socket bound to any port of the right family and connected to `target` (the name
+/// resolved here), so it sends there and hears only from there.
+async fn udp_connect(target: &HostPort) -> std::io::Result<UdpSocket> {
+    let addr = tokio::net::lookup_host((target.host.as_str(), target.port))
+        .await?
+        .next()
+        .ok_or_else(|| std::io::Error::other(format!("{target}: no address")))?;
+    let any: SocketAddr = if addr.is_ipv6() {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    let sock = UdpSocket::bind(any).await?;
+    sock.connect(addr).await?;
+    Ok(sock)
+}
+
+/// A short, escaped look at a payload for the transcript.
+fn preview(data: &[u8]) -> String {
+    const MAX: usize = 48;
+    let s = String::from_utf8_lossy(&data[..data.len().min(MAX)])
+        .escape_debug()
+        .to_string();
+    if data.len() > MAX {
+        format!("{s}...")
+    } else {
+        s
+    }
+}
+
+/// The running socket's side of the modem.
+struct Io {
+    link: LinkId,
+    events: mpsc::UnboundedSender<NetEvent>,
+    latency: Latency,
+    backpressure: Backpressure,
+    /// Fault `blackhole`: bytes vanish both ways, the peer's FIN and RST too.
+    blackhole: bool,
+    seed: u64,
+}
+
+/// What the modem asked of a running socket.
+enum Step {
+    Go,
+    /// The socket ends: `None` the modem closed it (or went away), else why the network did.
+    End(Option<CloseReason>),
+}
+
+impl Io {
+    fn emit(&self, kind: NetEventKind) {
+        let _ = self.events.send(NetEvent {
+            link: self.link,
+            kind,
+        });
+    }
+
+    async fn delay(&mut self) {
+        let mut seed = self.seed;
+        self.latency.wait(&mut seed).await;
+        self.seed = seed;
+    }
+
+    /// The incoming bytes, after the latency, to the modem.
+    async fn deliver(&mut self, data: &[u8], from: SocketAddr) {
+        self.delay().await;
+        info!(link = self.link, bytes = data.len(), data = %preview(data), "socket <- peer");
+        self.emit(NetEventKind::SockData {
+            data: Bytes::copy_from_slice(data),
+            from,
+        });
+    }
+
+    async fn run_stream<S>(
+        mut self,
+        stream: S,
+        peer: SocketAddr,
+        mut commands: mpsc::UnboundedReceiver<LinkCmd>,
+    ) -> Option<CloseReason>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Abort + Send + 'static,
+    {
+        let (mut rd, mut wr) = tokio::io::split(stream);
+        let mut buf = vec![0u8; MAX_READ];
+        let mut reading = true;
+        let backpressure = self.backpressure.clone();
+        loop {
+            let lowered = backpressure.lowered();
+            tokio::pin!(lowered);
+            lowered.as_mut().enable();
+            let paused = backpressure.is_raised();
+            tokio::select! {
+                _ = &mut lowered, if paused => {}
+                cmd = commands.recv() => match cmd {
+                    Some(LinkCmd::Reset) => {
+                        info!(link = self.link, "fault: the socket is reset");
+                        let stream = rd.unsplit(wr);
+                        stream.abort_on_drop();
+                        drop(stream);
+                        return Some(CloseReason::Reset("connection reset (fault)".into()));
+                    }
+                    Some(LinkCmd::Send(data)) if !self.blackhole => {
+                        self.delay().await;
+                        info!(link = self.link, bytes = data.len(), data = %preview(&data), "socket -> peer");
+                        if let Err(e) = wr.write_all(&data).await {
+                            return Some(CloseReason::Reset(e.to_string()));
+                        }
+                        self.emit(NetEventKind::SockSent(data.len()));
+                    }
+                    other => match self.command(other) {
+                        Step::Go => {}
+                        Step::End(reason) => {
+                            if !self.blackhole {
+                                let _ = wr.shutdown().await;
+                            }
+                            return reason;
+                        }
+                    },
+                },
+                read = rd.read(&mut buf), if reading && !paused => match read {
+                    Ok(0) | Err(_) if self.blackhole => reading = false,
+                    Ok(0) => return Some(CloseReason::PeerClosed),
+                    Err(e) => return Some(CloseReason::Reset(e.to_string())),
+                    Ok(_) if self.blackhole => {}
+                    Ok(n) => self.deliver(&buf[..n], peer).await,
+                },
+            }
+        }
+    }
+
+    async fn run_udp(
+        mut self,
+        sock: UdpSocket,
+        mut commands: mpsc::UnboundedReceiver<LinkCmd>,
+    ) -> Option<CloseReason> {
+        // A datagram longer than the module's packet is cut there (the rest is counted lost).
+        let mut buf = vec![0u8; 65536];
+        let peer = sock
+            .peer_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let backpressure = self.backpressure.clone();
+        loop {
+            let lowered = backpressure.lowered();
+            tokio::pin!(lowered);
+            lowered.as_mut().enable();
+            let paused = backpressure.is_raised();
+            tokio::select! {
+                _ = &mut lowered, if paused => {}
+                cmd = commands.recv() => match cmd {
+                    Some(LinkCmd::Reset) => {
+                        info!(link = self.link, "fault: the UDP socket is reset");
+                        return Some(CloseReason::Reset("connection reset (fault)".into()));
+                    }
+                    Some(LinkCmd::Send(data)) if !self.blackhole => {
+                        self.delay().await;
+                        info!(link = self.link, bytes = data.len(), data = %preview(&data), "datagram -> peer");
+                        match sock.send(&data).await {
+                            Ok(_) => self.emit(NetEventKind::SockSent(data.len())),
+                            // An ICMP error from an earlier datagram: this one is lost, as
+                            // UDP loses datagrams; the module still reports it sent.
+                            Err(e) => {
+                                warn!(link = self.link, error = %e, "datagram not sent");
+                                self.emit(NetEventKind::SockSent(data.len()));
+                            }
+                        }
+                    }
+                    other => match self.command(other) {
+                        Step::Go => {}
+                        Step::End(reason) => return reason,
+                    },
+                },
+                read = sock.recv(&mut buf), if !paused => match read {
+                    Ok(_) if self.blackhole => {}
+                    Ok(n) => {
+                        if n > MAX_READ {
+                            warn!(link = self.link, bytes = n, kept = MAX_READ, "datagram longer than the module's packet: cut");
+                        }
+                        let n = n.min(MAX_READ);
+                        let data = buf[..n].to_vec();
+                        self.deliver(&data, peer).await;
+                    }
+                    // ICMP port unreachable and friends: UDP has no connection to lose.
+                    Err(e) => debug!(link = self.link, error = %e, "UDP receive error"),
+                },
+            }
+        }
+    }
+
+    /// The commands both kinds of socket treat alike.
+    fn command(&mut self, cmd: Option<LinkCmd>) -> Step {
+        match cmd {
+            // The modem is gone (a power cut): drop the socket without a word.
+            None => Step::End(None),
+            Some(LinkCmd::Close) => {
+                info!(link = self.link, "socket closed by the modem");
+                Step::End(None)
+            }
+            Some(LinkCmd::PeerClose) => {
+                info!(link = self.link, "fault: the peer closes the socket");
+                Step::End(Some(CloseReason::PeerClosed))
+            }
+            Some(LinkCmd::Blackhole) => {
+                info!(link = self.link, "fault: the socket is blackholed");
+                self.blackhole = true;
+                Step::Go
+            }
+            Some(LinkCmd::Send(data)) => {
+                // Blackholed: the bytes vanish, yet the module believes they went.
+                debug!(link = self.link, bytes = data.len(), "-> blackhole");
+                self.emit(NetEventKind::SockSent(data.len()));
+                Step::Go
+            }
+            Some(LinkCmd::Mqtt(_)) => {
+                warn!(
+                    link = self.link,
+                    "an MQTT operation for a raw socket: dropped"
+                );
+                Step::Go
+            }
+            Some(LinkCmd::Reset) => Step::End(Some(CloseReason::Reset("reset".into()))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(link: LinkId, proto: SockProto, addr: SocketAddr) -> Spec {
+        Spec {
+            link,
+            proto,
+            target: HostPort {
+                host: addr.ip().to_string(),
+                port: addr.port(),
+            },
+            tls: None,
+        }
+    }
+
+    struct Rig {
+        cmds: mpsc::UnboundedSender<LinkCmd>,
+        events: mpsc::UnboundedReceiver<NetEvent>,
+    }
+
+    impl Rig {
+        fn start(spec: Spec) -> Rig {
+            let (cmds, rx) = mpsc::unbounded_channel();
+            let (etx, events) = mpsc::unbounded_channel();
+            tokio::spawn(run(
+                spec,
+                rx,
+                etx,
+                Latency::default(),
+                Backpressure::default(),
+            ));
+            Rig { cmds, events }
+        }
+
+        async fn event(&mut self) -> NetEventKind {
+            self.events.recv().await.expect("an event").kind
+        }
+
+        /// Data events until `n` bytes came.
+        async fn data(&mut self, n: usize) -> Vec<u8> {
+            let mut got = Vec::new();
+            while got.len() < n {
+                match self.event().await {
+                    NetEventKind::SockData { data, .. } => {
+                        assert!(data.len() <= MAX_READ);
+                        got.extend_from_slice(&data)
+                    }
+                    NetEventKind::SockSent(_) => {}
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            got
+        }
+    }
+
+    #[tokio::test]
+    async fn tcp_round_trip_in_module_sized_pieces_then_peer_close() {
+        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let mut rig = Rig::start(spec(1, SockProto::Tcp, addr));
+        let (mut peer, _) = server.accept().await.unwrap();
+        assert_eq!(rig.event().await, NetEventKind::Connected);
+        let payload: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
+        rig.cmds
+            .send(LinkCmd::Send(Bytes::from(payload.clone())))
+            .unwrap();
+        let mut got = vec![0u8; payload.len()];
+        peer.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, payload);
+        peer.write_all(&payload).await.unwrap();
+        assert_eq!(rig.data(payload.len()).await, payload);
+        drop(peer);
+        assert_eq!(
+            rig.event().await,
+            NetEventKind::Closed(CloseReason::PeerClosed)
+        );
+    }
+
+    #[tokio::test]
+    async fn tcp_fault_closed_sends_a_fin_and_reports_peer_closed() {
+        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut rig = Rig::start(spec(2, SockProto::Tcp, server.local_addr().unwrap()));
+        let (mut peer, _) = server.accept().await.unwrap();
+        assert_eq!(rig.event().await, NetEventKind::Connected);
+        rig.cmds.send(LinkCmd::PeerClose).unwrap();
+        assert_eq!(
+            rig.event().await,
+            NetEventKind::Closed(CloseReason::PeerClosed)
+        );
+        let mut b = [0u8; 1];
+        assert_eq!(peer.read(&mut b).await.unwrap(), 0, "the server sees a FIN");
+    }
+
+    #[tokio::test]
+    async fn udp_datagrams_both_ways_and_a_refused_connect() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut rig = Rig::start(spec(3, SockProto::Udp, server.local_addr().unwrap()));
+        assert_eq!(rig.event().await, NetEventKind::Connected);
+        rig.cmds
+            .send(LinkCmd::Send(Bytes::from_static(b"\x00\x01ping\r\n")))
+            .unwrap();
+        let mut b = [0u8; 64];
+        let (n, from) = server.recv_from(&mut b).await.unwrap();
+        assert_eq!(&b[..n], b"\x00\x01ping\r\n");
+        assert_eq!(rig.event().await, NetEventKind::SockSent(8));
+        server.send_to(b"pong\x1a", from).await.unwrap();
+        let NetEventKind::SockData { data, from } = rig.event().await else {
+            panic!("data")
+        };
+        assert_eq!(
+            (&data[..], from),
+            (&b"pong\x1a"[..], server.local_addr().unwrap())
+        );
+
+        // A TCP connect to a port nobody listens on fails.
+        let dead = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let mut rig = Rig::start(spec(4, SockProto::Tcp, dead));
+        assert!(matches!(rig.event().await, NetEventKind::ConnectFailed(_)));
+    }
+}
