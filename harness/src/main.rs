@@ -65,33 +65,23 @@ impl ModelArgs {
     }
 }
 
+/// How the scenarios talk and what they write (features and run).
+#[derive(Debug, Args, Clone)]
+struct ScenarioOutput {
+    /// The line end after each command line the host sends: crlf (\r\n, what drivers
+    /// send), cr (\r) or lf (\n).
+    #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
+    eol: Eol,
+    /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
+    #[arg(long, value_name = "DIR")]
+    html: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Run .feature files against the simulator (a fresh one per scenario).
     #[command(after_help = EXIT)]
-    Features {
-        /// A .feature file or a directory of them.
-        #[arg(default_value = "features")]
-        path: PathBuf,
-        /// Also write a JUnit XML report here.
-        #[arg(long, value_name = "FILE")]
-        junit: Option<PathBuf>,
-        /// Scenarios run at once.
-        #[arg(long, default_value_t = 2)]
-        concurrency: usize,
-        /// Write each scenario's transcript (.jsonl and .log) into DIR.
-        #[arg(long, value_name = "DIR")]
-        transcripts: Option<PathBuf>,
-        #[command(flatten)]
-        model: ModelArgs,
-        /// The line end after each command line the host sends: crlf (\r\n, what drivers
-        /// send), cr (\r) or lf (\n).
-        #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
-        eol: Eol,
-        /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
-        #[arg(long, value_name = "DIR")]
-        html: Option<PathBuf>,
-    },
+    Features(FeaturesArgs),
     /// Run the @hardware scenarios against a device on a serial port, one at a time.
     ///
     /// Hosts in AT+MIPSTART / AT+MQTTOPEN are rewritten to --broker, and the credentials in
@@ -99,45 +89,7 @@ enum Cmd {
     /// injection, the embedded broker's hooks) are left out with a printed reason. Before each
     /// scenario the module is taken offline (AT+MDISCONNECT, AT+MIPCLOSE, AT+MQTTMSGSET=0).
     #[command(after_help = EXIT)]
-    Run {
-        /// The device: /dev/ttyUSB0, /dev/ttyACM0, a simulator's /dev/pts/N, or a URL as
-        /// pyserial takes it: socket://HOST:PORT (raw TCP, e.g. modem-sim --serial
-        /// tcp-listen://HOST:PORT) or rfc2217://HOST:PORT (an RFC 2217 server such as ser2net
-        /// in front of a real module, or modem-sim --serial rfc2217://HOST:PORT).
-        #[arg(long, value_name = "PATH|URL")]
-        port: PathBuf,
-        /// Baud rate of the serial line (both modules default to 115200).
-        #[arg(long, default_value_t = 115_200)]
-        baud: u32,
-        /// The module on the port.
-        #[arg(long, value_parser = parse_dialect)]
-        dialect: DialectKind,
-        /// The broker the module reaches, e.g. mqtt://192.168.1.10:1883.
-        #[arg(long, value_name = "URL", value_parser = parse_broker)]
-        broker: HostPort,
-        #[command(flatten)]
-        account: BrokerArgs,
-        /// Also write a JUnit XML report here.
-        #[arg(long, value_name = "FILE")]
-        junit: Option<PathBuf>,
-        /// Where each scenario's transcript (.jsonl and .log) goes.
-        #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
-        transcripts: PathBuf,
-        /// The line end after each command line the host sends: crlf (\r\n, what drivers
-        /// send), cr (\r) or lf (\n).
-        #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
-        eol: Eol,
-        /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
-        #[arg(long, value_name = "DIR")]
-        html: Option<PathBuf>,
-        /// .feature files or directories of them.
-        #[arg(default_value = "features")]
-        features: Vec<PathBuf>,
-        /// The module's model (scenarios tagged @model-<other> are left out): air780e,
-        /// air780eg, air780ep, air780epv, air724ug, l610. Default: the dialect's default.
-        #[arg(long, value_name = "MODEL")]
-        model: Option<String>,
-    },
+    Run(RunArgs),
     /// Replay vendor-style logs: AT lines are sent, other lines expected in order.
     ///
     /// Without --port each log runs against a fresh in-process simulator (whose broker also
@@ -146,111 +98,176 @@ enum Cmd {
     /// fixtures/replay/). In an expected line `{}` matches any value within the line (a time,
     /// an address, an IMEI): `+NITZ: {}`, `+CGPADDR: 1,"{}"`.
     #[command(after_help = EXIT)]
-    Replay {
-        /// Log files.
-        #[arg(required = true)]
-        logs: Vec<PathBuf>,
-        /// An external device instead of the in-process simulator.
-        #[arg(long, value_name = "PATH")]
-        port: Option<PathBuf>,
-        /// Baud rate of --port.
-        #[arg(long, default_value_t = 115_200)]
-        baud: u32,
-        /// The module.
-        #[arg(long, default_value = "air780e", value_parser = parse_dialect)]
-        dialect: DialectKind,
-        /// The broker the module reaches (hosts and credentials are rewritten to it). Without
-        /// it, the in-process simulator uses its embedded broker.
-        #[arg(long, value_name = "URL", value_parser = parse_broker)]
-        broker: Option<HostPort>,
-        #[command(flatten)]
-        account: BrokerArgs,
-        /// Seconds to wait for each expected line.
-        #[arg(long, default_value_t = 10)]
-        timeout: u64,
-        /// The in-process simulator's timing: `fast` (the default: the log's lines, at once;
-        /// `realistic` with --timing-tolerance), `realistic` (the delays of real modules), or a
-        /// profile file (TOML or JSON).
-        #[arg(long, value_name = "fast|realistic|FILE", value_parser = parse_timing)]
-        timing: Option<modem_sim::timing::Profile>,
-        /// Seed for the timing profile's jitter.
-        #[arg(long, value_name = "N", default_value_t = 1)]
-        seed: u64,
-        /// Also compare the module's delays with a log that carries time stamps (a serial
-        /// tool's `[hh:mm:ss.mmm]` chunks): each gap of 50 ms or more in the log is measured in
-        /// the replay and must be within PCT percent of it. Implies `--timing realistic`
-        /// unless --timing is given.
-        #[arg(long, value_name = "PCT")]
-        timing_tolerance: Option<f64>,
-        /// Also write a JUnit XML report here (one test case per log).
-        #[arg(long, value_name = "FILE")]
-        junit: Option<PathBuf>,
-        /// Where each log's transcript (.jsonl and .log) goes.
-        #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
-        transcripts: PathBuf,
-        #[command(flatten)]
-        model: ModelArgs,
-        /// The line end after each command line the host sends: crlf (\r\n, what drivers
-        /// send), cr (\r) or lf (\n).
-        #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
-        eol: Eol,
-        /// Write an HTML timeline per log into DIR (see `modem-harness report`).
-        #[arg(long, value_name = "DIR")]
-        html: Option<PathBuf>,
-    },
+    Replay(ReplayArgs),
     /// Check a driver under test: start a simulator and a broker, run COMMAND with MODEM_TTY,
     /// MODEM_BROKER_HOST, MODEM_BROKER_PORT, MODEM_MQTT_USER, MODEM_MQTT_PASSWORD,
     /// MODEM_ECHO_IN and MODEM_ECHO_OUT set, and check that it echoes every payload from
     /// MODEM_ECHO_IN to MODEM_ECHO_OUT, unchanged, through faults.
     #[command(after_help = CHECK_HELP)]
-    CheckDriver {
-        /// The module to simulate.
-        #[arg(long, default_value = "air780e", value_parser = parse_dialect)]
-        dialect: DialectKind,
-        /// Also write a JUnit XML report here.
-        #[arg(long, value_name = "FILE")]
-        junit: Option<PathBuf>,
-        /// Seconds the driver has for its first echo (boot and connect).
-        #[arg(long, default_value_t = 30)]
-        first_deadline: u64,
-        /// Seconds echo may take to resume after a fault.
-        #[arg(long, default_value_t = 30)]
-        recovery_deadline: u64,
-        /// How long the simulated module takes: `realistic` (the default: the delays of real
-        /// modules from vendor captures, and UART bytes paced at the baud rate, so a driver
-        /// whose timeouts are shorter than the module's fails here and not in the field),
-        /// `fast` (answers at once), or a profile file (TOML or JSON, the shape of
-        /// sim/profiles/realistic.toml).
-        #[arg(long, value_name = "fast|realistic|FILE", default_value = "realistic",
-              value_parser = parse_timing)]
-        timing: modem_sim::timing::Profile,
-        /// Seed for the profile's jitter (the same seed draws the same delays).
-        #[arg(long, value_name = "N", default_value_t = 1)]
-        seed: u64,
-        /// Stop at the first failing scenario.
-        #[arg(long)]
-        fail_fast: bool,
-        /// The line end the driver is asked to send, in MODEM_EOL (cr, crlf or lf; the
-        /// reference drivers in harness/examples/ follow it, a driver of yours may ignore it).
-        #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
-        eol: Eol,
-        /// The driver and its arguments.
-        #[arg(last = true, required = true, value_name = "COMMAND")]
-        command: Vec<String>,
-        /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
-        #[arg(long, value_name = "DIR")]
-        html: Option<PathBuf>,
-    },
+    CheckDriver(CheckDriverArgs),
     /// Render a transcript (.jsonl, as --transcripts writes them) as one self-contained HTML
     /// page: a lane each for host, module, broker and faults on one time axis, the failure
     /// highlighted, every item expandable to its raw bytes.
-    Report {
-        /// The transcript.
-        transcript: PathBuf,
-        /// Where to write the page (default: beside the transcript, with .html).
-        #[arg(short, long, value_name = "FILE")]
-        output: Option<PathBuf>,
-    },
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+struct FeaturesArgs {
+    /// A .feature file or a directory of them.
+    #[arg(default_value = "features")]
+    path: PathBuf,
+    /// Also write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Scenarios run at once.
+    #[arg(long, default_value_t = 2)]
+    concurrency: usize,
+    /// Write each scenario's transcript (.jsonl and .log) into DIR.
+    #[arg(long, value_name = "DIR")]
+    transcripts: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    output: ScenarioOutput,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The device: /dev/ttyUSB0, /dev/ttyACM0, a simulator's /dev/pts/N, or a URL as
+    /// pyserial takes it: socket://HOST:PORT (raw TCP, e.g. modem-sim --serial
+    /// tcp-listen://HOST:PORT) or rfc2217://HOST:PORT (an RFC 2217 server such as ser2net
+    /// in front of a real module, or modem-sim --serial rfc2217://HOST:PORT).
+    #[arg(long, value_name = "PATH|URL")]
+    port: PathBuf,
+    /// Baud rate of the serial line (both modules default to 115200).
+    #[arg(long, default_value_t = 115_200)]
+    baud: u32,
+    /// The module on the port.
+    #[arg(long, value_parser = parse_dialect)]
+    dialect: DialectKind,
+    /// The broker the module reaches, e.g. mqtt://192.168.1.10:1883.
+    #[arg(long, value_name = "URL", value_parser = parse_broker)]
+    broker: HostPort,
+    #[command(flatten)]
+    account: BrokerArgs,
+    /// Also write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Where each scenario's transcript (.jsonl and .log) goes.
+    #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
+    transcripts: PathBuf,
+    #[command(flatten)]
+    output: ScenarioOutput,
+    /// .feature files or directories of them.
+    #[arg(default_value = "features")]
+    features: Vec<PathBuf>,
+    /// The module's model (scenarios tagged @model-<other> are left out): air780e,
+    /// air780eg, air780ep, air780epv, air724ug, l610. Default: the dialect's default.
+    #[arg(long, value_name = "MODEL")]
+    model: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ReplayArgs {
+    /// Log files.
+    #[arg(required = true)]
+    logs: Vec<PathBuf>,
+    /// An external device instead of the in-process simulator.
+    #[arg(long, value_name = "PATH")]
+    port: Option<PathBuf>,
+    /// Baud rate of --port.
+    #[arg(long, default_value_t = 115_200)]
+    baud: u32,
+    /// The module.
+    #[arg(long, default_value = "air780e", value_parser = parse_dialect)]
+    dialect: DialectKind,
+    /// The broker the module reaches (hosts and credentials are rewritten to it). Without
+    /// it, the in-process simulator uses its embedded broker.
+    #[arg(long, value_name = "URL", value_parser = parse_broker)]
+    broker: Option<HostPort>,
+    #[command(flatten)]
+    account: BrokerArgs,
+    /// Seconds to wait for each expected line.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+    /// The in-process simulator's timing: `fast` (the default: the log's lines, at once;
+    /// `realistic` with --timing-tolerance), `realistic` (the delays of real modules), or a
+    /// profile file (TOML or JSON).
+    #[arg(long, value_name = "fast|realistic|FILE", value_parser = parse_timing)]
+    timing: Option<modem_sim::timing::Profile>,
+    /// Seed for the timing profile's jitter.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    seed: u64,
+    /// Also compare the module's delays with a log that carries time stamps (a serial
+    /// tool's `[hh:mm:ss.mmm]` chunks): each gap of 50 ms or more in the log is measured in
+    /// the replay and must be within PCT percent of it. Implies `--timing realistic`
+    /// unless --timing is given.
+    #[arg(long, value_name = "PCT")]
+    timing_tolerance: Option<f64>,
+    /// Also write a JUnit XML report here (one test case per log).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Where each log's transcript (.jsonl and .log) goes.
+    #[arg(long, value_name = "DIR", default_value = "modem-harness-transcripts")]
+    transcripts: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// The line end after each command line the host sends: crlf (\r\n, what drivers
+    /// send), cr (\r) or lf (\n).
+    #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
+    eol: Eol,
+    /// Write an HTML timeline per log into DIR (see `modem-harness report`).
+    #[arg(long, value_name = "DIR")]
+    html: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct CheckDriverArgs {
+    /// The module to simulate.
+    #[arg(long, default_value = "air780e", value_parser = parse_dialect)]
+    dialect: DialectKind,
+    /// Also write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Seconds the driver has for its first echo (boot and connect).
+    #[arg(long, default_value_t = 30)]
+    first_deadline: u64,
+    /// Seconds echo may take to resume after a fault.
+    #[arg(long, default_value_t = 30)]
+    recovery_deadline: u64,
+    /// How long the simulated module takes: `realistic` (the default: the delays of real
+    /// modules from vendor captures, and UART bytes paced at the baud rate, so a driver
+    /// whose timeouts are shorter than the module's fails here and not in the field),
+    /// `fast` (answers at once), or a profile file (TOML or JSON, the shape of
+    /// sim/profiles/realistic.toml).
+    #[arg(long, value_name = "fast|realistic|FILE", default_value = "realistic",
+          value_parser = parse_timing)]
+    timing: modem_sim::timing::Profile,
+    /// Seed for the profile's jitter (the same seed draws the same delays).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    seed: u64,
+    /// Stop at the first failing scenario.
+    #[arg(long)]
+    fail_fast: bool,
+    /// The line end the driver is asked to send, in MODEM_EOL (cr, crlf or lf; the
+    /// reference drivers in harness/examples/ follow it, a driver of yours may ignore it).
+    #[arg(long, value_name = "cr|crlf|lf", default_value_t = Eol::default(), value_parser = parse_eol)]
+    eol: Eol,
+    /// The driver and its arguments.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<String>,
+    /// Write an HTML timeline per scenario into DIR (see `modem-harness report`).
+    #[arg(long, value_name = "DIR")]
+    html: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// The transcript.
+    transcript: PathBuf,
+    /// Where to write the page (default: beside the transcript, with .html).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 const CHECK_HELP: &str = "Scenarios, in order: plain echo; a payload with \", \\ and CR LF; QoS 1; echo resumes after `closed`, after `pdn-deact`, after `kick-idle` with its 767, and after a broker restart (each within --recovery-deadline); echo under `uart-fragment`.
@@ -287,34 +304,46 @@ fn target(broker: Option<HostPort>, account: BrokerArgs) -> Option<BrokerTarget>
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Cmd::Features {
+    match Cli::parse().command {
+        Cmd::Features(a) => a.run().await,
+        Cmd::Run(a) => a.run().await,
+        Cmd::CheckDriver(a) => a.run().await,
+        Cmd::Report(a) => render_report(&a.transcript, a.output),
+        Cmd::Replay(a) => a.run().await,
+    }
+}
+
+impl FeaturesArgs {
+    async fn run(self) -> ExitCode {
+        let FeaturesArgs {
             path,
             junit,
             concurrency,
             transcripts,
             model,
-            eol,
-            html,
-        } => {
-            let mut opts = RunOptions::new(path);
-            opts.eol = eol;
-            opts.html = html;
-            opts.model = model.sim_model();
-            if let Some(m) = &opts.model.model {
-                let dialect = modem_sim::modem::profile::dialect_of(m).unwrap_or_default();
-                if let Err(e) = opts.model.profile(dialect) {
-                    eprintln!("modem-harness: {e}");
-                    return ExitCode::from(2);
-                }
+            output: ScenarioOutput { eol, html },
+        } = self;
+        let mut opts = RunOptions::new(path);
+        opts.eol = eol;
+        opts.html = html;
+        opts.model = model.sim_model();
+        if let Some(m) = &opts.model.model {
+            let dialect = modem_sim::modem::profile::dialect_of(m).unwrap_or_default();
+            if let Err(e) = opts.model.profile(dialect) {
+                eprintln!("modem-harness: {e}");
+                return ExitCode::from(2);
             }
-            opts.junit = junit;
-            opts.concurrency = concurrency;
-            opts.transcripts = transcripts;
-            run_features(vec![opts]).await
         }
-        Cmd::Run {
+        opts.junit = junit;
+        opts.concurrency = concurrency;
+        opts.transcripts = transcripts;
+        run_features(vec![opts]).await
+    }
+}
+
+impl RunArgs {
+    async fn run(self) -> ExitCode {
+        let RunArgs {
             port,
             baud,
             dialect,
@@ -322,59 +351,61 @@ async fn main() -> ExitCode {
             account,
             junit,
             transcripts,
-            eol,
-            html,
+            output: ScenarioOutput { eol, html },
             features,
             model,
-        } => {
-            if let Err((code, line)) = check_port(&port, baud).await {
-                eprintln!("modem-harness: {line}");
-                return ExitCode::from(code);
-            }
-            let hardware = Hardware {
-                port,
-                baud,
-                dialect,
-                model,
-                broker: target(Some(broker.clone()), account).unwrap_or(BrokerTarget {
-                    addr: broker,
-                    user: None,
-                    password: None,
-                }),
-            };
-            let n = features.len();
-            let runs = features
-                .into_iter()
-                .enumerate()
-                .map(|(i, path)| {
-                    let mut o = RunOptions::new(path);
-                    o.hardware = Some(hardware.clone());
-                    o.eol = eol;
-                    o.transcripts = Some(transcripts.clone());
-                    o.html = html.clone();
-                    // One JUnit file per feature path, merged below.
-                    o.junit = junit.as_ref().map(|j| {
-                        if n == 1 {
-                            j.clone()
-                        } else {
-                            j.with_extension(format!("part{i}.xml"))
-                        }
-                    });
-                    o
-                })
-                .collect::<Vec<_>>();
-            let parts: Vec<PathBuf> = runs.iter().filter_map(|o| o.junit.clone()).collect();
-            let code = run_features(runs).await;
-            if let (Some(j), true) = (&junit, n > 1) {
-                if let Err(e) = modem_harness::junit::merge(&parts, j) {
-                    eprintln!("modem-harness: writing {}: {e}", j.display());
-                    return ExitCode::from(2);
-                }
-            }
-            println!("transcripts: {}", transcripts.display());
-            code
+        } = self;
+        if let Err((code, line)) = check_port(&port, baud).await {
+            eprintln!("modem-harness: {line}");
+            return ExitCode::from(code);
         }
-        Cmd::CheckDriver {
+        let hardware = Hardware {
+            port,
+            baud,
+            dialect,
+            model: modem_harness::model::SimModel {
+                model,
+                ..Default::default()
+            },
+            broker: target(Some(broker), account),
+        };
+        let n = features.len();
+        let runs = features
+            .into_iter()
+            .enumerate()
+            .map(|(i, path)| {
+                let mut o = RunOptions::new(path);
+                o.hardware = Some(hardware.clone());
+                o.eol = eol;
+                o.transcripts = Some(transcripts.clone());
+                o.html = html.clone();
+                // One JUnit file per feature path, merged below.
+                o.junit = junit.as_ref().map(|j| {
+                    if n == 1 {
+                        j.clone()
+                    } else {
+                        j.with_extension(format!("part{i}.xml"))
+                    }
+                });
+                o
+            })
+            .collect::<Vec<_>>();
+        let parts: Vec<PathBuf> = runs.iter().filter_map(|o| o.junit.clone()).collect();
+        let code = run_features(runs).await;
+        if let (Some(j), true) = (&junit, n > 1) {
+            if let Err(e) = modem_harness::junit::merge(&parts, j) {
+                eprintln!("modem-harness: writing {}: {e}", j.display());
+                return ExitCode::from(2);
+            }
+        }
+        println!("transcripts: {}", transcripts.display());
+        code
+    }
+}
+
+impl CheckDriverArgs {
+    async fn run(self) -> ExitCode {
+        let CheckDriverArgs {
             dialect,
             junit,
             first_deadline,
@@ -385,50 +416,53 @@ async fn main() -> ExitCode {
             eol,
             command,
             html,
-        } => {
-            let opts = modem_harness::check::CheckOptions {
-                dialect,
-                command,
-                eol,
-                first_deadline: Duration::from_secs(first_deadline.max(1)),
-                recovery_deadline: Duration::from_secs(recovery_deadline.max(1)),
-                timing,
-                seed,
-                fail_fast,
-            };
-            println!(
-                "{}",
-                modem_harness::check::timing_note(&opts.timing, opts.seed)
-            );
-            match modem_harness::check::check_driver(&opts).await {
-                Err(e) => {
-                    eprintln!("modem-harness check-driver: {e:#}");
-                    ExitCode::from(2)
+        } = self;
+        let opts = modem_harness::check::CheckOptions {
+            dialect,
+            command,
+            eol,
+            first_deadline: Duration::from_secs(first_deadline.max(1)),
+            recovery_deadline: Duration::from_secs(recovery_deadline.max(1)),
+            timing,
+            seed,
+            fail_fast,
+        };
+        println!(
+            "{}",
+            modem_harness::check::timing_note(&opts.timing, opts.seed)
+        );
+        match modem_harness::check::check_driver(&opts).await {
+            Err(e) => {
+                eprintln!("modem-harness check-driver: {e:#}");
+                ExitCode::from(2)
+            }
+            Ok(mut outcomes) => {
+                if let Some(dir) = &html {
+                    if let Err(e) = report::write_check_reports(dir, &mut outcomes) {
+                        eprintln!("modem-harness check-driver: --html {}: {e}", dir.display());
+                        return ExitCode::from(2);
+                    }
                 }
-                Ok(mut outcomes) => {
-                    if let Some(dir) = &html {
-                        if let Err(e) = report::write_check_reports(dir, &mut outcomes) {
-                            eprintln!("modem-harness check-driver: --html {}: {e}", dir.display());
-                            return ExitCode::from(2);
-                        }
+                print!("{}", modem_harness::check::report(&outcomes));
+                if let Some(path) = &junit {
+                    if let Err(e) = modem_harness::check::write_junit(path, &outcomes) {
+                        eprintln!("modem-harness check-driver: {e:#}");
+                        return ExitCode::from(2);
                     }
-                    print!("{}", modem_harness::check::report(&outcomes));
-                    if let Some(path) = &junit {
-                        if let Err(e) = modem_harness::check::write_junit(path, &outcomes) {
-                            eprintln!("modem-harness check-driver: {e:#}");
-                            return ExitCode::from(2);
-                        }
-                    }
-                    if outcomes.iter().all(|o| o.passed) {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::from(1)
-                    }
+                }
+                if outcomes.iter().all(|o| o.passed) {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
                 }
             }
         }
-        Cmd::Report { transcript, output } => render_report(&transcript, output),
-        Cmd::Replay {
+    }
+}
+
+impl ReplayArgs {
+    async fn run(self) -> ExitCode {
+        let ReplayArgs {
             logs,
             port,
             baud,
@@ -444,50 +478,49 @@ async fn main() -> ExitCode {
             model,
             eol,
             html,
-        } => {
-            let model = model.sim_model();
-            // --model names its dialect: `--model l610` needs no `--dialect l610`.
-            let dialect = match model
-                .model
-                .as_deref()
-                .and_then(modem_sim::modem::profile::dialect_of)
-            {
-                Some(d) if dialect == DialectKind::Air780e => d,
-                _ => dialect,
-            };
-            if let Err(e) = model.profile(dialect) {
-                eprintln!("modem-harness: {e}");
-                return ExitCode::from(2);
-            }
-            if let Some(port) = &port {
-                if let Err((code, line)) = check_port(port, baud).await {
-                    eprintln!("modem-harness: {line}");
-                    return ExitCode::from(code);
-                }
-            }
-            let target = Target {
-                port: port.map(|p| (p, baud)),
-                dialect,
-                broker: target(broker, account),
-                timeout: Duration::from_secs(timeout.max(1)),
-                timing: timing.unwrap_or_else(|| match timing_tolerance {
-                    Some(_) => modem_sim::timing::Profile::realistic(),
-                    None => modem_sim::timing::Profile::fast(),
-                }),
-                seed,
-                model,
-                eol,
-            };
-            replay_logs(
-                &logs,
-                &target,
-                junit.as_deref(),
-                &transcripts,
-                html.as_deref(),
-                timing_tolerance,
-            )
-            .await
+        } = self;
+        let model = model.sim_model();
+        // --model names its dialect: `--model l610` needs no `--dialect l610`.
+        let dialect = match model
+            .model
+            .as_deref()
+            .and_then(modem_sim::modem::profile::dialect_of)
+        {
+            Some(d) if dialect == DialectKind::Air780e => d,
+            _ => dialect,
+        };
+        if let Err(e) = model.profile(dialect) {
+            eprintln!("modem-harness: {e}");
+            return ExitCode::from(2);
         }
+        if let Some(port) = &port {
+            if let Err((code, line)) = check_port(port, baud).await {
+                eprintln!("modem-harness: {line}");
+                return ExitCode::from(code);
+            }
+        }
+        let target = Target {
+            port: port.map(|p| (p, baud)),
+            dialect,
+            broker: target(broker, account),
+            timeout: Duration::from_secs(timeout.max(1)),
+            timing: timing.unwrap_or_else(|| match timing_tolerance {
+                Some(_) => modem_sim::timing::Profile::realistic(),
+                None => modem_sim::timing::Profile::fast(),
+            }),
+            seed,
+            model,
+            eol,
+        };
+        replay_logs(
+            &logs,
+            &target,
+            junit.as_deref(),
+            &transcripts,
+            html.as_deref(),
+            timing_tolerance,
+        )
+        .await
     }
 }
 

@@ -201,14 +201,18 @@ impl Rig {
         self.status();
     }
 
-    /// Host side: reads until `n` `+MSUB`s of `attack/...` arrived; panics after WAIT of
-    /// silence.
+    /// Host side: reads until `n` `+MSUB`s of `attack/...` arrived. Fewer pass only when the
+    /// simulator counted lost UART output covering them (each missing message at least its
+    /// 1 kB payload, after a host stall: a module without flow control loses output too, and
+    /// a loaded test machine can stop the reading thread for 2 s), and the loss is reported;
+    /// otherwise it panics after WAIT of silence.
     fn read_msubs(&mut self, n: usize) {
+        let uart = |st: &serde_json::Value, k: &str| st["uart"][k].as_u64().unwrap_or(0);
+        let before = self.status();
         let header = b"+MSUB: \"attack/";
         let (mut got, mut tail) = (0, Vec::new());
         let mut last = Instant::now();
-        while got < n {
-            assert!(last.elapsed() < WAIT, "only {got} of {n} +MSUB");
+        while got < n && last.elapsed() < WAIT {
             let more = self.port.read_some(50);
             if more.is_empty() {
                 continue;
@@ -222,6 +226,19 @@ impl Rig {
             }
             let keep = from.max(tail.len().saturating_sub(header.len()));
             tail.drain(..keep);
+        }
+        if got < n {
+            let after = self.status();
+            let lost = uart(&after, "dropped_bytes") - uart(&before, "dropped_bytes");
+            let stalls = uart(&after, "stalls") - uart(&before, "stalls");
+            assert!(
+                stalls > 0 && lost >= (n - got) as u64 * 1000,
+                "only {got} of {n} +MSUB, and the simulator counted {lost} bytes lost in {stalls} stalls: {after}"
+            );
+            eprintln!(
+                "{} of {n} +MSUB lost while the host stalled, counted: {lost} bytes in {stalls} stalls",
+                n - got
+            );
         }
     }
 

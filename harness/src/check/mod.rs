@@ -14,19 +14,19 @@ use std::time::{Duration, Instant};
 use crate::device::Eol;
 use anyhow::{bail, Context, Result};
 use modem_sim::broker::{Broker, BrokerConfig};
+use modem_sim::dialect::host::MessageFraming;
 use modem_sim::dialect::DialectKind;
 use modem_sim::net::HostPort;
-use modem_sim::sim::{SimConfig, Simulator, UartRecord};
+use modem_sim::sim::{Simulator, UartRecord};
 use modem_sim::Fault;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
 
+use crate::engine::rewrite::BrokerTarget;
+use crate::engine::target::SimTarget;
 use crate::transcript::Transcript;
 
-/// The broker account the driver is given.
-const USER: &str = "root";
-const PASSWORD: &str = "luat123456";
 const ECHO_IN: &str = "check/echo/in";
 const ECHO_OUT: &str = "check/echo/out";
 
@@ -92,90 +92,93 @@ struct Scenario {
     after: Option<&'static str>,
 }
 
-/// The scenarios for `dialect`. The L610 prints a message as `+MQTTMSG: ..., <payload>\r\n`
-/// with no length (seed 002 section 3.3), so no driver can tell a CR LF in a payload from the
-/// line's end: its payloads carry `"`, `,` and `\` but no CR LF (fixtures/DIVERGENCES.md F10).
+impl Scenario {
+    fn new(
+        name: &'static str,
+        setup: Setup,
+        payload: Option<&'static [u8]>,
+        qos: QoS,
+        recovery: bool,
+    ) -> Self {
+        Scenario {
+            name,
+            setup,
+            payload,
+            qos,
+            recovery,
+            after: None,
+        }
+    }
+}
+
+/// The scenarios for `dialect`. A module that frames a received message by its line's end
+/// (the L610 prints `+MQTTMSG: ..., <payload>\r\n` with no length, seed 002 section 3.3) lets
+/// no driver tell a CR LF in a payload from the line's end: its payloads carry `"`, `,` and
+/// `\` but no CR LF (fixtures/DIVERGENCES.md F10).
 fn scenarios(dialect: DialectKind) -> Vec<Scenario> {
-    let l610 = dialect == DialectKind::L610;
-    let s = |name, setup, payload, qos, recovery| Scenario {
-        name,
-        setup,
-        payload,
-        qos,
-        recovery,
-        after: None,
+    let line_framed = matches!(
+        dialect.host_profile().message,
+        MessageFraming::LineEnd { .. }
+    );
+    let (special_name, special, fragmented): (_, &[u8], &[u8]) = if line_framed {
+        (
+            "payload with quote, comma and backslash (no CR LF on the L610)",
+            b"a \"quoted\", comma \\ backslash, OK",
+            b"fragmented \"payload\", of some length to cut",
+        )
+    } else {
+        (
+            "binary payload with quote, comma, backslash and CR LF",
+            b"a \"quoted\", comma \\ backslash\r\nOK\r\n\0\xff\x80\x1a> end\n",
+            b"fragmented \"payload\", of some length\r\n to cut",
+        )
     };
+    let q0 = QoS::AtMostOnce;
     vec![
-        s(
-            "plain echo",
-            Setup::None,
-            Some(&b"hello"[..]),
-            QoS::AtMostOnce,
-            false,
-        ),
-        if l610 {
-            s(
-                "payload with quote, comma and backslash (no CR LF on the L610)",
-                Setup::None,
-                Some(&b"a \"quoted\", comma \\ backslash, OK"[..]),
-                QoS::AtMostOnce,
-                false,
-            )
-        } else {
-            s(
-                "binary payload with quote, comma, backslash and CR LF",
-                Setup::None,
-                Some(&b"a \"quoted\", comma \\ backslash\r\nOK\r\n\0\xff\x80\x1a> end\n"[..]),
-                QoS::AtMostOnce,
-                false,
-            )
-        },
-        s(
+        Scenario::new("plain echo", Setup::None, Some(b"hello"), q0, false),
+        Scenario::new(special_name, Setup::None, Some(special), q0, false),
+        Scenario::new(
             "QoS 1",
             Setup::None,
-            Some(&b"at least once"[..]),
+            Some(b"at least once"),
             QoS::AtLeastOnce,
             false,
         ),
-        s(
+        Scenario::new(
             "resumes after closed",
             Setup::Inject("closed"),
             None,
-            QoS::AtMostOnce,
+            q0,
             true,
         ),
-        s(
+        Scenario::new(
             "resumes after pdn-deact",
             Setup::Inject("pdn-deact"),
             None,
-            QoS::AtMostOnce,
+            q0,
             true,
         ),
-        s(
+        Scenario::new(
             "resumes after kick-idle (767)",
             Setup::KickIdle,
             None,
-            QoS::AtMostOnce,
+            q0,
             true,
         ),
-        s(
+        Scenario::new(
             "resumes after a broker restart",
             Setup::BrokerRestart,
             None,
-            QoS::AtMostOnce,
+            q0,
             true,
         ),
         Scenario {
             after: Some("uart-fragment off"),
-            ..s(
+            ..Scenario::new(
                 "echo under uart-fragment",
                 Setup::Inject("uart-fragment"),
-                Some(if l610 {
-                    &b"fragmented \"payload\", of some length to cut"[..]
-                } else {
-                    &b"fragmented \"payload\", of some length\r\n to cut"[..]
-                }),
-                QoS::AtMostOnce,
+                Some(fragmented),
+                q0,
                 false,
             )
         },
@@ -191,9 +194,10 @@ struct Checker {
 }
 
 impl Checker {
-    fn start(addr: SocketAddr) -> Checker {
+    /// Connects with `account` (the dialect's default one, which the driver is given too).
+    fn start(addr: SocketAddr, account: (&str, &str)) -> Checker {
         let mut opts = MqttOptions::new("check-driver", addr.ip().to_string(), addr.port());
-        opts.set_credentials(USER, PASSWORD);
+        opts.set_credentials(account.0, account.1);
         opts.set_keep_alive(Duration::from_secs(30));
         let (client, mut ev) = AsyncClient::new(opts, 100);
         let (tx, echoes) = mpsc::unbounded_channel();
@@ -311,130 +315,173 @@ pub fn render(records: &[UartRecord]) -> String {
 
 /// Runs the driver through every scenario. `Err` only when the check cannot start.
 pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
-    let Some((program, args)) = opts.command.split_first() else {
-        bail!("no driver command given (after --)");
-    };
-    let accounts = vec![(USER.to_string(), PASSWORD.to_string())];
-    let mut broker = Broker::start(BrokerConfig {
-        accounts: accounts.clone(),
-        ..BrokerConfig::default()
-    })
-    .await
-    .context("starting the broker")?;
-    let addr = broker.local_addr();
-    let sim = Simulator::start(SimConfig {
-        dialect: opts.dialect,
-        broker: Some(HostPort {
-            host: addr.ip().to_string(),
-            port: addr.port(),
-        }),
-        timing: opts.timing.clone(),
-        seed: opts.seed,
-        ..SimConfig::default()
-    })
-    .await
-    .context("starting the simulator")?;
-    let mut checker = Checker::start(addr);
-    // The driver's output lines, with when they came (for the timeline).
-    let driver_log = Arc::new(Mutex::new(Vec::<(Instant, String)>::new()));
-    let mut driver = tokio::process::Command::new(program)
-        .args(args)
-        .env("MODEM_TTY", sim.tty())
-        .env("MODEM_BROKER_HOST", addr.ip().to_string())
-        .env("MODEM_BROKER_PORT", addr.port().to_string())
-        .env("MODEM_MQTT_USER", USER)
-        .env("MODEM_MQTT_PASSWORD", PASSWORD)
-        .env("MODEM_ECHO_IN", ECHO_IN)
-        .env("MODEM_ECHO_OUT", ECHO_OUT)
-        .env("MODEM_EOL", opts.eol.name())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("cannot start the driver `{program}`"))?;
-    for out in [
-        driver
-            .stdout
-            .take()
-            .map(|o| Box::new(o) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-        driver
-            .stderr
-            .take()
-            .map(|o| Box::new(o) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let log = driver_log.clone();
-        tokio::spawn(async move {
-            let mut lines = tokio::io::BufReader::new(out).lines();
-            while let Ok(Some(l)) = lines.next_line().await {
-                let mut g = log.lock().unwrap_or_else(|e| e.into_inner());
-                g.push((Instant::now(), l));
-            }
-        });
-    }
-
-    let tap = sim.uart_tap();
+    let mut bench = Bench::start(opts).await?;
     let mut outcomes = Vec::new();
     let mut sent = Sent::default();
     for (index, sc) in scenarios(opts.dialect).into_iter().enumerate() {
-        let started = Instant::now();
-        let from = tap.snapshot().len();
-        let mut fault = None;
-        let timeline = Transcript::new();
-        match sc.setup {
-            Setup::None => {}
+        let first = outcomes.is_empty();
+        let outcome = bench.scenario(opts, index, &sc, first, &mut sent).await?;
+        let failed = !outcome.passed;
+        outcomes.push(outcome);
+        if failed && opts.fail_fast {
+            break;
+        }
+    }
+    bench.stop().await;
+    Ok(outcomes)
+}
+
+/// The driver's output lines, with when they came (for the timeline).
+type DriverLog = Arc<Mutex<Vec<(Instant, String)>>>;
+
+/// What a check runs on: the simulator, the broker it reaches, the driver under test, and the
+/// checker's own MQTT client.
+struct Bench {
+    sim: Simulator,
+    broker: Broker,
+    addr: SocketAddr,
+    accounts: Vec<(String, String)>,
+    checker: Checker,
+    driver: tokio::process::Child,
+    driver_log: DriverLog,
+    tap: modem_sim::sim::UartTap,
+}
+
+impl Bench {
+    async fn start(opts: &CheckOptions) -> Result<Bench> {
+        let Some((program, args)) = opts.command.split_first() else {
+            bail!("no driver command given (after --)");
+        };
+        let (user, password) = opts.dialect.host_profile().account;
+        let accounts = vec![(user.to_string(), password.to_string())];
+        let broker = Broker::start(BrokerConfig {
+            accounts: accounts.clone(),
+            ..BrokerConfig::default()
+        })
+        .await
+        .context("starting the broker")?;
+        let addr = broker.local_addr();
+        let target = SimTarget {
+            broker: Some(BrokerTarget {
+                addr: HostPort {
+                    host: addr.ip().to_string(),
+                    port: addr.port(),
+                },
+                user: Some(user.to_string()),
+                password: Some(password.to_string()),
+            }),
+            timing: opts.timing.clone(),
+            seed: opts.seed,
+            ..SimTarget::new(opts.dialect)
+        };
+        let sim = Simulator::start(target.config()?)
+            .await
+            .context("starting the simulator")?;
+        let checker = Checker::start(addr, (user, password));
+        let mut driver = tokio::process::Command::new(program)
+            .args(args)
+            .env("MODEM_TTY", sim.tty())
+            .env("MODEM_BROKER_HOST", addr.ip().to_string())
+            .env("MODEM_BROKER_PORT", addr.port().to_string())
+            .env("MODEM_MQTT_USER", user)
+            .env("MODEM_MQTT_PASSWORD", password)
+            .env("MODEM_ECHO_IN", ECHO_IN)
+            .env("MODEM_ECHO_OUT", ECHO_OUT)
+            .env("MODEM_EOL", opts.eol.name())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start the driver `{program}`"))?;
+        let driver_log = collect_output(&mut driver);
+        let tap = sim.uart_tap();
+        Ok(Bench {
+            sim,
+            broker,
+            addr,
+            accounts,
+            checker,
+            driver,
+            driver_log,
+            tap,
+        })
+    }
+
+    /// What the scenario does before its check; returns the fault, as the report names it.
+    async fn setup(&mut self, setup: Setup, timeline: &Transcript) -> Result<Option<String>> {
+        match setup {
+            Setup::None => Ok(None),
             Setup::Inject(text) => {
                 let f: Fault = text.parse()?;
-                fault = Some(text.to_string());
                 timeline.fault(text);
-                sim.inject(f).await?;
+                self.sim.inject(f).await?;
+                Ok(Some(text.to_string()))
             }
             Setup::KickIdle => {
                 // Seed 003: the server closes links that send no CONNECT at once, so the
                 // driver's reconnect meets `CLOSED` and `+CME ERROR: 767` on `MCONNECT`
                 // for a while; then the server is patient again.
-                fault = Some("kick-idle 0.001, then closed; kick-idle off after 2 s".into());
                 timeline.fault("kick-idle 0.001, then closed");
-                broker.set_connect_timeout(Some(Duration::from_millis(1)));
-                sim.inject(modem_sim::fault::Closed).await?;
+                self.broker
+                    .set_connect_timeout(Some(Duration::from_millis(1)));
+                self.sim.inject(modem_sim::fault::Closed).await?;
                 tokio::time::sleep(Duration::from_secs(2)).await;
-                broker.set_connect_timeout(BrokerConfig::default().connect_timeout);
+                self.broker
+                    .set_connect_timeout(BrokerConfig::default().connect_timeout);
                 timeline.fault("kick-idle off");
+                Ok(Some(
+                    "kick-idle 0.001, then closed; kick-idle off after 2 s".into(),
+                ))
             }
             Setup::BrokerRestart => {
-                fault = Some("broker stopped, started again on the same port after 1 s".into());
                 timeline.fault("broker stopped");
-                broker.clone().shutdown().await;
+                self.broker.clone().shutdown().await;
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                broker = Broker::start(BrokerConfig {
-                    bind: addr,
-                    accounts: accounts.clone(),
+                self.broker = Broker::start(BrokerConfig {
+                    bind: self.addr,
+                    accounts: self.accounts.clone(),
                     ..BrokerConfig::default()
                 })
                 .await
-                .with_context(|| format!("restarting the broker on {addr}"))?;
+                .with_context(|| format!("restarting the broker on {}", self.addr))?;
                 timeline.fault("broker started again");
+                Ok(Some(
+                    "broker stopped, started again on the same port after 1 s".into(),
+                ))
             }
         }
+    }
+
+    /// Runs one scenario: its fault, the echo check, and what the report shows of it.
+    async fn scenario(
+        &mut self,
+        opts: &CheckOptions,
+        index: usize,
+        sc: &Scenario,
+        first: bool,
+        sent: &mut Sent,
+    ) -> Result<Outcome> {
+        let started = Instant::now();
+        let from = self.tap.snapshot().len();
+        let timeline = Transcript::new();
+        let fault = self.setup(sc.setup, &timeline).await?;
         let deadline = if sc.recovery {
             opts.recovery_deadline
-        } else if outcomes.is_empty() {
+        } else if first {
             opts.first_deadline
         } else {
             Duration::from_secs(10)
         };
         let stale_before = sent.stale;
-        let result = echo(&mut checker, &sc, index + 1, deadline, &mut sent, &timeline).await;
+        let result = echo(&mut self.checker, sc, index + 1, deadline, sent, &timeline).await;
         if let Some(text) = sc.after {
             if let Ok(f) = text.parse::<Fault>() {
                 timeline.fault(text);
-                sim.inject(f).await?;
+                self.sim.inject(f).await?;
             }
         }
-        let exited = driver.try_wait().ok().flatten();
+        let exited = self.driver.try_wait().ok().flatten();
         let (passed, mut detail) = match result {
             Ok(()) => (true, String::new()),
             Err(e) => (false, e),
@@ -459,40 +506,10 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
         let transcript = if passed {
             String::new()
         } else {
-            let records = tap.snapshot();
-            let log = driver_log.lock().unwrap_or_else(|e| e.into_inner());
-            // A little before the scenario too: what the driver was doing when the fault hit.
-            let start = from.min(records.len()).saturating_sub(6);
-            let mut t = render(&records[start..]);
-            let tail: Vec<&String> = log.iter().rev().take(10).map(|(_, l)| l).collect();
-            if !tail.is_empty() {
-                t.push_str("    driver output (last lines):\n");
-                for l in tail.into_iter().rev() {
-                    t.push_str(&format!("    | {l}\n"));
-                }
-            }
-            t
+            self.failure_transcript(from)
         };
-        // The tap's records since a little before the scenario (as the text transcript, and
-        // after it, so it holds every line that one shows).
-        let records = tap.snapshot();
-        let first = records.partition_point(|r| r.at < started);
-        let records = &records[first.saturating_sub(6)..];
-        if let Some(r) = records.first() {
-            timeline.start_earlier(r.at);
-        }
-        timeline.add_uart_tap(records);
-        let since = records.first().map_or(started, |r| r.at.min(started));
-        for (at, line) in driver_log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .filter(|(at, _)| *at >= since)
-        {
-            let text = format!("driver: {line}");
-            timeline.record_at(*at, crate::transcript::Kind::Note { text }, None);
-        }
-        outcomes.push(Outcome {
+        self.record_timeline(&timeline, started);
+        Ok(Outcome {
             name: sc.name,
             passed,
             took: started.elapsed(),
@@ -502,16 +519,84 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
             stale: sent.stale - stale_before,
             timeline: timeline.events(),
             report: None,
-        });
-        if !passed && opts.fail_fast {
-            break;
+        })
+    }
+
+    /// The UART since a little before the scenario (what the driver was doing when the fault
+    /// hit), then the driver's last output lines.
+    fn failure_transcript(&self, from: usize) -> String {
+        let records = self.tap.snapshot();
+        let log = self.driver_log.lock().unwrap_or_else(|e| e.into_inner());
+        let start = from.min(records.len()).saturating_sub(6);
+        let mut t = render(&records[start..]);
+        let tail: Vec<&String> = log.iter().rev().take(10).map(|(_, l)| l).collect();
+        if !tail.is_empty() {
+            t.push_str("    driver output (last lines):\n");
+            for l in tail.into_iter().rev() {
+                t.push_str(&format!("    | {l}\n"));
+            }
+        }
+        t
+    }
+
+    /// The tap's records since a little before the scenario (as the text transcript, and
+    /// after it, so it holds every line that one shows), and the driver's output, into the
+    /// scenario's timeline.
+    fn record_timeline(&self, timeline: &Transcript, started: Instant) {
+        let records = self.tap.snapshot();
+        let first = records.partition_point(|r| r.at < started);
+        let records = &records[first.saturating_sub(6)..];
+        if let Some(r) = records.first() {
+            timeline.start_earlier(r.at);
+        }
+        timeline.add_uart_tap(records);
+        let since = records.first().map_or(started, |r| r.at.min(started));
+        for (at, line) in self
+            .driver_log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(at, _)| *at >= since)
+        {
+            let text = format!("driver: {line}");
+            timeline.record_at(*at, crate::transcript::Kind::Note { text }, None);
         }
     }
-    let _ = driver.kill().await;
-    drop(checker);
-    sim.shutdown().await;
-    broker.shutdown().await;
-    Ok(outcomes)
+
+    async fn stop(mut self) {
+        let _ = self.driver.kill().await;
+        drop(self.checker);
+        self.sim.shutdown().await;
+        self.broker.shutdown().await;
+    }
+}
+
+/// Collects the driver's stdout and stderr lines as they come.
+fn collect_output(driver: &mut tokio::process::Child) -> DriverLog {
+    let driver_log = DriverLog::default();
+    for out in [
+        driver
+            .stdout
+            .take()
+            .map(|o| Box::new(o) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+        driver
+            .stderr
+            .take()
+            .map(|o| Box::new(o) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let log = driver_log.clone();
+        tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(out).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                let mut g = log.lock().unwrap_or_else(|e| e.into_inner());
+                g.push((Instant::now(), l));
+            }
+        });
+    }
+    driver_log
 }
 
 /// Every payload the checker published, so an echo can be told apart: one of this scenario's

@@ -11,6 +11,7 @@ pub mod model;
 pub mod mqtt;
 pub mod pattern;
 pub mod rewrite;
+pub mod target;
 
 use anyhow::{anyhow, bail, Result};
 

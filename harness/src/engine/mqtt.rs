@@ -263,27 +263,8 @@ impl Mosquitto {
     ) -> Result<Mosquitto> {
         let dir = tempfile::tempdir()?;
         let passwd: PathBuf = dir.path().join("passwd");
-        for (i, (user, password)) in accounts.iter().enumerate() {
-            let mut cmd = tokio::process::Command::new("mosquitto_passwd");
-            cmd.arg("-b");
-            if i == 0 {
-                cmd.arg("-c");
-            }
-            let out = cmd.arg(&passwd).arg(user).arg(password).output().await.context(
-                "running mosquitto_passwd (install it: apt-get install -y mosquitto mosquitto-clients)",
-            )?;
-            if !out.status.success() {
-                bail!(
-                    "mosquitto_passwd failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-        }
-        // A free port: bind port 0, read it, release it. Another process could take it in
-        // between; the startup check below would then fail loudly.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        write_passwords(&passwd, accounts).await?;
+        let port = free_port()?;
         let conf = dir.path().join("mosquitto.conf");
         let mut text = format!(
             "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n",
@@ -291,32 +272,9 @@ impl Mosquitto {
         );
         let mut tls_addr = None;
         if let Some(tls) = tls {
-            let tls_port = std::net::TcpListener::bind("127.0.0.1:0")?
-                .local_addr()?
-                .port();
-            let mut paths = Vec::new();
-            for (name, pem) in [
-                ("ca.crt", &tls.ca_pem),
-                ("server.crt", &tls.cert_pem),
-                ("server.key", &tls.key_pem),
-            ] {
-                let path = dir.path().join(name);
-                std::fs::write(&path, pem)?;
-                // Readable by the `mosquitto` user it drops to (test-only keys).
-                let _ = std::fs::set_permissions(
-                    &path,
-                    std::os::unix::fs::PermissionsExt::from_mode(0o644),
-                );
-                paths.push(path);
-            }
-            text += &format!(
-                "listener {tls_port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate {}\n",
-                paths[0].display(),
-                paths[1].display(),
-                paths[2].display(),
-                tls.require_client_cert
-            );
-            tls_addr = Some(SocketAddr::from(([127, 0, 0, 1], tls_port)));
+            let (listener, addr) = tls_listener(dir.path(), tls)?;
+            text += &listener;
+            tls_addr = Some(addr);
         }
         std::fs::write(&conf, text)?;
         // Running as root, mosquitto drops to the `mosquitto` user, which cannot read our
@@ -327,44 +285,7 @@ impl Mosquitto {
         );
         let _ =
             std::fs::set_permissions(&passwd, std::os::unix::fs::PermissionsExt::from_mode(0o644));
-        let mut child = tokio::process::Command::new("mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .context(
-                "starting mosquitto (install it: apt-get install -y mosquitto mosquitto-clients)",
-            )?;
-        let stderr = child.stderr.take().context("mosquitto stderr")?;
-        let mut lines = BufReader::new(stderr).lines();
-        let mut log = Vec::new();
-        let ready = tokio::time::timeout(timeout, async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                let running = line.contains(" running");
-                log.push(line);
-                if running {
-                    return true;
-                }
-            }
-            false
-        })
-        .await;
-        if ready != Ok(true) {
-            let _ = child.start_kill();
-            bail!(
-                "mosquitto did not start on port {port}; it said:\n{}",
-                log.join("\n")
-            );
-        }
-        // Keep draining its log so the pipe never fills and blocks it.
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                tracing::debug!(target: "mosquitto", "{line}");
-            }
-        });
+        let child = run_mosquitto(&conf, port, timeout).await?;
         Ok(Mosquitto {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             tls_addr,
@@ -372,6 +293,115 @@ impl Mosquitto {
             _dir: dir,
         })
     }
+}
+
+/// A password file holding `accounts`, written by `mosquitto_passwd`.
+async fn write_passwords(passwd: &std::path::Path, accounts: &[(String, String)]) -> Result<()> {
+    for (i, (user, password)) in accounts.iter().enumerate() {
+        let mut cmd = tokio::process::Command::new("mosquitto_passwd");
+        cmd.arg("-b");
+        if i == 0 {
+            cmd.arg("-c");
+        }
+        let out = cmd
+            .arg(passwd)
+            .arg(user)
+            .arg(password)
+            .output()
+            .await
+            .context(
+            "running mosquitto_passwd (install it: apt-get install -y mosquitto mosquitto-clients)",
+        )?;
+        if !out.status.success() {
+            bail!(
+                "mosquitto_passwd failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A free port: bind port 0, read it, release it. Another process could take it in between;
+/// the startup check in [`run_mosquitto`] would then fail loudly.
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// The configuration lines of a TLS listener with `tls`'s files (written into `dir`), and its
+/// address.
+fn tls_listener(dir: &std::path::Path, tls: &MosquittoTls) -> Result<(String, SocketAddr)> {
+    let tls_port = free_port()?;
+    let mut paths = Vec::new();
+    for (name, pem) in [
+        ("ca.crt", &tls.ca_pem),
+        ("server.crt", &tls.cert_pem),
+        ("server.key", &tls.key_pem),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, pem)?;
+        // Readable by the `mosquitto` user it drops to (test-only keys).
+        let _ =
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644));
+        paths.push(path);
+    }
+    let text = format!(
+        "listener {tls_port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate {}\n",
+        paths[0].display(),
+        paths[1].display(),
+        paths[2].display(),
+        tls.require_client_cert
+    );
+    Ok((text, SocketAddr::from(([127, 0, 0, 1], tls_port))))
+}
+
+/// Starts `mosquitto -c conf` and returns once it logs that it is running; its log is drained
+/// after that so the pipe never fills and blocks it.
+async fn run_mosquitto(
+    conf: &std::path::Path,
+    port: u16,
+    timeout: Duration,
+) -> Result<tokio::process::Child> {
+    let mut child = tokio::process::Command::new("mosquitto")
+        .arg("-c")
+        .arg(conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context(
+            "starting mosquitto (install it: apt-get install -y mosquitto mosquitto-clients)",
+        )?;
+    let stderr = child.stderr.take().context("mosquitto stderr")?;
+    let mut lines = BufReader::new(stderr).lines();
+    let mut log = Vec::new();
+    let ready = tokio::time::timeout(timeout, async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let running = line.contains(" running");
+            log.push(line);
+            if running {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    if ready != Ok(true) {
+        let _ = child.start_kill();
+        bail!(
+            "mosquitto did not start on port {port}; it said:\n{}",
+            log.join("\n")
+        );
+    }
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            tracing::debug!(target: "mosquitto", "{line}");
+        }
+    });
+    Ok(child)
 }
 
 impl Drop for Mosquitto {

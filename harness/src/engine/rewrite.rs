@@ -1,4 +1,6 @@
-//! Rewriting command lines for an external broker.
+//! What the harness reads from, and rewrites in, the host's command lines: the broker, the
+//! account and the client id, wherever a dialect's commands name them
+//! ([`modem_sim::dialect::host::HostProfile`]: no dialect is named here).
 //!
 //! The guides connect to the vendor's servers (`airtest.openluat.com`, `lbsmqtt.airm2m.com`,
 //! a Baidu host for the L610) with the vendor's accounts. The simulator routes every host to
@@ -10,6 +12,7 @@
 //! comment on MCONFIG), and the answers do not depend on it.
 
 use modem_sim::at::{split_args, Arg};
+use modem_sim::dialect::host::{host_profiles, ArgAt};
 use modem_sim::net::HostPort;
 
 /// The broker an external device must reach, and the account it logs in with.
@@ -53,28 +56,58 @@ fn replace_args(line: &str, name: &str, positions: &[(usize, String)]) -> Option
     Some(format!("{head}{}", rendered.join(",")))
 }
 
-/// The line to send instead of `line`, or `line` unchanged.
+/// `AT<command>=`, the start of a set command as the host types it.
+fn set_form(a: &ArgAt) -> String {
+    format!("AT{}=", a.command)
+}
+
+/// The line to send instead of `line`, or `line` unchanged: the host and port of a command
+/// that names the broker become `to`'s, and, when `to` has an account, the user name and
+/// password of a command that logs in become its.
 pub fn rewrite(line: &str, to: &BrokerTarget) -> String {
     let host = to.addr.host.clone();
     let port = to.addr.port.to_string();
-    let rewritten = replace_args(
-        line,
-        "AT+MIPSTART=",
-        &[(0, host.clone()), (1, port.clone())],
-    )
-    .or_else(|| replace_args(line, "AT+MQTTOPEN=", &[(1, host), (2, port)]));
-    if let Some(r) = rewritten {
-        return r;
-    }
-    if let (Some(user), Some(password)) = (&to.user, &to.password) {
-        let creds = |first: usize| vec![(first, user.clone()), (first + 1, password.clone())];
-        if let Some(r) = replace_args(line, "AT+MCONFIG=", &creds(1))
-            .or_else(|| replace_args(line, "AT+MQTTUSER=", &creds(1)))
-        {
+    for a in host_profiles().flat_map(|p| p.connects) {
+        let values = [(a.index, host.clone()), (a.index + 1, port.clone())];
+        if let Some(r) = replace_args(line, &set_form(a), &values) {
             return r;
         }
     }
+    if let (Some(user), Some(password)) = (&to.user, &to.password) {
+        for a in host_profiles().flat_map(|p| p.logins) {
+            let values = [(a.index, user.clone()), (a.index + 1, password.clone())];
+            if let Some(r) = replace_args(line, &set_form(a), &values) {
+                return r;
+            }
+        }
+    }
     line.to_string()
+}
+
+/// The argument at `a` of `line`, when `line` is that command's set form.
+fn arg_at(line: &str, a: &ArgAt) -> Option<Vec<Arg>> {
+    let cmd = modem_sim::at::parse_line(line.as_bytes()).ok()?;
+    match cmd.form {
+        modem_sim::at::Form::Set(raw) if cmd.name == a.command => split_args(&raw).ok(),
+        _ => None,
+    }
+}
+
+/// The client id a command line names (`AT+MCONFIG=<clientid>,...`, the L610's
+/// `AT+MQTTUSER=<id>,<user>,<pwd>,<client id>`), quoted or not (split by the simulator's own
+/// splitter, so a quoted id keeps its commas).
+pub fn client_id(line: &str) -> Option<String> {
+    host_profiles()
+        .flat_map(|p| p.client_ids)
+        .find_map(|a| arg_at(line, a)?.get(a.index).map(Arg::text))
+}
+
+/// The user name and password a command line logs in with (`AT+MCONFIG`, `AT+MQTTUSER`).
+pub fn login(line: &str) -> Option<(String, String)> {
+    host_profiles().flat_map(|p| p.logins).find_map(|a| {
+        let args = arg_at(line, a)?;
+        Some((args.get(a.index)?.text(), args.get(a.index + 1)?.text()))
+    })
 }
 
 #[cfg(test)]
@@ -164,5 +197,36 @@ mod tests {
         // An unbalanced quote is not a command we can rewrite: sent as written.
         let bad = "AT+MIPSTART=\"host,1883";
         assert_eq!(rewrite(bad, &target(None)), bad);
+    }
+
+    #[test]
+    fn client_ids_and_logins() {
+        assert_eq!(
+            client_id("AT+MCONFIG=868488076771714,root,luat123456").as_deref(),
+            Some("868488076771714")
+        );
+        assert_eq!(
+            client_id("at+mconfig=\"866289037465624\",\"user\",\"password\"").as_deref(),
+            Some("866289037465624")
+        );
+        assert_eq!(
+            client_id("AT+MCONFIG=thingscloud,a,b").as_deref(),
+            Some("thingscloud")
+        );
+        assert_eq!(client_id("AT+MCONNECT=1,60"), None);
+        assert_eq!(
+            client_id("AT+MCONFIG=\"a1|securemode=3,signmethod=hmacsha1|\",u,p").as_deref(),
+            Some("a1|securemode=3,signmethod=hmacsha1|")
+        );
+        assert_eq!(
+            client_id("AT+MQTTUSER=1,\"u\",\"p\",\"dev-7\"").as_deref(),
+            Some("dev-7")
+        );
+        assert_eq!(client_id("AT+MQTTUSER=1,\"u\",\"p\""), None);
+        assert_eq!(
+            login("AT+MQTTUSER=1,\"u\",\"p\""),
+            Some(("u".to_string(), "p".to_string()))
+        );
+        assert_eq!(login("AT+MCONFIG=id"), None);
     }
 }

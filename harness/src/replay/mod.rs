@@ -21,15 +21,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use modem_sim::dialect::DialectKind;
-use modem_sim::sim::{SimConfig, Simulator};
+use modem_sim::sim::Simulator;
 use modem_sim::Fault;
 
 use crate::engine::device::{show, Device, DeviceError, Eol, DEFAULT_TIMEOUT};
 use crate::engine::exec::{expected_text, Actions, Executor, Miss, Stop};
 use crate::engine::mqtt::MqttClient;
-use crate::engine::rewrite::{rewrite, BrokerTarget};
+use crate::engine::rewrite::{client_id, rewrite, BrokerTarget};
+use crate::engine::target::{self, Connection, Module, PortTarget, SimTarget};
 use crate::transcript::Transcript;
-use crate::world::{mconfig_client_id, ROOT};
 
 pub use crate::engine::exec::WINDOW;
 pub use crate::engine::log::{Directive, Entry, Line, Lines, Log, ParseError};
@@ -56,6 +56,30 @@ pub struct Target {
     pub model: crate::model::SimModel,
     /// The line end after each command line the host sends.
     pub eol: Eol,
+}
+
+impl Target {
+    /// The one target ([`crate::engine::target`]) this replay runs on: a fresh simulator
+    /// whose broker also accepts `accounts` (the log's own), or the device on `port`.
+    pub fn target(&self, accounts: Vec<(String, String)>) -> target::Target {
+        match &self.port {
+            Some((port, baud)) => target::Target::Port(PortTarget {
+                port: port.clone(),
+                baud: *baud,
+                dialect: self.dialect,
+                model: self.model.clone(),
+                broker: self.broker.clone(),
+            }),
+            None => target::Target::Simulator(SimTarget {
+                model: self.model.clone(),
+                timing: self.timing.clone(),
+                seed: self.seed,
+                accounts,
+                broker: self.broker.clone(),
+                ..SimTarget::new(self.dialect)
+            }),
+        }
+    }
 }
 
 impl Default for Target {
@@ -133,6 +157,9 @@ pub enum ReplayError {
     Broker(anyhow::Error),
     #[error("{0}")]
     Model(String),
+    /// The target could not be started or opened.
+    #[error("{0:#}")]
+    Target(anyhow::Error),
 }
 
 /// The replay's side of the executor: commands rewritten for `--broker` and shown as they go,
@@ -166,11 +193,13 @@ pub async fn replay_steps(
     progress: &mut dyn FnMut(&str),
 ) -> Result<Report, ReplayError> {
     let prelude = log.prelude();
-    let sim = start_simulator(&prelude, target).await?;
-    let result = replay_on(log, &prelude, target, sim.as_ref(), &transcript, progress).await;
-    if let Some(s) = sim {
-        s.shutdown().await;
-    }
+    let mut conn = target
+        .target(prelude.accounts.clone())
+        .open(&transcript, target.eol, target.timeout)
+        .await
+        .map_err(ReplayError::Target)?;
+    let result = replay_on(log, &prelude, target, &mut conn, &transcript, progress).await;
+    conn.shutdown().await;
     let (divergence, replayed) = result?;
     Ok(Report {
         html: None,
@@ -180,62 +209,34 @@ pub async fn replay_steps(
     })
 }
 
-/// A fresh in-process simulator, unless the target is a port. Its broker also accepts the
-/// log's own accounts.
-async fn start_simulator(
-    prelude: &Prelude,
-    target: &Target,
-) -> Result<Option<Simulator>, ReplayError> {
-    if target.port.is_some() {
-        return Ok(None);
-    }
-    let mut cfg = SimConfig {
-        dialect: target.dialect,
-        timing: target.timing.clone(),
-        seed: target.seed,
-        identity: target
-            .model
-            .identity(target.dialect)
-            .map_err(ReplayError::Model)?,
-        ..SimConfig::default()
-    };
-    cfg.accounts.extend(prelude.accounts.iter().cloned());
-    cfg.broker = target.broker.as_ref().map(|b| b.addr.clone());
-    Ok(Some(Simulator::start(cfg).await?))
-}
-
 async fn replay_on(
     log: &dyn Steps,
     prelude: &Prelude,
     target: &Target,
-    sim: Option<&Simulator>,
+    conn: &mut Connection,
     transcript: &Transcript,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(Option<Divergence>, usize), ReplayError> {
-    let (path, baud) = match (&target.port, sim) {
-        (Some((p, b)), _) => (p.clone(), *b),
-        (None, Some(s)) => (s.tty().to_path_buf(), 115_200),
-        (None, None) => unreachable!("a simulator is started when no port is given"),
-    };
-    transcript.note(format!("replay {} on {}", log.name(), path.display()));
-    let mut device = Device::open(&path, baud)?
-        .with_transcript(transcript.clone())
-        .with_eol(target.eol);
+    transcript.note(format!(
+        "replay {} on {}",
+        log.name(),
+        conn.device.path().display()
+    ));
     // A log that begins with the module's own lines (its power-on lines) expects them; one
     // that begins with a command is sent once the boot is over, as a driver would.
     if prelude.starts_with_send {
-        let last = target
-            .model
-            .boot_end(target.dialect)
-            .map_err(ReplayError::Model)?;
-        let quiet = target.port.is_some().then_some(crate::model::BOOT_QUIET);
-        device.wait_boot(&last, quiet, target.timeout).await?;
-        device.sync(target.timeout).await?;
+        conn.boot(&target.model, target.timeout)
+            .await
+            .map_err(ReplayError::Target)?;
     }
+    let Connection { device, module, .. } = conn;
     let mut run = Run {
         log,
         target,
-        sim,
+        sim: match module {
+            Module::Simulated { sim, .. } => Some(&*sim),
+            Module::Port => None,
+        },
         client: None,
         modem_client_id: None,
         progress,
@@ -243,7 +244,7 @@ async fn replay_on(
     // The entries were checked before the run ([`LogFile::scan`]); one that no longer parses
     // (the file changed meanwhile) ends them, and is caught by the count below.
     let outcome = Executor::new(log.entries().map_while(Result::ok), target.timeout)
-        .run(&mut device, &mut run)
+        .run(device, &mut run)
         .await?;
     if outcome.stop.is_none() && outcome.done != log.len() {
         return Err(ReplayError::Needs(format!(
@@ -253,7 +254,7 @@ async fn replay_on(
             log.len()
         )));
     }
-    let divergence = outcome.stop.map(|s| run.divergence(&device, s));
+    let divergence = outcome.stop.map(|s| run.divergence(device, s));
     Ok((divergence, outcome.done))
 }
 
@@ -265,7 +266,7 @@ impl Actions for Run<'_> {
             Some(b) => rewrite(cmd, b),
             None => cmd.to_string(),
         };
-        if let Some(id) = mconfig_client_id(&cmd) {
+        if let Some(id) = client_id(&cmd) {
             self.modem_client_id = Some(id);
         }
         (self.progress)(&format!("{:>5}  {cmd}", line.no));
@@ -385,18 +386,19 @@ impl Run<'_> {
 
     async fn client(&mut self) -> Result<&mut MqttClient, ReplayError> {
         if self.client.is_none() {
+            let (user, password) = self.target.dialect.host_profile().account;
             let (addr, user, password) = match (&self.target.broker, self.sim) {
                 (Some(b), _) => (
                     resolve(&b.addr).await?,
-                    b.user.clone().unwrap_or_else(|| ROOT.0.into()),
-                    b.password.clone().unwrap_or_else(|| ROOT.1.into()),
+                    b.user.clone().unwrap_or_else(|| user.into()),
+                    b.password.clone().unwrap_or_else(|| password.into()),
                 ),
                 (None, Some(sim)) => (
                     sim.mqtt_addr().ok_or_else(|| {
                         ReplayError::Needs("the simulator has no embedded broker".into())
                     })?,
-                    ROOT.0.to_string(),
-                    ROOT.1.to_string(),
+                    user.to_string(),
+                    password.to_string(),
                 ),
                 (None, None) => {
                     return Err(ReplayError::Needs(format!(
@@ -419,21 +421,9 @@ impl Run<'_> {
 
 /// A broker's address, resolved once.
 pub async fn resolve(addr: &modem_sim::net::HostPort) -> Result<std::net::SocketAddr, ReplayError> {
-    tokio::net::lookup_host((addr.host.as_str(), addr.port))
+    target::resolve(addr)
         .await
-        .map_err(|e| {
-            ReplayError::Needs(format!(
-                "cannot resolve the broker {}:{}: {e}",
-                addr.host, addr.port
-            ))
-        })?
-        .next()
-        .ok_or_else(|| {
-            ReplayError::Needs(format!(
-                "the broker {}:{} has no address",
-                addr.host, addr.port
-            ))
-        })
+        .map_err(|e| ReplayError::Needs(e.to_string()))
 }
 
 pub mod stream;

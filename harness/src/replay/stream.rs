@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use crate::engine::log::{account_of, Entry, Line, Lines, Log, ParseError};
+use crate::engine::log::{Entry, Line, Lines, Log, ParseError};
+use crate::engine::rewrite::login;
 
 /// What a run needs to know before its first entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -99,7 +100,7 @@ impl LogFile {
             entries += 1;
             match &line.entry {
                 Entry::Send(cmd) => {
-                    if let Some(a) = account_of(cmd) {
+                    if let Some(a) = login(cmd) {
                         accounts.insert(a);
                     }
                     unanswered = Some((line.no, cmd.clone()));

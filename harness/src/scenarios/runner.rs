@@ -101,17 +101,7 @@ impl Summary {
 /// Runs the scenarios, printing cucumber's report to stdout. A skipped step (an undefined one,
 /// for instance) counts as a failure.
 pub async fn run(opts: RunOptions) -> std::io::Result<Summary> {
-    let junit: Box<dyn Write> = match &opts.junit {
-        Some(path) => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)?;
-            }
-            Box::new(std::fs::File::create(path).map_err(|e| {
-                std::io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
-            })?)
-        }
-        None => Box::new(std::io::sink()),
-    };
+    let junit = junit_sink(&opts)?;
     let counts = Arc::new(Mutex::new(Counts::default()));
     let skipped = Arc::new(Mutex::new(Vec::<String>::new()));
     let out = writer::Basic::raw(std::io::stdout(), Coloring::Auto, Verbosity::Default)
@@ -128,39 +118,18 @@ pub async fn run(opts: RunOptions) -> std::io::Result<Summary> {
     } else {
         opts.concurrency.max(1)
     };
-    let hw_filter = opts.hardware.clone();
-    let skipped_in = skipped.clone();
-    let only_prompts = opts.only_prompts;
-    let filter = move |f: &cucumber::gherkin::Feature,
-                       r: Option<&cucumber::gherkin::Rule>,
-                       sc: &cucumber::gherkin::Scenario| {
-        if only_prompts && !uses_prompt(f, r, sc) {
-            return false;
-        }
-        let Some(hw) = &hw_filter else { return true };
-        let reason = device_mode_skip(hw, f, r, sc);
-        if let Some(reason) = reason {
-            let line = format!(
-                "skip  {}:{}  {}  ({reason})",
-                feature_path(f),
-                sc.position.line,
-                sc.name
-            );
-            println!("{line}");
-            if let Ok(mut s) = skipped_in.lock() {
-                s.push(line);
-            }
-            return false;
-        }
-        true
+    let filter = scenario_filter(&opts, skipped.clone());
+    let before = Before {
+        hardware: opts.hardware.clone(),
+        model: opts.model.clone(),
+        eol: opts.eol,
     };
-    let hw = opts.hardware.clone();
-    let model = opts.model.clone();
-    let eol = opts.eol;
-    let transcripts = opts.transcripts.clone();
     let kept = Arc::new(Mutex::new(Vec::<crate::report::Kept>::new()));
-    let keep = kept.clone();
-    let html = opts.html.is_some();
+    let after = After {
+        transcripts: opts.transcripts.clone(),
+        html: opts.html.is_some(),
+        kept: kept.clone(),
+    };
     let writer = ModemWorld::cucumber()
         .max_concurrent_scenarios(concurrency)
         .with_writer(out)
@@ -168,66 +137,18 @@ pub async fn run(opts: RunOptions) -> std::io::Result<Summary> {
         // cucumber would parse the process's argv (and exit 2 on `cargo test FILTER`).
         .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
         .before(move |f, r, sc, world| {
-            world.hardware = hw.clone();
-            world.model = model.clone();
-            let tags = all_tags(f, r, sc);
-            // `@model-<name>`: the scenario's module (seed 003 is an Air724UG).
-            if let Some(m) = tag_model(&tags) {
-                world.model.model = Some(m);
-            }
-            world.eol = eol;
-            world.source = Some(ScenarioSource {
-                feature: feature_path(f),
-                line: sc.position.line,
-                name: sc.name.clone(),
-                tags,
-            });
+            before.prepare(world, f, r, sc);
             async {}.boxed_local()
         })
         .after(move |f, _, sc, finished, world| {
-            let dir = transcripts.clone();
-            let keep = keep.clone();
-            let failed = crate::report::failure_of(finished);
-            let key = (feature_path(f), sc.position.line, sc.name.clone());
-            let stem = format!(
-                "{}-{}",
-                f.path
-                    .as_ref()
-                    .and_then(|p| p.file_stem())
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "feature".into()),
-                sc.position.line
-            );
-            async move {
-                if let Some(w) = world {
-                    if let Some(err) = failed {
-                        crate::report::record_failure(&w.transcript, err);
-                    }
-                    if html || dir.is_some() {
-                        if let Ok(mut k) = keep.lock() {
-                            k.push(crate::report::Kept::new(key, &stem, &w.transcript));
-                        }
-                    }
-                    if let Some(dir) = dir {
-                        if let Err(e) = w.transcript.write(&dir, &stem) {
-                            eprintln!(
-                                "cannot write the transcript {stem} in {}: {e}",
-                                dir.display()
-                            );
-                        }
-                    }
-                    w.shutdown().await;
-                }
-            }
-            .boxed_local()
+            after.clone().finish(f, sc, finished, world).boxed_local()
         })
         .filter_run(opts.features.clone(), filter)
         .await;
     drop(writer);
-    let c = counts.lock().map(|c| c.clone()).unwrap_or_default();
+    let mut c = counts.lock().map(|c| c.clone()).unwrap_or_default();
     let skipped = skipped.lock().map(|s| s.clone()).unwrap_or_default();
     let kept = kept.lock().map(|k| k.clone()).unwrap_or_default();
-    let mut c = c;
     crate::report::write_scenario_reports(&opts, &kept, &mut c.failures)?;
     Ok(Summary {
         passed: c.passed,
@@ -236,6 +157,138 @@ pub async fn run(opts: RunOptions) -> std::io::Result<Summary> {
         skipped,
         failures: c.failures,
     })
+}
+
+/// Where cucumber's JUnit writer writes: `--junit`'s file (its directory made), or nowhere.
+fn junit_sink(opts: &RunOptions) -> std::io::Result<Box<dyn Write>> {
+    Ok(match &opts.junit {
+        Some(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            Box::new(std::fs::File::create(path).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
+            })?)
+        }
+        None => Box::new(std::io::sink()),
+    })
+}
+
+/// Which scenarios run: with `only_prompts` those that open a prompt; in device mode those
+/// the device can run (the others are printed and kept in `skipped`, with their reason).
+fn scenario_filter(
+    opts: &RunOptions,
+    skipped: Arc<Mutex<Vec<String>>>,
+) -> impl Fn(
+    &cucumber::gherkin::Feature,
+    Option<&cucumber::gherkin::Rule>,
+    &cucumber::gherkin::Scenario,
+) -> bool {
+    let hw_filter = opts.hardware.clone();
+    let only_prompts = opts.only_prompts;
+    move |f, r, sc| {
+        if only_prompts && !uses_prompt(f, r, sc) {
+            return false;
+        }
+        let Some(hw) = &hw_filter else { return true };
+        let Some(reason) = device_mode_skip(hw, f, r, sc) else {
+            return true;
+        };
+        let line = format!(
+            "skip  {}:{}  {}  ({reason})",
+            feature_path(f),
+            sc.position.line,
+            sc.name
+        );
+        println!("{line}");
+        if let Ok(mut s) = skipped.lock() {
+            s.push(line);
+        }
+        false
+    }
+}
+
+/// What the world gets before each scenario.
+struct Before {
+    hardware: Option<Hardware>,
+    model: crate::model::SimModel,
+    eol: Eol,
+}
+
+impl Before {
+    fn prepare(
+        &self,
+        world: &mut ModemWorld,
+        f: &cucumber::gherkin::Feature,
+        r: Option<&cucumber::gherkin::Rule>,
+        sc: &cucumber::gherkin::Scenario,
+    ) {
+        world.hardware = self.hardware.clone();
+        world.model = self.model.clone();
+        let tags = all_tags(f, r, sc);
+        // `@model-<name>`: the scenario's module (seed 003 is an Air724UG).
+        if let Some(m) = tag_model(&tags) {
+            world.model.model = Some(m);
+        }
+        world.eol = self.eol;
+        world.source = Some(ScenarioSource {
+            feature: feature_path(f),
+            line: sc.position.line,
+            name: sc.name.clone(),
+            tags,
+        });
+    }
+}
+
+/// What happens after each scenario: its failure into its transcript, the transcript kept
+/// for the reports and written out, the world shut down.
+#[derive(Clone)]
+struct After {
+    transcripts: Option<PathBuf>,
+    html: bool,
+    kept: Arc<Mutex<Vec<crate::report::Kept>>>,
+}
+
+impl After {
+    fn finish<'a>(
+        self,
+        f: &'a cucumber::gherkin::Feature,
+        sc: &'a cucumber::gherkin::Scenario,
+        finished: &'a event::ScenarioFinished,
+        world: Option<&'a mut ModemWorld>,
+    ) -> impl std::future::Future<Output = ()> + 'a {
+        let failed = crate::report::failure_of(finished);
+        let key = (feature_path(f), sc.position.line, sc.name.clone());
+        let stem = format!(
+            "{}-{}",
+            f.path
+                .as_ref()
+                .and_then(|p| p.file_stem())
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "feature".into()),
+            sc.position.line
+        );
+        async move {
+            let Some(w) = world else { return };
+            if let Some(err) = failed {
+                crate::report::record_failure(&w.transcript, err);
+            }
+            if self.html || self.transcripts.is_some() {
+                if let Ok(mut k) = self.kept.lock() {
+                    k.push(crate::report::Kept::new(key, &stem, &w.transcript));
+                }
+            }
+            if let Some(dir) = &self.transcripts {
+                if let Err(e) = w.transcript.write(dir, &stem) {
+                    eprintln!(
+                        "cannot write the transcript {stem} in {}: {e}",
+                        dir.display()
+                    );
+                }
+            }
+            w.shutdown().await;
+        }
+    }
 }
 
 /// Whether a scenario (with its backgrounds) opens a `>` data prompt or sends a payload:
@@ -248,15 +301,7 @@ pub fn uses_prompt(
     r: Option<&cucumber::gherkin::Rule>,
     sc: &cucumber::gherkin::Scenario,
 ) -> bool {
-    let steps = f
-        .background
-        .iter()
-        .flat_map(|b| b.steps.iter())
-        .chain(
-            r.into_iter()
-                .flat_map(|r| r.background.iter().flat_map(|b| b.steps.iter())),
-        )
-        .chain(sc.steps.iter());
+    let steps = all_steps(f, r, sc);
     let prompt_text = |t: &str| {
         let up = t.to_ascii_uppercase();
         up.contains("AT+MPUBEX")
@@ -276,6 +321,22 @@ pub fn uses_prompt(
             || st.docstring.as_deref().is_some_and(prompt_text);
     }
     any
+}
+
+/// A scenario's steps with its backgrounds' (the feature's, then the rule's) first.
+fn all_steps<'a>(
+    f: &'a cucumber::gherkin::Feature,
+    r: Option<&'a cucumber::gherkin::Rule>,
+    sc: &'a cucumber::gherkin::Scenario,
+) -> impl Iterator<Item = &'a cucumber::gherkin::Step> {
+    f.background
+        .iter()
+        .flat_map(|b| b.steps.iter())
+        .chain(
+            r.into_iter()
+                .flat_map(|r| r.background.iter().flat_map(|b| b.steps.iter())),
+        )
+        .chain(sc.steps.iter())
 }
 
 fn feature_path(f: &cucumber::gherkin::Feature) -> String {
@@ -327,7 +388,7 @@ fn device_mode_skip(
         return Some("not tagged @hardware".into());
     }
     if let Some(want) = tag_model(&tags) {
-        let have = hw.model.clone().unwrap_or_else(|| {
+        let have = hw.model.model.clone().unwrap_or_else(|| {
             modem_sim::modem::Profile::lookup(hw.dialect, None, None)
                 .map(|p| p.model)
                 .unwrap_or_default()
@@ -339,16 +400,7 @@ fn device_mode_skip(
         }
     }
     // The module a scenario is written for, from its `Given a simulated <module>` step.
-    let steps = f
-        .background
-        .iter()
-        .flat_map(|b| b.steps.iter())
-        .chain(
-            r.into_iter()
-                .flat_map(|r| r.background.iter().flat_map(|b| b.steps.iter())),
-        )
-        .chain(sc.steps.iter());
-    for st in steps {
+    for st in all_steps(f, r, sc) {
         if let Some(rest) = st.value.strip_prefix("a simulated ") {
             let module: String = rest
                 .chars()

@@ -3,37 +3,27 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
+use modem_sim::dialect::host::DefaultClientId;
 use modem_sim::dialect::DialectKind;
-use modem_sim::net::HostPort;
-use modem_sim::sim::{SimConfig, Simulator};
+use modem_sim::sim::Simulator;
 
-use crate::device::{Device, Eol, DEFAULT_TIMEOUT};
+use crate::engine::device::{Device, Eol, DEFAULT_TIMEOUT};
 use crate::engine::exec::{Actions, Executor};
 use crate::engine::log::{Directive, Line, Log};
-use crate::mqtt::{Mosquitto, MqttClient};
-use crate::rewrite::{rewrite, BrokerTarget};
+use crate::engine::mqtt::MqttClient;
+use crate::engine::rewrite::{client_id, rewrite};
+use crate::engine::target::{Connection, PortTarget, SimTarget, Target};
 use crate::transcript::Transcript;
 
-/// The account of the vendor's test server (seed 000 section 4.3), which broker-side clients
-/// use unless a step names another.
-pub const ROOT: (&str, &str) = ("root", "luat123456");
+pub use crate::engine::target::TlsSetup;
 
 /// Device mode (`modem-harness run`): an external device on a serial port, and the broker it
-/// connects to.
-#[derive(Debug, Clone)]
-pub struct Hardware {
-    pub port: PathBuf,
-    pub baud: u32,
-    pub dialect: DialectKind,
-    /// The device's model (`run --model`); `None`: the dialect's default. Scenarios tagged
-    /// `@model-<name>` for another model are left out.
-    pub model: Option<String>,
-    pub broker: BrokerTarget,
-}
+/// connects to. Scenarios tagged `@model-<name>` for another model than its `model` are left
+/// out.
+pub type Hardware = PortTarget;
 
 /// Where the running scenario comes from, for divergence reports.
 #[derive(Debug, Clone, Default)]
@@ -48,12 +38,11 @@ pub struct ScenarioSource {
 #[derive(cucumber::World)]
 #[world(init = Self::new)]
 pub struct ModemWorld {
-    pub sim: Option<Simulator>,
-    pub device: Option<Device>,
+    /// The open target: the module's UART and the simulator behind it (or the device).
+    pub conn: Option<Connection>,
     pub clients: HashMap<String, MqttClient>,
-    pub mosquitto: Option<Mosquitto>,
-    /// The client id of the last `AT+MCONFIG` the host sent: the id the broker knows the
-    /// modem by.
+    /// The client id the broker knows the modem by: the last one a command named
+    /// (`AT+MCONFIG`, `AT+MQTTUSER`), else the dialect's default (the IMEI).
     pub modem_client_id: Option<String>,
     pub timeout: Duration,
     /// The line end the host sends (`--eol`); set by the runner's `before` hook.
@@ -63,8 +52,6 @@ pub struct ModemWorld {
     /// The simulated model and firmware (`features --model/--firmware`, or a scenario's
     /// `Given the module is ...` step).
     pub model: crate::model::SimModel,
-    /// The external broker's address, resolved when the device is opened.
-    hw_broker: Option<SocketAddr>,
     pub source: Option<ScenarioSource>,
     /// Both directions of the UART, MQTT events and faults of this scenario.
     pub transcript: Transcript,
@@ -77,22 +64,11 @@ pub struct ModemWorld {
     pub allow_anonymous: bool,
 }
 
-/// The TLS side of the broker a scenario starts (steps in `steps/tls.rs` fill it in).
-#[derive(Debug, Clone, Default)]
-pub struct TlsSetup {
-    /// The broker's PKI; `None`: the committed test PKI (`certs/`).
-    pub pki: Option<modem_sim::tls::pki::Pki>,
-    /// Mutual TLS: the broker refuses clients without a certificate from its CA.
-    pub require_client_cert: bool,
-}
-
 impl std::fmt::Debug for ModemWorld {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ModemWorld")
-            .field("tty", &self.sim.as_ref().map(|s| s.tty().to_path_buf()))
-            .field("device", &self.device)
+            .field("conn", &self.conn)
             .field("clients", &self.clients.keys().collect::<Vec<_>>())
-            .field("mosquitto", &self.mosquitto)
             .field("modem_client_id", &self.modem_client_id)
             .field("hardware", &self.hardware)
             .finish()
@@ -102,10 +78,8 @@ impl std::fmt::Debug for ModemWorld {
 impl ModemWorld {
     pub fn new() -> Self {
         ModemWorld {
-            sim: None,
-            device: None,
+            conn: None,
             clients: HashMap::new(),
-            mosquitto: None,
             modem_client_id: None,
             timeout: DEFAULT_TIMEOUT,
             eol: Eol::default(),
@@ -113,7 +87,6 @@ impl ModemWorld {
             payload: Vec::new(),
             hardware: None,
             model: crate::model::SimModel::default(),
-            hw_broker: None,
             source: None,
             transcript: Transcript::new(),
             allow_anonymous: false,
@@ -149,63 +122,31 @@ impl ModemWorld {
             // rewritten to --mqtt-user / --mqtt-password (crate::rewrite).
             return self.open_hardware().await;
         }
-        let mosquitto =
-            mosquitto || std::env::var_os("MODEM_HARNESS_MOSQUITTO").is_some_and(|v| v == "1");
-        let mut cfg = SimConfig {
-            dialect,
-            identity: self.model.identity(dialect).map_err(|e| anyhow!(e))?,
-            ..SimConfig::default()
-        };
-        cfg.accounts.extend(extra_accounts.iter().cloned());
-        cfg.allow_anonymous = self.allow_anonymous;
-        if mosquitto {
-            let mut accounts = vec![(ROOT.0.to_string(), ROOT.1.to_string())];
-            accounts.extend(extra_accounts);
-            let pki = self.broker_pki();
-            let tls = crate::mqtt::MosquittoTls {
-                ca_pem: pki.ca_cert,
-                cert_pem: pki.server_cert,
-                key_pem: pki.server_key,
-                require_client_cert: self.tls.require_client_cert,
-            };
-            let m = Mosquitto::start_with(&accounts, self.timeout, Some(&tls)).await?;
-            cfg.broker = Some(HostPort {
-                host: m.addr.ip().to_string(),
-                port: m.addr.port(),
-            });
-            cfg.tls_broker = m.tls_addr.map(|a| HostPort {
-                host: a.ip().to_string(),
-                port: a.port(),
-            });
-            self.mosquitto = Some(m);
-        }
-        if let Some(pki) = &self.tls.pki {
-            cfg.tls_server.cert_pem = pki.server_cert.clone();
-            cfg.tls_server.key_pem = pki.server_key.clone();
-            cfg.tls_server.ca_pem = pki.ca_cert.clone();
-            cfg.tls_server.ca_path = None;
-        }
-        cfg.tls_server.require_client_cert = self.tls.require_client_cert;
-        let sim = Simulator::start(cfg)
-            .await
-            .context("starting the simulator")?;
-        let mut device = Device::open(sim.tty(), 115_200)?
-            .with_transcript(self.transcript.clone())
-            .with_eol(self.eol);
+        let target = Target::Simulator(SimTarget {
+            accounts: extra_accounts,
+            allow_anonymous: self.allow_anonymous,
+            mosquitto: mosquitto
+                || std::env::var_os("MODEM_HARNESS_MOSQUITTO").is_some_and(|v| v == "1"),
+            tls: self.tls.clone(),
+            model: self.model.clone(),
+            ..SimTarget::new(dialect)
+        });
+        let mut conn = target
+            .open(&self.transcript, self.eol, self.timeout)
+            .await?;
         if sync {
             // Starting the simulator powered it on: its lines are waited for, then the line is
             // synchronised, as a driver does before its first command.
-            let last = self.model.boot_end(dialect).map_err(|e| anyhow!(e))?;
-            device.wait_boot(&last, None, self.timeout).await?;
-            device.sync(self.timeout).await?;
+            conn.boot(&self.model, self.timeout).await?;
         }
-        if dialect == DialectKind::L610 {
-            // The L610's client id until an `AT+MQTTUSER` names one: the IMEI (mqtt manual
-            // transcription, see sim/src/dialect/l610/mqtt.rs).
-            self.modem_client_id = Some(modem_sim::modem::Identity::default().imei);
-        }
-        self.sim = Some(sim);
-        self.device = Some(device);
+        // The client id until a command names one, as the dialect's profile says (the IMEI:
+        // the L610's until `AT+MQTTUSER`, sim/src/dialect/l610/mqtt.rs; the Air780E's
+        // without `AT+MCONFIG`, DIVERGENCES A25).
+        let identity = self.model.identity(dialect).map_err(|e| anyhow!(e))?;
+        self.modem_client_id = Some(match dialect.host_profile().default_client_id {
+            DefaultClientId::Imei => identity.imei,
+        });
+        self.conn = Some(conn);
         Ok(())
     }
 
@@ -220,63 +161,50 @@ impl ModemWorld {
     /// Device mode: opens the port, brings the line to a known state and puts the module back
     /// offline (an earlier scenario, or an earlier run, may have left it connected).
     async fn open_hardware(&mut self) -> Result<()> {
-        let hw = self
+        let mut hw = self
             .hardware
             .clone()
             .ok_or_else(|| anyhow!("not in device mode"))?;
-        let addr = crate::replay::resolve(&hw.broker.addr).await?;
-        self.hw_broker = Some(addr);
-        let mut device = Device::open(&hw.port, hw.baud)
-            .with_context(|| format!("opening the device on {}", hw.port.display()))?
-            .with_transcript(self.transcript.clone())
-            .with_eol(self.eol);
+        let shown = hw.port.display().to_string();
+        // The scenario's model (its `@model-` tag) is the one whose power-on lines come.
+        hw.model = self.model.clone();
+        let target = Target::Port(hw);
+        let mut conn = target
+            .open(&self.transcript, self.eol, self.timeout)
+            .await
+            .with_context(|| format!("opening the device on {shown}"))?;
+        conn.broker_addr().await?;
         // A module powered on as the port opened prints its lines first; one already on says
         // nothing (crate::model::BOOT_QUIET).
-        let last = self.model.boot_end(hw.dialect).map_err(|e| anyhow!(e))?;
-        device
-            .wait_boot(&last, Some(crate::model::BOOT_QUIET), self.timeout)
-            .await?;
-        device.sync(self.timeout).await.with_context(|| {
-            format!(
-                "the device on {} did not answer AT with OK",
-                hw.port.display()
-            )
-        })?;
+        conn.boot(&self.model, self.timeout)
+            .await
+            .with_context(|| format!("the device on {shown} did not answer AT with OK"))?;
         self.transcript
             .note("reset: the module is taken offline before the scenario");
-        for cmd in reset_commands(hw.dialect) {
-            device.send_line(cmd).await?;
-            let deadline = tokio::time::Instant::now() + self.timeout;
-            // Any final answer will do (OK, ERROR, +CME ERROR: 767 when already offline).
-            while let Some(item) = device.next_answer(deadline).await? {
-                if let crate::device::Item::Line(l) = item {
-                    let l = String::from_utf8_lossy(&l);
-                    if l == "OK" || l.contains("ERROR") {
-                        break;
-                    }
-                }
-            }
-        }
-        device.sync(self.timeout).await?;
+        conn.reset(self.timeout).await?;
         self.transcript.note("scenario starts");
-        self.device = Some(device);
+        self.conn = Some(conn);
         Ok(())
     }
 
-    /// The account broker-side clients log in with.
+    /// The account broker-side clients log in with: `--mqtt-user`/`--mqtt-password` in device
+    /// mode, else the dialect's default one.
     pub fn broker_credentials(&self) -> (String, String) {
-        match &self.hardware {
-            Some(Hardware {
-                broker:
-                    BrokerTarget {
-                        user: Some(u),
-                        password: Some(p),
-                        ..
-                    },
-                ..
-            }) => (u.clone(), p.clone()),
-            _ => (ROOT.0.to_string(), ROOT.1.to_string()),
+        if let Some(Hardware {
+            broker:
+                Some(crate::rewrite::BrokerTarget {
+                    user: Some(u),
+                    password: Some(p),
+                    ..
+                }),
+            ..
+        }) = &self.hardware
+        {
+            return (u.clone(), p.clone());
         }
+        let dialect = self.conn.as_ref().map(|c| c.dialect).unwrap_or_default();
+        let (u, p) = dialect.host_profile().account;
+        (u.to_string(), p.to_string())
     }
 
     pub fn sim(&self) -> Result<&Simulator> {
@@ -285,14 +213,16 @@ impl ModemWorld {
                 "this step needs the simulator (fault injection or the embedded broker's hooks): tag the scenario @sim"
             ));
         }
-        self.sim
+        self.conn
             .as_ref()
+            .and_then(Connection::sim)
             .ok_or_else(|| anyhow!("no simulator: start with `Given a simulated Air780E`"))
     }
 
     pub fn device(&mut self) -> Result<&mut Device> {
-        self.device
+        self.conn
             .as_mut()
+            .map(|c| &mut c.device)
             .ok_or_else(|| anyhow!("no device: start with `Given a simulated Air780E`"))
     }
 
@@ -303,16 +233,13 @@ impl ModemWorld {
     }
 
     /// Where the modem's MQTT connections end up, for broker-side clients.
-    pub fn broker_addr(&self) -> Result<SocketAddr> {
-        if let Some(a) = self.hw_broker {
-            return Ok(a);
+    pub async fn broker_addr(&self) -> Result<SocketAddr> {
+        match &self.conn {
+            Some(c) => c.broker_addr().await,
+            None => Err(anyhow!(
+                "no simulator: start with `Given a simulated Air780E`"
+            )),
         }
-        if let Some(m) = &self.mosquitto {
-            return Ok(m.addr);
-        }
-        self.sim()?
-            .mqtt_addr()
-            .ok_or_else(|| anyhow!("the simulator has no embedded broker"))
     }
 
     /// Sends one command line (rewritten in device mode), remembering the client id of an
@@ -326,11 +253,11 @@ impl ModemWorld {
     /// The line sent for `cmd`: rewritten in device mode; the client id of an `AT+MCONFIG` /
     /// `AT+MQTTUSER` remembered.
     fn host_line(&mut self, cmd: &str) -> String {
-        let line = match &self.hardware {
-            Some(hw) => rewrite(cmd, &hw.broker),
+        let line = match self.hardware.as_ref().and_then(|hw| hw.broker.as_ref()) {
+            Some(b) => rewrite(cmd, b),
             None => cmd.to_string(),
         };
-        if let Some(id) = mconfig_client_id(&line).or_else(|| mqttuser_client_id(&line)) {
+        if let Some(id) = client_id(&line) {
             self.modem_client_id = Some(id);
         }
         line
@@ -351,31 +278,31 @@ impl ModemWorld {
 
     /// Runs parsed lines against the device.
     pub async fn run_lines(&mut self, lines: Vec<Line>) -> Result<()> {
-        let mut device = self
-            .device
+        let mut conn = self
+            .conn
             .take()
             .ok_or_else(|| anyhow!("no device: start with `Given a simulated Air780E`"))?;
         let timeout = self.timeout;
-        let outcome = Executor::new(lines, timeout).run(&mut device, self).await;
+        let outcome = Executor::new(lines, timeout)
+            .run(&mut conn.device, self)
+            .await;
         let result = match outcome {
             Ok(o) => match o.stop {
                 None => Ok(()),
-                Some(stop) => Err(stop.into_device_error(&device, timeout).into()),
+                Some(stop) => Err(stop.into_device_error(&conn.device, timeout).into()),
             },
             Err(e) => Err(e),
         };
-        self.device = Some(device);
+        self.conn = Some(conn);
         result
     }
 
     /// Stops everything in order: clients, the simulator, then Mosquitto.
     pub async fn shutdown(&mut self) {
         self.clients.clear();
-        self.device = None;
-        if let Some(sim) = self.sim.take() {
-            sim.shutdown().await;
+        if let Some(conn) = self.conn.take() {
+            conn.shutdown().await;
         }
-        self.mosquitto = None;
     }
 }
 
@@ -404,73 +331,5 @@ impl Actions for ModemWorld {
             "line {}: `{d:?}` is a replay log's harness action; in a feature, use its step",
             line.no
         ))
-    }
-}
-
-/// Commands that take a module offline whatever its state; their answers are not checked.
-fn reset_commands(dialect: DialectKind) -> &'static [&'static str] {
-    match dialect {
-        // seed 000 section 6.2 closes with these two; MQTTMSGSET=0 undoes a cache-mode
-        // scenario (seed 001).
-        DialectKind::Air780e => &["AT+MDISCONNECT", "AT+MIPCLOSE", "AT+MQTTMSGSET=0"],
-        // seed 002: AT+MQTTCLOSE=1 closes the MQTT connection.
-        #[allow(unreachable_patterns)]
-        _ => &["AT+MQTTCLOSE=1"],
-    }
-}
-
-/// The client id in `AT+MCONFIG=<clientid>,...`, quoted or not (split by the simulator's own
-/// splitter, so a quoted id keeps its commas).
-pub fn mconfig_client_id(line: &str) -> Option<String> {
-    let cmd = modem_sim::at::parse_line(line.as_bytes()).ok()?;
-    match (cmd.name.as_str(), cmd.form) {
-        ("+MCONFIG", modem_sim::at::Form::Set(raw)) => modem_sim::at::split_args(&raw)
-            .ok()?
-            .first()
-            .map(|a| a.text()),
-        _ => None,
-    }
-}
-
-/// The client id string of an L610 `AT+MQTTUSER=<id>,<user>,<pwd>,<client id>`, if given.
-pub fn mqttuser_client_id(line: &str) -> Option<String> {
-    let cmd = modem_sim::at::parse_line(line.as_bytes()).ok()?;
-    match (cmd.name.as_str(), cmd.form) {
-        ("+MQTTUSER", modem_sim::at::Form::Set(raw)) => modem_sim::at::split_args(&raw)
-            .ok()?
-            .get(3)
-            .map(|a| a.text()),
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn client_id_of_mconfig() {
-        assert_eq!(
-            mconfig_client_id("AT+MCONFIG=868488076771714,root,luat123456").as_deref(),
-            Some("868488076771714")
-        );
-        assert_eq!(
-            mconfig_client_id("at+mconfig=\"866289037465624\",\"user\",\"password\"").as_deref(),
-            Some("866289037465624")
-        );
-        assert_eq!(
-            mconfig_client_id("AT+MCONFIG=thingscloud,a,b").as_deref(),
-            Some("thingscloud")
-        );
-        assert_eq!(mconfig_client_id("AT+MCONNECT=1,60"), None);
-        assert_eq!(
-            mconfig_client_id("AT+MCONFIG=\"a1|securemode=3,signmethod=hmacsha1|\",u,p").as_deref(),
-            Some("a1|securemode=3,signmethod=hmacsha1|")
-        );
-        assert_eq!(
-            mqttuser_client_id("AT+MQTTUSER=1,\"u\",\"p\",\"dev-7\"").as_deref(),
-            Some("dev-7")
-        );
-        assert_eq!(mqttuser_client_id("AT+MQTTUSER=1,\"u\",\"p\""), None);
     }
 }

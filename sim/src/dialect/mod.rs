@@ -5,6 +5,7 @@
 
 pub mod air780e;
 pub mod commands;
+pub mod host;
 pub mod l610;
 pub mod params;
 pub mod pending;

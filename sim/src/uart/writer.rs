@@ -262,7 +262,12 @@ async fn write_watched<W: AsyncWrite + Unpin>(
         }
     }
     while !rest.is_empty() {
-        match tokio::time::timeout(HOST_STALL, wr.write(rest)).await {
+        // Unconstrained: the write is tried first at every wake-up, whatever the task's
+        // cooperative budget. Otherwise a write that the budget turned into Pending (a busy
+        // runtime writing a burst) lets the timer be checked first: a simulator descheduled
+        // for 2 s on a loaded machine would call a host that kept reading "stalled", and drop.
+        let write = tokio::task::unconstrained(wr.write(rest));
+        match tokio::time::timeout(HOST_STALL, write).await {
             Ok(Ok(n)) if n > 0 => rest = &rest[n..],
             Ok(Ok(_)) => return shared.dropped(tap, rest),
             Ok(Err(e)) => {
@@ -384,6 +389,80 @@ mod tests {
         let mut again = [0u8; 5];
         host.read_exact(&mut again).await.unwrap();
         assert_eq!(&again, b"again");
+    }
+
+    /// A tty that has become writable (the host read), on a runtime that polls the writer
+    /// only after `HOST_STALL` and whose write then runs out of tokio's cooperative budget (a
+    /// PTY's write takes part in it): the budget must not make the timer win. Before the write
+    /// was unconstrained this counted a stall and lost the output of a host that kept reading
+    /// (the attack table's burst once got 49,973 of 50,000 `+MSUB` on a loaded machine).
+    #[tokio::test(start_paused = true)]
+    async fn a_writable_tty_is_no_stall_however_late_the_writer_runs() {
+        use std::sync::atomic::AtomicBool;
+        use std::task::{Poll, Waker};
+        #[derive(Default)]
+        struct Late {
+            writable: Arc<AtomicBool>,
+            waker: Arc<Mutex<Option<Waker>>>,
+            got: Vec<u8>,
+        }
+        impl tokio::io::AsyncWrite for Late {
+            fn poll_write(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> Poll<std::io::Result<usize>> {
+                if !self.writable.load(Ordering::SeqCst) {
+                    *self.waker.lock().unwrap() = Some(cx.waker().clone());
+                    return Poll::Pending;
+                }
+                // The budget spent, as by a busy writer task (bounded: unconstrained, it
+                // never runs out).
+                for _ in 0..1000 {
+                    match tokio::task::coop::poll_proceed(cx) {
+                        Poll::Ready(r) => r.made_progress(),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+                self.got.extend_from_slice(buf);
+                Poll::Ready(Ok(buf.len()))
+            }
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> Poll<std::io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+            fn poll_shutdown(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> Poll<std::io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+        }
+        let mut tty = Late::default();
+        let (writable, waker) = (tty.writable.clone(), tty.waker.clone());
+        let shared = Shared::default();
+        let tap = UartTap::default();
+        let host = async {
+            tokio::task::yield_now().await;
+            // The host reads; the writer is polled again only 2.1 s later.
+            writable.store(true, Ordering::SeqCst);
+            if let Some(w) = waker.lock().unwrap().take() {
+                w.wake();
+            }
+            tokio::time::advance(HOST_STALL + Duration::from_millis(100)).await;
+        };
+        tokio::join!(
+            write_watched(&mut tty, b"+MSUB: 1\r\n", &shared, &tap),
+            host
+        );
+        assert_eq!(
+            shared.stats(),
+            UartStats::default(),
+            "no stall, nothing lost"
+        );
+        assert_eq!(tty.got, b"+MSUB: 1\r\n");
     }
 
     /// A host that reads, but slowly: the links are held while the queue is long, and

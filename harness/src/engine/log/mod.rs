@@ -630,21 +630,11 @@ impl Log {
         self.lines
             .iter()
             .filter_map(|l| match &l.entry {
-                Entry::Send(cmd) => account_of(cmd),
+                Entry::Send(cmd) => crate::engine::rewrite::login(cmd),
                 _ => None,
             })
             .collect()
     }
-}
-
-/// The user name and password an `AT+MCONFIG` / `AT+MQTTUSER` command logs in with.
-pub fn account_of(cmd: &str) -> Option<(String, String)> {
-    let upper = cmd.to_ascii_uppercase();
-    if !(upper.starts_with("AT+MCONFIG=") || upper.starts_with("AT+MQTTUSER=")) {
-        return None;
-    }
-    let parts: Vec<String> = set_args(cmd).iter().map(|a| a.text()).collect();
-    (parts.len() >= 3).then(|| (parts[1].clone(), parts[2].clone()))
 }
 
 #[cfg(test)]

@@ -445,3 +445,20 @@ fn seed_001_flows_are_one_line_each() {
     let text = include_str!("../../../../fixtures/seed-logs/001-a-publish.log");
     assert_eq!(entries(text).len(), 1);
 }
+
+/// Line by line from a reader that hands out one byte at a time, the parser gives what it
+/// gives on the whole text: what a streamed replay runs is what `Log::parse` shows.
+#[test]
+fn a_reader_byte_by_byte_parses_like_the_whole_text() {
+    let mut logs = seed_logs();
+    logs.push((
+        "prompts and framed payloads".into(),
+        "AT+MPUBEX=\"t\",0,0,11\r\n>\r\nhello\r\nworld\r\nOK\r\n+MSUB: \"t\",8 byte,ab\r\ncdef\r\n//@ drop\r\n".into(),
+    ));
+    for (name, text) in logs {
+        let whole = Log::parse(&name, &text).map(|l| l.lines);
+        let reader = std::io::BufReader::with_capacity(1, text.as_bytes());
+        let streamed: Result<Vec<Line>, ParseError> = Lines::new(&name, reader).collect();
+        assert_eq!(streamed, whole, "{name}");
+    }
+}

@@ -6,35 +6,37 @@
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 
+use super::params::Payload;
 use super::{docstring, unescape, StepResult};
 use crate::engine::log::{Entry, Log};
 use crate::world::ModemWorld;
 
-/// An Air780E-family module (the model: `Given the module is ...`, or `features --model`).
-/// "just powered on" leaves its power-on lines for the scenario to read; otherwise they are
-/// waited for and the line synchronised with `AT` first.
+/// An Air780E-family module (the model: `Given the module is ...`, or `features --model`) or
+/// the Fibocom L610 (seed 002). "just powered on" leaves its power-on lines (the L610's boot
+/// URCs) for the scenario to read; otherwise they are waited for and the line synchronised
+/// with `AT` first.
 #[given(
-    regex = r#"^a simulated Air780E( using Mosquitto)?( just powered on)?(?: whose broker also accepts "([^"]*)" with password "([^"]*)")?$"#
+    regex = r#"^a simulated (Air780E|L610)( using Mosquitto)?( just powered on)?(?: whose broker also accepts "([^"]*)" with password "([^"]*)")?$"#
 )]
 async fn simulated(
     w: &mut ModemWorld,
+    dialect: String,
     mosquitto: String,
     fresh: String,
     user: String,
     password: String,
 ) -> StepResult {
+    let dialect: modem_sim::dialect::DialectKind =
+        dialect.parse().map_err(|e: String| anyhow::anyhow!(e))?;
     let extra = if user.is_empty() {
         vec![]
     } else {
         vec![(user, password)]
     };
-    Ok(w.start_as(
-        modem_sim::dialect::DialectKind::Air780e,
-        !mosquitto.is_empty(),
-        extra,
-        fresh.is_empty(),
+    Ok(
+        w.start_as(dialect, !mosquitto.is_empty(), extra, fresh.is_empty())
+            .await?,
     )
-    .await?)
 }
 
 /// Which member of the family the next `Given a simulated ...` starts, at which firmware, and
@@ -70,38 +72,11 @@ async fn simulated_anonymous(w: &mut ModemWorld) -> StepResult {
     Ok(w.start(false, vec![]).await?)
 }
 
-/// The Fibocom L610 (seed 002). "just powered on" leaves its boot URCs for the scenario to
-/// read; otherwise the line is synchronised with `AT` first and they are drained.
-#[given(
-    regex = r#"^a simulated L610( using Mosquitto)?( just powered on)?(?: whose broker also accepts "([^"]*)" with password "([^"]*)")?$"#
-)]
-async fn simulated_l610(
-    w: &mut ModemWorld,
-    mosquitto: String,
-    fresh: String,
-    user: String,
-    password: String,
-) -> StepResult {
-    let extra = if user.is_empty() {
-        vec![]
-    } else {
-        vec![(user, password)]
-    };
-    Ok(w.start_as(
-        modem_sim::dialect::DialectKind::L610,
-        !mosquitto.is_empty(),
-        extra,
-        fresh.is_empty(),
-    )
-    .await?)
-}
-
 /// Raw bytes after a `>` prompt (an L610 `AT+MQTTPUB=<id>,<topic>,<qos>,<retain>,<len>` or
 /// `AT+GTSSLFILE`): sent as they are, without a line end.
-#[when(regex = r#"^the host sends the data "((?:[^"\\]|\\.)*)"$"#)]
-async fn host_sends_data(w: &mut ModemWorld, data: String) -> StepResult {
-    let data = unescape(&data)?;
-    Ok(w.device()?.send_data(&data).await?)
+#[when(expr = "the host sends the data {payload}")]
+async fn host_sends_data(w: &mut ModemWorld, data: Payload) -> StepResult {
+    Ok(w.device()?.send_data(&data.0).await?)
 }
 
 #[when(regex = r#"^the host sends "(.*)"$"#)]

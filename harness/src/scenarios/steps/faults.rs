@@ -5,6 +5,7 @@ use anyhow::anyhow;
 use cucumber::{given, when};
 use modem_sim::Fault;
 
+use super::params::Quoted;
 use super::{duration, StepResult};
 use crate::world::ModemWorld;
 
@@ -57,10 +58,10 @@ async fn pdn_deact(w: &mut ModemWorld) -> StepResult {
 /// Any fault of the control channel's list, in its text form (`closed`, `pdn-deact 3600`,
 /// `signal 7`, `reset on publish 2`, ...): recorded, time-stamped, in the transcript beside the AT traffic, then
 /// applied; the step ends once the fault's consequences are queued for the UART.
-#[when(regex = r#"^the fault "([^"]+)" is injected$"#)]
-#[given(regex = r#"^the fault "([^"]+)" is injected$"#)]
-async fn inject(w: &mut ModemWorld, fault: String) -> StepResult {
-    let req: modem_sim::Request = fault.parse()?;
+#[when(expr = "the fault {quoted} is injected")]
+#[given(expr = "the fault {quoted} is injected")]
+async fn inject(w: &mut ModemWorld, fault: Quoted) -> StepResult {
+    let req: modem_sim::Request = fault.0.parse()?;
     w.transcript.fault(req.to_string());
     w.sim()?.request(req).await?;
     Ok(())

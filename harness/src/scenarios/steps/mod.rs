@@ -8,6 +8,7 @@
 pub mod at;
 pub mod faults;
 pub mod mqtt;
+pub mod params;
 pub mod payload;
 pub mod tls;
 
@@ -40,6 +41,20 @@ impl std::fmt::Debug for Failure {
 
 /// What every step returns.
 pub type StepResult = std::result::Result<(), Failure>;
+
+/// `command` (which declares the length of `bytes`), the `>` prompt, `bytes`, `OK`: how every
+/// length-form prompt command is driven (`AT+FSWRITE`, `AT+GTSSLFILE`, `AT+MPUBEX`, the L610's
+/// `AT+MQTTPUB`).
+pub(crate) async fn send_after_prompt(
+    w: &mut crate::world::ModemWorld,
+    command: &str,
+    bytes: &[u8],
+) -> Result<()> {
+    w.send_command(command).await?;
+    w.expect(">").await?;
+    w.device()?.send_data(bytes).await?;
+    w.expect("OK").await
+}
 
 /// The doc string of a step, without the line break Gherkin leaves at its start or end.
 pub fn docstring(step: &Step) -> Result<String> {

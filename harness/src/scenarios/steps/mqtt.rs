@@ -5,13 +5,14 @@ use anyhow::{bail, Result};
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 
+use super::params::Quoted;
 use super::{docstring, unescape, StepResult};
 use crate::mqtt::{qos, MqttClient};
 use crate::world::ModemWorld;
 
 async fn ensure_client(w: &mut ModemWorld, name: &str) -> Result<()> {
     if !w.clients.contains_key(name) {
-        let addr = w.broker_addr()?;
+        let addr = w.broker_addr().await?;
         let id = format!("harness-{name}-{}", std::process::id());
         let (user, password) = w.broker_credentials();
         let c = MqttClient::connect(&id, addr, &user, &password, w.timeout).await?;
@@ -21,9 +22,9 @@ async fn ensure_client(w: &mut ModemWorld, name: &str) -> Result<()> {
     Ok(())
 }
 
-#[given(regex = r#"^an MQTT client "([^"]+)"$"#)]
-async fn client(w: &mut ModemWorld, name: String) -> StepResult {
-    Ok(ensure_client(w, &name).await?)
+#[given(expr = "an MQTT client {quoted}")]
+async fn client(w: &mut ModemWorld, name: Quoted) -> StepResult {
+    Ok(ensure_client(w, &name.0).await?)
 }
 
 #[given(regex = r#"^an MQTT client "([^"]+)" subscribed to "([^"]+)"(?: at QoS ([0-2]))?$"#)]

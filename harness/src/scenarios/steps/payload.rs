@@ -13,7 +13,8 @@
 use anyhow::anyhow;
 use cucumber::{then, when};
 
-use super::StepResult;
+use super::params::{Qos, Quoted};
+use super::{send_after_prompt, StepResult};
 use crate::device::{show, Eol};
 use crate::world::ModemWorld;
 
@@ -53,52 +54,39 @@ fn first_difference(want: &[u8], got: &[u8]) -> String {
     )
 }
 
-/// `AT+MPUBEX=<topic>,<qos>,0,<n>`, the `>` prompt, `n` random bytes, `OK`.
-#[when(
-    regex = r#"^the host publishes (\d+) random bytes with AT\+MPUBEX to "([^"]+)" at QoS ([0-2])$"#
-)]
-async fn mpubex_random(w: &mut ModemWorld, n: usize, topic: String, qos: u8) -> StepResult {
+/// `command` (which declares `n` bytes), the `>` prompt, `n` random bytes, `OK`.
+async fn random_after_prompt(w: &mut ModemWorld, command: String, n: usize) -> StepResult {
     let payload = random_payload(n, w.eol);
-    w.send_command(&format!("AT+MPUBEX=\"{topic}\",{qos},0,{n}"))
-        .await?;
-    w.expect(">").await?;
-    w.device()?.send_data(&payload).await?;
-    w.expect("OK").await?;
+    send_after_prompt(w, &command, &payload).await?;
     w.payload = payload;
     Ok(())
+}
+
+/// `AT+MPUBEX=<topic>,<qos>,0,<n>`, the `>` prompt, `n` random bytes, `OK`.
+#[when(expr = "the host publishes {int} random bytes with AT+MPUBEX to {quoted} at QoS {qos}")]
+async fn mpubex_random(w: &mut ModemWorld, n: usize, topic: Quoted, qos: Qos) -> StepResult {
+    let command = format!("AT+MPUBEX=\"{}\",{},0,{n}", topic.0, qos.0);
+    random_after_prompt(w, command, n).await
 }
 
 /// The L610's length form: `AT+MQTTPUB=1,<topic>,<qos>,0,<n>`, `>`, `n` random bytes, `OK`.
-#[when(
-    regex = r#"^the host publishes (\d+) random bytes with AT\+MQTTPUB to "([^"]+)" at QoS ([0-2])$"#
-)]
-async fn mqttpub_random(w: &mut ModemWorld, n: usize, topic: String, qos: u8) -> StepResult {
-    let payload = random_payload(n, w.eol);
-    w.send_command(&format!("AT+MQTTPUB=1,\"{topic}\",{qos},0,{n}"))
-        .await?;
-    w.expect(">").await?;
-    w.device()?.send_data(&payload).await?;
-    w.expect("OK").await?;
-    w.payload = payload;
-    Ok(())
+#[when(expr = "the host publishes {int} random bytes with AT+MQTTPUB to {quoted} at QoS {qos}")]
+async fn mqttpub_random(w: &mut ModemWorld, n: usize, topic: Quoted, qos: Qos) -> StepResult {
+    let command = format!("AT+MQTTPUB=1,\"{}\",{},0,{n}", topic.0, qos.0);
+    random_after_prompt(w, command, n).await
 }
 
 /// `AT+FSWRITE=<name>,0,<n>,15`, `>`, `n` random bytes, `OK`.
-#[when(regex = r#"^the host writes (\d+) random bytes into "([^"]+)" with AT\+FSWRITE$"#)]
-async fn fswrite_random(w: &mut ModemWorld, n: usize, name: String) -> StepResult {
-    let payload = random_payload(n, w.eol);
-    w.send_command(&format!("AT+FSWRITE=\"{name}\",0,{n},15"))
-        .await?;
-    w.expect(">").await?;
-    w.device()?.send_data(&payload).await?;
-    w.expect("OK").await?;
-    w.payload = payload;
-    Ok(())
+#[when(expr = "the host writes {int} random bytes into {quoted} with AT+FSWRITE")]
+async fn fswrite_random(w: &mut ModemWorld, n: usize, name: Quoted) -> StepResult {
+    let command = format!("AT+FSWRITE=\"{}\",0,{n},15", name.0);
+    random_after_prompt(w, command, n).await
 }
 
 /// The broker-side client got the random payload, byte for byte.
-#[then(regex = r#"^client "([^"]+)" receives the random bytes on "([^"]+)"$"#)]
-async fn receives_random(w: &mut ModemWorld, name: String, topic: String) -> StepResult {
+#[then(expr = "client {quoted} receives the random bytes on {quoted}")]
+async fn receives_random(w: &mut ModemWorld, name: Quoted, topic: Quoted) -> StepResult {
+    let (name, topic) = (name.0, topic.0);
     let payload = w.payload.clone();
     if payload.is_empty() {
         return Err(anyhow!("no random payload was sent before this step").into());
@@ -130,8 +118,9 @@ async fn receives_random(w: &mut ModemWorld, name: String, topic: String) -> Ste
 
 /// `AT+FSREAD=<name>,0,<n>,0` prints CR LF, the file's bytes, CR LF, then `OK` (the manual's
 /// file-system chapter; sim/src/dialect/air780e/fs.rs): exactly the random bytes must come.
-#[then(regex = r#"^AT\+FSREAD of "([^"]+)" gives the random bytes$"#)]
-async fn fsread_random(w: &mut ModemWorld, name: String) -> StepResult {
+#[then(expr = "AT+FSREAD of {quoted} gives the random bytes")]
+async fn fsread_random(w: &mut ModemWorld, name: Quoted) -> StepResult {
+    let name = name.0;
     let payload = w.payload.clone();
     if payload.is_empty() {
         return Err(anyhow!("no random payload was written before this step").into());

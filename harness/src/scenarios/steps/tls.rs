@@ -9,7 +9,8 @@ use anyhow::{anyhow, Context};
 use cucumber::{given, when};
 use modem_sim::tls::pki::{Pki, PkiOptions};
 
-use super::{unescape, StepResult};
+use super::params::{Payload, Quoted};
+use super::{send_after_prompt, StepResult};
 use crate::world::ModemWorld;
 
 /// The repository's committed test PKI.
@@ -37,10 +38,10 @@ async fn expired_cert(w: &mut ModemWorld, year: i32) -> StepResult {
 }
 
 /// A fresh PKI whose server certificate names only `name`.
-#[given(regex = r#"^the broker's TLS certificate is for "([^"]+)" only$"#)]
-async fn cert_for_other_name(w: &mut ModemWorld, name: String) -> StepResult {
+#[given(expr = "the broker's TLS certificate is for {quoted} only")]
+async fn cert_for_other_name(w: &mut ModemWorld, name: Quoted) -> StepResult {
     let pki = Pki::generate(&PkiOptions {
-        server_names: vec![name],
+        server_names: vec![name.0],
         ca_name: "modem-sim scenario CA (other name)".into(),
         ..PkiOptions::default()
     })?;
@@ -51,11 +52,8 @@ async fn cert_for_other_name(w: &mut ModemWorld, name: String) -> StepResult {
 /// `AT+FSWRITE="<name>",0,<len>,15`, the `>` prompt, the bytes, `OK`: the way seed 000
 /// sections 6.3/6.4 write each certificate, with the real length of what is written.
 async fn fswrite(w: &mut ModemWorld, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
-    w.send_command(&format!("AT+FSWRITE=\"{name}\",0,{},15", bytes.len()))
-        .await?;
-    w.expect(">").await?;
-    w.device()?.send_data(bytes).await?;
-    w.expect("OK").await
+    let command = format!("AT+FSWRITE=\"{name}\",0,{},15", bytes.len());
+    send_after_prompt(w, &command, bytes).await
 }
 
 #[when(regex = r#"^the host writes "([^"]+)" from certs/([A-Za-z0-9._-]+) with AT\+FSWRITE$"#)]
@@ -66,32 +64,31 @@ async fn write_from_certs(w: &mut ModemWorld, name: String, file: String) -> Ste
 }
 
 /// The CA of the broker's TLS listener (the committed one, or the scenario's).
-#[when(regex = r#"^the host writes "([^"]+)" from the broker's CA with AT\+FSWRITE$"#)]
-async fn write_broker_ca(w: &mut ModemWorld, name: String) -> StepResult {
+#[when(expr = "the host writes {quoted} from the broker's CA with AT+FSWRITE")]
+async fn write_broker_ca(w: &mut ModemWorld, name: Quoted) -> StepResult {
     let ca = w.broker_pki().ca_cert;
-    Ok(fswrite(w, &name, ca.as_bytes()).await?)
+    Ok(fswrite(w, &name.0, ca.as_bytes()).await?)
 }
 
 /// A CA made for this step alone: it signed nothing the broker holds.
-#[when(regex = r#"^the host writes "([^"]+)" from an unrelated CA with AT\+FSWRITE$"#)]
-async fn write_unrelated_ca(w: &mut ModemWorld, name: String) -> StepResult {
+#[when(expr = "the host writes {quoted} from an unrelated CA with AT+FSWRITE")]
+async fn write_unrelated_ca(w: &mut ModemWorld, name: Quoted) -> StepResult {
     let pki = Pki::generate(&PkiOptions {
         ca_name: "an unrelated CA".into(),
         ..PkiOptions::default()
     })?;
-    Ok(fswrite(w, &name, pki.ca_cert.as_bytes()).await?)
+    Ok(fswrite(w, &name.0, pki.ca_cert.as_bytes()).await?)
 }
 
-#[when(regex = r#"^the host writes "([^"]+)" holding "((?:[^"\\]|\\.)*)" with AT\+FSWRITE$"#)]
-async fn write_bytes(w: &mut ModemWorld, name: String, bytes: String) -> StepResult {
-    let bytes = unescape(&bytes)?;
-    Ok(fswrite(w, &name, &bytes).await?)
+#[when(expr = "the host writes {quoted} holding {payload} with AT+FSWRITE")]
+async fn write_bytes(w: &mut ModemWorld, name: Quoted, bytes: Payload) -> StepResult {
+    Ok(fswrite(w, &name.0, &bytes.0).await?)
 }
 
 /// Raw bytes on the UART, no line end (data after a `>` prompt).
-#[when(regex = r#"^the host sends the bytes "((?:[^"\\]|\\.)*)"$"#)]
-async fn send_bytes(w: &mut ModemWorld, bytes: String) -> StepResult {
-    let bytes = unescape(&bytes)?;
+#[when(expr = "the host sends the bytes {payload}")]
+async fn send_bytes(w: &mut ModemWorld, bytes: Payload) -> StepResult {
+    let bytes = bytes.0;
     if bytes.is_empty() {
         return Err(anyhow!("no bytes to send").into());
     }
@@ -102,11 +99,8 @@ async fn send_bytes(w: &mut ModemWorld, bytes: String) -> StepResult {
 /// `AT+GTSSLFILE="<KIND>",<len>`, the `>` prompt, the bytes, `OK`: how seed 002 section 3.3
 /// loads the L610's certificates, with the real length of what is loaded.
 async fn gtsslfile(w: &mut ModemWorld, kind: &str, bytes: &[u8]) -> anyhow::Result<()> {
-    w.send_command(&format!("AT+GTSSLFILE=\"{kind}\",{}", bytes.len()))
-        .await?;
-    w.expect(">").await?;
-    w.device()?.send_data(bytes).await?;
-    w.expect("OK").await
+    let command = format!("AT+GTSSLFILE=\"{kind}\",{}", bytes.len());
+    send_after_prompt(w, &command, bytes).await
 }
 
 #[when(
