@@ -4,21 +4,7 @@
 
 mod common;
 
-use common::harness;
-
-/// The example drivers, built by `cargo test --workspace` (examples are compiled with the
-/// tests) into target/<profile>/examples.
-fn example(name: &str) -> String {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    let path = dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: build it with `cargo build -p modem-harness --examples` (cargo test --workspace does)",
-        path.display()
-    );
-    path.display().to_string()
-}
+use common::{example, harness};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_driver_passes_and_the_flawed_one_fails_by_name() {
@@ -28,39 +14,19 @@ async fn the_reference_driver_passes_and_the_flawed_one_fails_by_name() {
     let junit_arg = junit.to_str().unwrap().to_string();
     // The test helpers run `--timing fast` (the binary's default is realistic): these
     // check the echo contract, not time; `impatient_driver_*` below checks time.
-    let good_args = [
-        "check-driver",
-        "--timing",
-        "fast",
-        "--junit",
-        &junit_arg,
-        "--",
-        &driver,
-    ];
-    let bad_args = [
-        "check-driver",
-        "--timing",
-        "fast",
-        "--recovery-deadline",
-        "3",
-        "--",
-        &driver,
-        "--never-reconnect",
-    ];
-    let l610_args = [
-        "check-driver",
-        "--timing",
-        "fast",
-        "--dialect",
-        "l610",
-        "--",
-        &driver,
-        "--l610",
-    ];
-    let good = harness(&good_args);
-    let bad = harness(&bad_args);
-    let l610 = harness(&l610_args);
-    let ((code, out), (bad_code, bad_out), (l610_code, l610_out)) = tokio::join!(good, bad, l610);
+    let ((code, out), (bad_code, bad_out), (l610_code, l610_out)) = tokio::join!(
+        check(&["--timing", "fast", "--junit", &junit_arg], &driver, &[]),
+        check(
+            &["--timing", "fast", "--recovery-deadline", "3"],
+            &driver,
+            &["--never-reconnect"]
+        ),
+        check(
+            &["--timing", "fast", "--dialect", "l610"],
+            &driver,
+            &["--l610"]
+        )
+    );
     // The same driver's L610 mode passes against the simulated L610.
     assert_eq!(l610_code, 0, "{l610_out}");
     assert!(l610_out.contains("8 passed, 0 failed"), "{l610_out}");
@@ -102,39 +68,25 @@ async fn the_reference_driver_passes_and_the_flawed_one_fails_by_name() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_impatient_driver_fails_under_realistic_timing_and_passes_under_fast() {
     let driver = example("echo_driver");
-    let realistic = [
-        "check-driver",
-        "--timing",
-        "realistic",
-        "--first-deadline",
-        "8",
-        "--fail-fast",
-        "--",
-        &driver,
-        "--impatient",
-    ];
-    let fast = [
-        "check-driver",
-        "--timing",
-        "fast",
-        "--",
-        &driver,
-        "--impatient",
-    ];
-    let l610 = [
-        "check-driver",
-        "--dialect",
-        "l610",
-        "--first-deadline",
-        "8",
-        "--fail-fast",
-        "--",
-        &driver,
-        "--l610",
-        "--impatient",
-    ];
-    let ((r_code, r_out), (f_code, f_out), (l_code, l_out)) =
-        tokio::join!(harness(&realistic), harness(&fast), harness(&l610));
+    let ((r_code, r_out), (f_code, f_out), (l_code, l_out)) = tokio::join!(
+        check(
+            &[
+                "--timing",
+                "realistic",
+                "--first-deadline",
+                "8",
+                "--fail-fast",
+            ],
+            &driver,
+            &["--impatient"]
+        ),
+        check(&["--timing", "fast"], &driver, &["--impatient"]),
+        check(
+            &["--dialect", "l610", "--first-deadline", "8", "--fail-fast"],
+            &driver,
+            &["--l610", "--impatient"]
+        )
+    );
     assert_eq!(f_code, 0, "{f_out}");
     assert!(f_out.contains("8 passed, 0 failed"), "{f_out}");
 
@@ -154,6 +106,26 @@ async fn an_impatient_driver_fails_under_realistic_timing_and_passes_under_fast(
     assert!(l_out.contains("no +MQTTOPEN: within 100 ms"), "{l_out}");
 }
 
+/// `modem-harness check-driver <opts> -- <driver> <driver_args>` (the future owns its
+/// arguments, so that several can be joined).
+fn check(
+    opts: &[&str],
+    driver: &str,
+    driver_args: &[&str],
+) -> impl std::future::Future<Output = (i32, String)> {
+    let args: Vec<String> = ["check-driver"]
+        .iter()
+        .chain(opts)
+        .chain(&["--", driver])
+        .chain(driver_args)
+        .map(|a| a.to_string())
+        .collect();
+    async move {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        harness(&args).await
+    }
+}
+
 /// Every scenario passed, by name, and the driver's client id reached the broker.
 fn assert_all_pass(code: i32, out: &str) {
     assert_eq!(code, 0, "{out}");
@@ -168,29 +140,14 @@ fn assert_all_pass(code: i32, out: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_driver_that_echoes_late_passes_on_both_modules() {
     let driver = example("echo_driver");
-    let air_args = [
-        "check-driver",
-        "--timing",
-        "fast",
-        "--",
-        &driver,
-        "--echo-delay-ms",
-        "1500",
-    ];
-    let l610_args = [
-        "check-driver",
-        "--timing",
-        "fast",
-        "--dialect",
-        "l610",
-        "--",
-        &driver,
-        "--l610",
-        "--echo-delay-ms",
-        "1500",
-    ];
-    let ((code, out), (l610_code, l610_out)) =
-        tokio::join!(harness(&air_args), harness(&l610_args));
+    let ((code, out), (l610_code, l610_out)) = tokio::join!(
+        check(&["--timing", "fast"], &driver, &["--echo-delay-ms", "1500"]),
+        check(
+            &["--timing", "fast", "--dialect", "l610"],
+            &driver,
+            &["--l610", "--echo-delay-ms", "1500"]
+        )
+    );
     assert_all_pass(code, &out);
     assert_all_pass(l610_code, &l610_out);
 }
@@ -201,16 +158,7 @@ async fn a_driver_that_echoes_late_passes_on_both_modules() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_driver_that_pipelines_passes() {
     let driver = example("pipelining_driver");
-    let (code, out) = harness(&[
-        "check-driver",
-        "--timing",
-        "fast",
-        "--eol",
-        "lf",
-        "--",
-        &driver,
-    ])
-    .await;
+    let (code, out) = check(&["--timing", "fast", "--eol", "lf"], &driver, &[]).await;
     assert_all_pass(code, &out);
 }
 
@@ -219,27 +167,14 @@ async fn a_driver_that_pipelines_passes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_driver_that_reads_slowly_passes_on_both_modules() {
     let driver = example("slow_reader_driver");
-    let air_args = [
-        "check-driver",
-        "--timing",
-        "fast",
-        "--eol",
-        "cr",
-        "--",
-        &driver,
-    ];
-    let l610_args = [
-        "check-driver",
-        "--timing",
-        "fast",
-        "--dialect",
-        "l610",
-        "--",
-        &driver,
-        "--l610",
-    ];
-    let ((code, out), (l610_code, l610_out)) =
-        tokio::join!(harness(&air_args), harness(&l610_args));
+    let ((code, out), (l610_code, l610_out)) = tokio::join!(
+        check(&["--timing", "fast", "--eol", "cr"], &driver, &[]),
+        check(
+            &["--timing", "fast", "--dialect", "l610"],
+            &driver,
+            &["--l610"]
+        )
+    );
     assert_all_pass(code, &out);
     assert_all_pass(l610_code, &l610_out);
 }

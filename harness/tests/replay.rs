@@ -6,7 +6,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{harness, repo, FakeDevice};
+use common::{harness, repo, FakeDevice, ReplayDir};
 use modem_harness::device::Eol;
 use modem_harness::replay::{replay, Log, Target};
 use modem_harness::transcript::normalise;
@@ -215,27 +215,16 @@ OK
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_not_in_the_repository_passes_in_process_and_on_a_port() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("my-session.log");
-    std::fs::write(&log, MY_LOG).unwrap();
-    let junit = dir.path().join("junit.xml");
-    let tr = dir.path().join("tr");
-    let (code, out) = harness(&[
-        "replay",
-        log.to_str().unwrap(),
-        "--junit",
-        junit.to_str().unwrap(),
-        "--transcripts",
-        tr.to_str().unwrap(),
-    ])
-    .await;
+    let r = ReplayDir::new("my-session.log", MY_LOG);
+    let (log, junit, tr) = (&r.log, &r.junit, &r.tr);
+    let (code, out) = r.replay(&[]).await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("REPRODUCED"), "{out}");
     assert!(
         out.contains("AT+MPUBEX=\"dev/42/raw\",0,0,11"),
         "progress: {out}"
     );
-    let xml = std::fs::read_to_string(&junit).unwrap();
+    let xml = std::fs::read_to_string(junit).unwrap();
     assert!(xml.contains("tests=\"1\" failures=\"0\""), "{xml}");
     let jsonl = std::fs::read_to_string(tr.join("my-session.jsonl")).unwrap();
     assert!(
@@ -281,20 +270,12 @@ async fn a_log_not_in_the_repository_passes_in_process_and_on_a_port() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_changed_line_fails_showing_expected_and_actual() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("changed.log");
-    std::fs::write(&log, MY_LOG.replace("+MQTTSTATU :1", "+MQTTSTATU :2")).unwrap();
-    let junit = dir.path().join("junit.xml");
-    let tr = dir.path().join("tr");
-    let (code, out) = harness(&[
-        "replay",
-        log.to_str().unwrap(),
-        "--junit",
-        junit.to_str().unwrap(),
-        "--transcripts",
-        tr.to_str().unwrap(),
-    ])
-    .await;
+    let r = ReplayDir::new(
+        "changed.log",
+        &MY_LOG.replace("+MQTTSTATU :1", "+MQTTSTATU :2"),
+    );
+    let (log, junit, tr) = (&r.log, &r.junit, &r.tr);
+    let (code, out) = r.replay(&[]).await;
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("DIVERGED"), "{out}");
     assert!(out.contains(":17\n"), "the log line: {out}");
@@ -306,14 +287,14 @@ async fn one_changed_line_fails_showing_expected_and_actual() {
     );
     assert!(out.contains("  -> AT+MQTTSTATU"), "the transcript: {out}");
     assert!(out.contains("0 reproduced, 1 diverged"), "{out}");
-    let xml = std::fs::read_to_string(&junit).unwrap();
+    let xml = std::fs::read_to_string(junit).unwrap();
     assert!(
         xml.contains("failures=\"1\"") && xml.contains("+MQTTSTATU :2"),
         "{xml}"
     );
 
     // An extra line nobody expected is a divergence too.
-    std::fs::write(&log, "AT+CGATT?\nOK\n").unwrap();
+    std::fs::write(log, "AT+CGATT?\nOK\n").unwrap();
     let (code, out) = harness(&[
         "replay",
         log.to_str().unwrap(),
@@ -477,35 +458,24 @@ async fn a_log_starting_with_the_boot_expects_it_and_model_flags_pick_the_module
     assert_eq!(d.expected, "+CGEV: ME PDN ACT 1");
 
     // The model flags, through the binary.
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("ep.log");
-    std::fs::write(
-        &file,
+    let r = ReplayDir::new(
+        "ep.log",
         "ATI\nAirM2M_780EP_V1007_LTE_AT\nOK\nAT+CGMM\n+CGMM: \"Air780EP\"\nOK\nAT+CSQ\n+CSQ: 29,0\nOK\n",
-    )
-    .unwrap();
-    let tr = dir.path().join("tr");
-    let args = |extra: &[&str]| {
-        let mut v = vec![
-            "replay".to_string(),
-            file.to_str().unwrap().to_string(),
-            "--transcripts".to_string(),
-            tr.to_str().unwrap().to_string(),
-        ];
-        v.extend(extra.iter().map(|s| s.to_string()));
+    );
+    let (file, tr) = (r.log.to_str().unwrap(), r.tr.to_str().unwrap());
+    let args = |extra: &[&'static str]| {
+        let mut v = vec!["replay", file, "--transcripts", tr];
+        v.extend_from_slice(extra);
         v
     };
-    let a = args(&["--model", "air780ep", "--firmware", "V1007"]);
-    let (code, out) = harness(&a.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let (code, out) = harness(&args(&["--model", "air780ep", "--firmware", "V1007"])).await;
     assert_eq!(code, 0, "{out}");
-    let a = args(&[]);
-    let (code, out) = harness(&a.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let (code, out) = harness(&args(&[])).await;
     assert_eq!(
         code, 1,
         "the default model prints AirM2M_780E_V1169_LTE_AT: {out}"
     );
-    let a = args(&["--model", "air999"]);
-    let (code, out) = harness(&a.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let (code, out) = harness(&args(&["--model", "air999"])).await;
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("--model"), "{out}");
 }

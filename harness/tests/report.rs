@@ -9,19 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::harness;
-
-fn example(name: &str) -> String {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    let path = dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: build it with `cargo build -p modem-harness --examples` (cargo test --workspace does)",
-        path.display()
-    );
-    path.display().to_string()
-}
+use common::{example, harness, ReplayDir};
 
 /// Escaped as the page escapes text (maud's escaper; what is under test is that the line is
 /// there).
@@ -287,31 +275,18 @@ async fn report_renders_a_jsonl_transcript_and_refuses_other_files() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_diverged_replay_gets_a_page_naming_the_line_and_junit_names_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("extra.log");
     // The module also prints +CGATT: 1 before OK: a divergence at line 2.
-    std::fs::write(&log, "AT+CGATT?\nOK\n").unwrap();
-    let junit = dir.path().join("junit.xml");
-    let tr = dir.path().join("tr");
-    let html = dir.path().join("html");
-    let (code, out) = harness(&[
-        "replay",
-        log.to_str().unwrap(),
-        "--junit",
-        junit.to_str().unwrap(),
-        "--transcripts",
-        tr.to_str().unwrap(),
-        "--html",
-        html.to_str().unwrap(),
-    ])
-    .await;
+    let r = ReplayDir::new("extra.log", "AT+CGATT?\nOK\n");
+    let (log, junit, tr) = (&r.log, &r.junit, &r.tr);
+    let html = r.dir.path().join("html");
+    let (code, out) = r.replay(&["--html", html.to_str().unwrap()]).await;
     assert_eq!(code, 1, "{out}");
     let page = html.join("extra.html");
     assert!(
         out.contains(&format!("report: {}\n", page.display())),
         "{out}"
     );
-    let xml = std::fs::read_to_string(&junit).unwrap();
+    let xml = std::fs::read_to_string(junit).unwrap();
     assert!(
         xml.contains(&format!(
             "<failure message=\"diverged (report: {})\">",

@@ -19,6 +19,34 @@ async fn mosquitto() -> Mosquitto {
     .expect("mosquitto (apt-get install mosquitto mosquitto-clients)")
 }
 
+/// `modem-harness run --port <port> --dialect air780e` against Mosquitto `m` with our
+/// account, then `rest` (options and the features).
+async fn run_air780e(port: &str, m: &Mosquitto, rest: &[&str]) -> (i32, String) {
+    let broker = format!("mqtt://{}", m.addr);
+    let mut args = vec![
+        "run",
+        "--port",
+        port,
+        "--dialect",
+        "air780e",
+        "--broker",
+        &broker,
+        "--mqtt-user",
+        ACCOUNT.0,
+        "--mqtt-password",
+        ACCOUNT.1,
+    ];
+    args.extend_from_slice(rest);
+    harness(&args).await
+}
+
+/// The summary's last line: at least 14 scenarios passed and none failed.
+fn assert_at_least_14_passed(out: &str) {
+    let last = out.lines().rfind(|l| l.ends_with(" failed")).unwrap_or("");
+    let passed: usize = last.split(' ').next().unwrap_or("0").parse().unwrap_or(0);
+    assert!(passed >= 14 && last.ends_with(" 0 failed"), "{last}\n{out}");
+}
+
 /// `--port socket://...` and `rfc2217://...`: the simulator's UART over TCP.
 async fn run_over_url(scheme: &str) {
     let m = mosquitto().await;
@@ -44,26 +72,9 @@ async fn run_over_url(scheme: &str) {
         )),
         "{url}"
     );
-    let broker = format!("mqtt://{}", m.addr);
-    let (code, out) = harness(&[
-        "run",
-        "--port",
-        &url,
-        "--dialect",
-        "air780e",
-        "--broker",
-        &broker,
-        "--mqtt-user",
-        ACCOUNT.0,
-        "--mqtt-password",
-        ACCOUNT.1,
-        "features",
-    ])
-    .await;
+    let (code, out) = run_air780e(&url, &m, &["features"]).await;
     assert_eq!(code, 0, "{out}");
-    let last = out.lines().rfind(|l| l.ends_with(" failed")).unwrap_or("");
-    let passed: usize = last.split(' ').next().unwrap_or("0").parse().unwrap_or(0);
-    assert!(passed >= 14 && last.ends_with(" 0 failed"), "{last}\n{out}");
+    assert_at_least_14_passed(&out);
     if scheme == "rfc2217" {
         assert_eq!(
             sim.line().baud,
@@ -101,27 +112,19 @@ async fn run_passes_against_the_simulator_tty_with_mosquitto() {
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("junit.xml");
     let tr = dir.path().join("tr");
-    let broker = format!("mqtt://{}", m.addr);
-    let (code, out) = harness(&[
-        "run",
-        "--port",
+    let (code, out) = run_air780e(
         sim.tty().to_str().unwrap(),
-        "--baud",
-        "115200",
-        "--dialect",
-        "air780e",
-        "--broker",
-        &broker,
-        "--mqtt-user",
-        ACCOUNT.0,
-        "--mqtt-password",
-        ACCOUNT.1,
-        "--junit",
-        junit.to_str().unwrap(),
-        "--transcripts",
-        tr.to_str().unwrap(),
-        "features",
-    ])
+        &m,
+        &[
+            "--baud",
+            "115200",
+            "--junit",
+            junit.to_str().unwrap(),
+            "--transcripts",
+            tr.to_str().unwrap(),
+            "features",
+        ],
+    )
     .await;
     assert_eq!(code, 0, "{out}");
     assert!(
@@ -131,9 +134,7 @@ async fn run_passes_against_the_simulator_tty_with_mosquitto() {
     // Every scenario is classified: @hardware, or @sim with its reason (or written for the
     // other module); none is left out for want of a tag.
     assert!(!out.contains("not tagged @hardware"), "{out}");
-    let last = out.lines().rfind(|l| l.ends_with(" failed")).unwrap_or("");
-    let passed: usize = last.split(' ').next().unwrap_or("0").parse().unwrap_or(0);
-    assert!(passed >= 14 && last.ends_with(" 0 failed"), "{last}\n{out}");
+    assert_at_least_14_passed(&out);
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("<testcase"), "{xml}");
     // Each scenario's transcript, with the host rewritten to Mosquitto's address.
@@ -184,28 +185,20 @@ async fn run_fails_against_a_poor_device_and_shows_what_it_said() {
     let dev = FakeDevice::start(poor_answer);
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("junit.xml");
-    let broker = format!("mqtt://{}", m.addr);
-    let (code, out) = harness(&[
-        "run",
-        "--port",
+    let (code, out) = run_air780e(
         dev.path().to_str().unwrap(),
-        "--dialect",
-        "air780e",
-        "--broker",
-        &broker,
-        "--mqtt-user",
-        ACCOUNT.0,
-        "--mqtt-password",
-        ACCOUNT.1,
-        "--junit",
-        junit.to_str().unwrap(),
-        "--transcripts",
-        dir.path().join("tr").to_str().unwrap(),
-        // Seed 003's scenarios are tagged @model-air724ug.
-        "--model",
-        "air724ug",
-        "features/seed-003-thingscloud.feature",
-    ])
+        &m,
+        &[
+            "--junit",
+            junit.to_str().unwrap(),
+            "--transcripts",
+            dir.path().join("tr").to_str().unwrap(),
+            // Seed 003's scenarios are tagged @model-air724ug.
+            "--model",
+            "air724ug",
+            "features/seed-003-thingscloud.feature",
+        ],
+    )
     .await;
     assert_eq!(code, 1, "{out}");
     // The network check passes; every MQTT scenario fails on the device's ERROR.

@@ -105,6 +105,14 @@ impl Fleet {
                         port: a.port(),
                     });
                 }
+                // ... and its echo service.
+                if let (Some(t), Some(u)) = (first.tcp_echo_addr(), first.udp_echo_addr()) {
+                    let hp = |a: std::net::SocketAddr| HostPort {
+                        host: a.ip().to_string(),
+                        port: a.port(),
+                    };
+                    c.echo = Some((hp(t), hp(u)));
+                }
                 if let (None, Some(a)) = (&cfg.tls_broker, first.mqtts_addr()) {
                     c.tls_broker = Some(HostPort {
                         host: a.ip().to_string(),

@@ -671,6 +671,7 @@ async fn run(
         broker: cli.broker.clone(),
         resolve: cli.resolve.clone(),
         direct: cli.direct,
+        echo: None,
         broker_bind: cli.broker_bind,
         accounts: vec![(cli.mqtt_user.clone(), cli.mqtt_password.clone())],
         allow_anonymous: cli.allow_anonymous,

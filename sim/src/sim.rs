@@ -37,6 +37,9 @@ pub struct SimConfig {
     /// `--direct`: sockets (and HTTP) to a name not in `resolve` go to the host and port the
     /// AT command names, DNS included. Off: they go to the embedded services (loopback).
     pub direct: bool,
+    /// Send unrouted TCP and UDP sockets to these echo services instead of starting one with
+    /// the embedded broker (a fleet's modems share modem 0's).
+    pub echo: Option<(HostPort, HostPort)>,
     /// Where the embedded broker listens (port 0: any free port).
     pub broker_bind: SocketAddr,
     /// The embedded broker's accounts.
@@ -106,6 +109,7 @@ impl Default for SimConfig {
             broker: None,
             resolve: Vec::new(),
             direct: false,
+            echo: None,
             broker_bind: ([127, 0, 0, 1], 0).into(),
             accounts: vec![("root".into(), "luat123456".into())],
             allow_anonymous: false,
@@ -243,7 +247,7 @@ impl Network {
         };
         // The echo service comes with the embedded broker, on its address.
         let echo = match &broker {
-            Some(_) => {
+            Some(_) if cfg.echo.is_none() => {
                 let bind = SocketAddr::new(cfg.broker_bind.ip(), 0);
                 Some(
                     crate::services::echo::EchoService::start(bind)
@@ -251,7 +255,7 @@ impl Network {
                         .map_err(|source| SimError::Broker { addr: bind, source })?,
                 )
             }
-            None => None,
+            _ => None,
         };
         let host_port = |a: SocketAddr| HostPort {
             host: a.ip().to_string(),
@@ -266,8 +270,14 @@ impl Network {
             default_plain,
             default_tls,
             direct: cfg.direct,
-            default_tcp: echo.as_ref().map(|e| host_port(e.tcp_addr())),
-            default_udp: echo.as_ref().map(|e| host_port(e.udp_addr())),
+            default_tcp: echo
+                .as_ref()
+                .map(|e| host_port(e.tcp_addr()))
+                .or_else(|| cfg.echo.as_ref().map(|e| e.0.clone())),
+            default_udp: echo
+                .as_ref()
+                .map(|e| host_port(e.udp_addr()))
+                .or_else(|| cfg.echo.as_ref().map(|e| e.1.clone())),
         };
         Ok(Network {
             dialect,

@@ -17,15 +17,9 @@ use rumqttc::mqttbytes::QoS;
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{find, Port, SimProcess, WAIT};
+use process::{find, At, Port, SimProcess, WAIT};
 
 impl Port {
-    /// Sends a command line and waits for `answer`.
-    fn at(&mut self, cmd: &str, answer: &str) -> String {
-        self.send(format!("{cmd}\r").as_bytes());
-        self.until(answer)
-    }
-
     /// One read, if something arrives within `ms` milliseconds.
     fn read_some(&mut self, ms: u8) -> Vec<u8> {
         let mut fds = [nix::poll::PollFd::new(
@@ -72,6 +66,15 @@ fn encode(packets: &[Packet]) -> Vec<u8> {
         p.write(&mut out, usize::MAX).unwrap();
     }
     out.to_vec()
+}
+
+/// Reads the next packet and insists that it is a CONNACK with `code` (no session present).
+fn expect_connack(s: &mut TcpStream, buf: &mut BytesMut, code: ConnectReturnCode, why: &str) {
+    assert_eq!(
+        read_packet(s, buf),
+        Some(Packet::ConnAck(ConnAck::new(code, false))),
+        "{why}"
+    );
 }
 
 /// Reads one MQTT packet (None at EOF or on timeout).
@@ -189,13 +192,11 @@ impl Rig {
         ]))
         .unwrap();
         let mut buf = BytesMut::new();
-        assert_eq!(
-            read_packet(&mut s, &mut buf),
-            Some(Packet::ConnAck(ConnAck::new(
-                ConnectReturnCode::Success,
-                false
-            ))),
-            "broker after: {why}"
+        expect_connack(
+            &mut s,
+            &mut buf,
+            ConnectReturnCode::Success,
+            &format!("broker after: {why}"),
         );
         assert_eq!(read_packet(&mut s, &mut buf), Some(Packet::PingResp));
         self.status();
@@ -351,12 +352,11 @@ impl Rig {
                     s.write_all(&encode(&[connect_packet(&format!("bad{i}"), "wrong")]))
                         .unwrap();
                     let mut buf = BytesMut::new();
-                    assert_eq!(
-                        read_packet(&mut s, &mut buf),
-                        Some(Packet::ConnAck(ConnAck::new(
-                            ConnectReturnCode::BadUserNamePassword,
-                            false
-                        )))
+                    expect_connack(
+                        &mut s,
+                        &mut buf,
+                        ConnectReturnCode::BadUserNamePassword,
+                        &format!("bad password {i}"),
                     );
                 }
             }

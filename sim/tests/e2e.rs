@@ -12,15 +12,7 @@ use rand::{Rng, SeedableRng};
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{Mosquitto, Port, SimProcess, WAIT};
-
-impl Port {
-    /// Sends a command line and waits for `answer`.
-    fn at(&mut self, cmd: &str, answer: &str) -> String {
-        self.send(format!("{cmd}\r").as_bytes());
-        self.until(answer)
-    }
-}
+use process::{next_publish, subscribed, At, Mosquitto, Port, SimProcess, WAIT};
 
 #[test]
 fn ready_file_banner_at_and_sigterm() {
@@ -121,34 +113,6 @@ fn mqtt_client(addr: std::net::SocketAddr, id: &str) -> (rumqttc::AsyncClient, r
     let mut o = rumqttc::MqttOptions::new(id, addr.ip().to_string(), addr.port());
     o.set_credentials("root", "luat123456");
     rumqttc::AsyncClient::new(o, 16)
-}
-
-/// Polls the event loop until a publish on `topic` arrives (SUBACKs etc. pass by).
-async fn next_publish(ev: &mut rumqttc::EventLoop, topic: &str) -> rumqttc::Publish {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            if let rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) =
-                ev.poll().await.expect("subscriber connection")
-            {
-                if p.topic == topic {
-                    return p;
-                }
-            }
-        }
-    })
-    .await
-    .expect("publish arrives")
-}
-
-async fn subscribed(ev: &mut rumqttc::EventLoop) {
-    tokio::time::timeout(WAIT, async {
-        while !matches!(
-            ev.poll().await.expect("subscriber connection"),
-            rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))
-        ) {}
-    })
-    .await
-    .expect("SUBACK");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{Mosquitto, Port, SimProcess, WAIT};
+use process::{inject, Mosquitto, Port, SimProcess, WAIT};
 
 impl SimProcess {
     /// With `--control` in the process's own temporary directory.
@@ -49,16 +49,6 @@ impl SimProcess {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-}
-
-fn inject(control: &Path, words: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modem-sim"))
-        .arg("inject")
-        .arg("--control")
-        .arg(control)
-        .args(words)
-        .output()
-        .expect("modem-sim inject runs")
 }
 
 impl Port {

@@ -4,8 +4,6 @@
 //! normally. Also the defaults real drivers rely on: `AT+MCONNECT` without `AT+MCONFIG`, long
 //! L610 client ids, the L610 will length form.
 
-use std::io::{BufRead, Read};
-use std::os::fd::AsFd;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,7 +13,7 @@ use rand::{Rng, SeedableRng};
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{Mosquitto, Port, SimProcess, WAIT};
+use process::{free_port, lines_of, next_publish, subscribed, Mosquitto, Port, SimProcess, WAIT};
 
 /// The line ends drivers send, with a name for topics and messages.
 const EOLS: [(&str, &str); 3] = [("crlf", "\r\n"), ("cr", "\r"), ("lf", "\n")];
@@ -25,30 +23,6 @@ impl Port {
     fn line(&mut self, cmd: &str, eol: &str, answer: &str) -> String {
         self.send(format!("{cmd}{eol}").as_bytes());
         self.until(answer)
-    }
-
-    /// Reads exactly `n` bytes (more may be kept for later).
-    fn read_n(&mut self, n: usize) -> Vec<u8> {
-        let deadline = Instant::now() + WAIT;
-        while self.seen.len() < n {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "waited {WAIT:?} for {n} bytes; got {}",
-                self.seen.len()
-            );
-            let mut fds = [nix::poll::PollFd::new(
-                self.file.as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            )];
-            let ms = nix::poll::PollTimeout::try_from(left.as_millis().min(1000) as i32).unwrap();
-            if nix::poll::poll(&mut fds, ms).unwrap() > 0 {
-                let mut buf = [0u8; 65536];
-                let r = (&self.file).read(&mut buf).unwrap();
-                self.seen.extend_from_slice(&buf[..r]);
-            }
-        }
-        self.seen.drain(..n).collect()
     }
 
     /// `AT` ended by `eol` is answered `OK` and nothing else: no stray payload byte was left
@@ -166,7 +140,7 @@ fn fswrite_then_fsread_is_byte_identical_with_every_line_end() {
         let mut want = format!("{cmd}{eol}\r\n").into_bytes();
         want.extend_from_slice(&data);
         want.extend_from_slice(b"\r\n\r\nOK\r\n");
-        let got = port.read_n(want.len());
+        let got = port.read_bytes(want.len());
         assert!(got == want, "eol {name}: {}", diff_at(&got, &want));
         port.at_ok(eol);
     }
@@ -239,7 +213,7 @@ fn l610_gtsslfile_then_a_verified_tls_open_with_every_line_end() {
             eol,
             "+MQTTOPEN: 1,",
         );
-        let result = port.read_n(3);
+        let result = port.read_bytes(3);
         assert_eq!(result, b"1\r\n", "eol {name}: {out:?}");
         port.line("AT+GTSSLERR?", eol, "OK\r\n");
         port.at_ok(eol);
@@ -258,11 +232,7 @@ struct AnonymousMosquitto {
 impl AnonymousMosquitto {
     fn start() -> AnonymousMosquitto {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let conf = dir.path().join("mosquitto.conf");
         std::fs::write(
             &conf,
@@ -278,18 +248,7 @@ impl AnonymousMosquitto {
             .stderr(Stdio::piped())
             .spawn()
             .expect("mosquitto is installed");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, log) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let log = lines_of(child.stderr.take().unwrap());
         let addr = ([127, 0, 0, 1], port).into();
         let deadline = Instant::now() + WAIT;
         while std::net::TcpStream::connect(addr).is_err() {
@@ -387,14 +346,7 @@ async fn l610_long_client_id_and_will_length_form_fire_on_kill() {
             .subscribe(&topic, rumqttc::QoS::AtLeastOnce)
             .await
             .unwrap();
-        tokio::time::timeout(WAIT, async {
-            while !matches!(
-                ev.poll().await.expect("subscriber"),
-                rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))
-            ) {}
-        })
-        .await
-        .expect("SUBACK");
+        subscribed(&mut ev).await;
 
         let client_id = format!("{}-{name}", "c".repeat(55 - 1 - name.len()));
         assert_eq!(client_id.len(), 55);
@@ -431,19 +383,8 @@ async fn l610_long_client_id_and_will_length_form_fire_on_kill() {
         let line = mosquitto.logged(&format!(" as {client_id} "));
         assert!(line.contains(&format!("u'{}'", "u".repeat(40))), "{line}");
         sim.signal(nix::sys::signal::Signal::SIGKILL);
-        let got = tokio::time::timeout(WAIT, async {
-            loop {
-                if let rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) =
-                    ev.poll().await.expect("subscriber")
-                {
-                    if p.topic == topic {
-                        return p;
-                    }
-                }
-            }
-        })
-        .await
-        .expect("the will is published");
+        // The will is published.
+        let got = next_publish(&mut ev, &topic).await;
         assert!(
             got.payload[..] == will[..],
             "eol {name}: {}",

@@ -1,7 +1,7 @@
 //! The UART over TCP (`--serial`): pyserial's `socket://` and `rfc2217://` URLs, socat in the
 //! role of QEMU's `-serial tcp::PORT,server`, and a host that goes away and comes back.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,23 +12,21 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{Port, SimProcess, WAIT};
+use process::{lines_of, python, wait_for_path, Port, SimProcess, WAIT};
 
 const HOST_SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/support/pyserial_host.py"
 );
 
-/// Debian's python3, where `apt-get install python3-serial` puts pyserial (a python3 earlier
-/// in PATH, e.g. pyenv's, may not have it); `MODEM_SIM_PYTHON` overrides.
-fn python() -> String {
-    std::env::var("MODEM_SIM_PYTHON").unwrap_or_else(|_| {
-        if Path::new("/usr/bin/python3").exists() {
-            "/usr/bin/python3".into()
-        } else {
-            "python3".into()
-        }
+/// A simulator in this process with its UART served at `url`.
+async fn serving(url: &str) -> Simulator {
+    Simulator::start(SimConfig {
+        serial: url.parse().unwrap(),
+        ..SimConfig::default()
     })
+    .await
+    .unwrap()
 }
 
 /// `python3 pyserial_host.py URL MODE`, its stdout read line by line.
@@ -45,13 +43,7 @@ impl PyHost {
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3 runs (apt-get install python3-serial; .ci/run does it)");
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
+        let lines = lines_of(child.stdout.take().unwrap());
         PyHost { child, lines }
     }
 
@@ -164,12 +156,7 @@ fn pyserial_rfc2217_url_runs_the_seed_000_flow_on_rfc2217() {
 /// The line settings a pyserial host sets over RFC 2217 are the module's UART's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pyserial_baud_change_over_rfc2217_is_the_modules_line() {
-    let sim = Simulator::start(SimConfig {
-        serial: "rfc2217://127.0.0.1:0".parse().unwrap(),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = serving("rfc2217://127.0.0.1:0").await;
     let before = sim.line();
     assert_eq!(
         (before.baud, before.data_bits, before.dtr, before.connected),
@@ -220,11 +207,7 @@ fn socat_as_a_qemu_server_serial_works_with_tcp_connect() {
         .stderr(Stdio::null())
         .spawn()
         .expect("socat runs (apt-get install socat; .ci/run does it)");
-    let deadline = Instant::now() + WAIT;
-    while !guest.exists() {
-        assert!(Instant::now() < deadline, "socat made no PTY");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_path(&guest, "socat made no PTY");
     let mut fw = Port::open(Path::new(&guest));
     // The simulator may not have connected yet: what the firmware writes waits in socat.
     fw.send(b"AT\r\n");
@@ -273,12 +256,7 @@ async fn at(host: &mut tokio::net::TcpStream, cmd: &str, until: &str) -> String 
 /// session (it did not reboot), and the URC that came while it was away is gone, counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_that_reconnects_finds_the_session_and_not_the_urcs_sent_while_away() {
-    let sim = Simulator::start(SimConfig {
-        serial: "tcp-listen://127.0.0.1:0".parse().unwrap(),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = serving("tcp-listen://127.0.0.1:0").await;
     let url = sim.serial().to_string();
     let addr = url.trim_start_matches("tcp-listen://").to_string();
     let mut host = tokio::net::TcpStream::connect(&addr).await.unwrap();

@@ -5,10 +5,9 @@
 //! embedded echo service, and `--direct`. Every prompt is sent with `\r\n`, `\r` and `\n`.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::AsFd;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
@@ -16,7 +15,7 @@ use rand::{Rng, SeedableRng};
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{find, Port, SimProcess, WAIT};
+use process::{find, inject, lines_of, python, Port, SimProcess, WAIT};
 
 const EOLS: [&str; 3] = ["\r\n", "\r", "\n"];
 
@@ -25,17 +24,6 @@ const ECHO_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/ec
 /// The transparent mode's escape guard (1 s of silence before `+++`) plus a margin: the module
 /// requires this silence, so the host must keep it (a slower machine only waits longer).
 const GUARD: Duration = Duration::from_millis(1300);
-
-/// Debian's python3 first (`MODEM_SIM_PYTHON` overrides), as the serial tests pick it.
-fn python() -> String {
-    std::env::var("MODEM_SIM_PYTHON").unwrap_or_else(|_| {
-        if Path::new("/usr/bin/python3").exists() {
-            "/usr/bin/python3".into()
-        } else {
-            "python3".into()
-        }
-    })
-}
 
 /// The Python echo server.
 struct Echo {
@@ -58,13 +46,7 @@ impl Echo {
             .spawn()
             .expect("python3 runs");
         let stdin = child.stdin.take().unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
+        let lines = lines_of(child.stdout.take().unwrap());
         let port = |proto: &str| {
             let line = lines.recv_timeout(WAIT).expect("the echo server starts");
             let (p, n) = line.split_once(' ').unwrap();
@@ -186,36 +168,8 @@ impl Port {
                 }
                 _ => {}
             }
-            self.read_some(deadline, needle);
+            self.fill(deadline, needle);
         }
-    }
-
-    fn read_some(&mut self, deadline: Instant, waiting_for: &str) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(
-            !left.is_zero(),
-            "waited {WAIT:?} for {waiting_for:?}; got {:?}",
-            String::from_utf8_lossy(&self.seen)
-        );
-        let mut fds = [nix::poll::PollFd::new(
-            self.file.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        let ms = nix::poll::PollTimeout::try_from(left.as_millis().min(1000) as i32).unwrap();
-        if nix::poll::poll(&mut fds, ms).unwrap() > 0 {
-            let mut buf = [0u8; 65536];
-            let n = (&self.file).read(&mut buf).unwrap();
-            self.seen.extend_from_slice(&buf[..n]);
-        }
-    }
-
-    /// Reads exactly `n` bytes.
-    fn read_n(&mut self, n: usize) -> Vec<u8> {
-        let deadline = Instant::now() + WAIT;
-        while self.seen.len() < n {
-            self.read_some(deadline, &format!("{n} bytes"));
-        }
-        self.seen.drain(..n).collect()
     }
 
     /// A command ended by `eol`, read up to `answer`.
@@ -458,8 +412,23 @@ fn three_links_at_once_with_cipmux() {
 
 #[test]
 fn transparent_mode_in_and_out_with_plus_plus_plus() {
+    transparent_mode(&[]);
+}
+
+/// The same under the binary's default profile: the UART paced at 115200 baud (the `+++`
+/// may reach the module in pieces) and the captures' delays.
+#[test]
+fn transparent_mode_under_realistic_timing() {
+    transparent_mode(&["--timing", "realistic", "--seed", "1"]);
+}
+
+fn transparent_mode(extra: &[&str]) {
     let echo = Echo::start();
-    let r = resolve(&echo);
+    let mut r = args(&resolve(&echo))
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    r.extend(extra.iter().map(|s| s.to_string()));
     let (_sim, mut port) = sim_with(&args(&r));
     let mut inbox = Inbox::new();
     port.cmd("AT+CIPMODE=1", "\r\n", "OK\r\n", &mut inbox);
@@ -478,7 +447,7 @@ fn transparent_mode_in_and_out_with_plus_plus_plus() {
         let d = binary(40 + i as u64, 3000, last);
         port.send(&d);
         assert!(
-            port.read_n(d.len()) == d,
+            port.read_bytes(d.len()) == d,
             "echo in transparent mode ({eol:?})"
         );
         sent.extend(d);
@@ -497,7 +466,7 @@ fn transparent_mode_in_and_out_with_plus_plus_plus() {
     // Data right after ATO: with `\n` last, a first LF is data (a lone CR would take it).
     let d = binary(50, 100, "\n");
     port.send(&d);
-    assert!(port.read_n(d.len()) == d);
+    assert!(port.read_bytes(d.len()) == d);
     sent.extend(d);
     assert!(
         echo.wait_tcp_log(0, sent.len()) == sent,
@@ -514,16 +483,6 @@ fn transparent_mode_in_and_out_with_plus_plus_plus() {
         port.cmd("ATO", "\r\n", "NO CARRIER\r\n", &mut inbox),
         "ATO\r\n\r\nNO CARRIER\r\n"
     );
-}
-
-fn inject(control: &Path, words: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modem-sim"))
-        .arg("inject")
-        .arg("--control")
-        .arg(control)
-        .args(words)
-        .output()
-        .expect("modem-sim inject runs")
 }
 
 #[test]
@@ -645,4 +604,80 @@ fn embedded_echo_service_takes_unrouted_sockets_and_direct_goes_where_named() {
     );
     port.cipsend("6", "\n", b"\ndirec", "SEND OK\r\n", &mut inbox);
     assert_eq!(echo.wait_tcp_log(0, 6), b"\ndirec");
+}
+
+/// A real public driver's command table, byte for byte: Aliyun's LinkSDK drives an Air724UG
+/// over AT with this sequence (its `air724` AT device: `AT+CGATT=1`, `AT+CGDCONT=1,"IP","CMNET"`,
+/// `AT+CIPSHUT` -> `SHUT OK`, `AT+CIPMUX=1`, `AT+CIPQSEND=1`, `AT+CSTT`, `AT+CIICR`, `AT+CIFSR`
+/// -> a line with `.`, `AT+CIPSPRT=1`; `AT+CIPSTART=%d,TCP,%s,%d` -> `CONNECT OK`;
+/// `AT+CIPSEND=%d,%d` -> `>`, the data -> `DATA ACCEPT`; received data framed by
+/// `+RECEIVE,%d,%d:\r\n`; `AT+CIPCLOSE=%d` -> `CLOSE OK`). Each step waits for the reply the
+/// driver waits for, and the data is framed the way the driver parses it.
+#[test]
+fn aliyun_linksdk_air724_at_sequence_runs_unmodified() {
+    let echo = Echo::start();
+    let r = [
+        "--resolve".to_string(),
+        format!(
+            "a1b2c3.iot-as-mqtt.cn-shanghai.aliyuncs.com=127.0.0.1:{}",
+            echo.tcp
+        ),
+    ];
+    let (_sim, mut port) = sim_with(&args(&r));
+    let mut inbox = Inbox::new();
+    for (cmd, rsp) in [
+        ("AT+CGATT=1", "OK"),
+        ("AT+CGDCONT=1,\"IP\",\"CMNET\"", "OK"),
+        ("AT+CIPSHUT", "SHUT OK"),
+        ("AT+CIPMUX=1", "OK"),
+        ("AT+CIPQSEND=1", "OK"),
+        ("AT+CSTT", "OK"),
+        ("AT+CIICR", "OK"),
+        ("AT+CIFSR", "."),
+        ("AT+CIPSPRT=1", "OK"),
+        (
+            "AT+CIPSTART=0,TCP,a1b2c3.iot-as-mqtt.cn-shanghai.aliyuncs.com,1883",
+            "CONNECT OK",
+        ),
+    ] {
+        let got = port.cmd(cmd, "\r\n", rsp, &mut inbox);
+        assert!(!got.contains("ERROR"), "{cmd}: {got:?}");
+    }
+    // The driver's MQTT CONNECT, say: binary, sent with the length form.
+    let d = binary(3, 200, "\r\n");
+    port.cipsend("0,200", "\r\n", &d, "DATA ACCEPT", &mut inbox);
+    let deadline = Instant::now() + WAIT;
+    while inbox.len(0) < d.len() {
+        assert!(Instant::now() < deadline);
+        port.cmd("AT", "\r\n", "OK\r\n", &mut inbox);
+    }
+    assert!(
+        inbox.take(0) == d,
+        "the echo came back framed by +RECEIVE,0,200:"
+    );
+    assert!(echo.wait_tcp_log(0, d.len()) == d);
+    let got = port.cmd("AT+CIPCLOSE=0", "\r\n", "CLOSE OK", &mut inbox);
+    assert!(got.ends_with("\r\n0, CLOSE OK"), "{got:?}");
+}
+
+/// In a fleet, every modem's unrouted sockets reach modem 0's echo service (as they share its
+/// broker).
+#[test]
+fn fleet_modems_share_the_echo_service() {
+    let sim = SimProcess::spawn(&["--count", "2"]);
+    let tty = sim.ready["ttys"][1].as_str().unwrap().to_string();
+    let mut port = Port::open(Path::new(&tty)).booted();
+    let mut inbox = Inbox::new();
+    port.cmd("AT+CIPHEAD=1", "\r\n", "OK\r\n", &mut inbox);
+    port.cmd(
+        "AT+CIPSTART=\"TCP\",\"fleet.example\",7",
+        "\r\n",
+        "CONNECT OK\r\n",
+        &mut inbox,
+    );
+    port.cipsend("4", "\r\n", b"ping", "SEND OK\r\n", &mut inbox);
+    while inbox.len(-1) < 4 {
+        port.cmd("AT", "\r\n", "OK\r\n", &mut inbox);
+    }
+    assert_eq!(inbox.take(-1), b"ping");
 }

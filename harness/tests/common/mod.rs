@@ -87,12 +87,66 @@ impl FakeDevice {
     }
 }
 
+/// The example drivers, built by `cargo test --workspace` (examples are compiled with the
+/// tests) into target/<profile>/examples.
+pub fn example(name: &str) -> String {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    let path = dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `cargo build -p modem-harness --examples` (cargo test --workspace does)",
+        path.display()
+    );
+    path.display().to_string()
+}
+
 pub fn harness_bin() -> &'static str {
     env!("CARGO_BIN_EXE_modem-harness")
 }
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A vendor log written into a temporary folder, replayed with its JUnit file and its
+/// transcripts' folder beside it.
+pub struct ReplayDir {
+    pub dir: tempfile::TempDir,
+    pub log: PathBuf,
+    pub junit: PathBuf,
+    pub tr: PathBuf,
+}
+
+impl ReplayDir {
+    /// Writes `text` as `<dir>/<name>`.
+    pub fn new(name: &str, text: &str) -> ReplayDir {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join(name);
+        std::fs::write(&log, text).unwrap();
+        let junit = dir.path().join("junit.xml");
+        let tr = dir.path().join("tr");
+        ReplayDir {
+            dir,
+            log,
+            junit,
+            tr,
+        }
+    }
+
+    /// `modem-harness replay <log> --junit <junit> --transcripts <tr> <extra>`.
+    pub async fn replay(&self, extra: &[&str]) -> (i32, String) {
+        let mut args = vec![
+            "replay",
+            self.log.to_str().unwrap(),
+            "--junit",
+            self.junit.to_str().unwrap(),
+            "--transcripts",
+            self.tr.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        harness(&args).await
+    }
 }
 
 /// Runs the binary, returning (exit code, stdout + stderr).

@@ -452,6 +452,54 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn tcp_fault_reset_sends_an_rst() {
+        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut rig = Rig::start(spec(5, SockProto::Tcp, server.local_addr().unwrap()));
+        let (mut peer, _) = server.accept().await.unwrap();
+        assert_eq!(rig.event().await, NetEventKind::Connected);
+        rig.cmds.send(LinkCmd::Reset).unwrap();
+        assert!(matches!(
+            rig.event().await,
+            NetEventKind::Closed(CloseReason::Reset(_))
+        ));
+        let mut b = [0u8; 1];
+        let err = peer.read(&mut b).await.expect_err("an RST, not a FIN");
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
+    }
+
+    /// `blackhole`: the module's sends "go" (SockSent) but reach nobody, the peer's bytes and
+    /// its FIN never arrive, and the socket does not end by itself.
+    #[tokio::test]
+    async fn tcp_fault_blackhole_swallows_both_ways() {
+        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut rig = Rig::start(spec(6, SockProto::Tcp, server.local_addr().unwrap()));
+        let (mut peer, _) = server.accept().await.unwrap();
+        assert_eq!(rig.event().await, NetEventKind::Connected);
+        rig.cmds.send(LinkCmd::Blackhole).unwrap();
+        rig.cmds
+            .send(LinkCmd::Send(Bytes::from_static(b"lost")))
+            .unwrap();
+        assert_eq!(rig.event().await, NetEventKind::SockSent(4));
+        peer.write_all(b"unheard").await.unwrap();
+        peer.shutdown().await.unwrap();
+        rig.cmds
+            .send(LinkCmd::Send(Bytes::from_static(b"x")))
+            .unwrap();
+        assert_eq!(rig.event().await, NetEventKind::SockSent(1));
+        // The modem goes away: the task ends, and no event ever told of the peer's bytes or FIN.
+        drop(rig.cmds);
+        if let Some(ev) = rig.events.recv().await {
+            panic!("a blackholed socket reported {ev:?}");
+        }
+        // The socket ends with a FIN, or an RST when the peer's bytes were still unread.
+        let mut got = Vec::new();
+        if let Err(e) = peer.read_to_end(&mut got).await {
+            assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset);
+        }
+        assert!(got.is_empty(), "the peer got {got:?}");
+    }
+
+    #[tokio::test]
     async fn udp_datagrams_both_ways_and_a_refused_connect() {
         let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let mut rig = Rig::start(spec(3, SockProto::Udp, server.local_addr().unwrap()));

@@ -37,11 +37,7 @@ impl SimProcess {
             .stderr(Stdio::null())
             .spawn()
             .expect("modem-sim starts");
-        let deadline = Instant::now() + WAIT;
-        while !ready.exists() {
-            assert!(Instant::now() < deadline, "no ready file after {WAIT:?}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_for_path(&ready, "no ready file");
         let ready: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&ready).unwrap()).unwrap();
         SimProcess { child, ready, dir }
@@ -110,6 +106,15 @@ impl Port {
         self.file.write_all(bytes).unwrap();
     }
 
+    /// Reads exactly `n` bytes (more may be kept for later).
+    pub fn read_bytes(&mut self, n: usize) -> Vec<u8> {
+        let deadline = Instant::now() + WAIT;
+        while self.seen.len() < n {
+            self.fill(deadline, &format!("{n} bytes"));
+        }
+        self.seen.drain(..n).collect()
+    }
+
     /// Reads until `needle` has appeared in everything read so far; returns all of it.
     pub fn until(&mut self, needle: &str) -> String {
         let deadline = Instant::now() + WAIT;
@@ -138,7 +143,7 @@ impl Port {
     }
 
     /// Reads what is there (waiting up to a second); fails after `deadline`.
-    fn fill(&mut self, deadline: Instant, waiting_for: &str) {
+    pub fn fill(&mut self, deadline: Instant, waiting_for: &str) {
         {
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(
@@ -160,6 +165,20 @@ impl Port {
     }
 }
 
+/// A command line and its awaited answer, for the files that import it (`faults.rs` has an
+/// `at` of its own that reads up to the final result: an inherent method, it wins there).
+pub trait At {
+    /// Sends a command line and waits for `answer`.
+    fn at(&mut self, cmd: &str, answer: &str) -> String;
+}
+
+impl At for Port {
+    fn at(&mut self, cmd: &str, answer: &str) -> String {
+        self.send(format!("{cmd}\r").as_bytes());
+        self.until(answer)
+    }
+}
+
 /// Where the power-on lines end in `seen`, once they have.
 pub fn boot_end(seen: &[u8]) -> Option<usize> {
     if let Some(p) = find(seen, b"+SIM READY\r\n") {
@@ -172,6 +191,91 @@ pub fn boot_end(seen: &[u8]) -> Option<usize> {
 
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The lines `from` gives (a child's stdout or stderr), read on a thread: a test can wait
+/// for one with a deadline (`recv_timeout`).
+pub fn lines_of(from: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(from).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
+/// The next message on `topic` that the subscriber's event loop `ev` receives.
+pub async fn next_publish(ev: &mut rumqttc::EventLoop, topic: &str) -> rumqttc::Publish {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) =
+                ev.poll().await.expect("subscriber connection")
+            {
+                if p.topic == topic {
+                    return p;
+                }
+            }
+        }
+    })
+    .await
+    .expect("publish arrives")
+}
+
+/// Polls the subscriber's event loop until its SUBACK arrives.
+pub async fn subscribed(ev: &mut rumqttc::EventLoop) {
+    tokio::time::timeout(WAIT, async {
+        while !matches!(
+            ev.poll().await.expect("subscriber connection"),
+            rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))
+        ) {}
+    })
+    .await
+    .expect("SUBACK");
+}
+
+/// Waits for `path` to appear (a ready file, a PTY's link), `what` naming it on failure.
+pub fn wait_for_path(path: &Path, what: &str) {
+    let deadline = Instant::now() + WAIT;
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{what} after {WAIT:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A loopback TCP port that was free a moment ago (for a child process to listen on).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `modem-sim inject --control <control> <words>`, run to its end.
+pub fn inject(control: &Path, words: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_modem-sim"))
+        .arg("inject")
+        .arg("--control")
+        .arg(control)
+        .args(words)
+        .output()
+        .expect("modem-sim inject runs")
+}
+
+/// Debian's python3, where `apt-get install python3-serial` puts pyserial (a python3 earlier
+/// in PATH, e.g. pyenv's, may not have it); `MODEM_SIM_PYTHON` overrides.
+pub fn python() -> String {
+    std::env::var("MODEM_SIM_PYTHON").unwrap_or_else(|_| {
+        if Path::new("/usr/bin/python3").exists() {
+            "/usr/bin/python3".into()
+        } else {
+            "python3".into()
+        }
+    })
 }
 
 /// A Mosquitto process with password auth that can be killed and started again on its port.
@@ -193,11 +297,7 @@ impl Mosquitto {
             .status()
             .expect("mosquitto_passwd is installed (apt-get install mosquitto; .ci/run does it)");
         assert!(status.success());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let conf = dir.path().join("mosquitto.conf");
         std::fs::write(
             &conf,

@@ -79,6 +79,9 @@ pub struct Sockets {
     showtp: bool,
     /// `AT+CIPRXF=1`: no `\r\n` after received data (CIPRXF.md; 0, the default, adds one).
     rxf: bool,
+    /// `AT+CIPSPRT`: 1 (the default) prompts `> ` and reports the send, 0 reports it without
+    /// the prompt, 2 does neither (CIPSPRT.md).
+    sprt: Sprt,
     transparent: Transparent,
     /// A transparent link's data that came in command mode, for `ATO`.
     held: Vec<u8>,
@@ -90,6 +93,16 @@ pub struct Sockets {
 #[derive(Debug)]
 pub struct PendingSend {
     slot: usize,
+}
+
+/// `AT+CIPSPRT=<send prompt>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sprt(u8);
+
+impl Default for Sprt {
+    fn default() -> Self {
+        Sprt(1)
+    }
 }
 
 /// A socket command's parsed link number and the rest of its parameters.
@@ -335,7 +348,9 @@ impl Sockets {
             out.line(cell.cme(NOT_ALLOWED));
             return None;
         }
-        out.raw(b"\r\n> ");
+        if self.sprt.0 == 1 {
+            out.raw(b"\r\n> ");
+        }
         let prompt = match len {
             Some(len) => Prompt::Exact(len),
             None => Prompt::UntilCtrlZ(SEND_MAX),
@@ -366,7 +381,9 @@ impl Sockets {
             link: s.link,
             data: Bytes::from(data),
         });
-        if bearer.qsend() == 1 {
+        if self.sprt.0 == 2 {
+            // CIPSPRT.md: "不返回 \"SEND OK\" 或\"DATA ACCEPT\"".
+        } else if bearer.qsend() == 1 {
             let accept = if t.mux {
                 format!("DATA ACCEPT:{slot},{len}")
             } else {
@@ -499,6 +516,19 @@ impl Sockets {
         }
     }
 
+    /// `AT+CIPSPRT=<0|1|2>` -> `OK`: whether `AT+CIPSEND` prompts `> ` and reports the send
+    /// (CIPSPRT.md: 0 no prompt, still `SEND OK`/`DATA ACCEPT`; 1, the default, both; 2
+    /// neither). Aliyun's LinkSDK sends `AT+CIPSPRT=1` to an Air724UG (DIVERGENCES S10).
+    pub fn cipsprt(&mut self, form: &Form, out: &mut Out) {
+        if *form == Form::Test {
+            out.line("+CIPSPRT: (0,1,2)");
+            return out.ok();
+        }
+        if let Some(n) = super::number_setting(form, out, "+CIPSPRT", 0..=2, self.sprt.0.into()) {
+            self.sprt = Sprt(n as u8);
+        }
+    }
+
     /// `ATO` -> `CONNECT`, back to the transparent link's data (ATO.md: "TA 继续数据传输连接");
     /// `NO CARRIER` when there is none to go back to.
     pub fn ato(&mut self, form: &Form, out: &mut Out) {
@@ -616,7 +646,7 @@ impl Sockets {
                 self.connect_fail(&t, bearer, cell, out);
             }
             NetEventKind::SockSent(_) => {
-                if s.sending > 0 {
+                if s.sending > 0 && self.sprt.0 != 2 {
                     s.sending -= 1;
                     out.line(Self::tag(&t, "SEND OK"));
                 }

@@ -418,3 +418,26 @@ fn malformed_socket_commands() {
         "\r\n+CIPQSEND: (0,1,2)\r\n\r\nOK\r\n"
     );
 }
+
+/// CIPSPRT.md: 0 sends without the prompt but reports; 2 neither prompts nor reports.
+#[test]
+fn cipsprt_hides_the_prompt_and_the_report() {
+    let mut r = Rig::new();
+    assert_eq!(r.send("AT+CIPSPRT?"), "\r\n+CIPSPRT: 1\r\n\r\nOK\r\n");
+    r.send("AT+CIPSTART=\"TCP\",\"60.166.18.9\",7500");
+    r.event(0, NetEventKind::Connected);
+    assert_eq!(r.send("AT+CIPSPRT=0"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CIPSEND=3"), "");
+    assert_eq!(r.bytes(b"abc"), "");
+    assert_eq!(r.event(0, NetEventKind::SockSent(3)), "\r\nSEND OK\r\n");
+    assert_eq!(r.send("AT+CIPSPRT=2"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CIPSEND=2"), "");
+    assert_eq!(r.bytes(b"de"), "");
+    assert_eq!(r.event(0, NetEventKind::SockSent(2)), "");
+    assert_eq!(r.sent(), vec![b"abc".to_vec(), b"de".to_vec()]);
+    assert_eq!(r.send("AT+CIPSPRT=3"), "\r\nERROR\r\n");
+    assert_eq!(
+        r.send("AT+CIPSPRT=?"),
+        "\r\n+CIPSPRT: (0,1,2)\r\n\r\nOK\r\n"
+    );
+}

@@ -374,6 +374,12 @@ pub(super) static COMMANDS: &[Row] = &[
         run: |m, f, o| m.sockets.switch("+CIPRXF", f, o),
     },
     Row {
+        name: "+CIPSPRT",
+        forms: &[Test, Read, Set],
+        source: "MAN TCPIP/CIPSPRT.md",
+        run: |m, f, o| m.sockets.cipsprt(f, o),
+    },
+    Row {
         name: "O",
         forms: &[Exec],
         source: "MAN TCPIP/ATO.md, 使用方法举例.md (透明传输应用1)",
