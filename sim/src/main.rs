@@ -85,6 +85,12 @@ struct Cli {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     broker_bind: std::net::SocketAddr,
 
+    /// Address of the embedded HTTP test server, started with the embedded broker (port 0
+    /// picks a free port; its HTTPS listener takes another free port on the same address).
+    /// AT+HTTPACTION / AT+HTTPACT go there unless --resolve names the URL's host.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    http_bind: std::net::SocketAddr,
+
     /// User name the embedded broker accepts (the vendor test server's, seed 000 section 4.3).
     #[arg(long, default_value = "root")]
     mqtt_user: String,
@@ -673,6 +679,7 @@ async fn run(
         direct: cli.direct,
         echo: None,
         broker_bind: cli.broker_bind,
+        http_bind: cli.http_bind,
         accounts: vec![(cli.mqtt_user.clone(), cli.mqtt_password.clone())],
         allow_anonymous: cli.allow_anonymous,
         identity: Identity {
@@ -882,6 +889,12 @@ fn print_banner(cli: &Cli, info: &ReadyInfo, seed: u64) {
         b += &format!(
             "  tls:    embedded MQTT over TLS on {} ({mode}); CA {ca}\n",
             info.mqtts
+        );
+    }
+    if !info.http.is_empty() {
+        b += &format!(
+            "  http:   embedded HTTP test server on http://{} and https://{} (/echo, /status/<code>, /bytes/<n>, /slow/<n>?delay_ms=<d>)\n",
+            info.http, info.https
         );
     }
     if let Some(to) = &cli.tls_broker {

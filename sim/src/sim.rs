@@ -15,6 +15,7 @@ use crate::dialect::{self, DialectKind, Engine};
 use crate::fault::{Fault, Request};
 use crate::modem::Identity;
 use crate::net::{HostPort, Router};
+use crate::services::http::HttpServer;
 use crate::uart::{Line, LineSettings, Serial, Uart, UartError, UartIo};
 use task::ModemTask;
 
@@ -67,6 +68,9 @@ pub struct SimConfig {
     pub broker_max_queued: usize,
     pub broker_max_inflight: usize,
     pub broker_publisher_hold: std::time::Duration,
+    /// Where the embedded HTTP test server listens (port 0: any free port); its TLS listener
+    /// takes another free port on the same address. Started with the embedded broker.
+    pub http_bind: SocketAddr,
 }
 
 /// The identity of the embedded TLS listener. `Default` is the committed test PKI
@@ -123,6 +127,7 @@ impl Default for SimConfig {
             broker_max_queued: BrokerConfig::default().max_queued,
             broker_max_inflight: BrokerConfig::default().max_inflight,
             broker_publisher_hold: BrokerConfig::default().publisher_hold,
+            http_bind: ([127, 0, 0, 1], 0).into(),
         }
     }
 }
@@ -139,6 +144,12 @@ pub enum SimError {
     },
     #[error("--tls-bind {addr}: cannot start the embedded TLS listener there: {source} (pick a free address, e.g. 127.0.0.1:0, or use --tls-broker)")]
     TlsBind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("--http-bind {addr}: cannot start the embedded HTTP server there: {source} (pick a free address, e.g. 127.0.0.1:0)")]
+    HttpBind {
         addr: SocketAddr,
         #[source]
         source: std::io::Error,
@@ -168,6 +179,10 @@ pub struct ReadyInfo {
     pub mqtts: String,
     /// The CA file that verifies `mqtts` (empty when it is compiled in and not on disk).
     pub ca: String,
+    /// The embedded HTTP test server's `host:port` (plain and TLS), or empty when `--broker`
+    /// is used.
+    pub http: String,
+    pub https: String,
     /// The control socket (`modem-sim inject --control PATH`), or empty.
     pub control: String,
     /// The embedded TCP echo service's `host:port` (where raw TCP sockets go unless
@@ -184,6 +199,7 @@ struct Network {
     dialect: Box<dyn dialect::Dialect>,
     broker: Option<Broker>,
     mqtts: Option<SocketAddr>,
+    http: Option<(HttpServer, HttpServer)>,
     echo: Option<crate::services::echo::EchoService>,
     router: Router,
 }
@@ -245,6 +261,25 @@ impl Network {
             }
             (None, None) => None,
         };
+        let http = match &broker {
+            Some(_) => {
+                let err = |source| SimError::HttpBind {
+                    addr: cfg.http_bind,
+                    source,
+                };
+                let ts = &cfg.tls_server;
+                let tls =
+                    crate::tls::server_config(ts.cert_pem.as_bytes(), ts.key_pem.as_bytes(), None)?;
+                let plain = HttpServer::start(cfg.http_bind, None).await.map_err(err)?;
+                let mut tls_bind = cfg.http_bind;
+                tls_bind.set_port(0);
+                let tls = HttpServer::start(tls_bind, Some(std::sync::Arc::new(tls)))
+                    .await
+                    .map_err(err)?;
+                Some((plain, tls))
+            }
+            None => None,
+        };
         // The echo service comes with the embedded broker, on its address.
         let echo = match &broker {
             Some(_) if cfg.echo.is_none() => {
@@ -262,6 +297,8 @@ impl Network {
             port: a.port(),
         };
         let router = Router {
+            default_http: http.as_ref().map(|(p, _)| host_port(p.local_addr())),
+            default_https: http.as_ref().map(|(_, t)| host_port(t.local_addr())),
             resolve: cfg
                 .resolve
                 .iter()
@@ -283,6 +320,7 @@ impl Network {
             dialect,
             broker,
             mqtts,
+            http,
             echo,
             router,
         })
@@ -299,6 +337,7 @@ pub struct Simulator {
     dialect: DialectKind,
     broker: Option<Broker>,
     mqtts: Option<SocketAddr>,
+    http: Option<(HttpServer, HttpServer)>,
     echo: Option<crate::services::echo::EchoService>,
     ca_path: Option<PathBuf>,
     injector: Injector,
@@ -359,6 +398,7 @@ impl Simulator {
             dialect,
             broker,
             mqtts,
+            http,
             echo,
             router,
         } = net;
@@ -409,6 +449,7 @@ impl Simulator {
             dialect: cfg.dialect,
             broker,
             mqtts,
+            http,
             echo,
             ca_path: cfg.tls_server.ca_path.clone(),
             injector,
@@ -450,6 +491,16 @@ impl Simulator {
         self.mqtts
     }
 
+    /// The embedded HTTP test server (plain), when the broker is embedded.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|(p, _)| p.local_addr())
+    }
+
+    /// The embedded HTTP test server's TLS listener (the test PKI's server certificate).
+    pub fn https_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|(_, t)| t.local_addr())
+    }
+
     pub fn broker(&self) -> Option<&Broker> {
         self.broker.as_ref()
     }
@@ -482,6 +533,8 @@ impl Simulator {
                 .filter(|_| self.mqtts.is_some())
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
+            http: self.http_addr().map(|a| a.to_string()).unwrap_or_default(),
+            https: self.https_addr().map(|a| a.to_string()).unwrap_or_default(),
             control: self
                 .control_path
                 .as_ref()

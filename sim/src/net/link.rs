@@ -613,6 +613,37 @@ impl Links {
                     let _ = l.send(LinkCmd::Close);
                 }
             }
+            Http { link, req } => {
+                let target = super::http::parse_url(&req.url).and_then(|url| {
+                    let tls = url.https || req.tls.is_some();
+                    let default = if tls {
+                        self.router.default_https.as_ref()
+                    } else {
+                        self.router.default_http.as_ref()
+                    };
+                    self.router.route_service(&url.host, url.port, default)
+                });
+                let Some(target) = target else {
+                    warn!(link, url = %req.url, "no route for the HTTP request");
+                    let _ = self.events.send(NetEvent {
+                        link,
+                        kind: NetEventKind::HttpFailed(super::http::HttpError::NoRoute),
+                    });
+                    return;
+                };
+                info!(link, url = %req.url, %target, "HTTP request");
+                let (tx, rx) = mpsc::unbounded_channel();
+                self.links.retain(|_, l| !l.is_closed());
+                self.links.insert(link, tx);
+                tokio::spawn(super::http::run(
+                    link,
+                    target,
+                    req,
+                    rx,
+                    self.events.clone(),
+                    self.latency.clone(),
+                ));
+            }
             SockOpen {
                 link,
                 proto,

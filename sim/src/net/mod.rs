@@ -4,6 +4,7 @@
 //! The dialects never touch sockets. They send [`NetRequest`]s and receive [`NetEvent`]s, so
 //! their logic stays pure and testable without a network.
 
+pub mod http;
 pub mod link;
 pub mod route;
 pub mod socket;
@@ -35,6 +36,13 @@ pub enum NetRequest {
     /// Close the link's socket (no MQTT DISCONNECT: that is [`MqttOp::Disconnect`]); on a raw
     /// socket link a FIN (TCP) or the socket dropped (UDP).
     Close { link: LinkId },
+    /// One HTTP exchange on its own connection (`AT+HTTPACTION`, `AT+HTTPACT`), answered by
+    /// one [`NetEventKind::HttpDone`] or [`NetEventKind::HttpFailed`]. [`NetRequest::Close`]
+    /// abandons it without an answer.
+    Http {
+        link: LinkId,
+        req: http::HttpRequest,
+    },
     /// Open a raw TCP or UDP socket to `host:port` as named in the AT command (routed with
     /// [`Router::route_service`]); with `tls` (TCP only) a TLS handshake follows the connect.
     /// Answered by `Connected` or `ConnectFailed`, then `SockData`, `SockSent`, `Closed`
@@ -66,6 +74,10 @@ impl SockProto {
         }
     }
 }
+
+/// Link ids at and above this are HTTP exchanges (below: the MQTT links the dialects count
+/// from 1), so one dialect can tell whose a [`NetEvent`] is.
+pub const HTTP_LINKS: LinkId = 1 << 40;
 
 /// The MQTT operations a module performs on an open link.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,6 +139,10 @@ pub enum NetEventKind {
         payload: Bytes,
     },
     Closed(CloseReason),
+    /// An HTTP exchange ended with a response.
+    HttpDone(http::HttpResponse),
+    /// An HTTP exchange ended without one.
+    HttpFailed(http::HttpError),
     /// Bytes a raw socket received: at most [`socket::MAX_READ`] per event (a TCP read, or one
     /// UDP datagram), with the peer's address (`AT+CIPSRIP`'s `RECV FROM:`).
     SockData {

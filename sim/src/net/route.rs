@@ -93,6 +93,10 @@ pub struct Router {
     pub default_tcp: Option<HostPort>,
     /// Where raw UDP sockets go by default: the embedded UDP echo service.
     pub default_udp: Option<HostPort>,
+    /// The embedded HTTP test server (plain and TLS listeners): where an HTTP request goes
+    /// when `--resolve` does not name its host and `direct` is off.
+    pub default_http: Option<HostPort>,
+    pub default_https: Option<HostPort>,
 }
 
 impl Router {

@@ -3,3 +3,4 @@
 //! `--resolve` nor `--direct` says otherwise. Listed in the banner and the ready file.
 
 pub mod echo;
+pub mod http;

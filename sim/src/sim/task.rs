@@ -190,7 +190,10 @@ where
     fn on_net(&mut self, ev: NetEvent) {
         let ended = matches!(
             ev.kind,
-            crate::net::NetEventKind::Closed(_) | crate::net::NetEventKind::ConnectFailed(_)
+            crate::net::NetEventKind::Closed(_)
+                | crate::net::NetEventKind::ConnectFailed(_)
+                | crate::net::NetEventKind::HttpDone(_)
+                | crate::net::NetEventKind::HttpFailed(_)
         )
         .then_some(ev.link);
         let connack = matches!(

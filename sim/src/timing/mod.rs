@@ -402,6 +402,12 @@ impl Scheduler {
             }
             NetEventKind::SockSent(_) => Duration::ZERO,
             NetEventKind::Closed(_) => self.sampler.draw(Step::Closed),
+            // An HTTP exchange: the connect, then one round trip for the response (estimated
+            // as CONNACK's, the one request/answer round trip the captures time).
+            NetEventKind::HttpDone(_) => {
+                self.sampler.draw(Step::Connect) + self.sampler.draw(Step::Connack)
+            }
+            NetEventKind::HttpFailed(_) => self.sampler.draw(Step::ConnectFailed),
         }
     }
 

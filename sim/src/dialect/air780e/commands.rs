@@ -250,6 +250,7 @@ pub(super) static COMMANDS: &[Row] = &[
         run: |m, f, o| {
             if m.bearer.cgact(&mut m.cell, f, o) {
                 m.mqtt.network_lost(o);
+                m.http.network_lost(true, o);
                 m.sockets.network_lost(o);
             }
         },
@@ -526,6 +527,69 @@ pub(super) static COMMANDS: &[Row] = &[
         forms: &[Exec, Test, Set],
         source: "inferred: fixtures/DIVERGENCES.md A19",
         run: |m, f, o| m.fs.fsls(f, o),
+    },
+    // HTTP(S) and its bearer (air780e/http.rs; MAN = ...Command_List/HTTP/).
+    Row {
+        name: "+SAPBR",
+        forms: &[Test, Set],
+        source: "MAN HTTP/使用方法举例.md; public/20240722_air780ep_at_aliyun.md capture",
+        run: |m, f, o| m.http.sapbr(&m.cell, f, o),
+    },
+    Row {
+        name: "+HTTPINIT",
+        forms: &[Exec, Test],
+        source: "MAN HTTP/使用方法举例.md; DIVERGENCES H1",
+        run: |m, f, o| m.http.httpinit(f, o),
+    },
+    Row {
+        name: "+HTTPTERM",
+        forms: &[Exec, Test],
+        source: "MAN HTTP/HTTPTERM.md, 使用方法举例.md; DIVERGENCES H1",
+        run: |m, f, o| m.http.httpterm(f, o),
+    },
+    Row {
+        name: "+HTTPPARA",
+        forms: &[Test, Read, Set],
+        source: "MAN HTTP/HTTPPARA.md; the Aliyun capture (unquoted URL, USER_DEFINED)",
+        run: |m, f, o| m.http.httppara(f, o),
+    },
+    Row {
+        name: "+HTTPDATA",
+        forms: &[Test, Set],
+        source: "MAN HTTP/HTTPDATA.md; the Aliyun capture (DOWNLOAD); DIVERGENCES H7",
+        run: |m, f, o| {
+            let b = m.http.httpdata(f, o);
+            m.pending.open_if(b.map(Prompted::Body))
+        },
+    },
+    Row {
+        name: "+HTTPSSL",
+        forms: &[Test, Read, Set],
+        source: "MAN HTTP/HTTPSSL.md; DIVERGENCES H6",
+        run: |m, f, o| m.http.httpssl(f, o),
+    },
+    Row {
+        name: "+HTTPACTION",
+        forms: &[Test, Set],
+        source: "MAN HTTP/HTTPACTION.md; the Aliyun capture; DIVERGENCES H3, H5",
+        run: |m, f, o| {
+            let (ssl, fs) = (&m.ssl, &m.fs);
+            m.http.httpaction(&m.cell, f, o, |host| {
+                ssl.tls_options_of(super::http::SSL_CONTEXT, fs, host)
+            })
+        },
+    },
+    Row {
+        name: "+HTTPREAD",
+        forms: &[Exec, Test, Set],
+        source: "MAN HTTP/HTTPREAD.md; the Aliyun capture; DIVERGENCES H2",
+        run: |m, f, o| m.http.httpread(f, o),
+    },
+    Row {
+        name: "+HTTPHEAD",
+        forms: &[Exec, Test],
+        source: "MAN HTTP/HTTPHEAD.md, 使用方法举例.md; DIVERGENCES H4, H8",
+        run: |m, f, o| m.http.httphead(f, o),
     },
 ];
 

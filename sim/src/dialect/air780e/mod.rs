@@ -16,6 +16,7 @@ mod commands;
 
 pub use basic::{cclk, zone_of};
 mod fs;
+mod http;
 mod mqtt;
 mod ssl;
 
@@ -71,6 +72,8 @@ enum Prompted {
     Publish(mqtt::PendingPubex),
     /// The data of an `AT+CIPSEND`.
     Send(cip::PendingSend),
+    /// The body of an `AT+HTTPDATA`.
+    Body(http::PendingBody),
 }
 
 pub struct Air780e {
@@ -81,6 +84,7 @@ pub struct Air780e {
     mqtt: mqtt::Mqtt,
     fs: fs::Fs,
     ssl: ssl::Ssl,
+    http: http::Http,
     pending: super::pending::Pending<Prompted>,
     /// The echo setting (`ATE`), mirrored from the framer so `AT&W` can save it.
     echo: bool,
@@ -99,6 +103,7 @@ impl Air780e {
             mqtt: mqtt::Mqtt::default(),
             fs: fs::Fs::default(),
             ssl: ssl::Ssl::default(),
+            http: http::Http::default(),
             pending: Default::default(),
             echo: true,
             saved: Settings::factory(),
@@ -147,6 +152,7 @@ impl Air780e {
         tracing::info!("module restarts");
         self.print(down, out);
         self.mqtt.power_off(out);
+        self.http.network_lost(false, out);
         self.sockets.power_off(out);
         out.cancel_data();
         let saved = self.saved.clone();
@@ -204,6 +210,7 @@ impl Air780e {
             out.line("+CGEV: ME DETACH");
         }
         self.mqtt.network_lost(out);
+        self.http.network_lost(true, out);
         self.sockets.network_lost(out);
     }
 
@@ -296,6 +303,7 @@ impl Dialect for Air780e {
             Some(Prompted::Write(w)) => self.fs.write_data(w, data, out),
             Some(Prompted::Publish(p)) => self.mqtt.pubex_data(&self.cell, p, data, out),
             Some(Prompted::Send(p)) => self.sockets.send_data(&self.bearer, p, data, out),
+            Some(Prompted::Body(_)) => self.http.body_data(data, out),
             // The session dropped while the payload was on its way.
             None => out.line(self.cell.cme(mqtt::CME_MQTT)),
         }
@@ -330,15 +338,25 @@ impl Dialect for Air780e {
             self.cell.pdp_active = self.cell.can_activate();
             return;
         }
-        // `AT+FSWRITE`'s own `<timeout>`, if its write still waits.
-        if matches!(self.pending.get(), Some(Prompted::Write(w)) if w.timer == id) {
-            if let Some(Prompted::Write(w)) = self.pending.take() {
-                self.fs.timed_out(w, out)
+        // `AT+FSWRITE`'s and `AT+HTTPDATA`'s own input times, if their prompt still waits.
+        match self.pending.get() {
+            Some(Prompted::Write(w)) if w.timer == id => {
+                if let Some(Prompted::Write(w)) = self.pending.take() {
+                    self.fs.timed_out(w, out)
+                }
             }
+            Some(Prompted::Body(b)) if b.timer == id => {
+                self.pending.take();
+                self.http.timed_out(out)
+            }
+            _ => {}
         }
     }
 
     fn on_net(&mut self, ev: NetEvent, out: &mut Out) {
+        if self.http.owns(ev.link) {
+            return self.http.on_net(ev, out);
+        }
         if self.sockets.owns(ev.link) {
             return self.sockets.on_net(&self.bearer, &self.cell, ev, out);
         }
@@ -370,6 +388,7 @@ impl Air780e {
     fn pdn_deact(&mut self, back_after: std::time::Duration, out: &mut Out) {
         out.line("+CGEV: NW PDN DEACT 1");
         self.mqtt.network_lost(out);
+        self.http.network_lost(true, out);
         // The TCP/IP stack's links go with the context, and the module says so
         // (public/780EP_AT_TCP应用指南.md section 3 and FAQ 5: `+PDP: DEACT`; then
         // `AT+CIPSHUT` before a new `AT+CIPSTART`: DIVERGENCES S6).
@@ -402,6 +421,7 @@ impl Air780e {
             out.line("+CGEV: NW PDN DEACT 1");
         }
         self.mqtt.network_lost(out);
+        self.http.network_lost(true, out);
         if self.sockets.network_lost(out) && had_bearer {
             out.line("+PDP: DEACT");
         }

@@ -693,6 +693,8 @@ impl Mqtt {
                 self.drop_link(Tcp::PeerClosed);
                 out.line("CLOSED");
             }
+            // HTTP exchanges are the HTTP module's (routed before this).
+            NetEventKind::HttpDone(_) | NetEventKind::HttpFailed(_) => {}
             // Raw socket events belong to the TCP/IP stack's links (`cip.rs`).
             NetEventKind::SockData { .. } | NetEventKind::SockSent(_) => {}
         }

@@ -15,8 +15,19 @@ use super::set_args;
 /// The context the MQTT commands use (seed 000 sections 6.3/6.4).
 pub const CONTEXT: u32 = 88;
 
+/// The contexts `AT+SSLCFG` takes: 88 for MQTT, 153 for HTTPS (luatos-doc-pool
+/// Command_List/HTTP/使用方法举例.md: "在HTTPS链接下为153").
+pub const CONTEXTS: [u32; 2] = [CONTEXT, super::http::SSL_CONTEXT];
+
+/// Every context's settings.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Ssl {
+    contexts: std::collections::BTreeMap<u32, Ctx>,
+}
+
+/// One context's settings.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Ctx {
     cacert: Option<String>,
     clientcert: Option<String>,
     clientkey: Option<String>,
@@ -31,7 +42,7 @@ fn text_key(key: &str) -> bool {
     matches!(key, "cacert" | "clientcert" | "clientkey" | "hostname")
 }
 
-impl Ssl {
+impl Ctx {
     fn slot(&mut self, key: &str) -> Option<&mut Option<String>> {
         match key {
             "cacert" => Some(&mut self.cacert),
@@ -41,7 +52,9 @@ impl Ssl {
             _ => None,
         }
     }
+}
 
+impl Ssl {
     /// `AT+SSLCFG="<key>",88,<value>` sets (seed 000 sections 6.3/6.4: `"cacert",88,"ca.crt"`,
     /// `"seclevel",88,1`); `AT+SSLCFG="<key>",88` queries, answering
     /// `+SSLCFG: "<key>",88,<value>`; `AT+SSLCFG="<key>",88,` (trailing comma) erases. Keys:
@@ -65,33 +78,37 @@ impl Ssl {
             return out.error();
         };
         let key = key.text().to_ascii_lowercase();
-        if ctx.number() != Some(CONTEXT) || args.len() > 3 {
+        let Some(ctx) = ctx.number().filter(|c| CONTEXTS.contains(c)) else {
+            return out.error();
+        };
+        if args.len() > 3 {
             return out.error();
         }
+        let c = self.contexts.entry(ctx).or_default();
         match (key.as_str(), args.get(2)) {
             ("seclevel", None) => {
-                out.line(format!("+SSLCFG: \"seclevel\",{CONTEXT},{}", self.seclevel));
+                out.line(format!("+SSLCFG: \"seclevel\",{ctx},{}", c.seclevel));
                 out.ok()
             }
             ("seclevel", Some(v)) if v.is_empty() => {
-                self.seclevel = 0;
+                c.seclevel = 0;
                 out.ok()
             }
             ("seclevel", Some(v)) => match v.number().filter(|n| *n <= 2) {
                 Some(n) => {
-                    self.seclevel = n as u8;
+                    c.seclevel = n as u8;
                     out.ok()
                 }
                 None => out.error(),
             },
             (k, value) if text_key(k) => {
-                let Some(slot) = self.slot(k) else {
+                let Some(slot) = c.slot(k) else {
                     return out.error();
                 };
                 match value {
                     None => {
                         let v = slot.clone().unwrap_or_default();
-                        out.line(format!("+SSLCFG: \"{k}\",{CONTEXT},\"{v}\""));
+                        out.line(format!("+SSLCFG: \"{k}\",{ctx},\"{v}\""));
                         out.ok()
                     }
                     Some(v) if v.is_empty() => {
@@ -114,19 +131,25 @@ impl Ssl {
     /// What `AT+SSLMIPSTART=<host>,...` asks of the link. The module speaks TLS 1.2 at most
     /// (its suites are TLS 1.2 ones, seed 000 FAQ 7), so the link offers TLS 1.2 only.
     pub fn tls_options(&self, fs: &Fs, host: &str) -> TlsOptions {
+        self.tls_options_of(CONTEXT, fs, host)
+    }
+
+    /// What a link configured by context `ctx` asks for (153: HTTPS).
+    pub fn tls_options_of(&self, ctx: u32, fs: &Fs, host: &str) -> TlsOptions {
+        let c = self.contexts.get(&ctx).cloned().unwrap_or_default();
         let file =
             |name: &Option<String>| name.as_deref().and_then(|n| fs.read(n)).map(<[u8]>::to_vec);
-        let mutual = self.seclevel == 2;
+        let mutual = c.seclevel == 2;
         TlsOptions {
-            ca_pem: file(&self.cacert),
-            client_cert_pem: if mutual { file(&self.clientcert) } else { None },
-            client_key_pem: if mutual { file(&self.clientkey) } else { None },
-            verify: if self.seclevel >= 1 {
+            ca_pem: file(&c.cacert),
+            client_cert_pem: if mutual { file(&c.clientcert) } else { None },
+            client_key_pem: if mutual { file(&c.clientkey) } else { None },
+            verify: if c.seclevel >= 1 {
                 Verify::Peer
             } else {
                 Verify::None
             },
-            server_name: self.hostname.clone().unwrap_or_else(|| host.to_string()),
+            server_name: c.hostname.clone().unwrap_or_else(|| host.to_string()),
             versions: (TlsVersion::Tls12, TlsVersion::Tls12),
         }
     }

@@ -192,6 +192,7 @@ pub(super) static COMMANDS: &[Row] = &[
             if basic::cgatt(&mut m.cell, f, o) && m.call.drop_call(&mut m.cell) {
                 o.line("+MIPCALL: 0");
                 m.mqtt.network_lost(o);
+                m.http.network_lost(true, o);
             }
         },
     },
@@ -214,6 +215,7 @@ pub(super) static COMMANDS: &[Row] = &[
         run: |m, f, o| {
             if m.call.mipcall(&mut m.cell, f, o) {
                 m.mqtt.network_lost(o);
+                m.http.network_lost(true, o);
             }
         },
     },
@@ -290,6 +292,38 @@ pub(super) static COMMANDS: &[Row] = &[
         forms: &[Test, Read, Set],
         source: "seed 002 section 3.3",
         run: gtsslfile,
+    },
+    // HTTP(S) (l610/http.rs): Fibocom's NL668 HTTP manual, L610 drivers; DIVERGENCES LH1-LH6.
+    Row {
+        name: "+HTTPSET",
+        forms: &[Test, Read, Set],
+        source: "NL668 HTTP manual 1.1; L610 drivers (URL, UAGENT, CONTYPE)",
+        run: |m, f, o| m.http.httpset(f, o),
+    },
+    Row {
+        name: "+HTTPDATA",
+        forms: &[Test, Read, Set],
+        source: "NL668 HTTP manual 1.2; L610 drivers (`>`)",
+        run: |m, f, o| {
+            if m.http.httpdata(f, o) {
+                m.pending.open(Prompted::HttpData);
+            }
+        },
+    },
+    Row {
+        name: "+HTTPACT",
+        forms: &[Test, Read, Set],
+        source: "NL668 HTTP manual 1.3; L610 drivers (+HTTPRES: 1,200,); G510 capture; DIVERGENCES LH2, LH3",
+        run: |m, f, o| {
+            let ssl = &m.ssl;
+            m.http.httpact(&m.cell, f, o, |host| ssl.options(host))
+        },
+    },
+    Row {
+        name: "+HTTPREAD",
+        forms: &[Exec, Test, Set],
+        source: "G510 capture; L610 drivers (offset, length); DIVERGENCES LH5",
+        run: |m, f, o| m.http.httpread(f, o),
     },
 ];
 

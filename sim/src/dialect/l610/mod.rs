@@ -18,6 +18,7 @@
 
 mod basic;
 mod commands;
+mod http;
 mod mipcall;
 mod mqtt;
 mod ssl;
@@ -38,6 +39,8 @@ enum Prompted {
     SslFile(ssl::FileKind),
     /// The payload of a length-form `AT+MQTTWILL`.
     Will(mqtt::PendingWill),
+    /// The body of an `AT+HTTPDATA`.
+    HttpData,
 }
 
 pub struct L610 {
@@ -47,6 +50,7 @@ pub struct L610 {
     call: mipcall::Call,
     mqtt: mqtt::Mqtt,
     ssl: ssl::Ssl,
+    http: http::Http,
     pending: super::pending::Pending<Prompted>,
     /// The echo setting, mirrored from the framer for `AT&W`.
     echo: bool,
@@ -71,6 +75,7 @@ impl L610 {
             call: mipcall::Call::default(),
             mqtt: mqtt::Mqtt::default(),
             ssl: ssl::Ssl::default(),
+            http: http::Http::default(),
             pending: Default::default(),
             echo: true,
             saved: (true, 0),
@@ -86,6 +91,7 @@ impl L610 {
     fn reboot(&mut self, out: &mut Out) {
         tracing::info!("module restarts");
         self.mqtt.power_off(out);
+        self.http.network_lost(false, out);
         out.cancel_data();
         out.set_echo(true);
         let identity = self.cell.identity.clone();
@@ -129,6 +135,7 @@ impl Dialect for L610 {
             Some(Prompted::Publish(p)) => self.mqtt.publish_data(&self.cell, p, data, out),
             Some(Prompted::SslFile(kind)) => self.ssl.file_data(kind, data, out),
             Some(Prompted::Will(w)) => self.mqtt.will_data(w, data, out),
+            Some(Prompted::HttpData) => self.http.data(data, out),
             None => {
                 tracing::warn!(
                     len = data.len(),
@@ -146,6 +153,9 @@ impl Dialect for L610 {
     }
 
     fn on_net(&mut self, ev: NetEvent, out: &mut Out) {
+        if self.http.owns(ev.link) {
+            return self.http.on_net(ev, out);
+        }
         self.mqtt.on_net(&self.cell, &mut self.ssl, ev, out)
     }
 
@@ -169,6 +179,7 @@ impl Dialect for L610 {
                     out.line("+MIPCALL: 0");
                 }
                 self.mqtt.network_lost(out);
+                self.http.network_lost(true, out);
                 if !back_after.is_zero() {
                     cell.pdp_barred = true;
                     out.timer(PDN_BACK_TIMER, *back_after);
@@ -187,6 +198,7 @@ impl Dialect for L610 {
                     out.line("+MIPCALL: 0");
                 }
                 self.mqtt.network_lost(out);
+                self.http.network_lost(true, out);
             }
             Fault::Register(_) | Fault::SimInserted(_) => {
                 if matches!(fault, Fault::SimInserted(_))

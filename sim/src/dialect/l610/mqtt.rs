@@ -655,6 +655,8 @@ impl Mqtt {
                     _ => out.line(format!("+MQTTOPEN: {id},0")),
                 }
             }
+            // HTTP exchanges are the HTTP module's (routed before this).
+            NetEventKind::HttpDone(_) | NetEventKind::HttpFailed(_) => {}
             // Raw socket events belong to the socket commands, not to an MQTT client.
             NetEventKind::SockData { .. } | NetEventKind::SockSent(_) => {}
         }
