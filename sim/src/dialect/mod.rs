@@ -8,10 +8,13 @@ pub mod commands;
 pub mod host;
 pub mod l610;
 pub mod params;
+pub mod pending;
 #[cfg(test)]
 mod prompts;
 #[cfg(test)]
 mod props;
+#[cfg(test)]
+pub(crate) mod rig;
 pub mod v250;
 
 use std::fmt;

@@ -7,13 +7,13 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::dialect::{make, DialectKind, Effect, Engine};
-use crate::modem::Identity;
-use crate::net::{ConnectReturnCode, MqttOp, NetEvent, NetEventKind, NetRequest};
+use crate::dialect::rig::Rig;
+use crate::dialect::DialectKind;
+use crate::net::{ConnectReturnCode, NetEventKind, NetRequest};
 
+/// The shared [`Rig`], its timers run by tasks that sleep in paused time.
 struct Driver {
-    engine: Engine,
-    net: Vec<NetRequest>,
+    rig: Rig,
     fired_tx: mpsc::UnboundedSender<u64>,
     fired: mpsc::UnboundedReceiver<u64>,
     start: Instant,
@@ -23,50 +23,33 @@ impl Driver {
     fn new(kind: DialectKind) -> Self {
         let (fired_tx, fired) = mpsc::unbounded_channel();
         Driver {
-            engine: Engine::new(make(kind, Identity::default()).unwrap(), false),
-            net: vec![],
+            rig: Rig::new(kind),
             fired_tx,
             fired,
             start: Instant::now(),
         }
     }
 
-    fn apply(&mut self, effects: Vec<Effect>) -> String {
-        let mut text = Vec::new();
-        for e in effects {
-            match e {
-                Effect::Uart(b) => text.extend(b),
-                Effect::Net(r) => self.net.push(r),
-                Effect::Baud(_) => {}
-                Effect::Timer { id, after } => {
-                    let tx = self.fired_tx.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(after).await;
-                        let _ = tx.send(id);
-                    });
-                }
-            }
+    /// Starts a sleeping task for each timer the rig collected.
+    fn run_timers(&mut self, text: String) -> String {
+        for (id, after) in self.rig.timers.drain(..) {
+            let tx = self.fired_tx.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                let _ = tx.send(id);
+            });
         }
-        String::from_utf8_lossy(&text).into_owned()
+        text
     }
 
     fn feed(&mut self, bytes: &[u8]) -> String {
-        let fx = self.engine.feed(bytes);
-        self.apply(fx)
+        let text = self.rig.raw(bytes);
+        self.run_timers(text)
     }
 
     fn event(&mut self, kind: NetEventKind) -> String {
-        let link = self
-            .net
-            .iter()
-            .rev()
-            .find_map(|r| match r {
-                NetRequest::Open { link, .. } => Some(*link),
-                _ => None,
-            })
-            .unwrap_or(0);
-        let fx = self.engine.net_event(NetEvent { link, kind });
-        self.apply(fx)
+        let text = self.rig.event(kind);
+        self.run_timers(text)
     }
 
     /// Lets virtual time run until `at` (seconds since the driver was made), handing every
@@ -78,34 +61,19 @@ impl Driver {
         for _ in 0..20 {
             tokio::task::yield_now().await;
             while let Ok(id) = self.fired.try_recv() {
-                let fx = self.engine.timer(id);
-                text.push_str(&self.apply(fx));
+                let fired = self.rig.fire(id);
+                text.push_str(&self.run_timers(fired));
             }
         }
         text
     }
 
     fn publishes(&self) -> Vec<Vec<u8>> {
-        self.net
-            .iter()
-            .filter_map(|r| match r {
-                NetRequest::Mqtt {
-                    op: MqttOp::Publish { payload, .. },
-                    ..
-                } => Some(payload.to_vec()),
-                _ => None,
-            })
-            .collect()
+        self.rig.published()
     }
 
     fn will(&self) -> Option<Vec<u8>> {
-        self.net.iter().rev().find_map(|r| match r {
-            NetRequest::Mqtt {
-                op: MqttOp::Connect(p),
-                ..
-            } => Some(p.will.as_ref()?.payload.to_vec()),
-            _ => None,
-        })
+        self.rig.will()
     }
 
     fn air780e_connected() -> Self {
@@ -227,8 +195,8 @@ async fn l610_gtsslfile_is_abandoned_after_5_s_and_loads_nothing() {
     .await;
     d.feed(b"AT+GTSSLVER=4\r\n");
     d.feed(b"AT+MQTTOPEN=1,\"h\",8883,0,60\r\n");
-    let Some(NetRequest::Open { tls: Some(tls), .. }) = d.net.last().cloned() else {
-        panic!("a TLS open: {:?}", d.net)
+    let Some(NetRequest::Open { tls: Some(tls), .. }) = d.rig.net.last().cloned() else {
+        panic!("a TLS open: {:?}", d.rig.net)
     };
     assert_eq!(tls.ca_pem, None, "the abandoned file was not loaded");
 }

@@ -176,31 +176,7 @@ impl Bearer {
     /// registration, so its address is the module's while it is active (`0.0.0.0` otherwise).
     pub fn cgdcont(&mut self, cell: &mut CellState, form: &Form, out: &mut Out) {
         match form {
-            Form::Read => {
-                let ip = if cell.pdp_active {
-                    cell.identity.ip.to_string()
-                } else {
-                    "0.0.0.0".into()
-                };
-                let t1 = self.type1.clone().unwrap_or_else(|| "IP".into());
-                // The Air780EP V1007 prints four fields (public/20240722_air780ep_at_onenet.md:
-                // `+CGDCONT: 1,"IP","cmiot","10.126.200.230"`); the manual page six.
-                let tail = if cell.identity.profile.cgdcont_fields == 4 {
-                    ""
-                } else {
-                    ",0,0"
-                };
-                out.line(format!(
-                    "+CGDCONT: 1,\"{t1}\",\"{}\",\"{ip}\"{tail}",
-                    cell.apn.name
-                ));
-                for (cid, ty, apn) in &self.contexts {
-                    out.line(format!(
-                        "+CGDCONT: {cid},\"{ty}\",\"{apn}\",\"0.0.0.0\"{tail}"
-                    ));
-                }
-                out.ok()
-            }
+            Form::Read => self.cgdcont_read(cell, out),
             Form::Test => {
                 for line in [
                     "+CGDCONT: (1-15),\"IP\",,,,,(0),(0,2),(0),(0),(0,1),(0),(0,1),(0)",
@@ -212,49 +188,79 @@ impl Bearer {
                 }
                 out.ok()
             }
-            Form::Set(_) => {
-                let Some(args) = set_args(form) else {
-                    return out.error();
-                };
-                if args.is_empty() || args.len() > 6 {
-                    return out.error();
-                }
-                let Some(cid) = num_in(args.first(), 1..=15) else {
-                    return out.error();
-                };
-                let ty = args.get(1).map(|a| a.text()).unwrap_or_else(|| "IP".into());
-                if !PDP_TYPES.contains(&ty.to_ascii_uppercase().as_str()) {
-                    return out.error();
-                }
-                let apn = args.get(2).map(|a| a.text()).unwrap_or_default();
-                if apn.len() > 99 {
-                    return out.error();
-                }
-                // d_comp and h_comp: the manual lists 0..2 for both.
-                if args
-                    .iter()
-                    .skip(4)
-                    .any(|a| num_in(Some(a), 0..=2).is_none())
-                {
-                    return out.error();
-                }
-                if cid == 1 {
-                    if !apn.is_empty() {
-                        cell.apn.name = apn;
-                    }
-                    self.type1 = Some(ty);
-                } else if args.len() == 1 {
-                    // `AT+CGDCONT=<cid>` alone undefines the context (27.007 section 10.1.1).
-                    self.contexts.retain(|c| c.0 != cid);
-                } else {
-                    self.contexts.retain(|c| c.0 != cid);
-                    self.contexts.push((cid, ty, apn));
-                    self.contexts.sort();
-                }
-                out.ok()
-            }
+            Form::Set(_) => self.cgdcont_set(cell, form, out),
             Form::Exec => out.error(),
         }
+    }
+
+    /// `AT+CGDCONT?`: context 1 (the default bearer) and the others defined.
+    fn cgdcont_read(&self, cell: &CellState, out: &mut Out) {
+        let ip = if cell.pdp_active {
+            cell.identity.ip.to_string()
+        } else {
+            "0.0.0.0".into()
+        };
+        let t1 = self.type1.clone().unwrap_or_else(|| "IP".into());
+        // The Air780EP V1007 prints four fields (public/20240722_air780ep_at_onenet.md:
+        // `+CGDCONT: 1,"IP","cmiot","10.126.200.230"`); the manual page six.
+        let tail = if cell.identity.profile.cgdcont_fields == 4 {
+            ""
+        } else {
+            ",0,0"
+        };
+        out.line(format!(
+            "+CGDCONT: 1,\"{t1}\",\"{}\",\"{ip}\"{tail}",
+            cell.apn.name
+        ));
+        for (cid, ty, apn) in &self.contexts {
+            out.line(format!(
+                "+CGDCONT: {cid},\"{ty}\",\"{apn}\",\"0.0.0.0\"{tail}"
+            ));
+        }
+        out.ok()
+    }
+
+    /// `AT+CGDCONT=<cid>[,<type>[,<apn>[,<addr>[,<d_comp>[,<h_comp>]]]]]`.
+    fn cgdcont_set(&mut self, cell: &mut CellState, form: &Form, out: &mut Out) {
+        let Some(args) = set_args(form) else {
+            return out.error();
+        };
+        if args.is_empty() || args.len() > 6 {
+            return out.error();
+        }
+        let Some(cid) = num_in(args.first(), 1..=15) else {
+            return out.error();
+        };
+        let ty = args.get(1).map(|a| a.text()).unwrap_or_else(|| "IP".into());
+        if !PDP_TYPES.contains(&ty.to_ascii_uppercase().as_str()) {
+            return out.error();
+        }
+        let apn = args.get(2).map(|a| a.text()).unwrap_or_default();
+        if apn.len() > 99 {
+            return out.error();
+        }
+        // d_comp and h_comp: the manual lists 0..2 for both.
+        if args
+            .iter()
+            .skip(4)
+            .any(|a| num_in(Some(a), 0..=2).is_none())
+        {
+            return out.error();
+        }
+        if cid == 1 {
+            if !apn.is_empty() {
+                cell.apn.name = apn;
+            }
+            self.type1 = Some(ty);
+        } else if args.len() == 1 {
+            // `AT+CGDCONT=<cid>` alone undefines the context (27.007 section 10.1.1).
+            self.contexts.retain(|c| c.0 != cid);
+        } else {
+            self.contexts.retain(|c| c.0 != cid);
+            self.contexts.push((cid, ty, apn));
+            self.contexts.sort();
+        }
+        out.ok()
     }
 
     /// `AT+CGACT?` -> `+CGACT: 1,<state>` per context; `AT+CGACT=<state>,<cid>` -> `OK`

@@ -82,12 +82,17 @@ pub struct Sockets {
     /// `AT+CIPSPRT`: 1 (the default) prompts `> ` and reports the send, 0 reports it without
     /// the prompt, 2 does neither (CIPSPRT.md).
     sprt: Sprt,
-    /// The link an open `>` prompt sends on.
-    pending: Option<usize>,
     transparent: Transparent,
     /// A transparent link's data that came in command mode, for `ATO`.
     held: Vec<u8>,
     drops: DropLog,
+}
+
+/// An `AT+CIPSEND` waiting for its data: the link it sends on (the dialect's
+/// [`Pending`](crate::dialect::pending::Pending)).
+#[derive(Debug)]
+pub struct PendingSend {
+    slot: usize,
 }
 
 /// `AT+CIPSPRT=<send prompt>`.
@@ -277,14 +282,23 @@ impl Sockets {
     /// 使用方法举例.md). At most 1460 bytes. No link up (never opened, closed, the peer closed
     /// it): `+CME ERROR: 3` (CIPSEND.md; the field report). Read: `+CIPSEND: <size>`; test:
     /// `+CIPSEND: <length>`.
-    pub fn cipsend(&mut self, cell: &CellState, bearer: &Bearer, form: &Form, out: &mut Out) {
+    pub fn cipsend(
+        &mut self,
+        cell: &CellState,
+        bearer: &Bearer,
+        form: &Form,
+        out: &mut Out,
+    ) -> Option<PendingSend> {
         let mux = bearer.mux;
         let (t, len) =
             match form {
                 Form::Test => {
                     let n = if mux { "(0-5)," } else { "" };
                     out.line(format!("+CIPSEND: {n}{SEND_MAX}"));
-                    return out.ok();
+                    {
+                        out.ok();
+                        return None;
+                    }
                 }
                 Form::Read => {
                     if mux {
@@ -296,21 +310,36 @@ impl Sockets {
                     } else {
                         out.line(format!("+CIPSEND: {SEND_MAX}"));
                     }
-                    return out.ok();
+                    {
+                        out.ok();
+                        return None;
+                    }
                 }
-                Form::Exec if mux => return out.error(),
+                Form::Exec if mux => {
+                    out.error();
+                    return None;
+                }
                 Form::Exec => (Target { slot: 0, mux }, None),
                 Form::Set(_) => {
                     let Some(args) = set_args(form) else {
-                        return out.error();
+                        {
+                            out.error();
+                            return None;
+                        };
                     };
                     match self.target(mux, &args) {
                         Some((t, [])) if mux => (t, None),
                         Some((t, [len])) => match num_in(Some(len), 1..=SEND_MAX as u32) {
                             Some(len) => (t, Some(len as usize)),
-                            None => return out.error(),
+                            None => {
+                                out.error();
+                                return None;
+                            }
                         },
-                        _ => return out.error(),
+                        _ => {
+                            out.error();
+                            return None;
+                        }
                     }
                 }
             };
@@ -318,9 +347,9 @@ impl Sockets {
             .as_ref()
             .is_some_and(|s| s.state == State::Connected);
         if !up || self.transparent != Transparent::Off {
-            return out.line(cell.cme(NOT_ALLOWED));
+            out.line(cell.cme(NOT_ALLOWED));
+            return None;
         }
-        self.pending = Some(t.slot);
         if self.sprt.0 == 1 {
             out.raw(b"\r\n> ");
         }
@@ -329,13 +358,12 @@ impl Sockets {
             None => Prompt::UntilCtrlZ(SEND_MAX),
         };
         out.prompt(prompt, super::mqtt::PROMPT_IDLE);
+        Some(PendingSend { slot: t.slot })
     }
 
     /// The data of an `AT+CIPSEND`.
-    pub fn on_data(&mut self, bearer: &Bearer, data: Vec<u8>, out: &mut Out) {
-        let Some(slot) = self.pending.take() else {
-            return out.error();
-        };
+    pub fn send_data(&mut self, bearer: &Bearer, p: PendingSend, data: Vec<u8>, out: &mut Out) {
+        let slot = p.slot;
         let t = Target {
             slot,
             mux: bearer.mux,
@@ -367,16 +395,6 @@ impl Sockets {
         } else {
             s.sending += 1;
         }
-    }
-
-    /// A `>` prompt ended without its data (ESC, too long, 5 s of silence): nothing is sent.
-    pub fn wants_data(&self) -> bool {
-        self.pending.is_some()
-    }
-
-    pub fn abandon(&mut self, out: &mut Out) {
-        self.pending = None;
-        out.error();
     }
 
     /// `AT+CIPCLOSE[=<id>]` (one link) -> `CLOSE OK`; `AT+CIPCLOSE=<n>[,<id>]` (several) ->
@@ -578,7 +596,6 @@ impl Sockets {
                 out.net(NetRequest::Close { link: s.link });
             }
         }
-        self.pending = None;
         self.leave_transparent(out);
     }
 

@@ -12,7 +12,7 @@ use crate::at::Form;
 use crate::dialect::commands::{Cmd, FormKind, ALL};
 use crate::dialect::Out;
 
-use super::{basic, number_setting, Air780e};
+use super::{basic, number_setting, Air780e, Prompted};
 
 use FormKind::{Exec, Read, Set, Test};
 
@@ -340,7 +340,10 @@ pub(super) static COMMANDS: &[Row] = &[
         name: "+CIPSEND",
         forms: ALL,
         source: "MAN TCPIP/CIPSEND.md, CIPQSEND.md, 使用方法举例.md",
-        run: |m, f, o| m.sockets.cipsend(&m.cell, &m.bearer, f, o),
+        run: |m, f, o| {
+            let p = m.sockets.cipsend(&m.cell, &m.bearer, f, o);
+            m.pending.open_if(p.map(Prompted::Send))
+        },
     },
     Row {
         name: "+CIPCLOSE",
@@ -439,7 +442,10 @@ pub(super) static COMMANDS: &[Row] = &[
         name: "+MPUBEX",
         forms: &[Test, Set],
         source: "notes section 6 (the family's MPUBEX page)",
-        run: |m, f, o| m.mqtt.mpubex(&m.cell, f, o),
+        run: |m, f, o| {
+            let p = m.mqtt.mpubex(&m.cell, f, o);
+            m.pending.open_if(p.map(Prompted::Publish))
+        },
     },
     Row {
         name: "+MQTTMSGSET",
@@ -494,7 +500,10 @@ pub(super) static COMMANDS: &[Row] = &[
         name: "+FSWRITE",
         forms: &[Test, Set],
         source: "seed 000 sections 6.3, 6.4",
-        run: |m, f, o| m.fs.fswrite(f, o),
+        run: |m, f, o| {
+            let w = m.fs.fswrite(f, o);
+            m.pending.open_if(w.map(Prompted::Write))
+        },
     },
     Row {
         name: "+FSREAD",
@@ -549,7 +558,10 @@ pub(super) static COMMANDS: &[Row] = &[
         name: "+HTTPDATA",
         forms: &[Test, Set],
         source: "MAN HTTP/HTTPDATA.md; the Aliyun capture (DOWNLOAD); DIVERGENCES H7",
-        run: |m, f, o| m.http.httpdata(f, o),
+        run: |m, f, o| {
+            let b = m.http.httpdata(f, o);
+            m.pending.open_if(b.map(Prompted::Body))
+        },
     },
     Row {
         name: "+HTTPSSL",

@@ -27,17 +27,18 @@ pub const NAME_MAX: usize = 64;
 /// How many files the module keeps; the manual gives no number, this keeps memory bounded.
 pub const FILES_MAX: usize = 32;
 
+/// An `AT+FSWRITE` waiting for its bytes (the dialect's [`Pending`](crate::dialect::pending)).
 #[derive(Debug)]
-struct PendingWrite {
+pub struct PendingWrite {
     name: String,
     append: bool,
-    timer: u64,
+    /// The input timer that ends the wait with `TimeOut`.
+    pub timer: u64,
 }
 
 #[derive(Debug, Default)]
 pub struct Fs {
     files: BTreeMap<String, Vec<u8>>,
-    pending: Option<PendingWrite>,
     next_timer: u64,
 }
 
@@ -75,15 +76,15 @@ impl Fs {
     /// then `OK`; `TimeOut` when they have not all come within `timeout` seconds (seed 000
     /// sections 6.3/6.4; manual: mode 0 writes from the start, 1 appends; size at most 10240;
     /// timeout 1..4294967295 s). The file must exist (`AT+FSCREATE` first, as every flow does).
-    pub fn fswrite(&mut self, form: &Form, out: &mut Out) {
+    pub fn fswrite(&mut self, form: &Form, out: &mut Out) -> Option<PendingWrite> {
         if *form == Form::Test {
-            return out.ok();
+            out.ok();
+            return None;
         }
-        let Some(args) = set_args(form) else {
-            return out.error();
-        };
+        let args = set_args(form).unwrap_or_default();
         let [name, mode, size, timeout] = args.as_slice() else {
-            return out.error();
+            out.error();
+            return None;
         };
         let (Some(name), Some(mode), Some(size), Some(timeout)) = (
             name_of(Some(name)),
@@ -91,36 +92,28 @@ impl Fs {
             num_in(Some(size), 1..=FILE_MAX as u32),
             seconds(timeout),
         ) else {
-            return out.error();
-        };
-        let Some(existing) = self.files.get(name.as_str()) else {
-            return out.error();
+            out.error();
+            return None;
         };
         let append = mode == 1;
-        if append && existing.len() + size as usize > FILE_MAX {
-            return out.error();
+        let fits = |f: &Vec<u8>| !append || f.len() + size as usize <= FILE_MAX;
+        if !self.files.get(name.as_str()).is_some_and(fits) {
+            out.error();
+            return None;
         }
         self.next_timer += 1;
-        self.pending = Some(PendingWrite {
-            name,
-            append,
-            timer: self.next_timer,
-        });
         out.raw(b"\r\n>");
         out.expect_data(size as usize);
         out.timer(self.next_timer, Duration::from_secs(timeout));
-    }
-
-    /// Whether prompted data is for a file write.
-    pub fn wants_data(&self) -> bool {
-        self.pending.is_some()
+        Some(PendingWrite {
+            name,
+            append,
+            timer: self.next_timer,
+        })
     }
 
     /// The bytes of an `AT+FSWRITE`.
-    pub fn on_data(&mut self, data: Vec<u8>, out: &mut Out) {
-        let Some(p) = self.pending.take() else {
-            return out.error();
-        };
+    pub fn write_data(&mut self, p: PendingWrite, data: Vec<u8>, out: &mut Out) {
         let file = self.files.entry(p.name.clone()).or_default();
         if !p.append {
             file.clear();
@@ -132,14 +125,10 @@ impl Fs {
 
     /// The write's input timeout: the module gives up on the bytes and says `TimeOut`
     /// (manual: "输入数据的时间超过<inputtime>时,返回TimeOut"); the file is left as it was.
-    pub fn on_timer(&mut self, id: u64, out: &mut Out) {
-        if self.pending.as_ref().is_some_and(|p| p.timer == id) {
-            if let Some(p) = self.pending.take() {
-                tracing::warn!(file = %p.name, "AT+FSWRITE input timed out");
-            }
-            out.cancel_data();
-            out.line("TimeOut");
-        }
+    pub fn timed_out(&mut self, p: PendingWrite, out: &mut Out) {
+        tracing::warn!(file = %p.name, "AT+FSWRITE input timed out");
+        out.cancel_data();
+        out.line("TimeOut");
     }
 
     /// `AT+FSREAD=<filename>,<mode>,<size>,<position>` -> the bytes, then `OK` (manual: mode 0

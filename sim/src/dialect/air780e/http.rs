@@ -88,8 +88,6 @@ pub struct Http {
     ssl: bool,
     params: Params,
     body: Vec<u8>,
-    /// `AT+HTTPDATA` waiting for its bytes: the timer that ends the wait.
-    download: Option<u64>,
     /// The request in flight: its link and method number.
     busy: Option<(LinkId, u32)>,
     response: Option<HttpResponse>,
@@ -118,18 +116,16 @@ fn header_lines(text: &str) -> Option<Vec<(String, String)>> {
         .collect()
 }
 
+/// An `AT+HTTPDATA` waiting for its body: the input timer that ends the wait (the dialect's
+/// [`Pending`](crate::dialect::pending::Pending)).
+#[derive(Debug)]
+pub struct PendingBody {
+    pub timer: u64,
+}
+
 impl Http {
     pub fn owns(&self, link: LinkId) -> bool {
         link >= HTTP_LINKS
-    }
-
-    /// Whether prompted data is for `AT+HTTPDATA`.
-    pub fn wants_data(&self) -> bool {
-        self.download.is_some()
-    }
-
-    pub fn owns_timer(id: u64) -> bool {
-        (DATA_TIMERS..DATA_TIMERS + (1 << 32)).contains(&id)
     }
 
     /// `AT+HTTPINIT` -> `OK` (HTTP/使用方法举例.md, "HTTP协议栈初始化"); a second one before
@@ -314,58 +310,78 @@ impl Http {
     /// then `OK`; `<size>` 0 clears the body ("相当于把内容清除掉") and answers `OK` at once;
     /// `<time>` 1000-120000 ms for the input; when it passes first the bytes are dropped and
     /// the answer is `ERROR` (HTTP/HTTPDATA.md; the capture: `DOWNLOAD`, the 112 bytes, `OK`).
-    pub fn httpdata(&mut self, form: &Form, out: &mut Out) {
+    pub fn httpdata(&mut self, form: &Form, out: &mut Out) -> Option<PendingBody> {
         match form {
             Form::Test => {
                 out.line(format!("+HTTPDATA: (0-{DATA_MAX}),(1000-120000)"));
-                return out.ok();
+                {
+                    out.ok();
+                    return None;
+                }
             }
             Form::Set(_) => {}
-            _ => return out.error(),
+            _ => {
+                out.error();
+                return None;
+            }
         }
         let Some(args) = set_args(form) else {
-            return out.error();
+            {
+                out.error();
+                return None;
+            };
         };
         let [size, time] = args.as_slice() else {
-            return out.error();
+            {
+                out.error();
+                return None;
+            };
         };
         if !self.inited {
-            return out.error();
+            {
+                out.error();
+                return None;
+            };
         }
         let Some(size) = num_in(Some(size), 0..=DATA_MAX) else {
-            return out.error();
+            {
+                out.error();
+                return None;
+            };
         };
         if size == 0 {
             self.body.clear();
-            return out.ok();
+            {
+                out.ok();
+                return None;
+            }
         }
         let Some(ms) = num_in(Some(time), 1000..=120_000) else {
-            return out.error();
+            {
+                out.error();
+                return None;
+            };
         };
         self.next += 1;
         let timer = DATA_TIMERS + (self.next % (1 << 32));
-        self.download = Some(timer);
         out.line("DOWNLOAD");
         out.expect_data(size as usize);
         out.timer(timer, Duration::from_millis(ms as u64));
+        Some(PendingBody { timer })
     }
 
     /// The bytes after `DOWNLOAD`.
-    pub fn on_data(&mut self, data: Vec<u8>, out: &mut Out) {
-        self.download = None;
+    pub fn body_data(&mut self, data: Vec<u8>, out: &mut Out) {
         tracing::info!(bytes = data.len(), "HTTP body taken");
         self.body = data;
         out.ok()
     }
 
     /// `AT+HTTPDATA`'s input time passed.
-    pub fn on_timer(&mut self, id: u64, out: &mut Out) {
-        if self.download == Some(id) {
-            self.download = None;
-            tracing::warn!("AT+HTTPDATA input timed out");
-            out.cancel_data();
-            out.error();
-        }
+    pub fn timed_out(&mut self, out: &mut Out) {
+        tracing::warn!("AT+HTTPDATA input timed out");
+        out.cancel_data();
+        out.error();
     }
 
     /// `AT+HTTPACTION=<method>` -> `OK`, then `+HTTPACTION: <method>,<status>,<len>` when the

@@ -63,6 +63,19 @@ impl Settings {
     }
 }
 
+/// What the bytes after a `>` prompt are for.
+#[derive(Debug)]
+enum Prompted {
+    /// The bytes of an `AT+FSWRITE`.
+    Write(fs::PendingWrite),
+    /// The payload of an `AT+MPUBEX`.
+    Publish(mqtt::PendingPubex),
+    /// The data of an `AT+CIPSEND`.
+    Send(cip::PendingSend),
+    /// The body of an `AT+HTTPDATA`.
+    Body(http::PendingBody),
+}
+
 pub struct Air780e {
     cell: CellState,
     radio: basic::Radio,
@@ -72,6 +85,7 @@ pub struct Air780e {
     fs: fs::Fs,
     ssl: ssl::Ssl,
     http: http::Http,
+    pending: super::pending::Pending<Prompted>,
     /// The echo setting (`ATE`), mirrored from the framer so `AT&W` can save it.
     echo: bool,
     /// What `AT&W` saved.
@@ -90,6 +104,7 @@ impl Air780e {
             fs: fs::Fs::default(),
             ssl: ssl::Ssl::default(),
             http: http::Http::default(),
+            pending: Default::default(),
             echo: true,
             saved: Settings::factory(),
         }
@@ -284,24 +299,20 @@ impl Dialect for Air780e {
     }
 
     fn on_data(&mut self, data: Vec<u8>, out: &mut Out) {
-        if self.fs.wants_data() {
-            return self.fs.on_data(data, out);
+        match self.pending.take() {
+            Some(Prompted::Write(w)) => self.fs.write_data(w, data, out),
+            Some(Prompted::Publish(p)) => self.mqtt.pubex_data(&self.cell, p, data, out),
+            Some(Prompted::Send(p)) => self.sockets.send_data(&self.bearer, p, data, out),
+            Some(Prompted::Body(_)) => self.http.body_data(data, out),
+            // The session dropped while the payload was on its way.
+            None => out.line(self.cell.cme(mqtt::CME_MQTT)),
         }
-        if self.http.wants_data() {
-            return self.http.on_data(data, out);
-        }
-        if self.sockets.wants_data() {
-            return self.sockets.on_data(&self.bearer, data, out);
-        }
-        self.mqtt.on_data(&self.cell, data, out)
     }
 
-    fn on_prompt_abandoned(&mut self, _why: crate::dialect::Abandoned, out: &mut Out) {
-        // AT+MPUBEX and AT+CIPSEND open engine-timed prompts (AT+FSWRITE times itself).
-        if self.sockets.wants_data() {
-            return self.sockets.abandon(out);
-        }
-        self.mqtt.abandon_pubex(out)
+    /// `AT+MPUBEX` and `AT+CIPSEND` open engine-timed prompts (`AT+FSWRITE` times itself):
+    /// abandoned, nothing is sent, `ERROR`.
+    fn on_prompt_abandoned(&mut self, why: crate::dialect::Abandoned, out: &mut Out) {
+        self.pending.abandon(why, out)
     }
 
     fn on_transparent(&mut self, data: Vec<u8>, out: &mut Out) {
@@ -327,10 +338,19 @@ impl Dialect for Air780e {
             self.cell.pdp_active = self.cell.can_activate();
             return;
         }
-        if http::Http::owns_timer(id) {
-            return self.http.on_timer(id, out);
+        // `AT+FSWRITE`'s and `AT+HTTPDATA`'s own input times, if their prompt still waits.
+        match self.pending.get() {
+            Some(Prompted::Write(w)) if w.timer == id => {
+                if let Some(Prompted::Write(w)) = self.pending.take() {
+                    self.fs.timed_out(w, out)
+                }
+            }
+            Some(Prompted::Body(b)) if b.timer == id => {
+                self.pending.take();
+                self.http.timed_out(out)
+            }
+            _ => {}
         }
-        self.fs.on_timer(id, out)
     }
 
     fn on_net(&mut self, ev: NetEvent, out: &mut Out) {
@@ -344,69 +364,13 @@ impl Dialect for Air780e {
     }
 
     fn on_fault(&mut self, fault: &Fault, out: &mut Out) {
-        let cell = &mut self.cell;
         match fault {
-            // Seed 001 PDN flow: `+CGEV: NW PDN DEACT 1`, the link is gone without `CLOSED`, and
-            // `AT+MIPCLOSE` answers `OK`. The module re-activates the default bearer on its
-            // own once the network allows it: at once by default (the recovery in the same log
-            // reconnects at once), or after `back_after`, until when `MIPSTART` gets
-            // `CONNECT FAIL`.
-            Fault::PdnDeact(PdnDeact { back_after }) => {
-                out.line("+CGEV: NW PDN DEACT 1");
-                self.mqtt.network_lost(out);
-                self.http.network_lost(true, out);
-                // The TCP/IP stack's links go with the context, and the module says so
-                // (public/780EP_AT_TCP应用指南.md section 3 and FAQ 5: `+PDP: DEACT`; then
-                // `AT+CIPSHUT` before a new `AT+CIPSTART`: DIVERGENCES S6).
-                if self.sockets.network_lost(out) {
-                    out.line("+PDP: DEACT");
-                }
-                if cell.cip != Cip::Initial {
-                    cell.cip = Cip::PdpDeact;
-                }
-                if back_after.is_zero() {
-                    cell.pdp_active = cell.can_activate();
-                } else {
-                    cell.pdp_active = false;
-                    cell.pdp_barred = true;
-                    out.timer(PDN_BACK_TIMER, *back_after);
-                }
-            }
-            // Seed 000 FAQ 3 (drops from weak coverage or a lost registration): the
-            // registration URCs the host asked for, and the default bearer goes with the
-            // registration, shown as in seed 001's PDN flow (fixtures/DIVERGENCES.md).
-            Fault::Deregister(_) => {
-                let had_bearer = cell.pdp_active;
-                let mut urcs = Vec::new();
-                cell.set_registration(RegStatus::NotRegistered, &mut urcs);
-                urcs.iter().for_each(|u| out.line(u));
-                if had_bearer {
-                    out.line("+CGEV: NW PDN DEACT 1");
-                }
-                self.mqtt.network_lost(out);
-                self.http.network_lost(true, out);
-                if self.sockets.network_lost(out) && had_bearer {
-                    out.line("+PDP: DEACT");
-                }
-            }
-            // The SIM guides' hot-plug lines, per firmware (fixtures/profiles/air780e.tsv:
-            // V1165 prints `^MODE: 0,0`, `+NO Service`, `+CGEV: NW PDN DEACT 1`,
-            // `+CGEV: ME DETACH`, `+CPIN: SIM REMOVED 0`; the 780EP V1007 only the last), then
-            // the registration URCs the host asked for. Registration, attach and the bearer go.
+            Fault::PdnDeact(PdnDeact { back_after }) => self.pdn_deact(*back_after, out),
+            Fault::Deregister(_) => self.deregister(out),
             Fault::SimRemoved(_) => self.sim_removed(out),
-            // Put back: the profile's lines (V1165: the radio lines and `+CPIN: READY 0`).
             Fault::SimInserted(_) => self.sim_inserted(out),
-            Fault::Register(_) => {
-                if cell.sim != SimState::Ready || self.radio.cfun != 1 {
-                    tracing::info!("no SIM or radio off: the module cannot register");
-                    return;
-                }
-                let mut urcs = Vec::new();
-                cell.set_registration(RegStatus::Home, &mut urcs);
-                urcs.iter().for_each(|u| out.line(u));
-                cell.pdp_active = cell.can_activate();
-            }
-            Fault::Signal(Signal(n)) => cell.rssi = *n,
+            Fault::Register(_) => self.register(out),
+            Fault::Signal(Signal(n)) => self.cell.rssi = *n,
             Fault::PowerCycle(_) | Fault::WatchdogReset(_) => self.reboot(out),
             // The others enter below the dialect (the socket, the broker, the UART); the module
             // sees their consequences as network events, or never.
@@ -415,8 +379,72 @@ impl Dialect for Air780e {
     }
 }
 
+/// The faults that reach the dialect, one unit each.
 impl Air780e {
-    /// Fault `sim-removed`: the profile's hot-plug lines, the radio goes (see `on_fault`).
+    /// Seed 001 PDN flow: `+CGEV: NW PDN DEACT 1`, the link is gone without `CLOSED`, and
+    /// `AT+MIPCLOSE` answers `OK`. The module re-activates the default bearer on its own once
+    /// the network allows it: at once by default (the recovery in the same log reconnects at
+    /// once), or after `back_after`, until when `MIPSTART` gets `CONNECT FAIL`.
+    fn pdn_deact(&mut self, back_after: std::time::Duration, out: &mut Out) {
+        out.line("+CGEV: NW PDN DEACT 1");
+        self.mqtt.network_lost(out);
+        self.http.network_lost(true, out);
+        // The TCP/IP stack's links go with the context, and the module says so
+        // (public/780EP_AT_TCP应用指南.md section 3 and FAQ 5: `+PDP: DEACT`; then
+        // `AT+CIPSHUT` before a new `AT+CIPSTART`: DIVERGENCES S6).
+        if self.sockets.network_lost(out) {
+            out.line("+PDP: DEACT");
+        }
+        let cell = &mut self.cell;
+        if cell.cip != Cip::Initial {
+            cell.cip = Cip::PdpDeact;
+        }
+        if back_after.is_zero() {
+            cell.pdp_active = cell.can_activate();
+        } else {
+            cell.pdp_active = false;
+            cell.pdp_barred = true;
+            out.timer(PDN_BACK_TIMER, back_after);
+        }
+    }
+
+    /// Seed 000 FAQ 3 (drops from weak coverage or a lost registration): the registration URCs
+    /// the host asked for, and the default bearer goes with the registration, shown as in seed
+    /// 001's PDN flow (fixtures/DIVERGENCES.md).
+    fn deregister(&mut self, out: &mut Out) {
+        let had_bearer = self.cell.pdp_active;
+        let mut urcs = Vec::new();
+        self.cell
+            .set_registration(RegStatus::NotRegistered, &mut urcs);
+        urcs.iter().for_each(|u| out.line(u));
+        if had_bearer {
+            out.line("+CGEV: NW PDN DEACT 1");
+        }
+        self.mqtt.network_lost(out);
+        self.http.network_lost(true, out);
+        if self.sockets.network_lost(out) && had_bearer {
+            out.line("+PDP: DEACT");
+        }
+    }
+
+    /// Fault `register`: registered again, the default bearer back if the network allows it.
+    fn register(&mut self, out: &mut Out) {
+        let cell = &mut self.cell;
+        if cell.sim != SimState::Ready || self.radio.cfun != 1 {
+            tracing::info!("no SIM or radio off: the module cannot register");
+            return;
+        }
+        let mut urcs = Vec::new();
+        cell.set_registration(RegStatus::Home, &mut urcs);
+        urcs.iter().for_each(|u| out.line(u));
+        cell.pdp_active = cell.can_activate();
+    }
+
+    /// Fault `sim-removed`: the SIM guides' hot-plug lines, per firmware
+    /// (fixtures/profiles/air780e.tsv: V1165 prints `^MODE: 0,0`, `+NO Service`,
+    /// `+CGEV: NW PDN DEACT 1`, `+CGEV: ME DETACH`, `+CPIN: SIM REMOVED 0`; the 780EP V1007
+    /// only the last), then the registration URCs the host asked for. Registration, attach and
+    /// the bearer go.
     fn sim_removed(&mut self, out: &mut Out) {
         let cell = &mut self.cell;
         if cell.sim == SimState::Absent {

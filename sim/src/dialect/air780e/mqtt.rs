@@ -32,7 +32,7 @@ pub const TOPIC_MAX: usize = 256;
 pub const CACHE_SLOTS: usize = 4;
 /// `+CME ERROR: 767`: the family's "operation failed", given for MQTT commands in the wrong
 /// state (seed 001 passive close, seed 003 `MCONNECT` after the server kicked the link).
-const CME_MQTT: u16 = 767;
+pub(super) const CME_MQTT: u16 = 767;
 /// How long an `AT+MPUBEX` prompt waits for the next byte. The MPUBEX page gives 5 s for the
 /// form without `<len>` ("5s超时（两次数据间隔超过5s）发送数据返回OK"); the length form gets
 /// the same figure (no source gives one: fixtures/DIVERGENCES.md A24).
@@ -90,11 +90,18 @@ pub struct Mqtt {
     seq: u64,
     /// `AT+MQTTMODE=1`: payloads are written and printed as hex.
     hex_mode: bool,
-    /// An `AT+MPUBEX` waiting for its payload.
-    pending_pubex: Option<(String, QoS, bool)>,
     /// The bearer state a failing connect prints before `CONNECT FAIL` (MIPSTART.md:
     /// `STATE:<state>`), taken when `AT+MIPSTART` was sent.
     fail_state: &'static str,
+}
+
+/// An `AT+MPUBEX` waiting for its payload (the dialect's
+/// [`Pending`](crate::dialect::pending::Pending)).
+#[derive(Debug)]
+pub struct PendingPubex {
+    topic: String,
+    qos: QoS,
+    retain: bool,
 }
 
 impl Mqtt {
@@ -117,7 +124,6 @@ impl Mqtt {
         self.tcp = tcp;
         self.session = Session::Down;
         self.inflight = false;
-        self.pending_pubex = None;
     }
 
     /// `AT+MCONFIG=<clientid>[,<user>,<pwd>[,<will qos>,<will retain>,"<will topic>","<will msg>"]]`
@@ -410,57 +416,50 @@ impl Mqtt {
     /// `Command_List/TCPIP/CIPSEND.md`). A length-form prompt is binary-safe (ESC and Ctrl-Z
     /// are payload) and is abandoned after 5 s without a byte (fixtures/DIVERGENCES.md A24).
     /// An abandoned prompt publishes nothing and answers `ERROR`.
-    pub fn mpubex(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
+    pub fn mpubex(&mut self, cell: &CellState, form: &Form, out: &mut Out) -> Option<PendingPubex> {
         if *form == Form::Test {
             out.line("+MPUBEX:<topic>,(0-2),(0-1),<len>");
-            return out.ok();
+            out.ok();
+            return None;
         }
-        let Some(args) = set_args(form) else {
-            return out.error();
-        };
+        let args = set_args(form).unwrap_or_default();
         let (topic, qos, retain, len) = match args.as_slice() {
             [t, q, r] => (t, q, r, None),
             [t, q, r, l] => (t, q, r, Some(l)),
-            _ => return out.error(),
+            _ => {
+                out.error();
+                return None;
+            }
         };
         let (Some(topic), Some(qos), Some(retain)) = (
             topic_name(topic, TOPIC_MAX),
             qos_of(Some(qos)),
             flag(Some(retain)),
         ) else {
-            return out.error();
+            out.error();
+            return None;
         };
-        let prompt = match len {
+        let prompt = match len.map(|l| num_in(Some(l), 1..=MPUBEX_MAX as u32)) {
             None => Prompt::UntilCtrlZ(MPUBEX_MAX),
-            Some(len) => match num_in(Some(len), 1..=MPUBEX_MAX as u32) {
-                Some(len) => Prompt::Exact(len as usize),
-                None => return out.error(),
-            },
+            Some(Some(len)) => Prompt::Exact(len as usize),
+            Some(None) => {
+                out.error();
+                return None;
+            }
         };
         if self.session_up().is_none() || (qos != QoS::AtMostOnce && self.inflight) {
-            return out.line(cell.cme(CME_MQTT));
+            out.line(cell.cme(CME_MQTT));
+            return None;
         }
-        self.pending_pubex = Some((topic, qos, retain));
         out.raw(b"\r\n>");
         out.prompt(prompt, PROMPT_IDLE);
+        Some(PendingPubex { topic, qos, retain })
     }
 
-    /// An `AT+MPUBEX` prompt ended without its payload (timeout, ESC, too long): nothing is
-    /// published, `ERROR`.
-    pub fn abandon_pubex(&mut self, out: &mut Out) {
-        if let Some((topic, ..)) = self.pending_pubex.take() {
-            tracing::warn!(%topic, "AT+MPUBEX prompt abandoned: nothing published");
-        }
-        out.error()
-    }
-
-    /// The payload of an `AT+MPUBEX`.
-    pub fn on_data(&mut self, cell: &CellState, data: Vec<u8>, out: &mut Out) {
-        match self.pending_pubex.take() {
-            Some((topic, qos, retain)) => self.publish(cell, topic, qos, retain, data.into(), out),
-            // The session dropped while the payload was on its way.
-            None => out.line(cell.cme(CME_MQTT)),
-        }
+    /// The payload of an `AT+MPUBEX`; `+CME ERROR: 767` when the session dropped while it was
+    /// on its way.
+    pub fn pubex_data(&mut self, cell: &CellState, p: PendingPubex, data: Vec<u8>, out: &mut Out) {
+        self.publish(cell, p.topic, p.qos, p.retain, data.into(), out)
     }
 
     fn publish(

@@ -11,7 +11,7 @@ use crate::at::Form;
 use crate::dialect::commands::{Cmd, FormKind};
 use crate::dialect::Out;
 
-use super::{basic, Pending, L610};
+use super::{basic, Prompted, L610};
 
 use FormKind::{Exec, Read, Set, Test};
 
@@ -233,9 +233,8 @@ pub(super) static COMMANDS: &[Row] = &[
         forms: &[Test, Set],
         source: "seed 002 sections 3.2, 3.3; fixtures/DIVERGENCES.md L18",
         run: |m, f, o| {
-            if let Some(w) = m.mqtt.mqttwill(&m.cell, f, o) {
-                m.pending = Some(Pending::Will(w));
-            }
+            let w = m.mqtt.mqttwill(&m.cell, f, o);
+            m.pending.open_if(w.map(Prompted::Will))
         },
     },
     Row {
@@ -261,9 +260,8 @@ pub(super) static COMMANDS: &[Row] = &[
         forms: &[Test, Set],
         source: "seed 002 sections 3.2, 3.3",
         run: |m, f, o| {
-            if let Some(p) = m.mqtt.mqttpub(&m.cell, f, o) {
-                m.pending = Some(Pending::Publish(p));
-            }
+            let p = m.mqtt.mqttpub(&m.cell, f, o);
+            m.pending.open_if(p.map(Prompted::Publish))
         },
     },
     Row {
@@ -310,7 +308,7 @@ pub(super) static COMMANDS: &[Row] = &[
         source: "NL668 HTTP manual 1.2; L610 drivers (`>`)",
         run: |m, f, o| {
             if m.http.httpdata(f, o) {
-                m.pending = Some(Pending::HttpData);
+                m.pending.open(Prompted::HttpData);
             }
         },
     },
@@ -341,9 +339,8 @@ pub(super) static COMMANDS: &[Row] = &[
         forms: &[Read, Set],
         source: "tuya-l610; RT-Thread; OneOS; G610 engineer log; G24 manual; fixtures/DIVERGENCES.md L30",
         run: |m, f, o| {
-            if let Some(p) = m.mip.mipsend(&m.cell, f, o) {
-                m.pending = Some(Pending::Send(p));
-            }
+            let p = m.mip.mipsend(&m.cell, f, o);
+            m.pending.open_if(p.map(Prompted::Send))
         },
     },
     Row {
@@ -374,7 +371,6 @@ pub(super) static COMMANDS: &[Row] = &[
 
 /// `AT+GTSSLFILE`: the file its `>` prompt's bytes are for.
 fn gtsslfile(m: &mut L610, form: &Form, out: &mut Out) {
-    if let Some(kind) = m.ssl.gtsslfile(form, out) {
-        m.pending = Some(Pending::SslFile(kind));
-    }
+    let kind = m.ssl.gtsslfile(form, out);
+    m.pending.open_if(kind.map(Prompted::SslFile))
 }

@@ -33,7 +33,7 @@ use super::{Dialect, DialectKind, Out};
 
 /// What the bytes after a `>` prompt are for.
 #[derive(Debug, Clone, PartialEq)]
-enum Pending {
+enum Prompted {
     /// The payload of a length-form `AT+MQTTPUB`.
     Publish(mqtt::PendingPublish),
     /// The contents of an `AT+GTSSLFILE`.
@@ -55,7 +55,7 @@ pub struct L610 {
     mip: mip::Mip,
     ssl: ssl::Ssl,
     http: http::Http,
-    pending: Option<Pending>,
+    pending: super::pending::Pending<Prompted>,
     /// The echo setting, mirrored from the framer for `AT&W`.
     echo: bool,
     /// What `AT&W` saved: echo and `AT+CMEE` (V.250 section 6.1.3).
@@ -81,7 +81,7 @@ impl L610 {
             mip: mip::Mip::default(),
             ssl: ssl::Ssl::default(),
             http: http::Http::default(),
-            pending: None,
+            pending: Default::default(),
             echo: true,
             saved: (true, 0),
         }
@@ -140,11 +140,11 @@ impl Dialect for L610 {
 
     fn on_data(&mut self, data: Vec<u8>, out: &mut Out) {
         match self.pending.take() {
-            Some(Pending::Publish(p)) => self.mqtt.publish_data(&self.cell, p, data, out),
-            Some(Pending::SslFile(kind)) => self.ssl.file_data(kind, data, out),
-            Some(Pending::Will(w)) => self.mqtt.will_data(w, data, out),
-            Some(Pending::Send(p)) => self.mip.send_data(p, data, out),
-            Some(Pending::HttpData) => self.http.data(data, out),
+            Some(Prompted::Publish(p)) => self.mqtt.publish_data(&self.cell, p, data, out),
+            Some(Prompted::SslFile(kind)) => self.ssl.file_data(kind, data, out),
+            Some(Prompted::Will(w)) => self.mqtt.will_data(w, data, out),
+            Some(Prompted::Send(p)) => self.mip.send_data(p, data, out),
+            Some(Prompted::HttpData) => self.http.data(data, out),
             None => {
                 tracing::warn!(
                     len = data.len(),
@@ -158,8 +158,7 @@ impl Dialect for L610 {
     /// A `>` prompt that got no byte for [`mqtt::PROMPT_IDLE`]: nothing is published, set or
     /// loaded, `ERROR` (fixtures/DIVERGENCES.md A24).
     fn on_prompt_abandoned(&mut self, why: super::Abandoned, out: &mut Out) {
-        tracing::warn!(?why, pending = ?self.pending.take(), "prompt abandoned");
-        out.error()
+        self.pending.abandon(why, out)
     }
 
     fn on_net(&mut self, ev: NetEvent, out: &mut Out) {

@@ -280,16 +280,7 @@ impl Mqtt {
         out: &mut Out,
     ) {
         match form {
-            Form::Read => {
-                let open: Vec<usize> = (0..CLIENTS).filter(|&i| self.up(i).is_some()).collect();
-                if open.is_empty() {
-                    out.line("+MQTTOPEN: 0");
-                }
-                for i in open {
-                    out.line(format!("+MQTTOPEN: {}", i + 1));
-                }
-                return out.ok();
-            }
+            Form::Read => return self.mqttopen_read(out),
             Form::Test => return out.ok(),
             Form::Exec => return out.error(),
             Form::Set(_) => {}
@@ -334,19 +325,7 @@ impl Mqtt {
         } else {
             None
         };
-        let client = &self.clients[id];
-        let user = client.user.clone().unwrap_or_default();
-        let params = ConnectParams {
-            client_id: user
-                .client_id
-                .clone()
-                .unwrap_or_else(|| cell.identity.imei.clone()),
-            username: Some(user.username.clone()).filter(|u| !u.is_empty()),
-            password: Some(user.password.clone()).filter(|_| !user.username.is_empty()),
-            clean_session: clean,
-            keepalive: keepalive as u16,
-            will: client.will.clone(),
-        };
+        let params = self.connect_params(cell, id, clean, keepalive as u16);
         self.next_link += 1;
         let link = self.next_link;
         self.clients[id].state = State::Dialing(link, params);
@@ -357,6 +336,42 @@ impl Mqtt {
             port: port as u16,
             tls,
         });
+    }
+
+    /// `AT+MQTTOPEN?`: the open clients' ids, `0` when none is.
+    fn mqttopen_read(&self, out: &mut Out) {
+        let open: Vec<usize> = (0..CLIENTS).filter(|&i| self.up(i).is_some()).collect();
+        if open.is_empty() {
+            out.line("+MQTTOPEN: 0");
+        }
+        for i in open {
+            out.line(format!("+MQTTOPEN: {}", i + 1));
+        }
+        out.ok()
+    }
+
+    /// The CONNECT of client `id`: its `AT+MQTTUSER` account (the client id defaults to the
+    /// IMEI) and its `AT+MQTTWILL`.
+    fn connect_params(
+        &self,
+        cell: &CellState,
+        id: usize,
+        clean: bool,
+        keepalive: u16,
+    ) -> ConnectParams {
+        let client = &self.clients[id];
+        let user = client.user.clone().unwrap_or_default();
+        ConnectParams {
+            client_id: user
+                .client_id
+                .clone()
+                .unwrap_or_else(|| cell.identity.imei.clone()),
+            username: Some(user.username.clone()).filter(|u| !u.is_empty()),
+            password: Some(user.password.clone()).filter(|_| !user.username.is_empty()),
+            clean_session: clean,
+            keepalive,
+            will: client.will.clone(),
+        }
     }
 
     /// `AT+MQTTSUB=<id>,"<topic>",<qos>` -> `OK`, then `+MQTTSUB: <id>,1` on SUBACK (`,0` when

@@ -2,75 +2,11 @@
 //! is checked against the text seed 002 section 3.3 prints.
 
 use super::*;
+use crate::dialect::rig::Rig;
 use crate::dialect::{Effect, Engine};
-use crate::net::{CloseReason, ConnectReturnCode, LinkId, MqttOp, NetEventKind, NetRequest, QoS};
-
-struct Rig {
-    engine: Engine,
-    net: Vec<NetRequest>,
-    timers: Vec<(u64, std::time::Duration)>,
-}
+use crate::net::{CloseReason, ConnectReturnCode, MqttOp, NetEventKind, NetRequest, QoS};
 
 impl Rig {
-    fn new() -> Self {
-        Rig {
-            engine: Engine::new(Box::new(L610::new(Identity::default())), false),
-            net: vec![],
-            timers: vec![],
-        }
-    }
-
-    fn take(&mut self, effects: Vec<Effect>) -> String {
-        let mut text = Vec::new();
-        for e in effects {
-            match e {
-                Effect::Uart(b) => text.extend(b),
-                Effect::Net(r) => self.net.push(r),
-                Effect::Timer { id, after } => self.timers.push((id, after)),
-                Effect::Baud(_) => {}
-            }
-        }
-        String::from_utf8_lossy(&text).into_owned()
-    }
-
-    fn send(&mut self, line: &str) -> String {
-        let fx = self.engine.feed(format!("{line}\r").as_bytes());
-        self.take(fx)
-    }
-
-    fn raw(&mut self, bytes: &[u8]) -> String {
-        let fx = self.engine.feed(bytes);
-        self.take(fx)
-    }
-
-    fn event_on(&mut self, link: LinkId, kind: NetEventKind) -> String {
-        let fx = self.engine.net_event(NetEvent { link, kind });
-        self.take(fx)
-    }
-
-    fn event(&mut self, kind: NetEventKind) -> String {
-        let link = self.last_link();
-        self.event_on(link, kind)
-    }
-
-    fn last_link(&self) -> LinkId {
-        self.net
-            .iter()
-            .rev()
-            .find_map(|r| match r {
-                NetRequest::Open { link, .. } => Some(*link),
-                _ => None,
-            })
-            .unwrap_or(0)
-    }
-
-    fn last_op(&self) -> Option<&MqttOp> {
-        self.net.iter().rev().find_map(|r| match r {
-            NetRequest::Mqtt { op, .. } => Some(op),
-            _ => None,
-        })
-    }
-
     fn called(&mut self) {
         assert_eq!(
             self.send("AT+MIPCALL=1"),
@@ -102,7 +38,7 @@ impl Rig {
 #[test]
 fn boot_urcs_come_at_power_on() {
     let mut e = Engine::new(Box::new(L610::new(Identity::default())), true);
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     let text = r.take(e.boot());
     assert_eq!(text, "\r\nAT command ready\r\n\r\n+SIM READY\r\n");
 }
@@ -132,7 +68,7 @@ fn echo_is_on_by_default_and_ate0_turns_it_off() {
 
 #[test]
 fn basic_answers_match_seed_002_section_3_3() {
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     assert_eq!(r.send("AT"), "\r\nOK\r\n");
     assert_eq!(r.send("AT+GTRAT=6,3,2"), "\r\nOK\r\n");
     assert_eq!(r.send("AT+GTRAT?"), "\r\n+GTRAT: 6,3,2\r\n\r\nOK\r\n");
@@ -172,7 +108,7 @@ fn basic_answers_match_seed_002_section_3_3() {
 
 #[test]
 fn bad_parameters_answer_error() {
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     for bad in [
         "AT+GTRAT=x",
         "AT+CFUN=2",
@@ -218,7 +154,7 @@ fn bad_parameters_answer_error() {
 #[test]
 fn cmee_modes_follow_faq_4_1() {
     // Default 0: a bare ERROR; 1: the code; 2: the reason as text.
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     assert_eq!(r.send("AT+CMEE?"), "\r\n+CMEE: 0\r\n\r\nOK\r\n");
     assert_eq!(r.send("AT+MQTTSUB=1,\"t\",0"), "\r\nERROR\r\n");
     assert_eq!(r.send("AT+CMEE=1"), "\r\nOK\r\n");
@@ -232,7 +168,7 @@ fn cmee_modes_follow_faq_4_1() {
 
 #[test]
 fn the_data_call_follows_seed_002() {
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     assert_eq!(r.send("AT+MIPCALL?"), "\r\n+MIPCALL: 0\r\n\r\nOK\r\n");
     r.called();
     assert_eq!(
@@ -259,7 +195,7 @@ fn the_data_call_follows_seed_002() {
 
 #[test]
 fn mqttopen_before_mipcall_is_refused() {
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     assert_eq!(
         r.send("AT+MQTTOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",1883,0,60"),
         "\r\nERROR\r\n"
@@ -274,7 +210,7 @@ fn mqttopen_before_mipcall_is_refused() {
 
 #[test]
 fn the_plain_flow_of_seed_002_sends_the_right_packets() {
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     assert_eq!(
         r.send("AT+MQTTWILL=1,\"test1\",0,0,\"disconnect unexpectedly\""),
         "\r\nOK\r\n"
@@ -394,7 +330,7 @@ fn the_plain_flow_of_seed_002_sends_the_right_packets() {
 
 #[test]
 fn qos_1_and_2_answer_on_their_acks() {
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     r.open();
     assert_eq!(r.send("AT+MQTTPUB=1,\"t\",1,0,\"a\""), "\r\nOK\r\n");
     assert_eq!(r.event(NetEventKind::PubAck), "\r\n+MQTTPUB: 1,1\r\n");
@@ -420,7 +356,7 @@ fn qos_1_and_2_answer_on_their_acks() {
 
 #[test]
 fn wrong_password_gives_mqttopen_0_and_the_cme_code_when_asked() {
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     r.called();
     assert_eq!(r.send("AT+MQTTUSER=1,\"root\",\"wrong\""), "\r\nOK\r\n");
     assert_eq!(r.send("AT+MQTTOPEN=1,\"h\",1883,1,60"), "\r\nOK\r\n");
@@ -468,7 +404,7 @@ fn wrong_password_gives_mqttopen_0_and_the_cme_code_when_asked() {
 
 #[test]
 fn tcp_failure_and_link_loss() {
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     r.called();
     assert_eq!(r.send("AT+MQTTOPEN=1,\"h\",1883,1,60"), "\r\nOK\r\n");
     assert_eq!(
@@ -499,7 +435,7 @@ impl Rig {
 
 #[test]
 fn a_second_open_on_the_same_client_is_refused_and_two_clients_coexist() {
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     r.open();
     let first = r.last_link();
     assert_eq!(r.send("AT+MQTTOPEN=1,\"h\",1883,1,60"), "\r\nERROR\r\n");
@@ -542,7 +478,7 @@ fn a_second_open_on_the_same_client_is_refused_and_two_clients_coexist() {
 
 #[test]
 fn publish_while_closed_is_refused_in_both_forms() {
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     r.called();
     assert_eq!(
         r.send("AT+MQTTPUB=1,\"test1\",0,0,\"123\""),
@@ -556,7 +492,7 @@ fn publish_while_closed_is_refused_in_both_forms() {
 
 #[test]
 fn the_link_breaking_during_a_prompted_payload_is_reported_after_it() {
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     r.open();
     assert_eq!(r.send("AT+MQTTPUB=1,\"t\",0,0,3"), "\r\n>");
     assert_eq!(
@@ -569,7 +505,7 @@ fn the_link_breaking_during_a_prompted_payload_is_reported_after_it() {
 
 #[test]
 fn mipcall_0_and_pdn_deactivation_break_open_clients() {
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     r.open();
     let link = r.last_link();
     assert_eq!(
@@ -578,7 +514,7 @@ fn mipcall_0_and_pdn_deactivation_break_open_clients() {
     );
     assert_eq!(r.net.last(), Some(&NetRequest::Close { link }));
 
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     r.open();
     let link = r.last_link();
     let fx = r.engine.fault(&Fault::PDN_DEACT);
@@ -592,7 +528,7 @@ fn mipcall_0_and_pdn_deactivation_break_open_clients() {
 
 #[test]
 fn tls_settings_drive_the_tls_link_and_gtsslerr() {
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     // Seed 002 section 3.3, the certificate part.
     assert_eq!(r.send("AT+GTSSLVER?"), "\r\n+GTSSLVER: 2\r\n\r\nOK\r\n");
     assert_eq!(r.send("AT+GTSSLVER=4"), "\r\nOK\r\n");
@@ -691,7 +627,7 @@ fn tls_settings_drive_the_tls_link_and_gtsslerr() {
 
 #[test]
 fn verifying_without_a_trust_file_fails_with_its_own_code() {
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     r.called();
     assert_eq!(r.send("AT+GTSSLVER=4"), "\r\nOK\r\n");
     assert_eq!(r.send("AT+GTSSLMODE=1"), "\r\nOK\r\n");
@@ -704,7 +640,7 @@ fn verifying_without_a_trust_file_fails_with_its_own_code() {
 
 #[test]
 fn topics_follow_mqtt_rules_as_on_the_air780e() {
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     r.called();
     // Numeric CME codes, so a parameter ERROR cannot be mistaken for a state error.
     assert_eq!(r.send("AT+CMEE=1"), "\r\nOK\r\n");
@@ -736,42 +672,19 @@ fn topics_follow_mqtt_rules_as_on_the_air780e() {
     );
 }
 
-use crate::dialect::malformed_table as malformed;
-
 /// `fixtures/malformed/l610.tsv`: each row's answer (written by hand from the documented rules)
 /// from a fresh module in the row's state, then `AT` still answers `OK`.
 #[test]
 fn malformed_input_table() {
-    let cases = malformed::malformed_cases(include_str!("../../../../fixtures/malformed/l610.tsv"));
-    assert!(cases.len() >= 100, "the table has {} cases", cases.len());
-    let mut bad = Vec::new();
-    for case in cases {
-        let mut r = Rig::new();
-        match case.state.as_str() {
+    crate::dialect::rig::malformed_table(
+        DialectKind::L610,
+        include_str!("../../../../fixtures/malformed/l610.tsv"),
+        |r, case| match case.state.as_str() {
             "idle" => {}
             "called" => r.called(),
             "connected" => r.open(),
             other => panic!("unknown state {other}"),
-        }
-        let got = r.raw(&case.input);
-        if got.as_bytes() != &case.expected[..] {
-            bad.push(format!(
-                "{}: {:?} answered {got:?}, expected {:?}",
-                case.why,
-                String::from_utf8_lossy(&case.input[..case.input.len().min(80)]),
-                String::from_utf8_lossy(&case.expected)
-            ));
-        }
-        let at = r.send("AT");
-        if at != "\r\nOK\r\n" {
-            bad.push(format!("AT after {}: {at:?}", case.why));
-        }
-    }
-    assert!(
-        bad.is_empty(),
-        "{} rows differ:\n{}",
-        bad.len(),
-        bad.join("\n")
+        },
     );
 }
 /// Fault `closed`/`reset` as the dialect sees it: `+MQTTBREAK: <id>,1` (link failed), and the
@@ -782,7 +695,7 @@ fn peer_close_and_reset_break_the_client() {
         CloseReason::PeerClosed,
         CloseReason::Reset("connection reset".into()),
     ] {
-        let mut r = Rig::new();
+        let mut r = Rig::new(DialectKind::L610);
         r.open();
         assert_eq!(
             r.event(NetEventKind::Closed(reason.clone())),
@@ -794,7 +707,7 @@ fn peer_close_and_reset_break_the_client() {
 
 #[test]
 fn pdn_deact_with_a_delay_fails_the_call_until_the_context_is_back() {
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     r.open();
     let fx = r.engine.fault(
         &crate::fault::PdnDeact {
@@ -816,7 +729,7 @@ fn pdn_deact_with_a_delay_fails_the_call_until_the_context_is_back() {
 
 #[test]
 fn deregister_register_sim_and_signal() {
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     r.open();
     assert_eq!(r.send("AT+CGREG=1"), "\r\nOK\r\n");
     let fx = r.engine.fault(&crate::fault::Deregister.into());
@@ -852,11 +765,7 @@ async fn identity_clock_attach_and_address() {
         time: Some(1_784_530_296), // 2026/07/20,06:51:36
         ..Identity::for_dialect(crate::dialect::DialectKind::L610)
     };
-    let mut r = Rig {
-        engine: Engine::new(Box::new(L610::new(identity)), false),
-        net: vec![],
-        timers: vec![],
-    };
+    let mut r = Rig::with(Box::new(L610::new(identity)));
     assert_eq!(
         r.send("ATI"),
         "\r\nFibocom\r\n\r\nL610\r\n\r\n16000.1208.00.86.02.02\r\n\r\nOK\r\n"
@@ -904,7 +813,7 @@ async fn identity_clock_attach_and_address() {
 
 #[test]
 fn reset_and_power_cycle_boot_again() {
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     assert_eq!(
         r.send("AT+MIPCALL=1"),
         "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n"
@@ -960,7 +869,7 @@ fn prompted_payloads_are_exact_with_every_line_end() {
         } else {
             b"\n\r\n>\0X"
         };
-        let mut r = Rig::new();
+        let mut r = Rig::new(DialectKind::L610);
         r.send("AT+GTSSLVER=4");
         let mut input = format!("AT+GTSSLFILE=\"TRUSTFILE\",{}{eol}", payload.len()).into_bytes();
         input.extend_from_slice(payload);
@@ -998,7 +907,7 @@ fn prompted_payloads_are_exact_with_every_line_end() {
 #[test]
 fn long_client_ids_up_to_128_bytes_are_used_in_the_connect() {
     for len in [24, 55, 128] {
-        let mut r = Rig::new();
+        let mut r = Rig::new(DialectKind::L610);
         r.called();
         let id = "i".repeat(len);
         let user = "u".repeat(40);
@@ -1016,10 +925,20 @@ fn long_client_ids_up_to_128_bytes_are_used_in_the_connect() {
             other => panic!("a CONNECT: {other:?}"),
         }
     }
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610);
     let id = "i".repeat(129);
     assert_eq!(
         r.send(&format!("AT+MQTTUSER=1,\"u\",\"p\",\"{id}\"")),
         "\r\nERROR\r\n"
+    );
+}
+
+/// Every command of the table has its README row and a malformed-input row.
+#[test]
+fn every_command_has_a_readme_row_and_malformed_rows() {
+    crate::dialect::rig::documented(
+        super::commands::COMMANDS,
+        "### The L610 command table",
+        include_str!("../../../../fixtures/malformed/l610.tsv"),
     );
 }
