@@ -17,11 +17,11 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use super::link::{tls_parts, Abort, Backpressure, Latency, LinkCmd, CONNECT_TIMEOUT};
+use super::link::{dial, Abort, Backpressure, Dialed, Latency, LinkCmd};
 use super::{CloseReason, HostPort, LinkId, NetEvent, NetEventKind, SockProto, TlsOptions};
 
 /// The most a socket hands the modem at once: the family's packet size ("每包最多1460字节",
@@ -71,62 +71,16 @@ pub async fn run(
                 return send(NetEventKind::ConnectFailed(e.to_string()));
             }
         },
-        SockProto::Tcp => {
-            let tls = match spec.tls.as_ref().map(tls_parts).transpose() {
-                Ok(t) => t,
-                Err(e) => {
-                    warn!(link, target = %spec.target, error = %e, "TLS configuration refused");
-                    return send(NetEventKind::ConnectFailed(format!(
-                        "TLS configuration: {e}"
-                    )));
-                }
-            };
-            let target = &spec.target;
-            let connect = TcpStream::connect((target.host.as_str(), target.port));
-            let stream = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    info!(link, %target, error = %e, "TCP connect failed");
-                    return send(NetEventKind::ConnectFailed(e.to_string()));
-                }
-                Err(_) => {
-                    info!(link, %target, "TCP connect timed out");
-                    return send(NetEventKind::ConnectFailed("timed out".into()));
-                }
-            };
-            let _ = stream.set_nodelay(true);
-            let peer = stream
-                .peer_addr()
-                .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-            info!(link, %target, %peer, "TCP socket connected");
-            match tls {
-                None => {
-                    send(NetEventKind::Connected);
-                    io.run_stream(stream, peer, commands).await
-                }
-                Some((connector, name)) => {
-                    let hs = connector.connect(name, stream);
-                    match tokio::time::timeout(CONNECT_TIMEOUT, hs).await {
-                        Ok(Ok(tls)) => {
-                            info!(link, %target, "TLS handshake done");
-                            send(NetEventKind::Connected);
-                            io.run_stream(tls, peer, commands).await
-                        }
-                        Ok(Err(e)) => {
-                            info!(link, %target, error = %e, "TLS handshake failed");
-                            return send(NetEventKind::ConnectFailed(format!(
-                                "TLS handshake: {e}"
-                            )));
-                        }
-                        Err(_) => {
-                            return send(NetEventKind::ConnectFailed(
-                                "TLS handshake timed out".into(),
-                            ))
-                        }
-                    }
+        SockProto::Tcp => match dial(link, &spec.target, spec.tls.as_ref()).await {
+            Ok((stream, peer)) => {
+                send(NetEventKind::Connected);
+                match stream {
+                    Dialed::Tcp(s) => io.run_stream(s, peer, commands).await,
+                    Dialed::Tls(s) => io.run_stream(*s, peer, commands).await,
                 }
             }
-        }
+            Err(why) => return send(NetEventKind::ConnectFailed(why)),
+        },
     };
     if let Some(reason) = ended {
         info!(link, ?reason, "socket ended");
@@ -206,6 +160,12 @@ impl Io {
         });
     }
 
+    /// A command's bytes on their way out: after the latency, into the transcript.
+    async fn outgoing(&mut self, data: &[u8], what: &str) {
+        self.delay().await;
+        info!(link = self.link, bytes = data.len(), data = %preview(data), "{what} -> peer");
+    }
+
     async fn run_stream<S>(
         mut self,
         stream: S,
@@ -220,45 +180,33 @@ impl Io {
         let mut reading = true;
         let backpressure = self.backpressure.clone();
         loop {
-            let lowered = backpressure.lowered();
-            tokio::pin!(lowered);
-            lowered.as_mut().enable();
-            let paused = backpressure.is_raised();
-            tokio::select! {
-                _ = &mut lowered, if paused => {}
-                cmd = commands.recv() => match cmd {
-                    Some(LinkCmd::Reset) => {
-                        info!(link = self.link, "fault: the socket is reset");
-                        let stream = rd.unsplit(wr);
-                        stream.abort_on_drop();
-                        drop(stream);
-                        return Some(CloseReason::Reset("connection reset (fault)".into()));
+            let read = rd.read(&mut buf);
+            match wake(&backpressure, &mut commands, read, reading).await {
+                Woke::Lowered => {}
+                Woke::Cmd(Some(LinkCmd::Send(data))) if !self.blackhole => {
+                    self.outgoing(&data, "socket").await;
+                    if let Err(e) = wr.write_all(&data).await {
+                        return Some(CloseReason::Reset(e.to_string()));
                     }
-                    Some(LinkCmd::Send(data)) if !self.blackhole => {
-                        self.delay().await;
-                        info!(link = self.link, bytes = data.len(), data = %preview(&data), "socket -> peer");
-                        if let Err(e) = wr.write_all(&data).await {
-                            return Some(CloseReason::Reset(e.to_string()));
+                    self.emit(NetEventKind::SockSent(data.len()));
+                }
+                Woke::Cmd(other) => match self.command(other) {
+                    Step::Go => {}
+                    Step::End(reason) => {
+                        if let Some(CloseReason::Reset(_)) = reason {
+                            // An RST: dropped with `SO_LINGER` 0.
+                            rd.unsplit(wr).abort_on_drop();
+                        } else if !self.blackhole {
+                            let _ = wr.shutdown().await;
                         }
-                        self.emit(NetEventKind::SockSent(data.len()));
+                        return reason;
                     }
-                    other => match self.command(other) {
-                        Step::Go => {}
-                        Step::End(reason) => {
-                            if !self.blackhole {
-                                let _ = wr.shutdown().await;
-                            }
-                            return reason;
-                        }
-                    },
                 },
-                read = rd.read(&mut buf), if reading && !paused => match read {
-                    Ok(0) | Err(_) if self.blackhole => reading = false,
-                    Ok(0) => return Some(CloseReason::PeerClosed),
-                    Err(e) => return Some(CloseReason::Reset(e.to_string())),
-                    Ok(_) if self.blackhole => {}
-                    Ok(n) => self.deliver(&buf[..n], peer).await,
-                },
+                Woke::Read(Ok(0) | Err(_)) if self.blackhole => reading = false,
+                Woke::Read(Ok(0)) => return Some(CloseReason::PeerClosed),
+                Woke::Read(Err(e)) => return Some(CloseReason::Reset(e.to_string())),
+                Woke::Read(Ok(_)) if self.blackhole => {}
+                Woke::Read(Ok(n)) => self.deliver(&buf[..n], peer).await,
             }
         }
     }
@@ -275,48 +223,38 @@ impl Io {
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         let backpressure = self.backpressure.clone();
         loop {
-            let lowered = backpressure.lowered();
-            tokio::pin!(lowered);
-            lowered.as_mut().enable();
-            let paused = backpressure.is_raised();
-            tokio::select! {
-                _ = &mut lowered, if paused => {}
-                cmd = commands.recv() => match cmd {
-                    Some(LinkCmd::Reset) => {
-                        info!(link = self.link, "fault: the UDP socket is reset");
-                        return Some(CloseReason::Reset("connection reset (fault)".into()));
+            let read = sock.recv(&mut buf);
+            match wake(&backpressure, &mut commands, read, true).await {
+                Woke::Lowered => {}
+                Woke::Cmd(Some(LinkCmd::Send(data))) if !self.blackhole => {
+                    self.outgoing(&data, "datagram").await;
+                    // An ICMP error from an earlier datagram: this one is lost, as UDP loses
+                    // datagrams; the module still reports it sent.
+                    if let Err(e) = sock.send(&data).await {
+                        warn!(link = self.link, error = %e, "datagram not sent");
                     }
-                    Some(LinkCmd::Send(data)) if !self.blackhole => {
-                        self.delay().await;
-                        info!(link = self.link, bytes = data.len(), data = %preview(&data), "datagram -> peer");
-                        match sock.send(&data).await {
-                            Ok(_) => self.emit(NetEventKind::SockSent(data.len())),
-                            // An ICMP error from an earlier datagram: this one is lost, as
-                            // UDP loses datagrams; the module still reports it sent.
-                            Err(e) => {
-                                warn!(link = self.link, error = %e, "datagram not sent");
-                                self.emit(NetEventKind::SockSent(data.len()));
-                            }
-                        }
-                    }
-                    other => match self.command(other) {
-                        Step::Go => {}
-                        Step::End(reason) => return reason,
-                    },
+                    self.emit(NetEventKind::SockSent(data.len()));
+                }
+                Woke::Cmd(other) => match self.command(other) {
+                    Step::Go => {}
+                    Step::End(reason) => return reason,
                 },
-                read = sock.recv(&mut buf), if !paused => match read {
-                    Ok(_) if self.blackhole => {}
-                    Ok(n) => {
-                        if n > MAX_READ {
-                            warn!(link = self.link, bytes = n, kept = MAX_READ, "datagram longer than the module's packet: cut");
-                        }
-                        let n = n.min(MAX_READ);
-                        let data = buf[..n].to_vec();
-                        self.deliver(&data, peer).await;
+                Woke::Read(Ok(_)) if self.blackhole => {}
+                Woke::Read(Ok(n)) => {
+                    if n > MAX_READ {
+                        warn!(
+                            link = self.link,
+                            bytes = n,
+                            kept = MAX_READ,
+                            "datagram longer than the module's packet: cut"
+                        );
                     }
-                    // ICMP port unreachable and friends: UDP has no connection to lose.
-                    Err(e) => debug!(link = self.link, error = %e, "UDP receive error"),
-                },
+                    let n = n.min(MAX_READ);
+                    let data = buf[..n].to_vec();
+                    self.deliver(&data, peer).await;
+                }
+                // ICMP port unreachable and friends: UDP has no connection to lose.
+                Woke::Read(Err(e)) => debug!(link = self.link, error = %e, "UDP receive error"),
             }
         }
     }
@@ -352,8 +290,40 @@ impl Io {
                 );
                 Step::Go
             }
-            Some(LinkCmd::Reset) => Step::End(Some(CloseReason::Reset("reset".into()))),
+            Some(LinkCmd::Reset) => {
+                info!(link = self.link, "fault: the socket is reset");
+                Step::End(Some(CloseReason::Reset("connection reset (fault)".into())))
+            }
         }
+    }
+}
+
+/// What woke a running socket.
+enum Woke<R> {
+    /// A command from the modem (`None`: the modem is gone).
+    Cmd(Option<LinkCmd>),
+    /// What the socket read.
+    Read(R),
+    /// The modem's back-pressure was lowered: reading may go on.
+    Lowered,
+}
+
+/// Waits for the modem's next command or, while `reading` and the modem is not pushing back
+/// ([`Backpressure`]), for `read`.
+async fn wake<F: std::future::Future>(
+    backpressure: &Backpressure,
+    commands: &mut mpsc::UnboundedReceiver<LinkCmd>,
+    read: F,
+    reading: bool,
+) -> Woke<F::Output> {
+    let lowered = backpressure.lowered();
+    tokio::pin!(lowered);
+    lowered.as_mut().enable();
+    let paused = backpressure.is_raised();
+    tokio::select! {
+        _ = &mut lowered, if paused => Woke::Lowered,
+        cmd = commands.recv() => Woke::Cmd(cmd),
+        read = read, if reading && !paused => Woke::Read(read),
     }
 }
 
