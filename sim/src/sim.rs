@@ -664,6 +664,7 @@ struct Transport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seeds::seed_000;
     use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
     /// The host's end of a duplex UART: writes commands the way drivers do (`\r\n`), reads
@@ -700,10 +701,33 @@ mod tests {
         }
     }
 
-    /// Seed 000 section 6.2 over `tokio::io::duplex`: no PTY, the embedded broker, a real
-    /// MQTT client on the other side checking the payloads byte for byte. Paused time: the
-    /// broker and the links are on loopback TCP, whose writes reach the peer's socket within
-    /// the write call, so the runtime sees them ready before it would advance the clock.
+    /// A simulator (defaults: Air780E, embedded broker) on a duplex UART, the host's end of it,
+    /// and the vendor test server's side of seed 000: an MQTT client with the seed's account,
+    /// subscribed to the module's uplink topic.
+    async fn started() -> (Simulator, Host, rumqttc::AsyncClient, rumqttc::EventLoop) {
+        let (host, module) = tokio::io::duplex(1 << 16);
+        let sim = Simulator::start_on(SimConfig::default(), module)
+            .await
+            .unwrap();
+        let host = Host {
+            io: host,
+            seen: Vec::new(),
+        };
+        let addr = sim.mqtt_addr().unwrap();
+        let mut opts = rumqttc::MqttOptions::new("server", addr.ip().to_string(), addr.port());
+        opts.set_credentials("root", "luat123456");
+        let (client, mut events) = rumqttc::AsyncClient::new(opts, 10);
+        client
+            .subscribe(seed_000::UPLINK.0, rumqttc::QoS::AtMostOnce)
+            .await
+            .unwrap();
+        assert!(matches!(
+            wait_for(&mut events).await,
+            rumqttc::Packet::SubAck(_)
+        ));
+        (sim, host, client, events)
+    }
+
     /// The next SUBACK or PUBLISH the client receives.
     async fn wait_for(events: &mut rumqttc::EventLoop) -> rumqttc::Packet {
         loop {
@@ -715,63 +739,30 @@ mod tests {
         }
     }
 
+    /// Seed 000 section 6.2 over `tokio::io::duplex`: no PTY, the embedded broker, a real
+    /// MQTT client on the other side checking the payloads byte for byte. Paused time: the
+    /// broker and the links are on loopback TCP, whose writes reach the peer's socket within
+    /// the write call, so the runtime sees them ready before it would advance the clock.
     #[tokio::test(start_paused = true)]
     async fn seed_000_6_2_flow_over_duplex() {
-        let (host, module) = tokio::io::duplex(1 << 16);
-        let sim = Simulator::start_on(SimConfig::default(), module)
-            .await
-            .unwrap();
+        let (sim, mut host, client, mut events) = started().await;
         assert_eq!(sim.tty(), Path::new(""));
-        let mut host = Host {
-            io: host,
-            seen: Vec::new(),
-        };
-        let addr = sim.mqtt_addr().unwrap();
-        let mut opts = rumqttc::MqttOptions::new("server", addr.ip().to_string(), addr.port());
-        opts.set_credentials("root", "luat123456");
-        let (client, mut events) = rumqttc::AsyncClient::new(opts, 10);
-        client
-            .subscribe("mqtt/sub", rumqttc::QoS::AtMostOnce)
-            .await
-            .unwrap();
-        assert!(matches!(
-            wait_for(&mut events).await,
-            rumqttc::Packet::SubAck(_)
-        ));
         host.at("AT", "OK\r\n").await;
-        host.at("AT+MCONFIG=868488076771714,root,luat123456", "OK\r\n")
-            .await;
-        host.at(
-            "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"",
-            "CONNECT OK\r\n",
-        )
-        .await;
-        host.at("AT+MCONNECT=1,60", "CONNACK OK\r\n").await;
-        host.at("AT+MSUB=\"mqtt/pub\",0", "SUBACK\r\n").await;
-        host.at("AT+MPUB=\"mqtt/sub\",0,0,\"data from 4G module\"", "OK\r\n")
-            .await;
+        for (cmd, answer) in seed_000::FLOW {
+            host.at(cmd, answer).await;
+        }
         let rumqttc::Packet::Publish(p) = wait_for(&mut events).await else {
             panic!("no PUBLISH from the module");
         };
-        assert_eq!(
-            (p.topic.as_str(), &p.payload[..]),
-            ("mqtt/sub", &b"data from 4G module"[..])
-        );
+        assert_eq!((p.topic.as_str(), &p.payload[..]), seed_000::UPLINK);
+        let (topic, payload) = seed_000::DOWNLINK;
         client
-            .publish(
-                "mqtt/pub",
-                rumqttc::QoS::AtMostOnce,
-                false,
-                "data from tcp server",
-            )
+            .publish(topic, rumqttc::QoS::AtMostOnce, false, payload)
             .await
             .unwrap();
         let poll = tokio::spawn(async move { while events.poll().await.is_ok() {} });
         let out = host.until("server\r\n").await;
-        assert!(
-            out.ends_with("\r\n+MSUB: \"mqtt/pub\",20 byte,data from tcp server\r\n"),
-            "{out:?}"
-        );
+        assert!(out.ends_with(seed_000::DOWNLINK_URC), "{out:?}");
         host.at("AT+MDISCONNECT", "OK\r\n").await;
         poll.abort();
         sim.shutdown().await;
@@ -783,35 +774,12 @@ mod tests {
     /// MCONNECT, MSUB, MPUB) reaches the broker again, byte for byte.
     #[tokio::test(start_paused = true)]
     async fn closed_fault_and_recovery_over_duplex() {
-        let (host, module) = tokio::io::duplex(1 << 16);
-        let sim = Simulator::start_on(SimConfig::default(), module)
-            .await
-            .unwrap();
-        let mut host = Host {
-            io: host,
-            seen: Vec::new(),
-        };
-        let addr = sim.mqtt_addr().unwrap();
-        let mut opts = rumqttc::MqttOptions::new("server", addr.ip().to_string(), addr.port());
-        opts.set_credentials("root", "luat123456");
-        let (client, mut events) = rumqttc::AsyncClient::new(opts, 10);
-        client
-            .subscribe("mqtt/sub", rumqttc::QoS::AtMostOnce)
-            .await
-            .unwrap();
-        assert!(matches!(
-            wait_for(&mut events).await,
-            rumqttc::Packet::SubAck(_)
-        ));
-        host.at("AT+MCONFIG=868488076771714,root,luat123456", "OK\r\n")
-            .await;
+        let (sim, mut host, client, mut events) = started().await;
+        let [mconfig, mipstart, mconnect, ..] = seed_000::FLOW;
+        host.at(mconfig.0, mconfig.1).await;
         for round in 0..2 {
-            host.at(
-                "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"",
-                "CONNECT OK\r\n",
-            )
-            .await;
-            host.at("AT+MCONNECT=1,60", "CONNACK OK\r\n").await;
+            host.at(mipstart.0, mipstart.1).await;
+            host.at(mconnect.0, mconnect.1).await;
             let payload = format!("round {round}");
             host.at(&format!("AT+MPUB=\"mqtt/sub\",0,0,\"{payload}\""), "OK\r\n")
                 .await;
