@@ -597,6 +597,15 @@ impl Simulator {
     }
 
     async fn stop(&mut self) {
+        self.halt();
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+        self.drop_endpoint();
+    }
+
+    /// Stops serving the control socket (and removes it), and tells the modem's task to end.
+    fn halt(&mut self) {
         if let Some(t) = self.control_task.take() {
             t.abort();
             if let Some(p) = &self.control_path {
@@ -606,9 +615,10 @@ impl Simulator {
         if let Some(s) = self.shutdown.take() {
             let _ = s.send(());
         }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
+    }
+
+    /// Stops serving a TCP endpoint.
+    fn drop_endpoint(&mut self) {
         if let Some(t) = self.endpoint_task.take() {
             t.abort();
         }
@@ -617,18 +627,8 @@ impl Simulator {
 
 impl Drop for Simulator {
     fn drop(&mut self) {
-        if let Some(t) = self.control_task.take() {
-            t.abort();
-            if let Some(p) = &self.control_path {
-                let _ = std::fs::remove_file(p);
-            }
-        }
-        if let Some(s) = self.shutdown.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.endpoint_task.take() {
-            t.abort();
-        }
+        self.halt();
+        self.drop_endpoint();
     }
 }
 
