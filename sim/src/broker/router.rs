@@ -817,6 +817,22 @@ mod tests {
         (c, conn)
     }
 
+    /// A router with `limits` and one clean session `id` subscribed to `t` at `qos`; returns
+    /// the router and the session's connection id.
+    fn subscriber(limits: Limits, id: &str, qos: QoS) -> (Router, u64) {
+        let mut r = router_with(limits);
+        let (_, c) = connect(&mut r, id, true);
+        let _ = r.subscribe(id, &sub(1, &[("t", qos)]));
+        (r, c)
+    }
+
+    /// `n` QoS 0 publishes of `x` to `t`.
+    fn publish_x(r: &mut Router, n: usize) {
+        for _ in 0..n {
+            let _ = publish(r, "t", QoS::AtMostOnce, "x");
+        }
+    }
+
     fn sub(pkid: u16, filters: &[(&str, QoS)]) -> Subscribe {
         Subscribe {
             pkid,
@@ -977,9 +993,7 @@ mod tests {
 
     #[test]
     fn inflight_window_queues_and_ack_releases() {
-        let mut r = router_with(limits(1, 10));
-        let (_, c) = connect(&mut r, "s", true);
-        let _ = r.subscribe("s", &sub(1, &[("t", QoS::AtLeastOnce)]));
+        let (mut r, c) = subscriber(limits(1, 10), "s", QoS::AtLeastOnce);
         let _ = publish(&mut r, "t", QoS::AtLeastOnce, "1");
         let _ = publish(&mut r, "t", QoS::AtLeastOnce, "2");
         let first = publishes(&mut r, c);
@@ -1170,9 +1184,7 @@ mod tests {
 
     #[test]
     fn full_link_queue_drops_qos0_counts_it_and_keeps_the_link() {
-        let mut r = router_with(limits(2, 4));
-        let (_, c) = connect(&mut r, "slow", true);
-        let _ = r.subscribe("slow", &sub(1, &[("t", QoS::AtMostOnce)]));
+        let (mut r, c) = subscriber(limits(2, 4), "slow", QoS::AtMostOnce);
         let mut congested = 0;
         for _ in 0..10 {
             let fx = publish(&mut r, "t", QoS::AtMostOnce, "x");
@@ -1188,9 +1200,7 @@ mod tests {
 
     #[test]
     fn qos1_beyond_the_window_waits_then_beyond_the_queue_is_dropped() {
-        let mut r = router_with(limits(2, 3));
-        let (_, c) = connect(&mut r, "s", true);
-        let _ = r.subscribe("s", &sub(1, &[("t", QoS::AtLeastOnce)]));
+        let (mut r, c) = subscriber(limits(2, 3), "s", QoS::AtLeastOnce);
         for i in 0..7 {
             let _ = publish(&mut r, "t", QoS::AtLeastOnce, &format!("{i}"));
         }
@@ -1213,12 +1223,8 @@ mod tests {
 
     #[test]
     fn a_congested_link_that_goes_away_releases_its_publishers() {
-        let mut r = router_with(limits(2, 4));
-        let (_, c) = connect(&mut r, "s", true);
-        let _ = r.subscribe("s", &sub(1, &[("t", QoS::AtMostOnce)]));
-        for _ in 0..3 {
-            let _ = publish(&mut r, "t", QoS::AtMostOnce, "x");
-        }
+        let (mut r, c) = subscriber(limits(2, 4), "s", QoS::AtMostOnce);
+        publish_x(&mut r, 3);
         assert_eq!(r.progress(c), Some((true, 0)));
         assert!(r.disconnect("s", c).drained);
         assert_eq!(r.progress(c), None);
@@ -1226,9 +1232,7 @@ mod tests {
 
     #[test]
     fn a_congested_link_is_released_when_it_drains() {
-        let mut r = router_with(limits(2, 8));
-        let (_, c) = connect(&mut r, "s", true);
-        let _ = r.subscribe("s", &sub(1, &[("t", QoS::AtMostOnce)]));
+        let (mut r, c) = subscriber(limits(2, 8), "s", QoS::AtMostOnce);
         for _ in 0..3 {
             assert!(publish(&mut r, "t", QoS::AtMostOnce, "x")
                 .congested
@@ -1244,12 +1248,8 @@ mod tests {
 
     #[test]
     fn a_stalled_link_holds_nobody_until_it_takes_something() {
-        let mut r = router_with(limits(2, 8));
-        let (_, c) = connect(&mut r, "s", true);
-        let _ = r.subscribe("s", &sub(1, &[("t", QoS::AtMostOnce)]));
-        for _ in 0..4 {
-            let _ = publish(&mut r, "t", QoS::AtMostOnce, "x");
-        }
+        let (mut r, c) = subscriber(limits(2, 8), "s", QoS::AtMostOnce);
+        publish_x(&mut r, 4);
         r.stalled(c);
         assert_eq!(r.stats().stalled_subscribers, 1);
         assert!(publish(&mut r, "t", QoS::AtMostOnce, "x")
