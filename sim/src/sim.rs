@@ -209,13 +209,18 @@ pub struct ReadyInfo {
 /// connection goes.
 struct Network {
     dialect: Box<dyn dialect::Dialect>,
+    ends: Ends,
+    router: Router,
+}
+
+/// The far ends a simulator's connections reach: its broker and embedded services.
+struct Ends {
     broker: Option<Broker>,
-    /// The simulator started `broker` and stops it.
+    /// The simulator started `broker` and stops it (a shared one runs on).
     owns_broker: bool,
     mqtts: Option<SocketAddr>,
     http: Option<(HttpServer, HttpServer)>,
     echo: Option<crate::services::echo::EchoService>,
-    router: Router,
 }
 
 fn host_port(a: SocketAddr) -> HostPort {
@@ -285,13 +290,16 @@ impl Network {
                 .map(|e| host_port(e.udp_addr()))
                 .or_else(|| cfg.echo.as_ref().map(|e| e.1.clone())),
         };
-        Ok(Network {
-            dialect,
+        let ends = Ends {
             broker,
             owns_broker,
             mqtts,
             http,
             echo,
+        };
+        Ok(Network {
+            dialect,
+            ends,
             router,
         })
     }
@@ -347,12 +355,7 @@ pub struct Simulator {
     line: Line,
     endpoint_task: Option<JoinHandle<()>>,
     dialect: DialectKind,
-    broker: Option<Broker>,
-    /// `broker` is this simulator's own (embedded), stopped with it.
-    owns_broker: bool,
-    mqtts: Option<SocketAddr>,
-    http: Option<(HttpServer, HttpServer)>,
-    echo: Option<crate::services::echo::EchoService>,
+    ends: Ends,
     ca_path: Option<PathBuf>,
     injector: Injector,
     tap: UartTap,
@@ -410,11 +413,7 @@ impl Simulator {
     {
         let Network {
             dialect,
-            broker,
-            owns_broker,
-            mqtts,
-            http,
-            echo,
+            ends,
             router,
         } = net;
         let mut engine = Engine::new(dialect, true);
@@ -430,7 +429,7 @@ impl Simulator {
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel();
         let injector = Injector {
             control,
-            broker: broker.clone(),
+            broker: ends.broker.clone(),
             span: span.clone(),
         };
         let control_task = serve_control(&cfg, &injector, &span)?;
@@ -454,11 +453,7 @@ impl Simulator {
             line: transport.line,
             endpoint_task: transport.task,
             dialect: cfg.dialect,
-            broker,
-            owns_broker,
-            mqtts,
-            http,
-            echo,
+            ends,
             ca_path: cfg.tls_server.ca_path.clone(),
             injector,
             tap,
@@ -492,37 +487,37 @@ impl Simulator {
     /// The embedded or shared broker's address; `None` when every connection goes to
     /// `--broker`.
     pub fn mqtt_addr(&self) -> Option<SocketAddr> {
-        self.broker.as_ref().map(Broker::local_addr)
+        self.ends.broker.as_ref().map(Broker::local_addr)
     }
 
     /// The embedded or shared broker's TLS listener; `None` when every connection goes to
     /// `--broker`.
     pub fn mqtts_addr(&self) -> Option<SocketAddr> {
-        self.mqtts
+        self.ends.mqtts
     }
 
     /// The embedded HTTP test server (plain), when the broker is embedded.
     pub fn http_addr(&self) -> Option<SocketAddr> {
-        self.http.as_ref().map(|(p, _)| p.local_addr())
+        self.ends.http.as_ref().map(|(p, _)| p.local_addr())
     }
 
     /// The embedded HTTP test server's TLS listener (the test PKI's server certificate).
     pub fn https_addr(&self) -> Option<SocketAddr> {
-        self.http.as_ref().map(|(_, t)| t.local_addr())
+        self.ends.http.as_ref().map(|(_, t)| t.local_addr())
     }
 
     pub fn broker(&self) -> Option<&Broker> {
-        self.broker.as_ref()
+        self.ends.broker.as_ref()
     }
 
     /// The embedded TCP echo service; `None` with `--broker`.
     pub fn tcp_echo_addr(&self) -> Option<SocketAddr> {
-        self.echo.as_ref().map(|e| e.tcp_addr())
+        self.ends.echo.as_ref().map(|e| e.tcp_addr())
     }
 
     /// The embedded UDP echo service; `None` with `--broker`.
     pub fn udp_echo_addr(&self) -> Option<SocketAddr> {
-        self.echo.as_ref().map(|e| e.udp_addr())
+        self.ends.echo.as_ref().map(|e| e.udp_addr())
     }
 
     pub fn ready_info(&self) -> ReadyInfo {
@@ -536,11 +531,11 @@ impl Simulator {
                 .unwrap_or_default(),
             dialect: self.dialect.to_string(),
             mqtt: self.mqtt_addr().map(|a| a.to_string()).unwrap_or_default(),
-            mqtts: self.mqtts.map(|a| a.to_string()).unwrap_or_default(),
+            mqtts: self.ends.mqtts.map(|a| a.to_string()).unwrap_or_default(),
             ca: self
                 .ca_path
                 .as_ref()
-                .filter(|_| self.mqtts.is_some())
+                .filter(|_| self.ends.mqtts.is_some())
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             http: self.http_addr().map(|a| a.to_string()).unwrap_or_default(),
@@ -591,7 +586,7 @@ impl Simulator {
     /// embedded broker (a shared one runs on). The `--link` symlink is removed.
     pub async fn shutdown(mut self) {
         self.stop().await;
-        if let Some(b) = self.broker.take().filter(|_| self.owns_broker) {
+        if let Some(b) = self.ends.broker.take().filter(|_| self.ends.owns_broker) {
             b.shutdown().await;
         }
     }
