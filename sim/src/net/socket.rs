@@ -64,7 +64,10 @@ pub async fn run(
             Ok(sock) => {
                 info!(link, target = %spec.target, local = ?sock.local_addr().ok(), "UDP socket ready");
                 send(NetEventKind::Connected);
-                io.run_udp(sock, commands).await
+                let peer = sock
+                    .peer_addr()
+                    .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+                io.run(Udp(sock), peer, commands).await
             }
             Err(e) => {
                 info!(link, target = %spec.target, error = %e, "UDP socket failed");
@@ -75,8 +78,8 @@ pub async fn run(
             Ok((stream, peer)) => {
                 send(NetEventKind::Connected);
                 match stream {
-                    Dialed::Tcp(s) => io.run_stream(s, peer, commands).await,
-                    Dialed::Tls(s) => io.run_stream(*s, peer, commands).await,
+                    Dialed::Tcp(s) => io.run(Tcp(s), peer, commands).await,
+                    Dialed::Tls(s) => io.run(Tcp(*s), peer, commands).await,
                 }
             }
             Err(why) => return send(NetEventKind::ConnectFailed(why)),
@@ -160,101 +163,43 @@ impl Io {
         });
     }
 
-    /// A command's bytes on their way out: after the latency, into the transcript.
-    async fn outgoing(&mut self, data: &[u8], what: &str) {
-        self.delay().await;
-        info!(link = self.link, bytes = data.len(), data = %preview(data), "{what} -> peer");
-    }
-
-    async fn run_stream<S>(
+    /// Runs the socket until it ends: `None` when the modem closed it (or went away), else why
+    /// the network did.
+    async fn run<W: Wire>(
         mut self,
-        stream: S,
+        mut wire: W,
         peer: SocketAddr,
         mut commands: mpsc::UnboundedReceiver<LinkCmd>,
-    ) -> Option<CloseReason>
-    where
-        S: AsyncRead + AsyncWrite + Unpin + Abort + Send + 'static,
-    {
-        let (mut rd, mut wr) = tokio::io::split(stream);
-        let mut buf = vec![0u8; MAX_READ];
+    ) -> Option<CloseReason> {
+        let mut buf = vec![0u8; W::BUF];
+        // Under `blackhole`, the peer's FIN or RST vanishes too: stop reading, keep waiting.
         let mut reading = true;
         let backpressure = self.backpressure.clone();
         loop {
-            let read = rd.read(&mut buf);
+            let read = wire.recv(&mut buf);
             match wake(&backpressure, &mut commands, read, reading).await {
                 Woke::Lowered => {}
                 Woke::Cmd(Some(LinkCmd::Send(data))) if !self.blackhole => {
-                    self.outgoing(&data, "socket").await;
-                    if let Err(e) = wr.write_all(&data).await {
-                        return Some(CloseReason::Reset(e.to_string()));
+                    self.delay().await;
+                    info!(link = self.link, bytes = data.len(), data = %preview(&data), "{} -> peer", W::UNIT);
+                    if let Err(reason) = wire.send(self.link, &data).await {
+                        return Some(reason);
                     }
                     self.emit(NetEventKind::SockSent(data.len()));
                 }
                 Woke::Cmd(other) => match self.command(other) {
                     Step::Go => {}
                     Step::End(reason) => {
-                        if let Some(CloseReason::Reset(_)) = reason {
-                            // An RST: dropped with `SO_LINGER` 0.
-                            rd.unsplit(wr).abort_on_drop();
-                        } else if !self.blackhole {
-                            let _ = wr.shutdown().await;
-                        }
+                        wire.end(&reason, self.blackhole).await;
                         return reason;
                     }
                 },
-                Woke::Read(Ok(0) | Err(_)) if self.blackhole => reading = false,
-                Woke::Read(Ok(0)) => return Some(CloseReason::PeerClosed),
-                Woke::Read(Err(e)) => return Some(CloseReason::Reset(e.to_string())),
-                Woke::Read(Ok(_)) if self.blackhole => {}
-                Woke::Read(Ok(n)) => self.deliver(&buf[..n], peer).await,
-            }
-        }
-    }
-
-    async fn run_udp(
-        mut self,
-        sock: UdpSocket,
-        mut commands: mpsc::UnboundedReceiver<LinkCmd>,
-    ) -> Option<CloseReason> {
-        // A datagram longer than the module's packet is cut there (the rest is counted lost).
-        let mut buf = vec![0u8; 65536];
-        let peer = sock
-            .peer_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        let backpressure = self.backpressure.clone();
-        loop {
-            let read = sock.recv(&mut buf);
-            match wake(&backpressure, &mut commands, read, true).await {
-                Woke::Lowered => {}
-                Woke::Cmd(Some(LinkCmd::Send(data))) if !self.blackhole => {
-                    self.outgoing(&data, "datagram").await;
-                    // An ICMP error from an earlier datagram: this one is lost, as UDP loses
-                    // datagrams; the module still reports it sent.
-                    if let Err(e) = sock.send(&data).await {
-                        warn!(link = self.link, error = %e, "datagram not sent");
-                    }
-                    self.emit(NetEventKind::SockSent(data.len()));
-                }
-                Woke::Cmd(other) => match self.command(other) {
-                    Step::Go => {}
-                    Step::End(reason) => return reason,
+                Woke::Read(read) => match wire.received(self.link, read) {
+                    Received::Data(n) if !self.blackhole => self.deliver(&buf[..n], peer).await,
+                    Received::Data(_) | Received::Nothing => {}
+                    Received::End(_) if self.blackhole => reading = false,
+                    Received::End(reason) => return Some(reason),
                 },
-                Woke::Read(Ok(_)) if self.blackhole => {}
-                Woke::Read(Ok(n)) => {
-                    if n > MAX_READ {
-                        warn!(
-                            link = self.link,
-                            bytes = n,
-                            kept = MAX_READ,
-                            "datagram longer than the module's packet: cut"
-                        );
-                    }
-                    let n = n.min(MAX_READ);
-                    let data = buf[..n].to_vec();
-                    self.deliver(&data, peer).await;
-                }
-                // ICMP port unreachable and friends: UDP has no connection to lose.
-                Woke::Read(Err(e)) => debug!(link = self.link, error = %e, "UDP receive error"),
             }
         }
     }
@@ -296,6 +241,110 @@ impl Io {
             }
         }
     }
+}
+
+/// What a read gave, as a running socket sees it.
+enum Received {
+    /// Bytes for the modem: the first `n` of the buffer.
+    Data(usize),
+    /// Nothing to tell.
+    Nothing,
+    /// The peer ended the connection.
+    End(CloseReason),
+}
+
+/// What TCP and UDP sockets do differently; [`Io::run`] does the rest.
+trait Wire {
+    /// What the transcript calls one write.
+    const UNIT: &'static str;
+    /// The read buffer's size.
+    const BUF: usize;
+    async fn recv(&mut self, buf: &mut [u8]) -> std::io::Result<usize>;
+    /// What a read's result means.
+    fn received(&self, link: LinkId, read: std::io::Result<usize>) -> Received;
+    /// Sends `data`; an error that ends the socket gives its reason.
+    async fn send(&mut self, link: LinkId, data: &[u8]) -> Result<(), CloseReason>;
+    /// The modem (or a fault) ended the socket for `reason`; `blackhole`: without a word.
+    async fn end(self, reason: &Option<CloseReason>, blackhole: bool);
+}
+
+/// A TCP (or TLS over TCP) socket.
+struct Tcp<S>(S);
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Abort + Send> Wire for Tcp<S> {
+    const UNIT: &'static str = "socket";
+    const BUF: usize = MAX_READ;
+
+    async fn recv(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf).await
+    }
+
+    fn received(&self, _: LinkId, read: std::io::Result<usize>) -> Received {
+        match read {
+            Ok(0) => Received::End(CloseReason::PeerClosed),
+            Err(e) => Received::End(CloseReason::Reset(e.to_string())),
+            Ok(n) => Received::Data(n),
+        }
+    }
+
+    async fn send(&mut self, _: LinkId, data: &[u8]) -> Result<(), CloseReason> {
+        let written = self.0.write_all(data).await;
+        written.map_err(|e| CloseReason::Reset(e.to_string()))
+    }
+
+    async fn end(mut self, reason: &Option<CloseReason>, blackhole: bool) {
+        if let Some(CloseReason::Reset(_)) = reason {
+            // An RST: dropped with `SO_LINGER` 0.
+            self.0.abort_on_drop();
+        } else if !blackhole {
+            let _ = self.0.shutdown().await;
+        }
+    }
+}
+
+/// A UDP socket connected to its peer.
+struct Udp(UdpSocket);
+
+impl Wire for Udp {
+    const UNIT: &'static str = "datagram";
+    // A datagram longer than the module's packet is cut there (the rest is counted lost).
+    const BUF: usize = 65536;
+
+    async fn recv(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.recv(buf).await
+    }
+
+    fn received(&self, link: LinkId, read: std::io::Result<usize>) -> Received {
+        match read {
+            Ok(n) => {
+                if n > MAX_READ {
+                    warn!(
+                        link,
+                        bytes = n,
+                        kept = MAX_READ,
+                        "datagram longer than the module's packet: cut"
+                    );
+                }
+                Received::Data(n.min(MAX_READ))
+            }
+            // ICMP port unreachable and friends: UDP has no connection to lose.
+            Err(e) => {
+                debug!(link, error = %e, "UDP receive error");
+                Received::Nothing
+            }
+        }
+    }
+
+    async fn send(&mut self, link: LinkId, data: &[u8]) -> Result<(), CloseReason> {
+        // An ICMP error from an earlier datagram: this one is lost, as UDP loses datagrams;
+        // the module still reports it sent.
+        if let Err(e) = self.0.send(data).await {
+            warn!(link, error = %e, "datagram not sent");
+        }
+        Ok(())
+    }
+
+    async fn end(self, _: &Option<CloseReason>, _: bool) {}
 }
 
 /// What woke a running socket.
@@ -362,6 +411,16 @@ mod tests {
             Rig { cmds, events }
         }
 
+        /// Link `link`, a TCP socket to a loopback server, connected: the rig and the
+        /// server's side.
+        async fn connected(link: LinkId) -> (Rig, tokio::net::TcpStream) {
+            let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut rig = Rig::start(spec(link, SockProto::Tcp, server.local_addr().unwrap()));
+            let (peer, _) = server.accept().await.unwrap();
+            assert_eq!(rig.event().await, NetEventKind::Connected);
+            (rig, peer)
+        }
+
         async fn event(&mut self) -> NetEventKind {
             self.events.recv().await.expect("an event").kind
         }
@@ -385,11 +444,7 @@ mod tests {
 
     #[tokio::test]
     async fn tcp_round_trip_in_module_sized_pieces_then_peer_close() {
-        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = server.local_addr().unwrap();
-        let mut rig = Rig::start(spec(1, SockProto::Tcp, addr));
-        let (mut peer, _) = server.accept().await.unwrap();
-        assert_eq!(rig.event().await, NetEventKind::Connected);
+        let (mut rig, mut peer) = Rig::connected(1).await;
         let payload: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
         rig.cmds
             .send(LinkCmd::Send(Bytes::from(payload.clone())))
@@ -408,10 +463,7 @@ mod tests {
 
     #[tokio::test]
     async fn tcp_fault_closed_sends_a_fin_and_reports_peer_closed() {
-        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut rig = Rig::start(spec(2, SockProto::Tcp, server.local_addr().unwrap()));
-        let (mut peer, _) = server.accept().await.unwrap();
-        assert_eq!(rig.event().await, NetEventKind::Connected);
+        let (mut rig, mut peer) = Rig::connected(2).await;
         rig.cmds.send(LinkCmd::PeerClose).unwrap();
         assert_eq!(
             rig.event().await,
@@ -423,10 +475,7 @@ mod tests {
 
     #[tokio::test]
     async fn tcp_fault_reset_sends_an_rst() {
-        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut rig = Rig::start(spec(5, SockProto::Tcp, server.local_addr().unwrap()));
-        let (mut peer, _) = server.accept().await.unwrap();
-        assert_eq!(rig.event().await, NetEventKind::Connected);
+        let (mut rig, mut peer) = Rig::connected(5).await;
         rig.cmds.send(LinkCmd::Reset).unwrap();
         assert!(matches!(
             rig.event().await,
@@ -441,10 +490,7 @@ mod tests {
     /// its FIN never arrive, and the socket does not end by itself.
     #[tokio::test]
     async fn tcp_fault_blackhole_swallows_both_ways() {
-        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut rig = Rig::start(spec(6, SockProto::Tcp, server.local_addr().unwrap()));
-        let (mut peer, _) = server.accept().await.unwrap();
-        assert_eq!(rig.event().await, NetEventKind::Connected);
+        let (mut rig, mut peer) = Rig::connected(6).await;
         rig.cmds.send(LinkCmd::Blackhole).unwrap();
         rig.cmds
             .send(LinkCmd::Send(Bytes::from_static(b"lost")))
