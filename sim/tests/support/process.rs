@@ -161,6 +161,18 @@ impl Port {
         self.line(cmd, "\r\n", "OK\r\n")
     }
 
+    /// `cmd` (ended by CR) is answered `OK`, then `result` (a line with its CR LF), nothing else.
+    pub fn ok_then(&mut self, cmd: &str, result: &str) {
+        let got = At::at(self, cmd, result);
+        assert_eq!(got, format!("\r\nOK\r\n\r\n{result}"), "{cmd}");
+    }
+
+    /// `cmd` (ended by CR, echo off) is answered with the line `info`, then `OK`.
+    pub fn info(&mut self, cmd: &str, info: &str) {
+        let got = At::at(self, cmd, "OK\r\n");
+        assert_eq!(got, format!("\r\n{info}\r\n\r\nOK\r\n"), "{cmd}");
+    }
+
     /// `AT+FSCREATE` and `AT+FSWRITE` of `bytes` as file `name`, each command ended by `eol`.
     pub fn fs_write(&mut self, name: &str, bytes: &[u8], eol: &str) {
         self.line(&format!("AT+FSCREATE=\"{name}\""), eol, "OK\r\n");
@@ -173,9 +185,9 @@ impl Port {
     /// The Air780E's MQTT session up: `AT+MCONFIG=<config>`, `AT+MIPSTART=<start>` up to
     /// `CONNECT OK`, `AT+MCONNECT=1,60` up to `CONNACK OK` (seed 000 section 6.2).
     pub fn mqtt_up(&mut self, config: &str, start: &str) {
-        self.at(&format!("AT+MCONFIG={config}"), "OK\r\n");
-        self.at(&format!("AT+MIPSTART={start}"), "CONNECT OK\r\n");
-        self.at("AT+MCONNECT=1,60", "CONNACK OK\r\n");
+        At::at(self, &format!("AT+MCONFIG={config}"), "OK\r\n");
+        At::at(self, &format!("AT+MIPSTART={start}"), "CONNECT OK\r\n");
+        At::at(self, "AT+MCONNECT=1,60", "CONNACK OK\r\n");
     }
 
     /// Reads exactly `n` bytes (more may be kept for later).
