@@ -460,15 +460,18 @@ pub fn python() -> String {
     })
 }
 
-/// A Mosquitto process with password auth that can be killed and started again on its port.
+/// A Mosquitto process that can be killed and started again on its port; what it logs is read
+/// line by line.
 pub struct Mosquitto {
     child: Option<Child>,
     conf: PathBuf,
     pub addr: std::net::SocketAddr,
+    log: Option<std::sync::mpsc::Receiver<String>>,
     _dir: tempfile::TempDir,
 }
 
 impl Mosquitto {
+    /// With password auth (the seeds' account).
     pub fn start() -> Mosquitto {
         let dir = tempfile::tempdir().unwrap();
         let passwd = dir.path().join("passwd");
@@ -479,20 +482,29 @@ impl Mosquitto {
             .status()
             .expect("mosquitto_passwd is installed (apt-get install mosquitto; .ci/run does it)");
         assert!(status.success());
+        let auth = format!(
+            "allow_anonymous false\npassword_file {}\n",
+            passwd.display()
+        );
+        Mosquitto::with(dir, &auth)
+    }
+
+    /// Letting anonymous clients in and logging who connects, as a user would run one for a
+    /// driver that never sends credentials.
+    pub fn anonymous() -> Mosquitto {
+        let conf = "allow_anonymous true\nlog_dest stderr\nlog_type notice\nlog_type information\nconnection_messages true\n";
+        Mosquitto::with(tempfile::tempdir().unwrap(), conf)
+    }
+
+    fn with(dir: tempfile::TempDir, conf_rest: &str) -> Mosquitto {
         let port = free_port();
         let conf = dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n",
-                passwd.display()
-            ),
-        )
-        .unwrap();
+        std::fs::write(&conf, format!("listener {port} 127.0.0.1\n{conf_rest}")).unwrap();
         let mut m = Mosquitto {
             child: None,
             conf,
             addr: ([127, 0, 0, 1], port).into(),
+            log: None,
             _dir: dir,
         };
         m.run();
@@ -500,22 +512,42 @@ impl Mosquitto {
     }
 
     pub fn run(&mut self) {
-        let child = Command::new("mosquitto")
+        let mut child = Command::new("mosquitto")
             .arg("-c")
             .arg(&self.conf)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("mosquitto is installed");
+        self.log = Some(lines_of(child.stderr.take().unwrap()));
         self.child = Some(child);
         let deadline = Instant::now() + WAIT;
         while std::net::TcpStream::connect(self.addr).is_err() {
+            let addr = self.addr;
             assert!(
                 Instant::now() < deadline,
-                "mosquitto did not listen on {}",
-                self.addr
+                "mosquitto did not listen on {addr}"
             );
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `mqtt://<addr>`, for `--broker`.
+    pub fn url(&self) -> String {
+        format!("mqtt://{}", self.addr)
+    }
+
+    /// Waits for a log line holding `needle`.
+    pub fn logged(&self, needle: &str) -> String {
+        let log = self.log.as_ref().unwrap();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match log.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("mosquitto never logged {needle:?}: {e}"),
+            }
         }
     }
 
