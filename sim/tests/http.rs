@@ -78,24 +78,24 @@ impl Drop for PyServer {
 }
 
 impl PyServer {
-    /// `python3 -m http.server` serving `dir` on a free loopback port.
-    fn files(dir: &Path) -> PyServer {
-        let child = Command::new("python3")
-            .args([
-                "-u",
-                "-m",
-                "http.server",
-                "0",
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-            ])
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 runs");
-        Self::ready(child)
+    /// `python3 -m http.server` on a free loopback port serving a directory that holds
+    /// `name` with `bytes` in it.
+    fn files(name: &str, bytes: &[u8]) -> (PyServer, tempfile::TempDir) {
+        let (dir, _) = process::temp_file(name, bytes);
+        let server = [
+            "-m",
+            "http.server",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ];
+        (PyServer::run(&server, dir.path()), dir)
+    }
+
+    /// `--resolve` of `host` to this server.
+    fn route(&self, host: &str) -> String {
+        format!("{host}=127.0.0.1:{}", self.port)
     }
 
     /// An `http.server` handler that writes each POST body to `<dir>/post-<n>.bin` and
@@ -124,17 +124,15 @@ s = http.server.HTTPServer(('127.0.0.1', 0), H)
 print('Serving HTTP on 127.0.0.1 port %d' % s.server_address[1], flush=True)
 s.serve_forever()
 "#;
-        let child = Command::new("python3")
-            .args(["-u", "-c", script])
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 runs");
-        Self::ready(child)
+        PyServer::run(&["-c", script], dir)
     }
 
-    fn ready(mut child: Child) -> PyServer {
+    /// `python3 -u <args> <dir>`, once it has printed its port.
+    fn run(args: &[&str], dir: &Path) -> PyServer {
+        let mut cmd = Command::new(process::python());
+        cmd.arg("-u").args(args).arg(dir);
+        let spawned = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn();
+        let mut child = spawned.expect("python3 runs");
         let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         out.read_line(&mut line).unwrap();
@@ -158,12 +156,9 @@ fn repo_file(rel: &str) -> PathBuf {
 /// `AT+HTTPREAD=<start>,<size>`; a missing file 404.
 #[test]
 fn air780e_get_from_python_http_server_is_byte_identical() {
-    let dir = tempfile::tempdir().unwrap();
     let file = binary(1, 5000, "\r\n");
-    std::fs::write(dir.path().join("blob.bin"), &file).unwrap();
-    let py = PyServer::files(dir.path());
-    let route = format!("files.example=127.0.0.1:{}", py.port);
-    let sim = SimProcess::spawn(&["--resolve", &route]);
+    let (py, _dir) = PyServer::files("blob.bin", &file);
+    let sim = SimProcess::spawn(&["--resolve", &py.route("files.example")]);
     let mut port = sim.port();
     for (name, eol) in EOLS {
         port.line("AT+HTTPINIT", eol, "OK\r\n");
@@ -196,8 +191,7 @@ fn air780e_get_from_python_http_server_is_byte_identical() {
 fn air780e_post_body_reaches_a_python_server_byte_identical() {
     let dir = tempfile::tempdir().unwrap();
     let py = PyServer::recorder(dir.path());
-    let route = format!("api.example=127.0.0.1:{}", py.port);
-    let sim = SimProcess::spawn(&["--resolve", &route]);
+    let sim = SimProcess::spawn(&["--resolve", &py.route("api.example")]);
     let mut port = sim.port();
     port.ok("AT+HTTPINIT");
     port.ok("AT+HTTPPARA=\"URL\",http://api.example/up");
@@ -299,12 +293,9 @@ fn air780e_embedded_http_server_routes() {
 /// with `AT+HTTPREAD=<offset>,<length>`.
 #[test]
 fn l610_get_from_python_http_server_is_byte_identical() {
-    let dir = tempfile::tempdir().unwrap();
     let file = binary(2, 4000, "\r\n");
-    std::fs::write(dir.path().join("fw.bin"), &file).unwrap();
-    let py = PyServer::files(dir.path());
-    let route = format!("ota.example=127.0.0.1:{}", py.port);
-    let (_sim, mut port) = SimProcess::l610(&["--resolve", &route]);
+    let (py, _dir) = PyServer::files("fw.bin", &file);
+    let (_sim, mut port) = SimProcess::l610(&["--resolve", &py.route("ota.example")]);
     for (name, eol) in EOLS {
         let url = "AT+HTTPSET=\"URL\",\"http://ota.example/fw.bin\"";
         port.line(url, eol, "OK\r\n");
@@ -335,7 +326,7 @@ fn l610_get_from_python_http_server_is_byte_identical() {
 fn l610_post_body_reaches_a_python_server_byte_identical() {
     let dir = tempfile::tempdir().unwrap();
     let py = PyServer::recorder(dir.path());
-    let route = format!("shijie-smartline.club=127.0.0.1:{}", py.port);
+    let route = py.route("shijie-smartline.club");
     let (_sim, mut port) = SimProcess::l610(&["--resolve", &route]);
     port.url("HTTPSET", "shijie-smartline.club:80/api/adp610/data");
     port.ok("AT+HTTPSET=\"UAGENT\",\"fibocom\"");
