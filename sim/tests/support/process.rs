@@ -61,6 +61,16 @@ impl SimProcess {
         PathBuf::from(self.field("control"))
     }
 
+    /// `modem-sim inject --control <ours> <words...>`.
+    pub fn inject(&self, words: &[&str]) -> std::process::Output {
+        inject(&self.control(), words)
+    }
+
+    /// Injects and insists that it worked.
+    pub fn fault(&self, words: &[&str]) {
+        fault(&self.control(), words)
+    }
+
     /// The embedded broker's address.
     pub fn mqtt(&self) -> std::net::SocketAddr {
         self.field("mqtt").parse().unwrap()
