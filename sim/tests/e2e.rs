@@ -14,9 +14,9 @@ use rumqttc::QoS;
 #[allow(dead_code)]
 mod process;
 use process::{
-    cli, cli_ok, keep_polling, mosquitto_pub, mosquitto_sub, mqtt_client, next_publish,
-    read_to_end_on_thread, server_message, temp_file, watcher, At, Mosquitto, Port, SimProcess,
-    ROOT, WAIT,
+    cli, cli_ok, exit_within_wait, keep_polling, mosquitto_pub, mosquitto_sub, mqtt_client,
+    next_publish, read_to_end_on_thread, server_message, temp_file, watcher, At, Mosquitto, Port,
+    SimProcess, ROOT, WAIT,
 };
 
 #[test]
@@ -344,17 +344,7 @@ fn sigterm_exits_even_when_the_host_stopped_reading() {
         port.send(&b"ATI\r".repeat(50));
     }
     sim.signal(nix::sys::signal::Signal::SIGTERM);
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = sim.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "modem-sim did not exit within {WAIT:?} of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = exit_within_wait(&mut sim.child, "modem-sim after SIGTERM");
     assert!(status.success(), "{status:?}");
 }
 

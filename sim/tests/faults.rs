@@ -234,8 +234,7 @@ fn closed_then_767_then_the_documented_recovery() {
 /// `AT+MCONNECT=0,300` gives 767, then recovery works.
 #[test]
 fn closed_before_mconnect_gives_767_then_recovery() {
-    let sim = SimProcess::with_control(&[]);
-    let mut port = sim.port();
+    let (sim, mut port) = SimProcess::controlled(&[]);
     port.at_ok("AT+MCONFIG=\"dev2\",root,luat123456");
     port.mipstart("CONNECT OK\r\n");
     sim.fault(&["closed"]);
@@ -276,10 +275,10 @@ fn pdn_deact_then_mipclose_ok_then_publish_again() {
 /// Registration lost and regained with the URCs on; the SIM pulled and put back.
 #[test]
 fn deregister_register_and_the_sim() {
-    let sim = SimProcess::with_control(&[]);
-    let mut port = sim.port();
-    port.at_ok("AT+CGREG=1");
-    port.at_ok("AT+CEREG=1");
+    let (sim, mut port) = SimProcess::controlled(&[]);
+    for urcs_on in ["AT+CGREG=1", "AT+CEREG=1"] {
+        port.at_ok(urcs_on);
+    }
     port.connect("dev5");
     sim.fault(&["deregister"]);
     port.until("\r\n+CGREG: 0\r\n\r\n+CEREG: 0\r\n\r\n+CGEV: NW PDN DEACT 1\r\n");
@@ -326,8 +325,7 @@ fn kicked_while_idle(port: &mut Port, id: &str) {
 /// `MCONNECT` gets 767.
 #[test]
 fn kick_idle_closes_a_link_without_connect() {
-    let sim = SimProcess::with_control(&[]);
-    let mut port = sim.port();
+    let (sim, mut port) = SimProcess::controlled(&[]);
     sim.fault(&["kick-idle", "0.5"]);
     kicked_while_idle(&mut port, "dev6");
     sim.fault(&["kick-idle", "off"]);
@@ -365,8 +363,7 @@ fn kick_idle_reaches_every_modem_of_a_fleet() {
 /// modem's link, and the modem says `CLOSED` (no injection).
 #[test]
 fn a_second_client_with_the_same_id_kicks_the_modem() {
-    let sim = SimProcess::with_control(&[]);
-    let mut port = sim.port();
+    let (sim, mut port) = SimProcess::controlled(&[]);
     port.connect("twin");
     let addr = sim.mqtt();
     let mut opts = rumqttc::MqttOptions::new("twin", addr.ip().to_string(), addr.port());
@@ -460,8 +457,7 @@ fn blackhole_expires_the_keepalive_on_both_sides() {
 /// between the echo of the next command and its answer.
 #[test]
 fn urc_in_response_puts_the_urc_between_echo_and_answer() {
-    let sim = SimProcess::with_control(&[]);
-    let mut port = sim.port();
+    let (sim, mut port) = SimProcess::controlled(&[]);
     port.connect("dev9");
     sim.fault(&["urc-in-response"]);
     sim.fault(&["closed"]);

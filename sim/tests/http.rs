@@ -391,8 +391,7 @@ fn l610_https_with_a_ca_loaded_over_at_and_the_embedded_routes() {
 /// with 601; the next request works.
 #[test]
 fn air780e_faults_end_a_request_in_flight() {
-    let sim = SimProcess::with_control(&[]);
-    let mut port = sim.port();
+    let (sim, mut port) = SimProcess::controlled(&[]);
     port.ok("AT+HTTPINIT");
     port.ok("AT+HTTPPARA=\"TIMEOUT\",1");
     for fault_name in ["closed", "reset", "pdn-deact", "blackhole"] {

@@ -48,6 +48,13 @@ impl SimProcess {
         sim
     }
 
+    /// [`SimProcess::with_control`] and its port, booted.
+    pub fn controlled(extra: &[&str]) -> (SimProcess, Port) {
+        let sim = SimProcess::with_control(extra);
+        let port = sim.port();
+        (sim, port)
+    }
+
     /// The L610, its power-on lines read, its data call up (`+MIPCALL: <ip>` read).
     pub fn l610(extra: &[&str]) -> (SimProcess, Port) {
         let sim = SimProcess::spawn(&[&["--dialect", "l610"], extra].concat());
@@ -402,6 +409,21 @@ pub fn wait_for_path(path: &Path, what: &str) {
     while !path.exists() {
         assert!(Instant::now() < deadline, "{what} after {WAIT:?}");
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits for `child` to exit; kills it and fails, naming `what`, if it has not within `WAIT`.
+pub fn exit_within_wait(child: &mut Child, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what} still running after {WAIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
