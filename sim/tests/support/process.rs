@@ -687,3 +687,100 @@ pub fn temp_file(name: &str, text: impl AsRef<[u8]>) -> (tempfile::TempDir, Path
     std::fs::write(&path, text).unwrap();
     (dir, path)
 }
+
+pub const ECHO_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/echo_server.py");
+
+/// The Python echo server (`support/echo_server.py`): TCP, UDP and TLS, each connection's bytes
+/// logged.
+pub struct Echo {
+    child: Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<String>,
+    pub tcp: u16,
+    pub udp: u16,
+    /// TLS with the test PKI's server certificate (`certs/`).
+    pub tls: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl Echo {
+    pub fn start() -> Echo {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(python())
+            .arg(ECHO_SCRIPT)
+            .arg(dir.path())
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../certs/server.crt"))
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../certs/server.key"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        let stdin = child.stdin.take().unwrap();
+        let lines = lines_of(child.stdout.take().unwrap());
+        let port = |proto: &str| {
+            let line = lines.recv_timeout(WAIT).expect("the echo server starts");
+            let (p, n) = line.split_once(' ').unwrap();
+            assert_eq!(p, proto);
+            n.parse::<u16>().unwrap()
+        };
+        let tcp = port("tcp");
+        let udp = port("udp");
+        let tls = port("tls");
+        Echo {
+            child,
+            stdin,
+            lines,
+            tcp,
+            udp,
+            tls,
+            dir,
+        }
+    }
+
+    /// What TCP connection `n` delivered to the server.
+    pub fn tcp_log(&self, n: usize) -> Vec<u8> {
+        std::fs::read(self.dir.path().join(format!("tcp-{n}"))).unwrap_or_default()
+    }
+
+    /// The datagrams the server received, in order.
+    pub fn udp_log(&self) -> Vec<Vec<u8>> {
+        let raw = std::fs::read(self.dir.path().join("udp")).unwrap_or_default();
+        let mut out = Vec::new();
+        let mut rest = &raw[..];
+        while rest.len() >= 4 {
+            let n = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+            out.push(rest[4..4 + n].to_vec());
+            rest = &rest[4 + n..];
+        }
+        out
+    }
+
+    /// The server ends TCP connection `n` (a peer close).
+    pub fn close(&mut self, n: usize) {
+        writeln!(self.stdin, "close {n}").unwrap();
+        self.stdin.flush().unwrap();
+        assert_eq!(
+            self.lines.recv_timeout(WAIT).unwrap(),
+            format!("closed {n}")
+        );
+    }
+
+    /// Waits until connection `n`'s log holds `len` bytes (the server writes as it reads).
+    pub fn wait_tcp_log(&self, n: usize, len: usize) -> Vec<u8> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let log = self.tcp_log(n);
+            if log.len() >= len || Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
