@@ -16,8 +16,9 @@ use process::{binary_with, find, Echo, Port, SimProcess, EOLS, WAIT};
 /// requires this silence, so the host must keep it (a slower machine only waits longer).
 const GUARD: Duration = Duration::from_millis(1300);
 
-/// The vendor's TCP test server, as the commands name it.
+/// The vendor's TCP and UDP test servers, as the commands name them.
 const TCPLAB: &str = "\"tcplab.openluat.com\",57513";
+const UDPLAB: &str = "\"udplab.openluat.com\",6100";
 
 /// Received data, by link (`-1`: the single link's `+IPD`), and each frame as it came.
 #[derive(Default)]
@@ -103,6 +104,13 @@ impl Modem {
     fn cmd(&mut self, cmd: &str, eol: &str, answer: &str) -> String {
         self.port.send(format!("{cmd}{eol}").as_bytes());
         self.pump(answer)
+    }
+
+    /// Received data framed as `pump` reads it: `AT+CIPHEAD=1` and `AT+CIPRXF=1` (no `\r\n`
+    /// after the data).
+    fn framed(&mut self) {
+        self.crlf("AT+CIPHEAD=1", "OK\r\n");
+        self.crlf("AT+CIPRXF=1", "OK\r\n");
     }
 
     /// A command ended by CR LF, read up to `answer`.
@@ -194,8 +202,7 @@ fn binary(seed: u64, len: usize, eol: &str) -> Vec<u8> {
 fn tcp_10kb_binary_round_trip_is_byte_identical_with_every_line_end() {
     let echo = Echo::start();
     let mut m = Modem::routed(&echo, &[]);
-    m.crlf("AT+CIPHEAD=1", "OK\r\n");
-    m.crlf("AT+CIPRXF=1", "OK\r\n");
+    m.framed();
     for (i, (_, eol)) in EOLS.iter().enumerate() {
         let start = format!("AT+CIPSTART=\"TCP\",{TCPLAB}");
         m.ok_then(&start, eol, "CONNECT OK\r\n", "");
@@ -233,12 +240,8 @@ fn tcp_10kb_binary_round_trip_is_byte_identical_with_every_line_end() {
 fn udp_datagrams_go_and_come_back_whole() {
     let echo = Echo::start();
     let mut m = Modem::routed(&echo, &[]);
-    m.crlf("AT+CIPHEAD=1", "OK\r\n");
-    m.crlf("AT+CIPRXF=1", "OK\r\n");
-    m.crlf(
-        "AT+CIPSTART=\"UDP\",\"udplab.openluat.com\",6100",
-        "CONNECT OK\r\n",
-    );
+    m.framed();
+    m.crlf(&format!("AT+CIPSTART=\"UDP\",{UDPLAB}"), "CONNECT OK\r\n");
     let mut sent = Vec::new();
     for (i, (_, eol)) in EOLS.iter().enumerate() {
         let d = binary(7 + i as u64, 200 + 400 * i, eol);
@@ -273,7 +276,7 @@ fn three_links_at_once_with_cipmux() {
     m.crlf("AT", "OK\r\n");
     let links = [
         (0, format!("\"TCP\",{TCPLAB}")),
-        (3, "\"UDP\",\"udplab.openluat.com\",6100".to_string()),
+        (3, format!("\"UDP\",{UDPLAB}")),
         (5, format!("\"TCP\",{TCPLAB}")),
     ];
     for (n, l) in &links {
@@ -409,8 +412,7 @@ fn embedded_echo_service_takes_unrouted_sockets_and_direct_goes_where_named() {
     let udp = m.sim.field("udp_echo");
     let both = tcp.starts_with("127.0.0.1:") && udp.starts_with("127.0.0.1:");
     assert!(both, "{tcp} {udp}");
-    m.crlf("AT+CIPHEAD=1", "OK\r\n");
-    m.crlf("AT+CIPRXF=1", "OK\r\n");
+    m.framed();
     // A vendor test server's name: nobody routed it, so the embedded echo answers.
     m.crlf(&format!("AT+CIPSTART=\"TCP\",{TCPLAB}"), "CONNECT OK\r\n");
     let d = binary(99, 1460, "\r\n");
