@@ -67,12 +67,24 @@ fn mpubex_binary_payloads_arrive_byte_identical_with_every_line_end() {
     port.ok("AT+MCONFIG=\"eol-test\",root,luat123456");
     port.line("AT+MIPSTART=\"h\",1883", "\r\n", "CONNECT OK\r\n");
     port.line("AT+MCONNECT=1,60", "\r\n", "CONNACK OK\r\n");
+    let mpubex = |name: &str| format!("AT+MPUBEX=\"eol/{name}\",1,1,2048");
+    retained_with_each_line_end(&mut port, &mosquitto, (0, 2048), mpubex, "\r\nPUBACK\r\n");
+}
+
+/// With each line end: `len` binary bytes (seeds from `seed`) published retained to
+/// `eol/<name>` by `cmd(name)` (echoed, prompted; then `OK` and `done`): `mosquitto_sub`
+/// prints exactly those bytes.
+fn retained_with_each_line_end(
+    port: &mut Port,
+    mosquitto: &Mosquitto,
+    (seed, len): (u64, usize),
+    cmd: impl Fn(&str) -> String,
+    done: &str,
+) {
     for (i, (name, eol)) in EOLS.iter().enumerate() {
-        let payload = binary_payload(i as u64, 2048, eol);
-        // Echo on: the command and its terminator, then the prompt.
-        let cmd = format!("AT+MPUBEX=\"eol/{name}\",1,1,2048");
-        port.prompted(&cmd, eol, &payload, "\r\nPUBACK\r\n");
-        let got = mosquitto_sub_one(&mosquitto, ROOT, &format!("eol/{name}"));
+        let payload = binary_payload(seed + i as u64, len, eol);
+        port.prompted(&cmd(name), eol, &payload, done);
+        let got = mosquitto_sub_one(mosquitto, ROOT, &format!("eol/{name}"));
         assert!(got == payload, "eol {name}: {}", diff_at(&got, &payload));
     }
 }
@@ -106,18 +118,11 @@ fn l610_mqttpub_length_form_is_byte_identical_with_every_line_end() {
     let (_sim, mut port) = SimProcess::l610(&["--broker", &mosquitto.url()]);
     port.at_ok("\r\n");
     port.ok("AT+MQTTUSER=1,\"root\",\"luat123456\",\"l610-eol\"");
-    port.line(
-        "AT+MQTTOPEN=1,\"h\",1883,0,60",
-        "\r\n",
-        "+MQTTOPEN: 1,1\r\n",
-    );
-    for (i, (name, eol)) in EOLS.iter().enumerate() {
-        let payload = binary_payload(20 + i as u64, 1024, eol);
-        let cmd = format!("AT+MQTTPUB=1,\"eol/{name}\",1,1,1024");
-        port.prompted(&cmd, eol, &payload, "\r\n+MQTTPUB: 1,1\r\n");
-        let got = mosquitto_sub_one(&mosquitto, ROOT, &format!("eol/{name}"));
-        assert!(got == payload, "eol {name}: {}", diff_at(&got, &payload));
-    }
+    let open = "AT+MQTTOPEN=1,\"h\",1883,0,60";
+    port.line(open, "\r\n", "+MQTTOPEN: 1,1\r\n");
+    let mqttpub = |name: &str| format!("AT+MQTTPUB=1,\"eol/{name}\",1,1,1024");
+    let done = "\r\n+MQTTPUB: 1,1\r\n";
+    retained_with_each_line_end(&mut port, &mosquitto, (20, 1024), mqttpub, done);
 }
 
 /// AT+GTSSLFILE with each line end, then a TLS AT+MQTTOPEN that verifies the broker with that
