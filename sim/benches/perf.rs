@@ -874,22 +874,34 @@ async fn fleet(n: usize) -> Result<Vec<Row>> {
     drop(up.hosts);
     stop(up.child)?;
     let what = format!("fleet of {n}: spawn -> ready file / -> all CONNACK OK; RSS");
-    let (took, all) = (ms(up.ready), ms(up.all));
+    let times = (up.ready, up.all);
+    Ok(vec![fleet_row(
+        &what,
+        n,
+        times,
+        rss,
+        "",
+        (1000, "1000 modems in one process"),
+    )])
+}
+
+/// A fleet's row: the times to its ready file and to every session up, its RSS (and `more`);
+/// met once `n` reaches `big`.
+fn fleet_row(
+    what: &str,
+    n: usize,
+    (ready, all): (Duration, Duration),
+    rss: u64,
+    more: &str,
+    (big, target): (usize, &str),
+) -> Row {
+    let (ready, all) = (ms(ready), ms(all));
     let (mib, per) = (rss as f64 / 1024.0, rss as f64 / n as f64);
     let figure = alone(format!(
-        "{took} / {all}; {mib:.1} MiB = {per:.0} KiB per modem"
+        "{ready} / {all}; {mib:.1} MiB = {per:.0} KiB per modem{more}"
     ));
-    let target = if n >= 1000 {
-        "1000 modems in one process"
-    } else {
-        "-"
-    };
-    Ok(vec![row(
-        &what,
-        figure,
-        target,
-        (n >= 1000).then_some(true),
-    )])
+    let target = if n >= big { target } else { "-" };
+    row(what, figure, target, (n >= big).then_some(true))
 }
 
 /// The first UART port of the TCP fleets: below Linux's ephemeral range (32768-60999), so
@@ -941,23 +953,17 @@ async fn fleet_tcp(n: usize) -> Result<Vec<Row>> {
     drop(up.hosts);
     stop(up.child)?;
     let what = format!("fleet of {n} over TCP: spawn -> ready / -> all CONNACK OK; RSS; idle CPU");
-    let (took, all) = (ms(up.ready), ms(up.all));
-    let (mib, per) = (rss as f64 / 1024.0, rss as f64 / n as f64);
     let (cpu_ms, secs) = (cpu.as_millis(), idle.as_secs());
     let core = cpu.as_secs_f64() * 100.0 / idle.as_secs_f64();
-    let figure = alone(format!(
-        "{took} / {all}; {mib:.1} MiB = {per:.0} KiB per modem; idle {cpu_ms} ms CPU in {secs} s = {core:.2}% of a core"
-    ));
-    let target = if n >= 10_000 {
-        "10,000 modems in one process"
-    } else {
-        "-"
-    };
-    Ok(vec![row(
+    let more = format!("; idle {cpu_ms} ms CPU in {secs} s = {core:.2}% of a core");
+    let big = (10_000, "10,000 modems in one process");
+    Ok(vec![fleet_row(
         &what,
-        figure,
-        target,
-        (n >= 10_000).then_some(true),
+        n,
+        (up.ready, up.all),
+        rss,
+        &more,
+        big,
     )])
 }
 
