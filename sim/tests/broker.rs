@@ -23,6 +23,13 @@ async fn broker() -> Broker {
     broker_with(BrokerConfig::default()).await
 }
 
+/// A broker, and its events from the start.
+async fn broker_and_events() -> (Broker, broadcast::Receiver<BrokerEvent>) {
+    let b = broker().await;
+    let events = b.events();
+    (b, events)
+}
+
 async fn broker_with(cfg: BrokerConfig) -> Broker {
     Broker::start(cfg).await.expect("broker starts")
 }
@@ -300,8 +307,7 @@ async fn overlapping_subscriptions_deliver_one_copy_at_max_qos() {
 
 #[tokio::test]
 async fn bad_credentials_are_refused_with_code_4() {
-    let b = broker().await;
-    let mut events = b.events();
+    let (b, mut events) = broker_and_events().await;
     let mut o = options(&b, "intruder");
     o.set_credentials("root", "wrong");
     let (_c, mut el) = AsyncClient::new(o, 10);
@@ -392,8 +398,7 @@ async fn packet_before_connect_closes_the_link() {
 
 #[tokio::test]
 async fn second_connect_closes_the_link_and_publishes_will() {
-    let b = broker().await;
-    let mut events = b.events();
+    let (b, mut events) = broker_and_events().await;
     let (mut raw, _) = Raw::connected(&b, with_will(connect("twice"), "will/twice", "gone")).await;
     raw.send(Packet::Connect(connect("twice"))).await;
     raw.expect_closed().await;
@@ -435,8 +440,7 @@ async fn retained_will_is_stored() {
 
 #[tokio::test]
 async fn no_will_after_disconnect() {
-    let b = broker().await;
-    let mut events = b.events();
+    let (b, mut events) = broker_and_events().await;
     let (mut raw, _) = Raw::connected(&b, with_will(connect("polite"), "will/polite", "x")).await;
     raw.send(Packet::Disconnect).await;
     raw.expect_closed().await;
@@ -527,8 +531,7 @@ async fn shutdown_frees_the_port_and_closes_clients() {
 
 #[tokio::test]
 async fn takeover_closes_the_old_link_and_publishes_its_will() {
-    let b = broker().await;
-    let mut events = b.events();
+    let (b, mut events) = broker_and_events().await;
     let (mut old, _) = Raw::connected(&b, with_will(connect("dup"), "will/dup", "old")).await;
     let (_new, _) = Raw::connected(&b, connect("dup")).await;
     old.expect_closed().await;
@@ -539,8 +542,7 @@ async fn takeover_closes_the_old_link_and_publishes_its_will() {
 
 #[tokio::test]
 async fn kick_client_closes_the_link_and_publishes_its_will() {
-    let b = broker().await;
-    let mut events = b.events();
+    let (b, mut events) = broker_and_events().await;
     let (mut raw, _) = Raw::connected(&b, with_will(connect("victim"), "will/victim", "k")).await;
     assert!(b.kick_client("victim"));
     raw.expect_closed().await;
@@ -578,8 +580,7 @@ async fn set_connect_timeout_applies_to_waiting_links() {
 
 #[tokio::test]
 async fn keepalive_expiry_closes_and_publishes_will() {
-    let b = broker().await;
-    let mut events = b.events();
+    let (b, mut events) = broker_and_events().await;
     let mut c = with_will(connect("sleepy"), "will/sleepy", "zzz");
     c.keep_alive = 1;
     let (mut raw, _) = Raw::connected(&b, c).await;
@@ -637,8 +638,7 @@ async fn outbound_qos1_and_qos2_flows_complete() {
 
 #[tokio::test]
 async fn persistent_session_gets_messages_queued_while_offline() {
-    let b = broker().await;
-    let mut events = b.events();
+    let (b, mut events) = broker_and_events().await;
     let mut c = connect("persist");
     c.clean_session = false;
     let (mut raw, present) = Raw::connected(&b, c.clone()).await;
@@ -825,8 +825,7 @@ async fn packets_split_at_every_byte_give_the_same_result() {
 /// A pipelining publisher sends `n` messages of 1 kB at `qos` to one subscriber that reads
 /// everything: nothing may be lost, the subscriber stays connected.
 async fn burst_to_reading_subscriber(qos: QoS, n: usize) {
-    let b = broker().await;
-    let mut events = b.events();
+    let (b, mut events) = broker_and_events().await;
     let (mut sub, _) = Raw::connected(&b, connect("reader")).await;
     sub.subscribe("burst", qos).await;
     let (mut publisher, _) = Raw::connected(&b, connect("flood")).await;
