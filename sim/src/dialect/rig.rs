@@ -1,11 +1,17 @@
 //! The one test rig for every dialect: an [`Engine`] fed bytes, with network events faked and
-//! its effects collected. Each dialect's `tests.rs` adds its own set-ups (`connected`, `open`,
-//! ...) in an `impl Rig` block of its own; `prompts.rs` runs the timers in paused time.
+//! its effects collected, and the set-ups every test file and `prompts.rs` share (an Air780E
+//! connected, an L610 called or open). `prompts.rs` runs the timers in paused time.
+
+use std::time::Duration;
 
 use crate::dialect::malformed_table::MalformedCase;
 use crate::dialect::{make, Dialect, DialectKind, Effect, Engine};
+use crate::fault::Fault;
 use crate::modem::Identity;
-use crate::net::{LinkId, MqttOp, NetEvent, NetEventKind, NetRequest, TlsOptions};
+use crate::net::http::HttpRequest;
+use crate::net::{
+    ConnectReturnCode, LinkId, MqttOp, NetEvent, NetEventKind, NetRequest, SockProto, TlsOptions,
+};
 
 pub(crate) struct Rig {
     pub engine: Engine,
@@ -14,7 +20,17 @@ pub(crate) struct Rig {
     /// Every network request so far.
     pub net: Vec<NetRequest>,
     /// Every timer asked for so far (the test fires them with [`Rig::fire`]).
-    pub timers: Vec<(u64, std::time::Duration)>,
+    pub timers: Vec<(u64, Duration)>,
+    /// What [`Rig::send`] ends a command line with: `\r` unless [`Rig::crlf`].
+    pub eol: &'static str,
+}
+
+/// What a socket's peer sends: `bytes` from `from`.
+pub(crate) fn sock_data(from: &str, bytes: &[u8]) -> NetEventKind {
+    NetEventKind::SockData {
+        data: bytes::Bytes::copy_from_slice(bytes),
+        from: from.parse().expect("a socket address"),
+    }
 }
 
 impl Rig {
@@ -29,27 +45,49 @@ impl Rig {
             uart: vec![],
             net: vec![],
             timers: vec![],
+            eol: "\r",
         }
     }
 
-    /// Collects `effects`; returns their UART text.
-    pub fn take(&mut self, effects: Vec<Effect>) -> String {
-        let mut text = Vec::new();
+    /// Command lines end with CR LF from now on, as most drivers send them.
+    pub fn crlf(mut self) -> Self {
+        self.eol = "\r\n";
+        self
+    }
+
+    /// Collects `effects`; returns their UART bytes.
+    pub fn take_bytes(&mut self, effects: Vec<Effect>) -> Vec<u8> {
+        let mut bytes = Vec::new();
         for e in effects {
             match e {
-                Effect::Uart(b) => text.extend(b),
+                Effect::Uart(b) => bytes.extend(b),
                 Effect::Net(r) => self.net.push(r),
                 Effect::Timer { id, after } => self.timers.push((id, after)),
                 Effect::Baud(_) => {}
             }
         }
-        self.uart.extend(&text);
-        String::from_utf8_lossy(&text).into_owned()
+        self.uart.extend(&bytes);
+        bytes
     }
 
-    /// One command line, ended with `\r`.
+    /// Collects `effects`; returns their UART text.
+    pub fn take(&mut self, effects: Vec<Effect>) -> String {
+        let bytes = self.take_bytes(effects);
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// One command line, ended with [`Rig::eol`].
     pub fn send(&mut self, line: &str) -> String {
-        self.raw(format!("{line}\r").as_bytes())
+        let line = format!("{line}{}", self.eol);
+        self.raw(line.as_bytes())
+    }
+
+    /// A scripted exchange: each command in turn, its answer compared byte for byte.
+    #[track_caller]
+    pub fn script(&mut self, exchanges: &[(&str, &str)]) {
+        for (command, answer) in exchanges {
+            assert_eq!(self.send(command), *answer, "{command}");
+        }
     }
 
     /// Bytes as they come (prompted data, several lines, odd line ends).
@@ -58,14 +96,38 @@ impl Rig {
         self.take(fx)
     }
 
-    pub fn event_on(&mut self, link: LinkId, kind: NetEventKind) -> String {
-        let fx = self.engine.net_event(NetEvent { link, kind });
-        self.take(fx)
+    /// [`Rig::raw`], the answer as bytes (for binary data).
+    pub fn raw_bytes(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let fx = self.engine.feed(bytes);
+        self.take_bytes(fx)
     }
 
-    /// A network event on the link opened last.
+    pub fn event_on(&mut self, link: LinkId, kind: NetEventKind) -> String {
+        let bytes = self.event_bytes(link, kind);
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// [`Rig::event_on`], the answer as bytes (for binary data).
+    pub fn event_bytes(&mut self, link: LinkId, kind: NetEventKind) -> Vec<u8> {
+        let fx = self.engine.net_event(NetEvent { link, kind });
+        self.take_bytes(fx)
+    }
+
+    /// A network event on the (MQTT) link opened last.
     pub fn event(&mut self, kind: NetEventKind) -> String {
         let link = self.last_link();
+        self.event_on(link, kind)
+    }
+
+    /// A network event on the `n`th socket opened (0-based).
+    pub fn on_socket(&mut self, n: usize, kind: NetEventKind) -> String {
+        let link = self.socket(n);
+        self.event_on(link, kind)
+    }
+
+    /// The answer to the HTTP request made last.
+    pub fn answer(&mut self, kind: NetEventKind) -> String {
+        let link = self.last_http().0;
         self.event_on(link, kind)
     }
 
@@ -73,6 +135,36 @@ impl Rig {
     pub fn fire(&mut self, id: u64) -> String {
         let fx = self.engine.timer(id);
         self.take(fx)
+    }
+
+    /// The timer asked for last expires.
+    pub fn fire_last(&mut self) -> String {
+        let (id, _) = *self.timers.last().expect("a timer");
+        self.fire(id)
+    }
+
+    /// An injected fault; returns what the modem printed.
+    pub fn fault(&mut self, fault: impl Into<Fault>) -> String {
+        let fx = self.engine.fault(&fault.into());
+        self.take(fx)
+    }
+
+    /// The network takes the PDN context for `secs` seconds: what the modem printed, and the
+    /// id of the timer that brings the context back (asked for `secs` seconds).
+    pub fn pdn_deact_for(&mut self, secs: u64) -> (String, u64) {
+        let back_after = Duration::from_secs(secs);
+        let urc = self.fault(crate::fault::PdnDeact { back_after });
+        let (id, after) = *self
+            .timers
+            .last()
+            .expect("a timer for the context's return");
+        assert_eq!(after, back_after);
+        (urc, id)
+    }
+
+    /// True when the last request closed a link.
+    pub fn closed_last(&self) -> bool {
+        matches!(self.net.last(), Some(NetRequest::Close { .. }))
     }
 
     pub fn last_link(&self) -> LinkId {
@@ -124,6 +216,106 @@ impl Rig {
             } => Some(p.will.as_ref()?.payload.to_vec()),
             _ => None,
         })
+    }
+
+    /// Every socket opened so far: link, protocol, host, port, and whether over TLS.
+    pub fn sockets(&self) -> Vec<(LinkId, SockProto, String, u16, bool)> {
+        self.net
+            .iter()
+            .filter_map(|r| match r {
+                NetRequest::SockOpen {
+                    link,
+                    proto,
+                    host,
+                    port,
+                    tls,
+                } => Some((*link, *proto, host.clone(), *port, tls.is_some())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The link of the `n`th socket opened (0-based).
+    pub fn socket(&self, n: usize) -> LinkId {
+        self.sockets().get(n).expect("a socket was opened").0
+    }
+
+    /// Every socket send so far, in order, with its link.
+    pub fn sock_sends(&self) -> Vec<(LinkId, Vec<u8>)> {
+        self.net
+            .iter()
+            .filter_map(|r| match r {
+                NetRequest::SockSend { link, data } => Some((*link, data.to_vec())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The HTTP request made last, with its link.
+    pub fn last_http(&self) -> (LinkId, HttpRequest) {
+        self.net
+            .iter()
+            .rev()
+            .find_map(|r| match r {
+                NetRequest::Http { link, req } => Some((*link, req.clone())),
+                _ => None,
+            })
+            .expect("an HTTP request")
+    }
+
+    // --- the set-ups the tests share ---
+
+    /// An Air780E through CONNACK OK (seed 000 section 6.2).
+    pub fn connected(&mut self) {
+        self.script(&[
+            ("AT+MCONFIG=868488076771714,root,luat123456", "\r\nOK\r\n"),
+            (
+                "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"",
+                "\r\nOK\r\n",
+            ),
+        ]);
+        assert_eq!(self.event(NetEventKind::Connected), "\r\nCONNECT OK\r\n");
+        assert_eq!(self.send("AT+MCONNECT=1,60"), "\r\nOK\r\n");
+        self.connack("\r\nCONNACK OK\r\n");
+    }
+
+    /// The CONNACK that accepts the session, answered with `urc`.
+    #[track_caller]
+    pub fn connack(&mut self, urc: &str) {
+        let got = self.event(NetEventKind::ConnAck(ConnectReturnCode::Success));
+        assert_eq!(got, urc);
+    }
+
+    /// An L610 with its data call up (seed 002 section 3.3).
+    pub fn called(&mut self) {
+        assert_eq!(
+            self.send("AT+MIPCALL=1"),
+            "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n"
+        );
+    }
+
+    /// An L610 through `+MQTTOPEN: 1,1` as seed 002 section 3.3 does it.
+    pub fn open(&mut self) {
+        self.called();
+        self.script(&[
+            (
+                "AT+MQTTUSER=1,\"g510/test1\",\"LeKH43ojswwzINS15EGImf5JluPkCv9cPnu1DQUxGOk=\"",
+                "\r\nOK\r\n",
+            ),
+            (
+                "AT+MQTTOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",1883,0,60",
+                "\r\nOK\r\n",
+            ),
+        ]);
+        assert_eq!(self.event(NetEventKind::Connected), "");
+        self.connack("\r\n+MQTTOPEN: 1,1\r\n");
+    }
+
+    /// An L610's client 1 opened again to `h` (after a break or a failure).
+    pub fn open_again(&mut self) {
+        assert_eq!(self.send("AT+MQTTOPEN=1,\"h\",1883,1,60"), "\r\nOK\r\n");
+        self.event(NetEventKind::Connected);
+        self.connack("\r\n+MQTTOPEN: 1,1\r\n");
     }
 }
 

@@ -6,35 +6,6 @@ use crate::dialect::rig::Rig;
 use crate::dialect::{Effect, Engine};
 use crate::net::{CloseReason, ConnectReturnCode, MqttOp, NetEventKind, NetRequest, QoS};
 
-impl Rig {
-    fn called(&mut self) {
-        assert_eq!(
-            self.send("AT+MIPCALL=1"),
-            "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n"
-        );
-    }
-
-    /// Through `+MQTTOPEN: 1,1` as seed 002 section 3.3 does it.
-    fn open(&mut self) {
-        self.called();
-        assert_eq!(
-            self.send(
-                "AT+MQTTUSER=1,\"g510/test1\",\"LeKH43ojswwzINS15EGImf5JluPkCv9cPnu1DQUxGOk=\""
-            ),
-            "\r\nOK\r\n"
-        );
-        assert_eq!(
-            self.send("AT+MQTTOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",1883,0,60"),
-            "\r\nOK\r\n"
-        );
-        assert_eq!(self.event(NetEventKind::Connected), "");
-        assert_eq!(
-            self.event(NetEventKind::ConnAck(ConnectReturnCode::Success)),
-            "\r\n+MQTTOPEN: 1,1\r\n"
-        );
-    }
-}
-
 #[test]
 fn boot_urcs_come_at_power_on() {
     let mut e = Engine::new(Box::new(L610::new(Identity::default())), true);
@@ -69,41 +40,37 @@ fn echo_is_on_by_default_and_ate0_turns_it_off() {
 #[test]
 fn basic_answers_match_seed_002_section_3_3() {
     let mut r = Rig::new(DialectKind::L610);
-    assert_eq!(r.send("AT"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+GTRAT=6,3,2"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+GTRAT?"), "\r\n+GTRAT: 6,3,2\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CFUN=1"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CFUN?"), "\r\n+CFUN: 1\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CPIN?"), "\r\n+CPIN: READY\r\n\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+CIMI?"),
-        "\r\n+CIMI: 460046616008063\r\n\r\nOK\r\n"
-    );
-    assert_eq!(
-        r.send("AT+CIMI"),
-        "\r\n+CIMI: 460046616008063\r\n\r\nOK\r\n"
-    );
-    assert_eq!(r.send("AT+CGDCONT=1,\"IP\",\"cmnet\""), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+CGDCONT?"),
-        "\r\n+CGDCONT: 1,\"IP\",\"cmnet\"\r\n\r\nOK\r\n"
-    );
-    assert_eq!(r.send("AT+CSQ?"), "\r\n+CSQ: 25,99\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CSQ"), "\r\n+CSQ: 25,99\r\n\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+COPS?"),
-        "\r\n+COPS: 0,0,\"CHINA MOBILE\",7\r\n\r\nOK\r\n"
-    );
-    assert_eq!(r.send("AT+CGREG?"), "\r\n+CGREG: 0,1\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CEREG?"), "\r\n+CEREG: 0,1\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CREG?"), "\r\n+CREG: 0,1\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CREG=2"), "\r\nOK\r\n");
-    // With n = 2 the cell follows (27.007 section 7.2; the manual's example values).
-    assert_eq!(
-        r.send("AT+CREG?"),
-        "\r\n+CREG: 2,1,\"1863\",\"0183db22\",7\r\n\r\nOK\r\n"
-    );
-    assert_eq!(r.send("AT+CGSN"), "\r\n868488076771714\r\n\r\nOK\r\n");
+    r.script(&[
+        ("AT", "\r\nOK\r\n"),
+        ("AT+GTRAT=6,3,2", "\r\nOK\r\n"),
+        ("AT+GTRAT?", "\r\n+GTRAT: 6,3,2\r\n\r\nOK\r\n"),
+        ("AT+CFUN=1", "\r\nOK\r\n"),
+        ("AT+CFUN?", "\r\n+CFUN: 1\r\n\r\nOK\r\n"),
+        ("AT+CPIN?", "\r\n+CPIN: READY\r\n\r\nOK\r\n"),
+        ("AT+CIMI?", "\r\n+CIMI: 460046616008063\r\n\r\nOK\r\n"),
+        ("AT+CIMI", "\r\n+CIMI: 460046616008063\r\n\r\nOK\r\n"),
+        ("AT+CGDCONT=1,\"IP\",\"cmnet\"", "\r\nOK\r\n"),
+        (
+            "AT+CGDCONT?",
+            "\r\n+CGDCONT: 1,\"IP\",\"cmnet\"\r\n\r\nOK\r\n",
+        ),
+        ("AT+CSQ?", "\r\n+CSQ: 25,99\r\n\r\nOK\r\n"),
+        ("AT+CSQ", "\r\n+CSQ: 25,99\r\n\r\nOK\r\n"),
+        (
+            "AT+COPS?",
+            "\r\n+COPS: 0,0,\"CHINA MOBILE\",7\r\n\r\nOK\r\n",
+        ),
+        ("AT+CGREG?", "\r\n+CGREG: 0,1\r\n\r\nOK\r\n"),
+        ("AT+CEREG?", "\r\n+CEREG: 0,1\r\n\r\nOK\r\n"),
+        ("AT+CREG?", "\r\n+CREG: 0,1\r\n\r\nOK\r\n"),
+        ("AT+CREG=2", "\r\nOK\r\n"),
+        // With n = 2 the cell follows (27.007 section 7.2; the manual's example values).
+        (
+            "AT+CREG?",
+            "\r\n+CREG: 2,1,\"1863\",\"0183db22\",7\r\n\r\nOK\r\n",
+        ),
+        ("AT+CGSN", "\r\n868488076771714\r\n\r\nOK\r\n"),
+    ]);
 }
 
 #[test]
@@ -155,15 +122,17 @@ fn bad_parameters_answer_error() {
 fn cmee_modes_follow_faq_4_1() {
     // Default 0: a bare ERROR; 1: the code; 2: the reason as text.
     let mut r = Rig::new(DialectKind::L610);
-    assert_eq!(r.send("AT+CMEE?"), "\r\n+CMEE: 0\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+MQTTSUB=1,\"t\",0"), "\r\nERROR\r\n");
-    assert_eq!(r.send("AT+CMEE=1"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+MQTTSUB=1,\"t\",0"), "\r\n+CME ERROR: 3\r\n");
-    assert_eq!(r.send("AT+CMEE=2"), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+MQTTSUB=1,\"t\",0"),
-        "\r\n+CME ERROR: operation not allowed\r\n"
-    );
+    r.script(&[
+        ("AT+CMEE?", "\r\n+CMEE: 0\r\n\r\nOK\r\n"),
+        ("AT+MQTTSUB=1,\"t\",0", "\r\nERROR\r\n"),
+        ("AT+CMEE=1", "\r\nOK\r\n"),
+        ("AT+MQTTSUB=1,\"t\",0", "\r\n+CME ERROR: 3\r\n"),
+        ("AT+CMEE=2", "\r\nOK\r\n"),
+        (
+            "AT+MQTTSUB=1,\"t\",0",
+            "\r\n+CME ERROR: operation not allowed\r\n",
+        ),
+    ]);
 }
 
 #[test]
@@ -171,40 +140,41 @@ fn the_data_call_follows_seed_002() {
     let mut r = Rig::new(DialectKind::L610);
     assert_eq!(r.send("AT+MIPCALL?"), "\r\n+MIPCALL: 0\r\n\r\nOK\r\n");
     r.called();
-    assert_eq!(
-        r.send("AT+MIPCALL?"),
-        "\r\n+MIPCALL: 1,10.104.48.68\r\n\r\nOK\r\n"
-    );
-    // A second call while one is up is refused (section 3.2).
-    assert_eq!(r.send("AT+MIPCALL=1"), "\r\nERROR\r\n");
-    assert_eq!(r.send("AT+MIPCALL=0"), "\r\nOK\r\n\r\n+MIPCALL: 0\r\n");
-    assert_eq!(r.send("AT+MIPCALL?"), "\r\n+MIPCALL: 0\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+MIPCALL=0"), "\r\nERROR\r\n");
-    // With an APN, as drivers of the family send it.
-    assert_eq!(
-        r.send("AT+MIPCALL=1,\"CMNET\""),
-        "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n"
-    );
-    // The radio off: the call ends with `+MIPCALL: 0`.
-    assert_eq!(r.send("AT+MIPCALL=0"), "\r\nOK\r\n\r\n+MIPCALL: 0\r\n");
-    assert_eq!(r.send("AT+CFUN=0"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CGREG?"), "\r\n+CGREG: 0,0\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+MIPCALL=1"), "\r\nOK\r\n\r\n+MIPCALL: 0\r\n");
+    r.script(&[
+        ("AT+MIPCALL?", "\r\n+MIPCALL: 1,10.104.48.68\r\n\r\nOK\r\n"),
+        // A second call while one is up is refused (section 3.2).
+        ("AT+MIPCALL=1", "\r\nERROR\r\n"),
+        ("AT+MIPCALL=0", "\r\nOK\r\n\r\n+MIPCALL: 0\r\n"),
+        ("AT+MIPCALL?", "\r\n+MIPCALL: 0\r\n\r\nOK\r\n"),
+        ("AT+MIPCALL=0", "\r\nERROR\r\n"),
+        // With an APN, as drivers of the family send it.
+        (
+            "AT+MIPCALL=1,\"CMNET\"",
+            "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n",
+        ),
+        // The radio off: the call ends with `+MIPCALL: 0`.
+        ("AT+MIPCALL=0", "\r\nOK\r\n\r\n+MIPCALL: 0\r\n"),
+        ("AT+CFUN=0", "\r\nOK\r\n"),
+        ("AT+CGREG?", "\r\n+CGREG: 0,0\r\n\r\nOK\r\n"),
+        ("AT+MIPCALL=1", "\r\nOK\r\n\r\n+MIPCALL: 0\r\n"),
+    ]);
     assert!(r.net.is_empty());
 }
 
 #[test]
 fn mqttopen_before_mipcall_is_refused() {
     let mut r = Rig::new(DialectKind::L610);
-    assert_eq!(
-        r.send("AT+MQTTOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",1883,0,60"),
-        "\r\nERROR\r\n"
-    );
-    assert_eq!(r.send("AT+CMEE=1"), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+MQTTOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",1883,0,60"),
-        "\r\n+CME ERROR: 3\r\n"
-    );
+    r.script(&[
+        (
+            "AT+MQTTOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",1883,0,60",
+            "\r\nERROR\r\n",
+        ),
+        ("AT+CMEE=1", "\r\nOK\r\n"),
+        (
+            "AT+MQTTOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",1883,0,60",
+            "\r\n+CME ERROR: 3\r\n",
+        ),
+    ]);
     assert!(r.net.is_empty());
 }
 
@@ -358,8 +328,10 @@ fn qos_1_and_2_answer_on_their_acks() {
 fn wrong_password_gives_mqttopen_0_and_the_cme_code_when_asked() {
     let mut r = Rig::new(DialectKind::L610);
     r.called();
-    assert_eq!(r.send("AT+MQTTUSER=1,\"root\",\"wrong\""), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+MQTTOPEN=1,\"h\",1883,1,60"), "\r\nOK\r\n");
+    r.script(&[
+        ("AT+MQTTUSER=1,\"root\",\"wrong\"", "\r\nOK\r\n"),
+        ("AT+MQTTOPEN=1,\"h\",1883,1,60", "\r\nOK\r\n"),
+    ]);
     r.event(NetEventKind::Connected);
     assert_eq!(
         r.event(NetEventKind::ConnAck(
@@ -383,16 +355,20 @@ fn wrong_password_gives_mqttopen_0_and_the_cme_code_when_asked() {
         (ConnectReturnCode::BadUserNamePassword, 703),
         (ConnectReturnCode::NotAuthorized, 704),
     ] {
-        assert_eq!(r.send("AT+CMEE=1"), "\r\nOK\r\n");
-        assert_eq!(r.send("AT+MQTTOPEN=1,\"h\",1883,1,60"), "\r\nOK\r\n");
+        r.script(&[
+            ("AT+CMEE=1", "\r\nOK\r\n"),
+            ("AT+MQTTOPEN=1,\"h\",1883,1,60", "\r\nOK\r\n"),
+        ]);
         r.event(NetEventKind::Connected);
         assert_eq!(
             r.event(NetEventKind::ConnAck(code)),
             format!("\r\n+MQTTOPEN: 1,0\r\n\r\n+CME ERROR: {cme}\r\n")
         );
     }
-    assert_eq!(r.send("AT+CMEE=2"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+MQTTOPEN=1,\"h\",1883,1,60"), "\r\nOK\r\n");
+    r.script(&[
+        ("AT+CMEE=2", "\r\nOK\r\n"),
+        ("AT+MQTTOPEN=1,\"h\",1883,1,60", "\r\nOK\r\n"),
+    ]);
     r.event(NetEventKind::Connected);
     assert_eq!(
         r.event(NetEventKind::ConnAck(
@@ -416,21 +392,12 @@ fn tcp_failure_and_link_loss() {
         r.event(NetEventKind::Closed(CloseReason::KeepaliveTimeout)),
         "\r\n+MQTTBREAK: 1,1\r\n"
     );
-    assert_eq!(r.send("AT+MQTTSUB=1,\"t\",0"), "\r\nERROR\r\n");
-    assert_eq!(r.send("AT+MQTTCLOSE=1"), "\r\nERROR\r\n");
+    r.script(&[
+        ("AT+MQTTSUB=1,\"t\",0", "\r\nERROR\r\n"),
+        ("AT+MQTTCLOSE=1", "\r\nERROR\r\n"),
+    ]);
     // A late event from the old link is ignored.
     assert_eq!(r.event(NetEventKind::UnsubAck), "");
-}
-
-impl Rig {
-    fn open_again(&mut self) {
-        assert_eq!(self.send("AT+MQTTOPEN=1,\"h\",1883,1,60"), "\r\nOK\r\n");
-        self.event(NetEventKind::Connected);
-        assert_eq!(
-            self.event(NetEventKind::ConnAck(ConnectReturnCode::Success)),
-            "\r\n+MQTTOPEN: 1,1\r\n"
-        );
-    }
 }
 
 #[test]
@@ -438,10 +405,12 @@ fn a_second_open_on_the_same_client_is_refused_and_two_clients_coexist() {
     let mut r = Rig::new(DialectKind::L610);
     r.open();
     let first = r.last_link();
-    assert_eq!(r.send("AT+MQTTOPEN=1,\"h\",1883,1,60"), "\r\nERROR\r\n");
-    assert_eq!(r.send("AT+MQTTOPEN?"), "\r\n+MQTTOPEN: 1\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+MQTTUSER=2,\"u\",\"p\",\"second\""), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+MQTTOPEN=2,\"h\",1883,1,60"), "\r\nOK\r\n");
+    r.script(&[
+        ("AT+MQTTOPEN=1,\"h\",1883,1,60", "\r\nERROR\r\n"),
+        ("AT+MQTTOPEN?", "\r\n+MQTTOPEN: 1\r\n\r\nOK\r\n"),
+        ("AT+MQTTUSER=2,\"u\",\"p\",\"second\"", "\r\nOK\r\n"),
+        ("AT+MQTTOPEN=2,\"h\",1883,1,60", "\r\nOK\r\n"),
+    ]);
     let second = r.last_link();
     assert_ne!(first, second);
     r.event_on(second, NetEventKind::Connected);
@@ -480,13 +449,12 @@ fn a_second_open_on_the_same_client_is_refused_and_two_clients_coexist() {
 fn publish_while_closed_is_refused_in_both_forms() {
     let mut r = Rig::new(DialectKind::L610);
     r.called();
-    assert_eq!(
-        r.send("AT+MQTTPUB=1,\"test1\",0,0,\"123\""),
-        "\r\nERROR\r\n"
-    );
-    // No prompt: the length form is refused before any data is taken.
-    assert_eq!(r.send("AT+MQTTPUB=1,\"test1\",0,0,5"), "\r\nERROR\r\n");
-    assert_eq!(r.send("AT"), "\r\nOK\r\n");
+    r.script(&[
+        ("AT+MQTTPUB=1,\"test1\",0,0,\"123\"", "\r\nERROR\r\n"),
+        // No prompt: the length form is refused before any data is taken.
+        ("AT+MQTTPUB=1,\"test1\",0,0,5", "\r\nERROR\r\n"),
+        ("AT", "\r\nOK\r\n"),
+    ]);
     assert!(r.net.iter().all(|n| !matches!(n, NetRequest::Mqtt { .. })));
 }
 
@@ -517,26 +485,29 @@ fn mipcall_0_and_pdn_deactivation_break_open_clients() {
     let mut r = Rig::new(DialectKind::L610);
     r.open();
     let link = r.last_link();
-    let fx = r.engine.fault(&Fault::PDN_DEACT);
-    assert_eq!(r.take(fx), "\r\n+MIPCALL: 0\r\n\r\n+MQTTBREAK: 1,2\r\n");
+    assert_eq!(
+        r.fault(Fault::PDN_DEACT),
+        "\r\n+MIPCALL: 0\r\n\r\n+MQTTBREAK: 1,2\r\n"
+    );
     assert_eq!(r.net.last(), Some(&NetRequest::Close { link }));
     assert_eq!(r.send("AT+MIPCALL?"), "\r\n+MIPCALL: 0\r\n\r\nOK\r\n");
     // Without a call the fault shows nothing.
-    let fx = r.engine.fault(&Fault::PDN_DEACT);
-    assert_eq!(r.take(fx), "");
+    assert_eq!(r.fault(Fault::PDN_DEACT), "");
 }
 
 #[test]
 fn tls_settings_drive_the_tls_link_and_gtsslerr() {
     let mut r = Rig::new(DialectKind::L610);
     // Seed 002 section 3.3, the certificate part.
-    assert_eq!(r.send("AT+GTSSLVER?"), "\r\n+GTSSLVER: 2\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+GTSSLVER=4"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+GTSSLVER?"), "\r\n+GTSSLVER: 4\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+GTSSLMODE?"), "\r\n+GTSSLMODE: 0\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+GTSSLMODE=1"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+GTSSLMODE?"), "\r\n+GTSSLMODE: 1\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+GTSSLERR?"), "\r\n+GTSSLERR: 0\r\n\r\nOK\r\n");
+    r.script(&[
+        ("AT+GTSSLVER?", "\r\n+GTSSLVER: 2\r\n\r\nOK\r\n"),
+        ("AT+GTSSLVER=4", "\r\nOK\r\n"),
+        ("AT+GTSSLVER?", "\r\n+GTSSLVER: 4\r\n\r\nOK\r\n"),
+        ("AT+GTSSLMODE?", "\r\n+GTSSLMODE: 0\r\n\r\nOK\r\n"),
+        ("AT+GTSSLMODE=1", "\r\nOK\r\n"),
+        ("AT+GTSSLMODE?", "\r\n+GTSSLMODE: 1\r\n\r\nOK\r\n"),
+        ("AT+GTSSLERR?", "\r\n+GTSSLERR: 0\r\n\r\nOK\r\n"),
+    ]);
     for (name, body) in [
         (
             "CAFILE",
@@ -598,23 +569,29 @@ fn tls_settings_drive_the_tls_link_and_gtsslerr() {
         (crate::tls::TlsVersion::Tls12, crate::tls::TlsVersion::Tls12)
     );
     let link = r.last_link();
-    let fx = r.engine.net_event(NetEvent {
-        link,
-        kind: NetEventKind::ConnectFailed("invalid peer certificate: UnknownIssuer".into()),
-    });
-    assert_eq!(r.take(fx), "\r\n+MQTTOPEN: 1,0\r\n");
+    assert_eq!(
+        r.event_on(
+            link,
+            NetEventKind::ConnectFailed("invalid peer certificate: UnknownIssuer".into())
+        ),
+        "\r\n+MQTTOPEN: 1,0\r\n"
+    );
     assert_eq!(r.send("AT+GTSSLERR?"), "\r\n+GTSSLERR: 1\r\n\r\nOK\r\n");
     // A version the simulator cannot speak fails like a handshake, before any connect.
     r.net.clear();
-    assert_eq!(r.send("AT+GTSSLVER=2"), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+MQTTOPEN=1,\"h\",1883,0,60,2"),
-        "\r\nOK\r\n\r\n+MQTTOPEN: 1,0\r\n"
-    );
+    r.script(&[
+        ("AT+GTSSLVER=2", "\r\nOK\r\n"),
+        (
+            "AT+MQTTOPEN=1,\"h\",1883,0,60,2",
+            "\r\nOK\r\n\r\n+MQTTOPEN: 1,0\r\n",
+        ),
+    ]);
     assert!(r.net.is_empty(), "nothing opened: {:?}", r.net);
-    assert_eq!(r.send("AT+GTSSLERR?"), "\r\n+GTSSLERR: 2\r\n\r\nOK\r\n");
-    // An explicit 0 on 8883 is plain.
-    assert_eq!(r.send("AT+MQTTOPEN=1,\"h\",8883,0,60,0"), "\r\nOK\r\n");
+    r.script(&[
+        ("AT+GTSSLERR?", "\r\n+GTSSLERR: 2\r\n\r\nOK\r\n"),
+        // An explicit 0 on 8883 is plain.
+        ("AT+MQTTOPEN=1,\"h\",8883,0,60,0", "\r\nOK\r\n"),
+    ]);
     assert!(matches!(
         r.net.last(),
         Some(NetRequest::Open {
@@ -629,13 +606,15 @@ fn tls_settings_drive_the_tls_link_and_gtsslerr() {
 fn verifying_without_a_trust_file_fails_with_its_own_code() {
     let mut r = Rig::new(DialectKind::L610);
     r.called();
-    assert_eq!(r.send("AT+GTSSLVER=4"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+GTSSLMODE=1"), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+MQTTOPEN=1,\"h\",8883,0,60"),
-        "\r\nOK\r\n\r\n+MQTTOPEN: 1,0\r\n"
-    );
-    assert_eq!(r.send("AT+GTSSLERR?"), "\r\n+GTSSLERR: 4\r\n\r\nOK\r\n");
+    r.script(&[
+        ("AT+GTSSLVER=4", "\r\nOK\r\n"),
+        ("AT+GTSSLMODE=1", "\r\nOK\r\n"),
+        (
+            "AT+MQTTOPEN=1,\"h\",8883,0,60",
+            "\r\nOK\r\n\r\n+MQTTOPEN: 1,0\r\n",
+        ),
+        ("AT+GTSSLERR?", "\r\n+GTSSLERR: 4\r\n\r\nOK\r\n"),
+    ]);
 }
 
 #[test]
@@ -643,27 +622,17 @@ fn topics_follow_mqtt_rules_as_on_the_air780e() {
     let mut r = Rig::new(DialectKind::L610);
     r.called();
     // Numeric CME codes, so a parameter ERROR cannot be mistaken for a state error.
-    assert_eq!(r.send("AT+CMEE=1"), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+MQTTSUB=1,\"a/+/b\",0"),
-        "\r\n+CME ERROR: 3\r\n",
-        "a valid filter on a client not open is a state error"
-    );
-    assert_eq!(
-        r.send("AT+MQTTPUB=1,\"a/#\",0,0,\"x\""),
-        "\r\nERROR\r\n",
-        "no wildcard in a topic name"
-    );
-    assert_eq!(
-        r.send("AT+MQTTSUB=1,\"a/#/b\",0"),
-        "\r\nERROR\r\n",
-        "# only last"
-    );
-    assert_eq!(
-        r.send("AT+MQTTUNSUB=1,\"a+\""),
-        "\r\nERROR\r\n",
-        "+ only as a whole level"
-    );
+    r.script(&[
+        ("AT+CMEE=1", "\r\nOK\r\n"),
+        // a valid filter on a client not open is a state error
+        ("AT+MQTTSUB=1,\"a/+/b\",0", "\r\n+CME ERROR: 3\r\n"),
+        // no wildcard in a topic name
+        ("AT+MQTTPUB=1,\"a/#\",0,0,\"x\"", "\r\nERROR\r\n"),
+        // # only last
+        ("AT+MQTTSUB=1,\"a/#/b\",0", "\r\nERROR\r\n"),
+        // + only as a whole level
+        ("AT+MQTTUNSUB=1,\"a+\"", "\r\nERROR\r\n"),
+    ]);
     let long = "t".repeat(256);
     assert_eq!(
         r.send(&format!("AT+MQTTSUB=1,\"{long}\",0")),
@@ -709,18 +678,10 @@ fn peer_close_and_reset_break_the_client() {
 fn pdn_deact_with_a_delay_fails_the_call_until_the_context_is_back() {
     let mut r = Rig::new(DialectKind::L610);
     r.open();
-    let fx = r.engine.fault(
-        &crate::fault::PdnDeact {
-            back_after: std::time::Duration::from_secs(4),
-        }
-        .into(),
-    );
-    assert_eq!(r.take(fx), "\r\n+MIPCALL: 0\r\n\r\n+MQTTBREAK: 1,2\r\n");
-    let (id, after) = *r.timers.last().expect("a timer for the context's return");
-    assert_eq!(after, std::time::Duration::from_secs(4));
+    let (urc, id) = r.pdn_deact_for(4);
+    assert_eq!(urc, "\r\n+MIPCALL: 0\r\n\r\n+MQTTBREAK: 1,2\r\n");
     assert_eq!(r.send("AT+MIPCALL=1"), "\r\nOK\r\n\r\n+MIPCALL: 0\r\n");
-    let fx = r.engine.timer(id);
-    assert_eq!(r.take(fx), "");
+    assert_eq!(r.fire(id), "");
     assert_eq!(
         r.send("AT+MIPCALL=1"),
         "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n"
@@ -732,28 +693,31 @@ fn deregister_register_sim_and_signal() {
     let mut r = Rig::new(DialectKind::L610);
     r.open();
     assert_eq!(r.send("AT+CGREG=1"), "\r\nOK\r\n");
-    let fx = r.engine.fault(&crate::fault::Deregister.into());
     assert_eq!(
-        r.take(fx),
+        r.fault(crate::fault::Deregister),
         "\r\n+CGREG: 0\r\n\r\n+MIPCALL: 0\r\n\r\n+MQTTBREAK: 1,2\r\n"
     );
-    assert_eq!(r.send("AT+CGREG?"), "\r\n+CGREG: 1,0\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+MIPCALL=1"), "\r\nOK\r\n\r\n+MIPCALL: 0\r\n");
-    let fx = r.engine.fault(&crate::fault::Register.into());
-    assert_eq!(r.take(fx), "\r\n+CGREG: 1\r\n");
+    r.script(&[
+        ("AT+CGREG?", "\r\n+CGREG: 1,0\r\n\r\nOK\r\n"),
+        ("AT+MIPCALL=1", "\r\nOK\r\n\r\n+MIPCALL: 0\r\n"),
+    ]);
+    assert_eq!(r.fault(crate::fault::Register), "\r\n+CGREG: 1\r\n");
     assert_eq!(
         r.send("AT+MIPCALL=1"),
         "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n"
     );
 
-    let fx = r.engine.fault(&crate::fault::SimRemoved.into());
-    assert_eq!(r.take(fx), "\r\n+CGREG: 0\r\n\r\n+MIPCALL: 0\r\n");
+    assert_eq!(
+        r.fault(crate::fault::SimRemoved),
+        "\r\n+CGREG: 0\r\n\r\n+MIPCALL: 0\r\n"
+    );
     assert_eq!(r.send("AT+CPIN?"), "\r\nERROR\r\n");
-    let fx = r.engine.fault(&crate::fault::SimInserted.into());
-    assert_eq!(r.take(fx), "\r\n+SIM READY\r\n\r\n+CGREG: 1\r\n");
+    assert_eq!(
+        r.fault(crate::fault::SimInserted),
+        "\r\n+SIM READY\r\n\r\n+CGREG: 1\r\n"
+    );
     assert_eq!(r.send("AT+CPIN?"), "\r\n+CPIN: READY\r\n\r\nOK\r\n");
-    let fx = r.engine.fault(&crate::fault::Signal(12).into());
-    assert_eq!(r.take(fx), "");
+    assert_eq!(r.fault(crate::fault::Signal(12)), "");
     assert_eq!(r.send("AT+CSQ"), "\r\n+CSQ: 12,99\r\n\r\nOK\r\n");
 }
 
@@ -766,63 +730,37 @@ async fn identity_clock_attach_and_address() {
         ..Identity::for_dialect(crate::dialect::DialectKind::L610)
     };
     let mut r = Rig::with(Box::new(L610::new(identity)));
-    assert_eq!(
-        r.send("ATI"),
-        "\r\nFibocom\r\n\r\nL610\r\n\r\n16000.1208.00.86.02.02\r\n\r\nOK\r\n"
-    );
-    assert_eq!(r.send("AT+CGMI"), "\r\n+CGMI: \"Fibocom\"\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CGMM"), "\r\n+CGMM: \"L610\"\r\n\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+CGMR"),
-        "\r\n+CGMR: \"16000.1208.00.86.02.02\"\r\n\r\nOK\r\n"
-    );
-    assert_eq!(
-        r.send("AT+CCID"),
-        "\r\n+CCID: 89860117831003134201\r\n\r\nOK\r\n"
-    );
-    // The L610's format (issue 11): +CCLK: "26/07/20,06:51:36+00".
-    assert_eq!(
-        r.send("AT+CCLK?"),
-        "\r\n+CCLK: \"26/07/20,06:51:36+00\"\r\n\r\nOK\r\n"
-    );
-    assert_eq!(r.send("AT+CBC"), "\r\n+CBC: 0,80\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CGATT?"), "\r\n+CGATT: 1\r\n\r\nOK\r\n");
-    // No data call yet: no address.
-    assert_eq!(r.send("AT+CGPADDR=1"), "\r\n+CGPADDR: 1\r\n\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+MIPCALL=1,\"cmnet\""),
-        "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n"
-    );
-    assert_eq!(
-        r.send("AT+CGPADDR=1"),
-        "\r\n+CGPADDR: 1,\"10.104.48.68\"\r\n\r\nOK\r\n"
-    );
-    assert_eq!(
-        r.send("AT+CGPADDR"),
-        "\r\n+CGPADDR: 1,\"10.104.48.68\"\r\n\r\nOK\r\n"
-    );
-    assert_eq!(
-        r.send("AT+GTSSLFILE?"),
-        "\r\n+GTSSLFILE: CAFILE,0\r\n\r\n+GTSSLFILE: KEYFILE,0\r\n\r\n+GTSSLFILE: TRUSTFILE,0\r\n\r\nOK\r\n"
-    );
-    // Detaching ends the data call.
-    assert_eq!(r.send("AT+CGATT=0"), "\r\nOK\r\n\r\n+MIPCALL: 0\r\n");
-    assert_eq!(r.send("AT+CGATT?"), "\r\n+CGATT: 0\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CGATT=1"), "\r\nOK\r\n");
+    r.script(&[
+        ("ATI", "\r\nFibocom\r\n\r\nL610\r\n\r\n16000.1208.00.86.02.02\r\n\r\nOK\r\n"),
+        ("AT+CGMI", "\r\n+CGMI: \"Fibocom\"\r\n\r\nOK\r\n"),
+        ("AT+CGMM", "\r\n+CGMM: \"L610\"\r\n\r\nOK\r\n"),
+        ("AT+CGMR", "\r\n+CGMR: \"16000.1208.00.86.02.02\"\r\n\r\nOK\r\n"),
+        ("AT+CCID", "\r\n+CCID: 89860117831003134201\r\n\r\nOK\r\n"),
+        // The L610's format (issue 11): +CCLK: "26/07/20,06:51:36+00".
+        ("AT+CCLK?", "\r\n+CCLK: \"26/07/20,06:51:36+00\"\r\n\r\nOK\r\n"),
+        ("AT+CBC", "\r\n+CBC: 0,80\r\n\r\nOK\r\n"),
+        ("AT+CGATT?", "\r\n+CGATT: 1\r\n\r\nOK\r\n"),
+        // No data call yet: no address.
+        ("AT+CGPADDR=1", "\r\n+CGPADDR: 1\r\n\r\nOK\r\n"),
+        ("AT+MIPCALL=1,\"cmnet\"", "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n"),
+        ("AT+CGPADDR=1", "\r\n+CGPADDR: 1,\"10.104.48.68\"\r\n\r\nOK\r\n"),
+        ("AT+CGPADDR", "\r\n+CGPADDR: 1,\"10.104.48.68\"\r\n\r\nOK\r\n"),
+        ("AT+GTSSLFILE?", "\r\n+GTSSLFILE: CAFILE,0\r\n\r\n+GTSSLFILE: KEYFILE,0\r\n\r\n+GTSSLFILE: TRUSTFILE,0\r\n\r\nOK\r\n"),
+        // Detaching ends the data call.
+        ("AT+CGATT=0", "\r\nOK\r\n\r\n+MIPCALL: 0\r\n"),
+        ("AT+CGATT?", "\r\n+CGATT: 0\r\n\r\nOK\r\n"),
+        ("AT+CGATT=1", "\r\nOK\r\n"),
+    ]);
 }
 
 #[test]
 fn reset_and_power_cycle_boot_again() {
     let mut r = Rig::new(DialectKind::L610);
-    assert_eq!(
-        r.send("AT+MIPCALL=1"),
-        "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n"
-    );
-    assert_eq!(
-        r.send("AT+MQTTUSER=1,\"root\",\"luat123456\""),
-        "\r\nOK\r\n"
-    );
-    assert_eq!(r.send("AT+MQTTOPEN=1,\"h\",1883,0,60"), "\r\nOK\r\n");
+    r.script(&[
+        ("AT+MIPCALL=1", "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n"),
+        ("AT+MQTTUSER=1,\"root\",\"luat123456\"", "\r\nOK\r\n"),
+        ("AT+MQTTOPEN=1,\"h\",1883,0,60", "\r\nOK\r\n"),
+    ]);
     let n = r.net.len();
     // AT+CFUN=15 (DIVERGENCES L22): OK, the link ends silently, the power-on URCs.
     assert_eq!(
@@ -834,26 +772,26 @@ fn reset_and_power_cycle_boot_again() {
         "{:?}",
         &r.net[n..]
     );
+    r.script(&[
+        ("AT+MIPCALL?", "AT+MIPCALL?\r\r\n+MIPCALL: 0\r\n\r\nOK\r\n"),
+        ("ATE0", "ATE0\r\r\nOK\r\n"),
+        ("AT+CMEE=1", "\r\nOK\r\n"),
+        ("AT&W", "\r\nOK\r\n"),
+    ]);
     assert_eq!(
-        r.send("AT+MIPCALL?"),
-        "AT+MIPCALL?\r\r\n+MIPCALL: 0\r\n\r\nOK\r\n"
+        r.fault(crate::fault::PowerCycle),
+        "\r\nAT command ready\r\n\r\n+SIM READY\r\n"
     );
-    assert_eq!(r.send("ATE0"), "ATE0\r\r\nOK\r\n");
-    assert_eq!(r.send("AT+CMEE=1"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT&W"), "\r\nOK\r\n");
-    let fx = r.engine.fault(&crate::fault::PowerCycle.into());
-    assert_eq!(r.take(fx), "\r\nAT command ready\r\n\r\n+SIM READY\r\n");
-    assert_eq!(
-        r.send("AT+CMEE?"),
-        "\r\n+CMEE: 1\r\n\r\nOK\r\n",
-        "saved with AT&W"
-    );
-    assert_eq!(
-        r.send("AT+CFUN=1,1"),
-        "\r\nOK\r\n\r\nAT command ready\r\n\r\n+SIM READY\r\n"
-    );
-    assert_eq!(r.send("AT&F"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CMEE?"), "AT+CMEE?\r\r\n+CMEE: 0\r\n\r\nOK\r\n");
+    r.script(&[
+        // saved with AT&W
+        ("AT+CMEE?", "\r\n+CMEE: 1\r\n\r\nOK\r\n"),
+        (
+            "AT+CFUN=1,1",
+            "\r\nOK\r\n\r\nAT command ready\r\n\r\n+SIM READY\r\n",
+        ),
+        ("AT&F", "\r\nOK\r\n"),
+        ("AT+CMEE?", "AT+CMEE?\r\r\n+CMEE: 0\r\n\r\nOK\r\n"),
+    ]);
 }
 
 // --- line ends as drivers send them (issue 10) ---
