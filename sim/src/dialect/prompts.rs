@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use crate::dialect::rig::Rig;
 use crate::dialect::DialectKind;
-use crate::net::{ConnectReturnCode, NetEventKind, NetRequest};
+use crate::net::{NetEventKind, NetRequest};
 
 /// The shared [`Rig`], its timers run by tasks that sleep in paused time.
 struct Driver {
@@ -23,7 +23,7 @@ impl Driver {
     fn new(kind: DialectKind) -> Self {
         let (fired_tx, fired) = mpsc::unbounded_channel();
         Driver {
-            rig: Rig::new(kind),
+            rig: Rig::new(kind).crlf(),
             fired_tx,
             fired,
             start: Instant::now(),
@@ -76,33 +76,23 @@ impl Driver {
         self.rig.will()
     }
 
-    fn air780e_connected() -> Self {
-        let mut d = Driver::new(DialectKind::Air780e);
-        d.feed(b"AT+MIPSTART=\"h\",1883\r\n");
-        d.event(NetEventKind::Connected);
-        d.feed(b"AT+MCONNECT=1,60\r\n");
-        assert_eq!(
-            d.event(NetEventKind::ConnAck(ConnectReturnCode::Success)),
-            "\r\nCONNACK OK\r\n"
-        );
+    /// A fresh module brought to a state by one of the rig's set-ups.
+    fn ready(kind: DialectKind, setup: fn(&mut Rig)) -> Self {
+        let mut d = Driver::new(kind);
+        setup(&mut d.rig);
         d
+    }
+
+    fn air780e_connected() -> Self {
+        Driver::ready(DialectKind::Air780e, Rig::connected)
     }
 
     fn l610_called() -> Self {
-        let mut d = Driver::new(DialectKind::L610);
-        assert!(d.feed(b"AT+MIPCALL=1\r\n").contains("+MIPCALL: "));
-        d
+        Driver::ready(DialectKind::L610, Rig::called)
     }
 
     fn l610_open() -> Self {
-        let mut d = Driver::l610_called();
-        d.feed(b"AT+MQTTOPEN=1,\"h\",1883,0,60\r\n");
-        d.event(NetEventKind::Connected);
-        assert_eq!(
-            d.event(NetEventKind::ConnAck(ConnectReturnCode::Success)),
-            "\r\n+MQTTOPEN: 1,1\r\n"
-        );
-        d
+        Driver::ready(DialectKind::L610, Rig::open)
     }
 }
 

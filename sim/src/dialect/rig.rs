@@ -251,6 +251,17 @@ impl Rig {
             .collect()
     }
 
+    /// The data of every socket send so far, in order.
+    pub fn sent(&self) -> Vec<Vec<u8>> {
+        self.sock_sends().into_iter().map(|(_, d)| d).collect()
+    }
+
+    /// The data of every send on socket `link` so far, in order.
+    pub fn sent_on(&self, link: LinkId) -> Vec<Vec<u8>> {
+        let sends = self.sock_sends().into_iter();
+        sends.filter(|(l, _)| *l == link).map(|(_, d)| d).collect()
+    }
+
     /// The HTTP request made last, with its link.
     pub fn last_http(&self) -> (LinkId, HttpRequest) {
         self.net

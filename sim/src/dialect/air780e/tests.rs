@@ -260,7 +260,7 @@ fn a_refused_connack_reads_as_closed() {
         )),
         "\r\nCLOSED\r\n"
     );
-    assert!(matches!(r.net.last(), Some(NetRequest::Close { .. })));
+    assert!(r.closed_last());
 }
 
 #[test]
@@ -271,7 +271,7 @@ fn pdn_deactivation_as_in_seed_001() {
         r.fault(crate::fault::Fault::PDN_DEACT),
         "\r\n+CGEV: NW PDN DEACT 1\r\n"
     );
-    assert!(matches!(r.net.last(), Some(NetRequest::Close { .. })));
+    assert!(r.closed_last());
     r.script(&[
         ("AT+MQTTSTATU", "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"),
         ("AT+MIPCLOSE", "\r\nOK\r\n"),
@@ -588,7 +588,7 @@ fn deregister_and_register_with_and_without_urcs() {
         r.fault(crate::fault::Deregister),
         "\r\n+CGEV: NW PDN DEACT 1\r\n"
     );
-    assert!(matches!(r.net.last(), Some(NetRequest::Close { .. })));
+    assert!(r.closed_last());
     r.script(&[
         ("AT+CGATT?", "\r\n+CGATT: 0\r\n\r\nOK\r\n"),
         ("AT+CGREG?", "\r\n+CGREG: 0,0\r\n\r\nOK\r\n"),
@@ -797,7 +797,7 @@ fn the_pdp_context_as_cgdcont_cgact_and_cgpaddr_show_it() {
     // Deactivating context 1 takes the MQTT link with it.
     r.connected();
     assert_eq!(r.send("AT+CGACT=0,1"), "\r\nOK\r\n");
-    assert!(matches!(r.net.last(), Some(NetRequest::Close { .. })));
+    assert!(r.closed_last());
     r.script(&[
         ("AT+CGPADDR=1", "\r\n+CGPADDR: 1\r\n\r\nOK\r\n"),
         ("AT+MQTTSTATU", "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"),
@@ -867,7 +867,7 @@ fn cfun_takes_the_radio_down_and_brings_it_back() {
     r.connected();
     // Device_control/CFUN.md; the sequence: OK then +CGEV: ME DETACH.
     assert_eq!(r.send("AT+CFUN=0"), "\r\nOK\r\n\r\n+CGEV: ME DETACH\r\n");
-    assert!(matches!(r.net.last(), Some(NetRequest::Close { .. })));
+    assert!(r.closed_last());
     r.script(&[
         ("AT+CFUN?", "\r\n+CFUN: 0\r\n\r\nOK\r\n"),
         ("AT+CEREG?", "\r\n+CEREG: 0,0\r\n\r\nOK\r\n"),
