@@ -90,6 +90,14 @@ impl Rig {
         }
     }
 
+    /// Each of `commands` in turn is answered `answer` (a table of bad parameters, say).
+    #[track_caller]
+    pub fn all_answer(&mut self, answer: &str, commands: &[&str]) {
+        for command in commands {
+            assert_eq!(self.send(command), answer, "{command}");
+        }
+    }
+
     /// Bytes as they come (prompted data, several lines, odd line ends).
     pub fn raw(&mut self, bytes: &[u8]) -> String {
         let fx = self.engine.feed(bytes);
@@ -322,23 +330,33 @@ impl Rig {
         self.connack("\r\n+MQTTOPEN: 1,1\r\n");
     }
 
-    /// An L610's client 1 opened again to `h` (after a break or a failure).
-    pub fn open_again(&mut self) {
+    /// An L610's client 1 opened to `h`, the broker answering `code`: what the modem printed.
+    pub fn reopen(&mut self, code: ConnectReturnCode) -> String {
         assert_eq!(self.send("AT+MQTTOPEN=1,\"h\",1883,1,60"), "\r\nOK\r\n");
         self.event(NetEventKind::Connected);
-        self.connack("\r\n+MQTTOPEN: 1,1\r\n");
+        self.event(NetEventKind::ConnAck(code))
+    }
+
+    /// An L610's client 1 opened again to `h` (after a break or a failure).
+    pub fn open_again(&mut self) {
+        let urc = self.reopen(ConnectReturnCode::Success);
+        assert_eq!(urc, "\r\n+MQTTOPEN: 1,1\r\n");
     }
 }
 
-/// Runs a malformed-input table (`fixtures/malformed/<dialect>.tsv`): each row from a fresh
-/// module brought to the row's state by `setup`, its answer compared byte for byte, then `AT`
-/// must still answer `OK`. Panics listing every row that differs.
-pub(crate) fn malformed_table(
-    kind: DialectKind,
-    table: &str,
-    setup: fn(&mut Rig, &MalformedCase),
-) -> usize {
-    let cases = crate::dialect::malformed_table::malformed_cases(table);
+/// A dialect's malformed-input table, `fixtures/malformed/<dialect>.tsv`.
+fn malformed_tsv(kind: DialectKind) -> &'static str {
+    match kind {
+        DialectKind::Air780e => include_str!("../../../fixtures/malformed/air780e.tsv"),
+        DialectKind::L610 => include_str!("../../../fixtures/malformed/l610.tsv"),
+    }
+}
+
+/// Runs a dialect's malformed-input table ([`malformed_tsv`]): each row from a fresh module
+/// brought to the row's state by `setup`, its answer compared byte for byte, then `AT` must
+/// still answer `OK`. Panics listing every row that differs.
+pub(crate) fn malformed_table(kind: DialectKind, setup: fn(&mut Rig, &MalformedCase)) -> usize {
+    let cases = crate::dialect::malformed_table::malformed_cases(malformed_tsv(kind));
     assert!(cases.len() >= 100, "the table has {} cases", cases.len());
     let mut bad = Vec::new();
     for case in &cases {
@@ -368,14 +386,15 @@ pub(crate) fn malformed_table(
 }
 
 /// Checks that every command of a dialect's table has a row in the README's command table
-/// `section` (its heading) and at least one row in its malformed-input table: a command
-/// written as a unit is documented and attacked in the same change. A basic command may be
-/// followed by its number (`ATE0`); an extended one by a form or the line's end.
-pub(crate) fn documented<D>(
-    table: &[crate::dialect::commands::Cmd<D>],
-    section: &str,
-    malformed: &str,
-) {
+/// for the dialect and at least one row in its malformed-input table: a command written as a
+/// unit is documented and attacked in the same change. A basic command may be followed by its
+/// number (`ATE0`); an extended one by a form or the line's end.
+pub(crate) fn documented<D>(kind: DialectKind, table: &[crate::dialect::commands::Cmd<D>]) {
+    let section = match kind {
+        DialectKind::Air780e => "## The Air780E command table",
+        DialectKind::L610 => "### The L610 command table",
+    };
+    let malformed = malformed_tsv(kind);
     let readme = include_str!("../../../README.md");
     let start = readme
         .find(&format!("{section}\n"))

@@ -645,16 +645,17 @@ mod tests {
     #[test]
     fn the_aliyun_capture() {
         let mut r = rig();
-        for l in [
-            "AT+SAPBR=3,1,\"CONTYPE\",\"GPRS\"",
-            "AT+SAPBR=3,1,\"APN\",\"CMIOT\"",
-            "AT+SAPBR=1,1",
-            "AT+HTTPINIT",
-            "AT+HTTPPARA=\"URL\",https://iot-auth.cn-shanghai.aliyuncs.com/auth/devicename",
-            "AT+HTTPPARA=\"USER_DEFINED\",\"Content-type: application/x-www-form-urlencoded\"",
-        ] {
-            assert_eq!(r.send(l), "\r\nOK\r\n", "{l}");
-        }
+        r.all_answer(
+            "\r\nOK\r\n",
+            &[
+                "AT+SAPBR=3,1,\"CONTYPE\",\"GPRS\"",
+                "AT+SAPBR=3,1,\"APN\",\"CMIOT\"",
+                "AT+SAPBR=1,1",
+                "AT+HTTPINIT",
+                "AT+HTTPPARA=\"URL\",https://iot-auth.cn-shanghai.aliyuncs.com/auth/devicename",
+                "AT+HTTPPARA=\"USER_DEFINED\",\"Content-type: application/x-www-form-urlencoded\"",
+            ],
+        );
         let body = b"productKey=k1hipglLdjU&sign=0f655b12adf519b9a7a2b0a990f398b6&clientId=868488076506128&deviceName=868488076506128";
         assert_eq!(body.len(), 112);
         assert_eq!(r.send("AT+HTTPDATA=112,20000"), "\r\nDOWNLOAD\r\n");

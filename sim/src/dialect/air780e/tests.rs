@@ -120,18 +120,7 @@ fn mpubex_takes_raw_bytes_after_the_prompt() {
     r.connected();
     let out = r.raw(b"AT+MPUBEX=\"t\",0,0,7\r\r\nOK>\0\"AT\r");
     assert_eq!(out, "\r\n>\r\nOK\r\n\r\nOK\r\n");
-    let publishes: Vec<_> = r
-        .net
-        .iter()
-        .filter_map(|n| match n {
-            NetRequest::Mqtt {
-                op: MqttOp::Publish { payload, .. },
-                ..
-            } => Some(payload.clone()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(&publishes[0][..], b"\r\nOK>\0\"");
+    assert_eq!(r.published()[0], b"\r\nOK>\0\"");
 }
 
 #[test]
@@ -207,23 +196,24 @@ fn stale_events_from_an_old_link_are_ignored() {
 #[test]
 fn bad_parameters_get_error() {
     let mut r = Rig::new(DialectKind::Air780e);
-    for bad in [
-        "AT+MIPSTART=\"h\",0",
-        "AT+MIPSTART=\"h\"",
-        "AT+MCONFIG=",
-        "AT+MCONFIG=\"unbalanced",
-        "AT+MCONNECT=2,60",
-        "AT+MCONNECT=1,0",
-        "AT+MSUB=\"t\",3",
-        "AT+MPUB=\"t\",0,0",
-        "AT+MPUBEX=\"t\",0,0,0",
-        "AT+MPUBEX=\"t\",0,0,4101",
-        "AT+CMEE=3",
-        "AT+IPR=12345",
-        "ATE2",
-    ] {
-        assert_eq!(r.send(bad), "\r\nERROR\r\n", "{bad}");
-    }
+    r.all_answer(
+        "\r\nERROR\r\n",
+        &[
+            "AT+MIPSTART=\"h\",0",
+            "AT+MIPSTART=\"h\"",
+            "AT+MCONFIG=",
+            "AT+MCONFIG=\"unbalanced",
+            "AT+MCONNECT=2,60",
+            "AT+MCONNECT=1,0",
+            "AT+MSUB=\"t\",3",
+            "AT+MPUB=\"t\",0,0",
+            "AT+MPUBEX=\"t\",0,0,0",
+            "AT+MPUBEX=\"t\",0,0,4101",
+            "AT+CMEE=3",
+            "AT+IPR=12345",
+            "ATE2",
+        ],
+    );
     assert_eq!(
         r.send("AT+MPUB=\"t\",0,0,\"x\""),
         "\r\n+CME ERROR: 767\r\n",
@@ -362,15 +352,17 @@ fn topics_follow_mqtt_rules() {
 /// rules) from a fresh module in the row's state, then `AT` still answers `OK`.
 #[test]
 fn malformed_input_table() {
-    crate::dialect::rig::malformed_table(
-        DialectKind::Air780e,
-        include_str!("../../../../fixtures/malformed/air780e.tsv"),
-        |r, case| {
-            if case.connected {
-                r.connected()
-            }
-        },
-    );
+    crate::dialect::rig::malformed_table(DialectKind::Air780e, |r, case| {
+        if case.connected {
+            r.connected()
+        }
+    });
+}
+
+/// Every command of the table has its README row and a malformed-input row.
+#[test]
+fn every_command_has_a_readme_row_and_malformed_rows() {
+    crate::dialect::rig::documented(DialectKind::Air780e, super::commands::COMMANDS);
 }
 
 // --- file system, AT+SSLCFG, AT+SSLMIPSTART (seed 000 sections 6.3 and 6.4) ---
@@ -414,18 +406,19 @@ fn fswrite_bad_parameters() {
     // No such file, size 0, size over 10240, bad mode, bad timeout, wrong arity, long name.
     assert_eq!(r.send("AT+FSWRITE=nofile,0,10,15"), "\r\nERROR\r\n");
     r.send("AT+FSCREATE=f");
-    for bad in [
-        "AT+FSWRITE=f,0,0,15",
-        "AT+FSWRITE=f,0,10241,15",
-        "AT+FSWRITE=f,2,10,15",
-        "AT+FSWRITE=f,0,10,0",
-        "AT+FSWRITE=f,0,10,4294967296",
-        "AT+FSWRITE=f,0,10",
-        "AT+FSREAD=f,1,10,0",
-        "AT+FSREAD=nofile,0,10,0",
-    ] {
-        assert_eq!(r.send(bad), "\r\nERROR\r\n", "{bad}");
-    }
+    r.all_answer(
+        "\r\nERROR\r\n",
+        &[
+            "AT+FSWRITE=f,0,0,15",
+            "AT+FSWRITE=f,0,10241,15",
+            "AT+FSWRITE=f,2,10,15",
+            "AT+FSWRITE=f,0,10,0",
+            "AT+FSWRITE=f,0,10,4294967296",
+            "AT+FSWRITE=f,0,10",
+            "AT+FSREAD=f,1,10,0",
+            "AT+FSREAD=nofile,0,10,0",
+        ],
+    );
     let long = "n".repeat(65);
     assert_eq!(r.send(&format!("AT+FSCREATE={long}")), "\r\nERROR\r\n");
     assert_eq!(r.send("AT+FSWRITE=f,0,10240,4294967295"), "\r\n>");
@@ -466,15 +459,16 @@ fn sslcfg_set_query_erase() {
             "\r\n+SSLCFG: \"seclevel\",88,2\r\n\r\nOK\r\n",
         ),
     ]);
-    for bad in [
-        "AT+SSLCFG=\"seclevel\",88,3",
-        "AT+SSLCFG=\"cacert\",6,\"ca.crt\"",
-        "AT+SSLCFG=\"nosuchkey\",88,1",
-        "AT+SSLCFG=\"cacert\"",
-        "AT+SSLCFG",
-    ] {
-        assert_eq!(r.send(bad), "\r\nERROR\r\n", "{bad}");
-    }
+    r.all_answer(
+        "\r\nERROR\r\n",
+        &[
+            "AT+SSLCFG=\"seclevel\",88,3",
+            "AT+SSLCFG=\"cacert\",6,\"ca.crt\"",
+            "AT+SSLCFG=\"nosuchkey\",88,1",
+            "AT+SSLCFG=\"cacert\"",
+            "AT+SSLCFG",
+        ],
+    );
 }
 
 #[test]
@@ -991,7 +985,7 @@ fn the_780ep_v1007_prints_its_own_lines() {
 fn the_mqtt_test_forms_are_the_manual_pages() {
     let mut r = Rig::new(DialectKind::Air780e);
     // luatos-doc-pool Command_List/MQTT/*.md.
-    for (cmd, answer) in [
+    r.script(&[
         ("AT+MSUB=?", "\r\n+MSUB:<topic>,(0-2)\r\n\r\nOK\r\n"),
         ("AT+MUNSUB=?", "\r\n+MUNSUB:<topic>\r\n\r\nOK\r\n"),
         ("AT+MQTTMSGSET=?", "\r\n+MQTTMSGSET:(0,1)\r\n\r\nOK\r\n"),
@@ -1006,9 +1000,7 @@ fn the_mqtt_test_forms_are_the_manual_pages() {
             "AT+MIPSTART=?",
             "\r\n+MIPSTART:\"(0,255).(0,255).(0,255).(0,255)\",(1-65535)\r\n\r\n+MIPSTART:\"DOMAIN NAME\",(1-65535)\r\n\r\nOK\r\n",
         ),
-    ] {
-        assert_eq!(r.send(cmd), answer, "{cmd}");
-    }
+    ]);
 }
 
 #[test]
@@ -1107,16 +1099,6 @@ fn mconnect_without_mconfig_uses_the_default_configuration() {
     assert_eq!(
         r.event(NetEventKind::ConnAck(ConnectReturnCode::Success)),
         "\r\nCONNACK OK\r\n"
-    );
-}
-
-/// Every command of the table has its README row and a malformed-input row.
-#[test]
-fn every_command_has_a_readme_row_and_malformed_rows() {
-    crate::dialect::rig::documented(
-        super::commands::COMMANDS,
-        "## The Air780E command table",
-        include_str!("../../../../fixtures/malformed/air780e.tsv"),
     );
 }
 

@@ -14,6 +14,13 @@ fn called() -> Rig {
     r
 }
 
+/// A called L610 with socket `id` open (`proto` 0 TCP, 1 UDP): the rig and the socket's link.
+fn socket(id: u32, proto: u32) -> (Rig, LinkId) {
+    let mut r = called();
+    let link = r.open_socket(id, proto);
+    (r, link)
+}
+
 impl Rig {
     /// Opens socket `id` to `echo.test:7` with `proto` (0 TCP, 1 UDP) and connects it.
     fn open_socket(&mut self, id: u32, proto: u32) -> LinkId {
@@ -88,36 +95,38 @@ fn no_socket_without_the_data_call_or_on_a_used_id() {
 #[test]
 fn malformed_opens_and_sends_are_errors() {
     let mut r = called();
-    for bad in [
-        "AT+MIPOPEN=0,,\"h\",7,0",
-        "AT+MIPOPEN=7,,\"h\",7,0",
-        "AT+MIPOPEN=1,,\"h\",0,0",
-        "AT+MIPOPEN=1,,\"h\",65536,0",
-        "AT+MIPOPEN=1,,\"h\",7,3",
-        "AT+MIPOPEN=1,,\"\",7,0",
-        "AT+MIPOPEN=1,x,\"h\",7,0",
-        "AT+MIPOPEN=1,,\"h\",7",
-        "AT+MIPOPEN",
-        "AT+MIPCLOSE",
-        "AT+MIPCLOSE=1,9",
-        "AT+MIPPUSH",
-        "AT+MIPSEND",
-        "AT+GTSET=\"IPRFMT\",3",
-        "AT+GTSET=\"NOSUCH\",1",
-    ] {
-        assert_eq!(r.send(bad), "\r\nERROR\r\n", "{bad}");
-    }
+    r.all_answer(
+        "\r\nERROR\r\n",
+        &[
+            "AT+MIPOPEN=0,,\"h\",7,0",
+            "AT+MIPOPEN=7,,\"h\",7,0",
+            "AT+MIPOPEN=1,,\"h\",0,0",
+            "AT+MIPOPEN=1,,\"h\",65536,0",
+            "AT+MIPOPEN=1,,\"h\",7,3",
+            "AT+MIPOPEN=1,,\"\",7,0",
+            "AT+MIPOPEN=1,x,\"h\",7,0",
+            "AT+MIPOPEN=1,,\"h\",7",
+            "AT+MIPOPEN",
+            "AT+MIPCLOSE",
+            "AT+MIPCLOSE=1,9",
+            "AT+MIPPUSH",
+            "AT+MIPSEND",
+            "AT+GTSET=\"IPRFMT\",3",
+            "AT+GTSET=\"NOSUCH\",1",
+        ],
+    );
     assert!(r.net.is_empty(), "{:?}", r.net);
     r.open_socket(1, 0);
-    for bad in [
-        "AT+MIPSEND=1,0",
-        "AT+MIPSEND=1,2049",
-        "AT+MIPSEND=1,\"ABC\"",
-        "AT+MIPSEND=1,\"XY\"",
-        "AT+MIPSEND=1,5,5",
-    ] {
-        assert_eq!(r.send(bad), "\r\nERROR\r\n", "{bad}");
-    }
+    r.all_answer(
+        "\r\nERROR\r\n",
+        &[
+            "AT+MIPSEND=1,0",
+            "AT+MIPSEND=1,2049",
+            "AT+MIPSEND=1,\"ABC\"",
+            "AT+MIPSEND=1,\"XY\"",
+            "AT+MIPSEND=1,5,5",
+        ],
+    );
     // Still in command mode: nothing was taken as data.
     assert_eq!(r.send("AT"), "\r\nOK\r\n");
 }
@@ -127,8 +136,7 @@ fn malformed_opens_and_sends_are_errors() {
 #[test]
 fn length_form_sends_binary_byte_for_byte_with_every_line_end() {
     for eol in [&b"\r\n"[..], b"\r", b"\n"] {
-        let mut r = called();
-        let link = r.open_socket(1, 0);
+        let (mut r, link) = socket(1, 0);
         let mut input = format!("AT+MIPSEND=1,{}", BINARY.len()).into_bytes();
         input.extend_from_slice(eol);
         assert_eq!(r.raw(&input), "\r\n>", "{eol:?}");
@@ -148,8 +156,7 @@ fn length_form_sends_binary_byte_for_byte_with_every_line_end() {
 
 #[test]
 fn length_form_split_into_single_bytes() {
-    let mut r = called();
-    let link = r.open_socket(2, 0);
+    let (mut r, link) = socket(2, 0);
     let payload: Vec<u8> = (0..=255).collect();
     assert_eq!(r.raw(b"AT+MIPSEND=2,256\r"), "\r\n>");
     let mut out = Vec::new();
@@ -162,8 +169,7 @@ fn length_form_split_into_single_bytes() {
 
 #[test]
 fn open_form_ends_at_ctrl_z_and_hex_form_waits_for_mippush() {
-    let mut r = called();
-    let link = r.open_socket(1, 0);
+    let (mut r, link) = socket(1, 0);
     assert_eq!(r.send("AT+MIPSEND=1"), "\r\n>");
     assert_eq!(r.raw(b"hello\x1a"), "\r\n+MIPSEND: 1,0,2043\r\n\r\nOK\r\n");
     assert_eq!(r.sent_on(link), vec![b"hello".to_vec()]);
@@ -183,8 +189,7 @@ fn open_form_ends_at_ctrl_z_and_hex_form_waits_for_mippush() {
 
 #[test]
 fn received_data_in_each_iprfmt() {
-    let mut r = called();
-    let link = r.open_socket(1, 0);
+    let (mut r, link) = socket(1, 0);
     // 0, the default: hex.
     assert_eq!(
         r.event_on(link, data(b"\x00\x1aOK")),
@@ -206,8 +211,7 @@ fn received_data_in_each_iprfmt() {
 
 #[test]
 fn udp_datagrams_name_their_sender() {
-    let mut r = called();
-    let link = r.open_socket(3, 1);
+    let (mut r, link) = socket(3, 1);
     assert_eq!(r.last_socket().1, SockProto::Udp);
     assert_eq!(r.raw(b"AT+MIPSEND=3,4\r\n"), "\r\n>");
     r.raw(b"ping");
@@ -220,8 +224,7 @@ fn udp_datagrams_name_their_sender() {
 
 #[test]
 fn peer_close_gives_mipstat_and_a_later_send_fails() {
-    let mut r = called();
-    let link = r.open_socket(1, 0);
+    let (mut r, link) = socket(1, 0);
     assert_eq!(
         r.event_on(link, NetEventKind::Closed(CloseReason::PeerClosed)),
         "\r\n+MIPSTAT: 1,2\r\n"
@@ -292,8 +295,7 @@ fn six_sockets_at_once_then_none_free() {
 
 #[test]
 fn socket_closed_while_the_host_types_drops_the_data() {
-    let mut r = called();
-    let link = r.open_socket(1, 0);
+    let (mut r, link) = socket(1, 0);
     assert_eq!(r.send("AT+MIPSEND=1,3"), "\r\n>");
     r.event_on(link, NetEventKind::Closed(CloseReason::PeerClosed));
     assert_eq!(r.raw(b"abc"), "\r\nERROR\r\n");
@@ -302,8 +304,7 @@ fn socket_closed_while_the_host_types_drops_the_data() {
 
 #[test]
 fn mqtt_links_and_socket_links_do_not_mix() {
-    let mut r = called();
-    let link = r.open_socket(1, 0);
+    let (_, link) = socket(1, 0);
     assert!(mip::Mip::owns(link));
     assert!(!mip::Mip::owns(1));
 }
