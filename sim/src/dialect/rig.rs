@@ -10,7 +10,8 @@ use crate::fault::Fault;
 use crate::modem::Identity;
 use crate::net::http::HttpRequest;
 use crate::net::{
-    ConnectReturnCode, LinkId, MqttOp, NetEvent, NetEventKind, NetRequest, SockProto, TlsOptions,
+    CloseReason, ConnectReturnCode, LinkId, MqttOp, NetEvent, NetEventKind, NetRequest, QoS,
+    SockProto, TlsOptions,
 };
 
 pub(crate) struct Rig {
@@ -30,6 +31,26 @@ pub(crate) fn sock_data(from: &str, bytes: &[u8]) -> NetEventKind {
     NetEventKind::SockData {
         data: bytes::Bytes::copy_from_slice(bytes),
         from: from.parse().expect("a socket address"),
+    }
+}
+
+/// A message from the broker: `payload` on `topic` at `qos`, not retained.
+pub(crate) fn message(topic: &str, qos: QoS, payload: &str) -> NetEventKind {
+    NetEventKind::Message {
+        topic: topic.into(),
+        qos,
+        retain: false,
+        payload: payload.to_owned().into(),
+    }
+}
+
+/// The PUBLISH a module sends for a QoS 0 message that is not retained.
+pub(crate) fn publish(topic: &str, payload: &str) -> MqttOp {
+    MqttOp::Publish {
+        topic: topic.into(),
+        qos: QoS::AtMostOnce,
+        retain: false,
+        payload: payload.to_owned().into(),
     }
 }
 
@@ -121,6 +142,26 @@ impl Rig {
         self.take_bytes(fx)
     }
 
+    /// An MQTT exchange: `input` is answered `answer` and sends `op` (the last request); the
+    /// broker's `reply`
+    /// (on the link opened last) then prints `urc`.
+    #[track_caller]
+    pub fn round_trip(
+        &mut self,
+        input: &[u8],
+        answer: &str,
+        op: MqttOp,
+        reply: NetEventKind,
+        urc: &str,
+    ) {
+        assert_eq!(self.raw(input), answer);
+        match self.net.last() {
+            Some(NetRequest::Mqtt { op: sent, .. }) => assert_eq!(sent, &op),
+            other => panic!("{op:?} was not the last request: {other:?}"),
+        }
+        assert_eq!(self.event(reply), urc);
+    }
+
     /// A network event on the (MQTT) link opened last.
     pub fn event(&mut self, kind: NetEventKind) -> String {
         let link = self.last_link();
@@ -170,9 +211,30 @@ impl Rig {
         (urc, id)
     }
 
-    /// True when the last request closed a link.
-    pub fn closed_last(&self) -> bool {
-        matches!(self.net.last(), Some(NetRequest::Close { .. }))
+    /// The network takes the PDN context for `secs` seconds: the modem prints `urc` and
+    /// answers `while_down` as scripted; the context comes back silently when its timer
+    /// fires, and then `back` is answered as scripted.
+    #[track_caller]
+    pub fn pdn_outage(
+        &mut self,
+        secs: u64,
+        urc: &str,
+        while_down: &[(&str, &str)],
+        back: &[(&str, &str)],
+    ) {
+        let (printed, id) = self.pdn_deact_for(secs);
+        assert_eq!(printed, urc);
+        self.script(while_down);
+        assert_eq!(self.fire(id), "");
+        self.script(back);
+    }
+
+    /// `act` prints `printed` and ends the link: its `Close` is the last request.
+    #[track_caller]
+    pub fn closes(&mut self, act: impl FnOnce(&mut Rig) -> String, printed: &str) {
+        assert_eq!(act(self), printed);
+        let last = self.net.last();
+        assert!(matches!(last, Some(NetRequest::Close { .. })), "{last:?}");
     }
 
     pub fn last_link(&self) -> LinkId {
@@ -341,6 +403,24 @@ impl Rig {
     pub fn open_again(&mut self) {
         let urc = self.reopen(ConnectReturnCode::Success);
         assert_eq!(urc, "\r\n+MQTTOPEN: 1,1\r\n");
+    }
+}
+
+/// Faults `closed` and `reset` as a dialect sees them (a `Closed` event from the link), each
+/// on a fresh module from `setup`: the module prints `urc`, then `after` checks what follows
+/// and brings the session back.
+pub(crate) fn broken_each_way(setup: fn() -> Rig, urc: &str, after: fn(&mut Rig)) {
+    for reason in [
+        CloseReason::PeerClosed,
+        CloseReason::Reset("connection reset".into()),
+    ] {
+        let mut r = setup();
+        assert_eq!(
+            r.event(NetEventKind::Closed(reason.clone())),
+            urc,
+            "{reason:?}"
+        );
+        after(&mut r);
     }
 }
 

@@ -78,8 +78,7 @@ fn one_tcp_link_as_the_manual_runs_it() {
     r.script(&[("AT+CIPQSEND=1", "\r\nOK\r\n"), ("AT+CIPSEND=10", "\r\n> ")]);
     assert_eq!(r.raw(b"1234567890"), "\r\nDATA ACCEPT:10\r\n");
     assert_eq!(r.on_socket(0, NetEventKind::SockSent(10)), "");
-    assert_eq!(r.send("AT+CIPCLOSE"), "\r\nCLOSE OK\r\n");
-    assert!(r.closed_last());
+    r.closes(|r| r.send("AT+CIPCLOSE"), "\r\nCLOSE OK\r\n");
     r.script(&[
         ("AT+CIPSTATUS", "\r\nOK\r\n\r\nSTATE: TCP CLOSED\r\n"),
         ("AT+CIPCLOSE", "\r\nERROR\r\n"),
@@ -294,11 +293,10 @@ fn transparent_mode_escape_and_ato() {
 fn pdn_deact_ends_the_sockets_with_pdp_deact() {
     let mut r = rig();
     r.connect_tcp("60.166.18.9", 7500);
-    assert_eq!(
-        r.fault(Fault::PDN_DEACT),
-        "\r\n+CGEV: NW PDN DEACT 1\r\n\r\n+PDP: DEACT\r\n"
+    r.closes(
+        |r| r.fault(Fault::PDN_DEACT),
+        "\r\n+CGEV: NW PDN DEACT 1\r\n\r\n+PDP: DEACT\r\n",
     );
-    assert!(r.closed_last());
     r.script(&[
         ("AT+CIPSEND=1", "\r\n+CME ERROR: 3\r\n"),
         ("AT+CIPSTATUS", "\r\nOK\r\n\r\nSTATE: TCP CLOSED\r\n"),

@@ -2,8 +2,15 @@
 //! answer is checked against the text the seed logs show.
 
 use super::*;
-use crate::dialect::rig::Rig;
+use crate::dialect::rig::{message, publish, Rig};
 use crate::net::{ConnectReturnCode, MqttOp, NetEventKind, NetRequest, QoS};
+
+/// A fresh Air780E through CONNACK OK.
+fn connected() -> Rig {
+    let mut r = Rig::new(DialectKind::Air780e);
+    r.connected();
+    r
+}
 
 #[test]
 fn basic_answers_match_seed_000_section_6_2() {
@@ -35,8 +42,7 @@ fn echo_follows_ate() {
 
 #[test]
 fn the_plain_flow_sends_the_right_packets() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
+    let mut r = connected();
     let Some(NetRequest::Mqtt {
         op: MqttOp::Connect(c),
         ..
@@ -53,27 +59,19 @@ fn the_plain_flow_sends_the_right_packets() {
         ("868488076771714", Some("root"), Some("luat123456"))
     );
     assert_eq!((c.keepalive, c.clean_session), (60, true));
-    assert_eq!(r.send("AT+MSUB=\"mqtt/pub\",0"), "\r\nOK\r\n");
-    assert_eq!(
-        r.event(NetEventKind::SubAck(vec![Some(QoS::AtMostOnce)])),
-        "\r\nSUBACK\r\n"
+    r.round_trip(
+        b"AT+MSUB=\"mqtt/pub\",0\r",
+        "\r\nOK\r\n",
+        MqttOp::Subscribe(vec![("mqtt/pub".into(), QoS::AtMostOnce)]),
+        NetEventKind::SubAck(vec![Some(QoS::AtMostOnce)]),
+        "\r\nSUBACK\r\n",
     );
-    assert_eq!(
-        r.send("AT+MPUB=\"mqtt/sub\",0,0,\"data from 4G module\""),
-        "\r\nOK\r\n"
-    );
-    assert!(
-        matches!(r.net.last(), Some(NetRequest::Mqtt { op: MqttOp::Publish { payload, .. }, .. }) if &payload[..] == b"data from 4G module")
-    );
-    let msg = NetEventKind::Message {
-        topic: "mqtt/pub".into(),
-        qos: QoS::AtMostOnce,
-        retain: false,
-        payload: "data from tcp server".into(),
-    };
-    assert_eq!(
-        r.event(msg),
-        "\r\n+MSUB: \"mqtt/pub\",20 byte,data from tcp server\r\n"
+    r.round_trip(
+        b"AT+MPUB=\"mqtt/sub\",0,0,\"data from 4G module\"\r",
+        "\r\nOK\r\n",
+        publish("mqtt/sub", "data from 4G module"),
+        message("mqtt/pub", QoS::AtMostOnce, "data from tcp server"),
+        "\r\n+MSUB: \"mqtt/pub\",20 byte,data from tcp server\r\n",
     );
     r.script(&[
         ("AT+MQTTSTATU", "\r\n+MQTTSTATU :1\r\n\r\nOK\r\n"),
@@ -85,8 +83,7 @@ fn the_plain_flow_sends_the_right_packets() {
 
 #[test]
 fn qos_acks_and_one_publish_in_flight() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
+    let mut r = connected();
     r.script(&[
         ("AT+MPUB=\"t\",1,0,\"a\"", "\r\nOK\r\n"),
         ("AT+MPUB=\"t\",2,0,\"b\"", "\r\n+CME ERROR: 767\r\n"),
@@ -101,8 +98,7 @@ fn qos_acks_and_one_publish_in_flight() {
 
 #[test]
 fn escapes_are_decoded() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
+    let mut r = connected();
     r.send(r"AT+MPUB=attributes,0,0,{\22temperature\22:31.6\2C\22humidity\22:65}");
     let Some(NetRequest::Mqtt {
         op: MqttOp::Publish { payload, .. },
@@ -116,8 +112,7 @@ fn escapes_are_decoded() {
 
 #[test]
 fn mpubex_takes_raw_bytes_after_the_prompt() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
+    let mut r = connected();
     let out = r.raw(b"AT+MPUBEX=\"t\",0,0,7\r\r\nOK>\0\"AT\r");
     assert_eq!(out, "\r\n>\r\nOK\r\n\r\nOK\r\n");
     assert_eq!(r.published()[0], b"\r\nOK>\0\"");
@@ -125,17 +120,11 @@ fn mpubex_takes_raw_bytes_after_the_prompt() {
 
 #[test]
 fn cache_holds_four_and_overwrites_the_oldest() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
+    let mut r = connected();
     assert_eq!(r.send("AT+MQTTMSGSET=1"), "\r\nOK\r\n");
     let mut slots = String::new();
     for i in 0..5 {
-        let msg = NetEventKind::Message {
-            topic: "t".into(),
-            qos: QoS::AtMostOnce,
-            retain: false,
-            payload: format!("m{i}").into(),
-        };
+        let msg = message("t", QoS::AtMostOnce, &format!("m{i}"));
         slots += &r.event(msg);
     }
     assert_eq!(
@@ -151,8 +140,7 @@ fn cache_holds_four_and_overwrites_the_oldest() {
 
 #[test]
 fn passive_close_then_767_then_recovery_as_in_seed_001() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
+    let mut r = connected();
     assert_eq!(
         r.event(NetEventKind::Closed(crate::net::CloseReason::PeerClosed)),
         "\r\nCLOSED\r\n"
@@ -167,8 +155,7 @@ fn passive_close_then_767_then_recovery_as_in_seed_001() {
 
 #[test]
 fn mconnect_while_connected_is_767_and_mipstart_says_already_connect() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
+    let mut r = connected();
     r.script(&[
         ("AT+MCONNECT=1,60", "\r\n+CME ERROR: 767\r\n"),
         (
@@ -180,8 +167,7 @@ fn mconnect_while_connected_is_767_and_mipstart_says_already_connect() {
 
 #[test]
 fn stale_events_from_an_old_link_are_ignored() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
+    let mut r = connected();
     let old = r.last_link();
     r.send("AT+MIPCLOSE");
     assert_eq!(
@@ -228,8 +214,7 @@ fn bad_parameters_get_error() {
 
 #[test]
 fn mpub_over_the_limit_is_refused() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
+    let mut r = connected();
     let line = format!("AT+MPUB=\"t\",0,0,\"{}\"", "x".repeat(MAX + 1));
     assert_eq!(r.send(&line), "\r\nERROR\r\n");
     let line = format!("AT+MPUB=\"t\",0,0,\"{}\"", "x".repeat(MAX));
@@ -244,24 +229,23 @@ fn a_refused_connack_reads_as_closed() {
     r.send("AT+MIPSTART=\"h\",1883");
     r.event(NetEventKind::Connected);
     r.send("AT+MCONNECT=1,60");
-    assert_eq!(
-        r.event(NetEventKind::ConnAck(
-            ConnectReturnCode::BadUserNamePassword
-        )),
-        "\r\nCLOSED\r\n"
+    r.closes(
+        |r| {
+            r.event(NetEventKind::ConnAck(
+                ConnectReturnCode::BadUserNamePassword,
+            ))
+        },
+        "\r\nCLOSED\r\n",
     );
-    assert!(r.closed_last());
 }
 
 #[test]
 fn pdn_deactivation_as_in_seed_001() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
-    assert_eq!(
-        r.fault(crate::fault::Fault::PDN_DEACT),
-        "\r\n+CGEV: NW PDN DEACT 1\r\n"
+    let mut r = connected();
+    r.closes(
+        |r| r.fault(crate::fault::Fault::PDN_DEACT),
+        "\r\n+CGEV: NW PDN DEACT 1\r\n",
     );
-    assert!(r.closed_last());
     r.script(&[
         ("AT+MQTTSTATU", "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"),
         ("AT+MIPCLOSE", "\r\nOK\r\n"),
@@ -301,8 +285,7 @@ fn settings_have_read_test_and_set_forms() {
 
 #[test]
 fn hex_mode_publishes_decoded_bytes_and_prints_hex() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
+    let mut r = connected();
     r.send("AT+MQTTMODE=1");
     assert_eq!(r.send("AT+MPUB=\"test\",0,0,\"313233\""), "\r\nOK\r\n");
     assert!(
@@ -313,19 +296,13 @@ fn hex_mode_publishes_decoded_bytes_and_prints_hex() {
         "\r\nERROR\r\n",
         "odd hex length"
     );
-    let msg = NetEventKind::Message {
-        topic: "t".into(),
-        qos: QoS::AtMostOnce,
-        retain: false,
-        payload: "\r\n".into(),
-    };
+    let msg = message("t", QoS::AtMostOnce, "\r\n");
     assert_eq!(r.event(msg), "\r\n+MSUB: \"t\",4 byte,0D0A\r\n");
 }
 
 #[test]
 fn topics_follow_mqtt_rules() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
+    let mut r = connected();
     r.script(&[
         // no wildcard in a topic name
         ("AT+MPUB=\"a/#\",0,0,\"x\"", "\r\nERROR\r\n"),
@@ -529,60 +506,56 @@ fn sslmipstart_carries_the_files_and_the_level() {
 /// recovery sequence works again.
 #[test]
 fn peer_close_and_reset_as_in_seed_001() {
-    for reason in [
-        crate::net::CloseReason::PeerClosed,
-        crate::net::CloseReason::Reset("connection reset".into()),
-    ] {
-        let mut r = Rig::new(DialectKind::Air780e);
-        r.connected();
-        assert_eq!(r.send("AT+MCONNECT=1,60"), "\r\n+CME ERROR: 767\r\n");
-        assert_eq!(
-            r.event(NetEventKind::Closed(reason.clone())),
-            "\r\nCLOSED\r\n"
-        );
-        r.script(&[
-            ("AT+MQTTSTATU", "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"),
-            ("AT+MCONNECT=0,300", "\r\n+CME ERROR: 767\r\n"),
-            ("AT+MIPCLOSE", "\r\n+CME ERROR: 767\r\n"),
-        ]);
-        r.connected();
-    }
+    crate::dialect::rig::broken_each_way(
+        || {
+            let mut r = connected();
+            assert_eq!(r.send("AT+MCONNECT=1,60"), "\r\n+CME ERROR: 767\r\n");
+            r
+        },
+        "\r\nCLOSED\r\n",
+        |r| {
+            r.script(&[
+                ("AT+MQTTSTATU", "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"),
+                ("AT+MCONNECT=0,300", "\r\n+CME ERROR: 767\r\n"),
+                ("AT+MIPCLOSE", "\r\n+CME ERROR: 767\r\n"),
+            ]);
+            r.connected();
+        },
+    );
 }
 
 #[test]
 fn pdn_deact_with_a_delay_fails_connects_until_the_context_is_back() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
-    let (urc, id) = r.pdn_deact_for(7);
-    assert_eq!(urc, "\r\n+CGEV: NW PDN DEACT 1\r\n");
-    r.script(&[
-        ("AT+MIPCLOSE", "\r\nOK\r\n"),
-        (
-            "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"",
-            "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n",
-        ),
-        ("AT+CIFSR", "\r\nERROR\r\n"),
-        ("AT+CSTT", "\r\nOK\r\n"),
-        ("AT+CIICR", "\r\n+CME ERROR: 30\r\n"),
-    ]);
-    assert_eq!(r.fire(id), "");
-    r.script(&[
-        ("AT+CIICR", "\r\nOK\r\n"),
-        ("AT+CIFSR", "\r\n10.104.48.68\r\n"),
-    ]);
+    let mut r = connected();
+    r.pdn_outage(
+        7,
+        "\r\n+CGEV: NW PDN DEACT 1\r\n",
+        &[
+            ("AT+MIPCLOSE", "\r\nOK\r\n"),
+            (
+                "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"",
+                "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n",
+            ),
+            ("AT+CIFSR", "\r\nERROR\r\n"),
+            ("AT+CSTT", "\r\nOK\r\n"),
+            ("AT+CIICR", "\r\n+CME ERROR: 30\r\n"),
+        ],
+        &[
+            ("AT+CIICR", "\r\nOK\r\n"),
+            ("AT+CIFSR", "\r\n10.104.48.68\r\n"),
+        ],
+    );
     r.connected();
 }
 
 #[test]
 fn deregister_and_register_with_and_without_urcs() {
     // URC modes 0 (power-on): nothing about registration, but the bearer goes.
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
-    assert_eq!(
-        r.fault(crate::fault::Deregister),
-        "\r\n+CGEV: NW PDN DEACT 1\r\n"
+    let mut r = connected();
+    r.closes(
+        |r| r.fault(crate::fault::Deregister),
+        "\r\n+CGEV: NW PDN DEACT 1\r\n",
     );
-    assert!(r.closed_last());
     r.script(&[
         ("AT+CGATT?", "\r\n+CGATT: 0\r\n\r\nOK\r\n"),
         ("AT+CGREG?", "\r\n+CGREG: 0,0\r\n\r\nOK\r\n"),
@@ -790,8 +763,7 @@ fn the_pdp_context_as_cgdcont_cgact_and_cgpaddr_show_it() {
     ]);
     // Deactivating context 1 takes the MQTT link with it.
     r.connected();
-    assert_eq!(r.send("AT+CGACT=0,1"), "\r\nOK\r\n");
-    assert!(r.closed_last());
+    r.closes(|r| r.send("AT+CGACT=0,1"), "\r\nOK\r\n");
     r.script(&[
         ("AT+CGPADDR=1", "\r\n+CGPADDR: 1\r\n\r\nOK\r\n"),
         ("AT+MQTTSTATU", "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"),
@@ -860,8 +832,10 @@ fn cfun_takes_the_radio_down_and_brings_it_back() {
     let mut r = rig_with("air780e", None);
     r.connected();
     // Device_control/CFUN.md; the issue's sequence: OK then +CGEV: ME DETACH.
-    assert_eq!(r.send("AT+CFUN=0"), "\r\nOK\r\n\r\n+CGEV: ME DETACH\r\n");
-    assert!(r.closed_last());
+    r.closes(
+        |r| r.send("AT+CFUN=0"),
+        "\r\nOK\r\n\r\n+CGEV: ME DETACH\r\n",
+    );
     r.script(&[
         ("AT+CFUN?", "\r\n+CFUN: 0\r\n\r\nOK\r\n"),
         ("AT+CEREG?", "\r\n+CEREG: 0,0\r\n\r\nOK\r\n"),
@@ -1055,8 +1029,7 @@ fn mpubex_and_fswrite_take_exact_payloads_with_every_line_end() {
         } else {
             b"\n\r\n>\0X"
         };
-        let mut r = Rig::new(DialectKind::Air780e);
-        r.connected();
+        let mut r = connected();
         let mut input = format!("AT+MPUBEX=\"t\",0,0,{}{eol}", payload.len()).into_bytes();
         input.extend_from_slice(payload);
         input.extend_from_slice(format!("AT{eol}").as_bytes());

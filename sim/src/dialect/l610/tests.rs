@@ -2,9 +2,23 @@
 //! is checked against the text seed 002 section 3.3 prints.
 
 use super::*;
-use crate::dialect::rig::Rig;
+use crate::dialect::rig::{message, publish, Rig};
 use crate::dialect::{Effect, Engine};
 use crate::net::{CloseReason, ConnectReturnCode, MqttOp, NetEventKind, NetRequest, QoS};
+
+/// A fresh L610 with its data call up.
+fn called() -> Rig {
+    let mut r = Rig::new(DialectKind::L610);
+    r.called();
+    r
+}
+
+/// A fresh L610 through `+MQTTOPEN: 1,1` as seed 002 section 3.3 does it.
+fn open() -> Rig {
+    let mut r = Rig::new(DialectKind::L610);
+    r.open();
+    r
+}
 
 #[test]
 fn boot_urcs_come_at_power_on() {
@@ -179,14 +193,20 @@ fn mqttopen_before_mipcall_is_refused() {
     assert!(r.net.is_empty());
 }
 
-#[test]
-fn the_plain_flow_of_seed_002_sends_the_right_packets() {
+/// Seed 002 section 3.3 through `+MQTTOPEN: 1,1`, with its will.
+fn seed_002_open() -> Rig {
     let mut r = Rig::new(DialectKind::L610);
     assert_eq!(
         r.send("AT+MQTTWILL=1,\"test1\",0,0,\"disconnect unexpectedly\""),
         "\r\nOK\r\n"
     );
     r.open();
+    r
+}
+
+#[test]
+fn the_plain_flow_of_seed_002_connects_with_its_user_and_will() {
+    let r = seed_002_open();
     let Some(NetRequest::Open { host, port, .. }) = r.net.first() else {
         panic!("{:?}", r.net)
     };
@@ -220,67 +240,43 @@ fn the_plain_flow_of_seed_002_sends_the_right_packets() {
             false
         )
     );
+}
 
-    assert_eq!(r.send("AT+MQTTSUB=1,\"test1\",0"), "\r\nOK\r\n");
-    assert_eq!(
-        r.last_op(),
-        Some(&MqttOp::Subscribe(vec![("test1".into(), QoS::AtMostOnce)]))
+#[test]
+fn the_plain_flow_of_seed_002_sends_the_right_packets() {
+    let mut r = seed_002_open();
+    r.round_trip(
+        b"AT+MQTTSUB=1,\"test1\",0\r",
+        "\r\nOK\r\n",
+        MqttOp::Subscribe(vec![("test1".into(), QoS::AtMostOnce)]),
+        NetEventKind::SubAck(vec![Some(QoS::AtMostOnce)]),
+        "\r\n+MQTTSUB: 1,1\r\n",
     );
-    assert_eq!(
-        r.event(NetEventKind::SubAck(vec![Some(QoS::AtMostOnce)])),
-        "\r\n+MQTTSUB: 1,1\r\n"
-    );
-    // QoS 0: `+MQTTPUB: 1,1` right after OK.
-    assert_eq!(
-        r.send("AT+MQTTPUB=1,\"test1\",0,0,\"123\""),
-        "\r\nOK\r\n\r\n+MQTTPUB: 1,1\r\n"
-    );
-    assert_eq!(
-        r.last_op(),
-        Some(&MqttOp::Publish {
-            topic: "test1".into(),
-            qos: QoS::AtMostOnce,
-            retain: false,
-            payload: "123".into()
-        })
-    );
-    assert_eq!(
-        r.event(NetEventKind::Message {
-            topic: "test1".into(),
-            qos: QoS::AtMostOnce,
-            retain: false,
-            payload: "123".into()
-        }),
-        "\r\n+MQTTMSG: 1, 0, test1, 123\r\n"
+    // QoS 0: `+MQTTPUB: 1,1` right after OK; the broker's copy comes back.
+    r.round_trip(
+        b"AT+MQTTPUB=1,\"test1\",0,0,\"123\"\r",
+        "\r\nOK\r\n\r\n+MQTTPUB: 1,1\r\n",
+        publish("test1", "123"),
+        message("test1", QoS::AtMostOnce, "123"),
+        "\r\n+MQTTMSG: 1, 0, test1, 123\r\n",
     );
     // The length form: `>`, exactly 5 raw bytes, then OK.
     assert_eq!(r.send("AT+MQTTPUB=1,\"test1\",0,0,5"), "\r\n>");
     assert_eq!(r.raw(b"\"12"), "");
-    assert_eq!(r.raw(b"3\""), "\r\nOK\r\n\r\n+MQTTPUB: 1,1\r\n");
-    assert_eq!(
-        r.last_op(),
-        Some(&MqttOp::Publish {
-            topic: "test1".into(),
-            qos: QoS::AtMostOnce,
-            retain: false,
-            payload: "\"123\"".into()
-        })
+    r.round_trip(
+        b"3\"",
+        "\r\nOK\r\n\r\n+MQTTPUB: 1,1\r\n",
+        publish("test1", "\"123\""),
+        message("test1", QoS::AtMostOnce, "\"123\""),
+        "\r\n+MQTTMSG: 1, 0, test1, \"123\"\r\n",
     );
-    assert_eq!(
-        r.event(NetEventKind::Message {
-            topic: "test1".into(),
-            qos: QoS::AtMostOnce,
-            retain: false,
-            payload: "\"123\"".into()
-        }),
-        "\r\n+MQTTMSG: 1, 0, test1, \"123\"\r\n"
+    r.round_trip(
+        b"AT+MQTTUNSUB=1,\"test1\"\r",
+        "\r\nOK\r\n",
+        MqttOp::Unsubscribe(vec!["test1".into()]),
+        NetEventKind::UnsubAck,
+        "\r\n+MQTTUNSUB: 1,1\r\n",
     );
-    assert_eq!(r.send("AT+MQTTUNSUB=1,\"test1\""), "\r\nOK\r\n");
-    assert_eq!(
-        r.last_op(),
-        Some(&MqttOp::Unsubscribe(vec!["test1".into()]))
-    );
-    assert_eq!(r.event(NetEventKind::UnsubAck), "\r\n+MQTTUNSUB: 1,1\r\n");
     assert_eq!(
         r.send("AT+MQTTCLOSE=1"),
         "\r\nOK\r\n\r\n+MQTTCLOSE: 1,1\r\n"
@@ -301,20 +297,14 @@ fn the_plain_flow_of_seed_002_sends_the_right_packets() {
 
 #[test]
 fn qos_1_and_2_answer_on_their_acks() {
-    let mut r = Rig::new(DialectKind::L610);
-    r.open();
+    let mut r = open();
     assert_eq!(r.send("AT+MQTTPUB=1,\"t\",1,0,\"a\""), "\r\nOK\r\n");
     assert_eq!(r.event(NetEventKind::PubAck), "\r\n+MQTTPUB: 1,1\r\n");
     assert_eq!(r.send("AT+MQTTPUB=1,\"t\",2,1,\"b\""), "\r\nOK\r\n");
     assert_eq!(r.event(NetEventKind::PubRec), "");
     assert_eq!(r.event(NetEventKind::PubComp), "\r\n+MQTTPUB: 1,1\r\n");
     assert_eq!(
-        r.event(NetEventKind::Message {
-            topic: "in".into(),
-            qos: QoS::AtLeastOnce,
-            retain: false,
-            payload: "x, y".into()
-        }),
+        r.event(message("in", QoS::AtLeastOnce, "x, y")),
         "\r\n+MQTTMSG: 1, 1, in, x, y\r\n"
     );
     // A refused filter.
@@ -327,8 +317,7 @@ fn qos_1_and_2_answer_on_their_acks() {
 
 #[test]
 fn wrong_password_gives_mqttopen_0_and_the_cme_code_when_asked() {
-    let mut r = Rig::new(DialectKind::L610);
-    r.called();
+    let mut r = called();
     assert_eq!(r.send("AT+MQTTUSER=1,\"root\",\"wrong\""), "\r\nOK\r\n");
     use ConnectReturnCode::*;
     assert_eq!(r.reopen(BadUserNamePassword), "\r\n+MQTTOPEN: 1,0\r\n");
@@ -356,8 +345,7 @@ fn wrong_password_gives_mqttopen_0_and_the_cme_code_when_asked() {
 
 #[test]
 fn tcp_failure_and_link_loss() {
-    let mut r = Rig::new(DialectKind::L610);
-    r.called();
+    let mut r = called();
     assert_eq!(r.send("AT+MQTTOPEN=1,\"h\",1883,1,60"), "\r\nOK\r\n");
     assert_eq!(
         r.event(NetEventKind::ConnectFailed("refused".into())),
@@ -378,8 +366,7 @@ fn tcp_failure_and_link_loss() {
 
 #[test]
 fn a_second_open_on_the_same_client_is_refused_and_two_clients_coexist() {
-    let mut r = Rig::new(DialectKind::L610);
-    r.open();
+    let mut r = open();
     let first = r.last_link();
     r.script(&[
         ("AT+MQTTOPEN=1,\"h\",1883,1,60", "\r\nERROR\r\n"),
@@ -399,15 +386,7 @@ fn a_second_open_on_the_same_client_is_refused_and_two_clients_coexist() {
         "\r\n+MQTTOPEN: 2,1\r\n"
     );
     assert_eq!(
-        r.event_on(
-            first,
-            NetEventKind::Message {
-                topic: "a".into(),
-                qos: QoS::AtMostOnce,
-                retain: false,
-                payload: "1".into()
-            }
-        ),
+        r.event_on(first, message("a", QoS::AtMostOnce, "1")),
         "\r\n+MQTTMSG: 1, 0, a, 1\r\n"
     );
     assert_eq!(
@@ -423,8 +402,7 @@ fn a_second_open_on_the_same_client_is_refused_and_two_clients_coexist() {
 
 #[test]
 fn publish_while_closed_is_refused_in_both_forms() {
-    let mut r = Rig::new(DialectKind::L610);
-    r.called();
+    let mut r = called();
     r.script(&[
         ("AT+MQTTPUB=1,\"test1\",0,0,\"123\"", "\r\nERROR\r\n"),
         // No prompt: the length form is refused before any data is taken.
@@ -436,8 +414,7 @@ fn publish_while_closed_is_refused_in_both_forms() {
 
 #[test]
 fn the_link_breaking_during_a_prompted_payload_is_reported_after_it() {
-    let mut r = Rig::new(DialectKind::L610);
-    r.open();
+    let mut r = open();
     assert_eq!(r.send("AT+MQTTPUB=1,\"t\",0,0,3"), "\r\n>");
     assert_eq!(
         r.event(NetEventKind::Closed(CloseReason::PeerClosed)),
@@ -449,8 +426,7 @@ fn the_link_breaking_during_a_prompted_payload_is_reported_after_it() {
 
 #[test]
 fn mipcall_0_and_pdn_deactivation_break_open_clients() {
-    let mut r = Rig::new(DialectKind::L610);
-    r.open();
+    let mut r = open();
     let link = r.last_link();
     assert_eq!(
         r.send("AT+MIPCALL=0"),
@@ -458,8 +434,7 @@ fn mipcall_0_and_pdn_deactivation_break_open_clients() {
     );
     assert_eq!(r.net.last(), Some(&NetRequest::Close { link }));
 
-    let mut r = Rig::new(DialectKind::L610);
-    r.open();
+    let mut r = open();
     let link = r.last_link();
     assert_eq!(
         r.fault(Fault::PDN_DEACT),
@@ -471,8 +446,8 @@ fn mipcall_0_and_pdn_deactivation_break_open_clients() {
     assert_eq!(r.fault(Fault::PDN_DEACT), "");
 }
 
-#[test]
-fn tls_settings_drive_the_tls_link_and_gtsslerr() {
+/// Seed 002 section 3.3, the certificate part: TLS 1.2, verifying, the three files loaded.
+fn seed_002_tls_files() -> Rig {
     let mut r = Rig::new(DialectKind::L610);
     // Seed 002 section 3.3, the certificate part.
     r.script(&[
@@ -498,8 +473,13 @@ fn tls_settings_drive_the_tls_link_and_gtsslerr() {
         );
         assert_eq!(r.raw(body), "\r\nOK\r\n", "{name}");
     }
+    r
+}
+
+/// The stored bytes are exactly those sent (no command was taken from them).
+#[test]
+fn gtsslfile_stores_exactly_the_bytes_sent() {
     let ssl = {
-        // The stored bytes are exactly those sent (no command was taken from them).
         let mut l = L610::new(Identity::default());
         let mut out = Out::default();
         l.on_command(
@@ -510,6 +490,11 @@ fn tls_settings_drive_the_tls_link_and_gtsslerr() {
         l.ssl.summary()
     };
     assert!(ssl.contains("client cert 4 B"), "{ssl}");
+}
+
+#[test]
+fn tls_settings_drive_the_tls_link_and_gtsslerr() {
+    let mut r = seed_002_tls_files();
     r.called();
     // Port 8883 without a flag (the guide's log) asks for TLS with the loaded files.
     assert_eq!(
@@ -580,8 +565,7 @@ fn tls_settings_drive_the_tls_link_and_gtsslerr() {
 
 #[test]
 fn verifying_without_a_trust_file_fails_with_its_own_code() {
-    let mut r = Rig::new(DialectKind::L610);
-    r.called();
+    let mut r = called();
     r.script(&[
         ("AT+GTSSLVER=4", "\r\nOK\r\n"),
         ("AT+GTSSLMODE=1", "\r\nOK\r\n"),
@@ -595,8 +579,7 @@ fn verifying_without_a_trust_file_fails_with_its_own_code() {
 
 #[test]
 fn topics_follow_mqtt_rules_as_on_the_air780e() {
-    let mut r = Rig::new(DialectKind::L610);
-    r.called();
+    let mut r = called();
     // Numeric CME codes, so a parameter ERROR cannot be mistaken for a state error.
     r.script(&[
         ("AT+CMEE=1", "\r\nOK\r\n"),
@@ -638,38 +621,22 @@ fn every_command_has_a_readme_row_and_malformed_rows() {
 /// client can be opened again.
 #[test]
 fn peer_close_and_reset_break_the_client() {
-    for reason in [
-        CloseReason::PeerClosed,
-        CloseReason::Reset("connection reset".into()),
-    ] {
-        let mut r = Rig::new(DialectKind::L610);
-        r.open();
-        assert_eq!(
-            r.event(NetEventKind::Closed(reason.clone())),
-            "\r\n+MQTTBREAK: 1,1\r\n"
-        );
-        r.open_again();
-    }
+    crate::dialect::rig::broken_each_way(open, "\r\n+MQTTBREAK: 1,1\r\n", Rig::open_again);
 }
 
 #[test]
 fn pdn_deact_with_a_delay_fails_the_call_until_the_context_is_back() {
-    let mut r = Rig::new(DialectKind::L610);
-    r.open();
-    let (urc, id) = r.pdn_deact_for(4);
-    assert_eq!(urc, "\r\n+MIPCALL: 0\r\n\r\n+MQTTBREAK: 1,2\r\n");
-    assert_eq!(r.send("AT+MIPCALL=1"), "\r\nOK\r\n\r\n+MIPCALL: 0\r\n");
-    assert_eq!(r.fire(id), "");
-    assert_eq!(
-        r.send("AT+MIPCALL=1"),
-        "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n"
+    open().pdn_outage(
+        4,
+        "\r\n+MIPCALL: 0\r\n\r\n+MQTTBREAK: 1,2\r\n",
+        &[("AT+MIPCALL=1", "\r\nOK\r\n\r\n+MIPCALL: 0\r\n")],
+        &[("AT+MIPCALL=1", "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n")],
     );
 }
 
 #[test]
 fn deregister_register_sim_and_signal() {
-    let mut r = Rig::new(DialectKind::L610);
-    r.open();
+    let mut r = open();
     assert_eq!(r.send("AT+CGREG=1"), "\r\nOK\r\n");
     assert_eq!(
         r.fault(crate::fault::Deregister),
@@ -823,8 +790,7 @@ fn prompted_payloads_are_exact_with_every_line_end() {
 #[test]
 fn long_client_ids_up_to_128_bytes_are_used_in_the_connect() {
     for len in [24, 55, 128] {
-        let mut r = Rig::new(DialectKind::L610);
-        r.called();
+        let mut r = called();
         let id = "i".repeat(len);
         let user = "u".repeat(40);
         assert_eq!(
