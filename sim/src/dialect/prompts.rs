@@ -20,16 +20,6 @@ struct Driver {
 }
 
 impl Driver {
-    fn new(kind: DialectKind) -> Self {
-        let (fired_tx, fired) = mpsc::unbounded_channel();
-        Driver {
-            rig: Rig::new(kind).crlf(),
-            fired_tx,
-            fired,
-            start: Instant::now(),
-        }
-    }
-
     /// Starts a sleeping task for each timer the rig collected.
     fn run_timers(&mut self, text: String) -> String {
         for (id, after) in self.rig.timers.drain(..) {
@@ -50,6 +40,19 @@ impl Driver {
     fn event(&mut self, kind: NetEventKind) -> String {
         let text = self.rig.event(kind);
         self.run_timers(text)
+    }
+
+    /// Each piece of input in turn, answered as scripted.
+    #[track_caller]
+    fn feeds(&mut self, script: &[(&[u8], &str)]) {
+        for (bytes, answer) in script {
+            assert_eq!(
+                self.feed(bytes),
+                *answer,
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
     }
 
     /// Lets virtual time run until `at` (seconds since the driver was made), handing every
@@ -78,9 +81,13 @@ impl Driver {
 
     /// A fresh module brought to a state by one of the rig's set-ups.
     fn ready(kind: DialectKind, setup: fn(&mut Rig)) -> Self {
-        let mut d = Driver::new(kind);
-        setup(&mut d.rig);
-        d
+        let (fired_tx, fired) = mpsc::unbounded_channel();
+        Driver {
+            rig: Rig::new(kind).crlf().set_up(setup),
+            fired_tx,
+            fired,
+            start: Instant::now(),
+        }
     }
 
     fn air780e_connected() -> Self {
@@ -138,18 +145,21 @@ async fn a_slow_but_steady_payload_is_never_cut() {
 #[tokio::test(start_paused = true)]
 async fn mpubex_without_length_ends_at_ctrl_z_and_esc_cancels() {
     let mut d = Driver::air780e_connected();
-    assert_eq!(d.feed(b"AT+MPUBEX=\"t\",0,0\r\n"), "\r\n>");
-    assert_eq!(d.feed(b"a\r\n\0b\x1a"), "\r\nOK\r\n");
+    d.feeds(&[
+        (b"AT+MPUBEX=\"t\",0,0\r\n", "\r\n>"),
+        (b"a\r\n\0b\x1a", "\r\nOK\r\n"),
+    ]);
     assert_eq!(d.publishes(), vec![b"a\r\n\0b".to_vec()]);
-    assert_eq!(d.feed(b"AT+MPUBEX=\"t\",0,0\r\n"), "\r\n>");
-    assert_eq!(d.feed(b"never sent\x1b"), "\r\nERROR\r\n");
-    assert_eq!(d.feed(b"AT\r\n"), "\r\nOK\r\n");
+    d.feeds(&[
+        (b"AT+MPUBEX=\"t\",0,0\r\n", "\r\n>"),
+        (b"never sent\x1b", "\r\nERROR\r\n"),
+        (b"AT\r\n", "\r\nOK\r\n"),
+    ]);
     assert_eq!(d.publishes().len(), 1);
     // More than 4100 bytes: dropped up to the Ctrl-Z, ERROR, nothing published.
     assert_eq!(d.feed(b"AT+MPUBEX=\"t\",0,0\r\n"), "\r\n>");
     assert_eq!(d.feed(&[b'x'; 4101]), "");
-    assert_eq!(d.feed(b"\x1a"), "\r\nERROR\r\n");
-    assert_eq!(d.feed(b"AT\r\n"), "\r\nOK\r\n");
+    d.feeds(&[(b"\x1a", "\r\nERROR\r\n"), (b"AT\r\n", "\r\nOK\r\n")]);
     assert_eq!(d.publishes().len(), 1);
 }
 
@@ -157,8 +167,7 @@ async fn mpubex_without_length_ends_at_ctrl_z_and_esc_cancels() {
 #[tokio::test(start_paused = true)]
 async fn mpubex_without_length_sends_after_a_5_s_gap() {
     let mut d = Driver::air780e_connected();
-    assert_eq!(d.feed(b"AT+MPUBEX=\"t\",0,0\r\n"), "\r\n>");
-    assert_eq!(d.feed(b"partial"), "");
+    d.feeds(&[(b"AT+MPUBEX=\"t\",0,0\r\n", "\r\n>"), (b"partial", "")]);
     assert_eq!(d.until(4.999).await, "");
     assert_eq!(d.until(5.0).await, "\r\nOK\r\n");
     assert_eq!(d.publishes(), vec![b"partial".to_vec()]);
@@ -209,12 +218,16 @@ async fn l610_will_length_form_is_abandoned_after_5_s_and_sets_no_will() {
 #[tokio::test(start_paused = true)]
 async fn length_forms_take_esc_and_ctrl_z_as_payload() {
     let mut d = Driver::air780e_connected();
-    assert_eq!(d.feed(b"AT+MPUBEX=\"t\",0,0,3\r\n"), "\r\n>");
-    assert_eq!(d.feed(b"\x1b\x1a\x1b"), "\r\nOK\r\n");
+    d.feeds(&[
+        (b"AT+MPUBEX=\"t\",0,0,3\r\n", "\r\n>"),
+        (b"\x1b\x1a\x1b", "\r\nOK\r\n"),
+    ]);
     assert_eq!(d.publishes(), vec![b"\x1b\x1a\x1b".to_vec()]);
     let mut d = Driver::l610_open();
-    assert_eq!(d.feed(b"AT+MQTTPUB=1,\"t\",0,0,2\r\n"), "\r\n>");
-    assert_eq!(d.feed(b"\x1b\x1a"), "\r\nOK\r\n\r\n+MQTTPUB: 1,1\r\n");
+    d.feeds(&[
+        (b"AT+MQTTPUB=1,\"t\",0,0,2\r\n", "\r\n>"),
+        (b"\x1b\x1a", "\r\nOK\r\n\r\n+MQTTPUB: 1,1\r\n"),
+    ]);
     assert_eq!(d.publishes(), vec![b"\x1b\x1a".to_vec()]);
     assert_eq!(d.until(30.0).await, "");
 }

@@ -76,6 +76,12 @@ impl Rig {
         self
     }
 
+    /// The module brought to a state by `setup` (one of the set-ups below).
+    pub fn set_up(mut self, setup: fn(&mut Rig)) -> Self {
+        setup(&mut self);
+        self
+    }
+
     /// Collects `effects`; returns their UART bytes.
     pub fn take_bytes(&mut self, effects: Vec<Effect>) -> Vec<u8> {
         let mut bytes = Vec::new();
@@ -160,6 +166,15 @@ impl Rig {
             other => panic!("{op:?} was not the last request: {other:?}"),
         }
         assert_eq!(self.event(reply), urc);
+    }
+
+    /// `input` subscribes to `topic` at QoS 0 and is answered `answer`; the broker grants
+    /// it, which prints `urc`.
+    #[track_caller]
+    pub fn subscribes(&mut self, input: &[u8], answer: &str, topic: &str, urc: &str) {
+        let op = MqttOp::Subscribe(vec![(topic.into(), QoS::AtMostOnce)]);
+        let granted = NetEventKind::SubAck(vec![Some(QoS::AtMostOnce)]);
+        self.round_trip(input, answer, op, granted, urc);
     }
 
     /// A network event on the (MQTT) link opened last.

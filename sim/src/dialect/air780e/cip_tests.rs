@@ -129,8 +129,7 @@ fn received_data_as_ciphead_cipsrip_cipshowtp_ciprxf_say() {
 /// a new `AT+CIPSTART` reconnects.
 #[test]
 fn peer_close_prints_closed_and_later_sends_fail() {
-    let mut r = rig();
-    r.connect_tcp("112.74.41.204", 7000);
+    let mut r = rig().set_up(|r| r.connect_tcp("112.74.41.204", 7000));
     // A send in flight when the link goes fails.
     assert_eq!(r.send("AT+CIPSEND=2"), "\r\n> ");
     assert_eq!(r.raw(b"hi"), "");
@@ -291,8 +290,7 @@ fn transparent_mode_escape_and_ato() {
 /// and a new `AT+CIPSTART` waits for `AT+CIPSHUT`.
 #[test]
 fn pdn_deact_ends_the_sockets_with_pdp_deact() {
-    let mut r = rig();
-    r.connect_tcp("60.166.18.9", 7500);
+    let mut r = rig().set_up(|r| r.connect_tcp("60.166.18.9", 7500));
     r.closes(
         |r| r.fault(Fault::PDN_DEACT),
         "\r\n+CGEV: NW PDN DEACT 1\r\n\r\n+PDP: DEACT\r\n",

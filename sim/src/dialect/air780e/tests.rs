@@ -7,9 +7,7 @@ use crate::net::{ConnectReturnCode, MqttOp, NetEventKind, NetRequest, QoS};
 
 /// A fresh Air780E through CONNACK OK.
 fn connected() -> Rig {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
-    r
+    Rig::new(DialectKind::Air780e).set_up(Rig::connected)
 }
 
 #[test]
@@ -59,11 +57,10 @@ fn the_plain_flow_sends_the_right_packets() {
         ("868488076771714", Some("root"), Some("luat123456"))
     );
     assert_eq!((c.keepalive, c.clean_session), (60, true));
-    r.round_trip(
+    r.subscribes(
         b"AT+MSUB=\"mqtt/pub\",0\r",
         "\r\nOK\r\n",
-        MqttOp::Subscribe(vec![("mqtt/pub".into(), QoS::AtMostOnce)]),
-        NetEventKind::SubAck(vec![Some(QoS::AtMostOnce)]),
+        "mqtt/pub",
         "\r\nSUBACK\r\n",
     );
     r.round_trip(

@@ -9,9 +9,7 @@ const PEER: &str = "192.0.2.7:9000";
 
 /// A fresh L610 (commands ended with CR LF) with its data call up.
 fn called() -> Rig {
-    let mut r = Rig::new(DialectKind::L610).crlf();
-    r.called();
-    r
+    Rig::new(DialectKind::L610).crlf().set_up(Rig::called)
 }
 
 /// A called L610 with socket `id` open (`proto` 0 TCP, 1 UDP): the rig and the socket's link.
