@@ -192,8 +192,10 @@ async fn l610_gtsslfile_is_abandoned_after_5_s_and_loads_nothing() {
         b"-----BEGIN",
     )
     .await;
-    d.feed(b"AT+GTSSLVER=4\r\n");
-    d.feed(b"AT+MQTTOPEN=1,\"h\",8883,0,60\r\n");
+    d.feeds(&[
+        (b"AT+GTSSLVER=4\r\n", "\r\nOK\r\n"),
+        (b"AT+MQTTOPEN=1,\"h\",8883,0,60\r\n", "\r\nOK\r\n"),
+    ]);
     let Some(NetRequest::Open { tls: Some(tls), .. }) = d.rig.net.last().cloned() else {
         panic!("a TLS open: {:?}", d.rig.net)
     };
@@ -208,8 +210,8 @@ async fn l610_will_length_form_is_abandoned_after_5_s_and_sets_no_will() {
         b"gone",
     )
     .await;
-    d.feed(b"AT+MQTTOPEN=1,\"h\",1883,0,60\r\n");
-    d.event(NetEventKind::Connected);
+    assert_eq!(d.feed(b"AT+MQTTOPEN=1,\"h\",1883,0,60\r\n"), "\r\nOK\r\n");
+    assert_eq!(d.event(NetEventKind::Connected), "");
     assert_eq!(d.will(), None);
 }
 

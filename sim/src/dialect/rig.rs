@@ -244,12 +244,13 @@ impl Rig {
         self.script(back);
     }
 
-    /// `act` prints `printed` and ends the link: its `Close` is the last request.
+    /// `act` prints `printed` and ends the link: a `Close` is the one request it makes.
     #[track_caller]
     pub fn closes(&mut self, act: impl FnOnce(&mut Rig) -> String, printed: &str) {
+        let before = self.net.len();
         assert_eq!(act(self), printed);
-        let last = self.net.last();
-        assert!(matches!(last, Some(NetRequest::Close { .. })), "{last:?}");
+        let made = &self.net[before..];
+        assert!(matches!(made, [NetRequest::Close { .. }]), "{made:?}");
     }
 
     pub fn last_link(&self) -> LinkId {

@@ -235,8 +235,10 @@ fn three_links_at_once_with_cipmux() {
 #[test]
 fn transparent_mode_escape_and_ato() {
     let mut r = rig();
-    assert_eq!(r.send("AT+CIPMODE=1"), "\r\nOK\r\n");
-    r.send("AT+CIPSTART=\"TCP\",\"60.166.18.9\",7500");
+    r.script(&[
+        ("AT+CIPMODE=1", "\r\nOK\r\n"),
+        ("AT+CIPSTART=\"TCP\",\"60.166.18.9\",7500", "\r\nOK\r\n"),
+    ]);
     assert_eq!(r.on_socket(0, NetEventKind::Connected), "\r\nCONNECT\r\n");
     // Everything is data now, AT commands and `+++` too soon after data included.
     assert_eq!(r.raw(b"AT\r\n"), "");

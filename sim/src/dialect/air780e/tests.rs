@@ -875,15 +875,9 @@ fn reset_and_power_cycle_boot_again_and_lose_unsaved_settings() {
         ("AT+CSTT", "\r\nOK\r\n"),
     ]);
     // AT+RESET: OK first, then the link ends without DISCONNECT, then the boot lines.
-    let n = r.net.len();
-    assert_eq!(
-        r.send("AT+RESET"),
-        format!("\r\nOK\r\n{boot_v1161}\r\n+CEREG: 1\r\n")
-    );
-    assert!(
-        matches!(r.net[n..], [NetRequest::Close { .. }]),
-        "{:?}",
-        &r.net[n..]
+    r.closes(
+        |r| r.send("AT+RESET"),
+        &format!("\r\nOK\r\n{boot_v1161}\r\n+CEREG: 1\r\n"),
     );
     r.script(&[
         // saved
@@ -908,12 +902,10 @@ fn reset_and_power_cycle_boot_again_and_lose_unsaved_settings() {
     ]);
     // The fault and AT+CFUN=1,1 do the same.
     r.connected();
-    let n = r.net.len();
-    assert_eq!(
-        r.fault(crate::fault::PowerCycle),
-        format!("{boot_v1161}\r\n+CEREG: 1\r\n")
+    r.closes(
+        |r| r.fault(crate::fault::PowerCycle),
+        &format!("{boot_v1161}\r\n+CEREG: 1\r\n"),
     );
-    assert!(matches!(r.net[n..], [NetRequest::Close { .. }]));
     assert_eq!(
         r.send("AT+CFUN=1,1"),
         format!("\r\nOK\r\n{boot_v1161}\r\n+CEREG: 1\r\n")

@@ -28,23 +28,15 @@ fn boot_urcs_come_at_power_on() {
 fn echo_is_on_by_default_and_ate0_turns_it_off() {
     // Seed 002 section 3.3: `AT` is echoed, `ATE0` is echoed once, then nothing is.
     let mut e = Engine::new(Box::new(L610::new(Identity::default())), true);
-    assert_eq!(
-        e.feed(b"AT\r"),
-        vec![Effect::Uart(b"AT\r\r\nOK\r\n".to_vec())]
-    );
-    assert_eq!(
-        e.feed(b"ATE0\r"),
-        vec![Effect::Uart(b"ATE0\r\r\nOK\r\n".to_vec())]
-    );
-    assert_eq!(e.feed(b"AT\r"), vec![Effect::Uart(b"\r\nOK\r\n".to_vec())]);
-    assert_eq!(
-        e.feed(b"ATE1\r"),
-        vec![Effect::Uart(b"\r\nOK\r\n".to_vec())]
-    );
-    assert_eq!(
-        e.feed(b"AT\r"),
-        vec![Effect::Uart(b"AT\r\r\nOK\r\n".to_vec())]
-    );
+    for (input, answer) in [
+        (&b"AT\r"[..], &b"AT\r\r\nOK\r\n"[..]),
+        (b"ATE0\r", b"ATE0\r\r\nOK\r\n"),
+        (b"AT\r", b"\r\nOK\r\n"),
+        (b"ATE1\r", b"\r\nOK\r\n"),
+        (b"AT\r", b"AT\r\r\nOK\r\n"),
+    ] {
+        assert_eq!(e.feed(input), vec![Effect::Uart(answer.to_vec())]);
+    }
 }
 
 #[test]
@@ -701,16 +693,10 @@ fn reset_and_power_cycle_boot_again() {
         ("AT+MQTTUSER=1,\"root\",\"luat123456\"", "\r\nOK\r\n"),
         ("AT+MQTTOPEN=1,\"h\",1883,0,60", "\r\nOK\r\n"),
     ]);
-    let n = r.net.len();
     // AT+CFUN=15 (DIVERGENCES L22): OK, the link ends silently, the power-on URCs.
-    assert_eq!(
-        r.send("AT+CFUN=15"),
-        "\r\nOK\r\n\r\nAT command ready\r\n\r\n+SIM READY\r\n"
-    );
-    assert!(
-        matches!(r.net[n..], [NetRequest::Close { .. }]),
-        "{:?}",
-        &r.net[n..]
+    r.closes(
+        |r| r.send("AT+CFUN=15"),
+        "\r\nOK\r\n\r\nAT command ready\r\n\r\n+SIM READY\r\n",
     );
     r.script(&[
         ("AT+MIPCALL?", "AT+MIPCALL?\r\r\n+MIPCALL: 0\r\n\r\nOK\r\n"),
