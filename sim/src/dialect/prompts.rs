@@ -55,6 +55,15 @@ impl Driver {
         }
     }
 
+    /// `command` prompts, `payload` answers `answer`, and the payload is the one publish
+    /// this made.
+    #[track_caller]
+    fn publish_at_prompt(&mut self, command: &[u8], payload: &[u8], answer: &str) {
+        let before = self.publishes().len();
+        self.feeds(&[(command, "\r\n>"), (payload, answer)]);
+        assert_eq!(self.publishes()[before..], [payload.to_vec()]);
+    }
+
     /// Lets virtual time run until `at` (seconds since the driver was made), handing every
     /// timer that fires meanwhile to the engine. Returns what the modem printed.
     async fn until(&mut self, at: f64) -> String {
@@ -149,7 +158,11 @@ async fn mpubex_without_length_ends_at_ctrl_z_and_esc_cancels() {
         (b"AT+MPUBEX=\"t\",0,0\r\n", "\r\n>"),
         (b"a\r\n\0b\x1a", "\r\nOK\r\n"),
     ]);
-    assert_eq!(d.publishes(), vec![b"a\r\n\0b".to_vec()]);
+    assert_eq!(
+        d.publishes(),
+        vec![b"a\r\n\0b".to_vec()],
+        "without the Ctrl-Z"
+    );
     d.feeds(&[
         (b"AT+MPUBEX=\"t\",0,0\r\n", "\r\n>"),
         (b"never sent\x1b", "\r\nERROR\r\n"),
@@ -220,17 +233,13 @@ async fn l610_will_length_form_is_abandoned_after_5_s_and_sets_no_will() {
 #[tokio::test(start_paused = true)]
 async fn length_forms_take_esc_and_ctrl_z_as_payload() {
     let mut d = Driver::air780e_connected();
-    d.feeds(&[
-        (b"AT+MPUBEX=\"t\",0,0,3\r\n", "\r\n>"),
-        (b"\x1b\x1a\x1b", "\r\nOK\r\n"),
-    ]);
-    assert_eq!(d.publishes(), vec![b"\x1b\x1a\x1b".to_vec()]);
+    d.publish_at_prompt(b"AT+MPUBEX=\"t\",0,0,3\r\n", b"\x1b\x1a\x1b", "\r\nOK\r\n");
     let mut d = Driver::l610_open();
-    d.feeds(&[
-        (b"AT+MQTTPUB=1,\"t\",0,0,2\r\n", "\r\n>"),
-        (b"\x1b\x1a", "\r\nOK\r\n\r\n+MQTTPUB: 1,1\r\n"),
-    ]);
-    assert_eq!(d.publishes(), vec![b"\x1b\x1a".to_vec()]);
+    d.publish_at_prompt(
+        b"AT+MQTTPUB=1,\"t\",0,0,2\r\n",
+        b"\x1b\x1a",
+        "\r\nOK\r\n\r\n+MQTTPUB: 1,1\r\n",
+    );
     assert_eq!(d.until(30.0).await, "");
 }
 

@@ -130,7 +130,7 @@ fn cache_holds_four_and_overwrites_the_oldest() {
     );
     r.script(&[
         ("AT+MQTTMSGGET", "\r\n+MSUB: \"t\",2 byte,m1\r\n\r\n+MSUB: \"t\",2 byte,m2\r\n\r\n+MSUB: \"t\",2 byte,m3\r\n\r\n+MSUB: \"t\",2 byte,m4\r\n\r\nOK\r\n"),
-        // reading empties the cache
+        // Reading empties the cache.
         ("AT+MQTTMSGGET", "\r\nOK\r\n"),
     ]);
 }
@@ -301,14 +301,14 @@ fn hex_mode_publishes_decoded_bytes_and_prints_hex() {
 fn topics_follow_mqtt_rules() {
     let mut r = connected();
     r.script(&[
-        // no wildcard in a topic name
+        // No wildcard in a topic name.
         ("AT+MPUB=\"a/#\",0,0,\"x\"", "\r\nERROR\r\n"),
         ("AT+MPUB=\"a/+/b\",0,0,\"x\"", "\r\nERROR\r\n"),
         // # only last
         ("AT+MSUB=\"a/#/b\",0", "\r\nERROR\r\n"),
         // + only as a whole level
         ("AT+MSUB=\"a+\",0", "\r\nERROR\r\n"),
-        // seed 003 subscribes with +
+        // Seed 003 subscribes with +.
         ("AT+MSUB=\"command/send/+\",0", "\r\nOK\r\n"),
         ("AT+MUNSUB=\"a/#\"", "\r\nOK\r\n"),
     ]);
@@ -660,7 +660,7 @@ async fn identity_answers_as_the_manual_pages_print_them() {
             "\r\n+CCLK: \"24/08/23,06:54:00+00\"\r\n\r\nOK\r\n",
         ),
         ("AT+CCLK=\"18/08/07,13:28:29+32\"", "\r\nOK\r\n"),
-        // the page reads back the zone it set
+        // The page reads back the zone it set.
         (
             "AT+CCLK?",
             "\r\n+CCLK: \"18/08/07,13:28:29+32\"\r\n\r\nOK\r\n",
@@ -784,7 +784,7 @@ fn the_bearer_state_machine_as_the_tcp_guide_logs_it() {
         // CIICR before CSTT
         ("AT+CIICR", "\r\n+CME ERROR: 3\r\n"),
         ("AT+CSTT", "\r\nOK\r\n"),
-        // the same twice
+        // The same twice.
         ("AT+CSTT", "\r\n+CME ERROR: 3\r\n"),
         ("AT+CIPSTATUS", "\r\nOK\r\n\r\nSTATE: IP START\r\n"),
         ("AT+CIPMUX=1", "\r\n+CME ERROR: 3\r\n"),
@@ -841,7 +841,7 @@ fn cfun_takes_the_radio_down_and_brings_it_back() {
         ("AT+MIPSTART=\"airtest.openluat.com\",1883", "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n"),
         // Back on: the power-on lines from ^MODE on (seed 000 section 6.3 for V1169).
         ("AT+CFUN=1", "\r\nOK\r\n\r\n^MODE: 17,17\r\n\r\n+E_UTRAN Service\r\n\r\n+CGEV: ME PDN ACT 1,0\r\n\r\n+NITZ: 2024/08/23,06:52:50+0,0\r\n"),
-        // already on: nothing
+        // Already on: nothing.
         ("AT+CFUN=1", "\r\nOK\r\n"),
         ("AT+CFUN=?", "\r\n+CFUN: (0,1,4),(0,1)\r\n\r\nOK\r\n"),
     ]);
@@ -880,24 +880,24 @@ fn reset_and_power_cycle_boot_again_and_lose_unsaved_settings() {
         &format!("\r\nOK\r\n{boot_v1161}\r\n+CEREG: 1\r\n"),
     );
     r.script(&[
-        // saved
+        // Saved.
         ("AT+CEREG?", "\r\n+CEREG: 1,1\r\n\r\nOK\r\n"),
-        // not saved
+        // Not saved.
         ("AT+CGREG?", "\r\n+CGREG: 0,1\r\n\r\nOK\r\n"),
         ("AT+CMEE?", "\r\n+CMEE: 2\r\n\r\nOK\r\n"),
         ("AT+CIPSTATUS", "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n"),
         ("AT+MQTTSTATU", "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"),
-        // the MCONFIG is gone too
+        // The MCONFIG is gone too.
         ("AT+MCONNECT=1,60", "\r\n+CME ERROR: operation failed\r\n"),
         // ATZ restores the saved profile, AT&F the factory one.
         ("AT+CEREG=0", "\r\nOK\r\n"),
         ("ATZ", "\r\nOK\r\n"),
         ("AT+CEREG?", "\r\n+CEREG: 1,1\r\n\r\nOK\r\n"),
-        // echoed as it came: echo was off
+        // Echoed as it came: echo was off.
         ("AT&F", "\r\nOK\r\n"),
-        // factory: echo on, modes 0
+        // Factory: echo on, modes 0.
         ("AT+CEREG?", "AT+CEREG?\r\r\n+CEREG: 0,1\r\n\r\nOK\r\n"),
-        // the saved profile: echo off
+        // The saved profile: echo off.
         ("ATZ", "ATZ\r\r\nOK\r\n"),
     ]);
     // The fault and AT+CFUN=1,1 do the same.
@@ -973,7 +973,7 @@ fn sim_without_a_card_and_cfun() {
     r.script(&[
         ("AT+CIMI", "\r\n+CME ERROR: 10\r\n"),
         ("AT+ICCID", "\r\n+CME ERROR: 10\r\n"),
-        // already down: no URC
+        // Already down: no URC.
         ("AT+CFUN=0", "\r\nOK\r\n"),
     ]);
     assert_eq!(

@@ -570,9 +570,9 @@ fn topics_follow_mqtt_rules_as_on_the_air780e() {
     // Numeric CME codes, so a parameter ERROR cannot be mistaken for a state error.
     r.script(&[
         ("AT+CMEE=1", "\r\nOK\r\n"),
-        // a valid filter on a client not open is a state error
+        // A valid filter on a client not open is a state error.
         ("AT+MQTTSUB=1,\"a/+/b\",0", "\r\n+CME ERROR: 3\r\n"),
-        // no wildcard in a topic name
+        // No wildcard in a topic name.
         ("AT+MQTTPUB=1,\"a/#\",0,0,\"x\"", "\r\nERROR\r\n"),
         // # only last
         ("AT+MQTTSUB=1,\"a/#/b\",0", "\r\nERROR\r\n"),
@@ -709,7 +709,7 @@ fn reset_and_power_cycle_boot_again() {
         "\r\nAT command ready\r\n\r\n+SIM READY\r\n"
     );
     r.script(&[
-        // saved with AT&W
+        // Saved with AT&W.
         ("AT+CMEE?", "\r\n+CMEE: 1\r\n\r\nOK\r\n"),
         (
             "AT+CFUN=1,1",
