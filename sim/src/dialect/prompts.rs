@@ -131,7 +131,8 @@ impl Driver {
 /// A length-form publish that gets too few bytes, in each dialect: abandoned, nothing sent.
 #[tokio::test(start_paused = true)]
 async fn length_form_publishes_are_abandoned_after_5_s() {
-    let cases: [(fn() -> Driver, &[u8], &[u8]); 2] = [
+    type Setup = fn() -> Driver;
+    let cases: [(Setup, &[u8], &[u8]); 2] = [
         (
             Driver::air780e_connected,
             b"AT+MPUBEX=\"t\",0,0,10\r\n",
