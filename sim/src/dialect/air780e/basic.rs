@@ -6,8 +6,6 @@ use crate::modem::{CellState, BAUD_RATES};
 
 use super::{num_in, number_setting, set_args};
 
-pub use crate::dialect::v250::{at, echo};
-
 /// `ATI` -> the firmware name, e.g. `AirM2M_780EP_V1007_LTE_AT` (luatos-doc-pool
 /// Command_List/Base/ATI.md; seed 000 section 6.2: `AirM2M_780E_V1169_LTE_AT`). The string is the
 /// model profile's (`fixtures/profiles/air780e.tsv`).

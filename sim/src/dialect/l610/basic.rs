@@ -29,8 +29,6 @@ impl Default for Basic {
     }
 }
 
-pub use crate::dialect::v250::{at, echo};
-
 impl Basic {
     /// `AT+GTRAT=6,3,2` -> `OK` (seed 002 section 3.3, "搜网顺序 LTE 优先"). The read form prints
     /// the stored values as `+GTRAT: 6,3,2`.
