@@ -52,6 +52,92 @@ struct Params {
     user_defined: Vec<String>,
 }
 
+impl Params {
+    /// `AT+HTTPPARA?`'s answer: every tag's value, `USER_DEFINED` lines after `USERDATA`'s.
+    fn print(&self, out: &mut Out) {
+        let p = self;
+        let mut userdata = p.userdata.clone();
+        for l in &p.user_defined {
+            if !userdata.is_empty() {
+                userdata.push_str("\r\n");
+            }
+            userdata.push_str(l);
+        }
+        out.line("+HTTPPARA: ");
+        out.raw(
+            format!(
+                "CID: {}\r\nURL: {}\r\nUA: {}\r\nPROIP: {}\r\nPROPORT: {}\r\nREDIR: {}\r\n\
+                 BREAK: {}\r\nBREAKEND: {}\r\nTIMEOUT: {}\r\nCONTENT: {}\r\nUSERDATA: {}\r\n",
+                p.cid,
+                p.url,
+                p.ua,
+                p.proip,
+                p.proport,
+                p.redir,
+                p.brk,
+                p.brkend,
+                p.timeout,
+                p.content,
+                userdata
+            )
+            .as_bytes(),
+        );
+        out.ok()
+    }
+
+    /// `AT+HTTPPARA=<tag>,<value>`: sets the tag, or `false` for an unknown tag or a value it
+    /// does not take.
+    fn set(&mut self, tag: &str, value: &Arg) -> bool {
+        let text = value.text();
+        let p = self;
+        let number = |v: &Arg, max: u32| num_in(Some(v), 0..=max);
+        match tag.to_ascii_uppercase().as_str() {
+            "CID" => num_in(Some(value), 1..=3).map(|n| p.cid = n).is_some(),
+            "URL" if text.len() <= URL_MAX => {
+                p.url = text.trim().to_string();
+                true
+            }
+            "UA" if text.len() <= 255 => {
+                p.ua = text;
+                true
+            }
+            "PROIP" if text.len() <= 64 => {
+                p.proip = text;
+                true
+            }
+            "PROPORT" => number(value, 65535).map(|n| p.proport = n).is_some(),
+            "REDIR" => number(value, 1).map(|n| p.redir = n).is_some(),
+            "BREAK" => number(value, u32::MAX).map(|n| p.brk = n).is_some(),
+            "BREAKEND" => number(value, u32::MAX).map(|n| p.brkend = n).is_some(),
+            "TIMEOUT" => num_in(Some(value), 1..=3600)
+                .map(|n| p.timeout = n)
+                .is_some(),
+            "CONTENT" if text.len() <= 255 && header_ok(&text) => {
+                p.content = text;
+                true
+            }
+            "USERDATA" => {
+                let t = unescape(&text);
+                let fits = t.len() <= USERDATA_MAX && header_lines(&t).is_some();
+                if fits {
+                    p.userdata = t;
+                }
+                fits
+            }
+            "USER_DEFINED" => {
+                let t = unescape(&text);
+                let used: usize = p.user_defined.iter().map(|l| l.len() + 2).sum();
+                let fits = used + t.len() <= USERDATA_MAX && header_lines(&t).is_some();
+                if fits && !t.trim().is_empty() {
+                    p.user_defined.push(t);
+                }
+                fits
+            }
+            _ => false,
+        }
+    }
+}
+
 impl Default for Params {
     /// The values `AT+HTTPPARA?` shows after `AT+HTTPINIT` (HTTP/HTTPPARA.md example).
     fn default() -> Self {
@@ -219,27 +305,7 @@ impl Http {
                 out.line("+HTTPPARA: \"HTTPParamTag\",\"HTTPParamValue\"");
                 return out.ok();
             }
-            Form::Read => {
-                let p = &self.params;
-                let mut userdata = p.userdata.clone();
-                for l in &p.user_defined {
-                    if !userdata.is_empty() {
-                        userdata.push_str("\r\n");
-                    }
-                    userdata.push_str(l);
-                }
-                out.line("+HTTPPARA: ");
-                out.raw(
-                    format!(
-                        "CID: {}\r\nURL: {}\r\nUA: {}\r\nPROIP: {}\r\nPROPORT: {}\r\nREDIR: {}\r\n\
-                         BREAK: {}\r\nBREAKEND: {}\r\nTIMEOUT: {}\r\nCONTENT: {}\r\nUSERDATA: {}\r\n",
-                        p.cid, p.url, p.ua, p.proip, p.proport, p.redir, p.brk, p.brkend,
-                        p.timeout, p.content, userdata
-                    )
-                    .as_bytes(),
-                );
-                return out.ok();
-            }
+            Form::Read => return self.params.print(out),
             Form::Exec => return out.error(),
             Form::Set(_) => {}
         }
@@ -252,54 +318,7 @@ impl Http {
         let [tag, value] = args.as_slice() else {
             return out.error();
         };
-        let text = value.text();
-        let p = &mut self.params;
-        let number = |v: &Arg, max: u32| num_in(Some(v), 0..=max);
-        let ok = match tag.text().to_ascii_uppercase().as_str() {
-            "CID" => num_in(Some(value), 1..=3).map(|n| p.cid = n).is_some(),
-            "URL" if text.len() <= URL_MAX => {
-                p.url = text.trim().to_string();
-                true
-            }
-            "UA" if text.len() <= 255 => {
-                p.ua = text;
-                true
-            }
-            "PROIP" if text.len() <= 64 => {
-                p.proip = text;
-                true
-            }
-            "PROPORT" => number(value, 65535).map(|n| p.proport = n).is_some(),
-            "REDIR" => number(value, 1).map(|n| p.redir = n).is_some(),
-            "BREAK" => number(value, u32::MAX).map(|n| p.brk = n).is_some(),
-            "BREAKEND" => number(value, u32::MAX).map(|n| p.brkend = n).is_some(),
-            "TIMEOUT" => num_in(Some(value), 1..=3600)
-                .map(|n| p.timeout = n)
-                .is_some(),
-            "CONTENT" if text.len() <= 255 && header_ok(&text) => {
-                p.content = text;
-                true
-            }
-            "USERDATA" => {
-                let t = unescape(&text);
-                let fits = t.len() <= USERDATA_MAX && header_lines(&t).is_some();
-                if fits {
-                    p.userdata = t;
-                }
-                fits
-            }
-            "USER_DEFINED" => {
-                let t = unescape(&text);
-                let used: usize = p.user_defined.iter().map(|l| l.len() + 2).sum();
-                let fits = used + t.len() <= USERDATA_MAX && header_lines(&t).is_some();
-                if fits && !t.trim().is_empty() {
-                    p.user_defined.push(t);
-                }
-                fits
-            }
-            _ => false,
-        };
-        if ok {
+        if self.params.set(&tag.text(), value) {
             out.ok()
         } else {
             out.error()

@@ -186,19 +186,7 @@ impl Mip {
         out: &mut Out,
     ) {
         match form {
-            Form::Read => {
-                let free: Vec<String> = (0..SOCKETS)
-                    .filter(|&i| self.sockets[i].is_none())
-                    .map(|i| (i + 1).to_string())
-                    .collect();
-                let list = if free.is_empty() {
-                    "0".into()
-                } else {
-                    free.join(",")
-                };
-                out.line(format!("+MIPOPEN: {list}"));
-                return out.ok();
-            }
+            Form::Read => return self.free_ids(out),
             Form::Test => {
                 out.line(format!(
                     "+MIPOPEN: (1-{SOCKETS}),(0-65535),\"host\",(1-65535),(0-2)"
@@ -238,6 +226,35 @@ impl Mip {
             _ => Proto::Tls,
         };
         out.ok();
+        self.connect(id, proto, host, port as u16, ssl, out)
+    }
+
+    /// `AT+MIPOPEN?`'s answer: the free socket ids, `0` when none is free.
+    fn free_ids(&self, out: &mut Out) {
+        let free: Vec<String> = (0..SOCKETS)
+            .filter(|&i| self.sockets[i].is_none())
+            .map(|i| (i + 1).to_string())
+            .collect();
+        let list = if free.is_empty() {
+            "0".into()
+        } else {
+            free.join(",")
+        };
+        out.line(format!("+MIPOPEN: {list}"));
+        out.ok()
+    }
+
+    /// `AT+MIPOPEN=`'s connect, after its `OK`: the TLS settings (a setting that cannot work
+    /// is `+MIPSTAT: <id>,1` at once), then the link.
+    fn connect(
+        &mut self,
+        id: usize,
+        proto: Proto,
+        host: String,
+        port: u16,
+        ssl: &mut Ssl,
+        out: &mut Out,
+    ) {
         let tls = if proto == Proto::Tls {
             match ssl.options(&host) {
                 Ok(o) => Some(o),
@@ -267,7 +284,7 @@ impl Mip {
                 SockProto::Tcp
             },
             host,
-            port: port as u16,
+            port,
             tls,
         });
     }
