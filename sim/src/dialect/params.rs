@@ -2,6 +2,7 @@
 //! topic. One place, so a fix (such as refusing topics MQTT forbids) reaches every module.
 
 use crate::at::{split_args, Arg, Form};
+use crate::modem::CellState;
 use crate::net::QoS;
 
 use super::Out;
@@ -65,29 +66,39 @@ pub fn topic_filter(arg: &Arg, max: usize) -> Option<String> {
     (t.len() <= max && crate::broker::topic::valid_filter(&t)).then_some(t)
 }
 
-/// A setting that is one number: `AT+X?` prints `+X: <v>`, `AT+X=?` prints the range, and
-/// `AT+X=<n>` answers `OK` and returns `n` for the caller to store. Anything else, and a value
-/// out of range, answers `ERROR` (notes section 11: parameter errors are plain `ERROR`).
-pub fn number_setting(
+/// The one number parameter of a `Form::Set` within `range`; `None` for another form, another
+/// count of parameters, or a value out of range.
+pub fn one_number(form: &Form, range: std::ops::RangeInclusive<u32>) -> Option<u32> {
+    match set_args(form).as_deref() {
+        Some([n]) => num_in(Some(n), range),
+        _ => None,
+    }
+}
+
+/// A setting that is one value: `AT+X?` prints `read()`, `AT+X=?` prints `test` (only `OK`
+/// when `None`), and `AT+X=<v>` answers `OK` and returns what `valid` makes of `<v>` for the
+/// caller to store. `ERROR` when it makes nothing, for another count of parameters, and for
+/// `AT+X` (notes section 11: parameter errors are plain `ERROR`).
+pub fn setting(
     form: &Form,
     out: &mut Out,
-    prefix: &str,
-    range: std::ops::RangeInclusive<u32>,
-    current: u32,
+    read: impl FnOnce() -> String,
+    test: Option<&str>,
+    valid: impl FnOnce(&Arg) -> Option<u32>,
 ) -> Option<u32> {
     match form {
         Form::Read => {
-            out.line(format!("{prefix}: {current}"));
+            out.line(read());
             out.ok();
         }
         Form::Test => {
-            let (lo, hi) = (range.start(), range.end());
-            let sep = if hi - lo == 1 { ',' } else { '-' };
-            out.line(format!("{prefix}: ({lo}{sep}{hi})"));
+            if let Some(t) = test {
+                out.line(t);
+            }
             out.ok();
         }
         Form::Set(_) => match set_args(form).as_deref() {
-            Some([n]) => match num_in(Some(n), range) {
+            Some([v]) => match valid(v) {
                 Some(n) => {
                     out.ok();
                     return Some(n);
@@ -99,4 +110,48 @@ pub fn number_setting(
         Form::Exec => out.error(),
     }
     None
+}
+
+/// A setting that is one number: `AT+X?` prints `+X: <v>`, `AT+X=?` prints the range, and
+/// `AT+X=<n>` answers `OK` and returns `n` for the caller to store. Anything else, and a value
+/// out of range, answers `ERROR` (see [`setting`]).
+pub fn number_setting(
+    form: &Form,
+    out: &mut Out,
+    prefix: &str,
+    range: std::ops::RangeInclusive<u32>,
+    current: u32,
+) -> Option<u32> {
+    let (lo, hi) = (*range.start(), *range.end());
+    let sep = if hi - lo == 1 { ',' } else { '-' };
+    let test = format!("{prefix}: ({lo}{sep}{hi})");
+    let read = || format!("{prefix}: {current}");
+    setting(form, out, read, Some(&test), |n| num_in(Some(n), range))
+}
+
+/// `AT+CREG`, `AT+CGREG`, `AT+CEREG` in both dialects: `?` prints the registration
+/// (`+CGREG: 0,1`), `=?` `<prefix>: <syntax>`, `=<n>` (0..=`max`) sets the URC mode (27.007
+/// sections 7.2, 10.1.20, 10.1.22; each dialect's `creg` cites its own captures).
+pub fn registration(
+    cell: &mut CellState,
+    prefix: &str,
+    (max, syntax): (u32, &str),
+    form: &Form,
+    out: &mut Out,
+) {
+    let test = format!("{prefix}: {syntax}");
+    let read = || cell.registration_line(prefix);
+    if let Some(n) = setting(form, out, read, Some(&test), |n| num_in(Some(n), 0..=max)) {
+        *cell.registration_mode(prefix) = n as u8;
+    }
+}
+
+/// `AT+CGPADDR`'s line for context `cid`: `+CGPADDR: 1,"<ip>"` while the PDP context is up,
+/// `+CGPADDR: <cid>` for one without an address (27.007 section 10.1.14).
+pub fn cgpaddr_line(cell: &CellState, cid: u32) -> String {
+    if cid == 1 && cell.pdp_active {
+        format!("+CGPADDR: 1,\"{}\"", cell.identity.ip)
+    } else {
+        format!("+CGPADDR: {cid}")
+    }
 }

@@ -4,6 +4,9 @@ use crate::at::Form;
 use crate::dialect::Out;
 use crate::modem::{CellState, BAUD_RATES};
 
+use crate::at::Arg;
+use crate::dialect::params::{one_number, registration, setting};
+
 use super::{num_in, number_setting, set_args};
 
 /// `ATI` -> the firmware name, e.g. `AirM2M_780EP_V1007_LTE_AT` (luatos-doc-pool
@@ -326,32 +329,12 @@ pub fn creg(cell: &mut CellState, prefix: &str, form: &Form, out: &mut Out) {
     // The test forms as the family prints them: CREG.md `+CREG:(0,1,2,3)` (a V1165 capture
     // of CEREG has the blank: NETG `+CEREG: (0,1,2,3,4,5)`), CGREG 0..2. Modes above 2 report
     // like 2 (the cell) here: the reject causes and PSM timers they add are not simulated.
-    let (max, test) = match prefix {
+    let syntax = match prefix {
         "+CREG" => (3, "(0,1,2,3)"),
         "+CEREG" => (5, "(0,1,2,3,4,5)"),
         _ => (2, "(0-2)"),
     };
-    match form {
-        Form::Read => {
-            out.line(cell.registration_line(prefix));
-            out.ok()
-        }
-        Form::Test => {
-            out.line(format!("{prefix}: {test}"));
-            out.ok()
-        }
-        Form::Set(_) => match set_args(form).as_deref() {
-            Some([n]) => match num_in(Some(n), 0..=max) {
-                Some(n) => {
-                    *cell.registration_mode(prefix) = n as u8;
-                    out.ok()
-                }
-                None => out.error(),
-            },
-            _ => out.error(),
-        },
-        Form::Exec => out.error(),
-    }
+    registration(cell, prefix, syntax, form, out)
 }
 
 /// `AT+CESQ` -> `+CESQ: 99,99,255,255,<rsrq>,<rsrp>` (NETG's V1165 capture:
@@ -378,23 +361,9 @@ pub fn cesq(cell: &CellState, form: &Form, out: &mut Out) {
 /// `AT+WAKETIM?` -> `+WAKETIM:<s>` (no blank), `AT+WAKETIM=<s>` -> `OK`: the idle seconds before
 /// sleep (luatos-doc-pool Command_List/Device_control/CSCLK.md's examples: `+WAKETIM:1`).
 pub fn waketim(radio: &mut Radio, form: &Form, out: &mut Out) {
-    match form {
-        Form::Read => {
-            out.line(format!("+WAKETIM:{}", radio.waketim));
-            out.ok()
-        }
-        Form::Test => out.ok(),
-        Form::Set(_) => match set_args(form).as_deref() {
-            Some([n]) => match num_in(Some(n), 1..=3600) {
-                Some(n) => {
-                    radio.waketim = n;
-                    out.ok()
-                }
-                None => out.error(),
-            },
-            _ => out.error(),
-        },
-        Form::Exec => out.error(),
+    let read = || format!("+WAKETIM:{}", radio.waketim);
+    if let Some(n) = setting(form, out, read, None, |n| num_in(Some(n), 1..=3600)) {
+        radio.waketim = n;
     }
 }
 
@@ -406,7 +375,7 @@ pub fn cgatt(cell: &mut CellState, form: &Form, out: &mut Out) {
         cell.reg,
         crate::modem::RegStatus::Home | crate::modem::RegStatus::Roaming
     );
-    if !registered && matches!(set_args(form).as_deref(), Some([a]) if a.number() == Some(1)) {
+    if !registered && one_number(form, 1..=1).is_some() {
         return out.line(cell.cme(30));
     }
     // Command_List/GPRS/CGATT.md prints the test form as a range.
@@ -460,29 +429,14 @@ pub fn cmee(cell: &mut CellState, form: &Form, out: &mut Out) {
 /// the `OK` (which still goes at the old one); under a timing profile that paces the UART
 /// (`realistic`) the bytes then cross at it, both ways. `0` (auto-baud) keeps the rate.
 pub fn ipr(cell: &mut CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Read => {
-            out.line(format!("+IPR: {}", cell.baud));
-            out.ok()
+    let list: Vec<String> = BAUD_RATES.iter().map(u32::to_string).collect();
+    let test = format!("+IPR: ({}),()", list.join(","));
+    let read = || format!("+IPR: {}", cell.baud);
+    let valid = |rate: &Arg| rate.number().filter(|r| BAUD_RATES.contains(r));
+    if let Some(r) = setting(form, out, read, Some(&test), valid) {
+        cell.baud = r;
+        if r != 0 {
+            out.baud(r);
         }
-        Form::Test => {
-            let list: Vec<String> = BAUD_RATES.iter().map(u32::to_string).collect();
-            out.line(format!("+IPR: ({}),()", list.join(",")));
-            out.ok()
-        }
-        Form::Set(_) => match set_args(form).as_deref() {
-            Some([rate]) => match rate.number().filter(|r| BAUD_RATES.contains(r)) {
-                Some(r) => {
-                    cell.baud = r;
-                    out.ok();
-                    if r != 0 {
-                        out.baud(r);
-                    }
-                }
-                None => out.error(),
-            },
-            _ => out.error(),
-        },
-        Form::Exec => out.error(),
     }
 }

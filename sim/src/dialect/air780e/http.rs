@@ -18,6 +18,8 @@ use crate::modem::CellState;
 use crate::net::http::{HttpError, HttpRequest, HttpResponse, Method};
 use crate::net::{LinkId, NetEvent, NetEventKind, NetRequest, TlsOptions, HTTP_LINKS};
 
+use crate::dialect::params::setting;
+
 use super::{num_in, set_args};
 
 /// `AT+HTTPDATA`'s `<size>` on the AT firmware (HTTP/HTTPDATA.md: "AT版本 最大长度为3356").
@@ -271,26 +273,10 @@ impl Http {
     /// (HTTP/HTTPSSL.md; the manual's read answer has a stray blank, `+ HTTPSSL`, which we
     /// take for a typo).
     pub fn httpssl(&mut self, form: &Form, out: &mut Out) {
-        match form {
-            Form::Read => {
-                out.line(format!("+HTTPSSL: {}", self.ssl as u8));
-                out.ok()
-            }
-            Form::Test => {
-                out.line("+HTTPSSL: (0-1)");
-                out.ok()
-            }
-            Form::Set(_) => match set_args(form).as_deref() {
-                Some([n]) => match num_in(Some(n), 0..=1) {
-                    Some(n) => {
-                        self.ssl = n == 1;
-                        out.ok()
-                    }
-                    None => out.error(),
-                },
-                _ => out.error(),
-            },
-            Form::Exec => out.error(),
+        let read = || format!("+HTTPSSL: {}", self.ssl as u8);
+        let test = Some("+HTTPSSL: (0-1)");
+        if let Some(n) = setting(form, out, read, test, |n| num_in(Some(n), 0..=1)) {
+            self.ssl = n == 1;
         }
     }
 

@@ -2,6 +2,7 @@
 //! answer is the one seed 002 section 3.3's log prints.
 
 use crate::at::Form;
+use crate::dialect::params::{cgpaddr_line, number_setting, one_number, registration};
 use crate::dialect::Out;
 use crate::modem::{CellState, SimState};
 
@@ -149,27 +150,7 @@ impl Basic {
     /// `AT+CREG?`, `AT+CGREG?`, `AT+CEREG?` -> `+CREG: 0,1` etc. (seed 002 section 3.3: "1 或 5
     /// 可用"); `=<n>` sets the URC mode (27.007 sections 7.2, 10.1.20, 10.1.22).
     pub fn creg(&mut self, cell: &mut CellState, prefix: &str, form: &Form, out: &mut Out) {
-        match form {
-            Form::Read => {
-                out.line(cell.registration_line(prefix));
-                out.ok()
-            }
-            Form::Test => {
-                out.line(format!("{prefix}: (0-2)"));
-                out.ok()
-            }
-            Form::Set(_) => match set_args(form).as_deref() {
-                Some([n]) => match num_in(Some(n), 0..=2) {
-                    Some(n) => {
-                        *cell.registration_mode(prefix) = n as u8;
-                        out.ok()
-                    }
-                    None => out.error(),
-                },
-                _ => out.error(),
-            },
-            Form::Exec => out.error(),
-        }
+        registration(cell, prefix, (2, "(0-2)"), form, out)
     }
 }
 
@@ -258,26 +239,8 @@ pub fn cops(cell: &CellState, form: &Form, out: &mut Out) {
 /// `AT+CMEE=<0|1|2>` (seed 002 FAQ 4.1: 1 gives the error code, 2 the reason as text; the
 /// default is 0, a bare `ERROR`). Read form `+CMEE: <n>` (27.007 section 9.1).
 pub fn cmee(cell: &mut CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Read => {
-            out.line(format!("+CMEE: {}", cell.cmee));
-            out.ok()
-        }
-        Form::Test => {
-            out.line("+CMEE: (0-2)");
-            out.ok()
-        }
-        Form::Set(_) => match set_args(form).as_deref() {
-            Some([n]) => match num_in(Some(n), 0..=2) {
-                Some(n) => {
-                    cell.cmee = n as u8;
-                    out.ok()
-                }
-                None => out.error(),
-            },
-            _ => out.error(),
-        },
-        Form::Exec => out.error(),
+    if let Some(n) = number_setting(form, out, "+CMEE", 0..=2, cell.cmee.into()) {
+        cell.cmee = n as u8;
     }
 }
 
@@ -353,47 +316,25 @@ pub fn cbc(form: &Form, out: &mut Out) {
 /// `AT+CGATT?` -> `+CGATT: <0|1>`; `AT+CGATT=<0|1>` -> `OK` (27.007 section 10.1.9). Attaching
 /// needs registration (`+CME ERROR: 30`). Returns `true` when a detach ended the data call.
 pub fn cgatt(cell: &mut CellState, form: &Form, out: &mut Out) -> bool {
-    match form {
-        Form::Read => {
-            out.line(format!("+CGATT: {}", u8::from(cell.attached)));
-            out.ok();
-        }
-        Form::Test => {
-            out.line("+CGATT: (0,1)");
-            out.ok();
-        }
-        Form::Set(_) => match set_args(form).as_deref() {
-            Some([n]) => match num_in(Some(n), 0..=1) {
-                Some(1) if !cell.registered() => out.line(cell.cme(30)),
-                Some(1) => {
-                    cell.attached = true;
-                    out.ok();
-                }
-                Some(_) => {
-                    cell.attached = false;
-                    out.ok();
-                    return true;
-                }
-                None => out.error(),
-            },
-            _ => out.error(),
-        },
-        Form::Exec => out.error(),
+    if !cell.registered() && one_number(form, 1..=1).is_some() {
+        out.line(cell.cme(30));
+        return false;
     }
-    false
+    match number_setting(form, out, "+CGATT", 0..=1, u32::from(cell.attached)) {
+        Some(n) => {
+            cell.attached = n == 1;
+            // A detach ends the data call.
+            n == 0
+        }
+        None => false,
+    }
 }
 
 /// `AT+CGPADDR=<cid>` -> `+CGPADDR: <cid>,"<ip>"`; bare `AT+CGPADDR` every defined context
 /// (27.007 section 10.1.14). The address is the data call's (`AT+MIPCALL=1`); a context
 /// without one prints `+CGPADDR: <cid>`.
 pub fn cgpaddr(cell: &CellState, basic: &Basic, form: &Form, out: &mut Out) {
-    let line = |cid: u32| {
-        if cid == 1 && cell.pdp_active {
-            format!("+CGPADDR: 1,\"{}\"", cell.identity.ip)
-        } else {
-            format!("+CGPADDR: {cid}")
-        }
-    };
+    let line = |cid: u32| cgpaddr_line(cell, cid);
     match form {
         Form::Exec => {
             for (cid, _, _) in &basic.contexts {
