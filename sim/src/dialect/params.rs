@@ -15,6 +15,24 @@ pub fn set_args(form: &Form) -> Option<Vec<Arg>> {
     }
 }
 
+/// The parameters of `AT+X=...`, having answered the other forms: `AT+X=?` prints `syntax`'s
+/// lines and `OK`; `AT+X`, `AT+X?` and parameters that do not split answer `ERROR`. `None` when
+/// it has answered.
+pub fn args_or_syntax(form: &Form, out: &mut Out, syntax: &[&str]) -> Option<Vec<Arg>> {
+    if *form == Form::Test {
+        for line in syntax {
+            out.line(line);
+        }
+        out.ok();
+        return None;
+    }
+    let args = set_args(form);
+    if args.is_none() {
+        out.error();
+    }
+    args
+}
+
 /// A number parameter within `range`.
 pub fn num_in(arg: Option<&Arg>, range: std::ops::RangeInclusive<u32>) -> Option<u32> {
     arg.and_then(Arg::number).filter(|n| range.contains(n))

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::at::{Arg, Form};
+use crate::dialect::params::args_or_syntax;
 use crate::dialect::Out;
 
 use super::{num_in, set_args};
@@ -56,11 +57,8 @@ impl Fs {
     /// `AT+FSCREATE=<filename>` -> `OK` (seed 000 sections 6.3/6.4; manual). Creating a file
     /// that exists keeps it, so a host that re-runs its set-up each boot is not refused.
     pub fn fscreate(&mut self, form: &Form, out: &mut Out) {
-        if *form == Form::Test {
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
-            return out.error();
+        let Some(args) = args_or_syntax(form, out, &[]) else {
+            return;
         };
         let (Some(name), 1) = (name_of(args.first()), args.len()) else {
             return out.error();
@@ -135,11 +133,8 @@ impl Fs {
     /// reads from the start, 1 from `position`, which must be inside the file; at most 10240
     /// bytes, fewer when the file is shorter).
     pub fn fsread(&mut self, form: &Form, out: &mut Out) {
-        if *form == Form::Test {
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
-            return out.error();
+        let Some(args) = args_or_syntax(form, out, &[]) else {
+            return;
         };
         let [name, mode, size, pos] = args.as_slice() else {
             return out.error();

@@ -13,6 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::at::{Arg, Form};
+use crate::dialect::params::args_or_syntax;
 use crate::dialect::Out;
 use crate::modem::CellState;
 use crate::net::http::{HttpError, HttpRequest, HttpResponse, Method};
@@ -554,12 +555,12 @@ impl Http {
     /// profile. The module's LTE bearer is up whether or not this is used; the HTTP commands do
     /// not require it.
     pub fn sapbr(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
-        if *form == Form::Test {
-            out.line("+SAPBR: (0-4),(1-3),\"ConParamTag\",\"ConParamValue\"");
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
-            return out.error();
+        let Some(args) = args_or_syntax(
+            form,
+            out,
+            &["+SAPBR: (0-4),(1-3),\"ConParamTag\",\"ConParamValue\""],
+        ) else {
+            return;
         };
         let (Some(cmd), Some(cid)) = (num_in(args.first(), 0..=4), num_in(args.get(1), 1..=3))
         else {

@@ -16,7 +16,7 @@ use crate::net::{
 };
 
 use super::{num_in, number_setting, set_args};
-use crate::dialect::params::{flag, qos_of, topic_filter, topic_name};
+use crate::dialect::params::{args_or_syntax, flag, qos_of, topic_filter, topic_name};
 
 /// `AT+MPUB` payload limit. Seed 000 FAQ 15 (the Air780E guide) says 2384 bytes, seed 001
 /// FAQ 8 says 4100; we keep the Air780E guide's, the stricter (fixtures/DIVERGENCES.md).
@@ -130,12 +130,8 @@ impl Mqtt {
     /// -> `OK`. Seed 000 section 6.2 (quotes optional on the first three), notes section 1 for
     /// the will fields and the test form.
     pub fn mconfig(&mut self, _cell: &CellState, form: &Form, out: &mut Out) {
-        if *form == Form::Test {
-            out.line("+MCONFIG:<clientid>[,<username>,<password>[,(0-2),(0,1),<will_topic>,<will_message>]]");
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
-            return out.error();
+        let Some(args) = args_or_syntax(form, out, &["+MCONFIG:<clientid>[,<username>,<password>[,(0-2),(0,1),<will_topic>,<will_message>]]"]) else {
+            return;
         };
         let limit = |a: &Arg| a.bytes.len() <= 256;
         let config = match args.as_slice() {
@@ -217,15 +213,15 @@ impl Mqtt {
         name: &str,
         tls: Option<impl FnOnce(&str) -> TlsOptions>,
     ) {
-        if *form == Form::Test {
-            out.line(format!(
-                "{name}:\"(0,255).(0,255).(0,255).(0,255)\",(1-65535)"
-            ));
-            out.line(format!("{name}:\"DOMAIN NAME\",(1-65535)"));
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
-            return out.error();
+        let Some(args) = args_or_syntax(
+            form,
+            out,
+            &[
+                &format!("{name}:\"(0,255).(0,255).(0,255).(0,255)\",(1-65535)"),
+                &format!("{name}:\"DOMAIN NAME\",(1-65535)"),
+            ],
+        ) else {
+            return;
         };
         let [host, port] = args.as_slice() else {
             return out.error();
@@ -263,12 +259,8 @@ impl Mqtt {
     /// (client id = IMEI, anonymous), as a driver verified on a real module relies on
     /// (issue 10; fixtures/DIVERGENCES.md A25).
     pub fn mconnect(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
-        if *form == Form::Test {
-            out.line("+MCONNECT:(0-1),(1-65535)");
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
-            return out.error();
+        let Some(args) = args_or_syntax(form, out, &["+MCONNECT:(0-1),(1-65535)"]) else {
+            return;
         };
         let (clean, keepalive) = match args.as_slice() {
             [c, k] | [c, k, _] => match (flag(Some(c)), num_in(Some(k), 1..=65535)) {
@@ -323,12 +315,8 @@ impl Mqtt {
     /// command, notes section 4).
     pub fn msub(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
         // luatos-doc-pool Command_List/MQTT/MSUB.md.
-        if *form == Form::Test {
-            out.line("+MSUB:<topic>,(0-2)");
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
-            return out.error();
+        let Some(args) = args_or_syntax(form, out, &["+MSUB:<topic>,(0-2)"]) else {
+            return;
         };
         let [topic, qos] = args.as_slice() else {
             return out.error();
@@ -349,12 +337,8 @@ impl Mqtt {
     /// `AT+MUNSUB=<topic>` -> `OK`, then `UNSUBACK` (notes section 4).
     pub fn munsub(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
         // luatos-doc-pool Command_List/MQTT/MUNSUB.md.
-        if *form == Form::Test {
-            out.line("+MUNSUB:<topic>");
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
-            return out.error();
+        let Some(args) = args_or_syntax(form, out, &["+MUNSUB:<topic>"]) else {
+            return;
         };
         let [topic] = args.as_slice() else {
             return out.error();
@@ -377,12 +361,8 @@ impl Mqtt {
     /// be quoted or bare (seed 003 publishes bare JSON) and carries `\XX` escapes (seed 000
     /// FAQ 12); with `AT+MQTTMODE=1` it is hex (notes section 9).
     pub fn mpub(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
-        if *form == Form::Test {
-            out.line("+MPUB:<topic>,(0-2),(0-1),<message>");
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
-            return out.error();
+        let Some(args) = args_or_syntax(form, out, &["+MPUB:<topic>,(0-2),(0-1),<message>"]) else {
+            return;
         };
         let [topic, qos, retain, msg] = args.as_slice() else {
             return out.error();

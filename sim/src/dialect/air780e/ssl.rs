@@ -10,11 +10,11 @@
 use std::collections::BTreeMap;
 
 use crate::at::{Arg, Form};
+use crate::dialect::params::args_or_syntax;
 use crate::dialect::Out;
 use crate::net::{TlsOptions, TlsVersion, Verify};
 
 use super::fs::Fs;
-use super::set_args;
 
 /// The context the MQTT commands use (seed 000 sections 6.3/6.4).
 pub const CONTEXT: u32 = 88;
@@ -162,16 +162,18 @@ impl Ssl {
     /// the server certificate must carry, instead of the host in the connect command), and the
     /// page's others, remembered only. `<n>`: 0-5, 34, 88, 153 (SSLCFG.md).
     pub fn sslcfg(&mut self, form: &Form, out: &mut Out) {
-        if *form == Form::Test {
-            out.line("+SSLCFG: \"cacert\",(0-88),<file>");
-            out.line("+SSLCFG: \"clientcert\",(0-88),<file>");
-            out.line("+SSLCFG: \"clientkey\",(0-88),<file>");
-            out.line("+SSLCFG: \"seclevel\",(0-88),(0-2)");
-            out.line("+SSLCFG: \"hostname\",(0-88),<name>");
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
-            return out.error();
+        let Some(args) = args_or_syntax(
+            form,
+            out,
+            &[
+                "+SSLCFG: \"cacert\",(0-88),<file>",
+                "+SSLCFG: \"clientcert\",(0-88),<file>",
+                "+SSLCFG: \"clientkey\",(0-88),<file>",
+                "+SSLCFG: \"seclevel\",(0-88),(0-2)",
+                "+SSLCFG: \"hostname\",(0-88),<name>",
+            ],
+        ) else {
+            return;
         };
         let (Some(key), Some(ctx)) = (args.first(), args.get(1)) else {
             return out.error();

@@ -17,7 +17,7 @@ use crate::net::{
 use super::mipcall::Call;
 use super::ssl::Ssl;
 use super::{num_in, set_args, CME_NOT_ALLOWED};
-use crate::dialect::params::{flag, qos_of, topic_filter, topic_name};
+use crate::dialect::params::{args_or_syntax, flag, qos_of, topic_filter, topic_name};
 
 /// Client ids 1 and 2.
 pub const CLIENTS: usize = 2;
@@ -378,11 +378,8 @@ impl Mqtt {
     /// the broker refuses the filter) (seed 002 section 3.3). On a client not open:
     /// `+CME ERROR: 3`.
     pub fn mqttsub(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
-        if *form == Form::Test {
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
-            return out.error();
+        let Some(args) = args_or_syntax(form, out, &[]) else {
+            return;
         };
         let [id, topic, qos] = args.as_slice() else {
             return out.error();
@@ -407,11 +404,8 @@ impl Mqtt {
     /// `AT+MQTTUNSUB=<id>,"<topic>"` -> `OK`, then `+MQTTUNSUB: <id>,1` on UNSUBACK (seed 002
     /// section 3.3).
     pub fn mqttunsub(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
-        if *form == Form::Test {
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
-            return out.error();
+        let Some(args) = args_or_syntax(form, out, &[]) else {
+            return;
         };
         let [id, topic] = args.as_slice() else {
             return out.error();
