@@ -3,7 +3,7 @@
 
 use crate::at::{split_args, Arg, Form};
 use crate::modem::CellState;
-use crate::net::QoS;
+use crate::net::{LinkId, MqttOp, NetRequest, QoS};
 
 use super::Out;
 
@@ -31,6 +31,26 @@ pub fn args_or_syntax(form: &Form, out: &mut Out, syntax: &[&str]) -> Option<Vec
         out.error();
     }
     args
+}
+
+/// Exactly `N` parameters of `AT+X=...`, as [`args_or_syntax`] answers the other forms;
+/// another count answers `ERROR`.
+pub fn fixed_args<const N: usize>(form: &Form, out: &mut Out, syntax: &[&str]) -> Option<[Arg; N]> {
+    let args = <[Arg; N]>::try_from(args_or_syntax(form, out, syntax)?).ok();
+    if args.is_none() {
+        out.error();
+    }
+    args
+}
+
+/// `OK`, then `op` on the MQTT session's `link`; without a session, the `refusal` line
+/// instead (each dialect's `+CME ERROR`).
+pub fn mqtt_op(out: &mut Out, link: Option<LinkId>, refusal: impl FnOnce() -> String, op: MqttOp) {
+    let Some(link) = link else {
+        return out.line(refusal());
+    };
+    out.ok();
+    out.net(NetRequest::Mqtt { link, op });
 }
 
 /// A number parameter within `range`.

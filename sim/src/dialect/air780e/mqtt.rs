@@ -16,7 +16,9 @@ use crate::net::{
 };
 
 use super::{num_in, number_setting, set_args};
-use crate::dialect::params::{args_or_syntax, flag, qos_of, topic_filter, topic_name};
+use crate::dialect::params::{
+    args_or_syntax, fixed_args, flag, mqtt_op, qos_of, topic_filter, topic_name,
+};
 
 /// `AT+MPUB` payload limit. Seed 000 FAQ 15 (the Air780E guide) says 2384 bytes, seed 001
 /// FAQ 8 says 4100; we keep the Air780E guide's, the stricter (fixtures/DIVERGENCES.md).
@@ -315,45 +317,37 @@ impl Mqtt {
     /// command, notes section 4).
     pub fn msub(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
         // luatos-doc-pool Command_List/MQTT/MSUB.md.
-        let Some(args) = args_or_syntax(form, out, &["+MSUB:<topic>,(0-2)"]) else {
+        let Some([topic, qos]) = fixed_args(form, out, &["+MSUB:<topic>,(0-2)"]) else {
             return;
         };
-        let [topic, qos] = args.as_slice() else {
+        let (Some(topic), Some(qos)) = (topic_filter(&topic, TOPIC_MAX), qos_of(Some(&qos))) else {
             return out.error();
         };
-        let (Some(topic), Some(qos)) = (topic_filter(topic, TOPIC_MAX), qos_of(Some(qos))) else {
-            return out.error();
-        };
-        let Some(link) = self.session_up() else {
-            return out.line(cell.cme(CME_MQTT));
-        };
-        out.ok();
-        out.net(NetRequest::Mqtt {
-            link,
-            op: MqttOp::Subscribe(vec![(topic, qos)]),
-        });
+        let refusal = || cell.cme(CME_MQTT);
+        mqtt_op(
+            out,
+            self.session_up(),
+            refusal,
+            MqttOp::Subscribe(vec![(topic, qos)]),
+        )
     }
 
     /// `AT+MUNSUB=<topic>` -> `OK`, then `UNSUBACK` (notes section 4).
     pub fn munsub(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
         // luatos-doc-pool Command_List/MQTT/MUNSUB.md.
-        let Some(args) = args_or_syntax(form, out, &["+MUNSUB:<topic>"]) else {
+        let Some([topic]) = fixed_args(form, out, &["+MUNSUB:<topic>"]) else {
             return;
         };
-        let [topic] = args.as_slice() else {
+        let Some(topic) = topic_filter(&topic, TOPIC_MAX) else {
             return out.error();
         };
-        let Some(topic) = topic_filter(topic, TOPIC_MAX) else {
-            return out.error();
-        };
-        let Some(link) = self.session_up() else {
-            return out.line(cell.cme(CME_MQTT));
-        };
-        out.ok();
-        out.net(NetRequest::Mqtt {
-            link,
-            op: MqttOp::Unsubscribe(vec![topic]),
-        });
+        let refusal = || cell.cme(CME_MQTT);
+        mqtt_op(
+            out,
+            self.session_up(),
+            refusal,
+            MqttOp::Unsubscribe(vec![topic]),
+        )
     }
 
     /// `AT+MPUB=<topic>,<qos>,<retain>,<message>` -> `OK`; QoS 1 then `PUBACK`; QoS 2 then
