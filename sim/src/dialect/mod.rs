@@ -15,6 +15,7 @@ mod prompts;
 mod props;
 #[cfg(test)]
 pub(crate) mod rig;
+pub mod standard;
 pub mod v250;
 
 use std::fmt;

@@ -6,6 +6,7 @@ use crate::modem::{CellState, BAUD_RATES};
 
 use crate::at::Arg;
 use crate::dialect::params::{one_number, registration, setting};
+use crate::dialect::standard::{query, sim_query};
 
 use super::{num_in, number_setting, set_args};
 
@@ -25,70 +26,40 @@ pub fn ati(cell: &CellState, form: &Form, out: &mut Out) {
 /// `AT+CGMR` -> `+CGMR: "<firmware>"` (luatos-doc-pool Command_List/Base/CGMR.md:
 /// `+CGMR: "AirM2M_780EP_V1007_LTE_AT"`; notes section 12).
 pub fn cgmr(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec => {
-            out.line(format!("+CGMR: \"{}\"", cell.identity.profile.revision()));
-            out.ok()
-        }
-        Form::Test => out.ok(),
-        _ => out.error(),
-    }
+    query(form, out, || {
+        format!("+CGMR: \"{}\"", cell.identity.profile.revision())
+    })
 }
 
 /// `AT+CGMI` -> `+CGMI: "AirM2M"` (luatos-doc-pool Command_List/Base/CGMI.md).
 pub fn cgmi(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec => {
-            out.line(format!("+CGMI: \"{}\"", cell.identity.profile.cgmi));
-            out.ok()
-        }
-        Form::Test => out.ok(),
-        _ => out.error(),
-    }
+    query(form, out, || {
+        format!("+CGMI: \"{}\"", cell.identity.profile.cgmi)
+    })
 }
 
 /// `AT+CGMM` -> `+CGMM: "Air780EP"` (luatos-doc-pool Command_List/Base/CGMM.md).
 pub fn cgmm(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec => {
-            out.line(format!("+CGMM: \"{}\"", cell.identity.profile.cgmm));
-            out.ok()
-        }
-        Form::Test => out.ok(),
-        _ => out.error(),
-    }
+    query(form, out, || {
+        format!("+CGMM: \"{}\"", cell.identity.profile.cgmm)
+    })
 }
 
 /// `AT+CIMI` -> the bare IMSI (luatos-doc-pool Command_List/Base/CIMI.md:
 /// `460001841426414`); `+CME ERROR: 10` without a SIM (27.007 section 9.2).
 pub fn cimi(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec if cell.sim == crate::modem::SimState::Ready => {
-            out.line(&cell.identity.imsi);
-            out.ok()
-        }
-        Form::Exec => out.line(cell.cme(10)),
-        Form::Test => out.ok(),
-        _ => out.error(),
-    }
+    sim_query(cell, form, out, || cell.identity.imsi.clone())
 }
 
 /// `AT+ICCID` -> `+ICCID: <iccid>`; `AT+CCID` -> the bare ICCID (luatos-doc-pool
 /// Command_List/Base/ICCID.md; the SIM guide public/20240906_any_sim.md logs
 /// `+ICCID: 898604981022C0254186`). `+CME ERROR: 10` without a SIM.
 pub fn iccid(cell: &CellState, prefixed: bool, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec if cell.sim == crate::modem::SimState::Ready => {
-            if prefixed {
-                out.line(format!("+ICCID: {}", cell.identity.iccid));
-            } else {
-                out.line(&cell.identity.iccid);
-            }
-            out.ok()
-        }
-        Form::Exec => out.line(cell.cme(10)),
-        Form::Test => out.ok(),
-        _ => out.error(),
+    let iccid = &cell.identity.iccid;
+    if prefixed {
+        sim_query(cell, form, out, || format!("+ICCID: {iccid}"))
+    } else {
+        sim_query(cell, form, out, || iccid.clone())
     }
 }
 
@@ -279,46 +250,6 @@ pub fn cops(cell: &CellState, radio: &mut Radio, form: &Form, out: &mut Out) {
             _ => out.error(),
         },
         Form::Exec => out.error(),
-    }
-}
-
-/// `AT+CGSN` -> the bare IMEI (notes section 12).
-pub fn cgsn(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec => {
-            out.line(&cell.identity.imei);
-            out.ok()
-        }
-        Form::Test => out.ok(),
-        _ => out.error(),
-    }
-}
-
-/// `AT+CPIN?` -> `+CPIN: READY` (seed 001 first flow; seed 003 "查询卡状态").
-pub fn cpin(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Read if cell.sim == crate::modem::SimState::Ready => {
-            out.line("+CPIN: READY");
-            out.ok()
-        }
-        Form::Read => out.line(cell.cme(10)),
-        Form::Test => out.ok(),
-        _ => out.error(),
-    }
-}
-
-/// `AT+CSQ` -> `+CSQ: <rssi>,<ber>` (seed 003 "查询网络信号": `+CSQ: 29,99`).
-pub fn csq(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec => {
-            out.line(format!("+CSQ: {},{}", cell.rssi, cell.ber));
-            out.ok()
-        }
-        Form::Test => {
-            out.line("+CSQ: (0-31,99),(0-7,99)");
-            out.ok()
-        }
-        _ => out.error(),
     }
 }
 

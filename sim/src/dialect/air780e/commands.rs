@@ -10,7 +10,7 @@
 
 use crate::at::Form;
 use crate::dialect::commands::{at, echo, row, Cmd, Echoes, FormKind, ALL};
-use crate::dialect::Out;
+use crate::dialect::{standard, Out};
 
 use super::{basic, number_setting, Air780e, Prompted};
 
@@ -32,11 +32,11 @@ pub(super) static COMMANDS: &[Row] = &[
     row("+CGMR", &[Exec, Test], "MAN Base/CGMR.md; notes section 12", |m, f, o| basic::cgmr(&m.cell, f, o)),
     row("+CGMI", &[Exec, Test], "MAN Base/CGMI.md", |m, f, o| basic::cgmi(&m.cell, f, o)),
     row("+CGMM", &[Exec, Test], "MAN Base/CGMM.md", |m, f, o| basic::cgmm(&m.cell, f, o)),
-    row("+CGSN", &[Exec, Test], "notes section 12", |m, f, o| basic::cgsn(&m.cell, f, o)),
+    row("+CGSN", &[Exec, Test], "notes section 12", |m, f, o| standard::cgsn(&m.cell, f, o)),
     row("+CIMI", &[Exec, Test], "MAN Base/CIMI.md", |m, f, o| basic::cimi(&m.cell, f, o)),
     row("+ICCID", &[Exec, Test], "MAN Base/ICCID.md; public/20240906_any_sim.md", |m, f, o| basic::iccid(&m.cell, true, f, o)),
     row("+CCID", &[Exec, Test], "MAN Base/ICCID.md", |m, f, o| basic::iccid(&m.cell, false, f, o)),
-    row("+CPIN", &[Test, Read], "seed 001 first flow; seed 003", |m, f, o| basic::cpin(&m.cell, f, o)),
+    row("+CPIN", &[Test, Read], "seed 001 first flow; seed 003", |m, f, o| standard::cpin(&m.cell, f, o)),
     // Device control.
     row("+CCLK", &[Test, Read, Set], "MAN Configuration/CCLK.md", |m, f, o| basic::cclk(&mut m.cell, f, o)),
     row("+CBC", ALL, "MAN Device_control/CBC.md", |m, f, o| basic::cbc(&mut m.radio, f, o)),
@@ -50,7 +50,7 @@ pub(super) static COMMANDS: &[Row] = &[
     row("+CMEE", &[Test, Read, Set], "27.007 section 9.1", |m, f, o| basic::cmee(&mut m.cell, f, o)),
     row("+IPR", &[Test, Read, Set], "notes section 12", |m, f, o| basic::ipr(&mut m.cell, f, o)),
     // Network service.
-    row("+CSQ", &[Exec, Test], "seed 003; MAN Network_service/CSQ.md", |m, f, o| basic::csq(&m.cell, f, o)),
+    row("+CSQ", &[Exec, Test], "seed 003; MAN Network_service/CSQ.md", |m, f, o| standard::csq(&m.cell, f, o)),
     row("+CESQ", &[Exec, Test], "NETG's V1165 capture; 27.007 section 8.69", |m, f, o| basic::cesq(&m.cell, f, o)),
     row("+CREG", &[Test, Read, Set], "MAN Network_service/CREG.md; seed 000 section 6.2", |m, f, o| basic::creg(&mut m.cell, "+CREG", f, o)),
     row("+CGREG", &[Test, Read, Set], "MAN GPRS/CGREG.md; seed 000 section 6.2", |m, f, o| basic::creg(&mut m.cell, "+CGREG", f, o)),

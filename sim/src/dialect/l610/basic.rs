@@ -3,8 +3,9 @@
 
 use crate::at::Form;
 use crate::dialect::params::{cgpaddr_line, number_setting, one_number, registration};
+use crate::dialect::standard::{query, sim_query};
 use crate::dialect::Out;
-use crate::modem::{CellState, SimState};
+use crate::modem::CellState;
 
 use super::{num_in, set_args};
 
@@ -154,61 +155,11 @@ impl Basic {
     }
 }
 
-/// `AT+CPIN?` -> `+CPIN: READY` (seed 002 section 3.3: "READY 表示 SIM 卡被识别").
-pub fn cpin(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Read if cell.sim == SimState::Ready => {
-            out.line("+CPIN: READY");
-            out.ok()
-        }
-        Form::Read => out.line(cell.cme(10)),
-        Form::Test => out.ok(),
-        _ => out.error(),
-    }
-}
-
 /// `AT+CIMI?` -> `+CIMI: 460046616008063` (seed 002 section 3.3). 27.007 section 5.6 has
 /// `AT+CIMI` print the bare IMSI; the guide's log uses the read form and gets a prefixed line,
 /// so both forms print `+CIMI: <imsi>` (fixtures/DIVERGENCES.md).
 pub fn cimi(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec | Form::Read if cell.sim == SimState::Ready => {
-            out.line(format!("+CIMI: {}", cell.identity.imsi));
-            out.ok()
-        }
-        Form::Exec | Form::Read => out.line(cell.cme(10)),
-        Form::Test => out.ok(),
-        Form::Set(_) => out.error(),
-    }
-}
-
-/// `AT+CGSN` -> the bare IMEI (27.007 section 5.4). Seed 002 does not query it, but the MQTT
-/// client id defaults to it (mqtt manual transcription, `AT+MQTTUSER`), so a driver may read it.
-pub fn cgsn(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec => {
-            out.line(&cell.identity.imei);
-            out.ok()
-        }
-        Form::Test => out.ok(),
-        _ => out.error(),
-    }
-}
-
-/// `AT+CSQ?` -> `+CSQ: 25,99` (seed 002 section 3.3 sends the read form; 27.007 section 8.5
-/// has the bare `AT+CSQ`, which answers the same).
-pub fn csq(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec | Form::Read => {
-            out.line(format!("+CSQ: {},{}", cell.rssi, cell.ber));
-            out.ok()
-        }
-        Form::Test => {
-            out.line("+CSQ: (0-31,99),(0-7,99)");
-            out.ok()
-        }
-        Form::Set(_) => out.error(),
-    }
+    sim_query(cell, form, out, || format!("+CIMI: {}", cell.identity.imsi))
 }
 
 /// `AT+COPS?` -> `+COPS: 0,0,"CHINA MOBILE",7` (seed 002 section 3.3: "7 表示 4G"). Without
@@ -265,29 +216,16 @@ pub fn identity(cell: &CellState, prefix: &str, form: &Form, out: &mut Out) {
         "+CGMM" => p.cgmm.as_str(),
         _ => p.revision(),
     };
-    match form {
-        Form::Exec => {
-            out.line(format!("{prefix}: \"{value}\""));
-            out.ok()
-        }
-        Form::Test => out.ok(),
-        _ => out.error(),
-    }
+    query(form, out, || format!("{prefix}: \"{value}\""))
 }
 
 /// `AT+CCID` / `AT+ICCID` -> `+CCID: <iccid>` / `+ICCID: <iccid>` (27.007-style prefix, as the
 /// L610 prints its other SIM answers, `+CIMI: ...`; fixtures/DIVERGENCES.md L21). `ERROR` (or
 /// `+CME ERROR: 10`) without a SIM.
 pub fn iccid(cell: &CellState, prefix: &str, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec | Form::Read if cell.sim == SimState::Ready => {
-            out.line(format!("{prefix}: {}", cell.identity.iccid));
-            out.ok()
-        }
-        Form::Exec | Form::Read => out.line(cell.cme(10)),
-        Form::Test => out.ok(),
-        Form::Set(_) => out.error(),
-    }
+    sim_query(cell, form, out, || {
+        format!("{prefix}: {}", cell.identity.iccid)
+    })
 }
 
 /// `AT+CCLK?` -> `+CCLK: "26/07/20,06:51:36+00"` (the L610's format, issue #11; 27.007 section

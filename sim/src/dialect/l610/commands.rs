@@ -9,7 +9,7 @@
 
 use crate::at::Form;
 use crate::dialect::commands::{at, echo, row, Cmd, Echoes, FormKind};
-use crate::dialect::Out;
+use crate::dialect::{standard, Out};
 
 use super::{basic, Prompted, L610};
 
@@ -37,12 +37,12 @@ pub(super) static COMMANDS: &[Row] = &[
     row("+ICCID", &[Exec, Test, Read], "fixtures/DIVERGENCES.md L21", |m, f, o| basic::iccid(&m.cell, "+ICCID", f, o)),
     row("+CCLK", &[Test, Read, Set], "27.007 section 8.15; issue #11", |m, f, o| basic::cclk(&mut m.cell, f, o)),
     row("+CBC", &[Exec, Test], "27.007 section 8.4", |_, f, o| basic::cbc(f, o)),
-    row("+CPIN", &[Test, Read], "seed 002 section 3.3", |m, f, o| basic::cpin(&m.cell, f, o)),
+    row("+CPIN", &[Test, Read], "seed 002 section 3.3", |m, f, o| standard::cpin(&m.cell, f, o)),
     row("+CIMI", &[Exec, Test, Read], "seed 002 section 3.3; fixtures/DIVERGENCES.md", |m, f, o| basic::cimi(&m.cell, f, o)),
-    row("+CGSN", &[Exec, Test], "27.007 section 5.4", |m, f, o| basic::cgsn(&m.cell, f, o)),
+    row("+CGSN", &[Exec, Test], "27.007 section 5.4", |m, f, o| standard::cgsn(&m.cell, f, o)),
     row("+CMEE", &[Test, Read, Set], "seed 002 FAQ 4.1; 27.007 section 9.1", |m, f, o| basic::cmee(&mut m.cell, f, o)),
     // Network service and the data call.
-    row("+CSQ", &[Exec, Test, Read], "seed 002 section 3.3; 27.007 section 8.5", |m, f, o| basic::csq(&m.cell, f, o)),
+    row("+CSQ", &[Exec, Test, Read], "seed 002 section 3.3; 27.007 section 8.5", |m, f, o| standard::csq(&m.cell, f, o)),
     row("+COPS", &[Test, Read, Set], "seed 002 section 3.3; 27.007 section 7.3", |m, f, o| basic::cops(&m.cell, f, o)),
     row("+CREG", &[Test, Read, Set], "seed 002 section 3.3; 27.007 section 7.2", |m, f, o| m.basic.creg(&mut m.cell, "+CREG", f, o)),
     row("+CGREG", &[Test, Read, Set], "seed 002 section 3.3; 27.007 section 10.1.20", |m, f, o| m.basic.creg(&mut m.cell, "+CGREG", f, o)),
