@@ -337,11 +337,7 @@ pub fn cpnetapn(cell: &mut CellState, form: &Form, out: &mut Out) {
             _ => out.error(),
         },
         Form::Read => {
-            let a = &cell.apn;
-            out.line(format!(
-                "+CPNETAPN: 2,\"{}\",\"{}\",\"{}\",0",
-                a.name, a.user, a.password
-            ));
+            out.line(format!("+CPNETAPN: 2,{},0", apn_fields(cell)));
             out.ok()
         }
         Form::Test => out.ok(),
@@ -370,4 +366,10 @@ pub fn ipr(cell: &mut CellState, form: &Form, out: &mut Out) {
             out.baud(r);
         }
     }
+}
+
+/// The APN, user and password as `AT+CSTT?` and `AT+CPNETAPN?` print them: `"<apn>","<user>","<pwd>"`.
+pub fn apn_fields(cell: &CellState) -> String {
+    let a = &cell.apn;
+    format!("\"{}\",\"{}\",\"{}\"", a.name, a.user, a.password)
 }

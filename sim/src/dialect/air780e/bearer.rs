@@ -40,11 +40,7 @@ impl Bearer {
     pub fn cstt(&mut self, cell: &mut CellState, form: &Form, out: &mut Out) {
         match form {
             Form::Read => {
-                let a = &cell.apn;
-                out.line(format!(
-                    "+CSTT: \"{}\",\"{}\",\"{}\"",
-                    a.name, a.user, a.password
-                ));
+                out.line(format!("+CSTT: {}", super::basic::apn_fields(cell)));
                 out.ok()
             }
             Form::Test => {

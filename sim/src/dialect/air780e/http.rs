@@ -19,7 +19,7 @@ use crate::modem::CellState;
 use crate::net::http::{HttpError, HttpRequest, HttpResponse, Method};
 use crate::net::{LinkId, NetEvent, NetEventKind, NetRequest, TlsOptions, HTTP_LINKS};
 
-use crate::dialect::params::setting;
+use crate::dialect::params::{fixed_args, setting};
 
 use super::{num_in, set_args};
 
@@ -317,56 +317,21 @@ impl Http {
     /// `<time>` 1000-120000 ms for the input; when it passes first the bytes are dropped and
     /// the answer is `ERROR` (HTTP/HTTPDATA.md; the capture: `DOWNLOAD`, the 112 bytes, `OK`).
     pub fn httpdata(&mut self, form: &Form, out: &mut Out) -> Option<PendingBody> {
-        match form {
-            Form::Test => {
-                out.line(format!("+HTTPDATA: (0-{DATA_MAX}),(1000-120000)"));
-                {
-                    out.ok();
-                    return None;
-                }
-            }
-            Form::Set(_) => {}
-            _ => {
-                out.error();
-                return None;
-            }
-        }
-        let Some(args) = set_args(form) else {
-            {
-                out.error();
-                return None;
-            };
-        };
-        let [size, time] = args.as_slice() else {
-            {
-                out.error();
-                return None;
-            };
-        };
-        if !self.inited {
-            {
-                out.error();
-                return None;
-            };
-        }
-        let Some(size) = num_in(Some(size), 0..=DATA_MAX) else {
-            {
-                out.error();
-                return None;
-            };
+        let syntax = format!("+HTTPDATA: (0-{DATA_MAX}),(1000-120000)");
+        let [size, time] = fixed_args(form, out, &[&syntax])?;
+        let size = num_in(Some(&size), 0..=DATA_MAX).filter(|_| self.inited);
+        let Some(size) = size else {
+            out.error();
+            return None;
         };
         if size == 0 {
             self.body.clear();
-            {
-                out.ok();
-                return None;
-            }
+            out.ok();
+            return None;
         }
-        let Some(ms) = num_in(Some(time), 1000..=120_000) else {
-            {
-                out.error();
-                return None;
-            };
+        let Some(ms) = num_in(Some(&time), 1000..=120_000) else {
+            out.error();
+            return None;
         };
         self.next += 1;
         let timer = DATA_TIMERS + (self.next % (1 << 32));

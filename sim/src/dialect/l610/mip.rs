@@ -231,17 +231,10 @@ impl Mip {
 
     /// `AT+MIPOPEN?`'s answer: the free socket ids, `0` when none is free.
     fn free_ids(&self, out: &mut Out) {
-        let free: Vec<String> = (0..SOCKETS)
+        let free: Vec<usize> = (0..SOCKETS)
             .filter(|&i| self.sockets[i].is_none())
-            .map(|i| (i + 1).to_string())
             .collect();
-        let list = if free.is_empty() {
-            "0".into()
-        } else {
-            free.join(",")
-        };
-        out.line(format!("+MIPOPEN: {list}"));
-        out.ok()
+        id_list("+MIPOPEN", &free, out)
     }
 
     /// `AT+MIPOPEN=`'s connect, after its `OK`: the TLS settings (a setting that cannot work
@@ -438,20 +431,7 @@ impl Mip {
     /// none (`tuya-l610` reads the open ids from it).
     pub fn mipclose(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
         match form {
-            Form::Read => {
-                let open: Vec<String> = self
-                    .open_ids()
-                    .iter()
-                    .map(|i| (i + 1).to_string())
-                    .collect();
-                let list = if open.is_empty() {
-                    "0".into()
-                } else {
-                    open.join(",")
-                };
-                out.line(format!("+MIPCLOSE: {list}"));
-                return out.ok();
-            }
+            Form::Read => return id_list("+MIPCLOSE", &self.open_ids(), out),
             Form::Test => {
                 out.line(format!("+MIPCLOSE: (1-{SOCKETS}),(0-2)"));
                 return out.ok();
@@ -651,4 +631,17 @@ impl Mip {
             }
         }
     }
+}
+
+/// `<prefix>: <id>[,<id>...]` for the sockets `slots` (ids count from 1), `<prefix>: 0` for
+/// none, then `OK`: the read forms of `AT+MIPOPEN` and `AT+MIPCLOSE`.
+fn id_list(prefix: &str, slots: &[usize], out: &mut Out) {
+    let ids: Vec<String> = slots.iter().map(|i| (i + 1).to_string()).collect();
+    let list = if ids.is_empty() {
+        "0".into()
+    } else {
+        ids.join(",")
+    };
+    out.line(format!("{prefix}: {list}"));
+    out.ok()
 }
