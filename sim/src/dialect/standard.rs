@@ -29,6 +29,20 @@ pub fn sim_query(cell: &CellState, form: &Form, out: &mut Out, line: impl FnOnce
     }
 }
 
+/// `ATI` -> the model profile's lines (`fixtures/profiles/<model>.tsv`): the Air780E's firmware
+/// name (luatos-doc-pool Command_List/Base/ATI.md; seed 000 section 6.2:
+/// `AirM2M_780E_V1169_LTE_AT`), the L610's manufacturer, model and revision, one per line (the
+/// Fibocom family's form, fixtures/DIVERGENCES.md L21). `ATI<n>` answers the same.
+pub fn ati(cell: &CellState, form: &Form, out: &mut Out) {
+    match form {
+        Form::Exec | Form::Set(_) => {
+            cell.identity.profile.ati.iter().for_each(|l| out.line(l));
+            out.ok()
+        }
+        _ => out.error(),
+    }
+}
+
 /// `AT+CGSN` -> the bare IMEI (27.007 section 5.4; Air780E notes section 12). The L610's seed
 /// 002 does not query it, but its MQTT client id defaults to it (mqtt manual transcription,
 /// `AT+MQTTUSER`), so a driver may read it.

@@ -10,19 +10,6 @@ use crate::dialect::standard::{query, sim_query};
 
 use super::{num_in, number_setting, set_args};
 
-/// `ATI` -> the firmware name, e.g. `AirM2M_780EP_V1007_LTE_AT` (luatos-doc-pool
-/// Command_List/Base/ATI.md; seed 000 section 6.2: `AirM2M_780E_V1169_LTE_AT`). The string is the
-/// model profile's (`fixtures/profiles/air780e.tsv`).
-pub fn ati(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec | Form::Set(_) => {
-            cell.identity.profile.ati.iter().for_each(|l| out.line(l));
-            out.ok()
-        }
-        _ => out.error(),
-    }
-}
-
 /// `AT+CGMR` -> `+CGMR: "<firmware>"` (luatos-doc-pool Command_List/Base/CGMR.md:
 /// `+CGMR: "AirM2M_780EP_V1007_LTE_AT"`; notes section 12).
 pub fn cgmr(cell: &CellState, form: &Form, out: &mut Out) {

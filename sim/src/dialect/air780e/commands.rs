@@ -24,7 +24,7 @@ pub(super) static COMMANDS: &[Row] = &[
     // Basic commands (ITU V.250).
     row("", &[Exec], "V.250 section 5.2.1; seed 000 section 6.2", at),
     row("E", &[Exec, Set], "V.250 section 6.2.4", echo),
-    row("I", &[Exec, Set], "MAN Base/ATI.md; seed 000 section 6.2", |m, f, o| basic::ati(&m.cell, f, o)),
+    row("I", &[Exec, Set], "MAN Base/ATI.md; seed 000 section 6.2", |m, f, o| standard::ati(&m.cell, f, o)),
     row("&W", &[Exec, Set], "V.250 section 6.1.3; notes section 12 (`;&W`)", |m, f, o| m.profile_cmd("&W", f, o)),
     row("Z", &[Exec, Set], "V.250 section 6.1.1", |m, f, o| m.profile_cmd("Z", f, o)),
     row("&F", &[Exec, Set], "V.250 section 6.1.2", |m, f, o| m.profile_cmd("&F", f, o)),

@@ -16,9 +16,8 @@ use crate::net::{
 };
 
 use super::{num_in, number_setting, set_args};
-use crate::dialect::params::{
-    args_or_syntax, fixed_args, flag, mqtt_op, qos_of, topic_filter, topic_name,
-};
+use crate::dialect::params::{args_or_syntax, fixed_args, flag, mqtt_op};
+use crate::dialect::params::{qos_of, topic_filter, topic_name};
 
 /// `AT+MPUB` payload limit. Seed 000 FAQ 15 (the Air780E guide) says 2384 bytes, seed 001
 /// FAQ 8 says 4100; we keep the Air780E guide's, the stricter (fixtures/DIVERGENCES.md).
@@ -112,6 +111,11 @@ impl Mqtt {
             Tcp::Up(l) | Tcp::Connecting(l) => Some(l),
             _ => None,
         }
+    }
+
+    /// `OK` and `op` on the session, or `+CME ERROR: 767` without one.
+    fn session_op(&self, cell: &CellState, op: MqttOp, out: &mut Out) {
+        mqtt_op(out, self.session_up(), || cell.cme(CME_MQTT), op)
     }
 
     fn session_up(&self) -> Option<LinkId> {
@@ -323,13 +327,7 @@ impl Mqtt {
         let (Some(topic), Some(qos)) = (topic_filter(&topic, TOPIC_MAX), qos_of(Some(&qos))) else {
             return out.error();
         };
-        let refusal = || cell.cme(CME_MQTT);
-        mqtt_op(
-            out,
-            self.session_up(),
-            refusal,
-            MqttOp::Subscribe(vec![(topic, qos)]),
-        )
+        self.session_op(cell, MqttOp::Subscribe(vec![(topic, qos)]), out)
     }
 
     /// `AT+MUNSUB=<topic>` -> `OK`, then `UNSUBACK` (notes section 4).
@@ -341,13 +339,7 @@ impl Mqtt {
         let Some(topic) = topic_filter(&topic, TOPIC_MAX) else {
             return out.error();
         };
-        let refusal = || cell.cme(CME_MQTT);
-        mqtt_op(
-            out,
-            self.session_up(),
-            refusal,
-            MqttOp::Unsubscribe(vec![topic]),
-        )
+        self.session_op(cell, MqttOp::Unsubscribe(vec![topic]), out)
     }
 
     /// `AT+MPUB=<topic>,<qos>,<retain>,<message>` -> `OK`; QoS 1 then `PUBACK`; QoS 2 then

@@ -195,18 +195,6 @@ pub fn cmee(cell: &mut CellState, form: &Form, out: &mut Out) {
     }
 }
 
-/// `ATI` -> manufacturer, model and revision, one per line (the model profile,
-/// `fixtures/profiles/l610.tsv`; the form is the Fibocom family's, fixtures/DIVERGENCES.md L21).
-pub fn ati(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec | Form::Set(_) => {
-            cell.identity.profile.ati.iter().for_each(|l| out.line(l));
-            out.ok()
-        }
-        _ => out.error(),
-    }
-}
-
 /// `AT+CGMI`, `AT+CGMM`, `AT+CGMR` -> `+CGMI: "Fibocom"`, `+CGMM: "L610"`,
 /// `+CGMR: "<revision>"` (the Fibocom family's quoted form, fixtures/DIVERGENCES.md L21).
 pub fn identity(cell: &CellState, prefix: &str, form: &Form, out: &mut Out) {

@@ -26,7 +26,7 @@ pub(super) static COMMANDS: &[Row] = &[
     row("&W", &[Exec], "V.250 section 6.1.3", save_profile),
     row("Z", &[Exec], "V.250 section 6.1.1", restore_profile),
     row("&F", &[Exec], "V.250 section 6.1.2; seed 002 FAQ 4.1 (factory AT+CMEE=0)", factory_profile),
-    row("I", &[Exec, Set], "fixtures/profiles/l610.tsv; fixtures/DIVERGENCES.md L21", |m, f, o| basic::ati(&m.cell, f, o)),
+    row("I", &[Exec, Set], "fixtures/profiles/l610.tsv; fixtures/DIVERGENCES.md L21", |m, f, o| standard::ati(&m.cell, f, o)),
     // Device, identity and SIM.
     row("+GTRAT", &[Read, Set], "seed 002 section 3.3", |m, f, o| m.basic.gtrat(f, o)),
     row("+CFUN", &[Test, Read, Set], "seed 002 section 3.3; 27.007 section 8.2; fixtures/DIVERGENCES.md L22", cfun),
@@ -53,8 +53,8 @@ pub(super) static COMMANDS: &[Row] = &[
     row("+MIPCALL", &[Test, Read, Set], "seed 002 section 3.3", mipcall),
     // MQTT.
     row("+MQTTUSER", &[Test, Read, Set], "seed 002 section 3.3; mqtt manual", |m, f, o| m.mqtt.mqttuser(&m.cell, f, o)),
-    row("+MQTTWILL", &[Test, Set], "seed 002 sections 3.2, 3.3; fixtures/DIVERGENCES.md L18", |m, f, o| m.pending.open_if(m.mqtt.mqttwill(&m.cell, f, o).map(Prompted::Will))),
-    row("+MQTTOPEN", &[Test, Read, Set], "seed 002 section 3.3 (misspelt AT+MQTTOOPEN there); mqtt manual", |m, f, o| m.mqtt.mqttopen(&m.cell, &m.call, &mut m.ssl, f, o)),
+    row("+MQTTWILL", &[Test, Set], "seed 002 sections 3.2, 3.3; fixtures/DIVERGENCES.md L18", |m, f, o| m.pending.open_if(m.mqtt.mqttwill(f, o).map(Prompted::Will))),
+    row("+MQTTOPEN", &[Test, Read, Set], "seed 002 section 3.3 (misspelt AT+MQTTOOPEN there); mqtt manual", |m, f, o| m.mqtt.mqttopen(&m.cell, m.call.is_up(), &mut m.ssl, f, o)),
     row("+MQTTSUB", &[Test, Set], "seed 002 section 3.3", |m, f, o| m.mqtt.mqttsub(&m.cell, f, o)),
     row("+MQTTUNSUB", &[Test, Set], "seed 002 section 3.3", |m, f, o| m.mqtt.mqttunsub(&m.cell, f, o)),
     row("+MQTTPUB", &[Test, Set], "seed 002 sections 3.2, 3.3", |m, f, o| m.pending.open_if(m.mqtt.mqttpub(&m.cell, f, o).map(Prompted::Publish))),
@@ -70,7 +70,7 @@ pub(super) static COMMANDS: &[Row] = &[
     row("+HTTPACT", &[Test, Read, Set], "NL668 HTTP manual 1.3; L610 drivers (+HTTPRES: 1,200,); G510 capture; DIVERGENCES LH2, LH3", |m, f, o| { let ssl = &m.ssl; m.http.httpact(&m.cell, f, o, |host| ssl.options(host)) }),
     row("+HTTPREAD", &[Exec, Test, Set], "G510 capture; L610 drivers (offset, length); DIVERGENCES LH5", |m, f, o| m.http.httpread(f, o)),
     // Sockets (sim/src/dialect/l610/mip.rs cites each source; README "The L610's sockets").
-    row("+MIPOPEN", &[Test, Read, Set], "tuya-l610 (a real L610's logs); RT-Thread at_socket_l610.c; OneOS l610_netconn.c; G24 manual; fixtures/DIVERGENCES.md L30", |m, f, o| m.mip.mipopen(&m.cell, &m.call, &mut m.ssl, f, o)),
+    row("+MIPOPEN", &[Test, Read, Set], "tuya-l610 (a real L610's logs); RT-Thread at_socket_l610.c; OneOS l610_netconn.c; G24 manual; fixtures/DIVERGENCES.md L30", |m, f, o| m.mip.mipopen(&m.cell, m.call.is_up(), &mut m.ssl, f, o)),
     row("+MIPSEND", &[Read, Set], "tuya-l610; RT-Thread; OneOS; G610 engineer log; G24 manual; fixtures/DIVERGENCES.md L30", |m, f, o| m.pending.open_if(m.mip.mipsend(&m.cell, f, o).map(Prompted::Send))),
     row("+MIPPUSH", &[Set], "G24 manual (+MIPPUSH); fixtures/DIVERGENCES.md L30", |m, f, o| m.mip.mippush(&m.cell, f, o)),
     row("+MIPCLOSE", &[Test, Read, Set], "G610 engineer log; tuya-l610; fixtures/DIVERGENCES.md L33", |m, f, o| m.mip.mipclose(&m.cell, f, o)),

@@ -180,7 +180,7 @@ impl Mip {
     pub fn mipopen(
         &mut self,
         cell: &CellState,
-        call: &Call,
+        call_up: bool,
         ssl: &mut Ssl,
         form: &Form,
         out: &mut Out,
@@ -216,8 +216,8 @@ impl Mip {
             return out.error();
         }
         let host = self.host_for(host);
-        if !call.is_up() || self.sockets[id].is_some() {
-            tracing::info!(socket = id + 1, call = call.is_up(), "MIPOPEN refused");
+        if !call_up || self.sockets[id].is_some() {
+            tracing::info!(socket = id + 1, call = call_up, "MIPOPEN refused");
             return out.line(cell.cme(CME_NOT_ALLOWED));
         }
         let proto = match proto {

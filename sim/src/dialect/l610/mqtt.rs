@@ -14,12 +14,10 @@ use crate::net::{
     ConnectParams, ConnectReturnCode, LinkId, MqttOp, NetEvent, NetEventKind, NetRequest, QoS, Will,
 };
 
-use super::mipcall::Call;
 use super::ssl::Ssl;
 use super::{num_in, set_args, CME_NOT_ALLOWED};
-use crate::dialect::params::{
-    args_or_syntax, fixed_args, flag, mqtt_op, qos_of, topic_filter, topic_name,
-};
+use crate::dialect::params::{args_or_syntax, fixed_args, flag, mqtt_op};
+use crate::dialect::params::{qos_of, topic_filter, topic_name};
 
 /// Client ids 1 and 2.
 pub const CLIENTS: usize = 2;
@@ -134,6 +132,11 @@ impl Mqtt {
             .position(|c| c.state.link() == Some(link))
     }
 
+    /// `OK` and `op` on client `id`'s session, or `+CME ERROR: 3` when it is not open.
+    fn client_op(&self, cell: &CellState, id: usize, op: MqttOp, out: &mut Out) {
+        mqtt_op(out, self.up(id), || cell.cme(CME_NOT_ALLOWED), op)
+    }
+
     fn up(&self, id: usize) -> Option<LinkId> {
         match self.clients.get(id)?.state {
             State::Up(l) => Some(l),
@@ -194,12 +197,7 @@ impl Mqtt {
     /// `AT+MQTTPUB` has it: `>`, exactly that many raw bytes (1..1024), `OK` (a Fibocom driver
     /// for AWS IoT sends it before `AT+MQTTOPEN`: issue 10; fixtures/DIVERGENCES.md L18).
     /// Returns the will waiting for its payload.
-    pub fn mqttwill(
-        &mut self,
-        _cell: &CellState,
-        form: &Form,
-        out: &mut Out,
-    ) -> Option<PendingWill> {
+    pub fn mqttwill(&mut self, form: &Form, out: &mut Out) -> Option<PendingWill> {
         let (id, topic, qos, retain, msg) = message_args(form, out)?;
         match message_or_length(&msg) {
             MessageOrLength::Length(Some(len)) if (1..=PUB_MAX as u32).contains(&len) => {
@@ -252,7 +250,7 @@ impl Mqtt {
     pub fn mqttopen(
         &mut self,
         cell: &CellState,
-        call: &Call,
+        call_up: bool,
         ssl: &mut Ssl,
         form: &Form,
         out: &mut Out,
@@ -287,7 +285,7 @@ impl Mqtt {
                 None => return out.error(),
             },
         };
-        if !call.is_up() || self.clients[id].state != State::Closed {
+        if !call_up || self.clients[id].state != State::Closed {
             return out.line(cell.cme(CME_NOT_ALLOWED));
         }
         out.ok();
@@ -385,8 +383,7 @@ impl Mqtt {
         else {
             return out.error();
         };
-        let refusal = || cell.cme(CME_NOT_ALLOWED);
-        mqtt_op(out, self.up(id), refusal, MqttOp::Unsubscribe(vec![topic]))
+        self.client_op(cell, id, MqttOp::Unsubscribe(vec![topic]), out)
     }
 
     /// `AT+MQTTPUB=<id>,"<topic>",<qos>,<retain>,"<message>"` -> `OK`, then
