@@ -53,6 +53,27 @@ pub fn mqtt_op(out: &mut Out, link: Option<LinkId>, refusal: impl FnOnce() -> St
     out.net(NetRequest::Mqtt { link, op });
 }
 
+/// The part of a response `AT+HTTPREAD` asks for, in both dialects: bare, the whole of it
+/// (`Some(None)`); `=<start>,<size>` (`<size>` 1 and up), that part. `ERROR` for the read and
+/// test forms (each dialect answers its test form first) or bad numbers; `None` once answered.
+pub fn read_part(form: &Form, out: &mut Out) -> Option<Option<(usize, usize)>> {
+    let part = match form {
+        Form::Exec => Some(None),
+        Form::Set(_) => match set_args(form).as_deref() {
+            Some([s, n]) => match (s.number(), num_in(Some(n), 1..=u32::MAX)) {
+                (Some(s), Some(n)) => Some(Some((s as usize, n as usize))),
+                _ => None,
+            },
+            _ => None,
+        },
+        Form::Read | Form::Test => None,
+    };
+    if part.is_none() {
+        out.error();
+    }
+    part
+}
+
 /// A number parameter within `range`.
 pub fn num_in(arg: Option<&Arg>, range: std::ops::RangeInclusive<u32>) -> Option<u32> {
     arg.and_then(Arg::number).filter(|n| range.contains(n))

@@ -19,7 +19,7 @@ use crate::modem::CellState;
 use crate::net::http::{HttpError, HttpRequest, HttpResponse, Method};
 use crate::net::{LinkId, NetEvent, NetEventKind, NetRequest, TlsOptions, HTTP_LINKS};
 
-use crate::dialect::params::{fixed_args, setting};
+use crate::dialect::params::{fixed_args, read_part, setting};
 
 use super::{num_in, set_args};
 
@@ -467,20 +467,12 @@ impl Http {
     /// part from `<start>` (HTTP/HTTPREAD.md; the capture: `+HTTPREAD: 124`, the JSON, `OK`).
     /// `ERROR` when there is no response, or `<start>` is past its end.
     pub fn httpread(&mut self, form: &Form, out: &mut Out) {
-        let range = match form {
-            Form::Test => {
-                out.line("+HTTPREAD: (0-3356),(1-3356)");
-                return out.ok();
-            }
-            Form::Exec => None,
-            Form::Set(_) => match set_args(form).as_deref() {
-                Some([s, n]) => match (s.number(), num_in(Some(n), 1..=u32::MAX)) {
-                    (Some(s), Some(n)) => Some((s as usize, n as usize)),
-                    _ => return out.error(),
-                },
-                _ => return out.error(),
-            },
-            Form::Read => return out.error(),
+        if *form == Form::Test {
+            out.line("+HTTPREAD: (0-3356),(1-3356)");
+            return out.ok();
+        }
+        let Some(range) = read_part(form, out) else {
+            return;
         };
         let Some(resp) = self.response.as_ref().filter(|_| self.inited) else {
             return out.error();
