@@ -74,6 +74,22 @@ pub fn read_part(form: &Form, out: &mut Out) -> Option<Option<(usize, usize)>> {
     part
 }
 
+/// Hex digits (either case, an even count) as bytes: the hex payloads of the Air780E's
+/// `AT+MQTTMODE=1` and the L610's `AT+MIPSEND=<id>,"<hex>"`.
+pub fn unhex(text: &[u8]) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    text.chunks(2)
+        .map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
+        .collect()
+}
+
+/// Bytes as upper-case hex digits, as both modules print hex data.
+pub fn hex_upper(data: &[u8]) -> String {
+    data.iter().map(|b| format!("{b:02X}")).collect()
+}
+
 /// A number parameter within `range`.
 pub fn num_in(arg: Option<&Arg>, range: std::ops::RangeInclusive<u32>) -> Option<u32> {
     arg.and_then(Arg::number).filter(|n| range.contains(n))

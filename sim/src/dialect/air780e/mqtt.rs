@@ -17,7 +17,7 @@ use crate::net::{
 
 use super::{num_in, number_setting, set_args};
 use crate::dialect::params::{args_or_syntax, fixed_args, flag, mqtt_op};
-use crate::dialect::params::{qos_of, topic_filter, topic_name};
+use crate::dialect::params::{hex_upper, qos_of, topic_filter, topic_name, unhex};
 
 /// `AT+MPUB` payload limit. Seed 000 FAQ 15 (the Air780E guide) says 2384 bytes, seed 001
 /// FAQ 8 says 4100; we keep the Air780E guide's, the stricter (fixtures/DIVERGENCES.md).
@@ -361,7 +361,7 @@ impl Mqtt {
             return out.error();
         };
         let payload = if self.hex_mode {
-            match decode_hex(&msg.bytes) {
+            match unhex(&msg.bytes) {
                 Some(p) => p,
                 None => return out.error(),
             }
@@ -709,7 +709,7 @@ impl Mqtt {
     /// section 6.2; notes section 14).
     fn print_msub(&self, topic: &str, payload: &[u8], out: &mut Out) {
         let body: Vec<u8> = if self.hex_mode {
-            encode_hex(payload).into_bytes()
+            hex_upper(payload).into_bytes()
         } else {
             payload.to_vec()
         };
@@ -717,20 +717,4 @@ impl Mqtt {
         out.raw(&body);
         out.raw(b"\r\n");
     }
-}
-
-fn decode_hex(text: &[u8]) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    text.chunks(2)
-        .map(|p| {
-            let s = std::str::from_utf8(p).ok()?;
-            u8::from_str_radix(s, 16).ok()
-        })
-        .collect()
-}
-
-fn encode_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
 }

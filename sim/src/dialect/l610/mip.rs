@@ -35,6 +35,7 @@
 use bytes::Bytes;
 
 use crate::at::{Arg, Form};
+use crate::dialect::params::{hex_upper, unhex};
 use crate::dialect::{Out, Prompt};
 use crate::modem::CellState;
 use crate::net::{CloseReason, LinkId, NetEvent, NetEventKind, NetRequest, SockProto};
@@ -128,19 +129,6 @@ const DNS_MAX: usize = 1024;
 /// A socket id parameter, 1..=6, as an index.
 fn socket_of(arg: Option<&Arg>) -> Option<usize> {
     num_in(arg, 1..=SOCKETS as u32).map(|n| n as usize - 1)
-}
-
-fn hex_upper(data: &[u8]) -> String {
-    data.iter().map(|b| format!("{b:02X}")).collect()
-}
-
-fn unhex(text: &[u8]) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    text.chunks(2)
-        .map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
-        .collect()
 }
 
 impl Mip {
