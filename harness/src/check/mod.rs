@@ -83,6 +83,14 @@ impl CheckOptions {
             .with_context(|| format!("cannot start the driver `{program}`"))
     }
 
+    /// Adds `outcome` to `outcomes`; whether the check goes on (not after a failure under
+    /// `--fail-fast`).
+    fn keep(&self, outcomes: &mut Vec<Outcome>, outcome: Outcome) -> bool {
+        let failed = !outcome.passed;
+        outcomes.push(outcome);
+        !(failed && self.fail_fast)
+    }
+
     /// How long a scenario's echo may take: the recovery deadline after a fault, the first
     /// deadline for the first echo (the driver boots and connects), else 10 s.
     fn deadline(&self, recovery: bool, first: bool) -> Duration {
@@ -384,9 +392,7 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
     for (index, sc) in scenarios(opts.dialect).into_iter().enumerate() {
         let first = outcomes.is_empty();
         let outcome = bench.scenario(opts, index, &sc, first, &mut sent).await?;
-        let failed = !outcome.passed;
-        outcomes.push(outcome);
-        if failed && opts.fail_fast {
+        if !opts.keep(&mut outcomes, outcome) {
             break;
         }
     }

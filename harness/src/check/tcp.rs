@@ -301,9 +301,7 @@ pub async fn check_tcp_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
     let mut outcomes = Vec::new();
     for (i, sc) in scenarios().into_iter().enumerate() {
         let outcome = bench.scenario(opts, i, sc).await?;
-        let failed = !outcome.passed;
-        outcomes.push(outcome);
-        if failed && opts.fail_fast {
+        if !opts.keep(&mut outcomes, outcome) {
             break;
         }
     }
