@@ -866,6 +866,11 @@ mod tests {
         }
     }
 
+    /// `n` events `step_us` apart, the `i`th of them `kind(i)`.
+    fn timed(n: u64, step_us: u64, kind: impl Fn(u64) -> Kind) -> Vec<Event> {
+        (0..n).map(|i| ev(i * step_us, kind(i))).collect()
+    }
+
     #[test]
     fn text_is_escaped_and_every_event_is_shown() {
         let events = vec![
@@ -942,16 +947,9 @@ mod tests {
 
     #[test]
     fn long_runs_are_paged_and_the_failure_page_is_shown_first() {
-        let mut events: Vec<Event> = (0..1000u64)
-            .map(|i| {
-                ev(
-                    i * 1000,
-                    Kind::UartRx {
-                        text: format!("line {i}"),
-                    },
-                )
-            })
-            .collect();
+        let mut events = timed(1000, 1000, |i| Kind::UartRx {
+            text: format!("line {i}"),
+        });
         events.insert(
             900,
             ev(
@@ -978,18 +976,13 @@ mod tests {
 
     #[test]
     fn a_page_rendered_from_disk_is_the_page_rendered_from_memory() {
-        let mut events: Vec<Event> = (0..900u64)
-            .map(|i| {
-                ev(
-                    i * 10,
-                    if i % 2 == 0 {
-                        Kind::UartTx { text: "AT".into() }
-                    } else {
-                        Kind::UartRx { text: "AT".into() }
-                    },
-                )
-            })
-            .collect();
+        let mut events = timed(900, 10, |i| {
+            if i % 2 == 0 {
+                Kind::UartTx { text: "AT".into() }
+            } else {
+                Kind::UartRx { text: "AT".into() }
+            }
+        });
         events.push(ev(
             9_000,
             Kind::Failure {

@@ -871,6 +871,12 @@ mod tests {
         Item::Line(s.as_bytes().to_vec())
     }
 
+    /// `stream` splits into `want`, read whole and byte by byte.
+    fn splits_into(stream: &[u8], want: &[Item]) {
+        assert_eq!(split_all(stream).0, want);
+        assert_eq!(split_bytewise(stream), want);
+    }
+
     #[test]
     fn answers_with_echo_and_urcs() {
         let stream = b"AT+MIPSTART=\"h\",1883\r\r\nOK\r\n\r\nCONNECT OK\r\n";
@@ -879,16 +885,14 @@ mod tests {
             line("OK"),
             line("CONNECT OK"),
         ];
-        assert_eq!(split_all(stream).0, want);
-        assert_eq!(split_bytewise(stream), want);
+        splits_into(stream, &want);
     }
 
     #[test]
     fn a_message_is_read_by_length_even_with_crlf_inside() {
         let stream = b"\r\n+MSUB: \"t\",9 byte,a\r\nOK\r\n\"\0\r\n\r\nOK\r\n";
         let want = vec![line("+MSUB: \"t\",9 byte,a\r\nOK\r\n\"\0"), line("OK")];
-        assert_eq!(split_all(stream).0, want);
-        assert_eq!(split_bytewise(stream), want);
+        splits_into(stream, &want);
         let Item::Line(l) = &want[0] else {
             unreachable!()
         };
@@ -918,8 +922,7 @@ mod tests {
             line("+MSUB:mqtt/sub_topic,6 byte,123456"),
             line("+MSUB: \"x"),
         ];
-        assert_eq!(split_all(stream).0, want);
-        assert_eq!(split_bytewise(stream), want);
+        splits_into(stream, &want);
         assert_eq!(parse_msub(b"+MSUB: 0"), None);
     }
 
