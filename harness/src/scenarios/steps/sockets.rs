@@ -153,7 +153,7 @@ async fn receive(w: &mut ModemWorld, id: u32, want: &[u8]) -> Result<()> {
     }
     let got = w.sockets.data.remove(&id).unwrap_or_default();
     if got != want {
-        bail!("socket {id}: {}", first_difference(&want, &got));
+        bail!("socket {id}: {}", first_difference(want, &got));
     }
     w.transcript.mqtt(
         "host",
