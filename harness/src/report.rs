@@ -866,6 +866,16 @@ mod tests {
         }
     }
 
+    /// A failed step, with what it expected and what came.
+    fn failure(step: &str, expected: Option<&str>, actual: Option<&str>, detail: &str) -> Kind {
+        Kind::Failure {
+            step: step.into(),
+            expected: expected.map(Into::into),
+            actual: actual.map(Into::into),
+            detail: detail.into(),
+        }
+    }
+
     /// `n` events `step_us` apart, the `i`th of them `kind(i)`.
     fn timed(n: u64, step_us: u64, kind: impl Fn(u64) -> Kind) -> Vec<Event> {
         (0..n).map(|i| ev(i * step_us, kind(i))).collect()
@@ -894,12 +904,12 @@ mod tests {
             ),
             ev(
                 5_000_100,
-                Kind::Failure {
-                    step: "Then the modem says OK".into(),
-                    expected: Some("OK".into()),
-                    actual: Some("+CME ERROR: 767".into()),
-                    detail: "expected `OK` & more".into(),
-                },
+                failure(
+                    "Then the modem says OK",
+                    Some("OK"),
+                    Some("+CME ERROR: 767"),
+                    "expected `OK` & more",
+                ),
             ),
         ];
         let html = render(
@@ -950,18 +960,7 @@ mod tests {
         let mut events = timed(1000, 1000, |i| Kind::UartRx {
             text: format!("line {i}"),
         });
-        events.insert(
-            900,
-            ev(
-                899_500,
-                Kind::Failure {
-                    step: "s".into(),
-                    expected: None,
-                    actual: None,
-                    detail: "d".into(),
-                },
-            ),
-        );
+        events.insert(900, ev(899_500, failure("s", None, None, "d")));
         let html = render(&Meta::default(), &events);
         assert_eq!(html.matches("<section class=\"page\"").count(), 3);
         let visible: Vec<&str> = html
@@ -983,15 +982,7 @@ mod tests {
                 Kind::UartRx { text: "AT".into() }
             }
         });
-        events.push(ev(
-            9_000,
-            Kind::Failure {
-                step: "x.log:7".into(),
-                expected: Some("OK".into()),
-                actual: Some("AT".into()),
-                detail: "d".into(),
-            },
-        ));
+        events.push(ev(9_000, failure("x.log:7", Some("OK"), Some("AT"), "d")));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.jsonl");
         let jsonl: String = events
@@ -1050,11 +1041,15 @@ mod tests {
 
     #[test]
     fn file_stems() {
-        assert_eq!(
-            file_stem("resumes after kick-idle (767)"),
-            "resumes-after-kick-idle-767"
-        );
-        assert_eq!(file_stem("../x"), "x");
-        assert_eq!(file_stem("°"), "report");
+        for (name, stem) in [
+            (
+                "resumes after kick-idle (767)",
+                "resumes-after-kick-idle-767",
+            ),
+            ("../x", "x"),
+            ("°", "report"),
+        ] {
+            assert_eq!(file_stem(name), stem, "{name}");
+        }
     }
 }
