@@ -580,61 +580,15 @@ fn header_ok(v: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::dialect::{Effect, Engine};
-    use crate::modem::{Fault, Identity};
+    use crate::dialect::rig::Rig;
+    use crate::dialect::DialectKind;
+    use crate::modem::Fault;
     use crate::net::http::{HttpError, HttpResponse, Method};
-    use crate::net::{NetEvent, NetEventKind, NetRequest, Verify};
+    use crate::net::{NetEventKind, NetRequest, Verify};
 
-    struct Rig {
-        engine: Engine,
-        net: Vec<NetRequest>,
-        timers: Vec<u64>,
-    }
-
-    impl Rig {
-        fn new() -> Rig {
-            let d = super::super::Air780e::new(Identity::default());
-            Rig {
-                engine: Engine::new(Box::new(d), false),
-                net: vec![],
-                timers: vec![],
-            }
-        }
-        fn take(&mut self, fx: Vec<Effect>) -> String {
-            let mut s = Vec::new();
-            for e in fx {
-                match e {
-                    Effect::Uart(b) => s.extend(b),
-                    Effect::Net(r) => self.net.push(r),
-                    Effect::Timer { id, .. } => self.timers.push(id),
-                    Effect::Baud(_) => {}
-                }
-            }
-            String::from_utf8_lossy(&s).into_owned()
-        }
-        fn send(&mut self, line: &str) -> String {
-            let fx = self.engine.feed(format!("{line}\r\n").as_bytes());
-            self.take(fx)
-        }
-        fn bytes(&mut self, b: &[u8]) -> String {
-            let fx = self.engine.feed(b);
-            self.take(fx)
-        }
-        fn last(&self) -> (u64, super::HttpRequest) {
-            self.net
-                .iter()
-                .rev()
-                .find_map(|r| match r {
-                    NetRequest::Http { link, req } => Some((*link, req.clone())),
-                    _ => None,
-                })
-                .expect("an HTTP request")
-        }
-        fn answer(&mut self, kind: NetEventKind) -> String {
-            let link = self.last().0;
-            let fx = self.engine.net_event(NetEvent { link, kind });
-            self.take(fx)
-        }
+    /// A fresh Air780E; its commands end with CR LF.
+    fn rig() -> Rig {
+        Rig::new(DialectKind::Air780e).crlf()
     }
 
     fn done(status: u16, body: &[u8]) -> NetEventKind {
@@ -653,23 +607,24 @@ mod tests {
     /// with the 112 bytes, `+HTTPACTION: 1,200,124`, `+HTTPREAD: 124`.
     #[test]
     fn the_aliyun_capture() {
-        let mut r = Rig::new();
-        for l in [
-            "AT+SAPBR=3,1,\"CONTYPE\",\"GPRS\"",
-            "AT+SAPBR=3,1,\"APN\",\"CMIOT\"",
-            "AT+SAPBR=1,1",
-            "AT+HTTPINIT",
-            "AT+HTTPPARA=\"URL\",https://iot-auth.cn-shanghai.aliyuncs.com/auth/devicename",
-            "AT+HTTPPARA=\"USER_DEFINED\",\"Content-type: application/x-www-form-urlencoded\"",
-        ] {
-            assert_eq!(r.send(l), "\r\nOK\r\n", "{l}");
-        }
+        let mut r = rig();
+        r.all_answer(
+            "\r\nOK\r\n",
+            &[
+                "AT+SAPBR=3,1,\"CONTYPE\",\"GPRS\"",
+                "AT+SAPBR=3,1,\"APN\",\"CMIOT\"",
+                "AT+SAPBR=1,1",
+                "AT+HTTPINIT",
+                "AT+HTTPPARA=\"URL\",https://iot-auth.cn-shanghai.aliyuncs.com/auth/devicename",
+                "AT+HTTPPARA=\"USER_DEFINED\",\"Content-type: application/x-www-form-urlencoded\"",
+            ],
+        );
         let body = b"productKey=k1hipglLdjU&sign=0f655b12adf519b9a7a2b0a990f398b6&clientId=868488076506128&deviceName=868488076506128";
         assert_eq!(body.len(), 112);
         assert_eq!(r.send("AT+HTTPDATA=112,20000"), "\r\nDOWNLOAD\r\n");
-        assert_eq!(r.bytes(body), "\r\nOK\r\n");
+        assert_eq!(r.raw(body), "\r\nOK\r\n");
         assert_eq!(r.send("AT+HTTPACTION=1"), "\r\nOK\r\n");
-        let (_, req) = r.last();
+        let (_, req) = r.last_http();
         assert_eq!(req.method, Method::Post);
         assert_eq!(&req.body[..], &body[..]);
         assert_eq!(
@@ -706,7 +661,7 @@ mod tests {
     /// request while one is in flight is `ERROR` ("HTTP is busy").
     #[test]
     fn failures_give_the_manuals_codes() {
-        let mut r = Rig::new();
+        let mut r = rig();
         r.send("AT+HTTPINIT");
         r.send("AT+HTTPPARA=\"URL\",\"http://example.com/x\"");
         for (err, code) in [
@@ -718,8 +673,10 @@ mod tests {
             (HttpError::TooLarge, 602),
             (HttpError::Protocol("x".into()), 600),
         ] {
-            assert_eq!(r.send("AT+HTTPACTION=0"), "\r\nOK\r\n");
-            assert_eq!(r.send("AT+HTTPACTION=0"), "\r\nERROR\r\n");
+            r.script(&[
+                ("AT+HTTPACTION=0", "\r\nOK\r\n"),
+                ("AT+HTTPACTION=0", "\r\nERROR\r\n"),
+            ]);
             assert_eq!(
                 r.answer(NetEventKind::HttpFailed(err)),
                 format!("\r\n+HTTPACTION: 0,{code},0\r\n")
@@ -734,23 +691,20 @@ mod tests {
     /// abandoned link is ignored; `AT+HTTPTERM` abandons a request without a URC.
     #[test]
     fn pdn_loss_and_httpterm_end_a_request() {
-        let mut r = Rig::new();
+        let mut r = rig();
         r.send("AT+HTTPINIT");
         r.send("AT+HTTPPARA=\"URL\",\"http://example.com/x\"");
         r.send("AT+HTTPACTION=2");
-        let fx = r.engine.fault(&Fault::PdnDeact(crate::fault::PdnDeact {
-            back_after: std::time::Duration::ZERO,
-        }));
         assert_eq!(
-            r.take(fx),
+            r.fault(Fault::PDN_DEACT),
             "\r\n+CGEV: NW PDN DEACT 1\r\n\r\n+HTTPACTION: 2,601,0\r\n"
         );
-        let (link, _) = r.last();
+        let (link, _) = r.last_http();
         assert!(r.net.contains(&NetRequest::Close { link }));
         assert_eq!(r.answer(done(200, b"abc")), "");
         r.send("AT+HTTPACTION=0");
         assert_eq!(r.send("AT+HTTPTERM"), "\r\nOK\r\n");
-        let (link, _) = r.last();
+        let (link, _) = r.last_http();
         assert_eq!(r.net.last(), Some(&NetRequest::Close { link }));
         assert_eq!(r.answer(done(200, b"abc")), "");
     }
@@ -759,13 +713,11 @@ mod tests {
     /// the next line is a command again. `AT+HTTPPARA?` lists the manual's fields.
     #[test]
     fn httpdata_times_out_and_httppara_lists() {
-        let mut r = Rig::new();
+        let mut r = rig();
         r.send("AT+HTTPINIT");
         assert_eq!(r.send("AT+HTTPDATA=10,1000"), "\r\nDOWNLOAD\r\n");
-        r.bytes(b"abc");
-        let id = *r.timers.last().unwrap();
-        let fx = r.engine.timer(id);
-        assert_eq!(r.take(fx), "\r\nERROR\r\n");
+        r.raw(b"abc");
+        assert_eq!(r.fire_last(), "\r\nERROR\r\n");
         assert_eq!(r.send("AT"), "\r\nOK\r\n");
         r.send("AT+HTTPPARA=\"USERDATA\",\"A: 1\\r\\nB: \\22x\\22\"");
         assert_eq!(

@@ -336,13 +336,17 @@ mod tests {
 
     #[test]
     fn the_manuals_url_forms() {
-        assert_eq!(
-            normal_url("news.sohu.com/20131010/n387881216.shtml:80"),
-            "news.sohu.com:80/20131010/n387881216.shtml"
-        );
-        assert_eq!(normal_url("http://h/p/q:8080"), "http://h:8080/p/q");
-        assert_eq!(normal_url("https://h:443/p"), "https://h:443/p");
-        assert_eq!(normal_url("http://h/p?x=a:b"), "http://h/p?x=a:b");
-        assert_eq!(normal_url("h:80/a"), "h:80/a");
+        for (url, normal) in [
+            (
+                "news.sohu.com/20131010/n387881216.shtml:80",
+                "news.sohu.com:80/20131010/n387881216.shtml",
+            ),
+            ("http://h/p/q:8080", "http://h:8080/p/q"),
+            ("https://h:443/p", "https://h:443/p"),
+            ("http://h/p?x=a:b", "http://h/p?x=a:b"),
+            ("h:80/a", "h:80/a"),
+        ] {
+            assert_eq!(normal_url(url), normal, "{url}");
+        }
     }
 }
