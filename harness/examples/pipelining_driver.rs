@@ -19,9 +19,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{is_final, is_loss, open_modem, Config, Event, Lost, Modem};
+use common::{is_final, open_modem, still_up, subscribed, Config, Lost, Modem};
 
 const NAME: &str = "pipelining-driver";
 
@@ -137,24 +137,15 @@ fn main() {
     let c = Config::from_env();
     let mut m = open_modem(NAME);
     loop {
-        if let Err(Lost(why)) = connect(&mut m, &c) {
-            eprintln!("{NAME}: connect failed ({why}); retrying");
-            std::thread::sleep(Duration::from_millis(500));
+        if !subscribed(NAME, connect(&mut m, &c)) {
             continue;
         }
-        eprintln!("{NAME}: subscribed");
         loop {
             if let Err(Lost(why)) = echo_all(&mut m, &c) {
                 m.lost = Some(why);
             }
-            if let Some(why) = m.lost.take() {
-                eprintln!("{NAME}: link lost ({why})");
+            if !still_up(&mut m, NAME) {
                 break;
-            }
-            match m.next(Instant::now() + Duration::from_millis(500)) {
-                Some(Event::Message(p)) => m.keep(p),
-                Some(Event::Line(l)) if is_loss(&l) => m.lost = Some(l),
-                _ => {}
             }
         }
     }

@@ -25,6 +25,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use common::{has_flag, open_modem, Event, Modem};
+use modem_harness::transcript::from_hex;
 
 /// The socket or the data call is gone (or a command failed): start again.
 struct Gone(String);
@@ -35,16 +36,6 @@ struct Driver {
     air: bool,
     /// Bytes received and not yet written back.
     pending: VecDeque<u8>,
-}
-
-fn unhex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
-        return None;
-    }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 impl Driver {
@@ -64,7 +55,7 @@ impl Driver {
                 Some(Event::Line(l)) => l,
             };
             if let Some(rest) = line.strip_prefix("+MIPRTCP: 1,") {
-                match rest.split_once(',').and_then(|(_, hex)| unhex(hex)) {
+                match rest.split_once(',').and_then(|(_, hex)| from_hex(hex)) {
                     Some(data) => self.pending.extend(data),
                     None => eprintln!("tcp-echo-driver: bad data line {line:?}"),
                 }
@@ -107,13 +98,23 @@ impl Driver {
         self.m.send_lines(&["AT+CIPSHUT"]);
         let _ = self.wait(Duration::from_secs(10), |l| l == "SHUT OK");
         self.cmd("AT+CIPHEAD=1", Duration::from_secs(5))?;
-        self.cmd(
-            &format!("AT+CIPSTART=\"TCP\",\"{host}\",{port}"),
-            Duration::from_secs(10),
-        )?;
-        self.wait(Duration::from_secs(60), |l| l == "CONNECT OK")?;
+        let open = format!("AT+CIPSTART=\"TCP\",\"{host}\",{port}");
+        self.open(&open, "CONNECT OK", "link", host, port)
+    }
+
+    /// Opens the socket with `cmd` and waits until the module says `opened`.
+    fn open(
+        &mut self,
+        cmd: &str,
+        opened: &str,
+        what: &str,
+        host: &str,
+        port: &str,
+    ) -> Result<(), Gone> {
+        self.cmd(cmd, Duration::from_secs(10))?;
+        self.wait(Duration::from_secs(60), |l| l == opened)?;
         self.pending.clear();
-        eprintln!("tcp-echo-driver: link open to {host}:{port}");
+        eprintln!("tcp-echo-driver: {what} open to {host}:{port}");
         Ok(())
     }
 
@@ -139,14 +140,8 @@ impl Driver {
         let _ = self.wait(Duration::from_secs(5), |l| {
             l.starts_with("+MIPCLOSE: 1") || l == "ERROR" || l.starts_with("+CME ERROR")
         });
-        self.cmd(
-            &format!("AT+MIPOPEN=1,,\"{host}\",{port},0"),
-            Duration::from_secs(10),
-        )?;
-        self.wait(Duration::from_secs(60), |l| l == "+MIPOPEN: 1,1")?;
-        self.pending.clear();
-        eprintln!("tcp-echo-driver: socket 1 open to {host}:{port}");
-        Ok(())
+        let open = format!("AT+MIPOPEN=1,,\"{host}\",{port},0");
+        self.open(&open, "+MIPOPEN: 1,1", "socket 1", host, port)
     }
 
     /// Writes back what came, 2048 bytes at most per `AT+MIPSEND`, and waits for more.

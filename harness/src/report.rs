@@ -866,6 +866,21 @@ mod tests {
         }
     }
 
+    /// A failed step, with what it expected and what came.
+    fn failure(step: &str, expected: Option<&str>, actual: Option<&str>, detail: &str) -> Kind {
+        Kind::Failure {
+            step: step.into(),
+            expected: expected.map(Into::into),
+            actual: actual.map(Into::into),
+            detail: detail.into(),
+        }
+    }
+
+    /// `n` events `step_us` apart, the `i`th of them `kind(i)`.
+    fn timed(n: u64, step_us: u64, kind: impl Fn(u64) -> Kind) -> Vec<Event> {
+        (0..n).map(|i| ev(i * step_us, kind(i))).collect()
+    }
+
     #[test]
     fn text_is_escaped_and_every_event_is_shown() {
         let events = vec![
@@ -889,12 +904,12 @@ mod tests {
             ),
             ev(
                 5_000_100,
-                Kind::Failure {
-                    step: "Then the modem says OK".into(),
-                    expected: Some("OK".into()),
-                    actual: Some("+CME ERROR: 767".into()),
-                    detail: "expected `OK` & more".into(),
-                },
+                failure(
+                    "Then the modem says OK",
+                    Some("OK"),
+                    Some("+CME ERROR: 767"),
+                    "expected `OK` & more",
+                ),
             ),
         ];
         let html = render(
@@ -942,28 +957,10 @@ mod tests {
 
     #[test]
     fn long_runs_are_paged_and_the_failure_page_is_shown_first() {
-        let mut events: Vec<Event> = (0..1000u64)
-            .map(|i| {
-                ev(
-                    i * 1000,
-                    Kind::UartRx {
-                        text: format!("line {i}"),
-                    },
-                )
-            })
-            .collect();
-        events.insert(
-            900,
-            ev(
-                899_500,
-                Kind::Failure {
-                    step: "s".into(),
-                    expected: None,
-                    actual: None,
-                    detail: "d".into(),
-                },
-            ),
-        );
+        let mut events = timed(1000, 1000, |i| Kind::UartRx {
+            text: format!("line {i}"),
+        });
+        events.insert(900, ev(899_500, failure("s", None, None, "d")));
         let html = render(&Meta::default(), &events);
         assert_eq!(html.matches("<section class=\"page\"").count(), 3);
         let visible: Vec<&str> = html
@@ -978,27 +975,14 @@ mod tests {
 
     #[test]
     fn a_page_rendered_from_disk_is_the_page_rendered_from_memory() {
-        let mut events: Vec<Event> = (0..900u64)
-            .map(|i| {
-                ev(
-                    i * 10,
-                    if i % 2 == 0 {
-                        Kind::UartTx { text: "AT".into() }
-                    } else {
-                        Kind::UartRx { text: "AT".into() }
-                    },
-                )
-            })
-            .collect();
-        events.push(ev(
-            9_000,
-            Kind::Failure {
-                step: "x.log:7".into(),
-                expected: Some("OK".into()),
-                actual: Some("AT".into()),
-                detail: "d".into(),
-            },
-        ));
+        let mut events = timed(900, 10, |i| {
+            if i % 2 == 0 {
+                Kind::UartTx { text: "AT".into() }
+            } else {
+                Kind::UartRx { text: "AT".into() }
+            }
+        });
+        events.push(ev(9_000, failure("x.log:7", Some("OK"), Some("AT"), "d")));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.jsonl");
         let jsonl: String = events
@@ -1057,11 +1041,15 @@ mod tests {
 
     #[test]
     fn file_stems() {
-        assert_eq!(
-            file_stem("resumes after kick-idle (767)"),
-            "resumes-after-kick-idle-767"
-        );
-        assert_eq!(file_stem("../x"), "x");
-        assert_eq!(file_stem("°"), "report");
+        for (name, stem) in [
+            (
+                "resumes after kick-idle (767)",
+                "resumes-after-kick-idle-767",
+            ),
+            ("../x", "x"),
+            ("°", "report"),
+        ] {
+            assert_eq!(file_stem(name), stem, "{name}");
+        }
     }
 }

@@ -6,19 +6,7 @@
 
 mod common;
 
-use common::harness;
-
-fn example(name: &str) -> String {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    let path = dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: build it with `cargo build -p modem-harness --examples` (cargo test --workspace does)",
-        path.display()
-    );
-    path.display().to_string()
-}
+use common::{example, harness};
 
 const SCENARIOS: [&str; 6] = [
     "plain echo",

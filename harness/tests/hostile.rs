@@ -1,8 +1,12 @@
 //! Hostile or careless arguments to `modem-harness` (issue 15 item 7), through the real binary:
 //! one line on stderr and exit 2, at once.
 
+mod common;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use common::run_air780e_args;
 
 fn harness(args: &[&str]) -> (i32, String, Duration) {
     let started = Instant::now();
@@ -29,16 +33,9 @@ fn a_port_that_is_not_a_serial_line_is_refused_with_one_line() {
         ("/dev/ptmx", "the PTY multiplexer"),
         ("/nonexistent/ttyUSB9", "cannot open it"),
     ] {
-        let (code, err, took) = harness(&[
-            "run",
-            "--port",
-            port,
-            "--dialect",
-            "air780e",
-            "--broker",
-            "mqtt://127.0.0.1:1883",
-            "features/",
-        ]);
+        let mut args = run_air780e_args(port, "mqtt://127.0.0.1:1883");
+        args.push("features/");
+        let (code, err, took) = harness(&args);
         let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
         assert_eq!(lines.len(), 1, "--port {port}: {err}");
         assert!(

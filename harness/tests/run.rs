@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{harness, FakeDevice};
+use common::{harness, run_air780e_args, FakeDevice};
 use modem_harness::mqtt::Mosquitto;
 use modem_sim::net::HostPort;
 use modem_sim::sim::{BrokerSetup, SimConfig, Simulator};
@@ -19,23 +19,25 @@ async fn mosquitto() -> Mosquitto {
     .expect("mosquitto (apt-get install mosquitto mosquitto-clients)")
 }
 
+/// A simulator that knows only Mosquitto `m`; the rest as `cfg` says.
+async fn simulator(m: &Mosquitto, cfg: SimConfig) -> Simulator {
+    Simulator::start(SimConfig {
+        broker: BrokerSetup::External(HostPort {
+            host: "127.0.0.1".into(),
+            port: m.addr.port(),
+        }),
+        ..cfg
+    })
+    .await
+    .unwrap()
+}
+
 /// `modem-harness run --port <port> --dialect air780e` against Mosquitto `m` with our
 /// account, then `rest` (options and the features).
 async fn run_air780e(port: &str, m: &Mosquitto, rest: &[&str]) -> (i32, String) {
     let broker = format!("mqtt://{}", m.addr);
-    let mut args = vec![
-        "run",
-        "--port",
-        port,
-        "--dialect",
-        "air780e",
-        "--broker",
-        &broker,
-        "--mqtt-user",
-        ACCOUNT.0,
-        "--mqtt-password",
-        ACCOUNT.1,
-    ];
+    let mut args = run_air780e_args(port, &broker);
+    args.extend_from_slice(&["--mqtt-user", ACCOUNT.0, "--mqtt-password", ACCOUNT.1]);
     args.extend_from_slice(rest);
     harness(&args).await
 }
@@ -50,16 +52,15 @@ fn assert_at_least_14_passed(out: &str) {
 /// `--port socket://...` and `rfc2217://...`: the simulator's UART over TCP.
 async fn run_over_url(scheme: &str) {
     let m = mosquitto().await;
-    let sim = Simulator::start(SimConfig {
-        serial: format!("{scheme}://127.0.0.1:0").parse().unwrap(),
-        broker: BrokerSetup::External(HostPort {
-            host: "127.0.0.1".into(),
-            port: m.addr.port(),
-        }),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let serial = format!("{scheme}://127.0.0.1:0").parse().unwrap();
+    let sim = simulator(
+        &m,
+        SimConfig {
+            serial,
+            ..SimConfig::default()
+        },
+    )
+    .await;
     let url = sim.serial().host_url().unwrap();
     assert!(
         url.starts_with(&format!(
@@ -100,15 +101,7 @@ async fn run_passes_against_the_simulator_tty_with_mosquitto() {
     let m = mosquitto().await;
     // The simulator only knows Mosquitto: the scenarios' vendor accounts work only because
     // `run` rewrites them to --mqtt-user / --mqtt-password.
-    let sim = Simulator::start(SimConfig {
-        broker: BrokerSetup::External(HostPort {
-            host: "127.0.0.1".into(),
-            port: m.addr.port(),
-        }),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = simulator(&m, SimConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("junit.xml");
     let tr = dir.path().join("tr");

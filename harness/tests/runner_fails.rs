@@ -2,19 +2,19 @@
 //! make a failed scenario, and the summary is not ok. With `html`, the failed scenario's page
 //! highlights the step with its expected and actual lines, and JUnit names the page.
 
+mod common;
+
+use common::ReplayDir;
 use modem_harness::runner::{run, RunOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_answers_and_undefined_steps_fail_the_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let feature = dir.path().join("bad.feature");
-    std::fs::write(
-        &feature,
+    let bad = ReplayDir::new(
+        "bad.feature",
         "Feature: a run that must fail\n\n  Scenario: the module does not say this\n    Given a simulated Air780E\n    When the host runs:\n      \"\"\"\n      ATI\n      AirM2M_780E_V9999_LTE_AT\n      OK\n      \"\"\"\n\n  Scenario: a step nobody defined\n    Given a simulated Air780E\n    When the modem is struck by lightning\n\n  Scenario: this one is fine\n    Given a simulated Air780E\n    When the host sends \"AT\"\n    Then the modem answers \"OK\"\n",
-    )
-    .unwrap();
-    let junit = dir.path().join("junit.xml");
-    let html = dir.path().join("html");
+    );
+    let (feature, junit) = (bad.log.clone(), bad.junit.clone());
+    let html = bad.dir.path().join("html");
     let summary = run(RunOptions {
         junit: Some(junit.clone()),
         html: Some(html.clone()),

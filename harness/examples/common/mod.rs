@@ -491,13 +491,10 @@ pub fn serve(m: &mut Modem, c: &Config, name: &str, how: &Serve) -> ! {
         } else {
             connect(m, c, name)
         };
-        if let Err(Lost(why)) = connected {
-            eprintln!("{name}: connect failed ({why}); retrying");
-            std::thread::sleep(Duration::from_millis(500));
+        if !subscribed(name, connected) {
             continue;
         }
         connected_once = true;
-        eprintln!("{name}: subscribed");
         loop {
             while let Some(msg) = m.inbox.pop_front() {
                 let due = msg.at + how.echo_delay;
@@ -510,15 +507,36 @@ pub fn serve(m: &mut Modem, c: &Config, name: &str, how: &Serve) -> ! {
                     break;
                 }
             }
-            if let Some(why) = m.lost.take() {
-                eprintln!("{name}: link lost ({why})");
+            if !still_up(m, name) {
                 break;
-            }
-            match m.next(Instant::now() + Duration::from_millis(500)) {
-                Some(Event::Message(p)) => m.keep(p),
-                Some(Event::Line(l)) if is_loss(&l) => m.lost = Some(l),
-                _ => {}
             }
         }
     }
+}
+
+/// Whether the connect went through (the driver is subscribed); if not, says why and waits
+/// half a second before the caller retries.
+pub fn subscribed(name: &str, connected: Result<(), Lost>) -> bool {
+    if let Err(Lost(why)) = connected {
+        eprintln!("{name}: connect failed ({why}); retrying");
+        std::thread::sleep(Duration::from_millis(500));
+        return false;
+    }
+    eprintln!("{name}: subscribed");
+    true
+}
+
+/// `false` when the link is lost (said so); else waits up to half a second for the next
+/// message (kept) or a line that says the link is lost.
+pub fn still_up(m: &mut Modem, name: &str) -> bool {
+    if let Some(why) = m.lost.take() {
+        eprintln!("{name}: link lost ({why})");
+        return false;
+    }
+    match m.next(Instant::now() + Duration::from_millis(500)) {
+        Some(Event::Message(p)) => m.keep(p),
+        Some(Event::Line(l)) if is_loss(&l) => m.lost = Some(l),
+        _ => {}
+    }
+    true
 }

@@ -10,11 +10,12 @@ pub mod tcp;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::device::Eol;
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use modem_sim::broker::{Broker, BrokerConfig};
 use modem_sim::dialect::host::MessageFraming;
 use modem_sim::dialect::DialectKind;
@@ -49,6 +50,74 @@ pub struct CheckOptions {
     pub seed: u64,
     /// Stop after the first failing scenario.
     pub fail_fast: bool,
+}
+
+impl CheckOptions {
+    /// The driver's program and its arguments.
+    fn driver(&self) -> Result<(&String, &[String])> {
+        self.command
+            .split_first()
+            .ok_or_else(|| anyhow!("no driver command given (after --)"))
+    }
+
+    /// Starts the driver on `sim`'s tty with the contract's environment: `MODEM_TTY`,
+    /// `MODEM_EOL` and `env`.
+    fn spawn_driver(
+        &self,
+        sim: &Simulator,
+        env: &[(&str, String)],
+        stdout: Stdio,
+        stderr: Stdio,
+    ) -> Result<tokio::process::Child> {
+        let (program, args) = self.driver()?;
+        tokio::process::Command::new(program)
+            .args(args)
+            .env("MODEM_TTY", sim.tty())
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .env("MODEM_EOL", self.eol.name())
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start the driver `{program}`"))
+    }
+
+    /// Adds `outcome` to `outcomes`; whether the check goes on (not after a failure under
+    /// `--fail-fast`).
+    fn keep(&self, outcomes: &mut Vec<Outcome>, outcome: Outcome) -> bool {
+        let failed = !outcome.passed;
+        outcomes.push(outcome);
+        !(failed && self.fail_fast)
+    }
+
+    /// How long a scenario's echo may take: the recovery deadline after a fault, the first
+    /// deadline for the first echo (the driver boots and connects), else 10 s.
+    fn deadline(&self, recovery: bool, first: bool) -> Duration {
+        if recovery {
+            self.recovery_deadline
+        } else if first {
+            self.first_deadline
+        } else {
+            Duration::from_secs(10)
+        }
+    }
+}
+
+/// Whether the echo passed, and why not; says so if the driver has exited.
+fn verdict(
+    result: std::result::Result<(), String>,
+    driver: &mut tokio::process::Child,
+) -> (bool, String) {
+    let exited = driver.try_wait().ok().flatten();
+    let (passed, mut detail) = match result {
+        Ok(()) => (true, String::new()),
+        Err(e) => (false, e),
+    };
+    if let Some(status) = exited {
+        detail.push_str(&format!(" (the driver exited: {status})"));
+    }
+    (passed, detail)
 }
 
 /// One scenario's outcome.
@@ -323,9 +392,7 @@ pub async fn check_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
     for (index, sc) in scenarios(opts.dialect).into_iter().enumerate() {
         let first = outcomes.is_empty();
         let outcome = bench.scenario(opts, index, &sc, first, &mut sent).await?;
-        let failed = !outcome.passed;
-        outcomes.push(outcome);
-        if failed && opts.fail_fast {
+        if !opts.keep(&mut outcomes, outcome) {
             break;
         }
     }
@@ -376,9 +443,7 @@ struct Bench {
 
 impl Bench {
     async fn start(opts: &CheckOptions) -> Result<Bench> {
-        let Some((program, args)) = opts.command.split_first() else {
-            bail!("no driver command given (after --)");
-        };
+        opts.driver()?;
         let (user, password) = opts.dialect.host_profile().account;
         let accounts = vec![(user.to_string(), password.to_string())];
         let broker = Broker::start(BrokerConfig {
@@ -403,22 +468,15 @@ impl Bench {
         };
         let sim = start_simulator(target, &broker).await?;
         let checker = Checker::start(addr, (user, password));
-        let mut driver = tokio::process::Command::new(program)
-            .args(args)
-            .env("MODEM_TTY", sim.tty())
-            .env("MODEM_BROKER_HOST", addr.ip().to_string())
-            .env("MODEM_BROKER_PORT", addr.port().to_string())
-            .env("MODEM_MQTT_USER", user)
-            .env("MODEM_MQTT_PASSWORD", password)
-            .env("MODEM_ECHO_IN", ECHO_IN)
-            .env("MODEM_ECHO_OUT", ECHO_OUT)
-            .env("MODEM_EOL", opts.eol.name())
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start the driver `{program}`"))?;
+        let env = [
+            ("MODEM_BROKER_HOST", addr.ip().to_string()),
+            ("MODEM_BROKER_PORT", addr.port().to_string()),
+            ("MODEM_MQTT_USER", user.to_string()),
+            ("MODEM_MQTT_PASSWORD", password.to_string()),
+            ("MODEM_ECHO_IN", ECHO_IN.to_string()),
+            ("MODEM_ECHO_OUT", ECHO_OUT.to_string()),
+        ];
+        let mut driver = opts.spawn_driver(&sim, &env, Stdio::piped(), Stdio::piped())?;
         let driver_log = collect_output(&mut driver);
         let tap = sim.uart_tap();
         Ok(Bench {
@@ -486,13 +544,7 @@ impl Bench {
         let drops_before = self.broker.stats();
         let timeline = Transcript::new();
         let fault = self.setup(sc.setup, &timeline).await?;
-        let deadline = if sc.recovery {
-            opts.recovery_deadline
-        } else if first {
-            opts.first_deadline
-        } else {
-            Duration::from_secs(10)
-        };
+        let deadline = opts.deadline(sc.recovery, first);
         let stale_before = sent.stale;
         let result = echo(&mut self.checker, sc, index + 1, deadline, sent, &timeline).await;
         if let Some(text) = sc.after {
@@ -501,14 +553,7 @@ impl Bench {
                 self.sim.inject(f).await?;
             }
         }
-        let exited = self.driver.try_wait().ok().flatten();
-        let (passed, mut detail) = match result {
-            Ok(()) => (true, String::new()),
-            Err(e) => (false, e),
-        };
-        if let Some(status) = exited {
-            detail.push_str(&format!(" (the driver exited: {status})"));
-        }
+        let (passed, mut detail) = verdict(result, &mut self.driver);
         if !passed && !opts.timing.is_instant() {
             detail.push_str(&format!(
                 " (under --timing {}: the module takes its real time; see the times in the transcript)",

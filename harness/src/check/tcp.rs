@@ -7,16 +7,17 @@
 //!
 //! Outcomes, reports and JUnit are the MQTT contract's ([`crate::check`]).
 
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use modem_sim::modem::Fault;
 use modem_sim::net::HostPort;
 use modem_sim::sim::{SimConfig, Simulator};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::{render, CheckOptions, Outcome};
+use super::{render, verdict, CheckOptions, Outcome};
 use crate::transcript::Transcript;
 
 /// The host name the driver is given; the simulator routes it to the checker's listener.
@@ -85,9 +86,7 @@ impl Server {
         }
         match tokio::time::timeout_at(until, self.listener.accept()).await {
             Ok(Ok((s, _))) => {
-                let _ = s.set_nodelay(true);
-                self.conn = Some(s);
-                self.got.clear();
+                self.accepted(s);
                 true
             }
             _ => false,
@@ -118,10 +117,15 @@ impl Server {
         if let Ok(Ok((s, _))) =
             tokio::time::timeout(Duration::from_millis(1), self.listener.accept()).await
         {
-            let _ = s.set_nodelay(true);
-            self.conn = Some(s);
-            self.got.clear();
+            self.accepted(s);
         }
+    }
+
+    /// `s` is the driver's connection from now on.
+    fn accepted(&mut self, s: TcpStream) {
+        let _ = s.set_nodelay(true);
+        self.conn = Some(s);
+        self.got.clear();
     }
 }
 
@@ -199,74 +203,69 @@ async fn echo(
     }
 }
 
-/// Runs the driver through every TCP echo scenario. `Err` only when the check cannot start.
-pub async fn check_tcp_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
-    let Some((program, args)) = opts.command.split_first() else {
-        bail!("no driver command given (after --)");
-    };
-    let listener = TcpListener::bind("127.0.0.1:0")
+/// What a TCP check runs on: the simulator, the driver under test, and the checker's server.
+struct TcpBench {
+    sim: Simulator,
+    driver: tokio::process::Child,
+    server: Server,
+    tap: modem_sim::sim::UartTap,
+}
+
+impl TcpBench {
+    async fn start(opts: &CheckOptions) -> Result<TcpBench> {
+        opts.driver()?;
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding the checker's TCP server")?;
+        let port = listener.local_addr()?.port();
+        let sim = Simulator::start(SimConfig {
+            dialect: opts.dialect,
+            resolve: vec![(
+                HOST.to_string(),
+                HostPort {
+                    host: "127.0.0.1".into(),
+                    port,
+                },
+            )],
+            timing: opts.timing.clone(),
+            seed: opts.seed,
+            ..SimConfig::default()
+        })
         .await
-        .context("binding the checker's TCP server")?;
-    let port = listener.local_addr()?.port();
-    let sim = Simulator::start(SimConfig {
-        dialect: opts.dialect,
-        resolve: vec![(
-            HOST.to_string(),
-            HostPort {
-                host: "127.0.0.1".into(),
-                port,
-            },
-        )],
-        timing: opts.timing.clone(),
-        seed: opts.seed,
-        ..SimConfig::default()
-    })
-    .await
-    .context("starting the simulator")?;
-    let mut driver = tokio::process::Command::new(program)
-        .args(args)
-        .env("MODEM_TTY", sim.tty())
-        .env("MODEM_TCP_HOST", HOST)
-        .env("MODEM_TCP_PORT", port.to_string())
-        .env("MODEM_EOL", opts.eol.name())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("cannot start the driver `{program}`"))?;
-    let mut server = Server {
-        listener,
-        conn: None,
-        got: Vec::new(),
-    };
-    let tap = sim.uart_tap();
-    let mut outcomes = Vec::new();
-    for (i, sc) in scenarios().into_iter().enumerate() {
+        .context("starting the simulator")?;
+        let env = [
+            ("MODEM_TCP_HOST", HOST.to_string()),
+            ("MODEM_TCP_PORT", port.to_string()),
+        ];
+        let driver = opts.spawn_driver(&sim, &env, Stdio::null(), Stdio::inherit())?;
+        let server = Server {
+            listener,
+            conn: None,
+            got: Vec::new(),
+        };
+        let tap = sim.uart_tap();
+        Ok(TcpBench {
+            sim,
+            driver,
+            server,
+            tap,
+        })
+    }
+
+    /// Runs scenario `i`: its fault, the echo check, and what the report shows of it.
+    async fn scenario(&mut self, opts: &CheckOptions, i: usize, sc: Scenario) -> Result<Outcome> {
         let started = Instant::now();
-        let from = tap.snapshot().len();
+        let from = self.tap.snapshot().len();
         let timeline = Transcript::new();
         if let Some(text) = sc.fault {
             let f: Fault = text.parse()?;
             timeline.fault(text);
-            sim.inject(f).await?;
+            self.sim.inject(f).await?;
         }
-        let deadline = if sc.fault.is_some() {
-            opts.recovery_deadline
-        } else if i == 0 {
-            opts.first_deadline
-        } else {
-            Duration::from_secs(10)
-        };
-        let result = echo(&mut server, i + 1, &sc.body, deadline, &timeline).await;
-        let (passed, mut detail) = match result {
-            Ok(()) => (true, String::new()),
-            Err(e) => (false, e),
-        };
-        if let Some(status) = driver.try_wait().ok().flatten() {
-            detail.push_str(&format!(" (the driver exited: {status})"));
-        }
-        let records = tap.snapshot();
+        let deadline = opts.deadline(sc.fault.is_some(), i == 0);
+        let result = echo(&mut self.server, i + 1, &sc.body, deadline, &timeline).await;
+        let (passed, detail) = verdict(result, &mut self.driver);
+        let records = self.tap.snapshot();
         let transcript = if passed {
             String::new()
         } else {
@@ -277,7 +276,7 @@ pub async fn check_tcp_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
         }
         let first = records.partition_point(|r| r.at < started);
         timeline.add_uart_tap(&records[first.saturating_sub(6)..]);
-        outcomes.push(Outcome {
+        Ok(Outcome {
             name: sc.name,
             passed,
             took: started.elapsed(),
@@ -287,13 +286,26 @@ pub async fn check_tcp_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
             stale: 0,
             timeline: timeline.events(),
             report: None,
-        });
-        if !passed && opts.fail_fast {
+        })
+    }
+
+    async fn stop(mut self) {
+        let _ = self.driver.kill().await;
+        self.sim.shutdown().await;
+    }
+}
+
+/// Runs the driver through every TCP echo scenario. `Err` only when the check cannot start.
+pub async fn check_tcp_driver(opts: &CheckOptions) -> Result<Vec<Outcome>> {
+    let mut bench = TcpBench::start(opts).await?;
+    let mut outcomes = Vec::new();
+    for (i, sc) in scenarios().into_iter().enumerate() {
+        let outcome = bench.scenario(opts, i, sc).await?;
+        if !opts.keep(&mut outcomes, outcome) {
             break;
         }
     }
-    let _ = driver.kill().await;
-    sim.shutdown().await;
+    bench.stop().await;
     Ok(outcomes)
 }
 

@@ -130,6 +130,25 @@ pub enum Item {
     Prompt,
 }
 
+/// How [`Device::expect_as`] compares a line with the expected one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compare {
+    /// The whole line, `{}` standing for any value.
+    Whole,
+    /// Only the line's start, byte for byte.
+    Start,
+}
+
+impl Item {
+    /// The item as transcripts and reports show it: the line (escaped), or `>`.
+    pub fn show(&self) -> String {
+        match self {
+            Item::Line(l) => show(l),
+            Item::Prompt => ">".to_string(),
+        }
+    }
+}
+
 /// A parsed `+MSUB: "<topic>",<n> byte,<payload>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Msub {
@@ -589,10 +608,7 @@ impl Device {
         loop {
             if let Some((item, used)) = split_item(&self.rx) {
                 let raw: Vec<u8> = self.rx.drain(..used).collect();
-                let text = match &item {
-                    Item::Line(l) => show(l),
-                    Item::Prompt => ">".to_string(),
-                };
+                let text = item.show();
                 self.note(Dir::Received, text.clone());
                 self.record
                     .record_raw(Kind::UartRx { text: text.clone() }, &raw);
@@ -689,7 +705,24 @@ impl Device {
         expected: &str,
         timeout: Duration,
     ) -> Result<(), DeviceError> {
+        self.expect_as(expected, Compare::Whole, timeout).await
+    }
+
+    /// Like [`Device::expect_line`], comparing the whole line (a `{}` in `expected` matches
+    /// any value, see [`crate::pattern`]) or only its start.
+    pub async fn expect_as(
+        &mut self,
+        expected: &str,
+        compare: Compare,
+        timeout: Duration,
+    ) -> Result<(), DeviceError> {
         let item = self.next_meaningful(expected, timeout).await?;
+        if compare == Compare::Start {
+            return match item {
+                Item::Line(l) if l.starts_with(expected.as_bytes()) => Ok(()),
+                other => Err(self.mismatch(format!("{expected}..."), &other, String::new())),
+            };
+        }
         let ok = match &item {
             Item::Prompt => expected.trim() == ">",
             Item::Line(l) => crate::pattern::matches(expected, l),
@@ -697,39 +730,19 @@ impl Device {
         if ok {
             return Ok(());
         }
-        let actual = match item {
-            Item::Prompt => ">".to_string(),
-            Item::Line(l) => show(&l),
-        };
-        let detail = crate::pattern::differing_field(expected, &actual)
+        let detail = crate::pattern::differing_field(expected, &item.show())
             .map(|d| format!("\n  {d}"))
             .unwrap_or_default();
-        Err(DeviceError::Mismatch {
-            expected: expected.to_string(),
-            actual,
-            detail,
-            transcript: self.transcript(),
-        })
+        Err(self.mismatch(expected.to_string(), &item, detail))
     }
 
-    /// Like [`Device::expect_line`], comparing only the start of the line.
-    pub async fn expect_line_starting(
-        &mut self,
-        start: &str,
-        timeout: Duration,
-    ) -> Result<(), DeviceError> {
-        let item = self.next_meaningful(start, timeout).await?;
-        match item {
-            Item::Line(l) if l.starts_with(start.as_bytes()) => Ok(()),
-            other => Err(DeviceError::Mismatch {
-                expected: format!("{start}..."),
-                actual: match other {
-                    Item::Prompt => ">".to_string(),
-                    Item::Line(l) => show(&l),
-                },
-                detail: String::new(),
-                transcript: self.transcript(),
-            }),
+    /// The module printed `item` where `expected` was due.
+    fn mismatch(&self, expected: String, item: &Item, detail: String) -> DeviceError {
+        DeviceError::Mismatch {
+            expected,
+            actual: item.show(),
+            detail,
+            transcript: self.transcript(),
         }
     }
 
@@ -871,29 +884,26 @@ mod tests {
         Item::Line(s.as_bytes().to_vec())
     }
 
-    #[test]
-    fn answers_with_echo_and_urcs() {
-        let stream = b"AT+MIPSTART=\"h\",1883\r\r\nOK\r\n\r\nCONNECT OK\r\n";
-        let want = vec![
-            line("AT+MIPSTART=\"h\",1883"),
-            line("OK"),
-            line("CONNECT OK"),
-        ];
+    /// `stream` splits into these lines, read whole and byte by byte.
+    fn splits_into(stream: &[u8], lines: &[&str]) {
+        let want: Vec<Item> = lines.iter().map(|l| line(l)).collect();
         assert_eq!(split_all(stream).0, want);
         assert_eq!(split_bytewise(stream), want);
     }
 
     #[test]
+    fn answers_with_echo_and_urcs() {
+        let stream = b"AT+MIPSTART=\"h\",1883\r\r\nOK\r\n\r\nCONNECT OK\r\n";
+        splits_into(stream, &["AT+MIPSTART=\"h\",1883", "OK", "CONNECT OK"]);
+    }
+
+    #[test]
     fn a_message_is_read_by_length_even_with_crlf_inside() {
         let stream = b"\r\n+MSUB: \"t\",9 byte,a\r\nOK\r\n\"\0\r\n\r\nOK\r\n";
-        let want = vec![line("+MSUB: \"t\",9 byte,a\r\nOK\r\n\"\0"), line("OK")];
-        assert_eq!(split_all(stream).0, want);
-        assert_eq!(split_bytewise(stream), want);
-        let Item::Line(l) = &want[0] else {
-            unreachable!()
-        };
+        let msub = "+MSUB: \"t\",9 byte,a\r\nOK\r\n\"\0";
+        splits_into(stream, &[msub, "OK"]);
         assert_eq!(
-            parse_msub(l),
+            parse_msub(msub.as_bytes()),
             Some(Msub {
                 topic: "t".into(),
                 payload: b"a\r\nOK\r\n\"\0".to_vec()
@@ -913,13 +923,12 @@ mod tests {
     #[test]
     fn cached_slot_urcs_and_the_unquoted_form_are_plain_lines() {
         let stream = b"\r\n+MSUB: 0\r\n\r\n+MSUB:mqtt/sub_topic,6 byte,123456\r\n+MSUB: \"x\r\n";
-        let want = vec![
-            line("+MSUB: 0"),
-            line("+MSUB:mqtt/sub_topic,6 byte,123456"),
-            line("+MSUB: \"x"),
+        let lines = [
+            "+MSUB: 0",
+            "+MSUB:mqtt/sub_topic,6 byte,123456",
+            "+MSUB: \"x",
         ];
-        assert_eq!(split_all(stream).0, want);
-        assert_eq!(split_bytewise(stream), want);
+        splits_into(stream, &lines);
         assert_eq!(parse_msub(b"+MSUB: 0"), None);
     }
 

@@ -236,10 +236,7 @@ impl<I: Iterator<Item = Line>> Executor<I> {
                 }
                 continue;
             }
-            let actual = match item {
-                Item::Prompt => ">".to_string(),
-                Item::Line(l) => show(&l),
-            };
+            let actual = item.show();
             let detail = match &entry {
                 Entry::Expect(e) => crate::engine::pattern::differing_field(e, &actual),
                 _ => None,

@@ -174,52 +174,88 @@ mod tests {
         matches(e, a.as_bytes())
     }
 
+    /// Each `(expected, actual)` in `matching` matches, none in `differing` does.
+    fn check(matching: &[(&str, &str)], differing: &[(&str, &str)]) {
+        for &(e, a) in matching {
+            assert!(m(e, a), "{e:?} should match {a:?}");
+        }
+        for &(e, a) in differing {
+            assert!(!m(e, a), "{e:?} should not match {a:?}");
+        }
+    }
+
+    /// Each `(expected, actual, what the report says differs)`.
+    fn says(cases: &[(&str, &str, &str)]) {
+        for &(e, a, said) in cases {
+            assert_eq!(
+                differing_field(e, a).as_deref(),
+                Some(said),
+                "{e:?} against {a:?}"
+            );
+        }
+    }
+
     #[test]
     fn without_braces_the_whole_line_is_literal() {
-        assert!(m("OK", "OK"));
-        assert!(!m("OK", "OK "));
-        assert!(!m("OK", "O"));
-        assert!(!m("+CSQ: 25,0", "+CSQ: 25,99"));
-        assert!(m("", ""));
-        assert!(!m("", "x"));
+        check(
+            &[("OK", "OK"), ("", "")],
+            &[
+                ("OK", "OK "),
+                ("OK", "O"),
+                ("+CSQ: 25,0", "+CSQ: 25,99"),
+                ("", "x"),
+            ],
+        );
     }
 
     #[test]
     fn a_wildcard_takes_one_or_more_characters_within_the_line() {
-        assert!(m("+NITZ: {}", "+NITZ: 2024/08/27,06:36:38+0, "));
-        assert!(m("+NITZ: {}", "+NITZ: 2024/10/11,07:38:35+0,0"));
-        assert!(!m("+NITZ: {}", "+NITZ: "));
-        assert!(!m("+NITZ: {}", "+NITZ:"));
-        assert!(m("{}", "10.104.48.68"));
-        assert!(!m("{}", ""));
-        assert!(m("{}.{}.{}.{}", "010.083.172.111"));
-        assert!(!m("{}.{}.{}.{}", "10.104.48"));
-        assert!(m("+CGPADDR: 1,\"{}\"", "+CGPADDR: 1,\"10.162.229.248\""));
-        assert!(!m("+CGPADDR: 1,\"{}\"", "+CGPADDR: 2,\"10.162.229.248\""));
-        assert!(!m("+CGPADDR: 1,\"{}\"", "+CGPADDR: 1,\"\""));
-        assert!(m("+CSQ: {},0", "+CSQ: 25,0"));
-        assert!(!m("+CSQ: {},0", "+CSQ: 25,99"));
-        assert!(!m("+CSQ: {},0", "+CSQ: ,0"));
-        assert!(m(
-            "+CCLK: \"18/08/07,13:28:{}+32\"",
-            "+CCLK: \"18/08/07,13:28:30+32\""
-        ));
-        assert!(m("460{}", "460081899904186"));
-        assert!(!m("460{}", "310081899904186"));
-        // Adjacent wildcards need a character each.
-        assert!(m("{}{}", "ab"));
-        assert!(!m("{}{}", "a"));
-        // A literal that also occurs inside the wildcard's value.
-        assert!(m("a{}a", "aaa"));
-        assert!(m("x{},{},y", "x1,2,3,y"));
-        assert!(!m("a{}a", "aa"));
+        check(
+            &[
+                ("+NITZ: {}", "+NITZ: 2024/08/27,06:36:38+0, "),
+                ("+NITZ: {}", "+NITZ: 2024/10/11,07:38:35+0,0"),
+                ("{}", "10.104.48.68"),
+                ("{}.{}.{}.{}", "010.083.172.111"),
+                ("+CGPADDR: 1,\"{}\"", "+CGPADDR: 1,\"10.162.229.248\""),
+                ("+CSQ: {},0", "+CSQ: 25,0"),
+                (
+                    "+CCLK: \"18/08/07,13:28:{}+32\"",
+                    "+CCLK: \"18/08/07,13:28:30+32\"",
+                ),
+                ("460{}", "460081899904186"),
+                // Adjacent wildcards need a character each.
+                ("{}{}", "ab"),
+                // A literal that also occurs inside the wildcard's value.
+                ("a{}a", "aaa"),
+                ("x{},{},y", "x1,2,3,y"),
+            ],
+            &[
+                ("+NITZ: {}", "+NITZ: "),
+                ("+NITZ: {}", "+NITZ:"),
+                ("{}", ""),
+                ("{}.{}.{}.{}", "10.104.48"),
+                ("+CGPADDR: 1,\"{}\"", "+CGPADDR: 2,\"10.162.229.248\""),
+                ("+CGPADDR: 1,\"{}\"", "+CGPADDR: 1,\"\""),
+                ("+CSQ: {},0", "+CSQ: 25,99"),
+                ("+CSQ: {},0", "+CSQ: ,0"),
+                ("460{}", "310081899904186"),
+                // Adjacent wildcards need a character each.
+                ("{}{}", "a"),
+                // A literal that also occurs inside the wildcard's value.
+                ("a{}a", "aa"),
+            ],
+        );
     }
 
     #[test]
     fn a_wildcard_never_crosses_a_line_end() {
-        assert!(!m("+MSUB: \"t\",{} byte,a", "+MSUB: \"t\",1\r\n byte,a"));
-        assert!(!m("{}", "a\nb"));
-        assert!(m("+MSUB: \"t\",3 byte,{}", "+MSUB: \"t\",3 byte,abc"));
+        check(
+            &[("+MSUB: \"t\",3 byte,{}", "+MSUB: \"t\",3 byte,abc")],
+            &[
+                ("+MSUB: \"t\",{} byte,a", "+MSUB: \"t\",1\r\n byte,a"),
+                ("{}", "a\nb"),
+            ],
+        );
     }
 
     #[test]
@@ -228,40 +264,45 @@ mod tests {
             differing_field("+NITZ: {}", "+NITZ: 2024/08/27,06:36:38+0,0"),
             None
         );
-        assert_eq!(
-            differing_field("+CGPADDR: 2,\"{}\"", "+CGPADDR: 1,\"10.0.0.7\"").unwrap(),
-            "field 1 of `+CGPADDR:` differs: expected `2`, got `1`"
-        );
-        assert_eq!(
-            differing_field("+CSQ: {},0", "+CSQ: 25,99").unwrap(),
-            "field 2 of `+CSQ:` differs: expected `0`, got `99`"
-        );
-        assert_eq!(
-            differing_field(
+        says(&[
+            (
+                "+CGPADDR: 2,\"{}\"",
+                "+CGPADDR: 1,\"10.0.0.7\"",
+                "field 1 of `+CGPADDR:` differs: expected `2`, got `1`",
+            ),
+            (
+                "+CSQ: {},0",
+                "+CSQ: 25,99",
+                "field 2 of `+CSQ:` differs: expected `0`, got `99`",
+            ),
+            (
                 "+CREG: 2,1,\"{}\",\"{}\",7",
-                "+CGREG: 2,1,\"1863\",\"0183db22\",7"
-            )
-            .unwrap(),
-            "the prefix differs: expected `+CREG:`, got `+CGREG:`"
-        );
-        // The wildcard spans several of the actual's fields; the literal after it is
-        // found from the right.
-        assert_eq!(
-            differing_field("+NITZ: {},1", "+NITZ: 2024/08/27,06:36:38+0,0").unwrap(),
-            "field 3 of `+NITZ:` differs: expected `1`, got `0`"
-        );
-        assert_eq!(
-            differing_field("+CREG: 0,1", "+CREG: 0,1,\"1863\"").unwrap(),
-            "expected 2 fields after `+CREG:`, got 3"
-        );
-        assert_eq!(
-            differing_field("{}.{}.{}.{}", "ERROR").unwrap(),
-            "the line differs: expected `{}.{}.{}.{}`, got `ERROR`"
-        );
-        assert_eq!(
-            differing_field("+CCLK: \"{}\"", "OK").unwrap(),
-            "the prefix differs: expected `+CCLK:`, got `(none)`"
-        );
+                "+CGREG: 2,1,\"1863\",\"0183db22\",7",
+                "the prefix differs: expected `+CREG:`, got `+CGREG:`",
+            ),
+            // The wildcard spans several of the actual's fields; the literal after it is
+            // found from the right.
+            (
+                "+NITZ: {},1",
+                "+NITZ: 2024/08/27,06:36:38+0,0",
+                "field 3 of `+NITZ:` differs: expected `1`, got `0`",
+            ),
+            (
+                "+CREG: 0,1",
+                "+CREG: 0,1,\"1863\"",
+                "expected 2 fields after `+CREG:`, got 3",
+            ),
+            (
+                "{}.{}.{}.{}",
+                "ERROR",
+                "the line differs: expected `{}.{}.{}.{}`, got `ERROR`",
+            ),
+            (
+                "+CCLK: \"{}\"",
+                "OK",
+                "the prefix differs: expected `+CCLK:`, got `(none)`",
+            ),
+        ]);
     }
 
     #[test]

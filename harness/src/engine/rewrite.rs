@@ -201,28 +201,26 @@ mod tests {
 
     #[test]
     fn client_ids_and_logins() {
-        assert_eq!(
-            client_id("AT+MCONFIG=868488076771714,root,luat123456").as_deref(),
-            Some("868488076771714")
-        );
-        assert_eq!(
-            client_id("at+mconfig=\"866289037465624\",\"user\",\"password\"").as_deref(),
-            Some("866289037465624")
-        );
-        assert_eq!(
-            client_id("AT+MCONFIG=thingscloud,a,b").as_deref(),
-            Some("thingscloud")
-        );
-        assert_eq!(client_id("AT+MCONNECT=1,60"), None);
-        assert_eq!(
-            client_id("AT+MCONFIG=\"a1|securemode=3,signmethod=hmacsha1|\",u,p").as_deref(),
-            Some("a1|securemode=3,signmethod=hmacsha1|")
-        );
-        assert_eq!(
-            client_id("AT+MQTTUSER=1,\"u\",\"p\",\"dev-7\"").as_deref(),
-            Some("dev-7")
-        );
-        assert_eq!(client_id("AT+MQTTUSER=1,\"u\",\"p\""), None);
+        for (line, id) in [
+            (
+                "AT+MCONFIG=868488076771714,root,luat123456",
+                Some("868488076771714"),
+            ),
+            (
+                "at+mconfig=\"866289037465624\",\"user\",\"password\"",
+                Some("866289037465624"),
+            ),
+            ("AT+MCONFIG=thingscloud,a,b", Some("thingscloud")),
+            ("AT+MCONNECT=1,60", None),
+            (
+                "AT+MCONFIG=\"a1|securemode=3,signmethod=hmacsha1|\",u,p",
+                Some("a1|securemode=3,signmethod=hmacsha1|"),
+            ),
+            ("AT+MQTTUSER=1,\"u\",\"p\",\"dev-7\"", Some("dev-7")),
+            ("AT+MQTTUSER=1,\"u\",\"p\"", None),
+        ] {
+            assert_eq!(client_id(line).as_deref(), id, "{line}");
+        }
         assert_eq!(
             login("AT+MQTTUSER=1,\"u\",\"p\""),
             Some(("u".to_string(), "p".to_string()))

@@ -101,6 +101,19 @@ pub fn example(name: &str) -> String {
     path.display().to_string()
 }
 
+/// `modem-harness run` against an Air780E on `port`, its MQTT on `broker`.
+pub fn run_air780e_args<'a>(port: &'a str, broker: &'a str) -> Vec<&'a str> {
+    vec![
+        "run",
+        "--port",
+        port,
+        "--dialect",
+        "air780e",
+        "--broker",
+        broker,
+    ]
+}
+
 pub fn harness_bin() -> &'static str {
     env!("CARGO_BIN_EXE_modem-harness")
 }
@@ -109,8 +122,8 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// A vendor log written into a temporary folder, replayed with its JUnit file and its
-/// transcripts' folder beside it.
+/// A vendor log (or a feature) written into a temporary folder, replayed (or run) with its
+/// JUnit file and its transcripts' folder beside it.
 pub struct ReplayDir {
     pub dir: tempfile::TempDir,
     pub log: PathBuf,

@@ -9,7 +9,7 @@
 
 use crate::at::{Command, Form};
 
-use super::Out;
+use super::{v250, Out};
 
 /// The four shapes of an AT command line (ITU V.250 section 5.4; 27.007 section 1.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +64,41 @@ pub struct Cmd<D> {
     pub source: &'static str,
     /// Runs it: the dialect's state, the form (one of `forms`), the answer.
     pub run: fn(&mut D, &Form, &mut Out),
+}
+
+/// A row as one line of a table: `row("+CSQ", &[Exec, Test], "27.007 section 8.5", run)`.
+pub const fn row<D>(
+    name: &'static str,
+    forms: &'static [FormKind],
+    source: &'static str,
+    run: fn(&mut D, &Form, &mut Out),
+) -> Cmd<D> {
+    Cmd {
+        name,
+        forms,
+        source,
+        run,
+    }
+}
+
+/// The state the rows both dialects share reach: whether the module echoes (its `AT&W`
+/// saves it, `ATZ` restores it).
+pub trait Echoes {
+    fn echo_mut(&mut self) -> &mut bool;
+}
+
+/// `AT` -> `OK` in every dialect (V.250 section 5.2.1; see [`v250::at`] for the seeds).
+pub fn at<D>(_: &mut D, form: &Form, out: &mut Out) {
+    v250::at(form, out)
+}
+
+/// `ATE0`/`ATE1` in every dialect (V.250 section 6.2.4; see [`v250::echo`]): echoes as told,
+/// and the dialect remembers it.
+pub fn echo<D: Echoes>(m: &mut D, form: &Form, out: &mut Out) {
+    v250::echo(form, out);
+    if let Some(on) = out.echo_change() {
+        *m.echo_mut() = on;
+    }
 }
 
 impl<D> Cmd<D> {

@@ -15,6 +15,7 @@ mod prompts;
 mod props;
 #[cfg(test)]
 pub(crate) mod rig;
+pub mod standard;
 pub mod v250;
 
 use std::fmt;
@@ -424,6 +425,13 @@ impl Engine {
 
     /// Data for the dialect; the guard time starts again.
     fn transparent_data(&mut self, data: Vec<u8>, out: &mut Out) {
+        self.start_guard(out);
+        self.dialect.on_transparent(data, out);
+        self.apply_controls(out);
+    }
+
+    /// The transparent mode, its guard time starting now: no `+` held yet.
+    fn start_guard(&mut self, out: &mut Out) {
         let timer = self.next_prompt_timer();
         self.transparent = Some(Transparent {
             quiet: false,
@@ -431,8 +439,6 @@ impl Engine {
             timer,
         });
         out.timer(timer, ESCAPE_GUARD);
-        self.dialect.on_transparent(data, out);
-        self.apply_controls(out);
     }
 
     /// The transparent mode's timer: the guard passed (a `+` may now escape), or the gap
@@ -566,15 +572,7 @@ impl Engine {
             self.framer.set_echo(on);
         }
         match out.transparent.take() {
-            Some(true) => {
-                let timer = self.next_prompt_timer();
-                self.transparent = Some(Transparent {
-                    quiet: false,
-                    plus: 0,
-                    timer,
-                });
-                out.timer(timer, ESCAPE_GUARD);
-            }
+            Some(true) => self.start_guard(out),
             Some(false) => self.transparent = None,
             None => {}
         }

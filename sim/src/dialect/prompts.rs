@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use crate::dialect::rig::Rig;
 use crate::dialect::DialectKind;
-use crate::net::{ConnectReturnCode, NetEventKind, NetRequest};
+use crate::net::{NetEventKind, NetRequest};
 
 /// The shared [`Rig`], its timers run by tasks that sleep in paused time.
 struct Driver {
@@ -20,16 +20,6 @@ struct Driver {
 }
 
 impl Driver {
-    fn new(kind: DialectKind) -> Self {
-        let (fired_tx, fired) = mpsc::unbounded_channel();
-        Driver {
-            rig: Rig::new(kind),
-            fired_tx,
-            fired,
-            start: Instant::now(),
-        }
-    }
-
     /// Starts a sleeping task for each timer the rig collected.
     fn run_timers(&mut self, text: String) -> String {
         for (id, after) in self.rig.timers.drain(..) {
@@ -50,6 +40,44 @@ impl Driver {
     fn event(&mut self, kind: NetEventKind) -> String {
         let text = self.rig.event(kind);
         self.run_timers(text)
+    }
+
+    /// Each piece of input in turn, answered as scripted.
+    #[track_caller]
+    fn feeds(&mut self, script: &[(&[u8], &str)]) {
+        for (bytes, answer) in script {
+            assert_eq!(
+                self.feed(bytes),
+                *answer,
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+
+    /// `command` prompts, `payload` answers `answer`, and the payload is the one publish
+    /// this made.
+    #[track_caller]
+    fn publish_at_prompt(&mut self, command: &[u8], payload: &[u8], answer: &str) {
+        let before = self.publishes().len();
+        self.feeds(&[(command, "\r\n>"), (payload, answer)]);
+        assert_eq!(self.publishes()[before..], [payload.to_vec()]);
+    }
+
+    /// A prompt that gets nothing: silent until 5 s, then `ERROR` at exactly 5 s; nothing is
+    /// sent, and the next `AT` is a command again.
+    async fn abandon(&mut self, command: &[u8], partial: &[u8]) {
+        assert_eq!(self.feed(command), "\r\n>");
+        assert_eq!(self.feed(partial), "");
+        assert_eq!(self.until(4.999).await, "", "{command:?}: not before 5 s");
+        assert_eq!(
+            self.until(5.0).await,
+            "\r\nERROR\r\n",
+            "{command:?}: at 5 s"
+        );
+        assert_eq!(self.feed(b"AT\r\n"), "\r\nOK\r\n", "{command:?}: AT after");
+        // Late timers of the abandoned prompt change nothing.
+        assert_eq!(self.until(30.0).await, "");
     }
 
     /// Lets virtual time run until `at` (seconds since the driver was made), handing every
@@ -76,58 +104,47 @@ impl Driver {
         self.rig.will()
     }
 
+    /// A fresh module brought to a state by one of the rig's set-ups.
+    fn ready(kind: DialectKind, setup: fn(&mut Rig)) -> Self {
+        let (fired_tx, fired) = mpsc::unbounded_channel();
+        Driver {
+            rig: Rig::new(kind).crlf().set_up(setup),
+            fired_tx,
+            fired,
+            start: Instant::now(),
+        }
+    }
+
     fn air780e_connected() -> Self {
-        let mut d = Driver::new(DialectKind::Air780e);
-        d.feed(b"AT+MIPSTART=\"h\",1883\r\n");
-        d.event(NetEventKind::Connected);
-        d.feed(b"AT+MCONNECT=1,60\r\n");
-        assert_eq!(
-            d.event(NetEventKind::ConnAck(ConnectReturnCode::Success)),
-            "\r\nCONNACK OK\r\n"
-        );
-        d
+        Driver::ready(DialectKind::Air780e, Rig::connected)
     }
 
     fn l610_called() -> Self {
-        let mut d = Driver::new(DialectKind::L610);
-        assert!(d.feed(b"AT+MIPCALL=1\r\n").contains("+MIPCALL: "));
-        d
+        Driver::ready(DialectKind::L610, Rig::called)
     }
 
     fn l610_open() -> Self {
-        let mut d = Driver::l610_called();
-        d.feed(b"AT+MQTTOPEN=1,\"h\",1883,0,60\r\n");
-        d.event(NetEventKind::Connected);
-        assert_eq!(
-            d.event(NetEventKind::ConnAck(ConnectReturnCode::Success)),
-            "\r\n+MQTTOPEN: 1,1\r\n"
-        );
-        d
+        Driver::ready(DialectKind::L610, Rig::open)
     }
 }
 
-/// A prompt that gets nothing: silent until 5 s, then `ERROR` at exactly 5 s; nothing is
-/// sent, and the next `AT` is a command again.
-async fn abandoned_after_5_s(mut d: Driver, command: &[u8], partial: &[u8]) -> Driver {
-    assert_eq!(d.feed(command), "\r\n>");
-    assert_eq!(d.feed(partial), "");
-    assert_eq!(d.until(4.999).await, "", "{command:?}: not before 5 s");
-    assert_eq!(d.until(5.0).await, "\r\nERROR\r\n", "{command:?}: at 5 s");
-    assert_eq!(d.feed(b"AT\r\n"), "\r\nOK\r\n", "{command:?}: AT after");
-    // Late timers of the abandoned prompt change nothing.
-    assert_eq!(d.until(30.0).await, "");
-    d
-}
-
+/// A length-form publish that gets too few bytes, in each dialect: abandoned, nothing sent.
 #[tokio::test(start_paused = true)]
-async fn mpubex_length_form_is_abandoned_after_5_s_without_a_byte() {
-    let d = abandoned_after_5_s(
-        Driver::air780e_connected(),
-        b"AT+MPUBEX=\"t\",0,0,10\r\n",
-        b"abc",
-    )
-    .await;
-    assert!(d.publishes().is_empty(), "{:?}", d.publishes());
+async fn length_form_publishes_are_abandoned_after_5_s() {
+    type Setup = fn() -> Driver;
+    let cases: [(Setup, &[u8], &[u8]); 2] = [
+        (
+            Driver::air780e_connected,
+            b"AT+MPUBEX=\"t\",0,0,10\r\n",
+            b"abc",
+        ),
+        (Driver::l610_open, b"AT+MQTTPUB=1,\"t\",0,0,10\r\n", b"ab"),
+    ];
+    for (driver, command, partial) in cases {
+        let mut d = driver();
+        d.abandon(command, partial).await;
+        assert!(d.publishes().is_empty(), "{:?}", d.publishes());
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -148,18 +165,25 @@ async fn a_slow_but_steady_payload_is_never_cut() {
 #[tokio::test(start_paused = true)]
 async fn mpubex_without_length_ends_at_ctrl_z_and_esc_cancels() {
     let mut d = Driver::air780e_connected();
-    assert_eq!(d.feed(b"AT+MPUBEX=\"t\",0,0\r\n"), "\r\n>");
-    assert_eq!(d.feed(b"a\r\n\0b\x1a"), "\r\nOK\r\n");
-    assert_eq!(d.publishes(), vec![b"a\r\n\0b".to_vec()]);
-    assert_eq!(d.feed(b"AT+MPUBEX=\"t\",0,0\r\n"), "\r\n>");
-    assert_eq!(d.feed(b"never sent\x1b"), "\r\nERROR\r\n");
-    assert_eq!(d.feed(b"AT\r\n"), "\r\nOK\r\n");
+    d.feeds(&[
+        (b"AT+MPUBEX=\"t\",0,0\r\n", "\r\n>"),
+        (b"a\r\n\0b\x1a", "\r\nOK\r\n"),
+    ]);
+    assert_eq!(
+        d.publishes(),
+        vec![b"a\r\n\0b".to_vec()],
+        "without the Ctrl-Z"
+    );
+    d.feeds(&[
+        (b"AT+MPUBEX=\"t\",0,0\r\n", "\r\n>"),
+        (b"never sent\x1b", "\r\nERROR\r\n"),
+        (b"AT\r\n", "\r\nOK\r\n"),
+    ]);
     assert_eq!(d.publishes().len(), 1);
     // More than 4100 bytes: dropped up to the Ctrl-Z, ERROR, nothing published.
     assert_eq!(d.feed(b"AT+MPUBEX=\"t\",0,0\r\n"), "\r\n>");
     assert_eq!(d.feed(&[b'x'; 4101]), "");
-    assert_eq!(d.feed(b"\x1a"), "\r\nERROR\r\n");
-    assert_eq!(d.feed(b"AT\r\n"), "\r\nOK\r\n");
+    d.feeds(&[(b"\x1a", "\r\nERROR\r\n"), (b"AT\r\n", "\r\nOK\r\n")]);
     assert_eq!(d.publishes().len(), 1);
 }
 
@@ -167,8 +191,7 @@ async fn mpubex_without_length_ends_at_ctrl_z_and_esc_cancels() {
 #[tokio::test(start_paused = true)]
 async fn mpubex_without_length_sends_after_a_5_s_gap() {
     let mut d = Driver::air780e_connected();
-    assert_eq!(d.feed(b"AT+MPUBEX=\"t\",0,0\r\n"), "\r\n>");
-    assert_eq!(d.feed(b"partial"), "");
+    d.feeds(&[(b"AT+MPUBEX=\"t\",0,0\r\n", "\r\n>"), (b"partial", "")]);
     assert_eq!(d.until(4.999).await, "");
     assert_eq!(d.until(5.0).await, "\r\nOK\r\n");
     assert_eq!(d.publishes(), vec![b"partial".to_vec()]);
@@ -180,21 +203,14 @@ async fn mpubex_without_length_sends_after_a_5_s_gap() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn l610_mqttpub_length_form_is_abandoned_after_5_s() {
-    let d = abandoned_after_5_s(Driver::l610_open(), b"AT+MQTTPUB=1,\"t\",0,0,10\r\n", b"ab").await;
-    assert!(d.publishes().is_empty(), "{:?}", d.publishes());
-}
-
-#[tokio::test(start_paused = true)]
 async fn l610_gtsslfile_is_abandoned_after_5_s_and_loads_nothing() {
-    let mut d = abandoned_after_5_s(
-        Driver::l610_called(),
-        b"AT+GTSSLFILE=\"TRUSTFILE\",100\r\n",
-        b"-----BEGIN",
-    )
-    .await;
-    d.feed(b"AT+GTSSLVER=4\r\n");
-    d.feed(b"AT+MQTTOPEN=1,\"h\",8883,0,60\r\n");
+    let mut d = Driver::l610_called();
+    d.abandon(b"AT+GTSSLFILE=\"TRUSTFILE\",100\r\n", b"-----BEGIN")
+        .await;
+    d.feeds(&[
+        (b"AT+GTSSLVER=4\r\n", "\r\nOK\r\n"),
+        (b"AT+MQTTOPEN=1,\"h\",8883,0,60\r\n", "\r\nOK\r\n"),
+    ]);
     let Some(NetRequest::Open { tls: Some(tls), .. }) = d.rig.net.last().cloned() else {
         panic!("a TLS open: {:?}", d.rig.net)
     };
@@ -203,14 +219,10 @@ async fn l610_gtsslfile_is_abandoned_after_5_s_and_loads_nothing() {
 
 #[tokio::test(start_paused = true)]
 async fn l610_will_length_form_is_abandoned_after_5_s_and_sets_no_will() {
-    let mut d = abandoned_after_5_s(
-        Driver::l610_called(),
-        b"AT+MQTTWILL=1,\"w\",1,0,10\r\n",
-        b"gone",
-    )
-    .await;
-    d.feed(b"AT+MQTTOPEN=1,\"h\",1883,0,60\r\n");
-    d.event(NetEventKind::Connected);
+    let mut d = Driver::l610_called();
+    d.abandon(b"AT+MQTTWILL=1,\"w\",1,0,10\r\n", b"gone").await;
+    assert_eq!(d.feed(b"AT+MQTTOPEN=1,\"h\",1883,0,60\r\n"), "\r\nOK\r\n");
+    assert_eq!(d.event(NetEventKind::Connected), "");
     assert_eq!(d.will(), None);
 }
 
@@ -219,13 +231,13 @@ async fn l610_will_length_form_is_abandoned_after_5_s_and_sets_no_will() {
 #[tokio::test(start_paused = true)]
 async fn length_forms_take_esc_and_ctrl_z_as_payload() {
     let mut d = Driver::air780e_connected();
-    assert_eq!(d.feed(b"AT+MPUBEX=\"t\",0,0,3\r\n"), "\r\n>");
-    assert_eq!(d.feed(b"\x1b\x1a\x1b"), "\r\nOK\r\n");
-    assert_eq!(d.publishes(), vec![b"\x1b\x1a\x1b".to_vec()]);
+    d.publish_at_prompt(b"AT+MPUBEX=\"t\",0,0,3\r\n", b"\x1b\x1a\x1b", "\r\nOK\r\n");
     let mut d = Driver::l610_open();
-    assert_eq!(d.feed(b"AT+MQTTPUB=1,\"t\",0,0,2\r\n"), "\r\n>");
-    assert_eq!(d.feed(b"\x1b\x1a"), "\r\nOK\r\n\r\n+MQTTPUB: 1,1\r\n");
-    assert_eq!(d.publishes(), vec![b"\x1b\x1a".to_vec()]);
+    d.publish_at_prompt(
+        b"AT+MQTTPUB=1,\"t\",0,0,2\r\n",
+        b"\x1b\x1a",
+        "\r\nOK\r\n\r\n+MQTTPUB: 1,1\r\n",
+    );
     assert_eq!(d.until(30.0).await, "");
 }
 

@@ -7,21 +7,23 @@ use crate::at::{parse_line, render, Command, Form};
 use crate::dialect::{make, DialectKind, Effect, Engine};
 use crate::modem::Identity;
 
+/// Any of the four forms, the set form's parameters drawn from `set`.
+fn any_form(set: impl Strategy<Value = Form>) -> impl Strategy<Value = Form> {
+    prop_oneof![Just(Form::Exec), Just(Form::Test), Just(Form::Read), set]
+}
+
 fn command() -> impl Strategy<Value = Command> {
     let extended = (
         "[A-Z][A-Z0-9_]{0,11}",
-        prop_oneof![
-            Just(Form::Exec),
-            Just(Form::Test),
-            Just(Form::Read),
+        any_form(
             // Parameters: anything on one line; the parser keeps the raw bytes after `=`.
             proptest::collection::vec(
                 any::<u8>().prop_filter("one line", |b| *b != b'\r' && *b != b'\n'),
-                0..40
+                0..40,
             )
             .prop_filter("not the test form", |a| a.first() != Some(&b'?'))
             .prop_map(|a| Form::Set(trim_trailing_blanks(a))),
-        ],
+        ),
     )
         .prop_map(|(name, form)| Command {
             name: format!("+{name}"),
@@ -29,12 +31,7 @@ fn command() -> impl Strategy<Value = Command> {
         });
     let basic = (
         "[A-Z]",
-        prop_oneof![
-            Just(Form::Exec),
-            Just(Form::Read),
-            Just(Form::Test),
-            "[0-9]{1,3}".prop_map(|d| Form::Set(d.into_bytes()))
-        ],
+        any_form("[0-9]{1,3}".prop_map(|d| Form::Set(d.into_bytes()))),
     )
         .prop_map(|(letter, form)| Command { name: letter, form });
     prop_oneof![

@@ -16,6 +16,13 @@ fn s(x: &str) -> Entry {
 fn e(x: &str) -> Entry {
     Entry::Expect(x.into())
 }
+/// `ATE0` printed twice (the line and its echo), `OK`, then `AT` and `OK` twice: the tail of
+/// seed 002's section 3.3 log.
+const ECHOED: &str = "ATE0\nATE0\nOK\nAT\nOK\nAT\nOK";
+/// The entries of [`ECHOED`]: each host line sent once.
+fn echoed() -> Vec<Entry> {
+    vec![s("ATE0"), e("OK"), s("AT"), e("OK"), s("AT"), e("OK")]
+}
 
 #[test]
 fn commands_answers_comments_and_blank_lines() {
@@ -42,21 +49,9 @@ fn commands_answers_comments_and_blank_lines() {
 fn l610_boot_urc_and_echoed_lines() {
     // Seed 002 section 3.3: `AT command ready` is the module's (a blank after `AT`), and a
     // host line printed twice in a row is the line and its echo, sent once.
-    let text = "AT\nAT  //回显\nAT command ready\n+SIM READY\nATE0\nATE0\nOK\nAT\nOK\nAT\nOK\n";
-    assert_eq!(
-        entries(text),
-        vec![
-            s("AT"),
-            e("AT command ready"),
-            e("+SIM READY"),
-            s("ATE0"),
-            e("OK"),
-            s("AT"),
-            e("OK"),
-            s("AT"),
-            e("OK")
-        ]
-    );
+    let text = format!("AT\nAT  //回显\nAT command ready\n+SIM READY\n{ECHOED}\n");
+    let boot = vec![s("AT"), e("AT command ready"), e("+SIM READY")];
+    assert_eq!(entries(&text), [boot, echoed()].concat());
     let log = Log::parse("t.log", "ATE0\nATE0\nOK\n").unwrap();
     assert_eq!(log.lines[1].no, 3, "the echo line is not an entry");
 }
@@ -326,41 +321,33 @@ fn seed_002_fixture() {
 #[test]
 fn an_echoed_line_is_not_sent_twice() {
     assert_eq!(
-        entries("AT\nAT  //回显\nOK\nATE0\nATE0\nOK\nAT\nOK\nAT\nOK"),
-        vec![
-            s("AT"),
-            e("OK"),
-            s("ATE0"),
-            e("OK"),
-            s("AT"),
-            e("OK"),
-            s("AT"),
-            e("OK")
-        ]
+        entries(&format!("AT\nAT  //回显\nOK\n{ECHOED}")),
+        [vec![s("AT"), e("OK")], echoed()].concat()
     );
 }
 
 #[test]
 fn comments() {
-    assert_eq!(strip_comment("ATI                     //查询版本号"), "ATI");
-    assert_eq!(strip_comment("// only a comment"), "");
-    assert_eq!(strip_comment("//"), "");
-    assert_eq!(
-        strip_comment("mqtt://<domain>:<port>"),
-        "mqtt://<domain>:<port>"
-    );
-    assert_eq!(
-        strip_comment("AT+MPUB=\"t\",0,0,\"a //not a comment\" // but this is"),
-        "AT+MPUB=\"t\",0,0,\"a //not a comment\""
-    );
-    assert_eq!(
-        strip_comment("AT+MPUB=\"unterminated // quote"),
-        "AT+MPUB=\"unterminated // quote"
-    );
-    assert_eq!(strip_comment("OK\t//tab before"), "OK");
-    assert_eq!(strip_comment("a//b"), "a//b");
-    assert_eq!(strip_comment("   "), "");
-    assert_eq!(strip_comment(""), "");
+    for (line, without) in [
+        ("ATI                     //查询版本号", "ATI"),
+        ("// only a comment", ""),
+        ("//", ""),
+        ("mqtt://<domain>:<port>", "mqtt://<domain>:<port>"),
+        (
+            "AT+MPUB=\"t\",0,0,\"a //not a comment\" // but this is",
+            "AT+MPUB=\"t\",0,0,\"a //not a comment\"",
+        ),
+        (
+            "AT+MPUB=\"unterminated // quote",
+            "AT+MPUB=\"unterminated // quote",
+        ),
+        ("OK\t//tab before", "OK"),
+        ("a//b", "a//b"),
+        ("   ", ""),
+        ("", ""),
+    ] {
+        assert_eq!(strip_comment(line), without, "{line:?}");
+    }
 }
 
 #[test]

@@ -8,6 +8,7 @@ use cucumber::{given, then, when};
 
 use super::params::Payload;
 use super::{docstring, unescape, StepResult};
+use crate::device::Compare;
 use crate::engine::log::{Entry, Log};
 use crate::world::ModemWorld;
 
@@ -94,7 +95,7 @@ async fn modem_says(w: &mut ModemWorld, line: String) -> StepResult {
 #[then(regex = r#"^the modem says a line starting with "(.*)"$"#)]
 async fn modem_says_starting(w: &mut ModemWorld, start: String) -> StepResult {
     let t = w.timeout;
-    Ok(w.device()?.expect_line_starting(&start, t).await?)
+    Ok(w.device()?.expect_as(&start, Compare::Start, t).await?)
 }
 
 /// A log excerpt as printed in the guides: `AT` lines are sent, the others awaited in order.

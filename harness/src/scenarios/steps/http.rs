@@ -20,41 +20,46 @@ use super::StepResult;
 use crate::device::show;
 use crate::world::ModemWorld;
 
+/// POSTs `n` random bytes as the drivers of the module whose request command the step names
+/// do: the Air780E's `AT+HTTPACTION` (the body after `DOWNLOAD`) or the L610's `AT+HTTPACT`
+/// (the body after `>`; `+HTTP: 1` before the result).
 #[when(
-    regex = r#"^the host POSTs (\d+) random bytes to "([^"]+)" with AT\+HTTPACTION, status (\d+)$"#
+    regex = r#"^the host POSTs (\d+) random bytes to "([^"]+)" with AT\+(HTTPACTION|HTTPACT), status (\d+)$"#
 )]
-async fn post_air780e(w: &mut ModemWorld, n: usize, url: String, status: u16) -> StepResult {
+async fn post(
+    w: &mut ModemWorld,
+    n: usize,
+    url: String,
+    action: String,
+    status: u16,
+) -> StepResult {
     let payload = random_payload(n, w.eol);
-    w.send_command(&format!("AT+HTTPPARA=\"URL\",\"{url}\""))
+    let air780e = action == "HTTPACTION";
+    let (set_url, data, prompt, answer) = if air780e {
+        let answer = format!("+HTTPACTION: 1,{status},{{}}");
+        (
+            "HTTPPARA",
+            format!("AT+HTTPDATA={n},10000"),
+            "DOWNLOAD",
+            answer,
+        )
+    } else {
+        let answer = format!("+HTTPRES: 1,{status},{{}}");
+        ("HTTPSET", format!("AT+HTTPDATA={n}"), ">", answer)
+    };
+    w.send_command(&format!("AT+{set_url}=\"URL\",\"{url}\""))
         .await?;
     w.expect("OK").await?;
-    w.send_command(&format!("AT+HTTPDATA={n},10000")).await?;
-    w.expect("DOWNLOAD").await?;
+    w.send_command(&data).await?;
+    w.expect(prompt).await?;
     w.device()?.send_data(&payload).await?;
     w.expect("OK").await?;
-    w.send_command("AT+HTTPACTION=1").await?;
+    w.send_command(&format!("AT+{action}=1")).await?;
     w.expect("OK").await?;
-    w.expect(&format!("+HTTPACTION: 1,{status},{{}}")).await?;
-    w.payload = payload;
-    Ok(())
-}
-
-#[when(
-    regex = r#"^the host POSTs (\d+) random bytes to "([^"]+)" with AT\+HTTPACT, status (\d+)$"#
-)]
-async fn post_l610(w: &mut ModemWorld, n: usize, url: String, status: u16) -> StepResult {
-    let payload = random_payload(n, w.eol);
-    w.send_command(&format!("AT+HTTPSET=\"URL\",\"{url}\""))
-        .await?;
-    w.expect("OK").await?;
-    w.send_command(&format!("AT+HTTPDATA={n}")).await?;
-    w.expect(">").await?;
-    w.device()?.send_data(&payload).await?;
-    w.expect("OK").await?;
-    w.send_command("AT+HTTPACT=1").await?;
-    w.expect("OK").await?;
-    w.expect("+HTTP: 1").await?;
-    w.expect(&format!("+HTTPRES: 1,{status},{{}}")).await?;
+    if !air780e {
+        w.expect("+HTTP: 1").await?;
+    }
+    w.expect(&answer).await?;
     w.payload = payload;
     Ok(())
 }

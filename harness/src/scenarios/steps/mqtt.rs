@@ -4,6 +4,7 @@
 use anyhow::{bail, Result};
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
+use rumqttc::QoS;
 
 use super::params::Quoted;
 use super::{docstring, unescape, StepResult};
@@ -39,125 +40,114 @@ async fn subscribed(w: &mut ModemWorld, name: String, filter: String, q: String)
     Ok(w.client(&name)?.subscribe(&filter, q, t).await?)
 }
 
-async fn publish(
-    w: &mut ModemWorld,
-    name: &str,
+/// What a publish or receive step says: the client, the payload, the topic, the QoS (when the
+/// step names one) and whether the message is retained.
+struct Message {
+    client: String,
     payload: Vec<u8>,
-    topic: &str,
-    q: &str,
-    retained: &str,
-) -> Result<()> {
-    ensure_client(w, name).await?;
-    let q = qos(q.parse().unwrap_or(0))?;
+    topic: String,
+    qos: Option<QoS>,
+    retain: bool,
+}
+
+impl Message {
+    /// From the step's captures: the client, the quoted payload (or nothing), the topic, the
+    /// QoS, ` retained`. The payload is the quoted one, its C escapes decoded, or else the
+    /// step's doc string, taken literally (JSON with quotes, for instance).
+    fn of(step: &Step, captures: &[String]) -> Result<Message> {
+        let [client, quoted, topic, q, retained] = captures else {
+            bail!("a message step captures 5 values, not {}", captures.len());
+        };
+        let payload = match quoted.strip_prefix('"').and_then(|p| p.strip_suffix('"')) {
+            Some(_) if step.docstring.is_some() => {
+                bail!("the payload is given twice: quoted and as a doc string")
+            }
+            Some(p) => unescape(p)?,
+            None => docstring(step)?.into_bytes(),
+        };
+        let qos = match q.as_str() {
+            "" => None,
+            n => Some(qos(n.parse()?)?),
+        };
+        Ok(Message {
+            client: client.clone(),
+            payload,
+            topic: topic.clone(),
+            qos,
+            retain: !retained.is_empty(),
+        })
+    }
+
+    fn retained(&self) -> &'static str {
+        if self.retain {
+            " retained"
+        } else {
+            ""
+        }
+    }
+}
+
+async fn publish(w: &mut ModemWorld, m: Message) -> Result<()> {
+    ensure_client(w, &m.client).await?;
+    let q = m.qos.unwrap_or(QoS::AtMostOnce);
     let t = w.timeout;
-    w.transcript.mqtt(
-        name,
-        format!(
-            "publish {:?} to {topic:?} at {q:?}{}",
-            crate::device::show(&payload),
-            if retained.is_empty() { "" } else { " retained" }
-        ),
+    let note = format!(
+        "publish {:?} to {:?} at {q:?}{}",
+        crate::device::show(&m.payload),
+        m.topic,
+        m.retained()
     );
-    w.client(name)?
-        .publish(topic, q, !retained.is_empty(), payload, t)
+    w.transcript.mqtt(&m.client, note);
+    w.client(&m.client)?
+        .publish(&m.topic, q, m.retain, m.payload, t)
         .await
 }
 
+/// The payload quoted (`"..."`, C escapes) or, after a `:`, as a doc string.
 #[when(
-    regex = r#"^client "([^"]+)" publishes "((?:[^"\\]|\\.)*)" to "([^"]+)"(?: at QoS ([0-2]))?( retained)?$"#
+    regex = r#"^client "([^"]+)" publishes (?:("(?:[^"\\]|\\.)*") )?to "([^"]+)"(?: at QoS ([0-2]))?( retained)?:?$"#
 )]
 #[given(
-    regex = r#"^client "([^"]+)" (?:publishes|published) "((?:[^"\\]|\\.)*)" to "([^"]+)"(?: at QoS ([0-2]))?( retained)?$"#
+    regex = r#"^client "([^"]+)" (?:publishes|published) (?:("(?:[^"\\]|\\.)*") )?to "([^"]+)"(?: at QoS ([0-2]))?( retained)?:?$"#
 )]
-async fn publishes(
-    w: &mut ModemWorld,
-    name: String,
-    payload: String,
-    topic: String,
-    q: String,
-    retained: String,
-) -> StepResult {
-    Ok(publish(w, &name, unescape(&payload)?, &topic, &q, &retained).await?)
+async fn publishes(w: &mut ModemWorld, step: &Step, captures: &[String]) -> StepResult {
+    Ok(publish(w, Message::of(step, captures)?).await?)
 }
 
-/// The payload as a doc string, taken literally (JSON with quotes, for instance).
-#[when(regex = r#"^client "([^"]+)" publishes to "([^"]+)"(?: at QoS ([0-2]))?( retained)?:$"#)]
-async fn publishes_doc(
-    w: &mut ModemWorld,
-    name: String,
-    topic: String,
-    q: String,
-    retained: String,
-    step: &Step,
-) -> StepResult {
-    let payload = docstring(step)?.into_bytes();
-    Ok(publish(w, &name, payload, &topic, &q, &retained).await?)
-}
-
-pub(crate) async fn receive(
-    w: &mut ModemWorld,
-    name: &str,
-    payload: Vec<u8>,
-    topic: &str,
-    q: &str,
-    retained: &str,
-) -> Result<()> {
+async fn receive(w: &mut ModemWorld, m: Message) -> Result<()> {
     let t = w.timeout;
-    let r = w.client(name)?.receive(topic, &payload, t).await?;
+    let (name, topic, shown) = (&m.client, &m.topic, crate::device::show(&m.payload));
+    let r = w.client(name)?.receive(topic, &m.payload, t).await?;
     w.transcript.mqtt(
         name,
         format!(
-            "received {:?} on {topic:?} at {:?}{}",
-            crate::device::show(&payload),
+            "received {shown:?} on {topic:?} at {:?}{}",
             r.qos,
             if r.retain { " retained" } else { "" }
         ),
     );
-    if !q.is_empty() {
-        let want = qos(q.parse().unwrap_or(0))?;
+    if let Some(want) = m.qos {
         if r.qos != want {
             bail!(
-                "{name:?} received {:?} on {topic:?} with {:?}, expected {want:?}",
-                crate::device::show(&payload),
+                "{name:?} received {shown:?} on {topic:?} with {:?}, expected {want:?}",
                 r.qos
             );
         }
     }
-    let want_retain = !retained.is_empty();
-    if r.retain != want_retain {
+    if r.retain != m.retain {
         bail!(
-            "{name:?} received {:?} on {topic:?} with retain={}, expected retain={}",
-            crate::device::show(&payload),
+            "{name:?} received {shown:?} on {topic:?} with retain={}, expected retain={}",
             r.retain,
-            !retained.is_empty()
+            m.retain
         );
     }
     Ok(())
 }
 
+/// The payload quoted (`"..."`, C escapes) or, after a `:`, as a doc string.
 #[then(
-    regex = r#"^client "([^"]+)" receives "((?:[^"\\]|\\.)*)" on "([^"]+)"(?: with QoS ([0-2]))?( retained)?$"#
+    regex = r#"^client "([^"]+)" receives (?:("(?:[^"\\]|\\.)*") )?on "([^"]+)"(?: with QoS ([0-2]))?( retained)?:?$"#
 )]
-async fn receives(
-    w: &mut ModemWorld,
-    name: String,
-    payload: String,
-    topic: String,
-    q: String,
-    retained: String,
-) -> StepResult {
-    Ok(receive(w, &name, unescape(&payload)?, &topic, &q, &retained).await?)
-}
-
-#[then(regex = r#"^client "([^"]+)" receives on "([^"]+)"(?: with QoS ([0-2]))?( retained)?:$"#)]
-async fn receives_doc(
-    w: &mut ModemWorld,
-    name: String,
-    topic: String,
-    q: String,
-    retained: String,
-    step: &Step,
-) -> StepResult {
-    let payload = docstring(step)?.into_bytes();
-    Ok(receive(w, &name, payload, &topic, &q, &retained).await?)
+async fn receives(w: &mut ModemWorld, step: &Step, captures: &[String]) -> StepResult {
+    Ok(receive(w, Message::of(step, captures)?).await?)
 }

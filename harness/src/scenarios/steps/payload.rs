@@ -39,7 +39,7 @@ pub fn random_payload(n: usize, eol: Eol) -> Vec<u8> {
 }
 
 /// Where two byte strings first differ, for failure messages.
-fn first_difference(want: &[u8], got: &[u8]) -> String {
+pub(crate) fn first_difference(want: &[u8], got: &[u8]) -> String {
     let at = want
         .iter()
         .zip(got)

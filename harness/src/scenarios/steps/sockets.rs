@@ -13,9 +13,11 @@ use std::collections::BTreeMap;
 use anyhow::{anyhow, bail, Result};
 use cucumber::{then, when};
 
+use super::payload::first_difference;
 use super::payload::random_payload;
 use super::{unescape, StepResult};
 use crate::device::{show, Item};
+use crate::transcript::from_hex;
 use crate::world::ModemWorld;
 
 /// The most one `AT+MIPSEND` carries (fixtures/DIVERGENCES.md L30).
@@ -25,15 +27,6 @@ pub const MIPSEND_MAX: usize = 2048;
 #[derive(Debug, Default, Clone)]
 pub struct SocketRx {
     pub data: BTreeMap<u32, Vec<u8>>,
-}
-
-fn unhex(hex: &[u8]) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
-        return None;
-    }
-    hex.chunks(2)
-        .map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
-        .collect()
 }
 
 /// `(socket id, data)` of a `+MIPRTCP: <id>,<len>,<hex>` or `+MIPRUDP: <ip>,<port>,<id>,<len>,
@@ -52,11 +45,7 @@ pub fn socket_data(line: &[u8]) -> Option<Result<(u32, Vec<u8>)>> {
             "a data line without its three fields: {text:?}"
         )));
     };
-    let parsed = (
-        id.parse::<u32>(),
-        len.parse::<usize>(),
-        unhex(hex.as_bytes()),
-    );
+    let parsed = (id.parse::<u32>(), len.parse::<usize>(), from_hex(hex));
     Some(match parsed {
         (Ok(id), Ok(len), Some(data)) if data.len() == len => Ok((id, data)),
         _ => Err(anyhow!(
@@ -164,18 +153,7 @@ async fn receive(w: &mut ModemWorld, id: u32, want: &[u8]) -> Result<()> {
     }
     let got = w.sockets.data.remove(&id).unwrap_or_default();
     if got != want {
-        let at = want
-            .iter()
-            .zip(&got)
-            .position(|(a, b)| a != b)
-            .unwrap_or(want.len().min(got.len()));
-        bail!(
-            "socket {id}: {} bytes expected, {} came; first difference at byte {at}: expected {}, got {}",
-            want.len(),
-            got.len(),
-            show(&want[at..(at + 16).min(want.len())]),
-            show(&got[at.min(got.len())..(at + 16).min(got.len())])
-        );
+        bail!("socket {id}: {}", first_difference(want, &got));
     }
     w.transcript.mqtt(
         "host",

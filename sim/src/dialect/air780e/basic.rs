@@ -4,90 +4,49 @@ use crate::at::Form;
 use crate::dialect::Out;
 use crate::modem::{CellState, BAUD_RATES};
 
+use crate::at::Arg;
+use crate::dialect::params::{one_number, registration, setting};
+use crate::dialect::standard::{query, sim_query};
+
 use super::{num_in, number_setting, set_args};
-
-pub use crate::dialect::v250::{at, echo};
-
-/// `ATI` -> the firmware name, e.g. `AirM2M_780EP_V1007_LTE_AT` (luatos-doc-pool
-/// Command_List/Base/ATI.md; seed 000 section 6.2: `AirM2M_780E_V1169_LTE_AT`). The string is the
-/// model profile's (`fixtures/profiles/air780e.tsv`).
-pub fn ati(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec | Form::Set(_) => {
-            cell.identity.profile.ati.iter().for_each(|l| out.line(l));
-            out.ok()
-        }
-        _ => out.error(),
-    }
-}
 
 /// `AT+CGMR` -> `+CGMR: "<firmware>"` (luatos-doc-pool Command_List/Base/CGMR.md:
 /// `+CGMR: "AirM2M_780EP_V1007_LTE_AT"`; notes section 12).
 pub fn cgmr(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec => {
-            out.line(format!("+CGMR: \"{}\"", cell.identity.profile.revision()));
-            out.ok()
-        }
-        Form::Test => out.ok(),
-        _ => out.error(),
-    }
+    query(form, out, || {
+        format!("+CGMR: \"{}\"", cell.identity.profile.revision())
+    })
 }
 
 /// `AT+CGMI` -> `+CGMI: "AirM2M"` (luatos-doc-pool Command_List/Base/CGMI.md).
 pub fn cgmi(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec => {
-            out.line(format!("+CGMI: \"{}\"", cell.identity.profile.cgmi));
-            out.ok()
-        }
-        Form::Test => out.ok(),
-        _ => out.error(),
-    }
+    query(form, out, || {
+        format!("+CGMI: \"{}\"", cell.identity.profile.cgmi)
+    })
 }
 
 /// `AT+CGMM` -> `+CGMM: "Air780EP"` (luatos-doc-pool Command_List/Base/CGMM.md).
 pub fn cgmm(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec => {
-            out.line(format!("+CGMM: \"{}\"", cell.identity.profile.cgmm));
-            out.ok()
-        }
-        Form::Test => out.ok(),
-        _ => out.error(),
-    }
+    query(form, out, || {
+        format!("+CGMM: \"{}\"", cell.identity.profile.cgmm)
+    })
 }
 
 /// `AT+CIMI` -> the bare IMSI (luatos-doc-pool Command_List/Base/CIMI.md:
 /// `460001841426414`); `+CME ERROR: 10` without a SIM (27.007 section 9.2).
 pub fn cimi(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec if cell.sim == crate::modem::SimState::Ready => {
-            out.line(&cell.identity.imsi);
-            out.ok()
-        }
-        Form::Exec => out.line(cell.cme(10)),
-        Form::Test => out.ok(),
-        _ => out.error(),
-    }
+    sim_query(cell, form, out, || cell.identity.imsi.clone())
 }
 
 /// `AT+ICCID` -> `+ICCID: <iccid>`; `AT+CCID` -> the bare ICCID (luatos-doc-pool
 /// Command_List/Base/ICCID.md; the SIM guide public/20240906_any_sim.md logs
 /// `+ICCID: 898604981022C0254186`). `+CME ERROR: 10` without a SIM.
 pub fn iccid(cell: &CellState, prefixed: bool, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec if cell.sim == crate::modem::SimState::Ready => {
-            if prefixed {
-                out.line(format!("+ICCID: {}", cell.identity.iccid));
-            } else {
-                out.line(&cell.identity.iccid);
-            }
-            out.ok()
-        }
-        Form::Exec => out.line(cell.cme(10)),
-        Form::Test => out.ok(),
-        _ => out.error(),
+    let iccid = &cell.identity.iccid;
+    if prefixed {
+        sim_query(cell, form, out, || format!("+ICCID: {iccid}"))
+    } else {
+        sim_query(cell, form, out, || iccid.clone())
     }
 }
 
@@ -281,46 +240,6 @@ pub fn cops(cell: &CellState, radio: &mut Radio, form: &Form, out: &mut Out) {
     }
 }
 
-/// `AT+CGSN` -> the bare IMEI (notes section 12).
-pub fn cgsn(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec => {
-            out.line(&cell.identity.imei);
-            out.ok()
-        }
-        Form::Test => out.ok(),
-        _ => out.error(),
-    }
-}
-
-/// `AT+CPIN?` -> `+CPIN: READY` (seed 001 first flow; seed 003 "查询卡状态").
-pub fn cpin(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Read if cell.sim == crate::modem::SimState::Ready => {
-            out.line("+CPIN: READY");
-            out.ok()
-        }
-        Form::Read => out.line(cell.cme(10)),
-        Form::Test => out.ok(),
-        _ => out.error(),
-    }
-}
-
-/// `AT+CSQ` -> `+CSQ: <rssi>,<ber>` (seed 003 "查询网络信号": `+CSQ: 29,99`).
-pub fn csq(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec => {
-            out.line(format!("+CSQ: {},{}", cell.rssi, cell.ber));
-            out.ok()
-        }
-        Form::Test => {
-            out.line("+CSQ: (0-31,99),(0-7,99)");
-            out.ok()
-        }
-        _ => out.error(),
-    }
-}
-
 /// `AT+CREG?`/`AT+CGREG?`/`AT+CEREG?` -> `+CGREG: <n>,<stat>` (seed 000 section 6.2:
 /// `+CGREG: 0,1`), with `<n>`=2 `+CREG: 2,1,"1863","0183db22",7` (luatos-doc-pool
 /// Command_List/Network_service/CREG.md, CEREG.md, GPRS/CGREG.md); `=<n>` sets the URC mode.
@@ -328,32 +247,12 @@ pub fn creg(cell: &mut CellState, prefix: &str, form: &Form, out: &mut Out) {
     // The test forms as the family prints them: CREG.md `+CREG:(0,1,2,3)` (a V1165 capture
     // of CEREG has the blank: NETG `+CEREG: (0,1,2,3,4,5)`), CGREG 0..2. Modes above 2 report
     // like 2 (the cell) here: the reject causes and PSM timers they add are not simulated.
-    let (max, test) = match prefix {
+    let syntax = match prefix {
         "+CREG" => (3, "(0,1,2,3)"),
         "+CEREG" => (5, "(0,1,2,3,4,5)"),
         _ => (2, "(0-2)"),
     };
-    match form {
-        Form::Read => {
-            out.line(cell.registration_line(prefix));
-            out.ok()
-        }
-        Form::Test => {
-            out.line(format!("{prefix}: {test}"));
-            out.ok()
-        }
-        Form::Set(_) => match set_args(form).as_deref() {
-            Some([n]) => match num_in(Some(n), 0..=max) {
-                Some(n) => {
-                    *cell.registration_mode(prefix) = n as u8;
-                    out.ok()
-                }
-                None => out.error(),
-            },
-            _ => out.error(),
-        },
-        Form::Exec => out.error(),
-    }
+    registration(cell, prefix, syntax, form, out)
 }
 
 /// `AT+CESQ` -> `+CESQ: 99,99,255,255,<rsrq>,<rsrp>` (NETG's V1165 capture:
@@ -380,23 +279,9 @@ pub fn cesq(cell: &CellState, form: &Form, out: &mut Out) {
 /// `AT+WAKETIM?` -> `+WAKETIM:<s>` (no blank), `AT+WAKETIM=<s>` -> `OK`: the idle seconds before
 /// sleep (luatos-doc-pool Command_List/Device_control/CSCLK.md's examples: `+WAKETIM:1`).
 pub fn waketim(radio: &mut Radio, form: &Form, out: &mut Out) {
-    match form {
-        Form::Read => {
-            out.line(format!("+WAKETIM:{}", radio.waketim));
-            out.ok()
-        }
-        Form::Test => out.ok(),
-        Form::Set(_) => match set_args(form).as_deref() {
-            Some([n]) => match num_in(Some(n), 1..=3600) {
-                Some(n) => {
-                    radio.waketim = n;
-                    out.ok()
-                }
-                None => out.error(),
-            },
-            _ => out.error(),
-        },
-        Form::Exec => out.error(),
+    let read = || format!("+WAKETIM:{}", radio.waketim);
+    if let Some(n) = setting(form, out, read, None, |n| num_in(Some(n), 1..=3600)) {
+        radio.waketim = n;
     }
 }
 
@@ -408,7 +293,7 @@ pub fn cgatt(cell: &mut CellState, form: &Form, out: &mut Out) {
         cell.reg,
         crate::modem::RegStatus::Home | crate::modem::RegStatus::Roaming
     );
-    if !registered && matches!(set_args(form).as_deref(), Some([a]) if a.number() == Some(1)) {
+    if !registered && one_number(form, 1..=1).is_some() {
         return out.line(cell.cme(30));
     }
     // Command_List/GPRS/CGATT.md prints the test form as a range.
@@ -439,11 +324,7 @@ pub fn cpnetapn(cell: &mut CellState, form: &Form, out: &mut Out) {
             _ => out.error(),
         },
         Form::Read => {
-            let a = &cell.apn;
-            out.line(format!(
-                "+CPNETAPN: 2,\"{}\",\"{}\",\"{}\",0",
-                a.name, a.user, a.password
-            ));
+            out.line(format!("+CPNETAPN: 2,{},0", apn_fields(cell)));
             out.ok()
         }
         Form::Test => out.ok(),
@@ -462,29 +343,20 @@ pub fn cmee(cell: &mut CellState, form: &Form, out: &mut Out) {
 /// the `OK` (which still goes at the old one); under a timing profile that paces the UART
 /// (`realistic`) the bytes then cross at it, both ways. `0` (auto-baud) keeps the rate.
 pub fn ipr(cell: &mut CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Read => {
-            out.line(format!("+IPR: {}", cell.baud));
-            out.ok()
+    let list: Vec<String> = BAUD_RATES.iter().map(u32::to_string).collect();
+    let test = format!("+IPR: ({}),()", list.join(","));
+    let read = || format!("+IPR: {}", cell.baud);
+    let valid = |rate: &Arg| rate.number().filter(|r| BAUD_RATES.contains(r));
+    if let Some(r) = setting(form, out, read, Some(&test), valid) {
+        cell.baud = r;
+        if r != 0 {
+            out.baud(r);
         }
-        Form::Test => {
-            let list: Vec<String> = BAUD_RATES.iter().map(u32::to_string).collect();
-            out.line(format!("+IPR: ({}),()", list.join(",")));
-            out.ok()
-        }
-        Form::Set(_) => match set_args(form).as_deref() {
-            Some([rate]) => match rate.number().filter(|r| BAUD_RATES.contains(r)) {
-                Some(r) => {
-                    cell.baud = r;
-                    out.ok();
-                    if r != 0 {
-                        out.baud(r);
-                    }
-                }
-                None => out.error(),
-            },
-            _ => out.error(),
-        },
-        Form::Exec => out.error(),
     }
+}
+
+/// The APN, user and password as `AT+CSTT?` and `AT+CPNETAPN?` print them: `"<apn>","<user>","<pwd>"`.
+pub fn apn_fields(cell: &CellState) -> String {
+    let a = &cell.apn;
+    format!("\"{}\",\"{}\",\"{}\"", a.name, a.user, a.password)
 }

@@ -4,6 +4,7 @@
 //! moves the state, `AT+CIPSHUT` goes back to `IP INITIAL` from any state).
 
 use crate::at::Form;
+use crate::dialect::params::{cgpaddr_line, number_setting, one_number};
 use crate::dialect::Out;
 use crate::modem::{CellState, Cip};
 
@@ -39,11 +40,7 @@ impl Bearer {
     pub fn cstt(&mut self, cell: &mut CellState, form: &Form, out: &mut Out) {
         match form {
             Form::Read => {
-                let a = &cell.apn;
-                out.line(format!(
-                    "+CSTT: \"{}\",\"{}\",\"{}\"",
-                    a.name, a.user, a.password
-                ));
+                out.line(format!("+CSTT: {}", super::basic::apn_fields(cell)));
                 out.ok()
             }
             Form::Test => {
@@ -145,27 +142,11 @@ impl Bearer {
     /// `AT+CIPMUX=<0|1>`, only in `IP INITIAL` (luatos-doc-pool Command_List/TCPIP/CIPMUX.md;
     /// otherwise `+CME ERROR: 3`); read `+CIPMUX: <n>`, test `+CIPMUX: (0,1)`.
     pub fn cipmux(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
-        match form {
-            Form::Read => {
-                out.line(format!("+CIPMUX: {}", u8::from(self.mux)));
-                out.ok()
-            }
-            Form::Test => {
-                out.line("+CIPMUX: (0,1)");
-                out.ok()
-            }
-            Form::Set(_) => match set_args(form).as_deref() {
-                Some([n]) => match num_in(Some(n), 0..=1) {
-                    Some(_) if cell.cip != Cip::Initial => out.line(cell.cme(NOT_ALLOWED)),
-                    Some(n) => {
-                        self.mux = n == 1;
-                        out.ok()
-                    }
-                    None => out.error(),
-                },
-                _ => out.error(),
-            },
-            Form::Exec => out.error(),
+        if cell.cip != Cip::Initial && one_number(form, 0..=1).is_some() {
+            return out.line(cell.cme(NOT_ALLOWED));
+        }
+        if let Some(n) = number_setting(form, out, "+CIPMUX", 0..=1, u32::from(self.mux)) {
+            self.mux = n == 1;
         }
     }
 
@@ -327,13 +308,7 @@ impl Bearer {
     /// `+CGPADDR: 1,"10.162.229.248"`). A context without an address prints `+CGPADDR: <cid>`
     /// (27.007 section 10.1.14; the manual says only that nothing can be shown).
     pub fn cgpaddr(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
-        let line = |cid: u32| {
-            if cid == 1 && cell.pdp_active {
-                format!("+CGPADDR: 1,\"{}\"", cell.identity.ip)
-            } else {
-                format!("+CGPADDR: {cid}")
-            }
-        };
+        let line = |cid: u32| cgpaddr_line(cell, cid);
         match form {
             Form::Exec => {
                 out.line(line(1));
@@ -380,16 +355,10 @@ impl Bearer {
             out.line("+CIPQSEND: (0,1,2)");
             return out.ok();
         }
-        if i == 2 && matches!(form, Form::Set(_)) && cell.cip != Cip::Initial {
-            if let Some([n]) = set_args(form).as_deref() {
-                if num_in(Some(n), 0..=1).is_some() {
-                    return out.line(cell.cme(NOT_ALLOWED));
-                }
-            }
+        if i == 2 && cell.cip != Cip::Initial && one_number(form, 0..=1).is_some() {
+            return out.line(cell.cme(NOT_ALLOWED));
         }
-        if let Some(n) =
-            super::number_setting(form, out, prefix, 0..=max, u32::from(self.switches[i]))
-        {
+        if let Some(n) = number_setting(form, out, prefix, 0..=max, u32::from(self.switches[i])) {
             self.switches[i] = n as u8;
         }
     }

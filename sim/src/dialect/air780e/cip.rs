@@ -173,16 +173,7 @@ impl Sockets {
     ) {
         let mux = bearer.mux;
         match form {
-            Form::Test => {
-                let n = if mux { "(0-5)," } else { "" };
-                out.line(format!(
-                    "+CIPSTART: {n}(\"TCP\",\"UDP\"),(\"(0-255).(0-255).(0-255).(0-255)\"),(1-65535)"
-                ));
-                out.line(format!(
-                    "+CIPSTART: {n}(\"TCP\",\"UDP\"),(\"DOMAIN NAME\"),(1-65535)"
-                ));
-                return out.ok();
-            }
+            Form::Test => return Self::cipstart_syntax(mux, out),
             Form::Read | Form::Exec => return out.error(),
             Form::Set(_) => {}
         }
@@ -229,15 +220,40 @@ impl Sockets {
             return self.connect_fail(&t, bearer, cell, out);
         }
         cell.cip = Cip::Status;
-        self.next_link += 1;
-        let link = SOCKET_LINK_BASE + self.next_link;
         // The SSL context is the link's number, 0 with one link (SSLCFG.md `<n>`).
         let tls = (bearer.ssl() && proto == SockProto::Tcp).then(|| tls(slot as u32, &host));
+        self.open(slot, proto, host, port as u16, tls, out)
+    }
+
+    /// `AT+CIPSTART=?`: the syntax, with the link number under `AT+CIPMUX=1` (CIPSTART.md).
+    fn cipstart_syntax(mux: bool, out: &mut Out) {
+        let n = if mux { "(0-5)," } else { "" };
+        out.line(format!(
+            "+CIPSTART: {n}(\"TCP\",\"UDP\"),(\"(0-255).(0-255).(0-255).(0-255)\"),(1-65535)"
+        ));
+        out.line(format!(
+            "+CIPSTART: {n}(\"TCP\",\"UDP\"),(\"DOMAIN NAME\"),(1-65535)"
+        ));
+        out.ok()
+    }
+
+    /// Opens slot `slot`'s link: `CONNECT OK` (or `CONNECT FAIL`) follows when it is up.
+    fn open(
+        &mut self,
+        slot: usize,
+        proto: SockProto,
+        host: String,
+        port: u16,
+        tls: Option<TlsOptions>,
+        out: &mut Out,
+    ) {
+        self.next_link += 1;
+        let link = SOCKET_LINK_BASE + self.next_link;
         self.slots[slot] = Some(Sock {
             link,
             proto,
             host: host.clone(),
-            port: port as u16,
+            port,
             state: State::Connecting,
             sending: 0,
         });
@@ -245,7 +261,7 @@ impl Sockets {
             link,
             proto,
             host,
-            port: port as u16,
+            port,
             tls,
         });
     }

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::at::{Arg, Form};
+use crate::dialect::params::{args_or_syntax, fixed_args};
 use crate::dialect::Out;
 
 use super::{num_in, set_args};
@@ -56,11 +57,8 @@ impl Fs {
     /// `AT+FSCREATE=<filename>` -> `OK` (seed 000 sections 6.3/6.4; manual). Creating a file
     /// that exists keeps it, so a host that re-runs its set-up each boot is not refused.
     pub fn fscreate(&mut self, form: &Form, out: &mut Out) {
-        if *form == Form::Test {
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
-            return out.error();
+        let Some(args) = args_or_syntax(form, out, &[]) else {
+            return;
         };
         let (Some(name), 1) = (name_of(args.first()), args.len()) else {
             return out.error();
@@ -77,20 +75,12 @@ impl Fs {
     /// sections 6.3/6.4; manual: mode 0 writes from the start, 1 appends; size at most 10240;
     /// timeout 1..4294967295 s). The file must exist (`AT+FSCREATE` first, as every flow does).
     pub fn fswrite(&mut self, form: &Form, out: &mut Out) -> Option<PendingWrite> {
-        if *form == Form::Test {
-            out.ok();
-            return None;
-        }
-        let args = set_args(form).unwrap_or_default();
-        let [name, mode, size, timeout] = args.as_slice() else {
-            out.error();
-            return None;
-        };
+        let [name, mode, size, timeout] = fixed_args(form, out, &[])?;
         let (Some(name), Some(mode), Some(size), Some(timeout)) = (
-            name_of(Some(name)),
-            num_in(Some(mode), 0..=1),
-            num_in(Some(size), 1..=FILE_MAX as u32),
-            seconds(timeout),
+            name_of(Some(&name)),
+            num_in(Some(&mode), 0..=1),
+            num_in(Some(&size), 1..=FILE_MAX as u32),
+            seconds(&timeout),
         ) else {
             out.error();
             return None;
@@ -135,11 +125,8 @@ impl Fs {
     /// reads from the start, 1 from `position`, which must be inside the file; at most 10240
     /// bytes, fewer when the file is shorter).
     pub fn fsread(&mut self, form: &Form, out: &mut Out) {
-        if *form == Form::Test {
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
-            return out.error();
+        let Some(args) = args_or_syntax(form, out, &[]) else {
+            return;
         };
         let [name, mode, size, pos] = args.as_slice() else {
             return out.error();

@@ -13,10 +13,13 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::at::{Arg, Form};
+use crate::dialect::params::args_or_syntax;
 use crate::dialect::Out;
 use crate::modem::CellState;
 use crate::net::http::{HttpError, HttpRequest, HttpResponse, Method};
 use crate::net::{LinkId, NetEvent, NetEventKind, NetRequest, TlsOptions, HTTP_LINKS};
+
+use crate::dialect::params::{fixed_args, read_part, setting};
 
 use super::{num_in, set_args};
 
@@ -50,6 +53,92 @@ struct Params {
     userdata: String,
     /// `USER_DEFINED`: "后面输入的不会覆盖以前的" (each set adds a line).
     user_defined: Vec<String>,
+}
+
+impl Params {
+    /// `AT+HTTPPARA?`'s answer: every tag's value, `USER_DEFINED` lines after `USERDATA`'s.
+    fn print(&self, out: &mut Out) {
+        let p = self;
+        let mut userdata = p.userdata.clone();
+        for l in &p.user_defined {
+            if !userdata.is_empty() {
+                userdata.push_str("\r\n");
+            }
+            userdata.push_str(l);
+        }
+        out.line("+HTTPPARA: ");
+        out.raw(
+            format!(
+                "CID: {}\r\nURL: {}\r\nUA: {}\r\nPROIP: {}\r\nPROPORT: {}\r\nREDIR: {}\r\n\
+                 BREAK: {}\r\nBREAKEND: {}\r\nTIMEOUT: {}\r\nCONTENT: {}\r\nUSERDATA: {}\r\n",
+                p.cid,
+                p.url,
+                p.ua,
+                p.proip,
+                p.proport,
+                p.redir,
+                p.brk,
+                p.brkend,
+                p.timeout,
+                p.content,
+                userdata
+            )
+            .as_bytes(),
+        );
+        out.ok()
+    }
+
+    /// `AT+HTTPPARA=<tag>,<value>`: sets the tag, or `false` for an unknown tag or a value it
+    /// does not take.
+    fn set(&mut self, tag: &str, value: &Arg) -> bool {
+        let text = value.text();
+        let p = self;
+        let number = |v: &Arg, max: u32| num_in(Some(v), 0..=max);
+        match tag.to_ascii_uppercase().as_str() {
+            "CID" => num_in(Some(value), 1..=3).map(|n| p.cid = n).is_some(),
+            "URL" if text.len() <= URL_MAX => {
+                p.url = text.trim().to_string();
+                true
+            }
+            "UA" if text.len() <= 255 => {
+                p.ua = text;
+                true
+            }
+            "PROIP" if text.len() <= 64 => {
+                p.proip = text;
+                true
+            }
+            "PROPORT" => number(value, 65535).map(|n| p.proport = n).is_some(),
+            "REDIR" => number(value, 1).map(|n| p.redir = n).is_some(),
+            "BREAK" => number(value, u32::MAX).map(|n| p.brk = n).is_some(),
+            "BREAKEND" => number(value, u32::MAX).map(|n| p.brkend = n).is_some(),
+            "TIMEOUT" => num_in(Some(value), 1..=3600)
+                .map(|n| p.timeout = n)
+                .is_some(),
+            "CONTENT" if text.len() <= 255 && header_ok(&text) => {
+                p.content = text;
+                true
+            }
+            "USERDATA" => {
+                let t = unescape(&text);
+                let fits = t.len() <= USERDATA_MAX && header_lines(&t).is_some();
+                if fits {
+                    p.userdata = t;
+                }
+                fits
+            }
+            "USER_DEFINED" => {
+                let t = unescape(&text);
+                let used: usize = p.user_defined.iter().map(|l| l.len() + 2).sum();
+                let fits = used + t.len() <= USERDATA_MAX && header_lines(&t).is_some();
+                if fits && !t.trim().is_empty() {
+                    p.user_defined.push(t);
+                }
+                fits
+            }
+            _ => false,
+        }
+    }
 }
 
 impl Default for Params {
@@ -185,26 +274,10 @@ impl Http {
     /// (HTTP/HTTPSSL.md; the manual's read answer has a stray blank, `+ HTTPSSL`, which we
     /// take for a typo).
     pub fn httpssl(&mut self, form: &Form, out: &mut Out) {
-        match form {
-            Form::Read => {
-                out.line(format!("+HTTPSSL: {}", self.ssl as u8));
-                out.ok()
-            }
-            Form::Test => {
-                out.line("+HTTPSSL: (0-1)");
-                out.ok()
-            }
-            Form::Set(_) => match set_args(form).as_deref() {
-                Some([n]) => match num_in(Some(n), 0..=1) {
-                    Some(n) => {
-                        self.ssl = n == 1;
-                        out.ok()
-                    }
-                    None => out.error(),
-                },
-                _ => out.error(),
-            },
-            Form::Exec => out.error(),
+        let read = || format!("+HTTPSSL: {}", self.ssl as u8);
+        let test = Some("+HTTPSSL: (0-1)");
+        if let Some(n) = setting(form, out, read, test, |n| num_in(Some(n), 0..=1)) {
+            self.ssl = n == 1;
         }
     }
 
@@ -219,27 +292,7 @@ impl Http {
                 out.line("+HTTPPARA: \"HTTPParamTag\",\"HTTPParamValue\"");
                 return out.ok();
             }
-            Form::Read => {
-                let p = &self.params;
-                let mut userdata = p.userdata.clone();
-                for l in &p.user_defined {
-                    if !userdata.is_empty() {
-                        userdata.push_str("\r\n");
-                    }
-                    userdata.push_str(l);
-                }
-                out.line("+HTTPPARA: ");
-                out.raw(
-                    format!(
-                        "CID: {}\r\nURL: {}\r\nUA: {}\r\nPROIP: {}\r\nPROPORT: {}\r\nREDIR: {}\r\n\
-                         BREAK: {}\r\nBREAKEND: {}\r\nTIMEOUT: {}\r\nCONTENT: {}\r\nUSERDATA: {}\r\n",
-                        p.cid, p.url, p.ua, p.proip, p.proport, p.redir, p.brk, p.brkend,
-                        p.timeout, p.content, userdata
-                    )
-                    .as_bytes(),
-                );
-                return out.ok();
-            }
+            Form::Read => return self.params.print(out),
             Form::Exec => return out.error(),
             Form::Set(_) => {}
         }
@@ -252,54 +305,7 @@ impl Http {
         let [tag, value] = args.as_slice() else {
             return out.error();
         };
-        let text = value.text();
-        let p = &mut self.params;
-        let number = |v: &Arg, max: u32| num_in(Some(v), 0..=max);
-        let ok = match tag.text().to_ascii_uppercase().as_str() {
-            "CID" => num_in(Some(value), 1..=3).map(|n| p.cid = n).is_some(),
-            "URL" if text.len() <= URL_MAX => {
-                p.url = text.trim().to_string();
-                true
-            }
-            "UA" if text.len() <= 255 => {
-                p.ua = text;
-                true
-            }
-            "PROIP" if text.len() <= 64 => {
-                p.proip = text;
-                true
-            }
-            "PROPORT" => number(value, 65535).map(|n| p.proport = n).is_some(),
-            "REDIR" => number(value, 1).map(|n| p.redir = n).is_some(),
-            "BREAK" => number(value, u32::MAX).map(|n| p.brk = n).is_some(),
-            "BREAKEND" => number(value, u32::MAX).map(|n| p.brkend = n).is_some(),
-            "TIMEOUT" => num_in(Some(value), 1..=3600)
-                .map(|n| p.timeout = n)
-                .is_some(),
-            "CONTENT" if text.len() <= 255 && header_ok(&text) => {
-                p.content = text;
-                true
-            }
-            "USERDATA" => {
-                let t = unescape(&text);
-                let fits = t.len() <= USERDATA_MAX && header_lines(&t).is_some();
-                if fits {
-                    p.userdata = t;
-                }
-                fits
-            }
-            "USER_DEFINED" => {
-                let t = unescape(&text);
-                let used: usize = p.user_defined.iter().map(|l| l.len() + 2).sum();
-                let fits = used + t.len() <= USERDATA_MAX && header_lines(&t).is_some();
-                if fits && !t.trim().is_empty() {
-                    p.user_defined.push(t);
-                }
-                fits
-            }
-            _ => false,
-        };
-        if ok {
+        if self.params.set(&tag.text(), value) {
             out.ok()
         } else {
             out.error()
@@ -311,56 +317,21 @@ impl Http {
     /// `<time>` 1000-120000 ms for the input; when it passes first the bytes are dropped and
     /// the answer is `ERROR` (HTTP/HTTPDATA.md; the capture: `DOWNLOAD`, the 112 bytes, `OK`).
     pub fn httpdata(&mut self, form: &Form, out: &mut Out) -> Option<PendingBody> {
-        match form {
-            Form::Test => {
-                out.line(format!("+HTTPDATA: (0-{DATA_MAX}),(1000-120000)"));
-                {
-                    out.ok();
-                    return None;
-                }
-            }
-            Form::Set(_) => {}
-            _ => {
-                out.error();
-                return None;
-            }
-        }
-        let Some(args) = set_args(form) else {
-            {
-                out.error();
-                return None;
-            };
-        };
-        let [size, time] = args.as_slice() else {
-            {
-                out.error();
-                return None;
-            };
-        };
-        if !self.inited {
-            {
-                out.error();
-                return None;
-            };
-        }
-        let Some(size) = num_in(Some(size), 0..=DATA_MAX) else {
-            {
-                out.error();
-                return None;
-            };
+        let syntax = format!("+HTTPDATA: (0-{DATA_MAX}),(1000-120000)");
+        let [size, time] = fixed_args(form, out, &[&syntax])?;
+        let size = num_in(Some(&size), 0..=DATA_MAX).filter(|_| self.inited);
+        let Some(size) = size else {
+            out.error();
+            return None;
         };
         if size == 0 {
             self.body.clear();
-            {
-                out.ok();
-                return None;
-            }
+            out.ok();
+            return None;
         }
-        let Some(ms) = num_in(Some(time), 1000..=120_000) else {
-            {
-                out.error();
-                return None;
-            };
+        let Some(ms) = num_in(Some(&time), 1000..=120_000) else {
+            out.error();
+            return None;
         };
         self.next += 1;
         let timer = DATA_TIMERS + (self.next % (1 << 32));
@@ -496,20 +467,12 @@ impl Http {
     /// part from `<start>` (HTTP/HTTPREAD.md; the capture: `+HTTPREAD: 124`, the JSON, `OK`).
     /// `ERROR` when there is no response, or `<start>` is past its end.
     pub fn httpread(&mut self, form: &Form, out: &mut Out) {
-        let range = match form {
-            Form::Test => {
-                out.line("+HTTPREAD: (0-3356),(1-3356)");
-                return out.ok();
-            }
-            Form::Exec => None,
-            Form::Set(_) => match set_args(form).as_deref() {
-                Some([s, n]) => match (s.number(), num_in(Some(n), 1..=u32::MAX)) {
-                    (Some(s), Some(n)) => Some((s as usize, n as usize)),
-                    _ => return out.error(),
-                },
-                _ => return out.error(),
-            },
-            Form::Read => return out.error(),
+        if *form == Form::Test {
+            out.line("+HTTPREAD: (0-3356),(1-3356)");
+            return out.ok();
+        }
+        let Some(range) = read_part(form, out) else {
+            return;
         };
         let Some(resp) = self.response.as_ref().filter(|_| self.inited) else {
             return out.error();
@@ -549,12 +512,12 @@ impl Http {
     /// profile. The module's LTE bearer is up whether or not this is used; the HTTP commands do
     /// not require it.
     pub fn sapbr(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
-        if *form == Form::Test {
-            out.line("+SAPBR: (0-4),(1-3),\"ConParamTag\",\"ConParamValue\"");
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
-            return out.error();
+        let Some(args) = args_or_syntax(
+            form,
+            out,
+            &["+SAPBR: (0-4),(1-3),\"ConParamTag\",\"ConParamValue\""],
+        ) else {
+            return;
         };
         let (Some(cmd), Some(cid)) = (num_in(args.first(), 0..=4), num_in(args.get(1), 1..=3))
         else {
@@ -617,61 +580,15 @@ fn header_ok(v: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::dialect::{Effect, Engine};
-    use crate::modem::{Fault, Identity};
+    use crate::dialect::rig::Rig;
+    use crate::dialect::DialectKind;
+    use crate::modem::Fault;
     use crate::net::http::{HttpError, HttpResponse, Method};
-    use crate::net::{NetEvent, NetEventKind, NetRequest, Verify};
+    use crate::net::{NetEventKind, NetRequest, Verify};
 
-    struct Rig {
-        engine: Engine,
-        net: Vec<NetRequest>,
-        timers: Vec<u64>,
-    }
-
-    impl Rig {
-        fn new() -> Rig {
-            let d = super::super::Air780e::new(Identity::default());
-            Rig {
-                engine: Engine::new(Box::new(d), false),
-                net: vec![],
-                timers: vec![],
-            }
-        }
-        fn take(&mut self, fx: Vec<Effect>) -> String {
-            let mut s = Vec::new();
-            for e in fx {
-                match e {
-                    Effect::Uart(b) => s.extend(b),
-                    Effect::Net(r) => self.net.push(r),
-                    Effect::Timer { id, .. } => self.timers.push(id),
-                    Effect::Baud(_) => {}
-                }
-            }
-            String::from_utf8_lossy(&s).into_owned()
-        }
-        fn send(&mut self, line: &str) -> String {
-            let fx = self.engine.feed(format!("{line}\r\n").as_bytes());
-            self.take(fx)
-        }
-        fn bytes(&mut self, b: &[u8]) -> String {
-            let fx = self.engine.feed(b);
-            self.take(fx)
-        }
-        fn last(&self) -> (u64, super::HttpRequest) {
-            self.net
-                .iter()
-                .rev()
-                .find_map(|r| match r {
-                    NetRequest::Http { link, req } => Some((*link, req.clone())),
-                    _ => None,
-                })
-                .expect("an HTTP request")
-        }
-        fn answer(&mut self, kind: NetEventKind) -> String {
-            let link = self.last().0;
-            let fx = self.engine.net_event(NetEvent { link, kind });
-            self.take(fx)
-        }
+    /// A fresh Air780E; its commands end with CR LF.
+    fn rig() -> Rig {
+        Rig::new(DialectKind::Air780e).crlf()
     }
 
     fn done(status: u16, body: &[u8]) -> NetEventKind {
@@ -690,23 +607,24 @@ mod tests {
     /// with the 112 bytes, `+HTTPACTION: 1,200,124`, `+HTTPREAD: 124`.
     #[test]
     fn the_aliyun_capture() {
-        let mut r = Rig::new();
-        for l in [
-            "AT+SAPBR=3,1,\"CONTYPE\",\"GPRS\"",
-            "AT+SAPBR=3,1,\"APN\",\"CMIOT\"",
-            "AT+SAPBR=1,1",
-            "AT+HTTPINIT",
-            "AT+HTTPPARA=\"URL\",https://iot-auth.cn-shanghai.aliyuncs.com/auth/devicename",
-            "AT+HTTPPARA=\"USER_DEFINED\",\"Content-type: application/x-www-form-urlencoded\"",
-        ] {
-            assert_eq!(r.send(l), "\r\nOK\r\n", "{l}");
-        }
+        let mut r = rig();
+        r.all_answer(
+            "\r\nOK\r\n",
+            &[
+                "AT+SAPBR=3,1,\"CONTYPE\",\"GPRS\"",
+                "AT+SAPBR=3,1,\"APN\",\"CMIOT\"",
+                "AT+SAPBR=1,1",
+                "AT+HTTPINIT",
+                "AT+HTTPPARA=\"URL\",https://iot-auth.cn-shanghai.aliyuncs.com/auth/devicename",
+                "AT+HTTPPARA=\"USER_DEFINED\",\"Content-type: application/x-www-form-urlencoded\"",
+            ],
+        );
         let body = b"productKey=k1hipglLdjU&sign=0f655b12adf519b9a7a2b0a990f398b6&clientId=868488076506128&deviceName=868488076506128";
         assert_eq!(body.len(), 112);
         assert_eq!(r.send("AT+HTTPDATA=112,20000"), "\r\nDOWNLOAD\r\n");
-        assert_eq!(r.bytes(body), "\r\nOK\r\n");
+        assert_eq!(r.raw(body), "\r\nOK\r\n");
         assert_eq!(r.send("AT+HTTPACTION=1"), "\r\nOK\r\n");
-        let (_, req) = r.last();
+        let (_, req) = r.last_http();
         assert_eq!(req.method, Method::Post);
         assert_eq!(&req.body[..], &body[..]);
         assert_eq!(
@@ -743,7 +661,7 @@ mod tests {
     /// request while one is in flight is `ERROR` ("HTTP is busy").
     #[test]
     fn failures_give_the_manuals_codes() {
-        let mut r = Rig::new();
+        let mut r = rig();
         r.send("AT+HTTPINIT");
         r.send("AT+HTTPPARA=\"URL\",\"http://example.com/x\"");
         for (err, code) in [
@@ -755,8 +673,10 @@ mod tests {
             (HttpError::TooLarge, 602),
             (HttpError::Protocol("x".into()), 600),
         ] {
-            assert_eq!(r.send("AT+HTTPACTION=0"), "\r\nOK\r\n");
-            assert_eq!(r.send("AT+HTTPACTION=0"), "\r\nERROR\r\n");
+            r.script(&[
+                ("AT+HTTPACTION=0", "\r\nOK\r\n"),
+                ("AT+HTTPACTION=0", "\r\nERROR\r\n"),
+            ]);
             assert_eq!(
                 r.answer(NetEventKind::HttpFailed(err)),
                 format!("\r\n+HTTPACTION: 0,{code},0\r\n")
@@ -771,23 +691,20 @@ mod tests {
     /// abandoned link is ignored; `AT+HTTPTERM` abandons a request without a URC.
     #[test]
     fn pdn_loss_and_httpterm_end_a_request() {
-        let mut r = Rig::new();
+        let mut r = rig();
         r.send("AT+HTTPINIT");
         r.send("AT+HTTPPARA=\"URL\",\"http://example.com/x\"");
         r.send("AT+HTTPACTION=2");
-        let fx = r.engine.fault(&Fault::PdnDeact(crate::fault::PdnDeact {
-            back_after: std::time::Duration::ZERO,
-        }));
         assert_eq!(
-            r.take(fx),
+            r.fault(Fault::PDN_DEACT),
             "\r\n+CGEV: NW PDN DEACT 1\r\n\r\n+HTTPACTION: 2,601,0\r\n"
         );
-        let (link, _) = r.last();
+        let (link, _) = r.last_http();
         assert!(r.net.contains(&NetRequest::Close { link }));
         assert_eq!(r.answer(done(200, b"abc")), "");
         r.send("AT+HTTPACTION=0");
         assert_eq!(r.send("AT+HTTPTERM"), "\r\nOK\r\n");
-        let (link, _) = r.last();
+        let (link, _) = r.last_http();
         assert_eq!(r.net.last(), Some(&NetRequest::Close { link }));
         assert_eq!(r.answer(done(200, b"abc")), "");
     }
@@ -796,13 +713,11 @@ mod tests {
     /// the next line is a command again. `AT+HTTPPARA?` lists the manual's fields.
     #[test]
     fn httpdata_times_out_and_httppara_lists() {
-        let mut r = Rig::new();
+        let mut r = rig();
         r.send("AT+HTTPINIT");
         assert_eq!(r.send("AT+HTTPDATA=10,1000"), "\r\nDOWNLOAD\r\n");
-        r.bytes(b"abc");
-        let id = *r.timers.last().unwrap();
-        let fx = r.engine.timer(id);
-        assert_eq!(r.take(fx), "\r\nERROR\r\n");
+        r.raw(b"abc");
+        assert_eq!(r.fire_last(), "\r\nERROR\r\n");
         assert_eq!(r.send("AT"), "\r\nOK\r\n");
         r.send("AT+HTTPPARA=\"USERDATA\",\"A: 1\\r\\nB: \\22x\\22\"");
         assert_eq!(

@@ -16,7 +16,8 @@ use crate::net::{
 };
 
 use super::{num_in, number_setting, set_args};
-use crate::dialect::params::{flag, qos_of, topic_filter, topic_name};
+use crate::dialect::params::{args_or_syntax, fixed_args, flag, mqtt_op};
+use crate::dialect::params::{hex_upper, qos_of, topic_filter, topic_name, unhex};
 
 /// `AT+MPUB` payload limit. Seed 000 FAQ 15 (the Air780E guide) says 2384 bytes, seed 001
 /// FAQ 8 says 4100; we keep the Air780E guide's, the stricter (fixtures/DIVERGENCES.md).
@@ -112,6 +113,11 @@ impl Mqtt {
         }
     }
 
+    /// `OK` and `op` on the session, or `+CME ERROR: 767` without one.
+    fn session_op(&self, cell: &CellState, op: MqttOp, out: &mut Out) {
+        mqtt_op(out, self.session_up(), || cell.cme(CME_MQTT), op)
+    }
+
     fn session_up(&self) -> Option<LinkId> {
         match (self.tcp, self.session) {
             (Tcp::Up(l), Session::Up) => Some(l),
@@ -130,12 +136,8 @@ impl Mqtt {
     /// -> `OK`. Seed 000 section 6.2 (quotes optional on the first three), notes section 1 for
     /// the will fields and the test form.
     pub fn mconfig(&mut self, _cell: &CellState, form: &Form, out: &mut Out) {
-        if *form == Form::Test {
-            out.line("+MCONFIG:<clientid>[,<username>,<password>[,(0-2),(0,1),<will_topic>,<will_message>]]");
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
-            return out.error();
+        let Some(args) = args_or_syntax(form, out, &["+MCONFIG:<clientid>[,<username>,<password>[,(0-2),(0,1),<will_topic>,<will_message>]]"]) else {
+            return;
         };
         let limit = |a: &Arg| a.bytes.len() <= 256;
         let config = match args.as_slice() {
@@ -217,15 +219,15 @@ impl Mqtt {
         name: &str,
         tls: Option<impl FnOnce(&str) -> TlsOptions>,
     ) {
-        if *form == Form::Test {
-            out.line(format!(
-                "{name}:\"(0,255).(0,255).(0,255).(0,255)\",(1-65535)"
-            ));
-            out.line(format!("{name}:\"DOMAIN NAME\",(1-65535)"));
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
-            return out.error();
+        let Some(args) = args_or_syntax(
+            form,
+            out,
+            &[
+                &format!("{name}:\"(0,255).(0,255).(0,255).(0,255)\",(1-65535)"),
+                &format!("{name}:\"DOMAIN NAME\",(1-65535)"),
+            ],
+        ) else {
+            return;
         };
         let [host, port] = args.as_slice() else {
             return out.error();
@@ -263,12 +265,8 @@ impl Mqtt {
     /// (client id = IMEI, anonymous), as a driver verified on a real module relies on
     /// (issue 10; fixtures/DIVERGENCES.md A25).
     pub fn mconnect(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
-        if *form == Form::Test {
-            out.line("+MCONNECT:(0-1),(1-65535)");
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
-            return out.error();
+        let Some(args) = args_or_syntax(form, out, &["+MCONNECT:(0-1),(1-65535)"]) else {
+            return;
         };
         let (clean, keepalive) = match args.as_slice() {
             [c, k] | [c, k, _] => match (flag(Some(c)), num_in(Some(k), 1..=65535)) {
@@ -323,53 +321,25 @@ impl Mqtt {
     /// command, notes section 4).
     pub fn msub(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
         // luatos-doc-pool Command_List/MQTT/MSUB.md.
-        if *form == Form::Test {
-            out.line("+MSUB:<topic>,(0-2)");
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
+        let Some([topic, qos]) = fixed_args(form, out, &["+MSUB:<topic>,(0-2)"]) else {
+            return;
+        };
+        let (Some(topic), Some(qos)) = (topic_filter(&topic, TOPIC_MAX), qos_of(Some(&qos))) else {
             return out.error();
         };
-        let [topic, qos] = args.as_slice() else {
-            return out.error();
-        };
-        let (Some(topic), Some(qos)) = (topic_filter(topic, TOPIC_MAX), qos_of(Some(qos))) else {
-            return out.error();
-        };
-        let Some(link) = self.session_up() else {
-            return out.line(cell.cme(CME_MQTT));
-        };
-        out.ok();
-        out.net(NetRequest::Mqtt {
-            link,
-            op: MqttOp::Subscribe(vec![(topic, qos)]),
-        });
+        self.session_op(cell, MqttOp::Subscribe(vec![(topic, qos)]), out)
     }
 
     /// `AT+MUNSUB=<topic>` -> `OK`, then `UNSUBACK` (notes section 4).
     pub fn munsub(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
         // luatos-doc-pool Command_List/MQTT/MUNSUB.md.
-        if *form == Form::Test {
-            out.line("+MUNSUB:<topic>");
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
+        let Some([topic]) = fixed_args(form, out, &["+MUNSUB:<topic>"]) else {
+            return;
+        };
+        let Some(topic) = topic_filter(&topic, TOPIC_MAX) else {
             return out.error();
         };
-        let [topic] = args.as_slice() else {
-            return out.error();
-        };
-        let Some(topic) = topic_filter(topic, TOPIC_MAX) else {
-            return out.error();
-        };
-        let Some(link) = self.session_up() else {
-            return out.line(cell.cme(CME_MQTT));
-        };
-        out.ok();
-        out.net(NetRequest::Mqtt {
-            link,
-            op: MqttOp::Unsubscribe(vec![topic]),
-        });
+        self.session_op(cell, MqttOp::Unsubscribe(vec![topic]), out)
     }
 
     /// `AT+MPUB=<topic>,<qos>,<retain>,<message>` -> `OK`; QoS 1 then `PUBACK`; QoS 2 then
@@ -377,12 +347,8 @@ impl Mqtt {
     /// be quoted or bare (seed 003 publishes bare JSON) and carries `\XX` escapes (seed 000
     /// FAQ 12); with `AT+MQTTMODE=1` it is hex (notes section 9).
     pub fn mpub(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
-        if *form == Form::Test {
-            out.line("+MPUB:<topic>,(0-2),(0-1),<message>");
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
-            return out.error();
+        let Some(args) = args_or_syntax(form, out, &["+MPUB:<topic>,(0-2),(0-1),<message>"]) else {
+            return;
         };
         let [topic, qos, retain, msg] = args.as_slice() else {
             return out.error();
@@ -395,7 +361,7 @@ impl Mqtt {
             return out.error();
         };
         let payload = if self.hex_mode {
-            match decode_hex(&msg.bytes) {
+            match unhex(&msg.bytes) {
                 Some(p) => p,
                 None => return out.error(),
             }
@@ -743,7 +709,7 @@ impl Mqtt {
     /// section 6.2; notes section 14).
     fn print_msub(&self, topic: &str, payload: &[u8], out: &mut Out) {
         let body: Vec<u8> = if self.hex_mode {
-            encode_hex(payload).into_bytes()
+            hex_upper(payload).into_bytes()
         } else {
             payload.to_vec()
         };
@@ -751,20 +717,4 @@ impl Mqtt {
         out.raw(&body);
         out.raw(b"\r\n");
     }
-}
-
-fn decode_hex(text: &[u8]) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    text.chunks(2)
-        .map(|p| {
-            let s = std::str::from_utf8(p).ok()?;
-            u8::from_str_radix(s, 16).ok()
-        })
-        .collect()
-}
-
-fn encode_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
 }

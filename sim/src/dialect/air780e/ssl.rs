@@ -10,11 +10,11 @@
 use std::collections::BTreeMap;
 
 use crate::at::{Arg, Form};
+use crate::dialect::params::args_or_syntax;
 use crate::dialect::Out;
 use crate::net::{TlsOptions, TlsVersion, Verify};
 
 use super::fs::Fs;
-use super::set_args;
 
 /// The context the MQTT commands use (seed 000 sections 6.3/6.4).
 pub const CONTEXT: u32 = 88;
@@ -84,40 +84,12 @@ impl Context {
             _ => None,
         }
     }
-}
 
-impl Ssl {
-    /// `AT+SSLCFG="<key>",<n>,<value>` sets (seed 000 sections 6.3/6.4: `"cacert",88,"ca.crt"`,
-    /// `"seclevel",88,1`; 使用方法举例.md: `"cacert",0,"ca.crt"`, `"ciphersuite",0,0X0035`);
-    /// `AT+SSLCFG="<key>",<n>` queries, answering `+SSLCFG: "<key>",<n>,<value>`;
-    /// `AT+SSLCFG="<key>",<n>,` (trailing comma) erases (SSLCFG.md: "<n>后一定要有逗号").
-    /// Keys: cacert, clientcert, clientkey (file names), seclevel (0..2), hostname (the name
-    /// the server certificate must carry, instead of the host in the connect command), and the
-    /// page's others, remembered only. `<n>`: 0-5, 34, 88, 153 (SSLCFG.md).
-    pub fn sslcfg(&mut self, form: &Form, out: &mut Out) {
-        if *form == Form::Test {
-            out.line("+SSLCFG: \"cacert\",(0-88),<file>");
-            out.line("+SSLCFG: \"clientcert\",(0-88),<file>");
-            out.line("+SSLCFG: \"clientkey\",(0-88),<file>");
-            out.line("+SSLCFG: \"seclevel\",(0-88),(0-2)");
-            out.line("+SSLCFG: \"hostname\",(0-88),<name>");
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
-            return out.error();
-        };
-        let (Some(key), Some(ctx)) = (args.first(), args.get(1)) else {
-            return out.error();
-        };
-        let key = key.text().to_ascii_lowercase();
-        let Some(n) = ctx.number().filter(|n| valid_context(*n)) else {
-            return out.error();
-        };
-        if args.len() > 3 {
-            return out.error();
-        }
-        let c = self.contexts.entry(n).or_default();
-        match (key.as_str(), args.get(2)) {
+    /// `AT+SSLCFG="<key>",<n>[,<value>]` on context `n`: `value` `None` queries, empty erases,
+    /// else sets (see [`Ssl::sslcfg`] for the sources).
+    fn configure(&mut self, n: u32, key: &str, value: Option<&Arg>, out: &mut Out) {
+        let c = self;
+        match (key, value) {
             ("seclevel", None) => {
                 out.line(format!("+SSLCFG: \"seclevel\",{n},{}", c.seclevel));
                 out.ok()
@@ -178,6 +150,45 @@ impl Ssl {
                 }
             }
         }
+    }
+}
+
+impl Ssl {
+    /// `AT+SSLCFG="<key>",<n>,<value>` sets (seed 000 sections 6.3/6.4: `"cacert",88,"ca.crt"`,
+    /// `"seclevel",88,1`; 使用方法举例.md: `"cacert",0,"ca.crt"`, `"ciphersuite",0,0X0035`);
+    /// `AT+SSLCFG="<key>",<n>` queries, answering `+SSLCFG: "<key>",<n>,<value>`;
+    /// `AT+SSLCFG="<key>",<n>,` (trailing comma) erases (SSLCFG.md: "<n>后一定要有逗号").
+    /// Keys: cacert, clientcert, clientkey (file names), seclevel (0..2), hostname (the name
+    /// the server certificate must carry, instead of the host in the connect command), and the
+    /// page's others, remembered only. `<n>`: 0-5, 34, 88, 153 (SSLCFG.md).
+    pub fn sslcfg(&mut self, form: &Form, out: &mut Out) {
+        let Some(args) = args_or_syntax(
+            form,
+            out,
+            &[
+                "+SSLCFG: \"cacert\",(0-88),<file>",
+                "+SSLCFG: \"clientcert\",(0-88),<file>",
+                "+SSLCFG: \"clientkey\",(0-88),<file>",
+                "+SSLCFG: \"seclevel\",(0-88),(0-2)",
+                "+SSLCFG: \"hostname\",(0-88),<name>",
+            ],
+        ) else {
+            return;
+        };
+        let (Some(key), Some(ctx)) = (args.first(), args.get(1)) else {
+            return out.error();
+        };
+        let key = key.text().to_ascii_lowercase();
+        let Some(n) = ctx.number().filter(|n| valid_context(*n)) else {
+            return out.error();
+        };
+        if args.len() > 3 {
+            return out.error();
+        }
+        self.contexts
+            .entry(n)
+            .or_default()
+            .configure(n, &key, args.get(2), out)
     }
 
     /// What `AT+SSLMIPSTART=<host>,...` asks of the link (context 88).

@@ -2,57 +2,45 @@
 //! answer is checked against the text the seed logs show.
 
 use super::*;
-use crate::dialect::rig::Rig;
+use crate::dialect::rig::{message, publish, Rig};
 use crate::net::{ConnectReturnCode, MqttOp, NetEventKind, NetRequest, QoS};
 
-impl Rig {
-    /// Brings the modem to CONNACK OK.
-    fn connected(&mut self) {
-        assert_eq!(
-            self.send("AT+MCONFIG=868488076771714,root,luat123456"),
-            "\r\nOK\r\n"
-        );
-        assert_eq!(
-            self.send("AT+MIPSTART=\"airtest.openluat.com\",\"1883\""),
-            "\r\nOK\r\n"
-        );
-        assert_eq!(self.event(NetEventKind::Connected), "\r\nCONNECT OK\r\n");
-        assert_eq!(self.send("AT+MCONNECT=1,60"), "\r\nOK\r\n");
-        assert_eq!(
-            self.event(NetEventKind::ConnAck(ConnectReturnCode::Success)),
-            "\r\nCONNACK OK\r\n"
-        );
-    }
+/// A fresh Air780E through CONNACK OK.
+fn connected() -> Rig {
+    Rig::new(DialectKind::Air780e).set_up(Rig::connected)
 }
 
 #[test]
 fn basic_answers_match_seed_000_section_6_2() {
     let mut r = Rig::new(DialectKind::Air780e);
-    assert_eq!(r.send("ATI"), "\r\nAirM2M_780E_V1169_LTE_AT\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CGREG?"), "\r\n+CGREG: 0,1\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CGATT?"), "\r\n+CGATT: 1\r\n\r\nOK\r\n");
-    // The family's <ber> is 0 (Network_service/CSQ.md); seed 003's 29,99 is an Air724UG's.
-    assert_eq!(r.send("AT+CSQ"), "\r\n+CSQ: 29,0\r\n\r\nOK\r\n");
-    // Seed 003 "检查网络": CSTT, CIICR, then CIFSR prints the address alone.
-    assert_eq!(r.send("AT+CSTT"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CIICR"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CIFSR"), "\r\n10.104.48.68\r\n");
-    assert_eq!(r.send("AT+BOGUS"), "\r\nERROR\r\n");
+    r.script(&[
+        ("ATI", "\r\nAirM2M_780E_V1169_LTE_AT\r\n\r\nOK\r\n"),
+        ("AT+CGREG?", "\r\n+CGREG: 0,1\r\n\r\nOK\r\n"),
+        ("AT+CGATT?", "\r\n+CGATT: 1\r\n\r\nOK\r\n"),
+        // The family's <ber> is 0 (Network_service/CSQ.md); seed 003's 29,99 is an Air724UG's.
+        ("AT+CSQ", "\r\n+CSQ: 29,0\r\n\r\nOK\r\n"),
+        // Seed 003 "检查网络": CSTT, CIICR, then CIFSR prints the address alone.
+        ("AT+CSTT", "\r\nOK\r\n"),
+        ("AT+CIICR", "\r\nOK\r\n"),
+        ("AT+CIFSR", "\r\n10.104.48.68\r\n"),
+        ("AT+BOGUS", "\r\nERROR\r\n"),
+    ]);
 }
 
 #[test]
 fn echo_follows_ate() {
     let mut r = Rig::new(DialectKind::Air780e);
-    assert_eq!(r.send("ATE1"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT"), "AT\r\r\nOK\r\n");
-    assert_eq!(r.send("ATE0"), "ATE0\r\r\nOK\r\n");
-    assert_eq!(r.send("AT"), "\r\nOK\r\n");
+    r.script(&[
+        ("ATE1", "\r\nOK\r\n"),
+        ("AT", "AT\r\r\nOK\r\n"),
+        ("ATE0", "ATE0\r\r\nOK\r\n"),
+        ("AT", "\r\nOK\r\n"),
+    ]);
 }
 
 #[test]
 fn the_plain_flow_sends_the_right_packets() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
+    let mut r = connected();
     let Some(NetRequest::Mqtt {
         op: MqttOp::Connect(c),
         ..
@@ -69,45 +57,36 @@ fn the_plain_flow_sends_the_right_packets() {
         ("868488076771714", Some("root"), Some("luat123456"))
     );
     assert_eq!((c.keepalive, c.clean_session), (60, true));
-    assert_eq!(r.send("AT+MSUB=\"mqtt/pub\",0"), "\r\nOK\r\n");
-    assert_eq!(
-        r.event(NetEventKind::SubAck(vec![Some(QoS::AtMostOnce)])),
-        "\r\nSUBACK\r\n"
+    r.subscribes(
+        b"AT+MSUB=\"mqtt/pub\",0\r",
+        "\r\nOK\r\n",
+        "mqtt/pub",
+        "\r\nSUBACK\r\n",
     );
-    assert_eq!(
-        r.send("AT+MPUB=\"mqtt/sub\",0,0,\"data from 4G module\""),
-        "\r\nOK\r\n"
+    r.round_trip(
+        b"AT+MPUB=\"mqtt/sub\",0,0,\"data from 4G module\"\r",
+        "\r\nOK\r\n",
+        publish("mqtt/sub", "data from 4G module"),
+        message("mqtt/pub", QoS::AtMostOnce, "data from tcp server"),
+        "\r\n+MSUB: \"mqtt/pub\",20 byte,data from tcp server\r\n",
     );
-    assert!(
-        matches!(r.net.last(), Some(NetRequest::Mqtt { op: MqttOp::Publish { payload, .. }, .. }) if &payload[..] == b"data from 4G module")
-    );
-    let msg = NetEventKind::Message {
-        topic: "mqtt/pub".into(),
-        qos: QoS::AtMostOnce,
-        retain: false,
-        payload: "data from tcp server".into(),
-    };
-    assert_eq!(
-        r.event(msg),
-        "\r\n+MSUB: \"mqtt/pub\",20 byte,data from tcp server\r\n"
-    );
-    assert_eq!(r.send("AT+MQTTSTATU"), "\r\n+MQTTSTATU :1\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+MDISCONNECT"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+MIPCLOSE"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
+    r.script(&[
+        ("AT+MQTTSTATU", "\r\n+MQTTSTATU :1\r\n\r\nOK\r\n"),
+        ("AT+MDISCONNECT", "\r\nOK\r\n"),
+        ("AT+MIPCLOSE", "\r\nOK\r\n"),
+        ("AT+MQTTSTATU", "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"),
+    ]);
 }
 
 #[test]
 fn qos_acks_and_one_publish_in_flight() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
-    assert_eq!(r.send("AT+MPUB=\"t\",1,0,\"a\""), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+MPUB=\"t\",2,0,\"b\""), "\r\n+CME ERROR: 767\r\n");
-    assert_eq!(
-        r.send("AT+MPUB=\"t\",0,0,\"c\""),
-        "\r\nOK\r\n",
-        "QoS 0 is not held back"
-    );
+    let mut r = connected();
+    r.script(&[
+        ("AT+MPUB=\"t\",1,0,\"a\"", "\r\nOK\r\n"),
+        ("AT+MPUB=\"t\",2,0,\"b\"", "\r\n+CME ERROR: 767\r\n"),
+        // QoS 0 is not held back
+        ("AT+MPUB=\"t\",0,0,\"c\"", "\r\nOK\r\n"),
+    ]);
     assert_eq!(r.event(NetEventKind::PubAck), "\r\nPUBACK\r\n");
     assert_eq!(r.send("AT+MPUB=\"t\",2,0,\"b\""), "\r\nOK\r\n");
     assert_eq!(r.event(NetEventKind::PubRec), "\r\nPUBREC\r\n");
@@ -116,8 +95,7 @@ fn qos_acks_and_one_publish_in_flight() {
 
 #[test]
 fn escapes_are_decoded() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
+    let mut r = connected();
     r.send(r"AT+MPUB=attributes,0,0,{\22temperature\22:31.6\2C\22humidity\22:65}");
     let Some(NetRequest::Mqtt {
         op: MqttOp::Publish { payload, .. },
@@ -131,113 +109,94 @@ fn escapes_are_decoded() {
 
 #[test]
 fn mpubex_takes_raw_bytes_after_the_prompt() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
-    let fx = r.engine.feed(b"AT+MPUBEX=\"t\",0,0,7\r\r\nOK>\0\"AT\r");
-    let out = r.take(fx);
+    let mut r = connected();
+    let out = r.raw(b"AT+MPUBEX=\"t\",0,0,7\r\r\nOK>\0\"AT\r");
     assert_eq!(out, "\r\n>\r\nOK\r\n\r\nOK\r\n");
-    let publishes: Vec<_> = r
-        .net
-        .iter()
-        .filter_map(|n| match n {
-            NetRequest::Mqtt {
-                op: MqttOp::Publish { payload, .. },
-                ..
-            } => Some(payload.clone()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(&publishes[0][..], b"\r\nOK>\0\"");
+    assert_eq!(r.published()[0], b"\r\nOK>\0\"");
 }
 
 #[test]
 fn cache_holds_four_and_overwrites_the_oldest() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
+    let mut r = connected();
     assert_eq!(r.send("AT+MQTTMSGSET=1"), "\r\nOK\r\n");
     let mut slots = String::new();
     for i in 0..5 {
-        let msg = NetEventKind::Message {
-            topic: "t".into(),
-            qos: QoS::AtMostOnce,
-            retain: false,
-            payload: format!("m{i}").into(),
-        };
+        let msg = message("t", QoS::AtMostOnce, &format!("m{i}"));
         slots += &r.event(msg);
     }
     assert_eq!(
         slots,
         "\r\n+MSUB: 0\r\n\r\n+MSUB: 1\r\n\r\n+MSUB: 2\r\n\r\n+MSUB: 3\r\n\r\n+MSUB: 0\r\n"
     );
-    assert_eq!(
-        r.send("AT+MQTTMSGGET"),
-        "\r\n+MSUB: \"t\",2 byte,m1\r\n\r\n+MSUB: \"t\",2 byte,m2\r\n\r\n+MSUB: \"t\",2 byte,m3\r\n\r\n+MSUB: \"t\",2 byte,m4\r\n\r\nOK\r\n"
-    );
-    assert_eq!(
-        r.send("AT+MQTTMSGGET"),
-        "\r\nOK\r\n",
-        "reading empties the cache"
-    );
+    r.script(&[
+        ("AT+MQTTMSGGET", "\r\n+MSUB: \"t\",2 byte,m1\r\n\r\n+MSUB: \"t\",2 byte,m2\r\n\r\n+MSUB: \"t\",2 byte,m3\r\n\r\n+MSUB: \"t\",2 byte,m4\r\n\r\nOK\r\n"),
+        // Reading empties the cache.
+        ("AT+MQTTMSGGET", "\r\nOK\r\n"),
+    ]);
 }
 
 #[test]
 fn passive_close_then_767_then_recovery_as_in_seed_001() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
+    let mut r = connected();
     assert_eq!(
         r.event(NetEventKind::Closed(crate::net::CloseReason::PeerClosed)),
         "\r\nCLOSED\r\n"
     );
-    assert_eq!(r.send("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+MCONNECT=1,60"), "\r\n+CME ERROR: 767\r\n");
-    assert_eq!(r.send("AT+MIPCLOSE"), "\r\n+CME ERROR: 767\r\n");
+    r.script(&[
+        ("AT+MQTTSTATU", "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"),
+        ("AT+MCONNECT=1,60", "\r\n+CME ERROR: 767\r\n"),
+        ("AT+MIPCLOSE", "\r\n+CME ERROR: 767\r\n"),
+    ]);
     r.connected();
 }
 
 #[test]
 fn mconnect_while_connected_is_767_and_mipstart_says_already_connect() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
-    assert_eq!(r.send("AT+MCONNECT=1,60"), "\r\n+CME ERROR: 767\r\n");
-    assert_eq!(
-        r.send("AT+MIPSTART=\"x\",1883"),
-        "\r\nOK\r\n\r\nALREADY CONNECT\r\n"
-    );
+    let mut r = connected();
+    r.script(&[
+        ("AT+MCONNECT=1,60", "\r\n+CME ERROR: 767\r\n"),
+        (
+            "AT+MIPSTART=\"x\",1883",
+            "\r\nOK\r\n\r\nALREADY CONNECT\r\n",
+        ),
+    ]);
 }
 
 #[test]
 fn stale_events_from_an_old_link_are_ignored() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
+    let mut r = connected();
     let old = r.last_link();
     r.send("AT+MIPCLOSE");
-    let fx = r.engine.net_event(NetEvent {
-        link: old,
-        kind: NetEventKind::Closed(crate::net::CloseReason::PeerClosed),
-    });
-    assert_eq!(r.take(fx), "");
+    assert_eq!(
+        r.event_on(
+            old,
+            NetEventKind::Closed(crate::net::CloseReason::PeerClosed)
+        ),
+        ""
+    );
 }
 
 #[test]
 fn bad_parameters_get_error() {
     let mut r = Rig::new(DialectKind::Air780e);
-    for bad in [
-        "AT+MIPSTART=\"h\",0",
-        "AT+MIPSTART=\"h\"",
-        "AT+MCONFIG=",
-        "AT+MCONFIG=\"unbalanced",
-        "AT+MCONNECT=2,60",
-        "AT+MCONNECT=1,0",
-        "AT+MSUB=\"t\",3",
-        "AT+MPUB=\"t\",0,0",
-        "AT+MPUBEX=\"t\",0,0,0",
-        "AT+MPUBEX=\"t\",0,0,4101",
-        "AT+CMEE=3",
-        "AT+IPR=12345",
-        "ATE2",
-    ] {
-        assert_eq!(r.send(bad), "\r\nERROR\r\n", "{bad}");
-    }
+    r.all_answer(
+        "\r\nERROR\r\n",
+        &[
+            "AT+MIPSTART=\"h\",0",
+            "AT+MIPSTART=\"h\"",
+            "AT+MCONFIG=",
+            "AT+MCONFIG=\"unbalanced",
+            "AT+MCONNECT=2,60",
+            "AT+MCONNECT=1,0",
+            "AT+MSUB=\"t\",3",
+            "AT+MPUB=\"t\",0,0",
+            "AT+MPUBEX=\"t\",0,0,0",
+            "AT+MPUBEX=\"t\",0,0,4101",
+            "AT+CMEE=3",
+            "AT+IPR=12345",
+            "ATE2",
+        ],
+    );
     assert_eq!(
         r.send("AT+MPUB=\"t\",0,0,\"x\""),
         "\r\n+CME ERROR: 767\r\n",
@@ -252,8 +211,7 @@ fn bad_parameters_get_error() {
 
 #[test]
 fn mpub_over_the_limit_is_refused() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
+    let mut r = connected();
     let line = format!("AT+MPUB=\"t\",0,0,\"{}\"", "x".repeat(MAX + 1));
     assert_eq!(r.send(&line), "\r\nERROR\r\n");
     let line = format!("AT+MPUB=\"t\",0,0,\"{}\"", "x".repeat(MAX));
@@ -268,65 +226,63 @@ fn a_refused_connack_reads_as_closed() {
     r.send("AT+MIPSTART=\"h\",1883");
     r.event(NetEventKind::Connected);
     r.send("AT+MCONNECT=1,60");
-    assert_eq!(
-        r.event(NetEventKind::ConnAck(
-            ConnectReturnCode::BadUserNamePassword
-        )),
-        "\r\nCLOSED\r\n"
+    r.closes(
+        |r| {
+            r.event(NetEventKind::ConnAck(
+                ConnectReturnCode::BadUserNamePassword,
+            ))
+        },
+        "\r\nCLOSED\r\n",
     );
-    assert!(matches!(r.net.last(), Some(NetRequest::Close { .. })));
 }
 
 #[test]
 fn pdn_deactivation_as_in_seed_001() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
-    let fx = r.engine.fault(&crate::fault::Fault::PDN_DEACT);
-    assert_eq!(r.take(fx), "\r\n+CGEV: NW PDN DEACT 1\r\n");
-    assert!(matches!(r.net.last(), Some(NetRequest::Close { .. })));
-    assert_eq!(r.send("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+MIPCLOSE"), "\r\nOK\r\n");
+    let mut r = connected();
+    r.closes(
+        |r| r.fault(crate::fault::Fault::PDN_DEACT),
+        "\r\n+CGEV: NW PDN DEACT 1\r\n",
+    );
+    r.script(&[
+        ("AT+MQTTSTATU", "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"),
+        ("AT+MIPCLOSE", "\r\nOK\r\n"),
+    ]);
     r.connected();
 }
 
 #[test]
 fn settings_have_read_test_and_set_forms() {
     let mut r = Rig::new(DialectKind::Air780e);
-    assert_eq!(r.send("AT+CMEE?"), "\r\n+CMEE: 1\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CMEE=?"), "\r\n+CMEE: (0-2)\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CEREG=2"), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+CEREG?"),
-        "\r\n+CEREG: 2,1,\"1863\",\"0183db22\",7\r\n\r\nOK\r\n"
-    );
-    assert_eq!(
-        r.send("AT+CGREG?"),
-        "\r\n+CGREG: 0,1\r\n\r\nOK\r\n",
-        "CGREG has its own mode"
-    );
-    assert_eq!(r.send("AT+CGATT=?"), "\r\n+CGATT: (0-1)\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+MQTTMSGSET?"), "\r\n+MQTTMSGSET: 0\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+MQTTMODE=1"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+MQTTMODE?"), "\r\n+MQTTMODE: 1\r\n\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+MQTTMODE=?"),
-        "\r\n+MQTTMODE: (0,1)\r\n\r\nOK\r\n"
-    );
-    assert_eq!(r.send("AT+MQTTMODE"), "\r\nERROR\r\n");
-    assert_eq!(r.send("AT+MQTTMODE=0,1"), "\r\nERROR\r\n");
-    // Detaching takes the data path down: a connect now fails at once.
-    assert_eq!(r.send("AT+CGATT=0"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CGATT?"), "\r\n+CGATT: 0\r\n\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+MIPSTART=\"h\",1883"),
-        "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n"
-    );
+    r.script(&[
+        ("AT+CMEE?", "\r\n+CMEE: 1\r\n\r\nOK\r\n"),
+        ("AT+CMEE=?", "\r\n+CMEE: (0-2)\r\n\r\nOK\r\n"),
+        ("AT+CEREG=2", "\r\nOK\r\n"),
+        (
+            "AT+CEREG?",
+            "\r\n+CEREG: 2,1,\"1863\",\"0183db22\",7\r\n\r\nOK\r\n",
+        ),
+        // CGREG has its own mode
+        ("AT+CGREG?", "\r\n+CGREG: 0,1\r\n\r\nOK\r\n"),
+        ("AT+CGATT=?", "\r\n+CGATT: (0-1)\r\n\r\nOK\r\n"),
+        ("AT+MQTTMSGSET?", "\r\n+MQTTMSGSET: 0\r\n\r\nOK\r\n"),
+        ("AT+MQTTMODE=1", "\r\nOK\r\n"),
+        ("AT+MQTTMODE?", "\r\n+MQTTMODE: 1\r\n\r\nOK\r\n"),
+        ("AT+MQTTMODE=?", "\r\n+MQTTMODE: (0,1)\r\n\r\nOK\r\n"),
+        ("AT+MQTTMODE", "\r\nERROR\r\n"),
+        ("AT+MQTTMODE=0,1", "\r\nERROR\r\n"),
+        // Detaching takes the data path down: a connect now fails at once.
+        ("AT+CGATT=0", "\r\nOK\r\n"),
+        ("AT+CGATT?", "\r\n+CGATT: 0\r\n\r\nOK\r\n"),
+        (
+            "AT+MIPSTART=\"h\",1883",
+            "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n",
+        ),
+    ]);
 }
 
 #[test]
 fn hex_mode_publishes_decoded_bytes_and_prints_hex() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
+    let mut r = connected();
     r.send("AT+MQTTMODE=1");
     assert_eq!(r.send("AT+MPUB=\"test\",0,0,\"313233\""), "\r\nOK\r\n");
     assert!(
@@ -337,45 +293,31 @@ fn hex_mode_publishes_decoded_bytes_and_prints_hex() {
         "\r\nERROR\r\n",
         "odd hex length"
     );
-    let msg = NetEventKind::Message {
-        topic: "t".into(),
-        qos: QoS::AtMostOnce,
-        retain: false,
-        payload: "\r\n".into(),
-    };
+    let msg = message("t", QoS::AtMostOnce, "\r\n");
     assert_eq!(r.event(msg), "\r\n+MSUB: \"t\",4 byte,0D0A\r\n");
 }
 
 #[test]
 fn topics_follow_mqtt_rules() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
+    let mut r = connected();
+    r.script(&[
+        // No wildcard in a topic name.
+        ("AT+MPUB=\"a/#\",0,0,\"x\"", "\r\nERROR\r\n"),
+        ("AT+MPUB=\"a/+/b\",0,0,\"x\"", "\r\nERROR\r\n"),
+        // # only last
+        ("AT+MSUB=\"a/#/b\",0", "\r\nERROR\r\n"),
+        // + only as a whole level
+        ("AT+MSUB=\"a+\",0", "\r\nERROR\r\n"),
+        // Seed 003 subscribes with +.
+        ("AT+MSUB=\"command/send/+\",0", "\r\nOK\r\n"),
+        ("AT+MUNSUB=\"a/#\"", "\r\nOK\r\n"),
+    ]);
     assert_eq!(
-        r.send("AT+MPUB=\"a/#\",0,0,\"x\""),
+        r.raw(b"AT+MPUB=\"t\xff\",0,0,\"x\"\r"),
         "\r\nERROR\r\n",
-        "no wildcard in a topic name"
+        "not UTF-8"
     );
-    assert_eq!(r.send("AT+MPUB=\"a/+/b\",0,0,\"x\""), "\r\nERROR\r\n");
-    assert_eq!(
-        r.send("AT+MSUB=\"a/#/b\",0"),
-        "\r\nERROR\r\n",
-        "# only last"
-    );
-    assert_eq!(
-        r.send("AT+MSUB=\"a+\",0"),
-        "\r\nERROR\r\n",
-        "+ only as a whole level"
-    );
-    assert_eq!(
-        r.send("AT+MSUB=\"command/send/+\",0"),
-        "\r\nOK\r\n",
-        "seed 003 subscribes with +"
-    );
-    assert_eq!(r.send("AT+MUNSUB=\"a/#\""), "\r\nOK\r\n");
-    let fx = r.engine.feed(b"AT+MPUB=\"t\xff\",0,0,\"x\"\r");
-    assert_eq!(r.take(fx), "\r\nERROR\r\n", "not UTF-8");
-    let fx = r.engine.feed(b"AT+MSUB=t\x00,0\r");
-    assert_eq!(r.take(fx), "\r\nERROR\r\n", "NUL");
+    assert_eq!(r.raw(b"AT+MSUB=t\x00,0\r"), "\r\nERROR\r\n", "NUL");
     let long = "t".repeat(257);
     assert_eq!(r.send(&format!("AT+MSUB=\"{long}\",0")), "\r\nERROR\r\n");
 }
@@ -384,15 +326,17 @@ fn topics_follow_mqtt_rules() {
 /// rules) from a fresh module in the row's state, then `AT` still answers `OK`.
 #[test]
 fn malformed_input_table() {
-    crate::dialect::rig::malformed_table(
-        DialectKind::Air780e,
-        include_str!("../../../../fixtures/malformed/air780e.tsv"),
-        |r, case| {
-            if case.connected {
-                r.connected()
-            }
-        },
-    );
+    crate::dialect::rig::malformed_table(DialectKind::Air780e, |r, case| {
+        if case.connected {
+            r.connected()
+        }
+    });
+}
+
+/// Every command of the table has its README row and a malformed-input row.
+#[test]
+fn every_command_has_a_readme_row_and_malformed_rows() {
+    crate::dialect::rig::documented(DialectKind::Air780e, super::commands::COMMANDS);
 }
 
 // --- file system, AT+SSLCFG, AT+SSLMIPSTART (seed 000 sections 6.3 and 6.4) ---
@@ -400,23 +344,21 @@ fn malformed_input_table() {
 #[test]
 fn fswrite_takes_exactly_size_bytes_then_ok() {
     let mut r = Rig::new(DialectKind::Air780e);
-    assert_eq!(r.send("AT+FSCREATE=\"ca.crt\""), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+FSWRITE=\"ca.crt\",0,10,15"), "\r\n>");
+    r.script(&[
+        ("AT+FSCREATE=\"ca.crt\"", "\r\nOK\r\n"),
+        ("AT+FSWRITE=\"ca.crt\",0,10,15", "\r\n>"),
+    ]);
     assert_eq!(r.timers, vec![(1, std::time::Duration::from_secs(15))]);
     // Line ends and `AT` inside the data are data.
     assert_eq!(r.raw(b"AT\r\n12"), "");
     assert_eq!(r.raw(b"3456"), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+FSFLSIZE=ca.crt"),
-        "\r\n+FSFLSIZE: 10\r\n\r\nOK\r\n"
-    );
-    assert_eq!(
-        r.send("AT+FSREAD=ca.crt,0,100,0"),
-        "\r\nAT\r\n123456\r\n\r\nOK\r\n"
-    );
-    assert_eq!(r.send("AT+FSREAD=ca.crt,1,3,4"), "\r\n123\r\n\r\nOK\r\n");
-    // Mode 1 appends.
-    assert_eq!(r.send("AT+FSWRITE=ca.crt,1,2,15"), "\r\n>");
+    r.script(&[
+        ("AT+FSFLSIZE=ca.crt", "\r\n+FSFLSIZE: 10\r\n\r\nOK\r\n"),
+        ("AT+FSREAD=ca.crt,0,100,0", "\r\nAT\r\n123456\r\n\r\nOK\r\n"),
+        ("AT+FSREAD=ca.crt,1,3,4", "\r\n123\r\n\r\nOK\r\n"),
+        // Mode 1 appends.
+        ("AT+FSWRITE=ca.crt,1,2,15", "\r\n>"),
+    ]);
     assert_eq!(r.raw(b"xy"), "\r\nOK\r\n");
     assert_eq!(
         r.send("AT+FSFLSIZE=\"ca.crt\""),
@@ -424,10 +366,12 @@ fn fswrite_takes_exactly_size_bytes_then_ok() {
     );
     // The timers of completed writes are stale: nothing happens.
     assert_eq!(r.fire(1), "");
-    assert_eq!(r.send("AT+FSLS"), "\r\nca.crt\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+FSDEL=ca.crt"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+FSDEL=ca.crt"), "\r\nERROR\r\n");
-    assert_eq!(r.send("AT+FSLS"), "\r\n\r\nOK\r\n");
+    r.script(&[
+        ("AT+FSLS", "\r\nca.crt\r\n\r\nOK\r\n"),
+        ("AT+FSDEL=ca.crt", "\r\nOK\r\n"),
+        ("AT+FSDEL=ca.crt", "\r\nERROR\r\n"),
+        ("AT+FSLS", "\r\n\r\nOK\r\n"),
+    ]);
 }
 
 #[test]
@@ -436,18 +380,19 @@ fn fswrite_bad_parameters() {
     // No such file, size 0, size over 10240, bad mode, bad timeout, wrong arity, long name.
     assert_eq!(r.send("AT+FSWRITE=nofile,0,10,15"), "\r\nERROR\r\n");
     r.send("AT+FSCREATE=f");
-    for bad in [
-        "AT+FSWRITE=f,0,0,15",
-        "AT+FSWRITE=f,0,10241,15",
-        "AT+FSWRITE=f,2,10,15",
-        "AT+FSWRITE=f,0,10,0",
-        "AT+FSWRITE=f,0,10,4294967296",
-        "AT+FSWRITE=f,0,10",
-        "AT+FSREAD=f,1,10,0",
-        "AT+FSREAD=nofile,0,10,0",
-    ] {
-        assert_eq!(r.send(bad), "\r\nERROR\r\n", "{bad}");
-    }
+    r.all_answer(
+        "\r\nERROR\r\n",
+        &[
+            "AT+FSWRITE=f,0,0,15",
+            "AT+FSWRITE=f,0,10241,15",
+            "AT+FSWRITE=f,2,10,15",
+            "AT+FSWRITE=f,0,10,0",
+            "AT+FSWRITE=f,0,10,4294967296",
+            "AT+FSWRITE=f,0,10",
+            "AT+FSREAD=f,1,10,0",
+            "AT+FSREAD=nofile,0,10,0",
+        ],
+    );
     let long = "n".repeat(65);
     assert_eq!(r.send(&format!("AT+FSCREATE={long}")), "\r\nERROR\r\n");
     assert_eq!(r.send("AT+FSWRITE=f,0,10240,4294967295"), "\r\n>");
@@ -462,40 +407,42 @@ fn fswrite_times_out_and_the_module_takes_commands_again() {
     let (id, _) = r.timers[0];
     assert_eq!(r.fire(id), "\r\nTimeOut\r\n");
     // The partial bytes were dropped and the line mode is back.
-    assert_eq!(r.send("AT"), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+FSFLSIZE=ca.crt"),
-        "\r\n+FSFLSIZE: 0\r\n\r\nOK\r\n"
-    );
+    r.script(&[
+        ("AT", "\r\nOK\r\n"),
+        ("AT+FSFLSIZE=ca.crt", "\r\n+FSFLSIZE: 0\r\n\r\nOK\r\n"),
+    ]);
 }
 
 #[test]
 fn sslcfg_set_query_erase() {
     let mut r = Rig::new(DialectKind::Air780e);
-    assert_eq!(r.send("AT+SSLCFG=\"cacert\",88,\"ca.crt\""), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+SSLCFG=\"cacert\",88"),
-        "\r\n+SSLCFG: \"cacert\",88,\"ca.crt\"\r\n\r\nOK\r\n"
+    r.script(&[
+        ("AT+SSLCFG=\"cacert\",88,\"ca.crt\"", "\r\nOK\r\n"),
+        (
+            "AT+SSLCFG=\"cacert\",88",
+            "\r\n+SSLCFG: \"cacert\",88,\"ca.crt\"\r\n\r\nOK\r\n",
+        ),
+        ("AT+SSLCFG=\"cacert\",88,", "\r\nOK\r\n"),
+        (
+            "AT+SSLCFG=\"cacert\",88",
+            "\r\n+SSLCFG: \"cacert\",88,\"\"\r\n\r\nOK\r\n",
+        ),
+        ("AT+SSLCFG=\"seclevel\",88,2", "\r\nOK\r\n"),
+        (
+            "AT+SSLCFG=\"seclevel\",88",
+            "\r\n+SSLCFG: \"seclevel\",88,2\r\n\r\nOK\r\n",
+        ),
+    ]);
+    r.all_answer(
+        "\r\nERROR\r\n",
+        &[
+            "AT+SSLCFG=\"seclevel\",88,3",
+            "AT+SSLCFG=\"cacert\",6,\"ca.crt\"",
+            "AT+SSLCFG=\"nosuchkey\",88,1",
+            "AT+SSLCFG=\"cacert\"",
+            "AT+SSLCFG",
+        ],
     );
-    assert_eq!(r.send("AT+SSLCFG=\"cacert\",88,"), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+SSLCFG=\"cacert\",88"),
-        "\r\n+SSLCFG: \"cacert\",88,\"\"\r\n\r\nOK\r\n"
-    );
-    assert_eq!(r.send("AT+SSLCFG=\"seclevel\",88,2"), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+SSLCFG=\"seclevel\",88"),
-        "\r\n+SSLCFG: \"seclevel\",88,2\r\n\r\nOK\r\n"
-    );
-    for bad in [
-        "AT+SSLCFG=\"seclevel\",88,3",
-        "AT+SSLCFG=\"cacert\",6,\"ca.crt\"",
-        "AT+SSLCFG=\"nosuchkey\",88,1",
-        "AT+SSLCFG=\"cacert\"",
-        "AT+SSLCFG",
-    ] {
-        assert_eq!(r.send(bad), "\r\nERROR\r\n", "{bad}");
-    }
 }
 
 #[test]
@@ -556,87 +503,82 @@ fn sslmipstart_carries_the_files_and_the_level() {
 /// recovery sequence works again.
 #[test]
 fn peer_close_and_reset_as_in_seed_001() {
-    for reason in [
-        crate::net::CloseReason::PeerClosed,
-        crate::net::CloseReason::Reset("connection reset".into()),
-    ] {
-        let mut r = Rig::new(DialectKind::Air780e);
-        r.connected();
-        assert_eq!(r.send("AT+MCONNECT=1,60"), "\r\n+CME ERROR: 767\r\n");
-        assert_eq!(
-            r.event(NetEventKind::Closed(reason.clone())),
-            "\r\nCLOSED\r\n"
-        );
-        assert_eq!(r.send("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
-        assert_eq!(r.send("AT+MCONNECT=0,300"), "\r\n+CME ERROR: 767\r\n");
-        assert_eq!(r.send("AT+MIPCLOSE"), "\r\n+CME ERROR: 767\r\n");
-        r.connected();
-    }
+    crate::dialect::rig::broken_each_way(
+        || {
+            let mut r = connected();
+            assert_eq!(r.send("AT+MCONNECT=1,60"), "\r\n+CME ERROR: 767\r\n");
+            r
+        },
+        "\r\nCLOSED\r\n",
+        |r| {
+            r.script(&[
+                ("AT+MQTTSTATU", "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"),
+                ("AT+MCONNECT=0,300", "\r\n+CME ERROR: 767\r\n"),
+                ("AT+MIPCLOSE", "\r\n+CME ERROR: 767\r\n"),
+            ]);
+            r.connected();
+        },
+    );
 }
 
 #[test]
 fn pdn_deact_with_a_delay_fails_connects_until_the_context_is_back() {
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
-    let fx = r.engine.fault(
-        &crate::fault::PdnDeact {
-            back_after: std::time::Duration::from_secs(7),
-        }
-        .into(),
+    let mut r = connected();
+    r.pdn_outage(
+        7,
+        "\r\n+CGEV: NW PDN DEACT 1\r\n",
+        &[
+            ("AT+MIPCLOSE", "\r\nOK\r\n"),
+            (
+                "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"",
+                "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n",
+            ),
+            ("AT+CIFSR", "\r\nERROR\r\n"),
+            ("AT+CSTT", "\r\nOK\r\n"),
+            ("AT+CIICR", "\r\n+CME ERROR: 30\r\n"),
+        ],
+        &[
+            ("AT+CIICR", "\r\nOK\r\n"),
+            ("AT+CIFSR", "\r\n10.104.48.68\r\n"),
+        ],
     );
-    assert_eq!(r.take(fx), "\r\n+CGEV: NW PDN DEACT 1\r\n");
-    let (id, after) = *r.timers.last().expect("a timer for the context's return");
-    assert_eq!(after, std::time::Duration::from_secs(7));
-    assert_eq!(r.send("AT+MIPCLOSE"), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+MIPSTART=\"airtest.openluat.com\",\"1883\""),
-        "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n"
-    );
-    assert_eq!(r.send("AT+CIFSR"), "\r\nERROR\r\n");
-    assert_eq!(r.send("AT+CSTT"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CIICR"), "\r\n+CME ERROR: 30\r\n");
-    let fx = r.engine.timer(id);
-    assert_eq!(r.take(fx), "");
-    assert_eq!(r.send("AT+CIICR"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CIFSR"), "\r\n10.104.48.68\r\n");
     r.connected();
 }
 
 #[test]
 fn deregister_and_register_with_and_without_urcs() {
     // URC modes 0 (power-on): nothing about registration, but the bearer goes.
-    let mut r = Rig::new(DialectKind::Air780e);
-    r.connected();
-    let fx = r.engine.fault(&crate::fault::Deregister.into());
-    assert_eq!(r.take(fx), "\r\n+CGEV: NW PDN DEACT 1\r\n");
-    assert!(matches!(r.net.last(), Some(NetRequest::Close { .. })));
-    assert_eq!(r.send("AT+CGATT?"), "\r\n+CGATT: 0\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CGREG?"), "\r\n+CGREG: 0,0\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CGATT=1"), "\r\n+CME ERROR: 30\r\n");
-    assert_eq!(r.send("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+MIPCLOSE"), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+MIPSTART=\"airtest.openluat.com\",\"1883\""),
-        "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n"
+    let mut r = connected();
+    r.closes(
+        |r| r.fault(crate::fault::Deregister),
+        "\r\n+CGEV: NW PDN DEACT 1\r\n",
     );
-    // With URC modes on.
-    assert_eq!(r.send("AT+CGREG=1"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CEREG=2"), "\r\nOK\r\n");
-    let fx = r.engine.fault(&crate::fault::Register.into());
+    r.script(&[
+        ("AT+CGATT?", "\r\n+CGATT: 0\r\n\r\nOK\r\n"),
+        ("AT+CGREG?", "\r\n+CGREG: 0,0\r\n\r\nOK\r\n"),
+        ("AT+CGATT=1", "\r\n+CME ERROR: 30\r\n"),
+        ("AT+MQTTSTATU", "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"),
+        ("AT+MIPCLOSE", "\r\nOK\r\n"),
+        (
+            "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"",
+            "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n",
+        ),
+        // With URC modes on.
+        ("AT+CGREG=1", "\r\nOK\r\n"),
+        ("AT+CEREG=2", "\r\nOK\r\n"),
+    ]);
     assert_eq!(
-        r.take(fx),
+        r.fault(crate::fault::Register),
         "\r\n+CGREG: 1\r\n\r\n+CEREG: 1,\"1863\",\"0183db22\",7\r\n"
     );
     assert_eq!(r.send("AT+CGATT?"), "\r\n+CGATT: 1\r\n\r\nOK\r\n");
     r.connected();
-    let fx = r.engine.fault(&crate::fault::Deregister.into());
     assert_eq!(
-        r.take(fx),
+        r.fault(crate::fault::Deregister),
         "\r\n+CGREG: 0\r\n\r\n+CEREG: 0\r\n\r\n+CGEV: NW PDN DEACT 1\r\n"
     );
     // A second deregistration changes nothing and says nothing.
-    let fx = r.engine.fault(&crate::fault::Deregister.into());
-    assert_eq!(r.take(fx), "");
+    assert_eq!(r.fault(crate::fault::Deregister), "");
 }
 
 #[test]
@@ -645,21 +587,20 @@ fn sim_removed_and_inserted_and_signal() {
     assert_eq!(r.send("AT+CEREG=1"), "\r\nOK\r\n");
     // The SIM guide's hot removal (luatos-doc-pool public/20240906_any_sim.md), with the
     // registration URC the host asked for.
-    let fx = r.engine.fault(&crate::fault::SimRemoved.into());
-    assert_eq!(
-        r.take(fx),
+    assert_eq!(r.fault(crate::fault::SimRemoved),
         "\r\n^MODE: 0,0\r\n\r\n+NO Service\r\n\r\n+CGEV: NW PDN DEACT 1\r\n\r\n+CGEV: ME DETACH\r\n\r\n+CPIN: SIM REMOVED 0\r\n\r\n+CEREG: 0\r\n"
     );
     assert_eq!(r.send("AT+CPIN?"), "\r\n+CME ERROR: 10\r\n");
     // The capture's second detach, 10 s on.
     let (id, after) = *r.timers.last().expect("the second detach's timer");
     assert_eq!(after, std::time::Duration::from_secs(10));
-    let fx = r.engine.timer(id);
-    assert_eq!(r.take(fx), "\r\n+CGEV: ME DETACH\r\n");
-    let fx = r.engine.fault(&crate::fault::Register.into());
-    assert_eq!(r.take(fx), "", "no registration without a SIM");
-    let fx = r.engine.fault(&crate::fault::SimInserted.into());
-    let got = r.take(fx);
+    assert_eq!(r.fire(id), "\r\n+CGEV: ME DETACH\r\n");
+    assert_eq!(
+        r.fault(crate::fault::Register),
+        "",
+        "no registration without a SIM"
+    );
+    let got = r.fault(crate::fault::SimInserted);
     let nitz = got.find("+NITZ: ").expect("a +NITZ line");
     assert_eq!(
         got[..nitz].to_string() + &got[nitz + 30..],
@@ -668,8 +609,7 @@ fn sim_removed_and_inserted_and_signal() {
     );
     assert_eq!(r.send("AT+CPIN?"), "\r\n+CPIN: READY\r\n\r\nOK\r\n");
     r.connected();
-    let fx = r.engine.fault(&crate::fault::Signal(5).into());
-    assert_eq!(r.take(fx), "");
+    assert_eq!(r.fault(crate::fault::Signal(5)), "");
     assert_eq!(r.send("AT+CSQ"), "\r\n+CSQ: 5,0\r\n\r\nOK\r\n");
 }
 
@@ -694,122 +634,105 @@ fn rig_with(model: &str, fw: Option<&str>) -> Rig {
 async fn identity_answers_as_the_manual_pages_print_them() {
     let mut r = rig_with("air780ep", Some("V1007"));
     // luatos-doc-pool Command_List/Base/: ATI.md, CGMR.md, CGMM.md, CGMI.md, CIMI.md, ICCID.md.
-    assert_eq!(r.send("ATI"), "\r\nAirM2M_780EP_V1007_LTE_AT\r\n\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+CGMR"),
-        "\r\n+CGMR: \"AirM2M_780EP_V1007_LTE_AT\"\r\n\r\nOK\r\n"
-    );
-    assert_eq!(r.send("AT+CGMM"), "\r\n+CGMM: \"Air780EP\"\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CGMI"), "\r\n+CGMI: \"AirM2M\"\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CIMI"), "\r\n460046616008063\r\n\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+ICCID"),
-        "\r\n+ICCID: 89860117831003134201\r\n\r\nOK\r\n"
-    );
-    assert_eq!(r.send("AT+CCID"), "\r\n89860117831003134201\r\n\r\nOK\r\n");
-    // The 780EP's <ber> is 0 (Network_service/CSQ.md: +CSQ: 15,0).
-    assert_eq!(r.send("AT+CSQ"), "\r\n+CSQ: 29,0\r\n\r\nOK\r\n");
-    // Configuration/CCLK.md: +CCLK: "18/08/01,12:12:58+00"; the clock runs.
-    assert_eq!(
-        r.send("AT+CCLK?"),
-        "\r\n+CCLK: \"24/08/23,06:52:50+00\"\r\n\r\nOK\r\n"
-    );
+    r.script(&[
+        ("ATI", "\r\nAirM2M_780EP_V1007_LTE_AT\r\n\r\nOK\r\n"),
+        (
+            "AT+CGMR",
+            "\r\n+CGMR: \"AirM2M_780EP_V1007_LTE_AT\"\r\n\r\nOK\r\n",
+        ),
+        ("AT+CGMM", "\r\n+CGMM: \"Air780EP\"\r\n\r\nOK\r\n"),
+        ("AT+CGMI", "\r\n+CGMI: \"AirM2M\"\r\n\r\nOK\r\n"),
+        ("AT+CIMI", "\r\n460046616008063\r\n\r\nOK\r\n"),
+        ("AT+ICCID", "\r\n+ICCID: 89860117831003134201\r\n\r\nOK\r\n"),
+        ("AT+CCID", "\r\n89860117831003134201\r\n\r\nOK\r\n"),
+        // The 780EP's <ber> is 0 (Network_service/CSQ.md: +CSQ: 15,0).
+        ("AT+CSQ", "\r\n+CSQ: 29,0\r\n\r\nOK\r\n"),
+        // Configuration/CCLK.md: +CCLK: "18/08/01,12:12:58+00"; the clock runs.
+        (
+            "AT+CCLK?",
+            "\r\n+CCLK: \"24/08/23,06:52:50+00\"\r\n\r\nOK\r\n",
+        ),
+    ]);
     tokio::time::sleep(std::time::Duration::from_secs(70)).await;
-    assert_eq!(
-        r.send("AT+CCLK?"),
-        "\r\n+CCLK: \"24/08/23,06:54:00+00\"\r\n\r\nOK\r\n"
-    );
-    assert_eq!(r.send("AT+CCLK=\"18/08/07,13:28:29+32\""), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+CCLK?"),
-        "\r\n+CCLK: \"18/08/07,13:28:29+32\"\r\n\r\nOK\r\n",
-        "the page reads back the zone it set"
-    );
-    assert_eq!(r.send("AT*RTIME=2"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT*SIMAUTO=1"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT*SIMAUTO?"), "\r\n*SIMAUTO: 1\r\n\r\nOK\r\n");
-    // Device_control/CBC.md, CSCLK.md, CSDT.md.
-    assert_eq!(r.send("AT+CBC"), "\r\n+CBC: 3800\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CBC=3400,3300"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CBC?"), "\r\n+CBC: 3400,3300\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CSCLK=2"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CSCLK?"), "\r\n+CSCLK: 2\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CSCLK=?"), "\r\n+CSCLK: (0-3)\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CSDT=1"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CSDT?"), "\r\n+CSDT: 1,1\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CSDT=?"), "\r\n+CSDT: (0,1)\r\n\r\nOK\r\n");
+    r.script(&[
+        (
+            "AT+CCLK?",
+            "\r\n+CCLK: \"24/08/23,06:54:00+00\"\r\n\r\nOK\r\n",
+        ),
+        ("AT+CCLK=\"18/08/07,13:28:29+32\"", "\r\nOK\r\n"),
+        // The page reads back the zone it set.
+        (
+            "AT+CCLK?",
+            "\r\n+CCLK: \"18/08/07,13:28:29+32\"\r\n\r\nOK\r\n",
+        ),
+        ("AT*RTIME=2", "\r\nOK\r\n"),
+        ("AT*SIMAUTO=1", "\r\nOK\r\n"),
+        ("AT*SIMAUTO?", "\r\n*SIMAUTO: 1\r\n\r\nOK\r\n"),
+        // Device_control/CBC.md, CSCLK.md, CSDT.md.
+        ("AT+CBC", "\r\n+CBC: 3800\r\n\r\nOK\r\n"),
+        ("AT+CBC=3400,3300", "\r\nOK\r\n"),
+        ("AT+CBC?", "\r\n+CBC: 3400,3300\r\n\r\nOK\r\n"),
+        ("AT+CSCLK=2", "\r\nOK\r\n"),
+        ("AT+CSCLK?", "\r\n+CSCLK: 2\r\n\r\nOK\r\n"),
+        ("AT+CSCLK=?", "\r\n+CSCLK: (0-3)\r\n\r\nOK\r\n"),
+        ("AT+CSDT=1", "\r\nOK\r\n"),
+        ("AT+CSDT?", "\r\n+CSDT: 1,1\r\n\r\nOK\r\n"),
+        ("AT+CSDT=?", "\r\n+CSDT: (0,1)\r\n\r\nOK\r\n"),
+    ]);
 }
 
 #[test]
 fn registration_with_the_cell_and_the_operator() {
     let mut r = Rig::new(DialectKind::Air780e);
     // Network_service/CREG.md: +CREG: 0,1; n = 2 adds "1863","0183db22",7.
-    assert_eq!(r.send("AT+CREG?"), "\r\n+CREG: 0,1\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CREG=2"), "\r\nOK\r\n");
+    r.script(&[
+        ("AT+CREG?", "\r\n+CREG: 0,1\r\n\r\nOK\r\n"),
+        ("AT+CREG=2", "\r\nOK\r\n"),
+        (
+            "AT+CREG?",
+            "\r\n+CREG: 2,1,\"1863\",\"0183db22\",7\r\n\r\nOK\r\n",
+        ),
+        ("AT+CREG=?", "\r\n+CREG: (0,1,2,3)\r\n\r\nOK\r\n"),
+        ("AT+CEREG=?", "\r\n+CEREG: (0,1,2,3,4,5)\r\n\r\nOK\r\n"),
+        ("AT+CESQ", "\r\n+CESQ: 99,99,255,255,22,48\r\n\r\nOK\r\n"),
+        ("AT+CGREG=2", "\r\nOK\r\n"),
+        (
+            "AT+CGREG?",
+            "\r\n+CGREG: 2,1,\"1863\",\"0183db22\",7\r\n\r\nOK\r\n",
+        ),
+    ]);
     assert_eq!(
-        r.send("AT+CREG?"),
-        "\r\n+CREG: 2,1,\"1863\",\"0183db22\",7\r\n\r\nOK\r\n"
-    );
-    assert_eq!(r.send("AT+CREG=?"), "\r\n+CREG: (0,1,2,3)\r\n\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+CEREG=?"),
-        "\r\n+CEREG: (0,1,2,3,4,5)\r\n\r\nOK\r\n"
-    );
-    assert_eq!(
-        r.send("AT+CESQ"),
-        "\r\n+CESQ: 99,99,255,255,22,48\r\n\r\nOK\r\n"
-    );
-    assert_eq!(r.send("AT+CGREG=2"), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+CGREG?"),
-        "\r\n+CGREG: 2,1,\"1863\",\"0183db22\",7\r\n\r\nOK\r\n"
-    );
-    let fx = r.engine.fault(&crate::fault::Deregister.into());
-    assert_eq!(
-        r.take(fx),
+        r.fault(crate::fault::Deregister),
         "\r\n+CREG: 0\r\n\r\n+CGREG: 0\r\n\r\n+CGEV: NW PDN DEACT 1\r\n"
     );
-    assert_eq!(r.send("AT+CREG?"), "\r\n+CREG: 2,0\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+COPS?"), "\r\n+COPS: 0\r\n\r\nOK\r\n");
-    let fx = r.engine.fault(&crate::fault::Register.into());
+    r.script(&[
+        ("AT+CREG?", "\r\n+CREG: 2,0\r\n\r\nOK\r\n"),
+        ("AT+COPS?", "\r\n+COPS: 0\r\n\r\nOK\r\n"),
+    ]);
     assert_eq!(
-        r.take(fx),
+        r.fault(crate::fault::Register),
         "\r\n+CREG: 1,\"1863\",\"0183db22\",7\r\n\r\n+CGREG: 1,\"1863\",\"0183db22\",7\r\n"
     );
     // Network_service/COPS.md: +COPS: 0,2,"46001",7, then the format set by AT+COPS=3,<f>.
-    assert_eq!(
-        r.send("AT+COPS?"),
-        "\r\n+COPS: 0,2,\"46000\",7\r\n\r\nOK\r\n"
-    );
-    assert_eq!(r.send("AT+COPS=3,1"), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+COPS?"),
-        "\r\n+COPS: 0,1,\"CMCC\",7\r\n\r\nOK\r\n"
-    );
-    assert_eq!(r.send("AT+COPS=3,0"), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+COPS?"),
-        "\r\n+COPS: 0,0,\"CHINA MOBILE\",7\r\n\r\nOK\r\n"
-    );
-    assert_eq!(
-        r.send("AT+COPS=?"),
-        "\r\n+COPS: (2,\"CHINA MOBILE\",\"CMCC\",\"46000\",7),,(0,1,2,3,4),(0,1,2)\r\n\r\nOK\r\n"
-    );
+    r.script(&[
+        ("AT+COPS?", "\r\n+COPS: 0,2,\"46000\",7\r\n\r\nOK\r\n"),
+        ("AT+COPS=3,1", "\r\nOK\r\n"),
+        ("AT+COPS?", "\r\n+COPS: 0,1,\"CMCC\",7\r\n\r\nOK\r\n"),
+        ("AT+COPS=3,0", "\r\nOK\r\n"),
+        ("AT+COPS?", "\r\n+COPS: 0,0,\"CHINA MOBILE\",7\r\n\r\nOK\r\n"),
+        ("AT+COPS=?", "\r\n+COPS: (2,\"CHINA MOBILE\",\"CMCC\",\"46000\",7),,(0,1,2,3,4),(0,1,2)\r\n\r\nOK\r\n"),
+    ]);
 }
 
 #[test]
 fn the_pdp_context_as_cgdcont_cgact_and_cgpaddr_show_it() {
     let mut r = Rig::new(DialectKind::Air780e);
     // GPRS/CGDCONT.md: +CGDCONT: 1,"IP","xz01.njm2mapn","10.173.90.29",0,0.
-    assert_eq!(
-        r.send("AT+CGDCONT?"),
-        "\r\n+CGDCONT: 1,\"IP\",\"CMIOT\",\"10.104.48.68\",0,0\r\n\r\nOK\r\n"
-    );
-    assert_eq!(r.send("AT+CGDCONT=2,\"IP\",\"cmnet\""), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+CGDCONT?"),
-        "\r\n+CGDCONT: 1,\"IP\",\"CMIOT\",\"10.104.48.68\",0,0\r\n\r\n+CGDCONT: 2,\"IP\",\"cmnet\",\"0.0.0.0\",0,0\r\n\r\nOK\r\n"
-    );
+    r.script(&[
+        ("AT+CGDCONT?", "\r\n+CGDCONT: 1,\"IP\",\"CMIOT\",\"10.104.48.68\",0,0\r\n\r\nOK\r\n"),
+        ("AT+CGDCONT=2,\"IP\",\"cmnet\"", "\r\nOK\r\n"),
+        ("AT+CGDCONT?", "\r\n+CGDCONT: 1,\"IP\",\"CMIOT\",\"10.104.48.68\",0,0\r\n\r\n+CGDCONT: 2,\"IP\",\"cmnet\",\"0.0.0.0\",0,0\r\n\r\nOK\r\n"),
+    ]);
     let test = r.send("AT+CGDCONT=?");
     assert!(
         test.starts_with(
@@ -819,95 +742,81 @@ fn the_pdp_context_as_cgdcont_cgact_and_cgpaddr_show_it() {
         "{test}"
     );
     // GPRS/CGPADDR.md: +CGACT: 1,1 then +CGPADDR: 1,"10.162.229.248".
-    assert_eq!(
-        r.send("AT+CGACT?"),
-        "\r\n+CGACT: 1,1\r\n\r\n+CGACT: 2,0\r\n\r\nOK\r\n"
-    );
-    assert_eq!(
-        r.send("AT+CGPADDR=1"),
-        "\r\n+CGPADDR: 1,\"10.104.48.68\"\r\n\r\nOK\r\n"
-    );
-    assert_eq!(
-        r.send("AT+CGPADDR"),
-        "\r\n+CGPADDR: 1,\"10.104.48.68\"\r\n\r\n+CGPADDR: 2\r\n\r\nOK\r\n"
-    );
-    assert_eq!(r.send("AT+CGPADDR=?"), "\r\n+CGPADDR: (1,2)\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CGACT=?"), "\r\n+CGACT: (0,1)\r\n\r\nOK\r\n");
+    r.script(&[
+        (
+            "AT+CGACT?",
+            "\r\n+CGACT: 1,1\r\n\r\n+CGACT: 2,0\r\n\r\nOK\r\n",
+        ),
+        (
+            "AT+CGPADDR=1",
+            "\r\n+CGPADDR: 1,\"10.104.48.68\"\r\n\r\nOK\r\n",
+        ),
+        (
+            "AT+CGPADDR",
+            "\r\n+CGPADDR: 1,\"10.104.48.68\"\r\n\r\n+CGPADDR: 2\r\n\r\nOK\r\n",
+        ),
+        ("AT+CGPADDR=?", "\r\n+CGPADDR: (1,2)\r\n\r\nOK\r\n"),
+        ("AT+CGACT=?", "\r\n+CGACT: (0,1)\r\n\r\nOK\r\n"),
+    ]);
     // Deactivating context 1 takes the MQTT link with it.
     r.connected();
-    assert_eq!(r.send("AT+CGACT=0,1"), "\r\nOK\r\n");
-    assert!(matches!(r.net.last(), Some(NetRequest::Close { .. })));
-    assert_eq!(r.send("AT+CGPADDR=1"), "\r\n+CGPADDR: 1\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CGACT=1,1"), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+CGPADDR=1"),
-        "\r\n+CGPADDR: 1,\"10.104.48.68\"\r\n\r\nOK\r\n"
-    );
+    r.closes(|r| r.send("AT+CGACT=0,1"), "\r\nOK\r\n");
+    r.script(&[
+        ("AT+CGPADDR=1", "\r\n+CGPADDR: 1\r\n\r\nOK\r\n"),
+        ("AT+MQTTSTATU", "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"),
+        ("AT+CGACT=1,1", "\r\nOK\r\n"),
+        (
+            "AT+CGPADDR=1",
+            "\r\n+CGPADDR: 1,\"10.104.48.68\"\r\n\r\nOK\r\n",
+        ),
+    ]);
 }
 
 #[test]
 fn the_bearer_state_machine_as_the_tcp_guide_logs_it() {
     let mut r = Rig::new(DialectKind::Air780e);
     // TCPIP/使用方法举例.md and public/780EP_AT_TCP应用指南.md section 3.
-    assert_eq!(
-        r.send("AT+CIPSTATUS"),
-        "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n"
-    );
-    assert_eq!(r.send("AT+CIPMUX=0"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CIPMUX?"), "\r\n+CIPMUX: 0\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CIPMUX=?"), "\r\n+CIPMUX: (0,1)\r\n\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+CIICR"),
-        "\r\n+CME ERROR: 3\r\n",
-        "CIICR before CSTT"
-    );
-    assert_eq!(r.send("AT+CSTT"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CSTT"), "\r\n+CME ERROR: 3\r\n", "the same twice");
-    assert_eq!(r.send("AT+CIPSTATUS"), "\r\nOK\r\n\r\nSTATE: IP START\r\n");
-    assert_eq!(r.send("AT+CIPMUX=1"), "\r\n+CME ERROR: 3\r\n");
-    assert_eq!(r.send("AT+CIICR"), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+CIPSTATUS"),
-        "\r\nOK\r\n\r\nSTATE: IP GPRSACT\r\n"
-    );
-    assert_eq!(r.send("AT+CIFSR"), "\r\n10.104.48.68\r\n");
-    assert_eq!(r.send("AT+CIPSTATUS"), "\r\nOK\r\n\r\nSTATE: IP STATUS\r\n");
-    assert_eq!(
-        r.send("AT+CSTT=?"),
-        "\r\n+CSTT: \"APN\",\"USER\",\"PWD\"\r\n\r\nOK\r\n"
-    );
-    // A connect that fails prints the state first (MQTT/MIPSTART.md).
-    assert_eq!(r.send("AT+MIPSTART=\"h\",1883"), "\r\nOK\r\n");
+    r.script(&[
+        ("AT+CIPSTATUS", "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n"),
+        ("AT+CIPMUX=0", "\r\nOK\r\n"),
+        ("AT+CIPMUX?", "\r\n+CIPMUX: 0\r\n\r\nOK\r\n"),
+        ("AT+CIPMUX=?", "\r\n+CIPMUX: (0,1)\r\n\r\nOK\r\n"),
+        // CIICR before CSTT
+        ("AT+CIICR", "\r\n+CME ERROR: 3\r\n"),
+        ("AT+CSTT", "\r\nOK\r\n"),
+        // The same twice.
+        ("AT+CSTT", "\r\n+CME ERROR: 3\r\n"),
+        ("AT+CIPSTATUS", "\r\nOK\r\n\r\nSTATE: IP START\r\n"),
+        ("AT+CIPMUX=1", "\r\n+CME ERROR: 3\r\n"),
+        ("AT+CIICR", "\r\nOK\r\n"),
+        ("AT+CIPSTATUS", "\r\nOK\r\n\r\nSTATE: IP GPRSACT\r\n"),
+        ("AT+CIFSR", "\r\n10.104.48.68\r\n"),
+        ("AT+CIPSTATUS", "\r\nOK\r\n\r\nSTATE: IP STATUS\r\n"),
+        (
+            "AT+CSTT=?",
+            "\r\n+CSTT: \"APN\",\"USER\",\"PWD\"\r\n\r\nOK\r\n",
+        ),
+        // A connect that fails prints the state first (MQTT/MIPSTART.md).
+        ("AT+MIPSTART=\"h\",1883", "\r\nOK\r\n"),
+    ]);
     assert_eq!(
         r.event(NetEventKind::ConnectFailed("refused".into())),
         "\r\nSTATE: IP STATUS\r\n\r\nCONNECT FAIL\r\n"
     );
     // The network takes the context: PDP DEACT until CIPSHUT.
-    let fx = r.engine.fault(
-        &crate::fault::PdnDeact {
-            back_after: std::time::Duration::from_secs(60),
-        }
-        .into(),
-    );
-    assert_eq!(r.take(fx), "\r\n+CGEV: NW PDN DEACT 1\r\n");
-    assert_eq!(r.send("AT+CIPSTATUS"), "\r\nOK\r\n\r\nSTATE: PDP DEACT\r\n");
-    assert_eq!(r.send("AT+CSTT"), "\r\n+CME ERROR: 3\r\n");
-    assert_eq!(r.send("AT+CIPSHUT"), "\r\nSHUT OK\r\n");
-    assert_eq!(r.send("AT+CIFSR"), "\r\nERROR\r\n");
-    assert_eq!(
-        r.send("AT+CIPSTATUS"),
-        "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n"
-    );
-    assert_eq!(r.send("AT+CSTT=\"cmnet\",\"u\",\"p\""), "\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+CSTT?"),
-        "\r\n+CSTT: \"cmnet\",\"u\",\"p\"\r\n\r\nOK\r\n"
-    );
-    // With the MQTT link up, the single-link state is CONNECT OK.
-    assert_eq!(r.send("AT+CIPSHUT"), "\r\nSHUT OK\r\n");
-    let fx = r.engine.timer(u64::MAX);
-    r.take(fx);
+    assert_eq!(r.pdn_deact_for(60).0, "\r\n+CGEV: NW PDN DEACT 1\r\n");
+    r.script(&[
+        ("AT+CIPSTATUS", "\r\nOK\r\n\r\nSTATE: PDP DEACT\r\n"),
+        ("AT+CSTT", "\r\n+CME ERROR: 3\r\n"),
+        ("AT+CIPSHUT", "\r\nSHUT OK\r\n"),
+        ("AT+CIFSR", "\r\nERROR\r\n"),
+        ("AT+CIPSTATUS", "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n"),
+        ("AT+CSTT=\"cmnet\",\"u\",\"p\"", "\r\nOK\r\n"),
+        ("AT+CSTT?", "\r\n+CSTT: \"cmnet\",\"u\",\"p\"\r\n\r\nOK\r\n"),
+        // With the MQTT link up, the single-link state is CONNECT OK.
+        ("AT+CIPSHUT", "\r\nSHUT OK\r\n"),
+    ]);
+    r.fire(u64::MAX);
     r.connected();
     assert_eq!(
         r.send("AT+CIPSTATUS"),
@@ -920,31 +829,30 @@ fn cfun_takes_the_radio_down_and_brings_it_back() {
     let mut r = rig_with("air780e", None);
     r.connected();
     // Device_control/CFUN.md; the issue's sequence: OK then +CGEV: ME DETACH.
-    assert_eq!(r.send("AT+CFUN=0"), "\r\nOK\r\n\r\n+CGEV: ME DETACH\r\n");
-    assert!(matches!(r.net.last(), Some(NetRequest::Close { .. })));
-    assert_eq!(r.send("AT+CFUN?"), "\r\n+CFUN: 0\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CEREG?"), "\r\n+CEREG: 0,0\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CGATT?"), "\r\n+CGATT: 0\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+MIPSTART=\"airtest.openluat.com\",1883"),
-        "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n"
+    r.closes(
+        |r| r.send("AT+CFUN=0"),
+        "\r\nOK\r\n\r\n+CGEV: ME DETACH\r\n",
     );
-    // Back on: the power-on lines from ^MODE on (seed 000 section 6.3 for V1169).
-    assert_eq!(
-        r.send("AT+CFUN=1"),
-        "\r\nOK\r\n\r\n^MODE: 17,17\r\n\r\n+E_UTRAN Service\r\n\r\n+CGEV: ME PDN ACT 1,0\r\n\r\n+NITZ: 2024/08/23,06:52:50+0,0\r\n"
-    );
-    assert_eq!(r.send("AT+CFUN=1"), "\r\nOK\r\n", "already on: nothing");
-    assert_eq!(
-        r.send("AT+CFUN=?"),
-        "\r\n+CFUN: (0,1,4),(0,1)\r\n\r\nOK\r\n"
-    );
+    r.script(&[
+        ("AT+CFUN?", "\r\n+CFUN: 0\r\n\r\nOK\r\n"),
+        ("AT+CEREG?", "\r\n+CEREG: 0,0\r\n\r\nOK\r\n"),
+        ("AT+CGATT?", "\r\n+CGATT: 0\r\n\r\nOK\r\n"),
+        ("AT+MQTTSTATU", "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"),
+        ("AT+MIPSTART=\"airtest.openluat.com\",1883", "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n"),
+        // Back on: the power-on lines from ^MODE on (seed 000 section 6.3 for V1169).
+        ("AT+CFUN=1", "\r\nOK\r\n\r\n^MODE: 17,17\r\n\r\n+E_UTRAN Service\r\n\r\n+CGEV: ME PDN ACT 1,0\r\n\r\n+NITZ: 2024/08/23,06:52:50+0,0\r\n"),
+        // Already on: nothing.
+        ("AT+CFUN=1", "\r\nOK\r\n"),
+        ("AT+CFUN=?", "\r\n+CFUN: (0,1,4),(0,1)\r\n\r\nOK\r\n"),
+    ]);
     r.connected();
     // Flight mode is the same for the host.
     assert_eq!(r.send("AT+CFUN=4"), "\r\nOK\r\n\r\n+CGEV: ME DETACH\r\n");
-    let fx = r.engine.fault(&crate::fault::Register.into());
-    assert_eq!(r.take(fx), "", "no registration with the radio off");
+    assert_eq!(
+        r.fault(crate::fault::Register),
+        "",
+        "no registration with the radio off"
+    );
 }
 
 #[test]
@@ -958,75 +866,53 @@ fn reset_and_power_cycle_boot_again_and_lose_unsaved_settings() {
         "the IPS99 log's lines, bootloader first"
     );
     r.connected();
-    assert_eq!(r.send("ATE0"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CEREG=1"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CMEE=2"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT&W"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CGREG=1"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CSTT"), "\r\nOK\r\n");
+    r.script(&[
+        ("ATE0", "\r\nOK\r\n"),
+        ("AT+CEREG=1", "\r\nOK\r\n"),
+        ("AT+CMEE=2", "\r\nOK\r\n"),
+        ("AT&W", "\r\nOK\r\n"),
+        ("AT+CGREG=1", "\r\nOK\r\n"),
+        ("AT+CSTT", "\r\nOK\r\n"),
+    ]);
     // AT+RESET: OK first, then the link ends without DISCONNECT, then the boot lines.
-    let n = r.net.len();
-    assert_eq!(
-        r.send("AT+RESET"),
-        format!("\r\nOK\r\n{boot_v1161}\r\n+CEREG: 1\r\n")
+    r.closes(
+        |r| r.send("AT+RESET"),
+        &format!("\r\nOK\r\n{boot_v1161}\r\n+CEREG: 1\r\n"),
     );
-    assert!(
-        matches!(r.net[n..], [NetRequest::Close { .. }]),
-        "{:?}",
-        &r.net[n..]
-    );
-    assert_eq!(
-        r.send("AT+CEREG?"),
-        "\r\n+CEREG: 1,1\r\n\r\nOK\r\n",
-        "saved"
-    );
-    assert_eq!(
-        r.send("AT+CGREG?"),
-        "\r\n+CGREG: 0,1\r\n\r\nOK\r\n",
-        "not saved"
-    );
-    assert_eq!(r.send("AT+CMEE?"), "\r\n+CMEE: 2\r\n\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+CIPSTATUS"),
-        "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n"
-    );
-    assert_eq!(r.send("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+MCONNECT=1,60"),
-        "\r\n+CME ERROR: operation failed\r\n",
-        "the MCONFIG is gone too"
-    );
-    // ATZ restores the saved profile, AT&F the factory one.
-    assert_eq!(r.send("AT+CEREG=0"), "\r\nOK\r\n");
-    assert_eq!(r.send("ATZ"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CEREG?"), "\r\n+CEREG: 1,1\r\n\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT&F"),
-        "\r\nOK\r\n",
-        "echoed as it came: echo was off"
-    );
-    assert_eq!(
-        r.send("AT+CEREG?"),
-        "AT+CEREG?\r\r\n+CEREG: 0,1\r\n\r\nOK\r\n",
-        "factory: echo on, modes 0"
-    );
-    assert_eq!(
-        r.send("ATZ"),
-        "ATZ\r\r\nOK\r\n",
-        "the saved profile: echo off"
-    );
+    r.script(&[
+        // Saved.
+        ("AT+CEREG?", "\r\n+CEREG: 1,1\r\n\r\nOK\r\n"),
+        // Not saved.
+        ("AT+CGREG?", "\r\n+CGREG: 0,1\r\n\r\nOK\r\n"),
+        ("AT+CMEE?", "\r\n+CMEE: 2\r\n\r\nOK\r\n"),
+        ("AT+CIPSTATUS", "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n"),
+        ("AT+MQTTSTATU", "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"),
+        // The MCONFIG is gone too.
+        ("AT+MCONNECT=1,60", "\r\n+CME ERROR: operation failed\r\n"),
+        // ATZ restores the saved profile, AT&F the factory one.
+        ("AT+CEREG=0", "\r\nOK\r\n"),
+        ("ATZ", "\r\nOK\r\n"),
+        ("AT+CEREG?", "\r\n+CEREG: 1,1\r\n\r\nOK\r\n"),
+        // Echoed as it came: echo was off.
+        ("AT&F", "\r\nOK\r\n"),
+        // Factory: echo on, modes 0.
+        ("AT+CEREG?", "AT+CEREG?\r\r\n+CEREG: 0,1\r\n\r\nOK\r\n"),
+        // The saved profile: echo off.
+        ("ATZ", "ATZ\r\r\nOK\r\n"),
+    ]);
     // The fault and AT+CFUN=1,1 do the same.
     r.connected();
-    let n = r.net.len();
-    let fx = r.engine.fault(&crate::fault::PowerCycle.into());
-    assert_eq!(r.take(fx), format!("{boot_v1161}\r\n+CEREG: 1\r\n"));
-    assert!(matches!(r.net[n..], [NetRequest::Close { .. }]));
+    r.closes(
+        |r| r.fault(crate::fault::PowerCycle),
+        &format!("{boot_v1161}\r\n+CEREG: 1\r\n"),
+    );
     assert_eq!(
         r.send("AT+CFUN=1,1"),
         format!("\r\nOK\r\n{boot_v1161}\r\n+CEREG: 1\r\n")
     );
-    let fx = r.engine.fault(&crate::fault::WatchdogReset.into());
-    assert!(r.take(fx).starts_with("^boot.rom"));
+    assert!(r
+        .fault(crate::fault::WatchdogReset)
+        .starts_with("^boot.rom"));
     // V1165 detaches twice before its boot lines, and prints no RDY (the SIM guide's capture).
     let mut r = rig_with("air780e", Some("V1165"));
     assert_eq!(
@@ -1039,33 +925,30 @@ fn reset_and_power_cycle_boot_again_and_lose_unsaved_settings() {
 fn the_780ep_v1007_prints_its_own_lines() {
     // EPSIMG (V1007): hot-plug prints only the +CPIN lines; CGDCONT four fields.
     let mut r = rig_with("air780ep", None);
-    let fx = r.engine.fault(&crate::fault::SimRemoved.into());
-    assert_eq!(r.take(fx), "\r\n+CPIN: SIM REMOVED 0\r\n");
-    let fx = r.engine.fault(&crate::fault::SimInserted.into());
-    assert_eq!(r.take(fx), "\r\n+CPIN: READY 0\r\n");
     assert_eq!(
-        r.send("AT+CGDCONT?"),
-        "\r\n+CGDCONT: 1,\"IP\",\"CMIOT\",\"10.104.48.68\"\r\n\r\nOK\r\n"
+        r.fault(crate::fault::SimRemoved),
+        "\r\n+CPIN: SIM REMOVED 0\r\n"
     );
-    assert_eq!(r.send("AT+CFUN=0"), "\r\nOK\r\n\r\n+CGEV: ME DETACH\r\n");
-    assert_eq!(
-        r.send("AT+CFUN=1"),
-        "\r\nOK\r\n\r\n^MODE: 17,17\r\n\r\n+E_UTRAN Service\r\n\r\n+CGEV: ME PDN ACT 1\r\n\r\n+NITZ: 24/08/23,06:52:50+32, \r\n"
-    );
-    // The TCP/IP stack's switches.
-    assert_eq!(r.send("AT+CIPQSEND=1"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CIPQSEND?"), "\r\n+CIPQSEND: 1\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+CIPSSL=1"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+CIPMODE=0"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+WAKETIM?"), "\r\n+WAKETIM:1\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+WAKETIM=8"), "\r\nOK\r\n");
+    assert_eq!(r.fault(crate::fault::SimInserted), "\r\n+CPIN: READY 0\r\n");
+    r.script(&[
+        ("AT+CGDCONT?", "\r\n+CGDCONT: 1,\"IP\",\"CMIOT\",\"10.104.48.68\"\r\n\r\nOK\r\n"),
+        ("AT+CFUN=0", "\r\nOK\r\n\r\n+CGEV: ME DETACH\r\n"),
+        ("AT+CFUN=1", "\r\nOK\r\n\r\n^MODE: 17,17\r\n\r\n+E_UTRAN Service\r\n\r\n+CGEV: ME PDN ACT 1\r\n\r\n+NITZ: 24/08/23,06:52:50+32, \r\n"),
+        // The TCP/IP stack's switches.
+        ("AT+CIPQSEND=1", "\r\nOK\r\n"),
+        ("AT+CIPQSEND?", "\r\n+CIPQSEND: 1\r\n\r\nOK\r\n"),
+        ("AT+CIPSSL=1", "\r\nOK\r\n"),
+        ("AT+CIPMODE=0", "\r\nOK\r\n"),
+        ("AT+WAKETIM?", "\r\n+WAKETIM:1\r\n\r\nOK\r\n"),
+        ("AT+WAKETIM=8", "\r\nOK\r\n"),
+    ]);
 }
 
 #[test]
 fn the_mqtt_test_forms_are_the_manual_pages() {
     let mut r = Rig::new(DialectKind::Air780e);
     // luatos-doc-pool Command_List/MQTT/*.md.
-    for (cmd, answer) in [
+    r.script(&[
         ("AT+MSUB=?", "\r\n+MSUB:<topic>,(0-2)\r\n\r\nOK\r\n"),
         ("AT+MUNSUB=?", "\r\n+MUNSUB:<topic>\r\n\r\nOK\r\n"),
         ("AT+MQTTMSGSET=?", "\r\n+MQTTMSGSET:(0,1)\r\n\r\nOK\r\n"),
@@ -1080,22 +963,21 @@ fn the_mqtt_test_forms_are_the_manual_pages() {
             "AT+MIPSTART=?",
             "\r\n+MIPSTART:\"(0,255).(0,255).(0,255).(0,255)\",(1-65535)\r\n\r\n+MIPSTART:\"DOMAIN NAME\",(1-65535)\r\n\r\nOK\r\n",
         ),
-    ] {
-        assert_eq!(r.send(cmd), answer, "{cmd}");
-    }
+    ]);
 }
 
 #[test]
 fn sim_without_a_card_and_cfun() {
     let mut r = Rig::new(DialectKind::Air780e);
-    let fx = r.engine.fault(&crate::fault::SimRemoved.into());
-    r.take(fx);
-    assert_eq!(r.send("AT+CIMI"), "\r\n+CME ERROR: 10\r\n");
-    assert_eq!(r.send("AT+ICCID"), "\r\n+CME ERROR: 10\r\n");
-    assert_eq!(r.send("AT+CFUN=0"), "\r\nOK\r\n", "already down: no URC");
-    let fx = r.engine.fault(&crate::fault::SimInserted.into());
+    r.fault(crate::fault::SimRemoved);
+    r.script(&[
+        ("AT+CIMI", "\r\n+CME ERROR: 10\r\n"),
+        ("AT+ICCID", "\r\n+CME ERROR: 10\r\n"),
+        // Already down: no URC.
+        ("AT+CFUN=0", "\r\nOK\r\n"),
+    ]);
     assert_eq!(
-        r.take(fx),
+        r.fault(crate::fault::SimInserted),
         "\r\n+CPIN: READY 0\r\n",
         "radio off: only the SIM"
     );
@@ -1136,8 +1018,7 @@ fn mpubex_and_fswrite_take_exact_payloads_with_every_line_end() {
         } else {
             b"\n\r\n>\0X"
         };
-        let mut r = Rig::new(DialectKind::Air780e);
-        r.connected();
+        let mut r = connected();
         let mut input = format!("AT+MPUBEX=\"t\",0,0,{}{eol}", payload.len()).into_bytes();
         input.extend_from_slice(payload);
         input.extend_from_slice(format!("AT{eol}").as_bytes());
@@ -1183,26 +1064,17 @@ fn mconnect_without_mconfig_uses_the_default_configuration() {
     );
 }
 
-/// Every command of the table has its README row and a malformed-input row.
-#[test]
-fn every_command_has_a_readme_row_and_malformed_rows() {
-    crate::dialect::rig::documented(
-        super::commands::COMMANDS,
-        "## The Air780E command table",
-        include_str!("../../../../fixtures/malformed/air780e.tsv"),
-    );
-}
-
 /// A power cycle during an `AT+FSWRITE` prompt forgets the write (RAM), though the files stay:
 /// the next prompt's bytes are its own. (Before the one `Pending`, the file system kept its
 /// pending write over the reboot and took the next `AT+MPUBEX` payload into the file.)
 #[test]
 fn a_power_cycle_forgets_the_open_prompt() {
     let mut r = Rig::new(DialectKind::Air780e);
-    assert_eq!(r.send("AT+FSCREATE=f"), "\r\nOK\r\n");
-    assert_eq!(r.send("AT+FSWRITE=f,0,3,15"), "\r\n>");
-    let fx = r.engine.fault(&crate::fault::PowerCycle.into());
-    r.take(fx);
+    r.script(&[
+        ("AT+FSCREATE=f", "\r\nOK\r\n"),
+        ("AT+FSWRITE=f,0,3,15", "\r\n>"),
+    ]);
+    r.fault(crate::fault::PowerCycle);
     r.send("ATE0");
     r.connected();
     assert_eq!(r.send("AT+MPUBEX=\"t\",0,0,3"), "\r\n>");

@@ -2,8 +2,10 @@
 //! answer is the one seed 002 section 3.3's log prints.
 
 use crate::at::Form;
+use crate::dialect::params::{cgpaddr_line, number_setting, one_number, registration};
+use crate::dialect::standard::{query, sim_query};
 use crate::dialect::Out;
-use crate::modem::{CellState, SimState};
+use crate::modem::CellState;
 
 use super::{num_in, set_args};
 
@@ -28,8 +30,6 @@ impl Default for Basic {
         }
     }
 }
-
-pub use crate::dialect::v250::{at, echo};
 
 impl Basic {
     /// `AT+GTRAT=6,3,2` -> `OK` (seed 002 section 3.3, "搜网顺序 LTE 优先"). The read form prints
@@ -151,40 +151,7 @@ impl Basic {
     /// `AT+CREG?`, `AT+CGREG?`, `AT+CEREG?` -> `+CREG: 0,1` etc. (seed 002 section 3.3: "1 或 5
     /// 可用"); `=<n>` sets the URC mode (27.007 sections 7.2, 10.1.20, 10.1.22).
     pub fn creg(&mut self, cell: &mut CellState, prefix: &str, form: &Form, out: &mut Out) {
-        match form {
-            Form::Read => {
-                out.line(cell.registration_line(prefix));
-                out.ok()
-            }
-            Form::Test => {
-                out.line(format!("{prefix}: (0-2)"));
-                out.ok()
-            }
-            Form::Set(_) => match set_args(form).as_deref() {
-                Some([n]) => match num_in(Some(n), 0..=2) {
-                    Some(n) => {
-                        *cell.registration_mode(prefix) = n as u8;
-                        out.ok()
-                    }
-                    None => out.error(),
-                },
-                _ => out.error(),
-            },
-            Form::Exec => out.error(),
-        }
-    }
-}
-
-/// `AT+CPIN?` -> `+CPIN: READY` (seed 002 section 3.3: "READY 表示 SIM 卡被识别").
-pub fn cpin(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Read if cell.sim == SimState::Ready => {
-            out.line("+CPIN: READY");
-            out.ok()
-        }
-        Form::Read => out.line(cell.cme(10)),
-        Form::Test => out.ok(),
-        _ => out.error(),
+        registration(cell, prefix, (2, "(0-2)"), form, out)
     }
 }
 
@@ -192,44 +159,7 @@ pub fn cpin(cell: &CellState, form: &Form, out: &mut Out) {
 /// `AT+CIMI` print the bare IMSI; the guide's log uses the read form and gets a prefixed line,
 /// so both forms print `+CIMI: <imsi>` (fixtures/DIVERGENCES.md).
 pub fn cimi(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec | Form::Read if cell.sim == SimState::Ready => {
-            out.line(format!("+CIMI: {}", cell.identity.imsi));
-            out.ok()
-        }
-        Form::Exec | Form::Read => out.line(cell.cme(10)),
-        Form::Test => out.ok(),
-        Form::Set(_) => out.error(),
-    }
-}
-
-/// `AT+CGSN` -> the bare IMEI (27.007 section 5.4). Seed 002 does not query it, but the MQTT
-/// client id defaults to it (mqtt manual transcription, `AT+MQTTUSER`), so a driver may read it.
-pub fn cgsn(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec => {
-            out.line(&cell.identity.imei);
-            out.ok()
-        }
-        Form::Test => out.ok(),
-        _ => out.error(),
-    }
-}
-
-/// `AT+CSQ?` -> `+CSQ: 25,99` (seed 002 section 3.3 sends the read form; 27.007 section 8.5
-/// has the bare `AT+CSQ`, which answers the same).
-pub fn csq(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec | Form::Read => {
-            out.line(format!("+CSQ: {},{}", cell.rssi, cell.ber));
-            out.ok()
-        }
-        Form::Test => {
-            out.line("+CSQ: (0-31,99),(0-7,99)");
-            out.ok()
-        }
-        Form::Set(_) => out.error(),
-    }
+    sim_query(cell, form, out, || format!("+CIMI: {}", cell.identity.imsi))
 }
 
 /// `AT+COPS?` -> `+COPS: 0,0,"CHINA MOBILE",7` (seed 002 section 3.3: "7 表示 4G"). Without
@@ -260,38 +190,8 @@ pub fn cops(cell: &CellState, form: &Form, out: &mut Out) {
 /// `AT+CMEE=<0|1|2>` (seed 002 FAQ 4.1: 1 gives the error code, 2 the reason as text; the
 /// default is 0, a bare `ERROR`). Read form `+CMEE: <n>` (27.007 section 9.1).
 pub fn cmee(cell: &mut CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Read => {
-            out.line(format!("+CMEE: {}", cell.cmee));
-            out.ok()
-        }
-        Form::Test => {
-            out.line("+CMEE: (0-2)");
-            out.ok()
-        }
-        Form::Set(_) => match set_args(form).as_deref() {
-            Some([n]) => match num_in(Some(n), 0..=2) {
-                Some(n) => {
-                    cell.cmee = n as u8;
-                    out.ok()
-                }
-                None => out.error(),
-            },
-            _ => out.error(),
-        },
-        Form::Exec => out.error(),
-    }
-}
-
-/// `ATI` -> manufacturer, model and revision, one per line (the model profile,
-/// `fixtures/profiles/l610.tsv`; the form is the Fibocom family's, fixtures/DIVERGENCES.md L21).
-pub fn ati(cell: &CellState, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec | Form::Set(_) => {
-            cell.identity.profile.ati.iter().for_each(|l| out.line(l));
-            out.ok()
-        }
-        _ => out.error(),
+    if let Some(n) = number_setting(form, out, "+CMEE", 0..=2, cell.cmee.into()) {
+        cell.cmee = n as u8;
     }
 }
 
@@ -304,29 +204,16 @@ pub fn identity(cell: &CellState, prefix: &str, form: &Form, out: &mut Out) {
         "+CGMM" => p.cgmm.as_str(),
         _ => p.revision(),
     };
-    match form {
-        Form::Exec => {
-            out.line(format!("{prefix}: \"{value}\""));
-            out.ok()
-        }
-        Form::Test => out.ok(),
-        _ => out.error(),
-    }
+    query(form, out, || format!("{prefix}: \"{value}\""))
 }
 
 /// `AT+CCID` / `AT+ICCID` -> `+CCID: <iccid>` / `+ICCID: <iccid>` (27.007-style prefix, as the
 /// L610 prints its other SIM answers, `+CIMI: ...`; fixtures/DIVERGENCES.md L21). `ERROR` (or
 /// `+CME ERROR: 10`) without a SIM.
 pub fn iccid(cell: &CellState, prefix: &str, form: &Form, out: &mut Out) {
-    match form {
-        Form::Exec | Form::Read if cell.sim == SimState::Ready => {
-            out.line(format!("{prefix}: {}", cell.identity.iccid));
-            out.ok()
-        }
-        Form::Exec | Form::Read => out.line(cell.cme(10)),
-        Form::Test => out.ok(),
-        Form::Set(_) => out.error(),
-    }
+    sim_query(cell, form, out, || {
+        format!("{prefix}: {}", cell.identity.iccid)
+    })
 }
 
 /// `AT+CCLK?` -> `+CCLK: "26/07/20,06:51:36+00"` (the L610's format, issue #11; 27.007 section
@@ -355,47 +242,25 @@ pub fn cbc(form: &Form, out: &mut Out) {
 /// `AT+CGATT?` -> `+CGATT: <0|1>`; `AT+CGATT=<0|1>` -> `OK` (27.007 section 10.1.9). Attaching
 /// needs registration (`+CME ERROR: 30`). Returns `true` when a detach ended the data call.
 pub fn cgatt(cell: &mut CellState, form: &Form, out: &mut Out) -> bool {
-    match form {
-        Form::Read => {
-            out.line(format!("+CGATT: {}", u8::from(cell.attached)));
-            out.ok();
-        }
-        Form::Test => {
-            out.line("+CGATT: (0,1)");
-            out.ok();
-        }
-        Form::Set(_) => match set_args(form).as_deref() {
-            Some([n]) => match num_in(Some(n), 0..=1) {
-                Some(1) if !cell.registered() => out.line(cell.cme(30)),
-                Some(1) => {
-                    cell.attached = true;
-                    out.ok();
-                }
-                Some(_) => {
-                    cell.attached = false;
-                    out.ok();
-                    return true;
-                }
-                None => out.error(),
-            },
-            _ => out.error(),
-        },
-        Form::Exec => out.error(),
+    if !cell.registered() && one_number(form, 1..=1).is_some() {
+        out.line(cell.cme(30));
+        return false;
     }
-    false
+    match number_setting(form, out, "+CGATT", 0..=1, u32::from(cell.attached)) {
+        Some(n) => {
+            cell.attached = n == 1;
+            // A detach ends the data call.
+            n == 0
+        }
+        None => false,
+    }
 }
 
 /// `AT+CGPADDR=<cid>` -> `+CGPADDR: <cid>,"<ip>"`; bare `AT+CGPADDR` every defined context
 /// (27.007 section 10.1.14). The address is the data call's (`AT+MIPCALL=1`); a context
 /// without one prints `+CGPADDR: <cid>`.
 pub fn cgpaddr(cell: &CellState, basic: &Basic, form: &Form, out: &mut Out) {
-    let line = |cid: u32| {
-        if cid == 1 && cell.pdp_active {
-            format!("+CGPADDR: 1,\"{}\"", cell.identity.ip)
-        } else {
-            format!("+CGPADDR: {cid}")
-        }
-    };
+    let line = |cid: u32| cgpaddr_line(cell, cid);
     match form {
         Form::Exec => {
             for (cid, _, _) in &basic.contexts {

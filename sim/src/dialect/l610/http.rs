@@ -22,6 +22,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::at::Form;
+use crate::dialect::params::read_part;
 use crate::dialect::{Out, Prompt};
 use crate::modem::CellState;
 use crate::net::http::{HttpError, HttpRequest, HttpResponse, Method};
@@ -308,17 +309,11 @@ impl Http {
     /// body, as the G510 capture prints them); `AT+HTTPREAD=<offset>,<length>` that part (the
     /// L610 drivers). `ERROR` without a response or with `<offset>` past its end.
     pub fn httpread(&mut self, form: &Form, out: &mut Out) {
-        let range = match form {
-            Form::Test => return out.ok(),
-            Form::Exec => None,
-            Form::Set(_) => match set_args(form).as_deref() {
-                Some([o, n]) => match (o.number(), num_in(Some(n), 1..=u32::MAX)) {
-                    (Some(o), Some(n)) => Some((o as usize, n as usize)),
-                    _ => return out.error(),
-                },
-                _ => return out.error(),
-            },
-            Form::Read => return out.error(),
+        if *form == Form::Test {
+            return out.ok();
+        }
+        let Some(range) = read_part(form, out) else {
+            return;
         };
         let Some(all) = self.readable() else {
             return out.error();
@@ -341,13 +336,17 @@ mod tests {
 
     #[test]
     fn the_manuals_url_forms() {
-        assert_eq!(
-            normal_url("news.sohu.com/20131010/n387881216.shtml:80"),
-            "news.sohu.com:80/20131010/n387881216.shtml"
-        );
-        assert_eq!(normal_url("http://h/p/q:8080"), "http://h:8080/p/q");
-        assert_eq!(normal_url("https://h:443/p"), "https://h:443/p");
-        assert_eq!(normal_url("http://h/p?x=a:b"), "http://h/p?x=a:b");
-        assert_eq!(normal_url("h:80/a"), "h:80/a");
+        for (url, normal) in [
+            (
+                "news.sohu.com/20131010/n387881216.shtml:80",
+                "news.sohu.com:80/20131010/n387881216.shtml",
+            ),
+            ("http://h/p/q:8080", "http://h:8080/p/q"),
+            ("https://h:443/p", "https://h:443/p"),
+            ("http://h/p?x=a:b", "http://h/p?x=a:b"),
+            ("h:80/a", "h:80/a"),
+        ] {
+            assert_eq!(normal_url(url), normal, "{url}");
+        }
     }
 }

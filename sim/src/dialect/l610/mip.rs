@@ -35,6 +35,7 @@
 use bytes::Bytes;
 
 use crate::at::{Arg, Form};
+use crate::dialect::params::{hex_upper, unhex};
 use crate::dialect::{Out, Prompt};
 use crate::modem::CellState;
 use crate::net::{CloseReason, LinkId, NetEvent, NetEventKind, NetRequest, SockProto};
@@ -130,19 +131,6 @@ fn socket_of(arg: Option<&Arg>) -> Option<usize> {
     num_in(arg, 1..=SOCKETS as u32).map(|n| n as usize - 1)
 }
 
-fn hex_upper(data: &[u8]) -> String {
-    data.iter().map(|b| format!("{b:02X}")).collect()
-}
-
-fn unhex(text: &[u8]) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    text.chunks(2)
-        .map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
-        .collect()
-}
-
 impl Mip {
     fn open_ids(&self) -> Vec<usize> {
         (0..SOCKETS)
@@ -180,25 +168,13 @@ impl Mip {
     pub fn mipopen(
         &mut self,
         cell: &CellState,
-        call: &Call,
+        call_up: bool,
         ssl: &mut Ssl,
         form: &Form,
         out: &mut Out,
     ) {
         match form {
-            Form::Read => {
-                let free: Vec<String> = (0..SOCKETS)
-                    .filter(|&i| self.sockets[i].is_none())
-                    .map(|i| (i + 1).to_string())
-                    .collect();
-                let list = if free.is_empty() {
-                    "0".into()
-                } else {
-                    free.join(",")
-                };
-                out.line(format!("+MIPOPEN: {list}"));
-                return out.ok();
-            }
+            Form::Read => return self.free_ids(out),
             Form::Test => {
                 out.line(format!(
                     "+MIPOPEN: (1-{SOCKETS}),(0-65535),\"host\",(1-65535),(0-2)"
@@ -228,8 +204,8 @@ impl Mip {
             return out.error();
         }
         let host = self.host_for(host);
-        if !call.is_up() || self.sockets[id].is_some() {
-            tracing::info!(socket = id + 1, call = call.is_up(), "MIPOPEN refused");
+        if !call_up || self.sockets[id].is_some() {
+            tracing::info!(socket = id + 1, call = call_up, "MIPOPEN refused");
             return out.line(cell.cme(CME_NOT_ALLOWED));
         }
         let proto = match proto {
@@ -238,6 +214,28 @@ impl Mip {
             _ => Proto::Tls,
         };
         out.ok();
+        self.connect(id, proto, host, port as u16, ssl, out)
+    }
+
+    /// `AT+MIPOPEN?`'s answer: the free socket ids, `0` when none is free.
+    fn free_ids(&self, out: &mut Out) {
+        let free: Vec<usize> = (0..SOCKETS)
+            .filter(|&i| self.sockets[i].is_none())
+            .collect();
+        id_list("+MIPOPEN", &free, out)
+    }
+
+    /// `AT+MIPOPEN=`'s connect, after its `OK`: the TLS settings (a setting that cannot work
+    /// is `+MIPSTAT: <id>,1` at once), then the link.
+    fn connect(
+        &mut self,
+        id: usize,
+        proto: Proto,
+        host: String,
+        port: u16,
+        ssl: &mut Ssl,
+        out: &mut Out,
+    ) {
         let tls = if proto == Proto::Tls {
             match ssl.options(&host) {
                 Ok(o) => Some(o),
@@ -267,7 +265,7 @@ impl Mip {
                 SockProto::Tcp
             },
             host,
-            port: port as u16,
+            port,
             tls,
         });
     }
@@ -421,20 +419,7 @@ impl Mip {
     /// none (`tuya-l610` reads the open ids from it).
     pub fn mipclose(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
         match form {
-            Form::Read => {
-                let open: Vec<String> = self
-                    .open_ids()
-                    .iter()
-                    .map(|i| (i + 1).to_string())
-                    .collect();
-                let list = if open.is_empty() {
-                    "0".into()
-                } else {
-                    open.join(",")
-                };
-                out.line(format!("+MIPCLOSE: {list}"));
-                return out.ok();
-            }
+            Form::Read => return id_list("+MIPCLOSE", &self.open_ids(), out),
             Form::Test => {
                 out.line(format!("+MIPCLOSE: (1-{SOCKETS}),(0-2)"));
                 return out.ok();
@@ -634,4 +619,17 @@ impl Mip {
             }
         }
     }
+}
+
+/// `<prefix>: <id>[,<id>...]` for the sockets `slots` (ids count from 1), `<prefix>: 0` for
+/// none, then `OK`: the read forms of `AT+MIPOPEN` and `AT+MIPCLOSE`.
+fn id_list(prefix: &str, slots: &[usize], out: &mut Out) {
+    let ids: Vec<String> = slots.iter().map(|i| (i + 1).to_string()).collect();
+    let list = if ids.is_empty() {
+        "0".into()
+    } else {
+        ids.join(",")
+    };
+    out.line(format!("{prefix}: {list}"));
+    out.ok()
 }

@@ -2,108 +2,45 @@
 //! answer is the text the sources in `mip.rs` print.
 
 use super::*;
-use crate::dialect::{Effect, Engine};
+use crate::dialect::rig::{sock_data, Rig};
 use crate::net::{CloseReason, LinkId, NetEventKind, NetRequest, SockProto};
-
-struct Rig {
-    engine: Engine,
-    net: Vec<NetRequest>,
-}
 
 const PEER: &str = "192.0.2.7:9000";
 
+/// A fresh L610 (commands ended with CR LF) with its data call up.
+fn called() -> Rig {
+    Rig::new(DialectKind::L610).crlf().set_up(Rig::called)
+}
+
+/// A called L610 with socket `id` open (`proto` 0 TCP, 1 UDP): the rig and the socket's link.
+fn socket(id: u32, proto: u32) -> (Rig, LinkId) {
+    let mut r = called();
+    let link = r.open_socket(id, proto);
+    (r, link)
+}
+
 impl Rig {
-    fn new() -> Self {
-        Rig {
-            engine: Engine::new(Box::new(L610::new(Identity::default())), false),
-            net: vec![],
-        }
-    }
-
-    fn take(&mut self, effects: Vec<Effect>) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        for e in effects {
-            match e {
-                Effect::Uart(b) => bytes.extend(b),
-                Effect::Net(r) => self.net.push(r),
-                _ => {}
-            }
-        }
-        bytes
-    }
-
-    fn raw(&mut self, input: &[u8]) -> Vec<u8> {
-        let fx = self.engine.feed(input);
-        self.take(fx)
-    }
-
-    fn send(&mut self, line: &str) -> String {
-        let out = self.raw(format!("{line}\r\n").as_bytes());
-        String::from_utf8_lossy(&out).into_owned()
-    }
-
-    fn event(&mut self, link: LinkId, kind: NetEventKind) -> Vec<u8> {
-        let fx = self.engine.net_event(NetEvent { link, kind });
-        self.take(fx)
-    }
-
-    fn event_text(&mut self, link: LinkId, kind: NetEventKind) -> String {
-        String::from_utf8_lossy(&self.event(link, kind)).into_owned()
-    }
-
-    fn called() -> Self {
-        let mut r = Rig::new();
-        assert!(r.send("AT+MIPCALL=1").contains("+MIPCALL: "));
-        r
-    }
-
-    fn last_open(&self) -> (LinkId, SockProto, String, u16, bool) {
-        self.net
-            .iter()
-            .rev()
-            .find_map(|r| match r {
-                NetRequest::SockOpen {
-                    link,
-                    proto,
-                    host,
-                    port,
-                    tls,
-                } => Some((*link, *proto, host.clone(), *port, tls.is_some())),
-                _ => None,
-            })
-            .expect("a SockOpen request")
-    }
-
-    fn sends(&self, on: LinkId) -> Vec<Vec<u8>> {
-        self.net
-            .iter()
-            .filter_map(|r| match r {
-                NetRequest::SockSend { link, data } if *link == on => Some(data.to_vec()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// Opens socket `id` to `host:7` with `proto` (0 TCP, 1 UDP) and connects it.
-    fn open(&mut self, id: u32, proto: u32) -> LinkId {
+    /// Opens socket `id` to `echo.test:7` with `proto` (0 TCP, 1 UDP) and connects it.
+    fn open_socket(&mut self, id: u32, proto: u32) -> LinkId {
         assert_eq!(
             self.send(&format!("AT+MIPOPEN={id},,\"echo.test\",7,{proto}")),
             "\r\nOK\r\n"
         );
-        let (link, ..) = self.last_open();
+        let (link, ..) = self.last_socket();
         assert_eq!(
-            self.event_text(link, NetEventKind::Connected),
+            self.event_on(link, NetEventKind::Connected),
             format!("\r\n+MIPOPEN: {id},1\r\n")
         );
         link
     }
+
+    fn last_socket(&self) -> (LinkId, SockProto, String, u16, bool) {
+        self.sockets().pop().expect("a SockOpen request")
+    }
 }
 
 fn data(bytes: &[u8]) -> NetEventKind {
-    NetEventKind::SockData {
-        data: bytes::Bytes::copy_from_slice(bytes),
-        from: PEER.parse().unwrap(),
-    }
+    sock_data(PEER, bytes)
 }
 
 /// Binary on purpose: line ends, Ctrl-Z, ESC, NUL, `>` and a fake `OK`. (Not starting with
@@ -113,38 +50,38 @@ const BINARY: &[u8] = b"\x00\n\r\x1a\x1b>\r\nOK\r\n\xff+MIPRTCP: 1";
 
 #[test]
 fn open_a_tcp_socket_and_list_the_free_ids() {
-    let mut r = Rig::called();
-    assert_eq!(
-        r.send("AT+MIPOPEN?"),
-        "\r\n+MIPOPEN: 1,2,3,4,5,6\r\n\r\nOK\r\n"
-    );
-    assert_eq!(r.send("AT+MIPOPEN=1,,\"echo.test\",7,0"), "\r\nOK\r\n");
-    let (link, proto, host, port, tls) = r.last_open();
+    let mut r = called();
+    r.script(&[
+        ("AT+MIPOPEN?", "\r\n+MIPOPEN: 1,2,3,4,5,6\r\n\r\nOK\r\n"),
+        ("AT+MIPOPEN=1,,\"echo.test\",7,0", "\r\nOK\r\n"),
+    ]);
+    let (link, proto, host, port, tls) = r.last_socket();
     assert_eq!(
         (proto, host.as_str(), port, tls),
         (SockProto::Tcp, "echo.test", 7, false)
     );
     // Still opening: the id is taken, but not open.
+    r.script(&[
+        ("AT+MIPOPEN?", "\r\n+MIPOPEN: 2,3,4,5,6\r\n\r\nOK\r\n"),
+        ("AT+MIPCLOSE?", "\r\n+MIPCLOSE: 0\r\n\r\nOK\r\n"),
+    ]);
     assert_eq!(
-        r.send("AT+MIPOPEN?"),
-        "\r\n+MIPOPEN: 2,3,4,5,6\r\n\r\nOK\r\n"
-    );
-    assert_eq!(r.send("AT+MIPCLOSE?"), "\r\n+MIPCLOSE: 0\r\n\r\nOK\r\n");
-    assert_eq!(
-        r.event_text(link, NetEventKind::Connected),
+        r.event_on(link, NetEventKind::Connected),
         "\r\n+MIPOPEN: 1,1\r\n"
     );
-    assert_eq!(r.send("AT+MIPCLOSE?"), "\r\n+MIPCLOSE: 1\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+MIPSEND?"), "\r\n+MIPSEND: 1,2048\r\n\r\nOK\r\n");
+    r.script(&[
+        ("AT+MIPCLOSE?", "\r\n+MIPCLOSE: 1\r\n\r\nOK\r\n"),
+        ("AT+MIPSEND?", "\r\n+MIPSEND: 1,2048\r\n\r\nOK\r\n"),
+    ]);
 }
 
 #[test]
 fn no_socket_without_the_data_call_or_on_a_used_id() {
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610).crlf();
     assert_eq!(r.send("AT+MIPOPEN=1,,\"echo.test\",7,0"), "\r\nERROR\r\n");
     assert!(r.net.is_empty());
-    let mut r = Rig::called();
-    r.open(1, 0);
+    let mut r = called();
+    r.open_socket(1, 0);
     assert_eq!(r.send("AT+MIPOPEN=1,,\"echo.test\",7,0"), "\r\nERROR\r\n");
     r.send("AT+CMEE=1");
     assert_eq!(
@@ -155,37 +92,39 @@ fn no_socket_without_the_data_call_or_on_a_used_id() {
 
 #[test]
 fn malformed_opens_and_sends_are_errors() {
-    let mut r = Rig::called();
-    for bad in [
-        "AT+MIPOPEN=0,,\"h\",7,0",
-        "AT+MIPOPEN=7,,\"h\",7,0",
-        "AT+MIPOPEN=1,,\"h\",0,0",
-        "AT+MIPOPEN=1,,\"h\",65536,0",
-        "AT+MIPOPEN=1,,\"h\",7,3",
-        "AT+MIPOPEN=1,,\"\",7,0",
-        "AT+MIPOPEN=1,x,\"h\",7,0",
-        "AT+MIPOPEN=1,,\"h\",7",
-        "AT+MIPOPEN",
-        "AT+MIPCLOSE",
-        "AT+MIPCLOSE=1,9",
-        "AT+MIPPUSH",
-        "AT+MIPSEND",
-        "AT+GTSET=\"IPRFMT\",3",
-        "AT+GTSET=\"NOSUCH\",1",
-    ] {
-        assert_eq!(r.send(bad), "\r\nERROR\r\n", "{bad}");
-    }
+    let mut r = called();
+    r.all_answer(
+        "\r\nERROR\r\n",
+        &[
+            "AT+MIPOPEN=0,,\"h\",7,0",
+            "AT+MIPOPEN=7,,\"h\",7,0",
+            "AT+MIPOPEN=1,,\"h\",0,0",
+            "AT+MIPOPEN=1,,\"h\",65536,0",
+            "AT+MIPOPEN=1,,\"h\",7,3",
+            "AT+MIPOPEN=1,,\"\",7,0",
+            "AT+MIPOPEN=1,x,\"h\",7,0",
+            "AT+MIPOPEN=1,,\"h\",7",
+            "AT+MIPOPEN",
+            "AT+MIPCLOSE",
+            "AT+MIPCLOSE=1,9",
+            "AT+MIPPUSH",
+            "AT+MIPSEND",
+            "AT+GTSET=\"IPRFMT\",3",
+            "AT+GTSET=\"NOSUCH\",1",
+        ],
+    );
     assert!(r.net.is_empty(), "{:?}", r.net);
-    r.open(1, 0);
-    for bad in [
-        "AT+MIPSEND=1,0",
-        "AT+MIPSEND=1,2049",
-        "AT+MIPSEND=1,\"ABC\"",
-        "AT+MIPSEND=1,\"XY\"",
-        "AT+MIPSEND=1,5,5",
-    ] {
-        assert_eq!(r.send(bad), "\r\nERROR\r\n", "{bad}");
-    }
+    r.open_socket(1, 0);
+    r.all_answer(
+        "\r\nERROR\r\n",
+        &[
+            "AT+MIPSEND=1,0",
+            "AT+MIPSEND=1,2049",
+            "AT+MIPSEND=1,\"ABC\"",
+            "AT+MIPSEND=1,\"XY\"",
+            "AT+MIPSEND=1,5,5",
+        ],
+    );
     // Still in command mode: nothing was taken as data.
     assert_eq!(r.send("AT"), "\r\nOK\r\n");
 }
@@ -195,20 +134,18 @@ fn malformed_opens_and_sends_are_errors() {
 #[test]
 fn length_form_sends_binary_byte_for_byte_with_every_line_end() {
     for eol in [&b"\r\n"[..], b"\r", b"\n"] {
-        let mut r = Rig::called();
-        let link = r.open(1, 0);
+        let (mut r, link) = socket(1, 0);
         let mut input = format!("AT+MIPSEND=1,{}", BINARY.len()).into_bytes();
         input.extend_from_slice(eol);
-        assert_eq!(r.raw(&input), b"\r\n>", "{eol:?}");
-        let out = r.raw(BINARY);
+        assert_eq!(r.raw(&input), "\r\n>", "{eol:?}");
         assert_eq!(
-            String::from_utf8_lossy(&out),
+            r.raw(BINARY),
             format!("\r\n+MIPSEND: 1,0,{}\r\n\r\nOK\r\n", 2048 - BINARY.len()),
             "{eol:?}"
         );
-        assert_eq!(r.sends(link), vec![BINARY.to_vec()], "{eol:?}");
+        assert_eq!(r.sent_on(link), vec![BINARY.to_vec()], "{eol:?}");
         assert_eq!(
-            r.event_text(link, NetEventKind::SockSent(BINARY.len())),
+            r.event_on(link, NetEventKind::SockSent(BINARY.len())),
             "\r\n+MIPPUSH: 1,0\r\n"
         );
         assert_eq!(r.send("AT"), "\r\nOK\r\n");
@@ -217,45 +154,43 @@ fn length_form_sends_binary_byte_for_byte_with_every_line_end() {
 
 #[test]
 fn length_form_split_into_single_bytes() {
-    let mut r = Rig::called();
-    let link = r.open(2, 0);
+    let (mut r, link) = socket(2, 0);
     let payload: Vec<u8> = (0..=255).collect();
-    assert_eq!(r.raw(b"AT+MIPSEND=2,256\r"), b"\r\n>");
+    assert_eq!(r.raw(b"AT+MIPSEND=2,256\r"), "\r\n>");
     let mut out = Vec::new();
     for b in &payload {
-        out.extend(r.raw(&[*b]));
+        out.extend(r.raw_bytes(&[*b]));
     }
     assert_eq!(out, b"\r\n+MIPSEND: 2,0,1792\r\n\r\nOK\r\n");
-    assert_eq!(r.sends(link), vec![payload]);
+    assert_eq!(r.sent_on(link), vec![payload]);
 }
 
 #[test]
 fn open_form_ends_at_ctrl_z_and_hex_form_waits_for_mippush() {
-    let mut r = Rig::called();
-    let link = r.open(1, 0);
+    let (mut r, link) = socket(1, 0);
     assert_eq!(r.send("AT+MIPSEND=1"), "\r\n>");
-    let out = r.raw(b"hello\x1a");
-    assert_eq!(out, b"\r\n+MIPSEND: 1,0,2043\r\n\r\nOK\r\n");
-    assert_eq!(r.sends(link), vec![b"hello".to_vec()]);
+    assert_eq!(r.raw(b"hello\x1a"), "\r\n+MIPSEND: 1,0,2043\r\n\r\nOK\r\n");
+    assert_eq!(r.sent_on(link), vec![b"hello".to_vec()]);
 
     assert_eq!(
         r.send("AT+MIPSEND=1,\"00FF0d0A\""),
         "\r\n+MIPSEND: 1,0,2044\r\n\r\nOK\r\n"
     );
-    assert_eq!(r.sends(link).len(), 1, "buffered, not sent");
-    assert_eq!(r.send("AT+MIPSEND?"), "\r\n+MIPSEND: 1,2044\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+MIPPUSH=1"), "\r\n+MIPPUSH: 1,0\r\n\r\nOK\r\n");
-    assert_eq!(r.sends(link)[1], vec![0x00, 0xff, 0x0d, 0x0a]);
+    assert_eq!(r.sent_on(link).len(), 1, "buffered, not sent");
+    r.script(&[
+        ("AT+MIPSEND?", "\r\n+MIPSEND: 1,2044\r\n\r\nOK\r\n"),
+        ("AT+MIPPUSH=1", "\r\n+MIPPUSH: 1,0\r\n\r\nOK\r\n"),
+    ]);
+    assert_eq!(r.sent_on(link)[1], vec![0x00, 0xff, 0x0d, 0x0a]);
     assert_eq!(r.send("AT+MIPPUSH=1"), "\r\n+MIPPUSH: 1,2\r\n\r\nOK\r\n");
 }
 
 #[test]
 fn received_data_in_each_iprfmt() {
-    let mut r = Rig::called();
-    let link = r.open(1, 0);
+    let (mut r, link) = socket(1, 0);
     // 0, the default: hex.
     assert_eq!(
-        r.event_text(link, data(b"\x00\x1aOK")),
+        r.event_on(link, data(b"\x00\x1aOK")),
         "\r\n+MIPRTCP: 1,4,001A4F4B\r\n"
     );
     assert_eq!(r.send("AT+GTSET=\"IPRFMT\",2"), "\r\nOK\r\n");
@@ -263,9 +198,9 @@ fn received_data_in_each_iprfmt() {
     want.extend(format!("{},", BINARY.len()).as_bytes());
     want.extend(BINARY);
     want.extend(b"\r\n");
-    assert_eq!(r.event(link, data(BINARY)), want);
+    assert_eq!(r.event_bytes(link, data(BINARY)), want);
     assert_eq!(r.send("AT+GTSET=\"IPRFMT\",1"), "\r\nOK\r\n");
-    assert_eq!(r.event(link, data(BINARY)), BINARY);
+    assert_eq!(r.event_bytes(link, data(BINARY)), BINARY);
     assert_eq!(
         r.send("AT+GTSET?"),
         "\r\n+GTSET: \"IPRFMT\",1\r\n\r\nOK\r\n"
@@ -274,58 +209,58 @@ fn received_data_in_each_iprfmt() {
 
 #[test]
 fn udp_datagrams_name_their_sender() {
-    let mut r = Rig::called();
-    let link = r.open(3, 1);
-    assert_eq!(r.last_open().1, SockProto::Udp);
-    assert_eq!(r.raw(b"AT+MIPSEND=3,4\r\n"), b"\r\n>");
+    let (mut r, link) = socket(3, 1);
+    assert_eq!(r.last_socket().1, SockProto::Udp);
+    assert_eq!(r.raw(b"AT+MIPSEND=3,4\r\n"), "\r\n>");
     r.raw(b"ping");
-    assert_eq!(r.sends(link), vec![b"ping".to_vec()]);
+    assert_eq!(r.sent_on(link), vec![b"ping".to_vec()]);
     assert_eq!(
-        r.event_text(link, data(b"pong")),
+        r.event_on(link, data(b"pong")),
         "\r\n+MIPRUDP: 192.0.2.7,9000,3,4,706F6E67\r\n"
     );
 }
 
 #[test]
 fn peer_close_gives_mipstat_and_a_later_send_fails() {
-    let mut r = Rig::called();
-    let link = r.open(1, 0);
+    let (mut r, link) = socket(1, 0);
     assert_eq!(
-        r.event_text(link, NetEventKind::Closed(CloseReason::PeerClosed)),
+        r.event_on(link, NetEventKind::Closed(CloseReason::PeerClosed)),
         "\r\n+MIPSTAT: 1,2\r\n"
     );
-    assert_eq!(r.send("AT+MIPSEND=1,5"), "\r\nERROR\r\n");
-    assert_eq!(r.send("AT+MIPCLOSE?"), "\r\n+MIPCLOSE: 0\r\n\r\nOK\r\n");
+    r.script(&[
+        ("AT+MIPSEND=1,5", "\r\nERROR\r\n"),
+        ("AT+MIPCLOSE?", "\r\n+MIPCLOSE: 0\r\n\r\nOK\r\n"),
+    ]);
     r.send("AT+CMEE=1");
     assert_eq!(r.send("AT+MIPSEND=1,5"), "\r\n+CME ERROR: 3\r\n");
     // The id is free again.
-    let again = r.open(1, 0);
+    let again = r.open_socket(1, 0);
     assert_ne!(again, link);
     assert_eq!(
-        r.event_text(
+        r.event_on(
             again,
             NetEventKind::Closed(CloseReason::Reset("rst".into()))
         ),
         "\r\n+MIPSTAT: 1,1\r\n"
     );
     // A late event from the old link is ignored.
-    assert_eq!(r.event_text(link, data(b"late")), "");
+    assert_eq!(r.event_on(link, data(b"late")), "");
 }
 
 #[test]
 fn failed_connect_and_local_close() {
-    let mut r = Rig::called();
+    let mut r = called();
     r.send("AT+MIPOPEN=1,,\"nowhere.test\",7,0");
-    let (link, ..) = r.last_open();
+    let (link, ..) = r.last_socket();
     assert_eq!(
-        r.event_text(link, NetEventKind::ConnectFailed("refused".into())),
+        r.event_on(link, NetEventKind::ConnectFailed("refused".into())),
         "\r\n+MIPSTAT: 1,1\r\n"
     );
     assert_eq!(
         r.send("AT+MIPOPEN?"),
         "\r\n+MIPOPEN: 1,2,3,4,5,6\r\n\r\nOK\r\n"
     );
-    let link = r.open(1, 0);
+    let link = r.open_socket(1, 0);
     assert_eq!(r.send("AT+MIPCLOSE=1"), "\r\nOK\r\n\r\n+MIPCLOSE: 1,0\r\n");
     assert!(r.net.contains(&NetRequest::Close { link }));
     assert_eq!(r.send("AT+MIPCLOSE=1"), "\r\nERROR\r\n");
@@ -333,20 +268,16 @@ fn failed_connect_and_local_close() {
 
 #[test]
 fn six_sockets_at_once_then_none_free() {
-    let mut r = Rig::called();
-    let links: Vec<LinkId> = (1..=6).map(|id| r.open(id, id % 2)).collect();
-    assert_eq!(r.send("AT+MIPOPEN?"), "\r\n+MIPOPEN: 0\r\n\r\nOK\r\n");
-    assert_eq!(
-        r.send("AT+MIPCLOSE?"),
-        "\r\n+MIPCLOSE: 1,2,3,4,5,6\r\n\r\nOK\r\n"
-    );
+    let mut r = called();
+    let links: Vec<LinkId> = (1..=6).map(|id| r.open_socket(id, id % 2)).collect();
+    r.script(&[
+        ("AT+MIPOPEN?", "\r\n+MIPOPEN: 0\r\n\r\nOK\r\n"),
+        ("AT+MIPCLOSE?", "\r\n+MIPCLOSE: 1,2,3,4,5,6\r\n\r\nOK\r\n"),
+    ]);
     // Data goes to the socket it came from.
+    assert_eq!(r.event_on(links[3], data(b"4")), "\r\n+MIPRTCP: 4,1,34\r\n");
     assert_eq!(
-        r.event_text(links[3], data(b"4")),
-        "\r\n+MIPRTCP: 4,1,34\r\n"
-    );
-    assert_eq!(
-        r.event_text(links[4], data(b"5")),
+        r.event_on(links[4], data(b"5")),
         "\r\n+MIPRUDP: 192.0.2.7,9000,5,1,35\r\n"
     );
     // The data call ends: every socket breaks.
@@ -362,35 +293,35 @@ fn six_sockets_at_once_then_none_free() {
 
 #[test]
 fn socket_closed_while_the_host_types_drops_the_data() {
-    let mut r = Rig::called();
-    let link = r.open(1, 0);
+    let (mut r, link) = socket(1, 0);
     assert_eq!(r.send("AT+MIPSEND=1,3"), "\r\n>");
-    r.event(link, NetEventKind::Closed(CloseReason::PeerClosed));
-    assert_eq!(r.raw(b"abc"), b"\r\nERROR\r\n");
-    assert!(r.sends(link).is_empty());
+    r.event_on(link, NetEventKind::Closed(CloseReason::PeerClosed));
+    assert_eq!(r.raw(b"abc"), "\r\nERROR\r\n");
+    assert!(r.sent_on(link).is_empty());
 }
 
 #[test]
 fn mqtt_links_and_socket_links_do_not_mix() {
-    let mut r = Rig::called();
-    let link = r.open(1, 0);
+    let (_, link) = socket(1, 0);
     assert!(mip::Mip::owns(link));
     assert!(!mip::Mip::owns(1));
 }
 
 #[test]
 fn mipdns_answers_an_address_that_opens_the_name() {
-    let mut r = Rig::new();
+    let mut r = Rig::new(DialectKind::L610).crlf();
     assert_eq!(r.send("AT+MIPDNS=\"iot.example.com\",2"), "\r\nERROR\r\n");
-    let mut r = Rig::called();
-    assert_eq!(
-        r.send("AT+MIPDNS=\"iot.example.com\",2"),
-        "\r\n+MIPDNS: \"iot.example.com\",198.18.0.1\r\n\r\nOK\r\n"
-    );
-    assert_eq!(
-        r.send("AT+MIPDNS=\"other.example.com\""),
-        "\r\n+MIPDNS: \"other.example.com\",198.18.0.2\r\n\r\nOK\r\n"
-    );
+    let mut r = called();
+    r.script(&[
+        (
+            "AT+MIPDNS=\"iot.example.com\",2",
+            "\r\n+MIPDNS: \"iot.example.com\",198.18.0.1\r\n\r\nOK\r\n",
+        ),
+        (
+            "AT+MIPDNS=\"other.example.com\"",
+            "\r\n+MIPDNS: \"other.example.com\",198.18.0.2\r\n\r\nOK\r\n",
+        ),
+    ]);
     // The same name, the same address; an address is its own answer.
     assert!(r
         .send("AT+MIPDNS=\"iot.example.com\"")
@@ -399,10 +330,10 @@ fn mipdns_answers_an_address_that_opens_the_name() {
         .send("AT+MIPDNS=\"10.1.2.3\"")
         .contains("\"10.1.2.3\",10.1.2.3\r\n"));
     r.send("AT+MIPOPEN=1,,\"198.18.0.1\",7,0");
-    assert_eq!(r.last_open().2, "iot.example.com");
+    assert_eq!(r.last_socket().2, "iot.example.com");
     r.send("AT+MIPOPEN=2,,\"198.18.0.9\",7,0");
     assert_eq!(
-        r.last_open().2,
+        r.last_socket().2,
         "198.18.0.9",
         "an address no name stands for"
     );

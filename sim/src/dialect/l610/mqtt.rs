@@ -14,10 +14,10 @@ use crate::net::{
     ConnectParams, ConnectReturnCode, LinkId, MqttOp, NetEvent, NetEventKind, NetRequest, QoS, Will,
 };
 
-use super::mipcall::Call;
 use super::ssl::Ssl;
 use super::{num_in, set_args, CME_NOT_ALLOWED};
-use crate::dialect::params::{flag, qos_of, topic_filter, topic_name};
+use crate::dialect::params::{args_or_syntax, fixed_args, flag, mqtt_op};
+use crate::dialect::params::{qos_of, topic_filter, topic_name};
 
 /// Client ids 1 and 2.
 pub const CLIENTS: usize = 2;
@@ -132,6 +132,11 @@ impl Mqtt {
             .position(|c| c.state.link() == Some(link))
     }
 
+    /// `OK` and `op` on client `id`'s session, or `+CME ERROR: 3` when it is not open.
+    fn client_op(&self, cell: &CellState, id: usize, op: MqttOp, out: &mut Out) {
+        mqtt_op(out, self.up(id), || cell.cme(CME_NOT_ALLOWED), op)
+    }
+
     fn up(&self, id: usize) -> Option<LinkId> {
         match self.clients.get(id)?.state {
             State::Up(l) => Some(l),
@@ -192,38 +197,9 @@ impl Mqtt {
     /// `AT+MQTTPUB` has it: `>`, exactly that many raw bytes (1..1024), `OK` (a Fibocom driver
     /// for AWS IoT sends it before `AT+MQTTOPEN`: issue 10; fixtures/DIVERGENCES.md L18).
     /// Returns the will waiting for its payload.
-    pub fn mqttwill(
-        &mut self,
-        _cell: &CellState,
-        form: &Form,
-        out: &mut Out,
-    ) -> Option<PendingWill> {
-        match form {
-            Form::Test => {
-                out.ok();
-                return None;
-            }
-            Form::Set(_) => {}
-            _ => {
-                out.error();
-                return None;
-            }
-        }
-        let args = set_args(form);
-        let Some([id, topic, qos, retain, msg]) = args.as_deref() else {
-            out.error();
-            return None;
-        };
-        let (Some(id), Some(topic), Some(qos), Some(retain)) = (
-            client_of(Some(id)),
-            topic_name(topic, TOPIC_MAX),
-            qos_of(Some(qos)),
-            flag(Some(retain)),
-        ) else {
-            out.error();
-            return None;
-        };
-        match message_or_length(msg) {
+    pub fn mqttwill(&mut self, form: &Form, out: &mut Out) -> Option<PendingWill> {
+        let (id, topic, qos, retain, msg) = message_args(form, out)?;
+        match message_or_length(&msg) {
             MessageOrLength::Length(Some(len)) if (1..=PUB_MAX as u32).contains(&len) => {
                 out.raw(b"\r\n>");
                 out.prompt(Prompt::Exact(len as usize), PROMPT_IDLE);
@@ -274,7 +250,7 @@ impl Mqtt {
     pub fn mqttopen(
         &mut self,
         cell: &CellState,
-        call: &Call,
+        call_up: bool,
         ssl: &mut Ssl,
         form: &Form,
         out: &mut Out,
@@ -309,7 +285,7 @@ impl Mqtt {
                 None => return out.error(),
             },
         };
-        if !call.is_up() || self.clients[id].state != State::Closed {
+        if !call_up || self.clients[id].state != State::Closed {
             return out.line(cell.cme(CME_NOT_ALLOWED));
         }
         out.ok();
@@ -378,55 +354,36 @@ impl Mqtt {
     /// the broker refuses the filter) (seed 002 section 3.3). On a client not open:
     /// `+CME ERROR: 3`.
     pub fn mqttsub(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
-        if *form == Form::Test {
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
-            return out.error();
-        };
-        let [id, topic, qos] = args.as_slice() else {
-            return out.error();
+        let Some([id, topic, qos]) = fixed_args(form, out, &[]) else {
+            return;
         };
         let (Some(id), Some(topic), Some(qos)) = (
-            client_of(Some(id)),
-            topic_filter(topic, TOPIC_MAX),
-            qos_of(Some(qos)),
+            client_of(Some(&id)),
+            topic_filter(&topic, TOPIC_MAX),
+            qos_of(Some(&qos)),
         ) else {
             return out.error();
         };
-        let Some(link) = self.up(id) else {
-            return out.line(cell.cme(CME_NOT_ALLOWED));
-        };
-        out.ok();
-        out.net(NetRequest::Mqtt {
-            link,
-            op: MqttOp::Subscribe(vec![(topic, qos)]),
-        });
+        let refusal = || cell.cme(CME_NOT_ALLOWED);
+        mqtt_op(
+            out,
+            self.up(id),
+            refusal,
+            MqttOp::Subscribe(vec![(topic, qos)]),
+        )
     }
 
     /// `AT+MQTTUNSUB=<id>,"<topic>"` -> `OK`, then `+MQTTUNSUB: <id>,1` on UNSUBACK (seed 002
     /// section 3.3).
     pub fn mqttunsub(&mut self, cell: &CellState, form: &Form, out: &mut Out) {
-        if *form == Form::Test {
-            return out.ok();
-        }
-        let Some(args) = set_args(form) else {
+        let Some([id, topic]) = fixed_args(form, out, &[]) else {
+            return;
+        };
+        let (Some(id), Some(topic)) = (client_of(Some(&id)), topic_filter(&topic, TOPIC_MAX))
+        else {
             return out.error();
         };
-        let [id, topic] = args.as_slice() else {
-            return out.error();
-        };
-        let (Some(id), Some(topic)) = (client_of(Some(id)), topic_filter(topic, TOPIC_MAX)) else {
-            return out.error();
-        };
-        let Some(link) = self.up(id) else {
-            return out.line(cell.cme(CME_NOT_ALLOWED));
-        };
-        out.ok();
-        out.net(NetRequest::Mqtt {
-            link,
-            op: MqttOp::Unsubscribe(vec![topic]),
-        });
+        self.client_op(cell, id, MqttOp::Unsubscribe(vec![topic]), out)
     }
 
     /// `AT+MQTTPUB=<id>,"<topic>",<qos>,<retain>,"<message>"` -> `OK`, then
@@ -441,27 +398,10 @@ impl Mqtt {
         form: &Form,
         out: &mut Out,
     ) -> Option<PendingPublish> {
-        if *form == Form::Test {
-            out.ok();
-            return None;
-        }
-        let args = set_args(form);
-        let Some([id, topic, qos, retain, msg]) = args.as_deref() else {
-            out.error();
-            return None;
-        };
-        let (Some(id), Some(topic), Some(qos), Some(retain)) = (
-            client_of(Some(id)),
-            topic_name(topic, TOPIC_MAX),
-            qos_of(Some(qos)),
-            flag(Some(retain)),
-        ) else {
-            out.error();
-            return None;
-        };
+        let (id, topic, qos, retain, msg) = message_args(form, out)?;
         // A bare number is the length form, also when it does not fit in 32 bits
         // (`4294967296` is a length too large, not a message: issue 15).
-        let length = match message_or_length(msg) {
+        let length = match message_or_length(&msg) {
             MessageOrLength::Length(Some(len)) if (1..=PUB_MAX as u32).contains(&len) => Some(len),
             MessageOrLength::Message(m) if m.bytes.len() <= PUB_MAX => None,
             _ => {
@@ -661,4 +601,29 @@ impl Mqtt {
             NetEventKind::SockData { .. } | NetEventKind::SockSent(_) => {}
         }
     }
+}
+
+/// `<id>,"<topic>",<qos>,<retain>,<message or length>`, the parameters `AT+MQTTPUB` and
+/// `AT+MQTTWILL` share (seed 002 section 3.3): `OK` for the test form, `ERROR` for another
+/// form or a bad parameter, `None` once answered.
+fn message_args(form: &Form, out: &mut Out) -> Option<(usize, String, QoS, bool, Arg)> {
+    let args = args_or_syntax(form, out, &[])?;
+    let parsed = match args.as_slice() {
+        [id, topic, qos, retain, msg] => match (
+            client_of(Some(id)),
+            topic_name(topic, TOPIC_MAX),
+            qos_of(Some(qos)),
+            flag(Some(retain)),
+        ) {
+            (Some(id), Some(topic), Some(qos), Some(retain)) => {
+                Some((id, topic, qos, retain, msg.clone()))
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    if parsed.is_none() {
+        out.error();
+    }
+    parsed
 }

@@ -3,6 +3,7 @@
 //! rustls link the Air780E's `AT+SSLMIPSTART` uses.
 
 use crate::at::Form;
+use crate::dialect::params::number_setting;
 use crate::dialect::Out;
 
 use super::{num_in, set_args};
@@ -70,52 +71,16 @@ impl Ssl {
     /// `AT+GTSSLVER?` -> `+GTSSLVER: <n>`; `AT+GTSSLVER=<1..4>` -> `OK` (seed 002 section 3.3:
     /// "1=SSL3.0; 2=TLS1.0; 3=TLS1.1; 4=TLS1.2").
     pub fn gtsslver(&mut self, form: &Form, out: &mut Out) {
-        match form {
-            Form::Read => {
-                out.line(format!("+GTSSLVER: {}", self.version));
-                out.ok()
-            }
-            Form::Test => {
-                out.line("+GTSSLVER: (1-4)");
-                out.ok()
-            }
-            Form::Set(_) => match set_args(form).as_deref() {
-                Some([v]) => match num_in(Some(v), 1..=4) {
-                    Some(v) => {
-                        self.version = v as u8;
-                        out.ok()
-                    }
-                    None => out.error(),
-                },
-                _ => out.error(),
-            },
-            Form::Exec => out.error(),
+        if let Some(v) = number_setting(form, out, "+GTSSLVER", 1..=4, self.version.into()) {
+            self.version = v as u8;
         }
     }
 
     /// `AT+GTSSLMODE=<0|1>` -> `OK`: whether to verify the server's certificate (seed 002
     /// section 3.2, "设置是否需要验证服务端的证书"). Read form `+GTSSLMODE: <n>`.
     pub fn gtsslmode(&mut self, form: &Form, out: &mut Out) {
-        match form {
-            Form::Read => {
-                out.line(format!("+GTSSLMODE: {}", u8::from(self.verify)));
-                out.ok()
-            }
-            Form::Test => {
-                out.line("+GTSSLMODE: (0,1)");
-                out.ok()
-            }
-            Form::Set(_) => match set_args(form).as_deref() {
-                Some([m]) => match num_in(Some(m), 0..=1) {
-                    Some(m) => {
-                        self.verify = m == 1;
-                        out.ok()
-                    }
-                    None => out.error(),
-                },
-                _ => out.error(),
-            },
-            Form::Exec => out.error(),
+        if let Some(m) = number_setting(form, out, "+GTSSLMODE", 0..=1, self.verify.into()) {
+            self.verify = m == 1;
         }
     }
 
