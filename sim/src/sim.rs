@@ -16,7 +16,7 @@ use crate::fault::{Fault, Request};
 use crate::modem::Identity;
 use crate::net::{HostPort, Router};
 use crate::services::http::HttpServer;
-use crate::uart::{Line, LineSettings, Serial, Uart, UartError, UartIo};
+use crate::uart::{Line, LineSettings, Serial, Uart, UartError};
 use task::ModemTask;
 
 pub use crate::fault::inject::{InjectError, Injector};
@@ -381,13 +381,14 @@ impl Simulator {
             };
             return Self::launch(cfg, net, opened.uart, transport);
         }
-        let uart = Uart::open(cfg.link.as_deref())?;
+        let Uart { pty, slave } = Uart::open(cfg.link.as_deref())?;
         let transport = Transport {
-            tty: uart.path().to_path_buf(),
-            link: uart.link().map(Path::to_path_buf),
+            tty: slave.path().to_path_buf(),
+            link: slave.link().map(Path::to_path_buf),
+            slave: Some(slave),
             ..Transport::default()
         };
-        Self::launch(cfg, net, UartIo(uart), transport)
+        Self::launch(cfg, net, pty, transport)
     }
 
     /// Starts a modem whose UART is `stream`: anything that reads and writes bytes (a socket,
@@ -442,10 +443,13 @@ impl Simulator {
             injector.control.clone(),
             control_rx,
         );
-        let task = tokio::spawn(tracing::Instrument::instrument(
-            modem.run(shutdown_rx),
-            span,
-        ));
+        let slave = transport.slave;
+        let run = async move {
+            modem.run(shutdown_rx).await;
+            // The PTY's slave and link go with the modem.
+            drop(slave);
+        };
+        let task = tokio::spawn(tracing::Instrument::instrument(run, span));
         Ok(Simulator {
             tty: transport.tty,
             link: transport.link,
@@ -654,6 +658,8 @@ struct Transport {
     line: Line,
     /// The task serving a TCP endpoint.
     task: Option<JoinHandle<()>>,
+    /// A PTY's slave and link, kept while the modem runs.
+    slave: Option<crate::uart::Slave>,
 }
 
 #[cfg(test)]

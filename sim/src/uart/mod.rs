@@ -11,6 +11,6 @@ pub mod tap;
 pub(crate) mod writer;
 
 pub use endpoint::{Line, LineSettings, Serial};
-pub use pty::{Uart, UartError, UartIo};
+pub use pty::{Slave, Uart, UartError};
 pub use tap::{UartRecord, UartTap};
 pub use writer::UartStats;

@@ -25,10 +25,17 @@ pub enum UartError {
     },
 }
 
-/// An open PTY pair. The slave (`Pts`) stays open for the simulator's whole life: with no slave
-/// fd open, reads on the master fail with EIO whenever the driver closes its end.
+/// An open PTY pair: the master (`pty`), the module's side, is the byte stream the modem task
+/// runs on; `slave` must live as long as that task.
 pub struct Uart {
     pub pty: Pty,
+    pub slave: Slave,
+}
+
+/// The PTY's slave side and the `--link` symlink to it. The slave (`Pts`) stays open for the
+/// modem's whole life: with no slave fd open, reads on the master fail with EIO whenever the
+/// driver closes its end. Dropping it removes the link.
+pub struct Slave {
     _pts: Pts,
     path: PathBuf,
     link: Option<PathBuf>,
@@ -54,14 +61,16 @@ impl Uart {
             None => None,
         };
         info!(tty = %path.display(), link = ?link, "UART ready");
-        Ok(Uart {
-            pty,
+        let slave = Slave {
             _pts: pts,
             path,
             link,
-        })
+        };
+        Ok(Uart { pty, slave })
     }
+}
 
+impl Slave {
     /// The slave path a driver opens, e.g. `/dev/pts/3`.
     pub fn path(&self) -> &Path {
         &self.path
@@ -97,47 +106,12 @@ fn make_link(target: &Path, link: &Path) -> io::Result<()> {
     std::os::unix::fs::symlink(target, link)
 }
 
-impl Drop for Uart {
+impl Drop for Slave {
     fn drop(&mut self) {
         if let Some(l) = &self.link {
             if let Err(e) = std::fs::remove_file(l) {
                 warn!(link = %l.display(), error = %e, "could not remove the link");
             }
         }
-    }
-}
-
-/// Lets the UART (which owns the PTY and the link file) be split like a stream.
-pub struct UartIo(pub Uart);
-
-impl tokio::io::AsyncRead for UartIo {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.0.pty).poll_read(cx, buf)
-    }
-}
-
-impl tokio::io::AsyncWrite for UartIo {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.0.pty).poll_write(cx, buf)
-    }
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.0.pty).poll_flush(cx)
-    }
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.0.pty).poll_shutdown(cx)
     }
 }
