@@ -35,7 +35,7 @@ pub enum Layer {
 
 /// One fault: its row in the table (name, arguments, `--help` line, parser, printer) and where
 /// it enters. Implemented once per fault in [`units`].
-pub trait Unit: Sized + Into<Fault> {
+pub trait Unit: Sized + Copy + Into<Fault> {
     /// Its name in the text form (`pdn-deact`).
     const NAME: &'static str;
     /// Its arguments as `--help` shows them (`[SECS]`, `N`; empty: none).
@@ -50,8 +50,11 @@ pub trait Unit: Sized + Into<Fault> {
     fn fmt_args(&self, _f: &mut fmt::Formatter<'_>) -> fmt::Result {
         Ok(())
     }
-    /// Applies it in the modem's task ([`Layer::Modem`]).
-    fn enter(&self, _at: &mut Site<'_>) {}
+    /// Applies it in the modem's task ([`Layer::Modem`]). Unless a unit says otherwise, the
+    /// module reacts as its dialect does ([`Site::module`]).
+    fn enter(&self, at: &mut Site<'_>) {
+        at.module(*self);
+    }
     /// Applies it in the broker ([`Layer::Broker`]).
     fn enter_broker(&self, _broker: &Broker) {}
 }

@@ -10,11 +10,12 @@ use crate::broker::{Broker, BrokerConfig};
 use crate::net::link::LinkCmd;
 
 /// The argument-less faults: for each, a unit struct (with its doc), its name and `--help`
-/// line, and what it does where it enters (`|at| ...`, `at` the [`Site`]).
+/// line, and what it does where it enters (`=> |at| ...`, `at` the [`Site`]; without it, the
+/// module reacts: [`Unit::enter`]).
 macro_rules! plain_faults {
     ($(
         $(#[$doc:meta])*
-        $ty:ident($name:literal, $help:literal $(,)?) => |$at:ident| $enter:expr;
+        $ty:ident($name:literal, $help:literal $(,)?) $(=> |$at:ident| $enter:expr)?;
     )*) => {$(
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,9 +27,9 @@ macro_rules! plain_faults {
             fn parse(_: &[&str]) -> Result<Self, String> {
                 Ok($ty)
             }
-            fn enter(&self, $at: &mut Site<'_>) {
+            $(fn enter(&self, $at: &mut Site<'_>) {
                 $enter;
-            }
+            })?
         }
     )*};
 }
@@ -43,14 +44,13 @@ plain_faults! {
         => |at| at.every_link(LinkCmd::Reset);
     /// Registration lost: `+CGREG`/`+CEREG` go to 0 (URCs when their mode is on), `AT+CGATT?`
     /// reads 0, the data bearer goes and connects fail (seed 000 FAQ 3, seed 002 FAQ 4.4).
-    Deregister("deregister", "registration lost: CGREG/CEREG 0, CGATT 0")
-        => |at| at.module(Deregister);
+    Deregister("deregister", "registration lost: CGREG/CEREG 0, CGATT 0");
     /// Registration regained (home network), attached again.
-    Register("register", "registration regained") => |at| at.module(Register);
+    Register("register", "registration regained");
     /// The SIM is pulled: `AT+CPIN?` answers `+CME ERROR: 10`, and registration is lost.
-    SimRemoved("sim-removed", "the SIM is pulled") => |at| at.module(SimRemoved);
+    SimRemoved("sim-removed", "the SIM is pulled");
     /// The SIM is back: ready and registered again.
-    SimInserted("sim-inserted", "the SIM is back") => |at| at.module(SimInserted);
+    SimInserted("sim-inserted", "the SIM is back");
     /// Every byte on the modem's open links vanishes, both ways: the modem's keepalive expires
     /// (`CLOSED`), and the broker publishes the will after 1.5 x keepalive (seed 000 FAQ 3: drops
     /// without a word from the network).
@@ -67,10 +67,9 @@ plain_faults! {
     PowerCycle(
         "power-cycle",
         "power off and on: links dropped (wills fire), unsaved settings lost, boot lines again",
-    ) => |at| at.module(PowerCycle);
+    );
     /// The watchdog resets the module: the same consequences as a power cycle.
-    WatchdogReset("watchdog-reset", "the watchdog reboots the module (as power-cycle)")
-        => |at| at.module(WatchdogReset);
+    WatchdogReset("watchdog-reset", "the watchdog reboots the module (as power-cycle)");
 }
 
 /// The network deactivates the PDP context (seed 001, "PDP被动去激活"); it can be activated
@@ -99,9 +98,6 @@ impl Unit for PdnDeact {
     fn fmt_args(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, " {}", self.back_after.as_secs_f64())
     }
-    fn enter(&self, at: &mut Site<'_>) {
-        at.module(*self);
-    }
 }
 
 /// `AT+CSQ` reports this RSSI (0..=31, or 99 unknown).
@@ -118,9 +114,6 @@ impl Unit for Signal {
     }
     fn fmt_args(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, " {}", self.0)
-    }
-    fn enter(&self, at: &mut Site<'_>) {
-        at.module(*self);
     }
 }
 
