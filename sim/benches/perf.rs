@@ -8,12 +8,18 @@
 //!
 //! Not a test: it measures wall time, so `cargo test` never runs it.
 
+#[path = "../tests/support/process.rs"]
+#[allow(dead_code)]
+mod process;
+
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use process::{find, At, Port};
 
 use anyhow::{anyhow, bail, Context, Result};
 use modem_sim::broker::{Broker, BrokerConfig};
@@ -63,22 +69,8 @@ fn opts() -> Result<Opts> {
                     .collect()
             }
             "--out" => o.out = args.next().context("--out PATH")?.into(),
-            "--fleet-tcp" => {
-                o.fleet_tcp = args
-                    .next()
-                    .context("--fleet-tcp N,N")?
-                    .split(',')
-                    .map(|n| n.trim().parse().context("--fleet-tcp takes numbers"))
-                    .collect::<Result<_>>()?
-            }
-            "--fleet" => {
-                o.fleet = args
-                    .next()
-                    .context("--fleet N,N")?
-                    .split(',')
-                    .map(|n| n.trim().parse().context("--fleet takes numbers"))
-                    .collect::<Result<_>>()?
-            }
+            "--fleet-tcp" => o.fleet_tcp = numbers("--fleet-tcp", args.next())?,
+            "--fleet" => o.fleet = numbers("--fleet", args.next())?,
             other => bail!(
                 "unknown argument {other} (--out PATH, --fleet N,N, --fleet-tcp N,N, --quick, --only SECTION,..)"
             ),
@@ -93,6 +85,14 @@ fn opts() -> Result<Opts> {
     Ok(o)
 }
 
+/// The value of `flag`, `N,N,...`, as numbers.
+fn numbers(flag: &str, value: Option<String>) -> Result<Vec<usize>> {
+    let value = value.with_context(|| format!("{flag} N,N"))?;
+    let each = value.split(',').map(|n| n.trim().parse());
+    each.collect::<Result<_, _>>()
+        .with_context(|| format!("{flag} takes numbers"))
+}
+
 struct Row {
     what: String,
     ours: String,
@@ -102,27 +102,40 @@ struct Row {
     met: String,
 }
 
-fn row(
-    what: &str,
-    ours: String,
-    base: String,
-    ratio: String,
-    target: &str,
-    met: Option<bool>,
-) -> Row {
+/// A row: `what` measured as `ours`, against `base` (`-`: no baseline), their `ratio`, the
+/// `target` and whether it was `met` (`None`: no target).
+fn row(what: &str, [ours, base, ratio]: [String; 3], target: &str, met: Option<bool>) -> Row {
     let met = match met {
         Some(true) => "yes".into(),
         Some(false) => "**no**".into(),
         None => "-".into(),
     };
+    let (what, target) = (what.into(), target.into());
     Row {
-        what: what.into(),
+        what,
         ours,
         base,
         ratio,
-        target: target.into(),
+        target,
         met,
     }
+}
+
+/// A figure with no baseline to compare with.
+fn alone(ours: String) -> [String; 3] {
+    [ours, "-".into(), "-".into()]
+}
+
+/// A throughput figure against its direct baseline (`base_is` says what that was): met at half
+/// the baseline's rate or more.
+fn rate_row(what: &str, ours: f64, base: f64, base_is: &str) -> Row {
+    let r = ours / base;
+    let figures = [
+        format!("{ours:.0}/s"),
+        format!("{base:.0}/s ({base_is})"),
+        format!("{r:.2}"),
+    ];
+    row(what, figures, ">= 0.5 of direct", Some(r >= 0.5))
 }
 
 fn us(d: Duration) -> String {
@@ -178,42 +191,26 @@ fn main() -> Result<()> {
         eprintln!("suite ...");
         rows.push(suite()?);
     }
-    let fleets = if o.runs("fleet") {
-        o.fleet.clone()
-    } else {
-        Vec::new()
-    };
-    for n in fleets {
-        eprintln!("fleet of {n} ...");
-        match rt.block_on(fleet(n)) {
-            Ok(r) => rows.extend(r),
-            Err(e) => rows.push(row(
-                &format!("fleet of {n}"),
-                format!("failed: {e:#}"),
-                "-".into(),
-                "-".into(),
-                "all connected",
-                Some(false),
-            )),
-        }
-    }
-    let fleets = if o.runs("fleet-tcp") {
-        o.fleet_tcp.clone()
-    } else {
-        Vec::new()
-    };
-    for n in fleets {
-        eprintln!("fleet of {n} over TCP ...");
-        match rt.block_on(fleet_tcp(n)) {
-            Ok(r) => rows.extend(r),
-            Err(e) => rows.push(row(
-                &format!("fleet of {n} over TCP"),
-                format!("failed: {e:#}"),
-                "-".into(),
-                "-".into(),
-                "all connected",
-                Some(false),
-            )),
+    for (section, over, sizes) in [
+        ("fleet", "", &o.fleet),
+        ("fleet-tcp", " over TCP", &o.fleet_tcp),
+    ] {
+        for &n in sizes.iter().filter(|_| o.runs(section)) {
+            eprintln!("fleet of {n}{over} ...");
+            let measured = if over.is_empty() {
+                rt.block_on(fleet(n))
+            } else {
+                rt.block_on(fleet_tcp(n))
+            };
+            // A fleet that does not come up is a row of its own, not the end of the table.
+            let failed = |e: anyhow::Error| {
+                let (what, figure) = (
+                    format!("fleet of {n}{over}"),
+                    alone(format!("failed: {e:#}")),
+                );
+                vec![row(&what, figure, "all connected", Some(false))]
+            };
+            rows.extend(measured.unwrap_or_else(failed));
         }
     }
     let table = render(&rows);
@@ -259,89 +256,22 @@ fn render(rows: &[Row]) -> String {
     s
 }
 
-/// The host side of a tty, blocking, like a driver's serial port.
-struct Port {
-    file: std::fs::File,
-    seen: Vec<u8>,
-}
-
-impl Port {
-    fn open(path: &Path) -> Result<Port> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(nix::libc::O_NOCTTY)
-            .open(path)
-            .with_context(|| format!("open {}", path.display()))?;
-        raw(&file)?;
-        Ok(Port {
-            file,
-            seen: Vec::new(),
-        })
-    }
-
-    fn send(&mut self, bytes: &[u8]) -> Result<()> {
-        Ok(self.file.write_all(bytes)?)
-    }
-
-    /// Reads until `needle`; drops what was read up to it.
-    fn until(&mut self, needle: &[u8]) -> Result<()> {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(p) = find(&self.seen, needle) {
-                self.seen.drain(..p + needle.len());
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "waited for {:?}, got {:?}",
-                    String::from_utf8_lossy(needle),
-                    String::from_utf8_lossy(&self.seen)
-                );
-            }
-            let mut fds = [nix::poll::PollFd::new(
-                self.file.as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            )];
-            if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(1000u16))? > 0 {
-                let mut buf = [0u8; 65536];
-                let n = (&self.file).read(&mut buf)?;
-                self.seen.extend_from_slice(&buf[..n]);
-            }
+/// Reads from `port` until `n` `needle`s have come (dropping what is read).
+fn count(port: &mut Port, needle: &str, n: usize) -> Result<()> {
+    let deadline = Instant::now() + WAIT;
+    let mut seen = 0;
+    loop {
+        while let Some(p) = find(&port.seen, needle.as_bytes()) {
+            seen += 1;
+            port.seen.drain(..p + needle.len());
         }
-    }
-
-    fn at(&mut self, cmd: &str, answer: &str) -> Result<()> {
-        self.send(format!("{cmd}\r").as_bytes())?;
-        self.until(answer.as_bytes())
-    }
-
-    /// Counts `needle`s until `n` have been read.
-    fn count(&mut self, needle: &[u8], n: usize) -> Result<()> {
-        let mut seen = 0;
-        let deadline = Instant::now() + WAIT;
-        while seen < n {
-            while let Some(p) = find(&self.seen, needle) {
-                seen += 1;
-                self.seen.drain(..p + needle.len());
-            }
-            if seen >= n {
-                break;
-            }
-            if Instant::now() > deadline {
-                bail!("only {seen} of {n} {:?}", String::from_utf8_lossy(needle));
-            }
-            let mut fds = [nix::poll::PollFd::new(
-                self.file.as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            )];
-            if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(1000u16))? > 0 {
-                let mut buf = [0u8; 65536];
-                let k = (&self.file).read(&mut buf)?;
-                self.seen.extend_from_slice(&buf[..k]);
-            }
+        if seen >= n {
+            return Ok(());
         }
-        Ok(())
+        if Instant::now() > deadline {
+            bail!("only {seen} of {n} {needle:?}");
+        }
+        port.fill(deadline, needle);
     }
 }
 
@@ -352,17 +282,13 @@ fn raw(f: &impl AsFd) -> Result<()> {
     Ok(())
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
 /// `n` round trips of `AT\r` -> `\r\nOK\r\n` on `port` (echo off).
 fn round_trips(port: &mut Port, n: usize) -> Result<Vec<Duration>> {
     let mut v = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
-        port.send(b"AT\r")?;
-        port.until(b"\r\nOK\r\n")?;
+        port.send(b"AT\r");
+        port.until("\r\nOK\r\n");
         v.push(t.elapsed());
     }
     Ok(v)
@@ -398,9 +324,9 @@ async fn at_round_trip(rounds: usize, per_round: usize) -> Result<(Vec<Row>, Dur
     let sim_tty = sim.tty().to_path_buf();
     let bare_tty = bare_pty_echo()?;
     let (ours, base) = tokio::task::spawn_blocking(move || -> Result<_> {
-        let mut s = Port::open(&sim_tty)?;
-        s.at("ATE0", "OK\r\n")?;
-        let mut b = Port::open(&bare_tty)?;
+        let mut s = Port::open(&sim_tty);
+        s.at("ATE0", "OK\r\n");
+        let mut b = Port::open(&bare_tty);
         round_trips(&mut s, 100)?;
         round_trips(&mut b, 100)?;
         let (mut ours, mut base) = (Vec::new(), Vec::new());
@@ -413,41 +339,33 @@ async fn at_round_trip(rounds: usize, per_round: usize) -> Result<(Vec<Row>, Dur
     })
     .await??;
     sim.shutdown().await;
-    let (mut ours, mut base) = (ours, base);
-    let (om, bm) = (pct(&mut ours, 0.5), pct(&mut base, 0.5));
-    let (o99, b99) = (pct(&mut ours, 0.99), pct(&mut base, 0.99));
-    let r = om.as_secs_f64() / bm.as_secs_f64();
-    let r99 = o99.as_secs_f64() / b99.as_secs_f64();
+    let [(om, bm, r), (o99, b99, r99)] = medians_and_p99s(ours, base);
     let w = om.as_secs_f64() / WIRE_115200.as_secs_f64();
-    Ok((
-        vec![
-            row(
-                "AT round trip, median",
-                us(om),
-                format!("{} (bare PTY echo)", us(bm)),
-                format!("{r:.2}x"),
-                "<= 1.5x bare PTY",
-                Some(r <= 1.5),
-            ),
-            row(
-                "AT round trip, p99",
-                us(o99),
-                format!("{} (bare PTY echo)", us(b99)),
-                format!("{r99:.2}x"),
-                "-",
-                None,
-            ),
-            row(
-                "AT round trip vs the wire",
-                us(om),
-                format!("{} (9 bytes at 115200 baud)", us(WIRE_115200)),
-                format!("{w:.2}x"),
-                "-",
-                None,
-            ),
-        ],
-        bm,
-    ))
+    let vs = |ours: Duration, base: String, r: f64| [us(ours), base, format!("{r:.2}x")];
+    let bare = |d: Duration| format!("{} (bare PTY echo)", us(d));
+    let wire = format!("{} (9 bytes at 115200 baud)", us(WIRE_115200));
+    let rows = vec![
+        row(
+            "AT round trip, median",
+            vs(om, bare(bm), r),
+            "<= 1.5x bare PTY",
+            Some(r <= 1.5),
+        ),
+        row("AT round trip, p99", vs(o99, bare(b99), r99), "-", None),
+        row("AT round trip vs the wire", vs(om, wire, w), "-", None),
+    ];
+    Ok((rows, bm))
+}
+
+/// The medians of `ours` and `base` and their ratio, then the same of the 99th percentiles.
+fn medians_and_p99s(
+    mut ours: Vec<Duration>,
+    mut base: Vec<Duration>,
+) -> [(Duration, Duration, f64); 2] {
+    [0.5, 0.99].map(|p| {
+        let (o, b) = (pct(&mut ours, p), pct(&mut base, p));
+        (o, b, o.as_secs_f64() / b.as_secs_f64())
+    })
 }
 
 fn client(addr: std::net::SocketAddr, id: &str) -> (rumqttc::AsyncClient, rumqttc::EventLoop) {
@@ -518,13 +436,24 @@ async fn arrivals(
 }
 
 /// A modem on `tty`, echo off, with an MQTT session up as `id`.
-fn connected(tty: &Path, id: &str) -> Result<Port> {
-    let mut p = Port::open(tty)?;
-    p.at("ATE0", "OK\r\n")?;
-    p.at(&format!("AT+MCONFIG={id},root,luat123456"), "OK\r\n")?;
-    p.at("AT+MIPSTART=\"lbsmqtt.airm2m.com\",1883", "CONNECT OK\r\n")?;
-    p.at("AT+MCONNECT=1,60", "CONNACK OK\r\n")?;
-    Ok(p)
+fn connected(tty: &Path, id: &str) -> Port {
+    let mut p = Port::open(tty);
+    p.at("ATE0", "OK\r\n");
+    p.mqtt_up(&format!("{id},root,luat123456"), START);
+    p
+}
+
+/// `AT+MIPSTART`'s arguments in these figures.
+const START: &str = "\"lbsmqtt.airm2m.com\",1883";
+
+/// `n` QoS 0 messages `payload-<i>` to `topic` from `c`; returns when the first left.
+async fn publish_n(c: &rumqttc::AsyncClient, topic: &str, n: usize) -> Result<Instant> {
+    let start = Instant::now();
+    for i in 0..n {
+        let qos = rumqttc::QoS::AtMostOnce;
+        c.publish(topic, qos, false, format!("payload-{i}")).await?;
+    }
+    Ok(start)
 }
 
 /// A broker whose per-link queue takes a whole burst (with the embedded default, 1000
@@ -555,36 +484,34 @@ async fn uplink(n: usize) -> Result<Vec<Row>> {
     let mut rx = counter(addr, "bench-up-sub", "bench/up/#").await?;
     let tty = sim.tty().to_path_buf();
     // Through the simulator: a driver sends each AT+MPUB after the previous OK.
-    let (port, start) = tokio::task::spawn_blocking(move || -> Result<(Port, Instant)> {
-        let mut p = connected(&tty, "bench-up")?;
+    let (mut port, start) = tokio::task::spawn_blocking(move || {
+        let mut p = connected(&tty, "bench-up");
         let start = Instant::now();
         for i in 0..n {
             p.at(
                 &format!("AT+MPUB=\"bench/up/sim\",0,0,\"payload-{i}\""),
                 "OK\r\n",
-            )?;
+            );
         }
-        Ok((p, start))
+        (p, start)
     })
-    .await??;
+    .await?;
     let ours = arrivals(&mut rx, "bench/up/sim", n).await? - start;
     // Pipelined: a host that writes every line without waiting for the OKs (the engine still
     // takes them one at a time, in order); a reader drains the OKs meanwhile.
     let start_pipe = tokio::task::spawn_blocking(move || -> Result<Instant> {
-        let mut p = port;
         let mut reader = Port {
-            file: p.file.try_clone()?,
+            file: port.file.try_clone()?,
             seen: Vec::new(),
         };
-        let oks = std::thread::spawn(move || reader.count(b"OK\r\n", n));
+        let oks = std::thread::spawn(move || count(&mut reader, "OK\r\n", n));
         let mut lines = Vec::new();
         for i in 0..n {
-            lines.extend_from_slice(
-                format!("AT+MPUB=\"bench/up/pipe\",0,0,\"payload-{i}\"\r").as_bytes(),
-            );
+            let line = format!("AT+MPUB=\"bench/up/pipe\",0,0,\"payload-{i}\"\r");
+            lines.extend_from_slice(line.as_bytes());
         }
         let start = Instant::now();
-        p.send(&lines)?;
+        port.send(&lines);
         oks.join().map_err(|_| anyhow!("reader panicked"))??;
         Ok(start)
     })
@@ -593,38 +520,18 @@ async fn uplink(n: usize) -> Result<Vec<Row>> {
     // Direct: the same payloads from a rumqttc client.
     let (c, mut ev) = client(addr, "bench-up-direct");
     tokio::spawn(async move { while ev.poll().await.is_ok() {} });
-    let start = Instant::now();
-    for i in 0..n {
-        c.publish(
-            "bench/up/direct",
-            rumqttc::QoS::AtMostOnce,
-            false,
-            format!("payload-{i}"),
-        )
-        .await?;
-    }
+    let start = publish_n(&c, "bench/up/direct", n).await?;
     let base = arrivals(&mut rx, "bench/up/direct", n).await? - start;
     drop(rx); // the broker's shutdown below ends the subscriber; not an error to report
     sim.shutdown().await;
     broker.shutdown().await;
     let (o, p, b) = (rate(n, ours), rate(n, piped), rate(n, base));
+    let direct = "direct rumqttc, pipelined";
+    let after_each = "uplink QoS 0, AT+MPUB after each OK (msgs/s at a subscriber)";
+    let pipelined = "uplink QoS 0, AT+MPUB lines pipelined (msgs/s at a subscriber)";
     Ok(vec![
-        row(
-            "uplink QoS 0, AT+MPUB after each OK (msgs/s at a subscriber)",
-            format!("{o:.0}/s"),
-            format!("{b:.0}/s (direct rumqttc, pipelined)"),
-            format!("{:.2}", o / b),
-            ">= 0.5 of direct",
-            Some(o / b >= 0.5),
-        ),
-        row(
-            "uplink QoS 0, AT+MPUB lines pipelined (msgs/s at a subscriber)",
-            format!("{p:.0}/s"),
-            format!("{b:.0}/s (direct rumqttc, pipelined)"),
-            format!("{:.2}", p / b),
-            ">= 0.5 of direct",
-            Some(p / b >= 0.5),
-        ),
+        rate_row(after_each, o, b, direct),
+        rate_row(pipelined, p, b, direct),
     ])
 }
 
@@ -632,52 +539,32 @@ async fn downlink(n: usize) -> Result<Row> {
     let (broker, sim) = bench_sim().await?;
     let addr = broker.local_addr();
     let tty = sim.tty().to_path_buf();
-    let mut port = tokio::task::spawn_blocking(move || -> Result<Port> {
-        let mut p = connected(&tty, "bench-down")?;
-        p.at("AT+MSUB=\"bench/down/sim\",0", "SUBACK\r\n")?;
-        Ok(p)
+    let mut port = tokio::task::spawn_blocking(move || {
+        let mut p = connected(&tty, "bench-down");
+        p.at("AT+MSUB=\"bench/down/sim\",0", "SUBACK\r\n");
+        p
     })
-    .await??;
+    .await?;
     let (c, mut ev) = client(addr, "bench-down-pub");
     tokio::spawn(async move { while ev.poll().await.is_ok() {} });
     let reader = tokio::task::spawn_blocking(move || -> Result<Instant> {
-        port.count(b"+MSUB: \"bench/down/sim\"", n)?;
+        count(&mut port, "+MSUB: \"bench/down/sim\"", n)?;
         Ok(Instant::now())
     });
-    let start = Instant::now();
-    for i in 0..n {
-        c.publish(
-            "bench/down/sim",
-            rumqttc::QoS::AtMostOnce,
-            false,
-            format!("payload-{i}"),
-        )
-        .await?;
-    }
+    let start = publish_n(&c, "bench/down/sim", n).await?;
     let ours = reader.await?? - start;
     let mut rx = counter(addr, "bench-down-direct", "bench/down/direct").await?;
-    let start = Instant::now();
-    for i in 0..n {
-        c.publish(
-            "bench/down/direct",
-            rumqttc::QoS::AtMostOnce,
-            false,
-            format!("payload-{i}"),
-        )
-        .await?;
-    }
+    let start = publish_n(&c, "bench/down/direct", n).await?;
     let base = arrivals(&mut rx, "bench/down/direct", n).await? - start;
     drop(rx);
     sim.shutdown().await;
     broker.shutdown().await;
-    let (o, b) = (rate(n, ours), rate(n, base));
-    Ok(row(
-        "downlink QoS 0 (+MSUB read from the tty, msgs/s)",
-        format!("{o:.0}/s"),
-        format!("{b:.0}/s (direct subscriber)"),
-        format!("{:.2}", o / b),
-        ">= 0.5 of direct",
-        Some(o / b >= 0.5),
+    let what = "downlink QoS 0 (+MSUB read from the tty, msgs/s)";
+    Ok(rate_row(
+        what,
+        rate(n, ours),
+        rate(n, base),
+        "direct subscriber",
     ))
 }
 
@@ -685,7 +572,7 @@ async fn qos1(rounds: usize, per_round: usize, bare_pty: Duration) -> Result<Vec
     let (broker, sim) = bench_sim().await?;
     let addr = broker.local_addr();
     let tty = sim.tty().to_path_buf();
-    let mut port = tokio::task::spawn_blocking(move || connected(&tty, "bench-q1")).await??;
+    let mut port = tokio::task::spawn_blocking(move || connected(&tty, "bench-q1")).await?;
     let (c, mut ev) = client(addr, "bench-q1-direct");
     let (acks_tx, mut acks) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
@@ -697,30 +584,24 @@ async fn qos1(rounds: usize, per_round: usize, bare_pty: Duration) -> Result<Vec
     });
     let (mut ours, mut base) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        let (p, o) = tokio::task::spawn_blocking(move || -> Result<(Port, Vec<Duration>)> {
+        let (p, o) = tokio::task::spawn_blocking(move || {
             let mut v = Vec::with_capacity(per_round);
             for i in 0..per_round {
                 let t = Instant::now();
-                port.at(
-                    &format!("AT+MPUB=\"bench/q1/sim\",1,0,\"payload-{i}\""),
-                    "PUBACK\r\n",
-                )?;
+                let publish = format!("AT+MPUB=\"bench/q1/sim\",1,0,\"payload-{i}\"");
+                port.at(&publish, "PUBACK\r\n");
                 v.push(t.elapsed());
             }
-            Ok((port, v))
+            (port, v)
         })
-        .await??;
+        .await?;
         port = p;
         ours.extend(o);
         for i in 0..per_round {
             let t = Instant::now();
-            c.publish(
-                "bench/q1/direct",
-                rumqttc::QoS::AtLeastOnce,
-                false,
-                format!("payload-{i}"),
-            )
-            .await?;
+            let qos = rumqttc::QoS::AtLeastOnce;
+            c.publish("bench/q1/direct", qos, false, format!("payload-{i}"))
+                .await?;
             let at = tokio::time::timeout(WAIT, acks.recv())
                 .await?
                 .context("direct client gone")?;
@@ -729,26 +610,30 @@ async fn qos1(rounds: usize, per_round: usize, bare_pty: Duration) -> Result<Vec
     }
     sim.shutdown().await;
     broker.shutdown().await;
-    let (om, bm) = (pct(&mut ours, 0.5), pct(&mut base, 0.5));
-    let (o99, b99) = (pct(&mut ours, 0.99), pct(&mut base, 0.99));
-    let r = om.as_secs_f64() / bm.as_secs_f64();
+    let [(om, bm, r), (o99, b99, _)] = medians_and_p99s(ours, base);
     // The AT path cannot beat one PTY round trip plus one MQTT round trip.
     let floor = bare_pty + bm;
     let rf = om.as_secs_f64() / floor.as_secs_f64();
+    let latency = [
+        format!("{} / {}", us(om), us(o99)),
+        format!("{} / {} (direct publish -> PubAck)", us(bm), us(b99)),
+        format!("{r:.2}x"),
+    ];
+    let vs_floor = [
+        us(om),
+        format!("{} ({} + {})", us(floor), us(bare_pty), us(bm)),
+        format!("{rf:.2}x"),
+    ];
     Ok(vec![
         row(
             "QoS 1 latency (AT+MPUB -> PUBACK), median / p99",
-            format!("{} / {}", us(om), us(o99)),
-            format!("{} / {} (direct publish -> PubAck)", us(bm), us(b99)),
-            format!("{r:.2}x"),
+            latency,
             "<= 2x direct",
             Some(r <= 2.0),
         ),
         row(
             "QoS 1 latency vs bare PTY round trip + direct",
-            us(om),
-            format!("{} ({} + {})", us(floor), us(bare_pty), us(bm)),
-            format!("{rf:.2}x"),
+            vs_floor,
             "-",
             None,
         ),
@@ -759,8 +644,9 @@ fn sim_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_modem-sim"))
 }
 
-/// Spawns the binary and waits for its ready file; returns the child, the ready JSON and the
-/// time it took.
+/// Spawns the binary (`--timing fast` unless `extra` names a profile: these figures measure
+/// the simulator itself) and waits for its ready file; returns the child, the ready JSON and
+/// the time it took.
 fn spawn_ready(
     extra: &[&str],
     dir: &Path,
@@ -768,21 +654,8 @@ fn spawn_ready(
     let ready = dir.join("ready.json");
     let _ = std::fs::remove_file(&ready);
     let t = Instant::now();
-    // The binary's default is `--timing realistic`; these figures measure the simulator
-    // itself, so they run `fast` unless a section asks for a profile.
-    let timing: &[&str] = if extra.contains(&"--timing") {
-        &[]
-    } else {
-        &["--timing", "fast"]
-    };
-    let mut child = Command::new(sim_bin())
-        .arg("--ready-file")
-        .arg(&ready)
-        .args(timing)
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
+    let mut cmd = process::sim_command(&ready, extra);
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
     while !ready.exists() {
         if t.elapsed() > WAIT {
             let _ = child.kill();
@@ -817,11 +690,11 @@ fn startup(runs: usize) -> Result<Row> {
     }
     let med = pct(&mut v, 0.5);
     let max = pct(&mut v, 1.0);
+    let what = "startup (spawn -> ready file), median / max";
+    let figure = alone(format!("{} / {}", ms(med), ms(max)));
     Ok(row(
-        "startup (spawn -> ready file), median / max",
-        format!("{} / {}", ms(med), ms(max)),
-        "-".into(),
-        "-".into(),
+        what,
+        figure,
         "< 50 ms",
         Some(med < Duration::from_millis(50)),
     ))
@@ -831,14 +704,9 @@ fn suite() -> Result<Row> {
     let harness = sim_bin().with_file_name("modem-harness");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     if !harness.exists() {
-        return Ok(row(
-            "conformance suite (`modem-harness features features/`)",
-            "not measured: build it first (`cargo build --release -p modem-harness`)".into(),
-            "-".into(),
-            "-".into(),
-            "< 60 s",
-            None,
-        ));
+        let what = "conformance suite (`modem-harness features features/`)";
+        let build = "not measured: build it first (`cargo build --release -p modem-harness`)";
+        return Ok(row(what, alone(build.into()), "< 60 s", None));
     }
     let t = Instant::now();
     let out = Command::new(&harness)
@@ -847,29 +715,92 @@ fn suite() -> Result<Row> {
         .output()?;
     let took = t.elapsed();
     let text = String::from_utf8_lossy(&out.stdout);
-    let summary = text
-        .lines()
-        .rev()
-        .find(|l| l.contains("passed"))
-        .unwrap_or("")
-        .trim()
-        .to_string();
+    let summary = text.lines().rev().find(|l| l.contains("passed"));
+    let summary = summary.unwrap_or("").trim().to_string();
+    let passed = out.status.success();
+    let summary = if passed {
+        summary
+    } else {
+        format!("FAILED: {summary}")
+    };
+    let what = "conformance suite (`modem-harness features features/`, release, no build)";
+    let figure = alone(format!("{:.1} s ({summary})", took.as_secs_f64()));
     Ok(row(
-        "conformance suite (`modem-harness features features/`, release, no build)",
-        format!(
-            "{:.1} s ({})",
-            took.as_secs_f64(),
-            if out.status.success() {
-                summary
-            } else {
-                format!("FAILED: {summary}")
-            }
-        ),
-        "-".into(),
-        "-".into(),
+        what,
+        figure,
         "< 60 s",
-        Some(out.status.success() && took < Duration::from_secs(60)),
+        Some(passed && took < Duration::from_secs(60)),
     ))
+}
+
+/// A host side that sends a command line and reads until an answer.
+trait AsyncAt {
+    async fn at(&mut self, cmd: &str, answer: &str) -> Result<()>;
+}
+
+/// Fleet modem `i`'s MQTT session up over `host`.
+async fn session_up(host: &mut impl AsyncAt, i: usize) -> Result<()> {
+    let config = format!("AT+MCONFIG=fleet-{i},root,luat123456");
+    host.at(&config, "OK\r\n").await?;
+    host.at(&format!("AT+MIPSTART={START}"), "CONNECT OK\r\n")
+        .await?;
+    host.at("AT+MCONNECT=1,60", "CONNACK OK\r\n").await
+}
+
+/// A fleet of `n` up: the process, how long its ready file took, how long until every
+/// modem's session was up, and the hosts (one per modem, each connected by `host` from its
+/// address in the ready file's `list` within `wait`).
+struct FleetUp<H> {
+    child: std::process::Child,
+    ready: Duration,
+    all: Duration,
+    hosts: Vec<H>,
+}
+
+async fn fleet_up<H, F>(
+    n: usize,
+    extra: &[&str],
+    list: &str,
+    wait: Duration,
+    host: impl Fn(usize, String) -> F,
+) -> Result<FleetUp<H>>
+where
+    H: Send + 'static,
+    F: std::future::Future<Output = Result<H>> + Send + 'static,
+{
+    let dir = tempfile::tempdir()?;
+    let args: Vec<String> = ["--count".to_string(), n.to_string()]
+        .into_iter()
+        .chain(extra.iter().map(|s| s.to_string()))
+        .collect();
+    let t = Instant::now();
+    let path = dir.path().to_path_buf();
+    let spawn = move || spawn_ready(&args.iter().map(String::as_str).collect::<Vec<_>>(), &path);
+    let (child, json, ready) = tokio::task::spawn_blocking(spawn).await??;
+    let addrs: Vec<String> = json[list]
+        .as_array()
+        .context("the modems' list")?
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    if addrs.len() != n {
+        bail!("{} {list} for {n} modems", addrs.len());
+    }
+    let tasks: Vec<_> = addrs
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| tokio::spawn(host(i, a)))
+        .collect();
+    let mut hosts = Vec::with_capacity(n);
+    for task in tasks {
+        hosts.push(tokio::time::timeout(wait, task).await???);
+    }
+    Ok(FleetUp {
+        child,
+        ready,
+        all: t.elapsed(),
+        hosts,
+    })
 }
 
 /// A tty opened non-blocking, driven by the runtime, so one task per modem can wait on it.
@@ -894,7 +825,9 @@ impl AsyncTty {
             seen: Vec::new(),
         })
     }
+}
 
+impl AsyncAt for AsyncTty {
     async fn at(&mut self, cmd: &str, answer: &str) -> Result<()> {
         let line = format!("{cmd}\r");
         let mut off = 0;
@@ -929,59 +862,44 @@ fn rss_kib(pid: u32) -> Result<u64> {
 }
 
 async fn fleet(n: usize) -> Result<Vec<Row>> {
-    let dir = tempfile::tempdir()?;
-    let count = n.to_string();
-    let t = Instant::now();
-    let path = dir.path().to_path_buf();
-    let (child, ready, took) =
-        tokio::task::spawn_blocking(move || spawn_ready(&["--count", &count], &path)).await??;
-    let ttys: Vec<PathBuf> = ready["ttys"]
-        .as_array()
-        .context("ttys")?
-        .iter()
-        .filter_map(|v| v.as_str().map(PathBuf::from))
-        .collect();
-    if ttys.len() != n {
-        bail!("{} ttys for {n} modems", ttys.len());
-    }
-    let mut tasks = Vec::with_capacity(n);
-    for (i, tty) in ttys.iter().enumerate() {
-        let mut port = AsyncTty::open(tty)?;
-        tasks.push(tokio::spawn(async move {
-            port.at(&format!("AT+MCONFIG=fleet-{i},root,luat123456"), "OK\r\n")
-                .await?;
-            port.at("AT+MIPSTART=\"lbsmqtt.airm2m.com\",1883", "CONNECT OK\r\n")
-                .await?;
-            port.at("AT+MCONNECT=1,60", "CONNACK OK\r\n").await?;
-            Ok::<_, anyhow::Error>(port)
-        }));
-    }
-    let mut ports = Vec::with_capacity(n);
-    for task in tasks {
-        ports.push(tokio::time::timeout(WAIT, task).await???);
-    }
-    let all = t.elapsed();
-    let rss = rss_kib(child.id())?;
-    drop(ports);
-    stop(child)?;
-    Ok(vec![row(
-        &format!("fleet of {n}: spawn -> ready file / -> all CONNACK OK; RSS"),
-        format!(
-            "{} / {}; {:.1} MiB = {:.0} KiB per modem",
-            ms(took),
-            ms(all),
-            rss as f64 / 1024.0,
-            rss as f64 / n as f64
-        ),
-        "-".into(),
-        "-".into(),
-        if n >= 1000 {
-            "1000 modems in one process"
-        } else {
-            "-"
-        },
-        (n >= 1000).then_some(true),
+    let up = fleet_up(n, &[], "ttys", WAIT, |i, tty| async move {
+        let mut port = AsyncTty::open(Path::new(&tty))?;
+        session_up(&mut port, i).await?;
+        Ok(port)
+    })
+    .await?;
+    let rss = rss_kib(up.child.id())?;
+    drop(up.hosts);
+    stop(up.child)?;
+    let what = format!("fleet of {n}: spawn -> ready file / -> all CONNACK OK; RSS");
+    let times = (up.ready, up.all);
+    Ok(vec![fleet_row(
+        &what,
+        n,
+        times,
+        rss,
+        "",
+        (1000, "1000 modems in one process"),
     )])
+}
+
+/// A fleet's row: the times to its ready file and to every session up, its RSS (and `more`);
+/// met once `n` reaches `big`.
+fn fleet_row(
+    what: &str,
+    n: usize,
+    (ready, all): (Duration, Duration),
+    rss: u64,
+    more: &str,
+    (big, target): (usize, &str),
+) -> Row {
+    let (ready, all) = (ms(ready), ms(all));
+    let (mib, per) = (rss as f64 / 1024.0, rss as f64 / n as f64);
+    let figure = alone(format!(
+        "{ready} / {all}; {mib:.1} MiB = {per:.0} KiB per modem{more}"
+    ));
+    let target = if n >= big { target } else { "-" };
+    row(what, figure, target, (n >= big).then_some(true))
 }
 
 /// The first UART port of the TCP fleets: below Linux's ephemeral range (32768-60999), so
@@ -1007,100 +925,59 @@ fn cpu_time(pid: u32) -> Result<Duration> {
 /// host to each modem's port, all to CONNACK OK; then RSS, and CPU while idle (keepalives
 /// only) over 65 s, in which each modem's 60 s keepalive fires once.
 async fn fleet_tcp(n: usize) -> Result<Vec<Row>> {
-    let dir = tempfile::tempdir()?;
-    let args = [
-        "--count".to_string(),
-        n.to_string(),
-        "--serial".to_string(),
-        format!("tcp-listen://127.0.0.1:{FLEET_TCP_BASE}"),
-    ];
-    let t = Instant::now();
-    let path = dir.path().to_path_buf();
-    let (child, ready, took) = tokio::task::spawn_blocking(move || {
-        spawn_ready(&args.iter().map(String::as_str).collect::<Vec<_>>(), &path)
-    })
-    .await??;
-    let serials: Vec<String> = ready["serials"]
-        .as_array()
-        .context("serials")?
-        .iter()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect();
-    if serials.len() != n {
-        bail!("{} serials for {n} modems", serials.len());
-    }
-    let mut tasks = Vec::with_capacity(n);
-    for (i, serial) in serials.iter().enumerate() {
-        let addr = serial
-            .strip_prefix("tcp-listen://")
-            .context("a tcp-listen serial")?
-            .to_string();
-        tasks.push(tokio::spawn(async move {
-            let mut host = tokio::net::TcpStream::connect(&addr).await?;
-            tcp_at(
-                &mut host,
-                &format!("AT+MCONFIG=fleet-{i},root,luat123456"),
-                "OK\r\n",
-            )
-            .await?;
-            tcp_at(
-                &mut host,
-                "AT+MIPSTART=\"lbsmqtt.airm2m.com\",1883",
-                "CONNECT OK\r\n",
-            )
-            .await?;
-            tcp_at(&mut host, "AT+MCONNECT=1,60", "CONNACK OK\r\n").await?;
-            Ok::<_, anyhow::Error>(host)
-        }));
-    }
-    let mut hosts = Vec::with_capacity(n);
-    for task in tasks {
-        hosts.push(tokio::time::timeout(WAIT * 5, task).await???);
-    }
-    let all = t.elapsed();
-    let rss = rss_kib(child.id())?;
-    let cpu0 = cpu_time(child.id())?;
+    let serial = format!("tcp-listen://127.0.0.1:{FLEET_TCP_BASE}");
+    let up = fleet_up(
+        n,
+        &["--serial", &serial],
+        "serials",
+        WAIT * 5,
+        |i, serial| async move {
+            let addr = serial
+                .strip_prefix("tcp-listen://")
+                .context("a tcp-listen serial")?;
+            let mut host = tokio::net::TcpStream::connect(addr).await?;
+            session_up(&mut host, i).await?;
+            Ok(host)
+        },
+    )
+    .await?;
+    let pid = up.child.id();
+    let rss = rss_kib(pid)?;
+    let cpu0 = cpu_time(pid)?;
     // Past one keepalive period (AT+MCONNECT=1,60): every modem sends one PINGREQ.
     let idle = Duration::from_secs(65);
     tokio::time::sleep(idle).await;
-    let cpu = cpu_time(child.id())? - cpu0;
-    drop(hosts);
-    stop(child)?;
-    Ok(vec![row(
-        &format!("fleet of {n} over TCP: spawn -> ready / -> all CONNACK OK; RSS; idle CPU"),
-        format!(
-            "{} / {}; {:.1} MiB = {:.0} KiB per modem; idle {} ms CPU in {} s = {:.2}% of a core",
-            ms(took),
-            ms(all),
-            rss as f64 / 1024.0,
-            rss as f64 / n as f64,
-            cpu.as_millis(),
-            idle.as_secs(),
-            cpu.as_secs_f64() * 100.0 / idle.as_secs_f64()
-        ),
-        "-".into(),
-        "-".into(),
-        if n >= 10_000 {
-            "10,000 modems in one process"
-        } else {
-            "-"
-        },
-        (n >= 10_000).then_some(true),
+    let cpu = cpu_time(pid)? - cpu0;
+    drop(up.hosts);
+    stop(up.child)?;
+    let what = format!("fleet of {n} over TCP: spawn -> ready / -> all CONNACK OK; RSS; idle CPU");
+    let (cpu_ms, secs) = (cpu.as_millis(), idle.as_secs());
+    let core = cpu.as_secs_f64() * 100.0 / idle.as_secs_f64();
+    let more = format!("; idle {cpu_ms} ms CPU in {secs} s = {core:.2}% of a core");
+    let big = (10_000, "10,000 modems in one process");
+    Ok(vec![fleet_row(
+        &what,
+        n,
+        (up.ready, up.all),
+        rss,
+        &more,
+        big,
     )])
 }
 
-/// Sends `cmd` and reads until `answer`.
-async fn tcp_at(host: &mut tokio::net::TcpStream, cmd: &str, answer: &str) -> Result<()> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    host.write_all(format!("{cmd}\r").as_bytes()).await?;
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    while find(&seen, answer.as_bytes()).is_none() {
-        let n = host.read(&mut buf).await?;
-        if n == 0 {
-            bail!("the UART closed after {:?}", String::from_utf8_lossy(&seen));
+impl AsyncAt for tokio::net::TcpStream {
+    /// Sends `cmd` and reads until `answer`.
+    async fn at(&mut self, cmd: &str, answer: &str) -> Result<()> {
+        self.write_all(format!("{cmd}\r").as_bytes()).await?;
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while find(&seen, answer.as_bytes()).is_none() {
+            let n = self.read(&mut buf).await?;
+            if n == 0 {
+                bail!("the UART closed after {:?}", String::from_utf8_lossy(&seen));
+            }
+            seen.extend_from_slice(&buf[..n]);
         }
-        seen.extend_from_slice(&buf[..n]);
+        Ok(())
     }
-    Ok(())
 }

@@ -65,6 +65,8 @@ pub mod fleet;
 pub mod fuzzing;
 pub mod modem;
 pub mod net;
+#[doc(hidden)]
+pub mod seeds;
 pub mod services;
 pub mod sim;
 pub mod timing;

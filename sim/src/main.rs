@@ -634,19 +634,22 @@ fn check_paths(cli: &Cli) -> anyhow::Result<()> {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."))
     };
-    if let Some(path) = &cli.ready_file {
+    let dir_exists = |flag, path: &Path| {
         let dir = dir_of(path);
-        if !dir.is_dir() {
-            return Err(arg_error(
-                "--ready-file",
+        match dir.is_dir() {
+            true => Ok(()),
+            false => Err(arg_error(
+                flag,
                 path,
                 format!("the directory {} does not exist", dir.display()),
                 "create it, or pick another path",
-            ));
+            )),
         }
+    };
+    if let Some(path) = &cli.ready_file {
+        dir_exists("--ready-file", path)?;
     }
     if let Some(path) = &cli.link {
-        let dir = dir_of(path);
         let in_the_way = std::fs::symlink_metadata(path).is_ok_and(|m| !m.file_type().is_symlink());
         if in_the_way && cli.count == 1 {
             return Err(arg_error(
@@ -656,14 +659,7 @@ fn check_paths(cli: &Cli) -> anyhow::Result<()> {
                 "remove it, or pick another path",
             ));
         }
-        if !dir.is_dir() {
-            return Err(arg_error(
-                "--link",
-                path,
-                format!("the directory {} does not exist", dir.display()),
-                "create it, or pick another path",
-            ));
-        }
+        dir_exists("--link", path)?;
     }
     if let Some(path) = &cli.control {
         if let Err(e) = modem_sim::control::check_path(path) {
@@ -910,40 +906,7 @@ fn print_banner(cli: &Cli, info: &ReadyInfo, seed: u64) {
     if !info.link.is_empty() {
         b += &format!("  link:   {} -> {}\n", info.link, info.tty);
     }
-    if info.mqtt.is_empty() {
-        let to = cli
-            .broker
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        b += &format!("  broker: every plain MQTT connection goes to {to}\n");
-    } else {
-        b += &format!(
-            "  broker: embedded MQTT 3.1.1 on {} (user {} / password {})\n",
-            info.mqtt, cli.mqtt_user, cli.mqtt_password
-        );
-        let (host, port) = info.mqtt.rsplit_once(':').unwrap_or((&info.mqtt, ""));
-        b += &format!(
-            "          watch it: mosquitto_sub -h {host} -p {port} -u {} -P {} -t '#' -v\n",
-            cli.mqtt_user, cli.mqtt_password
-        );
-    }
-    if !info.mqtts.is_empty() {
-        let mode = if cli.tls_client_auth {
-            "mutual: client certificates required"
-        } else {
-            "one-way"
-        };
-        let ca = if info.ca.is_empty() {
-            "the compiled-in test CA (`modem-sim certs` writes a PKI)".to_string()
-        } else {
-            info.ca.clone()
-        };
-        b += &format!(
-            "  tls:    embedded MQTT over TLS on {} ({mode}); CA {ca}\n",
-            info.mqtts
-        );
-    }
+    b += &broker_lines(cli, info);
     if !info.http.is_empty() {
         b += &format!(
             "  http:   embedded HTTP test server on http://{} and https://{} (/echo, /status/<code>, /bytes/<n>, /slow/<n>?delay_ms=<d>)\n",
@@ -978,6 +941,47 @@ fn print_banner(cli: &Cli, info: &ReadyInfo, seed: u64) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(b.as_bytes());
     let _ = out.flush();
+}
+
+/// The banner's lines on the broker: where plain MQTT goes (and how to watch it), and the
+/// embedded TLS listener.
+fn broker_lines(cli: &Cli, info: &ReadyInfo) -> String {
+    let mut b = String::new();
+    if info.mqtt.is_empty() {
+        let to = cli
+            .broker
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        b += &format!("  broker: every plain MQTT connection goes to {to}\n");
+    } else {
+        b += &format!(
+            "  broker: embedded MQTT 3.1.1 on {} (user {} / password {})\n",
+            info.mqtt, cli.mqtt_user, cli.mqtt_password
+        );
+        let (host, port) = info.mqtt.rsplit_once(':').unwrap_or((&info.mqtt, ""));
+        b += &format!(
+            "          watch it: mosquitto_sub -h {host} -p {port} -u {} -P {} -t '#' -v\n",
+            cli.mqtt_user, cli.mqtt_password
+        );
+    }
+    if !info.mqtts.is_empty() {
+        let mode = if cli.tls_client_auth {
+            "mutual: client certificates required"
+        } else {
+            "one-way"
+        };
+        let ca = if info.ca.is_empty() {
+            "the compiled-in test CA (`modem-sim certs` writes a PKI)".to_string()
+        } else {
+            info.ca.clone()
+        };
+        b += &format!(
+            "  tls:    embedded MQTT over TLS on {} ({mode}); CA {ca}\n",
+            info.mqtts
+        );
+    }
+    b
 }
 
 /// How to talk to the UART by hand.

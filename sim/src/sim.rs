@@ -209,13 +209,18 @@ pub struct ReadyInfo {
 /// connection goes.
 struct Network {
     dialect: Box<dyn dialect::Dialect>,
+    ends: Ends,
+    router: Router,
+}
+
+/// The far ends a simulator's connections reach: its broker and embedded services.
+struct Ends {
     broker: Option<Broker>,
-    /// The simulator started `broker` and stops it.
+    /// The simulator started `broker` and stops it (a shared one runs on).
     owns_broker: bool,
     mqtts: Option<SocketAddr>,
     http: Option<(HttpServer, HttpServer)>,
     echo: Option<crate::services::echo::EchoService>,
-    router: Router,
 }
 
 fn host_port(a: SocketAddr) -> HostPort {
@@ -285,13 +290,16 @@ impl Network {
                 .map(|e| host_port(e.udp_addr()))
                 .or_else(|| cfg.echo.as_ref().map(|e| e.1.clone())),
         };
-        Ok(Network {
-            dialect,
+        let ends = Ends {
             broker,
             owns_broker,
             mqtts,
             http,
             echo,
+        };
+        Ok(Network {
+            dialect,
+            ends,
             router,
         })
     }
@@ -347,12 +355,7 @@ pub struct Simulator {
     line: Line,
     endpoint_task: Option<JoinHandle<()>>,
     dialect: DialectKind,
-    broker: Option<Broker>,
-    /// `broker` is this simulator's own (embedded), stopped with it.
-    owns_broker: bool,
-    mqtts: Option<SocketAddr>,
-    http: Option<(HttpServer, HttpServer)>,
-    echo: Option<crate::services::echo::EchoService>,
+    ends: Ends,
     ca_path: Option<PathBuf>,
     injector: Injector,
     tap: UartTap,
@@ -410,11 +413,7 @@ impl Simulator {
     {
         let Network {
             dialect,
-            broker,
-            owns_broker,
-            mqtts,
-            http,
-            echo,
+            ends,
             router,
         } = net;
         let mut engine = Engine::new(dialect, true);
@@ -430,7 +429,7 @@ impl Simulator {
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel();
         let injector = Injector {
             control,
-            broker: broker.clone(),
+            broker: ends.broker.clone(),
             span: span.clone(),
         };
         let control_task = serve_control(&cfg, &injector, &span)?;
@@ -454,11 +453,7 @@ impl Simulator {
             line: transport.line,
             endpoint_task: transport.task,
             dialect: cfg.dialect,
-            broker,
-            owns_broker,
-            mqtts,
-            http,
-            echo,
+            ends,
             ca_path: cfg.tls_server.ca_path.clone(),
             injector,
             tap,
@@ -492,37 +487,37 @@ impl Simulator {
     /// The embedded or shared broker's address; `None` when every connection goes to
     /// `--broker`.
     pub fn mqtt_addr(&self) -> Option<SocketAddr> {
-        self.broker.as_ref().map(Broker::local_addr)
+        self.ends.broker.as_ref().map(Broker::local_addr)
     }
 
     /// The embedded or shared broker's TLS listener; `None` when every connection goes to
     /// `--broker`.
     pub fn mqtts_addr(&self) -> Option<SocketAddr> {
-        self.mqtts
+        self.ends.mqtts
     }
 
     /// The embedded HTTP test server (plain), when the broker is embedded.
     pub fn http_addr(&self) -> Option<SocketAddr> {
-        self.http.as_ref().map(|(p, _)| p.local_addr())
+        self.ends.http.as_ref().map(|(p, _)| p.local_addr())
     }
 
     /// The embedded HTTP test server's TLS listener (the test PKI's server certificate).
     pub fn https_addr(&self) -> Option<SocketAddr> {
-        self.http.as_ref().map(|(_, t)| t.local_addr())
+        self.ends.http.as_ref().map(|(_, t)| t.local_addr())
     }
 
     pub fn broker(&self) -> Option<&Broker> {
-        self.broker.as_ref()
+        self.ends.broker.as_ref()
     }
 
     /// The embedded TCP echo service; `None` with `--broker`.
     pub fn tcp_echo_addr(&self) -> Option<SocketAddr> {
-        self.echo.as_ref().map(|e| e.tcp_addr())
+        self.ends.echo.as_ref().map(|e| e.tcp_addr())
     }
 
     /// The embedded UDP echo service; `None` with `--broker`.
     pub fn udp_echo_addr(&self) -> Option<SocketAddr> {
-        self.echo.as_ref().map(|e| e.udp_addr())
+        self.ends.echo.as_ref().map(|e| e.udp_addr())
     }
 
     pub fn ready_info(&self) -> ReadyInfo {
@@ -536,11 +531,11 @@ impl Simulator {
                 .unwrap_or_default(),
             dialect: self.dialect.to_string(),
             mqtt: self.mqtt_addr().map(|a| a.to_string()).unwrap_or_default(),
-            mqtts: self.mqtts.map(|a| a.to_string()).unwrap_or_default(),
+            mqtts: self.ends.mqtts.map(|a| a.to_string()).unwrap_or_default(),
             ca: self
                 .ca_path
                 .as_ref()
-                .filter(|_| self.mqtts.is_some())
+                .filter(|_| self.ends.mqtts.is_some())
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             http: self.http_addr().map(|a| a.to_string()).unwrap_or_default(),
@@ -591,12 +586,21 @@ impl Simulator {
     /// embedded broker (a shared one runs on). The `--link` symlink is removed.
     pub async fn shutdown(mut self) {
         self.stop().await;
-        if let Some(b) = self.broker.take().filter(|_| self.owns_broker) {
+        if let Some(b) = self.ends.broker.take().filter(|_| self.ends.owns_broker) {
             b.shutdown().await;
         }
     }
 
     async fn stop(&mut self) {
+        self.halt();
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+        self.drop_endpoint();
+    }
+
+    /// Stops serving the control socket (and removes it), and tells the modem's task to end.
+    fn halt(&mut self) {
         if let Some(t) = self.control_task.take() {
             t.abort();
             if let Some(p) = &self.control_path {
@@ -606,9 +610,10 @@ impl Simulator {
         if let Some(s) = self.shutdown.take() {
             let _ = s.send(());
         }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
+    }
+
+    /// Stops serving a TCP endpoint.
+    fn drop_endpoint(&mut self) {
         if let Some(t) = self.endpoint_task.take() {
             t.abort();
         }
@@ -617,18 +622,8 @@ impl Simulator {
 
 impl Drop for Simulator {
     fn drop(&mut self) {
-        if let Some(t) = self.control_task.take() {
-            t.abort();
-            if let Some(p) = &self.control_path {
-                let _ = std::fs::remove_file(p);
-            }
-        }
-        if let Some(s) = self.shutdown.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.endpoint_task.take() {
-            t.abort();
-        }
+        self.halt();
+        self.drop_endpoint();
     }
 }
 
@@ -664,6 +659,7 @@ struct Transport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seeds::seed_000;
     use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
     /// The host's end of a duplex UART: writes commands the way drivers do (`\r\n`), reads
@@ -700,10 +696,33 @@ mod tests {
         }
     }
 
-    /// Seed 000 section 6.2 over `tokio::io::duplex`: no PTY, the embedded broker, a real
-    /// MQTT client on the other side checking the payloads byte for byte. Paused time: the
-    /// broker and the links are on loopback TCP, whose writes reach the peer's socket within
-    /// the write call, so the runtime sees them ready before it would advance the clock.
+    /// A simulator (defaults: Air780E, embedded broker) on a duplex UART, the host's end of it,
+    /// and the vendor test server's side of seed 000: an MQTT client with the seed's account,
+    /// subscribed to the module's uplink topic.
+    async fn started() -> (Simulator, Host, rumqttc::AsyncClient, rumqttc::EventLoop) {
+        let (host, module) = tokio::io::duplex(1 << 16);
+        let sim = Simulator::start_on(SimConfig::default(), module)
+            .await
+            .unwrap();
+        let host = Host {
+            io: host,
+            seen: Vec::new(),
+        };
+        let addr = sim.mqtt_addr().unwrap();
+        let mut opts = rumqttc::MqttOptions::new("server", addr.ip().to_string(), addr.port());
+        opts.set_credentials("root", "luat123456");
+        let (client, mut events) = rumqttc::AsyncClient::new(opts, 10);
+        client
+            .subscribe(seed_000::UPLINK.0, rumqttc::QoS::AtMostOnce)
+            .await
+            .unwrap();
+        assert!(matches!(
+            wait_for(&mut events).await,
+            rumqttc::Packet::SubAck(_)
+        ));
+        (sim, host, client, events)
+    }
+
     /// The next SUBACK or PUBLISH the client receives.
     async fn wait_for(events: &mut rumqttc::EventLoop) -> rumqttc::Packet {
         loop {
@@ -715,63 +734,30 @@ mod tests {
         }
     }
 
+    /// Seed 000 section 6.2 over `tokio::io::duplex`: no PTY, the embedded broker, a real
+    /// MQTT client on the other side checking the payloads byte for byte. Paused time: the
+    /// broker and the links are on loopback TCP, whose writes reach the peer's socket within
+    /// the write call, so the runtime sees them ready before it would advance the clock.
     #[tokio::test(start_paused = true)]
     async fn seed_000_6_2_flow_over_duplex() {
-        let (host, module) = tokio::io::duplex(1 << 16);
-        let sim = Simulator::start_on(SimConfig::default(), module)
-            .await
-            .unwrap();
+        let (sim, mut host, client, mut events) = started().await;
         assert_eq!(sim.tty(), Path::new(""));
-        let mut host = Host {
-            io: host,
-            seen: Vec::new(),
-        };
-        let addr = sim.mqtt_addr().unwrap();
-        let mut opts = rumqttc::MqttOptions::new("server", addr.ip().to_string(), addr.port());
-        opts.set_credentials("root", "luat123456");
-        let (client, mut events) = rumqttc::AsyncClient::new(opts, 10);
-        client
-            .subscribe("mqtt/sub", rumqttc::QoS::AtMostOnce)
-            .await
-            .unwrap();
-        assert!(matches!(
-            wait_for(&mut events).await,
-            rumqttc::Packet::SubAck(_)
-        ));
         host.at("AT", "OK\r\n").await;
-        host.at("AT+MCONFIG=868488076771714,root,luat123456", "OK\r\n")
-            .await;
-        host.at(
-            "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"",
-            "CONNECT OK\r\n",
-        )
-        .await;
-        host.at("AT+MCONNECT=1,60", "CONNACK OK\r\n").await;
-        host.at("AT+MSUB=\"mqtt/pub\",0", "SUBACK\r\n").await;
-        host.at("AT+MPUB=\"mqtt/sub\",0,0,\"data from 4G module\"", "OK\r\n")
-            .await;
+        for (cmd, answer) in seed_000::FLOW {
+            host.at(cmd, answer).await;
+        }
         let rumqttc::Packet::Publish(p) = wait_for(&mut events).await else {
             panic!("no PUBLISH from the module");
         };
-        assert_eq!(
-            (p.topic.as_str(), &p.payload[..]),
-            ("mqtt/sub", &b"data from 4G module"[..])
-        );
+        assert_eq!((p.topic.as_str(), &p.payload[..]), seed_000::UPLINK);
+        let (topic, payload) = seed_000::DOWNLINK;
         client
-            .publish(
-                "mqtt/pub",
-                rumqttc::QoS::AtMostOnce,
-                false,
-                "data from tcp server",
-            )
+            .publish(topic, rumqttc::QoS::AtMostOnce, false, payload)
             .await
             .unwrap();
         let poll = tokio::spawn(async move { while events.poll().await.is_ok() {} });
         let out = host.until("server\r\n").await;
-        assert!(
-            out.ends_with("\r\n+MSUB: \"mqtt/pub\",20 byte,data from tcp server\r\n"),
-            "{out:?}"
-        );
+        assert!(out.ends_with(seed_000::DOWNLINK_URC), "{out:?}");
         host.at("AT+MDISCONNECT", "OK\r\n").await;
         poll.abort();
         sim.shutdown().await;
@@ -783,35 +769,12 @@ mod tests {
     /// MCONNECT, MSUB, MPUB) reaches the broker again, byte for byte.
     #[tokio::test(start_paused = true)]
     async fn closed_fault_and_recovery_over_duplex() {
-        let (host, module) = tokio::io::duplex(1 << 16);
-        let sim = Simulator::start_on(SimConfig::default(), module)
-            .await
-            .unwrap();
-        let mut host = Host {
-            io: host,
-            seen: Vec::new(),
-        };
-        let addr = sim.mqtt_addr().unwrap();
-        let mut opts = rumqttc::MqttOptions::new("server", addr.ip().to_string(), addr.port());
-        opts.set_credentials("root", "luat123456");
-        let (client, mut events) = rumqttc::AsyncClient::new(opts, 10);
-        client
-            .subscribe("mqtt/sub", rumqttc::QoS::AtMostOnce)
-            .await
-            .unwrap();
-        assert!(matches!(
-            wait_for(&mut events).await,
-            rumqttc::Packet::SubAck(_)
-        ));
-        host.at("AT+MCONFIG=868488076771714,root,luat123456", "OK\r\n")
-            .await;
+        let (sim, mut host, client, mut events) = started().await;
+        let [mconfig, mipstart, mconnect, ..] = seed_000::FLOW;
+        host.at(mconfig.0, mconfig.1).await;
         for round in 0..2 {
-            host.at(
-                "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"",
-                "CONNECT OK\r\n",
-            )
-            .await;
-            host.at("AT+MCONNECT=1,60", "CONNACK OK\r\n").await;
+            host.at(mipstart.0, mipstart.1).await;
+            host.at(mconnect.0, mconnect.1).await;
             let payload = format!("round {round}");
             host.at(&format!("AT+MPUB=\"mqtt/sub\",0,0,\"{payload}\""), "OK\r\n")
                 .await;

@@ -4,7 +4,6 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -19,41 +18,7 @@ use rumqttc::mqttbytes::QoS;
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{find, At, Port, SimProcess, WAIT};
-
-impl Port {
-    /// One read, if something arrives within `ms` milliseconds.
-    fn read_some(&mut self, ms: u8) -> Vec<u8> {
-        let mut fds = [nix::poll::PollFd::new(
-            self.file.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)).unwrap() == 0 {
-            return Vec::new();
-        }
-        let mut buf = vec![0u8; 1 << 16];
-        let n = (&self.file).read(&mut buf).unwrap();
-        buf.truncate(n);
-        buf
-    }
-
-    /// Reads whatever is there until `ms` milliseconds pass in silence; returns the bytes.
-    fn drain(&mut self, ms: u8) -> Vec<u8> {
-        let mut got = Vec::new();
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let mut fds = [nix::poll::PollFd::new(
-                self.file.as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            )];
-            if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)).unwrap() == 0 {
-                return got;
-            }
-            let n = (&self.file).read(&mut buf).unwrap();
-            got.extend_from_slice(&buf[..n]);
-        }
-    }
-}
+use process::{exit_within_wait, find, status_of, At, Port, SimProcess, WAIT};
 
 fn connect_packet(id: &str, password: &str) -> Packet {
     let mut c = Connect::new(id);
@@ -151,25 +116,11 @@ impl Rig {
     }
 
     fn status(&self) -> serde_json::Value {
-        let out = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
-            .args(["status", "--control", &self.control])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "modem-sim status: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        status_of(&self.control)
     }
 
     fn inject(&self, fault: &str) {
-        let out = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
-            .args(["inject", "--control", &self.control])
-            .args(fault.split(' '))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "inject {fault}");
+        self.sim.fault(&fault.split(' ').collect::<Vec<_>>());
     }
 
     /// The liveness check after every row.
@@ -602,19 +553,6 @@ fn queue_limit_flags_bound_an_offline_session_and_count_its_drops() {
     assert_eq!(got, want);
 }
 
-fn status_of(control: &str) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
-        .args(["status", "--control", control])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "modem-sim status: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 fn check_counted(status: &serde_json::Value, rule: &str, why: &str) {
     if rule == "-" {
         return;
@@ -692,31 +630,14 @@ fn run_bounded(args: &[String]) -> (i32, String, String) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("modem-sim {args:?} still running after {WAIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let status = exit_within_wait(&mut child, &format!("modem-sim {args:?}"));
+    let read = |from: &mut dyn Read| {
+        let mut text = String::new();
+        from.read_to_string(&mut text).unwrap();
+        text
     };
-    let mut out = String::new();
-    let mut err = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let out = read(child.stdout.as_mut().unwrap());
+    let err = read(child.stderr.as_mut().unwrap());
     (status.code().unwrap_or(-1), out, err)
 }
 

@@ -23,6 +23,13 @@ async fn broker() -> Broker {
     broker_with(BrokerConfig::default()).await
 }
 
+/// A broker, and its events from the start.
+async fn broker_and_events() -> (Broker, broadcast::Receiver<BrokerEvent>) {
+    let b = broker().await;
+    let events = b.events();
+    (b, events)
+}
+
 async fn broker_with(cfg: BrokerConfig) -> Broker {
     Broker::start(cfg).await.expect("broker starts")
 }
@@ -101,6 +108,32 @@ impl Raw {
         }
     }
 
+    /// Opens, then sends `bytes` in two writes cut at `cut`.
+    async fn sending_in_two(b: &Broker, bytes: &[u8], cut: usize) -> Raw {
+        let mut raw = Raw::open(b).await;
+        raw.send_bytes(&bytes[..cut]).await;
+        raw.stream.flush().await.unwrap();
+        raw.send_bytes(&bytes[cut..]).await;
+        raw
+    }
+
+    /// A QoS 0 PUBLISH with no payload to each of `topics`.
+    async fn markers(&mut self, topics: &[&str]) {
+        for topic in topics {
+            self.send(publish(topic, QoS::AtMostOnce, "", 0)).await;
+        }
+    }
+
+    /// One SUBSCRIBE with each of `filters`; the answer.
+    async fn subscribe_many(&mut self, filters: &[(&str, QoS)]) -> Option<Packet> {
+        let filters = filters
+            .iter()
+            .map(|(f, q)| SubscribeFilter::new(f.to_string(), *q));
+        self.send(Packet::Subscribe(Subscribe::new_many(filters)))
+            .await;
+        self.recv().await
+    }
+
     async fn subscribe(&mut self, filter: &str, qos: QoS) {
         self.send(Packet::Subscribe(Subscribe::new(filter, qos)))
             .await;
@@ -111,6 +144,22 @@ impl Raw {
             other => panic!("expected SUBACK, got {other:?}"),
         }
     }
+}
+
+/// A broker, a client `sub` subscribed to `filter` at `qos`, and a client `pub`.
+async fn sub_and_pub(filter: &str, qos: QoS) -> (Broker, Raw, Raw) {
+    let b = broker().await;
+    let (mut sub, _) = Raw::connected(&b, connect("sub")).await;
+    sub.subscribe(filter, qos).await;
+    let (publisher, _) = Raw::connected(&b, connect("pub")).await;
+    (b, sub, publisher)
+}
+
+/// A broker with `cfg` changed by `change`.
+async fn broker_changed(change: impl FnOnce(&mut BrokerConfig)) -> Broker {
+    let mut cfg = BrokerConfig::default();
+    change(&mut cfg);
+    broker_with(cfg).await
 }
 
 fn connect(id: &str) -> Connect {
@@ -239,12 +288,8 @@ async fn qos0_publish_to_qos2_subscription_arrives_as_qos0() {
 async fn overlapping_subscriptions_deliver_one_copy_at_max_qos() {
     let b = broker().await;
     let (mut sub, _) = Raw::connected(&b, connect("sub")).await;
-    sub.send(Packet::Subscribe(Subscribe::new_many([
-        SubscribeFilter::new("a/+".into(), QoS::AtMostOnce),
-        SubscribeFilter::new("a/#".into(), QoS::AtLeastOnce),
-    ])))
-    .await;
-    assert!(matches!(sub.recv().await, Some(Packet::SubAck(_))));
+    let suback = sub.subscribe_many(&[("a/+", QoS::AtMostOnce), ("a/#", QoS::AtLeastOnce)]);
+    assert!(matches!(suback.await, Some(Packet::SubAck(_))));
     let (mut publisher, _) = Raw::connected(&b, connect("pub")).await;
     publisher
         .send(publish("a/b", QoS::ExactlyOnce, "one", 1))
@@ -262,8 +307,7 @@ async fn overlapping_subscriptions_deliver_one_copy_at_max_qos() {
 
 #[tokio::test]
 async fn bad_credentials_are_refused_with_code_4() {
-    let b = broker().await;
-    let mut events = b.events();
+    let (b, mut events) = broker_and_events().await;
     let mut o = options(&b, "intruder");
     o.set_credentials("root", "wrong");
     let (_c, mut el) = AsyncClient::new(o, 10);
@@ -324,11 +368,7 @@ async fn refusal_codes_follow_the_spec_and_close() {
 
 #[tokio::test]
 async fn anonymous_connect_is_accepted_when_allowed() {
-    let b = broker_with(BrokerConfig {
-        allow_anonymous: true,
-        ..Default::default()
-    })
-    .await;
+    let b = broker_changed(|c| c.allow_anonymous = true).await;
     let mut c = connect("anon");
     c.login = None;
     assert_eq!(raw_connack(&b, c).await, ConnectReturnCode::Success);
@@ -358,8 +398,7 @@ async fn packet_before_connect_closes_the_link() {
 
 #[tokio::test]
 async fn second_connect_closes_the_link_and_publishes_will() {
-    let b = broker().await;
-    let mut events = b.events();
+    let (b, mut events) = broker_and_events().await;
     let (mut raw, _) = Raw::connected(&b, with_will(connect("twice"), "will/twice", "gone")).await;
     raw.send(Packet::Connect(connect("twice"))).await;
     raw.expect_closed().await;
@@ -401,8 +440,7 @@ async fn retained_will_is_stored() {
 
 #[tokio::test]
 async fn no_will_after_disconnect() {
-    let b = broker().await;
-    let mut events = b.events();
+    let (b, mut events) = broker_and_events().await;
     let (mut raw, _) = Raw::connected(&b, with_will(connect("polite"), "will/polite", "x")).await;
     raw.send(Packet::Disconnect).await;
     raw.expect_closed().await;
@@ -486,19 +524,14 @@ async fn shutdown_frees_the_port_and_closes_clients() {
     idle.expect_closed().await;
     assert!(TcpStream::connect(addr).await.is_err());
     // The port can be bound again.
-    let again = broker_with(BrokerConfig {
-        bind: addr,
-        ..Default::default()
-    })
-    .await;
+    let again = broker_changed(|c| c.bind = addr).await;
     assert_eq!(again.local_addr(), addr);
     again.shutdown().await;
 }
 
 #[tokio::test]
 async fn takeover_closes_the_old_link_and_publishes_its_will() {
-    let b = broker().await;
-    let mut events = b.events();
+    let (b, mut events) = broker_and_events().await;
     let (mut old, _) = Raw::connected(&b, with_will(connect("dup"), "will/dup", "old")).await;
     let (_new, _) = Raw::connected(&b, connect("dup")).await;
     old.expect_closed().await;
@@ -509,8 +542,7 @@ async fn takeover_closes_the_old_link_and_publishes_its_will() {
 
 #[tokio::test]
 async fn kick_client_closes_the_link_and_publishes_its_will() {
-    let b = broker().await;
-    let mut events = b.events();
+    let (b, mut events) = broker_and_events().await;
     let (mut raw, _) = Raw::connected(&b, with_will(connect("victim"), "will/victim", "k")).await;
     assert!(b.kick_client("victim"));
     raw.expect_closed().await;
@@ -529,11 +561,7 @@ async fn kick_client_closes_the_link_and_publishes_its_will() {
 
 #[tokio::test]
 async fn connect_timeout_closes_a_silent_link() {
-    let b = broker_with(BrokerConfig {
-        connect_timeout: Some(Duration::from_millis(100)),
-        ..Default::default()
-    })
-    .await;
+    let b = broker_changed(|c| c.connect_timeout = Some(Duration::from_millis(100))).await;
     let mut raw = Raw::open(&b).await;
     raw.expect_closed().await;
     b.shutdown().await;
@@ -541,11 +569,7 @@ async fn connect_timeout_closes_a_silent_link() {
 
 #[tokio::test]
 async fn set_connect_timeout_applies_to_waiting_links() {
-    let b = broker_with(BrokerConfig {
-        connect_timeout: None,
-        ..Default::default()
-    })
-    .await;
+    let b = broker_changed(|c| c.connect_timeout = None).await;
     let mut raw = Raw::open(&b).await;
     // Make sure the link is being served before changing the timeout.
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -556,8 +580,7 @@ async fn set_connect_timeout_applies_to_waiting_links() {
 
 #[tokio::test]
 async fn keepalive_expiry_closes_and_publishes_will() {
-    let b = broker().await;
-    let mut events = b.events();
+    let (b, mut events) = broker_and_events().await;
     let mut c = with_will(connect("sleepy"), "will/sleepy", "zzz");
     c.keep_alive = 1;
     let (mut raw, _) = Raw::connected(&b, c).await;
@@ -569,10 +592,7 @@ async fn keepalive_expiry_closes_and_publishes_will() {
 
 #[tokio::test]
 async fn qos2_resent_publish_is_delivered_once() {
-    let b = broker().await;
-    let (mut sub, _) = Raw::connected(&b, connect("sub")).await;
-    sub.subscribe("q2/#", QoS::AtMostOnce).await;
-    let (mut publisher, _) = Raw::connected(&b, connect("pub")).await;
+    let (b, mut sub, mut publisher) = sub_and_pub("q2/#", QoS::AtMostOnce).await;
     for dup in [false, true] {
         let mut p = Publish::new("q2/x", QoS::ExactlyOnce, "once");
         p.pkid = 7;
@@ -585,9 +605,7 @@ async fn qos2_resent_publish_is_delivered_once() {
         publisher.recv().await,
         Some(Packet::PubComp(PubComp::new(7)))
     );
-    publisher
-        .send(publish("q2/end", QoS::AtMostOnce, "", 0))
-        .await;
+    publisher.markers(&["q2/end"]).await;
     assert_eq!(sub.recv_publish().await.topic, "q2/x");
     assert_eq!(sub.recv_publish().await.topic, "q2/end");
     b.shutdown().await;
@@ -595,10 +613,7 @@ async fn qos2_resent_publish_is_delivered_once() {
 
 #[tokio::test]
 async fn outbound_qos1_and_qos2_flows_complete() {
-    let b = broker().await;
-    let (mut sub, _) = Raw::connected(&b, connect("sub")).await;
-    sub.subscribe("o/#", QoS::ExactlyOnce).await;
-    let (mut publisher, _) = Raw::connected(&b, connect("pub")).await;
+    let (b, mut sub, mut publisher) = sub_and_pub("o/#", QoS::ExactlyOnce).await;
     publisher
         .send(publish("o/1", QoS::AtLeastOnce, "a", 1))
         .await;
@@ -623,8 +638,7 @@ async fn outbound_qos1_and_qos2_flows_complete() {
 
 #[tokio::test]
 async fn persistent_session_gets_messages_queued_while_offline() {
-    let b = broker().await;
-    let mut events = b.events();
+    let (b, mut events) = broker_and_events().await;
     let mut c = connect("persist");
     c.clean_session = false;
     let (mut raw, present) = Raw::connected(&b, c.clone()).await;
@@ -656,15 +670,11 @@ async fn persistent_session_gets_messages_queued_while_offline() {
 
 #[tokio::test]
 async fn unsubscribe_stops_delivery() {
-    let b = broker().await;
-    let (mut sub, _) = Raw::connected(&b, connect("sub")).await;
-    sub.subscribe("u/a", QoS::AtMostOnce).await;
+    let (b, mut sub, mut publisher) = sub_and_pub("u/a", QoS::AtMostOnce).await;
     sub.subscribe("u/b", QoS::AtMostOnce).await;
     sub.send(Packet::Unsubscribe(Unsubscribe::new("u/a"))).await;
     assert!(matches!(sub.recv().await, Some(Packet::UnsubAck(_))));
-    let (mut publisher, _) = Raw::connected(&b, connect("pub")).await;
-    publisher.send(publish("u/a", QoS::AtMostOnce, "", 0)).await;
-    publisher.send(publish("u/b", QoS::AtMostOnce, "", 0)).await;
+    publisher.markers(&["u/a", "u/b"]).await;
     assert_eq!(sub.recv_publish().await.topic, "u/b");
     b.shutdown().await;
 }
@@ -673,12 +683,8 @@ async fn unsubscribe_stops_delivery() {
 async fn invalid_filter_gets_failure_and_wildcard_publish_closes() {
     let b = broker().await;
     let (mut raw, _) = Raw::connected(&b, connect("c")).await;
-    raw.send(Packet::Subscribe(Subscribe::new_many([
-        SubscribeFilter::new("bad/#/x".into(), QoS::AtLeastOnce),
-        SubscribeFilter::new("good/+".into(), QoS::ExactlyOnce),
-    ])))
-    .await;
-    match raw.recv().await {
+    let filters = [("bad/#/x", QoS::AtLeastOnce), ("good/+", QoS::ExactlyOnce)];
+    match raw.subscribe_many(&filters).await {
         Some(Packet::SubAck(ack)) => assert_eq!(
             ack.return_codes,
             vec![
@@ -695,27 +701,15 @@ async fn invalid_filter_gets_failure_and_wildcard_publish_closes() {
 
 #[tokio::test]
 async fn dollar_topics_are_not_matched_by_a_leading_wildcard() {
-    let b = broker().await;
-    let (mut sub, _) = Raw::connected(&b, connect("sub")).await;
-    sub.subscribe("#", QoS::AtMostOnce).await;
-    let (mut publisher, _) = Raw::connected(&b, connect("pub")).await;
-    publisher
-        .send(publish("$SYS/x", QoS::AtMostOnce, "", 0))
-        .await;
-    publisher
-        .send(publish("plain", QoS::AtMostOnce, "", 0))
-        .await;
+    let (b, mut sub, mut publisher) = sub_and_pub("#", QoS::AtMostOnce).await;
+    publisher.markers(&["$SYS/x", "plain"]).await;
     assert_eq!(sub.recv_publish().await.topic, "plain");
     b.shutdown().await;
 }
 
 #[tokio::test]
 async fn oversized_packet_closes_the_link() {
-    let b = broker_with(BrokerConfig {
-        max_packet_size: 1024,
-        ..Default::default()
-    })
-    .await;
+    let b = broker_changed(|c| c.max_packet_size = 1024).await;
     let (mut raw, _) = Raw::connected(&b, connect("big")).await;
     let big = "x".repeat(2048);
     raw.send(publish("t", QoS::AtMostOnce, &big, 0)).await;
@@ -754,12 +748,35 @@ fn encode(packets: &[Packet]) -> Vec<u8> {
     out.to_vec()
 }
 
-/// CONNECT, 20 PUBLISHes and DISCONNECT as `pieces` writes: the subscriber must get all 20.
+/// `pub`'s CONNECT, 20 PUBLISHes (QoS 0, payloads 0 to 19) on `burst` and DISCONNECT.
+fn burst_bytes() -> Vec<u8> {
+    let mut packets = vec![Packet::Connect(connect("pub"))];
+    let publishes = (0..20u8).map(|i| Publish::new("burst", QoS::AtMostOnce, vec![i]));
+    packets.extend(publishes.map(Packet::Publish));
+    packets.push(Packet::Disconnect);
+    encode(&packets)
+}
+
+/// A broker and a subscriber to `burst` (QoS 0).
+async fn burst_subscriber() -> (Broker, Raw) {
+    let b = broker().await;
+    let (mut sub, _) = Raw::connected(&b, connect("sub")).await;
+    sub.subscribe("burst", QoS::AtMostOnce).await;
+    (b, sub)
+}
+
+/// `both`'s CONNECT and a SUBSCRIBE, as one run of bytes.
+fn connect_and_subscribe() -> Vec<u8> {
+    let subscribe = Subscribe::new("x", QoS::AtLeastOnce);
+    encode(&[
+        Packet::Connect(connect("both")),
+        Packet::Subscribe(subscribe),
+    ])
+}
+
+/// [`burst_bytes`] as two writes cut at `cut`: the subscriber must get all 20.
 async fn pipelined_publisher(b: &Broker, sub: &mut Raw, id: &str, bytes: &[u8], cut: usize) {
-    let mut raw = Raw::open(b).await;
-    raw.send_bytes(&bytes[..cut]).await;
-    raw.stream.flush().await.unwrap();
-    raw.send_bytes(&bytes[cut..]).await;
+    let mut raw = Raw::sending_in_two(b, bytes, cut).await;
     // The broker answers and closes; nothing else is sent.
     while raw.recv().await.is_some() {}
     for i in 0..20u8 {
@@ -768,72 +785,38 @@ async fn pipelined_publisher(b: &Broker, sub: &mut Raw, id: &str, bytes: &[u8], 
     }
 }
 
+/// CONNECT and SUBSCRIBE in two writes cut at `cut` (all at once: the whole length): CONNACK,
+/// then SUBACK at once, no later packet needed.
+async fn connack_then_suback(b: &Broker, cut: usize) {
+    let bytes = connect_and_subscribe();
+    let mut raw = Raw::sending_in_two(b, &bytes, cut.min(bytes.len())).await;
+    let connack = raw.recv().await;
+    assert!(matches!(connack, Some(Packet::ConnAck(_))), "cut {cut}");
+    let suback = raw.recv().await;
+    assert!(matches!(suback, Some(Packet::SubAck(_))), "cut {cut}");
+}
+
 #[tokio::test]
 async fn packets_in_the_same_read_as_connect_are_handled() {
     // MQTT 3.1.4: a client may send packets before it sees CONNACK.
-    let b = broker().await;
-    let (mut sub, _) = Raw::connected(&b, connect("sub")).await;
-    sub.subscribe("burst", QoS::AtMostOnce).await;
-    let mut packets = vec![Packet::Connect(connect("pub"))];
-    for i in 0..20u8 {
-        packets.push(Packet::Publish(Publish::new(
-            "burst",
-            QoS::AtMostOnce,
-            vec![i],
-        )));
-    }
-    packets.push(Packet::Disconnect);
-    let bytes = encode(&packets);
+    let (b, mut sub) = burst_subscriber().await;
+    let bytes = burst_bytes();
     pipelined_publisher(&b, &mut sub, "one write", &bytes, bytes.len()).await;
-
-    // CONNECT + SUBSCRIBE in one write: CONNACK, then SUBACK at once, no later packet needed.
-    let mut raw = Raw::open(&b).await;
-    raw.send_bytes(&encode(&[
-        Packet::Connect(connect("both")),
-        Packet::Subscribe(Subscribe::new("x", QoS::AtLeastOnce)),
-    ]))
-    .await;
-    assert!(matches!(raw.recv().await, Some(Packet::ConnAck(_))));
-    assert!(matches!(raw.recv().await, Some(Packet::SubAck(_))));
+    // CONNECT + SUBSCRIBE in one write.
+    connack_then_suback(&b, usize::MAX).await;
     b.shutdown().await;
 }
 
 #[tokio::test]
 async fn packets_split_at_every_byte_give_the_same_result() {
-    let b = broker().await;
-    let (mut sub, _) = Raw::connected(&b, connect("sub")).await;
-    sub.subscribe("burst", QoS::AtMostOnce).await;
-    let mut packets = vec![Packet::Connect(connect("pub"))];
-    for i in 0..20u8 {
-        packets.push(Packet::Publish(Publish::new(
-            "burst",
-            QoS::AtMostOnce,
-            vec![i],
-        )));
-    }
-    packets.push(Packet::Disconnect);
-    let bytes = encode(&packets);
+    let (b, mut sub) = burst_subscriber().await;
+    let bytes = burst_bytes();
     for cut in 1..bytes.len() {
         pipelined_publisher(&b, &mut sub, "split", &bytes, cut).await;
     }
     // And CONNECT + SUBSCRIBE split anywhere: CONNACK then SUBACK.
-    let bytes = encode(&[
-        Packet::Connect(connect("both")),
-        Packet::Subscribe(Subscribe::new("x", QoS::AtLeastOnce)),
-    ]);
-    for cut in 1..bytes.len() {
-        let mut raw = Raw::open(&b).await;
-        raw.send_bytes(&bytes[..cut]).await;
-        raw.stream.flush().await.unwrap();
-        raw.send_bytes(&bytes[cut..]).await;
-        assert!(
-            matches!(raw.recv().await, Some(Packet::ConnAck(_))),
-            "cut {cut}"
-        );
-        assert!(
-            matches!(raw.recv().await, Some(Packet::SubAck(_))),
-            "cut {cut}"
-        );
+    for cut in 1..connect_and_subscribe().len() {
+        connack_then_suback(&b, cut).await;
     }
     assert_eq!(b.stats().dropped_qos0, 0);
     b.shutdown().await;
@@ -842,8 +825,7 @@ async fn packets_split_at_every_byte_give_the_same_result() {
 /// A pipelining publisher sends `n` messages of 1 kB at `qos` to one subscriber that reads
 /// everything: nothing may be lost, the subscriber stays connected.
 async fn burst_to_reading_subscriber(qos: QoS, n: usize) {
-    let b = broker().await;
-    let mut events = b.events();
+    let (b, mut events) = broker_and_events().await;
     let (mut sub, _) = Raw::connected(&b, connect("reader")).await;
     sub.subscribe("burst", qos).await;
     let (mut publisher, _) = Raw::connected(&b, connect("flood")).await;
@@ -905,10 +887,9 @@ async fn a_burst_to_a_reading_qos1_subscriber_loses_nothing() {
 async fn a_subscriber_that_stops_reading_is_kept_and_its_drops_counted() {
     // Mosquitto's rule for QoS 0 (max_queued_messages packets waiting: drop), and a held
     // publisher let go once the subscriber is found stalled.
-    let b = broker_with(BrokerConfig {
-        max_queued: 50,
-        publisher_hold: Duration::from_millis(200),
-        ..Default::default()
+    let b = broker_changed(|c| {
+        c.max_queued = 50;
+        c.publisher_hold = Duration::from_millis(200);
     })
     .await;
     let mut events = b.events();

@@ -1,18 +1,23 @@
 //! End to end through the real binary: a real PTY, a real broker, real processes and signals.
 
-use std::io::{Read, Write};
-use std::os::fd::AsFd;
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use modem_sim::broker::{Broker, BrokerConfig};
 use rand::{Rng, SeedableRng};
+use rumqttc::QoS;
 
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{next_publish, subscribed, At, Mosquitto, Port, SimProcess, WAIT};
+use process::{
+    cli, cli_ok, exit_within_wait, keep_polling, mosquitto_pub, mosquitto_sub, mqtt_client,
+    next_publish, read_to_end_on_thread, server_message, temp_file, watcher, At, Mosquitto, Port,
+    SimProcess, ROOT, WAIT,
+};
 
 #[test]
 fn ready_file_banner_at_and_sigterm() {
@@ -43,16 +48,7 @@ fn ready_file_banner_at_and_sigterm() {
     assert_eq!(std::fs::read_link(&link).unwrap(), PathBuf::from(&tty));
     let mut port = Port::open(&link).booted();
     assert_eq!(port.at("AT", "OK\r\n"), "AT\r\r\nOK\r\n");
-    sim.signal(nix::sys::signal::Signal::SIGTERM);
-    let status = sim.child.wait().unwrap();
-    assert!(status.success(), "{status:?}");
-    let mut banner = String::new();
-    sim.child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut banner)
-        .unwrap();
+    let banner = sim.stop();
     assert!(
         banner.contains(&tty) && banner.contains(&sim.field("mqtt")),
         "{banner}"
@@ -80,75 +76,98 @@ fn random_garbage_then_at_still_works() {
     for chunk in garbage.chunks(512) {
         port.send(chunk);
         // Keep draining the answers so neither side's buffer fills.
-        let mut buf = [0u8; 65536];
-        let mut fds = [nix::poll::PollFd::new(
-            port.file.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        while nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO).unwrap() > 0 {
-            let _ = (&port.file).read(&mut buf).unwrap();
-        }
+        port.drain(0);
     }
     let answer = port.at("\rAT+CGSN", "868488076771714\r\n\r\nOK\r\n");
     assert!(answer.ends_with("\r\n868488076771714\r\n\r\nOK\r\n"));
 }
 
-#[test]
-fn a_megabyte_line_without_cr_gets_error_and_memory_stays_bounded() {
+/// Echo off, then `feed`: the simulator's RSS grows by less than `bound_kib` meanwhile.
+fn rss_grows_less_than(bound_kib: u64, what: &str, feed: impl FnOnce(&mut Port)) {
     let sim = SimProcess::spawn(&[]);
     let mut port = sim.port();
     port.at("ATE0", "OK\r\n");
     let before = sim.rss_kib();
-    let line = vec![b'A'; 1 << 20];
-    let mut writer = port.file.try_clone().unwrap();
-    let w = std::thread::spawn(move || writer.write_all(&line).unwrap());
-    assert_eq!(port.until("ERROR\r\n"), "\r\nERROR\r\n");
-    w.join().unwrap();
-    port.at("\rAT", "OK\r\n");
+    feed(&mut port);
     let grown = sim.rss_kib().saturating_sub(before);
-    assert!(grown < 8 * 1024, "RSS grew by {grown} KiB for a 1 MiB line");
+    assert!(grown < bound_kib, "RSS grew by {grown} KiB {what}");
 }
 
-fn mqtt_client(addr: std::net::SocketAddr, id: &str) -> (rumqttc::AsyncClient, rumqttc::EventLoop) {
-    let mut o = rumqttc::MqttOptions::new(id, addr.ip().to_string(), addr.port());
-    o.set_credentials("root", "luat123456");
-    rumqttc::AsyncClient::new(o, 16)
+#[test]
+fn a_megabyte_line_without_cr_gets_error_and_memory_stays_bounded() {
+    rss_grows_less_than(8 * 1024, "for a 1 MiB line", |port| {
+        let line = vec![b'A'; 1 << 20];
+        let w = port.writer(move |tty| tty.write_all(&line).unwrap());
+        assert_eq!(port.until("ERROR\r\n"), "\r\nERROR\r\n");
+        w.join().unwrap();
+        port.at("\rAT", "OK\r\n");
+    });
+}
+
+/// A simulator with `--broker mqtt://<addr>` and `extra`, its port set up by `setup`, started
+/// off the runtime's threads (it blocks).
+async fn sim_on(
+    addr: SocketAddr,
+    extra: &'static [&'static str],
+    setup: impl FnOnce(&mut Port) + Send + 'static,
+) -> (SimProcess, Port) {
+    let url = format!("mqtt://{addr}");
+    let task = tokio::task::spawn_blocking(move || {
+        let sim = SimProcess::spawn(&[&["--broker", url.as_str()], extra].concat());
+        let mut port = sim.port();
+        setup(&mut port);
+        (sim, port)
+    });
+    task.await.unwrap()
+}
+
+/// The modem that `setup` connects (with `extra`) to a broker of the test's is killed: the
+/// broker publishes its will, `payload` on `topic` at QoS 1.
+async fn will_on_kill(
+    extra: &'static [&'static str],
+    setup: fn(&mut Port),
+    topic: &str,
+    payload: &[u8],
+) {
+    let broker = Broker::start(BrokerConfig::default()).await.unwrap();
+    let (_client, mut ev) = watcher(broker.local_addr(), "watcher", topic, QoS::AtLeastOnce).await;
+    let (sim, port) = sim_on(broker.local_addr(), extra, setup).await;
+    sim.signal(nix::sys::signal::Signal::SIGKILL);
+    let will = next_publish(&mut ev, topic).await;
+    assert_eq!(&will.payload[..], payload);
+    assert_eq!(will.qos, QoS::AtLeastOnce);
+    drop((sim, port));
+    broker.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn will_is_published_when_the_process_is_killed() {
-    let broker = Broker::start(BrokerConfig::default()).await.unwrap();
-    let addr = broker.local_addr();
-    let (client, mut ev) = mqtt_client(addr, "watcher");
-    client
-        .subscribe("dev/status", rumqttc::QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    subscribed(&mut ev).await;
+    let setup = |port: &mut Port| {
+        let config = "\"dev1\",root,luat123456,1,0,\"dev/status\",\"offline\"";
+        port.mqtt_up(config, "\"lbsmqtt.airm2m.com\",\"1884\"");
+    };
+    will_on_kill(&[], setup, "dev/status", b"offline").await;
+}
 
-    let url = format!("mqtt://{addr}");
-    let sim = tokio::task::spawn_blocking(move || {
-        let sim = SimProcess::spawn(&["--broker", &url]);
-        let mut port = sim.port();
-        port.at(
-            "AT+MCONFIG=\"dev1\",root,luat123456,1,0,\"dev/status\",\"offline\"",
-            "OK\r\n",
+/// `mosquitto_sub` on `topic` until it has `count` messages and exits; what it printed. It
+/// gives no sign that its subscription is in place, so `publish` runs until then.
+fn mosquitto_sub_while(mqtt: &str, topic: &str, count: &str, mut publish: impl FnMut()) -> String {
+    let mut sub = mosquitto_sub(mqtt, ROOT, topic, &["-C", count, "-W", "30"]);
+    // Its stdout is block-buffered on a pipe: read it on a thread, wait with a deadline.
+    let rx = read_to_end_on_thread(sub.stdout.take().unwrap());
+    let deadline = Instant::now() + WAIT;
+    let received = loop {
+        publish();
+        if let Ok(out) = rx.recv_timeout(Duration::from_millis(300)) {
+            break out;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "mosquitto_sub: nothing in {WAIT:?}"
         );
-        port.at(
-            "AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"",
-            "CONNECT OK\r\n",
-        );
-        port.at("AT+MCONNECT=1,60", "CONNACK OK\r\n");
-        sim
-    })
-    .await
-    .unwrap();
-    sim.signal(nix::sys::signal::Signal::SIGKILL);
-    let will = next_publish(&mut ev, "dev/status").await;
-    assert_eq!(&will.payload[..], b"offline");
-    assert_eq!(will.qos, rumqttc::QoS::AtLeastOnce);
-    drop(sim);
-    broker.shutdown().await;
+    };
+    assert!(sub.wait().unwrap().success());
+    String::from_utf8_lossy(&received).into_owned()
 }
 
 /// Seed 000 section 6.2 with the command-line tools a user would watch it with.
@@ -156,77 +175,17 @@ async fn will_is_published_when_the_process_is_killed() {
 fn mosquitto_clients_see_the_plain_flow() {
     let sim = SimProcess::spawn(&[]);
     let mqtt = sim.field("mqtt");
-    let (host, port_no) = mqtt.rsplit_once(':').unwrap();
-    let mut sub = Command::new("mosquitto_sub")
-        .args([
-            "-h",
-            host,
-            "-p",
-            port_no,
-            "-u",
-            "root",
-            "-P",
-            "luat123456",
-            "-t",
-            "mqtt/sub",
-            "-C",
-            "1",
-            "-W",
-            "30",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("mosquitto_sub is installed (apt-get install mosquitto-clients; .ci/run does it)");
-    // Its stdout is block-buffered on a pipe: read it on a thread, wait with a deadline.
-    let mut sub_out = sub.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let _ = sub_out.read_to_end(&mut all);
-        let _ = tx.send(all);
-    });
     let mut port = sim.port();
-    port.at("AT+MCONFIG=868488076771714,root,luat123456", "OK\r\n");
-    port.at(
-        "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"",
-        "CONNECT OK\r\n",
-    );
-    port.at("AT+MCONNECT=1,60", "CONNACK OK\r\n");
+    let start = "\"airtest.openluat.com\",\"1883\"";
+    port.mqtt_up("868488076771714,root,luat123456", start);
     port.at("AT+MSUB=\"mqtt/pub\",0", "SUBACK\r\n");
-    // mosquitto_sub gives no sign that its subscription is in place, so publish (QoS 0, as in
-    // the guide) until it has received one message and exited.
-    let deadline = Instant::now() + WAIT;
-    let received = loop {
+    // Publish (QoS 0, as in the guide) until mosquitto_sub has received one message.
+    let received = mosquitto_sub_while(&mqtt, "mqtt/sub", "1", || {
         port.at("AT+MPUB=\"mqtt/sub\",0,0,\"data from 4G module\"", "OK\r\n");
-        if let Ok(out) = rx.recv_timeout(Duration::from_millis(300)) {
-            break out;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "mosquitto_sub received nothing in {WAIT:?}"
-        );
-    };
-    assert!(sub.wait().unwrap().success());
-    assert_eq!(String::from_utf8_lossy(&received), "data from 4G module\n");
+    });
+    assert_eq!(received, "data from 4G module\n");
 
-    let status = Command::new("mosquitto_pub")
-        .args([
-            "-h",
-            host,
-            "-p",
-            port_no,
-            "-u",
-            "root",
-            "-P",
-            "luat123456",
-            "-t",
-            "mqtt/pub",
-            "-m",
-            "data from tcp server",
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    mosquitto_pub(&mqtt, "mqtt/pub", "data from tcp server");
     let out = port.until("server\r\n");
     assert!(
         out.ends_with("\r\n+MSUB: \"mqtt/pub\",20 byte,data from tcp server\r\n"),
@@ -258,17 +217,11 @@ async fn resolve_wins_over_broker_and_a_dead_port_is_connect_fail() {
             port.at("AT+MIPSTART=\"lbsmqtt.airm2m.com\",1884", "FAIL\r\n"),
             "\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n"
         );
-        assert_eq!(
-            port.at(
-                "AT+MIPSTART=\"AIRTEST.openluat.com\",1883",
-                "CONNECT OK\r\n"
-            ),
-            "\r\nOK\r\n\r\nCONNECT OK\r\n"
+        port.ok_then(
+            "AT+MIPSTART=\"AIRTEST.openluat.com\",1883",
+            "CONNECT OK\r\n",
         );
-        assert_eq!(
-            port.at("AT+MCONNECT=1,60", "CONNACK OK\r\n"),
-            "\r\nOK\r\n\r\nCONNACK OK\r\n"
-        );
+        port.ok_then("AT+MCONNECT=1,60", "CONNACK OK\r\n");
     })
     .await
     .unwrap();
@@ -278,14 +231,9 @@ async fn resolve_wins_over_broker_and_a_dead_port_is_connect_fail() {
 #[test]
 fn bad_arguments_are_explained() {
     let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let out = cli(args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), err)
     };
     let (code, err) = run(&["--resolve", "airtest.openluat.com"]);
     assert_eq!(code, Some(2));
@@ -333,7 +281,6 @@ fn l610_boots_and_runs_the_guide_flow_with_mosquitto_clients() {
     let mut sim = SimProcess::spawn(&["--dialect", "l610"]);
     assert_eq!(sim.field("dialect"), "l610");
     let mqtt = sim.field("mqtt");
-    let (host, port_no) = mqtt.rsplit_once(':').unwrap();
     let mut port = sim.raw_port();
     // Powered on before anyone opened the tty: the URCs are the first bytes there.
     assert_eq!(
@@ -342,106 +289,30 @@ fn l610_boots_and_runs_the_guide_flow_with_mosquitto_clients() {
     );
     assert_eq!(port.at("AT", "OK\r\n"), "AT\r\r\nOK\r\n", "echo is on");
     assert_eq!(port.at("ATE0", "OK\r\n"), "ATE0\r\r\nOK\r\n");
-    assert_eq!(
-        port.at("AT+MIPCALL=1", "68\r\n"),
-        "\r\nOK\r\n\r\n+MIPCALL: 10.104.48.68\r\n"
-    );
+    port.ok_then("AT+MIPCALL=1", "+MIPCALL: 10.104.48.68\r\n");
     port.at("AT+MQTTUSER=1,\"root\",\"luat123456\"", "OK\r\n");
-    assert_eq!(
-        port.at(
-            "AT+MQTTOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",1883,0,60",
-            "+MQTTOPEN: 1,1\r\n"
-        ),
-        "\r\nOK\r\n\r\n+MQTTOPEN: 1,1\r\n"
-    );
+    let open = "AT+MQTTOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",1883,0,60";
+    port.ok_then(open, "+MQTTOPEN: 1,1\r\n");
     port.at("AT+MQTTSUB=1,\"down\",0", "+MQTTSUB: 1,1\r\n");
-    let mut sub = Command::new("mosquitto_sub")
-        .args([
-            "-h",
-            host,
-            "-p",
-            port_no,
-            "-u",
-            "root",
-            "-P",
-            "luat123456",
-            "-t",
-            "up",
-            "-C",
-            "2",
-            "-W",
-            "30",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("mosquitto_sub is installed (apt-get install mosquitto-clients)");
-    let mut sub_out = sub.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let _ = sub_out.read_to_end(&mut all);
-        let _ = tx.send(all);
-    });
-    // mosquitto_sub gives no sign that it has subscribed: publish both forms until it has two
-    // messages (QoS 0 as in the guide).
-    let deadline = Instant::now() + WAIT;
-    let received = loop {
+    // Both forms (QoS 0 as in the guide) until mosquitto_sub has two messages.
+    let text = mosquitto_sub_while(&mqtt, "up", "2", || {
         port.at("AT+MQTTPUB=1,\"up\",0,0,\"123\"", "+MQTTPUB: 1,1\r\n");
         assert_eq!(port.at("AT+MQTTPUB=1,\"up\",0,0,5", ">"), "\r\n>");
         port.send(b"\"1\r\n\"");
-        assert_eq!(
-            port.until("+MQTTPUB: 1,1\r\n"),
-            "\r\nOK\r\n\r\n+MQTTPUB: 1,1\r\n"
-        );
-        if let Ok(out) = rx.recv_timeout(Duration::from_millis(300)) {
-            break out;
-        }
-        assert!(Instant::now() < deadline, "mosquitto_sub received nothing");
-    };
-    assert!(sub.wait().unwrap().success());
-    let text = String::from_utf8_lossy(&received);
+        let answer = port.until("+MQTTPUB: 1,1\r\n");
+        assert_eq!(answer, "\r\nOK\r\n\r\n+MQTTPUB: 1,1\r\n");
+    });
     assert!(
         text == "123\n\"1\r\n\"\n" || text == "\"1\r\n\"\n123\n",
         "{text:?}"
     );
-    let status = Command::new("mosquitto_pub")
-        .args([
-            "-h",
-            host,
-            "-p",
-            port_no,
-            "-u",
-            "root",
-            "-P",
-            "luat123456",
-            "-t",
-            "down",
-            "-m",
-            "from mosquitto_pub",
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    mosquitto_pub(&mqtt, "down", "from mosquitto_pub");
     assert!(port
         .until("mosquitto_pub\r\n")
         .ends_with("\r\n+MQTTMSG: 1, 0, down, from mosquitto_pub\r\n"));
-    assert_eq!(
-        port.at("AT+MQTTCLOSE=1", "+MQTTCLOSE: 1,1\r\n"),
-        "\r\nOK\r\n\r\n+MQTTCLOSE: 1,1\r\n"
-    );
-    assert_eq!(
-        port.at("AT+MIPCALL=0", "+MIPCALL: 0\r\n"),
-        "\r\nOK\r\n\r\n+MIPCALL: 0\r\n"
-    );
-    sim.signal(nix::sys::signal::Signal::SIGTERM);
-    assert!(sim.child.wait().unwrap().success());
-    let mut banner = String::new();
-    sim.child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut banner)
-        .unwrap();
+    port.ok_then("AT+MQTTCLOSE=1", "+MQTTCLOSE: 1,1\r\n");
+    port.ok_then("AT+MIPCALL=0", "+MIPCALL: 0\r\n");
+    let banner = sim.stop();
     assert!(banner.contains("simulated l610 ready"), "{banner}");
 }
 
@@ -449,41 +320,19 @@ fn l610_boots_and_runs_the_guide_flow_with_mosquitto_clients() {
 /// it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn l610_will_is_published_when_the_process_is_killed() {
-    let broker = Broker::start(BrokerConfig::default()).await.unwrap();
-    let addr = broker.local_addr();
-    let (client, mut ev) = mqtt_client(addr, "watcher");
-    client
-        .subscribe("test1", rumqttc::QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    subscribed(&mut ev).await;
-    let url = format!("mqtt://{addr}");
-    let sim = tokio::task::spawn_blocking(move || {
-        let sim = SimProcess::spawn(&["--dialect", "l610", "--broker", &url]);
-        let mut port = sim.port();
+    let setup = |port: &mut Port| {
         port.at("AT+MIPCALL=1", "+MIPCALL: 10.104.48.68\r\n");
         port.at(
             "AT+MQTTUSER=1,\"root\",\"luat123456\",\"l610-will\"",
             "OK\r\n",
         );
-        port.at(
-            "AT+MQTTWILL=1,\"test1\",1,0,\"disconnect unexpectedly\"",
-            "OK\r\n",
-        );
-        port.at(
-            "AT+MQTTOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",1883,0,60",
-            "+MQTTOPEN: 1,1\r\n",
-        );
-        sim
-    })
-    .await
-    .unwrap();
-    sim.signal(nix::sys::signal::Signal::SIGKILL);
-    let will = next_publish(&mut ev, "test1").await;
-    assert_eq!(&will.payload[..], b"disconnect unexpectedly");
-    assert_eq!(will.qos, rumqttc::QoS::AtLeastOnce);
-    drop(sim);
-    broker.shutdown().await;
+        let will = "AT+MQTTWILL=1,\"test1\",1,0,\"disconnect unexpectedly\"";
+        port.at(will, "OK\r\n");
+        let open = "AT+MQTTOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",1883,0,60";
+        port.at(open, "+MQTTOPEN: 1,1\r\n");
+    };
+    let l610 = &["--dialect", "l610"];
+    will_on_kill(l610, setup, "test1", b"disconnect unexpectedly").await;
 }
 
 #[test]
@@ -495,17 +344,7 @@ fn sigterm_exits_even_when_the_host_stopped_reading() {
         port.send(&b"ATI\r".repeat(50));
     }
     sim.signal(nix::sys::signal::Signal::SIGTERM);
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = sim.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "modem-sim did not exit within {WAIT:?} of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = exit_within_wait(&mut sim.child, "modem-sim after SIGTERM");
     assert!(status.success(), "{status:?}");
 }
 
@@ -515,56 +354,28 @@ fn sigterm_exits_even_when_the_host_stopped_reading() {
 async fn plain_flow_through_broker_flag_to_mosquitto() {
     let mosquitto = Mosquitto::start();
     let addr = mosquitto.addr;
-    let (client, mut ev) = mqtt_client(addr, "tool");
-    client
-        .subscribe("mqtt/sub", rumqttc::QoS::AtMostOnce)
-        .await
-        .unwrap();
-    subscribed(&mut ev).await;
-    let url = format!("mqtt://{addr}");
-    let (sim, mut port) = tokio::task::spawn_blocking(move || {
-        let sim = SimProcess::spawn(&["--broker", &url]);
-        let mut port = sim.port();
+    let (client, mut ev) = watcher(addr, "tool", "mqtt/sub", QoS::AtMostOnce).await;
+    let (sim, mut port) = sim_on(addr, &[], |port| {
         port.at("ATE0", "OK\r\n");
         port.at("AT+MCONFIG=868488076771714,root,wrong", "OK\r\n");
-        port.at(
-            "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"",
-            "CONNECT OK\r\n",
-        );
-        assert_eq!(
-            port.at("AT+MCONNECT=1,60", "CLOSED\r\n"),
-            "\r\nOK\r\n\r\nCLOSED\r\n"
-        );
-        assert_eq!(
-            port.at("AT+MQTTSTATU", "OK\r\n"),
-            "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"
-        );
+        let start = "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"";
+        port.at(start, "CONNECT OK\r\n");
+        let refused = port.at("AT+MCONNECT=1,60", "CLOSED\r\n");
+        assert_eq!(refused, "\r\nOK\r\n\r\nCLOSED\r\n");
+        let statu = port.at("AT+MQTTSTATU", "OK\r\n");
+        assert_eq!(statu, "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
         port.at("AT+MIPCLOSE", "\r\n");
-        port.at("AT+MCONFIG=868488076771714,root,luat123456", "OK\r\n");
-        port.at(
-            "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"",
-            "CONNECT OK\r\n",
-        );
-        port.at("AT+MCONNECT=1,60", "CONNACK OK\r\n");
+        let start = "\"airtest.openluat.com\",\"1883\"";
+        port.mqtt_up("868488076771714,root,luat123456", start);
         port.at("AT+MSUB=\"mqtt/pub\",0", "SUBACK\r\n");
         port.at("AT+MPUB=\"mqtt/sub\",0,0,\"data from 4G module\"", "OK\r\n");
-        (sim, port)
     })
-    .await
-    .unwrap();
+    .await;
     let got = next_publish(&mut ev, "mqtt/sub").await;
     assert_eq!(&got.payload[..], b"data from 4G module");
-    client
-        .publish(
-            "mqtt/pub",
-            rumqttc::QoS::AtMostOnce,
-            false,
-            "data from tcp server",
-        )
-        .await
-        .unwrap();
+    server_message(&client).await;
     // The client's event loop must keep running for the publish to leave.
-    let poller = tokio::spawn(async move { while ev.poll().await.is_ok() {} });
+    let poller = keep_polling(ev);
     let printed = tokio::task::spawn_blocking(move || port.until("server\r\n"))
         .await
         .unwrap();
@@ -577,83 +388,81 @@ async fn plain_flow_through_broker_flag_to_mosquitto() {
 }
 
 #[path = "support/malformed.rs"]
+#[allow(dead_code)]
 mod malformed;
 
-/// The malformed-input table through the real binary, the PTY and the embedded broker.
-#[test]
-fn malformed_input_table_through_the_pty() {
-    let cases = malformed::malformed_cases(include_str!("../../fixtures/malformed/air780e.tsv"));
-    let sim = SimProcess::spawn(&[]);
-    let mut port = sim.port();
+/// Each row of a malformed-input `table`, in file order: `enter` takes the modem from the
+/// state it is in to the row's; the input gets the row's answer and nothing else, `AT` is then
+/// answered `OK`, and `reset` puts back the settings some rows change.
+fn malformed_table(
+    port: &mut Port,
+    table: &str,
+    mut enter: impl FnMut(&mut Port, &str, &str),
+    reset: &[(&str, &str)],
+) {
+    // The power-on lines wait in the PTY buffer; the first OK is past them.
     port.at("ATE0", "OK\r\n");
-    let mut connected = false;
-    for case in cases {
-        if case.connected != connected {
-            if case.connected {
-                port.at("AT+MCONFIG=dev,root,luat123456", "OK\r\n");
-                port.at("AT+MIPSTART=\"h\",1883", "CONNECT OK\r\n");
-                port.at("AT+MCONNECT=1,60", "CONNACK OK\r\n");
-            } else {
-                port.at("AT+MIPCLOSE", "OK\r\n");
-            }
-            connected = case.connected;
+    let mut state = "idle".to_string();
+    for case in malformed::malformed_cases(table) {
+        if case.state != state {
+            enter(port, &state, &case.state);
+            state = case.state.clone();
         }
         port.send(&case.input);
         let expected = String::from_utf8_lossy(&case.expected).into_owned();
         assert_eq!(port.until(&expected), expected, "{}", case.why);
-        assert_eq!(
-            port.at("AT", "OK\r\n"),
-            "\r\nOK\r\n",
-            "AT after: {}",
-            case.why
-        );
-        // Settings some rows change go back to the defaults.
-        port.at("AT+CMEE=1", "OK\r\n");
-        port.at("AT+MQTTMODE=0", "OK\r\n");
-        port.at("AT+CIPSHUT", "SHUT OK\r\n");
+        let why = &case.why;
+        assert_eq!(port.at("AT", "OK\r\n"), "\r\nOK\r\n", "AT after: {why}");
+        for (cmd, answer) in reset {
+            port.at(cmd, answer);
+        }
     }
+}
+
+/// The malformed-input table through the real binary, the PTY and the embedded broker.
+#[test]
+fn malformed_input_table_through_the_pty() {
+    let sim = SimProcess::spawn(&[]);
+    let enter = |port: &mut Port, _: &str, to: &str| {
+        if to == "connected" {
+            port.mqtt_up("dev,root,luat123456", "\"h\",1883");
+        } else {
+            port.at("AT+MIPCLOSE", "OK\r\n");
+        }
+    };
+    // Settings some rows change go back to the defaults.
+    let reset = [
+        ("AT+CMEE=1", "OK\r\n"),
+        ("AT+MQTTMODE=0", "OK\r\n"),
+        ("AT+CIPSHUT", "SHUT OK\r\n"),
+    ];
+    let table = include_str!("../../fixtures/malformed/air780e.tsv");
+    malformed_table(&mut sim.port(), table, enter, &reset);
 }
 
 /// The L610's malformed-input table through the real binary, the PTY and the embedded broker.
 /// Rows run in file order: idle, then with the data call up, then with client 1 open.
 #[test]
 fn l610_malformed_input_table_through_the_pty() {
-    let cases = malformed::malformed_cases(include_str!("../../fixtures/malformed/l610.tsv"));
     let sim = SimProcess::spawn(&["--dialect", "l610"]);
-    let mut port = sim.port();
-    // The boot URCs wait in the PTY buffer; the first OK is past them.
-    port.at("ATE0", "OK\r\n");
-    let order = ["idle", "called", "connected"];
-    let mut state = 0;
-    for case in cases {
-        let want = order
-            .iter()
-            .position(|s| *s == case.state)
-            .unwrap_or_else(|| panic!("unknown state {}", case.state));
-        assert!(want >= state, "the table goes idle, called, connected");
-        while state < want {
-            state += 1;
-            if order[state] == "called" {
-                port.at("AT+MIPCALL=1", "OK\r\n");
-                port.until("\r\n+MIPCALL: ");
-                port.until("\r\n");
-            } else {
-                port.at("AT+MQTTUSER=1,\"root\",\"luat123456\"", "OK\r\n");
-                port.at("AT+MQTTOPEN=1,\"h\",1883,0,60", "+MQTTOPEN: 1,1\r\n");
-            }
+    let enter = |port: &mut Port, from: &str, to: &str| {
+        let order = ["idle", "called", "connected"];
+        let at = |s: &str| order.iter().position(|o| *o == s);
+        let (from, to) = (at(from).unwrap(), at(to).expect("a known state"));
+        assert!(to > from, "the table goes idle, called, connected");
+        if from == 0 {
+            port.at("AT+MIPCALL=1", "OK\r\n");
+            port.until("\r\n+MIPCALL: ");
+            port.until("\r\n");
         }
-        port.send(&case.input);
-        let expected = String::from_utf8_lossy(&case.expected).into_owned();
-        assert_eq!(port.until(&expected), expected, "{}", case.why);
-        assert_eq!(
-            port.at("AT", "OK\r\n"),
-            "\r\nOK\r\n",
-            "AT after: {}",
-            case.why
-        );
-        // Rows that number their errors go back to the L610's default.
-        port.at("AT+CMEE=0", "OK\r\n");
-    }
+        if to == 2 {
+            port.at("AT+MQTTUSER=1,\"root\",\"luat123456\"", "OK\r\n");
+            port.at("AT+MQTTOPEN=1,\"h\",1883,0,60", "+MQTTOPEN: 1,1\r\n");
+        }
+    };
+    // Rows that number their errors go back to the L610's default.
+    let table = include_str!("../../fixtures/malformed/l610.tsv");
+    malformed_table(&mut sim.port(), table, enter, &[("AT+CMEE=0", "OK\r\n")]);
 }
 
 const NO_LOSS: usize = 10_000;
@@ -663,12 +472,7 @@ const NO_LOSS: usize = 10_000;
 async fn ten_thousand_qos1_up_exactly_once_in_order() {
     let broker = Broker::start(BrokerConfig::default()).await.unwrap();
     let addr = broker.local_addr();
-    let (client, mut ev) = mqtt_client(addr, "collector");
-    client
-        .subscribe("noloss/up", rumqttc::QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    subscribed(&mut ev).await;
+    let (_client, mut ev) = watcher(addr, "collector", "noloss/up", QoS::AtLeastOnce).await;
     let collector = tokio::spawn(async move {
         let mut got = Vec::with_capacity(NO_LOSS);
         while got.len() < NO_LOSS {
@@ -677,23 +481,16 @@ async fn ten_thousand_qos1_up_exactly_once_in_order() {
         }
         got
     });
-    let url = format!("mqtt://{addr}");
-    let sim = tokio::task::spawn_blocking(move || {
-        let sim = SimProcess::spawn(&["--broker", &url]);
-        let mut port = sim.port();
+    let (sim, _port) = sim_on(addr, &[], |port| {
         port.at("ATE0", "OK\r\n");
-        port.at("AT+MCONFIG=up,root,luat123456", "OK\r\n");
-        port.at("AT+MIPSTART=\"h\",1883", "CONNECT OK\r\n");
-        port.at("AT+MCONNECT=1,60", "CONNACK OK\r\n");
+        port.mqtt_up("up,root,luat123456", "\"h\",1883");
         for i in 0..NO_LOSS {
             // One QoS 1 publish in flight at a time, as on the module.
             let answer = port.at(&format!("AT+MPUB=\"noloss/up\",1,0,\"{i}\""), "PUBACK\r\n");
             assert_eq!(answer, "\r\nOK\r\n\r\nPUBACK\r\n", "message {i}");
         }
-        sim
     })
-    .await
-    .unwrap();
+    .await;
     let got = tokio::time::timeout(Duration::from_secs(60), collector)
         .await
         .expect("all arrive")
@@ -714,30 +511,19 @@ async fn ten_thousand_qos1_up_exactly_once_in_order() {
 async fn ten_thousand_qos1_down_exactly_once_in_order() {
     let broker = Broker::start(BrokerConfig::default()).await.unwrap();
     let addr = broker.local_addr();
-    let url = format!("mqtt://{addr}");
-    let (sim, mut port) = tokio::task::spawn_blocking(move || {
-        let sim = SimProcess::spawn(&["--broker", &url]);
-        let mut port = sim.port();
+    let (sim, mut port) = sim_on(addr, &[], |port| {
         port.at("ATE0", "OK\r\n");
-        port.at("AT+MCONFIG=down,root,luat123456", "OK\r\n");
-        port.at("AT+MIPSTART=\"h\",1883", "CONNECT OK\r\n");
-        port.at("AT+MCONNECT=1,60", "CONNACK OK\r\n");
+        port.mqtt_up("down,root,luat123456", "\"h\",1883");
         port.at("AT+MSUB=\"noloss/down\",1", "SUBACK\r\n");
-        (sim, port)
     })
-    .await
-    .unwrap();
-    let (client, mut ev) = mqtt_client(addr, "source");
-    let poller = tokio::spawn(async move { while ev.poll().await.is_ok() {} });
+    .await;
+    let (client, ev) = mqtt_client(addr, "source");
+    let poller = keep_polling(ev);
     let publisher = tokio::spawn(async move {
         for i in 0..NO_LOSS {
+            let qos = QoS::AtLeastOnce;
             client
-                .publish(
-                    "noloss/down",
-                    rumqttc::QoS::AtLeastOnce,
-                    false,
-                    i.to_string(),
-                )
+                .publish("noloss/down", qos, false, i.to_string())
                 .await
                 .unwrap();
         }
@@ -767,37 +553,22 @@ async fn ten_thousand_qos1_down_exactly_once_in_order() {
 
 #[test]
 fn memory_stays_bounded_under_ten_megabytes_of_garbage() {
-    let sim = SimProcess::spawn(&[]);
-    let mut port = sim.port();
-    port.at("ATE0", "OK\r\n");
-    let before = sim.rss_kib();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(10);
-    let mut writer = port.file.try_clone().unwrap();
-    let w = std::thread::spawn(move || {
-        let mut chunk = vec![0u8; 64 * 1024];
-        for _ in 0..160 {
-            rng.fill(&mut chunk[..]);
-            writer.write_all(&chunk).unwrap();
+    rss_grows_less_than(16 * 1024, "under 10 MiB of garbage", |port| {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(10);
+        let w = port.writer(move |tty| {
+            let mut chunk = vec![0u8; 64 * 1024];
+            for _ in 0..160 {
+                rng.fill(&mut chunk[..]);
+                tty.write_all(&chunk).unwrap();
+            }
+        });
+        // Drain the answers while the garbage goes in.
+        while !w.is_finished() {
+            port.drain(50);
         }
+        w.join().unwrap();
+        port.at("\rAT+CGSN", "868488076771714\r\n\r\nOK\r\n");
     });
-    // Drain the answers while the garbage goes in.
-    let mut buf = vec![0u8; 1 << 16];
-    while !w.is_finished() {
-        let mut fds = [nix::poll::PollFd::new(
-            port.file.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(50u8)).unwrap() > 0 {
-            let _ = (&port.file).read(&mut buf).unwrap();
-        }
-    }
-    w.join().unwrap();
-    port.at("\rAT+CGSN", "868488076771714\r\n\r\nOK\r\n");
-    let grown = sim.rss_kib().saturating_sub(before);
-    assert!(
-        grown < 16 * 1024,
-        "RSS grew by {grown} KiB under 10 MiB of garbage"
-    );
 }
 
 /// Certificates written over the PTY, AT+SSLMIPSTART to the binary's embedded mutual-TLS
@@ -830,25 +601,17 @@ fn mutual_tls_through_the_binary_with_certificates_written_over_the_pty() {
     );
 
     let mut port = sim.port();
-    for name in ["ca.crt", "client.crt", "client.key"] {
-        let bytes = std::fs::read(certs.join(name)).unwrap();
-        port.at(&format!("AT+FSCREATE=\"{name}\""), "OK\r\n");
-        port.at(
-            &format!("AT+FSWRITE=\"{name}\",0,{},15", bytes.len()),
-            "\r\n>",
-        );
-        port.send(&bytes);
-        port.until("OK\r\n");
+    for (name, key) in [("ca.crt", "cacert"), ("client.crt", "clientcert")]
+        .into_iter()
+        .chain([("client.key", "clientkey")])
+    {
+        port.fs_write(name, &std::fs::read(certs.join(name)).unwrap(), "\r");
+        port.at(&format!("AT+SSLCFG=\"{key}\",88,\"{name}\""), "OK\r\n");
     }
-    port.at("AT+SSLCFG=\"cacert\",88,\"ca.crt\"", "OK\r\n");
-    port.at("AT+SSLCFG=\"clientcert\",88,\"client.crt\"", "OK\r\n");
-    port.at("AT+SSLCFG=\"clientkey\",88,\"client.key\"", "OK\r\n");
     port.at("AT+SSLCFG=\"seclevel\",88,2", "OK\r\n");
     port.at("AT+MCONFIG=868488076771714,root,luat123456", "OK\r\n");
-    port.at(
-        "AT+SSLMIPSTART=\"lbsmqtt.airm2m.com\",8883",
-        "CONNECT OK\r\n",
-    );
+    let start = "AT+SSLMIPSTART=\"lbsmqtt.airm2m.com\",8883";
+    port.at(start, "CONNECT OK\r\n");
     port.at("AT+MCONNECT=1,60", "CONNACK OK\r\n");
     port.at("AT+MSUB=\"mqtt/pub\",0", "SUBACK\r\n");
 
@@ -879,51 +642,30 @@ fn mutual_tls_through_the_binary_with_certificates_written_over_the_pty() {
 #[test]
 fn certs_subcommand_writes_a_pki_openssl_accepts() {
     let dir = tempfile::tempdir().unwrap();
-    let status = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
-        .args(["certs", "--out"])
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    cli_ok(&["certs", "--out", dir.path().to_str().unwrap()]);
+    let verify = |args: &[&str], cert: &str| {
+        let mut cmd = Command::new("openssl");
+        cmd.arg("verify").args(args).arg("-CAfile");
+        cmd.arg(dir.path().join("ca.crt"))
+            .arg(dir.path().join(cert));
+        cmd.output().expect("openssl is installed")
+    };
     for host in [
         "localhost",
         "airtest.openluat.com",
         "lbsmqtt.airm2m.com",
         "g510.mqtt.iot.bj.baidubce.com",
     ] {
-        let out = Command::new("openssl")
-            .args([
-                "verify",
-                "-purpose",
-                "sslserver",
-                "-verify_hostname",
-                host,
-                "-CAfile",
-            ])
-            .arg(dir.path().join("ca.crt"))
-            .arg(dir.path().join("server.crt"))
-            .output()
-            .expect("openssl is installed");
-        assert!(
-            out.status.success(),
-            "{host}: {}",
-            String::from_utf8_lossy(&out.stdout)
+        let out = verify(
+            &["-purpose", "sslserver", "-verify_hostname", host],
+            "server.crt",
         );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{host}: {text}");
     }
-    let out = Command::new("openssl")
-        .args(["verify", "-purpose", "sslclient", "-CAfile"])
-        .arg(dir.path().join("ca.crt"))
-        .arg(dir.path().join("client.crt"))
-        .output()
-        .unwrap();
+    let out = verify(&["-purpose", "sslclient"], "client.crt");
     assert!(out.status.success());
-    let out = Command::new("openssl")
-        .args(["verify", "-verify_hostname", "example.com", "-CAfile"])
-        .arg(dir.path().join("ca.crt"))
-        .arg(dir.path().join("server.crt"))
-        .output()
-        .unwrap();
+    let out = verify(&["-verify_hostname", "example.com"], "server.crt");
     assert!(
         !out.status.success(),
         "a name not in the SANs must not verify"
@@ -939,24 +681,18 @@ async fn a_fleet_of_five_modems_in_one_process() {
     const N: usize = 5;
     let link = tempfile::tempdir().unwrap().keep().join("ttyFLEET");
     let link_arg = link.to_str().unwrap().to_string();
-    let sim = tokio::task::spawn_blocking(move || {
-        SimProcess::spawn(&[
-            "--count",
-            "5",
-            "--link",
-            &link_arg,
-            "--imei",
-            "860000000000100",
-        ])
-    })
-    .await
-    .unwrap();
-    let ttys: Vec<String> = sim.ready["ttys"]
-        .as_array()
-        .expect("ttys in the ready file")
-        .iter()
-        .map(|t| t.as_str().unwrap().to_string())
-        .collect();
+    let args = [
+        "--count",
+        "5",
+        "--link",
+        &link_arg,
+        "--imei",
+        "860000000000100",
+    ]
+    .map(String::from);
+    let spawn = move || SimProcess::spawn(&args.each_ref().map(String::as_str));
+    let sim = tokio::task::spawn_blocking(spawn).await.unwrap();
+    let ttys = sim.ttys();
     assert_eq!(ttys.len(), N, "{:?}", sim.ready);
     assert_eq!(sim.field("tty"), ttys[0], "tty stays the first modem's");
     let unique: std::collections::BTreeSet<_> = ttys.iter().collect();
@@ -967,13 +703,7 @@ async fn a_fleet_of_five_modems_in_one_process() {
     for (l, t) in links.iter().zip(&ttys) {
         assert_eq!(std::fs::read_link(l).unwrap(), PathBuf::from(t));
     }
-    let addr: std::net::SocketAddr = sim.field("mqtt").parse().unwrap();
-    let (client, mut ev) = mqtt_client(addr, "fleet-watch");
-    client
-        .subscribe("fleet/#", rumqttc::QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    subscribed(&mut ev).await;
+    let (_client, mut ev) = watcher(sim.mqtt(), "fleet-watch", "fleet/#", QoS::AtLeastOnce).await;
     let collector = tokio::spawn(async move {
         let mut got = std::collections::BTreeMap::new();
         tokio::time::timeout(WAIT, async {
@@ -1004,16 +734,13 @@ async fn a_fleet_of_five_modems_in_one_process() {
             let imei = format!("8600000000001{:02}", i);
             let cgsn = port.at("AT+CGSN", "OK\r\n");
             assert!(cgsn.contains(&imei), "modem {i}: {cgsn:?}");
-            port.at(&format!("AT+MCONFIG=fleet-{i},root,luat123456"), "OK\r\n");
-            port.at("AT+MIPSTART=\"lbsmqtt.airm2m.com\",1883", "CONNECT OK\r\n");
-            port.at("AT+MCONNECT=1,60", "CONNACK OK\r\n");
+            let config = format!("fleet-{i},root,luat123456");
+            port.mqtt_up(&config, "\"lbsmqtt.airm2m.com\",1883");
         }
         // Only once all five sessions are up: each still owns its session.
         for (i, port) in ports.iter_mut().enumerate() {
-            let answer = port.at(
-                &format!("AT+MPUB=\"fleet/{i}\",1,0,\"from {i}\""),
-                "PUBACK\r\n",
-            );
+            let publish = format!("AT+MPUB=\"fleet/{i}\",1,0,\"from {i}\"");
+            let answer = port.at(&publish, "PUBACK\r\n");
             assert_eq!(answer, "\r\nOK\r\n\r\nPUBACK\r\n", "modem {i}");
         }
         sim
@@ -1025,11 +752,10 @@ async fn a_fleet_of_five_modems_in_one_process() {
         .map(|i| (format!("fleet/{i}"), format!("from {i}")))
         .collect();
     assert_eq!(got, want);
-    sim.signal(nix::sys::signal::Signal::SIGTERM);
-    let status = tokio::task::spawn_blocking(move || sim.child.wait().unwrap())
+    // SIGTERM: exit 0.
+    tokio::task::spawn_blocking(move || sim.stop())
         .await
         .unwrap();
-    assert!(status.success(), "{status:?}");
     for l in &links {
         assert!(
             std::fs::symlink_metadata(l).is_err(),
@@ -1060,25 +786,13 @@ fn model_firmware_and_identity_flags() {
     assert!(boot.starts_with("\r\nRDY\r\n"), "{boot:?}");
     port.until("\r\n");
     port.at("ATE0", "OK\r\n");
-    assert_eq!(
-        port.at("ATI", "OK\r\n"),
-        "\r\nAirM2M_780EP_V1007_LTE_AT\r\n\r\nOK\r\n"
-    );
-    assert_eq!(
-        port.at("AT+ICCID", "OK\r\n"),
-        "\r\n+ICCID: 898604981022C0254186\r\n\r\nOK\r\n"
-    );
-    assert_eq!(
-        port.at("AT+CIMI", "OK\r\n"),
-        "\r\n460081899904186\r\n\r\nOK\r\n"
-    );
+    port.info("ATI", "AirM2M_780EP_V1007_LTE_AT");
+    port.info("AT+ICCID", "+ICCID: 898604981022C0254186");
+    port.info("AT+CIMI", "460081899904186");
     let clk = port.at("AT+CCLK?", "OK\r\n");
     assert!(clk.starts_with("\r\n+CCLK: \"24/08/27,06:3"), "{clk:?}");
-    assert_eq!(
-        port.at("AT+CSQ", "OK\r\n"),
-        "\r\n+CSQ: 29,0\r\n\r\nOK\r\n",
-        "the 780EP's <ber>"
-    );
+    // The 780EP's <ber>.
+    port.info("AT+CSQ", "+CSQ: 29,0");
     // A firmware with a bootloader line in its log prints it first.
     let sim = SimProcess::spawn(&["--model", "air780ep", "--firmware", "V1010"]);
     let mut port = sim.raw_port();
@@ -1099,10 +813,7 @@ fn bad_model_firmware_and_identity_flags_are_refused() {
             "--dialect",
         ),
     ] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_modem-sim"))
-            .args(args)
-            .output()
-            .unwrap();
+        let out = cli(args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(why), "{args:?}: {err}");
@@ -1133,15 +844,7 @@ fn l610_refused_connect_under_realistic_timing_is_ok_silence_then_the_urc() {
     // Silence between: nothing but the URC itself.
     assert_eq!(urc, "\r\n+MQTTOPEN: 1,0\r\n");
     assert!(gap > Duration::from_secs(1), "{gap:?}");
-    sim.signal(nix::sys::signal::Signal::SIGTERM);
-    assert!(sim.child.wait().unwrap().success());
-    let mut banner = String::new();
-    sim.child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut banner)
-        .unwrap();
+    let banner = sim.stop();
     assert!(banner.contains("timing: realistic delays"), "{banner}");
     assert!(banner.contains("seed 3 (--seed 3 repeats them"), "{banner}");
 }
@@ -1151,31 +854,14 @@ fn l610_refused_connect_under_realistic_timing_is_ok_silence_then_the_urc() {
 #[test]
 fn timing_fast_banner_and_bad_profiles_are_explained() {
     let mut sim = SimProcess::spawn(&[]);
-    sim.signal(nix::sys::signal::Signal::SIGTERM);
-    assert!(sim.child.wait().unwrap().success());
-    let mut banner = String::new();
-    sim.child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut banner)
-        .unwrap();
+    let banner = sim.stop();
     assert!(
         banner.contains("timing: fast (answers as soon as the network does"),
         "{banner}"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("slow.toml");
-    std::fs::write(
-        &bad,
-        "name = \"slow\"\n[delays.conack]\nmedian_ms = 5\nsource = \"x\"\n",
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
-        .arg("--timing")
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let profile = "name = \"slow\"\n[delays.conack]\nmedian_ms = 5\nsource = \"x\"\n";
+    let (_dir, bad) = temp_file("slow.toml", profile);
+    let out = cli(&["--timing", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("slow.toml") && err.contains("conack"), "{err}");
@@ -1185,29 +871,12 @@ fn timing_fast_banner_and_bad_profiles_are_explained() {
 /// and every line about a link says which link too (`link{id=...}`), through the real binary.
 #[test]
 fn fleet_logs_say_which_modem_and_which_link() {
-    let dir = tempfile::tempdir().unwrap();
-    let ready = dir.path().join("ready.json");
-    let log = dir.path().join("stderr.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
-        .args(["--count", "3", "-v", "--timing", "fast", "--ready-file"])
-        .arg(&ready)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("modem-sim starts");
-    let deadline = Instant::now() + WAIT;
-    while !ready.exists() {
-        assert!(Instant::now() < deadline, "no ready file after {WAIT:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(&ready).unwrap()).unwrap();
-    let ttys: Vec<String> = info["ttys"]
-        .as_array()
-        .expect("ttys")
-        .iter()
-        .map(|t| t.as_str().unwrap().to_string())
-        .collect();
+    let (_dir, log) = temp_file("stderr.log", "");
+    let stderr = std::fs::File::create(&log).unwrap();
+    let mut sim = SimProcess::spawn_with(&["--count", "3", "-v"], |cmd| {
+        cmd.env_remove("RUST_LOG").stderr(stderr);
+    });
+    let ttys = sim.ttys();
     assert_eq!(ttys.len(), 3);
     // Each modem gets its own command; modem 1 also opens a link to the broker.
     for (i, tty) in ttys.iter().enumerate() {
@@ -1215,18 +884,13 @@ fn fleet_logs_say_which_modem_and_which_link() {
         port.send(format!("AT+CSQ;+CGSN{i}\r\n").as_bytes());
         port.until("\r\n");
         if i == 1 {
-            port.send(b"AT+MCONFIG=dev1,root,luat123456\r\n");
-            port.until("OK\r\n");
-            port.send(b"AT+MIPSTART=\"airtest.openluat.com\",\"1883\"\r\n");
-            port.until("CONNECT OK\r\n");
+            port.ok("AT+MCONFIG=dev1,root,luat123456");
+            let start = "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"";
+            port.line(start, "\r\n", "CONNECT OK\r\n");
         }
     }
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let _ = child.wait();
+    sim.signal(nix::sys::signal::Signal::SIGTERM);
+    let _ = sim.child.wait();
     let text = std::fs::read_to_string(&log).unwrap();
     for (i, tty) in ttys.iter().enumerate() {
         let span = format!("fleet{{modem={i}}}:modem{{uart={tty}}}");

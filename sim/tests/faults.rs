@@ -1,55 +1,15 @@
 //! Fault injection end to end: the real binary on a real PTY, faults sent with the real
 //! `modem-sim inject` CLI over the control socket, and the broker watched by a real client.
 
-use std::io::{Read, Write};
-use std::os::fd::AsFd;
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
 use process::{inject, Mosquitto, Port, SimProcess, WAIT};
-
-impl SimProcess {
-    /// With `--control` in the process's own temporary directory.
-    fn with_control(extra: &[&str]) -> SimProcess {
-        let dir = tempfile::tempdir().unwrap();
-        let ctl = dir.path().join("ctl.sock");
-        let mut args = vec!["--control", ctl.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        let mut sim = SimProcess::spawn(&args);
-        // Keep the socket's directory alive as long as the process.
-        sim.dir = dir;
-        sim
-    }
-
-    fn control(&self) -> PathBuf {
-        PathBuf::from(self.field("control"))
-    }
-
-    fn mqtt(&self) -> std::net::SocketAddr {
-        self.field("mqtt").parse().unwrap()
-    }
-
-    /// `modem-sim inject --control <ours> <words...>`.
-    fn inject(&self, words: &[&str]) -> Output {
-        inject(&self.control(), words)
-    }
-
-    /// Injects and insists that it worked.
-    fn fault(&self, words: &[&str]) {
-        let out = self.inject(words);
-        assert!(
-            out.status.success(),
-            "inject {words:?}: {:?} {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
 
 impl Port {
     /// Sends a command line and returns everything up to and including its final result
@@ -60,35 +20,32 @@ impl Port {
         loop {
             let seen = &self.seen;
             let find = |from: usize, needle: &[u8]| {
-                seen.get(from..)?
-                    .windows(needle.len())
-                    .position(|w| w == needle)
-                    .map(|p| from + p)
+                let at = process::find(seen.get(from..)?, needle)?;
+                Some(from + at)
             };
             let end = [&b"\r\nOK\r\n"[..], b"\r\nERROR\r\n"]
                 .iter()
                 .filter_map(|f| find(0, f).map(|p| p + f.len()))
                 .chain(find(0, b"+CME ERROR: ").and_then(|p| find(p, b"\r\n").map(|e| e + 2)))
                 .min();
-            let text = String::from_utf8_lossy(&self.seen).into_owned();
             if let Some(end) = end {
                 let answer: Vec<u8> = self.seen.drain(..end).collect();
                 return String::from_utf8_lossy(&answer).into_owned();
             }
-            assert!(
-                Instant::now() < deadline,
-                "no final result for {cmd}: {text:?}"
-            );
-            let mut fds = [nix::poll::PollFd::new(
-                self.file.as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            )];
-            if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u8)).unwrap() > 0 {
-                let mut buf = [0u8; 65536];
-                let n = (&self.file).read(&mut buf).unwrap();
-                self.seen.extend_from_slice(&buf[..n]);
-            }
+            self.fill(deadline, &format!("a final result for {cmd}"));
         }
+    }
+
+    /// `cmd` answered `OK`, whatever came before it.
+    fn at_ok(&mut self, cmd: &str) {
+        let answer = self.at(cmd);
+        assert!(answer.ends_with("OK\r\n"), "{cmd}: {answer:?}");
+    }
+
+    /// `AT+MIPSTART` to seed 001's broker, read up to `until`; returns what was read.
+    fn mipstart(&mut self, until: &str) -> String {
+        self.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
+        self.until(until)
     }
 
     /// Seed 001's connect sequence (`MCONFIG`, `MIPSTART`, `MCONNECT`) up to `CONNACK OK`.
@@ -96,11 +53,28 @@ impl Port {
         let cfg =
             format!("AT+MCONFIG=\"{client_id}\",root,luat123456,0,0,\"will/{client_id}\",\"gone\"");
         assert!(self.at(&cfg).ends_with("\r\nOK\r\n"));
-        self.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
-        self.until("CONNECT OK\r\n");
+        self.mipstart("CONNECT OK\r\n");
         self.send(b"AT+MCONNECT=1,60\r");
         self.until("CONNACK OK\r\n");
     }
+
+    /// `AT+MQTTSTATU` reads 0 and `AT+MIPCLOSE` answers `mipclose` (`767`, or `OK` after a
+    /// PDN loss): the session is gone; then the connect sequence works again as `id`.
+    fn session_gone_then_back(&mut self, mipclose: &str, id: &str) {
+        assert!(self.at("AT+MQTTSTATU").contains("+MQTTSTATU :0"));
+        let answer = self.at("AT+MIPCLOSE");
+        assert!(answer.ends_with(mipclose), "{answer:?}");
+        self.connect(id);
+    }
+}
+
+/// A simulator with a control socket, a watcher on its broker, and its modem connected as `id`.
+fn connected(id: &str) -> (SimProcess, Watcher, Port) {
+    let sim = SimProcess::with_control(&[]);
+    let watcher = Watcher::start(sim.mqtt());
+    let mut port = sim.port();
+    port.connect(id);
+    (sim, watcher, port)
 }
 
 /// A watcher on the broker: every message on `will/#` and `t/#`.
@@ -237,32 +211,21 @@ fn unknown_faults_and_bad_arguments_are_refused_with_the_list() {
 /// end without DISCONNECT, so it publishes the will.
 #[test]
 fn closed_then_767_then_the_documented_recovery() {
-    let sim = SimProcess::with_control(&[]);
-    let watcher = Watcher::start(sim.mqtt());
-    let mut port = sim.port();
-    port.connect("dev1");
+    let (sim, watcher, mut port) = connected("dev1");
     // MCONNECT while connected (notes section 3).
-    assert_eq!(
-        port.at("AT+MCONNECT=1,60"),
-        "AT+MCONNECT=1,60\r\r\n+CME ERROR: 767\r\n"
-    );
+    let again = port.at("AT+MCONNECT=1,60");
+    assert_eq!(again, "AT+MCONNECT=1,60\r\r\n+CME ERROR: 767\r\n");
     sim.fault(&["closed"]);
     port.until("\r\nCLOSED\r\n");
     assert_eq!(watcher.next("will/dev1"), b"gone");
-    assert_eq!(
-        port.at("AT+MQTTSTATU"),
-        "AT+MQTTSTATU\r\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"
-    );
-    assert_eq!(
-        port.at("AT+MCONNECT=0,300"),
-        "AT+MCONNECT=0,300\r\r\n+CME ERROR: 767\r\n"
-    );
-    assert_eq!(
-        port.at("AT+MIPCLOSE"),
-        "AT+MIPCLOSE\r\r\n+CME ERROR: 767\r\n"
-    );
+    let statu = port.at("AT+MQTTSTATU");
+    assert_eq!(statu, "AT+MQTTSTATU\r\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
+    let mconnect = port.at("AT+MCONNECT=0,300");
+    assert_eq!(mconnect, "AT+MCONNECT=0,300\r\r\n+CME ERROR: 767\r\n");
+    let mipclose = port.at("AT+MIPCLOSE");
+    assert_eq!(mipclose, "AT+MIPCLOSE\r\r\n+CME ERROR: 767\r\n");
     port.connect("dev1");
-    assert!(port.at("AT+MPUB=\"t/up\",1,0,\"back\"").ends_with("OK\r\n"));
+    port.at_ok("AT+MPUB=\"t/up\",1,0,\"back\"");
     port.until("PUBACK\r\n");
     assert_eq!(watcher.next("t/up"), b"back");
 }
@@ -271,19 +234,13 @@ fn closed_then_767_then_the_documented_recovery() {
 /// `AT+MCONNECT=0,300` gives 767, then recovery works.
 #[test]
 fn closed_before_mconnect_gives_767_then_recovery() {
-    let sim = SimProcess::with_control(&[]);
-    let mut port = sim.port();
-    assert!(port
-        .at("AT+MCONFIG=\"dev2\",root,luat123456")
-        .ends_with("OK\r\n"));
-    port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
-    port.until("CONNECT OK\r\n");
+    let (sim, mut port) = SimProcess::controlled(&[]);
+    port.at_ok("AT+MCONFIG=\"dev2\",root,luat123456");
+    port.mipstart("CONNECT OK\r\n");
     sim.fault(&["closed"]);
     port.until("\r\nCLOSED\r\n");
-    assert_eq!(
-        port.at("AT+MCONNECT=0,300"),
-        "AT+MCONNECT=0,300\r\r\n+CME ERROR: 767\r\n"
-    );
+    let mconnect = port.at("AT+MCONNECT=0,300");
+    assert_eq!(mconnect, "AT+MCONNECT=0,300\r\r\n+CME ERROR: 767\r\n");
     assert!(port.at("AT+MIPCLOSE").contains("767"));
     port.connect("dev2");
 }
@@ -291,59 +248,45 @@ fn closed_before_mconnect_gives_767_then_recovery() {
 /// `reset`: the same consequences on the UART; the broker sees the link die (will published).
 #[test]
 fn reset_shows_closed_and_the_broker_publishes_the_will() {
-    let sim = SimProcess::with_control(&[]);
-    let watcher = Watcher::start(sim.mqtt());
-    let mut port = sim.port();
-    port.connect("dev3");
+    let (sim, watcher, mut port) = connected("dev3");
     sim.fault(&["reset"]);
     port.until("\r\nCLOSED\r\n");
     assert_eq!(watcher.next("will/dev3"), b"gone");
-    assert!(port.at("AT+MQTTSTATU").contains("+MQTTSTATU :0"));
-    assert!(port.at("AT+MIPCLOSE").contains("+CME ERROR: 767"));
-    port.connect("dev3");
+    port.session_gone_then_back("+CME ERROR: 767\r\n", "dev3");
 }
 
 /// Seed 001 "PDP被动去激活": `+CGEV: NW PDN DEACT 1`, `MQTTSTATU` 0, `MIPCLOSE` `OK`, then
 /// reconnecting and publishing work. With a delay, `MIPSTART` fails until the context is back.
 #[test]
 fn pdn_deact_then_mipclose_ok_then_publish_again() {
-    let sim = SimProcess::with_control(&[]);
-    let watcher = Watcher::start(sim.mqtt());
-    let mut port = sim.port();
-    port.connect("dev4");
+    let (sim, watcher, mut port) = connected("dev4");
     sim.fault(&["pdn-deact"]);
     port.until("\r\n+CGEV: NW PDN DEACT 1\r\n");
-    assert!(port.at("AT+MQTTSTATU").contains("+MQTTSTATU :0"));
-    assert_eq!(port.at("AT+MIPCLOSE"), "AT+MIPCLOSE\r\r\nOK\r\n");
-    port.connect("dev4");
-    assert!(port
-        .at("AT+MPUB=\"t/pdn\",0,0,\"again\"")
-        .ends_with("OK\r\n"));
+    port.session_gone_then_back("AT+MIPCLOSE\r\r\nOK\r\n", "dev4");
+    port.at_ok("AT+MPUB=\"t/pdn\",0,0,\"again\"");
     assert_eq!(watcher.next("t/pdn"), b"again");
 
     // The context stays away for an hour: connects fail meanwhile.
     sim.fault(&["pdn-deact", "3600"]);
     port.until("\r\n+CGEV: NW PDN DEACT 1\r\n");
-    port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
-    port.until("\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n");
+    port.mipstart("\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n");
 }
 
 /// Registration lost and regained with the URCs on; the SIM pulled and put back.
 #[test]
 fn deregister_register_and_the_sim() {
-    let sim = SimProcess::with_control(&[]);
-    let mut port = sim.port();
-    assert!(port.at("AT+CGREG=1").ends_with("OK\r\n"));
-    assert!(port.at("AT+CEREG=1").ends_with("OK\r\n"));
+    let (sim, mut port) = SimProcess::controlled(&[]);
+    for urcs_on in ["AT+CGREG=1", "AT+CEREG=1"] {
+        port.at_ok(urcs_on);
+    }
     port.connect("dev5");
     sim.fault(&["deregister"]);
     port.until("\r\n+CGREG: 0\r\n\r\n+CEREG: 0\r\n\r\n+CGEV: NW PDN DEACT 1\r\n");
     assert!(port.at("AT+CGATT?").contains("+CGATT: 0\r\n"));
     assert!(port.at("AT+CGREG?").contains("+CGREG: 1,0\r\n"));
     assert!(port.at("AT+MQTTSTATU").contains("+MQTTSTATU :0"));
-    assert!(port.at("AT+MIPCLOSE").ends_with("OK\r\n"));
-    port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
-    port.until("\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n");
+    port.at_ok("AT+MIPCLOSE");
+    port.mipstart("\r\nOK\r\n\r\nSTATE: IP INITIAL\r\n\r\nCONNECT FAIL\r\n");
     sim.fault(&["register"]);
     port.until("\r\n+CGREG: 1\r\n\r\n+CEREG: 1\r\n");
     assert!(port.at("AT+CGATT?").contains("+CGATT: 1\r\n"));
@@ -368,20 +311,23 @@ fn deregister_register_and_the_sim() {
     port.connect("dev5");
 }
 
+/// The modem's idle link (`AT+MCONFIG` as `id`, `AT+MIPSTART`, no `AT+MCONNECT`) is closed by
+/// an idle kick: `CLOSED`, then `AT+MCONNECT` gets 767.
+fn kicked_while_idle(port: &mut Port, id: &str) {
+    port.at_ok(&format!("AT+MCONFIG=\"{id}\",root,luat123456"));
+    port.mipstart("CONNECT OK\r\n");
+    port.until("\r\nCLOSED\r\n");
+    let answer = port.at("AT+MCONNECT=1,60");
+    assert!(answer.ends_with("+CME ERROR: 767\r\n"), "{id}: {answer:?}");
+}
+
 /// Seed 003: the server closes links that send no CONNECT in time: `CLOSED`, then
 /// `MCONNECT` gets 767.
 #[test]
 fn kick_idle_closes_a_link_without_connect() {
-    let sim = SimProcess::with_control(&[]);
-    let mut port = sim.port();
+    let (sim, mut port) = SimProcess::controlled(&[]);
     sim.fault(&["kick-idle", "0.5"]);
-    assert!(port
-        .at("AT+MCONFIG=\"dev6\",root,luat123456")
-        .ends_with("OK\r\n"));
-    port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
-    port.until("CONNECT OK\r\n");
-    port.until("\r\nCLOSED\r\n");
-    assert!(port.at("AT+MCONNECT=1,60").ends_with("+CME ERROR: 767\r\n"));
+    kicked_while_idle(&mut port, "dev6");
     sim.fault(&["kick-idle", "off"]);
     assert!(port.at("AT+MIPCLOSE").contains("767"));
     port.connect("dev6");
@@ -397,42 +343,19 @@ fn kick_idle_reaches_every_modem_of_a_fleet() {
     let first = sim.control();
     let base = first.to_str().unwrap().strip_suffix("-0").unwrap();
     let control = |i: usize| PathBuf::from(format!("{base}-{i}"));
-    let ttys: Vec<String> = sim.ready["ttys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap().to_string())
-        .collect();
+    let ttys = sim.ttys();
     let mut ports: Vec<Port> = ttys
         .iter()
         .map(|t| Port::open(Path::new(t)).booted())
         .collect();
-    let out = inject(&control(2), &["kick-idle", "0.5"]);
-    assert!(
-        out.status.success(),
-        "kick-idle into modem 2: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // Into modem 2's control socket.
+    process::fault(&control(2), &["kick-idle", "0.5"]);
     for i in [2, 1] {
         let port = &mut ports[i];
-        let cfg = format!("AT+MCONFIG=\"fleet-{i}\",root,luat123456");
-        assert!(port.at(&cfg).ends_with("OK\r\n"), "modem {i}");
-        port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
-        port.until("CONNECT OK\r\n");
-        port.until("\r\nCLOSED\r\n");
-        let answer = port.at("AT+MCONNECT=1,60");
-        assert!(
-            answer.ends_with("+CME ERROR: 767\r\n"),
-            "modem {i}: {answer:?}"
-        );
+        kicked_while_idle(port, &format!("fleet-{i}"));
         assert!(port.at("AT+MIPCLOSE").contains("767"), "modem {i}");
     }
-    let out = inject(&control(1), &["kick-idle", "off"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    process::fault(&control(1), &["kick-idle", "off"]);
     ports[2].connect("fleet-2");
 }
 
@@ -440,8 +363,7 @@ fn kick_idle_reaches_every_modem_of_a_fleet() {
 /// modem's link, and the modem says `CLOSED` (no injection).
 #[test]
 fn a_second_client_with_the_same_id_kicks_the_modem() {
-    let sim = SimProcess::with_control(&[]);
-    let mut port = sim.port();
+    let (sim, mut port) = SimProcess::controlled(&[]);
     port.connect("twin");
     let addr = sim.mqtt();
     let mut opts = rumqttc::MqttOptions::new("twin", addr.ip().to_string(), addr.port());
@@ -471,9 +393,7 @@ fn l610_closed_is_mqttbreak_and_pdn_deact_ends_the_call() {
     assert!(port.at("AT+MIPCALL=1").contains("OK"));
     port.until("+MIPCALL: ");
     let open = format!("AT+MQTTOPEN=1,\"{}\",{},1,60", addr.ip(), addr.port());
-    assert!(port
-        .at("AT+MQTTUSER=1,\"root\",\"luat123456\"")
-        .ends_with("OK\r\n"));
+    port.at_ok("AT+MQTTUSER=1,\"root\",\"luat123456\"");
     port.send(format!("{open}\r").as_bytes());
     port.until("+MQTTOPEN: 1,1\r\n");
     sim.fault(&["closed"]);
@@ -491,8 +411,7 @@ fn l610_closed_is_mqttbreak_and_pdn_deact_ends_the_call() {
 #[test]
 fn killing_the_broker_process_is_closed_and_recovery_works_after_restart() {
     let mut mosq = Mosquitto::start();
-    let url = format!("mqtt://{}", mosq.addr);
-    let sim = SimProcess::spawn(&["--broker", &url]);
+    let sim = SimProcess::spawn(&["--broker", &mosq.url()]);
     let mut port = sim.port();
     port.connect("dev7");
     mosq.kill();
@@ -500,10 +419,9 @@ fn killing_the_broker_process_is_closed_and_recovery_works_after_restart() {
     assert!(port.at("AT+MQTTSTATU").contains("+MQTTSTATU :0"));
     // While the broker is down, the connect fails.
     assert!(port.at("AT+MIPCLOSE").contains("+CME ERROR: 767"));
-    port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
-    port.until("\r\nCONNECT FAIL\r\n");
+    port.mipstart("\r\nCONNECT FAIL\r\n");
     mosq.run();
-    assert!(port.at("AT+MIPCLOSE").ends_with("OK\r\n"));
+    port.at_ok("AT+MIPCLOSE");
     port.connect("dev7");
 }
 
@@ -516,16 +434,13 @@ fn blackhole_expires_the_keepalive_on_both_sides() {
     let watcher = Watcher::start(sim.mqtt());
     let mut port = sim.port();
     let cfg = "AT+MCONFIG=\"dev8\",root,luat123456,0,0,\"will/dev8\",\"gone\"";
-    assert!(port.at(cfg).ends_with("OK\r\n"));
-    port.send(b"AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"\r");
-    port.until("CONNECT OK\r\n");
+    port.at_ok(cfg);
+    port.mipstart("CONNECT OK\r\n");
     port.send(b"AT+MCONNECT=1,1\r");
     port.until("CONNACK OK\r\n");
     sim.fault(&["blackhole"]);
     // A publish vanishes: the watcher never gets it, only the will.
-    assert!(port
-        .at("AT+MPUB=\"t/lost\",0,0,\"lost\"")
-        .ends_with("OK\r\n"));
+    port.at_ok("AT+MPUB=\"t/lost\",0,0,\"lost\"");
     port.until("\r\nCLOSED\r\n");
     let (will, before) = watcher.next_after("will/dev8");
     assert_eq!(will, b"gone");
@@ -542,8 +457,7 @@ fn blackhole_expires_the_keepalive_on_both_sides() {
 /// between the echo of the next command and its answer.
 #[test]
 fn urc_in_response_puts_the_urc_between_echo_and_answer() {
-    let sim = SimProcess::with_control(&[]);
-    let mut port = sim.port();
+    let (sim, mut port) = SimProcess::controlled(&[]);
     port.connect("dev9");
     sim.fault(&["urc-in-response"]);
     sim.fault(&["closed"]);
@@ -581,9 +495,7 @@ fn uart_garbage_fragment_and_latency_keep_every_answer_intact() {
         "AT+CGMR\r\r\n+CGMR: \"AirM2M_780E_V1169_LTE_AT\"\r\n\r\nOK\r\n"
     );
     port.connect("dev10");
-    assert!(port
-        .at("AT+MPUB=\"t/slow\",1,0,\"late\"")
-        .ends_with("OK\r\n"));
+    port.at_ok("AT+MPUB=\"t/slow\",1,0,\"late\"");
     port.until("\r\nPUBACK\r\n");
     assert_eq!(watcher.next("t/slow"), b"late");
     sim.fault(&["latency", "0"]);
@@ -619,9 +531,9 @@ fn triggers_fire_on_publish_subscribe_connack_and_after_a_delay() {
 
     port.connect("dev11");
     sim.fault(&["pdn-deact", "on", "subscribe"]);
-    assert!(port.at("AT+MSUB=\"t/x\",0").ends_with("OK\r\n"));
+    port.at_ok("AT+MSUB=\"t/x\",0");
     port.until("\r\n+CGEV: NW PDN DEACT 1\r\n");
-    assert!(port.at("AT+MIPCLOSE").ends_with("OK\r\n"));
+    port.at_ok("AT+MIPCLOSE");
 
     port.connect("dev11");
     sim.fault(&["closed", "after", "0.2"]);
@@ -641,7 +553,7 @@ fn triggers_fire_on_publish_subscribe_connack_and_after_a_delay() {
 #[test]
 fn private_control_directories_of_killed_simulators_are_swept() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut dead = Command::new("true").spawn().unwrap();
+    let mut dead = std::process::Command::new("true").spawn().unwrap();
     let dead_pid = dead.id();
     dead.wait().unwrap();
     let stale = tmp.path().join(format!("modem-sim-{dead_pid}-0"));
@@ -650,25 +562,11 @@ fn private_control_directories_of_killed_simulators_are_swept() {
         .join(format!("modem-sim-{}-0", std::process::id()));
     std::fs::create_dir(&stale).unwrap();
     std::fs::create_dir(&alive).unwrap();
-    let ready = tmp.path().join("ready.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
-        .env("TMPDIR", tmp.path())
-        .args(["--timing", "fast"])
-        .arg("--ready-file")
-        .arg(&ready)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + WAIT;
-    while !ready.exists() {
-        assert!(Instant::now() < deadline, "no ready file");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(&ready).unwrap()).unwrap();
-    let control = PathBuf::from(info["control"].as_str().unwrap());
-    let _ = child.kill();
-    let _ = child.wait();
+    let sim = SimProcess::spawn_with(&[], |cmd| {
+        cmd.env("TMPDIR", tmp.path());
+    });
+    let control = sim.control();
+    drop(sim);
     assert!(control.starts_with(tmp.path()), "{control:?}");
     assert!(!stale.exists(), "the killed simulator's directory was kept");
     assert!(alive.exists(), "a live process's directory was removed");
@@ -764,7 +662,7 @@ fn power_on_reset_and_power_cycle() {
         "\r\nRDY\r\n\r\n^MODE: 17,17\r\n\r\n+E_UTRAN Service\r\n\r\n+CGEV: ME PDN ACT 1,0\r\n\r\n+NITZ: 2024/08/23,06:52:"
     );
     assert!(port.until("\r\n").ends_with("+0,0\r\n"));
-    assert!(port.at("ATE0").ends_with("OK\r\n"));
+    port.at_ok("ATE0");
     port.connect("reset1");
     assert_eq!(port.at("AT+RESET"), "\r\nOK\r\n");
     let again = port.until("+NITZ: ");
@@ -780,7 +678,7 @@ fn power_on_reset_and_power_cycle() {
         "AT+MQTTSTATU\r\r\n+MQTTSTATU :0\r\n\r\nOK\r\n"
     );
     // Save a setting, change another, then cut the power.
-    assert!(port.at("ATE0").ends_with("OK\r\n"));
+    port.at_ok("ATE0");
     assert_eq!(port.at("AT+CEREG=1"), "\r\nOK\r\n");
     assert_eq!(port.at("AT&W"), "\r\nOK\r\n");
     assert_eq!(port.at("AT+CGREG=1"), "\r\nOK\r\n");
@@ -805,7 +703,7 @@ fn power_on_reset_and_power_cycle() {
     assert_eq!(port.at("AT+MQTTSTATU"), "\r\n+MQTTSTATU :0\r\n\r\nOK\r\n");
     // The session works again after the boot.
     port.connect("pc2");
-    assert!(port.at("AT+MPUB=\"t/pc\",0,0,\"back\"").ends_with("OK\r\n"));
+    port.at_ok("AT+MPUB=\"t/pc\",0,0,\"back\"");
     assert_eq!(watcher.next("t/pc"), b"back");
     // The watchdog does the same.
     sim.fault(&["watchdog-reset"]);
@@ -820,7 +718,7 @@ fn cfun_0_fails_connects_and_cfun_1_brings_them_back() {
     let sim = SimProcess::with_control(&[]);
     let watcher = Watcher::start(sim.mqtt());
     let mut port = sim.port();
-    assert!(port.at("ATE0").ends_with("OK\r\n"));
+    port.at_ok("ATE0");
     port.connect("radio1");
     assert_eq!(port.at("AT+CFUN=0"), "\r\nOK\r\n");
     assert_eq!(
@@ -847,9 +745,7 @@ fn cfun_0_fails_connects_and_cfun_1_brings_them_back() {
     );
     port.until("\r\n");
     port.connect("radio2");
-    assert!(port
-        .at("AT+MPUB=\"t/radio\",0,0,\"on\"")
-        .ends_with("OK\r\n"));
+    port.at_ok("AT+MPUB=\"t/radio\",0,0,\"on\"");
     assert_eq!(watcher.next("t/radio"), b"on");
 }
 
@@ -860,15 +756,15 @@ fn l610_reset_and_power_cycle() {
     let watcher = Watcher::start(sim.mqtt());
     let addr = sim.mqtt();
     let mut port = sim.port();
-    assert!(port.at("ATE0").ends_with("OK\r\n"));
+    port.at_ok("ATE0");
     let open = |port: &mut Port, id: &str| {
         assert!(port.at("AT+MIPCALL=1").contains("OK"));
         port.until("+MIPCALL: ");
         port.until("\r\n");
         let user = format!("AT+MQTTUSER=1,\"root\",\"luat123456\",\"{id}\"");
-        assert!(port.at(&user).ends_with("OK\r\n"));
+        port.at_ok(&user);
         let will = format!("AT+MQTTWILL=1,\"will/{id}\",0,0,\"gone\"");
-        assert!(port.at(&will).ends_with("OK\r\n"));
+        port.at_ok(&will);
         port.send(format!("AT+MQTTOPEN=1,\"{}\",{},1,60\r", addr.ip(), addr.port()).as_bytes());
         port.until("+MQTTOPEN: 1,1\r\n");
     };
@@ -879,7 +775,7 @@ fn l610_reset_and_power_cycle() {
         "\r\nAT command ready\r\n\r\n+SIM READY\r\n"
     );
     assert_eq!(watcher.next("will/l610a"), b"gone");
-    assert!(port.at("ATE0").ends_with("OK\r\n"));
+    port.at_ok("ATE0");
     open(&mut port, "l610b");
     sim.fault(&["power-cycle"]);
     port.until("+SIM READY\r\n");

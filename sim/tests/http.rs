@@ -3,68 +3,65 @@
 //! POST bodies, and the simulator's own embedded HTTP(S) test server. Bodies are binary and
 //! compared byte for byte; every prompted body is sent after `\r\n`, `\r` and `\n` line ends.
 
-use std::io::{BufRead, BufReader, Read};
-use std::os::fd::AsFd;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Instant;
-
-use rand::{Rng, SeedableRng};
 
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{Port, SimProcess, WAIT};
-
-const EOLS: [(&str, &str); 3] = [("crlf", "\r\n"), ("cr", "\r"), ("lf", "\n")];
+use process::{binary, fault, Port, SimProcess, EOLS};
 
 impl Port {
-    fn line(&mut self, cmd: &str, eol: &str, answer: &str) -> String {
-        self.send(format!("{cmd}{eol}").as_bytes());
-        self.until(answer)
-    }
-
-    fn read_n(&mut self, n: usize) -> Vec<u8> {
-        let deadline = Instant::now() + WAIT;
-        while self.seen.len() < n {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "waited for {n} bytes; got {}",
-                self.seen.len()
-            );
-            let mut fds = [nix::poll::PollFd::new(
-                self.file.as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            )];
-            let ms = nix::poll::PollTimeout::try_from(left.as_millis().min(1000) as i32).unwrap();
-            if nix::poll::poll(&mut fds, ms).unwrap() > 0 {
-                let mut buf = [0u8; 65536];
-                let r = (&self.file).read(&mut buf).unwrap();
-                self.seen.extend_from_slice(&buf[..r]);
-            }
-        }
-        self.seen.drain(..n).collect()
-    }
-
     /// Reads `+<name>: <len>\r\n`, then exactly `len` bytes; returns them.
     fn counted(&mut self, name: &str) -> Vec<u8> {
         let head = self.until(&format!("+{name}: "));
         assert!(!head.contains("ERROR"), "{head}");
         let len: usize = self.until("\r\n").trim().parse().unwrap();
-        self.read_n(len)
+        self.read_bytes(len)
+    }
+
+    /// Air780E: `AT+HTTPREAD<args>` ended by `eol`: the counted body, then `OK` alone.
+    fn counted_read(&mut self, args: &str, eol: &str) -> Vec<u8> {
+        self.send(format!("AT+HTTPREAD{args}{eol}").as_bytes());
+        let body = self.counted("HTTPREAD");
+        assert_eq!(self.until("OK\r\n"), "\r\nOK\r\n", "{eol:?}");
+        body
+    }
+
+    /// L610: `AT+HTTPREAD<args>` ended by `eol`: `OK`, then the counted response.
+    fn l610_read(&mut self, args: &str, eol: &str) -> Vec<u8> {
+        self.send(format!("AT+HTTPREAD{args}{eol}").as_bytes());
+        self.until("\r\nOK\r\n");
+        self.counted("HTTPREAD")
+    }
+
+    /// `<cmd>` ended by `eol`, read up to `<result>`; returns the rest of that line
+    /// (`200,5000\r\n`).
+    fn result(&mut self, cmd: &str, eol: &str, result: &str) -> String {
+        self.line(cmd, eol, result);
+        self.until("\r\n")
+    }
+
+    /// `AT+HTTPPARA="URL",...` (Air780E) or `AT+HTTPSET="URL",...` (L610) ended by CR LF.
+    fn url(&mut self, para: &str, url: &str) {
+        self.ok(&format!("AT+{para}=\"URL\",\"{url}\""));
     }
 }
 
-/// Random bytes with CR, LF, NUL, Ctrl-Z, ESC and `OK\r\n` in them. After a lone `\r` line end
-/// the module takes a first `\n` for the rest of the terminator (DIVERGENCES A23), so that
-/// body starts with another byte.
-fn binary(seed: u64, len: usize, eol: &str) -> Vec<u8> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut p: Vec<u8> = (0..len).map(|_| rng.random()).collect();
-    p[1..12].copy_from_slice(b"\r\n\0>\x1b\x1aOK\r\n\r");
-    p[0] = if eol == "\r" { b'>' } else { b'\n' };
-    p
+/// `0..n` as bytes, mod 256: what the embedded server's `/bytes/<n>` sends.
+fn counting(from: usize, to: usize) -> Vec<u8> {
+    (from..to).map(|i| (i % 256) as u8).collect()
+}
+
+/// The `post-<n>` body and headers the recorder stored; the headers must hold each of `want`.
+fn stored(dir: &Path, n: usize, want: &[&str], name: &str) -> Vec<u8> {
+    let file = |ext: &str| dir.join(format!("post-{n}.{ext}"));
+    let headers = std::fs::read_to_string(file("hdr")).unwrap();
+    for h in want {
+        assert!(headers.contains(h), "{name}: no {h:?} in {headers}");
+    }
+    std::fs::read(file("bin")).unwrap()
 }
 
 /// A Python server as a child; its port is read from what it prints.
@@ -81,24 +78,24 @@ impl Drop for PyServer {
 }
 
 impl PyServer {
-    /// `python3 -m http.server` serving `dir` on a free loopback port.
-    fn files(dir: &Path) -> PyServer {
-        let child = Command::new("python3")
-            .args([
-                "-u",
-                "-m",
-                "http.server",
-                "0",
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-            ])
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 runs");
-        Self::ready(child)
+    /// `python3 -m http.server` on a free loopback port serving a directory that holds
+    /// `name` with `bytes` in it.
+    fn files(name: &str, bytes: &[u8]) -> (PyServer, tempfile::TempDir) {
+        let (dir, _) = process::temp_file(name, bytes);
+        let server = [
+            "-m",
+            "http.server",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ];
+        (PyServer::run(&server, dir.path()), dir)
+    }
+
+    /// `--resolve` of `host` to this server.
+    fn route(&self, host: &str) -> String {
+        format!("{host}=127.0.0.1:{}", self.port)
     }
 
     /// An `http.server` handler that writes each POST body to `<dir>/post-<n>.bin` and
@@ -127,17 +124,15 @@ s = http.server.HTTPServer(('127.0.0.1', 0), H)
 print('Serving HTTP on 127.0.0.1 port %d' % s.server_address[1], flush=True)
 s.serve_forever()
 "#;
-        let child = Command::new("python3")
-            .args(["-u", "-c", script])
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 runs");
-        Self::ready(child)
+        PyServer::run(&["-c", script], dir)
     }
 
-    fn ready(mut child: Child) -> PyServer {
+    /// `python3 -u <args> <dir>`, once it has printed its port.
+    fn run(args: &[&str], dir: &Path) -> PyServer {
+        let mut cmd = Command::new(process::python());
+        cmd.arg("-u").args(args).arg(dir);
+        let spawned = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn();
+        let mut child = spawned.expect("python3 runs");
         let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         out.read_line(&mut line).unwrap();
@@ -161,44 +156,31 @@ fn repo_file(rel: &str) -> PathBuf {
 /// `AT+HTTPREAD=<start>,<size>`; a missing file 404.
 #[test]
 fn air780e_get_from_python_http_server_is_byte_identical() {
-    let dir = tempfile::tempdir().unwrap();
     let file = binary(1, 5000, "\r\n");
-    std::fs::write(dir.path().join("blob.bin"), &file).unwrap();
-    let py = PyServer::files(dir.path());
-    let route = format!("files.example=127.0.0.1:{}", py.port);
-    let sim = SimProcess::spawn(&["--resolve", &route]);
+    let (py, _dir) = PyServer::files("blob.bin", &file);
+    let sim = SimProcess::spawn(&["--resolve", &py.route("files.example")]);
     let mut port = sim.port();
     for (name, eol) in EOLS {
         port.line("AT+HTTPINIT", eol, "OK\r\n");
         port.line("AT+HTTPPARA=\"CID\",1", eol, "OK\r\n");
-        port.line(
-            "AT+HTTPPARA=\"URL\",\"http://files.example/blob.bin\"",
-            eol,
-            "OK\r\n",
-        );
+        let url = "AT+HTTPPARA=\"URL\",\"http://files.example/blob.bin\"";
+        port.line(url, eol, "OK\r\n");
         let got = port.line("AT+HTTPACTION=0", eol, "+HTTPACTION: 0,");
-        assert!(
-            got.ends_with("\r\nOK\r\n\r\n+HTTPACTION: 0,"),
-            "{name}: {got:?}"
-        );
+        let want = "\r\nOK\r\n\r\n+HTTPACTION: 0,";
+        assert!(got.ends_with(want), "{name}: {got:?}");
         assert_eq!(port.until("\r\n"), "200,5000\r\n", "{name}");
-        port.send(format!("AT+HTTPREAD{eol}").as_bytes());
-        let body = port.counted("HTTPREAD");
+        let body = port.counted_read("", eol);
         assert!(body == file, "{name}: the body differs");
-        assert_eq!(port.until("OK\r\n"), "\r\nOK\r\n", "{name}");
-        port.send(format!("AT+HTTPREAD=4000,2000{eol}").as_bytes());
-        assert!(port.counted("HTTPREAD") == file[4000..], "{name}");
-        port.until("OK\r\n");
-        port.line(
-            "AT+HTTPPARA=\"URL\",\"http://files.example/missing\"",
-            eol,
-            "OK\r\n",
+        assert!(
+            port.counted_read("=4000,2000", eol) == file[4000..],
+            "{name}"
         );
-        port.line("AT+HTTPACTION=0", eol, "+HTTPACTION: 0,");
-        assert!(port.until("\r\n").starts_with("404,"), "{name}");
-        assert!(port
-            .line("AT+HTTPTERM", eol, "OK\r\n")
-            .ends_with("\r\nOK\r\n"));
+        let missing = "AT+HTTPPARA=\"URL\",\"http://files.example/missing\"";
+        port.line(missing, eol, "OK\r\n");
+        let status = port.result("AT+HTTPACTION=0", eol, "+HTTPACTION: 0,");
+        assert!(status.starts_with("404,"), "{name}");
+        let term = port.line("AT+HTTPTERM", eol, "OK\r\n");
+        assert!(term.ends_with("\r\nOK\r\n"));
     }
 }
 
@@ -209,54 +191,43 @@ fn air780e_get_from_python_http_server_is_byte_identical() {
 fn air780e_post_body_reaches_a_python_server_byte_identical() {
     let dir = tempfile::tempdir().unwrap();
     let py = PyServer::recorder(dir.path());
-    let route = format!("api.example=127.0.0.1:{}", py.port);
-    let sim = SimProcess::spawn(&["--resolve", &route]);
+    let sim = SimProcess::spawn(&["--resolve", &py.route("api.example")]);
     let mut port = sim.port();
-    port.line("AT+HTTPINIT", "\r\n", "OK\r\n");
-    port.line(
-        "AT+HTTPPARA=\"URL\",http://api.example/up",
-        "\r\n",
-        "OK\r\n",
-    );
-    port.line(
-        "AT+HTTPPARA=\"CONTENT\",\"application/octet-stream\"",
-        "\r\n",
-        "OK\r\n",
-    );
-    port.line(
-        "AT+HTTPPARA=\"USERDATA\",\"X-Device: 42\\r\\nX-Note: \\22hi\\22\"",
-        "\r\n",
-        "OK\r\n",
-    );
+    port.ok("AT+HTTPINIT");
+    port.ok("AT+HTTPPARA=\"URL\",http://api.example/up");
+    port.ok("AT+HTTPPARA=\"CONTENT\",\"application/octet-stream\"");
+    port.ok("AT+HTTPPARA=\"USERDATA\",\"X-Device: 42\\r\\nX-Note: \\22hi\\22\"");
+    let headers = [
+        "Content-Type: application/octet-stream",
+        "X-Device: 42",
+        "X-Note: \"hi\"",
+        "User-Agent: AM_MODULE",
+        "Host: api.example",
+    ];
     for (i, (name, eol)) in EOLS.iter().enumerate() {
         let body = binary(10 + i as u64, 3000, eol);
-        let cmd = "AT+HTTPDATA=3000,10000";
-        assert_eq!(
-            port.line(cmd, eol, "DOWNLOAD\r\n"),
-            format!("{cmd}{eol}\r\nDOWNLOAD\r\n"),
-            "{name}"
+        post(
+            &mut port,
+            "AT+HTTPDATA=3000,10000",
+            eol,
+            "DOWNLOAD\r\n",
+            &body,
         );
-        port.send(&body);
-        assert_eq!(port.until("OK\r\n"), "\r\nOK\r\n", "{name}");
-        port.line("AT+HTTPACTION=1", eol, "+HTTPACTION: 1,");
-        assert_eq!(port.until("\r\n"), "200,11\r\n", "{name}");
-        let stored = std::fs::read(dir.path().join(format!("post-{}.bin", i + 1))).unwrap();
-        assert!(stored == body, "{name}: the server got other bytes");
-        let headers =
-            std::fs::read_to_string(dir.path().join(format!("post-{}.hdr", i + 1))).unwrap();
-        for h in [
-            "Content-Type: application/octet-stream",
-            "X-Device: 42",
-            "X-Note: \"hi\"",
-            "User-Agent: AM_MODULE",
-            "Host: api.example",
-        ] {
-            assert!(headers.contains(h), "{name}: no {h:?} in {headers}");
-        }
-        port.send(format!("AT+HTTPREAD{eol}").as_bytes());
-        assert_eq!(port.counted("HTTPREAD"), b"stored 3000");
-        port.until("OK\r\n");
+        let status = port.result("AT+HTTPACTION=1", eol, "+HTTPACTION: 1,");
+        assert_eq!(status, "200,11\r\n", "{name}");
+        let got = stored(dir.path(), i + 1, &headers, name);
+        assert!(got == body, "{name}: the server got other bytes");
+        assert_eq!(port.counted_read("", eol), b"stored 3000");
     }
+}
+
+/// `cmd` ended by `eol` is echoed and prompts with `prompt` (nothing else); `body` after it is
+/// answered `OK`.
+fn post(port: &mut Port, cmd: &str, eol: &str, prompt: &str, body: &[u8]) {
+    let echoed = port.line(cmd, eol, prompt);
+    assert_eq!(echoed, format!("{cmd}{eol}\r\n{prompt}"), "{eol:?}");
+    port.send(body);
+    assert_eq!(port.until("OK\r\n"), "\r\nOK\r\n", "{eol:?}");
 }
 
 /// Air780E HTTPS with the CA loaded over AT (`AT+FSWRITE`, `AT+SSLCFG="cacert",153,...`,
@@ -268,34 +239,18 @@ fn air780e_https_with_a_ca_loaded_over_at() {
     let mut port = sim.port();
     let ca = std::fs::read(repo_file("certs/ca.crt")).unwrap();
     let not_ca = std::fs::read(repo_file("certs/client.crt")).unwrap();
-    for (file, pem) in [("ca.crt", &ca), ("other.crt", &not_ca)] {
-        port.line(&format!("AT+FSCREATE=\"{file}\""), "\r\n", "OK\r\n");
-        port.line(
-            &format!("AT+FSWRITE=\"{file}\",0,{},10", pem.len()),
-            "\r\n",
-            "\r\n>",
-        );
-        port.send(pem);
-        port.until("OK\r\n");
-    }
-    port.line("AT+HTTPSSL=1", "\r\n", "OK\r\n");
-    port.line("AT+SSLCFG=\"cacert\",153,\"ca.crt\"", "\r\n", "OK\r\n");
-    port.line("AT+SSLCFG=\"seclevel\",153,1", "\r\n", "OK\r\n");
-    port.line("AT+HTTPINIT", "\r\n", "OK\r\n");
-    port.line(
-        "AT+HTTPPARA=\"URL\",\"https://localhost/bytes/2000\"",
-        "\r\n",
-        "OK\r\n",
-    );
-    port.line("AT+HTTPACTION=0", "\r\n", "+HTTPACTION: 0,");
-    assert_eq!(port.until("\r\n"), "200,2000\r\n");
-    port.send(b"AT+HTTPREAD\r\n");
-    let want: Vec<u8> = (0..2000).map(|i| (i % 256) as u8).collect();
-    assert!(port.counted("HTTPREAD") == want);
-    port.until("OK\r\n");
-    port.line("AT+SSLCFG=\"cacert\",153,\"other.crt\"", "\r\n", "OK\r\n");
-    port.line("AT+HTTPACTION=0", "\r\n", "+HTTPACTION: 0,");
-    assert_eq!(port.until("\r\n"), "605,0\r\n");
+    port.fs_write("ca.crt", &ca, "\r\n");
+    port.fs_write("other.crt", &not_ca, "\r\n");
+    port.ok("AT+HTTPSSL=1");
+    port.ok("AT+SSLCFG=\"cacert\",153,\"ca.crt\"");
+    port.ok("AT+SSLCFG=\"seclevel\",153,1");
+    port.ok("AT+HTTPINIT");
+    port.url("HTTPPARA", "https://localhost/bytes/2000");
+    let action = |port: &mut Port| port.result("AT+HTTPACTION=0", "\r\n", "+HTTPACTION: 0,");
+    assert_eq!(action(&mut port), "200,2000\r\n");
+    assert!(port.counted_read("", "\r\n") == counting(0, 2000));
+    port.ok("AT+SSLCFG=\"cacert\",153,\"other.crt\"");
+    assert_eq!(action(&mut port), "605,0\r\n");
 }
 
 /// The embedded HTTP server's routes through the module: a status, N bytes, a slow body, the
@@ -306,66 +261,30 @@ fn air780e_embedded_http_server_routes() {
     assert!(sim.field("http").starts_with("127.0.0.1:"));
     assert!(sim.field("https").starts_with("127.0.0.1:"));
     let mut port = sim.port();
-    port.line("AT+HTTPINIT", "\r\n", "OK\r\n");
-    let get = |port: &mut Port, path: &str| {
-        port.line(
-            &format!("AT+HTTPPARA=\"URL\",\"http://test.example{path}\""),
-            "\r\n",
-            "OK\r\n",
-        );
-        port.line("AT+HTTPACTION=0", "\r\n", "+HTTPACTION: 0,");
-        port.until("\r\n")
+    port.ok("AT+HTTPINIT");
+    let action = |port: &mut Port, path: &str, method: u8| {
+        port.url("HTTPPARA", &format!("http://test.example{path}"));
+        let cmd = format!("AT+HTTPACTION={method}");
+        port.result(&cmd, "\r\n", &format!("+HTTPACTION: {method},"))
     };
-    assert_eq!(get(&mut port, "/status/503"), "503,19\r\n");
-    assert_eq!(get(&mut port, "/bytes/100000"), "200,100000\r\n");
-    port.send(b"AT+HTTPREAD=99990,100\r\n");
-    let tail: Vec<u8> = (99990..100000).map(|i| (i % 256) as u8).collect();
-    assert_eq!(port.counted("HTTPREAD"), tail);
-    port.until("OK\r\n");
-    assert_eq!(get(&mut port, "/slow/64?delay_ms=20"), "200,64\r\n");
+    assert_eq!(action(&mut port, "/status/503", 0), "503,19\r\n");
+    assert_eq!(action(&mut port, "/bytes/100000", 0), "200,100000\r\n");
+    let tail = port.counted_read("=99990,100", "\r\n");
+    assert_eq!(tail, counting(99990, 100000));
+    assert_eq!(action(&mut port, "/slow/64?delay_ms=20", 0), "200,64\r\n");
     let body = b"temp=21.5\r\n\x00\x1a";
-    port.line(
-        &format!("AT+HTTPDATA={},5000", body.len()),
-        "\r\n",
-        "DOWNLOAD\r\n",
-    );
-    port.send(body);
-    port.until("OK\r\n");
-    port.line(
-        "AT+HTTPPARA=\"URL\",\"http://test.example/echo\"",
-        "\r\n",
-        "OK\r\n",
-    );
-    port.line("AT+HTTPACTION=1", "\r\n", "+HTTPACTION: 1,200,");
-    port.until("\r\n");
-    port.send(b"AT+HTTPREAD\r\n");
-    let echo = port.counted("HTTPREAD");
+    let data = format!("AT+HTTPDATA={},5000", body.len());
+    post(&mut port, &data, "\r\n", "DOWNLOAD\r\n", body);
+    assert!(action(&mut port, "/echo", 1).starts_with("200,"));
+    let echo = port.counted_read("", "\r\n");
     assert!(echo.starts_with(b"POST /echo HTTP/1.1\r\n"));
     assert!(echo.ends_with(body));
-    port.until("OK\r\n");
-    port.line(
-        "AT+HTTPPARA=\"URL\",\"http://test.example/bytes/7\"",
-        "\r\n",
-        "OK\r\n",
-    );
-    port.line("AT+HTTPACTION=2", "\r\n", "+HTTPACTION: 2,");
-    assert_eq!(port.until("\r\n"), "200,0\r\n");
+    assert_eq!(action(&mut port, "/bytes/7", 2), "200,0\r\n");
     port.send(b"AT+HTTPHEAD\r\n");
     let head = String::from_utf8(port.counted("HTTPHEAD")).unwrap();
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     assert!(head.contains("content-length: 7\r\n"), "{head}");
     assert!(head.ends_with("\r\n\r\n"));
-}
-
-/// The L610 after its power-on lines and the data call.
-fn l610(extra: &[&str]) -> (SimProcess, Port) {
-    let mut args = vec!["--dialect", "l610"];
-    args.extend_from_slice(extra);
-    let sim = SimProcess::spawn(&args);
-    let mut port = sim.raw_port();
-    port.until("+SIM READY\r\n");
-    port.line("AT+MIPCALL=1", "\r\n", "+MIPCALL: 10.104.48.68\r\n");
-    (sim, port)
 }
 
 /// L610: `AT+HTTPSET="URL"`, `AT+HTTPACT=0` -> `OK`, `+HTTP: 1`, `+HTTPRES: 0,200,<len>`;
@@ -374,41 +293,29 @@ fn l610(extra: &[&str]) -> (SimProcess, Port) {
 /// with `AT+HTTPREAD=<offset>,<length>`.
 #[test]
 fn l610_get_from_python_http_server_is_byte_identical() {
-    let dir = tempfile::tempdir().unwrap();
     let file = binary(2, 4000, "\r\n");
-    std::fs::write(dir.path().join("fw.bin"), &file).unwrap();
-    let py = PyServer::files(dir.path());
-    let route = format!("ota.example=127.0.0.1:{}", py.port);
-    let (_sim, mut port) = l610(&["--resolve", &route]);
+    let (py, _dir) = PyServer::files("fw.bin", &file);
+    let (_sim, mut port) = SimProcess::l610(&["--resolve", &py.route("ota.example")]);
     for (name, eol) in EOLS {
-        port.line(
-            "AT+HTTPSET=\"URL\",\"http://ota.example/fw.bin\"",
-            eol,
-            "OK\r\n",
-        );
+        let url = "AT+HTTPSET=\"URL\",\"http://ota.example/fw.bin\"";
+        port.line(url, eol, "OK\r\n");
         port.line("AT+HTTPSET=\"UAGENT\",\"fibocom\"", eol, "OK\r\n");
         port.line("AT+HTTPSET=\"RESPONSEHEADER\",\"0\"", eol, "OK\r\n");
         let got = port.line("AT+HTTPACT=0,30", eol, "+HTTPRES: 0,");
-        assert!(
-            got.ends_with("\r\nOK\r\n\r\n+HTTP: 1\r\n\r\n+HTTPRES: 0,"),
-            "{name}: {got:?}"
-        );
+        let want = "\r\nOK\r\n\r\n+HTTP: 1\r\n\r\n+HTTPRES: 0,";
+        assert!(got.ends_with(want), "{name}: {got:?}");
         let res = port.until("\r\n");
         let (status, len) = res.trim().split_once(',').unwrap();
         assert_eq!(status, "200", "{name}");
-        port.send(format!("AT+HTTPREAD{eol}").as_bytes());
-        port.until("\r\nOK\r\n");
-        let all = port.counted("HTTPREAD");
+        let all = port.l610_read("", eol);
         assert_eq!(all.len(), len.parse::<usize>().unwrap());
         assert!(all.starts_with(b"HTTP/1.0 200 OK\r\n") || all.starts_with(b"HTTP/1.1 200 OK\r\n"));
         let split = process::find(&all, b"\r\n\r\n").unwrap() + 4;
         assert!(all[split..] == file[..], "{name}: the body differs");
         port.line("AT+HTTPSET=\"RESPONSEHEADER\",\"1\"", eol, "OK\r\n");
-        port.line("AT+HTTPACT=0", eol, "+HTTPRES: 0,");
-        assert_eq!(port.until("\r\n"), "200,4000\r\n");
-        port.send(format!("AT+HTTPREAD=3900,500{eol}").as_bytes());
-        port.until("\r\nOK\r\n");
-        assert!(port.counted("HTTPREAD") == file[3900..], "{name}");
+        let res = port.result("AT+HTTPACT=0", eol, "+HTTPRES: 0,");
+        assert_eq!(res, "200,4000\r\n");
+        assert!(port.l610_read("=3900,500", eol) == file[3900..], "{name}");
     }
 }
 
@@ -419,42 +326,24 @@ fn l610_get_from_python_http_server_is_byte_identical() {
 fn l610_post_body_reaches_a_python_server_byte_identical() {
     let dir = tempfile::tempdir().unwrap();
     let py = PyServer::recorder(dir.path());
-    let route = format!("shijie-smartline.club=127.0.0.1:{}", py.port);
-    let (_sim, mut port) = l610(&["--resolve", &route]);
-    port.line(
-        "AT+HTTPSET=\"URL\",\"shijie-smartline.club:80/api/adp610/data\"",
-        "\r\n",
-        "OK\r\n",
-    );
-    port.line("AT+HTTPSET=\"UAGENT\",\"fibocom\"", "\r\n", "OK\r\n");
-    port.line(
-        "AT+HTTPSET=\"CONTYPE\",\"application/octet-stream\"",
-        "\r\n",
-        "OK\r\n",
-    );
-    port.line("AT+HTTPSET=\"RESPONSEHEADER\",\"1\"", "\r\n", "OK\r\n");
+    let route = py.route("shijie-smartline.club");
+    let (_sim, mut port) = SimProcess::l610(&["--resolve", &route]);
+    port.url("HTTPSET", "shijie-smartline.club:80/api/adp610/data");
+    port.ok("AT+HTTPSET=\"UAGENT\",\"fibocom\"");
+    port.ok("AT+HTTPSET=\"CONTYPE\",\"application/octet-stream\"");
+    port.ok("AT+HTTPSET=\"RESPONSEHEADER\",\"1\"");
+    let headers = [
+        "Content-Type: application/octet-stream",
+        "User-Agent: fibocom",
+        "Host: shijie-smartline.club",
+    ];
     for (i, (name, eol)) in EOLS.iter().enumerate() {
         let body = binary(20 + i as u64, 3000, eol);
-        assert_eq!(
-            port.line("AT+HTTPDATA=3000", eol, "\r\n>"),
-            format!("AT+HTTPDATA=3000{eol}\r\n>"),
-            "{name}"
-        );
-        port.send(&body);
-        assert_eq!(port.until("OK\r\n"), "\r\nOK\r\n", "{name}");
-        port.line("AT+HTTPACT=1,30", eol, "+HTTPRES: 1,");
-        assert_eq!(port.until("\r\n"), "200,11\r\n", "{name}");
-        let stored = std::fs::read(dir.path().join(format!("post-{}.bin", i + 1))).unwrap();
-        assert!(stored == body, "{name}: the server got other bytes");
-        let headers =
-            std::fs::read_to_string(dir.path().join(format!("post-{}.hdr", i + 1))).unwrap();
-        for h in [
-            "Content-Type: application/octet-stream",
-            "User-Agent: fibocom",
-            "Host: shijie-smartline.club",
-        ] {
-            assert!(headers.contains(h), "{name}: no {h:?} in {headers}");
-        }
+        post(&mut port, "AT+HTTPDATA=3000", eol, ">", &body);
+        let res = port.result("AT+HTTPACT=1,30", eol, "+HTTPRES: 1,");
+        assert_eq!(res, "200,11\r\n", "{name}");
+        let got = stored(dir.path(), i + 1, &headers, name);
+        assert!(got == body, "{name}: the server got other bytes");
     }
 }
 
@@ -463,73 +352,37 @@ fn l610_post_body_reaches_a_python_server_byte_identical() {
 /// right CA `+HTTPS: 0`; the embedded server's routes over plain HTTP.
 #[test]
 fn l610_https_with_a_ca_loaded_over_at_and_the_embedded_routes() {
-    let (_sim, mut port) = l610(&[]);
-    port.line(
-        "AT+HTTPSET=\"URL\",\"https://localhost/bytes/1000\"",
-        "\r\n",
-        "OK\r\n",
-    );
-    port.line("AT+HTTPSET=\"RESPONSEHEADER\",\"1\"", "\r\n", "OK\r\n");
-    port.line("AT+GTSSLVER=4", "\r\n", "OK\r\n");
-    port.line("AT+GTSSLMODE=1", "\r\n", "OK\r\n");
-    let wrong = std::fs::read(repo_file("certs/client.crt")).unwrap();
-    port.line(
-        &format!("AT+GTSSLFILE=\"TRUSTFILE\",{}", wrong.len()),
-        "\r\n",
-        "\r\n>",
-    );
-    port.send(&wrong);
-    port.until("OK\r\n");
+    let (_sim, mut port) = SimProcess::l610(&[]);
+    port.url("HTTPSET", "https://localhost/bytes/1000");
+    port.ok("AT+HTTPSET=\"RESPONSEHEADER\",\"1\"");
+    port.ok("AT+GTSSLVER=4");
+    port.ok("AT+GTSSLMODE=1");
+    let trust = |port: &mut Port, pem: &str| {
+        let pem = std::fs::read(repo_file(pem)).unwrap();
+        let cmd = format!("AT+GTSSLFILE=\"TRUSTFILE\",{}", pem.len());
+        port.line(&cmd, "\r\n", "\r\n>");
+        port.send(&pem);
+        port.until("OK\r\n");
+    };
+    trust(&mut port, "certs/client.crt");
     let got = port.line("AT+HTTPACT=0", "\r\n", "+HTTPS: ");
     assert!(got.ends_with("\r\nOK\r\n\r\n+HTTPS: "), "{got:?}");
     assert_eq!(port.until("\r\n"), "0\r\n");
-    let ca = std::fs::read(repo_file("certs/ca.crt")).unwrap();
-    port.line(
-        &format!("AT+GTSSLFILE=\"TRUSTFILE\",{}", ca.len()),
-        "\r\n",
-        "\r\n>",
-    );
-    port.send(&ca);
-    port.until("OK\r\n");
+    trust(&mut port, "certs/ca.crt");
     let got = port.line("AT+HTTPACT=0", "\r\n", "+HTTPRES: 0,");
-    assert!(
-        got.ends_with("\r\n+HTTPS: 1\r\n\r\n+HTTPRES: 0,"),
-        "{got:?}"
-    );
+    let want = "\r\n+HTTPS: 1\r\n\r\n+HTTPRES: 0,";
+    assert!(got.ends_with(want), "{got:?}");
     assert_eq!(port.until("\r\n"), "200,1000\r\n");
-    port.send(b"AT+HTTPREAD\r\n");
-    port.until("\r\nOK\r\n");
-    let want: Vec<u8> = (0..1000).map(|i| (i % 256) as u8).collect();
-    assert!(port.counted("HTTPREAD") == want);
-    port.line(
-        "AT+HTTPSET=\"URL\",\"http://test.example/status/404\"",
-        "\r\n",
-        "OK\r\n",
+    assert!(port.l610_read("", "\r\n") == counting(0, 1000));
+    let get = |port: &mut Port, url: &str| {
+        port.url("HTTPSET", url);
+        port.result("AT+HTTPACT=0", "\r\n", "+HTTPRES: 0,")
+    };
+    assert_eq!(
+        get(&mut port, "http://test.example/status/404"),
+        "404,9\r\n"
     );
-    port.line("AT+HTTPACT=0", "\r\n", "+HTTPRES: 0,");
-    assert_eq!(port.until("\r\n"), "404,9\r\n");
-    port.line(
-        "AT+HTTPSET=\"URL\",\"test.example/slow/50:80\"",
-        "\r\n",
-        "OK\r\n",
-    );
-    port.line("AT+HTTPACT=0", "\r\n", "+HTTPRES: 0,");
-    assert_eq!(port.until("\r\n"), "200,50\r\n");
-}
-
-fn inject(sim: &SimProcess, words: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
-        .arg("inject")
-        .arg("--control")
-        .arg(sim.field("control"))
-        .args(words)
-        .output()
-        .expect("modem-sim inject runs");
-    assert!(
-        out.status.success(),
-        "inject {words:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(get(&mut port, "test.example/slow/50:80"), "200,50\r\n");
 }
 
 /// Faults reach a request in flight (a slow body from the embedded server): `closed` and
@@ -538,32 +391,24 @@ fn inject(sim: &SimProcess, words: &[&str]) {
 /// with 601; the next request works.
 #[test]
 fn air780e_faults_end_a_request_in_flight() {
-    let dir = tempfile::tempdir().unwrap();
-    let ctl = dir.path().join("ctl.sock");
-    let sim = SimProcess::spawn(&["--control", ctl.to_str().unwrap()]);
-    let mut port = sim.port();
-    port.line("AT+HTTPINIT", "\r\n", "OK\r\n");
-    port.line("AT+HTTPPARA=\"TIMEOUT\",1", "\r\n", "OK\r\n");
-    for fault in ["closed", "reset", "pdn-deact", "blackhole"] {
-        let slow = "AT+HTTPPARA=\"URL\",\"http://t.example/slow/16?delay_ms=1000\"";
-        port.line(slow, "\r\n", "OK\r\n");
-        if fault != "blackhole" {
-            port.line("AT+HTTPPARA=\"TIMEOUT\",120", "\r\n", "OK\r\n");
+    let (sim, mut port) = SimProcess::controlled(&[]);
+    port.ok("AT+HTTPINIT");
+    port.ok("AT+HTTPPARA=\"TIMEOUT\",1");
+    for fault_name in ["closed", "reset", "pdn-deact", "blackhole"] {
+        port.url("HTTPPARA", "http://t.example/slow/16?delay_ms=1000");
+        if fault_name != "blackhole" {
+            port.ok("AT+HTTPPARA=\"TIMEOUT\",120");
         } else {
-            port.line("AT+HTTPPARA=\"TIMEOUT\",1", "\r\n", "OK\r\n");
+            port.ok("AT+HTTPPARA=\"TIMEOUT\",1");
         }
-        port.line("AT+HTTPACTION=0", "\r\n", "OK\r\n");
-        inject(&sim, &[fault]);
+        port.ok("AT+HTTPACTION=0");
+        fault(&sim.control(), &[fault_name]);
         let got = port.until("+HTTPACTION: 0,601,0\r\n");
-        if fault == "pdn-deact" {
+        if fault_name == "pdn-deact" {
             assert!(got.contains("+CGEV: NW PDN DEACT 1\r\n"), "{got:?}");
         }
-        port.line(
-            "AT+HTTPPARA=\"URL\",\"http://t.example/bytes/3\"",
-            "\r\n",
-            "OK\r\n",
-        );
-        port.line("AT+HTTPACTION=0", "\r\n", "+HTTPACTION: 0,");
-        assert_eq!(port.until("\r\n"), "200,3\r\n", "after {fault}");
+        port.url("HTTPPARA", "http://t.example/bytes/3");
+        let res = port.result("AT+HTTPACTION=0", "\r\n", "+HTTPACTION: 0,");
+        assert_eq!(res, "200,3\r\n", "after {fault_name}");
     }
 }

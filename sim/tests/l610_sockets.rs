@@ -3,94 +3,27 @@
 //! CR LF, CR and LF line ends, binary payloads checked byte for byte, several sockets at once,
 //! and the `closed` fault injected with the real `modem-sim inject` CLI.
 
-use std::io::{BufRead, BufReader, Read};
-use std::os::fd::AsFd;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Instant;
-
-use rand::{Rng, SeedableRng};
 
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{find, Port, SimProcess, WAIT};
+use process::{find, Echo, Port, SimProcess, EOLS, WAIT};
 
-const EOLS: [&str; 3] = ["\r\n", "\r", "\n"];
-
-/// A TCP and a UDP echo server written with Python's `socket` module: every TCP read is
-/// written back on its connection, every datagram goes back to its sender.
-struct PyEcho {
-    child: Child,
-    tcp: u16,
-    udp: u16,
-}
-
-const PY_ECHO: &str = r#"
-import socket, threading, sys
-t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-t.bind(("127.0.0.1", 0)); t.listen(16)
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
-print(t.getsockname()[1], u.getsockname()[1], flush=True)
-def conn(c):
-    with c:
-        while True:
-            d = c.recv(65536)
-            if not d:
-                return
-            c.sendall(d)
-def tcp():
-    while True:
-        c, _ = t.accept()
-        threading.Thread(target=conn, args=(c,), daemon=True).start()
-def udp():
-    while True:
-        d, a = u.recvfrom(65536)
-        u.sendto(d, a)
-threading.Thread(target=tcp, daemon=True).start()
-threading.Thread(target=udp, daemon=True).start()
-sys.stdin.read()
-"#;
-
-impl PyEcho {
-    fn start() -> PyEcho {
-        let mut child = Command::new("python3")
-            .args(["-c", PY_ECHO])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let mut ports = line.split_whitespace().map(|p| p.parse().unwrap());
-        PyEcho {
-            tcp: ports.next().unwrap(),
-            udp: ports.next().unwrap(),
-            child,
-        }
-    }
-}
-
-impl Drop for PyEcho {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The simulator as an L610 whose `tcp.test` and `udp.test` are the Python servers.
-fn l610(echo: &PyEcho, ctl: Option<&std::path::Path>) -> SimProcess {
+/// The simulator as an L610 whose `tcp.test` and `udp.test` are the Python echo server, with
+/// `extra`; the host side after the data call.
+fn l610(echo: &Echo, extra: &[&str]) -> (SimProcess, Host) {
     let tcp = format!("tcp.test=127.0.0.1:{}", echo.tcp);
     let udp = format!("udp.test=127.0.0.1:{}", echo.udp);
-    let mut args = vec!["--dialect", "l610", "--resolve", &tcp, "--resolve", &udp];
-    let c;
-    if let Some(ctl) = ctl {
-        c = ctl.to_str().unwrap().to_string();
-        args.extend(["--control", &c]);
-    }
-    SimProcess::spawn(&args)
+    let args = [
+        &["--dialect", "l610", "--resolve", &tcp, "--resolve", &udp],
+        extra,
+    ]
+    .concat();
+    let sim = SimProcess::with_control(&args);
+    let mut h = Host::new(sim.port());
+    h.call();
+    (sim, h)
 }
 
 /// The host side: the port, with the module's output parsed into lines (echo included) and
@@ -169,23 +102,9 @@ impl Host {
     }
 
     fn fill(&mut self, deadline: Instant, what: &str) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(
-            !left.is_zero(),
-            "waited {WAIT:?} for {what}; lines {:?}, pending {:?}",
-            self.lines,
-            String::from_utf8_lossy(&self.port.seen)
-        );
-        let mut fds = [nix::poll::PollFd::new(
-            self.port.file.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        let ms = nix::poll::PollTimeout::try_from(left.as_millis().min(200) as i32).unwrap();
-        if nix::poll::poll(&mut fds, ms).unwrap() > 0 {
-            let mut buf = [0u8; 65536];
-            let r = (&self.port.file).read(&mut buf).unwrap();
-            self.port.seen.extend_from_slice(&buf[..r]);
-        }
+        let lines = &self.lines;
+        self.port
+            .fill(deadline, &format!("{what}; lines {lines:?}"));
         self.parse();
     }
 
@@ -253,9 +172,8 @@ impl Host {
 /// first LF as that line end's (DIVERGENCES A23), so a driver with CR line ends must not
 /// start a send with one, here as on the module.
 fn binary(seed: u64, len: usize) -> Vec<u8> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut p: Vec<u8> = (0..len).map(|_| rng.random()).collect();
-    p[1..12].copy_from_slice(b"\r\n\0>\x1b\x1aOK\r\n\r");
+    // Its first byte is `>`, as after a lone CR.
+    let mut p = process::binary(seed, len, "\r");
     for start in (0..len).step_by(2048) {
         if p[start] == b'\n' {
             p[start] = b'>';
@@ -266,11 +184,9 @@ fn binary(seed: u64, len: usize) -> Vec<u8> {
 
 #[test]
 fn tcp_round_trip_of_10_kb_binary_is_byte_identical_with_every_line_end() {
-    let echo = PyEcho::start();
-    for (i, eol) in EOLS.iter().enumerate() {
-        let sim = l610(&echo, None);
-        let mut h = Host::new(sim.port());
-        h.call();
+    let echo = Echo::start();
+    for (i, (_, eol)) in EOLS.iter().enumerate() {
+        let (_sim, mut h) = l610(&echo, &[]);
         assert_eq!(h.at("AT+GTSET=\"IPRFMT\",2", eol).last().unwrap(), "OK");
         h.framed = true;
         h.open(1, "tcp.test", 0, eol);
@@ -290,38 +206,36 @@ fn tcp_round_trip_of_10_kb_binary_is_byte_identical_with_every_line_end() {
 
 #[test]
 fn udp_datagrams_come_back_from_the_python_server() {
-    let echo = PyEcho::start();
-    let sim = l610(&echo, None);
-    let mut h = Host::new(sim.port());
-    h.call();
+    let echo = Echo::start();
+    let (_sim, mut h) = l610(&echo, &[]);
     h.open(2, "udp.test", 1, "\r\n");
-    for (n, eol) in EOLS.iter().enumerate() {
+    for (n, (_, eol)) in EOLS.iter().enumerate() {
         let datagram = format!("datagram {n}: \x00\x01,\"\r\n");
         h.mipsend(2, datagram.as_bytes(), eol);
         // IPRFMT 0 (the default): hex, from the server's address.
         let hex: String = datagram.bytes().map(|b| format!("{b:02X}")).collect();
-        h.until_line(&format!(
-            "+MIPRUDP: 127.0.0.1,{},2,{},{hex}",
-            echo.udp,
-            datagram.len()
-        ));
+        let (port, len) = (echo.udp, datagram.len());
+        h.until_line(&format!("+MIPRUDP: 127.0.0.1,{port},2,{len},{hex}"));
     }
+}
+
+/// `AT+<query>?` lists `want` (`+MIPCLOSE: 1,2,3`: the open sockets; `+MIPOPEN: 4,5,6`: the
+/// free ones).
+fn lists(h: &mut Host, query: &str, want: &str) {
+    let got = h.at(query, "\r\n");
+    assert!(got.iter().any(|l| l == want), "{query}: {got:?}");
 }
 
 #[test]
 fn three_sockets_at_once_each_get_their_own_echo() {
-    let echo = PyEcho::start();
-    let sim = l610(&echo, None);
-    let mut h = Host::new(sim.port());
-    h.call();
+    let echo = Echo::start();
+    let (_sim, mut h) = l610(&echo, &[]);
     h.at("AT+GTSET=\"IPRFMT\",2", "\r\n");
     h.framed = true;
     for id in 1..=3 {
         h.open(id, "tcp.test", 0, "\r\n");
     }
-    assert!(h
-        .at("AT+MIPCLOSE?", "\r\n")
-        .contains(&"+MIPCLOSE: 1,2,3".to_string()));
+    lists(&mut h, "AT+MIPCLOSE?", "+MIPCLOSE: 1,2,3");
     for round in 0..3u64 {
         let sent: Vec<Vec<u8>> = (1..=3u32)
             .map(|id| binary(100 + round * 10 + u64::from(id), 300 + id as usize))
@@ -334,46 +248,25 @@ fn three_sockets_at_once_each_get_their_own_echo() {
             assert!(back == sent[id - 1], "socket {id} round {round}");
         }
     }
-    assert!(h
-        .at("AT+MIPOPEN?", "\r\n")
-        .contains(&"+MIPOPEN: 4,5,6".to_string()));
+    lists(&mut h, "AT+MIPOPEN?", "+MIPOPEN: 4,5,6");
 }
 
 #[test]
 fn closed_fault_gives_mipstat_and_a_later_send_fails() {
-    let echo = PyEcho::start();
-    let dir = tempfile::tempdir().unwrap();
-    let ctl: PathBuf = dir.path().join("ctl.sock");
-    let sim = l610(&echo, Some(&ctl));
-    let mut h = Host::new(sim.port());
-    h.call();
+    let echo = Echo::start();
+    let (sim, mut h) = l610(&echo, &[]);
     h.open(1, "tcp.test", 0, "\r\n");
-    let out = Command::new(env!("CARGO_BIN_EXE_modem-sim"))
-        .args(["inject", "--control", ctl.to_str().unwrap(), "closed"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sim.fault(&["closed"]);
     h.until_line("+MIPSTAT: 1,2");
-    for eol in EOLS {
+    for (_, eol) in EOLS {
         let got = h.at("AT+MIPSEND=1,5", eol);
-        assert_eq!(
-            got.last().unwrap(),
-            "ERROR",
-            "no prompt on a closed socket: {got:?}"
-        );
+        let last = got.last().unwrap();
+        assert_eq!(last, "ERROR", "no prompt on a closed socket: {got:?}");
     }
     h.at("AT+CMEE=1", "\r\n");
-    assert_eq!(
-        h.at("AT+MIPSEND=1,5", "\r\n").last().unwrap(),
-        "+CME ERROR: 3"
-    );
-    assert!(h
-        .at("AT+MIPCLOSE?", "\r\n")
-        .contains(&"+MIPCLOSE: 0".to_string()));
+    let got = h.at("AT+MIPSEND=1,5", "\r\n");
+    assert_eq!(got.last().unwrap(), "+CME ERROR: 3");
+    lists(&mut h, "AT+MIPCLOSE?", "+MIPCLOSE: 0");
     // The id can be opened again, and works.
     h.open(1, "tcp.test", 0, "\r\n");
     h.mipsend(1, b"again", "\r\n");

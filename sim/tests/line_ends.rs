@@ -5,26 +5,15 @@
 //! L610 client ids, the L610 will length form.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use rand::{Rng, SeedableRng};
 
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{free_port, lines_of, next_publish, subscribed, Mosquitto, Port, SimProcess, WAIT};
-
-/// The line ends drivers send, with a name for topics and messages.
-const EOLS: [(&str, &str); 3] = [("crlf", "\r\n"), ("cr", "\r"), ("lf", "\n")];
+use process::{
+    binary, diff_at, mosquitto_sub, next_publish, watcher, Mosquitto, Port, SimProcess, EOLS, ROOT,
+};
 
 impl Port {
-    /// Sends `cmd` ended by `eol` and reads until `answer`.
-    fn line(&mut self, cmd: &str, eol: &str, answer: &str) -> String {
-        self.send(format!("{cmd}{eol}").as_bytes());
-        self.until(answer)
-    }
-
     /// `AT` ended by `eol` is answered `OK` and nothing else: no stray payload byte was left
     /// to be glued onto it, and (echo on) the terminator is echoed before the answer.
     fn at_ok(&mut self, eol: &str) {
@@ -34,91 +23,70 @@ impl Port {
             "eol {eol:?}"
         );
     }
+
+    /// `cmd` ended by `eol` is echoed and prompts `>`; `data` after it gets `OK` and then
+    /// `done` (`""`: nothing); then `AT` is answered `OK` alone.
+    fn prompted(&mut self, cmd: &str, eol: &str, data: &[u8], done: &str) {
+        let echoed = self.line(cmd, eol, "\r\n>");
+        assert_eq!(echoed, format!("{cmd}{eol}\r\n>"), "eol {eol:?}");
+        self.send(data);
+        let answer = self.until(&format!("OK\r\n{done}"));
+        assert_eq!(answer, format!("\r\nOK\r\n{done}"), "eol {eol:?}");
+        self.at_ok(eol);
+    }
 }
 
 /// `len` random bytes holding LF, CR, NUL, `>`, ESC, Ctrl-Z and `OK\r\n`. After a `\r\n` or a
 /// bare `\n` line end the payload starts with LF, which must arrive; after a lone `\r` the
-/// module would swallow it (DIVERGENCES A23), so that payload starts with another byte.
+/// module would swallow it (DIVERGENCES A23), so that payload starts with another byte. It
+/// ends with LF.
 fn binary_payload(seed: u64, len: usize, eol: &str) -> Vec<u8> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut p: Vec<u8> = (0..len).map(|_| rng.random()).collect();
-    p[1..12].copy_from_slice(b"\r\n\0>\x1b\x1aOK\r\n\r");
-    p[0] = if eol == "\r" { b'>' } else { b'\n' };
+    let mut p = binary(seed, len, eol);
     p[len - 1] = b'\n';
     p
 }
 
 /// Starts `mosquitto_sub -N -C 1` on `topic` (it gets the retained message at once) and
 /// returns the payload bytes it printed, exactly (`-N`: no newline added).
-fn mosquitto_sub_one(
-    addr: std::net::SocketAddr,
-    creds: Option<(&str, &str)>,
-    topic: &str,
-) -> Vec<u8> {
-    let mut cmd = Command::new("mosquitto_sub");
-    cmd.args(["-h", &addr.ip().to_string(), "-p", &addr.port().to_string()])
-        .args(["-t", topic, "-C", "1", "-N", "-W", "30"])
-        .stdout(Stdio::piped());
-    if let Some((u, p)) = creds {
-        cmd.args(["-u", u, "-P", p]);
-    }
-    let out = cmd
-        .output()
-        .expect("mosquitto_sub is installed (apt-get install mosquitto-clients; .ci/run does it)");
+fn mosquitto_sub_one(mosquitto: &Mosquitto, account: Option<(&str, &str)>, topic: &str) -> Vec<u8> {
+    let mqtt = mosquitto.addr.to_string();
+    let sub = mosquitto_sub(&mqtt, account, topic, &["-C", "1", "-N", "-W", "30"]);
+    let out = sub.wait_with_output().unwrap();
     assert!(out.status.success(), "mosquitto_sub on {topic}: {out:?}");
     out.stdout
 }
-
-const ROOT: Option<(&str, &str)> = Some(("root", "luat123456"));
 
 /// AT+MPUBEX of 2,048 random bytes, retained, with each line end, through a real Mosquitto:
 /// `mosquitto_sub` prints exactly those bytes, and the next `AT` answers `OK`.
 #[test]
 fn mpubex_binary_payloads_arrive_byte_identical_with_every_line_end() {
     let mosquitto = Mosquitto::start();
-    let sim = SimProcess::spawn(&["--broker", &format!("mqtt://{}", mosquitto.addr)]);
+    let sim = SimProcess::spawn(&["--broker", &mosquitto.url()]);
     let mut port = sim.port();
     port.at_ok("\r\n");
-    port.line("AT+MCONFIG=\"eol-test\",root,luat123456", "\r\n", "OK\r\n");
+    port.ok("AT+MCONFIG=\"eol-test\",root,luat123456");
     port.line("AT+MIPSTART=\"h\",1883", "\r\n", "CONNECT OK\r\n");
     port.line("AT+MCONNECT=1,60", "\r\n", "CONNACK OK\r\n");
-    for (i, (name, eol)) in EOLS.iter().enumerate() {
-        let payload = binary_payload(i as u64, 2048, eol);
-        let cmd = format!("AT+MPUBEX=\"eol/{name}\",1,1,2048");
-        // Echo on: the command and its terminator, then the prompt.
-        assert_eq!(
-            port.line(&cmd, eol, "\r\n>"),
-            format!("{cmd}{eol}\r\n>"),
-            "eol {name}"
-        );
-        port.send(&payload);
-        assert_eq!(
-            port.until("PUBACK\r\n"),
-            "\r\nOK\r\n\r\nPUBACK\r\n",
-            "eol {name}"
-        );
-        port.at_ok(eol);
-        let got = mosquitto_sub_one(mosquitto.addr, ROOT, &format!("eol/{name}"));
-        assert!(
-            got == payload,
-            "eol {name}: {} bytes differ",
-            diff_at(&got, &payload)
-        );
-    }
+    let mpubex = |name: &str| format!("AT+MPUBEX=\"eol/{name}\",1,1,2048");
+    retained_with_each_line_end(&mut port, &mosquitto, (0, 2048), mpubex, "\r\nPUBACK\r\n");
 }
 
-/// Where two byte strings first differ, for messages.
-fn diff_at(a: &[u8], b: &[u8]) -> String {
-    let at = a
-        .iter()
-        .zip(b)
-        .position(|(x, y)| x != y)
-        .unwrap_or(a.len().min(b.len()));
-    format!(
-        "lengths {} and {}, first difference at {at}",
-        a.len(),
-        b.len()
-    )
+/// With each line end: `len` binary bytes (seeds from `seed`) published retained to
+/// `eol/<name>` by `cmd(name)` (echoed, prompted; then `OK` and `done`): `mosquitto_sub`
+/// prints exactly those bytes.
+fn retained_with_each_line_end(
+    port: &mut Port,
+    mosquitto: &Mosquitto,
+    (seed, len): (u64, usize),
+    cmd: impl Fn(&str) -> String,
+    done: &str,
+) {
+    for (i, (name, eol)) in EOLS.iter().enumerate() {
+        let payload = binary_payload(seed + i as u64, len, eol);
+        port.prompted(&cmd(name), eol, &payload, done);
+        let got = mosquitto_sub_one(mosquitto, ROOT, &format!("eol/{name}"));
+        assert!(got == payload, "eol {name}: {}", diff_at(&got, &payload));
+    }
 }
 
 /// AT+FSWRITE of 2,048 random bytes with each line end, then AT+FSREAD: the same bytes.
@@ -131,10 +99,7 @@ fn fswrite_then_fsread_is_byte_identical_with_every_line_end() {
         let data = binary_payload(10 + i as u64, 2048, eol);
         port.line(&format!("AT+FSCREATE=\"{name}.bin\""), eol, "OK\r\n");
         let cmd = format!("AT+FSWRITE=\"{name}.bin\",0,2048,15");
-        assert_eq!(port.line(&cmd, eol, "\r\n>"), format!("{cmd}{eol}\r\n>"));
-        port.send(&data);
-        assert_eq!(port.until("OK\r\n"), "\r\nOK\r\n", "eol {name}");
-        port.at_ok(eol);
+        port.prompted(&cmd, eol, &data, "");
         let cmd = format!("AT+FSREAD=\"{name}.bin\",0,10240,0");
         port.send(format!("{cmd}{eol}").as_bytes());
         let mut want = format!("{cmd}{eol}\r\n").into_bytes();
@@ -150,40 +115,14 @@ fn fswrite_then_fsread_is_byte_identical_with_every_line_end() {
 #[test]
 fn l610_mqttpub_length_form_is_byte_identical_with_every_line_end() {
     let mosquitto = Mosquitto::start();
-    let sim = SimProcess::spawn(&[
-        "--dialect",
-        "l610",
-        "--broker",
-        &format!("mqtt://{}", mosquitto.addr),
-    ]);
-    let mut port = sim.raw_port();
-    port.until("+SIM READY\r\n");
+    let (_sim, mut port) = SimProcess::l610(&["--broker", &mosquitto.url()]);
     port.at_ok("\r\n");
-    port.line("AT+MIPCALL=1", "\r\n", "+MIPCALL: 10.104.48.68\r\n");
-    port.line(
-        "AT+MQTTUSER=1,\"root\",\"luat123456\",\"l610-eol\"",
-        "\r\n",
-        "OK\r\n",
-    );
-    port.line(
-        "AT+MQTTOPEN=1,\"h\",1883,0,60",
-        "\r\n",
-        "+MQTTOPEN: 1,1\r\n",
-    );
-    for (i, (name, eol)) in EOLS.iter().enumerate() {
-        let payload = binary_payload(20 + i as u64, 1024, eol);
-        let cmd = format!("AT+MQTTPUB=1,\"eol/{name}\",1,1,1024");
-        assert_eq!(port.line(&cmd, eol, "\r\n>"), format!("{cmd}{eol}\r\n>"));
-        port.send(&payload);
-        assert_eq!(
-            port.until("+MQTTPUB: 1,1\r\n"),
-            "\r\nOK\r\n\r\n+MQTTPUB: 1,1\r\n",
-            "eol {name}"
-        );
-        port.at_ok(eol);
-        let got = mosquitto_sub_one(mosquitto.addr, ROOT, &format!("eol/{name}"));
-        assert!(got == payload, "eol {name}: {}", diff_at(&got, &payload));
-    }
+    port.ok("AT+MQTTUSER=1,\"root\",\"luat123456\",\"l610-eol\"");
+    let open = "AT+MQTTOPEN=1,\"h\",1883,0,60";
+    port.line(open, "\r\n", "+MQTTOPEN: 1,1\r\n");
+    let mqttpub = |name: &str| format!("AT+MQTTPUB=1,\"eol/{name}\",1,1,1024");
+    let done = "\r\n+MQTTPUB: 1,1\r\n";
+    retained_with_each_line_end(&mut port, &mosquitto, (20, 1024), mqttpub, done);
 }
 
 /// AT+GTSSLFILE with each line end, then a TLS AT+MQTTOPEN that verifies the broker with that
@@ -196,94 +135,20 @@ fn l610_gtsslfile_then_a_verified_tls_open_with_every_line_end() {
     assert!(ca.ends_with(b"-----END CERTIFICATE-----"));
     for (name, eol) in EOLS {
         let sim = SimProcess::spawn(&["--dialect", "l610"]);
-        let mut port = sim.raw_port();
-        port.until("+SIM READY\r\n");
+        let mut port = sim.port();
         port.at_ok(eol);
         port.line("AT+GTSSLVER=4", eol, "OK\r\n");
         port.line("AT+GTSSLMODE=1", eol, "OK\r\n");
         let cmd = format!("AT+GTSSLFILE=\"TRUSTFILE\",{}", ca.len());
-        assert_eq!(port.line(&cmd, eol, "\r\n>"), format!("{cmd}{eol}\r\n>"));
-        port.send(&ca);
-        assert_eq!(port.until("OK\r\n"), "\r\nOK\r\n", "eol {name}");
-        port.at_ok(eol);
+        port.prompted(&cmd, eol, &ca, "");
         port.line("AT+MIPCALL=1", eol, "+MIPCALL: 10.104.48.68\r\n");
         port.line("AT+MQTTUSER=1,\"root\",\"luat123456\"", eol, "OK\r\n");
-        let out = port.line(
-            "AT+MQTTOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",8883,0,60",
-            eol,
-            "+MQTTOPEN: 1,",
-        );
+        let open = "AT+MQTTOPEN=1,\"g510.mqtt.iot.bj.baidubce.com\",8883,0,60";
+        let out = port.line(open, eol, "+MQTTOPEN: 1,");
         let result = port.read_bytes(3);
         assert_eq!(result, b"1\r\n", "eol {name}: {out:?}");
         port.line("AT+GTSSLERR?", eol, "OK\r\n");
         port.at_ok(eol);
-    }
-}
-
-/// A Mosquitto that lets anonymous clients in and logs who connects, as a user would run one
-/// for a driver that never sends credentials.
-struct AnonymousMosquitto {
-    child: Child,
-    addr: std::net::SocketAddr,
-    log: std::sync::mpsc::Receiver<String>,
-    _dir: tempfile::TempDir,
-}
-
-impl AnonymousMosquitto {
-    fn start() -> AnonymousMosquitto {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let conf = dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\nlog_type notice\nlog_type information\nconnection_messages true\n"
-            ),
-        )
-        .unwrap();
-        let mut child = Command::new("mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("mosquitto is installed");
-        let log = lines_of(child.stderr.take().unwrap());
-        let addr = ([127, 0, 0, 1], port).into();
-        let deadline = Instant::now() + WAIT;
-        while std::net::TcpStream::connect(addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "mosquitto did not listen on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        AnonymousMosquitto {
-            child,
-            addr,
-            log,
-            _dir: dir,
-        }
-    }
-
-    /// Waits for a log line holding `needle`.
-    fn logged(&self, needle: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.log.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(e) => panic!("mosquitto never logged {needle:?}: {e}"),
-            }
-        }
-    }
-}
-
-impl Drop for AnonymousMosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -292,22 +157,14 @@ impl Drop for AnonymousMosquitto {
 /// A25). Each line end.
 #[test]
 fn mconnect_without_mconfig_connects_anonymously_as_the_imei() {
-    let mosquitto = AnonymousMosquitto::start();
+    let mosquitto = Mosquitto::anonymous();
     for (i, (name, eol)) in EOLS.iter().enumerate() {
         let imei = format!("86848807677171{i}");
-        let sim = SimProcess::spawn(&[
-            "--imei",
-            &imei,
-            "--broker",
-            &format!("mqtt://{}", mosquitto.addr),
-        ]);
+        let sim = SimProcess::spawn(&["--imei", &imei, "--broker", &mosquitto.url()]);
         let mut port = sim.port();
         port.at_ok(eol);
-        port.line(
-            "AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"",
-            eol,
-            "CONNECT OK\r\n",
-        );
+        let start = "AT+MIPSTART=\"lbsmqtt.airm2m.com\",\"1884\"";
+        port.line(start, eol, "CONNECT OK\r\n");
         assert_eq!(
             port.line("AT+MCONNECT=1,60", eol, "CONNACK OK\r\n"),
             format!("AT+MCONNECT=1,60{eol}\r\nOK\r\n\r\nCONNACK OK\r\n"),
@@ -317,15 +174,10 @@ fn mconnect_without_mconfig_connects_anonymously_as_the_imei() {
         assert!(line.contains("New client connected"), "{line}");
         assert!(!line.contains(" u'"), "no user name: {line}");
         // The session works: a retained publish reaches mosquitto_sub.
-        port.line(
-            &format!("AT+MPUB=\"anon/{name}\",0,1,\"hello\""),
-            eol,
-            "OK\r\n",
-        );
-        assert_eq!(
-            mosquitto_sub_one(mosquitto.addr, None, &format!("anon/{name}")),
-            b"hello"
-        );
+        let publish = format!("AT+MPUB=\"anon/{name}\",0,1,\"hello\"");
+        port.line(&publish, eol, "OK\r\n");
+        let got = mosquitto_sub_one(&mosquitto, None, &format!("anon/{name}"));
+        assert_eq!(got, b"hello");
         port.at_ok(eol);
     }
 }
@@ -336,22 +188,17 @@ fn mconnect_without_mconfig_connects_anonymously_as_the_imei() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn l610_long_client_id_and_will_length_form_fire_on_kill() {
     for (i, (name, eol)) in EOLS.iter().enumerate() {
-        let mosquitto = AnonymousMosquitto::start();
-        let addr = mosquitto.addr;
-        let mut o = rumqttc::MqttOptions::new(format!("watcher-{name}"), "127.0.0.1", addr.port());
-        o.set_keep_alive(Duration::from_secs(30));
-        let (client, mut ev) = rumqttc::AsyncClient::new(o, 16);
+        let mosquitto = Mosquitto::anonymous();
         let topic = format!("aws/things/dev-{name}/status");
-        client
-            .subscribe(&topic, rumqttc::QoS::AtLeastOnce)
-            .await
-            .unwrap();
-        subscribed(&mut ev).await;
+        let watcher_id = format!("watcher-{name}");
+        let qos = rumqttc::QoS::AtLeastOnce;
+        let (_client, mut ev) = watcher(mosquitto.addr, &watcher_id, &topic, qos).await;
 
         let client_id = format!("{}-{name}", "c".repeat(55 - 1 - name.len()));
         assert_eq!(client_id.len(), 55);
         let user = "u".repeat(40);
         let will = binary_payload(30 + i as u64, 300, eol);
+        let url = mosquitto.url();
         let (eol, will2, topic2, id2) = (
             eol.to_string(),
             will.clone(),
@@ -359,22 +206,14 @@ async fn l610_long_client_id_and_will_length_form_fire_on_kill() {
             client_id.clone(),
         );
         let sim = tokio::task::spawn_blocking(move || {
-            let sim =
-                SimProcess::spawn(&["--dialect", "l610", "--broker", &format!("mqtt://{addr}")]);
-            let mut port = sim.raw_port();
-            port.until("+SIM READY\r\n");
+            let sim = SimProcess::spawn(&["--dialect", "l610", "--broker", &url]);
+            let mut port = sim.port();
             port.at_ok(&eol);
             port.line("AT+MIPCALL=1", &eol, "+MIPCALL: 10.104.48.68\r\n");
-            port.line(
-                &format!("AT+MQTTUSER=1,\"{user}\",\"pw\",\"{id2}\""),
-                &eol,
-                "OK\r\n",
-            );
+            let account = format!("AT+MQTTUSER=1,\"{user}\",\"pw\",\"{id2}\"");
+            port.line(&account, &eol, "OK\r\n");
             let cmd = format!("AT+MQTTWILL=1,\"{topic2}\",1,0,{}", will2.len());
-            assert_eq!(port.line(&cmd, &eol, "\r\n>"), format!("{cmd}{eol}\r\n>"));
-            port.send(&will2);
-            assert_eq!(port.until("OK\r\n"), "\r\nOK\r\n");
-            port.at_ok(&eol);
+            port.prompted(&cmd, &eol, &will2, "");
             port.line("AT+MQTTOPEN=1,\"h\",1883,1,60", &eol, "+MQTTOPEN: 1,1\r\n");
             sim
         })
@@ -385,11 +224,8 @@ async fn l610_long_client_id_and_will_length_form_fire_on_kill() {
         sim.signal(nix::sys::signal::Signal::SIGKILL);
         // The will is published.
         let got = next_publish(&mut ev, &topic).await;
-        assert!(
-            got.payload[..] == will[..],
-            "eol {name}: {}",
-            diff_at(&got.payload, &will)
-        );
+        let why = diff_at(&got.payload, &will);
+        assert!(got.payload[..] == will[..], "eol {name}: {why}");
         assert_eq!(got.qos, rumqttc::QoS::AtLeastOnce);
         drop(sim);
     }

@@ -12,7 +12,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{lines_of, python, wait_for_path, Port, SimProcess, WAIT};
+use process::{
+    exit_within_wait, free_port, lines_of, python, wait_for_path, Port, SimProcess, WAIT,
+};
 
 const HOST_SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -59,15 +61,8 @@ impl PyHost {
 
     fn finish(mut self) {
         drop(self.child.stdin.take());
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "the pyserial host failed: {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "the pyserial host did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let status = exit_within_wait(&mut self.child, "the pyserial host");
+        assert!(status.success(), "the pyserial host failed: {status}");
     }
 }
 
@@ -119,13 +114,9 @@ fn seed_000_flow_over(sim: &SimProcess, url: &str) {
         next_publish(&mut conn),
         ("mqtt/sub".to_string(), b"data from 4G module".to_vec())
     );
+    let (topic, qos) = ("mqtt/pub", rumqttc::QoS::AtMostOnce);
     client
-        .publish(
-            "mqtt/pub",
-            rumqttc::QoS::AtMostOnce,
-            false,
-            "data from tcp server",
-        )
+        .publish(topic, qos, false, "data from tcp server")
         .unwrap();
     std::thread::spawn(move || for _ in conn.iter() {});
     host.expect("RECEIVED");
@@ -181,19 +172,11 @@ async fn a_pyserial_baud_change_over_rfc2217_is_the_modules_line() {
     sim.shutdown().await;
 }
 
-/// A free loopback port: bound, read, released (socat binds it next).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// socat plays QEMU's `-serial tcp::PORT,server`: it listens, and its other side is a PTY, the
 /// emulated firmware's UART. The simulator is started first and dials until socat is up.
 #[test]
 fn socat_as_a_qemu_server_serial_works_with_tcp_connect() {
+    // Bound, read, released: socat binds it next.
     let port = free_port();
     let sim = SimProcess::spawn(&["--serial", &format!("tcp-connect://127.0.0.1:{port}")]);
     assert_eq!(
@@ -210,14 +193,11 @@ fn socat_as_a_qemu_server_serial_works_with_tcp_connect() {
     wait_for_path(&guest, "socat made no PTY");
     let mut fw = Port::open(Path::new(&guest));
     // The simulator may not have connected yet: what the firmware writes waits in socat.
-    fw.send(b"AT\r\n");
-    fw.until("OK\r\n");
-    fw.send(b"AT+MCONFIG=868488076771714,root,luat123456\r\n");
-    fw.until("OK\r\n");
-    fw.send(b"AT+MIPSTART=\"airtest.openluat.com\",\"1883\"\r\n");
-    fw.until("CONNECT OK\r\n");
-    fw.send(b"AT+MCONNECT=1,60\r\n");
-    fw.until("CONNACK OK\r\n");
+    fw.ok("AT");
+    fw.ok("AT+MCONFIG=868488076771714,root,luat123456");
+    let start = "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"";
+    fw.line(start, "\r\n", "CONNECT OK\r\n");
+    fw.line("AT+MCONNECT=1,60", "\r\n", "CONNACK OK\r\n");
     let _ = socat.kill();
     let _ = socat.wait();
     drop(sim);
@@ -252,6 +232,15 @@ async fn at(host: &mut tokio::net::TcpStream, cmd: &str, until: &str) -> String 
     read_until(host, until).await
 }
 
+/// Waits (polling, up to `WAIT`) until `done` holds; fails naming `what`.
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !done() {
+        assert!(Instant::now() < deadline, "not so within {WAIT:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// A host that disconnects mid-session and reconnects finds the module still in its MQTT
 /// session (it did not reboot), and the URC that came while it was away is gone, counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,26 +249,19 @@ async fn a_host_that_reconnects_finds_the_session_and_not_the_urcs_sent_while_aw
     let url = sim.serial().to_string();
     let addr = url.trim_start_matches("tcp-listen://").to_string();
     let mut host = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    at(
-        &mut host,
-        "AT+MCONFIG=868488076771714,root,luat123456",
-        "OK\r\n",
-    )
-    .await;
-    at(
-        &mut host,
-        "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"",
-        "CONNECT OK\r\n",
-    )
-    .await;
-    at(&mut host, "AT+MCONNECT=1,60", "CONNACK OK\r\n").await;
-    at(&mut host, "AT+MSUB=\"mqtt/pub\",0", "SUBACK\r\n").await;
-    drop(host);
-    let deadline = Instant::now() + WAIT;
-    while sim.line().connected {
-        assert!(Instant::now() < deadline, "the disconnect was not seen");
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    for (cmd, until) in [
+        ("AT+MCONFIG=868488076771714,root,luat123456", "OK\r\n"),
+        (
+            "AT+MIPSTART=\"airtest.openluat.com\",\"1883\"",
+            "CONNECT OK\r\n",
+        ),
+        ("AT+MCONNECT=1,60", "CONNACK OK\r\n"),
+        ("AT+MSUB=\"mqtt/pub\",0", "SUBACK\r\n"),
+    ] {
+        at(&mut host, cmd, until).await;
     }
+    drop(host);
+    eventually("the disconnect was seen", || !sim.line().connected).await;
     let lost_before = sim.line().lost;
     // Published while the host is away: the module prints +MSUB to nobody.
     let mqtt = sim.mqtt_addr().unwrap().to_string();
@@ -307,23 +289,17 @@ async fn a_host_that_reconnects_finds_the_session_and_not_the_urcs_sent_while_aw
     .await
     .unwrap();
     let tap = sim.uart_tap();
-    let deadline = Instant::now() + WAIT;
-    while !tap
-        .snapshot()
-        .iter()
-        .any(|r| !r.from_host && String::from_utf8_lossy(&r.bytes).contains("while away"))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the module never printed the URC"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let deadline = Instant::now() + WAIT;
-    while sim.line().lost <= lost_before {
-        assert!(Instant::now() < deadline, "the URC was not counted as lost");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    eventually("the module printed the URC", || {
+        let away = |bytes: &[u8]| String::from_utf8_lossy(bytes).contains("while away");
+        tap.snapshot()
+            .iter()
+            .any(|r| !r.from_host && away(&r.bytes))
+    })
+    .await;
+    eventually("the URC was counted as lost", || {
+        sim.line().lost > lost_before
+    })
+    .await;
     let mut host = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let out = at(&mut host, "AT+MQTTSTATU", "OK\r\n").await;
     assert!(out.contains("+MQTTSTATU :1\r\n"), "{out:?}");

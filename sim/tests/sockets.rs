@@ -5,119 +5,20 @@
 //! embedded echo service, and `--direct`. Every prompt is sent with `\r\n`, `\r` and `\n`.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
-
-use rand::{Rng, SeedableRng};
 
 #[path = "support/process.rs"]
 #[allow(dead_code)]
 mod process;
-use process::{find, inject, lines_of, python, Port, SimProcess, WAIT};
-
-const EOLS: [&str; 3] = ["\r\n", "\r", "\n"];
-
-const ECHO_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/echo_server.py");
+use process::{binary_with, find, Echo, Port, SimProcess, EOLS, WAIT};
 
 /// The transparent mode's escape guard (1 s of silence before `+++`) plus a margin: the module
 /// requires this silence, so the host must keep it (a slower machine only waits longer).
 const GUARD: Duration = Duration::from_millis(1300);
 
-/// The Python echo server.
-struct Echo {
-    child: Child,
-    stdin: ChildStdin,
-    lines: std::sync::mpsc::Receiver<String>,
-    tcp: u16,
-    udp: u16,
-    /// TLS with the test PKI's server certificate (`certs/`).
-    tls: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Echo {
-    fn start() -> Echo {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(python())
-            .arg(ECHO_SCRIPT)
-            .arg(dir.path())
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../certs/server.crt"))
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../certs/server.key"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs");
-        let stdin = child.stdin.take().unwrap();
-        let lines = lines_of(child.stdout.take().unwrap());
-        let port = |proto: &str| {
-            let line = lines.recv_timeout(WAIT).expect("the echo server starts");
-            let (p, n) = line.split_once(' ').unwrap();
-            assert_eq!(p, proto);
-            n.parse::<u16>().unwrap()
-        };
-        let tcp = port("tcp");
-        let udp = port("udp");
-        let tls = port("tls");
-        Echo {
-            child,
-            stdin,
-            lines,
-            tcp,
-            udp,
-            tls,
-            dir,
-        }
-    }
-
-    /// What TCP connection `n` delivered to the server.
-    fn tcp_log(&self, n: usize) -> Vec<u8> {
-        std::fs::read(self.dir.path().join(format!("tcp-{n}"))).unwrap_or_default()
-    }
-
-    /// The datagrams the server received, in order.
-    fn udp_log(&self) -> Vec<Vec<u8>> {
-        let raw = std::fs::read(self.dir.path().join("udp")).unwrap_or_default();
-        let mut out = Vec::new();
-        let mut rest = &raw[..];
-        while rest.len() >= 4 {
-            let n = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
-            out.push(rest[4..4 + n].to_vec());
-            rest = &rest[4 + n..];
-        }
-        out
-    }
-
-    /// The server ends TCP connection `n` (a peer close).
-    fn close(&mut self, n: usize) {
-        writeln!(self.stdin, "close {n}").unwrap();
-        self.stdin.flush().unwrap();
-        assert_eq!(
-            self.lines.recv_timeout(WAIT).unwrap(),
-            format!("closed {n}")
-        );
-    }
-
-    /// Waits until connection `n`'s log holds `len` bytes (the server writes as it reads).
-    fn wait_tcp_log(&self, n: usize, len: usize) -> Vec<u8> {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let log = self.tcp_log(n);
-            if log.len() >= len || Instant::now() > deadline {
-                return log;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Echo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// The vendor's TCP and UDP test servers, as the commands name them.
+const TCPLAB: &str = "\"tcplab.openluat.com\",57513";
+const UDPLAB: &str = "\"udplab.openluat.com\",6100";
 
 /// Received data, by link (`-1`: the single link's `+IPD`), and each frame as it came.
 #[derive(Default)]
@@ -127,10 +28,6 @@ struct Inbox {
 }
 
 impl Inbox {
-    fn new() -> Inbox {
-        Inbox::default()
-    }
-
     fn len(&self, link: i32) -> usize {
         self.by_link.get(&link).map_or(0, Vec::len)
     }
@@ -140,61 +37,136 @@ impl Inbox {
     }
 }
 
-impl Port {
+/// The host side of a simulator: its port, and the data received on it.
+struct Modem {
+    port: Port,
+    inbox: Inbox,
+    sim: SimProcess,
+}
+
+impl Modem {
+    fn start(extra: &[&str]) -> Modem {
+        let sim = SimProcess::spawn(extra);
+        Modem::on(sim.port(), sim)
+    }
+
+    fn on(port: Port, sim: SimProcess) -> Modem {
+        let inbox = Inbox::default();
+        Modem { port, inbox, sim }
+    }
+
+    /// With `tcplab.openluat.com` and `udplab.openluat.com` routed to `echo`, and `extra`.
+    fn routed(echo: &Echo, extra: &[&str]) -> Modem {
+        let tcp = format!("tcplab.openluat.com=127.0.0.1:{}", echo.tcp);
+        let udp = format!("udplab.openluat.com=127.0.0.1:{}", echo.udp);
+        Modem::start(&[&["--resolve", &tcp, "--resolve", &udp], extra].concat())
+    }
+
     /// Reads until `needle` appears outside received-data frames; the frames' data goes to
-    /// `inbox` (`\r\n+IPD,<len>:<data>` or `\r\n+RECEIVE,<n>,<len>:\r\n<data>`, no `\r\n`
+    /// the inbox (`\r\n+IPD,<len>:<data>` or `\r\n+RECEIVE,<n>,<len>:\r\n<data>`, no `\r\n`
     /// after it: the tests set `AT+CIPRXF=1`). Returns the text read, frames left out.
-    fn pump(&mut self, needle: &str, inbox: &mut Inbox) -> String {
+    fn pump(&mut self, needle: &str) -> String {
         let deadline = Instant::now() + WAIT;
         let mut text = Vec::new();
         loop {
+            let seen = &mut self.port.seen;
             let frame = [&b"+IPD,"[..], b"+RECEIVE,"]
                 .iter()
-                .filter_map(|h| find(&self.seen, h).map(|p| (p, *h)))
+                .filter_map(|h| find(seen, h).map(|p| (p, *h)))
                 .min();
-            let want = find(&self.seen, needle.as_bytes());
+            let want = find(seen, needle.as_bytes());
             match (frame, want) {
                 (Some((p, h)), w) if w.is_none_or(|w| p < w) => {
-                    if let Some((link, start, len)) = header(&self.seen[p..], h) {
-                        if self.seen.len() >= p + start + len {
-                            text.extend_from_slice(&self.seen[..p]);
-                            let data = self.seen[p + start..p + start + len].to_vec();
-                            inbox.by_link.entry(link).or_default().extend(&data);
-                            inbox.frames.push((link, data));
-                            self.seen.drain(..p + start + len);
+                    if let Some((link, start, len)) = header(&seen[p..], h) {
+                        if seen.len() >= p + start + len {
+                            text.extend_from_slice(&seen[..p]);
+                            let data = seen[p + start..p + start + len].to_vec();
+                            self.inbox.by_link.entry(link).or_default().extend(&data);
+                            self.inbox.frames.push((link, data));
+                            seen.drain(..p + start + len);
                             continue;
                         }
                     }
                 }
                 (_, Some(w)) => {
                     let end = w + needle.len();
-                    text.extend_from_slice(&self.seen[..end]);
-                    self.seen.drain(..end);
+                    text.extend_from_slice(&seen[..end]);
+                    seen.drain(..end);
                     return String::from_utf8_lossy(&text).into_owned();
                 }
                 _ => {}
             }
-            self.fill(deadline, needle);
+            self.port.fill(deadline, needle);
         }
     }
 
     /// A command ended by `eol`, read up to `answer`.
-    fn cmd(&mut self, cmd: &str, eol: &str, answer: &str, inbox: &mut Inbox) -> String {
-        self.send(format!("{cmd}{eol}").as_bytes());
-        self.pump(answer, inbox)
+    fn cmd(&mut self, cmd: &str, eol: &str, answer: &str) -> String {
+        self.port.send(format!("{cmd}{eol}").as_bytes());
+        self.pump(answer)
+    }
+
+    /// Received data framed as `pump` reads it: `AT+CIPHEAD=1` and `AT+CIPRXF=1` (no `\r\n`
+    /// after the data).
+    fn framed(&mut self) {
+        self.crlf("AT+CIPHEAD=1", "OK\r\n");
+        self.crlf("AT+CIPRXF=1", "OK\r\n");
+    }
+
+    /// A command ended by CR LF, read up to `answer`.
+    fn crlf(&mut self, cmd: &str, answer: &str) -> String {
+        self.cmd(cmd, "\r\n", answer)
+    }
+
+    /// `cmd` answered `OK`, and then `answer`: it contains `rest` (`""`: anything).
+    fn ok_then(&mut self, cmd: &str, eol: &str, answer: &str, rest: &str) {
+        let got = self.cmd(cmd, eol, answer);
+        assert!(got.contains("\r\nOK\r\n") && got.contains(rest), "{got:?}");
     }
 
     /// `AT+CIPSEND=<args>` ended by `eol`, the data after the `> `, then `done`.
-    fn cipsend(&mut self, args: &str, eol: &str, data: &[u8], done: &str, inbox: &mut Inbox) {
+    fn cipsend(&mut self, args: &str, eol: &str, data: &[u8], done: &str) {
         let head = if args.is_empty() {
             "AT+CIPSEND".to_string()
         } else {
             format!("AT+CIPSEND={args}")
         };
-        self.cmd(&head, eol, "\r\n> ", inbox);
-        self.send(data);
-        let got = self.pump(done, inbox);
-        assert!(!got.contains("ERROR"), "{head}: {got:?}");
+        self.cmd(&head, eol, "\r\n> ");
+        self.send_data(data, done, &head);
+    }
+
+    /// `data`, then up to `done`, which nothing like an error comes before.
+    fn send_data(&mut self, data: &[u8], done: &str, what: &str) {
+        self.port.send(data);
+        let got = self.pump(done);
+        assert!(!got.contains("ERROR"), "{what}: {got:?}");
+    }
+
+    /// `AT` until `n` bytes came on `link`; returns them.
+    fn received(&mut self, link: i32, n: usize) -> Vec<u8> {
+        let deadline = Instant::now() + WAIT;
+        while self.inbox.len(link) < n {
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} bytes",
+                self.inbox.len(link)
+            );
+            self.crlf("AT", "OK\r\n");
+        }
+        self.inbox.take(link)
+    }
+
+    /// The answer to `cmd` ended by `eol` is its echo, then `answer` alone.
+    fn answers(&mut self, cmd: &str, eol: &str, answer: &str) {
+        let got = self.cmd(cmd, eol, answer);
+        assert_eq!(got, format!("{cmd}{eol}{answer}"));
+    }
+
+    /// The transparent mode's escape: silence, `+++`, silence: `OK`.
+    fn escape(&mut self) -> String {
+        std::thread::sleep(GUARD);
+        self.port.send(b"+++");
+        self.pump("OK\r\n")
     }
 }
 
@@ -223,50 +195,17 @@ fn header(at: &[u8], h: &[u8]) -> Option<(i32, usize, usize)> {
 /// `len` random bytes with every troublesome byte in them; the first is LF unless `eol` is a
 /// lone CR, after which the module swallows an LF (CIPSEND.md 注意事项 6, DIVERGENCES A23).
 fn binary(seed: u64, len: usize, eol: &str) -> Vec<u8> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut p: Vec<u8> = (0..len).map(|_| rng.random()).collect();
-    if len > 21 {
-        p[1..21].copy_from_slice(b"\r\n\0> \x1b\x1a+++OK\r\nCLOSED");
-    }
-    p[0] = if eol == "\r" { b'>' } else { b'\n' };
-    p
-}
-
-fn sim_with(extra: &[&str]) -> (SimProcess, Port) {
-    let sim = SimProcess::spawn(extra);
-    let port = sim.port();
-    (sim, port)
-}
-
-fn resolve(echo: &Echo) -> [String; 4] {
-    [
-        "--resolve".into(),
-        format!("tcplab.openluat.com=127.0.0.1:{}", echo.tcp),
-        "--resolve".into(),
-        format!("udplab.openluat.com=127.0.0.1:{}", echo.udp),
-    ]
-}
-
-fn args(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
+    binary_with(seed, len, eol, b"\r\n\0> \x1b\x1a+++OK\r\nCLOSED")
 }
 
 #[test]
 fn tcp_10kb_binary_round_trip_is_byte_identical_with_every_line_end() {
     let echo = Echo::start();
-    let r = resolve(&echo);
-    let (_sim, mut port) = sim_with(&args(&r));
-    let mut inbox = Inbox::new();
-    port.cmd("AT+CIPHEAD=1", "\r\n", "OK\r\n", &mut inbox);
-    port.cmd("AT+CIPRXF=1", "\r\n", "OK\r\n", &mut inbox);
-    for (i, eol) in EOLS.iter().enumerate() {
-        let got = port.cmd(
-            "AT+CIPSTART=\"TCP\",\"tcplab.openluat.com\",57513",
-            eol,
-            "CONNECT OK\r\n",
-            &mut inbox,
-        );
-        assert!(got.contains("\r\nOK\r\n"), "{got:?}");
+    let mut m = Modem::routed(&echo, &[]);
+    m.framed();
+    for (i, (_, eol)) in EOLS.iter().enumerate() {
+        let start = format!("AT+CIPSTART=\"TCP\",{TCPLAB}");
+        m.ok_then(&start, eol, "CONNECT OK\r\n", "");
         // 10 kB in the manual's largest sends, each with the length form; the last piece with
         // the Ctrl-Z form (a piece without 0x1A and 0x1B in it).
         let mut sent = Vec::new();
@@ -274,13 +213,7 @@ fn tcp_10kb_binary_round_trip_is_byte_identical_with_every_line_end() {
         while sent.len() < 10_000 - 300 {
             seed += 1;
             let piece = binary(seed, 1460.min(10_000 - 300 - sent.len()), eol);
-            port.cipsend(
-                &piece.len().to_string(),
-                eol,
-                &piece,
-                "SEND OK\r\n",
-                &mut inbox,
-            );
+            m.cipsend(&piece.len().to_string(), eol, &piece, "SEND OK\r\n");
             sent.extend(piece);
         }
         let tail: Vec<u8> = binary(seed + 1, 300, eol)
@@ -289,131 +222,98 @@ fn tcp_10kb_binary_round_trip_is_byte_identical_with_every_line_end() {
             .collect();
         let mut with_z = tail.clone();
         with_z.push(0x1a);
-        port.cipsend("", eol, &with_z, "SEND OK\r\n", &mut inbox);
+        m.cipsend("", eol, &with_z, "SEND OK\r\n");
         sent.extend(tail);
         assert_eq!(sent.len(), 10_000);
         // Everything back from the server, in +IPD pieces of at most 1460 bytes.
-        while inbox.len(-1) < sent.len() {
-            port.cmd("AT", "\r\n", "OK\r\n", &mut inbox);
-        }
-        assert!(
-            echo.wait_tcp_log(i, sent.len()) == sent,
-            "the server got other bytes ({eol:?})"
-        );
-        assert!(inbox.take(-1) == sent, "other bytes came back ({eol:?})");
-        assert!(inbox.frames.iter().all(|(_, f)| f.len() <= 1460));
-        inbox.frames.clear();
-        assert_eq!(
-            port.cmd("AT+CIPCLOSE", eol, "CLOSE OK\r\n", &mut inbox),
-            format!("AT+CIPCLOSE{eol}\r\nCLOSE OK\r\n")
-        );
+        let back = m.received(-1, sent.len());
+        let logged = echo.wait_tcp_log(i, sent.len());
+        assert!(logged == sent, "the server got other bytes ({eol:?})");
+        assert!(back == sent, "other bytes came back ({eol:?})");
+        assert!(m.inbox.frames.iter().all(|(_, f)| f.len() <= 1460));
+        m.inbox.frames.clear();
+        m.answers("AT+CIPCLOSE", eol, "\r\nCLOSE OK\r\n");
     }
 }
 
 #[test]
 fn udp_datagrams_go_and_come_back_whole() {
     let echo = Echo::start();
-    let r = resolve(&echo);
-    let (_sim, mut port) = sim_with(&args(&r));
-    let mut inbox = Inbox::new();
-    port.cmd("AT+CIPHEAD=1", "\r\n", "OK\r\n", &mut inbox);
-    port.cmd("AT+CIPRXF=1", "\r\n", "OK\r\n", &mut inbox);
-    port.cmd(
-        "AT+CIPSTART=\"UDP\",\"udplab.openluat.com\",6100",
-        "\r\n",
-        "CONNECT OK\r\n",
-        &mut inbox,
-    );
+    let mut m = Modem::routed(&echo, &[]);
+    m.framed();
+    m.crlf(&format!("AT+CIPSTART=\"UDP\",{UDPLAB}"), "CONNECT OK\r\n");
     let mut sent = Vec::new();
-    for (i, eol) in EOLS.iter().enumerate() {
+    for (i, (_, eol)) in EOLS.iter().enumerate() {
         let d = binary(7 + i as u64, 200 + 400 * i, eol);
-        port.cipsend(&d.len().to_string(), eol, &d, "SEND OK\r\n", &mut inbox);
+        m.cipsend(&d.len().to_string(), eol, &d, "SEND OK\r\n");
         sent.push(d);
     }
     // One datagram per +IPD: each comes back as its own piece.
     let deadline = Instant::now() + WAIT;
-    while inbox.frames.len() < sent.len() {
-        assert!(
-            Instant::now() < deadline,
-            "{} datagrams back",
-            inbox.frames.len()
-        );
-        port.cmd("AT", "\r\n", "OK\r\n", &mut inbox);
+    while m.inbox.frames.len() < sent.len() {
+        let frames = m.inbox.frames.len();
+        assert!(Instant::now() < deadline, "{frames} datagrams back");
+        m.crlf("AT", "OK\r\n");
     }
     assert_eq!(echo.udp_log(), sent, "the server got other datagrams");
-    let got: Vec<Vec<u8>> = inbox.frames.iter().map(|(_, f)| f.clone()).collect();
+    let got: Vec<Vec<u8>> = m.inbox.frames.iter().map(|(_, f)| f.clone()).collect();
     assert_eq!(got, sent);
-    assert_eq!(
-        port.cmd("AT+CIPSTATUS", "\r\n", "STATE: CONNECT OK\r\n", &mut inbox),
-        "AT+CIPSTATUS\r\n\r\nOK\r\n\r\nSTATE: CONNECT OK\r\n"
+    m.answers(
+        "AT+CIPSTATUS",
+        "\r\n",
+        "\r\nOK\r\n\r\nSTATE: CONNECT OK\r\n",
     );
 }
 
 #[test]
 fn three_links_at_once_with_cipmux() {
     let echo = Echo::start();
-    let r = resolve(&echo);
-    let (_sim, mut port) = sim_with(&args(&r));
-    let mut inbox = Inbox::new();
+    let mut m = Modem::routed(&echo, &[]);
     for c in ["AT+CIPMUX=1", "AT+CIPRXF=1", "AT+CSTT", "AT+CIICR"] {
-        port.cmd(c, "\r\n", "OK\r\n", &mut inbox);
+        m.crlf(c, "OK\r\n");
     }
-    port.cmd("AT+CIFSR", "\r\n", "\r\n10.", &mut inbox);
-    port.cmd("AT", "\r\n", "OK\r\n", &mut inbox);
+    m.crlf("AT+CIFSR", "\r\n10.");
+    m.crlf("AT", "OK\r\n");
     let links = [
-        (0, "\"TCP\",\"tcplab.openluat.com\",57513"),
-        (3, "\"UDP\",\"udplab.openluat.com\",6100"),
-        (5, "\"TCP\",\"tcplab.openluat.com\",57513"),
+        (0, format!("\"TCP\",{TCPLAB}")),
+        (3, format!("\"UDP\",{UDPLAB}")),
+        (5, format!("\"TCP\",{TCPLAB}")),
     ];
-    for (n, l) in links {
-        port.cmd(
+    for (n, l) in &links {
+        m.crlf(
             &format!("AT+CIPSTART={n},{l}"),
-            "\r\n",
             &format!("{n}, CONNECT OK\r\n"),
-            &mut inbox,
         );
     }
-    let status = port.cmd("AT+CIPSTATUS", "\r\n", "C: 5,", &mut inbox);
+    let status = m.crlf("AT+CIPSTATUS", "C: 5,");
     assert!(status.contains("STATE: IP PROCESSING"), "{status:?}");
-    assert!(
-        status.contains("C: 3,0,\"UDP\",\"udplab.openluat.com\",\"6100\",\"CONNECTED\""),
-        "{status:?}"
-    );
+    let udp = "C: 3,0,\"UDP\",\"udplab.openluat.com\",\"6100\",\"CONNECTED\"";
+    assert!(status.contains(udp), "{status:?}");
     // Interleaved sends on all three, each line end.
     let mut sent: HashMap<i32, Vec<u8>> = HashMap::new();
     for round in 0..2u64 {
         for (k, (n, _)) in links.iter().enumerate() {
-            let eol = EOLS[(k + round as usize) % 3];
+            let eol = EOLS[(k + round as usize) % 3].1;
             let d = binary(round * 10 + k as u64, 500, eol);
-            port.cipsend(
-                &format!("{n},{}", d.len()),
-                eol,
-                &d,
-                &format!("{n}, SEND OK\r\n"),
-                &mut inbox,
-            );
+            let done = format!("{n}, SEND OK\r\n");
+            m.cipsend(&format!("{n},{}", d.len()), eol, &d, &done);
             sent.entry(*n).or_default().extend(d);
         }
     }
     let deadline = Instant::now() + WAIT;
-    while links.iter().any(|(n, _)| inbox.len(*n) < 1000) {
+    while links.iter().any(|(n, _)| m.inbox.len(*n) < 1000) {
         assert!(Instant::now() < deadline);
-        port.cmd("AT", "\r\n", "OK\r\n", &mut inbox);
+        m.crlf("AT", "OK\r\n");
     }
-    for (n, _) in links {
-        assert!(
-            inbox.by_link[&n] == sent[&n],
-            "link {n} got other bytes back"
-        );
+    for (n, _) in &links {
+        let back = &m.inbox.by_link[n];
+        assert!(back == &sent[n], "link {n} got other bytes back");
     }
     // The two TCP links reached the server as two connections, in order of opening.
     assert!(echo.wait_tcp_log(0, 1000) == sent[&0]);
     assert!(echo.wait_tcp_log(1, 1000) == sent[&5]);
-    assert_eq!(
-        port.cmd("AT+CIPCLOSE=3", "\r\n", "3, CLOSE OK\r\n", &mut inbox),
-        "AT+CIPCLOSE=3\r\n\r\n3, CLOSE OK\r\n"
-    );
-    port.cmd("AT+CIPSHUT", "\r\n", "SHUT OK\r\n", &mut inbox);
+    m.answers("AT+CIPCLOSE=3", "\r\n", "\r\n3, CLOSE OK\r\n");
+    m.crlf("AT+CIPSHUT", "SHUT OK\r\n");
 }
 
 #[test]
@@ -430,185 +330,109 @@ fn transparent_mode_under_realistic_timing() {
 
 fn transparent_mode(extra: &[&str]) {
     let echo = Echo::start();
-    let mut r = args(&resolve(&echo))
-        .into_iter()
-        .map(String::from)
-        .collect::<Vec<_>>();
-    r.extend(extra.iter().map(|s| s.to_string()));
-    let (_sim, mut port) = sim_with(&args(&r));
-    let mut inbox = Inbox::new();
-    port.cmd("AT+CIPMODE=1", "\r\n", "OK\r\n", &mut inbox);
-    let got = port.cmd(
-        "AT+CIPSTART=\"TCP\",\"tcplab.openluat.com\",57513",
-        "\r\n",
-        "CONNECT\r\n",
-        &mut inbox,
-    );
+    let mut m = Modem::routed(&echo, extra);
+    m.crlf("AT+CIPMODE=1", "OK\r\n");
+    let got = m.crlf(&format!("AT+CIPSTART=\"TCP\",{TCPLAB}"), "CONNECT\r\n");
     assert!(got.ends_with("\r\nOK\r\n\r\nCONNECT\r\n"), "{got:?}");
     let mut sent = Vec::new();
     // The line end that entered the data mode: after a lone CR a first LF is not data.
     let mut last = "\r\n";
-    for (i, eol) in EOLS.iter().enumerate() {
+    for (i, (_, eol)) in EOLS.iter().enumerate() {
         // Data both ways, untouched: AT commands, `+++` inside data, CR, LF, NUL.
         let d = binary(40 + i as u64, 3000, last);
-        port.send(&d);
-        assert!(
-            port.read_bytes(d.len()) == d,
-            "echo in transparent mode ({eol:?})"
-        );
+        m.port.send(&d);
+        let back = m.port.read_bytes(d.len());
+        assert!(back == d, "echo in transparent mode ({eol:?})");
         sent.extend(d);
         // The escape: silence, `+++`, silence: OK, and commands again.
-        std::thread::sleep(GUARD);
-        port.send(b"+++");
-        assert_eq!(port.pump("OK\r\n", &mut inbox), "\r\nOK\r\n");
-        assert_eq!(
-            port.cmd("AT+CIPSTATUS", eol, "STATE: CONNECT OK\r\n", &mut inbox),
-            format!("AT+CIPSTATUS{eol}\r\nOK\r\n\r\nSTATE: CONNECT OK\r\n")
-        );
-        let got = port.cmd("ATO", eol, "CONNECT\r\n", &mut inbox);
+        assert_eq!(m.escape(), "\r\nOK\r\n");
+        m.answers("AT+CIPSTATUS", eol, "\r\nOK\r\n\r\nSTATE: CONNECT OK\r\n");
+        let got = m.cmd("ATO", eol, "CONNECT\r\n");
         assert!(got.ends_with("\r\nCONNECT\r\n"), "{got:?}");
         last = eol;
     }
     // Data right after ATO: with `\n` last, a first LF is data (a lone CR would take it).
     let d = binary(50, 100, "\n");
-    port.send(&d);
-    assert!(port.read_bytes(d.len()) == d);
+    m.port.send(&d);
+    assert!(m.port.read_bytes(d.len()) == d);
     sent.extend(d);
-    assert!(
-        echo.wait_tcp_log(0, sent.len()) == sent,
-        "the server got other bytes"
-    );
-    std::thread::sleep(GUARD);
-    port.send(b"+++");
-    port.pump("OK\r\n", &mut inbox);
-    assert_eq!(
-        port.cmd("AT+CIPCLOSE", "\r\n", "CLOSE OK\r\n", &mut inbox),
-        "AT+CIPCLOSE\r\n\r\nCLOSE OK\r\n"
-    );
-    assert_eq!(
-        port.cmd("ATO", "\r\n", "NO CARRIER\r\n", &mut inbox),
-        "ATO\r\n\r\nNO CARRIER\r\n"
-    );
+    let logged = echo.wait_tcp_log(0, sent.len());
+    assert!(logged == sent, "the server got other bytes");
+    m.escape();
+    m.answers("AT+CIPCLOSE", "\r\n", "\r\nCLOSE OK\r\n");
+    m.answers("ATO", "\r\n", "\r\nNO CARRIER\r\n");
 }
 
 #[test]
 fn closed_fault_and_peer_close_give_closed_and_sends_then_fail() {
-    let echo = Echo::start();
-    let dir = tempfile::tempdir().unwrap();
-    let ctl: PathBuf = dir.path().join("ctl.sock");
-    let mut a = resolve(&echo).to_vec();
-    a.extend(["--control".into(), ctl.display().to_string()]);
-    let (_sim, mut port) = sim_with(&args(&a));
-    let mut inbox = Inbox::new();
-    port.cmd(
-        "AT+CIPSTART=\"TCP\",\"tcplab.openluat.com\",57513",
+    let mut echo = Echo::start();
+    let tcp = format!("tcplab.openluat.com=127.0.0.1:{}", echo.tcp);
+    let sim = SimProcess::with_control(&["--resolve", &tcp]);
+    let mut m = Modem::on(sim.port(), sim);
+    m.crlf(&format!("AT+CIPSTART=\"TCP\",{TCPLAB}"), "CONNECT OK\r\n");
+    m.sim.fault(&["closed"]);
+    assert_eq!(m.pump("CLOSED\r\n"), "\r\nCLOSED\r\n");
+    m.answers("AT+CIPSEND=4", "\r\n", "\r\n+CME ERROR: 3\r\n");
+    m.answers(
+        "AT+CIPSTATUS",
         "\r\n",
-        "CONNECT OK\r\n",
-        &mut inbox,
-    );
-    let out = inject(&ctl, &["closed"]);
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(port.pump("CLOSED\r\n", &mut inbox), "\r\nCLOSED\r\n");
-    assert_eq!(
-        port.cmd("AT+CIPSEND=4", "\r\n", "ERROR: 3\r\n", &mut inbox),
-        "AT+CIPSEND=4\r\n\r\n+CME ERROR: 3\r\n"
-    );
-    assert_eq!(
-        port.cmd("AT+CIPSTATUS", "\r\n", "CLOSED\r\n", &mut inbox),
-        "AT+CIPSTATUS\r\n\r\nOK\r\n\r\nSTATE: TCP CLOSED\r\n"
+        "\r\nOK\r\n\r\nSTATE: TCP CLOSED\r\n",
     );
     // The same with several links: each prints its own `<n>, CLOSED`.
-    port.cmd("AT+CIPSHUT", "\r\n", "SHUT OK\r\n", &mut inbox);
+    m.crlf("AT+CIPSHUT", "SHUT OK\r\n");
     for c in ["AT+CIPMUX=1", "AT+CSTT", "AT+CIICR"] {
-        port.cmd(c, "\r\n", "OK\r\n", &mut inbox);
+        m.crlf(c, "OK\r\n");
     }
-    port.cmd("AT+CIFSR", "\r\n", "\r\n10.", &mut inbox);
+    m.crlf("AT+CIFSR", "\r\n10.");
     for n in [1, 4] {
-        port.cmd(
-            &format!("AT+CIPSTART={n},\"TCP\",\"tcplab.openluat.com\",57513"),
-            "\r\n",
+        m.crlf(
+            &format!("AT+CIPSTART={n},\"TCP\",{TCPLAB}"),
             &format!("{n}, CONNECT OK\r\n"),
-            &mut inbox,
         );
     }
-    let out = inject(&ctl, &["closed"]);
-    assert!(out.status.success(), "{out:?}");
-    let mut urcs = port.pump("CLOSED\r\n", &mut inbox);
-    urcs += &port.pump("CLOSED\r\n", &mut inbox);
-    assert!(
-        urcs.contains("\r\n1, CLOSED\r\n") && urcs.contains("\r\n4, CLOSED\r\n"),
-        "{urcs:?}"
-    );
-    assert_eq!(
-        port.cmd("AT+CIPSEND=4,1", "\r\n", "ERROR: 3\r\n", &mut inbox),
-        "AT+CIPSEND=4,1\r\n\r\n+CME ERROR: 3\r\n"
-    );
+    m.sim.fault(&["closed"]);
+    let urcs = m.pump("CLOSED\r\n") + &m.pump("CLOSED\r\n");
+    let both = urcs.contains("\r\n1, CLOSED\r\n") && urcs.contains("\r\n4, CLOSED\r\n");
+    assert!(both, "{urcs:?}");
+    m.answers("AT+CIPSEND=4,1", "\r\n", "\r\n+CME ERROR: 3\r\n");
     // A real peer close (the Python server shuts connection 3 down): `<n>, CLOSED` too.
-    port.cmd(
-        "AT+CIPSTART=2,\"TCP\",\"tcplab.openluat.com\",57513",
-        "\r\n",
+    m.crlf(
+        &format!("AT+CIPSTART=2,\"TCP\",{TCPLAB}"),
         "2, CONNECT OK\r\n",
-        &mut inbox,
     );
-    let mut echo = echo;
     echo.close(3);
-    assert_eq!(port.pump("CLOSED\r\n", &mut inbox), "\r\n2, CLOSED\r\n");
-    assert_eq!(
-        port.cmd("AT+CIPSEND=2,1", "\r\n", "ERROR: 3\r\n", &mut inbox),
-        "AT+CIPSEND=2,1\r\n\r\n+CME ERROR: 3\r\n"
-    );
+    assert_eq!(m.pump("CLOSED\r\n"), "\r\n2, CLOSED\r\n");
+    m.answers("AT+CIPSEND=2,1", "\r\n", "\r\n+CME ERROR: 3\r\n");
 }
 
 #[test]
 fn embedded_echo_service_takes_unrouted_sockets_and_direct_goes_where_named() {
-    let (sim, mut port) = sim_with(&[]);
-    let tcp = sim.field("tcp_echo");
-    let udp = sim.field("udp_echo");
-    assert!(
-        tcp.starts_with("127.0.0.1:") && udp.starts_with("127.0.0.1:"),
-        "{tcp} {udp}"
-    );
-    let mut inbox = Inbox::new();
-    port.cmd("AT+CIPHEAD=1", "\r\n", "OK\r\n", &mut inbox);
-    port.cmd("AT+CIPRXF=1", "\r\n", "OK\r\n", &mut inbox);
+    let mut m = Modem::start(&[]);
+    let tcp = m.sim.field("tcp_echo");
+    let udp = m.sim.field("udp_echo");
+    let both = tcp.starts_with("127.0.0.1:") && udp.starts_with("127.0.0.1:");
+    assert!(both, "{tcp} {udp}");
+    m.framed();
     // A vendor test server's name: nobody routed it, so the embedded echo answers.
-    port.cmd(
-        "AT+CIPSTART=\"TCP\",\"tcplab.openluat.com\",57513",
-        "\r\n",
-        "CONNECT OK\r\n",
-        &mut inbox,
-    );
+    m.crlf(&format!("AT+CIPSTART=\"TCP\",{TCPLAB}"), "CONNECT OK\r\n");
     let d = binary(99, 1460, "\r\n");
-    port.cipsend("1460", "\r\n", &d, "SEND OK\r\n", &mut inbox);
-    while inbox.len(-1) < d.len() {
-        port.cmd("AT", "\r\n", "OK\r\n", &mut inbox);
-    }
-    assert!(inbox.take(-1) == d);
-    port.cmd("AT+CIPCLOSE", "\r\n", "CLOSE OK\r\n", &mut inbox);
-    port.cmd(
-        "AT+CIPSTART=\"UDP\",\"60.166.18.9\",6100",
-        "\r\n",
-        "CONNECT OK\r\n",
-        &mut inbox,
-    );
-    port.cipsend("5", "\r", b">\x00\x1a\xff!", "SEND OK\r\n", &mut inbox);
-    while inbox.len(-1) == 0 {
-        port.cmd("AT", "\r\n", "OK\r\n", &mut inbox);
-    }
-    assert_eq!(inbox.take(-1), b">\x00\x1a\xff!");
-    drop(sim);
+    m.cipsend("1460", "\r\n", &d, "SEND OK\r\n");
+    assert!(m.received(-1, d.len()) == d);
+    m.crlf("AT+CIPCLOSE", "CLOSE OK\r\n");
+    m.crlf("AT+CIPSTART=\"UDP\",\"60.166.18.9\",6100", "CONNECT OK\r\n");
+    m.cipsend("5", "\r", b">\x00\x1a\xff!", "SEND OK\r\n");
+    assert_eq!(m.received(-1, 1), b">\x00\x1a\xff!");
+    let inbox = std::mem::take(&mut m.inbox);
+    drop(m);
 
     // --direct: the address and port in the command, here the Python server on loopback.
     let echo = Echo::start();
-    let (_sim, mut port) = sim_with(&["--direct"]);
-    port.cmd("AT+CIPHEAD=1", "\r\n", "OK\r\n", &mut inbox);
-    port.cmd(
-        &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{}", echo.tcp),
-        "\r\n",
-        "CONNECT OK\r\n",
-        &mut inbox,
-    );
-    port.cipsend("6", "\n", b"\ndirec", "SEND OK\r\n", &mut inbox);
+    let mut m = Modem::start(&["--direct"]);
+    m.inbox = inbox;
+    m.crlf("AT+CIPHEAD=1", "OK\r\n");
+    let start = format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{}", echo.tcp);
+    m.crlf(&start, "CONNECT OK\r\n");
+    m.cipsend("6", "\n", b"\ndirec", "SEND OK\r\n");
     assert_eq!(echo.wait_tcp_log(0, 6), b"\ndirec");
 }
 
@@ -622,47 +446,34 @@ fn embedded_echo_service_takes_unrouted_sockets_and_direct_goes_where_named() {
 #[test]
 fn aliyun_linksdk_air724_at_sequence_runs_unmodified() {
     let echo = Echo::start();
-    let r = [
-        "--resolve".to_string(),
-        format!(
-            "a1b2c3.iot-as-mqtt.cn-shanghai.aliyuncs.com=127.0.0.1:{}",
-            echo.tcp
-        ),
+    let host = "a1b2c3.iot-as-mqtt.cn-shanghai.aliyuncs.com";
+    let mut m = Modem::start(&["--resolve", &format!("{host}=127.0.0.1:{}", echo.tcp)]);
+    // The driver's table: each command, then the reply it waits for.
+    let start = format!("AT+CIPSTART=0,TCP,{host},1883");
+    let table = [
+        "AT+CGATT=1",
+        "AT+CGDCONT=1,\"IP\",\"CMNET\"",
+        "AT+CIPSHUT|SHUT OK",
+        "AT+CIPMUX=1",
+        "AT+CIPQSEND=1",
+        "AT+CSTT",
+        "AT+CIICR",
+        "AT+CIFSR|.",
+        "AT+CIPSPRT=1",
+        &format!("{start}|CONNECT OK"),
     ];
-    let (_sim, mut port) = sim_with(&args(&r));
-    let mut inbox = Inbox::new();
-    for (cmd, rsp) in [
-        ("AT+CGATT=1", "OK"),
-        ("AT+CGDCONT=1,\"IP\",\"CMNET\"", "OK"),
-        ("AT+CIPSHUT", "SHUT OK"),
-        ("AT+CIPMUX=1", "OK"),
-        ("AT+CIPQSEND=1", "OK"),
-        ("AT+CSTT", "OK"),
-        ("AT+CIICR", "OK"),
-        ("AT+CIFSR", "."),
-        ("AT+CIPSPRT=1", "OK"),
-        (
-            "AT+CIPSTART=0,TCP,a1b2c3.iot-as-mqtt.cn-shanghai.aliyuncs.com,1883",
-            "CONNECT OK",
-        ),
-    ] {
-        let got = port.cmd(cmd, "\r\n", rsp, &mut inbox);
+    for step in table {
+        let (cmd, rsp) = step.split_once('|').unwrap_or((step, "OK"));
+        let got = m.crlf(cmd, rsp);
         assert!(!got.contains("ERROR"), "{cmd}: {got:?}");
     }
     // The driver's MQTT CONNECT, say: binary, sent with the length form.
     let d = binary(3, 200, "\r\n");
-    port.cipsend("0,200", "\r\n", &d, "DATA ACCEPT", &mut inbox);
-    let deadline = Instant::now() + WAIT;
-    while inbox.len(0) < d.len() {
-        assert!(Instant::now() < deadline);
-        port.cmd("AT", "\r\n", "OK\r\n", &mut inbox);
-    }
-    assert!(
-        inbox.take(0) == d,
-        "the echo came back framed by +RECEIVE,0,200:"
-    );
+    m.cipsend("0,200", "\r\n", &d, "DATA ACCEPT");
+    let back = m.received(0, d.len());
+    assert!(back == d, "the echo came back framed by +RECEIVE,0,200:");
     assert!(echo.wait_tcp_log(0, d.len()) == d);
-    let got = port.cmd("AT+CIPCLOSE=0", "\r\n", "CLOSE OK", &mut inbox);
+    let got = m.crlf("AT+CIPCLOSE=0", "CLOSE OK");
     assert!(got.ends_with("\r\n0, CLOSE OK"), "{got:?}");
 }
 
@@ -671,21 +482,12 @@ fn aliyun_linksdk_air724_at_sequence_runs_unmodified() {
 #[test]
 fn fleet_modems_share_the_echo_service() {
     let sim = SimProcess::spawn(&["--count", "2"]);
-    let tty = sim.ready["ttys"][1].as_str().unwrap().to_string();
-    let mut port = Port::open(Path::new(&tty)).booted();
-    let mut inbox = Inbox::new();
-    port.cmd("AT+CIPHEAD=1", "\r\n", "OK\r\n", &mut inbox);
-    port.cmd(
-        "AT+CIPSTART=\"TCP\",\"fleet.example\",7",
-        "\r\n",
-        "CONNECT OK\r\n",
-        &mut inbox,
-    );
-    port.cipsend("4", "\r\n", b"ping", "SEND OK\r\n", &mut inbox);
-    while inbox.len(-1) < 4 {
-        port.cmd("AT", "\r\n", "OK\r\n", &mut inbox);
-    }
-    assert_eq!(inbox.take(-1), b"ping");
+    let port = Port::open(std::path::Path::new(&sim.ttys()[1])).booted();
+    let mut m = Modem::on(port, sim);
+    m.crlf("AT+CIPHEAD=1", "OK\r\n");
+    m.crlf("AT+CIPSTART=\"TCP\",\"fleet.example\",7", "CONNECT OK\r\n");
+    m.cipsend("4", "\r\n", b"ping", "SEND OK\r\n");
+    assert_eq!(m.received(-1, 4), b"ping");
 }
 
 /// `AT+CIPSSL=1` (CIPSSL.md; 使用方法举例.md TCP非透传应用3): the CA written over the PTY with
@@ -694,62 +496,28 @@ fn fleet_modems_share_the_echo_service() {
 #[test]
 fn tls_socket_with_the_ca_loaded_over_at() {
     let echo = Echo::start();
-    let r = [
-        "--resolve".to_string(),
-        format!("localhost=127.0.0.1:{}", echo.tls),
-    ];
-    let (_sim, mut port) = sim_with(&args(&r));
-    let mut inbox = Inbox::new();
+    let mut m = Modem::start(&["--resolve", &format!("localhost=127.0.0.1:{}", echo.tls)]);
     for c in [
         "AT+CIPHEAD=1",
         "AT+CIPSSL=1",
         "AT+SSLCFG=\"seclevel\",0,1",
         "AT+SSLCFG=\"ciphersuite\",0,0X0035",
     ] {
-        port.cmd(c, "\r\n", "OK\r\n", &mut inbox);
+        m.crlf(c, "OK\r\n");
     }
-    let got = port.cmd(
-        "AT+CIPSTART=\"TCP\",\"localhost\",57513",
-        "\r\n",
-        "CONNECT FAIL\r\n",
-        &mut inbox,
-    );
-    assert!(got.contains("\r\nOK\r\n"), "{got:?}");
+    let start = "AT+CIPSTART=\"TCP\",\"localhost\",57513";
+    m.ok_then(start, "\r\n", "CONNECT FAIL\r\n", "");
     let ca = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../certs/ca.crt")).unwrap();
-    port.cmd("AT+FSCREATE=\"ca.crt\"", "\r\n", "OK\r\n", &mut inbox);
-    port.cmd(
-        &format!("AT+FSWRITE=\"ca.crt\",0,{},15", ca.len()),
-        "\r\n",
-        ">",
-        &mut inbox,
-    );
-    port.send(&ca);
-    port.pump("OK\r\n", &mut inbox);
-    port.cmd(
-        "AT+SSLCFG=\"cacert\",0,\"ca.crt\"",
-        "\r\n",
-        "OK\r\n",
-        &mut inbox,
-    );
-    port.cmd(
-        "AT+CIPSTART=\"TCP\",\"localhost\",57513",
-        "\r\n",
-        "CONNECT OK\r\n",
-        &mut inbox,
-    );
+    m.crlf("AT+FSCREATE=\"ca.crt\"", "OK\r\n");
+    m.crlf(&format!("AT+FSWRITE=\"ca.crt\",0,{},15", ca.len()), ">");
+    m.send_data(&ca, "OK\r\n", "AT+FSWRITE");
+    m.crlf("AT+SSLCFG=\"cacert\",0,\"ca.crt\"", "OK\r\n");
+    m.crlf(start, "CONNECT OK\r\n");
     let d = binary(77, 1000, "\r\n");
-    port.cipsend("1000", "\r\n", &d, "SEND OK\r\n", &mut inbox);
-    let deadline = Instant::now() + WAIT;
-    while inbox.len(-1) < d.len() {
-        assert!(Instant::now() < deadline);
-        port.cmd("AT", "\r\n", "OK\r\n", &mut inbox);
-    }
-    assert!(inbox.take(-1) == d, "other bytes came back over TLS");
+    m.cipsend("1000", "\r\n", &d, "SEND OK\r\n");
+    let back = m.received(-1, d.len());
+    assert!(back == d, "other bytes came back over TLS");
     let log = std::fs::read(echo.dir.path().join("tls-0")).unwrap_or_default();
-    assert!(
-        log == d,
-        "the TLS server got other bytes ({} of {})",
-        log.len(),
-        d.len()
-    );
+    let (got, want) = (log.len(), d.len());
+    assert!(log == d, "the TLS server got other bytes ({got} of {want})");
 }

@@ -166,89 +166,115 @@ impl Framer {
                 }
                 continue;
             }
-            match self.mode {
-                Mode::Data { remaining } => {
-                    let take = remaining.min(input.len());
-                    self.buf.extend_from_slice(&input[..take]);
-                    *input = &input[take..];
-                    self.taken += take as u64;
-                    if take == remaining {
-                        self.mode = Mode::Line;
-                        return Some(Frame::Data(std::mem::take(&mut self.buf)));
-                    }
-                    self.mode = Mode::Data {
-                        remaining: remaining - take,
-                    };
-                }
+            let frame = match self.mode {
+                Mode::Data { remaining } => self.take_data(remaining, input),
                 Mode::Until { max } => {
                     *input = rest;
-                    self.taken += 1;
-                    match byte {
-                        CTRL_Z => {
-                            self.mode = Mode::Line;
-                            return Some(Frame::Data(std::mem::take(&mut self.buf)));
-                        }
-                        ESC => {
-                            self.mode = Mode::Line;
-                            self.buf = Vec::new();
-                            return Some(Frame::Cancelled(Cancel::Escape));
-                        }
-                        _ if self.buf.len() >= max => {
-                            self.buf = Vec::new();
-                            self.mode = Mode::UntilDiscard;
-                        }
-                        _ => self.buf.push(byte),
-                    }
+                    self.until_ctrl_z(byte, max)
                 }
                 Mode::UntilDiscard => {
                     *input = rest;
-                    self.taken += 1;
-                    match byte {
-                        CTRL_Z | ESC => {
-                            self.mode = Mode::Line;
-                            return Some(Frame::Cancelled(if byte == ESC {
-                                Cancel::Escape
-                            } else {
-                                Cancel::TooLong
-                            }));
-                        }
-                        _ => {}
-                    }
+                    self.drop_until_ctrl_z(byte)
                 }
                 Mode::Discard => {
                     *input = rest;
-                    if is_terminator(byte) {
-                        self.mode = Mode::Line;
-                        if self.echo {
-                            echo_out.push(byte);
-                        }
-                        self.end_of_line(byte, input, echo_out);
-                    }
+                    self.drop_line(byte, input, echo_out);
+                    None
                 }
                 Mode::Line => {
                     *input = rest;
-                    let terminator = is_terminator(byte);
-                    if !terminator && self.buf.len() >= self.max_line {
-                        self.buf = Vec::new();
-                        self.mode = Mode::Discard;
-                        return Some(Frame::Overflow);
-                    }
-                    if self.echo {
-                        echo_out.push(byte);
-                    }
-                    if !terminator {
-                        self.buf.push(byte);
-                        continue;
-                    }
-                    self.end_of_line(byte, input, echo_out);
-                    if !self.buf.is_empty() {
-                        return Some(Frame::Line(std::mem::take(&mut self.buf)));
-                    }
-                    // else: a blank line: nothing to answer.
+                    self.line(byte, input, echo_out)
                 }
+            };
+            if frame.is_some() {
+                return frame;
             }
         }
         None
+    }
+
+    /// A length-prompted payload: takes what it still wants of `input`.
+    fn take_data(&mut self, remaining: usize, input: &mut &[u8]) -> Option<Frame> {
+        let take = remaining.min(input.len());
+        self.buf.extend_from_slice(&input[..take]);
+        *input = &input[take..];
+        self.taken += take as u64;
+        if take == remaining {
+            self.mode = Mode::Line;
+            return Some(Frame::Data(std::mem::take(&mut self.buf)));
+        }
+        self.mode = Mode::Data {
+            remaining: remaining - take,
+        };
+        None
+    }
+
+    /// One byte of a payload ended by Ctrl-Z (ESC cancels; past `max` the rest is dropped).
+    fn until_ctrl_z(&mut self, byte: u8, max: usize) -> Option<Frame> {
+        self.taken += 1;
+        match byte {
+            CTRL_Z => {
+                self.mode = Mode::Line;
+                Some(Frame::Data(std::mem::take(&mut self.buf)))
+            }
+            ESC => {
+                self.mode = Mode::Line;
+                self.buf = Vec::new();
+                Some(Frame::Cancelled(Cancel::Escape))
+            }
+            _ if self.buf.len() >= max => {
+                self.buf = Vec::new();
+                self.mode = Mode::UntilDiscard;
+                None
+            }
+            _ => {
+                self.buf.push(byte);
+                None
+            }
+        }
+    }
+
+    /// One byte of a too-long Ctrl-Z payload: dropped, until Ctrl-Z or ESC ends it.
+    fn drop_until_ctrl_z(&mut self, byte: u8) -> Option<Frame> {
+        self.taken += 1;
+        let cancel = match byte {
+            ESC => Cancel::Escape,
+            CTRL_Z => Cancel::TooLong,
+            _ => return None,
+        };
+        self.mode = Mode::Line;
+        Some(Frame::Cancelled(cancel))
+    }
+
+    /// One byte of an overflowed line: dropped (and not echoed) up to its terminator.
+    fn drop_line(&mut self, byte: u8, input: &mut &[u8], echo_out: &mut Vec<u8>) {
+        if is_terminator(byte) {
+            self.mode = Mode::Line;
+            if self.echo {
+                echo_out.push(byte);
+            }
+            self.end_of_line(byte, input, echo_out);
+        }
+    }
+
+    /// One byte of a command line: echoed and kept; a terminator hands out the line (a blank
+    /// line gives nothing to answer), and a line past `max_line` overflows.
+    fn line(&mut self, byte: u8, input: &mut &[u8], echo_out: &mut Vec<u8>) -> Option<Frame> {
+        let terminator = is_terminator(byte);
+        if !terminator && self.buf.len() >= self.max_line {
+            self.buf = Vec::new();
+            self.mode = Mode::Discard;
+            return Some(Frame::Overflow);
+        }
+        if self.echo {
+            echo_out.push(byte);
+        }
+        if !terminator {
+            self.buf.push(byte);
+            return None;
+        }
+        self.end_of_line(byte, input, echo_out);
+        (!self.buf.is_empty()).then(|| Frame::Line(std::mem::take(&mut self.buf)))
     }
 
     /// After a terminator byte: a CR's LF, when it is already here, is taken (and echoed) now,
@@ -306,14 +332,7 @@ mod tests {
     fn every_terminator_style_ends_a_line() {
         let mut f = Framer::default();
         let (frames, echo) = run(&mut f, b"AT\rATI\r\nAT+CSQ\n");
-        assert_eq!(
-            frames,
-            vec![
-                Frame::Line(b"AT".to_vec()),
-                Frame::Line(b"ATI".to_vec()),
-                Frame::Line(b"AT+CSQ".to_vec())
-            ]
-        );
+        assert_eq!(frames, vec![line(b"AT"), line(b"ATI"), line(b"AT+CSQ")]);
         assert_eq!(echo, b"AT\rATI\r\nAT+CSQ\n");
     }
 
@@ -331,7 +350,7 @@ mod tests {
     fn echo_off_echoes_nothing() {
         let mut f = Framer::new(false, 64);
         let (frames, echo) = run(&mut f, b"AT\r");
-        assert_eq!(frames, vec![Frame::Line(b"AT".to_vec())]);
+        assert_eq!(frames, vec![line(b"AT")]);
         assert!(echo.is_empty());
     }
 
@@ -342,17 +361,14 @@ mod tests {
         let mut echo = Vec::new();
         assert_eq!(
             f.next_frame(&mut input, &mut echo),
-            Some(Frame::Line(b"AT+MPUBEX=t,0,0,6".to_vec()))
+            Some(line(b"AT+MPUBEX=t,0,0,6"))
         );
         f.expect_data(6);
         assert_eq!(
             f.next_frame(&mut input, &mut echo),
-            Some(Frame::Data(b"\r\nOK>\0".to_vec()))
+            Some(data(b"\r\nOK>\0"))
         );
-        assert_eq!(
-            f.next_frame(&mut input, &mut echo),
-            Some(Frame::Line(b"AT".to_vec()))
-        );
+        assert_eq!(f.next_frame(&mut input, &mut echo), Some(line(b"AT")));
         // The payload itself is never echoed.
         assert_eq!(echo, b"AT+MPUBEX=t,0,0,6\r\rAT\r");
     }
@@ -362,16 +378,21 @@ mod tests {
         let mut f = Framer::default();
         f.expect_data(4);
         let (frames, _) = run_bytewise(&mut f, b"a\r\nb");
-        assert_eq!(frames, vec![Frame::Data(b"a\r\nb".to_vec())]);
+        assert_eq!(frames, vec![data(b"a\r\nb")]);
     }
 
     #[test]
     fn overflow_answers_once_and_discards_until_the_terminator() {
-        let mut f = Framer::new(true, 8);
-        let (frames, echo) = run(&mut f, b"AT+0123456789abcdef\rAT\r");
-        assert_eq!(frames, vec![Frame::Overflow, Frame::Line(b"AT".to_vec())]);
         // Echo stops with the overflow, so a runaway line cannot flood the output either.
-        assert_eq!(echo, b"AT+01234\rAT\r");
+        overflow_then_at(8, b"AT+0123456789abcdef\rAT\r", b"AT+01234\rAT\r");
+    }
+
+    /// With lines of at most `max` bytes, `input` (an overlong line, then `AT`) gives an
+    /// overflow and the `AT`, and echoes `echo`.
+    fn overflow_then_at(max: usize, input: &[u8], echo: &[u8]) {
+        let (frames, got) = run(&mut Framer::new(true, max), input);
+        assert_eq!(frames, vec![Frame::Overflow, line(b"AT")]);
+        assert_eq!(got, echo);
     }
 
     #[test]
@@ -423,27 +444,52 @@ mod tests {
         whole
     }
 
-    fn cat(parts: &[&[u8]]) -> Vec<u8> {
-        parts.concat()
+    /// Stands for the line end under test in [`for_each_eol`]'s parts.
+    const EOL: &[u8] = b"<EOL>";
+
+    /// For each line end in `eols`: `input` (its parts joined, [`EOL`] standing for that line
+    /// end) gives `frames` at every split (see [`same_at_every_split`]), and the echo is `echo`
+    /// (joined the same way).
+    fn for_each_eol(eols: &[&[u8]], input: &[&[u8]], frames: &[Frame], echo: &[&[u8]]) {
+        for &eol in eols {
+            let join = |parts: &[&[u8]]| -> Vec<u8> {
+                let mut out = Vec::new();
+                for &p in parts {
+                    out.extend_from_slice(if p == EOL { eol } else { p });
+                }
+                out
+            };
+            let (got, got_echo) = same_at_every_split(&join(input));
+            assert_eq!(got, frames, "eol {eol:?}");
+            assert_eq!(got_echo, join(echo), "eol {eol:?}");
+        }
+    }
+
+    /// A prompt command `prompt` (`P=<n>`), its `payload` and an `AT`: three frames, the payload
+    /// unechoed, for each line end in `eols`.
+    fn prompt_then_at(eols: &[&[u8]], prompt: &[u8], payload: &[u8]) {
+        for_each_eol(
+            eols,
+            &[prompt, EOL, payload, b"AT", EOL],
+            &[line(prompt), data(payload), line(b"AT")],
+            &[prompt, EOL, b"AT", EOL],
+        );
+    }
+
+    fn line(text: &[u8]) -> Frame {
+        Frame::Line(text.to_vec())
+    }
+
+    fn data(bytes: &[u8]) -> Frame {
+        Frame::Data(bytes.to_vec())
     }
 
     #[test]
     fn each_terminator_ends_one_line_at_every_split() {
-        for eol in EOLS {
-            let input = cat(&[b"AT", eol, b"ATI", eol, b"AT+CSQ", eol]);
-            let (frames, echo) = same_at_every_split(&input);
-            assert_eq!(
-                frames,
-                vec![
-                    Frame::Line(b"AT".to_vec()),
-                    Frame::Line(b"ATI".to_vec()),
-                    Frame::Line(b"AT+CSQ".to_vec())
-                ],
-                "eol {eol:?}"
-            );
-            // The terminator is echoed as it came, never doubled or dropped.
-            assert_eq!(echo, input, "eol {eol:?}");
-        }
+        let input: &[&[u8]] = &[b"AT", EOL, b"ATI", EOL, b"AT+CSQ", EOL];
+        // The terminator is echoed as it came, never doubled or dropped.
+        let frames = [line(b"AT"), line(b"ATI"), line(b"AT+CSQ")];
+        for_each_eol(&EOLS, input, &frames, input);
     }
 
     #[test]
@@ -451,10 +497,7 @@ mod tests {
         let mut f = Framer::default();
         let mut input: &[u8] = b"AT\r\nATI\r\n";
         let mut echo = Vec::new();
-        assert_eq!(
-            f.next_frame(&mut input, &mut echo),
-            Some(Frame::Line(b"AT".to_vec()))
-        );
+        assert_eq!(f.next_frame(&mut input, &mut echo), Some(line(b"AT")));
         // Everything up to the next command is consumed and echoed when the line is handed
         // out, so the answer goes after `AT\r\n`, not between the CR and the LF.
         assert_eq!(echo, b"AT\r\n");
@@ -466,10 +509,7 @@ mod tests {
         let mut f = Framer::default();
         let mut echo = Vec::new();
         let mut first: &[u8] = b"AT\r";
-        assert_eq!(
-            f.next_frame(&mut first, &mut echo),
-            Some(Frame::Line(b"AT".to_vec()))
-        );
+        assert_eq!(f.next_frame(&mut first, &mut echo), Some(line(b"AT")));
         let mut second: &[u8] = b"\n";
         assert_eq!(f.next_frame(&mut second, &mut echo), None);
         assert_eq!(echo, b"AT\r\n");
@@ -488,36 +528,12 @@ mod tests {
     /// swallowed, whether it arrives with the command or after the prompt.
     #[test]
     fn after_a_prompt_the_rest_of_the_terminator_is_never_payload() {
-        for eol in EOLS {
-            let input = cat(&[b"P=5", eol, b"AB\r\nC", b"AT", eol]);
-            let (frames, _) = same_at_every_split(&input);
-            assert_eq!(
-                frames,
-                vec![
-                    Frame::Line(b"P=5".to_vec()),
-                    Frame::Data(b"AB\r\nC".to_vec()),
-                    Frame::Line(b"AT".to_vec())
-                ],
-                "eol {eol:?}"
-            );
-        }
+        prompt_then_at(&EOLS, b"P=5", b"AB\r\nC");
     }
 
     #[test]
     fn a_payload_that_starts_with_lf_keeps_it_after_crlf_and_lf() {
-        for eol in [&b"\r\n"[..], b"\n"] {
-            let input = cat(&[b"P=4", eol, b"\nXYZ", b"AT", eol]);
-            let (frames, _) = same_at_every_split(&input);
-            assert_eq!(
-                frames,
-                vec![
-                    Frame::Line(b"P=4".to_vec()),
-                    Frame::Data(b"\nXYZ".to_vec()),
-                    Frame::Line(b"AT".to_vec())
-                ],
-                "eol {eol:?}"
-            );
-        }
+        prompt_then_at(&[b"\r\n", b"\n"], b"P=4", b"\nXYZ");
     }
 
     /// `cmd\r` + `\nXYZ`: the module takes the LF for the rest of the terminator (the manual
@@ -526,62 +542,40 @@ mod tests {
     fn a_payload_that_starts_with_lf_loses_it_after_a_lone_cr() {
         let input = b"P=4\r\nXYZW\r";
         let (frames, echo) = same_at_every_split(input);
-        assert_eq!(
-            frames,
-            vec![Frame::Line(b"P=4".to_vec()), Frame::Data(b"XYZW".to_vec())]
-        );
+        assert_eq!(frames, vec![line(b"P=4"), data(b"XYZW")]);
         assert_eq!(echo, b"P=4\r\n\r");
     }
 
     #[test]
     fn payload_bytes_are_never_echoed_with_any_terminator() {
-        for eol in EOLS {
-            let input = cat(&[b"P=3", eol, b"\r>\0", b"AT", eol]);
-            let (frames, echo) = same_at_every_split(&input);
-            assert_eq!(frames[1], Frame::Data(b"\r>\0".to_vec()), "eol {eol:?}");
-            assert_eq!(echo, cat(&[b"P=3", eol, b"AT", eol]), "eol {eol:?}");
-        }
+        prompt_then_at(&EOLS, b"P=3", b"\r>\0");
     }
 
     #[test]
     fn a_cr_at_the_end_of_a_payload_does_not_eat_the_next_lf() {
         let (frames, _) = same_at_every_split(b"P=2\r\nA\r\nAT\r");
-        assert_eq!(
-            frames,
-            vec![
-                Frame::Line(b"P=2".to_vec()),
-                Frame::Data(b"A\r".to_vec()),
-                Frame::Line(b"AT".to_vec())
-            ]
-        );
+        assert_eq!(frames, vec![line(b"P=2"), data(b"A\r"), line(b"AT")]);
     }
 
     #[test]
     fn an_overflowed_line_ended_by_crlf_leaves_no_blank_line() {
-        let mut f = Framer::new(true, 4);
-        let (frames, echo) = run(&mut f, b"AT+LONGLINE\r\nAT\r\n");
-        assert_eq!(frames, vec![Frame::Overflow, Frame::Line(b"AT".to_vec())]);
-        assert_eq!(echo, b"AT+L\r\nAT\r\n");
+        overflow_then_at(4, b"AT+LONGLINE\r\nAT\r\n", b"AT+L\r\nAT\r\n");
     }
 
     #[test]
     fn a_ctrl_z_prompt_ends_at_ctrl_z_and_esc_cancels_at_every_split() {
-        for eol in EOLS {
-            let input = cat(&[b"U=8", eol, b"a\r\n>\0\x1a", b"U=8", eol, b"xy\x1bAT", eol]);
-            let (frames, echo) = same_at_every_split(&input);
-            assert_eq!(
-                frames,
-                vec![
-                    Frame::Line(b"U=8".to_vec()),
-                    Frame::Data(b"a\r\n>\0".to_vec()),
-                    Frame::Line(b"U=8".to_vec()),
-                    Frame::Cancelled(Cancel::Escape),
-                    Frame::Line(b"AT".to_vec())
-                ],
-                "eol {eol:?}"
-            );
-            assert_eq!(echo, cat(&[b"U=8", eol, b"U=8", eol, b"AT", eol]));
-        }
+        for_each_eol(
+            &EOLS,
+            &[b"U=8", EOL, b"a\r\n>\0\x1a", b"U=8", EOL, b"xy\x1bAT", EOL],
+            &[
+                line(b"U=8"),
+                data(b"a\r\n>\0"),
+                line(b"U=8"),
+                Frame::Cancelled(Cancel::Escape),
+                line(b"AT"),
+            ],
+            &[b"U=8", EOL, b"U=8", EOL, b"AT", EOL],
+        );
     }
 
     #[test]
@@ -589,11 +583,7 @@ mod tests {
         let (frames, _) = same_at_every_split(b"U=3\r\nabcdefg\x1aAT\r");
         assert_eq!(
             frames,
-            vec![
-                Frame::Line(b"U=3".to_vec()),
-                Frame::Cancelled(Cancel::TooLong),
-                Frame::Line(b"AT".to_vec())
-            ]
+            vec![line(b"U=3"), Frame::Cancelled(Cancel::TooLong), line(b"AT")]
         );
         let mut f = Framer::default();
         f.expect_until_ctrl_z(3);

@@ -34,6 +34,32 @@ pub mod topic;
 use hub::Hub;
 use router::{Limits, Router};
 
+/// Accepts connections on `listener` until `shutdown` changes and hands each (`TCP_NODELAY`
+/// set) to `take`. An accept error (EMFILE, say) backs off instead of spinning; `what` names
+/// the listener in its log line.
+async fn accept_until(
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+    what: &str,
+    mut take: impl FnMut(tokio::net::TcpStream, SocketAddr),
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            res = listener.accept() => match res {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    take(stream, peer);
+                }
+                Err(e) => {
+                    warn!(error = %e, "{what} accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+}
+
 /// Broker settings. Construct with `..Default::default()`.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
@@ -194,27 +220,11 @@ impl Inner {
         Ok(inner)
     }
 
-    async fn accept_loop(
-        self: Arc<Self>,
-        listener: TcpListener,
-        mut shutdown: watch::Receiver<bool>,
-    ) {
-        loop {
-            tokio::select! {
-                _ = shutdown.changed() => break,
-                res = listener.accept() => match res {
-                    Ok((stream, peer)) => {
-                        let _ = stream.set_nodelay(true);
-                        self.serve(stream, peer.to_string());
-                    }
-                    Err(e) => {
-                        // e.g. EMFILE: back off instead of spinning.
-                        warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                },
-            }
-        }
+    async fn accept_loop(self: Arc<Self>, listener: TcpListener, shutdown: watch::Receiver<bool>) {
+        accept_until(listener, shutdown, "MQTT", |stream, peer| {
+            self.serve(stream, peer.to_string())
+        })
+        .await;
         info!(addr = %self.local_addr, "MQTT listener closed");
     }
 

@@ -817,6 +817,22 @@ mod tests {
         (c, conn)
     }
 
+    /// A router with `limits` and one clean session `id` subscribed to `filters`; returns
+    /// the router and the session's connection id.
+    fn subscriber(limits: Limits, id: &str, filters: &[(&str, QoS)]) -> (Router, u64) {
+        let mut r = router_with(limits);
+        let (_, c) = connect(&mut r, id, true);
+        let _ = r.subscribe(id, &sub(1, filters));
+        (r, c)
+    }
+
+    /// `n` QoS 0 publishes of `x` to `t`.
+    fn publish_x(r: &mut Router, n: usize) {
+        for _ in 0..n {
+            let _ = publish(r, "t", QoS::AtMostOnce, "x");
+        }
+    }
+
     fn sub(pkid: u16, filters: &[(&str, QoS)]) -> Subscribe {
         Subscribe {
             pkid,
@@ -845,11 +861,10 @@ mod tests {
 
     #[test]
     fn delivers_at_min_of_publish_and_subscription_qos() {
-        let mut r = router();
-        let (_, c) = connect(&mut r, "s", true);
-        let _ = r.subscribe(
+        let (mut r, c) = subscriber(
+            Limits::default(),
             "s",
-            &sub(1, &[("a/1", QoS::AtLeastOnce), ("a/0", QoS::ExactlyOnce)]),
+            &[("a/1", QoS::AtLeastOnce), ("a/0", QoS::ExactlyOnce)],
         );
         let fx = publish(&mut r, "a/1", QoS::ExactlyOnce, "x");
         assert_eq!(fx.ready, vec![c], "the link is woken");
@@ -864,9 +879,7 @@ mod tests {
 
     #[test]
     fn a_message_nobody_wants_wakes_nobody() {
-        let mut r = router();
-        let (_, _c) = connect(&mut r, "s", true);
-        let _ = r.subscribe("s", &sub(1, &[("a", QoS::AtLeastOnce)]));
+        let (mut r, _c) = subscriber(Limits::default(), "s", &[("a", QoS::AtLeastOnce)]);
         assert_eq!(
             publish(&mut r, "b", QoS::AtLeastOnce, "x"),
             Effects::default()
@@ -875,18 +888,14 @@ mod tests {
 
     #[test]
     fn overlapping_subscriptions_give_one_copy_at_max_qos() {
-        let mut r = router();
-        let (_, c) = connect(&mut r, "s", true);
-        let _ = r.subscribe(
+        let (mut r, c) = subscriber(
+            Limits::default(),
             "s",
-            &sub(
-                1,
-                &[
-                    ("a/+", QoS::AtMostOnce),
-                    ("a/#", QoS::ExactlyOnce),
-                    ("a/b", QoS::AtLeastOnce),
-                ],
-            ),
+            &[
+                ("a/+", QoS::AtMostOnce),
+                ("a/#", QoS::ExactlyOnce),
+                ("a/b", QoS::AtLeastOnce),
+            ],
         );
         let _ = publish(&mut r, "a/b", QoS::ExactlyOnce, "x");
         let got = publishes(&mut r, c);
@@ -914,9 +923,7 @@ mod tests {
 
     #[test]
     fn live_delivery_clears_retain_and_retained_replay_sets_it() {
-        let mut r = router();
-        let (_, c) = connect(&mut r, "s", true);
-        let _ = r.subscribe("s", &sub(1, &[("t", QoS::AtMostOnce)]));
+        let (mut r, c) = subscriber(Limits::default(), "s", &[("t", QoS::AtMostOnce)]);
         let mut p = Publish::new("t", QoS::AtMostOnce, "v1");
         p.retain = true;
         let _ = r.publish(p);
@@ -961,9 +968,7 @@ mod tests {
 
     #[test]
     fn qos1_and_qos2_outbound_flows_complete() {
-        let mut r = router();
-        let (_, c) = connect(&mut r, "s", true);
-        let _ = r.subscribe("s", &sub(1, &[("t", QoS::ExactlyOnce)]));
+        let (mut r, c) = subscriber(Limits::default(), "s", &[("t", QoS::ExactlyOnce)]);
         let _ = publish(&mut r, "t", QoS::AtLeastOnce, "1");
         let _ = publish(&mut r, "t", QoS::ExactlyOnce, "2");
         let got = publishes(&mut r, c);
@@ -977,9 +982,7 @@ mod tests {
 
     #[test]
     fn inflight_window_queues_and_ack_releases() {
-        let mut r = router_with(limits(1, 10));
-        let (_, c) = connect(&mut r, "s", true);
-        let _ = r.subscribe("s", &sub(1, &[("t", QoS::AtLeastOnce)]));
+        let (mut r, c) = subscriber(limits(1, 10), "s", &[("t", QoS::AtLeastOnce)]);
         let _ = publish(&mut r, "t", QoS::AtLeastOnce, "1");
         let _ = publish(&mut r, "t", QoS::AtLeastOnce, "2");
         let first = publishes(&mut r, c);
@@ -997,9 +1000,7 @@ mod tests {
 
     #[test]
     fn take_hands_out_batches_in_order_and_says_when_more_wait() {
-        let mut r = router();
-        let (_, c) = connect(&mut r, "s", true);
-        let _ = r.subscribe("s", &sub(1, &[("t", QoS::AtMostOnce)]));
+        let (mut r, c) = subscriber(Limits::default(), "s", &[("t", QoS::AtMostOnce)]);
         for i in 0..5 {
             let _ = publish(&mut r, "t", QoS::AtMostOnce, &format!("{i}"));
         }
@@ -1170,9 +1171,7 @@ mod tests {
 
     #[test]
     fn full_link_queue_drops_qos0_counts_it_and_keeps_the_link() {
-        let mut r = router_with(limits(2, 4));
-        let (_, c) = connect(&mut r, "slow", true);
-        let _ = r.subscribe("slow", &sub(1, &[("t", QoS::AtMostOnce)]));
+        let (mut r, c) = subscriber(limits(2, 4), "slow", &[("t", QoS::AtMostOnce)]);
         let mut congested = 0;
         for _ in 0..10 {
             let fx = publish(&mut r, "t", QoS::AtMostOnce, "x");
@@ -1188,9 +1187,7 @@ mod tests {
 
     #[test]
     fn qos1_beyond_the_window_waits_then_beyond_the_queue_is_dropped() {
-        let mut r = router_with(limits(2, 3));
-        let (_, c) = connect(&mut r, "s", true);
-        let _ = r.subscribe("s", &sub(1, &[("t", QoS::AtLeastOnce)]));
+        let (mut r, c) = subscriber(limits(2, 3), "s", &[("t", QoS::AtLeastOnce)]);
         for i in 0..7 {
             let _ = publish(&mut r, "t", QoS::AtLeastOnce, &format!("{i}"));
         }
@@ -1213,12 +1210,8 @@ mod tests {
 
     #[test]
     fn a_congested_link_that_goes_away_releases_its_publishers() {
-        let mut r = router_with(limits(2, 4));
-        let (_, c) = connect(&mut r, "s", true);
-        let _ = r.subscribe("s", &sub(1, &[("t", QoS::AtMostOnce)]));
-        for _ in 0..3 {
-            let _ = publish(&mut r, "t", QoS::AtMostOnce, "x");
-        }
+        let (mut r, c) = subscriber(limits(2, 4), "s", &[("t", QoS::AtMostOnce)]);
+        publish_x(&mut r, 3);
         assert_eq!(r.progress(c), Some((true, 0)));
         assert!(r.disconnect("s", c).drained);
         assert_eq!(r.progress(c), None);
@@ -1226,9 +1219,7 @@ mod tests {
 
     #[test]
     fn a_congested_link_is_released_when_it_drains() {
-        let mut r = router_with(limits(2, 8));
-        let (_, c) = connect(&mut r, "s", true);
-        let _ = r.subscribe("s", &sub(1, &[("t", QoS::AtMostOnce)]));
+        let (mut r, c) = subscriber(limits(2, 8), "s", &[("t", QoS::AtMostOnce)]);
         for _ in 0..3 {
             assert!(publish(&mut r, "t", QoS::AtMostOnce, "x")
                 .congested
@@ -1244,12 +1235,8 @@ mod tests {
 
     #[test]
     fn a_stalled_link_holds_nobody_until_it_takes_something() {
-        let mut r = router_with(limits(2, 8));
-        let (_, c) = connect(&mut r, "s", true);
-        let _ = r.subscribe("s", &sub(1, &[("t", QoS::AtMostOnce)]));
-        for _ in 0..4 {
-            let _ = publish(&mut r, "t", QoS::AtMostOnce, "x");
-        }
+        let (mut r, c) = subscriber(limits(2, 8), "s", &[("t", QoS::AtMostOnce)]);
+        publish_x(&mut r, 4);
         r.stalled(c);
         assert_eq!(r.stats().stalled_subscribers, 1);
         assert!(publish(&mut r, "t", QoS::AtMostOnce, "x")

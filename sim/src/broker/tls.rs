@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tracing::{info, warn};
+use tracing::info;
 
-use super::{Broker, Inner};
+use super::{accept_until, Broker, Inner};
 
 /// A client that opens TCP and never finishes its handshake is dropped after this long.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -38,35 +38,24 @@ pub(super) async fn listen(
     let listener = TcpListener::bind(bind).await?;
     let addr = listener.local_addr()?;
     let acceptor = TlsAcceptor::from(config);
-    let mut shutdown = inner.shutdown.subscribe();
+    let shutdown = inner.shutdown.subscribe();
     let guard = inner.task_guard.lock().expect("guard lock").clone();
     let inner = inner.clone();
     info!(%addr, "MQTT over TLS listening");
     tokio::spawn(async move {
         let _guard = guard;
-        loop {
-            tokio::select! {
-                _ = shutdown.changed() => break,
-                res = listener.accept() => match res {
-                    Ok((stream, peer)) => {
-                        let _ = stream.set_nodelay(true);
-                        let acceptor = acceptor.clone();
-                        let inner = inner.clone();
-                        tokio::spawn(async move {
-                            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                                Ok(Ok(tls)) => inner.serve(tls, format!("tls:{peer}")),
-                                Ok(Err(e)) => info!(%peer, error = %e, "TLS handshake refused"),
-                                Err(_) => info!(%peer, "TLS handshake timed out"),
-                            }
-                        });
-                    }
-                    Err(e) => {
-                        warn!(error = %e, "TLS accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                },
-            }
-        }
+        accept_until(listener, shutdown, "TLS", |stream, peer| {
+            let acceptor = acceptor.clone();
+            let inner = inner.clone();
+            tokio::spawn(async move {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => inner.serve(tls, format!("tls:{peer}")),
+                    Ok(Err(e)) => info!(%peer, error = %e, "TLS handshake refused"),
+                    Err(_) => info!(%peer, "TLS handshake timed out"),
+                }
+            });
+        })
+        .await;
         info!(%addr, "MQTT over TLS listener closed");
     });
     Ok(addr)

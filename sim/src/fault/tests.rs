@@ -1,8 +1,20 @@
 use super::*;
 
+/// Each text parses as a `T` and prints back the same.
+fn prints_back<T>(texts: &[&str])
+where
+    T: std::str::FromStr + std::fmt::Display,
+    T::Err: std::fmt::Debug,
+{
+    for text in texts {
+        let parsed: T = text.parse().unwrap();
+        assert_eq!(parsed.to_string(), *text);
+    }
+}
+
 #[test]
 fn faults_parse_and_print_back() {
-    for text in [
+    prints_back::<Fault>(&[
         "closed",
         "reset",
         "pdn-deact 0",
@@ -23,10 +35,7 @@ fn faults_parse_and_print_back() {
         "urc-in-response",
         "power-cycle",
         "watchdog-reset",
-    ] {
-        let f: Fault = text.parse().unwrap();
-        assert_eq!(f.to_string(), text);
-    }
+    ]);
     assert_eq!(
         "pdn-deact".parse::<Fault>().unwrap(),
         Fault::PdnDeact(PdnDeact {
@@ -60,16 +69,13 @@ fn every_row_parses_its_own_example_and_names_are_unique() {
 
 #[test]
 fn requests_carry_a_trigger() {
-    for text in [
+    prints_back::<Request>(&[
         "closed",
         "closed after 2.5",
         "reset on publish 3",
         "pdn-deact 5 on subscribe",
         "signal 3 on connack",
-    ] {
-        let r: Request = text.parse().unwrap();
-        assert_eq!(r.to_string(), text);
-    }
+    ]);
     let r: Request = "closed on publish".parse().unwrap();
     assert_eq!(r.trigger, Trigger::OnPublish(1));
     for (text, why) in [

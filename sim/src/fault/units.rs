@@ -9,35 +9,68 @@ use super::{secs, wrong_args, Layer, Site, Unit};
 use crate::broker::{Broker, BrokerConfig};
 use crate::net::link::LinkCmd;
 
-/// The peer closes the modem's TCP links (FIN). Seed 001 "连接被动断开": the Air780E
-/// prints `CLOSED`, then `AT+MIPCLOSE` and `AT+MCONNECT` answer `+CME ERROR: 767`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Closed;
+/// The argument-less faults: for each, a unit struct (with its doc), its name and `--help`
+/// line, and what it does where it enters (`|at| ...`, `at` the [`Site`]).
+macro_rules! plain_faults {
+    ($(
+        $(#[$doc:meta])*
+        $ty:ident($name:literal, $help:literal $(,)?) => |$at:ident| $enter:expr;
+    )*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $ty;
 
-impl Unit for Closed {
-    const NAME: &'static str = "closed";
-    const HELP: &'static str = "the peer closes the modem's TCP links (FIN)";
-    fn parse(_: &[&str]) -> Result<Self, String> {
-        Ok(Closed)
-    }
-    fn enter(&self, at: &mut Site<'_>) {
-        at.every_link(LinkCmd::PeerClose);
-    }
+        impl Unit for $ty {
+            const NAME: &'static str = $name;
+            const HELP: &'static str = $help;
+            fn parse(_: &[&str]) -> Result<Self, String> {
+                Ok($ty)
+            }
+            fn enter(&self, $at: &mut Site<'_>) {
+                $enter;
+            }
+        }
+    )*};
 }
 
-/// The same by RST (the socket is aborted with `SO_LINGER` 0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reset;
-
-impl Unit for Reset {
-    const NAME: &'static str = "reset";
-    const HELP: &'static str = "the peer resets the modem's TCP links (RST)";
-    fn parse(_: &[&str]) -> Result<Self, String> {
-        Ok(Reset)
-    }
-    fn enter(&self, at: &mut Site<'_>) {
-        at.every_link(LinkCmd::Reset);
-    }
+plain_faults! {
+    /// The peer closes the modem's TCP links (FIN). Seed 001 "连接被动断开": the Air780E
+    /// prints `CLOSED`, then `AT+MIPCLOSE` and `AT+MCONNECT` answer `+CME ERROR: 767`.
+    Closed("closed", "the peer closes the modem's TCP links (FIN)")
+        => |at| at.every_link(LinkCmd::PeerClose);
+    /// The same by RST (the socket is aborted with `SO_LINGER` 0).
+    Reset("reset", "the peer resets the modem's TCP links (RST)")
+        => |at| at.every_link(LinkCmd::Reset);
+    /// Registration lost: `+CGREG`/`+CEREG` go to 0 (URCs when their mode is on), `AT+CGATT?`
+    /// reads 0, the data bearer goes and connects fail (seed 000 FAQ 3, seed 002 FAQ 4.4).
+    Deregister("deregister", "registration lost: CGREG/CEREG 0, CGATT 0")
+        => |at| at.module(Deregister);
+    /// Registration regained (home network), attached again.
+    Register("register", "registration regained") => |at| at.module(Register);
+    /// The SIM is pulled: `AT+CPIN?` answers `+CME ERROR: 10`, and registration is lost.
+    SimRemoved("sim-removed", "the SIM is pulled") => |at| at.module(SimRemoved);
+    /// The SIM is back: ready and registered again.
+    SimInserted("sim-inserted", "the SIM is back") => |at| at.module(SimInserted);
+    /// Every byte on the modem's open links vanishes, both ways: the modem's keepalive expires
+    /// (`CLOSED`), and the broker publishes the will after 1.5 x keepalive (seed 000 FAQ 3: drops
+    /// without a word from the network).
+    Blackhole("blackhole", "traffic on the open links vanishes; keepalives expire on both sides")
+        => |at| at.every_link(LinkCmd::Blackhole);
+    /// The next URC is held back and printed between the echo and the answer of the next command.
+    UrcInResponse(
+        "urc-in-response",
+        "the next URC comes between the echo and the answer of the next command",
+    ) => |at| at.uart.armed = true;
+    /// Power is cut and restored: the links end without an MQTT DISCONNECT (the broker publishes
+    /// the will), every setting not saved with `AT&W` is lost (files stay: they are in flash), and
+    /// the module boots again, printing its power-on lines.
+    PowerCycle(
+        "power-cycle",
+        "power off and on: links dropped (wills fire), unsaved settings lost, boot lines again",
+    ) => |at| at.module(PowerCycle);
+    /// The watchdog resets the module: the same consequences as a power cycle.
+    WatchdogReset("watchdog-reset", "the watchdog reboots the module (as power-cycle)")
+        => |at| at.module(WatchdogReset);
 }
 
 /// The network deactivates the PDP context (seed 001, "PDP被动去激活"); it can be activated
@@ -71,67 +104,6 @@ impl Unit for PdnDeact {
     }
 }
 
-/// Registration lost: `+CGREG`/`+CEREG` go to 0 (URCs when their mode is on), `AT+CGATT?`
-/// reads 0, the data bearer goes and connects fail (seed 000 FAQ 3, seed 002 FAQ 4.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deregister;
-
-impl Unit for Deregister {
-    const NAME: &'static str = "deregister";
-    const HELP: &'static str = "registration lost: CGREG/CEREG 0, CGATT 0";
-    fn parse(_: &[&str]) -> Result<Self, String> {
-        Ok(Deregister)
-    }
-    fn enter(&self, at: &mut Site<'_>) {
-        at.module(*self);
-    }
-}
-
-/// Registration regained (home network), attached again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Register;
-
-impl Unit for Register {
-    const NAME: &'static str = "register";
-    const HELP: &'static str = "registration regained";
-    fn parse(_: &[&str]) -> Result<Self, String> {
-        Ok(Register)
-    }
-    fn enter(&self, at: &mut Site<'_>) {
-        at.module(*self);
-    }
-}
-
-/// The SIM is pulled: `AT+CPIN?` answers `+CME ERROR: 10`, and registration is lost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SimRemoved;
-
-impl Unit for SimRemoved {
-    const NAME: &'static str = "sim-removed";
-    const HELP: &'static str = "the SIM is pulled";
-    fn parse(_: &[&str]) -> Result<Self, String> {
-        Ok(SimRemoved)
-    }
-    fn enter(&self, at: &mut Site<'_>) {
-        at.module(*self);
-    }
-}
-
-/// The SIM is back: ready and registered again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SimInserted;
-
-impl Unit for SimInserted {
-    const NAME: &'static str = "sim-inserted";
-    const HELP: &'static str = "the SIM is back";
-    fn parse(_: &[&str]) -> Result<Self, String> {
-        Ok(SimInserted)
-    }
-    fn enter(&self, at: &mut Site<'_>) {
-        at.module(*self);
-    }
-}
-
 /// `AT+CSQ` reports this RSSI (0..=31, or 99 unknown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Signal(pub u8);
@@ -141,37 +113,14 @@ impl Unit for Signal {
     const ARGS: &'static str = "N";
     const HELP: &'static str = "AT+CSQ reports RSSI N (0-31 or 99)";
     fn parse(args: &[&str]) -> Result<Self, String> {
-        match args {
-            [n] => match n.parse::<u8>() {
-                Ok(n @ (0..=31 | 99)) => Ok(Signal(n)),
-                _ => Err(format!("signal `{n}`: RSSI is 0 to 31, or 99")),
-            },
-            _ => Err(wrong_args(Self::NAME)),
-        }
+        let rssi = |n: &u8| matches!(n, 0..=31 | 99);
+        one_number(Self::NAME, args, rssi, "RSSI is 0 to 31, or 99").map(Signal)
     }
     fn fmt_args(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, " {}", self.0)
     }
     fn enter(&self, at: &mut Site<'_>) {
         at.module(*self);
-    }
-}
-
-/// Every byte on the modem's open links vanishes, both ways: the modem's keepalive expires
-/// (`CLOSED`), and the broker publishes the will after 1.5 x keepalive (seed 000 FAQ 3: drops
-/// without a word from the network).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Blackhole;
-
-impl Unit for Blackhole {
-    const NAME: &'static str = "blackhole";
-    const HELP: &'static str =
-        "traffic on the open links vanishes; keepalives expire on both sides";
-    fn parse(_: &[&str]) -> Result<Self, String> {
-        Ok(Blackhole)
-    }
-    fn enter(&self, at: &mut Site<'_>) {
-        at.every_link(LinkCmd::Blackhole);
     }
 }
 
@@ -185,19 +134,29 @@ impl Unit for Latency {
     const ARGS: &'static str = "MS";
     const HELP: &'static str = "delay (+-25% jitter) on each packet both ways; 0 turns it off";
     fn parse(args: &[&str]) -> Result<Self, String> {
-        match args {
-            [ms] => match ms.parse::<u64>() {
-                Ok(ms) if ms <= 60_000 => Ok(Latency(ms)),
-                _ => Err(format!("latency `{ms}`: milliseconds, 0 to 60000")),
-            },
-            _ => Err(wrong_args(Self::NAME)),
-        }
+        let ms = |ms: &u64| *ms <= 60_000;
+        one_number(Self::NAME, args, ms, "milliseconds, 0 to 60000").map(Latency)
     }
     fn fmt_args(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, " {}", self.0)
     }
     fn enter(&self, at: &mut Site<'_>) {
         at.links.latency.set(self.0);
+    }
+}
+
+/// The one argument of fault `name`: a number that `ok` takes, else an error that says `range`.
+fn one_number<T: std::str::FromStr>(
+    name: &str,
+    args: &[&str],
+    ok: impl Fn(&T) -> bool,
+    range: &str,
+) -> Result<T, String> {
+    match args {
+        [arg] => (arg.parse().ok())
+            .filter(ok)
+            .ok_or_else(|| format!("{name} `{arg}`: {range}")),
+        _ => Err(wrong_args(name)),
     }
 }
 
@@ -255,22 +214,6 @@ impl Unit for UartGarbage {
     }
 }
 
-/// The next URC is held back and printed between the echo and the answer of the next command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UrcInResponse;
-
-impl Unit for UrcInResponse {
-    const NAME: &'static str = "urc-in-response";
-    const HELP: &'static str =
-        "the next URC comes between the echo and the answer of the next command";
-    fn parse(_: &[&str]) -> Result<Self, String> {
-        Ok(UrcInResponse)
-    }
-    fn enter(&self, at: &mut Site<'_>) {
-        at.uart.armed = true;
-    }
-}
-
 /// The broker closes TCP links that send no MQTT CONNECT within this time (seed 003: the
 /// cloud's 5 s); `None` restores the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,38 +239,5 @@ impl Unit for KickIdle {
     }
     fn enter_broker(&self, broker: &Broker) {
         broker.set_connect_timeout(self.0.or(BrokerConfig::default().connect_timeout));
-    }
-}
-
-/// Power is cut and restored: the links end without an MQTT DISCONNECT (the broker publishes
-/// the will), every setting not saved with `AT&W` is lost (files stay: they are in flash), and
-/// the module boots again, printing its power-on lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PowerCycle;
-
-impl Unit for PowerCycle {
-    const NAME: &'static str = "power-cycle";
-    const HELP: &'static str =
-        "power off and on: links dropped (wills fire), unsaved settings lost, boot lines again";
-    fn parse(_: &[&str]) -> Result<Self, String> {
-        Ok(PowerCycle)
-    }
-    fn enter(&self, at: &mut Site<'_>) {
-        at.module(*self);
-    }
-}
-
-/// The watchdog resets the module: the same consequences as a power cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WatchdogReset;
-
-impl Unit for WatchdogReset {
-    const NAME: &'static str = "watchdog-reset";
-    const HELP: &'static str = "the watchdog reboots the module (as power-cycle)";
-    fn parse(_: &[&str]) -> Result<Self, String> {
-        Ok(WatchdogReset)
-    }
-    fn enter(&self, at: &mut Site<'_>) {
-        at.module(*self);
     }
 }

@@ -293,13 +293,7 @@ where
             parts.status.canonical_reason().unwrap_or("")
         )
         .into_bytes();
-        for (name, value) in &parts.headers {
-            head.extend_from_slice(name.as_str().as_bytes());
-            head.extend_from_slice(b": ");
-            head.extend_from_slice(value.as_bytes());
-            head.extend_from_slice(b"\r\n");
-        }
-        head.extend_from_slice(b"\r\n");
+        end_head(&mut head, &parts.headers);
         Ok(HttpResponse {
             status: parts.status.as_u16(),
             head: head.into(),
@@ -330,6 +324,17 @@ fn classify(e: hyper::Error) -> HttpError {
         warn!(error = %e, "HTTP exchange failed");
         HttpError::Closed(e.to_string())
     }
+}
+
+/// Ends an HTTP/1.1 head: each header as `name: value` CRLF, as it came, then the empty line.
+pub(crate) fn end_head(head: &mut Vec<u8>, headers: &http::HeaderMap) {
+    for (name, value) in headers {
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
 }
 
 #[cfg(test)]

@@ -164,15 +164,43 @@ pub async fn run(
     let send = |kind| {
         let _ = events.send(NetEvent { link, kind });
     };
-    // Build the TLS configuration first: a certificate that does not parse fails the connect
-    // without touching the network.
-    let tls = match tls.map(|o| tls_parts(&o)).transpose() {
+    let (stream, _) = match dial(link, &target, tls.as_ref()).await {
+        Ok(dialed) => dialed,
+        Err(why) => return send(NetEventKind::ConnectFailed(why)),
+    };
+    let mut session = Session::new(link, events.clone());
+    session.latency = latency;
+    session.backpressure = backpressure;
+    send(NetEventKind::Connected);
+    let ended = match stream {
+        Dialed::Tcp(s) => session.run(s, commands).await,
+        Dialed::Tls(s) => session.run(*s, commands).await,
+    };
+    if let Some(reason) = ended {
+        send(NetEventKind::Closed(reason));
+    }
+}
+
+/// A TCP stream to the target, or TLS over one.
+pub(crate) enum Dialed {
+    Tcp(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// Connects to `target` within [`CONNECT_TIMEOUT`], then (with `tls`) handshakes TLS within
+/// it too; returns the stream and the peer's address. `Err` is the `ConnectFailed` text (and
+/// was logged). The TLS configuration is built first: a certificate that does not parse fails
+/// the connect without touching the network. Both MQTT links and raw sockets dial here.
+pub(crate) async fn dial(
+    link: LinkId,
+    target: &HostPort,
+    tls: Option<&TlsOptions>,
+) -> Result<(Dialed, std::net::SocketAddr), String> {
+    let tls = match tls.map(tls_parts).transpose() {
         Ok(t) => t,
         Err(e) => {
             warn!(link, %target, error = %e, "TLS configuration refused");
-            return send(NetEventKind::ConnectFailed(format!(
-                "TLS configuration: {e}"
-            )));
+            return Err(format!("TLS configuration: {e}"));
         }
     };
     let connect = TcpStream::connect((target.host.as_str(), target.port));
@@ -180,46 +208,35 @@ pub async fn run(
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             info!(link, %target, error = %e, "TCP connect failed");
-            return send(NetEventKind::ConnectFailed(e.to_string()));
+            return Err(e.to_string());
         }
         Err(_) => {
             info!(link, %target, "TCP connect timed out");
-            return send(NetEventKind::ConnectFailed("timed out".into()));
+            return Err("timed out".into());
         }
     };
     let _ = stream.set_nodelay(true);
-    info!(link, %target, "TCP connected");
-    let mut session = Session::new(link, events.clone());
-    session.latency = latency;
-    session.backpressure = backpressure;
-    let ended = match tls {
-        None => {
-            send(NetEventKind::Connected);
-            session.run(stream, commands).await
-        }
-        Some((connector, name)) => {
-            match tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, stream)).await {
-                Ok(Ok(tls)) => {
-                    let (_, conn) = tls.get_ref();
-                    info!(link, %target, version = ?conn.protocol_version(), suite = ?conn.negotiated_cipher_suite().map(|s| s.suite()), "TLS handshake done");
-                    send(NetEventKind::Connected);
-                    session.run(tls, commands).await
-                }
-                Ok(Err(e)) => {
-                    info!(link, %target, error = %e, "TLS handshake failed");
-                    return send(NetEventKind::ConnectFailed(format!("TLS handshake: {e}")));
-                }
-                Err(_) => {
-                    info!(link, %target, "TLS handshake timed out");
-                    return send(NetEventKind::ConnectFailed(
-                        "TLS handshake timed out".into(),
-                    ));
-                }
-            }
-        }
+    let peer = stream
+        .peer_addr()
+        .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+    info!(link, %target, %peer, "TCP connected");
+    let Some((connector, name)) = tls else {
+        return Ok((Dialed::Tcp(stream), peer));
     };
-    if let Some(reason) = ended {
-        send(NetEventKind::Closed(reason));
+    match tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, stream)).await {
+        Ok(Ok(tls)) => {
+            let (_, conn) = tls.get_ref();
+            info!(link, %target, version = ?conn.protocol_version(), suite = ?conn.negotiated_cipher_suite().map(|s| s.suite()), "TLS handshake done");
+            Ok((Dialed::Tls(Box::new(tls)), peer))
+        }
+        Ok(Err(e)) => {
+            info!(link, %target, error = %e, "TLS handshake failed");
+            Err(format!("TLS handshake: {e}"))
+        }
+        Err(_) => {
+            info!(link, %target, "TLS handshake timed out");
+            Err("TLS handshake timed out".into())
+        }
     }
 }
 
@@ -618,24 +635,13 @@ impl Links {
                 });
                 let Some(target) = target else {
                     warn!(link, url = %req.url, "no route for the HTTP request");
-                    let _ = self.events.send(NetEvent {
-                        link,
-                        kind: NetEventKind::HttpFailed(super::http::HttpError::NoRoute),
-                    });
-                    return;
+                    let no_route = super::http::HttpError::NoRoute;
+                    return self.refuse(link, NetEventKind::HttpFailed(no_route));
                 };
                 info!(link, url = %req.url, %target, "HTTP request");
-                let (tx, rx) = mpsc::unbounded_channel();
-                self.links.retain(|_, l| !l.is_closed());
-                self.links.insert(link, tx);
-                tokio::spawn(super::http::run(
-                    link,
-                    target,
-                    req,
-                    rx,
-                    self.events.clone(),
-                    self.latency.clone(),
-                ));
+                self.spawn(link, tracing::Span::current(), |rx, events, latency, _| {
+                    super::http::run(link, target, req, rx, events, latency)
+                });
             }
             SockOpen {
                 link,
@@ -664,27 +670,43 @@ impl Links {
                 "no route"
             };
             warn!(link, %host, port, "{what}");
-            let _ = self.events.send(NetEvent {
-                link,
-                kind: NetEventKind::ConnectFailed(format!("{what} for {host}:{port}")),
-            });
-            return;
+            let why = format!("{what} for {host}:{port}");
+            return self.refuse(link, NetEventKind::ConnectFailed(why));
         };
         info!(link, %host, port, %target, tls = tls.is_some(), "opening link");
+        // Every line this link logs says which link (inside its modem's span).
+        let span = tracing::info_span!("link", id = link, %host, port);
+        self.spawn(link, span, |rx, events, latency, backpressure| {
+            run(link, target, tls, rx, events, latency, backpressure)
+        });
+    }
+
+    /// Tells the modem that `link` did not start: `kind` says why.
+    fn refuse(&self, link: LinkId, kind: NetEventKind) {
+        let _ = self.events.send(NetEvent { link, kind });
+    }
+
+    /// Registers `link` (forgetting the links that ended) and runs its task in `span`. `task`
+    /// makes it from the link's command receiver, the modem's event sender, and the shared
+    /// latency and back-pressure.
+    fn spawn<T>(
+        &mut self,
+        link: LinkId,
+        span: tracing::Span,
+        task: impl FnOnce(
+            mpsc::UnboundedReceiver<LinkCmd>,
+            mpsc::UnboundedSender<NetEvent>,
+            Latency,
+            Backpressure,
+        ) -> T,
+    ) where
+        T: std::future::Future<Output = ()> + Send + 'static,
+    {
         let (tx, rx) = mpsc::unbounded_channel();
         self.links.retain(|_, l| !l.is_closed());
         self.links.insert(link, tx);
-        // Every line this link logs says which link (inside its modem's span).
-        let span = tracing::info_span!("link", id = link, %host, port);
-        let task = run(
-            link,
-            target,
-            tls,
-            rx,
-            self.events.clone(),
-            self.latency.clone(),
-            self.backpressure.clone(),
-        );
+        let (events, latency) = (self.events.clone(), self.latency.clone());
+        let task = task(rx, events, latency, self.backpressure.clone());
         tokio::spawn(tracing::Instrument::instrument(task, span));
     }
 
@@ -706,32 +728,21 @@ impl Links {
         };
         let Some(target) = self.router.route_service(&host, port, default) else {
             warn!(link, %host, port, proto = proto.as_str(), "no route for the socket (give --resolve NAME=HOST:PORT or --direct)");
-            let _ = self.events.send(NetEvent {
-                link,
-                kind: NetEventKind::ConnectFailed(format!(
-                    "no route for {host}:{port}: give --resolve {host}=HOST:PORT or --direct"
-                )),
-            });
-            return;
+            let why =
+                format!("no route for {host}:{port}: give --resolve {host}=HOST:PORT or --direct");
+            return self.refuse(link, NetEventKind::ConnectFailed(why));
         };
         info!(link, proto = proto.as_str(), %host, port, %target, tls = tls.is_some(), "opening socket");
-        let (tx, rx) = mpsc::unbounded_channel();
-        self.links.retain(|_, l| !l.is_closed());
-        self.links.insert(link, tx);
         let span = tracing::info_span!("link", id = link, proto = proto.as_str(), %host, port);
-        let task = super::socket::run(
-            super::socket::Spec {
-                link,
-                proto,
-                target,
-                tls,
-            },
-            rx,
-            self.events.clone(),
-            self.latency.clone(),
-            self.backpressure.clone(),
-        );
-        tokio::spawn(tracing::Instrument::instrument(task, span));
+        let spec = super::socket::Spec {
+            link,
+            proto,
+            target,
+            tls,
+        };
+        self.spawn(link, span, |rx, events, latency, backpressure| {
+            super::socket::run(spec, rx, events, latency, backpressure)
+        });
     }
 
     /// Sends a fault command (`PeerClose` or `Reset`) to every open link. Returns the links

@@ -17,11 +17,11 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use super::link::{tls_parts, Abort, Backpressure, Latency, LinkCmd, CONNECT_TIMEOUT};
+use super::link::{dial, Abort, Backpressure, Dialed, Latency, LinkCmd};
 use super::{CloseReason, HostPort, LinkId, NetEvent, NetEventKind, SockProto, TlsOptions};
 
 /// The most a socket hands the modem at once: the family's packet size ("每包最多1460字节",
@@ -64,69 +64,26 @@ pub async fn run(
             Ok(sock) => {
                 info!(link, target = %spec.target, local = ?sock.local_addr().ok(), "UDP socket ready");
                 send(NetEventKind::Connected);
-                io.run_udp(sock, commands).await
+                let peer = sock
+                    .peer_addr()
+                    .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+                io.run(Udp(sock), peer, commands).await
             }
             Err(e) => {
                 info!(link, target = %spec.target, error = %e, "UDP socket failed");
                 return send(NetEventKind::ConnectFailed(e.to_string()));
             }
         },
-        SockProto::Tcp => {
-            let tls = match spec.tls.as_ref().map(tls_parts).transpose() {
-                Ok(t) => t,
-                Err(e) => {
-                    warn!(link, target = %spec.target, error = %e, "TLS configuration refused");
-                    return send(NetEventKind::ConnectFailed(format!(
-                        "TLS configuration: {e}"
-                    )));
-                }
-            };
-            let target = &spec.target;
-            let connect = TcpStream::connect((target.host.as_str(), target.port));
-            let stream = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    info!(link, %target, error = %e, "TCP connect failed");
-                    return send(NetEventKind::ConnectFailed(e.to_string()));
-                }
-                Err(_) => {
-                    info!(link, %target, "TCP connect timed out");
-                    return send(NetEventKind::ConnectFailed("timed out".into()));
-                }
-            };
-            let _ = stream.set_nodelay(true);
-            let peer = stream
-                .peer_addr()
-                .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-            info!(link, %target, %peer, "TCP socket connected");
-            match tls {
-                None => {
-                    send(NetEventKind::Connected);
-                    io.run_stream(stream, peer, commands).await
-                }
-                Some((connector, name)) => {
-                    let hs = connector.connect(name, stream);
-                    match tokio::time::timeout(CONNECT_TIMEOUT, hs).await {
-                        Ok(Ok(tls)) => {
-                            info!(link, %target, "TLS handshake done");
-                            send(NetEventKind::Connected);
-                            io.run_stream(tls, peer, commands).await
-                        }
-                        Ok(Err(e)) => {
-                            info!(link, %target, error = %e, "TLS handshake failed");
-                            return send(NetEventKind::ConnectFailed(format!(
-                                "TLS handshake: {e}"
-                            )));
-                        }
-                        Err(_) => {
-                            return send(NetEventKind::ConnectFailed(
-                                "TLS handshake timed out".into(),
-                            ))
-                        }
-                    }
+        SockProto::Tcp => match dial(link, &spec.target, spec.tls.as_ref()).await {
+            Ok((stream, peer)) => {
+                send(NetEventKind::Connected);
+                match stream {
+                    Dialed::Tcp(s) => io.run(Tcp(s), peer, commands).await,
+                    Dialed::Tls(s) => io.run(Tcp(*s), peer, commands).await,
                 }
             }
-        }
+            Err(why) => return send(NetEventKind::ConnectFailed(why)),
+        },
     };
     if let Some(reason) = ended {
         info!(link, ?reason, "socket ended");
@@ -206,116 +163,42 @@ impl Io {
         });
     }
 
-    async fn run_stream<S>(
+    /// Runs the socket until it ends: `None` when the modem closed it (or went away), else why
+    /// the network did.
+    async fn run<W: Wire>(
         mut self,
-        stream: S,
+        mut wire: W,
         peer: SocketAddr,
         mut commands: mpsc::UnboundedReceiver<LinkCmd>,
-    ) -> Option<CloseReason>
-    where
-        S: AsyncRead + AsyncWrite + Unpin + Abort + Send + 'static,
-    {
-        let (mut rd, mut wr) = tokio::io::split(stream);
-        let mut buf = vec![0u8; MAX_READ];
+    ) -> Option<CloseReason> {
+        let mut buf = vec![0u8; W::BUF];
+        // Under `blackhole`, the peer's FIN or RST vanishes too: stop reading, keep waiting.
         let mut reading = true;
         let backpressure = self.backpressure.clone();
         loop {
-            let lowered = backpressure.lowered();
-            tokio::pin!(lowered);
-            lowered.as_mut().enable();
-            let paused = backpressure.is_raised();
-            tokio::select! {
-                _ = &mut lowered, if paused => {}
-                cmd = commands.recv() => match cmd {
-                    Some(LinkCmd::Reset) => {
-                        info!(link = self.link, "fault: the socket is reset");
-                        let stream = rd.unsplit(wr);
-                        stream.abort_on_drop();
-                        drop(stream);
-                        return Some(CloseReason::Reset("connection reset (fault)".into()));
+            let read = wire.recv(&mut buf);
+            match wake(&backpressure, &mut commands, read, reading).await {
+                Woke::Lowered => {}
+                Woke::Cmd(Some(LinkCmd::Send(data))) if !self.blackhole => {
+                    self.delay().await;
+                    info!(link = self.link, bytes = data.len(), data = %preview(&data), "{} -> peer", W::UNIT);
+                    if let Err(reason) = wire.send(self.link, &data).await {
+                        return Some(reason);
                     }
-                    Some(LinkCmd::Send(data)) if !self.blackhole => {
-                        self.delay().await;
-                        info!(link = self.link, bytes = data.len(), data = %preview(&data), "socket -> peer");
-                        if let Err(e) = wr.write_all(&data).await {
-                            return Some(CloseReason::Reset(e.to_string()));
-                        }
-                        self.emit(NetEventKind::SockSent(data.len()));
+                    self.emit(NetEventKind::SockSent(data.len()));
+                }
+                Woke::Cmd(other) => match self.command(other) {
+                    Step::Go => {}
+                    Step::End(reason) => {
+                        wire.end(&reason, self.blackhole).await;
+                        return reason;
                     }
-                    other => match self.command(other) {
-                        Step::Go => {}
-                        Step::End(reason) => {
-                            if !self.blackhole {
-                                let _ = wr.shutdown().await;
-                            }
-                            return reason;
-                        }
-                    },
                 },
-                read = rd.read(&mut buf), if reading && !paused => match read {
-                    Ok(0) | Err(_) if self.blackhole => reading = false,
-                    Ok(0) => return Some(CloseReason::PeerClosed),
-                    Err(e) => return Some(CloseReason::Reset(e.to_string())),
-                    Ok(_) if self.blackhole => {}
-                    Ok(n) => self.deliver(&buf[..n], peer).await,
-                },
-            }
-        }
-    }
-
-    async fn run_udp(
-        mut self,
-        sock: UdpSocket,
-        mut commands: mpsc::UnboundedReceiver<LinkCmd>,
-    ) -> Option<CloseReason> {
-        // A datagram longer than the module's packet is cut there (the rest is counted lost).
-        let mut buf = vec![0u8; 65536];
-        let peer = sock
-            .peer_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        let backpressure = self.backpressure.clone();
-        loop {
-            let lowered = backpressure.lowered();
-            tokio::pin!(lowered);
-            lowered.as_mut().enable();
-            let paused = backpressure.is_raised();
-            tokio::select! {
-                _ = &mut lowered, if paused => {}
-                cmd = commands.recv() => match cmd {
-                    Some(LinkCmd::Reset) => {
-                        info!(link = self.link, "fault: the UDP socket is reset");
-                        return Some(CloseReason::Reset("connection reset (fault)".into()));
-                    }
-                    Some(LinkCmd::Send(data)) if !self.blackhole => {
-                        self.delay().await;
-                        info!(link = self.link, bytes = data.len(), data = %preview(&data), "datagram -> peer");
-                        match sock.send(&data).await {
-                            Ok(_) => self.emit(NetEventKind::SockSent(data.len())),
-                            // An ICMP error from an earlier datagram: this one is lost, as
-                            // UDP loses datagrams; the module still reports it sent.
-                            Err(e) => {
-                                warn!(link = self.link, error = %e, "datagram not sent");
-                                self.emit(NetEventKind::SockSent(data.len()));
-                            }
-                        }
-                    }
-                    other => match self.command(other) {
-                        Step::Go => {}
-                        Step::End(reason) => return reason,
-                    },
-                },
-                read = sock.recv(&mut buf), if !paused => match read {
-                    Ok(_) if self.blackhole => {}
-                    Ok(n) => {
-                        if n > MAX_READ {
-                            warn!(link = self.link, bytes = n, kept = MAX_READ, "datagram longer than the module's packet: cut");
-                        }
-                        let n = n.min(MAX_READ);
-                        let data = buf[..n].to_vec();
-                        self.deliver(&data, peer).await;
-                    }
-                    // ICMP port unreachable and friends: UDP has no connection to lose.
-                    Err(e) => debug!(link = self.link, error = %e, "UDP receive error"),
+                Woke::Read(read) => match wire.received(self.link, read) {
+                    Received::Data(n) if !self.blackhole => self.deliver(&buf[..n], peer).await,
+                    Received::Data(_) | Received::Nothing => {}
+                    Received::End(_) if self.blackhole => reading = false,
+                    Received::End(reason) => return Some(reason),
                 },
             }
         }
@@ -352,8 +235,144 @@ impl Io {
                 );
                 Step::Go
             }
-            Some(LinkCmd::Reset) => Step::End(Some(CloseReason::Reset("reset".into()))),
+            Some(LinkCmd::Reset) => {
+                info!(link = self.link, "fault: the socket is reset");
+                Step::End(Some(CloseReason::Reset("connection reset (fault)".into())))
+            }
         }
+    }
+}
+
+/// What a read gave, as a running socket sees it.
+enum Received {
+    /// Bytes for the modem: the first `n` of the buffer.
+    Data(usize),
+    /// Nothing to tell.
+    Nothing,
+    /// The peer ended the connection.
+    End(CloseReason),
+}
+
+/// What TCP and UDP sockets do differently; [`Io::run`] does the rest.
+trait Wire {
+    /// What the transcript calls one write.
+    const UNIT: &'static str;
+    /// The read buffer's size.
+    const BUF: usize;
+    async fn recv(&mut self, buf: &mut [u8]) -> std::io::Result<usize>;
+    /// What a read's result means.
+    fn received(&self, link: LinkId, read: std::io::Result<usize>) -> Received;
+    /// Sends `data`; an error that ends the socket gives its reason.
+    async fn send(&mut self, link: LinkId, data: &[u8]) -> Result<(), CloseReason>;
+    /// The modem (or a fault) ended the socket for `reason`; `blackhole`: without a word.
+    async fn end(self, reason: &Option<CloseReason>, blackhole: bool);
+}
+
+/// A TCP (or TLS over TCP) socket.
+struct Tcp<S>(S);
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Abort + Send> Wire for Tcp<S> {
+    const UNIT: &'static str = "socket";
+    const BUF: usize = MAX_READ;
+
+    async fn recv(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf).await
+    }
+
+    fn received(&self, _: LinkId, read: std::io::Result<usize>) -> Received {
+        match read {
+            Ok(0) => Received::End(CloseReason::PeerClosed),
+            Err(e) => Received::End(CloseReason::Reset(e.to_string())),
+            Ok(n) => Received::Data(n),
+        }
+    }
+
+    async fn send(&mut self, _: LinkId, data: &[u8]) -> Result<(), CloseReason> {
+        let written = self.0.write_all(data).await;
+        written.map_err(|e| CloseReason::Reset(e.to_string()))
+    }
+
+    async fn end(mut self, reason: &Option<CloseReason>, blackhole: bool) {
+        if let Some(CloseReason::Reset(_)) = reason {
+            // An RST: dropped with `SO_LINGER` 0.
+            self.0.abort_on_drop();
+        } else if !blackhole {
+            let _ = self.0.shutdown().await;
+        }
+    }
+}
+
+/// A UDP socket connected to its peer.
+struct Udp(UdpSocket);
+
+impl Wire for Udp {
+    const UNIT: &'static str = "datagram";
+    // A datagram longer than the module's packet is cut there (the rest is counted lost).
+    const BUF: usize = 65536;
+
+    async fn recv(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.recv(buf).await
+    }
+
+    fn received(&self, link: LinkId, read: std::io::Result<usize>) -> Received {
+        match read {
+            Ok(n) => {
+                if n > MAX_READ {
+                    warn!(
+                        link,
+                        bytes = n,
+                        kept = MAX_READ,
+                        "datagram longer than the module's packet: cut"
+                    );
+                }
+                Received::Data(n.min(MAX_READ))
+            }
+            // ICMP port unreachable and friends: UDP has no connection to lose.
+            Err(e) => {
+                debug!(link, error = %e, "UDP receive error");
+                Received::Nothing
+            }
+        }
+    }
+
+    async fn send(&mut self, link: LinkId, data: &[u8]) -> Result<(), CloseReason> {
+        // An ICMP error from an earlier datagram: this one is lost, as UDP loses datagrams;
+        // the module still reports it sent.
+        if let Err(e) = self.0.send(data).await {
+            warn!(link, error = %e, "datagram not sent");
+        }
+        Ok(())
+    }
+
+    async fn end(self, _: &Option<CloseReason>, _: bool) {}
+}
+
+/// What woke a running socket.
+enum Woke<R> {
+    /// A command from the modem (`None`: the modem is gone).
+    Cmd(Option<LinkCmd>),
+    /// What the socket read.
+    Read(R),
+    /// The modem's back-pressure was lowered: reading may go on.
+    Lowered,
+}
+
+/// Waits for the modem's next command or, while `reading` and the modem is not pushing back
+/// ([`Backpressure`]), for `read`.
+async fn wake<F: std::future::Future>(
+    backpressure: &Backpressure,
+    commands: &mut mpsc::UnboundedReceiver<LinkCmd>,
+    read: F,
+    reading: bool,
+) -> Woke<F::Output> {
+    let lowered = backpressure.lowered();
+    tokio::pin!(lowered);
+    lowered.as_mut().enable();
+    let paused = backpressure.is_raised();
+    tokio::select! {
+        _ = &mut lowered, if paused => Woke::Lowered,
+        cmd = commands.recv() => Woke::Cmd(cmd),
+        read = read, if reading && !paused => Woke::Read(read),
     }
 }
 
@@ -392,6 +411,16 @@ mod tests {
             Rig { cmds, events }
         }
 
+        /// Link `link`, a TCP socket to a loopback server, connected: the rig and the
+        /// server's side.
+        async fn connected(link: LinkId) -> (Rig, tokio::net::TcpStream) {
+            let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut rig = Rig::start(spec(link, SockProto::Tcp, server.local_addr().unwrap()));
+            let (peer, _) = server.accept().await.unwrap();
+            assert_eq!(rig.event().await, NetEventKind::Connected);
+            (rig, peer)
+        }
+
         async fn event(&mut self) -> NetEventKind {
             self.events.recv().await.expect("an event").kind
         }
@@ -415,11 +444,7 @@ mod tests {
 
     #[tokio::test]
     async fn tcp_round_trip_in_module_sized_pieces_then_peer_close() {
-        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = server.local_addr().unwrap();
-        let mut rig = Rig::start(spec(1, SockProto::Tcp, addr));
-        let (mut peer, _) = server.accept().await.unwrap();
-        assert_eq!(rig.event().await, NetEventKind::Connected);
+        let (mut rig, mut peer) = Rig::connected(1).await;
         let payload: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
         rig.cmds
             .send(LinkCmd::Send(Bytes::from(payload.clone())))
@@ -438,10 +463,7 @@ mod tests {
 
     #[tokio::test]
     async fn tcp_fault_closed_sends_a_fin_and_reports_peer_closed() {
-        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut rig = Rig::start(spec(2, SockProto::Tcp, server.local_addr().unwrap()));
-        let (mut peer, _) = server.accept().await.unwrap();
-        assert_eq!(rig.event().await, NetEventKind::Connected);
+        let (mut rig, mut peer) = Rig::connected(2).await;
         rig.cmds.send(LinkCmd::PeerClose).unwrap();
         assert_eq!(
             rig.event().await,
@@ -453,10 +475,7 @@ mod tests {
 
     #[tokio::test]
     async fn tcp_fault_reset_sends_an_rst() {
-        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut rig = Rig::start(spec(5, SockProto::Tcp, server.local_addr().unwrap()));
-        let (mut peer, _) = server.accept().await.unwrap();
-        assert_eq!(rig.event().await, NetEventKind::Connected);
+        let (mut rig, mut peer) = Rig::connected(5).await;
         rig.cmds.send(LinkCmd::Reset).unwrap();
         assert!(matches!(
             rig.event().await,
@@ -471,10 +490,7 @@ mod tests {
     /// its FIN never arrive, and the socket does not end by itself.
     #[tokio::test]
     async fn tcp_fault_blackhole_swallows_both_ways() {
-        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut rig = Rig::start(spec(6, SockProto::Tcp, server.local_addr().unwrap()));
-        let (mut peer, _) = server.accept().await.unwrap();
-        assert_eq!(rig.event().await, NetEventKind::Connected);
+        let (mut rig, mut peer) = Rig::connected(6).await;
         rig.cmds.send(LinkCmd::Blackhole).unwrap();
         rig.cmds
             .send(LinkCmd::Send(Bytes::from_static(b"lost")))

@@ -156,13 +156,7 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
                 parts.version
             )
             .into_bytes();
-            for (name, value) in &parts.headers {
-                out.extend_from_slice(name.as_str().as_bytes());
-                out.extend_from_slice(b": ");
-                out.extend_from_slice(value.as_bytes());
-                out.extend_from_slice(b"\r\n");
-            }
-            out.extend_from_slice(b"\r\n");
+            crate::net::http::end_head(&mut out, &parts.headers);
             out.extend_from_slice(&body);
             full(StatusCode::OK, out)
         }

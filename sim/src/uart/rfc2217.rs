@@ -274,6 +274,24 @@ impl Telnet {
         *field(&mut now)
     }
 
+    /// SET-CONTROL for a modem-control signal, counted from its first value: 0 asks (the reply
+    /// is 1 on, 2 off), 1 sets it on, 2 off.
+    fn signal(
+        &mut self,
+        v: u8,
+        name: &str,
+        field: impl Fn(&mut super::endpoint::LineSettings) -> &mut bool,
+    ) -> u8 {
+        if v == 0 {
+            let mut now = self.line.get();
+            return if *field(&mut now) { 1 } else { 2 };
+        }
+        let on = v == 1;
+        info!(on, "the host set {name}");
+        self.line.update(|l| *field(l) = on);
+        v
+    }
+
     /// SET-CONTROL: flow control (none only), BREAK, DTR and RTS; the reply is the state.
     fn control(&mut self, v: u8) -> u8 {
         match v {
@@ -287,30 +305,8 @@ impl Telnet {
             }
             4 => 6,
             5 | 6 => v,
-            7 => {
-                if self.line.get().dtr {
-                    8
-                } else {
-                    9
-                }
-            }
-            8 | 9 => {
-                info!(dtr = v == 8, "the host set DTR");
-                self.line.update(|l| l.dtr = v == 8);
-                v
-            }
-            10 => {
-                if self.line.get().rts {
-                    11
-                } else {
-                    12
-                }
-            }
-            11 | 12 => {
-                info!(rts = v == 11, "the host set RTS");
-                self.line.update(|l| l.rts = v == 11);
-                v
-            }
+            7..=9 => 7 + self.signal(v - 7, "DTR", |l| &mut l.dtr),
+            10..=12 => 10 + self.signal(v - 10, "RTS", |l| &mut l.rts),
             _ => v,
         }
     }
