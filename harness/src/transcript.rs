@@ -515,15 +515,10 @@ pub fn to_hex(bytes: &[u8]) -> String {
     s
 }
 
-/// The bytes of [`to_hex`]'s output; `None` when it is not hex.
+/// The bytes of [`to_hex`]'s output (or of any hex digits, either case: the simulator's own
+/// decoder); `None` when it is not hex.
 pub fn from_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
-        return None;
-    }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect()
+    modem_sim::dialect::params::unhex(hex.as_bytes())
 }
 
 /// Reads a JSONL transcript (as [`Transcript::to_jsonl`] writes it). Blank lines are skipped;

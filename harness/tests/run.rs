@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{harness, run_air780e_args, FakeDevice};
+use common::{harness, output_args, run_air780e_args, FakeDevice};
 use modem_harness::mqtt::Mosquitto;
 use modem_sim::net::HostPort;
 use modem_sim::sim::{BrokerSetup, SimConfig, Simulator};
@@ -105,20 +105,13 @@ async fn run_passes_against_the_simulator_tty_with_mosquitto() {
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("junit.xml");
     let tr = dir.path().join("tr");
-    let (code, out) = run_air780e(
-        sim.tty().to_str().unwrap(),
-        &m,
-        &[
-            "--baud",
-            "115200",
-            "--junit",
-            junit.to_str().unwrap(),
-            "--transcripts",
-            tr.to_str().unwrap(),
-            "features",
-        ],
-    )
-    .await;
+    let args = [
+        &["--baud", "115200"][..],
+        &output_args(&junit, &tr),
+        &["features"],
+    ]
+    .concat();
+    let (code, out) = run_air780e(sim.tty().to_str().unwrap(), &m, &args).await;
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("seed-001-mqtt-flows.feature:") && out.contains("(@sim: needs the simulator"),

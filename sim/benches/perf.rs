@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use process::{At, Port};
+use process::{find, At, Port};
 
 use anyhow::{anyhow, bail, Context, Result};
 use modem_sim::broker::{Broker, BrokerConfig};
@@ -281,8 +281,6 @@ fn raw(f: &impl AsFd) -> Result<()> {
     nix::sys::termios::tcsetattr(f.as_fd(), nix::sys::termios::SetArg::TCSANOW, &t)?;
     Ok(())
 }
-
-use process::find;
 
 /// `n` round trips of `AT\r` -> `\r\nOK\r\n` on `port` (echo off).
 fn round_trips(port: &mut Port, n: usize) -> Result<Vec<Duration>> {

@@ -443,7 +443,7 @@ struct Bench {
 
 impl Bench {
     async fn start(opts: &CheckOptions) -> Result<Bench> {
-        opts.driver()?;
+        opts.driver()?; // no driver command: said before anything starts
         let (user, password) = opts.dialect.host_profile().account;
         let accounts = vec![(user.to_string(), password.to_string())];
         let broker = Broker::start(BrokerConfig {

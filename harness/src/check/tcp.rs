@@ -213,7 +213,7 @@ struct TcpBench {
 
 impl TcpBench {
     async fn start(opts: &CheckOptions) -> Result<TcpBench> {
-        opts.driver()?;
+        opts.driver()?; // no driver command: said before anything starts
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .context("binding the checker's TCP server")?;

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nix::pty::openpty;
 use nix::sys::termios;
@@ -149,17 +149,22 @@ impl ReplayDir {
 
     /// `modem-harness replay <log> --junit <junit> --transcripts <tr> <extra>`.
     pub async fn replay(&self, extra: &[&str]) -> (i32, String) {
-        let mut args = vec![
-            "replay",
-            self.log.to_str().unwrap(),
-            "--junit",
-            self.junit.to_str().unwrap(),
-            "--transcripts",
-            self.tr.to_str().unwrap(),
-        ];
+        let mut args = vec!["replay", self.log.to_str().unwrap()];
+        args.extend_from_slice(&output_args(&self.junit, &self.tr));
         args.extend_from_slice(extra);
         harness(&args).await
     }
+}
+
+/// `--junit <junit> --transcripts <tr>`: where `replay` and `run` write their JUnit file and
+/// their transcripts.
+pub fn output_args<'a>(junit: &'a Path, tr: &'a Path) -> [&'a str; 4] {
+    [
+        "--junit",
+        junit.to_str().unwrap(),
+        "--transcripts",
+        tr.to_str().unwrap(),
+    ]
 }
 
 /// Runs the binary, returning (exit code, stdout + stderr).

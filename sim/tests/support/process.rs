@@ -1,5 +1,8 @@
-//! The real binary as a child process and the host side of its UART, shared by the end-to-end
-//! test files (each adds the helpers only it needs in its own `impl` blocks).
+//! What the end-to-end test files (and the benches) share, one helper for each thing they all
+//! do: the real binary as a child process (spawned, its ready file read, faults injected,
+//! stopped), the host side of its UART (commands with each line end, prompted payloads, the
+//! Air780E's MQTT session), MQTT watchers, the Mosquitto tools and a Mosquitto process, and the
+//! Python echo server. Each file adds the helpers only it needs in its own `impl` blocks.
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;

@@ -77,9 +77,30 @@ pub fn normal_url(url: &str) -> String {
     url.to_string()
 }
 
+/// The [`TAGS`] a request sends as headers, and the header each becomes (NL668 HTTP 1.1.4).
+const HEADER_TAGS: [(&str, &str); 4] = [
+    ("UAGENT", "User-Agent"),
+    ("CONTYPE", "Content-Type"),
+    ("ACCEPT", "Accept"),
+    ("RANGE", "Range"),
+];
+
 impl Http {
     pub fn owns(&self, link: LinkId) -> bool {
         link >= HTTP_LINKS
+    }
+
+    /// The request's headers: each set tag of [`HEADER_TAGS`] (`RANGE` not on a POST, nor as
+    /// `NULL`).
+    fn headers(&self, post: bool) -> Vec<(String, String)> {
+        let mut headers = Vec::new();
+        for (tag, name) in HEADER_TAGS {
+            let v = self.value(tag);
+            if !v.is_empty() && !(tag == "RANGE" && (post || v == "NULL")) {
+                headers.push((name.to_string(), v.to_string()));
+            }
+        }
+        headers
     }
 
     fn value(&self, tag: &str) -> &str {
@@ -223,18 +244,7 @@ impl Http {
             Err(_) => return out.line(format!("{tag}: 0")),
         };
         let method = [Method::Get, Method::Post, Method::Head][m as usize];
-        let mut headers = Vec::new();
-        for (tag, name) in [
-            ("UAGENT", "User-Agent"),
-            ("CONTYPE", "Content-Type"),
-            ("ACCEPT", "Accept"),
-            ("RANGE", "Range"),
-        ] {
-            let v = self.value(tag);
-            if !v.is_empty() && !(tag == "RANGE" && (m == 1 || v == "NULL")) {
-                headers.push((name.to_string(), v.to_string()));
-            }
-        }
+        let headers = self.headers(m == 1);
         let body = if m == 1 {
             Bytes::copy_from_slice(&self.body)
         } else {

@@ -236,17 +236,10 @@ impl Mip {
         ssl: &mut Ssl,
         out: &mut Out,
     ) {
-        let tls = if proto == Proto::Tls {
-            match ssl.options(&host) {
-                Ok(o) => Some(o),
-                Err(code) => {
-                    tracing::warn!(socket = id + 1, %host, code, settings = %ssl.summary(), "TLS settings cannot work");
-                    ssl.set_error(code);
-                    return out.line(format!("+MIPSTAT: {},{STAT_BROKEN}", id + 1));
-                }
-            }
-        } else {
-            None
+        let link = || format!("socket {}", id + 1);
+        let tls = match (proto == Proto::Tls).then(|| ssl.open_options(&link(), &host)) {
+            Some(None) => return out.line(format!("+MIPSTAT: {},{STAT_BROKEN}", id + 1)),
+            tls => tls.flatten(),
         };
         self.next_link += 1;
         let link = LINK_BASE + self.next_link;

@@ -289,17 +289,10 @@ impl Mqtt {
             return out.line(cell.cme(CME_NOT_ALLOWED));
         }
         out.ok();
-        let tls = if tls {
-            match ssl.options(&host) {
-                Ok(options) => Some(options),
-                Err(code) => {
-                    tracing::warn!(client = id + 1, %host, port, code, settings = %ssl.summary(), "TLS settings cannot work");
-                    ssl.set_error(code);
-                    return out.line(format!("+MQTTOPEN: {},0", id + 1));
-                }
-            }
-        } else {
-            None
+        let link = || format!("client {} port {port}", id + 1);
+        let tls = match tls.then(|| ssl.open_options(&link(), &host)) {
+            Some(None) => return out.line(format!("+MQTTOPEN: {},0", id + 1)),
+            tls => tls.flatten(),
         };
         let params = self.connect_params(cell, id, clean, keepalive as u16);
         self.next_link += 1;

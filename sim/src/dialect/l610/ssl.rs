@@ -179,6 +179,20 @@ impl Ssl {
         })
     }
 
+    /// [`Ssl::options`] for a link about to open (`link` names it in the log): when the
+    /// settings cannot work, `None`, the code kept for `AT+GTSSLERR?`, and the caller answers
+    /// that the link failed.
+    pub fn open_options(&mut self, link: &str, host: &str) -> Option<TlsOptions> {
+        match self.options(host) {
+            Ok(options) => Some(options),
+            Err(code) => {
+                tracing::warn!(link, %host, code, settings = %self.summary(), "TLS settings cannot work");
+                self.set_error(code);
+                None
+            }
+        }
+    }
+
     /// Records why the last TLS open failed (0 after a success).
     pub fn set_error(&mut self, code: i32) {
         self.last_error = code;
