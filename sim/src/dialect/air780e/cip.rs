@@ -1,6 +1,7 @@
 //! The TCP/IP stack's sockets: `AT+CIPSTART`, `AT+CIPSEND`, `AT+CIPCLOSE`, `AT+CIPSTATUS`
 //! per link, `AT+CIPHEAD`, `AT+CIPSRIP`, `AT+CIPSHOWTP`, `AT+CIPRXF`, the transparent mode
-//! (`AT+CIPMODE=1`, `+++`, `ATO`), on the dialect-neutral socket layer (`net::socket`).
+//! (`AT+CIPMODE=1`, `+++`, `ATO`), `AT+CIPACK`, `AT+CIPCCFG`, on the dialect-neutral socket
+//! layer (`net::socket`).
 //!
 //! Sources, cited per command: luatos-doc-pool `doc/AT开发资料/AT_Command_Manual/docs/
 //! Command_List/TCPIP/` (the pages by command name, and `使用方法举例.md`, the manual's worked
@@ -8,11 +9,12 @@
 //! "透明传输应用1/2"), the TCP guide `public/780EP_AT_TCP应用指南.md` (a V1007 log in its
 //! section 3), and `public/20240924_air780ep_at_tcp_sendData_error.md` (a field report: a send
 //! after the server closed answers `+CME ERROR: 3`, `AT+CIPSTATUS` says `TCP CLOSED`, the
-//! module printed `CLOSED`). Where they disagree: fixtures/DIVERGENCES.md S1-S8.
+//! module printed `CLOSED`). Where they disagree: fixtures/DIVERGENCES.md S1-S8, S12, S13.
 
 use bytes::Bytes;
 
 use crate::at::Form;
+use crate::dialect::params::one_number;
 use crate::dialect::{Out, Prompt};
 use crate::drops::DropLog;
 use crate::modem::{CellState, Cip};
@@ -53,6 +55,11 @@ struct Sock {
     state: State,
     /// Sends waiting for their `SEND OK`.
     sending: usize,
+    /// `AT+CIPACK`'s `<txlen>`: the bytes handed to the socket since it was started.
+    sent: u64,
+    /// `AT+CIPACK`'s `<acklen>`: of those, the bytes the socket layer has written to the
+    /// kernel (DIVERGENCES S12).
+    acked: u64,
 }
 
 /// Where the transparent link is.
@@ -86,6 +93,34 @@ pub struct Sockets {
     /// A transparent link's data that came in command mode, for `ATO`.
     held: Vec<u8>,
     drops: DropLog,
+    /// `AT+CIPCCFG`'s fields, in [`CCFG`]'s order.
+    ccfg: Ccfg,
+}
+
+/// `AT+CIPCCFG`'s fields: name, range and default (CIPCCFG.md; the defaults the page does not
+/// give are inferred, DIVERGENCES S13). Only `<SendSz>` changes what the simulator does.
+const CCFG: [(&str, std::ops::RangeInclusive<u32>, u32); 8] = [
+    ("NmRetry", 3..=8, 5),
+    ("WaitTm", 2..=10, 2),
+    ("SendSz", 1..=1460, 1024),
+    ("esc", 0..=1, 0),
+    ("Rxmode", 0..=1, 0),
+    ("RxSize", 50..=1460, 1460),
+    ("Rxtimer", 20..=1000, 50),
+    ("BufClean", 0..=1, 0),
+];
+
+/// Where `<SendSz>` is in [`CCFG`].
+const SEND_SZ: usize = 2;
+
+/// `AT+CIPCCFG`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ccfg([u32; 8]);
+
+impl Default for Ccfg {
+    fn default() -> Self {
+        Ccfg(CCFG.map(|(_, _, default)| default))
+    }
 }
 
 /// An `AT+CIPSEND` waiting for its data: the link it sends on (the dialect's
@@ -256,6 +291,8 @@ impl Sockets {
             port,
             state: State::Connecting,
             sending: 0,
+            sent: 0,
+            acked: 0,
         });
         out.net(NetRequest::SockOpen {
             link,
@@ -395,6 +432,7 @@ impl Sockets {
             return out.error();
         }
         let len = data.len();
+        s.sent += len as u64;
         out.net(NetRequest::SockSend {
             link: s.link,
             data: Bytes::from(data),
@@ -547,6 +585,70 @@ impl Sockets {
         }
     }
 
+    /// `AT+CIPACK` (one link) or `AT+CIPACK=<n>` (`AT+CIPMUX=1`) ->
+    /// `+CIPACK: <txlen>,<acklen>,<nacklen>` then `OK`: the bytes sent on the link since it was
+    /// started, those acknowledged, those not yet (CIPACK.md). A link never started, or gone
+    /// with `AT+CIPSHUT`, counts 0 (CIPACK.md 注意事项: all three are 0 after `AT+CIPSHUT`);
+    /// a closed one keeps its counts until it is started again. Test: `OK`. The other mode's
+    /// form and a bad `<n>`: `ERROR`. No blank after the commas, as the SIM800-family captures
+    /// print it (DIVERGENCES S12).
+    pub fn cipack(&self, bearer: &Bearer, form: &Form, out: &mut Out) {
+        let slot = match form {
+            Form::Test => return out.ok(),
+            Form::Exec if !bearer.mux => 0,
+            Form::Set(_) if bearer.mux => match one_number(form, 0..=5) {
+                Some(n) => n as usize,
+                None => return out.error(),
+            },
+            _ => return out.error(),
+        };
+        let (tx, ack) = self.slots[slot]
+            .as_ref()
+            .map_or((0, 0), |s| (s.sent, s.acked));
+        out.line(format!("+CIPACK: {tx},{ack},{}", tx - ack));
+        out.ok()
+    }
+
+    /// `AT+CIPCCFG=<NmRetry>,<WaitTm>,<SendSz>,<esc>[,<Rxmode>,<RxSize>,<Rxtimer>,<BufClean>]`
+    /// -> `OK`; `AT+CIPCCFG?` -> `+CIPCCFG: <all eight>`; `AT+CIPCCFG=?` the ranges
+    /// (CIPCCFG.md). Set only with one link and `AT+CIPMODE=1` (注意事项), elsewhere
+    /// `+CME ERROR: 3`; a value out of its range, fewer than 4 or more than 8 values: `ERROR`.
+    /// 5 to 7 values set those and keep the rest (the SIM800 drivers' 7). Only `<SendSz>`
+    /// acts (the transparent mode's packets); `<esc>` is ignored as the page says (`+++`
+    /// always escapes); the rest are remembered only (DIVERGENCES S13).
+    pub fn cipccfg(&mut self, cell: &CellState, bearer: &Bearer, form: &Form, out: &mut Out) {
+        let shown: Vec<String> = match form {
+            Form::Test => CCFG
+                .iter()
+                .map(|(name, range, _)| {
+                    let (lo, hi) = (range.start(), range.end());
+                    let sep = if hi - lo == 1 { ',' } else { '-' };
+                    format!("({name}:{lo}{sep}{hi})")
+                })
+                .collect(),
+            Form::Read => self.ccfg.0.iter().map(u32::to_string).collect(),
+            Form::Exec => return out.error(),
+            Form::Set(_) => {
+                let args = set_args(form).unwrap_or_default();
+                let mut next = self.ccfg.0;
+                let valid = (4..=8).contains(&args.len())
+                    && args.iter().zip(&mut next).zip(&CCFG).all(|((a, v), c)| {
+                        num_in(Some(a), c.1.clone()).map(|n| *v = n).is_some()
+                    });
+                if !valid {
+                    return out.error();
+                }
+                if bearer.mux || !bearer.transparent() {
+                    return out.line(cell.cme(NOT_ALLOWED));
+                }
+                self.ccfg = Ccfg(next);
+                return out.ok();
+            }
+        };
+        out.line(format!("+CIPCCFG: {}", shown.join(",")));
+        out.ok()
+    }
+
     /// `ATO` -> `CONNECT`, back to the transparent link's data (ATO.md: "TA 继续数据传输连接");
     /// `NO CARRIER` when there is none to go back to.
     pub fn ato(&mut self, form: &Form, out: &mut Out) {
@@ -577,10 +679,12 @@ impl Sockets {
     }
 
     /// The host's bytes in the transparent mode go out as they came, in packets of at most
-    /// 1460 bytes (CIPCCFG.md `<SendSz>` 1..1460), without an answer.
+    /// `AT+CIPCCFG`'s `<SendSz>` bytes (CIPCCFG.md: 1..1460, 1024 by default), without an
+    /// answer.
     pub fn on_transparent(&mut self, data: Vec<u8>, out: &mut Out) {
+        let size = self.ccfg.0[SEND_SZ] as usize;
         let Some(s) = self.slots[0]
-            .as_ref()
+            .as_mut()
             .filter(|s| s.state == State::Connected)
         else {
             tracing::warn!(
@@ -589,7 +693,8 @@ impl Sockets {
             );
             return;
         };
-        for piece in data.chunks(SEND_MAX) {
+        s.sent += data.len() as u64;
+        for piece in data.chunks(size) {
             out.net(NetRequest::SockSend {
                 link: s.link,
                 data: Bytes::copy_from_slice(piece),
@@ -663,7 +768,8 @@ impl Sockets {
                 tracing::info!(link = ev.link, %reason, "CONNECT FAIL");
                 self.connect_fail(&t, bearer, cell, out);
             }
-            NetEventKind::SockSent(_) => {
+            NetEventKind::SockSent(n) => {
+                s.acked = (s.acked + n as u64).min(s.sent);
                 if s.sending > 0 && self.sprt.0 != 2 {
                     s.sending -= 1;
                     out.line(Self::tag(&t, "SEND OK"));

@@ -402,3 +402,155 @@ fn cipssl_uses_the_links_ssl_context() {
         "UDP has no TLS"
     );
 }
+
+/// CIPACK.md: `+CIPACK: <txlen>,<acklen>,<nacklen>`, 0 before anything is sent, growing with
+/// each send; acknowledged once the socket layer wrote the bytes (DIVERGENCES S12); the counts
+/// start again at 0 with a new `AT+CIPSTART` and after `AT+CIPSHUT` (注意事项).
+#[test]
+fn cipack_counts_a_links_bytes_sent_and_acknowledged() {
+    let mut r = rig();
+    r.script(&[
+        ("AT+CIPACK=?", "\r\nOK\r\n"),
+        ("AT+CIPACK", "\r\n+CIPACK: 0,0,0\r\n\r\nOK\r\n"),
+    ]);
+    r.connect_tcp("60.166.18.9", 7500);
+    r.script(&[
+        ("AT+CIPACK", "\r\n+CIPACK: 0,0,0\r\n\r\nOK\r\n"),
+        ("AT+CIPSEND=5", "\r\n> "),
+    ]);
+    assert_eq!(r.raw(b"\x00\x1a\r\n\xff"), "");
+    assert_eq!(r.send("AT+CIPACK"), "\r\n+CIPACK: 5,0,5\r\n\r\nOK\r\n");
+    assert_eq!(r.on_socket(0, NetEventKind::SockSent(5)), "\r\nSEND OK\r\n");
+    r.script(&[
+        ("AT+CIPACK", "\r\n+CIPACK: 5,5,0\r\n\r\nOK\r\n"),
+        ("AT+CIPQSEND=1", "\r\nOK\r\n"),
+        ("AT+CIPSEND", "\r\n> "),
+    ]);
+    assert_eq!(r.raw(b"1234567\x1a"), "\r\nDATA ACCEPT:7\r\n");
+    assert_eq!(r.send("AT+CIPACK"), "\r\n+CIPACK: 12,5,7\r\n\r\nOK\r\n");
+    r.on_socket(0, NetEventKind::SockSent(7));
+    r.script(&[
+        ("AT+CIPACK", "\r\n+CIPACK: 12,12,0\r\n\r\nOK\r\n"),
+        // The multi-link form, and the read form, are not the single link's.
+        ("AT+CIPACK=0", "\r\nERROR\r\n"),
+        ("AT+CIPACK?", "\r\nERROR\r\n"),
+    ]);
+    // Closed: the counts stay until the link is started again.
+    r.closes(|r| r.send("AT+CIPCLOSE"), "\r\nCLOSE OK\r\n");
+    assert_eq!(r.send("AT+CIPACK"), "\r\n+CIPACK: 12,12,0\r\n\r\nOK\r\n");
+    r.connect_tcp("60.166.18.9", 7500);
+    assert_eq!(r.send("AT+CIPACK"), "\r\n+CIPACK: 0,0,0\r\n\r\nOK\r\n");
+    r.script(&[("AT+CIPSEND=2", "\r\n> ")]);
+    r.raw(b"ab");
+    r.script(&[
+        ("AT+CIPACK", "\r\n+CIPACK: 2,0,2\r\n\r\nOK\r\n"),
+        ("AT+CIPSHUT", "\r\nSHUT OK\r\n"),
+        ("AT+CIPACK", "\r\n+CIPACK: 0,0,0\r\n\r\nOK\r\n"),
+    ]);
+}
+
+/// CIPACK.md: `AT+CIPACK=<n>` with `AT+CIPMUX=1`, each link its own counts.
+#[test]
+fn cipack_per_link_with_cipmux() {
+    let mut r = rig();
+    for c in ["AT+CIPMUX=1", "AT+CSTT", "AT+CIICR", "AT+CIFSR"] {
+        r.send(c);
+    }
+    for (i, n) in [1, 4].iter().enumerate() {
+        r.send(&format!("AT+CIPSTART={n},\"TCP\",\"60.166.18.9\",7500"));
+        r.on_socket(i, NetEventKind::Connected);
+    }
+    r.script(&[("AT+CIPSEND=4,3", "\r\n> ")]);
+    r.raw(b"a\rb");
+    r.script(&[("AT+CIPSEND=1,10", "\r\n> ")]);
+    r.raw(b"0123456789");
+    r.on_socket(0, NetEventKind::SockSent(10));
+    r.script(&[
+        ("AT+CIPACK=1", "\r\n+CIPACK: 10,10,0\r\n\r\nOK\r\n"),
+        ("AT+CIPACK=4", "\r\n+CIPACK: 3,0,3\r\n\r\nOK\r\n"),
+        ("AT+CIPACK=0", "\r\n+CIPACK: 0,0,0\r\n\r\nOK\r\n"),
+        ("AT+CIPACK", "\r\nERROR\r\n"),
+        ("AT+CIPACK=6", "\r\nERROR\r\n"),
+        ("AT+CIPACK=x", "\r\nERROR\r\n"),
+        ("AT+CIPACK=1,1", "\r\nERROR\r\n"),
+        ("AT+CIPACK=", "\r\nERROR\r\n"),
+    ]);
+    r.on_socket(1, NetEventKind::SockSent(3));
+    assert_eq!(r.send("AT+CIPACK=4"), "\r\n+CIPACK: 3,3,0\r\n\r\nOK\r\n");
+}
+
+/// CIPCCFG.md: the test form's ranges, the defaults, set only with one link in the transparent
+/// mode; `<SendSz>` sizes the transparent mode's packets, which `AT+CIPACK` counts; `<esc>` 0
+/// does not stop `+++` (the page: the software ignores it).
+#[test]
+fn cipccfg_settings_and_send_size() {
+    let mut r = rig();
+    r.script(&[
+        ("AT+CIPCCFG=?", "\r\n+CIPCCFG: (NmRetry:3-8),(WaitTm:2-10),(SendSz:1-1460),(esc:0,1),(Rxmode:0,1),(RxSize:50-1460),(Rxtimer:20-1000),(BufClean:0,1)\r\n\r\nOK\r\n"),
+        ("AT+CIPCCFG?", "\r\n+CIPCCFG: 5,2,1024,0,0,1460,50,0\r\n\r\nOK\r\n"),
+        // Not in the transparent mode: refused; malformed: ERROR first.
+        ("AT+CIPCCFG=3,2,100,1", "\r\n+CME ERROR: 3\r\n"),
+        ("AT+CIPCCFG=3,2,100", "\r\nERROR\r\n"),
+        ("AT+CIPMODE=1", "\r\nOK\r\n"),
+        ("AT+CIPCCFG=3,10,100,0", "\r\nOK\r\n"),
+        ("AT+CIPCCFG?", "\r\n+CIPCCFG: 3,10,100,0,0,1460,50,0\r\n\r\nOK\r\n"),
+        ("AT+CIPCCFG=8,2,100,0,1,50,1000,1", "\r\nOK\r\n"),
+        ("AT+CIPCCFG?", "\r\n+CIPCCFG: 8,2,100,0,1,50,1000,1\r\n\r\nOK\r\n"),
+        // A SIM800 driver's seven: the eighth stays.
+        ("AT+CIPCCFG=5,2,100,1,0,1460,50", "\r\nOK\r\n"),
+        ("AT+CIPCCFG?", "\r\n+CIPCCFG: 5,2,100,1,0,1460,50,1\r\n\r\nOK\r\n"),
+    ]);
+    r.all_answer(
+        "\r\nERROR\r\n",
+        &[
+            "AT+CIPCCFG",
+            "AT+CIPCCFG=",
+            "AT+CIPCCFG=2,2,100,0",
+            "AT+CIPCCFG=9,2,100,0",
+            "AT+CIPCCFG=5,1,100,0",
+            "AT+CIPCCFG=5,11,100,0",
+            "AT+CIPCCFG=5,2,0,0",
+            "AT+CIPCCFG=5,2,1461,0",
+            "AT+CIPCCFG=5,2,100,2",
+            "AT+CIPCCFG=5,2,100,0,2",
+            "AT+CIPCCFG=5,2,100,0,0,49",
+            "AT+CIPCCFG=5,2,100,0,0,1461",
+            "AT+CIPCCFG=5,2,100,0,0,1460,19",
+            "AT+CIPCCFG=5,2,100,0,0,1460,1001",
+            "AT+CIPCCFG=5,2,100,0,0,1460,50,2",
+            "AT+CIPCCFG=5,2,100,0,0,1460,50,0,0",
+            "AT+CIPCCFG=5,,100,0",
+            "AT+CIPCCFG=a,2,100,0",
+        ],
+    );
+    assert_eq!(
+        r.send("AT+CIPCCFG?"),
+        "\r\n+CIPCCFG: 5,2,100,1,0,1460,50,1\r\n\r\nOK\r\n",
+        "a refused set changes nothing"
+    );
+    // The transparent mode: 250 bytes go out in packets of <SendSz> 100.
+    r.send("AT+CIPSTART=\"TCP\",\"60.166.18.9\",7500");
+    assert_eq!(r.on_socket(0, NetEventKind::Connected), "\r\nCONNECT\r\n");
+    let data: Vec<u8> = (0..250u8).collect();
+    assert_eq!(r.raw(&data), "");
+    let sizes: Vec<usize> = r.sent().iter().map(Vec::len).collect();
+    assert_eq!(sizes, vec![100, 100, 50]);
+    assert_eq!(r.sent().concat(), data);
+    r.on_socket(0, NetEventKind::SockSent(200));
+    // `+++` escapes although <esc> was 0 before and is 1 now: the module ignores it.
+    r.fire_last();
+    r.raw(b"+++");
+    assert_eq!(r.fire_last(), "\r\nOK\r\n");
+    r.script(&[
+        ("AT+CIPACK", "\r\n+CIPACK: 250,200,50\r\n\r\nOK\r\n"),
+        ("AT+CIPCCFG=5,2,1460,0", "\r\nOK\r\n"),
+    ]);
+    // Several links: refused.
+    r.send("AT+CIPSHUT");
+    r.script(&[
+        ("AT+CIPMODE=0", "\r\nOK\r\n"),
+        ("AT+CIPMUX=1", "\r\nOK\r\n"),
+        ("AT+CIPCCFG=5,2,1024,0", "\r\n+CME ERROR: 3\r\n"),
+        ("AT+CIPCCFG?", "\r\n+CIPCCFG: 5,2,1460,0,0,1460,50,1\r\n\r\nOK\r\n"),
+    ]);
+}
