@@ -1,8 +1,9 @@
 //! Issue 16's Air780E sockets through the real binary and its PTY, against a real Python
 //! `socket` echo server (`support/echo_server.py`, which also logs what it received): a 10 kB
 //! binary round trip byte for byte, UDP datagrams, three links at once with `AT+CIPMUX=1`, the
-//! transparent mode in and out with `+++` and `ATO`, the `closed` fault and a peer close, the
-//! embedded echo service, and `--direct`. Every prompt is sent with `\r\n`, `\r` and `\n`.
+//! transparent mode in and out with `+++` and `ATO`, `AT+CIPACK`'s counts, the `closed` fault
+//! and a peer close, the embedded echo service, and `--direct`. Every prompt is sent with
+//! `\r\n`, `\r` and `\n`.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -232,6 +233,35 @@ fn tcp_10kb_binary_round_trip_is_byte_identical_with_every_line_end() {
         assert!(back == sent, "other bytes came back ({eol:?})");
         assert!(m.inbox.frames.iter().all(|(_, f)| f.len() <= 1460));
         m.inbox.frames.clear();
+        m.answers("AT+CIPCLOSE", eol, "\r\nCLOSE OK\r\n");
+    }
+}
+
+/// CIPACK.md: a link's `+CIPACK: <txlen>,<acklen>,<nacklen>` starts at 0 and counts each
+/// binary `AT+CIPSEND`; once `SEND OK` came the simulator has written every byte to the kernel,
+/// so all are acknowledged (DIVERGENCES S12). Every command with each line end.
+#[test]
+fn cipack_counts_binary_sends_with_every_line_end() {
+    let echo = Echo::start();
+    let mut m = Modem::routed(&echo, &[]);
+    m.framed();
+    for (i, (_, eol)) in EOLS.iter().enumerate() {
+        let start = format!("AT+CIPSTART=\"TCP\",{TCPLAB}");
+        m.ok_then(&start, eol, "CONNECT OK\r\n", "");
+        m.answers("AT+CIPACK", eol, "\r\n+CIPACK: 0,0,0\r\n\r\nOK\r\n");
+        let mut sent = Vec::new();
+        for (k, len) in [1460, 37].into_iter().enumerate() {
+            let d = binary(50 + 10 * i as u64 + k as u64, len, eol);
+            m.cipsend(&len.to_string(), eol, &d, "SEND OK\r\n");
+            // The echo first, so no `+IPD` comes between the command and its answer.
+            assert!(m.received(-1, len) == d, "other bytes came back ({eol:?})");
+            sent.extend(d);
+            let n = sent.len();
+            let want = format!("\r\n+CIPACK: {n},{n},0\r\n\r\nOK\r\n");
+            m.answers("AT+CIPACK", eol, &want);
+        }
+        let logged = echo.wait_tcp_log(i, sent.len());
+        assert!(logged == sent, "the server got other bytes ({eol:?})");
         m.answers("AT+CIPCLOSE", eol, "\r\nCLOSE OK\r\n");
     }
 }

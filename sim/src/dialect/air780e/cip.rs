@@ -631,10 +631,11 @@ impl Sockets {
             Form::Set(_) => {
                 let args = set_args(form).unwrap_or_default();
                 let mut next = self.ccfg.0;
-                let valid = (4..=8).contains(&args.len())
-                    && args.iter().zip(&mut next).zip(&CCFG).all(|((a, v), c)| {
-                        num_in(Some(a), c.1.clone()).map(|n| *v = n).is_some()
-                    });
+                let valid =
+                    (4..=8).contains(&args.len())
+                        && args.iter().zip(&mut next).zip(&CCFG).all(|((a, v), c)| {
+                            num_in(Some(a), c.1.clone()).map(|n| *v = n).is_some()
+                        });
                 if !valid {
                     return out.error();
                 }

@@ -551,6 +551,9 @@ fn cipccfg_settings_and_send_size() {
         ("AT+CIPMODE=0", "\r\nOK\r\n"),
         ("AT+CIPMUX=1", "\r\nOK\r\n"),
         ("AT+CIPCCFG=5,2,1024,0", "\r\n+CME ERROR: 3\r\n"),
-        ("AT+CIPCCFG?", "\r\n+CIPCCFG: 5,2,1460,0,0,1460,50,1\r\n\r\nOK\r\n"),
+        (
+            "AT+CIPCCFG?",
+            "\r\n+CIPCCFG: 5,2,1460,0,0,1460,50,1\r\n\r\nOK\r\n",
+        ),
     ]);
 }
