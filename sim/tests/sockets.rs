@@ -201,12 +201,7 @@ fn binary(seed: u64, len: usize, eol: &str) -> Vec<u8> {
 
 #[test]
 fn tcp_10kb_binary_round_trip_is_byte_identical_with_every_line_end() {
-    let echo = Echo::start();
-    let mut m = Modem::routed(&echo, &[]);
-    m.framed();
-    for (i, (_, eol)) in EOLS.iter().enumerate() {
-        let start = format!("AT+CIPSTART=\"TCP\",{TCPLAB}");
-        m.ok_then(&start, eol, "CONNECT OK\r\n", "");
+    each_eol_on_a_tcp_link(|m, echo, i, eol| {
         // 10 kB in the manual's largest sends, each with the length form; the last piece with
         // the Ctrl-Z form (a piece without 0x1A and 0x1B in it).
         let mut sent = Vec::new();
@@ -233,8 +228,7 @@ fn tcp_10kb_binary_round_trip_is_byte_identical_with_every_line_end() {
         assert!(back == sent, "other bytes came back ({eol:?})");
         assert!(m.inbox.frames.iter().all(|(_, f)| f.len() <= 1460));
         m.inbox.frames.clear();
-        m.answers("AT+CIPCLOSE", eol, "\r\nCLOSE OK\r\n");
-    }
+    });
 }
 
 /// CIPACK.md: a link's `+CIPACK: <txlen>,<acklen>,<nacklen>` starts at 0 and counts each
@@ -242,12 +236,7 @@ fn tcp_10kb_binary_round_trip_is_byte_identical_with_every_line_end() {
 /// so all are acknowledged (DIVERGENCES S12). Every command with each line end.
 #[test]
 fn cipack_counts_binary_sends_with_every_line_end() {
-    let echo = Echo::start();
-    let mut m = Modem::routed(&echo, &[]);
-    m.framed();
-    for (i, (_, eol)) in EOLS.iter().enumerate() {
-        let start = format!("AT+CIPSTART=\"TCP\",{TCPLAB}");
-        m.ok_then(&start, eol, "CONNECT OK\r\n", "");
+    each_eol_on_a_tcp_link(|m, echo, i, eol| {
         m.answers("AT+CIPACK", eol, "\r\n+CIPACK: 0,0,0\r\n\r\nOK\r\n");
         let mut sent = Vec::new();
         for (k, len) in [1460, 37].into_iter().enumerate() {
@@ -262,6 +251,20 @@ fn cipack_counts_binary_sends_with_every_line_end() {
         }
         let logged = echo.wait_tcp_log(i, sent.len());
         assert!(logged == sent, "the server got other bytes ({eol:?})");
+    });
+}
+
+/// A framed modem routed to a fresh echo server; for each line end a TCP link is started,
+/// `body` runs on it (`i`: the link's connection number at the server), and the link is
+/// closed, every command with that line end.
+fn each_eol_on_a_tcp_link(mut body: impl FnMut(&mut Modem, &Echo, usize, &str)) {
+    let echo = Echo::start();
+    let mut m = Modem::routed(&echo, &[]);
+    m.framed();
+    for (i, (_, eol)) in EOLS.iter().enumerate() {
+        let start = format!("AT+CIPSTART=\"TCP\",{TCPLAB}");
+        m.ok_then(&start, eol, "CONNECT OK\r\n", "");
+        body(&mut m, &echo, i, eol);
         m.answers("AT+CIPCLOSE", eol, "\r\nCLOSE OK\r\n");
     }
 }
