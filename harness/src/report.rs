@@ -555,7 +555,7 @@ pub fn write(dir: &Path, stem: &str, meta: &Meta, events: &[Event]) -> io::Resul
     write_from(dir, stem, meta, events)
 }
 
-/// [`write`] from any [`EventSource`] (a transcript on disk), streamed into the file.
+/// [`write()`] from any [`EventSource`] (a transcript on disk), streamed into the file.
 pub fn write_from<S: EventSource + ?Sized>(
     dir: &Path,
     stem: &str,

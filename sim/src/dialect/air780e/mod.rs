@@ -293,7 +293,7 @@ impl Dialect for Air780e {
         }
     }
 
-    /// Through the command table, [`commands::COMMANDS`].
+    /// Through the command table, `commands::COMMANDS`.
     fn on_command(&mut self, cmd: Command, out: &mut Out) {
         super::commands::dispatch(commands::COMMANDS, self, cmd, out)
     }

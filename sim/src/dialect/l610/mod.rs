@@ -132,7 +132,7 @@ impl Dialect for L610 {
         }
     }
 
-    /// Through the command table, [`commands::COMMANDS`]. Unknown names answer `ERROR`,
+    /// Through the command table, `commands::COMMANDS`. Unknown names answer `ERROR`,
     /// seed 002 section 3.3's misprint `AT+MQTTOOPEN` among them.
     fn on_command(&mut self, cmd: Command, out: &mut Out) {
         super::commands::dispatch(commands::COMMANDS, self, cmd, out)
@@ -155,7 +155,7 @@ impl Dialect for L610 {
         }
     }
 
-    /// A `>` prompt that got no byte for [`mqtt::PROMPT_IDLE`]: nothing is published, set or
+    /// A `>` prompt that got no byte for `mqtt::PROMPT_IDLE`: nothing is published, set or
     /// loaded, `ERROR` (fixtures/DIVERGENCES.md A24).
     fn on_prompt_abandoned(&mut self, why: super::Abandoned, out: &mut Out) {
         self.pending.abandon(why, out)
