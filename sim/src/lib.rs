@@ -58,6 +58,7 @@ pub mod broker;
 pub mod control;
 pub mod dialect;
 pub(crate) mod drops;
+pub mod effect;
 pub mod fault;
 #[doc(hidden)]
 pub mod fleet;

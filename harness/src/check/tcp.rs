@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use modem_sim::modem::Fault;
+use modem_sim::fault::Fault;
 use modem_sim::net::HostPort;
 use modem_sim::sim::{SimConfig, Simulator};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

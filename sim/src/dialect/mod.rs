@@ -18,57 +18,11 @@ pub(crate) mod rig;
 pub mod standard;
 pub mod v250;
 
-use std::fmt;
-use std::str::FromStr;
-
 use crate::at::{parse_line, Cancel, Command, Frame, Framer};
 use crate::net::{NetEvent, NetRequest};
 
-/// The module families the simulator can be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DialectKind {
-    #[default]
-    Air780e,
-    L610,
-}
-
-impl FromStr for DialectKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "air780e" => Ok(DialectKind::Air780e),
-            "l610" => Ok(DialectKind::L610),
-            other => Err(format!("unknown dialect `{other}`: use air780e or l610")),
-        }
-    }
-}
-
-impl fmt::Display for DialectKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DialectKind::Air780e => "air780e",
-            DialectKind::L610 => "l610",
-        })
-    }
-}
-
-/// Something the engine's owner must carry out.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    /// Bytes for the UART.
-    Uart(Vec<u8>),
-    Net(NetRequest),
-    /// Call [`Engine::timer`] with `id` once `after` has passed (a prompt's input timeout,
-    /// for instance). A dialect ignores ids it no longer waits for, so timers are never
-    /// cancelled.
-    Timer {
-        id: u64,
-        after: std::time::Duration,
-    },
-    /// The UART's rate changes (`AT+IPR`), from the bytes after this on: the output before it
-    /// (the command's `OK`) still goes at the old rate.
-    Baud(u32),
-}
+pub use crate::effect::Effect;
+pub use crate::modem::DialectKind;
 
 /// A dialect's answer under construction. Text helpers add the module's `\r\n` framing.
 #[derive(Debug, Default)]
@@ -618,6 +572,13 @@ pub fn make(
 
 /// The malformed-input tables' reader, shared by each dialect's table test (and, by path, the
 /// end-to-end tests).
+/// The engine is the module a fault reaches (`crate::fault::Site`).
+impl crate::fault::Module for Engine {
+    fn fault(&mut self, fault: &crate::fault::Fault) -> Vec<Effect> {
+        Engine::fault(self, fault)
+    }
+}
+
 #[cfg(test)]
 #[path = "../../tests/support/malformed.rs"]
 pub(crate) mod malformed_table;

@@ -18,7 +18,7 @@ pub use trigger::{Request, Trigger, TRIGGERS};
 pub use units::*;
 
 use crate::broker::Broker;
-use crate::dialect::{Effect, Engine};
+use crate::effect::Effect;
 use crate::net::link::{LinkCmd, Links};
 use crate::uart::faults::UartFaults;
 use crate::uart::writer::UartOut;
@@ -193,11 +193,19 @@ impl Fault {
     }
 }
 
+/// The module a fault reaches: the engine, whose dialect reacts
+/// ([`Dialect::on_fault`](crate::dialect::Dialect::on_fault)). A trait so that this module
+/// need not import the dialects, which import it for [`Fault`].
+pub trait Module {
+    /// The module's reaction to `fault`: URCs, state, timers.
+    fn fault(&mut self, fault: &Fault) -> Vec<Effect>;
+}
+
 /// What a fault can reach in a modem's task, handed to [`Unit::enter`]: the links, the UART
 /// and the module (its dialect's [`on_fault`](crate::dialect::Dialect::on_fault)). What the
 /// module shows and what the links are told are carried out by the task, in that order.
 pub struct Site<'a> {
-    engine: &'a mut Engine,
+    engine: &'a mut dyn Module,
     /// Every link of the modem (MQTT, sockets, HTTP): `latency` sets theirs.
     pub(crate) links: &'a mut Links,
     /// The UART writer: `uart-fragment`.
@@ -210,7 +218,7 @@ pub struct Site<'a> {
 
 impl<'a> Site<'a> {
     pub(crate) fn new(
-        engine: &'a mut Engine,
+        engine: &'a mut dyn Module,
         links: &'a mut Links,
         out: &'a mut UartOut,
         uart: &'a mut UartFaults,

@@ -3,7 +3,7 @@
 //! that the modem task consults on each event.
 
 use super::{secs, Fault, FaultParseError};
-use crate::dialect::Effect;
+use crate::effect::Effect;
 
 /// When a fault fires: now, after a delay, or on a protocol event of the modem's MQTT
 /// traffic.

@@ -2,10 +2,40 @@
 //! Pure state; the dialects read and change it and decide what each change looks like on the
 //! UART.
 
+use std::fmt;
 use std::net::Ipv4Addr;
+use std::str::FromStr;
 
 pub mod profile;
 pub use profile::{BootLine, Civil, Clock, Profile};
+
+/// The module families the simulator can be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DialectKind {
+    #[default]
+    Air780e,
+    L610,
+}
+
+impl FromStr for DialectKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "air780e" => Ok(DialectKind::Air780e),
+            "l610" => Ok(DialectKind::L610),
+            other => Err(format!("unknown dialect `{other}`: use air780e or l610")),
+        }
+    }
+}
+
+impl fmt::Display for DialectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DialectKind::Air780e => "air780e",
+            DialectKind::L610 => "l610",
+        })
+    }
+}
 
 /// What makes one simulated module different from another.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,13 +59,13 @@ pub struct Identity {
 
 impl Default for Identity {
     fn default() -> Self {
-        Identity::for_dialect(crate::dialect::DialectKind::Air780e)
+        Identity::for_dialect(DialectKind::Air780e)
     }
 }
 
 impl Identity {
     /// The defaults, with the dialect's default model.
-    pub fn for_dialect(dialect: crate::dialect::DialectKind) -> Identity {
+    pub fn for_dialect(dialect: DialectKind) -> Identity {
         Identity {
             imei: "868488076771714".into(),
             imsi: "460046616008063".into(),
@@ -46,10 +76,6 @@ impl Identity {
         }
     }
 }
-
-// The faults moved to `crate::fault` (one table); these names stay for code written before.
-#[doc(hidden)]
-pub use crate::fault::{fault_list, Fault, FaultParseError, Request, Trigger};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SimState {

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::dialect::DialectKind;
+use super::DialectKind;
 
 /// The Air780E family's table (`fixtures/profiles/air780e.tsv`).
 pub const AIR780E_TABLE: &str = include_str!("../../../fixtures/profiles/air780e.tsv");

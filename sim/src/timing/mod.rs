@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dialect::Effect;
+use crate::effect::Effect;
 use crate::net::{ConnectReturnCode, LinkId, NetEvent, NetEventKind, NetRequest};
 
 /// The built-in profiles' text (also the documentation of the shape).

@@ -1,7 +1,7 @@
 //! UART faults that rearrange or add to the module's output (`uart-garbage`,
 //! `urc-in-response`); `uart-fragment` is the writer's ([`super::writer`]).
 
-use crate::dialect::Effect;
+use crate::effect::Effect;
 
 /// xorshift64: the UART faults need variety, not quality.
 pub(crate) fn next_random(seed: &mut u64) -> u64 {

@@ -582,7 +582,7 @@ fn header_ok(v: &str) -> bool {
 mod tests {
     use crate::dialect::rig::Rig;
     use crate::dialect::DialectKind;
-    use crate::modem::Fault;
+    use crate::fault::Fault;
     use crate::net::http::{HttpError, HttpResponse, Method};
     use crate::net::{NetEventKind, NetRequest, Verify};
 
