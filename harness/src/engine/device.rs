@@ -5,6 +5,8 @@
 //! of `AT+MPUBEX` arrives without a line end, and a received message
 //! `+MSUB: "<topic>",<n> byte,<payload>` carries `n` raw bytes that may contain CR and LF, so it
 //! is read by length (seed 000 section 6.2; fixtures/air780e-manual-notes.md section 14).
+//! Received socket data framed by length (the dialect's [`DataFrame::Length`], e.g. `+IPD,<n>:`)
+//! is read the same way once [`Device::set_frames`] names the frames.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -17,6 +19,8 @@ use std::time::Duration;
 use nix::sys::termios::{self, BaudRate, SetArg};
 use tokio::io::unix::AsyncFd;
 use tokio::time::Instant;
+
+use modem_sim::dialect::host::DataFrame;
 
 use crate::transcript::{Kind, Transcript};
 
@@ -235,9 +239,88 @@ fn msub_header(buf: &[u8]) -> Header {
     }
 }
 
+/// Received socket data framed by length at the start of `buf` ([`DataFrame::Length`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// The link the header names (`None`: the single link), where the data starts and its
+    /// length.
+    Complete {
+        id: Option<u32>,
+        data_at: usize,
+        len: usize,
+    },
+    /// More bytes are needed to tell.
+    Incomplete,
+    /// Not such a frame.
+    No,
+}
+
+/// The longest header (between the prefix and the `:`) a frame may have.
+const FRAME_HEADER_MAX: usize = 32;
+
+/// Parses one of `frames`' headers, `<prefix><fields>:<gap>`, at the start of `buf`, and
+/// tells whether its data is all there.
+pub fn length_frame(frames: &[DataFrame], buf: &[u8]) -> Frame {
+    for f in frames {
+        let DataFrame::Length {
+            prefix,
+            id,
+            len,
+            gap,
+        } = *f
+        else {
+            continue;
+        };
+        let p = prefix.as_bytes();
+        let n = buf.len().min(p.len());
+        if buf[..n] != p[..n] {
+            continue;
+        }
+        let rest = &buf[n..];
+        let Some(colon) = rest.iter().position(|&b| matches!(b, b':' | b'\r' | b'\n')) else {
+            return if n < p.len() || rest.len() <= FRAME_HEADER_MAX {
+                Frame::Incomplete
+            } else {
+                Frame::No
+            };
+        };
+        let fields: Vec<&str> = match std::str::from_utf8(&rest[..colon]) {
+            Ok(f) if rest[colon] == b':' && colon <= FRAME_HEADER_MAX => f.split(',').collect(),
+            _ => return Frame::No,
+        };
+        let num = |i: usize| fields.get(i).and_then(|f| f.parse::<u32>().ok());
+        let (Some(size), link) = (num(len), id.map(num)) else {
+            return Frame::No;
+        };
+        if link == Some(None) {
+            return Frame::No;
+        }
+        let data_at = p.len() + colon + 1 + gap.len();
+        let have = &buf[(data_at - gap.len()).min(buf.len())..data_at.min(buf.len())];
+        if !gap.as_bytes().starts_with(have) {
+            return Frame::No;
+        }
+        if buf.len() < data_at + size as usize {
+            return Frame::Incomplete;
+        }
+        return Frame::Complete {
+            id: link.flatten(),
+            data_at,
+            len: size as usize,
+        };
+    }
+    Frame::No
+}
+
 /// Takes the next [`Item`] off the front of `buf`, or `None` if more bytes are needed.
 /// Returns how many bytes it consumed. Pure, so it is tested byte by byte.
 pub fn split_item(buf: &[u8]) -> Option<(Item, usize)> {
+    split_item_with(buf, &[])
+}
+
+/// [`split_item`], where received socket data framed by one of `frames` is one line with its
+/// header, read by length.
+pub fn split_item_with(buf: &[u8], frames: &[DataFrame]) -> Option<(Item, usize)> {
     // Line ends left over from the previous item (or blank lines) are not items of their own;
     // a blank line is reported once as an empty line so callers can see it, but consecutive
     // terminators collapse.
@@ -251,6 +334,14 @@ pub fn split_item(buf: &[u8]) -> Option<(Item, usize)> {
     }
     if rest[0] == b'>' {
         return Some((Item::Prompt, start + 1));
+    }
+    match length_frame(frames, rest) {
+        Frame::Complete { data_at, len, .. } => {
+            let end = data_at + len;
+            return Some((Item::Line(rest[..end].to_vec()), start + end));
+        }
+        Frame::Incomplete => return None,
+        Frame::No => {}
     }
     match msub_header(rest) {
         Header::Complete {
@@ -348,6 +439,8 @@ pub struct Device {
     /// The line end the host sends after each command line ([`Eol`]).
     pub eol: Eol,
     pub timeout: Duration,
+    /// Received socket data read by length ([`Device::set_frames`]).
+    frames: &'static [DataFrame],
 }
 
 /// Opens a tty raw at `baud`.
@@ -442,6 +535,7 @@ impl Device {
             record: Transcript::new(),
             eol: Eol::default(),
             timeout: DEFAULT_TIMEOUT,
+            frames: &[],
         })
     }
 
@@ -453,6 +547,12 @@ impl Device {
     pub fn with_eol(mut self, eol: Eol) -> Self {
         self.eol = eol;
         self
+    }
+
+    /// Reads received socket data framed by `frames` by its length from now on, so data that
+    /// holds CR or LF stays one item.
+    pub fn set_frames(&mut self, frames: &'static [DataFrame]) {
+        self.frames = frames;
     }
 
     /// Records into `t` from now on (shared with the world's MQTT and fault events).
@@ -606,7 +706,7 @@ impl Device {
     /// `deadline`.
     pub async fn next_item(&mut self, deadline: Instant) -> Result<Option<Item>, DeviceError> {
         loop {
-            if let Some((item, used)) = split_item(&self.rx) {
+            if let Some((item, used)) = split_item_with(&self.rx, self.frames) {
                 let raw: Vec<u8> = self.rx.drain(..used).collect();
                 let text = item.show();
                 self.note(Dir::Received, text.clone());
@@ -635,17 +735,38 @@ impl Device {
                 .windows(needle.len().max(1))
                 .position(|w| w == needle)
             {
-                let taken: Vec<u8> = self.rx.drain(..at + needle.len()).collect();
-                self.record.record(Kind::UartRx {
-                    text: format!("[{} raw bytes] {}", taken.len(), show(&taken)),
-                });
-                self.note(Dir::Received, format!("[{} raw bytes]", taken.len()));
+                self.take_raw(at + needle.len());
                 return Ok(Ok(()));
             }
             if !self.fill(deadline).await? {
                 return Ok(Err(self.rx.clone()));
             }
         }
+    }
+
+    /// The next `n` bytes the module prints, raw (a transparent link's data), or `None` when
+    /// fewer came before `deadline` (they stay unread).
+    pub async fn read_raw(
+        &mut self,
+        n: usize,
+        deadline: Instant,
+    ) -> Result<Option<Vec<u8>>, DeviceError> {
+        while self.rx.len() < n {
+            if !self.fill(deadline).await? {
+                return Ok(None);
+            }
+        }
+        Ok(Some(self.take_raw(n)))
+    }
+
+    /// The first `n` bytes read, taken and recorded.
+    fn take_raw(&mut self, n: usize) -> Vec<u8> {
+        let taken: Vec<u8> = self.rx.drain(..n).collect();
+        self.record.record(Kind::UartRx {
+            text: format!("[{} raw bytes] {}", taken.len(), show(&taken)),
+        });
+        self.note(Dir::Received, format!("[{} raw bytes]", taken.len()));
+        taken
     }
 
     /// Whether `line` is the echo of a command sent earlier; consumes that echo.

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
-use modem_sim::dialect::host::DefaultClientId;
+use modem_sim::dialect::host::{DefaultClientId, SocketProfile};
 use modem_sim::dialect::DialectKind;
 use modem_sim::sim::Simulator;
 
@@ -149,6 +149,7 @@ impl ModemWorld {
         self.modem_client_id = Some(match dialect.host_profile().default_client_id {
             DefaultClientId::Imei => identity.imei,
         });
+        conn.device.set_frames(dialect.host_profile().sockets.data);
         self.conn = Some(conn);
         Ok(())
     }
@@ -186,6 +187,8 @@ impl ModemWorld {
             .note("reset: the module is taken offline before the scenario");
         conn.reset(self.timeout).await?;
         self.transcript.note("scenario starts");
+        conn.device
+            .set_frames(conn.dialect.host_profile().sockets.data);
         self.conn = Some(conn);
         Ok(())
     }
@@ -226,6 +229,14 @@ impl ModemWorld {
         self.conn
             .as_mut()
             .map(|c| &mut c.device)
+            .ok_or_else(|| anyhow!("no device: start with `Given a simulated Air780E`"))
+    }
+
+    /// How the module's raw sockets are driven (its dialect's profile).
+    pub fn socket_profile(&self) -> Result<&'static SocketProfile> {
+        self.conn
+            .as_ref()
+            .map(|c| &c.dialect.host_profile().sockets)
             .ok_or_else(|| anyhow!("no device: start with `Given a simulated Air780E`"))
     }
 

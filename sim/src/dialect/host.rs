@@ -4,7 +4,8 @@
 //! asks this instead of matching dialect names (`modem-harness run` resets a module with
 //! [`HostProfile::reset`], rewrites hosts and accounts for an external broker with
 //! [`HostProfile::connects`] and [`HostProfile::logins`], follows the client id with
-//! [`HostProfile::client_ids`]).
+//! [`HostProfile::client_ids`]; the features' socket steps send and read back raw socket data
+//! as [`HostProfile::sockets`] says).
 
 use super::DialectKind;
 
@@ -50,6 +51,43 @@ pub struct HostProfile {
     /// Where a command names the MQTT client id.
     pub client_ids: &'static [ArgAt],
     pub message: MessageFraming,
+    pub sockets: SocketProfile,
+}
+
+/// How a host sends on the module's raw sockets and reads what comes back. In the lines the
+/// module prints, `{id}` stands for the link's number and `{tag}` for the `<n>, ` that starts
+/// a multi-link answer (nothing on the single link); `{}` for any value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketProfile {
+    /// The send command: `AT+MIPSEND=<id>,<len>`; `AT+CIPSEND=[<n>,]<len>`.
+    pub send: &'static str,
+    /// A send may leave the link out (the single-link mode: `AT+CIPSEND=<len>`).
+    pub single_link: bool,
+    /// The command without its length takes data up to a Ctrl-Z (`AT+CIPSEND[=<n>]`).
+    pub ctrl_z: bool,
+    /// The most one send carries.
+    pub send_max: usize,
+    /// What the module prints after the data, in order.
+    pub sent: &'static [&'static str],
+    /// The line by which the module says the peer closed the link.
+    pub broken: &'static str,
+    /// How received data reaches the UART.
+    pub data: &'static [DataFrame],
+}
+
+/// One way received socket data reaches the UART.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataFrame {
+    /// `<prefix><skipped fields>,<id>,<len>,<hex>`: one line, the data in hex.
+    HexLine { prefix: &'static str, skip: usize },
+    /// `<prefix><fields>:<gap><len raw bytes>`: the fields (split at `,`) hold the length at
+    /// `len` and the link at `id` (the single link when `None`); the data may hold any byte.
+    Length {
+        prefix: &'static str,
+        id: Option<usize>,
+        len: usize,
+        gap: &'static str,
+    },
 }
 
 /// The Air780E family (seed 000).
@@ -76,6 +114,33 @@ const AIR780E: HostProfile = HostProfile {
     }],
     // `+MSUB: "mqtt/pub",20 byte,data from tcp server` (seed 000 section 6.2).
     message: MessageFraming::Length { urc: "+MSUB: " },
+    sockets: SocketProfile {
+        // CIPSEND.md: `AT+CIPSEND=[<n>,]<length>`, or without the length up to Ctrl-Z, at most
+        // 1460 bytes; `SEND OK` / `<n>, SEND OK`.
+        send: "AT+CIPSEND",
+        single_link: true,
+        ctrl_z: true,
+        send_max: 1460,
+        sent: &["{tag}SEND OK"],
+        // The field report 20240924_air780ep_at_tcp_sendData_error.md: `CLOSED`.
+        broken: "{tag}CLOSED",
+        // CIPHEAD.md `+IPD,<len>:`, 使用方法举例.md `+IPD,<len>,TCP:` (AT+CIPSHOWTP=1);
+        // +RECEIVE.md `+RECEIVE,<n>,<len>:` with the data on the next line.
+        data: &[
+            DataFrame::Length {
+                prefix: "+IPD,",
+                id: None,
+                len: 0,
+                gap: "",
+            },
+            DataFrame::Length {
+                prefix: "+RECEIVE,",
+                id: Some(0),
+                len: 1,
+                gap: "\r\n",
+            },
+        ],
+    },
 };
 
 /// The Fibocom L610 (seed 002).
@@ -101,6 +166,28 @@ const L610: HostProfile = HostProfile {
     }],
     // `+MQTTMSG: 1, 0, test1, "123"` (seed 002 section 3.3; DIVERGENCES F10).
     message: MessageFraming::LineEnd { urc: "+MQTTMSG: " },
+    sockets: SocketProfile {
+        // `AT+MIPSEND=<id>,<len>`; 2048 bytes a send, as the public L610 drivers cut them;
+        // `+MIPSEND: <id>,0,<free>`, `OK`, `+MIPPUSH: <id>,0` (fixtures/DIVERGENCES.md L30).
+        send: "AT+MIPSEND",
+        single_link: false,
+        ctrl_z: false,
+        send_max: 2048,
+        sent: &["+MIPSEND: {id},0,{}", "OK", "+MIPPUSH: {id},0"],
+        broken: "+MIPSTAT: {id},{}",
+        // `+MIPRTCP: <id>,<len>,<hex>`, `+MIPRUDP: <ip>,<port>,<id>,<len>,<hex>` under the
+        // default AT+GTSET="IPRFMT",0 (fixtures/DIVERGENCES.md L31).
+        data: &[
+            DataFrame::HexLine {
+                prefix: "+MIPRTCP: ",
+                skip: 0,
+            },
+            DataFrame::HexLine {
+                prefix: "+MIPRUDP: ",
+                skip: 2,
+            },
+        ],
+    },
 };
 
 impl DialectKind {
