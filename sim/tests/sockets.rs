@@ -254,6 +254,41 @@ fn cipack_counts_binary_sends_with_every_line_end() {
     });
 }
 
+/// `AT+CDNSGIP` of a `--resolve`d name answers the address it was routed to (CDNSGIP.md's `OK`
+/// then `+CDNSGIP: 1,...`, the captures' quotes: DIVERGENCES S14); a driver that then connects
+/// to that address (read from the answer's third field, as drivers do) and the `--resolve`d
+/// port reaches the Python server, not the embedded echo. A name nobody routed answers the echo
+/// service's address. Every command with each line end.
+#[test]
+fn cdnsgip_answers_the_resolved_address_and_cipstart_to_it_reaches_the_server() {
+    let echo = Echo::start();
+    let mut m = Modem::routed(&echo, &[]);
+    m.framed();
+    let echo_host = m.sim.field("tcp_echo");
+    let echo_host = echo_host.rsplit_once(':').unwrap().0;
+    for (i, (_, eol)) in EOLS.iter().enumerate() {
+        let q = "AT+CDNSGIP=\"nowhere.example\"";
+        let want = format!("\r\nOK\r\n\r\n+CDNSGIP: 1,\"nowhere.example\",\"{echo_host}\"\r\n");
+        m.answers(q, eol, &want);
+        let q = "AT+CDNSGIP=\"tcplab.openluat.com\"";
+        let got = m.cmd(q, eol, "+CDNSGIP: ") + &m.pump("\r\n");
+        let want = "\r\nOK\r\n\r\n+CDNSGIP: 1,\"tcplab.openluat.com\",\"127.0.0.1\"\r\n";
+        assert_eq!(got, format!("{q}{eol}{want}"));
+        let ip = got.split('"').nth(5).unwrap();
+        let start = format!("AT+CIPSTART=\"TCP\",\"{ip}\",{}", echo.tcp);
+        m.ok_then(&start, eol, "CONNECT OK\r\n", "");
+        let d = binary(70 + i as u64, 300, eol);
+        m.cipsend("300", eol, &d, "SEND OK\r\n");
+        assert!(
+            m.received(-1, d.len()) == d,
+            "other bytes came back ({eol:?})"
+        );
+        let logged = echo.wait_tcp_log(i, d.len());
+        assert!(logged == d, "the Python server got other bytes ({eol:?})");
+        m.answers("AT+CIPCLOSE", eol, "\r\nCLOSE OK\r\n");
+    }
+}
+
 /// A framed modem routed to a fresh echo server; for each line end a TCP link is started,
 /// `body` runs on it (`i`: the link's connection number at the server), and the link is
 /// closed, every command with that line end.

@@ -650,6 +650,7 @@ impl Links {
                 port,
                 tls,
             } => self.open_socket(link, proto, host, port, tls),
+            Resolve { link, host } => self.resolve(link, host),
             SockSend { link, data } => match self.links.get(&link) {
                 Some(l) if l.send(LinkCmd::Send(data.clone())).is_ok() => {}
                 _ => warn!(
@@ -678,6 +679,39 @@ impl Links {
         let span = tracing::info_span!("link", id = link, %host, port);
         self.spawn(link, span, |rx, events, latency, backpressure| {
             run(link, target, tls, rx, events, latency, backpressure)
+        });
+    }
+
+    /// A name looked up as [`Router::lookup`](super::Router::lookup) says: an address at once,
+    /// a name (a `--resolve` target's, or any under `--direct`) through the system's resolver,
+    /// IPv4 first.
+    fn resolve(&self, link: LinkId, host: String) {
+        let found = self.router.lookup(&host);
+        info!(link, %host, ?found, "DNS lookup");
+        let Some(name) = found else {
+            return self.refuse(link, NetEventKind::Resolved(None));
+        };
+        if let Ok(ip) = name.parse() {
+            return self.refuse(link, NetEventKind::Resolved(Some(ip)));
+        }
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            let addrs: Vec<_> = match tokio::net::lookup_host((name.as_str(), 0)).await {
+                Ok(a) => a.map(|a| a.ip()).collect(),
+                Err(e) => {
+                    warn!(link, %name, "DNS lookup failed: {e}");
+                    Vec::new()
+                }
+            };
+            let ip = addrs
+                .iter()
+                .find(|a| a.is_ipv4())
+                .or(addrs.first())
+                .copied();
+            let _ = events.send(NetEvent {
+                link,
+                kind: NetEventKind::Resolved(ip),
+            });
         });
     }
 

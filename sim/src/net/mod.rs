@@ -56,6 +56,9 @@ pub enum NetRequest {
     },
     /// Bytes for an open socket: one write (TCP) or one datagram (UDP).
     SockSend { link: LinkId, data: Bytes },
+    /// Look `host` up the way the router sends connections ([`Router::lookup`]): answered by
+    /// one [`NetEventKind::Resolved`] (`AT+CDNSGIP`).
+    Resolve { link: LinkId, host: String },
 }
 
 /// A raw socket's protocol (`AT+CIPSTART="TCP"|"UDP"`, the L610's `AT+MIPOPEN`).
@@ -151,6 +154,8 @@ pub enum NetEventKind {
     },
     /// A [`NetRequest::SockSend`]'s bytes went out (handed to the kernel): `SEND OK`.
     SockSent(usize),
+    /// A [`NetRequest::Resolve`]'s answer: the address, or `None` for a name nobody knows.
+    Resolved(Option<std::net::IpAddr>),
 }
 
 /// Why a link ended without the modem asking for it.

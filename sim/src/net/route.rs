@@ -117,8 +117,9 @@ impl Router {
 
 impl Router {
     /// Where a socket or HTTP connection to `host:port` (as named in the AT command) goes:
-    /// `--resolve` wins, then with `--direct` the host and port as named, then `default` (an
-    /// embedded service). `None`: nowhere (the connect fails).
+    /// `--resolve` wins (by name, or by the very address and port a name resolves to, which
+    /// `AT+CDNSGIP` answers), then with `--direct` the host and port as named, then `default`
+    /// (an embedded service). `None`: nowhere (the connect fails).
     pub fn route_service(
         &self,
         host: &str,
@@ -128,6 +129,13 @@ impl Router {
         if let Some(to) = self.resolve.get(&host.to_ascii_lowercase()) {
             return Some(to.clone());
         }
+        if let Some(to) = self
+            .resolve
+            .values()
+            .find(|t| t.host == host && t.port == port)
+        {
+            return Some(to.clone());
+        }
         if self.direct {
             return Some(HostPort {
                 host: host.to_string(),
@@ -135,6 +143,20 @@ impl Router {
             });
         }
         default.cloned()
+    }
+
+    /// The host a DNS lookup of `name` answers with (`AT+CDNSGIP`), the way sockets are
+    /// routed: `--resolve`'s target, an address as itself, the name itself under `--direct`
+    /// (for the system's DNS), else the embedded TCP echo service's address (where a socket to
+    /// the name goes). `None`: a name nothing routes.
+    pub fn lookup(&self, name: &str) -> Option<String> {
+        if let Some(to) = self.resolve.get(&name.to_ascii_lowercase()) {
+            return Some(to.host.clone());
+        }
+        if self.direct || name.parse::<std::net::IpAddr>().is_ok() {
+            return Some(name.to_string());
+        }
+        self.default_tcp.as_ref().map(|t| t.host.clone())
     }
 }
 
@@ -164,6 +186,27 @@ mod tests {
                 .port,
             9
         );
+    }
+
+    #[test]
+    fn lookup_answers_where_a_socket_to_the_name_goes() {
+        let mut r = Router::default();
+        assert_eq!(r.lookup("nowhere.example"), None);
+        assert_eq!(r.lookup("10.1.2.3").as_deref(), Some("10.1.2.3"));
+        r.default_tcp = Some("127.0.0.2:7000".parse().unwrap());
+        assert_eq!(r.lookup("nowhere.example").as_deref(), Some("127.0.0.2"));
+        let lab: HostPort = "127.0.0.3:9000".parse().unwrap();
+        r.resolve.insert("tcplab.openluat.com".into(), lab.clone());
+        assert_eq!(
+            r.lookup("TCPLAB.openluat.com").as_deref(),
+            Some("127.0.0.3")
+        );
+        // A connection to the answered address and port reaches the resolved target, not the
+        // echo service; another port on it does not.
+        assert_eq!(r.route_service("127.0.0.3", 9000, None), Some(lab));
+        assert_eq!(r.route_service("127.0.0.3", 9001, None), None);
+        r.direct = true;
+        assert_eq!(r.lookup("example.com").as_deref(), Some("example.com"));
     }
 
     #[test]

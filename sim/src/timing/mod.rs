@@ -401,6 +401,8 @@ impl Scheduler {
                 self.sampler.draw(Step::Message)
             }
             NetEventKind::SockSent(_) => Duration::ZERO,
+            // `AT+CDNSGIP`: the module asks its DNS server.
+            NetEventKind::Resolved(_) => self.sampler.draw(Step::Dns),
             NetEventKind::Closed(_) => self.sampler.draw(Step::Closed),
             // An HTTP exchange: the connect, then one round trip for the response (estimated
             // as CONNACK's, the one request/answer round trip the captures time).

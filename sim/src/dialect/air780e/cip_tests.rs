@@ -557,3 +557,105 @@ fn cipccfg_settings_and_send_size() {
         ),
     ]);
 }
+
+impl Rig {
+    /// The id of the `AT+CDNSGIP` lookup asked for last, checking it names `host`.
+    #[track_caller]
+    fn lookup_of(&self, host: &str) -> LinkId {
+        match self.net.last() {
+            Some(NetRequest::Resolve { link, host: h }) if h == host => *link,
+            other => panic!("no lookup of {host}: {other:?}"),
+        }
+    }
+}
+
+/// CDNSGIP.md: the test form is `OK`; a lookup is `OK` and, when the answer comes,
+/// `+CDNSGIP: 1,"<name>","<ip>"` (the captures' commas and quotes, S14); a name nothing routes
+/// is `+CDNSGIP: 0,10`; the name as the host typed it, quotes optional.
+#[test]
+fn cdnsgip_answers_after_ok_and_an_unknown_name_fails_with_code_10() {
+    let mut r = rig();
+    assert_eq!(r.send("AT+CDNSGIP=?"), "\r\nOK\r\n");
+    assert_eq!(r.send("AT+CDNSGIP=\"TCPlab.openluat.com\""), "\r\nOK\r\n");
+    let lab = r.lookup_of("TCPlab.openluat.com");
+    assert_eq!(r.send("AT+CDNSGIP=nowhere.example"), "\r\nOK\r\n");
+    let nowhere = r.lookup_of("nowhere.example");
+    assert_ne!(lab, nowhere);
+    // Answers come in any order, each to its own lookup, once.
+    assert_eq!(
+        r.event_on(nowhere, NetEventKind::Resolved(None)),
+        "\r\n+CDNSGIP: 0,10\r\n"
+    );
+    let ip = "127.0.0.1".parse().unwrap();
+    assert_eq!(
+        r.event_on(lab, NetEventKind::Resolved(Some(ip))),
+        "\r\n+CDNSGIP: 1,\"TCPlab.openluat.com\",\"127.0.0.1\"\r\n"
+    );
+    assert_eq!(r.event_on(lab, NetEventKind::Resolved(Some(ip))), "");
+    let v6 = "::1".parse().unwrap();
+    r.send("AT+CDNSGIP=\"localhost\"");
+    let link = r.lookup_of("localhost");
+    assert_eq!(
+        r.event_on(link, NetEventKind::Resolved(Some(v6))),
+        "\r\n+CDNSGIP: 1,\"localhost\",\"::1\"\r\n"
+    );
+}
+
+/// Without a PDP context there is no DNS server to ask: `ERROR`, nothing asked of the network
+/// (S14); with the context back, lookups work again.
+#[test]
+fn cdnsgip_without_a_pdp_context_is_error() {
+    let mut r = rig();
+    r.script(&[("AT+CGACT=0,1", "\r\nOK\r\n")]);
+    let before = r.net.len();
+    assert_eq!(
+        r.send("AT+CDNSGIP=\"tcplab.openluat.com\""),
+        "\r\nERROR\r\n"
+    );
+    assert_eq!(r.net.len(), before);
+    r.script(&[("AT+CGACT=1,1", "\r\nOK\r\n")]);
+    assert_eq!(r.send("AT+CDNSGIP=\"tcplab.openluat.com\""), "\r\nOK\r\n");
+    r.lookup_of("tcplab.openluat.com");
+    // The network takes the context for a minute.
+    let (_, back) = r.pdn_deact_for(60);
+    let asked = r.net.len();
+    assert_eq!(
+        r.send("AT+CDNSGIP=\"tcplab.openluat.com\""),
+        "\r\nERROR\r\n"
+    );
+    assert_eq!(r.net.len(), asked);
+    r.fire(back);
+    assert_eq!(r.send("AT+CDNSGIP=\"tcplab.openluat.com\""), "\r\nOK\r\n");
+}
+
+/// CDNSGIP.md: set and test forms only, one name of 1 to 128 bytes; at most 8 lookups on their
+/// way (S14).
+#[test]
+fn cdnsgip_malformed_is_error() {
+    let mut r = rig();
+    let long = format!("AT+CDNSGIP=\"{}\"", "a".repeat(129));
+    let max = format!("AT+CDNSGIP=\"{}\"", "a".repeat(128));
+    r.all_answer(
+        "\r\nERROR\r\n",
+        &[
+            "AT+CDNSGIP",
+            "AT+CDNSGIP?",
+            "AT+CDNSGIP=",
+            "AT+CDNSGIP=\"\"",
+            "AT+CDNSGIP=\"a.com\",\"b.com\"",
+            &long,
+        ],
+    );
+    assert!(!r
+        .net
+        .iter()
+        .any(|q| matches!(q, NetRequest::Resolve { .. })));
+    assert_eq!(r.send(&max), "\r\nOK\r\n");
+    for _ in 1..8 {
+        assert_eq!(r.send("AT+CDNSGIP=a.com"), "\r\nOK\r\n");
+    }
+    assert_eq!(r.send("AT+CDNSGIP=a.com"), "\r\nERROR\r\n");
+    let link = r.lookup_of("a.com");
+    r.event_on(link, NetEventKind::Resolved(None));
+    assert_eq!(r.send("AT+CDNSGIP=a.com"), "\r\nOK\r\n");
+}

@@ -83,6 +83,7 @@ pub(super) static COMMANDS: &[Row] = &[
     row("O", &[Exec], "MAN TCPIP/ATO.md, 使用方法举例.md (透明传输应用1)", |m, f, o| m.sockets.ato(f, o)),
     row("+CIPACK", &[Exec, Test, Set], "MAN TCPIP/CIPACK.md; SIM800-family captures (DIVERGENCES S12)", |m, f, o| m.sockets.cipack(&m.bearer, f, o)),
     row("+CIPCCFG", &[Test, Read, Set], "MAN TCPIP/CIPCCFG.md (DIVERGENCES S13)", |m, f, o| m.sockets.cipccfg(&m.cell, &m.bearer, f, o)),
+    row("+CDNSGIP", &[Test, Set], "MAN TCPIP/CDNSGIP.md; SIMCom-family captures (DIVERGENCES S14)", |m, f, o| m.dns.cdnsgip(&m.cell, f, o)),
     // MQTT.
     row("+MCONFIG", &[Test, Set], "seed 000 section 6.2; notes section 1", |m, f, o| m.mqtt.mconfig(&m.cell, f, o)),
     row("+MIPSTART", &[Test, Set], "seed 000 sections 6.2, 8.1; MAN MQTT/MIPSTART.md; notes section 2", |m, f, o| m.mqtt.mipstart(&m.cell, m.bearer.state(&m.cell, false), f, o)),

@@ -13,6 +13,7 @@ mod basic;
 mod bearer;
 mod cip;
 mod commands;
+mod dns;
 
 pub use basic::{cclk, zone_of};
 mod fs;
@@ -81,6 +82,7 @@ pub struct Air780e {
     radio: basic::Radio,
     bearer: bearer::Bearer,
     sockets: cip::Sockets,
+    dns: dns::Dns,
     mqtt: mqtt::Mqtt,
     fs: fs::Fs,
     ssl: ssl::Ssl,
@@ -100,6 +102,7 @@ impl Air780e {
             radio: basic::Radio::default(),
             bearer: bearer::Bearer::default(),
             sockets: cip::Sockets::default(),
+            dns: dns::Dns::default(),
             mqtt: mqtt::Mqtt::default(),
             fs: fs::Fs::default(),
             ssl: ssl::Ssl::default(),
@@ -160,7 +163,9 @@ impl Air780e {
         let fs = std::mem::take(&mut self.fs);
         let mqtt = std::mem::take(&mut self.mqtt);
         let sockets = std::mem::take(&mut self.sockets);
+        let dns = self.dns.power_off();
         *self = Air780e::new(identity);
+        self.dns = dns;
         self.fs = fs;
         self.mqtt = mqtt;
         self.sockets = sockets;
@@ -356,6 +361,9 @@ impl Dialect for Air780e {
     fn on_net(&mut self, ev: NetEvent, out: &mut Out) {
         if self.http.owns(ev.link) {
             return self.http.on_net(ev, out);
+        }
+        if self.dns.owns(ev.link) {
+            return self.dns.on_net(ev, out);
         }
         if self.sockets.owns(ev.link) {
             return self.sockets.on_net(&self.bearer, &self.cell, ev, out);

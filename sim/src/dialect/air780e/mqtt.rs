@@ -663,6 +663,7 @@ impl Mqtt {
             NetEventKind::HttpDone(_) | NetEventKind::HttpFailed(_) => {}
             // Raw socket events belong to the TCP/IP stack's links (`cip.rs`).
             NetEventKind::SockData { .. } | NetEventKind::SockSent(_) => {}
+            NetEventKind::Resolved(_) => {}
         }
     }
 

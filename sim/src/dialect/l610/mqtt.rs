@@ -592,6 +592,7 @@ impl Mqtt {
             NetEventKind::HttpDone(_) | NetEventKind::HttpFailed(_) => {}
             // Raw socket events belong to the socket commands, not to an MQTT client.
             NetEventKind::SockData { .. } | NetEventKind::SockSent(_) => {}
+            NetEventKind::Resolved(_) => {}
         }
     }
 }
