@@ -107,6 +107,9 @@ pub(super) static COMMANDS: &[Row] = &[
     row("+FSDEL", &[Test, Set], "inferred: fixtures/DIVERGENCES.md A19", |m, f, o| m.fs.fsdel(f, o)),
     row("+FSFLSIZE", &[Test, Set], "inferred: fixtures/DIVERGENCES.md A19", |m, f, o| m.fs.fsflsize(f, o)),
     row("+FSLS", &[Exec, Test, Set], "inferred: fixtures/DIVERGENCES.md A19", |m, f, o| m.fs.fsls(f, o)),
+    row("+FSMKDIR", &[Test, Set], "MAN FS/FSMKDIR.md, FS/使用方法举例.md (DIVERGENCES A35)", |m, f, o| m.fs.fsmkdir(f, o)),
+    row("+FSRMDIR", &[Test, Set], "MAN FS/FSRMDIR.md, FS/使用方法举例.md (DIVERGENCES A35)", |m, f, o| m.fs.fsrmdir(f, o)),
+    row("+FSMEM", &[Exec, Test], "MAN FS/FSMEM.md, FS/使用方法举例.md (DIVERGENCES A35)", |m, f, o| m.fs.fsmem(f, o)),
     // HTTP(S) and its bearer (air780e/http.rs; MAN = ...Command_List/HTTP/).
     row("+SAPBR", &[Test, Set], "MAN HTTP/使用方法举例.md; public/20240722_air780ep_at_aliyun.md capture", |m, f, o| m.http.sapbr(&m.cell, f, o)),
     row("+HTTPINIT", &[Exec, Test], "MAN HTTP/使用方法举例.md; DIVERGENCES H1", |m, f, o| m.http.httpinit(f, o)),

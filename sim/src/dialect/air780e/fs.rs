@@ -8,10 +8,15 @@
 //! `AT+FSFLSIZE` and `AT+FSLS` are not in the chapter we could read; they follow the SIMCom
 //! command set the family's file commands come from (fixtures/DIVERGENCES.md).
 //!
+//! Directories (`AT+FSMKDIR`, `AT+FSRMDIR`) and `AT+FSMEM` follow the manual's FS pages
+//! (luatos-doc-pool `doc/AT开发资料/AT_Command_Manual/docs/Command_List/FS/`: FSMKDIR.md,
+//! FSRMDIR.md, FSMEM.md and 使用方法举例.md, whose paths are `/testdir/test.txt`); what they do
+//! not say is fixtures/DIVERGENCES.md A35.
+//!
 //! The files live in memory: a simulated module starts with an empty file system, as a module
 //! fresh from the factory does.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::at::{Arg, Form};
@@ -27,6 +32,11 @@ pub const FILE_MAX: usize = 10240;
 pub const NAME_MAX: usize = 64;
 /// How many files the module keeps; the manual gives no number, this keeps memory bounded.
 pub const FILES_MAX: usize = 32;
+/// How many directories; as [`FILES_MAX`].
+pub const DIRS_MAX: usize = 16;
+/// `AT+FSMEM` on an empty file system: the manual's example (使用方法举例.md, `+FSMEM: 1304000
+/// bytes`); each byte of file content takes one from it.
+pub const SPACE: usize = 1_304_000;
 
 /// An `AT+FSWRITE` waiting for its bytes (the dialect's [`Pending`](crate::dialect::pending)).
 #[derive(Debug)]
@@ -40,18 +50,36 @@ pub struct PendingWrite {
 #[derive(Debug, Default)]
 pub struct Fs {
     files: BTreeMap<String, Vec<u8>>,
+    /// The directories, by path as `path` writes it.
+    dirs: BTreeSet<String>,
     next_timer: u64,
 }
 
 fn name_of(arg: Option<&Arg>) -> Option<String> {
-    let n = arg?.text();
-    (!n.is_empty() && n.len() <= NAME_MAX && !n.contains(['/', '\\'])).then_some(n)
+    path(&arg?.text())
+}
+
+/// A file or directory name as the module takes it: at most 64 bytes, `/` between directories
+/// (使用方法举例.md: `/testdir/test.txt`), the leading `/` (the root) optional, so `ca.crt` and
+/// `/ca.crt` are one file; no empty part, `.`, `..` or `\`.
+fn path(n: &str) -> Option<String> {
+    let p = n.strip_prefix('/').unwrap_or(n);
+    let ok = |part: &str| !matches!(part, "" | "." | "..") && !part.contains('\\');
+    (n.len() <= NAME_MAX && p.split('/').all(ok)).then(|| p.to_string())
 }
 
 impl Fs {
     /// The contents of `name`, for `AT+SSLCFG`'s certificate files.
     pub fn read(&self, name: &str) -> Option<&[u8]> {
-        self.files.get(name).map(Vec::as_slice)
+        self.files.get(&path(name)?).map(Vec::as_slice)
+    }
+
+    /// `path`'s directory exists (the root always does), and nothing has its name.
+    fn fits(&self, path: &str) -> bool {
+        let parent = path
+            .rsplit_once('/')
+            .is_none_or(|(d, _)| self.dirs.contains(d));
+        parent && !self.dirs.contains(path)
     }
 
     /// `AT+FSCREATE=<filename>` -> `OK` (seed 000 sections 6.3/6.4; manual). Creating a file
@@ -63,7 +91,8 @@ impl Fs {
         let (Some(name), 1) = (name_of(args.first()), args.len()) else {
             return out.error();
         };
-        if !self.files.contains_key(&name) && self.files.len() >= FILES_MAX {
+        let new = !self.files.contains_key(&name);
+        if new && (self.files.len() >= FILES_MAX || !self.fits(&name)) {
             return out.error();
         }
         self.files.entry(name).or_default();
@@ -203,6 +232,65 @@ impl Fs {
             Form::Test => out.ok(),
             Form::Read => out.error(),
         }
+    }
+}
+
+impl Fs {
+    /// `AT+FSMKDIR=<dir_name>` -> `OK` (FSMKDIR.md; 使用方法举例.md makes `/testdir`, then
+    /// `/testdir/testdir`); `ERROR` for a bad name, a parent that does not exist, or a name
+    /// already taken (A35).
+    pub fn fsmkdir(&mut self, form: &Form, out: &mut Out) {
+        let Some(dir) = self.one_path(form, out) else {
+            return;
+        };
+        if self.files.contains_key(&dir) || !self.fits(&dir) || self.dirs.len() >= DIRS_MAX {
+            return out.error();
+        }
+        self.dirs.insert(dir);
+        out.ok()
+    }
+
+    /// `AT+FSRMDIR=<dir_name>` -> `OK` (FSRMDIR.md; 使用方法举例.md removes an empty one);
+    /// `ERROR` when there is no such directory or something is still in it (A35).
+    pub fn fsrmdir(&mut self, form: &Form, out: &mut Out) {
+        let Some(dir) = self.one_path(form, out) else {
+            return;
+        };
+        let inside = format!("{dir}/");
+        let mut names = self.files.keys().chain(self.dirs.iter());
+        if !self.dirs.contains(&dir) || names.any(|n| n.starts_with(&inside)) {
+            return out.error();
+        }
+        self.dirs.remove(&dir);
+        out.ok()
+    }
+
+    /// `AT+FSMEM` -> `+FSMEM: <size> bytes`, the free space (FSMEM.md; the ` bytes` as
+    /// 使用方法举例.md prints it): [`SPACE`] less the files' bytes (A35).
+    pub fn fsmem(&self, form: &Form, out: &mut Out) {
+        match form {
+            Form::Exec => {
+                let used: usize = self.files.values().map(Vec::len).sum();
+                out.line(format!("+FSMEM: {} bytes", SPACE.saturating_sub(used)));
+                out.ok()
+            }
+            Form::Test => out.ok(),
+            _ => out.error(),
+        }
+    }
+
+    /// The one path of `AT+X=<path>`, the test form answered `OK` and other forms or
+    /// parameters `ERROR`; `None` when answered.
+    fn one_path(&self, form: &Form, out: &mut Out) -> Option<String> {
+        let args = args_or_syntax(form, out, &[])?;
+        let path = match args.as_slice() {
+            [one] => name_of(Some(one)),
+            _ => None,
+        };
+        if path.is_none() {
+            out.error();
+        }
+        path
     }
 }
 

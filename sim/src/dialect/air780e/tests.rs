@@ -374,6 +374,99 @@ fn fswrite_takes_exactly_size_bytes_then_ok() {
     ]);
 }
 
+/// FS/使用方法举例.md's flow, byte for byte where the example prints it: directories two
+/// levels deep, a file in one, `+FSMEM: <free> bytes` (1304000 with nothing written, A35), the
+/// file deleted and the directories removed; the test forms `OK` (FSMKDIR.md, FSRMDIR.md,
+/// FSMEM.md). Reset keeps them (flash).
+#[test]
+fn directories_and_free_space_as_the_manual_example_runs_them() {
+    let mut r = Rig::new(DialectKind::Air780e).crlf();
+    r.all_answer(
+        "\r\nOK\r\n",
+        &["AT+FSMKDIR=?", "AT+FSRMDIR=?", "AT+FSMEM=?"],
+    );
+    r.script(&[
+        ("AT+FSMEM", "\r\n+FSMEM: 1304000 bytes\r\n\r\nOK\r\n"),
+        ("AT+FSMKDIR=\"/testdir\"", "\r\nOK\r\n"),
+        ("AT+FSMKDIR=\"/testdir/testdir\"", "\r\nOK\r\n"),
+        ("AT+FSCREATE=\"/testdir/test.txt\"", "\r\nOK\r\n"),
+        ("AT+FSWRITE=\"/testdir/test.txt\",0,10,10", "\r\n>"),
+    ]);
+    assert_eq!(r.raw(b"1234567890"), "\r\nOK\r\n");
+    r.script(&[
+        (
+            "AT+FSREAD=\"/testdir/test.txt\",0,10,10",
+            "\r\n1234567890\r\n\r\nOK\r\n",
+        ),
+        // The leading `/` is the root's: the same file without it.
+        (
+            "AT+FSFLSIZE=testdir/test.txt",
+            "\r\n+FSFLSIZE: 10\r\n\r\nOK\r\n",
+        ),
+        ("AT+FSMEM", "\r\n+FSMEM: 1303990 bytes\r\n\r\nOK\r\n"),
+    ]);
+    assert!(r.send("AT+RESET").starts_with("\r\nOK\r\n\r\nRDY\r\n"));
+    // The reset turned echo back on.
+    r.send("ATE0");
+    r.script(&[
+        // Not empty: its file and its subdirectory are still there.
+        ("AT+FSRMDIR=\"/testdir\"", "\r\nERROR\r\n"),
+        ("AT+FSDEL=\"/testdir/test.txt\"", "\r\nOK\r\n"),
+        ("AT+FSRMDIR=\"/testdir/testdir\"", "\r\nOK\r\n"),
+        ("AT+FSRMDIR=\"/testdir/testdir\"", "\r\nERROR\r\n"),
+        ("AT+FSMEM", "\r\n+FSMEM: 1304000 bytes\r\n\r\nOK\r\n"),
+        ("AT+FSRMDIR=testdir", "\r\nOK\r\n"),
+        // With the directory gone, nothing can be made in it.
+        ("AT+FSCREATE=\"/testdir/test.txt\"", "\r\nERROR\r\n"),
+        ("AT+FSMKDIR=\"/testdir/testdir\"", "\r\nERROR\r\n"),
+    ]);
+}
+
+/// FSMKDIR.md/FSRMDIR.md: one name of at most 64 bytes; a name taken, a parent missing, a bad
+/// path and other forms `ERROR` (A35).
+#[test]
+fn directory_commands_malformed_or_refused_are_error() {
+    let mut r = Rig::new(DialectKind::Air780e).crlf();
+    r.script(&[
+        ("AT+FSCREATE=ca.crt", "\r\nOK\r\n"),
+        ("AT+FSMKDIR=certs", "\r\nOK\r\n"),
+    ]);
+    let long = format!("AT+FSMKDIR={}", "d".repeat(65));
+    r.all_answer(
+        "\r\nERROR\r\n",
+        &[
+            "AT+FSMKDIR",
+            "AT+FSMKDIR?",
+            "AT+FSMKDIR=",
+            "AT+FSMKDIR=\"\"",
+            "AT+FSMKDIR=\"/\"",
+            "AT+FSMKDIR=a,b",
+            &long,
+            "AT+FSMKDIR=certs",
+            "AT+FSMKDIR=/ca.crt",
+            "AT+FSMKDIR=no/such",
+            "AT+FSMKDIR=certs//x",
+            "AT+FSMKDIR=certs/../x",
+            "AT+FSMKDIR=certs\\x",
+            "AT+FSCREATE=certs",
+            "AT+FSRMDIR",
+            "AT+FSRMDIR?",
+            "AT+FSRMDIR=nodir",
+            "AT+FSRMDIR=ca.crt",
+            "AT+FSMEM?",
+            "AT+FSMEM=1",
+        ],
+    );
+    assert_eq!(
+        r.send(&format!("AT+FSMKDIR={}", "d".repeat(64))),
+        "\r\nOK\r\n"
+    );
+    for n in 2..16 {
+        assert_eq!(r.send(&format!("AT+FSMKDIR=d{n}")), "\r\nOK\r\n");
+    }
+    assert_eq!(r.send("AT+FSMKDIR=one.too.many"), "\r\nERROR\r\n");
+}
+
 #[test]
 fn fswrite_bad_parameters() {
     let mut r = Rig::new(DialectKind::Air780e);
