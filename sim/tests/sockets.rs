@@ -2,7 +2,8 @@
 //! `socket` echo server (`support/echo_server.py`, which also logs what it received): a 10 kB
 //! binary round trip byte for byte, UDP datagrams, three links at once with `AT+CIPMUX=1`, the
 //! transparent mode in and out with `+++` and `ATO`, `AT+CIPACK`'s counts, the `closed` fault
-//! and a peer close, the embedded echo service, and `--direct`. Every prompt is sent with
+//! and a peer close, the embedded echo service, `--direct`, and `AT+CDNSGIP` then
+//! `AT+CIPSTART` to the address it answers. Every prompt is sent with
 //! `\r\n`, `\r` and `\n`.
 
 use std::collections::HashMap;
