@@ -15,6 +15,7 @@ import ssl
 import struct
 import sys
 import threading
+import time
 
 logdir = sys.argv[1]
 lock = threading.Lock()
@@ -88,8 +89,17 @@ print("tls %d" % tls_listener.getsockname()[1], flush=True)
 for line in sys.stdin:
     words = line.split()
     if len(words) == 2 and words[0] == "close":
-        with lock:
-            c = conns.get(int(words[1]))
+        # The module says CONNECT OK once the kernel has the connection; this server's accept
+        # thread may register it later on a loaded machine: wait for it (bounded), don't skip.
+        c = None
+        for _ in range(200):
+            with lock:
+                c = conns.get(int(words[1]))
+            if c is not None:
+                break
+            time.sleep(0.05)
         if c is not None:
             c.shutdown(socket.SHUT_RDWR)
             print("closed %s" % words[1], flush=True)
+        else:
+            print("no connection %s" % words[1], flush=True)
