@@ -432,13 +432,40 @@ fn note_broker_drops(
 /// What a check runs on: the simulator, the broker it reaches, the driver under test, and the
 /// checker's own MQTT client.
 struct Bench {
-    sim: Simulator,
+    dut: Dut,
     broker: Broker,
     addr: SocketAddr,
     checker: Checker,
-    driver: tokio::process::Child,
     driver_log: DriverLog,
-    tap: modem_sim::sim::UartTap,
+}
+
+/// The simulator, the driver under test running on its UART, and the tap on that UART: what
+/// every contract's bench holds (`Bench` here, `tcp::TcpBench`).
+pub(crate) struct Dut {
+    pub(crate) sim: Simulator,
+    pub(crate) driver: tokio::process::Child,
+    pub(crate) tap: modem_sim::sim::UartTap,
+}
+
+impl Dut {
+    /// Starts the driver on `sim`'s UART with `env`.
+    pub(crate) fn spawn(
+        opts: &CheckOptions,
+        sim: Simulator,
+        env: &[(&str, String)],
+        stdout: Stdio,
+        stderr: Stdio,
+    ) -> Result<Dut> {
+        let driver = opts.spawn_driver(&sim, env, stdout, stderr)?;
+        let tap = sim.uart_tap();
+        Ok(Dut { sim, driver, tap })
+    }
+
+    /// Ends the driver, then the simulator.
+    pub(crate) async fn stop(mut self) {
+        let _ = self.driver.kill().await;
+        self.sim.shutdown().await;
+    }
 }
 
 impl Bench {
@@ -476,17 +503,14 @@ impl Bench {
             ("MODEM_ECHO_IN", ECHO_IN.to_string()),
             ("MODEM_ECHO_OUT", ECHO_OUT.to_string()),
         ];
-        let mut driver = opts.spawn_driver(&sim, &env, Stdio::piped(), Stdio::piped())?;
-        let driver_log = collect_output(&mut driver);
-        let tap = sim.uart_tap();
+        let mut dut = Dut::spawn(opts, sim, &env, Stdio::piped(), Stdio::piped())?;
+        let driver_log = collect_output(&mut dut.driver);
         Ok(Bench {
-            sim,
+            dut,
             broker,
             addr,
             checker,
-            driver,
             driver_log,
-            tap,
         })
     }
 
@@ -497,7 +521,7 @@ impl Bench {
             Setup::Inject(text) => {
                 let f: Fault = text.parse()?;
                 timeline.fault(text);
-                self.sim.inject(f).await?;
+                self.dut.sim.inject(f).await?;
                 Ok(Some(text.to_string()))
             }
             Setup::KickIdle => {
@@ -505,10 +529,16 @@ impl Bench {
                 // driver's reconnect meets `CLOSED` and `+CME ERROR: 767` on `MCONNECT`
                 // for a while; then the server is patient again.
                 timeline.fault("kick-idle 0.001, then closed");
-                self.sim.inject("kick-idle 0.001".parse::<Fault>()?).await?;
-                self.sim.inject(modem_sim::fault::Closed).await?;
+                self.dut
+                    .sim
+                    .inject("kick-idle 0.001".parse::<Fault>()?)
+                    .await?;
+                self.dut.sim.inject(modem_sim::fault::Closed).await?;
                 tokio::time::sleep(Duration::from_secs(2)).await;
-                self.sim.inject("kick-idle off".parse::<Fault>()?).await?;
+                self.dut
+                    .sim
+                    .inject("kick-idle off".parse::<Fault>()?)
+                    .await?;
                 timeline.fault("kick-idle off");
                 Ok(Some(
                     "kick-idle 0.001, then closed; kick-idle off after 2 s".into(),
@@ -540,7 +570,7 @@ impl Bench {
         sent: &mut Sent,
     ) -> Result<Outcome> {
         let started = Instant::now();
-        let from = self.tap.snapshot().len();
+        let from = self.dut.tap.snapshot().len();
         let drops_before = self.broker.stats();
         let timeline = Transcript::new();
         let fault = self.setup(sc.setup, &timeline).await?;
@@ -550,10 +580,10 @@ impl Bench {
         if let Some(text) = sc.after {
             if let Ok(f) = text.parse::<Fault>() {
                 timeline.fault(text);
-                self.sim.inject(f).await?;
+                self.dut.sim.inject(f).await?;
             }
         }
-        let (passed, mut detail) = verdict(result, &mut self.driver);
+        let (passed, mut detail) = verdict(result, &mut self.dut.driver);
         if !passed && !opts.timing.is_instant() {
             detail.push_str(&format!(
                 " (under --timing {}: the module takes its real time; see the times in the transcript)",
@@ -591,7 +621,7 @@ impl Bench {
     /// The UART since a little before the scenario (what the driver was doing when the fault
     /// hit), then the driver's last output lines.
     fn failure_transcript(&self, from: usize) -> String {
-        let records = self.tap.snapshot();
+        let records = self.dut.tap.snapshot();
         let log = self.driver_log.lock().unwrap_or_else(|e| e.into_inner());
         let start = from.min(records.len()).saturating_sub(6);
         let mut t = render(&records[start..]);
@@ -609,7 +639,7 @@ impl Bench {
     /// after it, so it holds every line that one shows), and the driver's output, into the
     /// scenario's timeline.
     fn record_timeline(&self, timeline: &Transcript, started: Instant) {
-        let records = self.tap.snapshot();
+        let records = self.dut.tap.snapshot();
         let first = records.partition_point(|r| r.at < started);
         let records = &records[first.saturating_sub(6)..];
         if let Some(r) = records.first() {
@@ -629,10 +659,9 @@ impl Bench {
         }
     }
 
-    async fn stop(mut self) {
-        let _ = self.driver.kill().await;
+    async fn stop(self) {
+        self.dut.stop().await;
         drop(self.checker);
-        self.sim.shutdown().await;
         self.broker.shutdown().await;
     }
 }

@@ -17,7 +17,7 @@ use modem_sim::sim::{SimConfig, Simulator};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::{render, verdict, CheckOptions, Outcome};
+use super::{render, verdict, CheckOptions, Dut, Outcome};
 use crate::transcript::Transcript;
 
 /// The host name the driver is given; the simulator routes it to the checker's listener.
@@ -205,10 +205,8 @@ async fn echo(
 
 /// What a TCP check runs on: the simulator, the driver under test, and the checker's server.
 struct TcpBench {
-    sim: Simulator,
-    driver: tokio::process::Child,
+    dut: Dut,
     server: Server,
-    tap: modem_sim::sim::UartTap,
 }
 
 impl TcpBench {
@@ -237,35 +235,29 @@ impl TcpBench {
             ("MODEM_TCP_HOST", HOST.to_string()),
             ("MODEM_TCP_PORT", port.to_string()),
         ];
-        let driver = opts.spawn_driver(&sim, &env, Stdio::null(), Stdio::inherit())?;
+        let dut = Dut::spawn(opts, sim, &env, Stdio::null(), Stdio::inherit())?;
         let server = Server {
             listener,
             conn: None,
             got: Vec::new(),
         };
-        let tap = sim.uart_tap();
-        Ok(TcpBench {
-            sim,
-            driver,
-            server,
-            tap,
-        })
+        Ok(TcpBench { dut, server })
     }
 
     /// Runs scenario `i`: its fault, the echo check, and what the report shows of it.
     async fn scenario(&mut self, opts: &CheckOptions, i: usize, sc: Scenario) -> Result<Outcome> {
         let started = Instant::now();
-        let from = self.tap.snapshot().len();
+        let from = self.dut.tap.snapshot().len();
         let timeline = Transcript::new();
         if let Some(text) = sc.fault {
             let f: Fault = text.parse()?;
             timeline.fault(text);
-            self.sim.inject(f).await?;
+            self.dut.sim.inject(f).await?;
         }
         let deadline = opts.deadline(sc.fault.is_some(), i == 0);
         let result = echo(&mut self.server, i + 1, &sc.body, deadline, &timeline).await;
-        let (passed, detail) = verdict(result, &mut self.driver);
-        let records = self.tap.snapshot();
+        let (passed, detail) = verdict(result, &mut self.dut.driver);
+        let records = self.dut.tap.snapshot();
         let transcript = if passed {
             String::new()
         } else {
@@ -289,9 +281,8 @@ impl TcpBench {
         })
     }
 
-    async fn stop(mut self) {
-        let _ = self.driver.kill().await;
-        self.sim.shutdown().await;
+    async fn stop(self) {
+        self.dut.stop().await;
     }
 }
 
